@@ -1,0 +1,3 @@
+"""localsvc: Kubernetes Services on one Docker engine, no cluster."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from localsvc.cli import main
+
+raise SystemExit(main())

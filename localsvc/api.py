@@ -1,0 +1,354 @@
+"""The Python API of localsvc: one Environment object, used by the CLI and by tests.
+
+Loads and validates manifests on the host (so that nothing changes when they are bad), makes sure
+the environment's Docker objects and node exist, and talks to the node's API for everything else.
+Logs and exec go straight to the Docker engine, which the host can always reach.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+from localsvc.client import NodeClient
+from localsvc.errors import EnvironmentNotFound, LocalsvcError, ManifestError, NotFound, Timeout
+from localsvc.model.load import LoadResult, Manifest, load_paths
+from localsvc.model.names import sanitize_name
+from localsvc.model.objects import NAMESPACED, kind_of
+from localsvc.model.validate import undeclared_namespaces, validate
+from localsvc.runtime import environment as envrt
+from localsvc.runtime.engine import connect
+
+Obj = dict[str, Any]
+Progress = Callable[[str], None]
+
+
+def default_env_name() -> str:
+    """`LOCALSVC_ENV`, else the current directory's name made into a DNS label."""
+    return sanitize_name(os.environ.get("LOCALSVC_ENV") or Path.cwd().name, max_len=30)
+
+
+@dataclass
+class ApplyReport:
+    results: list[Obj] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def load_manifests(paths: Sequence[str | Path]) -> tuple[LoadResult, list[str]]:
+    """Load and validate; raise ManifestError listing every problem. Returns warnings too."""
+    if not paths:
+        raise LocalsvcError("no manifests given: pass -f FILE_OR_DIRECTORY (repeatable)")
+    loaded = load_paths(paths)
+    problems = loaded.problems + validate(loaded.manifests)
+    if problems:
+        raise ManifestError(problems)
+    return loaded, []
+
+
+def _skipped(loaded: LoadResult) -> list[str]:
+    return [
+        f"{m.file}:{m.line}: {m.obj.get('kind')}/{(m.obj.get('metadata') or {}).get('name', '?')}: "
+        f"skipped: localsvc does not run kind {m.obj.get('kind')} ({m.obj.get('apiVersion')})"
+        for m in loaded.skipped
+    ]
+
+
+def _wire(m: Manifest) -> Obj:
+    return {"obj": m.obj, "file": m.file, "line": m.line}
+
+
+class Environment:
+    """One named environment on one Docker engine (like a compose project)."""
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        subnet: str | None = None,
+        cluster_domain: str = "cluster.local",
+        node_image: str | None = None,
+        progress: Progress | None = None,
+    ):
+        self.name = sanitize_name(name, max_len=30) if name else default_env_name()
+        self.subnet = subnet
+        self.cluster_domain = cluster_domain
+        self.node_image = node_image
+        self.progress: Progress = progress or (lambda message: None)
+        self._docker: docker.DockerClient | None = None
+
+    # ---- plumbing -----------------------------------------------------------------------------
+
+    @property
+    def docker(self) -> docker.DockerClient:
+        if self._docker is None:
+            self._docker = connect()
+        return self._docker
+
+    def info(self) -> envrt.EnvInfo:
+        info = envrt.find(self.docker, self.name)
+        if info is None:
+            raise EnvironmentNotFound(
+                f'environment "{self.name}" does not exist; start it with `localsvc up -f ...`'
+                " (or choose another with --env / LOCALSVC_ENV; `localsvc ls` lists them)"
+            )
+        return info
+
+    def exists(self) -> bool:
+        return envrt.find(self.docker, self.name) is not None
+
+    def node(self) -> NodeClient:
+        info = self.info()
+        if info.node_status != "running" or not info.api_url:
+            raise EnvironmentNotFound(
+                f'the node of environment "{self.name}" is {info.node_status}; '
+                "run `localsvc up` again to restart it, or `localsvc down` to remove it"
+            )
+        return NodeClient(info.api_url, info.token)
+
+    def ensure(self, keep: bool = True) -> envrt.EnvInfo:
+        """Create the network, state volume and node when missing; start a stopped node."""
+        info = envrt.find(self.docker, self.name)
+        if info is not None and info.node_status == "running" and info.api_url:
+            return envrt.wait_healthy(self.docker, self.name)
+        if info is not None and info.node_status not in ("missing",):
+            self.progress(f"starting the node of {self.name}")
+            self.docker.containers.get(envrt.node_name(self.name)).start()
+            return envrt.wait_healthy(self.docker, self.name)
+        from localsvc.runtime.images import ensure_node_image
+
+        image = self.node_image or ensure_node_image(self.docker, self.progress)
+        if info is None:
+            plan = envrt.create_network(self.docker, self.name, self.subnet)
+        else:
+            from localsvc.model.network import plan_for
+
+            plan = plan_for(info.subnet)
+        self.progress(f"environment {self.name}: network {plan.subnet}, starting node")
+        envrt.create_node(self.docker, self.name, plan, image, self.cluster_domain, keep)
+        return envrt.wait_healthy(self.docker, self.name)
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    def up(self, paths: Sequence[str | Path], wait: float | None = 120.0) -> ApplyReport:
+        """Make the environment hold exactly these manifests; optionally wait until Ready."""
+        return self._apply(paths, prune=True, wait=wait)
+
+    def apply(self, paths: Sequence[str | Path], wait: float | None = None) -> ApplyReport:
+        return self._apply(paths, prune=False, wait=wait)
+
+    def _apply(self, paths: Sequence[str | Path], prune: bool, wait: float | None) -> ApplyReport:
+        loaded, _ = load_manifests(paths)  # before touching anything
+        report = ApplyReport(skipped=_skipped(loaded))
+        self.ensure()
+        node = self.node()
+        existing = {o["metadata"]["name"] for o in node.get("/v1/objects/namespaces")["items"]}
+        for namespace in undeclared_namespaces(loaded.manifests):
+            if namespace not in existing:
+                report.warnings.append(
+                    f'namespace "{namespace}" is used but not declared; localsvc creates it, '
+                    "a cluster would reject these objects (add a Namespace manifest)"
+                )
+        body = {"manifests": [_wire(m) for m in loaded.manifests], "prune": prune}
+        report.results = node.post("/v1/apply", body)["results"]
+        if wait:
+            self.wait_ready(wait)
+        return report
+
+    def delete(self, paths: Sequence[str | Path]) -> list[Obj]:
+        loaded, _ = load_manifests(paths)
+        keys = [str(m.key) if m.kind != "Namespace" else f"Namespace//{m.name}"
+                for m in loaded.manifests]
+        return list(self.node().post("/v1/delete", {"keys": keys})["results"])
+
+    def delete_objects(self, kind: str, names: Sequence[str], namespace: str = "default") -> list[Obj]:
+        resolved = self._kind(kind)
+        ns = namespace if resolved in NAMESPACED else ""
+        keys = [f"{resolved}/{ns}/{n}" for n in names]
+        return list(self.node().post("/v1/delete", {"keys": keys})["results"])
+
+    def down(self) -> dict[str, int]:
+        """Remove every container, network and volume of the environment."""
+        return envrt.destroy(self.docker, self.name)
+
+    def __enter__(self) -> Environment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _kind(kind: str) -> str:
+        resolved = kind_of(kind)
+        if resolved is None:
+            raise LocalsvcError(
+                f'unknown resource type "{kind}"; localsvc knows pods (po), deployments (deploy), '
+                "services (svc), endpoints (ep), endpointslices, namespaces (ns), configmaps (cm), "
+                "secrets"
+            )
+        return resolved
+
+    def get(self, kind: str, name: str | None = None, namespace: str | None = "default") -> list[Obj]:
+        """Kubernetes-shaped objects; namespace None means all namespaces."""
+        resolved = self._kind(kind)
+        query = []
+        if namespace is not None and resolved in NAMESPACED:
+            query.append(f"namespace={namespace}")
+        if name is not None:
+            query.append(f"name={name}")
+        path = f"/v1/objects/{resolved}" + ("?" + "&".join(query) if query else "")
+        items: list[Obj] = self.node().get(path)["items"]
+        if name is not None and not items:
+            where = f' in namespace "{namespace}"' if resolved in NAMESPACED else ""
+            raise NotFound(f'{resolved.lower()} "{name}" not found{where}')
+        return items
+
+    def pod(self, name: str, namespace: str = "default") -> Obj:
+        return self.get("pods", name, namespace)[0]
+
+    def scale(self, deployment: str, replicas: int, namespace: str = "default") -> Obj:
+        if replicas < 0:
+            raise LocalsvcError("--replicas must be 0 or more")
+        body = {"namespace": namespace, "name": deployment, "replicas": replicas}
+        return dict(self.node().post("/v1/scale", body)["results"][0])
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Wait until every pod is Running and Ready (or Succeeded) and every Deployment has its
+        replicas; raise Timeout naming the pods that are not."""
+        deadline = time.monotonic() + timeout
+        last = ""
+        while True:
+            pods = [p for p in self.get("pods", namespace=None)
+                    if not p["metadata"].get("deletionTimestamp")]
+            deployments = self.get("deployments", namespace=None)
+            waiting = [p for p in pods if not _pod_ready(p)]
+            short = [d for d in deployments if not _deployment_complete(d)]
+            if not waiting and not short:
+                return
+            summary = f"waiting for {len(waiting)}/{len(pods)} pods: " + ", ".join(
+                f"{p['metadata']['name']} ({pod_reason(p)})" for p in waiting[:5]
+            ) if waiting else "waiting for deployments: " + ", ".join(
+                d["metadata"]["name"] for d in short)
+            if summary != last:
+                self.progress(summary)
+                last = summary
+            if time.monotonic() > deadline:
+                raise Timeout(f"not ready after {timeout:.0f}s: " + summary.split(": ", 1)[1])
+            time.sleep(0.2)
+
+    # ---- containers ---------------------------------------------------------------------------
+
+    def container_id(self, pod: str, container: str | None = None, namespace: str = "default",
+                     previous: bool = False) -> str:
+        obj = self.pod(pod, namespace)
+        statuses = obj["status"].get("containerStatuses") or []
+        names = [s["name"] for s in statuses]
+        if container is None:
+            if len(names) > 1:
+                self.progress(f'defaulted container "{names[0]}" out of: {", ".join(names)}')
+            container = names[0] if names else None
+        status = next((s for s in statuses + (obj["status"].get("initContainerStatuses") or [])
+                       if s["name"] == container), None)
+        if status is None:
+            raise NotFound(f'container "{container}" not found in pod "{pod}"; it has: {", ".join(names)}')
+        if previous:
+            cid = (status.get("lastState") or {}).get("terminated", {}).get("containerID")
+            if not cid:
+                raise NotFound(f'previous terminated container "{container}" in pod "{pod}" not found')
+        else:
+            cid = status.get("containerID")
+            if not cid:
+                reason = pod_reason(obj)
+                raise LocalsvcError(f'container "{container}" in pod "{pod}" has not started ({reason})')
+        return str(cid).removeprefix("docker://")
+
+    def logs(self, pod: str, container: str | None = None, namespace: str = "default", *,
+             follow: bool = False, previous: bool = False, tail: int | None = None) -> Iterator[bytes]:
+        cid = self.container_id(pod, container, namespace, previous)
+        try:
+            c = self.docker.containers.get(cid)
+        except docker.errors.NotFound as err:
+            raise NotFound(f"the container of pod {pod} is gone") from err
+        kwargs: dict[str, Any] = {"stdout": True, "stderr": True}
+        if tail is not None:
+            kwargs["tail"] = tail
+        if follow:
+            yield from c.logs(stream=True, follow=True, **kwargs)
+        else:
+            yield c.logs(**kwargs)
+
+    def exec(self, pod: str, command: Sequence[str], container: str | None = None,
+             namespace: str = "default", *, interactive: bool = False, tty: bool = False) -> int:
+        """Run a command in a pod's container; returns its exit code."""
+        cid = self.container_id(pod, container, namespace)
+        if interactive or tty:
+            # A terminal session is the docker CLI's job; it is installed with the engine.
+            flags = ("-i" if interactive else "") + ("t" if tty else "")
+            flags = flags if flags.startswith("-") else "-" + flags
+            try:
+                return subprocess.call(["docker", "exec", flags, cid, *command])
+            except FileNotFoundError as err:
+                raise LocalsvcError("exec -i/-t needs the docker CLI on PATH") from err
+        api = self.docker.api
+        exec_id = api.exec_create(cid, list(command), stdout=True, stderr=True)["Id"]
+        for out, err in api.exec_start(exec_id, stream=True, demux=True):
+            if out:
+                sys.stdout.buffer.write(out)
+                sys.stdout.buffer.flush()
+            if err:
+                sys.stderr.buffer.write(err)
+                sys.stderr.buffer.flush()
+        code = api.exec_inspect(exec_id).get("ExitCode")
+        return int(code if code is not None else 1)
+
+
+def _pod_ready(pod: Obj) -> bool:
+    status = pod.get("status") or {}
+    if status.get("phase") == "Succeeded":
+        return True
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in status.get("conditions") or [])
+
+
+def _deployment_complete(d: Obj) -> bool:
+    want = int(d["spec"].get("replicas", 1))
+    s = d.get("status") or {}
+    return s.get("replicas") == want and s.get("updatedReplicas") == want and s.get("readyReplicas") == want
+
+
+def pod_reason(pod: Obj) -> str:
+    """The STATUS column of `kubectl get pods`."""
+    meta, status = pod["metadata"], pod.get("status") or {}
+    if meta.get("deletionTimestamp"):
+        return "Terminating"
+    inits = status.get("initContainerStatuses") or []
+    done = sum(1 for c in inits if "terminated" in c["state"] and c["state"]["terminated"].get("exitCode") == 0)
+    if inits and done < len(inits):
+        for c in inits:
+            waiting = c["state"].get("waiting")
+            if waiting and waiting.get("reason") not in (None, "ContainerCreating", "PodInitializing"):
+                return f"Init:{waiting['reason']}"
+        return f"Init:{done}/{len(inits)}"
+    reason = status.get("phase", "Pending")
+    for c in status.get("containerStatuses") or []:
+        state = c.get("state") or {}
+        if "waiting" in state and state["waiting"].get("reason"):
+            return str(state["waiting"]["reason"])
+        if "terminated" in state and status.get("phase") not in ("Succeeded", "Failed"):
+            return str(state["terminated"].get("reason") or "Error")
+    if status.get("phase") == "Succeeded":
+        return "Completed"
+    if status.get("phase") == "Failed":
+        return status.get("reason") or "Error"
+    return str(reason)

@@ -1,0 +1,356 @@
+"""The `localsvc` command: arguments -> Environment calls; errors -> messages and exit codes.
+
+Exit codes: 0 success, 1 failure, 2 usage error. Diagnostics go to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from localsvc import __version__
+from localsvc.errors import LocalsvcError, ManifestError
+
+EPILOG = """examples:
+  localsvc up -f examples/backend-service -d     start the example, wait until it is Ready
+  localsvc get pods -o wide                      pods with their IPs
+  localsvc logs client -f                        follow a pod's log
+  localsvc exec client -- python3 -c 'print(1)'  run a command in a pod
+  localsvc down                                  remove everything the environment created
+
+The environment defaults to the current directory's name (override: --env or LOCALSVC_ENV)."""
+
+
+def _stderr(message: str) -> None:
+    colour = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    sys.stderr.write((f"\033[2m{message}\033[0m" if colour else message) + "\n")
+    sys.stderr.flush()
+
+
+def _error(message: str) -> None:
+    colour = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    sys.stderr.write((f"\033[31merror:\033[0m " if colour else "error: ") + message + "\n")
+
+
+def _env(args: argparse.Namespace) -> Any:
+    from localsvc.api import Environment
+
+    return Environment(
+        args.env,
+        subnet=getattr(args, "subnet", None),
+        cluster_domain=getattr(args, "cluster_domain", "cluster.local"),
+        node_image=os.environ.get("LOCALSVC_NODE_IMAGE"),
+        progress=_stderr,
+    )
+
+
+def _print_results(results: list[dict[str, Any]]) -> None:
+    for r in results:
+        kind = r["kind"].lower()
+        where = f" -n {r['namespace']}" if r["namespace"] not in ("", "default") else ""
+        print(f"{kind}/{r['name']}{where} {r['action']}")
+
+
+def _print_report(report: Any) -> None:
+    for line in report.skipped:
+        _stderr(line)
+    for line in report.warnings:
+        _stderr("warning: " + line)
+    _print_results(report.results)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    env = _env(args)
+    if args.detach:
+        report = env.up(args.filename, wait=args.wait)
+        _print_report(report)
+        _stderr(f"environment {env.name} is up; `localsvc get pods` to look, `localsvc down` to remove")
+        return 0
+    report = env.up(args.filename, wait=None)
+    _print_report(report)
+    return _foreground(env, keep=args.keep)
+
+
+def _foreground(env: Any, keep: bool) -> int:
+    from localsvc.logstream import LogStreamer
+
+    streamer = LogStreamer(env)
+    interrupted = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if interrupted.is_set():
+            _stderr("second interrupt: forcing")
+            os._exit(130)
+        interrupted.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    thread = threading.Thread(target=streamer.run, daemon=True)
+    thread.start()
+    _stderr(f"environment {env.name} is running; Ctrl-C stops it")
+    interrupted.wait()
+    streamer.stopped.set()
+    if keep:
+        _stderr(f"leaving environment {env.name} running (--keep); `localsvc down` removes it")
+        return 0
+    _stderr(f"stopping environment {env.name} ...")
+    removed = env.down()
+    _stderr(f"removed {removed['containers']} containers, {removed['networks']} networks, "
+            f"{removed['volumes']} volumes")
+    return 0
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    env = _env(args)
+    _print_report(env.apply(args.filename, wait=args.wait))
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    env = _env(args)
+    if args.filename:
+        if args.targets:
+            raise UsageError("give either -f FILES or KIND NAME..., not both")
+        results = env.delete(args.filename)
+    else:
+        if len(args.targets) < 2:
+            raise UsageError("delete needs -f FILE or KIND NAME [NAME...] (e.g. delete pod web-1)")
+        kind, *names = args.targets
+        if "/" in kind:
+            kind, first = kind.split("/", 1)
+            names = [first, *names]
+        results = env.delete_objects(kind, names, args.namespace)
+    _print_results(results)
+    missing = [r for r in results if r["action"] == "not found"]
+    return 1 if missing else 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    if args.all:
+        from localsvc.runtime import environment as envrt
+        from localsvc.runtime.engine import connect
+
+        client = connect()
+        for info in envrt.list_envs(client):
+            removed = envrt.destroy(client, info.name)
+            print(f"environment {info.name} removed ({removed['containers']} containers)")
+        return 0
+    env = _env(args)
+    removed = env.down()
+    if not any(removed.values()):
+        _stderr(f"environment {env.name} had nothing to remove")
+    print(f"environment {env.name} removed: {removed['containers']} containers, "
+          f"{removed['networks']} networks, {removed['volumes']} volumes")
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    from localsvc.output import render, render_one
+
+    env = _env(args)
+    namespace = None if args.all_namespaces else args.namespace
+    items = env.get(args.kind, args.name, namespace)
+    kind = env._kind(args.kind)
+    if args.name and args.output in ("json", "yaml"):
+        print(render_one(items[0], args.output))
+        return 0
+    if not items:
+        where = "" if args.all_namespaces else f" in {args.namespace} namespace"
+        _stderr(f"No resources found{where}.")
+        return 0
+    print(render(kind, items, args.output, bool(args.all_namespaces)))
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    env = _env(args)
+    for chunk in env.logs(args.pod, args.container, args.namespace, follow=args.follow,
+                          previous=args.previous, tail=args.tail):
+        sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+    return 0
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise UsageError("exec needs a command after --, e.g. localsvc exec POD -- sh")
+    env = _env(args)
+    return int(env.exec(args.pod, command, args.container, args.namespace,
+                        interactive=args.stdin, tty=args.tty))
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    kind, _, name = args.target.partition("/")
+    if not name or kind not in ("deployment", "deployments", "deploy"):
+        raise UsageError("scale takes deployment/NAME, e.g. localsvc scale deployment/web --replicas 3")
+    env = _env(args)
+    env.scale(name, args.replicas, args.namespace)
+    print(f"deployment/{name} scaled")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from localsvc.output import table
+    from localsvc.runtime import environment as envrt
+    from localsvc.runtime.engine import connect
+
+    infos = envrt.list_envs(connect())
+    if not infos:
+        _stderr("no environments")
+        return 0
+    rows = [["NAME", "NODE", "SUBNET", "API", "CREATED"]]
+    rows += [[i.name, i.node_status, i.subnet or "-", i.api_url or "-", i.created or "-"]
+             for i in infos]
+    print(table(rows))
+    return 0
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    print(f"localsvc {__version__}")
+    return 0
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    from localsvc.node.main import run_node
+
+    return run_node()
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    from localsvc.runtime import images
+    from localsvc.runtime.engine import connect
+
+    client = connect()
+    if args.what == "base":
+        print(images.ensure_base_image(client, _stderr))
+    else:
+        print(images.ensure_node_image(client, _stderr))
+    return 0
+
+
+class UsageError(LocalsvcError):
+    """Wrong use of the command line (exit code 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--env", "-e", default=argparse.SUPPRESS,
+                        help="environment name (default: $LOCALSVC_ENV or the current directory's name)")
+    ns = argparse.ArgumentParser(add_help=False)
+    ns.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
+
+    parser = argparse.ArgumentParser(
+        prog="localsvc",
+        description="Run Kubernetes manifests on one Docker engine, with Services, DNS and "
+        "ClusterIPs wired as in a cluster. No cluster needed.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--env", "-e", default=None, help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help_: str, *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_, description=help_, parents=[common, *parents])
+
+    files = argparse.ArgumentParser(add_help=False)
+    files.add_argument("-f", "--filename", action="append", default=[], metavar="PATH",
+                       help="manifest file or directory (recursive; .yaml, .yml, .json); repeatable")
+
+    p = add("up", "make the environment run exactly these manifests (creating it if needed)", files)
+    p.add_argument("-d", "--detach", action="store_true",
+                   help="return once every pod is Running and Ready instead of streaming logs")
+    p.add_argument("--wait", type=float, default=120.0, metavar="SECONDS",
+                   help="with -d: how long to wait for readiness (default 120)")
+    p.add_argument("--keep", action="store_true", help="foreground: leave the environment running on Ctrl-C")
+    p.add_argument("--subnet", help="the environment network's subnet, e.g. 10.210.0.0/16 (default: a free one)")
+    p.add_argument("--cluster-domain", default="cluster.local", help="DNS cluster domain (default cluster.local)")
+    p.set_defaults(func=cmd_up)
+
+    p = add("apply", "create or update objects from manifests; other objects are left alone", files)
+    p.add_argument("--wait", type=float, default=None, metavar="SECONDS",
+                   help="wait up to SECONDS for every pod to be Ready")
+    p.set_defaults(func=cmd_apply)
+
+    p = add("delete", "delete the objects of manifests (-f) or by KIND NAME", files, ns)
+    p.add_argument("targets", nargs="*", metavar="KIND NAME", help="e.g. pod web-1, deployment/web")
+    p.set_defaults(func=cmd_delete)
+
+    p = add("down", "remove every container, network and volume of the environment")
+    p.add_argument("--all", action="store_true", help="remove every localsvc environment on this engine")
+    p.set_defaults(func=cmd_down)
+
+    p = add("get", "list objects, kubectl-style", ns)
+    p.add_argument("kind", help="pods|po, deployments|deploy, services|svc, endpoints|ep, "
+                   "endpointslices, namespaces|ns, configmaps|cm, secrets")
+    p.add_argument("name", nargs="?", help="one object's name")
+    p.add_argument("-A", "--all-namespaces", action="store_true", help="objects of every namespace")
+    p.add_argument("-o", "--output", choices=["wide", "json", "yaml", "name"], help="output format")
+    p.set_defaults(func=cmd_get)
+
+    p = add("logs", "print a pod container's log", ns)
+    p.add_argument("pod")
+    p.add_argument("-c", "--container", help="container name (default: the first)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep streaming new lines")
+    p.add_argument("-p", "--previous", action="store_true", help="the previous (restarted) container's log")
+    p.add_argument("--tail", type=int, help="only the last N lines")
+    p.set_defaults(func=cmd_logs)
+
+    p = add("exec", "run a command in a pod's container: exec POD [-c C] -- CMD ...", ns)
+    p.add_argument("pod")
+    p.add_argument("-c", "--container", help="container name (default: the first)")
+    p.add_argument("-i", "--stdin", action="store_true", help="pass stdin to the command")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a terminal")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+    p.set_defaults(func=cmd_exec)
+
+    p = add("scale", "set a Deployment's replica count", ns)
+    p.add_argument("target", metavar="deployment/NAME")
+    p.add_argument("--replicas", type=int, required=True)
+    p.set_defaults(func=cmd_scale)
+
+    add("ls", "list the environments on this Docker engine").set_defaults(func=cmd_ls)
+    add("version", "print localsvc's version").set_defaults(func=cmd_version)
+    p = add("images", "build (when missing) and print localsvc's own images: node or base")
+    p.add_argument("what", choices=["node", "base"])
+    p.set_defaults(func=cmd_images)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["node"]:
+        # Inside the node container only; not listed in --help.
+        return cmd_node(argparse.Namespace())
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return 2
+    if not hasattr(args, "env") or args.env is None:
+        args.env = None
+    try:
+        return int(args.func(args))
+    except UsageError as err:
+        _error(str(err))
+        return 2
+    except ManifestError as err:
+        _error(str(err))
+        return 1
+    except LocalsvcError as err:
+        _error(str(err))
+        return 1
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""HTTP client for the node's API, used on the host (stdlib only, synchronous)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from localsvc.errors import ManifestError, NodeError, NotFound, Problem
+
+
+class NodeClient:
+    def __init__(self, url: str, token: str, timeout: float = 60.0):
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def get(self, path: str) -> Any:
+        return self._call("GET", path, None)
+
+    def post(self, path: str, body: Any) -> Any:
+        return self._call("POST", path, body)
+
+    def _call(self, method: str, path: str, body: Any) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as err:
+            try:
+                payload = json.load(err)
+            except ValueError:
+                payload = {"error": err.reason}
+            message = payload.get("error", str(err))
+            if err.code == 422 and "problems" in payload:
+                raise ManifestError([Problem(**p) for p in payload["problems"]]) from None
+            if err.code == 404:
+                raise NotFound(message) from None
+            raise NodeError(message) from None
+        except (urllib.error.URLError, OSError) as err:
+            raise NodeError(
+                f"cannot reach the node's API at {self.url}: {err}. Is the environment up? "
+                "(`localsvc ls`)"
+            ) from err

@@ -1,0 +1,86 @@
+"""Foreground `up`: follow the logs of every pod's containers, prefixed like compose.
+
+A poller finds containers as they (re)start and gives each one a thread that follows its log.
+Colour only on a terminal and without NO_COLOR.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import Any, TextIO
+
+from localsvc.api import Environment
+from localsvc.errors import LocalsvcError
+
+_COLOURS = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96]
+
+
+def use_colour(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+class LogStreamer:
+    def __init__(self, env: Environment, out: TextIO = sys.stdout):
+        self.env = env
+        self.out = out
+        self.colour = use_colour(out)
+        self.followed: set[str] = set()
+        self.stopped = threading.Event()
+        self.lock = threading.Lock()
+
+    def prefix(self, label: str) -> str:
+        if not self.colour:
+            return f"{label} | "
+        code = _COLOURS[sum(label.encode()) % len(_COLOURS)]
+        return f"\033[{code}m{label}\033[0m │ "
+
+    def run(self) -> None:
+        """Poll until stopped; start a follower per new container."""
+        while not self.stopped.is_set():
+            try:
+                pods = self.env.get("pods", namespace=None)
+            except LocalsvcError:
+                pods = []
+            for pod in pods:
+                self._follow_pod(pod)
+            self.stopped.wait(1.0)
+
+    def _follow_pod(self, pod: dict[str, Any]) -> None:
+        name = pod["metadata"]["name"]
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        for status in statuses:
+            cid = str(status.get("containerID") or "").removeprefix("docker://")
+            if not cid or cid in self.followed:
+                continue
+            self.followed.add(cid)
+            label = name if len(statuses) == 1 else f"{name}/{status['name']}"
+            if status.get("restartCount"):
+                self._print(label, f"(restarted, restart count {status['restartCount']})")
+            threading.Thread(target=self._follow, args=(cid, label), daemon=True).start()
+
+    def _follow(self, cid: str, label: str) -> None:
+        try:
+            container = self.env.docker.containers.get(cid)
+            buffer = b""
+            for chunk in container.logs(stream=True, follow=True):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    self._print(label, line.decode(errors="replace"))
+            if buffer:
+                self._print(label, buffer.decode(errors="replace"))
+            container.reload()
+            code = container.attrs["State"].get("ExitCode")
+            self._print(label, f"(exited with code {code})")
+        except Exception:  # the container was removed: nothing more to show
+            return
+
+    def _print(self, label: str, line: str) -> None:
+        if self.stopped.is_set():
+            return
+        with self.lock:
+            self.out.write(self.prefix(label) + line + "\n")
+            self.out.flush()

@@ -1,0 +1,94 @@
+"""Kubernetes objects as the API server would hold them: metadata stamping, comparison for
+apply, and the kind names users type. Pure."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import time
+import uuid
+from typing import Any
+
+Obj = dict[str, Any]
+
+# What `get` accepts, like kubectl: plural, singular and short names.
+KIND_ALIASES = {
+    "Pod": ["pods", "pod", "po"],
+    "Deployment": ["deployments", "deployment", "deploy"],
+    "Service": ["services", "service", "svc"],
+    "Endpoints": ["endpoints", "ep"],
+    "EndpointSlice": ["endpointslices", "endpointslice"],
+    "Namespace": ["namespaces", "namespace", "ns"],
+    "ConfigMap": ["configmaps", "configmap", "cm"],
+    "Secret": ["secrets", "secret"],
+}
+API_VERSIONS = {
+    "Deployment": "apps/v1",
+    "EndpointSlice": "discovery.k8s.io/v1",
+}
+NAMESPACED = {"Pod", "Deployment", "Service", "Endpoints", "EndpointSlice", "ConfigMap", "Secret"}
+BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public")
+_SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields")
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def kind_of(text: str) -> str | None:
+    """`svc` -> `Service`; None for an unknown resource type."""
+    lowered = text.lower()
+    for kind, aliases in KIND_ALIASES.items():
+        if lowered in aliases or lowered == kind.lower():
+            return kind
+    return None
+
+
+def api_version_of(kind: str) -> str:
+    return API_VERSIONS.get(kind, "v1")
+
+
+def now_iso(ts: float | None = None) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts if ts is not None else time.time()))
+
+
+def comparable(obj: Obj) -> Obj:
+    """The part of an object a user controls: no status, no server-set metadata."""
+    out = copy.deepcopy(obj)
+    out.pop("status", None)
+    meta = out.setdefault("metadata", {})
+    for key in _SERVER_FIELDS:
+        meta.pop(key, None)
+    annotations = meta.get("annotations") or {}
+    annotations.pop(_LAST_APPLIED, None)
+    if not annotations:
+        meta.pop("annotations", None)
+    if out.get("kind") in NAMESPACED:
+        meta.setdefault("namespace", "default")
+    return out
+
+
+def stamp(obj: Obj, previous: Obj | None) -> Obj:
+    """The object to store: the user's fields plus uid/creation time/generation like a server."""
+    out = comparable(obj)
+    meta = out["metadata"]
+    if previous is None:
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_iso()
+        meta["generation"] = 1
+    else:
+        old = previous["metadata"]
+        meta["uid"] = old["uid"]
+        meta["creationTimestamp"] = old["creationTimestamp"]
+        spec_changed = comparable(previous).get("spec") != out.get("spec")
+        meta["generation"] = int(old.get("generation", 1)) + (1 if spec_changed else 0)
+    meta["resourceVersion"] = str(time.time_ns() // 1000)
+    return out
+
+
+def secret_for_output(obj: Obj) -> Obj:
+    """Secrets read back as a cluster returns them: stringData folded into base64 `data`."""
+    out = copy.deepcopy(obj)
+    data = dict(out.get("data") or {})
+    for key, value in (out.pop("stringData", None) or {}).items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    out["data"] = data
+    out.setdefault("type", "Opaque")
+    return out

@@ -1,0 +1,297 @@
+"""What Docker must run for one pod: containers, env, mounts, limits (pure: no Docker).
+
+The runtime turns a PodPlan into containers; this module only decides what they are, from the
+pod spec and the ConfigMaps/Secrets it references. A reference that cannot be resolved yet (a
+missing ConfigMap, say) is a ConfigError, reported on the pod the way the kubelet reports
+CreateContainerConfigError, and retried later.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from localsvc.model.quantity import cpu_to_nano_cpus, memory_to_bytes
+
+Obj = dict[str, Any]
+Lookup = Callable[[str, str], Obj | None]  # (namespace, name) -> object or None
+
+INFRA_MOUNT_ROOT = "/localsvc/volumes"
+
+
+class ConfigError(Exception):
+    """A pod references configuration that does not exist (yet)."""
+
+
+@dataclass(frozen=True)
+class VolumePlan:
+    name: str
+    kind: str  # configMap | secret | emptyDir
+    files: Mapping[str, bytes] = field(default_factory=dict)  # relative path -> content
+
+
+@dataclass(frozen=True)
+class MountPlan:
+    volume: str
+    path: str
+    read_only: bool
+
+
+@dataclass(frozen=True)
+class ContainerPlan:
+    name: str
+    image: str
+    pull_policy: str
+    command: list[str] | None  # Docker entrypoint (Kubernetes `command`)
+    args: list[str] | None  # Docker cmd (Kubernetes `args`)
+    working_dir: str | None
+    env: dict[str, str]
+    mounts: list[MountPlan]
+    nano_cpus: int | None
+    mem_limit: int | None
+    ports: list[dict[str, Any]]
+    init: bool
+    tty: bool
+    stdin: bool
+
+
+@dataclass(frozen=True)
+class PodPlan:
+    namespace: str
+    name: str
+    hostname: str
+    domain: str | None
+    restart_policy: str
+    grace_seconds: int
+    volumes: list[VolumePlan]
+    init_containers: list[ContainerPlan]
+    containers: list[ContainerPlan]
+
+
+def default_pull_policy(image: str) -> str:
+    """Kubernetes default: Always for `:latest` or no tag, IfNotPresent otherwise."""
+    last = image.rsplit("/", 1)[-1]
+    if "@" in last:
+        return "IfNotPresent"
+    if ":" not in last or last.endswith(":latest"):
+        return "Always"
+    return "IfNotPresent"
+
+
+_VAR_REF = re.compile(r"\$\(([-._a-zA-Z][-._a-zA-Z0-9]*)\)|\$\$")
+
+
+def expand(text: str, env: Mapping[str, str]) -> str:
+    """Kubernetes `$(VAR)` expansion: known names replaced, unknown left as is, `$$` -> `$`."""
+
+    def sub(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return env.get(match.group(1), match.group(0))
+
+    return _VAR_REF.sub(sub, text)
+
+
+def _data_of(obj: Obj, kind: str) -> dict[str, bytes]:
+    """Every key of a ConfigMap (data, binaryData) or Secret (data, stringData) as bytes."""
+    out: dict[str, bytes] = {}
+    if kind == "ConfigMap":
+        for key, value in (obj.get("data") or {}).items():
+            out[key] = str(value).encode()
+        for key, value in (obj.get("binaryData") or {}).items():
+            out[key] = base64.b64decode(value)
+    else:
+        for key, value in (obj.get("data") or {}).items():
+            out[key] = base64.b64decode(value)
+        for key, value in (obj.get("stringData") or {}).items():
+            out[key] = str(value).encode()
+    return out
+
+
+def _source(
+    kind: str, namespace: str, name: str, lookup: Lookup, optional: bool
+) -> dict[str, bytes] | None:
+    obj = lookup(namespace, name)
+    if obj is None:
+        if optional:
+            return None
+        raise ConfigError(f'{kind.lower()} "{name}" not found')
+    return _data_of(obj, kind)
+
+
+def _field_value(path: str, pod: Obj, pod_ip: str, node_ip: str) -> str:
+    meta = pod.get("metadata") or {}
+    values = {
+        "metadata.name": meta.get("name", ""),
+        "metadata.namespace": meta.get("namespace", "default"),
+        "metadata.uid": meta.get("uid", ""),
+        "status.podIP": pod_ip,
+        "status.hostIP": node_ip,
+        "spec.nodeName": "localsvc",
+        "spec.serviceAccountName": (pod.get("spec") or {}).get("serviceAccountName", "default"),
+    }
+    return str(values.get(path, ""))
+
+
+def container_env(
+    container: Obj,
+    pod: Obj,
+    configmaps: Lookup,
+    secrets: Lookup,
+    pod_ip: str,
+    node_ip: str,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of one container, in Kubernetes' order: extra (service links), envFrom, env."""
+    namespace = (pod.get("metadata") or {}).get("namespace", "default")
+    env: dict[str, str] = dict(extra or {})
+    for source in container.get("envFrom") or []:
+        prefix = source.get("prefix") or ""
+        if "configMapRef" in source:
+            ref = source["configMapRef"]
+            data = _source("ConfigMap", namespace, ref["name"], configmaps, bool(ref.get("optional")))
+        else:
+            ref = source["secretRef"]
+            data = _source("Secret", namespace, ref["name"], secrets, bool(ref.get("optional")))
+        for key, value in (data or {}).items():
+            env[prefix + key] = value.decode(errors="replace")
+    for item in container.get("env") or []:
+        name = item["name"]
+        if "valueFrom" not in item:
+            env[name] = expand(str(item.get("value", "")), env)
+            continue
+        source = item["valueFrom"]
+        if "fieldRef" in source:
+            env[name] = _field_value(source["fieldRef"]["fieldPath"], pod, pod_ip, node_ip)
+            continue
+        kind, ref = (
+            ("ConfigMap", source["configMapKeyRef"])
+            if "configMapKeyRef" in source
+            else ("Secret", source["secretKeyRef"])
+        )
+        lookup = configmaps if kind == "ConfigMap" else secrets
+        optional = bool(ref.get("optional"))
+        data = _source(kind, namespace, ref["name"], lookup, optional)
+        if data is None:
+            continue
+        if ref["key"] not in data:
+            if optional:
+                continue
+            raise ConfigError(f'couldn\'t find key {ref["key"]} in {kind} {namespace}/{ref["name"]}')
+        env[name] = data[ref["key"]].decode(errors="replace")
+    return env
+
+
+def _volume_files(volume: Obj, namespace: str, configmaps: Lookup, secrets: Lookup) -> VolumePlan:
+    name = volume["name"]
+    if "emptyDir" in volume:
+        return VolumePlan(name=name, kind="emptyDir")
+    if "configMap" in volume:
+        spec, kind, lookup = volume["configMap"], "ConfigMap", configmaps
+        ref_name = spec["name"]
+    else:
+        spec, kind, lookup = volume["secret"], "Secret", secrets
+        ref_name = spec["secretName"]
+    data = _source(kind, namespace, ref_name, lookup, bool(spec.get("optional"))) or {}
+    items = spec.get("items")
+    if items:
+        files = {}
+        for item in items:
+            if item["key"] not in data:
+                if spec.get("optional"):
+                    continue
+                raise ConfigError(
+                    f'configmap/secret "{ref_name}": key {item["key"]} (volume {name}) not found'
+                )
+            files[item["path"]] = data[item["key"]]
+    else:
+        files = dict(data)
+    return VolumePlan(name=name, kind="configMap" if kind == "ConfigMap" else "secret", files=files)
+
+
+def _container_plan(
+    container: Obj,
+    pod: Obj,
+    init: bool,
+    env: dict[str, str],
+    volume_kinds: Mapping[str, str],
+) -> ContainerPlan:
+    limits = (container.get("resources") or {}).get("limits") or {}
+    mounts = [
+        MountPlan(
+            volume=m["name"],
+            path=m["mountPath"],
+            # Kubernetes mounts configMap and secret volumes read-only whatever the mount says.
+            read_only=bool(m.get("readOnly")) or volume_kinds.get(m["name"]) != "emptyDir",
+        )
+        for m in container.get("volumeMounts") or []
+    ]
+    command = container.get("command")
+    args = container.get("args")
+    return ContainerPlan(
+        name=container["name"],
+        image=container["image"],
+        pull_policy=container.get("imagePullPolicy") or default_pull_policy(container["image"]),
+        command=[expand(str(c), env) for c in command] if command is not None else None,
+        args=[expand(str(a), env) for a in args] if args is not None else None,
+        working_dir=container.get("workingDir"),
+        env=env,
+        mounts=mounts,
+        nano_cpus=cpu_to_nano_cpus(limits["cpu"]) if "cpu" in limits else None,
+        mem_limit=memory_to_bytes(limits["memory"]) if "memory" in limits else None,
+        ports=list(container.get("ports") or []),
+        init=init,
+        tty=bool(container.get("tty")),
+        stdin=bool(container.get("stdin")),
+    )
+
+
+def plan_pod(
+    pod: Obj,
+    configmaps: Lookup,
+    secrets: Lookup,
+    pod_ip: str = "",
+    node_ip: str = "",
+    service_env: Mapping[str, str] | None = None,
+) -> PodPlan:
+    """Resolve a pod object into what to run. Raises ConfigError for missing references.
+
+    `pod_ip` is known only once the infra container runs; plans made before that (to create the
+    volumes) pass "" and are remade for the containers.
+    """
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    namespace = meta.get("namespace", "default")
+    volumes = [_volume_files(v, namespace, configmaps, secrets) for v in spec.get("volumes") or []]
+    kinds = {v.name: v.kind for v in volumes}
+    links = service_env if spec.get("enableServiceLinks", True) else {}
+
+    def plans(key: str, init: bool) -> list[ContainerPlan]:
+        out = []
+        for c in spec.get(key) or []:
+            env = container_env(c, pod, configmaps, secrets, pod_ip, node_ip, links)
+            out.append(_container_plan(c, pod, init, env, kinds))
+        return out
+
+    subdomain = spec.get("subdomain")
+    return PodPlan(
+        namespace=namespace,
+        name=meta["name"],
+        hostname=spec.get("hostname") or meta["name"][:63],
+        domain=f"{subdomain}.{namespace}.svc.cluster.local" if subdomain else None,
+        restart_policy=spec.get("restartPolicy", "Always"),
+        grace_seconds=int(spec.get("terminationGracePeriodSeconds", 30)),
+        volumes=volumes,
+        init_containers=plans("initContainers", True),
+        containers=plans("containers", False),
+    )
+
+
+def backoff_seconds(restarts: int, base: float = 10.0, cap: float = 300.0) -> float:
+    """The kubelet's crash back-off: 10 s, 20 s, 40 s ... capped at 5 minutes."""
+    if restarts <= 0:
+        return 0.0
+    return float(min(cap, base * (2 ** (restarts - 1))))

@@ -1,0 +1,401 @@
+"""Desired state against actual state: the node's one sync loop.
+
+Applied objects live in the State (persisted by the Store). `sync()` derives the pods that should
+exist (bare Pods, and each Deployment's pods via model.deployments) and keeps one PodWorker per
+pod; workers do the Docker work. API calls and Docker events only change the desired state or
+wake something, then mark the controller dirty; the loop merges bursts into one sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import docker
+import docker.errors
+
+from localsvc.errors import ManifestError, NotFound
+from localsvc.model import deployments as dep
+from localsvc.model.load import Manifest
+from localsvc.model.objects import (
+    BUILTIN_NAMESPACES,
+    NAMESPACED,
+    api_version_of,
+    comparable,
+    now_iso,
+    secret_for_output,
+    stamp,
+)
+from localsvc.model.validate import validate
+from localsvc.node.context import NodeContext
+from localsvc.node.podworker import PodWorker
+from localsvc.node.store import PodRecord, State, Store, key_of
+from localsvc.node.tasks import spawn
+from localsvc.runtime import labels as L
+
+log = logging.getLogger("localsvc.controller")
+Obj = dict[str, Any]
+SYNC_PERIOD = 2.0
+
+
+def _key(obj: Obj) -> str:
+    meta = obj.get("metadata") or {}
+    kind = obj["kind"]
+    namespace = meta.get("namespace", "default") if kind in NAMESPACED else ""
+    return key_of(kind, namespace, meta["name"])
+
+
+class Controller:
+    def __init__(self, ctx: NodeContext, store: Store):
+        self.ctx = ctx
+        self.store = store
+        self.state: State = store.load()
+        self.workers: dict[str, PodWorker] = {}  # pod uid -> worker of a desired pod
+        self.terminating: dict[str, PodWorker] = {}  # pod uid -> worker stopping its pod
+        self._dirty = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ---- the loop -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        threading.Thread(target=self._watch_docker_events, name="docker-events", daemon=True).start()
+        while True:
+            try:
+                self.sync()
+            except Exception:
+                log.exception("sync failed; retrying")
+            try:
+                await asyncio.wait_for(self._dirty.wait(), timeout=SYNC_PERIOD)
+            except TimeoutError:
+                pass
+            self._dirty.clear()
+            await asyncio.sleep(0.02)  # merge a burst of changes into one sync
+
+    def mark_dirty(self) -> None:
+        self._dirty.set()
+
+    def _watch_docker_events(self) -> None:
+        """Docker events (in a thread) only wake the worker of the pod they concern."""
+        label = f"{L.ENV}={self.ctx.config.env}"
+        while True:
+            try:
+                client = docker.from_env(timeout=None)
+                for event in client.events(decode=True, filters={"type": "container", "label": label}):
+                    attrs = (event.get("Actor") or {}).get("Attributes") or {}
+                    uid = attrs.get(L.POD_UID)
+                    if uid and event.get("status") in ("die", "start", "destroy", "oom", "stop"):
+                        assert self._loop is not None
+                        self._loop.call_soon_threadsafe(self._wake_pod, uid)
+            except Exception as err:  # the engine restarted or the stream broke: reconnect
+                log.warning("docker event stream: %s; reconnecting", err)
+                time.sleep(1)
+
+    def _wake_pod(self, uid: str) -> None:
+        worker = self.workers.get(uid)
+        if worker:
+            worker.wake()
+
+    # ---- desired pods -------------------------------------------------------------------------
+
+    def lookup(self, kind: str, namespace: str, name: str) -> Obj | None:
+        return self.state.get(kind, namespace, name)
+
+    def sync(self) -> None:
+        changed = False
+        desired: set[str] = set()
+        for obj in self.state.objects_of("Pod"):
+            changed |= self._sync_bare_pod(obj, desired)
+        for obj in self.state.objects_of("Deployment"):
+            changed |= self._sync_deployment(obj, desired)
+        for key, record in list(self.state.pods.items()):
+            if key not in desired:
+                self._retire(key)
+                changed = True
+        for record in self.state.pods.values():
+            if record.uid not in self.workers:
+                self._start_worker(record)
+        for uid, worker in list(self.terminating.items()):
+            if worker.done.is_set():
+                del self.terminating[uid]
+        if changed:
+            self.store.save(self.state)
+
+    def _sync_bare_pod(self, obj: Obj, desired: set[str]) -> bool:
+        meta = obj["metadata"]
+        key = f"{meta['namespace']}/{meta['name']}"
+        desired.add(key)
+        record = self.state.pods.get(key)
+        if record is not None and record.uid == meta["uid"]:
+            return False
+        if record is not None:
+            self._retire(key)
+        pod = copy.deepcopy(obj)
+        self.state.pods[key] = PodRecord(obj=pod, owner=None, created=time.time())
+        return True
+
+    def _sync_deployment(self, obj: Obj, desired: set[str]) -> bool:
+        dkey = _key(obj)
+        meta, spec = obj["metadata"], obj["spec"]
+        template = spec["template"]
+        current = dep.template_hash(template)
+        owned = [r for r in self.state.pods.values() if r.owner == dkey]
+        step = dep.plan_rollout(
+            spec,
+            current,
+            [dep.OwnedPod(r.name, r.template_hash, self._ready(r), r.created) for r in owned],
+        )
+        for name in step.delete:
+            self._retire(f"{meta['namespace']}/{name}")
+        for _ in range(step.create):
+            record = self._new_deployment_pod(obj, dkey, current)
+            self.state.pods[f"{record.namespace}/{record.name}"] = record
+        for record in self.state.pods.values():
+            if record.owner == dkey:
+                desired.add(f"{record.namespace}/{record.name}")
+        return bool(step.delete or step.create)
+
+    def _new_deployment_pod(self, deployment: Obj, dkey: str, hash_: str) -> PodRecord:
+        meta = deployment["metadata"]
+        template = deployment["spec"]["template"]
+        tmeta = template.get("metadata") or {}
+        while True:
+            name = dep.pod_name(meta["name"], hash_, dep.random_suffix())
+            if f"{meta['namespace']}/{name}" not in self.state.pods:
+                break
+        now = time.time()
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": meta["namespace"],
+                "uid": str(uuid.uuid4()),
+                "creationTimestamp": now_iso(now),
+                "generateName": f"{meta['name']}-{hash_}-",
+                "labels": {**(tmeta.get("labels") or {}), "pod-template-hash": hash_},
+                "annotations": dict(tmeta.get("annotations") or {}),
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "ReplicaSet",
+                        "name": f"{meta['name']}-{hash_}",
+                        "controller": True,
+                    }
+                ],
+            },
+            "spec": copy.deepcopy(template.get("spec") or {}),
+        }
+        if not pod["metadata"]["annotations"]:
+            del pod["metadata"]["annotations"]
+        return PodRecord(obj=pod, owner=dkey, template_hash=hash_, created=now)
+
+    def _ready(self, record: PodRecord) -> bool:
+        worker = self.workers.get(record.uid)
+        return bool(worker and worker.state.ready)
+
+    def _start_worker(self, record: PodRecord) -> None:
+        worker = PodWorker(self.ctx, record, self.lookup, self.mark_dirty)
+        self.workers[record.uid] = worker
+        spawn(worker.run(), name=f"pod {record.namespace}/{record.name}")
+
+    def _retire(self, pod_key: str, grace: int | None = None) -> None:
+        record = self.state.pods.pop(pod_key, None)
+        if record is None:
+            return
+        worker = self.workers.pop(record.uid, None)
+        if worker is None:
+            # Never started in this process (e.g. removed right after a node restart): a worker
+            # is still needed to find and remove its containers.
+            worker = PodWorker(self.ctx, record, self.lookup, self.mark_dirty)
+            spawn(worker.run(), name=f"pod {record.namespace}/{record.name} (stop)")
+        worker.stop(grace)
+        self.terminating[record.uid] = worker
+
+    # ---- changes from the API -----------------------------------------------------------------
+
+    def apply(self, manifests: Sequence[Manifest], prune: bool) -> list[Obj]:
+        """Apply objects (all or nothing); with prune, remove applied objects not given."""
+        problems = validate(manifests)
+        if problems:
+            raise ManifestError(problems)
+        results = []
+        given = set()
+        for m in manifests:
+            key = _key(m.obj)
+            given.add(key)
+            previous = self.state.objects.get(key)
+            if previous is not None and comparable(previous) == comparable(m.obj):
+                action = "unchanged"
+            else:
+                stored = stamp(m.obj, previous)
+                if previous is not None and m.obj["kind"] == "Pod":
+                    # Pod specs are immutable in Kubernetes: a changed Pod is a new pod.
+                    stored["metadata"]["uid"] = str(uuid.uuid4())
+                self.state.objects[key] = stored
+                action = "created" if previous is None else "configured"
+            self.state.sources[key] = {"file": m.file, "line": m.line}
+            results.append(self._result(key, action))
+        if prune:
+            for key in [k for k in self.state.objects if k not in given]:
+                results.append(self._remove_object(key))
+        self.store.save(self.state)
+        self._changed()
+        return results
+
+    def delete(self, keys: Sequence[str]) -> list[Obj]:
+        results = []
+        for key in keys:
+            if key.startswith("Pod/") and key not in self.state.objects:
+                _, namespace, name = key.split("/", 2)
+                if f"{namespace}/{name}" in self.state.pods:
+                    self._retire(f"{namespace}/{name}")
+                    results.append(self._result(key, "deleted"))
+                    continue
+            if key not in self.state.objects:
+                results.append(self._result(key, "not found"))
+                continue
+            results.append(self._remove_object(key))
+            if key.startswith("Namespace//"):
+                namespace = key.split("/", 2)[2]
+                for other in [k for k in self.state.objects if k.split("/")[1] == namespace]:
+                    results.append(self._remove_object(other))
+        self.store.save(self.state)
+        self._changed()
+        return results
+
+    def scale(self, namespace: str, name: str, replicas: int) -> Obj:
+        key = key_of("Deployment", namespace, name)
+        obj = self.state.objects.get(key)
+        if obj is None:
+            raise NotFound(f'deployment "{name}" not found in namespace "{namespace}"')
+        obj["spec"]["replicas"] = replicas
+        obj["metadata"]["generation"] = int(obj["metadata"].get("generation", 1)) + 1
+        self.store.save(self.state)
+        self._changed()
+        return self._result(key, "scaled")
+
+    def _remove_object(self, key: str) -> Obj:
+        self.state.objects.pop(key, None)
+        self.state.sources.pop(key, None)
+        return self._result(key, "deleted")
+
+    def _result(self, key: str, action: str) -> Obj:
+        kind, namespace, name = key.split("/", 2)
+        return {"kind": kind, "namespace": namespace, "name": name, "action": action}
+
+    def _changed(self) -> None:
+        # ConfigMaps/Secrets may have appeared: pods waiting for them retry now.
+        for worker in self.workers.values():
+            worker.wake()
+        self.sync()
+        self.mark_dirty()
+
+    # ---- reading, Kubernetes-shaped -----------------------------------------------------------
+
+    def list(self, kind: str, namespace: str | None) -> list[Obj]:
+        if kind == "Pod":
+            items = self._pods()
+        elif kind == "Namespace":
+            items = self._namespaces()
+        else:
+            items = [self._with_status(o) for o in self.state.objects_of(kind)]
+        if namespace is not None and kind != "Namespace":
+            items = [o for o in items if o["metadata"].get("namespace") == namespace]
+        return sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+
+    def _pods(self) -> list[Obj]:
+        out = []
+        for record in self.state.pods.values():
+            out.append(self._pod_object(record, self.workers.get(record.uid), False))
+        for worker in self.terminating.values():
+            if not worker.done.is_set():
+                out.append(self._pod_object(worker.record, worker, True))
+        return out
+
+    def _pod_object(self, record: PodRecord, worker: PodWorker | None, deleting: bool) -> Obj:
+        obj = copy.deepcopy(record.obj)
+        obj.setdefault("apiVersion", "v1")
+        obj.setdefault("kind", "Pod")
+        obj["spec"]["nodeName"] = "localsvc"
+        if worker is not None:
+            obj["status"] = worker.k8s_status()
+            if deleting and worker.deleting_since:
+                obj["metadata"]["deletionTimestamp"] = now_iso(worker.deleting_since)
+        else:
+            obj["status"] = {"phase": "Pending"}
+        return obj
+
+    def _namespaces(self) -> list[Obj]:
+        names = set(BUILTIN_NAMESPACES)
+        declared = {o["metadata"]["name"]: o for o in self.state.objects_of("Namespace")}
+        for obj in self.state.objects.values():
+            if obj["kind"] in NAMESPACED:
+                names.add(obj["metadata"].get("namespace", "default"))
+        names |= {r.namespace for r in self.state.pods.values()}
+        out = []
+        for name in sorted(names | set(declared)):
+            obj = copy.deepcopy(declared.get(name)) or {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": name},
+            }
+            obj["status"] = {"phase": "Active"}
+            out.append(obj)
+        return out
+
+    def _with_status(self, obj: Obj) -> Obj:
+        out = copy.deepcopy(obj)
+        out.setdefault("apiVersion", api_version_of(out["kind"]))
+        if out["kind"] == "Secret":
+            out = secret_for_output(out)
+        elif out["kind"] == "Deployment":
+            out["status"] = self._deployment_status(out)
+        elif out["kind"] == "Service":
+            out["status"] = {"loadBalancer": {}}
+        return out
+
+    def _deployment_status(self, obj: Obj) -> Obj:
+        key = _key(obj)
+        current = dep.template_hash(obj["spec"]["template"])
+        owned = [r for r in self.state.pods.values() if r.owner == key]
+        ready = sum(1 for r in owned if self._ready(r))
+        updated = sum(1 for r in owned if r.template_hash == current)
+        replicas = int(obj["spec"].get("replicas", 1))
+        available = ready >= replicas
+        return {
+            "observedGeneration": obj["metadata"].get("generation", 1),
+            "replicas": len(owned),
+            "updatedReplicas": updated,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "unavailableReplicas": max(0, replicas - ready),
+            "conditions": [
+                {
+                    "type": "Available",
+                    "status": "True" if available else "False",
+                    "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+                },
+                {
+                    "type": "Progressing",
+                    "status": "True",
+                    "reason": "NewReplicaSetAvailable" if updated == len(owned) == replicas
+                    else "ReplicaSetUpdated",
+                },
+            ],
+        }
+
+    def pod_record(self, namespace: str, name: str) -> PodRecord:
+        record = self.state.pods.get(f"{namespace}/{name}")
+        if record is None:
+            raise NotFound(f'pod "{name}" not found in namespace "{namespace}"')
+        return record
+
+
+__all__ = ["Controller"]

@@ -1,0 +1,46 @@
+"""`localsvc node`: the process inside the node container (controller + API)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+
+from localsvc.node.context import NodeConfig, NodeContext
+from localsvc.node.controller import Controller
+from localsvc.node.server import make_app
+from localsvc.node.store import Store
+from localsvc.node.tasks import spawn
+from localsvc.runtime.engine import connect
+
+
+async def serve(config: NodeConfig) -> None:
+    loop = asyncio.get_running_loop()
+    # Docker calls run in threads; pods start in parallel, so allow more than the default.
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=24, thread_name_prefix="docker"))
+    ctx = NodeContext(config=config, docker=connect())
+    controller = Controller(ctx, Store(config.state_dir))
+    app = make_app(controller, config.token, config.env)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "0.0.0.0", config.api_port).start()
+    logging.getLogger("localsvc.node").info(
+        "node of environment %s serving on :%d", config.env, config.api_port
+    )
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    task = spawn(controller.run(), name="controller")
+    await stop.wait()
+    # Leave pods running: the next node process adopts them.
+    task.cancel()
+    await runner.cleanup()
+
+
+def run_node() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(NodeConfig.from_environ()))
+    return 0

@@ -1,0 +1,88 @@
+"""The node's HTTP API (aiohttp): JSON in, JSON out, bearer token on every call but /healthz.
+
+Published on the host's 127.0.0.1 only (the host side chooses the binding). Handlers translate
+requests into Controller calls and LocalsvcErrors into status codes; no logic of their own.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from localsvc.errors import LocalsvcError, ManifestError, NotFound
+from localsvc.model.load import Manifest
+from localsvc.model.objects import kind_of
+from localsvc.node.controller import Controller
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _manifests(body: Any) -> list[Manifest]:
+    items = body.get("manifests") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise web.HTTPBadRequest(text='body must be {"manifests": [...]}')
+    return [
+        Manifest(obj=i["obj"], file=i.get("file", "<api>"), line=int(i.get("line") or 1), lines={})
+        for i in items
+    ]
+
+
+def make_app(controller: Controller, token: str, env: str) -> web.Application:
+    @web.middleware
+    async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path != "/healthz":
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given, f"Bearer {token}"):
+                return web.json_response({"error": "missing or wrong token"}, status=401)
+        try:
+            return await handler(request)
+        except ManifestError as err:
+            return web.json_response(
+                {"error": str(err), "problems": [p.__dict__ for p in err.problems]}, status=422
+            )
+        except NotFound as err:
+            return web.json_response({"error": str(err)}, status=404)
+        except LocalsvcError as err:
+            return web.json_response({"error": str(err)}, status=400)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "env": env})
+
+    async def apply(request: web.Request) -> web.Response:
+        body = await request.json()
+        results = controller.apply(_manifests(body), prune=bool(body.get("prune")))
+        return web.json_response({"results": results})
+
+    async def delete(request: web.Request) -> web.Response:
+        body = await request.json()
+        keys = body.get("keys")
+        if not isinstance(keys, list):
+            raise web.HTTPBadRequest(text='body must be {"keys": ["Kind/namespace/name", ...]}')
+        return web.json_response({"results": controller.delete([str(k) for k in keys])})
+
+    async def objects(request: web.Request) -> web.Response:
+        kind = kind_of(request.match_info["kind"])
+        if kind is None:
+            raise NotFound(f'the server doesn\'t have a resource type "{request.match_info["kind"]}"')
+        namespace = request.query.get("namespace")
+        items = controller.list(kind, namespace)
+        name = request.query.get("name")
+        if name is not None:
+            items = [o for o in items if o["metadata"]["name"] == name]
+        return web.json_response({"apiVersion": "v1", "kind": "List", "items": items})
+
+    async def scale(request: web.Request) -> web.Response:
+        body = await request.json()
+        result = controller.scale(body["namespace"], body["name"], int(body["replicas"]))
+        return web.json_response({"results": [result]})
+
+    app = web.Application(middlewares=[errors_and_auth], client_max_size=64 * 1024 * 1024)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/v1/apply", apply)
+    app.router.add_post("/v1/delete", delete)
+    app.router.add_get("/v1/objects/{kind}", objects)
+    app.router.add_post("/v1/scale", scale)
+    return app

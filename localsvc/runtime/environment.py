@@ -1,0 +1,290 @@
+"""An environment's Docker objects: its bridge network, its state volume, its node container.
+
+Creates them (labelled), finds them again from labels alone, and removes every object carrying
+the environment's label, so `down` works after any crash. Blocking Docker SDK calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import docker.types
+
+from localsvc.errors import EngineError, EnvironmentNotFound, NodeError
+from localsvc.model.network import AddressPlan, choose_subnet, plan_for
+from localsvc.runtime import labels as L
+
+API_PORT = 8080
+STATE_DIR = "/var/lib/localsvc"
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    name: str
+    network: str
+    subnet: str
+    node_ip: str
+    node_status: str  # running | exited | missing ...
+    api_url: str | None
+    token: str
+    keep: bool
+    created: str
+
+
+def network_name(env: str) -> str:
+    return L.resource_name(env)
+
+
+def node_name(env: str) -> str:
+    return L.resource_name(env, "node")
+
+
+def state_volume_name(env: str) -> str:
+    return L.resource_name(env, "state")
+
+
+def _used_subnets(client: docker.DockerClient) -> list[str]:
+    used = []
+    for net in client.api.networks():
+        for cfg in (net.get("IPAM") or {}).get("Config") or []:
+            if cfg.get("Subnet"):
+                used.append(cfg["Subnet"])
+    return used + _host_routes()
+
+
+def _host_routes() -> list[str]:
+    """IPv4 routes of this machine (Linux), so a new subnet does not shadow the LAN or a VPN."""
+    routes = []
+    try:
+        lines = Path("/proc/net/route").read_text().splitlines()[1:]
+    except OSError:
+        return routes
+    import ipaddress
+    import socket
+    import struct
+
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 8 or fields[1] == "00000000":
+            continue
+        dest = socket.inet_ntoa(struct.pack("<L", int(fields[1], 16)))
+        mask = socket.inet_ntoa(struct.pack("<L", int(fields[7], 16)))
+        try:
+            routes.append(str(ipaddress.IPv4Network(f"{dest}/{mask}", strict=False)))
+        except ValueError:
+            continue
+    return routes
+
+
+def _docker_socket() -> str:
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("unix://"):
+        return host[len("unix://") :]
+    return "/var/run/docker.sock"
+
+
+def create_network(client: docker.DockerClient, env: str, subnet: str | None) -> AddressPlan:
+    """The environment's bridge, on the given subnet or the first free one (retrying on a race
+    with another environment created at the same moment)."""
+    tried: list[str] = []
+    for _ in range(20):
+        chosen = subnet or choose_subnet(_used_subnets(client), exclude=tried)
+        plan = plan_for(chosen)
+        ipam = docker.types.IPAMConfig(
+            pool_configs=[
+                docker.types.IPAMPool(
+                    subnet=str(plan.subnet), iprange=str(plan.pod_range), gateway=plan.gateway
+                )
+            ]
+        )
+        try:
+            client.networks.create(
+                network_name(env),
+                driver="bridge",
+                ipam=ipam,
+                labels=L.base(env, L.ROLE_NETWORK, **{L.SUBNET: str(plan.subnet)}),
+            )
+            return plan
+        except docker.errors.APIError as err:
+            if subnet or "overlap" not in str(err).lower():
+                raise EngineError(
+                    f"cannot create network {network_name(env)} on {chosen}: {err.explanation or err}"
+                ) from err
+            tried.append(chosen)
+    raise EngineError("could not find a free subnet for the environment's network; pass --subnet")
+
+
+def create_node(
+    client: docker.DockerClient,
+    env: str,
+    plan: AddressPlan,
+    image: str,
+    cluster_domain: str,
+    keep: bool,
+) -> None:
+    api = client.api
+    try:
+        client.volumes.get(state_volume_name(env))
+    except docker.errors.NotFound:
+        client.volumes.create(name=state_volume_name(env), labels=L.base(env, L.ROLE_STATE_VOLUME))
+    socket_path = _docker_socket()
+    host_config = api.create_host_config(
+        binds={
+            state_volume_name(env): {"bind": STATE_DIR, "mode": "rw"},
+            socket_path: {"bind": "/var/run/docker.sock", "mode": "rw"},
+        },
+        # The API is published on the host's loopback only, on a free port.
+        port_bindings={f"{API_PORT}/tcp": ("127.0.0.1", None)},
+        cap_add=["NET_ADMIN"],
+        sysctls={"net.ipv4.ip_forward": "1"},
+        restart_policy={"Name": "unless-stopped"},
+    )
+    networking = api.create_networking_config(
+        {network_name(env): api.create_endpoint_config(ipv4_address=plan.node_ip)}
+    )
+    created = api.create_container(
+        image=image,
+        command=["node"],
+        name=node_name(env),
+        hostname="localsvc-node",
+        labels=L.base(env, L.ROLE_NODE, **({L.KEEP: "true"} if keep else {}), **{L.SUBNET: str(plan.subnet)}),
+        environment={
+            "LOCALSVC_ENV": env,
+            "LOCALSVC_NETWORK": network_name(env),
+            "LOCALSVC_SUBNET": str(plan.subnet),
+            "LOCALSVC_NODE_IP": plan.node_ip,
+            "LOCALSVC_IMAGE": image,
+            "LOCALSVC_TOKEN": secrets.token_urlsafe(24),
+            "LOCALSVC_CLUSTER_DOMAIN": cluster_domain,
+            "LOCALSVC_API_PORT": str(API_PORT),
+            "DOCKER_HOST": "unix:///var/run/docker.sock",
+            "PYTHONUNBUFFERED": "1",
+        },
+        ports=[API_PORT],
+        host_config=host_config,
+        networking_config=networking,
+        stop_signal="SIGTERM",
+    )
+    client.api.start(created["Id"])
+
+
+def find(client: docker.DockerClient, env: str) -> EnvInfo | None:
+    """The environment as Docker shows it, or None when it has no network and no node."""
+    try:
+        node = client.containers.get(node_name(env))
+    except docker.errors.NotFound:
+        node = None
+    if node is None:
+        nets = client.networks.list(names=[network_name(env)])
+        if not nets:
+            return None
+        return EnvInfo(env, network_name(env), nets[0].attrs.get("Labels", {}).get(L.SUBNET, ""),
+                       "", "missing", None, "", False, "")
+    return _info_from_node(env, node)
+
+
+def _info_from_node(env: str, node: Any) -> EnvInfo:
+    attrs = node.attrs
+    environ = dict(e.split("=", 1) for e in attrs["Config"].get("Env") or [] if "=" in e)
+    url = None
+    bindings = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
+    for binding in bindings.get(f"{API_PORT}/tcp") or []:
+        url = f"http://127.0.0.1:{binding['HostPort']}"
+    return EnvInfo(
+        name=env,
+        network=environ.get("LOCALSVC_NETWORK", network_name(env)),
+        subnet=environ.get("LOCALSVC_SUBNET", ""),
+        node_ip=environ.get("LOCALSVC_NODE_IP", ""),
+        node_status=node.status,
+        api_url=url,
+        token=environ.get("LOCALSVC_TOKEN", ""),
+        keep=node.labels.get(L.KEEP) == "true",
+        created=attrs.get("Created", "")[:19],
+    )
+
+
+def list_envs(client: docker.DockerClient) -> list[EnvInfo]:
+    names: set[str] = set()
+    for c in client.containers.list(all=True, filters={"label": [L.ENV]}):
+        names.add(c.labels[L.ENV])
+    for n in client.networks.list(filters={"label": [L.ENV]}):
+        names.add(n.attrs["Labels"][L.ENV])
+    for v in client.volumes.list(filters={"label": [L.ENV]}):
+        names.add((v.attrs.get("Labels") or {})[L.ENV])
+    infos = []
+    for name in sorted(names):
+        info = find(client, name)
+        infos.append(info or EnvInfo(name, "", "", "", "missing", None, "", False, ""))
+    return infos
+
+
+def wait_healthy(client: docker.DockerClient, env: str, timeout: float = 60.0) -> EnvInfo:
+    """Wait until the node answers /healthz on its published port."""
+    deadline = time.monotonic() + timeout
+    last_error = ""
+    while time.monotonic() < deadline:
+        node = client.containers.get(node_name(env))
+        if node.status in ("exited", "dead"):
+            logs = node.logs(tail=30).decode(errors="replace")
+            raise NodeError(f"the node container of {env} exited; its last log lines:\n{logs}")
+        info = _info_from_node(env, node)
+        if info.api_url:
+            try:
+                with urllib.request.urlopen(info.api_url + "/healthz", timeout=2) as resp:
+                    if json.load(resp).get("ok"):
+                        return info
+            except (urllib.error.URLError, OSError, ValueError) as err:
+                last_error = str(err)
+        time.sleep(0.1)
+    raise NodeError(f"the node of {env} did not become healthy in {timeout:.0f}s ({last_error})")
+
+
+def _remove_container(container: Any) -> int:
+    try:
+        container.remove(force=True, v=True)
+        return 1
+    except docker.errors.NotFound:
+        return 0
+    except docker.errors.APIError as err:
+        if "already in progress" in str(err):
+            return 0
+        raise
+
+
+def destroy(client: docker.DockerClient, env: str) -> dict[str, int]:
+    """Remove every container, network and volume labelled with the environment."""
+    if not env:
+        raise EnvironmentNotFound("an environment name is required")
+    filters = L.env_filter(env)
+    removed = {"containers": 0, "networks": 0, "volumes": 0}
+    containers = client.containers.list(all=True, filters=filters)
+    # The node first, so that it does not recreate pods while they are being removed.
+    nodes = [c for c in containers if c.labels.get(L.ROLE) == L.ROLE_NODE]
+    others = [c for c in containers if c.labels.get(L.ROLE) != L.ROLE_NODE]
+    removed["containers"] += sum(map(_remove_container, nodes))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        removed["containers"] += sum(pool.map(_remove_container, others))
+    for n in client.networks.list(filters=filters):
+        try:
+            n.remove()
+            removed["networks"] += 1
+        except docker.errors.NotFound:
+            pass
+    for v in client.volumes.list(filters=filters):
+        try:
+            v.remove(force=True)
+            removed["volumes"] += 1
+        except docker.errors.NotFound:
+            pass
+    return removed

@@ -1,0 +1,250 @@
+"""Pods as Docker containers: one infra container holding the network namespace, and the pod's
+containers joined to it. Blocking Docker SDK calls only; what to run comes from model.podplan.
+
+Every container carries labels (env, pod uid, container name, attempt) so that a restarted node
+can find and adopt it; nothing about a pod is kept only in memory.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import docker.errors
+
+from localsvc.model.podplan import INFRA_MOUNT_ROOT, ContainerPlan, PodPlan
+from localsvc.runtime import labels as L
+
+# The infra container only holds namespaces; a shell loop that exits on TERM is enough and lets
+# `docker stop` return at once.
+INFRA_COMMAND = ["/bin/sh", "-c", 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done']
+
+
+class ImageMissing(Exception):
+    """The image is not present and could not be pulled."""
+
+
+@dataclass(frozen=True)
+class PodRef:
+    env: str
+    namespace: str
+    name: str
+    uid: str
+    network: str
+
+    def labels(self, role: str, **extra: str) -> dict[str, str]:
+        return L.base(
+            self.env,
+            role,
+            **{L.NAMESPACE: self.namespace, L.NAME: self.name, L.POD_UID: self.uid, L.KIND: "Pod"},
+            **extra,
+        )
+
+    def container_name(self, *parts: str) -> str:
+        return L.resource_name(self.env, self.namespace, self.name, *parts)
+
+
+def volume_name(pod: PodRef, volume: str) -> str:
+    return L.resource_name(pod.env, "vol", pod.uid[:12], volume)
+
+
+def find_pod_containers(client: docker.DockerClient, env: str, uid: str) -> list[Any]:
+    return list(
+        client.containers.list(
+            all=True, filters={"label": [f"{L.ENV}={env}", f"{L.POD_UID}={uid}"]}
+        )
+    )
+
+
+def ensure_image(client: docker.DockerClient, image: str, pull_policy: str) -> None:
+    """Make `image` present per imagePullPolicy; raise ImageMissing with the reason otherwise."""
+    present = True
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        present = False
+    if present and pull_policy != "Always":
+        return
+    if pull_policy == "Never":
+        raise ImageMissing(
+            f'image "{image}" is not present and imagePullPolicy is Never; build or load it first'
+        )
+    try:
+        client.images.pull(image)
+    except docker.errors.APIError as err:
+        if present:
+            # Always + no registry: a cluster would fail the pull; we say so, and do not run a
+            # possibly stale local copy silently.
+            raise ImageMissing(
+                f'pulling "{image}" failed (imagePullPolicy: Always): {err.explanation or err}; '
+                "the image exists locally: set imagePullPolicy: IfNotPresent to use it"
+            ) from err
+        raise ImageMissing(
+            f'image "{image}" is not present locally and pulling it failed: '
+            f"{err.explanation or err}. Build it (docker build -t {image} ...) or load it"
+        ) from err
+
+
+def create_volumes(client: docker.DockerClient, pod: PodRef, plan: PodPlan) -> None:
+    for volume in plan.volumes:
+        name = volume_name(pod, volume.name)
+        try:
+            client.volumes.get(name)
+        except docker.errors.NotFound:
+            client.volumes.create(
+                name=name,
+                labels=pod.labels(L.ROLE_POD_VOLUME, **{L.CONTAINER: volume.name}),
+            )
+
+
+def _tar_of(files: Mapping[str, bytes], mode: int) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        dirs: set[str] = set()
+        for path, content in sorted(files.items()):
+            parts = path.split("/")
+            for i in range(1, len(parts)):
+                d = "/".join(parts[:i])
+                if d not in dirs:
+                    dirs.add(d)
+                    info = tarfile.TarInfo(d)
+                    info.type = tarfile.DIRTYPE
+                    info.mode = 0o755
+                    tar.addfile(info)
+            info = tarfile.TarInfo(path)
+            info.size = len(content)
+            info.mode = mode
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def create_infra(client: docker.DockerClient, pod: PodRef, plan: PodPlan, image: str,
+                 dns: list[str] | None = None) -> Any:
+    """Create and start the infra container; configMap/secret files are written into its
+    volumes before it starts, so the pod's containers see them from their first instruction."""
+    api = client.api
+    binds = {
+        volume_name(pod, v.name): {"bind": f"{INFRA_MOUNT_ROOT}/{v.name}", "mode": "rw"}
+        for v in plan.volumes
+    }
+    host_config = api.create_host_config(
+        binds=binds,
+        ipc_mode="shareable",
+        dns=dns or None,
+        dns_search=None,
+        init=False,
+    )
+    networking = api.create_networking_config({pod.network: api.create_endpoint_config()})
+    created = api.create_container(
+        image=image,
+        command=INFRA_COMMAND,
+        entrypoint=[],
+        name=pod.container_name("infra"),
+        hostname=plan.hostname,
+        domainname=plan.domain or "",
+        labels=pod.labels(L.ROLE_POD_INFRA),
+        host_config=host_config,
+        networking_config=networking,
+        stop_signal="SIGTERM",
+    )
+    container = client.containers.get(created["Id"])
+    for volume in plan.volumes:
+        if volume.files:
+            mode = 0o644
+            container.put_archive(f"{INFRA_MOUNT_ROOT}/{volume.name}", _tar_of(volume.files, mode))
+    container.start()
+    container.reload()
+    return container
+
+
+def pod_ip(container: Any, network: str) -> str:
+    networks = container.attrs.get("NetworkSettings", {}).get("Networks", {})
+    return str((networks.get(network) or {}).get("IPAddress") or "")
+
+
+def create_container(
+    client: docker.DockerClient,
+    pod: PodRef,
+    plan: ContainerPlan,
+    infra_id: str,
+    attempt: int,
+    grace_seconds: int,
+) -> Any:
+    """Create (not start) one of the pod's containers in the infra container's namespaces."""
+    api = client.api
+    binds = {
+        volume_name(pod, m.volume): {"bind": m.path, "mode": "ro" if m.read_only else "rw"}
+        for m in plan.mounts
+    }
+    host_config = api.create_host_config(
+        binds=binds,
+        network_mode=f"container:{infra_id}",
+        ipc_mode=f"container:{infra_id}",
+        nano_cpus=plan.nano_cpus,
+        mem_limit=plan.mem_limit,
+        init=False,
+    )
+    extra = {L.CONTAINER: plan.name, L.ATTEMPT: str(attempt)}
+    if plan.init:
+        extra[L.INIT] = "true"
+    kwargs: dict[str, Any] = {}
+    if plan.command is not None:
+        kwargs["entrypoint"] = plan.command
+    if plan.args is not None:
+        kwargs["command"] = plan.args
+    elif plan.command is not None:
+        # Kubernetes: `command` without `args` ignores the image's CMD too.
+        kwargs["command"] = []
+    created = api.create_container(
+        image=plan.image,
+        name=pod.container_name(plan.name, str(attempt)),
+        labels=pod.labels(L.ROLE_POD_CONTAINER, **extra),
+        environment=plan.env,
+        working_dir=plan.working_dir,
+        host_config=host_config,
+        stop_timeout=grace_seconds,
+        tty=plan.tty,
+        stdin_open=plan.stdin,
+        **kwargs,
+    )
+    return client.containers.get(created["Id"])
+
+
+def remove_containers(containers: list[Any], grace_seconds: int) -> None:
+    """Stop (SIGTERM, then SIGKILL after the grace period) and remove; app containers first."""
+    apps = [c for c in containers if c.labels.get(L.ROLE) == L.ROLE_POD_CONTAINER]
+    infra = [c for c in containers if c.labels.get(L.ROLE) == L.ROLE_POD_INFRA]
+    for group in (apps, infra):
+        # In parallel, as the kubelet does: a pod's grace period is not per container.
+        with ThreadPoolExecutor(max_workers=max(1, len(group))) as pool:
+            list(pool.map(lambda c: _stop(c, grace_seconds), group))
+        for c in group:
+            try:
+                c.remove(force=True, v=False)
+            except docker.errors.NotFound:
+                pass
+
+
+def _stop(container: Any, grace_seconds: int) -> None:
+    try:
+        if container.status == "running":
+            container.stop(timeout=grace_seconds)
+    except docker.errors.APIError:
+        pass
+
+
+def remove_volumes(client: docker.DockerClient, env: str, uid: str) -> None:
+    for volume in client.volumes.list(
+        filters={"label": [f"{L.ENV}={env}", f"{L.POD_UID}={uid}"]}
+    ):
+        try:
+            volume.remove(force=True)
+        except docker.errors.NotFound:
+            pass
