@@ -23,6 +23,7 @@ from localsvc.client import NodeClient
 from localsvc.errors import EnvironmentNotFound, LocalsvcError, ManifestError, NotFound, Timeout
 from localsvc.model.load import LoadResult, Manifest, load_paths
 from localsvc.model.names import sanitize_name
+from localsvc.model.network import plan_for
 from localsvc.model.objects import NAMESPACED, kind_of
 from localsvc.model.validate import undeclared_namespaces, validate
 from localsvc.runtime import environment as envrt
@@ -116,22 +117,25 @@ class Environment:
         return NodeClient(info.api_url, info.token)
 
     def ensure(self, keep: bool = True) -> envrt.EnvInfo:
-        """Create the network, state volume and node when missing; start a stopped node."""
-        info = envrt.find(self.docker, self.name)
-        if info is not None and info.node_status == "running" and info.api_url:
-            return envrt.wait_healthy(self.docker, self.name)
-        if info is not None and info.node_status not in ("missing",):
-            self.progress(f"starting the node of {self.name}")
-            self.docker.containers.get(envrt.node_name(self.name)).start()
-            return envrt.wait_healthy(self.docker, self.name)
+        """Create the network, state volume and node when missing; start a stopped node; replace
+        a node that runs another image (an upgraded localsvc): it adopts the running pods."""
         from localsvc.runtime.images import ensure_node_image
 
         image = self.node_image or ensure_node_image(self.docker, self.progress)
+        info = envrt.find(self.docker, self.name)
+        if info is not None and info.node_status != "missing":
+            node = self.docker.containers.get(envrt.node_name(self.name))
+            if node.attrs["Config"]["Image"] == image:
+                if node.status != "running":
+                    self.progress(f"starting the node of {self.name}")
+                    node.start()
+                return envrt.wait_healthy(self.docker, self.name)
+            self.progress(f"replacing the node of {self.name} (new image {image}); pods keep running")
+            node.remove(force=True)
+            info = envrt.find(self.docker, self.name)
         if info is None:
             plan = envrt.create_network(self.docker, self.name, self.subnet)
         else:
-            from localsvc.model.network import plan_for
-
             plan = plan_for(info.subnet)
         self.progress(f"environment {self.name}: network {plan.subnet}, starting node")
         envrt.create_node(self.docker, self.name, plan, image, self.cluster_domain, keep)

@@ -67,8 +67,9 @@ def _print_report(report: Any) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     env = _env(args)
     if args.detach:
-        report = env.up(args.filename, wait=args.wait)
+        report = env.up(args.filename, wait=None)
         _print_report(report)
+        env.wait_ready(args.wait)
         _stderr(f"environment {env.name} is up; `localsvc get pods` to look, `localsvc down` to remove")
         return 0
     report = env.up(args.filename, wait=None)
@@ -107,7 +108,9 @@ def _foreground(env: Any, keep: bool) -> int:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     env = _env(args)
-    _print_report(env.apply(args.filename, wait=args.wait))
+    _print_report(env.apply(args.filename, wait=None))
+    if args.wait:
+        env.wait_ready(args.wait)
     return 0
 
 

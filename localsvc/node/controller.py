@@ -38,10 +38,12 @@ from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, State, Store, key_of
 from localsvc.node.tasks import spawn
 from localsvc.runtime import labels as L
+from localsvc.runtime import pods as rt
 
 log = logging.getLogger("localsvc.controller")
 Obj = dict[str, Any]
 SYNC_PERIOD = 2.0
+GC_PERIOD = 10.0
 
 
 def _key(obj: Obj) -> str:
@@ -66,9 +68,13 @@ class Controller:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         threading.Thread(target=self._watch_docker_events, name="docker-events", daemon=True).start()
+        next_gc = 0.0
         while True:
             try:
                 self.sync()
+                if time.monotonic() >= next_gc:
+                    next_gc = time.monotonic() + GC_PERIOD
+                    await self._collect_garbage()
             except Exception:
                 log.exception("sync failed; retrying")
             try:
@@ -77,6 +83,30 @@ class Controller:
                 pass
             self._dirty.clear()
             await asyncio.sleep(0.02)  # merge a burst of changes into one sync
+
+    async def _collect_garbage(self) -> None:
+        """Remove pod containers and volumes that belong to no known pod: left behind when a
+        previous node process died while it was deleting a pod."""
+        known = {r.uid for r in self.state.pods.values()} | set(self.terminating)
+        containers = await asyncio.to_thread(
+            self.ctx.docker.containers.list,
+            all=True,
+            filters={"label": [f"{L.ENV}={self.ctx.config.env}", L.POD_UID]},
+        )
+        orphans: dict[str, list[Any]] = {}
+        for c in containers:
+            uid = c.labels.get(L.POD_UID, "")
+            if uid not in known:
+                orphans.setdefault(uid, []).append(c)
+        volumes = await asyncio.to_thread(
+            self.ctx.docker.volumes.list,
+            filters={"label": [f"{L.ENV}={self.ctx.config.env}", L.POD_UID]},
+        )
+        volume_uids = {(v.attrs.get("Labels") or {}).get(L.POD_UID, "") for v in volumes}
+        for uid in (set(orphans) | volume_uids) - known - {""}:
+            log.info("removing leftovers of deleted pod uid %s", uid)
+            await asyncio.to_thread(rt.remove_containers, orphans.get(uid, []), 2)
+            await asyncio.to_thread(rt.remove_volumes, self.ctx.docker, self.ctx.config.env, uid)
 
     def mark_dirty(self) -> None:
         self._dirty.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
@@ -38,9 +39,13 @@ async def serve(config: NodeConfig) -> None:
     # Leave pods running: the next node process adopts them.
     task.cancel()
     await runner.cleanup()
+    logging.getLogger("localsvc.node").info("node stopping; pods keep running")
 
 
 def run_node() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(serve(NodeConfig.from_environ()))
-    return 0
+    # Do not wait for Docker calls still running in threads (a pod being stopped with a long
+    # grace period): the next node process finishes that work (adoption, garbage collection).
+    logging.shutdown()
+    os._exit(0)

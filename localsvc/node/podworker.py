@@ -290,6 +290,9 @@ class PodWorker:
             await self._create_sandbox(plan)
             if self.state.infra_id is None:
                 return
+            plan = self._plan()  # again: env vars may use status.podIP, known only now
+            if plan is None:
+                return
         else:
             infra_ok = await asyncio.to_thread(self._infra_running)
             if not infra_ok:

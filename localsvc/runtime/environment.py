@@ -186,7 +186,9 @@ def find(client: docker.DockerClient, env: str) -> EnvInfo | None:
     except docker.errors.NotFound:
         node = None
     if node is None:
-        nets = client.networks.list(names=[network_name(env)])
+        # Docker's name filter matches substrings: keep the exact name only.
+        nets = [n for n in client.networks.list(names=[network_name(env)])
+                if n.name == network_name(env)]
         if not nets:
             return None
         return EnvInfo(env, network_name(env), nets[0].attrs.get("Labels", {}).get(L.SUBNET, ""),
