@@ -18,7 +18,9 @@ import docker.errors
 
 from localsvc.model.podplan import ConfigError, ContainerPlan, PodPlan, backoff_seconds, plan_pod
 from localsvc.node.context import NodeContext
+from localsvc.node.prober import ContainerProber
 from localsvc.node.store import PodRecord
+from localsvc.node.tasks import spawn
 from localsvc.runtime import labels as L
 from localsvc.runtime import pods as rt
 
@@ -65,6 +67,8 @@ class ContainerState:
     crash_level: int = 0  # back-off step; reset after a long run
     retry_at: float = 0.0  # when a waiting container may be (re)started
     ready: bool = False
+    probed: bool = False  # has a readiness or startup probe: ready only once it passes
+    probe_ready: bool = False
 
     def k8s(self) -> dict[str, Any]:
         if self.state == "running":
@@ -140,8 +144,13 @@ class PodWorker:
         spec = record.obj.get("spec") or {}
         for c in spec.get("initContainers") or []:
             self.state.init[c["name"]] = ContainerState(c["name"], c["image"], init=True)
+        self.specs: dict[str, dict[str, Any]] = {}
         for c in spec.get("containers") or []:
-            self.state.containers[c["name"]] = ContainerState(c["name"], c["image"], init=False)
+            state = ContainerState(c["name"], c["image"], init=False)
+            state.probed = bool(c.get("readinessProbe") or c.get("startupProbe"))
+            self.state.containers[c["name"]] = state
+            self.specs[c["name"]] = c
+        self._probers: dict[str, tuple[str, asyncio.Task[Any]]] = {}
         self._wake = asyncio.Event()
         self._stop_grace: int | None = None
         self.deleting_since: float | None = None
@@ -213,6 +222,9 @@ class PodWorker:
         )
 
     async def _teardown(self) -> None:
+        for _, task in self._probers.values():
+            task.cancel()
+        self._probers.clear()
         grace = self._stop_grace if self._stop_grace is not None else 0
         containers = await asyncio.to_thread(
             rt.find_pod_containers, self.ctx.docker, self.ref.env, self.ref.uid
@@ -489,8 +501,55 @@ class PodWorker:
                     self._schedule_restart(c)
             if c.state == "waiting":
                 await self._start(c, cplan, plan.grace_seconds)
-            c.ready = c.state == "running"
+            self._ensure_prober(c, plan.grace_seconds)
+            c.ready = c.state == "running" and (c.probe_ready or not c.probed)
         self._update_phase(plan)
+
+    # ---- probes -------------------------------------------------------------------------------
+
+    def _ensure_prober(self, c: ContainerState, grace: int) -> None:
+        """One prober per running container instance; a restarted container gets a new one."""
+        spec = self.specs[c.name]
+        if not any(spec.get(k) for k in ("readinessProbe", "livenessProbe", "startupProbe")):
+            return
+        current = self._probers.get(c.name)
+        running_id = c.container_id if c.state == "running" else None
+        if current and current[0] == running_id:
+            return
+        if current:
+            current[1].cancel()
+            del self._probers[c.name]
+        c.probe_ready = False
+        if running_id is None or not self.state.pod_ip:
+            return
+        container_id = running_id
+
+        def on_ready(ready: bool) -> None:
+            if c.container_id == container_id and c.probe_ready != ready:
+                c.probe_ready = ready
+                c.ready = c.state == "running" and ready
+                self.on_change()
+
+        def on_kill(reason: str) -> None:
+            spawn(self._kill(container_id, reason, grace), name=f"kill {self.ref.name}/{c.name}")
+
+        async def exec_fn(command: list[str], timeout: float) -> int:
+            def run() -> int:
+                result = self.ctx.docker.containers.get(container_id).exec_run(command)
+                return int(result.exit_code)
+            return await asyncio.wait_for(asyncio.to_thread(run), timeout)
+
+        prober = ContainerProber(spec, self.state.pod_ip, c.started_at or time.time(), exec_fn,
+                                 on_ready, on_kill)
+        task = spawn(prober.run(), name=f"probe {self.ref.namespace}/{self.ref.name}/{c.name}")
+        self._probers[c.name] = (container_id, task)
+
+    async def _kill(self, container_id: str, reason: str, grace: int) -> None:
+        log.info("pod %s/%s: %s; restarting the container", self.ref.namespace, self.ref.name, reason)
+        container = await asyncio.to_thread(self._inspect, container_id)
+        if container is not None:
+            await asyncio.to_thread(container.stop, timeout=grace)
+        self.wake()
 
     def _update_phase(self, plan: PodPlan) -> None:
         states = list(self.state.containers.values())

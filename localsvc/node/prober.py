@@ -1,0 +1,167 @@
+"""Readiness, liveness and startup probes, run from the node (which is on the pod network).
+
+`probe_once` performs one attempt (httpGet, tcpSocket, exec) and says whether it passed;
+`ContainerProber` runs a container's probes on their schedules with their thresholds and reports
+changes through callbacks. It never touches Docker objects itself except through `exec_fn`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("localsvc.prober")
+Obj = dict[str, Any]
+ExecFn = Callable[[list[str], float], Awaitable[int]]  # (command, timeout) -> exit code
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    initial_delay: float
+    period: float
+    timeout: float
+    success_threshold: int
+    failure_threshold: int
+
+    @classmethod
+    def of(cls, probe: Obj) -> ProbeSettings:
+        return cls(
+            initial_delay=float(probe.get("initialDelaySeconds") or 0),
+            period=float(probe.get("periodSeconds") or 10),
+            timeout=float(probe.get("timeoutSeconds") or 1),
+            success_threshold=int(probe.get("successThreshold") or 1),
+            failure_threshold=int(probe.get("failureThreshold") or 3),
+        )
+
+
+def resolve_port(port: Any, container: Obj) -> int:
+    if isinstance(port, int):
+        return port
+    if isinstance(port, str) and port.isdigit():
+        return int(port)
+    for p in container.get("ports") or []:
+        if p.get("name") == port:
+            return int(p["containerPort"])
+    raise ValueError(f'port "{port}" is not a named port of container {container.get("name")}')
+
+
+async def _http_get(ip: str, port: int, spec: Obj, timeout: float) -> tuple[bool, str]:
+    path = spec.get("path") or "/"
+    host = ip
+    headers = {"Host": f"{host}:{port}", "User-Agent": "kube-probe/1.31", "Accept": "*/*",
+               "Connection": "close"}
+    for h in spec.get("httpHeaders") or []:
+        headers[h["name"]] = h["value"]
+    request = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), timeout)
+    try:
+        writer.write((request + "\r\n").encode())
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), timeout)
+    finally:
+        writer.close()
+    parts = line.decode(errors="replace").split()
+    if len(parts) < 2 or not parts[1].isdigit():
+        return False, f"bad HTTP response {line[:60]!r}"
+    code = int(parts[1])
+    return 200 <= code < 400, f"HTTP probe failed with statuscode: {code}"
+
+
+async def probe_once(probe: Obj, container: Obj, ip: str, exec_fn: ExecFn) -> tuple[bool, str]:
+    """One attempt of a probe: (passed, message when it did not)."""
+    settings = ProbeSettings.of(probe)
+    try:
+        if "httpGet" in probe:
+            spec = probe["httpGet"]
+            if (spec.get("scheme") or "HTTP").upper() != "HTTP":
+                return False, "only scheme HTTP is supported by localsvc probes"
+            port = resolve_port(spec["port"], container)
+            return await _http_get(spec.get("host") or ip, port, spec, settings.timeout)
+        if "tcpSocket" in probe:
+            port = resolve_port(probe["tcpSocket"]["port"], container)
+            _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), settings.timeout)
+            writer.close()
+            return True, ""
+        if "exec" in probe:
+            code = await exec_fn([str(c) for c in probe["exec"]["command"]], settings.timeout)
+            return code == 0, f"command exited with {code}"
+        return False, "grpc probes are not supported by localsvc"
+    except TimeoutError:
+        return False, f"timeout after {settings.timeout:g}s"
+    except (OSError, ValueError) as err:
+        return False, str(err) or type(err).__name__
+
+
+class ContainerProber:
+    """Runs one container's probes until cancelled.
+
+    Readiness starts False (True when there is no readiness probe); nothing but the startup probe
+    runs until it has passed. A liveness or startup probe failing `failureThreshold` times in a
+    row calls `on_kill` once; the container is then restarted and gets a new prober.
+    """
+
+    def __init__(
+        self,
+        container: Obj,
+        ip: str,
+        started_at: float,
+        exec_fn: ExecFn,
+        on_ready: Callable[[bool], None],
+        on_kill: Callable[[str], None],
+    ):
+        self.container = container
+        self.ip = ip
+        self.started_at = started_at
+        self.exec_fn = exec_fn
+        self.on_ready = on_ready
+        self.on_kill = on_kill
+
+    async def run(self) -> None:
+        startup = self.container.get("startupProbe")
+        if startup and not await self._loop(startup, "startup", until_success=True):
+            return
+        tasks = []
+        if self.container.get("readinessProbe"):
+            tasks.append(self._loop(self.container["readinessProbe"], "readiness"))
+        if self.container.get("livenessProbe"):
+            tasks.append(self._loop(self.container["livenessProbe"], "liveness"))
+        if tasks:
+            await asyncio.gather(*tasks)
+
+    async def _loop(self, probe: Obj, kind: str, until_success: bool = False) -> bool:
+        settings = ProbeSettings.of(probe)
+        # A probe of a container that started long ago (adopted after a node restart) runs now.
+        delay = self.started_at + settings.initial_delay - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        successes = failures = 0
+        state: bool | None = None
+        while True:
+            began = time.monotonic()
+            ok, message = await probe_once(probe, self.container, self.ip, self.exec_fn)
+            if ok:
+                successes, failures = successes + 1, 0
+            else:
+                successes, failures = 0, failures + 1
+            if kind == "readiness":
+                if ok and successes >= settings.success_threshold and state is not True:
+                    state = True
+                    self.on_ready(True)
+                elif not ok and failures >= settings.failure_threshold and state is not False:
+                    state = False
+                    self.on_ready(False)
+                elif state is None and not ok:
+                    state = False
+                    self.on_ready(False)
+            elif ok and kind == "startup":
+                return True
+            elif not ok and failures >= settings.failure_threshold:
+                log.info("%s probe of %s failed %d times: %s", kind, self.container.get("name"),
+                         failures, message)
+                self.on_kill(f"{kind.capitalize()} probe failed: {message}")
+                return False
+            await asyncio.sleep(max(0.0, settings.period - (time.monotonic() - began)))
