@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from localsvc import __version__
@@ -234,8 +235,13 @@ def cmd_images(args: argparse.Namespace) -> int:
     client = connect()
     if args.what == "base":
         print(images.ensure_base_image(client, _stderr))
-    else:
+    elif args.what == "node":
         print(images.ensure_node_image(client, _stderr))
+    else:
+        if not args.context or not args.tag:
+            raise UsageError("images build needs a context directory and --tag, e.g. "
+                             "localsvc images build examples/images/demo --tag demo:1")
+        print(images.ensure_context_image(client, Path(args.context), args.tag, _stderr))
     return 0
 
 
@@ -321,8 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("ls", "list the environments on this Docker engine").set_defaults(func=cmd_ls)
     add("version", "print localsvc's version").set_defaults(func=cmd_version)
-    p = add("images", "build (when missing) and print localsvc's own images: node or base")
-    p.add_argument("what", choices=["node", "base"])
+    p = add("images", "build images without a registry: `node` (localsvc's own), `base` (Debian "
+            "with Python 3.11, pulled or built with debootstrap), or `build DIR --tag T` (a "
+            "Dockerfile whose `ARG BASE` gets that base; skipped when DIR is unchanged)")
+    p.add_argument("what", choices=["node", "base", "build"])
+    p.add_argument("context", nargs="?", help="with build: the build context directory")
+    p.add_argument("--tag", "-t", help="with build: the image tag")
     p.set_defaults(func=cmd_images)
     return parser
 

@@ -580,3 +580,34 @@ def _follow_build(
             if line.startswith("Step "):
                 progress(" ".join(line.split())[:160])
     return None
+
+
+CONTENT_LABEL = "io.localsvc.content"
+
+
+def context_hash(context_dir: Path, dockerfile: str = "Dockerfile") -> str:
+    """A hash of every file of a build context (path + bytes), to skip builds that would change
+    nothing."""
+    digest = hashlib.sha256()
+    root = Path(context_dir)
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    digest.update(dockerfile.encode())
+    return digest.hexdigest()[:16]
+
+
+def ensure_context_image(
+    client: docker.DockerClient, context_dir: Path, tag: str, progress: Progress
+) -> str:
+    """Build `context_dir` as `tag` on the local Python base (passed as build arg BASE) unless an
+    image of that tag was already built from the same content."""
+    content = context_hash(context_dir)
+    try:
+        if client.images.get(tag).labels.get(CONTENT_LABEL) == content:
+            return tag
+    except docker.errors.ImageNotFound:
+        pass
+    base = ensure_base_image(client, progress)
+    progress(f"building image {tag} from {context_dir}")
+    return build_image(client, Path(context_dir), tag, progress, buildargs={"BASE": base},
+                       labels={CONTENT_LABEL: content})

@@ -3,7 +3,6 @@ environment per test (or module), always removed afterwards."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import pytest
 from localsvc.api import Environment
 from localsvc.runtime import labels as L
 from localsvc.runtime.engine import connect
-from localsvc.runtime.images import build_image, ensure_base_image, ensure_node_image
+from localsvc.runtime.images import ensure_context_image, ensure_node_image
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CONTEXT = ROOT / "examples" / "images" / "demo"
@@ -44,26 +43,9 @@ def node_image(docker_client: docker.DockerClient) -> str:
     return ensure_node_image(docker_client, lambda m: print(m, file=sys.stderr))
 
 
-def _context_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    for f in sorted(path.rglob("*")):
-        if f.is_file():
-            digest.update(f.relative_to(path).as_posix().encode() + f.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def ensure_demo_image(client: docker.DockerClient) -> str:
-    """Build the demo image when missing or when its sources changed (cached by content)."""
-    content = _context_hash(DEMO_CONTEXT)
-    try:
-        if client.images.get(DEMO_IMAGE).labels.get("io.localsvc.content") == content:
-            return DEMO_IMAGE
-    except docker.errors.ImageNotFound:
-        pass
-    base = ensure_base_image(client, lambda m: print(m, file=sys.stderr))
-    build_image(client, DEMO_CONTEXT, DEMO_IMAGE, lambda m: None, buildargs={"BASE": base},
-                labels={"io.localsvc.content": content})
-    return DEMO_IMAGE
+    """The demo app image, rebuilt only when its sources changed."""
+    return ensure_context_image(client, DEMO_CONTEXT, DEMO_IMAGE, lambda m: print(m, file=sys.stderr))
 
 
 @pytest.fixture(scope="session")
