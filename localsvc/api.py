@@ -78,8 +78,12 @@ class Environment:
         subnet: str | None = None,
         cluster_domain: str = "cluster.local",
         node_image: str | None = None,
+        proxy_mode: str = "auto",
         progress: Progress | None = None,
     ):
+        if proxy_mode not in ("auto", "nftables", "userspace"):
+            raise LocalsvcError(f"proxy mode must be auto, nftables or userspace (got {proxy_mode!r})")
+        self.proxy_mode = proxy_mode
         self.name = sanitize_name(name, max_len=30) if name else default_env_name()
         self.subnet = subnet
         self.cluster_domain = cluster_domain
@@ -138,7 +142,8 @@ class Environment:
         else:
             plan = plan_for(info.subnet)
         self.progress(f"environment {self.name}: network {plan.subnet}, starting node")
-        envrt.create_node(self.docker, self.name, plan, image, self.cluster_domain, keep)
+        envrt.create_node(self.docker, self.name, plan, image, self.cluster_domain, keep,
+                          self.proxy_mode)
         return envrt.wait_healthy(self.docker, self.name)
 
     # ---- lifecycle ----------------------------------------------------------------------------

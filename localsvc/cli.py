@@ -45,7 +45,8 @@ def _env(args: argparse.Namespace) -> Any:
         args.env,
         subnet=getattr(args, "subnet", None),
         cluster_domain=getattr(args, "cluster_domain", "cluster.local"),
-        node_image=os.environ.get("LOCALSVC_NODE_IMAGE"),
+        node_image=os.environ.get("LOCALSVC_NODE_IMAGE") or None,
+        proxy_mode=getattr(args, "proxy_mode", "auto"),
         progress=_stderr,
     )
 
@@ -281,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="foreground: leave the environment running on Ctrl-C")
     p.add_argument("--subnet", help="the environment network's subnet, e.g. 10.210.0.0/16 (default: a free one)")
     p.add_argument("--cluster-domain", default="cluster.local", help="DNS cluster domain (default cluster.local)")
+    p.add_argument("--proxy-mode", choices=["auto", "nftables", "userspace"], default="auto",
+                   help="Service dataplane when the environment is created: kernel NAT programmed "
+                   "with nftables (fast; the default when available) or an asyncio proxy")
     p.set_defaults(func=cmd_up)
 
     p = add("apply", "create or update objects from manifests; other objects are left alone", files)

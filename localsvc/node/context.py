@@ -20,6 +20,7 @@ class NodeConfig:
     state_dir: Path
     cluster_domain: str
     api_port: int = 8080
+    proxy_mode: str = "auto"  # auto | nftables | userspace
 
     @classmethod
     def from_environ(cls) -> NodeConfig:
@@ -34,6 +35,7 @@ class NodeConfig:
             state_dir=Path(e.get("LOCALSVC_STATE_DIR", "/var/lib/localsvc")),
             cluster_domain=e.get("LOCALSVC_CLUSTER_DOMAIN", "cluster.local"),
             api_port=int(e.get("LOCALSVC_API_PORT", "8080")),
+            proxy_mode=e.get("LOCALSVC_PROXY_MODE", "auto"),
         )
 
 

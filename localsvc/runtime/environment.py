@@ -132,6 +132,7 @@ def create_node(
     image: str,
     cluster_domain: str,
     keep: bool,
+    proxy_mode: str = "auto",
 ) -> None:
     api = client.api
     try:
@@ -147,7 +148,17 @@ def create_node(
         # The API is published on the host's loopback only, on a free port.
         port_bindings={f"{API_PORT}/tcp": ("127.0.0.1", None)},
         cap_add=["NET_ADMIN"],
-        sysctls={"net.ipv4.ip_forward": "1"},
+        # Forwarding for the kernel NAT; no ICMP redirects, which would tell pods to bypass
+        # the node (the kernel sends them if either `all` or the interface allows them).
+        sysctls={
+            "net.ipv4.ip_forward": "1",
+            "net.ipv4.conf.all.send_redirects": "0",
+            "net.ipv4.conf.eth0.send_redirects": "0",
+            # The userspace proxy opens a connection per proxied connection: widen the range
+            # and reuse TIME_WAIT ports (they ran out at ~245 conn/s otherwise).
+            "net.ipv4.ip_local_port_range": "10000 65000",
+            "net.ipv4.tcp_tw_reuse": "1",
+        },
         restart_policy={"Name": "unless-stopped"},
     )
     networking = api.create_networking_config(
@@ -168,6 +179,7 @@ def create_node(
             "LOCALSVC_TOKEN": secrets.token_urlsafe(24),
             "LOCALSVC_CLUSTER_DOMAIN": cluster_domain,
             "LOCALSVC_API_PORT": str(API_PORT),
+            "LOCALSVC_PROXY_MODE": proxy_mode,
             "DOCKER_HOST": "unix:///var/run/docker.sock",
             "PYTHONUNBUFFERED": "1",
         },

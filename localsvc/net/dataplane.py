@@ -1,0 +1,197 @@
+"""Program the node's network namespace from a Snapshot: ClusterIP addresses plus a proxy.
+
+Owns the I/O around the service proxy: the /32 ClusterIP addresses on the node's interface
+(`ip`), the atomic nftables apply (`nft -f -`), the choice between kernel NAT and the userspace
+proxy, and the best-effort sysctls they need. What the rules say is nftables.py's job; how the
+userspace proxy relays is proxy.py's. Commands run as asyncio subprocesses, never blocking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import shutil
+import subprocess
+from typing import Protocol
+
+from localsvc.errors import LocalsvcError
+from localsvc.model.snapshot import Snapshot
+from localsvc.net.nftables import cluster_ips, render_ruleset
+from localsvc.net.proxy import UserspaceProxy
+
+log = logging.getLogger("localsvc.dataplane")
+
+
+class DataplaneError(LocalsvcError):
+    """The node could not program its addresses or its NAT rules."""
+
+
+class Dataplane(Protocol):
+    async def apply(self, snapshot: Snapshot) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+async def _run(*argv: str, stdin: str | None = None) -> str:
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as err:
+        raise DataplaneError(
+            f"cannot run {argv[0]}: {err}; is it installed in the node image?"
+        ) from err
+    out, errors = await proc.communicate(stdin.encode() if stdin is not None else None)
+    if proc.returncode != 0:
+        raise DataplaneError(
+            f"`{' '.join(argv)}` exited {proc.returncode}: "
+            f"{errors.decode(errors='replace').strip()}"
+        )
+    return out.decode()
+
+
+class Addresses:
+    """The /32 ClusterIP addresses on one interface (never the interface's primary address)."""
+
+    def __init__(self, interface: str, cluster_range: str) -> None:
+        self.interface = interface
+        self.cluster_range = ipaddress.IPv4Network(cluster_range)
+        self.applied: frozenset[str] | None = None
+
+    async def current(self) -> set[str]:
+        out = await _run("ip", "-j", "-4", "addr", "show", "dev", self.interface)
+        found: set[str] = set()
+        for link in json.loads(out or "[]"):
+            for addr in link.get("addr_info", []):
+                ip, prefix = addr.get("local"), addr.get("prefixlen")
+                if ip and prefix == 32 and ipaddress.IPv4Address(ip) in self.cluster_range:
+                    found.add(ip)
+        return found
+
+    async def sync(self, wanted: set[str]) -> None:
+        if self.applied == frozenset(wanted):
+            return
+        have = await self.current()
+        commands = [f"address add {ip}/32 dev {self.interface}" for ip in sorted(wanted - have)]
+        commands += [f"address del {ip}/32 dev {self.interface}" for ip in sorted(have - wanted)]
+        if commands:
+            await _run("ip", "-batch", "-", stdin="\n".join(commands) + "\n")
+        self.applied = frozenset(wanted)
+
+    async def clear(self) -> None:
+        await self.sync(set())
+
+
+def tune_sysctls(interface: str) -> dict[str, bool]:
+    """Best effort: no ICMP redirects from the node (pods would then bypass it). Returns which
+    settings took; inside a container /proc/sys may be read-only, and that is not an error."""
+    results: dict[str, bool] = {}
+    for name in (f"net.ipv4.conf.{interface}.send_redirects", "net.ipv4.conf.all.send_redirects"):
+        path = "/proc/sys/" + name.replace(".", "/")
+        try:
+            with open(path, "w") as f:
+                f.write("0")
+            results[name] = True
+        except OSError:
+            results[name] = False
+    log.debug("sysctls: %s", results)
+    return results
+
+
+class NftDataplane:
+    """Kernel NAT: ClusterIPs as /32s on the interface, one nftables table replaced per sync."""
+
+    def __init__(self, interface: str, cluster_range: str, table: str = "localsvc") -> None:
+        self.addresses = Addresses(interface, cluster_range)
+        self.table = table
+        self._ruleset: str | None = None
+        self._lock = asyncio.Lock()
+
+    async def apply(self, snapshot: Snapshot) -> None:
+        async with self._lock:
+            text = render_ruleset(snapshot, self.table)
+            if text != self._ruleset:
+                pins = await self._affinity() if "\tset aff-" in (self._ruleset or "") else {}
+                await _run("nft", "-f", "-", stdin=render_ruleset(snapshot, self.table, pins))
+                self._ruleset = text
+            await self.addresses.sync(cluster_ips(snapshot))
+
+    async def _affinity(self) -> dict[str, dict[str, int]]:
+        """ClientIP pins in the current table: set name -> client IP -> seconds left."""
+        try:
+            out = await _run("nft", "-j", "list", "sets", "table", "ip", self.table)
+            pins: dict[str, dict[str, int]] = {}
+            for item in json.loads(out).get("nftables", []):
+                nft_set = item.get("set") or {}
+                if str(nft_set.get("name", "")).startswith("aff-"):
+                    pins[nft_set["name"]] = {
+                        e["elem"]["val"]: int(e["elem"].get("expires", 0))
+                        for e in nft_set.get("elem", [])
+                        if isinstance(e, dict) and "elem" in e
+                    }
+            return pins
+        except (DataplaneError, ValueError, KeyError, TypeError) as err:
+            log.warning("cannot read ClientIP affinity from nftables (pins reset): %s", err)
+            return {}
+
+    async def close(self) -> None:
+        """Remove the rules and addresses (used by tests; the node leaves them on restart)."""
+        async with self._lock:
+            await _run(
+                "nft",
+                "-f",
+                "-",
+                stdin=f"table ip {self.table} {{}}\ndelete table ip {self.table}\n",
+            )
+            self._ruleset = None
+            await self.addresses.clear()
+
+
+class UserspaceDataplane:
+    """Fallback: ClusterIPs as /32s on the interface, an asyncio listener per service port."""
+
+    def __init__(
+        self, interface: str, cluster_range: str, proxy: UserspaceProxy | None = None
+    ) -> None:
+        self.addresses = Addresses(interface, cluster_range)
+        self.proxy = proxy or UserspaceProxy()
+
+    async def apply(self, snapshot: Snapshot) -> None:
+        await self.addresses.sync(cluster_ips(snapshot))  # listeners bind to these addresses
+        self.proxy.update(snapshot)
+
+    async def close(self) -> None:
+        await self.proxy.stop()
+        await self.addresses.clear()
+
+
+def available_kernel_nat() -> bool:
+    """nft is installed and may program this network namespace (needs NET_ADMIN)."""
+    if shutil.which("nft") is None:
+        return False
+    try:
+        result = subprocess.run(
+            ["nft", "list", "tables"], capture_output=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+async def make_dataplane(mode: str, interface: str, cluster_range: str) -> Dataplane:
+    """mode "auto" (nftables when available, else userspace), "nftables" or "userspace"."""
+    tune_sysctls(interface)
+    if mode == "auto":
+        kernel = await asyncio.to_thread(available_kernel_nat)
+        mode = "nftables" if kernel else "userspace"
+        log.info("service proxy: %s", mode)
+    if mode == "nftables":
+        return NftDataplane(interface, cluster_range)
+    if mode == "userspace":
+        return UserspaceDataplane(interface, cluster_range)
+    raise LocalsvcError(f"unknown proxy mode {mode!r}: use auto, nftables or userspace")

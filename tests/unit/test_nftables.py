@@ -1,0 +1,278 @@
+"""Golden tests of the nftables renderer; UPDATE_GOLDEN=1 rewrites the files under golden/.
+
+The integration tests check that every golden ruleset is accepted by `nft -c` in a container
+of the bookworm base image (the node's nft version)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from localsvc.model.snapshot import Endpoint, ServiceInfo, ServicePort, Snapshot
+from localsvc.net.nftables import cluster_ips, render_ruleset
+
+GOLDEN = Path(__file__).parent / "golden"
+BASE_IMAGE = "localsvc/debian-python:bookworm-f2a1e29fa650"
+
+
+def ep(ip: str, ready: bool = True, **ports: int) -> Endpoint:
+    return Endpoint(ip=ip, ready=ready, ports={k.replace("_", "-"): v for k, v in ports.items()})
+
+
+def unnamed(ip: str, port: int, ready: bool = True) -> Endpoint:
+    return Endpoint(ip=ip, ready=ready, ports={"": port})
+
+
+CASES: dict[str, Snapshot] = {
+    "three-endpoints": Snapshot(
+        services=(
+            ServiceInfo(
+                "default",
+                "web",
+                "ClusterIP",
+                "10.96.128.20",
+                (ServicePort("", "TCP", 80),),
+                (
+                    unnamed("10.96.0.7", 8080),
+                    unnamed("10.96.0.5", 8080),
+                    unnamed("10.96.0.6", 8080),
+                    unnamed("10.96.0.9", 8080, ready=False),
+                ),
+            ),
+        )
+    ),
+    "multi-port": Snapshot(
+        dns_ip="10.96.128.10",
+        services=(
+            ServiceInfo(
+                "apps",
+                "dns-and-web",
+                "NodePort",
+                "10.96.128.30",
+                (
+                    ServicePort("http", "TCP", 80, node_port=30080),
+                    ServicePort("dns-udp", "UDP", 53),
+                    ServicePort("dns-tcp", "TCP", 53),
+                ),
+                (
+                    ep("10.96.0.11", http=8080, dns_udp=5353, dns_tcp=5353),
+                    ep("10.96.0.12", http=9090, dns_udp=1053, dns_tcp=1053),
+                    ep("10.96.0.13", http=8080),
+                ),
+            ),  # no dns ports on this pod
+        ),
+    ),
+    "affinity": Snapshot(
+        services=(
+            ServiceInfo(
+                "default",
+                "sticky",
+                "ClusterIP",
+                "10.96.128.40",
+                (ServicePort("", "TCP", 443),),
+                (unnamed("10.96.0.21", 8443), unnamed("10.96.0.22", 8443)),
+                affinity_timeout=10800,
+            ),
+        )
+    ),
+    "no-endpoints": Snapshot(
+        services=(
+            ServiceInfo(
+                "default",
+                "down",
+                "ClusterIP",
+                "10.96.128.50",
+                (ServicePort("web", "TCP", 80), ServicePort("stats", "UDP", 8125)),
+                (ep("10.96.0.31", ready=False, web=80, stats=8125),),
+            ),
+            ServiceInfo(
+                "default",
+                "no-pods",
+                "LoadBalancer",
+                "10.96.128.51",
+                (ServicePort("", "TCP", 80),),
+                (),
+            ),
+        )
+    ),
+    "headless-and-externalname": Snapshot(
+        services=(
+            ServiceInfo(
+                "default",
+                "db",
+                "ClusterIP",
+                None,
+                (ServicePort("", "TCP", 5432),),
+                (unnamed("10.96.0.41", 5432),),
+            ),
+            ServiceInfo(
+                "default",
+                "ext",
+                "ExternalName",
+                None,
+                (ServicePort("", "TCP", 443),),
+                external_name="example.com",
+            ),
+        )
+    ),
+}
+
+
+def golden_path(name: str) -> Path:
+    return GOLDEN / f"{name}.nft"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden(name: str) -> None:
+    text = render_ruleset(CASES[name])
+    path = golden_path(name)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert text == path.read_text(), f"{path} differs; rerun with UPDATE_GOLDEN=1 and review"
+
+
+def test_render_is_deterministic_regardless_of_input_order() -> None:
+    snap = CASES["three-endpoints"]
+    svc = snap.services[0]
+    shuffled = Snapshot(
+        services=(
+            ServiceInfo(
+                svc.namespace,
+                svc.name,
+                svc.type,
+                svc.cluster_ip,
+                svc.ports,
+                tuple(reversed(svc.endpoints)),
+            ),
+        )
+    )
+    assert render_ruleset(shuffled) == render_ruleset(snap)
+
+
+def test_three_endpoints_spread_and_skip_unready() -> None:
+    text = render_ruleset(CASES["three-endpoints"])
+    assert "numgen random mod 3 vmap" in text
+    assert "10.96.0.9" not in text
+
+
+def test_named_ports_resolve_per_endpoint() -> None:
+    text = render_ruleset(CASES["multi-port"])
+    assert "meta l4proto tcp dnat to 10.96.0.12:9090" in text
+    assert "meta l4proto udp dnat to 10.96.0.12:1053" in text
+    assert "meta l4proto udp dnat to 10.96.0.13" not in text  # pod without the named port
+
+
+def test_no_ready_endpoint_rejects() -> None:
+    text = render_ruleset(CASES["no-endpoints"])
+    assert '10.96.128.50 . tcp . 80 comment "default/down/tcp/web" : goto reject-service' in text
+    assert "dnat to" not in text
+
+
+def test_headless_and_externalname_get_no_rules() -> None:
+    text = render_ruleset(CASES["headless-and-externalname"])
+    assert text == render_ruleset(Snapshot())
+    assert cluster_ips(CASES["headless-and-externalname"]) == set()
+
+
+def test_cluster_ips_include_dns() -> None:
+    assert cluster_ips(CASES["multi-port"]) == {"10.96.128.30", "10.96.128.10"}
+
+
+def test_long_names_are_valid_identifiers() -> None:
+    long = "a" * 63
+    snap = Snapshot(
+        services=(
+            ServiceInfo(
+                long,
+                long,
+                "ClusterIP",
+                "10.96.128.60",
+                (ServicePort(long[:15], "TCP", 80),),
+                (Endpoint("10.96.0.1", True, {long[:15]: 80}),),
+            ),
+        )
+    )
+    text = render_ruleset(snap)
+    for line in text.splitlines():
+        words = line.split()
+        if words[:1] == ["chain"] or words[:1] == ["set"]:
+            assert len(words[1]) <= 80, words[1]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_is_valid_nft(name: str) -> None:
+    result = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--cap-add",
+            "NET_ADMIN",
+            "--network",
+            "none",
+            "-i",
+            BASE_IMAGE,
+            "nft",
+            "-c",
+            "-f",
+            "-",
+        ],
+        input=golden_path(name).read_text(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.integration
+def test_ruleset_applies_twice_and_replaces() -> None:
+    """First apply creates the table, a second apply with other content replaces it whole."""
+    script = (
+        "set -e; cat > /tmp/a; nft -f /tmp/a; nft -f /tmp/a; "
+        "printf '%s' \"$B\" | nft -f -; nft list table ip localsvc"
+    )
+    result = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--cap-add",
+            "NET_ADMIN",
+            "--network",
+            "none",
+            "-i",
+            "-e",
+            f"B={render_ruleset(CASES['no-endpoints'])}",
+            BASE_IMAGE,
+            "sh",
+            "-c",
+            script,
+        ],
+        input=render_ruleset(CASES["affinity"]),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "reject-service" in result.stdout and "aff-" not in result.stdout
+
+
+def test_affinity_pins_carry_over_to_the_new_table() -> None:
+    snap = CASES["affinity"]
+    text = render_ruleset(snap)
+    name = next(w for w in text.split() if w.startswith("aff-") and w.endswith("10.96.0.22/8443"))
+    carried = render_ruleset(
+        snap, affinity={name: {"10.96.0.77": 500, "10.96.0.78": 0}, "aff-gone": {"10.96.0.79": 9}}
+    )
+    extra = carried[len(text) :]
+    assert extra == (
+        f"add element ip localsvc {name} {{ 10.96.0.77 timeout 10800s expires 500s }}\n"
+    )
