@@ -345,6 +345,9 @@ def pod_reason(pod: Obj) -> str:
     done = sum(1 for c in inits if "terminated" in c["state"] and c["state"]["terminated"].get("exitCode") == 0)
     if inits and done < len(inits):
         for c in inits:
+            terminated = c["state"].get("terminated")
+            if terminated and terminated.get("exitCode") != 0:
+                return "Init:" + (terminated.get("reason") or f"ExitCode:{terminated.get('exitCode')}")
             waiting = c["state"].get("waiting")
             if waiting and waiting.get("reason") not in (None, "ContainerCreating", "PodInitializing"):
                 return f"Init:{waiting['reason']}"

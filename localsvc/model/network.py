@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from localsvc.errors import LocalsvcError
 
-# Candidates tried in order: 10.208.0.0/16 ... 10.254.0.0/16, then 172.30/31. These ranges are
-# rarely used by home/office LANs and are far from Docker's default pools (172.17-31, 192.168).
+# Candidates tried in order: 10.208.0.0/16 ... 10.254.0.0/16. These are rarely used by home or
+# office LANs and are far from Docker's default pools (172.17-31, 192.168).
 _CANDIDATES = [f"10.{i}.0.0/16" for i in range(208, 255)]
 
 

@@ -20,6 +20,7 @@ Obj = dict[str, Any]
 Lookup = Callable[[str, str], Obj | None]  # (namespace, name) -> object or None
 
 INFRA_MOUNT_ROOT = "/localsvc/volumes"
+DOCKER_RESOLVER = "127.0.0.11"
 
 
 class ConfigError(Exception):
@@ -280,7 +281,7 @@ def plan_pod(
     return PodPlan(
         namespace=namespace,
         name=meta["name"],
-        hostname=spec.get("hostname") or meta["name"][:63],
+        hostname=spec.get("hostname") or meta["name"][:63].rstrip("-."),
         domain=f"{subdomain}.{namespace}.svc.cluster.local" if subdomain else None,
         restart_policy=spec.get("restartPolicy", "Always"),
         grace_seconds=int(spec.get("terminationGracePeriodSeconds", 30)),
@@ -290,8 +291,39 @@ def plan_pod(
     )
 
 
+def resolv_conf(pod: Obj, dns_ip: str, cluster_domain: str) -> str | None:
+    """The pod's /etc/resolv.conf per dnsPolicy, as the kubelet writes it; None = Docker's own
+    (dnsPolicy Default: the node's resolution)."""
+    spec = pod.get("spec") or {}
+    namespace = (pod.get("metadata") or {}).get("namespace", "default")
+    policy = spec.get("dnsPolicy") or "ClusterFirst"
+    config = spec.get("dnsConfig") or {}
+    if policy == "Default" and not config:
+        return None
+    nameservers: list[str] = []
+    searches: list[str] = []
+    options: dict[str, str | None] = {}
+    if policy in ("ClusterFirst", "ClusterFirstWithHostNet"):
+        nameservers = [dns_ip]
+        searches = [f"{namespace}.svc.{cluster_domain}", f"svc.{cluster_domain}", cluster_domain]
+        options = {"ndots": "5"}
+    elif policy == "Default":
+        # The node's resolution: Docker's embedded resolver, which forwards to the host's.
+        nameservers = [DOCKER_RESOLVER]
+    nameservers += [str(n) for n in config.get("nameservers") or [] if n not in nameservers]
+    searches += [str(s) for s in config.get("searches") or [] if s not in searches]
+    for option in config.get("options") or []:
+        options[str(option["name"])] = None if option.get("value") is None else str(option["value"])
+    lines = [f"nameserver {n}" for n in nameservers[:3]]
+    if searches:
+        lines.append("search " + " ".join(searches[:32]))
+    if options:
+        lines.append("options " + " ".join(k if v is None else f"{k}:{v}" for k, v in options.items()))
+    return "\n".join(lines) + "\n"
+
+
 def backoff_seconds(restarts: int, base: float = 10.0, cap: float = 300.0) -> float:
     """The kubelet's crash back-off: 10 s, 20 s, 40 s ... capped at 5 minutes."""
     if restarts <= 0:
         return 0.0
-    return float(min(cap, base * (2 ** (restarts - 1))))
+    return float(min(cap, base * 2.0 ** min(restarts - 1, 32)))

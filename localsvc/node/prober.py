@@ -55,6 +55,9 @@ async def _http_get(ip: str, port: int, spec: Obj, timeout: float) -> tuple[bool
     headers = {"Host": f"{host}:{port}", "User-Agent": "kube-probe/1.31", "Accept": "*/*",
                "Connection": "close"}
     for h in spec.get("httpHeaders") or []:
+        # Header names are case-insensitive: a user's `host` replaces the default `Host`.
+        for existing in [k for k in headers if k.lower() == str(h["name"]).lower()]:
+            del headers[existing]
         headers[h["name"]] = h["value"]
     request = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     reader, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), timeout)
