@@ -22,6 +22,10 @@ import docker.errors
 
 from localsvc.errors import ManifestError, NotFound
 from localsvc.model import deployments as dep
+from localsvc.model.allocation import dns_ip
+from localsvc.model.endpoints import PodView, service_env
+from localsvc.model.network import plan_for
+from localsvc.model.snapshot import Snapshot
 from localsvc.model.load import Manifest
 from localsvc.model.objects import (
     BUILTIN_NAMESPACES,
@@ -34,6 +38,8 @@ from localsvc.model.objects import (
 )
 from localsvc.model.validate import validate
 from localsvc.node.context import NodeContext
+from localsvc.node import services as svc
+from localsvc.node.network import NetworkSync
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, State, Store, key_of
 from localsvc.node.tasks import spawn
@@ -54,7 +60,7 @@ def _key(obj: Obj) -> str:
 
 
 class Controller:
-    def __init__(self, ctx: NodeContext, store: Store):
+    def __init__(self, ctx: NodeContext, store: Store, network: NetworkSync | None = None):
         self.ctx = ctx
         self.store = store
         self.state: State = store.load()
@@ -62,11 +68,21 @@ class Controller:
         self.terminating: dict[str, PodWorker] = {}  # pod uid -> worker stopping its pod
         self._dirty = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.network = network
+        self.cluster_range = str(plan_for(ctx.config.subnet).cluster_ip_range)
+        self.dns_ip = dns_ip(self.cluster_range)
+        self.started = now_iso()
+        self.snapshot = Snapshot(cluster_domain=ctx.config.cluster_domain, dns_ip=self.dns_ip)
+        self._snapshot_version = 0
+        self._refresh_snapshot()
 
     # ---- the loop -----------------------------------------------------------------------------
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self.network is not None:
+            spawn(self.network.run(), name="network sync")
+            self.network.update(self.snapshot)
         threading.Thread(target=self._watch_docker_events, name="docker-events", daemon=True).start()
         next_gc = 0.0
         while True:
@@ -156,6 +172,42 @@ class Controller:
                 del self.terminating[uid]
         if changed:
             self.store.save(self.state)
+        self._refresh_snapshot()
+
+    # ---- services -----------------------------------------------------------------------------
+
+    def _pod_views(self) -> list[PodView]:
+        views = []
+        for record in self.state.pods.values():
+            worker = self.workers.get(record.uid)
+            if worker is not None:
+                views.append(PodView(record.obj, worker.state.pod_ip, worker.state.ready))
+        for worker in self.terminating.values():
+            if not worker.done.is_set():
+                views.append(PodView(worker.record.obj, worker.state.pod_ip, False, terminating=True))
+        return views
+
+    @property
+    def allocations(self) -> dict[str, str]:
+        return self.state.allocations.setdefault(svc.ALLOCATION_KEY, {})
+
+    def _refresh_snapshot(self) -> None:
+        """Rebuild the network snapshot; hand it on only when something in it changed."""
+        fresh = svc.build_snapshot(
+            self.state.objects, self.allocations, self._pod_views(),
+            self.ctx.config.cluster_domain, self.dns_ip, self.ctx.config.node_ip,
+        )
+        unchanged = fresh.services == self.snapshot.services and fresh.pods == self.snapshot.pods
+        if unchanged and self._snapshot_version:
+            return
+        self._snapshot_version += 1
+        self.snapshot = Snapshot(fresh.cluster_domain, fresh.services, fresh.pods, fresh.dns_ip,
+                                 self._snapshot_version)
+        if self.network is not None:
+            self.network.update(self.snapshot)
+
+    def service_env(self, namespace: str) -> dict[str, str]:
+        return service_env(svc.service_links(self.snapshot, namespace))
 
     def _sync_bare_pod(self, obj: Obj, desired: set[str]) -> bool:
         meta = obj["metadata"]
@@ -231,7 +283,8 @@ class Controller:
         return bool(worker and worker.state.ready)
 
     def _start_worker(self, record: PodRecord) -> None:
-        worker = PodWorker(self.ctx, record, self.lookup, self.mark_dirty)
+        worker = PodWorker(self.ctx, record, self.lookup, self.mark_dirty, self.service_env,
+                           self.dns_ip)
         self.workers[record.uid] = worker
         spawn(worker.run(), name=f"pod {record.namespace}/{record.name}")
 
@@ -243,7 +296,8 @@ class Controller:
         if worker is None:
             # Never started in this process (e.g. removed right after a node restart): a worker
             # is still needed to find and remove its containers.
-            worker = PodWorker(self.ctx, record, self.lookup, self.mark_dirty)
+            worker = PodWorker(self.ctx, record, self.lookup, self.mark_dirty, self.service_env,
+                               self.dns_ip)
             spawn(worker.run(), name=f"pod {record.namespace}/{record.name} (stop)")
         worker.stop(grace)
         self.terminating[record.uid] = worker
@@ -255,6 +309,7 @@ class Controller:
         problems = validate(manifests)
         if problems:
             raise ManifestError(problems)
+        self._check_allocations(manifests, prune)
         results = []
         given = set()
         for m in manifests:
@@ -275,9 +330,32 @@ class Controller:
         if prune:
             for key in [k for k in self.state.objects if k not in given]:
                 results.append(self._remove_object(key))
+        self._reallocate()
         self.store.save(self.state)
         self._changed()
         return results
+
+    def _check_allocations(self, manifests: Sequence[Manifest], prune: bool) -> None:
+        """ClusterIP problems (address outside the range, taken, changed) fail the whole apply."""
+        after = {} if prune else {k: o for k, o in self.state.objects.items()
+                                  if k.startswith("Service/")}
+        sources = dict(self.state.sources)
+        for m in manifests:
+            if m.kind == "Service":
+                after[_key(m.obj)] = m.obj
+                sources[_key(m.obj)] = {"file": m.file, "line": m.line_of("spec.clusterIP")}
+        _, problems = svc.allocate_cluster_ips(list(after.values()), sources, self.allocations,
+                                               self.cluster_range)
+        if problems:
+            raise ManifestError(problems)
+
+    def _reallocate(self) -> None:
+        services = self.state.objects_of("Service")
+        table, problems = svc.allocate_cluster_ips(services, self.state.sources, self.allocations,
+                                                   self.cluster_range)
+        if problems:  # checked before anything changed; only a bug gets here
+            log.error("ClusterIP allocation: %s", "; ".join(map(str, problems)))
+        self.state.allocations[svc.ALLOCATION_KEY] = table
 
     def delete(self, keys: Sequence[str]) -> list[Obj]:
         results = []
@@ -296,6 +374,7 @@ class Controller:
                 namespace = key.split("/", 2)[2]
                 for other in [k for k in self.state.objects if k.split("/")[1] == namespace]:
                     results.append(self._remove_object(other))
+        self._reallocate()
         self.store.save(self.state)
         self._changed()
         return results
@@ -330,10 +409,22 @@ class Controller:
     # ---- reading, Kubernetes-shaped -----------------------------------------------------------
 
     def list(self, kind: str, namespace: str | None) -> list[Obj]:
+        created = {f"{o['metadata'].get('namespace', 'default')}/{o['metadata']['name']}":
+                   o["metadata"].get("creationTimestamp", "") for o in self.state.objects_of("Service")}
+        created["kube-system/kube-dns"] = self.started
         if kind == "Pod":
             items = self._pods()
         elif kind == "Namespace":
             items = self._namespaces()
+        elif kind == "Service":
+            items = [svc.kube_dns_object(self.dns_ip, self.started)] + [
+                svc.service_object(o, self.allocations.get(
+                    f"{o['metadata'].get('namespace', 'default')}/{o['metadata']['name']}"))
+                for o in self.state.objects_of("Service")]
+        elif kind == "Endpoints":
+            items = svc.endpoints_view(self.snapshot, self.state.objects, created)
+        elif kind == "EndpointSlice":
+            items = svc.endpoint_slices_view(self.snapshot, self.state.objects, created)
         else:
             items = [self._with_status(o) for o in self.state.objects_of(kind)]
         if namespace is not None and kind != "Namespace":
@@ -377,6 +468,7 @@ class Controller:
                 "metadata": {"name": name},
             }
             obj["status"] = {"phase": "Active"}
+            obj["metadata"].setdefault("creationTimestamp", self.started)
             out.append(obj)
         return out
 
@@ -387,8 +479,6 @@ class Controller:
             out = secret_for_output(out)
         elif out["kind"] == "Deployment":
             out["status"] = self._deployment_status(out)
-        elif out["kind"] == "Service":
-            out["status"] = {"loadBalancer": {}}
         return out
 
     def _deployment_status(self, obj: Obj) -> Obj:

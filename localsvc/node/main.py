@@ -10,7 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
+from localsvc.dns.server import DnsServer
+from localsvc.model.network import plan_for
+from localsvc.net.dataplane import make_dataplane
 from localsvc.node.context import NodeConfig, NodeContext
+from localsvc.node.network import NetworkSync
 from localsvc.node.controller import Controller
 from localsvc.node.server import make_app
 from localsvc.node.store import Store
@@ -23,7 +27,15 @@ async def serve(config: NodeConfig) -> None:
     # Docker calls run in threads; pods start in parallel, so allow more than the default.
     loop.set_default_executor(ThreadPoolExecutor(max_workers=24, thread_name_prefix="docker"))
     ctx = NodeContext(config=config, docker=connect())
-    controller = Controller(ctx, Store(config.state_dir))
+    log = logging.getLogger("localsvc.node")
+    cluster_range = str(plan_for(config.subnet).cluster_ip_range)
+    dataplane = await make_dataplane(config.proxy_mode, "eth0", cluster_range)
+    log.info("service proxy: %s", type(dataplane).__name__)
+    # Port 53 on every address of the node: its own IP and kube-dns's ClusterIP.
+    dns = DnsServer("0.0.0.0", 53)
+    await dns.start()
+    network = NetworkSync(dataplane, dns)
+    controller = Controller(ctx, Store(config.state_dir), network)
     app = make_app(controller, config.token, config.env)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -39,11 +51,18 @@ async def serve(config: NodeConfig) -> None:
     # Leave pods running: the next node process adopts them.
     task.cancel()
     await runner.cleanup()
+    await dns.stop()
     logging.getLogger("localsvc.node").info("node stopping; pods keep running")
 
 
 def run_node() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        import uvloop  # faster event loop for the DNS server and the userspace proxy
+
+        uvloop.install()
+    except ImportError:
+        pass
     asyncio.run(serve(NodeConfig.from_environ()))
     # Do not wait for Docker calls still running in threads (a pod being stopped with a long
     # grace period): the next node process finishes that work (adoption, garbage collection).

@@ -16,7 +16,14 @@ from typing import Any
 
 import docker.errors
 
-from localsvc.model.podplan import ConfigError, ContainerPlan, PodPlan, backoff_seconds, plan_pod
+from localsvc.model.podplan import (
+    ConfigError,
+    ContainerPlan,
+    PodPlan,
+    backoff_seconds,
+    plan_pod,
+    resolv_conf,
+)
 from localsvc.node.context import NodeContext
 from localsvc.node.prober import ContainerProber
 from localsvc.node.store import PodRecord
@@ -128,9 +135,13 @@ class PodWorker:
         record: PodRecord,
         lookup: Callable[[str, str, str], dict[str, Any] | None],
         on_change: Callable[[], None],
+        service_env: Callable[[str], dict[str, str]] = lambda namespace: {},
+        dns_ip: str = "",
     ):
         self.ctx = ctx
         self.record = record
+        self.service_env = service_env
+        self.dns_ip = dns_ip
         self.lookup = lookup  # (kind, namespace, name) -> object, for ConfigMaps and Secrets
         self.on_change = on_change
         self.state = PodState()
@@ -284,6 +295,7 @@ class PodWorker:
                 secrets=lambda ns, n: self.lookup("Secret", ns, n),
                 pod_ip=self.state.pod_ip,
                 node_ip=self.ctx.config.node_ip,
+                service_env=self.service_env(self.ref.namespace),
             )
         except ConfigError as err:
             for c in [*self.state.init.values(), *self.state.containers.values()]:
@@ -342,8 +354,9 @@ class PodWorker:
     async def _create_sandbox(self, plan: PodPlan) -> None:
         try:
             await asyncio.to_thread(rt.create_volumes, self.ctx.docker, self.ref, plan)
+            resolv = resolv_conf(self.record.obj, self.dns_ip, self.ctx.config.cluster_domain)
             infra = await asyncio.to_thread(
-                rt.create_infra, self.ctx.docker, self.ref, plan, self.ctx.config.image
+                rt.create_infra, self.ctx.docker, self.ref, plan, self.ctx.config.image, resolv
             )
         except docker.errors.APIError as err:
             self.state.reason, self.state.message = "FailedCreatePodSandBox", str(err)

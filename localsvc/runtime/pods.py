@@ -22,8 +22,15 @@ from localsvc.model.podplan import INFRA_MOUNT_ROOT, ContainerPlan, PodPlan
 from localsvc.runtime import labels as L
 
 # The infra container only holds namespaces; a shell loop that exits on TERM is enough and lets
-# `docker stop` return at once.
-INFRA_COMMAND = ["/bin/sh", "-c", 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done']
+# `docker stop` return at once. It first writes the pod's resolv.conf when one is given: every
+# container joined to its network namespace shares that file (Docker would otherwise point them
+# at its embedded resolver 127.0.0.11, which does not know the cluster's names).
+INFRA_COMMAND = [
+    "/bin/sh",
+    "-c",
+    '[ -n "$LOCALSVC_RESOLV" ] && printf "%s" "$LOCALSVC_RESOLV" > /etc/resolv.conf; '
+    'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done',
+]
 
 
 class ImageMissing(Exception):
@@ -126,7 +133,7 @@ def _tar_of(files: Mapping[str, bytes], mode: int) -> bytes:
 
 
 def create_infra(client: docker.DockerClient, pod: PodRef, plan: PodPlan, image: str,
-                 dns: list[str] | None = None) -> Any:
+                 resolv_conf: str | None = None) -> Any:
     """Create and start the infra container; configMap/secret files are written into its
     volumes before it starts, so the pod's containers see them from their first instruction."""
     api = client.api
@@ -134,13 +141,7 @@ def create_infra(client: docker.DockerClient, pod: PodRef, plan: PodPlan, image:
         volume_name(pod, v.name): {"bind": f"{INFRA_MOUNT_ROOT}/{v.name}", "mode": "rw"}
         for v in plan.volumes
     }
-    host_config = api.create_host_config(
-        binds=binds,
-        ipc_mode="shareable",
-        dns=dns or None,
-        dns_search=None,
-        init=False,
-    )
+    host_config = api.create_host_config(binds=binds, ipc_mode="shareable", init=False)
     networking = api.create_networking_config({pod.network: api.create_endpoint_config()})
     created = api.create_container(
         image=image,
@@ -150,6 +151,7 @@ def create_infra(client: docker.DockerClient, pod: PodRef, plan: PodPlan, image:
         hostname=plan.hostname,
         domainname=plan.domain or "",
         labels=pod.labels(L.ROLE_POD_INFRA),
+        environment={"LOCALSVC_RESOLV": resolv_conf} if resolv_conf else None,
         host_config=host_config,
         networking_config=networking,
         stop_signal="SIGTERM",
@@ -160,8 +162,26 @@ def create_infra(client: docker.DockerClient, pod: PodRef, plan: PodPlan, image:
             mode = 0o644
             container.put_archive(f"{INFRA_MOUNT_ROOT}/{volume.name}", _tar_of(volume.files, mode))
     container.start()
+    if resolv_conf:
+        _wait_for_file(container, "/etc/resolv.conf", resolv_conf.encode())
     container.reload()
     return container
+
+
+def _wait_for_file(container: Any, path: str, content: bytes, timeout: float = 3.0) -> None:
+    """Wait until the infra container has written `path` (app containers must not start first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            stream, _ = container.get_archive(path)
+            data = b"".join(stream)
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                member = tar.extractfile(tar.getmembers()[0])
+                if member is not None and member.read() == content:
+                    return
+        except (docker.errors.APIError, tarfile.TarError, IndexError):
+            pass
+        time.sleep(0.01)
 
 
 def pod_ip(container: Any, network: str) -> str:

@@ -1,0 +1,54 @@
+"""Pushes each new network Snapshot to the DNS server and the service proxy, once per change.
+
+The controller only calls `update(snapshot)`; a single task applies the latest snapshot, merging
+bursts (kube-proxy's bounded sync) and retrying after a failure. The DNS index is swapped at
+once; the dataplane (nft ruleset or userspace listeners) follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from localsvc.model.snapshot import Snapshot
+from localsvc.node.services import dataplane_view
+
+log = logging.getLogger("localsvc.network")
+
+
+class NetworkSync:
+    def __init__(self, dataplane: Any, dns: Any):
+        self.dataplane = dataplane
+        self.dns = dns
+        self._latest: Snapshot | None = None
+        self._event = asyncio.Event()
+        self.applied_version = -1
+        self.last_error = ""
+        self.last_apply_seconds = 0.0
+
+    def update(self, snapshot: Snapshot) -> None:
+        self._latest = snapshot
+        if self.dns is not None:
+            self.dns.update(snapshot)
+        self._event.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._event.wait()
+            self._event.clear()
+            snapshot = self._latest
+            if snapshot is None or self.dataplane is None:
+                continue
+            started = time.monotonic()
+            try:
+                await self.dataplane.apply(dataplane_view(snapshot))
+                self.applied_version = snapshot.version
+                self.last_error = ""
+            except Exception as err:
+                self.last_error = str(err)
+                log.error("applying the service proxy rules failed (retrying in 1 s): %s", err)
+                await asyncio.sleep(1)
+                self._event.set()
+            self.last_apply_seconds = time.monotonic() - started
