@@ -9,6 +9,7 @@ never die of a packet: malformed input is counted and answered FORMERR (or dropp
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 import logging
 import os
 import socket
@@ -76,17 +77,38 @@ def resolv_conf_upstreams(path: str = "/etc/resolv.conf") -> list[tuple[str, int
     return found
 
 
+IP_FREEBIND = 15  # Linux; not exported by the socket module
+
+
+def _bound_socket(family: int, kind: int, host: str, port: int) -> socket.socket:
+    sock = socket.socket(family, kind)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET:
+            try:
+                sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
+            except OSError:
+                pass
+        sock.bind((host, port))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class DnsServer:
     def __init__(
         self,
-        host: str,
+        host: str | Sequence[str],
         port: int,
         upstream: list[tuple[str, int]] | None = None,
         timeout: float = 2.0,
         *,
         tcp_idle_timeout: float = 10.0,
     ) -> None:
-        self.host = host
+        self.hosts = [host] if isinstance(host, str) else list(host)
+        self.host = self.hosts[0]
         self.port = port
         self.upstream = resolv_conf_upstreams() if upstream is None else list(upstream)
         self.timeout = timeout
@@ -94,8 +116,8 @@ class DnsServer:
         self.stats = DnsStats()
         self._index = DnsIndex.build(Snapshot())
         self._cache: dict[tuple[bool, bytes, bytes, bytes], bytes] = {}
-        self._udp: asyncio.DatagramTransport | None = None
-        self._tcp: asyncio.Server | None = None
+        self._udp_transports: list[asyncio.DatagramTransport] = []
+        self._tcp_servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._bound_port = 0
 
@@ -113,45 +135,49 @@ class DnsServer:
         self._cache = {}
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        for host in self.hosts:
+            await self._start_on(host)
+        log.info("DNS on %s port %d (udp+tcp), upstream %s", ", ".join(self.hosts),
+                 self._bound_port, self.upstream)
+
+    async def _start_on(self, host: str) -> None:
+        """Listen on one address. Each address gets its own sockets, so that UDP replies leave
+        from the address the query was sent to (a resolver's connected socket drops others);
+        IP_FREEBIND lets us bind a ClusterIP before the dataplane has put it on the interface."""
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        port = self._bound_port or self.port
         for attempt in range(20):  # port 0: UDP and TCP must end up on the same free port
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpProtocol(self), local_addr=(self.host, self.port), family=family
+            udp = _bound_socket(family, socket.SOCK_DGRAM, host, port)
+            transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+                lambda: _UdpProtocol(self), sock=udp
             )
-            port = int(transport.get_extra_info("sockname")[1])
+            chosen = int(transport.get_extra_info("sockname")[1])
             try:
-                self._tcp = await asyncio.start_server(
-                    self._serve_tcp,
-                    self.host,
-                    port,
-                    family=family,
-                    reuse_address=True,
-                    limit=70_000,
-                )
+                tcp = _bound_socket(family, socket.SOCK_STREAM, host, chosen)
+                server = await asyncio.start_server(self._serve_tcp, sock=tcp, limit=70_000)
             except OSError:
                 transport.close()
-                if self.port != 0 or attempt == 19:
+                if port != 0 or attempt == 19:
                     raise
                 continue
-            self._udp = transport
-            self._bound_port = port
-            log.info("DNS on %s:%d (udp+tcp), upstream %s", self.host, port, self.upstream)
+            self._udp_transports.append(transport)
+            self._tcp_servers.append(server)
+            self._bound_port = chosen
             return
 
     async def stop(self) -> None:
-        if self._udp is not None:
-            self._udp.close()
-            self._udp = None
-        if self._tcp is not None:
-            self._tcp.close()
+        for transport in self._udp_transports:
+            transport.close()
+        self._udp_transports.clear()
+        for server in self._tcp_servers:
+            server.close()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._tcp is not None:
-            await self._tcp.wait_closed()
-            self._tcp = None
+        for server in self._tcp_servers:
+            await server.wait_closed()
+        self._tcp_servers.clear()
 
     # -- the hot path -------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from localsvc.dns.server import DnsServer
+from localsvc.model.allocation import dns_ip
 from localsvc.model.network import plan_for
 from localsvc.net.dataplane import make_dataplane
 from localsvc.node.context import NodeConfig, NodeContext
@@ -31,8 +32,9 @@ async def serve(config: NodeConfig) -> None:
     cluster_range = str(plan_for(config.subnet).cluster_ip_range)
     dataplane = await make_dataplane(config.proxy_mode, "eth0", cluster_range)
     log.info("service proxy: %s", type(dataplane).__name__)
-    # Port 53 on every address of the node: its own IP and kube-dns's ClusterIP.
-    dns = DnsServer("0.0.0.0", 53)
+    # Port 53 on the node's IP and on kube-dns's ClusterIP, each bound on its own so that
+    # replies leave from the address the pod asked.
+    dns = DnsServer([config.node_ip, dns_ip(cluster_range)], 53)
     await dns.start()
     network = NetworkSync(dataplane, dns)
     controller = Controller(ctx, Store(config.state_dir), network)

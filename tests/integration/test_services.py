@@ -6,12 +6,24 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from localsvc.api import Environment
-from tests.integration.conftest import DEMO_IMAGE, localsvc, wait_for, write
+from tests.integration.conftest import DEMO_IMAGE, localsvc, unique_env, wait_for, write
+
+
+@pytest.fixture(params=["nftables", "userspace"])
+def env(request: pytest.FixtureRequest, node_image: str, demo_image: str) -> Iterator[Environment]:
+    """Every test here runs against both dataplanes: they must behave the same."""
+    environment = Environment(unique_env(request.param[0]), node_image=node_image,
+                              proxy_mode=request.param)
+    try:
+        yield environment
+    finally:
+        environment.down()
 
 
 def toolbox(node_image: str, name: str = "toolbox", namespace: str = "default") -> str:
@@ -71,8 +83,9 @@ spec:
       - name: app
         image: {DEMO_IMAGE}
         args: ["serve", "--port", "{port}"]
-        env: [{{name: POD_NAME, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}},
-              {{name: DEMO_ACCESS_LOG, value: "0"}}]
+        env:
+        - {{name: POD_NAME, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}}
+        - {{name: DEMO_ACCESS_LOG, value: "0"}}
         ports: [{{name: http, containerPort: {port}}}]
 {extra_spec}"""
 
@@ -84,15 +97,16 @@ kind: Service
 metadata: {{name: {name}, namespace: {namespace}}}
 spec:
   selector: {{app: {selector}}}
-  ports: [{{port: 80, targetPort: http}}]
+  ports: [{{name: http, port: 80, targetPort: http}}]
 {spec}"""
 
 
 @pytest.fixture
 def app(env: Environment, node_image: str, tmp_path: Path) -> Environment:
-    manifest = write(tmp_path, "app.yaml", "---".join([
+    manifest = write(tmp_path, "app.yaml", "\n---".join([
         backend("web"), service("web", "web"), service("sticky", "web", spec="""  sessionAffinity: ClientIP
-  sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}"""),
+  sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}
+"""),
         service("nobody", "nothing-matches"), toolbox(node_image)]))
     env.up([manifest], wait=120)
     return env
@@ -176,7 +190,7 @@ print(json.dumps({{
 
 
 def test_headless_service_and_readiness_flips(env: Environment, node_image: str, tmp_path: Path) -> None:
-    pods = "---".join(f"""
+    pods = "\n---\n".join(f"""
 apiVersion: v1
 kind: Pod
 metadata: {{name: db-{i}, labels: {{app: db}}}}
@@ -194,7 +208,7 @@ spec:
       periodSeconds: 1
       failureThreshold: 1
 """ for i in range(3))
-    manifest = write(tmp_path, "db.yaml", "---".join([pods, """
+    manifest = write(tmp_path, "db.yaml", "\n---\n".join([pods, """
 apiVersion: v1
 kind: Service
 metadata: {name: db}
@@ -253,7 +267,7 @@ spec:
 
 
 def test_named_target_port_multi_port_and_udp(env: Environment, node_image: str, tmp_path: Path) -> None:
-    pods = "---".join(f"""
+    pods = "\n---\n".join(f"""
 apiVersion: v1
 kind: Pod
 metadata: {{name: multi-{i}, labels: {{app: multi}}}}
@@ -271,7 +285,7 @@ spec:
     env: [{{name: POD_NAME, value: multi-{i}}}]
     ports: [{{name: echo, containerPort: {udp}, protocol: UDP}}]
 """ for i, port, udp in ((0, 8080, 6000), (1, 9090, 6001)))
-    manifest = write(tmp_path, "multi.yaml", "---".join([pods, """
+    manifest = write(tmp_path, "multi.yaml", "\n---\n".join([pods, """
 apiVersion: v1
 kind: Service
 metadata: {name: multi}
@@ -328,7 +342,7 @@ subsets:
 
 
 def test_cross_namespace_names_and_service_env(env: Environment, node_image: str, tmp_path: Path) -> None:
-    manifest = write(tmp_path, "ns.yaml", "---".join([
+    manifest = write(tmp_path, "ns.yaml", "\n---\n".join([
         "\napiVersion: v1\nkind: Namespace\nmetadata: {name: api}\n",
         "\napiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n",
         backend("backend-service", replicas=1, namespace="api"),
