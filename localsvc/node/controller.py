@@ -206,6 +206,23 @@ class Controller:
         if self.network is not None:
             self.network.update(self.snapshot)
 
+    def status(self) -> Obj:
+        """What the node is doing, for `localsvc status` and the benchmarks."""
+        network = self.network
+        dns = getattr(network, "dns", None) if network else None
+        return {
+            "env": self.ctx.config.env,
+            "pods": len(self.state.pods),
+            "terminating": len(self.terminating),
+            "services": len(self.snapshot.services),
+            "snapshotVersion": self.snapshot.version,
+            "dataplane": type(network.dataplane).__name__ if network else None,
+            "appliedVersion": network.applied_version if network else None,
+            "lastApplySeconds": network.last_apply_seconds if network else None,
+            "lastError": network.last_error if network else None,
+            "dns": dict(dns.stats.__dict__) if dns is not None else None,
+        }
+
     def service_env(self, namespace: str) -> dict[str, str]:
         return service_env(svc.service_links(self.snapshot, namespace))
 

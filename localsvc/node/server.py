@@ -79,7 +79,11 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
         result = controller.scale(body["namespace"], body["name"], int(body["replicas"]))
         return web.json_response({"results": [result]})
 
+    async def status(request: web.Request) -> web.Response:
+        return web.json_response(controller.status())
+
     app = web.Application(middlewares=[errors_and_auth], client_max_size=64 * 1024 * 1024)
+    app.router.add_get("/v1/status", status)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/v1/apply", apply)
     app.router.add_post("/v1/delete", delete)

@@ -365,3 +365,33 @@ def test_cross_namespace_names_and_service_env(env: Environment, node_image: str
     assert f"BACKEND_SERVICE_PORT_80_TCP=tcp://{ip}:80" in environ.splitlines()
     web_env = py(env, "toolbox", "import os;print(sorted(os.environ))", namespace="web")
     assert "BACKEND_SERVICE_SERVICE_HOST" not in web_env
+
+
+def test_established_connection_survives_endpoint_updates(env: Environment, node_image: str,
+                                                          tmp_path: Path) -> None:
+    echo = backend("echo", replicas=1).replace('args: ["serve", "--port", "8080"]',
+                                               'args: ["tcp-echo", "--port", "8080"]')
+    manifest = write(tmp_path, "echo.yaml", "\n---\n".join([echo, service("echo", "echo"),
+                                                            toolbox(node_image)]))
+    env.up([manifest], wait=60)
+    tools = env.docker.containers.get(env.container_id("toolbox"))
+    tools.exec_run(["python3", "-c", """
+import os, socket, time
+s = socket.create_connection(("echo", 80), timeout=5)
+s.sendall(b"one"); first = s.recv(10)
+while not os.path.exists("/tmp/go"):
+    time.sleep(0.05)
+s.sendall(b"two"); second = s.recv(10)
+open("/tmp/result", "w").write((first + b" " + second).decode())
+"""], detach=True)
+    time.sleep(1)
+    # Endpoints change (scale up), a Service is added: the open connection must not notice.
+    env.scale("echo", 3)
+    env.apply([write(tmp_path, "more.yaml", service("other", "echo"))])
+    env.wait_ready(60)
+    time.sleep(1)
+    tools.exec_run(["touch", "/tmp/go"])
+    result = wait_for(lambda: tools.exec_run(["cat", "/tmp/result"]).output.decode()
+                      if tools.exec_run(["test", "-f", "/tmp/result"]).exit_code == 0 else "",
+                      timeout=10, what="the echo result")
+    assert result == "one two"
