@@ -4,9 +4,9 @@ endpoint change to take effect with 200 Services.
 
     python benchmarks/dataplane.py [--rounds 6] [--seconds 2]
 
-Prints a table of medians over the rounds and each path's ratio to the direct path. Needs the
-images scripts/setup builds; creates two environments and removes them at the end. Traffic stays
-between containers this script creates.
+Prints a table of medians over the rounds and each path's ratio to the direct path. Builds its
+tool image (benchmarks/image: iperf3, sockperf, netbench.py) on the local Python base; creates
+two environments and removes them at the end. Traffic stays between containers it creates.
 """
 
 from __future__ import annotations
@@ -25,22 +25,14 @@ from localsvc.runtime.engine import connect
 from localsvc.runtime.images import ensure_context_image, ensure_node_image
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO = "localsvc-examples/demo:1"
+BENCH = "localsvc-bench/tools:1"
 SERVICES = 200
 
 
 def manifests(tmp: Path, extra_services: int) -> Path:
-    script = (ROOT / "benchmarks" / "netbench.py").read_text()
-    indented = "\n".join("    " + line for line in script.splitlines())
-    ports = "[{name: sink, port: 5001}, {name: echo, port: 5002}, {name: close, port: 5003}]"
+    ports = ("[{name: sink, port: 5001}, {name: echo, port: 5002}, {name: close, port: 5003}, "
+             "{name: iperf, port: 5201}, {name: sockperf, port: 11111}]")
     docs = [f"""
-apiVersion: v1
-kind: ConfigMap
-metadata: {{name: netbench}}
-data:
-  netbench.py: |
-{indented}
-""", f"""
 apiVersion: v1
 kind: Pod
 metadata: {{name: server, labels: {{app: server}}}}
@@ -48,11 +40,9 @@ spec:
   terminationGracePeriodSeconds: 0
   containers:
   - name: server
-    image: {DEMO}
-    command: ["python3", "/bench/netbench.py", "server"]
-    volumeMounts: [{{name: bench, mountPath: /bench}}]
+    image: {BENCH}
+    command: ["sh", "-c", "iperf3 -s -p 5201 -D; sockperf sr --tcp -p 11111 --daemonize >/dev/null; exec python3 /bench/netbench.py server"]
     readinessProbe: {{tcpSocket: {{port: 5002}}, periodSeconds: 1}}
-  volumes: [{{name: bench, configMap: {{name: netbench}}}}]
 """, f"""
 apiVersion: v1
 kind: Pod
@@ -61,10 +51,8 @@ spec:
   terminationGracePeriodSeconds: 0
   containers:
   - name: client
-    image: {DEMO}
+    image: {BENCH}
     command: ["sleep", "infinity"]
-    volumeMounts: [{{name: bench, mountPath: /bench}}]
-  volumes: [{{name: bench, configMap: {{name: netbench}}}}]
 """, f"""
 apiVersion: v1
 kind: Service
@@ -80,12 +68,10 @@ spec:
   terminationGracePeriodSeconds: 0
   containers:
   - name: flip
-    image: {DEMO}
+    image: {BENCH}
     command: ["sh", "-c", "touch /tmp/ready; exec python3 /bench/netbench.py server"]
-    volumeMounts: [{{name: bench, mountPath: /bench}}]
     readinessProbe: {{exec: {{command: ["test", "-f", "/tmp/ready"]}}, periodSeconds: 1,
                      failureThreshold: 1}}
-  volumes: [{{name: bench, configMap: {{name: netbench}}}}]
 """, """
 apiVersion: v1
 kind: Service
@@ -108,19 +94,40 @@ spec:
     return path
 
 
-def run_in(env: Environment, pod: str, *args: str) -> dict[str, Any]:
+def exec_in(env: Environment, pod: str, *argv: str) -> str:
     container = env.docker.containers.get(env.container_id(pod))
-    result = container.exec_run(["python3", "/bench/netbench.py", *args])
+    result = container.exec_run(list(argv))
     if result.exit_code != 0:
-        raise RuntimeError(result.output.decode(errors="replace"))
-    return dict(json.loads(result.output.decode().strip().splitlines()[-1]))
+        raise RuntimeError(" ".join(argv) + ": " + result.output.decode(errors="replace"))
+    return str(result.output.decode(errors="replace"))
+
+
+def run_in(env: Environment, pod: str, *args: str) -> dict[str, Any]:
+    out = exec_in(env, pod, "python3", "/bench/netbench.py", *args)
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def iperf_gbit(env: Environment, host: str, seconds: float) -> float:
+    out = json.loads(exec_in(env, "client", "iperf3", "-c", host, "-p", "5201", "-t", str(seconds), "-J"))
+    return float(out["end"]["sum_received"]["bits_per_second"]) / 1e9
+
+
+def sockperf_rtt(env: Environment, host: str, seconds: float) -> tuple[float, float]:
+    """Full round-trip median and p99 in microseconds (sockperf ping-pong, TCP, 1 connection)."""
+    out = exec_in(env, "client", "sockperf", "ping-pong", "--tcp", "-i", host, "-p", "11111",
+                  "-t", str(int(max(1, seconds))), "--full-rtt")
+    percentiles = {}
+    for line in out.splitlines():
+        if "percentile" in line and "=" in line:
+            key = line.split("percentile")[1].split("=")[0].strip()
+            percentiles[key] = float(line.split("=")[1].strip())
+    return percentiles["50.000"], percentiles["99.000"]
 
 
 def measure(env: Environment, host: str, seconds: float) -> dict[str, float]:
     out: dict[str, float] = {}
-    out["bulk_gbit_s"] = run_in(env, "client", "bulk", host, str(seconds))["gbit_s"]
-    r = run_in(env, "client", "rtt", host, "10000")
-    out["rtt_median_us"], out["rtt_p99_us"] = r["median_us"], r["p99_us"]
+    out["bulk_gbit_s"] = iperf_gbit(env, host, seconds)
+    out["rtt_median_us"], out["rtt_p99_us"] = sockperf_rtt(env, host, seconds)
     out["conn_s_seq"] = run_in(env, "client", "conn", host, str(seconds), "1")["conn_s"]
     out["conn_s_32"] = run_in(env, "client", "conn", host, str(seconds), "32")["conn_s"]
     return out
@@ -154,7 +161,7 @@ def main() -> int:
     args = parser.parse_args()
     client = connect()
     node_image = ensure_node_image(client, lambda m: print(m, file=sys.stderr))
-    ensure_context_image(client, ROOT / "examples/images/demo", DEMO, lambda m: print(m, file=sys.stderr))
+    ensure_context_image(client, ROOT / "benchmarks/image", BENCH, lambda m: print(m, file=sys.stderr))
     tmp = Path("/tmp") / f"localsvc-bench-{uuid.uuid4().hex[:6]}"
     tmp.mkdir()
     envs = {mode: Environment(f"bench-{mode[:3]}-{uuid.uuid4().hex[:4]}", node_image=node_image,
@@ -179,7 +186,8 @@ def main() -> int:
         medians = {p: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for p, rs in results.items()}
         direct = medians["direct"]
         print(f"\nService dataplane, median of {args.rounds} rounds (client pod -> server pod, "
-              f"{SERVICES + 2} Services defined)")
+              f"{SERVICES + 2} Services defined; bulk: iperf3, 1 stream; round trip: sockperf "
+              f"ping-pong; new connections: Python asyncio client)")
         head = f"{'path':22} {'bulk Gb/s':>16} {'rtt median us':>16} {'rtt p99 us':>11} {'conn/s seq':>16} {'conn/s x32':>16}"
         print(head)
         for p, m in medians.items():
