@@ -8,6 +8,7 @@ Logs and exec go straight to the Docker engine, which the host can always reach.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +21,14 @@ import docker
 import docker.errors
 
 from localsvc.client import NodeClient
-from localsvc.errors import EnvironmentNotFound, LocalsvcError, ManifestError, NotFound, Timeout
+from localsvc.errors import (
+    EnvironmentNotFound,
+    LocalsvcError,
+    ManifestError,
+    NotFound,
+    Problem,
+    Timeout,
+)
 from localsvc.model.load import LoadResult, Manifest, load_paths
 from localsvc.model.names import sanitize_name
 from localsvc.model.network import plan_for
@@ -65,7 +73,7 @@ def _skipped(loaded: LoadResult) -> list[str]:
 
 
 def _wire(m: Manifest) -> Obj:
-    return {"obj": m.obj, "file": m.file, "line": m.line}
+    return {"obj": m.obj, "file": m.file, "line": m.line, "lines": dict(m.lines)}
 
 
 class Environment:
@@ -79,8 +87,12 @@ class Environment:
         cluster_domain: str = "cluster.local",
         node_image: str | None = None,
         proxy_mode: str = "auto",
+        host_address: str = "127.0.0.1",
+        node_port_range: str = "30000-32767",
         progress: Progress | None = None,
     ):
+        self.host_address = host_address
+        self.node_port_range = _check_range(node_port_range)
         if proxy_mode not in ("auto", "nftables", "userspace"):
             raise LocalsvcError(f"proxy mode must be auto, nftables or userspace (got {proxy_mode!r})")
         self.proxy_mode = proxy_mode
@@ -143,7 +155,7 @@ class Environment:
             plan = plan_for(info.subnet)
         self.progress(f"environment {self.name}: network {plan.subnet}, starting node")
         envrt.create_node(self.docker, self.name, plan, image, self.cluster_domain, keep,
-                          self.proxy_mode)
+                          self.proxy_mode, self.host_address, self.node_port_range)
         return envrt.wait_healthy(self.docker, self.name)
 
     # ---- lifecycle ----------------------------------------------------------------------------
@@ -167,11 +179,38 @@ class Environment:
                     f'namespace "{namespace}" is used but not declared; localsvc creates it, '
                     "a cluster would reject these objects (add a Namespace manifest)"
                 )
+        problems = self._host_port_conflicts(loaded.manifests, node)
+        if problems:
+            raise ManifestError(problems)
         body = {"manifests": [_wire(m) for m in loaded.manifests], "prune": prune}
         report.results = node.post("/v1/apply", body)["results"]
         if wait:
             self.wait_ready(wait)
         return report
+
+    def _host_port_conflicts(self, manifests: Sequence[Manifest], node: NodeClient) -> list[Problem]:
+        """Explicit nodePorts that some other program already holds on the host address."""
+        if os.environ.get("DOCKER_HOST", "").startswith(("tcp://", "ssh://")):
+            return []  # ports are published on another machine; Docker reports conflicts there
+        held = set()
+        for svc in node.get("/v1/objects/Service")["items"]:
+            for port in svc["spec"].get("ports") or []:
+                if port.get("nodePort"):
+                    held.add(int(port["nodePort"]))
+        problems = []
+        for m in manifests:
+            if m.kind != "Service" or (m.obj.get("spec") or {}).get("type") not in (
+                    "NodePort", "LoadBalancer"):
+                continue
+            for i, port in enumerate(m.obj["spec"].get("ports") or []):
+                wanted = port.get("nodePort")
+                if isinstance(wanted, int) and wanted not in held and \
+                        not _host_port_free(self.host_address, wanted, port.get("protocol") or "TCP"):
+                    path = f"spec.ports[{i}].nodePort"
+                    problems.append(Problem(m.file, m.line_of(path), "Service", m.name, path,
+                                            f"port {wanted} is already in use on the host by "
+                                            "another program; stop it or choose another nodePort"))
+        return problems
 
     def delete(self, paths: Sequence[str | Path]) -> list[Obj]:
         loaded, _ = load_manifests(paths)
@@ -320,6 +359,23 @@ class Environment:
                 sys.stderr.buffer.flush()
         code = api.exec_inspect(exec_id).get("ExitCode")
         return int(code if code is not None else 1)
+
+
+def _host_port_free(address: str, port: int, protocol: str) -> bool:
+    kind = socket.SOCK_DGRAM if protocol == "UDP" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as sock:
+        try:
+            sock.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def _check_range(text: str) -> str:
+    low, _, high = text.partition("-")
+    if not (low.isdigit() and high.isdigit() and 1 <= int(low) <= int(high) <= 65535):
+        raise LocalsvcError(f"--node-port-range must look like 30000-32767 (got {text!r})")
+    return f"{int(low)}-{int(high)}"
 
 
 def _pod_ready(pod: Obj) -> bool:

@@ -47,6 +47,8 @@ def _env(args: argparse.Namespace) -> Any:
         cluster_domain=getattr(args, "cluster_domain", "cluster.local"),
         node_image=os.environ.get("LOCALSVC_NODE_IMAGE") or None,
         proxy_mode=getattr(args, "proxy_mode", "auto"),
+        host_address=getattr(args, "host_address", "127.0.0.1"),
+        node_port_range=getattr(args, "node_port_range", "30000-32767"),
         progress=_stderr,
     )
 
@@ -246,6 +248,17 @@ def cmd_images(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_svclb() -> int:
+    import asyncio
+    import logging
+
+    from localsvc.net.forwarder import run_forwarder
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run_forwarder(os.environ["LOCALSVC_SVCLB_SPEC"]))
+    return 0
+
+
 class UsageError(LocalsvcError):
     """Wrong use of the command line (exit code 2)."""
 
@@ -282,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="foreground: leave the environment running on Ctrl-C")
     p.add_argument("--subnet", help="the environment network's subnet, e.g. 10.210.0.0/16 (default: a free one)")
     p.add_argument("--cluster-domain", default="cluster.local", help="DNS cluster domain (default cluster.local)")
+    p.add_argument("--host-address", default="127.0.0.1", metavar="IP",
+                   help="host address NodePorts and LoadBalancers are published on (default "
+                   "127.0.0.1: never exposed to the LAN; 0.0.0.0 for every interface)")
+    p.add_argument("--node-port-range", default="30000-32767", metavar="LOW-HIGH",
+                   help="NodePort range (default 30000-32767)")
     p.add_argument("--proxy-mode", choices=["auto", "nftables", "userspace"], default="auto",
                    help="Service dataplane when the environment is created: kernel NAT programmed "
                    "with nftables (fast; the default when available) or an asyncio proxy")
@@ -346,6 +364,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["node"]:
         # Inside the node container only; not listed in --help.
         return cmd_node(argparse.Namespace())
+    if argv[:1] == ["svclb"]:
+        # Inside a NodePort/LoadBalancer forwarder container only.
+        return cmd_svclb()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

@@ -64,3 +64,4 @@ class Snapshot:
     pods: tuple[PodInfo, ...] = ()
     dns_ip: str = ""  # the kube-dns ClusterIP the pods use as nameserver
     version: int = 0
+    node_ip: str = ""  # NodePorts are served on <node_ip>:<nodePort> too, as on a cluster node

@@ -206,6 +206,13 @@ def _endpoint_chain_text(rule: PortRule, b: Backend) -> list[str]:
 AffinityState = Mapping[str, Mapping[str, int]]  # affinity set name -> client IP -> seconds left
 
 
+def _node_port_keys(rule: PortRule, node_ip: str) -> list[str]:
+    """`<node IP> . proto . nodePort`: pods reach a NodePort on the node's address."""
+    if not node_ip or not rule.port.node_port:
+        return []
+    return [f"{node_ip} . {rule.protocol} . {rule.port.node_port}"]
+
+
 def render_ruleset(
     snapshot: Snapshot, table: str = "localsvc", affinity: AffinityState | None = None
 ) -> str:
@@ -224,12 +231,20 @@ def render_ruleset(
     out.append("\tset cluster-ips {\n\t\ttype ipv4_addr\n" + _elements(checked_ips) + "\t}\n")
     out.append(
         "\tmap services {\n\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n"
-        + _elements(f'{_key(r)} comment "{r.label}" : goto {service_chain(r)}' for r in served)
+        + _elements(
+            [f'{_key(r)} comment "{r.label}" : goto {service_chain(r)}' for r in served]
+            + [f'{k} comment "{r.label} nodePort" : goto {service_chain(r)}'
+               for r in served for k in _node_port_keys(r, snapshot.node_ip)]
+        )
         + "\t}\n"
     )
     out.append(
         "\tmap no-endpoint-services {\n\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n"
-        + _elements(f'{_key(r)} comment "{r.label}" : goto reject-service' for r in unserved)
+        + _elements(
+            [f'{_key(r)} comment "{r.label}" : goto reject-service' for r in unserved]
+            + [f'{k} comment "{r.label} nodePort" : goto reject-service'
+               for r in unserved for k in _node_port_keys(r, snapshot.node_ip)]
+        )
         + "\t}\n"
     )
     out.append(_BASE_CHAINS % {"mark": MASQ_MARK})

@@ -41,11 +41,16 @@ class ListenerKey:
 
 def listener_rules(snapshot: Snapshot) -> dict[ListenerKey, PortRule]:
     """The listeners a snapshot asks for: service ports that have at least one ready endpoint."""
-    return {
+    listeners = {
         ListenerKey(r.cluster_ip, r.port.port, r.port.protocol.upper()): r
         for r in port_rules(snapshot)
         if r.backends
     }
+    if snapshot.node_ip:  # NodePorts on the node's own address, as on a cluster node
+        for r in list(listeners.values()):
+            if r.port.node_port:
+                listeners[ListenerKey(snapshot.node_ip, r.port.node_port, r.port.protocol.upper())] = r
+    return listeners
 
 
 class Affinity:

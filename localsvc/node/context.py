@@ -9,6 +9,11 @@ from pathlib import Path
 import docker
 
 
+def _port_range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    return int(low), int(high)
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     env: str
@@ -21,6 +26,8 @@ class NodeConfig:
     cluster_domain: str
     api_port: int = 8080
     proxy_mode: str = "auto"  # auto | nftables | userspace
+    host_address: str = "127.0.0.1"  # where NodePorts and LoadBalancers are published
+    node_port_range: tuple[int, int] = (30000, 32767)
 
     @classmethod
     def from_environ(cls) -> NodeConfig:
@@ -36,6 +43,8 @@ class NodeConfig:
             cluster_domain=e.get("LOCALSVC_CLUSTER_DOMAIN", "cluster.local"),
             api_port=int(e.get("LOCALSVC_API_PORT", "8080")),
             proxy_mode=e.get("LOCALSVC_PROXY_MODE", "auto"),
+            host_address=e.get("LOCALSVC_HOST_ADDRESS", "127.0.0.1"),
+            node_port_range=_port_range(e.get("LOCALSVC_NODE_PORT_RANGE", "30000-32767")),
         )
 
 

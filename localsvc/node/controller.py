@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from dataclasses import replace
 import logging
 import threading
 import time
@@ -38,7 +39,9 @@ from localsvc.model.objects import (
 )
 from localsvc.model.validate import validate
 from localsvc.node.context import NodeContext
+from localsvc.model.nodeports import LBClaim, allocate_node_ports, assign_lb_ports, node_port_requests
 from localsvc.node import services as svc
+from localsvc.node import svclb
 from localsvc.node.network import NetworkSync
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, State, Store, key_of
@@ -73,6 +76,10 @@ class Controller:
         self.dns_ip = dns_ip(self.cluster_range)
         self.started = now_iso()
         self.snapshot = Snapshot(cluster_domain=ctx.config.cluster_domain, dns_ip=self.dns_ip)
+        self.svclb_errors: dict[str, str] = {}  # Service key -> why its forwarder is not running
+        self.lb_pending: dict[str, str] = {}  # LoadBalancer key -> why it has no ingress
+        self._svclb_applied: dict[str, svclb.SvclbSpec] | None = None
+        self._svclb_task: asyncio.Task[Any] | None = None
         self._snapshot_version = 0
         self._refresh_snapshot()
 
@@ -88,7 +95,9 @@ class Controller:
         while True:
             try:
                 self.sync()
-                if time.monotonic() >= next_gc:
+                gc_due = time.monotonic() >= next_gc
+                self._reconcile_forwarders(force=gc_due)
+                if gc_due:
                     next_gc = time.monotonic() + GC_PERIOD
                     await self._collect_garbage()
             except Exception:
@@ -99,6 +108,55 @@ class Controller:
                 pass
             self._dirty.clear()
             await asyncio.sleep(0.02)  # merge a burst of changes into one sync
+
+    # ---- NodePort / LoadBalancer forwarders -----------------------------------------------------
+
+    @property
+    def node_ports(self) -> dict[str, dict[str, int]]:
+        return self.state.allocations.setdefault("nodePorts", {})
+
+    def _assign_load_balancers(self) -> set[str]:
+        """LoadBalancers that hold all their host ports; the others get a pending message."""
+        claims = []
+        for obj in self.state.objects_of("Service"):
+            spec = obj.get("spec") or {}
+            if spec.get("type") != "LoadBalancer":
+                continue
+            key = f"{obj['metadata'].get('namespace', 'default')}/{obj['metadata']['name']}"
+            for port in spec.get("ports") or []:
+                claims.append(LBClaim(key, int(port["port"]), port.get("protocol") or "TCP",
+                                      obj["metadata"].get("creationTimestamp", "")))
+        current = self.state.allocations.get("lbOwners") or {}
+        owners, pending = assign_lb_ports(claims, current)
+        if owners != current:
+            self.state.allocations["lbOwners"] = owners
+            self.store.save(self.state)
+        self.lb_pending = pending
+        return {key for key in owners.values() if key not in pending}
+
+    def _reconcile_forwarders(self, force: bool = False) -> None:
+        """Start a forwarder reconciliation when the wanted set changed (or periodically, to
+        notice a removed container); one at a time, in a thread."""
+        owned = self._assign_load_balancers()
+        services = {f"{o['metadata'].get('namespace', 'default')}/{o['metadata']['name']}": o
+                    for o in self.state.objects_of("Service")}
+        desired = svclb.desired_forwarders(self.snapshot, services, owned,
+                                           self.ctx.config.host_address)
+        if self._svclb_task is not None and not self._svclb_task.done():
+            return
+        if desired == self._svclb_applied and not force:
+            return
+        self._svclb_applied = desired
+        self._svclb_task = spawn(self._run_forwarder_reconcile(desired), name="svclb reconcile")
+
+    async def _run_forwarder_reconcile(self, desired: dict[str, svclb.SvclbSpec]) -> None:
+        cfg = self.ctx.config
+        errors = await asyncio.to_thread(svclb.reconcile, self.ctx.docker, cfg.env, cfg.network,
+                                         cfg.image, desired)
+        if errors != self.svclb_errors:
+            self.svclb_errors = errors
+        if errors:
+            self._svclb_applied = None  # retry on the next pass
 
     async def _collect_garbage(self) -> None:
         """Remove pod containers and volumes that belong to no known pod: left behind when a
@@ -196,13 +254,13 @@ class Controller:
         fresh = svc.build_snapshot(
             self.state.objects, self.allocations, self._pod_views(),
             self.ctx.config.cluster_domain, self.dns_ip, self.ctx.config.node_ip,
+            self.node_ports,
         )
         unchanged = fresh.services == self.snapshot.services and fresh.pods == self.snapshot.pods
         if unchanged and self._snapshot_version:
             return
         self._snapshot_version += 1
-        self.snapshot = Snapshot(fresh.cluster_domain, fresh.services, fresh.pods, fresh.dns_ip,
-                                 self._snapshot_version)
+        self.snapshot = replace(fresh, version=self._snapshot_version)
         if self.network is not None:
             self.network.update(self.snapshot)
 
@@ -363,8 +421,15 @@ class Controller:
                 sources[_key(m.obj)] = {"file": m.file, "line": m.line_of("spec.clusterIP")}
         _, problems = svc.allocate_cluster_ips(list(after.values()), sources, self.allocations,
                                                self.cluster_range)
-        if problems:
-            raise ManifestError(problems)
+        lines = {_key(m.obj): m for m in manifests if m.kind == "Service"}
+        requests = []
+        for key, obj in after.items():
+            m = lines.get(key)
+            requests += node_port_requests(obj, m.file if m else "", m.lines if m else None)
+        _, port_problems = allocate_node_ports(requests, self.node_ports,
+                                               self.ctx.config.node_port_range)
+        if problems or port_problems:
+            raise ManifestError(problems + port_problems)
 
     def _reallocate(self) -> None:
         services = self.state.objects_of("Service")
@@ -373,6 +438,12 @@ class Controller:
         if problems:  # checked before anything changed; only a bug gets here
             log.error("ClusterIP allocation: %s", "; ".join(map(str, problems)))
         self.state.allocations[svc.ALLOCATION_KEY] = table
+        requests = [r for obj in services for r in node_port_requests(obj)]
+        ports, port_problems = allocate_node_ports(requests, self.node_ports,
+                                                   self.ctx.config.node_port_range)
+        if port_problems:
+            log.error("NodePort allocation: %s", "; ".join(map(str, port_problems)))
+        self.state.allocations["nodePorts"] = ports
 
     def delete(self, keys: Sequence[str]) -> list[Obj]:
         results = []
@@ -435,9 +506,7 @@ class Controller:
             items = self._namespaces()
         elif kind == "Service":
             items = [svc.kube_dns_object(self.dns_ip, self.started)] + [
-                svc.service_object(o, self.allocations.get(
-                    f"{o['metadata'].get('namespace', 'default')}/{o['metadata']['name']}"))
-                for o in self.state.objects_of("Service")]
+                self._service_view(o) for o in self.state.objects_of("Service")]
         elif kind == "Endpoints":
             items = svc.endpoints_view(self.snapshot, self.state.objects, created)
         elif kind == "EndpointSlice":
@@ -469,6 +538,15 @@ class Controller:
         else:
             obj["status"] = {"phase": "Pending"}
         return obj
+
+    def _service_view(self, obj: Obj) -> Obj:
+        key = f"{obj['metadata'].get('namespace', 'default')}/{obj['metadata']['name']}"
+        is_lb = (obj.get("spec") or {}).get("type") == "LoadBalancer"
+        pending = self.lb_pending.get(key) or self.svclb_errors.get(key)
+        ingress = self.ctx.config.host_address if is_lb and not pending and \
+            self._svclb_applied is not None and key in self._svclb_applied else None
+        return svc.service_object(obj, self.allocations.get(key), self.node_ports.get(key),
+                                  ingress_ip=ingress, pending=pending)
 
     def _namespaces(self) -> list[Obj]:
         names = set(BUILTIN_NAMESPACES)

@@ -25,7 +25,8 @@ def _manifests(body: Any) -> list[Manifest]:
     if not isinstance(items, list):
         raise web.HTTPBadRequest(text='body must be {"manifests": [...]}')
     return [
-        Manifest(obj=i["obj"], file=i.get("file", "<api>"), line=int(i.get("line") or 1), lines={})
+        Manifest(obj=i["obj"], file=i.get("file", "<api>"), line=int(i.get("line") or 1),
+                 lines=i.get("lines") or {})
         for i in items
     ]
 

@@ -6,6 +6,7 @@ EndpointSlice objects `get` shows. Pure functions over the node's State and pod 
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -89,6 +90,14 @@ def kube_dns_object(dns_ip: str, created: str) -> Obj:
     }
 
 
+def with_node_ports(info: ServiceInfo, node_ports: Mapping[str, int]) -> ServiceInfo:
+    """The ServiceInfo with its allocated nodePorts (keys "<port>/<PROTO>")."""
+    if not node_ports:
+        return info
+    ports = tuple(replace(p, node_port=node_ports.get(f"{p.port}/{p.protocol}")) for p in info.ports)
+    return replace(info, ports=ports)
+
+
 def build_snapshot(
     objects: Mapping[str, Obj],
     allocations: Mapping[str, str],
@@ -96,6 +105,7 @@ def build_snapshot(
     cluster_domain: str,
     dns_ip: str,
     node_ip: str,
+    node_ports: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Snapshot:
     services = [kube_dns_info(dns_ip, node_ip)]
     endpoints_objs = {_svc_key(o): o for k, o in objects.items() if k.startswith("Endpoints/")}
@@ -109,10 +119,12 @@ def build_snapshot(
         if not k.startswith("Service/"):
             continue
         key = _svc_key(obj)
-        services.append(service_info(obj, allocations.get(key), pods, endpoints_objs.get(key),
-                                     slices.get(key, [])))
+        info = service_info(obj, allocations.get(key), pods, endpoints_objs.get(key),
+                            slices.get(key, []))
+        services.append(with_node_ports(info, (node_ports or {}).get(key, {})))
     return Snapshot(cluster_domain=cluster_domain, services=tuple(services),
-                    pods=pod_infos(p for p in pods if not p.terminating), dns_ip=dns_ip)
+                    pods=pod_infos(p for p in pods if not p.terminating), dns_ip=dns_ip,
+                    node_ip=node_ip)
 
 
 def dataplane_view(snapshot: Snapshot) -> Snapshot:
@@ -123,12 +135,13 @@ def dataplane_view(snapshot: Snapshot) -> Snapshot:
         else s
         for s in snapshot.services
     )
-    return Snapshot(snapshot.cluster_domain, services, snapshot.pods, snapshot.dns_ip,
-                    snapshot.version)
+    return replace(snapshot, services=services)
 
 
-def service_object(obj: Obj, cluster_ip: str | None) -> Obj:
-    """A Service as a cluster returns it: defaults filled in, spec.clusterIP set."""
+def service_object(obj: Obj, cluster_ip: str | None, node_ports: Mapping[str, int] | None = None,
+                   ingress_ip: str | None = None, pending: str | None = None) -> Obj:
+    """A Service as a cluster returns it: defaults filled in, spec.clusterIP and nodePorts set,
+    status.loadBalancer.ingress for a LoadBalancer that holds its host ports."""
     out = copy.deepcopy(obj)
     spec = out.setdefault("spec", {})
     spec.setdefault("type", "ClusterIP")
@@ -143,7 +156,17 @@ def service_object(obj: Obj, cluster_ip: str | None) -> Obj:
         port.setdefault("protocol", "TCP")
         if spec["type"] != "ExternalName":
             port.setdefault("targetPort", port.get("port"))
+        allocated = (node_ports or {}).get(f"{port['port']}/{port['protocol']}")
+        if allocated:
+            port["nodePort"] = allocated
+    if spec["type"] in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
     out["status"] = {"loadBalancer": {}}
+    if ingress_ip:
+        out["status"]["loadBalancer"]["ingress"] = [{"ip": ingress_ip, "ipMode": "VIP"}]
+    if pending:
+        out["status"]["conditions"] = [{"type": "localsvc.io/HostPortsPublished", "status": "False",
+                                        "reason": "HostPortUnavailable", "message": pending}]
     return out
 
 

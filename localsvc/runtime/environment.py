@@ -133,6 +133,8 @@ def create_node(
     cluster_domain: str,
     keep: bool,
     proxy_mode: str = "auto",
+    host_address: str = "127.0.0.1",
+    node_port_range: str = "30000-32767",
 ) -> None:
     api = client.api
     try:
@@ -180,6 +182,8 @@ def create_node(
             "LOCALSVC_CLUSTER_DOMAIN": cluster_domain,
             "LOCALSVC_API_PORT": str(API_PORT),
             "LOCALSVC_PROXY_MODE": proxy_mode,
+            "LOCALSVC_HOST_ADDRESS": host_address,
+            "LOCALSVC_NODE_PORT_RANGE": node_port_range,
             "DOCKER_HOST": "unix:///var/run/docker.sock",
             "PYTHONUNBUFFERED": "1",
         },

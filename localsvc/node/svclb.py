@@ -1,0 +1,165 @@
+"""NodePort and LoadBalancer Services on the developer's machine: which forwarder ("svclb")
+container each Service needs (pure), and making the running ones match (Docker, in threads).
+
+One svclb container per Service (k3s ServiceLB's approach): it publishes the Service's host ports
+and forwards them to the ClusterIP. Docker can publish ports only when a container is created, so
+a changed Service gets a new forwarder; other Services' forwarders and the node are never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import docker.errors
+
+from localsvc.model.snapshot import Snapshot
+from localsvc.net.forwarder import ForwardRule, rules_to_json
+from localsvc.runtime import labels as L
+
+log = logging.getLogger("localsvc.svclb")
+ROLE_SVCLB = "svclb"
+SPEC_HASH = f"{L.PREFIX}.spec-hash"
+
+
+@dataclass(frozen=True)
+class Publish:
+    container_port: int
+    protocol: str  # TCP | UDP
+    host_port: int
+
+
+@dataclass(frozen=True)
+class SvclbSpec:
+    namespace: str
+    name: str
+    rules: tuple[ForwardRule, ...]
+    publish: tuple[Publish, ...]
+    host_address: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def digest(self) -> str:
+        text = repr((self.rules, self.publish, self.host_address))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def desired_forwarders(
+    snapshot: Snapshot,
+    services: Mapping[str, dict[str, Any]],
+    lb_owned: set[str],
+    host_address: str,
+) -> dict[str, SvclbSpec]:
+    """Service key -> forwarder spec, for every NodePort/LoadBalancer Service with a ClusterIP.
+
+    `lb_owned`: LoadBalancer Services that hold all their host ports (the others are pending and
+    publish only their NodePorts)."""
+    out: dict[str, SvclbSpec] = {}
+    for info in snapshot.services:
+        if info.type not in ("NodePort", "LoadBalancer") or not info.cluster_ip:
+            continue
+        key = f"{info.namespace}/{info.name}"
+        spec = (services.get(key) or {}).get("spec") or {}
+        ranges = tuple(str(r) for r in spec.get("loadBalancerSourceRanges") or [])
+        rules: list[ForwardRule] = []
+        publish: list[Publish] = []
+        listening: set[tuple[int, str]] = set()
+        for port in info.ports:
+            if port.node_port and (port.node_port, port.protocol) not in listening:
+                listening.add((port.node_port, port.protocol))
+                rules.append(ForwardRule(port.node_port, port.protocol,  # type: ignore[arg-type]
+                                         info.cluster_ip, port.port))
+                publish.append(Publish(port.node_port, port.protocol, port.node_port))
+        if info.type == "LoadBalancer" and key in lb_owned:
+            for port in info.ports:
+                listen = port.port
+                if (listen, port.protocol) in listening:
+                    # The Service port equals a nodePort listener already: listen elsewhere.
+                    listen = 20000 + port.port % 10000
+                listening.add((listen, port.protocol))
+                rules.append(ForwardRule(listen, port.protocol, info.cluster_ip,  # type: ignore[arg-type]
+                                         port.port, ranges))
+                publish.append(Publish(listen, port.protocol, port.port))
+        if rules:
+            out[key] = SvclbSpec(info.namespace, info.name, tuple(rules), tuple(publish), host_address)
+    return out
+
+
+def container_name(env: str, spec: SvclbSpec) -> str:
+    return L.resource_name(env, "svclb", spec.namespace, spec.name)
+
+
+def running_forwarders(client: docker.DockerClient, env: str) -> dict[str, Any]:
+    found = client.containers.list(
+        all=True, filters={"label": [f"{L.ENV}={env}", f"{L.ROLE}={ROLE_SVCLB}"]}
+    )
+    return {f"{c.labels.get(L.NAMESPACE)}/{c.labels.get(L.NAME)}": c for c in found}
+
+
+def create_forwarder(client: docker.DockerClient, env: str, network: str, image: str,
+                     spec: SvclbSpec) -> None:
+    """Create and start the forwarder; raises docker.errors.APIError (e.g. port in use)."""
+    api = client.api
+    bindings = {f"{p.container_port}/{p.protocol.lower()}": (spec.host_address, p.host_port)
+                for p in spec.publish}
+    host_config = api.create_host_config(port_bindings=bindings,
+                                         restart_policy={"Name": "unless-stopped"})
+    networking = api.create_networking_config({network: api.create_endpoint_config()})
+    name = container_name(env, spec)
+    created = api.create_container(
+        image=image,
+        command=["svclb"],
+        name=name,
+        labels=L.base(env, ROLE_SVCLB, **{L.NAMESPACE: spec.namespace, L.NAME: spec.name,
+                                          L.KIND: "Service", SPEC_HASH: spec.digest}),
+        environment={"LOCALSVC_SVCLB_SPEC": rules_to_json(spec.rules), "PYTHONUNBUFFERED": "1"},
+        ports=[(p.container_port, p.protocol.lower()) for p in spec.publish],
+        host_config=host_config,
+        networking_config=networking,
+    )
+    try:
+        api.start(created["Id"])
+    except docker.errors.APIError:
+        api.remove_container(created["Id"], force=True)
+        raise
+
+
+def remove_forwarder(container: Any) -> None:
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+
+
+def reconcile(client: docker.DockerClient, env: str, network: str, image: str,
+              desired: Mapping[str, SvclbSpec]) -> dict[str, str]:
+    """Make the running forwarders match `desired`; returns Service key -> error message for
+    forwarders that could not start (a host port held by another program, typically)."""
+    errors: dict[str, str] = {}
+    running = running_forwarders(client, env)
+    for key, container in running.items():
+        spec = desired.get(key)
+        if spec is None or container.labels.get(SPEC_HASH) != spec.digest or \
+                container.status not in ("running", "restarting"):
+            log.info("removing forwarder of %s", key)
+            remove_forwarder(container)
+    current = running_forwarders(client, env)
+    for key, spec in desired.items():
+        if key in current:
+            continue
+        try:
+            log.info("starting forwarder of %s: %s", key,
+                     ", ".join(f"{spec.host_address}:{p.host_port}/{p.protocol}" for p in spec.publish))
+            create_forwarder(client, env, network, image, spec)
+        except docker.errors.APIError as err:
+            message = str(err.explanation or err)
+            errors[key] = f"cannot publish the Service's host ports: {message}"
+            log.warning("forwarder of %s: %s", key, message)
+    return errors
