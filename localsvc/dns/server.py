@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dnslib import QTYPE, DNSRecord
+from dnslib import QTYPE, RR, A, DNSRecord
 
 from localsvc.dns.answer import (
     answer,
@@ -108,6 +108,7 @@ class DnsServer:
         tcp_idle_timeout: float = 10.0,
     ) -> None:
         self.hosts = [host] if isinstance(host, str) else list(host)
+        self.static_hosts: dict[str, str] = {}  # out-of-zone name -> IPv4 answered locally
         self.host = self.hosts[0]
         self.port = port
         self.upstream = resolv_conf_upstreams() if upstream is None else list(upstream)
@@ -206,8 +207,15 @@ class DnsServer:
         index = self._index
         reply = answer(request, index)
         if reply is None:
-            return _Pending(data, request)
+            static = self._static_reply(request)
+            if static is None:
+                return _Pending(data, request)
+            reply = static
         target = cname_to_chase(reply, index)
+        if target is not None and target.rstrip(".").lower() in self.static_hosts:
+            if request.q.qtype == QTYPE.A:
+                reply.add_answer(RR(target, QTYPE.A, rdata=A(self.static_hosts[target.rstrip(".").lower()]), ttl=5))
+            target = None
         if target is not None and request.q.qtype in (QTYPE.A, QTYPE.AAAA) and self.upstream:
             return _Pending(data, request, reply, target)
         packed = bytes(reply.pack()) if tcp else truncate_for_udp(reply, udp_payload_limit(request))
@@ -216,6 +224,18 @@ class DnsServer:
                 del self._cache[next(iter(self._cache))]  # the oldest entry
             self._cache[cache_key] = packed
         return packed
+
+    def _static_reply(self, request: DNSRecord) -> DNSRecord | None:
+        """Names the node answers itself outside the zone (host.docker.internal on Linux
+        engines, where Docker's resolver does not know it)."""
+        name = str(request.q.qname).rstrip(".").lower()
+        ip = self.static_hosts.get(name)
+        if ip is None:
+            return None
+        reply = request.reply(aa=1, ra=1)
+        if request.q.qtype in (QTYPE.A, QTYPE.ANY):
+            reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(ip), ttl=5))
+        return reply
 
     def fail(self, data: bytes) -> bytes | None:
         """The reply to a message whose handling raised (a bug): SERVFAIL when it parses."""

@@ -121,12 +121,18 @@ def _port(value: Any, low: int) -> int:
 class _Sources:
     """loadBalancerSourceRanges: which client addresses a rule lets in."""
 
+    # Docker relays connections to published ports from the host's loopback through the bridge
+    # gateway: seen from here they come from the gateway, so that address stands for 127.0.0.1.
+    host_alias: str | None = None
+
     def __init__(self, cidrs: Sequence[str]) -> None:
         self.networks: list[Network] = [ipaddress.ip_network(c, strict=False) for c in cidrs]
 
     def allows(self, host: str) -> bool:
         if not self.networks:
             return True
+        if host == _Sources.host_alias:
+            host = "127.0.0.1"
         try:
             ip = ipaddress.ip_address(host.split("%", 1)[0])
         except ValueError:
@@ -528,6 +534,7 @@ async def run_forwarder(spec_json: str) -> None:
     SPEC is rules_to_json's object, optionally with "listen_host" and "udp_idle_timeout".
     """
     spec = _spec_object(spec_json)
+    _Sources.host_alias = str(spec.get("host_alias") or "") or None
     forwarder = Forwarder(
         rules_from_json(spec_json),
         listen_host=str(spec.get("listen_host") or "0.0.0.0"),

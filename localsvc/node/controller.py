@@ -78,6 +78,7 @@ class Controller:
         self.snapshot = Snapshot(cluster_domain=ctx.config.cluster_domain, dns_ip=self.dns_ip)
         self.svclb_errors: dict[str, str] = {}  # Service key -> why its forwarder is not running
         self.lb_pending: dict[str, str] = {}  # LoadBalancer key -> why it has no ingress
+        self.lb_owned: set[str] = set()  # LoadBalancers holding all their host ports
         self._svclb_applied: dict[str, svclb.SvclbSpec] | None = None
         self._svclb_task: asyncio.Task[Any] | None = None
         self._snapshot_version = 0
@@ -137,7 +138,7 @@ class Controller:
     def _reconcile_forwarders(self, force: bool = False) -> None:
         """Start a forwarder reconciliation when the wanted set changed (or periodically, to
         notice a removed container); one at a time, in a thread."""
-        owned = self._assign_load_balancers()
+        owned = self.lb_owned
         services = {f"{o['metadata'].get('namespace', 'default')}/{o['metadata']['name']}": o
                     for o in self.state.objects_of("Service")}
         desired = svclb.desired_forwarders(self.snapshot, services, owned,
@@ -152,7 +153,7 @@ class Controller:
     async def _run_forwarder_reconcile(self, desired: dict[str, svclb.SvclbSpec]) -> None:
         cfg = self.ctx.config
         errors = await asyncio.to_thread(svclb.reconcile, self.ctx.docker, cfg.env, cfg.network,
-                                         cfg.image, desired)
+                                         cfg.image, desired, plan_for(cfg.subnet).gateway)
         if errors != self.svclb_errors:
             self.svclb_errors = errors
         if errors:
@@ -231,6 +232,7 @@ class Controller:
         if changed:
             self.store.save(self.state)
         self._refresh_snapshot()
+        self.lb_owned = self._assign_load_balancers()
 
     # ---- services -----------------------------------------------------------------------------
 

@@ -35,6 +35,10 @@ async def serve(config: NodeConfig) -> None:
     # Port 53 on the node's IP and on kube-dns's ClusterIP, each bound on its own so that
     # replies leave from the address the pod asked.
     dns = DnsServer([config.node_ip, dns_ip(cluster_range)], 53)
+    if "Docker Desktop" not in str(ctx.docker.info().get("OperatingSystem", "")):
+        # Linux engines: host.docker.internal is the host's address on the bridge (Docker
+        # Desktop's resolver knows the name itself).
+        dns.static_hosts["host.docker.internal"] = plan_for(config.subnet).gateway
     await dns.start()
     network = NetworkSync(dataplane, dns)
     controller = Controller(ctx, Store(config.state_dir), network)

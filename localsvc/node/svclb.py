@@ -9,6 +9,7 @@ a changed Service gets a new forwarder; other Services' forwarders and the node 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -92,6 +93,13 @@ def desired_forwarders(
     return out
 
 
+def spec_json(spec: SvclbSpec, gateway: str) -> str:
+    data = json.loads(rules_to_json(spec.rules))
+    if gateway:
+        data["host_alias"] = gateway
+    return json.dumps(data)
+
+
 def container_name(env: str, spec: SvclbSpec) -> str:
     return L.resource_name(env, "svclb", spec.namespace, spec.name)
 
@@ -104,7 +112,7 @@ def running_forwarders(client: docker.DockerClient, env: str) -> dict[str, Any]:
 
 
 def create_forwarder(client: docker.DockerClient, env: str, network: str, image: str,
-                     spec: SvclbSpec) -> None:
+                     spec: SvclbSpec, gateway: str = "") -> None:
     """Create and start the forwarder; raises docker.errors.APIError (e.g. port in use)."""
     api = client.api
     bindings = {f"{p.container_port}/{p.protocol.lower()}": (spec.host_address, p.host_port)
@@ -119,7 +127,7 @@ def create_forwarder(client: docker.DockerClient, env: str, network: str, image:
         name=name,
         labels=L.base(env, ROLE_SVCLB, **{L.NAMESPACE: spec.namespace, L.NAME: spec.name,
                                           L.KIND: "Service", SPEC_HASH: spec.digest}),
-        environment={"LOCALSVC_SVCLB_SPEC": rules_to_json(spec.rules), "PYTHONUNBUFFERED": "1"},
+        environment={"LOCALSVC_SVCLB_SPEC": spec_json(spec, gateway), "PYTHONUNBUFFERED": "1"},
         ports=[(p.container_port, p.protocol.lower()) for p in spec.publish],
         host_config=host_config,
         networking_config=networking,
@@ -139,7 +147,7 @@ def remove_forwarder(container: Any) -> None:
 
 
 def reconcile(client: docker.DockerClient, env: str, network: str, image: str,
-              desired: Mapping[str, SvclbSpec]) -> dict[str, str]:
+              desired: Mapping[str, SvclbSpec], gateway: str = "") -> dict[str, str]:
     """Make the running forwarders match `desired`; returns Service key -> error message for
     forwarders that could not start (a host port held by another program, typically)."""
     errors: dict[str, str] = {}
@@ -157,7 +165,7 @@ def reconcile(client: docker.DockerClient, env: str, network: str, image: str,
         try:
             log.info("starting forwarder of %s: %s", key,
                      ", ".join(f"{spec.host_address}:{p.host_port}/{p.protocol}" for p in spec.publish))
-            create_forwarder(client, env, network, image, spec)
+            create_forwarder(client, env, network, image, spec, gateway)
         except docker.errors.APIError as err:
             message = str(err.explanation or err)
             errors[key] = f"cannot publish the Service's host ports: {message}"

@@ -52,8 +52,10 @@ def parse_target(ip: str | None, port: str | None) -> tuple[str, int]:
         address = ipaddress.IPv4Address(ip or "")
     except ValueError:
         raise web.HTTPBadRequest(text=f"ip: {ip!r} is not an IPv4 address") from None
-    if address.is_unspecified or address.is_multicast or address == ipaddress.IPv4Address(
-        "255.255.255.255"
+    if (
+        address.is_unspecified
+        or address.is_multicast
+        or address == ipaddress.IPv4Address("255.255.255.255")
     ):
         raise web.HTTPBadRequest(text=f"ip: {address} is not a unicast address")
     if not (port or "").isdigit() or not 1 <= int(port or "0") <= 65535:
@@ -67,10 +69,8 @@ async def _tunnel(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     request.app[_OPEN].add(ws)
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(ip, port), CONNECT_TIMEOUT
-        )
-    except (OSError, asyncio.TimeoutError) as error:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), CONNECT_TIMEOUT)
+    except (TimeoutError, OSError) as error:
         reason = f"connect to {ip}:{port}: {_describe(error)}"
         await ws.close(code=CLOSE_CONNECT_FAILED, message=reason.encode()[:_MAX_REASON])
         return ws
@@ -95,9 +95,8 @@ async def _ws_to_tcp(ws: web.WebSocketResponse, writer: asyncio.StreamWriter) ->
             if msg.type is WSMsgType.BINARY:
                 writer.write(msg.data)
                 await writer.drain()
-            elif msg.type is WSMsgType.TEXT and msg.data == EOF_MESSAGE:
-                if writer.can_write_eof():
-                    writer.write_eof()
+            elif msg.type is WSMsgType.TEXT and msg.data == EOF_MESSAGE and writer.can_write_eof():
+                writer.write_eof()
     except OSError:
         pass  # the target reset: the tunnel ends
 
@@ -112,13 +111,14 @@ async def _tcp_to_ws(reader: asyncio.StreamReader, ws: web.WebSocketResponse) ->
 
 
 async def _close_all(app: web.Application) -> None:
-    for ws in list(app[_OPEN]):
+    sockets: weakref.WeakSet[web.WebSocketResponse] = app[_OPEN]
+    for ws in list(sockets):
         with contextlib.suppress(Exception):
             await ws.close(code=1001, message=b"node shutting down")
 
 
 def _describe(error: BaseException) -> str:
-    if isinstance(error, asyncio.TimeoutError):
+    if isinstance(error, TimeoutError):
         return f"i/o timeout after {CONNECT_TIMEOUT:g} s"
     if isinstance(error, OSError) and error.errno:
         return os.strerror(error.errno)

@@ -286,19 +286,34 @@ def destroy(client: docker.DockerClient, env: str) -> dict[str, int]:
         raise EnvironmentNotFound("an environment name is required")
     filters = L.env_filter(env)
     removed = {"containers": 0, "networks": 0, "volumes": 0}
-    containers = client.containers.list(all=True, filters=filters)
-    # The node first, so that it does not recreate pods while they are being removed.
-    nodes = [c for c in containers if c.labels.get(L.ROLE) == L.ROLE_NODE]
-    others = [c for c in containers if c.labels.get(L.ROLE) != L.ROLE_NODE]
-    removed["containers"] += sum(map(_remove_container, nodes))
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        removed["containers"] += sum(pool.map(_remove_container, others))
+    # The node first, so that it does not recreate pods while they are being removed. A Docker
+    # call the node had in flight may still create a container after that: list again until
+    # none is left.
+    for attempt in range(10):
+        containers = client.containers.list(all=True, filters=filters)
+        if not containers:
+            break
+        nodes = [c for c in containers if c.labels.get(L.ROLE) == L.ROLE_NODE]
+        others = [c for c in containers if c.labels.get(L.ROLE) != L.ROLE_NODE]
+        removed["containers"] += sum(map(_remove_container, nodes))
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            removed["containers"] += sum(pool.map(_remove_container, others))
+        if attempt:
+            time.sleep(0.2)
     for n in client.networks.list(filters=filters):
-        try:
-            n.remove()
-            removed["networks"] += 1
-        except docker.errors.NotFound:
-            pass
+        for attempt in range(10):
+            try:
+                n.remove()
+                removed["networks"] += 1
+                break
+            except docker.errors.NotFound:
+                break
+            except docker.errors.APIError as err:
+                if "active endpoints" not in str(err) or attempt == 9:
+                    raise EngineError(f"cannot remove network {n.name}: {err}") from err
+                for c in client.containers.list(all=True, filters=filters):
+                    removed["containers"] += _remove_container(c)
+                time.sleep(0.3)
     for v in client.volumes.list(filters=filters):
         try:
             v.remove(force=True)

@@ -141,7 +141,11 @@ def create_infra(client: docker.DockerClient, pod: PodRef, plan: PodPlan, image:
         volume_name(pod, v.name): {"bind": f"{INFRA_MOUNT_ROOT}/{v.name}", "mode": "rw"}
         for v in plan.volumes
     }
-    host_config = api.create_host_config(binds=binds, ipc_mode="shareable", init=False)
+    host_config = api.create_host_config(
+        binds=binds, ipc_mode="shareable", init=False,
+        # The developer's machine, by name, as Docker Desktop provides it (Linux engines too).
+        extra_hosts={"host.docker.internal": "host-gateway"},
+    )
     networking = api.create_networking_config({pod.network: api.create_endpoint_config()})
     created = api.create_container(
         image=image,
