@@ -89,9 +89,12 @@ class Environment:
         proxy_mode: str = "auto",
         host_address: str = "127.0.0.1",
         node_port_range: str = "30000-32767",
+        host_dns_port: int | None = None,
         progress: Progress | None = None,
     ):
         self.host_address = host_address
+        self.host_dns_port = host_dns_port
+        self._forwards: dict[tuple[str, str, int], Any] = {}
         self.node_port_range = _check_range(node_port_range)
         if proxy_mode not in ("auto", "nftables", "userspace"):
             raise LocalsvcError(f"proxy mode must be auto, nftables or userspace (got {proxy_mode!r})")
@@ -155,7 +158,8 @@ class Environment:
             plan = plan_for(info.subnet)
         self.progress(f"environment {self.name}: network {plan.subnet}, starting node")
         envrt.create_node(self.docker, self.name, plan, image, self.cluster_domain, keep,
-                          self.proxy_mode, self.host_address, self.node_port_range)
+                          self.proxy_mode, self.host_address, self.node_port_range,
+                          self.host_dns_port)
         return envrt.wait_healthy(self.docker, self.name)
 
     # ---- lifecycle ----------------------------------------------------------------------------
@@ -226,7 +230,72 @@ class Environment:
 
     def down(self) -> dict[str, int]:
         """Remove every container, network and volume of the environment."""
+        for forward in self._forwards.values():
+            forward.close()
+        self._forwards.clear()
         return envrt.destroy(self.docker, self.name)
+
+    # ---- reaching Services from the host ----------------------------------------------------
+
+    def forward_target(self, target: str, port: str, namespace: str = "default") -> Any:
+        """`svc/NAME` or `pod/NAME` (or NAME) and a port number or name -> where to connect."""
+        from localsvc.portforward import ForwardTarget
+
+        kind, _, name = target.rpartition("/")
+        kind = kind or "pod"
+        if kind in ("svc", "service", "services"):
+            svc = self.get("svc", name, namespace)[0]
+            ip = svc["spec"].get("clusterIP")
+            if not ip or ip == "None":
+                raise LocalsvcError(f"service {name} has no ClusterIP (headless or ExternalName); "
+                                    "port-forward to one of its pods instead (pod/NAME)")
+            for p in svc["spec"].get("ports") or []:
+                if str(p["port"]) == port or p.get("name") == port:
+                    return ForwardTarget(ip, int(p["port"]), f"svc/{name}")
+            raise LocalsvcError(f"service {name} has no port {port}")
+        if kind in ("pod", "pods", "po"):
+            pod = self.pod(name, namespace)
+            ip = pod["status"].get("podIP")
+            if not ip:
+                raise LocalsvcError(f"pod {name} has no IP yet ({pod_reason(pod)})")
+            number = int(port) if port.isdigit() else next(
+                (int(cp["containerPort"]) for c in pod["spec"]["containers"] for cp in c.get("ports") or []
+                 if cp.get("name") == port), None)
+            if number is None:
+                raise LocalsvcError(f"pod {name} has no container port named {port}")
+            return ForwardTarget(ip, number, f"pod/{name}")
+        raise LocalsvcError(f"port-forward takes svc/NAME or pod/NAME (got {target})")
+
+    def service_url(self, name: str, port: int | str | None = None, namespace: str = "default",
+                    scheme: str = "http") -> str:
+        """A URL on the host that reaches the Service: its LoadBalancer or NodePort address, or,
+        for a ClusterIP Service, a port-forward that lives as long as this object (or down())."""
+        svc = self.get("svc", name, namespace)[0]
+        ports = svc["spec"].get("ports") or []
+        chosen = ports[0] if port is None and ports else next(
+            (p for p in ports if str(p["port"]) == str(port) or p.get("name") == port), None)
+        if chosen is None:
+            raise LocalsvcError(f"service {name} has no port {port}")
+        host = self.host_address if self.host_address != "0.0.0.0" else "127.0.0.1"
+        ingress = (svc.get("status") or {}).get("loadBalancer", {}).get("ingress") or []
+        if svc["spec"].get("type") == "LoadBalancer" and ingress:
+            return f"{scheme}://{ingress[0].get('ip', host)}:{chosen['port']}"
+        if chosen.get("nodePort"):
+            return f"{scheme}://{host}:{chosen['nodePort']}"
+        key = (namespace, name, int(chosen["port"]))
+        if key not in self._forwards:
+            from localsvc.portforward import BackgroundPortForward
+
+            info = self.info()
+            target = self.forward_target(f"svc/{name}", str(chosen["port"]), namespace)
+            self._forwards[key] = BackgroundPortForward(str(info.api_url), info.token, target)
+        return f"{scheme}://127.0.0.1:{self._forwards[key].port}"
+
+    def dns(self, name: str, qtype: str = "A") -> Obj:
+        """Ask the environment's DNS server, as a pod would."""
+        from urllib.parse import urlencode
+
+        return dict(self.node().get("/v1/dns?" + urlencode({"name": name, "type": qtype})))
 
     def __enter__(self) -> Environment:
         return self

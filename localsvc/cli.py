@@ -49,6 +49,7 @@ def _env(args: argparse.Namespace) -> Any:
         proxy_mode=getattr(args, "proxy_mode", "auto"),
         host_address=getattr(args, "host_address", "127.0.0.1"),
         node_port_range=getattr(args, "node_port_range", "30000-32767"),
+        host_dns_port=getattr(args, "host_dns", None),
         progress=_stderr,
     )
 
@@ -204,6 +205,47 @@ def cmd_scale(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_port_forward(args: argparse.Namespace) -> int:
+    from localsvc.portforward import parse_port_spec, run_port_forward
+
+    env = _env(args)
+    local, remote = parse_port_spec(args.port)
+    target = env.forward_target(args.target, str(remote), args.namespace)
+    info = env.info()
+
+    def ready(port: int) -> None:
+        print(f"Forwarding from 127.0.0.1:{port} -> {target.description}:{target.port}", flush=True)
+
+    run_port_forward(str(info.api_url), info.token, target, local, ready)
+    return 0
+
+
+def cmd_url(args: argparse.Namespace) -> int:
+    env = _env(args)
+    kind, _, name = args.target.rpartition("/")
+    if kind not in ("", "svc", "service"):
+        raise UsageError("url takes svc/NAME, e.g. localsvc url svc/web 80")
+    svc = env.get("svc", name, args.namespace)[0]
+    stype = svc["spec"].get("type", "ClusterIP")
+    if stype not in ("NodePort", "LoadBalancer"):
+        _error(f"service {name} is of type {stype}: nothing on the host reaches it. Use "
+               f"`localsvc port-forward svc/{name} PORT`, or make it a NodePort/LoadBalancer")
+        return 1
+    print(env.service_url(name, args.port, args.namespace, args.scheme))
+    return 0
+
+
+def cmd_dns(args: argparse.Namespace) -> int:
+    env = _env(args)
+    reply = env.dns(args.name, args.type)
+    print(f";; status: {reply['rcode']}")
+    for section in ("answer", "authority", "additional"):
+        if reply[section]:
+            print(f";; {section.upper()} SECTION:")
+            print("\n".join(reply[section]))
+    return 0 if reply["rcode"] in ("NOERROR", "NXDOMAIN") else 1
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     from localsvc.output import table
     from localsvc.runtime import environment as envrt
@@ -213,9 +255,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if not infos:
         _stderr("no environments")
         return 0
-    rows = [["NAME", "NODE", "SUBNET", "API", "CREATED"]]
-    rows += [[i.name, i.node_status, i.subnet or "-", i.api_url or "-", i.created or "-"]
-             for i in infos]
+    rows = [["NAME", "NODE", "SUBNET", "API", "HOST DNS", "CREATED"]]
+    rows += [[i.name, i.node_status, i.subnet or "-", i.api_url or "-", i.host_dns or "-",
+              i.created or "-"] for i in infos]
     print(table(rows))
     return 0
 
@@ -300,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "127.0.0.1: never exposed to the LAN; 0.0.0.0 for every interface)")
     p.add_argument("--node-port-range", default="30000-32767", metavar="LOW-HIGH",
                    help="NodePort range (default 30000-32767)")
+    p.add_argument("--host-dns", nargs="?", type=int, const=0, default=None, metavar="PORT",
+                   help="also publish the cluster DNS on 127.0.0.1:PORT (any free port when no "
+                   "PORT), for `dig @127.0.0.1 -p PORT name.ns.svc.cluster.local`")
     p.add_argument("--proxy-mode", choices=["auto", "nftables", "userspace"], default="auto",
                    help="Service dataplane when the environment is created: kernel NAT programmed "
                    "with nftables (fast; the default when available) or an asyncio proxy")
@@ -346,6 +391,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="deployment/NAME")
     p.add_argument("--replicas", type=int, required=True)
     p.set_defaults(func=cmd_scale)
+
+    p = add("port-forward", "forward a local port to a Service or pod, through the node "
+            "(works where the host cannot reach container IPs)", ns)
+    p.add_argument("target", metavar="svc/NAME|pod/NAME")
+    p.add_argument("port", metavar="[LOCAL:]PORT", help="e.g. 8080:80, 80, :80 (any free local port)")
+    p.set_defaults(func=cmd_port_forward)
+
+    p = add("url", "print the host URL that reaches a NodePort or LoadBalancer Service", ns)
+    p.add_argument("target", metavar="svc/NAME")
+    p.add_argument("port", nargs="?", help="service port number or name (default: the first)")
+    p.add_argument("--scheme", default="http")
+    p.set_defaults(func=cmd_url)
+
+    p = add("dns", "ask the environment's cluster DNS, as a pod would (e.g. dns web.default.svc."
+            "cluster.local SRV)")
+    p.add_argument("name")
+    p.add_argument("type", nargs="?", default="A", help="A, AAAA, SRV, PTR, TXT, CNAME, SOA, ANY")
+    p.set_defaults(func=cmd_dns)
 
     add("ls", "list the environments on this Docker engine").set_defaults(func=cmd_ls)
     add("version", "print localsvc's version").set_defaults(func=cmd_version)

@@ -10,12 +10,16 @@ import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncio
+
 from aiohttp import web
+from dnslib import QTYPE, RCODE, DNSRecord
 
 from localsvc.errors import LocalsvcError, ManifestError, NotFound
 from localsvc.model.load import Manifest
 from localsvc.model.objects import kind_of
 from localsvc.node.controller import Controller
+from localsvc.node.tunnel import add_tunnel_routes
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -83,8 +87,34 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
     async def status(request: web.Request) -> web.Response:
         return web.json_response(controller.status())
 
+    async def dns(request: web.Request) -> web.Response:
+        """Ask the environment's DNS server, exactly as a pod would (UDP, then TCP if cut)."""
+        name = request.query.get("name", "")
+        qtype = request.query.get("type", "A").upper()
+        if not name or qtype not in QTYPE.reverse:
+            raise web.HTTPBadRequest(text="dns needs ?name=NAME&type=A|AAAA|SRV|PTR|TXT|CNAME|SOA|ANY")
+        question = DNSRecord.question(name, qtype)
+        server = controller.ctx.config.node_ip
+
+        def ask() -> DNSRecord:
+            raw = question.send(server, 53, timeout=3)
+            reply = DNSRecord.parse(raw)
+            if reply.header.tc:
+                reply = DNSRecord.parse(question.send(server, 53, tcp=True, timeout=3))
+            return reply
+
+        reply = await asyncio.to_thread(ask)
+        return web.json_response({
+            "rcode": RCODE[reply.header.rcode],
+            "answer": [str(rr) for rr in reply.rr],
+            "authority": [str(rr) for rr in reply.auth],
+            "additional": [str(rr) for rr in reply.ar],
+        })
+
     app = web.Application(middlewares=[errors_and_auth], client_max_size=64 * 1024 * 1024)
     app.router.add_get("/v1/status", status)
+    app.router.add_get("/v1/dns", dns)
+    add_tunnel_routes(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/v1/apply", apply)
     app.router.add_post("/v1/delete", delete)

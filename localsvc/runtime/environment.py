@@ -40,6 +40,7 @@ class EnvInfo:
     token: str
     keep: bool
     created: str
+    host_dns: str | None = None  # 127.0.0.1:PORT when the DNS server is published (--host-dns)
 
 
 def network_name(env: str) -> str:
@@ -135,6 +136,7 @@ def create_node(
     proxy_mode: str = "auto",
     host_address: str = "127.0.0.1",
     node_port_range: str = "30000-32767",
+    host_dns_port: int | None = None,
 ) -> None:
     api = client.api
     try:
@@ -148,7 +150,12 @@ def create_node(
             socket_path: {"bind": "/var/run/docker.sock", "mode": "rw"},
         },
         # The API is published on the host's loopback only, on a free port.
-        port_bindings={f"{API_PORT}/tcp": ("127.0.0.1", None)},
+        port_bindings={
+            f"{API_PORT}/tcp": ("127.0.0.1", None),
+            # --host-dns: the cluster DNS on a host port, for dig and friends (0 = any free).
+            **({"53/udp": ("127.0.0.1", host_dns_port or None),
+                "53/tcp": ("127.0.0.1", host_dns_port or None)} if host_dns_port is not None else {}),
+        },
         cap_add=["NET_ADMIN"],
         # Forwarding for the kernel NAT; no ICMP redirects, which would tell pods to bypass
         # the node (the kernel sends them if either `all` or the interface allows them).
@@ -187,7 +194,7 @@ def create_node(
             "DOCKER_HOST": "unix:///var/run/docker.sock",
             "PYTHONUNBUFFERED": "1",
         },
-        ports=[API_PORT],
+        ports=[API_PORT, *([(53, "udp"), 53] if host_dns_port is not None else [])],
         host_config=host_config,
         networking_config=networking,
         stop_signal="SIGTERM",
@@ -219,6 +226,9 @@ def _info_from_node(env: str, node: Any) -> EnvInfo:
     bindings = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
     for binding in bindings.get(f"{API_PORT}/tcp") or []:
         url = f"http://127.0.0.1:{binding['HostPort']}"
+    host_dns = None
+    for binding in bindings.get("53/udp") or []:
+        host_dns = f"127.0.0.1:{binding['HostPort']}"
     return EnvInfo(
         name=env,
         network=environ.get("LOCALSVC_NETWORK", network_name(env)),
@@ -229,6 +239,7 @@ def _info_from_node(env: str, node: Any) -> EnvInfo:
         token=environ.get("LOCALSVC_TOKEN", ""),
         keep=node.labels.get(L.KEEP) == "true",
         created=attrs.get("Created", "")[:19],
+        host_dns=host_dns,
     )
 
 

@@ -249,3 +249,59 @@ def test_adding_and_removing_nodeports_keeps_other_connections(web: Environment,
     assert conn.recv(10) == b"two"
     conn.close()
     assert web.docker.containers.get(f"localsvc-{web.name}-svclb-default-keep").id == keep_forwarder
+
+
+def test_port_forward_with_50_concurrent_connections(web: Environment, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    web.apply([write(tmp_path, "svc.yaml", np_service("web", None, "ClusterIP"))])
+    environ = dict(os.environ, LOCALSVC_ENV=web.name, NO_COLOR="1")
+    proc = subprocess.Popen([sys.executable, "-m", "localsvc", "port-forward", "svc/web", ":80"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("Forwarding from 127.0.0.1:"), line + (proc.stderr.read() if proc.stderr else "")
+        port = int(line.split(":")[1].split()[0])
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            answers = list(pool.map(lambda _: get(f"http://127.0.0.1:{port}/", timeout=10), range(50)))
+        assert all(a.startswith("hello from web-") for a in answers)
+        assert len({a.split()[2] for a in answers}) == 2  # through the ClusterIP: both pods
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    # The Python API gives a host URL for a ClusterIP Service through the same tunnel.
+    url = web.service_url("web")
+    assert get(url).startswith("hello from web-")
+
+
+def test_url_dns_command_and_host_dns(node_image: str, demo_image: str, tmp_path: Path) -> None:
+    from dnslib import DNSRecord
+
+    from tests.integration.conftest import unique_env
+
+    env = Environment(unique_env("d"), node_image=node_image, host_dns_port=0)
+    try:
+        port = free_port()
+        env.up([write(tmp_path, "app.yaml", backend("web", replicas=1) + "\n---\n"
+                      + np_service("web-np", port) + "\n---\n" + np_service("web", None, "ClusterIP"))],
+               wait=60)
+        url = localsvc(env, "url", "svc/web-np").stdout.strip()
+        assert url == f"http://127.0.0.1:{port}"
+        assert get(url).startswith("hello from web-")
+        refused = localsvc(env, "url", "svc/web", check=False)
+        assert refused.returncode == 1 and "port-forward" in refused.stderr
+        ip = env.get("svc", "web")[0]["spec"]["clusterIP"]
+        out = localsvc(env, "dns", "web.default.svc.cluster.local").stdout
+        assert "NOERROR" in out and ip in out
+        assert "NXDOMAIN" in localsvc(env, "dns", "nope.default.svc.cluster.local").stdout
+        host_dns = env.info().host_dns
+        assert host_dns and host_dns.startswith("127.0.0.1:")
+        reply = DNSRecord.parse(DNSRecord.question("web.default.svc.cluster.local").send(
+            "127.0.0.1", int(host_dns.split(":")[1]), timeout=3))
+        assert [str(r.rdata) for r in reply.rr] == [ip]
+    finally:
+        env.down()
