@@ -91,7 +91,10 @@ class Environment:
         node_port_range: str = "30000-32767",
         host_dns_port: int | None = None,
         progress: Progress | None = None,
+        reap: bool = False,
     ):
+        self.reap = reap
+        self._lease: Any = None
         self.host_address = host_address
         self.host_dns_port = host_dns_port
         self._forwards: dict[tuple[str, str, int], Any] = {}
@@ -136,6 +139,14 @@ class Environment:
         return NodeClient(info.api_url, info.token)
 
     def ensure(self, keep: bool = True) -> envrt.EnvInfo:
+        info = self._ensure(keep and not self.reap)
+        if self.reap and self._lease is None and info.api_url:
+            from localsvc.lease import LeaseHolder
+
+            self._lease = LeaseHolder(info.api_url, info.token)
+        return info
+
+    def _ensure(self, keep: bool = True) -> envrt.EnvInfo:
         """Create the network, state volume and node when missing; start a stopped node; replace
         a node that runs another image (an upgraded localsvc): it adopts the running pods."""
         from localsvc.runtime.images import ensure_node_image
@@ -183,6 +194,7 @@ class Environment:
                     f'namespace "{namespace}" is used but not declared; localsvc creates it, '
                     "a cluster would reject these objects (add a Namespace manifest)"
                 )
+        report.warnings += self._ignored_external_ips(loaded.manifests)
         problems = self._host_port_conflicts(loaded.manifests, node)
         if problems:
             raise ManifestError(problems)
@@ -191,6 +203,21 @@ class Environment:
         if wait:
             self.wait_ready(wait)
         return report
+
+    def _ignored_external_ips(self, manifests: Sequence[Manifest]) -> list[str]:
+        from localsvc.node.svclb import local_external_ips
+
+        out = []
+        for m in manifests:
+            spec = (m.obj.get("spec") or {}) if m.kind == "Service" else {}
+            local = set(local_external_ips(spec, self.host_address))
+            for i, ip in enumerate(spec.get("externalIPs") or []):
+                if str(ip) not in local:
+                    path = f"spec.externalIPs[{i}]"
+                    out.append(f"{m.file}:{m.line_of(path)}: Service/{m.name}: {path}: {ip} is not "
+                               "an address of this machine; ignored (loopback addresses and the "
+                               "host address are served)")
+        return out
 
     def _host_port_conflicts(self, manifests: Sequence[Manifest], node: NodeClient) -> list[Problem]:
         """Explicit nodePorts that some other program already holds on the host address."""
@@ -233,7 +260,11 @@ class Environment:
         for forward in self._forwards.values():
             forward.close()
         self._forwards.clear()
-        return envrt.destroy(self.docker, self.name)
+        removed = envrt.destroy(self.docker, self.name)
+        if self._lease is not None:
+            self._lease.close()
+            self._lease = None
+        return removed
 
     # ---- reaching Services from the host ----------------------------------------------------
 

@@ -157,6 +157,25 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Environments whose node is gone or stopped are left-overs: remove them."""
+    from localsvc.runtime import environment as envrt
+    from localsvc.runtime.engine import connect
+
+    client = connect()
+    pruned = 0
+    for info in envrt.list_envs(client):
+        if info.node_status not in ("running", "restarting"):
+            removed = envrt.destroy(client, info.name)
+            print(f"environment {info.name} (node {info.node_status}) removed: "
+                  f"{removed['containers']} containers, {removed['networks']} networks, "
+                  f"{removed['volumes']} volumes")
+            pruned += 1
+    if not pruned:
+        _stderr("no orphaned environments")
+    return 0
+
+
 def cmd_get(args: argparse.Namespace) -> int:
     from localsvc.output import render, render_one
 
@@ -363,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="remove every localsvc environment on this engine")
     p.set_defaults(func=cmd_down)
 
+    add("prune", "remove environments whose node is gone or stopped (left-overs of crashes)"
+        ).set_defaults(func=cmd_prune)
+
     p = add("get", "list objects, kubectl-style", ns)
     p.add_argument("kind", help="pods|po, deployments|deploy, services|svc, endpoints|ep, "
                    "endpointslices, namespaces|ns, configmaps|cm, secrets")
@@ -427,6 +449,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["node"]:
         # Inside the node container only; not listed in --help.
         return cmd_node(argparse.Namespace())
+    if argv[:1] == ["reap"] and len(argv) == 2:
+        # The reaper container of an environment whose owner died.
+        from localsvc.runtime import environment as envrt
+        from localsvc.runtime.engine import connect
+
+        envrt.destroy(connect(), argv[1])
+        return 0
     if argv[:1] == ["svclb"]:
         # Inside a NodePort/LoadBalancer forwarder container only.
         return cmd_svclb()

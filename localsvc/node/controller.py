@@ -86,6 +86,18 @@ class Controller:
 
     # ---- the loop -----------------------------------------------------------------------------
 
+    async def adopt(self, timeout: float = 20.0) -> None:
+        """Start a worker per known pod and wait until each has adopted its running containers,
+        so that the API never shows a running pod as ContainerCreating after a node restart."""
+        self.sync()
+        waits = [w.adopted.wait() for w in self.workers.values()]
+        if waits:
+            try:
+                await asyncio.wait_for(asyncio.gather(*waits), timeout)
+            except TimeoutError:
+                log.warning("adopting pods took longer than %.0f s; serving anyway", timeout)
+        self._refresh_snapshot()
+
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         if self.network is not None:

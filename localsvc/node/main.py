@@ -16,6 +16,7 @@ from localsvc.model.network import plan_for
 from localsvc.net.dataplane import make_dataplane
 from localsvc.node.context import NodeConfig, NodeContext
 from localsvc.node.network import NetworkSync
+from localsvc.node.reaper import Reaper
 from localsvc.node.controller import Controller
 from localsvc.node.server import make_app
 from localsvc.node.store import Store
@@ -43,6 +44,10 @@ async def serve(config: NodeConfig) -> None:
     network = NetworkSync(dataplane, dns)
     controller = Controller(ctx, Store(config.state_dir), network)
     app = make_app(controller, config.token, config.env)
+    reaper = Reaper(ctx.docker, config.env, config.image, config.state_dir)
+    reaper.add_routes(app)
+    spawn(reaper.run(), name="reaper")
+    await controller.adopt()
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", config.api_port).start()

@@ -166,6 +166,7 @@ class PodWorker:
         self._stop_grace: int | None = None
         self.deleting_since: float | None = None
         self.done = asyncio.Event()
+        self.adopted = asyncio.Event()  # set once existing containers (if any) were looked at
 
     # ---- control from the controller -------------------------------------------------------
 
@@ -190,7 +191,10 @@ class PodWorker:
     async def run(self) -> None:
         """Run until stopped. Cancellation (the node process ending) leaves the containers
         running for the next node process to adopt; only stop() removes them."""
-        await self._adopt()
+        try:
+            await self._adopt()
+        finally:
+            self.adopted.set()
         while not self.stopping:
             before = self._fingerprint()
             try:

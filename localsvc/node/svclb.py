@@ -9,6 +9,7 @@ a changed Service gets a new forwarder; other Services' forwarders and the node 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 from collections.abc import Mapping
@@ -32,6 +33,20 @@ class Publish:
     container_port: int
     protocol: str  # TCP | UDP
     host_port: int
+    host_ip: str | None = None  # None: the environment's host address
+
+
+def local_external_ips(spec: Mapping[str, Any], host_address: str) -> list[str]:
+    """`spec.externalIPs` that this machine can answer on: loopback or the host address."""
+    out = []
+    for text in spec.get("externalIPs") or []:
+        try:
+            ip = ipaddress.ip_address(str(text))
+        except ValueError:
+            continue
+        if ip.is_loopback or str(ip) == host_address:
+            out.append(str(ip))
+    return out
 
 
 @dataclass(frozen=True)
@@ -64,10 +79,11 @@ def desired_forwarders(
     publish only their NodePorts)."""
     out: dict[str, SvclbSpec] = {}
     for info in snapshot.services:
-        if info.type not in ("NodePort", "LoadBalancer") or not info.cluster_ip:
-            continue
         key = f"{info.namespace}/{info.name}"
         spec = (services.get(key) or {}).get("spec") or {}
+        external = local_external_ips(spec, host_address)
+        if not info.cluster_ip or (info.type not in ("NodePort", "LoadBalancer") and not external):
+            continue
         ranges = tuple(str(r) for r in spec.get("loadBalancerSourceRanges") or [])
         rules: list[ForwardRule] = []
         publish: list[Publish] = []
@@ -88,6 +104,12 @@ def desired_forwarders(
                 rules.append(ForwardRule(listen, port.protocol, info.cluster_ip,  # type: ignore[arg-type]
                                          port.port, ranges))
                 publish.append(Publish(listen, port.protocol, port.port))
+        for ip in external:  # spec.externalIPs: the Service port on that address
+            for port in info.ports:
+                listen = 40000 + len(rules)
+                rules.append(ForwardRule(listen, port.protocol,  # type: ignore[arg-type]
+                                         info.cluster_ip, port.port))
+                publish.append(Publish(listen, port.protocol, port.port, ip))
         if rules:
             out[key] = SvclbSpec(info.namespace, info.name, tuple(rules), tuple(publish), host_address)
     return out
@@ -115,7 +137,8 @@ def create_forwarder(client: docker.DockerClient, env: str, network: str, image:
                      spec: SvclbSpec, gateway: str = "") -> None:
     """Create and start the forwarder; raises docker.errors.APIError (e.g. port in use)."""
     api = client.api
-    bindings = {f"{p.container_port}/{p.protocol.lower()}": (spec.host_address, p.host_port)
+    bindings = {f"{p.container_port}/{p.protocol.lower()}": (p.host_ip or spec.host_address,
+                                                             p.host_port)
                 for p in spec.publish}
     host_config = api.create_host_config(port_bindings=bindings,
                                          restart_policy={"Name": "unless-stopped"})
