@@ -17,6 +17,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
     ids=lambda p: p.name,
 )
 def test_example_manifests_are_valid(directory: Path) -> None:
+    # Examples with a localsvc.yaml or a docker-compose.yaml keep their manifests in k8s/.
+    if (directory / "k8s").is_dir():
+        directory = directory / "k8s"
     loaded, _ = load_manifests([directory])
     assert loaded.manifests
     assert not loaded.skipped
