@@ -151,7 +151,10 @@ class Environment:
         a node that runs another image (an upgraded localsvc): it adopts the running pods."""
         from localsvc.runtime.images import ensure_node_image
 
-        image = self.node_image or ensure_node_image(self.docker, self.progress)
+        if self.node_image is None:
+            # Pinned for this object's lifetime: a long `up` session keeps its node.
+            self.node_image = ensure_node_image(self.docker, self.progress)
+        image = self.node_image
         info = envrt.find(self.docker, self.name)
         if info is not None and info.node_status != "missing":
             node = self.docker.containers.get(envrt.node_name(self.name))
@@ -254,6 +257,28 @@ class Environment:
         ns = namespace if resolved in NAMESPACED else ""
         keys = [f"{resolved}/{ns}/{n}" for n in names]
         return list(self.node().post("/v1/delete", {"keys": keys})["results"])
+
+    def stop(self, timeout: float = 60.0) -> bool:
+        """Delete every object so that pods get their grace period, then remove everything.
+        Returns whether all pods ended within `timeout` (else they were killed)."""
+        clean = True
+        try:
+            node = self.node()
+            node.post("/v1/apply", {"manifests": [], "prune": True})
+            deadline = time.monotonic() + timeout
+            while self.get("pods", namespace=None):
+                if time.monotonic() > deadline:
+                    clean = False
+                    break
+                time.sleep(0.2)
+        except LocalsvcError:
+            clean = False
+        self.down()
+        return clean
+
+    def restart_image(self, image: str) -> list[Obj]:
+        """Roll the Deployments and re-create the Pods that run `image` (after a rebuild)."""
+        return list(self.node().post("/v1/restart", {"image": image})["results"])
 
     def down(self) -> dict[str, int]:
         """Remove every container, network and volume of the environment."""

@@ -44,10 +44,10 @@ def _env(args: argparse.Namespace) -> Any:
     return Environment(
         args.env,
         subnet=getattr(args, "subnet", None),
-        cluster_domain=getattr(args, "cluster_domain", "cluster.local"),
+        cluster_domain=getattr(args, "cluster_domain", None) or "cluster.local",
         node_image=os.environ.get("LOCALSVC_NODE_IMAGE") or None,
         proxy_mode=getattr(args, "proxy_mode", "auto"),
-        host_address=getattr(args, "host_address", "127.0.0.1"),
+        host_address=getattr(args, "host_address", None) or "127.0.0.1",
         node_port_range=getattr(args, "node_port_range", "30000-32767"),
         host_dns_port=getattr(args, "host_dns", None),
         progress=_stderr,
@@ -69,45 +69,58 @@ def _print_report(report: Any) -> None:
     _print_results(report.results)
 
 
+def _project(args: argparse.Namespace) -> Any:
+    """localsvc.yaml of the current directory (or a parent), applied under the command line:
+    flags and LOCALSVC_ENV win over the file."""
+    from localsvc.model.project import find_project, load_project
+
+    found = find_project(Path.cwd())
+    if found is None:
+        return None
+    project = load_project(found)
+    _stderr(f"using {found}")
+    if not args.filename:
+        args.filename = [str(p) for p in project.manifests]
+    if args.env is None and not os.environ.get("LOCALSVC_ENV") and project.environment:
+        args.env = project.environment
+    if args.host_address is None and project.host_address:
+        args.host_address = project.host_address
+    if args.cluster_domain is None and project.cluster_domain:
+        args.cluster_domain = project.cluster_domain
+    return project
+
+
 def cmd_up(args: argparse.Namespace) -> int:
+    from localsvc.devloop.builds import ensure_project_image
+
+    project = _project(args)
+    if not args.filename:
+        raise UsageError("up needs manifests: -f FILE_OR_DIR, or a localsvc.yaml listing them")
+    args.host_address = args.host_address or "127.0.0.1"
+    args.cluster_domain = args.cluster_domain or "cluster.local"
     env = _env(args)
+    from localsvc.api import load_manifests
+
+    load_manifests(args.filename)  # bad manifests fail before any build
+    for image in project.images if project is not None else ():
+        ensure_project_image(env.docker, image, _stderr)
+    report = env.up(args.filename, wait=None)
+    _print_report(report)
     if args.detach:
-        report = env.up(args.filename, wait=None)
-        _print_report(report)
         env.wait_ready(args.wait)
         _stderr(f"environment {env.name} is up; `localsvc get pods` to look, `localsvc down` to remove")
         return 0
-    report = env.up(args.filename, wait=None)
-    _print_report(report)
-    return _foreground(env, keep=args.keep)
+    from localsvc.devloop.foreground import DevLoop
+
+    loop = DevLoop(env, [Path(p) for p in args.filename], project, _stderr,
+                   watch=not args.no_watch)
+    return loop.run(keep=args.keep)
 
 
-def _foreground(env: Any, keep: bool) -> int:
-    from localsvc.logstream import LogStreamer
+def cmd_status(args: argparse.Namespace) -> int:
+    from localsvc.devloop.status import status_table
 
-    streamer = LogStreamer(env)
-    interrupted = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        if interrupted.is_set():
-            _stderr("second interrupt: forcing")
-            os._exit(130)
-        interrupted.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    thread = threading.Thread(target=streamer.run, daemon=True)
-    thread.start()
-    _stderr(f"environment {env.name} is running; Ctrl-C stops it")
-    interrupted.wait()
-    streamer.stopped.set()
-    if keep:
-        _stderr(f"leaving environment {env.name} running (--keep); `localsvc down` removes it")
-        return 0
-    _stderr(f"stopping environment {env.name} ...")
-    removed = env.down()
-    _stderr(f"removed {removed['containers']} containers, {removed['networks']} networks, "
-            f"{removed['volumes']} volumes")
+    print(status_table(_env(args)))
     return 0
 
 
@@ -348,15 +361,19 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("-f", "--filename", action="append", default=[], metavar="PATH",
                        help="manifest file or directory (recursive; .yaml, .yml, .json); repeatable")
 
-    p = add("up", "make the environment run exactly these manifests (creating it if needed)", files)
+    p = add("up", "make the environment run exactly these manifests (creating it if needed); "
+            "without -d, stream logs and watch files until Ctrl-C. Reads localsvc.yaml (manifests, "
+            "environment, images to build) when present", files)
     p.add_argument("-d", "--detach", action="store_true",
                    help="return once every pod is Running and Ready instead of streaming logs")
     p.add_argument("--wait", type=float, default=120.0, metavar="SECONDS",
                    help="with -d: how long to wait for readiness (default 120)")
     p.add_argument("--keep", action="store_true", help="foreground: leave the environment running on Ctrl-C")
+    p.add_argument("--no-watch", action="store_true",
+                   help="foreground: do not re-apply manifests or rebuild images when files change")
     p.add_argument("--subnet", help="the environment network's subnet, e.g. 10.210.0.0/16 (default: a free one)")
-    p.add_argument("--cluster-domain", default="cluster.local", help="DNS cluster domain (default cluster.local)")
-    p.add_argument("--host-address", default="127.0.0.1", metavar="IP",
+    p.add_argument("--cluster-domain", default=None, help="DNS cluster domain (default cluster.local)")
+    p.add_argument("--host-address", default=None, metavar="IP",
                    help="host address NodePorts and LoadBalancers are published on (default "
                    "127.0.0.1: never exposed to the LAN; 0.0.0.0 for every interface)")
     p.add_argument("--node-port-range", default="30000-32767", metavar="LOW-HIGH",
@@ -382,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="remove every localsvc environment on this engine")
     p.set_defaults(func=cmd_down)
 
+    add("status", "services with their ClusterIPs, host URLs and ready endpoints").set_defaults(
+        func=cmd_status)
     add("prune", "remove environments whose node is gone or stopped (left-overs of crashes)"
         ).set_defaults(func=cmd_prune)
 

@@ -315,7 +315,7 @@ class Controller:
         dkey = _key(obj)
         meta, spec = obj["metadata"], obj["spec"]
         template = spec["template"]
-        current = dep.template_hash(template)
+        current = self._template_hash(dkey, template)
         owned = [r for r in self.state.pods.values() if r.owner == dkey]
         step = dep.plan_rollout(
             spec,
@@ -331,6 +331,33 @@ class Controller:
             if record.owner == dkey:
                 desired.add(f"{record.namespace}/{record.name}")
         return bool(step.delete or step.create)
+
+    def _template_hash(self, dkey: str, template: Obj) -> str:
+        """The pod-template-hash, including a restart token when the Deployment was restarted
+        (a rebuilt image: same template, new pods), like `kubectl rollout restart`."""
+        token = (self.state.allocations.get("restarts") or {}).get(dkey)
+        return dep.template_hash({**template, "restartedAt": token} if token else template)
+
+    def restart_image(self, image: str) -> list[Obj]:
+        """Roll every Deployment and re-create every bare Pod that runs `image` (rebuilt)."""
+        results = []
+        restarts = self.state.allocations.setdefault("restarts", {})
+        for key, obj in list(self.state.objects.items()):
+            if obj["kind"] not in ("Deployment", "Pod"):
+                continue
+            spec = obj["spec"]["template"]["spec"] if obj["kind"] == "Deployment" else obj["spec"]
+            images = {c.get("image") for c in [*(spec.get("containers") or []),
+                                               *(spec.get("initContainers") or [])]}
+            if image not in images:
+                continue
+            if obj["kind"] == "Deployment":
+                restarts[key] = now_iso() + f"#{time.time_ns()}"
+            else:
+                obj["metadata"]["uid"] = str(uuid.uuid4())  # a new pod, as after delete+create
+            results.append(self._result(key, "restarted"))
+        self.store.save(self.state)
+        self._changed()
+        return results
 
     def _new_deployment_pod(self, deployment: Obj, dkey: str, hash_: str) -> PodRecord:
         meta = deployment["metadata"]
@@ -592,7 +619,7 @@ class Controller:
 
     def _deployment_status(self, obj: Obj) -> Obj:
         key = _key(obj)
-        current = dep.template_hash(obj["spec"]["template"])
+        current = self._template_hash(key, obj["spec"]["template"])
         owned = [r for r in self.state.pods.values() if r.owner == key]
         ready = sum(1 for r in owned if self._ready(r))
         updated = sum(1 for r in owned if r.template_hash == current)

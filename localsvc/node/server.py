@@ -84,6 +84,10 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
         result = controller.scale(body["namespace"], body["name"], int(body["replicas"]))
         return web.json_response({"results": [result]})
 
+    async def restart(request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response({"results": controller.restart_image(str(body["image"]))})
+
     async def status(request: web.Request) -> web.Response:
         return web.json_response(controller.status())
 
@@ -113,6 +117,7 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
 
     app = web.Application(middlewares=[errors_and_auth], client_max_size=64 * 1024 * 1024)
     app.router.add_get("/v1/status", status)
+    app.router.add_post("/v1/restart", restart)
     app.router.add_get("/v1/dns", dns)
     add_tunnel_routes(app)
     app.router.add_get("/healthz", healthz)

@@ -531,6 +531,7 @@ def build_image(
     dockerfile: str = "Dockerfile",
     buildargs: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
+    target: str | None = None,
 ) -> str:
     """`docker build` `context_dir` as `tag`; step lines go to `progress`. Returns `tag`.
 
@@ -546,6 +547,7 @@ def build_image(
             tag=tag,
             buildargs=dict(buildargs or {}),
             labels=dict(labels or {}),
+            target=target,
             decode=True,
             rm=True,
             forcerm=True,

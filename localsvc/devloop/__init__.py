@@ -1,0 +1,1 @@
+"""The developer loop: project image builds, file sync, watching, the foreground `up`."""

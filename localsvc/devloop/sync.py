@@ -1,0 +1,63 @@
+"""`sync` rules of localsvc.yaml: copy changed files into the running containers of an image,
+without a rebuild (like compose's develop.watch `sync`)."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import docker
+import docker.errors
+
+from localsvc.model.project import ImageBuild, SyncRule
+
+
+def containers_running(pods: Iterable[dict[str, Any]], image: str) -> list[str]:
+    """IDs of running containers whose spec uses `image`."""
+    out = []
+    for pod in pods:
+        images = {c["name"]: c.get("image") for c in pod["spec"].get("containers") or []}
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            cid = str(status.get("containerID") or "").removeprefix("docker://")
+            if cid and images.get(status["name"]) == image and "running" in (status.get("state") or {}):
+                out.append(cid)
+    return out
+
+
+def _archive(path: Path, arcname: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(str(path), arcname=arcname)
+    return buffer.getvalue()
+
+
+def sync_files(client: docker.DockerClient, container_ids: Iterable[str], rule: SyncRule,
+               files: Iterable[Path]) -> int:
+    """Copy each changed file under rule.src to rule.dest in every container; returns copies made."""
+    copies = 0
+    for file in files:
+        if not file.is_file():
+            continue
+        relative = file.resolve().relative_to(rule.src.resolve())
+        target = PurePosixPath(rule.dest) / PurePosixPath(*relative.parts)
+        data = _archive(file, target.name)
+        for cid in container_ids:
+            try:
+                container = client.containers.get(cid)
+                container.exec_run(["mkdir", "-p", str(target.parent)])
+                container.put_archive(str(target.parent), data)
+                copies += 1
+            except docker.errors.APIError:
+                continue
+    return copies
+
+
+def rule_for_all(image: ImageBuild, files: list[Path], rule_of: Any) -> SyncRule | None:
+    """The one sync rule covering every changed file, or None (then the image is rebuilt)."""
+    rules = {rule_of(image, f) for f in files}
+    if len(rules) == 1 and None not in rules:
+        return next(iter(rules))
+    return None
