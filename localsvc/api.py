@@ -407,7 +407,7 @@ class Environment:
             deployments = self.get("deployments", namespace=None)
             waiting = [p for p in pods if not _pod_ready(p)]
             short = [d for d in deployments if not _deployment_complete(d)]
-            if not waiting and not short:
+            if not waiting and not short and self._routed():
                 return
             summary = f"waiting for {len(waiting)}/{len(pods)} pods: " + ", ".join(
                 f"{p['metadata']['name']} ({pod_reason(p)})" for p in waiting[:5]
@@ -419,6 +419,13 @@ class Environment:
             if time.monotonic() > deadline:
                 raise Timeout(f"not ready after {timeout:.0f}s: " + summary.split(": ", 1)[1])
             time.sleep(0.2)
+
+    def _routed(self) -> bool:
+        """The node's dataplane has applied its latest snapshot (so Services route to the pods
+        that are ready now), not only the pods being ready."""
+        status = self.node().get("/v1/status")
+        applied, latest = status.get("appliedVersion"), status.get("snapshotVersion")
+        return applied is None or latest is None or applied >= latest
 
     # ---- containers ---------------------------------------------------------------------------
 

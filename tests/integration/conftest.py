@@ -88,7 +88,8 @@ def localsvc(env: Environment, *args: str, check: bool = True, timeout: float = 
 def labelled(client: docker.DockerClient, env_name: str) -> dict[str, int]:
     f = {"label": [f"{L.ENV}={env_name}"]}
     return {
-        "containers": len(client.containers.list(all=True, filters=f)),
+        # The low-level list inspects nothing, so it cannot trip over a container being removed.
+        "containers": len(client.api.containers(all=True, filters=f)),
         "networks": len(client.networks.list(filters=f)),
         "volumes": len(client.volumes.list(filters=f)),
     }
