@@ -73,7 +73,7 @@ def main() -> int:
     d_iperf, d_sock = free_port(21000), free_port(23000)
     np_iperf, np_sock = free_port(31000), free_port(31500)
     try:
-        direct = docker.containers.run(BENCH, ["sh", "-c", SERVER_CMD], detach=True, labels=label,
+        docker.containers.run(BENCH, ["sh", "-c", SERVER_CMD], detach=True, labels=label,
                                        ports={"5201/tcp": ("127.0.0.1", d_iperf),
                                               "11111/tcp": ("127.0.0.1", d_sock)})
         client = docker.containers.run(BENCH, ["sleep", "infinity"], detach=True, labels=label,

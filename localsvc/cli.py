@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,7 @@ def _stderr(message: str) -> None:
 
 def _error(message: str) -> None:
     colour = sys.stderr.isatty() and "NO_COLOR" not in os.environ
-    sys.stderr.write((f"\033[31merror:\033[0m " if colour else "error: ") + message + "\n")
+    sys.stderr.write(("\033[31merror:\033[0m " if colour else "error: ") + message + "\n")
 
 
 def _env(args: argparse.Namespace) -> Any:

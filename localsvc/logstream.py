@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 from typing import Any, TextIO
 
 from localsvc.api import Environment

@@ -9,11 +9,11 @@ never die of a packet: malformed input is counted and answered FORMERR (or dropp
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 import logging
 import os
 import socket
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from dataclasses import replace
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import docker
@@ -25,9 +25,14 @@ from localsvc.errors import ManifestError, NotFound
 from localsvc.model import deployments as dep
 from localsvc.model.allocation import dns_ip
 from localsvc.model.endpoints import PodView, service_env
-from localsvc.model.network import plan_for
-from localsvc.model.snapshot import Snapshot
 from localsvc.model.load import Manifest
+from localsvc.model.network import plan_for
+from localsvc.model.nodeports import (
+    LBClaim,
+    allocate_node_ports,
+    assign_lb_ports,
+    node_port_requests,
+)
 from localsvc.model.objects import (
     BUILTIN_NAMESPACES,
     NAMESPACED,
@@ -37,11 +42,11 @@ from localsvc.model.objects import (
     secret_for_output,
     stamp,
 )
+from localsvc.model.snapshot import Snapshot
 from localsvc.model.validate import validate
-from localsvc.node.context import NodeContext
-from localsvc.model.nodeports import LBClaim, allocate_node_ports, assign_lb_ports, node_port_requests
 from localsvc.node import services as svc
 from localsvc.node import svclb
+from localsvc.node.context import NodeContext
 from localsvc.node.network import NetworkSync
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, State, Store, key_of

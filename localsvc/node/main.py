@@ -15,9 +15,9 @@ from localsvc.model.allocation import dns_ip
 from localsvc.model.network import plan_for
 from localsvc.net.dataplane import make_dataplane
 from localsvc.node.context import NodeConfig, NodeContext
+from localsvc.node.controller import Controller
 from localsvc.node.network import NetworkSync
 from localsvc.node.reaper import Reaper
-from localsvc.node.controller import Controller
 from localsvc.node.server import make_app
 from localsvc.node.store import Store
 from localsvc.node.tasks import spawn

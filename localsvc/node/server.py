@@ -6,11 +6,10 @@ requests into Controller calls and LocalsvcErrors into status codes; no logic of
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
-
-import asyncio
 
 from aiohttp import web
 from dnslib import QTYPE, RCODE, DNSRecord

@@ -6,8 +6,8 @@ EndpointSlice objects `get` shows. Pure functions over the node's State and pod 
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from localsvc.errors import Problem

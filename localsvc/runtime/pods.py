@@ -10,8 +10,8 @@ from __future__ import annotations
 import io
 import tarfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
