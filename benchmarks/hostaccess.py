@@ -21,24 +21,16 @@ import time
 import uuid
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, free_port, get, wait_until  # noqa: E402,F401
 from localsvc.api import Environment
 from localsvc.runtime.engine import connect
 from localsvc.runtime.images import ensure_context_image, ensure_node_image
 
-ROOT = Path(__file__).resolve().parents[1]
 BENCH = "localsvc-bench/tools:1"
 SERVER_CMD = "iperf3 -s -p 5201 -D; sockperf sr --tcp -p 11111 --daemonize >/dev/null; sleep infinity"
 
 
-def free_port(low: int) -> int:
-    for port in range(low, low + 2000):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port")
 
 
 def measure(client: object, iperf_port: int, sockperf_port: int, seconds: float) -> dict[str, float]:
