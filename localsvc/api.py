@@ -388,7 +388,8 @@ class Environment:
         return items
 
     def pod(self, name: str, namespace: str = "default") -> Obj:
-        return self.get("pods", name, namespace)[0]
+        # `pod/NAME` too, as `get pods -o name` prints it.
+        return self.get("pods", name.removeprefix("pod/").removeprefix("pods/"), namespace)[0]
 
     def scale(self, deployment: str, replicas: int, namespace: str = "default") -> Obj:
         if replicas < 0:
@@ -496,6 +497,8 @@ class Environment:
 def _host_port_free(address: str, port: int, protocol: str) -> bool:
     kind = socket.SOCK_DGRAM if protocol == "UDP" else socket.SOCK_STREAM
     with socket.socket(socket.AF_INET, kind) as sock:
+        # As a server binding the port would: connections in TIME_WAIT do not make it busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((address, port))
         except OSError:

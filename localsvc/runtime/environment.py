@@ -279,9 +279,9 @@ def wait_healthy(client: docker.DockerClient, env: str, timeout: float = 60.0) -
     raise NodeError(f"the node of {env} did not become healthy in {timeout:.0f}s ({last_error})")
 
 
-def _remove_container(container: Any) -> int:
+def _remove_container(client: docker.DockerClient, container_id: str) -> int:
     try:
-        container.remove(force=True, v=True)
+        client.api.remove_container(container_id, force=True, v=True)
         return 1
     except docker.errors.NotFound:
         return 0
@@ -301,14 +301,15 @@ def destroy(client: docker.DockerClient, env: str) -> dict[str, int]:
     # call the node had in flight may still create a container after that: list again until
     # none is left.
     for attempt in range(10):
-        containers = client.containers.list(all=True, filters=filters)
+        # The low-level list inspects nothing, so a container vanishing meanwhile is no error.
+        containers = client.api.containers(all=True, filters=filters)
         if not containers:
             break
-        nodes = [c for c in containers if c.labels.get(L.ROLE) == L.ROLE_NODE]
-        others = [c for c in containers if c.labels.get(L.ROLE) != L.ROLE_NODE]
-        removed["containers"] += sum(map(_remove_container, nodes))
+        nodes = [c["Id"] for c in containers if (c.get("Labels") or {}).get(L.ROLE) == L.ROLE_NODE]
+        others = [c["Id"] for c in containers if c["Id"] not in nodes]
+        removed["containers"] += sum(_remove_container(client, c) for c in nodes)
         with ThreadPoolExecutor(max_workers=8) as pool:
-            removed["containers"] += sum(pool.map(_remove_container, others))
+            removed["containers"] += sum(pool.map(lambda c: _remove_container(client, c), others))
         if attempt:
             time.sleep(0.2)
     for n in client.networks.list(filters=filters):
@@ -322,8 +323,8 @@ def destroy(client: docker.DockerClient, env: str) -> dict[str, int]:
             except docker.errors.APIError as err:
                 if "active endpoints" not in str(err) or attempt == 9:
                     raise EngineError(f"cannot remove network {n.name}: {err}") from err
-                for c in client.containers.list(all=True, filters=filters):
-                    removed["containers"] += _remove_container(c)
+                for c in client.api.containers(all=True, filters=filters):
+                    removed["containers"] += _remove_container(client, c["Id"])
                 time.sleep(0.3)
     for v in client.volumes.list(filters=filters):
         try:
