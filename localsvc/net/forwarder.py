@@ -15,14 +15,13 @@ import json
 import logging
 import signal
 import socket
-import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, TypeVar, cast
 
 from localsvc.errors import LocalsvcError
-from localsvc.node.tasks import spawn
+from localsvc.net.relay import Address, TcpOwner, TcpRelay, UdpRelay
 
 log = logging.getLogger("localsvc.forwarder")
 
@@ -142,19 +141,6 @@ class _Sources:
         return any(ip in net for net in self.networks)
 
 
-def _reset(transport: asyncio.BaseTransport) -> None:
-    """Close at once with a TCP RST (SO_LINGER 0), so the client sees a refusal, not a hang."""
-    if transport.is_closing():
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
-    cast(asyncio.Transport, transport).abort()
-
-
 def _bind(host: str, rule: ForwardRule) -> socket.socket:
     kind = socket.SOCK_DGRAM if rule.protocol == "UDP" else socket.SOCK_STREAM
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -178,161 +164,41 @@ def _bind(host: str, rule: ForwardRule) -> socket.socket:
 # -------------------------------------------------------------------------------------- TCP
 
 
-class _Side(asyncio.Protocol):
-    """One end of a relayed TCP connection; passes bytes, EOF and backpressure to the other."""
+class _TcpListener(TcpOwner[Address]):
+    """One TCP rule: relays every admitted connection to the rule's single target."""
 
-    def __init__(self, relay: _Relay) -> None:
-        self.relay = relay
-        self.transport: asyncio.Transport | None = None
-        self.eof = False
-        self.write_paused = False
-
-    @property
-    def peer(self) -> _Side:
-        return self.relay.target if self is self.relay.client else self.relay.client
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-        if self is self.relay.client:
-            self.relay.client_connected()
-        else:
-            self.relay.target_connected()
-
-    def data_received(self, data: bytes) -> None:
-        out = self.peer.transport
-        if out is None:
-            # The target is not connected yet (uvloop may deliver before the pause holds).
-            self.relay.pending.append(data)
-            if self.transport is not None:
-                self.transport.pause_reading()
-        elif not out.is_closing():
-            out.write(data)
-
-    def eof_received(self) -> bool:
-        self.eof = True
-        out = self.peer.transport
-        if out is not None and not out.is_closing() and out.can_write_eof():
-            out.write_eof()
-        if self.peer.eof:
-            self.relay.close()
-        return True  # half-close: the other direction carries on
-
-    def pause_writing(self) -> None:
-        self.write_paused = True
-        self.relay.set_reading(self.peer, False)
-
-    def resume_writing(self) -> None:
-        self.write_paused = False
-        self.relay.set_reading(self.peer, True)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.relay.lost(self, exc)
-
-
-class _Relay:
-    """One forwarded TCP connection: the client side, the target side, the connecting task."""
-
-    def __init__(self, listener: _TcpListener) -> None:
-        self.listener = listener
-        self.client = _Side(self)
-        self.target = _Side(self)
-        self.pending: list[bytes] = []
-        self.task: asyncio.Task[Any] | None = None
-        self.closed = False
-
-    def client_connected(self) -> None:
-        transport = self.client.transport
-        assert transport is not None
-        peer = transport.get_extra_info("peername")
-        host = str(peer[0]) if peer else ""
-        if not self.listener.sources.allows(host):
-            log.info("%s: client %s is outside the source ranges", self.listener.rule, host)
-            _reset(transport)
-            return
-        transport.pause_reading()  # until the target side exists
-        self.listener.relays.add(self)
-        self.task = spawn(self._connect(), name=f"svclb-connect {self.listener.rule}")
-
-    async def _connect(self) -> None:
-        rule = self.listener.rule
-        loop = asyncio.get_running_loop()
-        try:
-            await asyncio.wait_for(
-                loop.create_connection(lambda: self.target, rule.target_ip, rule.target_port),
-                self.listener.connect_timeout,
-            )
-        except (OSError, TimeoutError) as err:
-            log.info("%s: target refused: %r", rule, err)
-            self.abort()
-
-    def target_connected(self) -> None:
-        target, client = self.target.transport, self.client.transport
-        assert target is not None
-        if self.closed or client is None or client.is_closing():
-            target.close()
-            return
-        for chunk in self.pending:
-            target.write(chunk)
-        self.pending.clear()
-        if self.client.eof and target.can_write_eof():
-            target.write_eof()
-        if not self.target.write_paused:
-            client.resume_reading()
-
-    def set_reading(self, side: _Side, on: bool) -> None:
-        """Flow control: stop or restart reading from `side` (whose bytes fill the other)."""
-        transport = side.transport
-        if transport is None or transport.is_closing():
-            return
-        if on and not (side is self.client and self.target.transport is None):
-            transport.resume_reading()
-        elif not on:
-            transport.pause_reading()
-
-    def lost(self, side: _Side, exc: Exception | None) -> None:
-        other = side.peer.transport
-        if other is not None and not other.is_closing():
-            if exc is None:
-                other.close()  # flush what is buffered, then FIN
-            else:
-                _reset(other)
-        if side is self.client and self.task is not None and not self.task.done():
-            self.task.cancel()
-        if other is None or other.is_closing():
-            self._forget()
-
-    def close(self) -> None:
-        for side in (self.client, self.target):
-            if side.transport is not None and not side.transport.is_closing():
-                side.transport.close()
-        self._forget()
-
-    def abort(self) -> None:
-        if self.client.transport is not None:
-            _reset(self.client.transport)
-        if self.target.transport is not None and not self.target.transport.is_closing():
-            self.target.transport.abort()
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-        self._forget()
-
-    def _forget(self) -> None:
-        self.closed = True
-        self.listener.relays.discard(self)
-
-
-class _TcpListener:
     def __init__(self, rule: ForwardRule, sock: socket.socket, connect_timeout: float) -> None:
         self.rule = rule
         self.sock = sock
         self.sources = _Sources(rule.source_ranges)
         self.connect_timeout = connect_timeout
-        self.relays: set[_Relay] = set()
+        self.relays: set[TcpRelay[Address]] = set()
         self.server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(lambda: _Relay(self).client, sock=self.sock)
+        name = f"svclb-connect {self.rule}"
+        self.server = await loop.create_server(
+            lambda: TcpRelay(self, self.connect_timeout, name).client, sock=self.sock
+        )
+
+    def admit(self, client_host: str) -> bool:
+        if self.sources.allows(client_host):
+            return True
+        log.info("%s: client %s is outside the source ranges", self.rule, client_host)
+        return False
+
+    def upstreams(self, client_host: str) -> list[Address]:
+        return [Address(self.rule.target_ip, self.rule.target_port)]
+
+    def relay_opened(self, relay: TcpRelay[Address]) -> None:
+        self.relays.add(relay)
+
+    def relay_closed(self, relay: TcpRelay[Address]) -> None:
+        self.relays.discard(relay)
+
+    def upstream_failed(self, client_host: str, upstream: Address, err: Exception) -> None:
+        log.info("%s: target refused: %r", self.rule, err)
 
     async def stop(self) -> None:
         if self.server is not None:
@@ -348,110 +214,29 @@ class _TcpListener:
 # -------------------------------------------------------------------------------------- UDP
 
 
-class _Flow(asyncio.DatagramProtocol):
-    """One UDP client: a socket connected to the target; replies go back via the listener."""
+class _UdpListener(UdpRelay[Address]):
+    """One UDP rule: a flow per admitted client, each to the rule's single target."""
 
-    def __init__(self, listener: _UdpListener, client: tuple[str, int]) -> None:
-        self.listener = listener
-        self.client = client
-        self.transport: asyncio.DatagramTransport | None = None
-        self.pending: list[bytes] = []
-        self.last_seen = time.monotonic()
-        self.task: asyncio.Task[Any] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-        for data in self.pending:
-            self.transport.sendto(data)
-        self.pending.clear()
-
-    def send(self, data: bytes) -> None:
-        self.last_seen = time.monotonic()
-        if self.transport is None:
-            if len(self.pending) < 64:
-                self.pending.append(data)
-        elif not self.transport.is_closing():
-            self.transport.sendto(data)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        self.last_seen = time.monotonic()
-        out = self.listener.transport
-        if out is not None and not out.is_closing():
-            out.sendto(data, self.client)
-
-    def error_received(self, exc: Exception) -> None:
-        # e.g. ICMP port unreachable: end the flow; the client's next datagram opens a new one
-        log.debug("%s: flow from %s failed: %r", self.listener.rule, self.client, exc)
-        self.close()
-
-    def close(self) -> None:
-        if self.listener.flows.get(self.client) is self:
-            del self.listener.flows[self.client]
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
-
-
-class _UdpListener(asyncio.DatagramProtocol):
     def __init__(self, rule: ForwardRule, sock: socket.socket, idle_timeout: float) -> None:
+        super().__init__(str(rule), "svclb", idle_timeout, time.monotonic, log)
         self.rule = rule
         self.sock = sock
         self.sources = _Sources(rule.source_ranges)
-        self.idle_timeout = idle_timeout
-        self.transport: asyncio.DatagramTransport | None = None
-        self.flows: dict[tuple[str, int], _Flow] = {}
-        self.sweeper: asyncio.Task[Any] | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.create_datagram_endpoint(lambda: self, sock=self.sock)
-        self.sweeper = spawn(self._sweep(), name=f"svclb-udp-sweep {self.rule}")
+        self.start_sweeping()
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        client = (str(addr[0]), int(addr[1]))
-        flow = self.flows.get(client)
-        if flow is None:
-            if not self.sources.allows(client[0]):
-                return
-            flow = _Flow(self, client)
-            self.flows[client] = flow
-            flow.task = spawn(self._open(flow), name=f"svclb-udp-flow {self.rule}")
-        flow.send(data)
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("%s: %r", self.rule, exc)
-
-    async def _open(self, flow: _Flow) -> None:
-        loop = asyncio.get_running_loop()
-        target = (self.rule.target_ip, self.rule.target_port)
-        try:
-            await loop.create_datagram_endpoint(lambda: flow, remote_addr=target)
-        except OSError as err:
-            log.info("%s: cannot reach the target: %r", self.rule, err)
-            flow.close()
-
-    async def _sweep(self) -> None:
-        idle = self.idle_timeout
-        while True:
-            await asyncio.sleep(max(0.05, min(idle / 4, 5.0)))
-            now = time.monotonic()
-            for flow in [f for f in self.flows.values() if now - f.last_seen >= idle]:
-                flow.close()
+    def choose(self, client_host: str) -> Address | None:
+        if not self.sources.allows(client_host):
+            return None
+        return Address(self.rule.target_ip, self.rule.target_port)
 
     async def stop(self) -> None:
-        tasks = [t for t in (self.sweeper,) if t is not None]
-        tasks += [f.task for f in self.flows.values() if f.task is not None]
-        for task in tasks:
-            task.cancel()
-        for flow in list(self.flows.values()):
-            flow.close()
-        if self.transport is not None:
-            self.transport.close()  # the transport owns the socket now
-        else:
+        served = self.transport is not None
+        tasks = self.shut()
+        if not served:
             self.sock.close()
         await asyncio.gather(*tasks, return_exceptions=True)
 
