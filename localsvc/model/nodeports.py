@@ -80,12 +80,16 @@ def allocate_node_ports(
     current: Mapping[str, Mapping[str, int]],
     port_range: tuple[int, int] = DEFAULT_RANGE,
     host_in_use: Callable[[int], bool] = lambda p: False,
+    seed: str = "",
 ) -> tuple[dict[str, dict[str, int]], list[Problem]]:
     """New table (service key -> {port key -> nodePort}) for exactly these requests, or problems.
 
-    Ports held in `current` by Services (or ports) no longer requested are free again.
+    Ports held in `current` by Services (or ports) no longer requested are free again. `seed`
+    (the environment's name) makes two environments running the same manifests on one host
+    choose different ports, since host ports are shared between them.
     """
     table = _Table(requests, current, port_range, host_in_use)
+    table.seed = seed
     table.keep_held()
     table.take_explicit()
     table.allocate_rest()
@@ -94,6 +98,8 @@ def allocate_node_ports(
 
 class _Table:
     """Working state of one allocation: who holds which port, and the problems found so far."""
+
+    seed = ""  # mixed into the first-choice hash (the environment's name)
 
     def __init__(
         self,
@@ -184,7 +190,7 @@ class _Table:
     def free_port(self, r: PortRequest) -> int | None:
         """A free port: the first choice derived from a hash of the key, then linear probing."""
         size = self.high - self.low + 1
-        digest = hashlib.sha256(f"{r.service_key}:{r.port_key}".encode()).digest()
+        digest = hashlib.sha256(f"{self.seed}{r.service_key}:{r.port_key}".encode()).digest()
         start = int.from_bytes(digest[:4], "big") % size
         for i in range(size):
             port = self.low + (start + i) % size

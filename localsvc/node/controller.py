@@ -473,7 +473,8 @@ class Controller:
             m = lines.get(key)
             requests += node_port_requests(obj, m.file if m else "", m.lines if m else None)
         _, port_problems = allocate_node_ports(requests, self.node_ports,
-                                               self.ctx.config.node_port_range)
+                                               self.ctx.config.node_port_range,
+                                               seed=self.ctx.config.env)
         if problems or port_problems:
             raise ManifestError(problems + port_problems)
 
@@ -486,7 +487,8 @@ class Controller:
         self.state.allocations[svc.ALLOCATION_KEY] = table
         requests = [r for obj in services for r in node_port_requests(obj)]
         ports, port_problems = allocate_node_ports(requests, self.node_ports,
-                                                   self.ctx.config.node_port_range)
+                                                   self.ctx.config.node_port_range,
+                                                   seed=self.ctx.config.env)
         if port_problems:
             log.error("NodePort allocation: %s", "; ".join(map(str, port_problems)))
         self.state.allocations["nodePorts"] = ports

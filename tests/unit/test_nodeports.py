@@ -294,3 +294,16 @@ def test_pending_holder_releases_its_other_ports() -> None:
     owners, pending = assign_lb_ports(claims, current)
     assert owners == {"8080/TCP": "default/new", "9090/TCP": "default/other"}
     assert pending["default/old"].startswith("port 9090/TCP is held by LoadBalancer default/other")
+
+
+def test_environments_with_the_same_manifests_choose_different_ports() -> None:
+    """Host ports are shared by every environment on the engine: the seed (the environment's
+    name) keeps two environments of the same manifests from wanting the same nodePort."""
+    from localsvc.model.nodeports import PortRequest, allocate_node_ports
+
+    request = [PortRequest("default/web", "80/TCP", None)]
+    ports = {allocate_node_ports(request, {}, seed=f"worker-{i}")[0]["default/web"]["80/TCP"]
+             for i in range(8)}
+    assert len(ports) >= 7
+    same = allocate_node_ports(request, {}, seed="a")[0] == allocate_node_ports(request, {}, seed="a")[0]
+    assert same
