@@ -483,12 +483,12 @@ class Environment:
                 raise LocalsvcError("exec -i/-t needs the docker CLI on PATH") from err
         api = self.docker.api
         exec_id = api.exec_create(cid, list(command), stdout=True, stderr=True)["Id"]
-        for out, err in api.exec_start(exec_id, stream=True, demux=True):
+        for out, errout in api.exec_start(exec_id, stream=True, demux=True):
             if out:
                 sys.stdout.buffer.write(out)
                 sys.stdout.buffer.flush()
-            if err:
-                sys.stderr.buffer.write(err)
+            if errout:
+                sys.stderr.buffer.write(errout)
                 sys.stderr.buffer.flush()
         code = api.exec_inspect(exec_id).get("ExitCode")
         return int(code if code is not None else 1)

@@ -130,8 +130,8 @@ def render(kind: str, items: list[Obj], fmt: str | None, all_namespaces: bool) -
         return json.dumps({"apiVersion": "v1", "kind": "List", "items": items,
                            "metadata": {"resourceVersion": ""}}, indent=4)
     if fmt == "yaml":
-        return yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items},
-                              sort_keys=False)
+        return str(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items},
+                                  sort_keys=False))
     if fmt == "name":
         return "\n".join(f"{kind.lower()}/{o['metadata']['name']}" for o in items)
     header, row, wide_cols = COLUMNS[kind]
@@ -148,4 +148,4 @@ def render_one(item: Obj, fmt: str) -> str:
     """`get KIND NAME -o json|yaml` prints the object itself, not a List (as kubectl)."""
     if fmt == "json":
         return json.dumps(item, indent=4)
-    return yaml.safe_dump(item, sort_keys=False)
+    return str(yaml.safe_dump(item, sort_keys=False))

@@ -12,7 +12,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from localsvc.model.project import ImageBuild, SyncRule
+from localsvc.model.project import SyncRule
 
 
 def containers_running(pods: Iterable[dict[str, Any]], image: str) -> list[str]:
@@ -53,11 +53,3 @@ def sync_files(client: docker.DockerClient, container_ids: Iterable[str], rule: 
             except docker.errors.APIError:
                 continue
     return copies
-
-
-def rule_for_all(image: ImageBuild, files: list[Path], rule_of: Any) -> SyncRule | None:
-    """The one sync rule covering every changed file, or None (then the image is rebuilt)."""
-    rules = {rule_of(image, f) for f in files}
-    if len(rules) == 1 and None not in rules:
-        return next(iter(rules))
-    return None

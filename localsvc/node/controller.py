@@ -373,7 +373,7 @@ class Controller:
             if f"{meta['namespace']}/{name}" not in self.state.pods:
                 break
         now = time.time()
-        pod = {
+        pod: Obj = {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {
@@ -467,11 +467,12 @@ class Controller:
                 sources[_key(m.obj)] = {"file": m.file, "line": m.line_of("spec.clusterIP")}
         _, problems = svc.allocate_cluster_ips(list(after.values()), sources, self.allocations,
                                                self.cluster_range)
-        lines = {_key(m.obj): m for m in manifests if m.kind == "Service"}
+        given = {_key(m.obj): m for m in manifests if m.kind == "Service"}
         requests = []
         for key, obj in after.items():
-            m = lines.get(key)
-            requests += node_port_requests(obj, m.file if m else "", m.lines if m else None)
+            source = given.get(key)
+            requests += node_port_requests(obj, source.file if source else "",
+                                           source.lines if source else None)
         _, port_problems = allocate_node_ports(requests, self.node_ports,
                                                self.ctx.config.node_port_range,
                                                seed=self.ctx.config.env)
@@ -544,7 +545,7 @@ class Controller:
 
     # ---- reading, Kubernetes-shaped -----------------------------------------------------------
 
-    def list(self, kind: str, namespace: str | None) -> list[Obj]:
+    def list_objects(self, kind: str, namespace: str | None) -> list[Obj]:
         created = {f"{o['metadata'].get('namespace', 'default')}/{o['metadata']['name']}":
                    o["metadata"].get("creationTimestamp", "") for o in self.state.objects_of("Service")}
         created["kube-system/kube-dns"] = self.started
@@ -605,7 +606,7 @@ class Controller:
         names |= {r.namespace for r in self.state.pods.values()}
         out = []
         for name in sorted(names | set(declared)):
-            obj = copy.deepcopy(declared.get(name)) or {
+            obj = copy.deepcopy(declared[name]) if name in declared else {
                 "apiVersion": "v1",
                 "kind": "Namespace",
                 "metadata": {"name": name},

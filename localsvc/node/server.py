@@ -72,7 +72,7 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
         if kind is None:
             raise NotFound(f'the server doesn\'t have a resource type "{request.match_info["kind"]}"')
         namespace = request.query.get("namespace")
-        items = controller.list(kind, namespace)
+        items = controller.list_objects(kind, namespace)
         name = request.query.get("name")
         if name is not None:
             items = [o for o in items if o["metadata"]["name"] == name]

@@ -66,7 +66,7 @@ def _used_subnets(client: docker.DockerClient) -> list[str]:
 
 def _host_routes() -> list[str]:
     """IPv4 routes of this machine (Linux), so a new subnet does not shadow the LAN or a VPN."""
-    routes = []
+    routes: list[str] = []
     try:
         lines = Path("/proc/net/route").read_text().splitlines()[1:]
     except OSError:
