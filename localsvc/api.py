@@ -178,16 +178,24 @@ class Environment:
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
-    def up(self, paths: Sequence[str | Path], wait: float | None = 120.0) -> ApplyReport:
-        """Make the environment hold exactly these manifests; optionally wait until Ready."""
-        return self._apply(paths, prune=True, wait=wait)
+    def up(self, paths: Sequence[str | Path], wait: float | None = 120.0,
+           strict: bool = False) -> ApplyReport:
+        """Make the environment hold exactly these manifests; optionally wait until Ready.
+        `strict`: also report the fields that localsvc accepts but ignores."""
+        return self._apply(paths, prune=True, wait=wait, strict=strict)
 
-    def apply(self, paths: Sequence[str | Path], wait: float | None = None) -> ApplyReport:
-        return self._apply(paths, prune=False, wait=wait)
+    def apply(self, paths: Sequence[str | Path], wait: float | None = None,
+              strict: bool = False) -> ApplyReport:
+        return self._apply(paths, prune=False, wait=wait, strict=strict)
 
-    def _apply(self, paths: Sequence[str | Path], prune: bool, wait: float | None) -> ApplyReport:
+    def _apply(self, paths: Sequence[str | Path], prune: bool, wait: float | None,
+               strict: bool = False) -> ApplyReport:
         loaded, _ = load_manifests(paths)  # before touching anything
         report = ApplyReport(skipped=_skipped(loaded))
+        if strict:
+            from localsvc.model.ignored import strict_report
+
+            report.warnings += strict_report(loaded.manifests)
         self.ensure()
         node = self.node()
         existing = {o["metadata"]["name"] for o in node.get("/v1/objects/namespaces")["items"]}

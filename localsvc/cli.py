@@ -102,7 +102,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     load_manifests(args.filename)  # bad manifests fail before any build
     for image in project.images if project is not None else ():
         ensure_project_image(env.docker, image, _stderr)
-    report = env.up(args.filename, wait=None)
+    report = env.up(args.filename, wait=None, strict=args.strict)
     _print_report(report)
     if args.detach:
         env.wait_ready(args.wait)
@@ -124,7 +124,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     env = _env(args)
-    _print_report(env.apply(args.filename, wait=None))
+    _print_report(env.apply(args.filename, wait=None, strict=args.strict))
     if args.wait:
         env.wait_ready(args.wait)
     return 0
@@ -358,10 +358,14 @@ def build_parser() -> argparse.ArgumentParser:
     files = argparse.ArgumentParser(add_help=False)
     files.add_argument("-f", "--filename", action="append", default=[], metavar="PATH",
                        help="manifest file or directory (recursive; .yaml, .yml, .json); repeatable")
+    strict = argparse.ArgumentParser(add_help=False)
+    strict.add_argument("--strict", action="store_true",
+                        help="also list the fields localsvc accepts but does not act on "
+                        "(scheduling, security contexts, lifecycle hooks, ...)")
 
     p = add("up", "make the environment run exactly these manifests (creating it if needed); "
             "without -d, stream logs and watch files until Ctrl-C. Reads localsvc.yaml (manifests, "
-            "environment, images to build) when present", files)
+            "environment, images to build) when present", files, strict)
     p.add_argument("-d", "--detach", action="store_true",
                    help="return once every pod is Running and Ready instead of streaming logs")
     p.add_argument("--wait", type=float, default=120.0, metavar="SECONDS",
@@ -384,7 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "with nftables (fast; the default when available) or an asyncio proxy")
     p.set_defaults(func=cmd_up)
 
-    p = add("apply", "create or update objects from manifests; other objects are left alone", files)
+    p = add("apply", "create or update objects from manifests; other objects are left alone",
+            files, strict)
     p.add_argument("--wait", type=float, default=None, metavar="SECONDS",
                    help="wait up to SECONDS for every pod to be Ready")
     p.set_defaults(func=cmd_apply)
