@@ -31,7 +31,7 @@ SERVICES = 200
 
 def manifests(tmp: Path, extra_services: int) -> Path:
     ports = ("[{name: sink, port: 5001}, {name: echo, port: 5002}, {name: close, port: 5003}, "
-             "{name: iperf, port: 5201}, {name: sockperf, port: 11111}]")
+             "{name: iperf, port: 5201}, {name: sockperf, port: 11111}, {name: conn, port: 5004}]")
     docs = [f"""
 apiVersion: v1
 kind: Pod
@@ -41,7 +41,7 @@ spec:
   containers:
   - name: server
     image: {BENCH}
-    command: ["sh", "-c", "iperf3 -s -p 5201 -D; sockperf sr --tcp -p 11111 --daemonize >/dev/null; exec python3 /bench/netbench.py server"]
+    command: ["sh", "-c", "iperf3 -s -p 5201 -D; sockperf sr --tcp -p 11111 --daemonize >/dev/null; connrate server 5004 & exec python3 /bench/netbench.py server"]
     readinessProbe: {{tcpSocket: {{port: 5002}}, periodSeconds: 1}}
 """, f"""
 apiVersion: v1
@@ -128,8 +128,10 @@ def measure(env: Environment, host: str, seconds: float) -> dict[str, float]:
     out: dict[str, float] = {}
     out["bulk_gbit_s"] = iperf_gbit(env, host, seconds)
     out["rtt_median_us"], out["rtt_p99_us"] = sockperf_rtt(env, host, seconds)
-    out["conn_s_seq"] = run_in(env, "client", "conn", host, str(seconds), "1")["conn_s"]
-    out["conn_s_32"] = run_in(env, "client", "conn", host, str(seconds), "32")["conn_s"]
+    for key, threads in (("conn_s_seq", "1"), ("conn_s_32", "32")):
+        result = json.loads(exec_in(env, "client", "connrate", "client", host, "5004",
+                                    str(seconds), threads))
+        out[key] = result["conn_s"]
     return out
 
 
@@ -187,7 +189,7 @@ def main() -> int:
         direct = medians["direct"]
         print(f"\nService dataplane, median of {args.rounds} rounds (client pod -> server pod, "
               f"{SERVICES + 2} Services defined; bulk: iperf3, 1 stream; round trip: sockperf "
-              f"ping-pong; new connections: Python asyncio client)")
+              f"ping-pong; new connections: connrate, C on both ends)")
         head = f"{'path':22} {'bulk Gb/s':>16} {'rtt median us':>16} {'rtt p99 us':>11} {'conn/s seq':>16} {'conn/s x32':>16}"
         print(head)
         for p, m in medians.items():
