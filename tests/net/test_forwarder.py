@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,31 +18,10 @@ import pytest
 
 from localsvc.errors import LocalsvcError
 from localsvc.net.forwarder import Forwarder, ForwardRule, rules_from_json, rules_to_json
+from tests.net.loops import loop_fixture, run
 
 HOST = "127.0.0.1"
-_loop_kind = ["asyncio"]
-
-
-@pytest.fixture(autouse=True, params=["asyncio", "uvloop"])
-def loop_kind(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Every test runs on plain asyncio and, where it is installed, on uvloop."""
-    if request.param == "uvloop":
-        pytest.importorskip("uvloop")
-    _loop_kind[0] = request.param
-    yield request.param
-    _loop_kind[0] = "asyncio"
-
-
-def run(coro_fn: Callable[[], Awaitable[None]]) -> None:
-    async def bounded() -> None:
-        await asyncio.wait_for(coro_fn(), 30)
-
-    if _loop_kind[0] == "uvloop":
-        import uvloop
-
-        uvloop.run(bounded())
-    else:
-        asyncio.run(bounded())
+loop_kind = loop_fixture(autouse=True)
 
 
 # ---------------------------------------------------------------------------------- helpers

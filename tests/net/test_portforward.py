@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -28,32 +28,11 @@ from localsvc.portforward import (
     PortForwarder,
     parse_port_spec,
 )
+from tests.net.loops import loop_fixture, run
 
 HOST = "127.0.0.1"
 TOKEN = "s3cret"
-_loop_kind = ["asyncio"]
-
-
-@pytest.fixture(params=["asyncio", "uvloop"])
-def loop_kind(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Socket tests run on plain asyncio and, where it is installed, on uvloop."""
-    if request.param == "uvloop":
-        pytest.importorskip("uvloop")
-    _loop_kind[0] = request.param
-    yield request.param
-    _loop_kind[0] = "asyncio"
-
-
-def run(coro_fn: Callable[[], Awaitable[None]]) -> None:
-    async def bounded() -> None:
-        await asyncio.wait_for(coro_fn(), 30)
-
-    if _loop_kind[0] == "uvloop":
-        import uvloop
-
-        uvloop.run(bounded())
-    else:
-        asyncio.run(bounded())
+loop_kind = loop_fixture(autouse=False)
 
 
 # ---------------------------------------------------------------------------------- helpers

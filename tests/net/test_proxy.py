@@ -9,7 +9,7 @@ import json
 import socket
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 
 from localsvc.model.snapshot import Endpoint, ServiceInfo, ServicePort, Snapshot
 from localsvc.net.proxy import ListenerKey, UserspaceProxy
+from tests.net.loops import loop_fixture, run
 
 _next_ip = itertools.count(50)
 
@@ -57,29 +58,7 @@ def snapshot(
     )
 
 
-_loop_kind = ["asyncio"]
-
-
-@pytest.fixture(autouse=True, params=["asyncio", "uvloop"])
-def loop_kind(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Every test runs on plain asyncio and, where it is installed, on uvloop (the node's)."""
-    if request.param == "uvloop":
-        pytest.importorskip("uvloop")
-    _loop_kind[0] = request.param
-    yield request.param
-    _loop_kind[0] = "asyncio"
-
-
-def run(coro_fn: Callable[[], Awaitable[None]]) -> None:
-    async def bounded() -> None:
-        await asyncio.wait_for(coro_fn(), 30)
-
-    if _loop_kind[0] == "uvloop":
-        import uvloop
-
-        uvloop.run(bounded())
-    else:
-        asyncio.run(bounded())
+loop_kind = loop_fixture(autouse=True)
 
 
 class Backends:
