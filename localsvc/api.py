@@ -29,6 +29,7 @@ from localsvc.errors import (
     Problem,
     Timeout,
 )
+from localsvc.model.endpoints import selector_matches
 from localsvc.model.load import LoadResult, Manifest, load_paths
 from localsvc.model.names import sanitize_name
 from localsvc.model.network import plan_for
@@ -430,9 +431,25 @@ class Environment:
             time.sleep(0.2)
 
     def _routed(self) -> bool:
-        """The node's dataplane has applied its latest snapshot (so Services route to the pods
-        that are ready now), not only the pods being ready."""
-        status = self.node().get("/v1/status")
+        """Every ready pod a Service selects is among its endpoints, and the node's dataplane
+        applied that state. Pod readiness is reported live while endpoints follow on the next
+        sync, so ready pods alone do not mean a first request to a Service reaches them."""
+        ready = [p for p in self.get("pods", namespace=None) if _pod_ready(p)
+                 and p["status"].get("podIP")]
+        addresses = {
+            (e["metadata"]["namespace"], e["metadata"]["name"]):
+                {a["ip"] for s in e.get("subsets") or [] for a in s.get("addresses") or []}
+            for e in self.get("endpoints", namespace=None)
+        }
+        for svc in self.get("services", namespace=None):
+            selector, namespace = svc["spec"].get("selector"), svc["metadata"]["namespace"]
+            if not selector:
+                continue
+            wanted = {p["status"]["podIP"] for p in ready if p["metadata"]["namespace"] == namespace
+                      and selector_matches(selector, p["metadata"].get("labels") or {})}
+            if not wanted <= addresses.get((namespace, svc["metadata"]["name"]), set()):
+                return False
+        status = self.node().get("/v1/status")  # after the endpoints: a newer state shows here
         applied, latest = status.get("appliedVersion"), status.get("snapshotVersion")
         return applied is None or latest is None or applied >= latest
 

@@ -18,7 +18,6 @@ read-only status through it); it must not talk to Docker directly. Registered th
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from localsvc.api import Environment
-from localsvc.errors import LocalsvcError, Timeout
+from localsvc.errors import LocalsvcError
 from localsvc.output import render
 
 SCOPES = ("session", "module")
@@ -89,14 +88,13 @@ class EnvPool:
         return self.envs[manifests]
 
     def _start(self, manifests: tuple[str, ...]) -> Environment:
-        keep = bool(self.config.getoption("localsvc_keep"))
+        keep = _keep["enabled"]
         env = Environment(new_env_name(), node_image=os.environ.get("LOCALSVC_NODE_IMAGE") or None,
                           reap=not keep)
         _live[env.name] = env
         wait = float(str(self.config.getini("localsvc_wait")))
         try:
-            env.up(list(manifests), wait=wait)
-            wait_routed(env, wait)
+            env.up(list(manifests), wait=wait)  # Ready, and Services route to the ready pods
             return env
         except LocalsvcError as err:
             problem = str(err)
@@ -111,43 +109,10 @@ class EnvPool:
 
     def close(self) -> None:
         """Remove every environment of this scope (unless --localsvc-keep)."""
-        if not self.config.getoption("localsvc_keep"):
+        if not _keep["enabled"]:
             for env in self.envs.values():
                 down(env)
         self.envs.clear()
-
-
-def wait_routed(env: Environment, timeout: float) -> None:
-    """Wait until every ready pod a Service selects is among its endpoints and the node's
-    dataplane applied that state: pods being Ready (`up`'s wait) does not mean a test's first
-    request to a Service already reaches them."""
-    deadline = time.monotonic() + timeout
-    while not routed(env):
-        if time.monotonic() > deadline:
-            raise Timeout(f"the Services of {env.name} did not route to their ready pods within "
-                          f"{timeout:.0f}s")
-        time.sleep(0.1)
-
-
-def routed(env: Environment) -> bool:
-    ready = [p for p in env.get("pods", namespace=None) if p["status"].get("podIP") and any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in p["status"].get("conditions") or [])]
-    addresses = {
-        (e["metadata"]["namespace"], e["metadata"]["name"]):
-            {a["ip"] for s in e.get("subsets") or [] for a in s.get("addresses") or []}
-        for e in env.get("endpoints", namespace=None)
-    }
-    for svc in env.get("services", namespace=None):
-        selector, namespace = svc["spec"].get("selector"), svc["metadata"]["namespace"]
-        if not selector:
-            continue
-        wanted = {p["status"]["podIP"] for p in ready if p["metadata"]["namespace"] == namespace
-                  and selector.items() <= (p["metadata"].get("labels") or {}).items()}
-        if not wanted <= addresses.get((namespace, svc["metadata"]["name"]), set()):
-            return False
-    status = env.node().get("/v1/status")  # read after the endpoints: a newer state shows here
-    return status.get("appliedVersion") in (None, status.get("snapshotVersion"))
 
 
 def new_env_name() -> str:
