@@ -54,15 +54,15 @@ class ApplyReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def load_manifests(paths: Sequence[str | Path]) -> tuple[LoadResult, list[str]]:
-    """Load and validate; raise ManifestError listing every problem. Returns warnings too."""
+def load_manifests(paths: Sequence[str | Path]) -> LoadResult:
+    """Load and validate; raise ManifestError listing every problem."""
     if not paths:
         raise LocalsvcError("no manifests given: pass -f FILE_OR_DIRECTORY (repeatable)")
     loaded = load_paths(paths)
     problems = loaded.problems + validate(loaded.manifests)
     if problems:
         raise ManifestError(problems)
-    return loaded, []
+    return loaded
 
 
 def _skipped(loaded: LoadResult) -> list[str]:
@@ -96,6 +96,7 @@ class Environment:
     ):
         self.reap = reap
         self._lease: Any = None
+        self._node: NodeClient | None = None
         self.host_address = host_address
         self.host_dns_port = host_dns_port
         self._forwards: dict[tuple[str, str, int], Any] = {}
@@ -131,16 +132,26 @@ class Environment:
         return envrt.find(self.docker, self.name) is not None
 
     def node(self) -> NodeClient:
+        """The node's API client, kept for this object's lifetime: Docker is asked where the
+        node listens only the first time and when it stops answering."""
+        if self._node is None:
+            url, token = self._node_address()
+            self._node = NodeClient(url, token, refresh=self._node_address)
+        return self._node
+
+    def _node_address(self) -> tuple[str, str]:
         info = self.info()
         if info.node_status != "running" or not info.api_url:
             raise EnvironmentNotFound(
                 f'the node of environment "{self.name}" is {info.node_status}; '
                 "run `localsvc up` again to restart it, or `localsvc down` to remove it"
             )
-        return NodeClient(info.api_url, info.token)
+        return info.api_url, info.token
 
-    def ensure(self, keep: bool = True) -> envrt.EnvInfo:
-        info = self._ensure(keep and not self.reap)
+    def ensure(self) -> envrt.EnvInfo:
+        info = self._ensure(keep=not self.reap)
+        if info.api_url:
+            self._node = NodeClient(info.api_url, info.token, refresh=self._node_address)
         if self.reap and self._lease is None and info.api_url:
             from localsvc.lease import LeaseHolder
 
@@ -191,14 +202,14 @@ class Environment:
 
     def _apply(self, paths: Sequence[str | Path], prune: bool, wait: float | None,
                strict: bool = False) -> ApplyReport:
-        loaded, _ = load_manifests(paths)  # before touching anything
+        loaded = load_manifests(paths)  # before touching anything
         report = ApplyReport(skipped=_skipped(loaded))
         if strict:
             from localsvc.model.ignored import strict_report
 
             report.warnings += strict_report(loaded.manifests)
         self.ensure()
-        node = self.node()
+        node = self.node()  # the client ensure() just made: no further Docker lookup
         existing = {o["metadata"]["name"] for o in node.get("/v1/objects/namespaces")["items"]}
         for namespace in undeclared_namespaces(loaded.manifests):
             if namespace not in existing:
@@ -256,7 +267,7 @@ class Environment:
         return problems
 
     def delete(self, paths: Sequence[str | Path]) -> list[Obj]:
-        loaded, _ = load_manifests(paths)
+        loaded = load_manifests(paths)
         keys = [str(m.key) if m.kind != "Namespace" else f"Namespace//{m.name}"
                 for m in loaded.manifests]
         return list(self.node().post("/v1/delete", {"keys": keys})["results"])
@@ -295,6 +306,7 @@ class Environment:
             forward.close()
         self._forwards.clear()
         removed = envrt.destroy(self.docker, self.name)
+        self._node = None
         if self._lease is not None:
             self._lease.close()
             self._lease = None

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from localsvc import __version__
-from localsvc.errors import LocalsvcError, ManifestError
+from localsvc.errors import LocalsvcError
 
 EPILOG = """examples:
   localsvc up -f examples/backend-service -d     start the example, wait until it is Ready
@@ -94,8 +94,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     project = _project(args)
     if not args.filename:
         raise UsageError("up needs manifests: -f FILE_OR_DIR, or a localsvc.yaml listing them")
-    args.host_address = args.host_address or "127.0.0.1"
-    args.cluster_domain = args.cluster_domain or "cluster.local"
     env = _env(args)
     from localsvc.api import load_manifests
 
@@ -486,17 +484,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return 2
-    if not hasattr(args, "env") or args.env is None:
-        args.env = None
     try:
         return int(args.func(args))
     except UsageError as err:
         _error(str(err))
         return 2
-    except ManifestError as err:
-        _error(str(err))
-        return 1
-    except LocalsvcError as err:
+    except LocalsvcError as err:  # ManifestError included: its message lists every problem
         _error(str(err))
         return 1
     except KeyboardInterrupt:

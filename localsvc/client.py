@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from localsvc.errors import ManifestError, NodeError, NotFound, Problem
 
 
 class NodeClient:
-    def __init__(self, url: str, token: str, timeout: float = 60.0):
+    def __init__(self, url: str, token: str, timeout: float = 60.0,
+                 refresh: Callable[[], tuple[str, str]] | None = None):
+        """`refresh` gives a new (url, token) when the node cannot be reached (a restarted node
+        may be published on another port); the call is then tried once more."""
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.refresh = refresh
 
     def get(self, path: str) -> Any:
         return self._call("GET", path, None)
@@ -23,6 +28,16 @@ class NodeClient:
         return self._call("POST", path, body)
 
     def _call(self, method: str, path: str, body: Any) -> Any:
+        try:
+            return self._call_once(method, path, body)
+        except NodeError as err:
+            if self.refresh is None or not isinstance(err.__cause__, urllib.error.URLError | OSError):
+                raise
+            url, self.token = self.refresh()
+            self.url = url.rstrip("/")
+            return self._call_once(method, path, body)
+
+    def _call_once(self, method: str, path: str, body: Any) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
             self.url + path,

@@ -18,10 +18,6 @@ class ChangePlan:
     syncs: list[tuple[ImageBuild, SyncRule, list[Path]]] = field(default_factory=list)
     rebuilds: list[ImageBuild] = field(default_factory=list)
 
-    @property
-    def empty(self) -> bool:
-        return not (self.reapply or self.project_file or self.syncs or self.rebuilds)
-
 
 def _under(path: Path, root: Path) -> bool:
     try:

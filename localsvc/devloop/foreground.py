@@ -16,7 +16,6 @@ import signal
 import sys
 import termios
 import threading
-import time
 import tty
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,7 +45,6 @@ class DevLoop:
         self.watch = watch
         self.stop_event = threading.Event()
         self.forced = threading.Event()
-        self.applied_at: float | None = None  # for tests and figures: last successful re-apply
 
     # ---- reacting to changes ----------------------------------------------------------------
 
@@ -83,7 +81,6 @@ class DevLoop:
         except LocalsvcError as err:
             self.say(f"apply failed: {err}")
             return
-        self.applied_at = time.time()
         changed = [r for r in report.results if r["action"] != "unchanged"]
         for r in changed:
             self.say(f"{r['kind'].lower()}/{r['name']} {r['action']}")

@@ -598,18 +598,43 @@ def context_hash(context_dir: Path, dockerfile: str = "Dockerfile") -> str:
     return digest.hexdigest()[:16]
 
 
+def build_if_changed(
+    client: docker.DockerClient,
+    context_dir: Path,
+    tag: str,
+    progress: Progress,
+    *,
+    dockerfile: str = "Dockerfile",
+    args: Mapping[str, str] | None = None,
+    target: str | None = None,
+) -> bool:
+    """Build `context_dir` as `tag` unless an image of that tag was built from the same content,
+    build args and target (a label records their hash). Returns whether it built.
+
+    A Dockerfile with `ARG BASE` (`FROM ${BASE}`) gets the local Python base, pulled or built
+    with debootstrap, so it builds where no registry is reachable."""
+    digest = hashlib.sha256(context_hash(context_dir, dockerfile).encode())
+    digest.update(repr((sorted((args or {}).items()), target)).encode())
+    key = digest.hexdigest()[:16]
+    with _engine(f"inspecting image {tag}"):
+        try:
+            if client.images.get(tag).labels.get(CONTENT_LABEL) == key:
+                return False
+        except docker.errors.ImageNotFound:
+            pass
+    buildargs = dict(args or {})
+    if "BASE" not in buildargs and "ARG BASE" in (Path(context_dir) / dockerfile).read_text(
+            errors="replace"):
+        buildargs["BASE"] = ensure_base_image(client, progress)
+    progress(f"building image {tag} from {context_dir}")
+    build_image(client, Path(context_dir), tag, progress, dockerfile=dockerfile,
+                buildargs=buildargs, labels={CONTENT_LABEL: key}, target=target)
+    return True
+
+
 def ensure_context_image(
     client: docker.DockerClient, context_dir: Path, tag: str, progress: Progress
 ) -> str:
-    """Build `context_dir` as `tag` on the local Python base (passed as build arg BASE) unless an
-    image of that tag was already built from the same content."""
-    content = context_hash(context_dir)
-    try:
-        if client.images.get(tag).labels.get(CONTENT_LABEL) == content:
-            return tag
-    except docker.errors.ImageNotFound:
-        pass
-    base = ensure_base_image(client, progress)
-    progress(f"building image {tag} from {context_dir}")
-    return build_image(client, Path(context_dir), tag, progress, buildargs={"BASE": base},
-                       labels={CONTENT_LABEL: content})
+    """`tag`, built from `context_dir` when missing or out of date (see build_if_changed)."""
+    build_if_changed(client, context_dir, tag, progress)
+    return tag

@@ -235,7 +235,7 @@ def test_from_compose_manifests_run_the_compose_application(env: Environment, tm
 # ---- dev-loop -----------------------------------------------------------------------------------
 
 def test_dev_loop_manifests_and_project_file_validate() -> None:
-    loaded, _ = load_manifests([EXAMPLES / "dev-loop" / "k8s"])
+    loaded = load_manifests([EXAMPLES / "dev-loop" / "k8s"])
     kinds = sorted((m.kind, m.name) for m in loaded.manifests)
     assert kinds == [("Deployment", "app"), ("Service", "app")]
     for name in ("service-types", "cross-namespace", "from-compose/k8s"):

@@ -20,6 +20,6 @@ def test_example_manifests_are_valid(directory: Path) -> None:
     # Examples with a localsvc.yaml or a docker-compose.yaml keep their manifests in k8s/.
     if (directory / "k8s").is_dir():
         directory = directory / "k8s"
-    loaded, _ = load_manifests([directory])
+    loaded = load_manifests([directory])
     assert loaded.manifests
     assert not loaded.skipped
