@@ -21,7 +21,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from localsvc.errors import ManifestError, NotFound
+from localsvc.errors import ManifestError, NotFound, Problem
 from localsvc.model import deployments as dep
 from localsvc.model.allocation import dns_ip
 from localsvc.model.endpoints import PodView, service_env
@@ -77,7 +77,9 @@ class Controller:
         self._dirty = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.network = network
-        self.cluster_range = str(plan_for(ctx.config.subnet).cluster_ip_range)
+        plan = plan_for(ctx.config.subnet)
+        self.cluster_range = str(plan.cluster_ip_range)
+        self.gateway = plan.gateway
         self.dns_ip = dns_ip(self.cluster_range)
         self.started = now_iso()
         self.snapshot = Snapshot(cluster_domain=ctx.config.cluster_domain, dns_ip=self.dns_ip)
@@ -86,7 +88,6 @@ class Controller:
         self.lb_owned: set[str] = set()  # LoadBalancers holding all their host ports
         self._svclb_applied: dict[str, svclb.SvclbSpec] | None = None
         self._svclb_task: asyncio.Task[Any] | None = None
-        self._snapshot_version = 0
         self._refresh_snapshot()
 
     # ---- the loop -----------------------------------------------------------------------------
@@ -133,35 +134,33 @@ class Controller:
     def node_ports(self) -> dict[str, dict[str, int]]:
         return self.state.allocations.setdefault("nodePorts", {})
 
-    def _assign_load_balancers(self) -> set[str]:
-        """LoadBalancers that hold all their host ports; the others get a pending message."""
+    def _assign_load_balancers(self) -> bool:
+        """Which LoadBalancers hold all their host ports (self.lb_owned); the others get a
+        pending message. Returns whether the port owners changed (the state needs saving)."""
         claims = []
         for obj in self.state.objects_of("Service"):
             spec = obj.get("spec") or {}
             if spec.get("type") != "LoadBalancer":
                 continue
-            key = f"{obj['metadata'].get('namespace', 'default')}/{obj['metadata']['name']}"
+            key = svc.service_key(obj)
             for port in spec.get("ports") or []:
                 claims.append(LBClaim(key, int(port["port"]), port.get("protocol") or "TCP",
                                       obj["metadata"].get("creationTimestamp", "")))
         current = self.state.allocations.get("lbOwners") or {}
         owners, pending = assign_lb_ports(claims, current)
-        if owners != current:
-            self.state.allocations["lbOwners"] = owners
-            self.store.save(self.state)
+        self.state.allocations["lbOwners"] = owners
         self.lb_pending = pending
-        return {key for key in owners.values() if key not in pending}
+        self.lb_owned = {key for key in owners.values() if key not in pending}
+        return owners != current
 
     def _reconcile_forwarders(self, force: bool = False) -> None:
         """Start a forwarder reconciliation when the wanted set changed (or periodically, to
         notice a removed container); one at a time, in a thread."""
-        owned = self.lb_owned
-        services = {f"{o['metadata'].get('namespace', 'default')}/{o['metadata']['name']}": o
-                    for o in self.state.objects_of("Service")}
-        desired = svclb.desired_forwarders(self.snapshot, services, owned,
-                                           self.ctx.config.host_address)
         if self._svclb_task is not None and not self._svclb_task.done():
             return
+        services = {svc.service_key(o): o for o in self.state.objects_of("Service")}
+        desired = svclb.desired_forwarders(self.snapshot, services, self.lb_owned,
+                                           self.ctx.config.host_address)
         if desired == self._svclb_applied and not force:
             return
         self._svclb_applied = desired
@@ -170,9 +169,8 @@ class Controller:
     async def _run_forwarder_reconcile(self, desired: dict[str, svclb.SvclbSpec]) -> None:
         cfg = self.ctx.config
         errors = await asyncio.to_thread(svclb.reconcile, self.ctx.docker, cfg.env, cfg.network,
-                                         cfg.image, desired, plan_for(cfg.subnet).gateway)
-        if errors != self.svclb_errors:
-            self.svclb_errors = errors
+                                         cfg.image, desired, self.gateway)
+        self.svclb_errors = errors
         if errors:
             self._svclb_applied = None  # retry on the next pass
 
@@ -246,10 +244,10 @@ class Controller:
         for uid, worker in list(self.terminating.items()):
             if worker.done.is_set():
                 del self.terminating[uid]
+        changed |= self._assign_load_balancers()
         if changed:
             self.store.save(self.state)
         self._refresh_snapshot()
-        self.lb_owned = self._assign_load_balancers()
 
     # ---- services -----------------------------------------------------------------------------
 
@@ -276,10 +274,9 @@ class Controller:
             self.node_ports,
         )
         unchanged = fresh.services == self.snapshot.services and fresh.pods == self.snapshot.pods
-        if unchanged and self._snapshot_version:
+        if unchanged and self.snapshot.version:
             return
-        self._snapshot_version += 1
-        self.snapshot = replace(fresh, version=self._snapshot_version)
+        self.snapshot = replace(fresh, version=self.snapshot.version + 1)
         if self.network is not None:
             self.network.update(self.snapshot)
 
@@ -430,7 +427,7 @@ class Controller:
         problems = validate(manifests)
         if problems:
             raise ManifestError(problems)
-        self._check_allocations(manifests, prune)
+        ips, ports = self._check_allocations(manifests, prune)
         results = []
         given = set()
         for m in manifests:
@@ -451,47 +448,55 @@ class Controller:
         if prune:
             for key in [k for k in self.state.objects if k not in given]:
                 results.append(self._remove_object(key))
-        self._reallocate()
+        # The tables the check computed are those of the Services now stored.
+        self.state.allocations[svc.ALLOCATION_KEY] = ips
+        self.state.allocations["nodePorts"] = ports
         self.store.save(self.state)
         self._changed()
         return results
 
-    def _check_allocations(self, manifests: Sequence[Manifest], prune: bool) -> None:
-        """ClusterIP problems (address outside the range, taken, changed) fail the whole apply."""
+    def _allocate(self, services: dict[str, Obj], sources: dict[str, Obj],
+                  given: dict[str, Manifest]) -> tuple[dict[str, str], dict[str, dict[str, int]],
+                                                       list[Problem]]:
+        """ClusterIPs and NodePorts for exactly `services` (key -> object), from the current
+        tables; problems name the file and line of the manifest that asked."""
+        ips, problems = svc.allocate_cluster_ips(list(services.values()), sources,
+                                                 self.allocations, self.cluster_range)
+        requests = []
+        for key, obj in services.items():
+            source = given.get(key)
+            requests += node_port_requests(obj, source.file if source else "",
+                                           source.lines if source else None)
+        ports, port_problems = allocate_node_ports(requests, self.node_ports,
+                                                   self.ctx.config.node_port_range,
+                                                   seed=self.ctx.config.env)
+        return ips, ports, problems + port_problems
+
+    def _check_allocations(self, manifests: Sequence[Manifest],
+                           prune: bool) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+        """The tables after this apply; address problems (outside the range, taken, changed)
+        fail the whole apply before anything changed."""
         after = {} if prune else {k: o for k, o in self.state.objects.items()
                                   if k.startswith("Service/")}
         sources = dict(self.state.sources)
+        given: dict[str, Manifest] = {}
         for m in manifests:
             if m.kind == "Service":
                 after[_key(m.obj)] = m.obj
                 sources[_key(m.obj)] = {"file": m.file, "line": m.line_of("spec.clusterIP")}
-        _, problems = svc.allocate_cluster_ips(list(after.values()), sources, self.allocations,
-                                               self.cluster_range)
-        given = {_key(m.obj): m for m in manifests if m.kind == "Service"}
-        requests = []
-        for key, obj in after.items():
-            source = given.get(key)
-            requests += node_port_requests(obj, source.file if source else "",
-                                           source.lines if source else None)
-        _, port_problems = allocate_node_ports(requests, self.node_ports,
-                                               self.ctx.config.node_port_range,
-                                               seed=self.ctx.config.env)
-        if problems or port_problems:
-            raise ManifestError(problems + port_problems)
+                given[_key(m.obj)] = m
+        ips, ports, problems = self._allocate(after, sources, given)
+        if problems:
+            raise ManifestError(problems)
+        return ips, ports
 
     def _reallocate(self) -> None:
-        services = self.state.objects_of("Service")
-        table, problems = svc.allocate_cluster_ips(services, self.state.sources, self.allocations,
-                                                   self.cluster_range)
-        if problems:  # checked before anything changed; only a bug gets here
-            log.error("ClusterIP allocation: %s", "; ".join(map(str, problems)))
-        self.state.allocations[svc.ALLOCATION_KEY] = table
-        requests = [r for obj in services for r in node_port_requests(obj)]
-        ports, port_problems = allocate_node_ports(requests, self.node_ports,
-                                                   self.ctx.config.node_port_range,
-                                                   seed=self.ctx.config.env)
-        if port_problems:
-            log.error("NodePort allocation: %s", "; ".join(map(str, port_problems)))
+        """After a delete: free what the removed Services held."""
+        services = {k: o for k, o in self.state.objects.items() if k.startswith("Service/")}
+        ips, ports, problems = self._allocate(services, self.state.sources, {})
+        if problems:  # nothing new is asked for on delete; only a bug gets here
+            log.error("allocation after delete: %s", "; ".join(map(str, problems)))
+        self.state.allocations[svc.ALLOCATION_KEY] = ips
         self.state.allocations["nodePorts"] = ports
 
     def delete(self, keys: Sequence[str]) -> list[Obj]:
@@ -546,9 +551,6 @@ class Controller:
     # ---- reading, Kubernetes-shaped -----------------------------------------------------------
 
     def list_objects(self, kind: str, namespace: str | None) -> list[Obj]:
-        created = {f"{o['metadata'].get('namespace', 'default')}/{o['metadata']['name']}":
-                   o["metadata"].get("creationTimestamp", "") for o in self.state.objects_of("Service")}
-        created["kube-system/kube-dns"] = self.started
         if kind == "Pod":
             items = self._pods()
         elif kind == "Namespace":
@@ -557,9 +559,9 @@ class Controller:
             items = [svc.kube_dns_object(self.dns_ip, self.started)] + [
                 self._service_view(o) for o in self.state.objects_of("Service")]
         elif kind == "Endpoints":
-            items = svc.endpoints_view(self.snapshot, self.state.objects, created)
+            items = svc.endpoints_view(self.snapshot, self.state.objects, self._created())
         elif kind == "EndpointSlice":
-            items = svc.endpoint_slices_view(self.snapshot, self.state.objects, created)
+            items = svc.endpoint_slices_view(self.snapshot, self.state.objects, self._created())
         else:
             items = [self._with_status(o) for o in self.state.objects_of(kind)]
         if namespace is not None and kind != "Namespace":
@@ -588,8 +590,15 @@ class Controller:
             obj["status"] = {"phase": "Pending"}
         return obj
 
+    def _created(self) -> dict[str, str]:
+        """Service key -> creationTimestamp, for the Endpoints/EndpointSlices derived from it."""
+        created = {svc.service_key(o): o["metadata"].get("creationTimestamp", "")
+                   for o in self.state.objects_of("Service")}
+        created["kube-system/kube-dns"] = self.started
+        return created
+
     def _service_view(self, obj: Obj) -> Obj:
-        key = f"{obj['metadata'].get('namespace', 'default')}/{obj['metadata']['name']}"
+        key = svc.service_key(obj)
         is_lb = (obj.get("spec") or {}).get("type") == "LoadBalancer"
         pending = self.lb_pending.get(key) or self.svclb_errors.get(key)
         ingress = self.ctx.config.host_address if is_lb and not pending and \

@@ -552,8 +552,12 @@ class PodWorker:
 
         async def exec_fn(command: list[str], timeout: float) -> int:
             def run() -> int:
-                result = self.ctx.docker.containers.get(container_id).exec_run(command)
-                return int(result.exit_code)
+                # The low-level calls need no inspect of the container first.
+                api = self.ctx.docker.api
+                exec_id = api.exec_create(container_id, command)["Id"]
+                api.exec_start(exec_id)
+                code = api.exec_inspect(exec_id).get("ExitCode")
+                return 1 if code is None else int(code)
             return await asyncio.wait_for(asyncio.to_thread(run), timeout)
 
         prober = ContainerProber(spec, self.state.pod_ip, c.started_at or time.time(), exec_fn,

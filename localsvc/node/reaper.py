@@ -35,10 +35,7 @@ class Reaper:
         self.grace = grace
         self.leases = 0
         self.unheld_since = time.monotonic()
-
-    @property
-    def owned(self) -> bool:
-        return self.flag.exists()
+        self.owned = self.flag.exists()  # read once; written below when a lease is first taken
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/v1/lease", self._lease)
@@ -48,6 +45,7 @@ class Reaper:
         await ws.prepare(request)
         if not self.owned:
             self.flag.write_text("owned by a lease holder\n")
+            self.owned = True
             log.info("environment is now owned: it is removed %.0f s after its owner is gone",
                      self.grace)
         self.leases += 1

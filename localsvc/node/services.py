@@ -27,7 +27,8 @@ KUBE_DNS = ("kube-system", "kube-dns")
 ALLOCATION_KEY = "clusterIPs"
 
 
-def _svc_key(obj: Obj) -> str:
+def service_key(obj: Obj) -> str:
+    """`namespace/name` of a Service object, the key of every per-Service table."""
     return f"{obj['metadata'].get('namespace', 'default')}/{obj['metadata']['name']}"
 
 
@@ -45,7 +46,7 @@ def allocate_cluster_ips(
     """The ClusterIP table for exactly `services` (the state after an apply)."""
     requests = []
     for obj in services:
-        key = _svc_key(obj)
+        key = service_key(obj)
         source = sources.get(f"Service/{key}") or {}
         requests.append(ServiceRequest(
             key=key,
@@ -108,7 +109,7 @@ def build_snapshot(
     node_ports: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Snapshot:
     services = [kube_dns_info(dns_ip, node_ip)]
-    endpoints_objs = {_svc_key(o): o for k, o in objects.items() if k.startswith("Endpoints/")}
+    endpoints_objs = {service_key(o): o for k, o in objects.items() if k.startswith("Endpoints/")}
     slices: dict[str, list[Obj]] = {}
     for k, o in objects.items():
         if k.startswith("EndpointSlice/"):
@@ -118,7 +119,7 @@ def build_snapshot(
     for k, obj in sorted(objects.items()):
         if not k.startswith("Service/"):
             continue
-        key = _svc_key(obj)
+        key = service_key(obj)
         info = service_info(obj, allocations.get(key), pods, endpoints_objs.get(key),
                             slices.get(key, []))
         services.append(with_node_ports(info, (node_ports or {}).get(key, {})))

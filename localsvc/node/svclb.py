@@ -58,10 +58,6 @@ class SvclbSpec:
     host_address: str
 
     @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-    @property
     def digest(self) -> str:
         text = repr((self.rules, self.publish, self.host_address))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -174,14 +170,14 @@ def reconcile(client: docker.DockerClient, env: str, network: str, image: str,
     """Make the running forwarders match `desired`; returns Service key -> error message for
     forwarders that could not start (a host port held by another program, typically)."""
     errors: dict[str, str] = {}
-    running = running_forwarders(client, env)
-    for key, container in running.items():
+    current = running_forwarders(client, env)
+    for key, container in list(current.items()):
         spec = desired.get(key)
         if spec is None or container.labels.get(SPEC_HASH) != spec.digest or \
                 container.status not in ("running", "restarting"):
             log.info("removing forwarder of %s", key)
             remove_forwarder(container)
-    current = running_forwarders(client, env)
+            del current[key]
     for key, spec in desired.items():
         if key in current:
             continue
