@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from localsvc.errors import Problem
 
 RESERVED = 10
 DNS_OFFSET = 10
+
+
+def probe_order(key: str, size: int) -> Iterator[int]:
+    """Offsets 0..size-1 starting from a hash of `key`, then linearly: a stable first choice per
+    key, and a free slot found whatever is taken (ClusterIPs, NodePorts)."""
+    start = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % size
+    return ((start + i) % size for i in range(size))
 
 
 def dns_ip(cluster_range: str) -> str:
@@ -85,9 +92,8 @@ def allocate(
     for r in requests:
         if r.headless_or_external or r.key in out or r.key in failed:
             continue
-        start = int.from_bytes(hashlib.sha256(r.key.encode()).digest()[:4], "big") % size
-        for i in range(size):
-            candidate = str(net.network_address + (start + i) % size)
+        for offset in probe_order(r.key, size):
+            candidate = str(net.network_address + offset)
             if candidate not in reserved and candidate not in taken:
                 out[r.key] = candidate
                 taken[candidate] = r.key

@@ -9,12 +9,12 @@ callables the caller passes in. It does not create svclb containers or publish a
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from localsvc.errors import Problem
+from localsvc.model.allocation import probe_order
 from localsvc.model.load import parent_path
 
 DEFAULT_RANGE = (30000, 32767)
@@ -190,10 +190,8 @@ class _Table:
     def free_port(self, r: PortRequest) -> int | None:
         """A free port: the first choice derived from a hash of the key, then linear probing."""
         size = self.high - self.low + 1
-        digest = hashlib.sha256(f"{self.seed}{r.service_key}:{r.port_key}".encode()).digest()
-        start = int.from_bytes(digest[:4], "big") % size
-        for i in range(size):
-            port = self.low + (start + i) % size
+        for offset in probe_order(f"{self.seed}{r.service_key}:{r.port_key}", size):
+            port = self.low + offset
             if port not in self.owner and not self.host_in_use(port):
                 return port
         return None

@@ -9,6 +9,8 @@ import time
 import uuid
 from typing import Any
 
+from localsvc.model.load import NAMESPACED as NAMESPACED  # re-exported: kinds that live in a namespace
+
 Obj = dict[str, Any]
 
 # What `get` accepts, like kubectl: plural, singular and short names.
@@ -26,8 +28,7 @@ API_VERSIONS = {
     "Deployment": "apps/v1",
     "EndpointSlice": "discovery.k8s.io/v1",
 }
-NAMESPACED = {"Pod", "Deployment", "Service", "Endpoints", "EndpointSlice", "ConfigMap", "Secret"}
-BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public")
+BUILTIN_NAMESPACES: frozenset[str] = frozenset({"default", "kube-system", "kube-public"})
 _SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields")
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 

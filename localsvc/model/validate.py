@@ -21,10 +21,10 @@ from typing import Any
 
 from localsvc.errors import Problem
 from localsvc.model import names
+from localsvc.model.endpoints import SERVICE_NAME_LABEL
 from localsvc.model.load import Manifest, child_path
+from localsvc.model.objects import BUILTIN_NAMESPACES
 
-BUILTIN_NAMESPACES: frozenset[str] = frozenset({"default", "kube-system", "kube-public"})
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 FIELD_PATHS = (
     "metadata.name",
     "metadata.namespace",
