@@ -22,6 +22,7 @@ from dnslib import QTYPE, RR, A, DNSRecord
 
 from localsvc.dns.answer import (
     answer,
+    qname_key,
     cname_to_chase,
     formerr_from_wire,
     servfail,
@@ -212,9 +213,10 @@ class DnsServer:
                 return _Pending(data, request)
             reply = static
         target = cname_to_chase(reply, index)
-        if target is not None and target.rstrip(".").lower() in self.static_hosts:
+        static_ip = self.static_hosts.get(target) if target is not None else None
+        if static_ip is not None:  # cname_to_chase gives index keys: lowercase, no final dot
             if request.q.qtype == QTYPE.A:
-                reply.add_answer(RR(target, QTYPE.A, rdata=A(self.static_hosts[target.rstrip(".").lower()]), ttl=5))
+                reply.add_answer(RR(target, QTYPE.A, rdata=A(static_ip), ttl=5))
             target = None
         if target is not None and request.q.qtype in (QTYPE.A, QTYPE.AAAA) and self.upstream:
             return _Pending(data, request, reply, target)
@@ -228,8 +230,9 @@ class DnsServer:
     def _static_reply(self, request: DNSRecord) -> DNSRecord | None:
         """Names the node answers itself outside the zone (host.docker.internal on Linux
         engines, where Docker's resolver does not know it)."""
-        name = str(request.q.qname).rstrip(".").lower()
-        ip = self.static_hosts.get(name)
+        if not self.static_hosts:
+            return None
+        ip = self.static_hosts.get(qname_key(request.q.qname))
         if ip is None:
             return None
         reply = request.reply(aa=1, ra=1)

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from localsvc.errors import LocalsvcError
 from localsvc.model.snapshot import Snapshot
-from localsvc.net.nftables import cluster_ips, render_ruleset
+from localsvc.net.nftables import affinity_elements, cluster_ips, render_ruleset
 from localsvc.net.proxy import UserspaceProxy
 
 log = logging.getLogger("localsvc.dataplane")
@@ -117,7 +117,8 @@ class NftDataplane:
             text = render_ruleset(snapshot, self.table)
             if text != self._ruleset:
                 pins = await self._affinity() if "\tset aff-" in (self._ruleset or "") else {}
-                await _run("nft", "-f", "-", stdin=render_ruleset(snapshot, self.table, pins))
+                await _run("nft", "-f", "-",
+                           stdin=text + affinity_elements(snapshot, self.table, pins))
                 self._ruleset = text
             await self.addresses.sync(cluster_ips(snapshot))
 

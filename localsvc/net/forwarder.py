@@ -120,17 +120,16 @@ def _port(value: Any, low: int) -> int:
 class _Sources:
     """loadBalancerSourceRanges: which client addresses a rule lets in."""
 
-    # Docker relays connections to published ports from the host's loopback through the bridge
-    # gateway: seen from here they come from the gateway, so that address stands for 127.0.0.1.
-    host_alias: str | None = None
-
-    def __init__(self, cidrs: Sequence[str]) -> None:
+    def __init__(self, cidrs: Sequence[str], host_alias: str | None = None) -> None:
         self.networks: list[Network] = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+        # Docker relays connections to published ports from the host's loopback through the
+        # bridge gateway: seen from here they come from it, so that address stands for 127.0.0.1.
+        self.host_alias = host_alias
 
     def allows(self, host: str) -> bool:
         if not self.networks:
             return True
-        if host == _Sources.host_alias:
+        if host == self.host_alias:
             host = "127.0.0.1"
         try:
             ip = ipaddress.ip_address(host.split("%", 1)[0])
@@ -167,10 +166,11 @@ def _bind(host: str, rule: ForwardRule) -> socket.socket:
 class _TcpListener(TcpOwner[Address]):
     """One TCP rule: relays every admitted connection to the rule's single target."""
 
-    def __init__(self, rule: ForwardRule, sock: socket.socket, connect_timeout: float) -> None:
+    def __init__(self, rule: ForwardRule, sock: socket.socket, connect_timeout: float,
+                 host_alias: str | None) -> None:
         self.rule = rule
         self.sock = sock
-        self.sources = _Sources(rule.source_ranges)
+        self.sources = _Sources(rule.source_ranges, host_alias)
         self.connect_timeout = connect_timeout
         self.relays: set[TcpRelay[Address]] = set()
         self.server: asyncio.AbstractServer | None = None
@@ -217,11 +217,12 @@ class _TcpListener(TcpOwner[Address]):
 class _UdpListener(UdpRelay[Address]):
     """One UDP rule: a flow per admitted client, each to the rule's single target."""
 
-    def __init__(self, rule: ForwardRule, sock: socket.socket, idle_timeout: float) -> None:
+    def __init__(self, rule: ForwardRule, sock: socket.socket, idle_timeout: float,
+                 host_alias: str | None) -> None:
         super().__init__(str(rule), "svclb", idle_timeout, time.monotonic, log)
         self.rule = rule
         self.sock = sock
-        self.sources = _Sources(rule.source_ranges)
+        self.sources = _Sources(rule.source_ranges, host_alias)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -254,8 +255,10 @@ class Forwarder:
         udp_idle_timeout: float = 30.0,
         *,
         connect_timeout: float = 5.0,
+        host_alias: str | None = None,
     ) -> None:
         self.rules = list(rules)
+        self.host_alias = host_alias
         self.listen_host = listen_host
         self.udp_idle_timeout = udp_idle_timeout
         self.connect_timeout = connect_timeout
@@ -304,8 +307,8 @@ class Forwarder:
     def _listener(self, rule: ForwardRule) -> _TcpListener | _UdpListener:
         sock = _bind(self.listen_host, rule)
         if rule.protocol == "UDP":
-            return _UdpListener(rule, sock, self.udp_idle_timeout)
-        return _TcpListener(rule, sock, self.connect_timeout)
+            return _UdpListener(rule, sock, self.udp_idle_timeout, self.host_alias)
+        return _TcpListener(rule, sock, self.connect_timeout, self.host_alias)
 
     async def stop(self) -> None:
         """Close every listener, connection and flow."""
@@ -319,11 +322,11 @@ async def run_forwarder(spec_json: str) -> None:
     SPEC is rules_to_json's object, optionally with "listen_host" and "udp_idle_timeout".
     """
     spec = _spec_object(spec_json)
-    _Sources.host_alias = str(spec.get("host_alias") or "") or None
     forwarder = Forwarder(
         rules_from_json(spec_json),
         listen_host=str(spec.get("listen_host") or "0.0.0.0"),
         udp_idle_timeout=float(spec.get("udp_idle_timeout") or 30.0),
+        host_alias=str(spec.get("host_alias") or "") or None,
     )
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()

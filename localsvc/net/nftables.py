@@ -267,6 +267,12 @@ def render_ruleset(
     return text + _carry_over(rules, table, affinity or {})
 
 
+def affinity_elements(snapshot: Snapshot, table: str, affinity: AffinityState) -> str:
+    """The lines that re-add ClientIP pins to a freshly rendered table (what render_ruleset
+    appends when given `affinity`), for a caller that already has the base text."""
+    return _carry_over(port_rules(snapshot), table, affinity)
+
+
 def _carry_over(rules: list[PortRule], table: str, affinity: AffinityState) -> str:
     lines = []
     for rule in rules:
