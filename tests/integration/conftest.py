@@ -86,12 +86,13 @@ def localsvc(env: Environment, *args: str, check: bool = True, timeout: float = 
 
 
 def labelled(client: docker.DockerClient, env_name: str) -> dict[str, int]:
+    """Docker objects of the environment, counted with list calls only (no per-object inspect,
+    which would race with a reaper or a `down` removing them)."""
     f = {"label": [f"{L.ENV}={env_name}"]}
     return {
-        # The low-level list inspects nothing, so it cannot trip over a container being removed.
         "containers": len(client.api.containers(all=True, filters=f)),
-        "networks": len(client.networks.list(filters=f)),
-        "volumes": len(client.volumes.list(filters=f)),
+        "networks": len(client.api.networks(filters=f)),
+        "volumes": len(client.api.volumes(filters=f).get("Volumes") or []),
     }
 
 

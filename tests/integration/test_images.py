@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -17,58 +16,39 @@ pytestmark = pytest.mark.integration
 IMPORTS = "import localsvc, aiohttp, dnslib, docker, yaml, watchfiles, uvloop; print('ok')"
 
 
-@pytest.fixture(scope="module")
-def engine() -> Iterator[docker.DockerClient]:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as err:
-        pytest.fail(f"no Docker engine ({err}); run scripts/provision-docker")
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def node_image(engine: docker.DockerClient) -> str:
-    lines: list[str] = []
-    tag = images.ensure_node_image(engine, lines.append)
-    print("\n".join(lines))
-    return tag
-
-
-def _run(engine: docker.DockerClient, image: str, *command: str, **kwargs: object) -> str:
-    out = engine.containers.run(
+def _run(docker_client: docker.DockerClient, image: str, *command: str, **kwargs: object) -> str:
+    out = docker_client.containers.run(
         image, entrypoint=list(command[:1]), command=list(command[1:]), remove=True, **kwargs
     )
     return out.decode() if isinstance(out, bytes) else str(out)
 
 
 def test_node_image_has_the_expected_tag_and_label(
-    engine: docker.DockerClient, node_image: str
+    docker_client: docker.DockerClient, node_image: str
 ) -> None:
     assert node_image == images.node_image_tag()
-    labels = engine.images.get(node_image).labels
+    labels = docker_client.images.get(node_image).labels
     assert labels.get("io.localsvc.image") == "node"
 
 
-def test_node_image_imports_every_dependency(engine: docker.DockerClient, node_image: str) -> None:
-    assert _run(engine, node_image, "python3", "-c", IMPORTS).strip() == "ok"
+def test_node_image_imports_every_dependency(docker_client: docker.DockerClient, node_image: str) -> None:
+    assert _run(docker_client, node_image, "python3", "-c", IMPORTS).strip() == "ok"
 
 
 def test_node_image_runs_python_3_11_from_the_venv(
-    engine: docker.DockerClient, node_image: str
+    docker_client: docker.DockerClient, node_image: str
 ) -> None:
     code = "import sys, localsvc; print(sys.version_info[:2], sys.prefix, localsvc.__file__)"
-    out = _run(engine, node_image, "python3", "-c", code)
+    out = _run(docker_client, node_image, "python3", "-c", code)
     assert out.startswith("(3, 11) /opt/localsvc /opt/localsvc/src/localsvc/")
 
 
-def test_node_image_has_ip_and_nft(engine: docker.DockerClient, node_image: str) -> None:
-    out = _run(engine, node_image, "sh", "-c", "for t in ip nft ps; do command -v $t; done")
+def test_node_image_has_ip_and_nft(docker_client: docker.DockerClient, node_image: str) -> None:
+    out = _run(docker_client, node_image, "sh", "-c", "for t in ip nft ps; do command -v $t; done")
     assert [Path(p).name for p in out.split()] == ["ip", "nft", "ps"]
     # nft really works with NET_ADMIN (the node programs its service proxy with it).
     ruleset = _run(
-        engine,
+        docker_client,
         node_image,
         "sh",
         "-c",
@@ -78,44 +58,44 @@ def test_node_image_has_ip_and_nft(engine: docker.DockerClient, node_image: str)
     assert "table ip t" in ruleset and "lo" in ruleset
 
 
-def test_second_ensure_is_cached_and_fast(engine: docker.DockerClient, node_image: str) -> None:
+def test_second_ensure_is_cached_and_fast(docker_client: docker.DockerClient, node_image: str) -> None:
     lines: list[str] = []
     started = time.monotonic()
-    assert images.ensure_node_image(engine, lines.append) == node_image
+    assert images.ensure_node_image(docker_client, lines.append) == node_image
     assert time.monotonic() - started < 1.0
     assert lines == []
 
 
-def test_base_image_is_cached(engine: docker.DockerClient, node_image: str) -> None:
+def test_base_image_is_cached(docker_client: docker.DockerClient, node_image: str) -> None:
     started = time.monotonic()
-    base = images.ensure_base_image(engine, lambda line: None)
+    base = images.ensure_base_image(docker_client, lambda line: None)
     assert time.monotonic() - started < 1.0
-    out = _run(engine, base, "python3", "-c", "import sys; print(sys.version_info[:2])")
+    out = _run(docker_client, base, "python3", "-c", "import sys; print(sys.version_info[:2])")
     assert out.strip() == "(3, 11)"
 
 
 def test_node_image_override_must_exist(
-    engine: docker.DockerClient, node_image: str, monkeypatch: pytest.MonkeyPatch
+    docker_client: docker.DockerClient, node_image: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LOCALSVC_NODE_IMAGE", node_image)
-    assert images.ensure_node_image(engine, lambda line: None) == node_image
+    assert images.ensure_node_image(docker_client, lambda line: None) == node_image
     monkeypatch.setenv("LOCALSVC_NODE_IMAGE", "localsvc-test/does-not-exist:1")
     monkeypatch.setenv("LOCALSVC_OFFLINE", "1")
     with pytest.raises(ImageError, match="LOCALSVC_NODE_IMAGE"):
-        images.ensure_node_image(engine, lambda line: None)
+        images.ensure_node_image(docker_client, lambda line: None)
 
 
 def test_build_image_reports_steps_and_returns_tag(
-    engine: docker.DockerClient, node_image: str, tmp_path: Path
+    docker_client: docker.DockerClient, node_image: str, tmp_path: Path
 ) -> None:
-    base = images.ensure_base_image(engine, lambda line: None)
+    base = images.ensure_base_image(docker_client, lambda line: None)
     (tmp_path / "Dockerfile").write_text("ARG BASE\nFROM ${BASE}\nRUN echo built > /built\n")
     tag = "localsvc-test/build-ok:1"
     lines: list[str] = []
     try:
         assert (
             images.build_image(
-                engine,
+                docker_client,
                 tmp_path,
                 tag,
                 lines.append,
@@ -127,21 +107,21 @@ def test_build_image_reports_steps_and_returns_tag(
         steps = [line for line in lines if line.startswith("Step ")]
         assert steps and steps == lines
         assert any("RUN echo built" in step for step in steps)
-        assert engine.images.get(tag).labels.get("io.localsvc.test") == "1"
+        assert docker_client.images.get(tag).labels.get("io.localsvc.test") == "1"
     finally:
-        engine.images.remove(tag, force=True)
+        docker_client.images.remove(tag, force=True)
 
 
 def test_build_image_failure_carries_the_log_tail(
-    engine: docker.DockerClient, node_image: str, tmp_path: Path
+    docker_client: docker.DockerClient, node_image: str, tmp_path: Path
 ) -> None:
-    base = images.ensure_base_image(engine, lambda line: None)
+    base = images.ensure_base_image(docker_client, lambda line: None)
     (tmp_path / "Dockerfile").write_text(
         "ARG BASE\nFROM ${BASE}\nRUN echo the-cause-is-here >&2; exit 3\n"
     )
     with pytest.raises(ImageError) as failure:
         images.build_image(
-            engine,
+            docker_client,
             tmp_path,
             "localsvc-test/build-fail:1",
             lambda line: None,

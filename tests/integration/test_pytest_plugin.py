@@ -15,8 +15,7 @@ import docker
 import pytest
 
 from localsvc.runtime import environment as envrt
-from localsvc.runtime import labels as L
-from tests.integration.conftest import DEMO_IMAGE, wait_for
+from tests.integration.conftest import DEMO_IMAGE, labelled, wait_for
 
 pytest_plugins = ["pytester"]
 
@@ -107,17 +106,6 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, node_ima
     yield pytester
     for name in recorded(pytester):  # whatever a failed assertion below left behind
         envrt.destroy(docker_client, name)
-
-
-def labelled(client: docker.DockerClient, env_name: str) -> dict[str, int]:
-    """Docker objects of the environment, counted with list calls only (no per-container
-    inspect, which races with a reaper removing them)."""
-    f = {"label": [f"{L.ENV}={env_name}"]}
-    return {
-        "containers": len(client.api.containers(all=True, filters=f)),
-        "networks": len(client.api.networks(filters=f)),
-        "volumes": len(client.api.volumes(filters=f).get("Volumes") or []),
-    }
 
 
 def recorded(pytester: pytest.Pytester) -> list[str]:
