@@ -353,12 +353,9 @@ class Environment:
             (p for p in ports if str(p["port"]) == str(port) or p.get("name") == port), None)
         if chosen is None:
             raise LocalsvcError(f"service {name} has no port {port}")
-        host = self.host_address if self.host_address != "0.0.0.0" else "127.0.0.1"
-        ingress = (svc.get("status") or {}).get("loadBalancer", {}).get("ingress") or []
-        if svc["spec"].get("type") == "LoadBalancer" and ingress:
-            return f"{scheme}://{ingress[0].get('ip', host)}:{chosen['port']}"
-        if chosen.get("nodePort"):
-            return f"{scheme}://{host}:{chosen['nodePort']}"
+        url = host_url(svc, chosen, self.host_address, scheme)
+        if url is not None:
+            return url
         key = (namespace, name, int(chosen["port"]))
         if key not in self._forwards:
             from localsvc.portforward import BackgroundPortForward
@@ -548,6 +545,18 @@ def _check_range(text: str) -> str:
     if not (low.isdigit() and high.isdigit() and 1 <= int(low) <= int(high) <= 65535):
         raise LocalsvcError(f"--node-port-range must look like 30000-32767 (got {text!r})")
     return f"{int(low)}-{int(high)}"
+
+
+def host_url(svc: Obj, port: Obj, host_address: str, scheme: str = "http") -> str | None:
+    """Where the host reaches one port of a Service: its LoadBalancer ingress, else its NodePort;
+    None for a port only reachable inside the environment."""
+    host = host_address if host_address != "0.0.0.0" else "127.0.0.1"
+    ingress = (svc.get("status") or {}).get("loadBalancer", {}).get("ingress") or []
+    if svc["spec"].get("type") == "LoadBalancer" and ingress:
+        return f"{scheme}://{ingress[0].get('ip', host)}:{port['port']}"
+    if port.get("nodePort"):
+        return f"{scheme}://{host}:{port['nodePort']}"
+    return None
 
 
 def _pod_ready(pod: Obj) -> bool:

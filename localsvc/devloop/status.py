@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from localsvc.api import Environment
+from localsvc.api import Environment, host_url
 from localsvc.output import table
 
 
@@ -16,16 +16,9 @@ def status_table(env: Environment) -> str:
         ep = endpoints.get((meta.get("namespace"), meta["name"])) or {}
         ready = sum(len(s.get("addresses") or []) for s in ep.get("subsets") or [])
         total = ready + sum(len(s.get("notReadyAddresses") or []) for s in ep.get("subsets") or [])
-        url = "-"
-        host = env.host_address if env.host_address != "0.0.0.0" else "127.0.0.1"
-        ingress = (svc.get("status") or {}).get("loadBalancer", {}).get("ingress") or []
         ports = spec.get("ports") or []
-        if spec.get("type") == "LoadBalancer" and ingress and ports:
-            url = f"http://{ingress[0]['ip']}:{ports[0]['port']}"
-        elif ports and ports[0].get("nodePort"):
-            url = f"http://{host}:{ports[0]['nodePort']}"
-        elif spec.get("type") == "LoadBalancer":
-            url = "<pending>"
+        url = (host_url(svc, ports[0], env.host_address) if ports else None) or (
+            "<pending>" if spec.get("type") == "LoadBalancer" else "-")
         stype = spec.get("type", "ClusterIP")
         target = spec.get("externalName", "") if stype == "ExternalName" else spec.get("clusterIP") or "-"
         counts = "-" if stype == "ExternalName" else f"{ready}/{total}"

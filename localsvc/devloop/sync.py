@@ -37,19 +37,21 @@ def _archive(path: Path, arcname: str) -> bytes:
 def sync_files(client: docker.DockerClient, container_ids: Iterable[str], rule: SyncRule,
                files: Iterable[Path]) -> int:
     """Copy each changed file under rule.src to rule.dest in every container; returns copies made."""
-    copies = 0
+    archives = []  # (target directory, tar of the file), made once for every container
     for file in files:
-        if not file.is_file():
-            continue
-        relative = file.resolve().relative_to(rule.src.resolve())
-        target = PurePosixPath(rule.dest) / PurePosixPath(*relative.parts)
-        data = _archive(file, target.name)
-        for cid in container_ids:
-            try:
-                container = client.containers.get(cid)
-                container.exec_run(["mkdir", "-p", str(target.parent)])
-                container.put_archive(str(target.parent), data)
+        if file.is_file():
+            relative = file.resolve().relative_to(rule.src.resolve())
+            target = PurePosixPath(rule.dest) / PurePosixPath(*relative.parts)
+            archives.append((str(target.parent), _archive(file, target.name)))
+    copies = 0
+    for cid in container_ids:
+        try:
+            container = client.containers.get(cid)
+            for directory in sorted({d for d, _ in archives}):
+                container.exec_run(["mkdir", "-p", directory])
+            for directory, data in archives:
+                container.put_archive(directory, data)
                 copies += 1
-            except docker.errors.APIError:
-                continue
+        except docker.errors.APIError:
+            continue
     return copies
