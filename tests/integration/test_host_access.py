@@ -292,6 +292,10 @@ def test_url_dns_command_and_host_dns(node_image: str, demo_image: str, tmp_path
         url = localsvc(env, "url", "svc/web-np").stdout.strip()
         assert url == f"http://127.0.0.1:{port}"
         assert get(url).startswith("hello from web-")
+        status = localsvc(env, "status").stdout
+        np_row = next(line for line in status.splitlines() if " web-np " in line)
+        assert f"http://127.0.0.1:{port}" in np_row and "1/1" in np_row
+        assert "kube-dns" in status
         refused = localsvc(env, "url", "svc/web", check=False)
         assert refused.returncode == 1 and "port-forward" in refused.stderr
         ip = env.get("svc", "web")[0]["spec"]["clusterIP"]
