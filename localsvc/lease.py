@@ -1,22 +1,69 @@
 """Host side of the node's reaper lease: a daemon thread keeping a WebSocket open to the node.
 
-While the process lives the lease is held (reconnecting if the node restarts); when the process
-dies, the connection drops and the node removes the environment after its grace period.
+While the process lives the lease is held; when the process dies, the connection drops and the
+node removes the environment after its grace period. The lease survives a node restart or
+replacement: a restarted node may be published on another host port and a replaced one has a new
+token, so on any failure to connect (refused, 401) the holder asks Docker again for the node's
+address and token, as NodeClient's refresh does, and reconnects within a second or two, well
+inside the node's grace period (which starts when the new node's API answers).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 
 import aiohttp
 
+Address = tuple[str, str]  # (API url, token)
+RETRY_DELAY = 1.0
+
+
+def lease_url(api_url: str) -> str:
+    return api_url.rstrip("/") + "/v1/lease"
+
+
+def docker_refresh(env: str) -> Callable[[], Address]:
+    """Where the node of `env` listens now, and its token, as Docker shows them."""
+
+    def refresh() -> Address:
+        from localsvc.runtime import environment as envrt
+        from localsvc.runtime.engine import connect
+
+        info = envrt.find(connect(), env)
+        if info is None or not info.api_url:
+            raise OSError(f"the node of environment {env} is not running")
+        return info.api_url, info.token
+
+    return refresh
+
+
+def env_of_token(token: str) -> str | None:
+    """The environment whose node holds this token (tokens are random per node)."""
+    from localsvc.runtime import labels as L
+    from localsvc.runtime.engine import connect
+
+    client = connect()
+    nodes = client.api.containers(all=True, filters={"label": [f"{L.ROLE}={L.ROLE_NODE}"]})
+    for node in nodes:
+        environ = client.api.inspect_container(node["Id"])["Config"].get("Env") or []
+        if f"LOCALSVC_TOKEN={token}" in environ:
+            return str((node.get("Labels") or {}).get(L.ENV))
+    return None
+
 
 class LeaseHolder:
-    def __init__(self, api_url: str, token: str):
-        self.url = api_url.rstrip("/") + "/v1/lease"
+    def __init__(self, api_url: str, token: str, refresh: Callable[[], Address] | None = None,
+                 env: str | None = None):
+        """`refresh` gives the node's current (url, token); without it, the environment (`env`,
+        else found from the token) is looked up in Docker."""
+        self.url = lease_url(api_url)
         self.token = token
+        self._refresh = refresh
+        self._env = env
         self.connected = threading.Event()
+        self.reconnects = 0  # connections after the first one (node restarts, replacements)
         self._stop: asyncio.Event | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="localsvc-lease", daemon=True)
@@ -26,23 +73,49 @@ class LeaseHolder:
     def _run(self) -> None:
         self._loop.run_until_complete(self._hold())
 
+    def _refresher(self) -> Callable[[], Address] | None:
+        if self._refresh is None:
+            env = self._env or env_of_token(self.token)
+            if env:
+                self._refresh = docker_refresh(env)
+        return self._refresh
+
     async def _hold(self) -> None:
         self._stop = asyncio.Event()
-        headers = {"Authorization": f"Bearer {self.token}"}
-        async with aiohttp.ClientSession(headers=headers) as session:
+        # Before the first connection: resolving the environment needs the current node.
+        await asyncio.to_thread(self._refresher)
+        # trust_env=False: the token never goes to an HTTP proxy from the environment (see
+        # localsvc.client); aiohttp's default today, stated so that it stays so.
+        async with aiohttp.ClientSession(trust_env=False) as session:
             while not self._stop.is_set():
                 try:
-                    async with session.ws_connect(self.url, heartbeat=5.0) as ws:
+                    headers = {"Authorization": f"Bearer {self.token}"}
+                    async with session.ws_connect(self.url, heartbeat=5.0, headers=headers,
+                                                  timeout=aiohttp.ClientWSTimeout(ws_close=5.0)) as ws:
+                        if self.connected.is_set():
+                            self.reconnects += 1
                         self.connected.set()
                         stop = asyncio.ensure_future(self._stop.wait())
                         receive = asyncio.ensure_future(ws.receive())
                         await asyncio.wait({stop, receive}, return_when=asyncio.FIRST_COMPLETED)
                         for task in (stop, receive):
                             task.cancel()
-                except (aiohttp.ClientError, OSError):
+                except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
                     pass
                 if not self._stop.is_set():
-                    await asyncio.sleep(1.0)  # the node restarts: take the lease again
+                    # The node restarts or was replaced: find it again, take the lease again.
+                    await asyncio.sleep(RETRY_DELAY)
+                    await self._reread_address()
+
+    async def _reread_address(self) -> None:
+        refresh = self._refresher()
+        if refresh is None:
+            return
+        try:
+            url, self.token = await asyncio.to_thread(refresh)
+            self.url = lease_url(url)
+        except Exception:  # Docker briefly unreachable, node not yet recreated: try again later
+            pass
 
     def close(self) -> None:
         """Stop holding the lease (down() follows; a released lease is not a dead owner only

@@ -11,7 +11,6 @@ import os
 import secrets
 import time
 import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import docker
 import docker.errors
 import docker.types
 
+from localsvc.client import open_direct
 from localsvc.errors import EngineError, EnvironmentNotFound, NodeError
 from localsvc.model.network import AddressPlan, choose_subnet, plan_for
 from localsvc.runtime import labels as L
@@ -270,7 +270,7 @@ def wait_healthy(client: docker.DockerClient, env: str, timeout: float = 60.0) -
         info = _info_from_node(env, node)
         if info.api_url:
             try:
-                with urllib.request.urlopen(info.api_url + "/healthz", timeout=2) as resp:
+                with open_direct(info.api_url + "/healthz", timeout=2) as resp:
                     if json.load(resp).get("ok"):
                         return info
             except (urllib.error.URLError, OSError, ValueError) as err:

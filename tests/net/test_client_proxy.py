@@ -1,0 +1,185 @@
+"""The host never sends the node's token through an HTTP proxy (issue 10, case 4).
+
+A real aiohttp server on 127.0.0.1 stands in for the node's API; a real listening socket on
+127.0.0.1 stands in for a proxy and records every byte it receives. With HTTP_PROXY and friends
+pointing at it, every way the host talks to the node must reach the server and leave the proxy
+silent, whatever NO_PROXY says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import WSMsgType, web
+
+from localsvc.client import NodeClient, open_direct
+from localsvc.lease import LeaseHolder
+
+HOST = "127.0.0.1"
+TOKEN = "t0ken-for-the-node"
+PROXY_VARIABLES = (
+    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
+)
+
+
+@dataclass
+class FakeProxy:
+    """Accepts connections, records what arrives, answers 502 (so a proxied call fails fast)."""
+
+    sock: socket.socket
+    received: bytearray = field(default_factory=bytearray)
+    connections: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.sock.getsockname()[1]}"
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return  # closed by the fixture
+            self.connections += 1
+            with conn:
+                conn.settimeout(2.0)
+                try:
+                    self.received += conn.recv(65536)
+                    conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+                except OSError:
+                    pass
+
+
+@dataclass
+class FakeNode:
+    """What the node's API saw: the Authorization header of every request."""
+
+    url: str = ""
+    authorizations: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProxy]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((HOST, 0))
+    sock.listen(16)
+    fake = FakeProxy(sock)
+    thread = threading.Thread(target=fake.serve, name="fake-proxy", daemon=True)
+    thread.start()
+    for name in PROXY_VARIABLES:
+        monkeypatch.setenv(name, fake.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        yield fake
+    finally:
+        sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def node() -> Iterator[FakeNode]:
+    """An aiohttp app on 127.0.0.1 port 0, in a thread with its own event loop."""
+    seen = FakeNode()
+
+    async def objects(request: web.Request) -> web.Response:
+        seen.authorizations.append(request.headers.get("Authorization", ""))
+        return web.json_response({"items": [], "path": request.path})
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def lease(request: web.Request) -> web.WebSocketResponse:
+        seen.authorizations.append(request.headers.get("Authorization", ""))
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type is WSMsgType.CLOSE:
+                break
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/v1/objects/{kind}", objects)
+    app.router.add_post("/v1/objects/{kind}", objects)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/v1/lease", lease)
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app, shutdown_timeout=1)
+
+    async def start() -> None:
+        await runner.setup()
+        site = web.TCPSite(runner, HOST, 0)
+        await site.start()
+        seen.url = f"http://{HOST}:{runner.addresses[0][1]}"
+
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(start())
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    thread = threading.Thread(target=serve, name="fake-node", daemon=True)
+    thread.start()
+    assert ready.wait(10), "the fake node did not start"
+    try:
+        yield seen
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("no_proxy", [None, "example.invalid"])
+def test_node_client_reaches_the_node_and_never_the_proxy(
+    proxy: FakeProxy, node: FakeNode, monkeypatch: pytest.MonkeyPatch, no_proxy: str | None
+) -> None:
+    if no_proxy is not None:
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+        monkeypatch.setenv("no_proxy", no_proxy)
+    client = NodeClient(node.url, TOKEN, timeout=5)
+    assert client.get("/v1/objects/Pod") == {"items": [], "path": "/v1/objects/Pod"}
+    assert client.post("/v1/objects/ConfigMap", {"a": 1})["path"] == "/v1/objects/ConfigMap"
+    assert node.authorizations == [f"Bearer {TOKEN}"] * 2
+    assert proxy.connections == 0 and bytes(proxy.received) == b""
+
+
+def test_healthz_polling_opens_the_node_directly(proxy: FakeProxy, node: FakeNode) -> None:
+    # runtime.environment.wait_healthy polls /healthz through open_direct.
+    with open_direct(node.url + "/healthz", timeout=5) as response:
+        assert json.load(response) == {"ok": True}
+    assert proxy.connections == 0 and bytes(proxy.received) == b""
+
+
+def test_lease_websocket_reaches_the_node_and_never_the_proxy(
+    proxy: FakeProxy, node: FakeNode
+) -> None:
+    holder = LeaseHolder(node.url, TOKEN)
+    try:
+        assert holder.connected.is_set(), "the lease was not taken within 10 s"
+    finally:
+        holder.close()
+    assert f"Bearer {TOKEN}" in node.authorizations
+    assert proxy.connections == 0 and bytes(proxy.received) == b""
+
+
+def test_the_fake_proxy_is_what_plain_urlopen_would_use(proxy: FakeProxy, node: FakeNode) -> None:
+    """The test's premise: without the fix, urllib sends the token to the proxy."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        node.url + "/v1/objects/Pod", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(request, timeout=5)
+    assert f"Authorization: Bearer {TOKEN}".encode() in bytes(proxy.received)
