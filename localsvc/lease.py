@@ -39,16 +39,17 @@ def docker_refresh(env: str) -> Callable[[], Address]:
     return refresh
 
 
-def env_of_token(token: str) -> str | None:
-    """The environment whose node holds this token (tokens are random per node)."""
+def env_of_url(api_url: str) -> str | None:
+    """The environment whose node publishes this API URL's host port (one list call)."""
+    from urllib.parse import urlsplit
+
     from localsvc.runtime import labels as L
     from localsvc.runtime.engine import connect
 
-    client = connect()
-    nodes = client.api.containers(all=True, filters={"label": [f"{L.ROLE}={L.ROLE_NODE}"]})
+    port = urlsplit(api_url).port
+    nodes = connect().api.containers(filters={"label": [f"{L.ROLE}={L.ROLE_NODE}"]})
     for node in nodes:
-        environ = client.api.inspect_container(node["Id"])["Config"].get("Env") or []
-        if f"LOCALSVC_TOKEN={token}" in environ:
+        if any(p.get("PublicPort") == port for p in node.get("Ports") or []):
             return str((node.get("Labels") or {}).get(L.ENV))
     return None
 
@@ -57,7 +58,7 @@ class LeaseHolder:
     def __init__(self, api_url: str, token: str, refresh: Callable[[], Address] | None = None,
                  env: str | None = None):
         """`refresh` gives the node's current (url, token); without it, the environment (`env`,
-        else found from the token) is looked up in Docker."""
+        else the one whose node publishes `api_url`) is looked up in Docker."""
         self.url = lease_url(api_url)
         self.token = token
         self._refresh = refresh
@@ -75,9 +76,12 @@ class LeaseHolder:
 
     def _refresher(self) -> Callable[[], Address] | None:
         if self._refresh is None:
-            env = self._env or env_of_token(self.token)
-            if env:
-                self._refresh = docker_refresh(env)
+            try:
+                self._env = self._env or env_of_url(self.url)
+            except Exception:  # Docker briefly unreachable: try again at the next reconnect
+                return None
+            if self._env:
+                self._refresh = docker_refresh(self._env)
         return self._refresh
 
     async def _hold(self) -> None:

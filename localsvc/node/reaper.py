@@ -7,6 +7,10 @@ the node starts a small reaper container outside the environment's network that 
 object of the environment, the node included, and then itself. Environments started without a
 lease (`localsvc up -d`) are never reaped. The owned flag persists, so a node restarted while its
 owner was gone still reaps.
+
+The grace period counts from the moment the node's API answers, never from process start: a
+node adopting many pods, or a node that was just replaced, must give the owner (whose lease
+holder reconnects with the new address and token) the whole grace period to come back.
 """
 
 from __future__ import annotations
@@ -14,28 +18,96 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
 from aiohttp import WSMsgType, web
 
+from localsvc.runtime.environment import API_PORT, _docker_socket, node_name
+
 log = logging.getLogger("localsvc.reaper")
 GRACE = 15.0
 REAPER_LABEL = "io.localsvc.reaper-of"
+SOCKET_IN_CONTAINER = "/var/run/docker.sock"
+
+
+@dataclass
+class LeaseClock:
+    """When is an owned environment's owner gone? Pure bookkeeping of lease events against a
+    monotonic clock, so that every decision is unit-testable."""
+
+    grace: float
+    owned: bool
+    serving_since: float | None = None  # when the API first answered; None: not yet
+    leases: int = 0
+    unheld_since: float | None = None  # when the last lease was released
+
+    def api_answers(self, now: float) -> None:
+        if self.serving_since is None:
+            self.serving_since = now
+
+    def lease_taken(self) -> bool:
+        """Count a new lease; True when it makes the environment owned for the first time."""
+        self.leases += 1
+        newly_owned = not self.owned
+        self.owned = True
+        return newly_owned
+
+    def lease_released(self, now: float) -> None:
+        self.leases = max(0, self.leases - 1)
+        if self.leases == 0:
+            self.unheld_since = now
+
+    def should_reap(self, now: float) -> bool:
+        if not self.owned or self.leases > 0 or self.serving_since is None:
+            return False
+        # A lease released before the API answered (impossible today, leases come through the
+        # API) still gets the full grace period from the moment the API answers.
+        start = max(self.serving_since, self.unheld_since or self.serving_since)
+        return now - start > self.grace
+
+
+def docker_socket_source(mounts: Sequence[Mapping[str, Any]], fallback: str) -> str:
+    """The host path bound at the node's /var/run/docker.sock (the socket `create_node` chose),
+    so the reaper reaches the same engine endpoint as the node; `fallback` when not mounted."""
+    for mount in mounts:
+        if mount.get("Destination") == SOCKET_IN_CONTAINER and mount.get("Source"):
+            return str(mount["Source"])
+    return fallback
+
+
+async def api_answers(port: int, timeout: float = 1.0) -> bool:
+    """One loopback GET /healthz on the node's own API port (raw HTTP/1.0: no proxy can be
+    involved); True on a 200."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    try:
+        writer.write(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), timeout)
+        return status.split(b" ")[1:2] == [b"200"]
+    except (OSError, asyncio.TimeoutError):
+        return False
+    finally:
+        writer.close()
 
 
 class Reaper:
     def __init__(self, client: docker.DockerClient, env: str, image: str, state_dir: Path,
-                 grace: float = GRACE):
+                 grace: float = GRACE, api_port: int = API_PORT):
         self.client = client
         self.env = env
         self.image = image
         self.flag = state_dir / "owned"
-        self.grace = grace
-        self.leases = 0
-        self.unheld_since = time.monotonic()
-        self.owned = self.flag.exists()  # read once; written below when a lease is first taken
+        self.api_port = api_port
+        # The owned flag is read once; it is written below when a lease is first taken.
+        self.clock = LeaseClock(grace=grace, owned=self.flag.exists())
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/v1/lease", self._lease)
@@ -43,30 +115,37 @@ class Reaper:
     async def _lease(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=5.0)
         await ws.prepare(request)
-        if not self.owned:
+        if not self.clock.owned:
+            # Persisted before the lease counts: a node restarted now still knows it is owned.
             self.flag.write_text("owned by a lease holder\n")
-            self.owned = True
             log.info("environment is now owned: it is removed %.0f s after its owner is gone",
-                     self.grace)
-        self.leases += 1
+                     self.clock.grace)
+        self.clock.lease_taken()
         try:
             async for message in ws:
                 if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
                     break
         finally:
-            self.leases -= 1
-            if self.leases == 0:
-                self.unheld_since = time.monotonic()
+            self.clock.lease_released(time.monotonic())
         return ws
 
     async def run(self) -> None:
+        while not await api_answers(self.api_port):
+            await asyncio.sleep(0.5)
+        self.clock.api_answers(time.monotonic())
         while True:
             await asyncio.sleep(1.0)
-            if self.owned and self.leases == 0 and \
-                    time.monotonic() - self.unheld_since > self.grace:
+            if self.clock.should_reap(time.monotonic()):
                 log.warning("the owner of environment %s is gone; removing it", self.env)
                 await asyncio.to_thread(self._start_reaper)
                 return
+
+    def _socket_path(self) -> str:
+        try:
+            mounts = self.client.containers.get(node_name(self.env)).attrs.get("Mounts") or []
+        except docker.errors.DockerException:
+            mounts = []
+        return docker_socket_source(mounts, _docker_socket())
 
     def _start_reaper(self) -> None:
         """The node cannot remove its own network while attached to it: a reaper outside the
@@ -78,6 +157,6 @@ class Reaper:
             auto_remove=True,
             network_mode="none",
             labels={REAPER_LABEL: self.env},
-            volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}},
-            environment={"DOCKER_HOST": "unix:///var/run/docker.sock"},
+            volumes={self._socket_path(): {"bind": SOCKET_IN_CONTAINER, "mode": "rw"}},
+            environment={"DOCKER_HOST": f"unix://{SOCKET_IN_CONTAINER}"},
         )
