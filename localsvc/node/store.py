@@ -1,20 +1,25 @@
 """The node's persistent state: applied objects and the pods it made, in one JSON file.
 
 Kept in the environment's state volume so that a restarted node finds what was applied and which
-pods it owns (and adopts their running containers). Written atomically (write + rename) so that a
-crash mid-write leaves the previous state. No Docker here.
+pods it owns (and adopts their running containers). Written atomically (write + fsync + rename +
+fsync of the directory) so that a crash mid-write leaves the previous state; a file that cannot
+be read is quarantined beside it, never loaded half and never lost. No Docker here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 Obj = dict[str, Any]
+log = logging.getLogger("localsvc.store")
 
 
 def key_of(kind: str, namespace: str, name: str) -> str:
@@ -74,21 +79,85 @@ class State:
         return self.objects.get(key_of(kind, namespace, name))
 
 
+class StateFileError(ValueError):
+    """The state file is not a state this node can read."""
+
+
+def parse_state(text: str) -> State:
+    """The State in a state file's text; StateFileError when it is not one (truncated, hand-edited,
+    written by something else). Individual objects are not checked here: the consumers skip and
+    report the ones they cannot serve."""
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise StateFileError(f"not valid JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise StateFileError(f"expected a JSON object, found {type(data).__name__}")
+    tables = {}
+    for name in ("objects", "sources", "pods", "allocations"):
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise StateFileError(f'"{name}" must be an object, found {type(table).__name__}')
+        tables[name] = table
+    objects = tables["objects"]
+    for key, obj in objects.items():
+        meta = obj.get("metadata") if isinstance(obj, dict) else None
+        if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) \
+                or obj.get("kind") != key.split("/", 1)[0]:
+            raise StateFileError(f'objects["{key}"] is not a stored object of that key')
+    pods = {}
+    for key, data in tables["pods"].items():
+        try:
+            record = PodRecord.from_json(data)
+            readable = f"{record.namespace}/{record.name}" == key and bool(record.uid)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            readable = False
+        if not readable:
+            raise StateFileError(f'pods["{key}"] is not the record of that pod')
+        pods[key] = record
+    return State(objects=objects, sources=tables["sources"], pods=pods,
+                 allocations=tables["allocations"])
+
+
+def quarantine_name(path: Path, now: float) -> Path:
+    """Where a corrupt state file is kept: `state.json.corrupt-<UTC time>` beside it."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    return path.with_name(f"{path.name}.corrupt-{stamp}")
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename in `directory` durable (the rename itself is only in the page cache)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class Store:
     def __init__(self, directory: Path):
         self.path = directory / "state.json"
         directory.mkdir(parents=True, exist_ok=True)
+        # Set when load() found a corrupt state file: what happened and where the copy is.
+        self.load_error = ""
 
     def load(self) -> State:
+        """The saved State. A state file that cannot be read is moved aside (never deleted) and
+        the node starts empty, with `load_error` saying where the copy is: a node that
+        crash-loops on its own state file cannot even be asked what went wrong."""
         if not self.path.exists():
             return State()
-        data = json.loads(self.path.read_text())
-        return State(
-            objects=data.get("objects", {}),
-            sources=data.get("sources", {}),
-            pods={k: PodRecord.from_json(v) for k, v in data.get("pods", {}).items()},
-            allocations=data.get("allocations", {}),
-        )
+        try:
+            return parse_state(self.path.read_text(errors="replace"))
+        except StateFileError as err:
+            kept = quarantine_name(self.path, time.time())
+            os.replace(self.path, kept)
+            _fsync_directory(self.path.parent)
+            self.load_error = (f"the state file {self.path} could not be read ({err}); it was "
+                               f"moved to {kept} and the node started with no objects: apply "
+                               "your manifests again, or inspect that copy")
+            log.error("%s", self.load_error)
+            return State()
 
     def save(self, state: State) -> None:
         data = {
@@ -99,8 +168,14 @@ class Store:
             "allocations": state.allocations,
         }
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".state-")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(data, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_directory(self.path.parent)
