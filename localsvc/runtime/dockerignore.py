@@ -147,9 +147,9 @@ def load_matcher(context_dir: Path, dockerfile: str = "Dockerfile") -> IgnoreMat
     return IgnoreMatcher.from_text(text, dockerfile)
 
 
-def context_files(context_dir: Path, dockerfile: str = "Dockerfile") -> list[str]:
-    """The relative paths (sorted, slash-separated) of the files and symlinks a build of
-    `context_dir` sends; empty directories are left out (they carry no content to hash)."""
+def context_entries(context_dir: Path, dockerfile: str = "Dockerfile") -> list[str]:
+    """The relative paths (sorted, slash-separated) a build of `context_dir` sends: files,
+    symlinks (sent as links, never followed) and the directories that are not ignored."""
     root = Path(context_dir)
     matcher = load_matcher(root, dockerfile)
     found: list[str] = []
@@ -159,11 +159,20 @@ def context_files(context_dir: Path, dockerfile: str = "Dockerfile") -> list[str
         kept_dirs = []
         for name in sorted(dirs):
             rel = prefix + name
+            ignored = matcher.ignored(rel)
+            if not ignored:
+                found.append(rel)
             if os.path.islink(os.path.join(current, name)):
-                if not matcher.ignored(rel):
-                    found.append(rel)  # a symlink is sent as a link, never followed
-            elif not matcher.ignored(rel) or matcher.may_include_under(rel):
+                continue
+            if not ignored or matcher.may_include_under(rel):
                 kept_dirs.append(name)
         dirs[:] = kept_dirs
         found.extend(prefix + name for name in files if not matcher.ignored(prefix + name))
     return sorted(found)
+
+
+def context_files(context_dir: Path, dockerfile: str = "Dockerfile") -> list[str]:
+    """The entries of `context_entries` that carry content: files and symlinks."""
+    root = Path(context_dir)
+    return [rel for rel in context_entries(root, dockerfile)
+            if (root / rel).is_symlink() or not (root / rel).is_dir()]

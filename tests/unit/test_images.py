@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from localsvc.errors import ImageError
-from localsvc.runtime import images
+from localsvc.runtime import base_image, image_build, images, node_image
 
 REQUIRES = [
     "docker<8,>=7.0",
@@ -113,7 +113,7 @@ def test_pyproject_requires(tmp_path: Path) -> None:
 
 def test_this_checkout_requirements_include_uvloop_and_not_test_extras() -> None:
     reqs = images.node_requirements()
-    names = {images._canonical(images._requirement_name(r)) for r in reqs}
+    names = {node_image._canonical(node_image._requirement_name(r)) for r in reqs}
     assert {"docker", "aiohttp", "dnslib", "watchfiles", "pyyaml", "uvloop"} <= names
     assert "pytest" not in names
 
@@ -190,11 +190,10 @@ def test_dockerfile_prefers_packaged_copy(tmp_path: Path) -> None:
     assert images.dockerfile_path(pkg).read_text() == "packaged"
 
 
-def test_follow_build_reports_steps_and_errors() -> None:
-    from collections import deque
+def test_legacy_stream_shows_steps_on_a_terminal_and_keeps_the_whole_log() -> None:
+    from localsvc.runtime import buildkit
 
     seen: list[str] = []
-    log: deque[str] = deque(maxlen=3)
     stream: list[dict[str, Any]] = [
         {"stream": "Step 1/2 : FROM   x\n"},
         {"stream": " ---> abc\n"},
@@ -202,19 +201,102 @@ def test_follow_build_reports_steps_and_errors() -> None:
         {"errorDetail": {"message": "boom"}, "error": "boom"},
         {"stream": "never read\n"},
     ]
-    assert images._follow_build(iter(stream), log, seen.append) == "boom"
+    display = buildkit.BuildDisplay(seen.append, "tty")
+    steps = image_build._legacy_steps(iter(stream), seen.append, "tty")
+    result = buildkit.follow_stream(steps, display)
+    assert result.error == "boom"
     assert seen == ["Step 1/2 : FROM x"]
-    assert list(log) == ["noise 1", "noise 2", "boom"]
+    assert display.log == ["Step 1/2 : FROM   x", " ---> abc", "noise 1", "noise 2"]
+
+
+@pytest.mark.parametrize(("value", "builder"), [
+    ("", image_build.BUILDKIT), ("buildkit", image_build.BUILDKIT),
+    ("legacy", image_build.LEGACY), (" Legacy ", image_build.LEGACY),
+])
+def test_choose_builder(value: str, builder: str) -> None:
+    assert image_build.choose_builder({"LOCALSVC_BUILDER": value}) == builder
+
+
+def test_unknown_builder_is_an_error_that_names_the_choices() -> None:
+    with pytest.raises(ImageError, match="LOCALSVC_BUILDER='kaniko'.*buildkit.*legacy"):
+        image_build.choose_builder({"LOCALSVC_BUILDER": "kaniko"})
+
+
+def test_build_hint_for_syntax_directive_without_registry() -> None:
+    error = ("failed to solve with frontend dockerfile.v0: failed to solve with frontend "
+             "gateway.v0: failed to do request: Head https://registry-1.docker.io/v2/docker/"
+             "dockerfile/manifests/1: no such host")
+    hint = image_build.build_hint("# syntax=docker/dockerfile:1\nFROM x\n", error,
+                                  image_build.BUILDKIT)
+    assert "`# syntax=`" in hint and "registry" in hint
+    assert image_build.build_hint("FROM x\n", error, image_build.BUILDKIT) == ""
+
+
+def test_build_hint_for_heredocs_on_the_builtin_frontend() -> None:
+    error = ("failed to solve with frontend dockerfile.v0: failed to create LLB definition: "
+             "dockerfile parse error line 3: unknown instruction: ECHO")
+    text = "FROM x\nRUN <<EOF\necho hi\nEOF\n"
+    assert "heredocs" in image_build.build_hint(text, error, image_build.BUILDKIT)
+    assert image_build.build_hint("FROM x\nECHO hi\n", error, image_build.BUILDKIT) == ""
+
+
+def test_build_hint_for_mounts_on_the_legacy_builder() -> None:
+    text = "FROM x\nRUN --mount=type=cache,target=/c true\n"
+    error = "the --mount option requires BuildKit"
+    assert "legacy builder has no RUN --mount" in image_build.build_hint(
+        text, error, image_build.LEGACY)
+    assert image_build.build_hint(text, error, image_build.BUILDKIT) == ""
+
+
+def _context(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def test_context_hash_ignores_edits_to_dockerignored_files(tmp_path: Path) -> None:
+    ctx = _context(tmp_path, {"Dockerfile": "FROM x", ".dockerignore": "*.log\nnotes/\n",
+                              "app.py": "v1", "debug.log": "a", "notes/n.md": "a"})
+    before = images.context_hash(ctx)
+    (ctx / "debug.log").write_text("b")
+    (ctx / "notes" / "n.md").write_text("b")
+    (ctx / "notes" / "new.md").write_text("c")
+    assert images.context_hash(ctx) == before
+    (ctx / "app.py").write_text("v2")
+    assert images.context_hash(ctx) != before
+
+
+def test_context_hash_sees_sent_files_modes_and_the_ignore_file(tmp_path: Path) -> None:
+    ctx = _context(tmp_path, {"Dockerfile": "FROM x", "run.sh": "echo"})
+    before = images.context_hash(ctx)
+    (ctx / "run.sh").chmod(0o755)
+    executable = images.context_hash(ctx)
+    assert executable != before
+    (ctx / ".dockerignore").write_text("nothing-matches\n")
+    assert images.context_hash(ctx) != executable  # .dockerignore itself is always sent
+    assert images.context_hash(ctx, "Dockerfile") != images.context_hash(ctx, "Other")
+
+
+def test_context_tar_holds_what_docker_build_would_send(tmp_path: Path) -> None:
+    import tarfile
+
+    ctx = _context(tmp_path, {"Dockerfile": "FROM x", ".dockerignore": "secret\n*.tmp\n",
+                              "src/a.py": "a", "secret/key": "k", "x.tmp": "t"})
+    with image_build.context_tar(ctx) as handle, tarfile.open(fileobj=handle) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert sorted(members) == [".dockerignore", "Dockerfile", "src", "src/a.py"]
+    assert {(m.uid, m.gid) for m in members.values()} == {(0, 0)}
 
 
 def test_cannot_debootstrap_without_tool(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("shutil.which", lambda name: None)
     with pytest.raises(ImageError, match="provision-docker"):
-        images._check_can_debootstrap()
+        base_image._check_can_debootstrap()
 
 
 def test_cannot_debootstrap_without_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
     monkeypatch.setattr("os.geteuid", lambda: 1000)
     with pytest.raises(ImageError, match="root"):
-        images._check_can_debootstrap()
+        base_image._check_can_debootstrap()
