@@ -10,17 +10,19 @@ word (letters, digits, '_', '-') is written in brackets: `metadata.labels[app.ku
 from __future__ import annotations
 
 import os
-import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-import yaml
-from yaml.constructor import ConstructorError, SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node, ScalarNode
 
 from localsvc.errors import Problem
+from localsvc.model.yamltext import MAX_TEXT_BYTES, NodeBuilder, YamlTextError, compose, decode
+from localsvc.model.yamltext import child_path as child_path  # re-exported: others import it here
+from localsvc.model.yamltext import parent_path as parent_path  # re-exported too
+from localsvc.model.yamltext import too_big_message
 
 SUPPORTED_KINDS: frozenset[tuple[str, str]] = frozenset(
     {
@@ -54,27 +56,8 @@ _CLUSTER_SCOPED: frozenset[str] = frozenset(
     }
 )
 MANIFEST_SUFFIXES: frozenset[str] = frozenset({".yaml", ".yml", ".json"})
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_PLAIN_TAGS = frozenset(
-    f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "str")
-)
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-def child_path(parent: str, key: str | int) -> str:
-    """The path of `key` (a mapping key or a list index) under `parent`: `a.b`, `a[0]`, `a[x.y]`."""
-    if isinstance(key, int):
-        return f"{parent}[{key}]"
-    if _PLAIN_KEY.fullmatch(key):
-        return f"{parent}.{key}" if parent else key
-    return f"{parent}[{key}]"
-
-
-def parent_path(path: str) -> str:
-    """The path one level up: `a.b[0]` -> `a.b`, `a.b` -> `a`, `a` -> `` (the object itself)."""
-    if path.endswith("]"):
-        return path[: path.rfind("[")]
-    return path[: path.rfind(".")] if "." in path else ""
+STDIN_PATH = "-"  # `-f -`: read the manifests from standard input
+STDIN_NAME = "<stdin>"  # how problems name standard input
 
 
 @dataclass(frozen=True, order=True)
@@ -163,12 +146,49 @@ class LoadResult:
 # ---------------------------------------------------------------- files
 
 
-def load_paths(paths: Sequence[str | Path]) -> LoadResult:
-    """Load files and directories (recursively: .yaml, .yml, .json, not hidden), in order."""
+class StandardInput:
+    """Standard input, read at most once per process (at most MAX_TEXT_BYTES + 1 bytes).
+
+    A command may load `-f -` twice (validate before building, then apply); a pipe gives its
+    text only once, so every later read answers the same bytes.
+    """
+
+    def __init__(self, stream: BinaryIO | None = None):
+        self._stream = stream  # None: sys.stdin, looked up at the first read
+        self._data: bytes | None = None
+
+    def read(self) -> bytes:
+        """The bytes of the stream; OSError when it cannot be read."""
+        if self._data is None:
+            stream = self._stream
+            if stream is None:
+                if sys.stdin is None:
+                    raise OSError("standard input is closed")
+                stream = sys.stdin.buffer
+            self._data = stream.read(MAX_TEXT_BYTES + 1)
+        return self._data
+
+
+STDIN = StandardInput()
+
+
+def load_paths(paths: Sequence[str | Path], stdin: StandardInput = STDIN) -> LoadResult:
+    """Load files and directories (recursively: .yaml, .yml, .json, not hidden), in order.
+
+    "-" reads standard input (named `<stdin>` in problems); it may be given once per call.
+    """
     result = LoadResult()
+    stdin_given = False
     for given in paths:
         text = str(given)
-        if os.path.isdir(text):
+        if text == STDIN_PATH:
+            if stdin_given:
+                message = '"-" is given more than once; standard input can be read only once'
+                result.problems.append(_problem(STDIN_NAME, None, message))
+            else:
+                result.extend(_load_stdin(stdin))
+            stdin_given = True
+        elif os.path.isdir(text):
             files = find_manifest_files(text)
             if not files:
                 result.problems.append(
@@ -192,19 +212,35 @@ def find_manifest_files(directory: str) -> list[str]:
     return found
 
 
+def _load_stdin(stdin: StandardInput) -> LoadResult:
+    try:
+        data = stdin.read()
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        return LoadResult(problems=[_problem(STDIN_NAME, None, f"cannot read it: {reason}")])
+    return _load_bytes(data, STDIN_NAME)
+
+
 def _load_file(file: str) -> LoadResult:
     try:
-        data = Path(file).read_bytes()
+        # Refuse a huge file before reading it; the read is bounded too (it may be growing).
+        if os.path.getsize(file) > MAX_TEXT_BYTES:
+            return LoadResult(problems=[_problem(file, None, too_big_message())])
+        with open(file, "rb") as stream:
+            data = stream.read(MAX_TEXT_BYTES + 1)
     except FileNotFoundError:
         return LoadResult(problems=[_problem(file, None, "no such file or directory")])
     except OSError as exc:
         reason = (exc.strerror or str(exc)).lower()
         return LoadResult(problems=[_problem(file, None, f"cannot read the file: {reason}")])
+    return _load_bytes(data, file)
+
+
+def _load_bytes(data: bytes, file: str) -> LoadResult:
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        return LoadResult(problems=[_problem(file, line, "not UTF-8 text")])
+        text = decode(data)
+    except YamlTextError as exc:
+        return LoadResult(problems=[_problem(file, exc.line, exc.message)])
     return load_text(text, file)
 
 
@@ -220,16 +256,14 @@ def _problem(
 def load_text(text: str, file: str) -> LoadResult:
     """Load the objects in one YAML (or JSON) text; `file` names it in lines and problems."""
     try:
-        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.MarkedYAMLError as exc:
-        return LoadResult(problems=[_syntax_problem(file, exc)])
-    except yaml.YAMLError as exc:
-        return LoadResult(problems=[_problem(file, None, str(exc))])
+        composed = compose(text)
+    except YamlTextError as exc:
+        return LoadResult(problems=[_problem(file, exc.line, exc.message)])
     result = LoadResult()
-    for node in documents:
-        if node is None or _is_empty(node):
+    for node in composed.documents:
+        if _is_empty(node):
             continue
-        builder = _Builder(file)
+        builder = NodeBuilder(file, composed)
         value = builder.build(node, "")
         result.problems.extend(builder.problems)
         _sort_object(value, node.start_mark.line + 1, builder.lines, "", file, result)
@@ -238,92 +272,6 @@ def load_text(text: str, file: str) -> LoadResult:
 
 def _is_empty(node: Node) -> bool:
     return isinstance(node, ScalarNode) and node.tag.endswith(":null")
-
-
-def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
-    mark = exc.problem_mark or exc.context_mark
-    message = exc.problem or exc.context or "invalid YAML"
-    if mark is None:
-        return _problem(file, None, message)
-    return _problem(file, mark.line + 1, f"{message} (column {mark.column + 1})")
-
-
-class _Builder:
-    """Builds plain Python values from a YAML node tree, recording the line of every path."""
-
-    def __init__(self, file: str):
-        self.file = file
-        self.lines: dict[str, int] = {}
-        self.problems: list[Problem] = []
-        self._constructor = SafeConstructor()
-        self._active: set[int] = set()
-
-    def build(self, node: Node, path: str) -> Any:
-        if id(node) in self._active:
-            self._add(node, path, "an alias refers to the node that contains it (a cycle)")
-            return None
-        self._active.add(id(node))
-        try:
-            if isinstance(node, MappingNode):
-                return self._mapping(node, path)
-            if isinstance(node, SequenceNode):
-                return self._sequence(node, path)
-            return self._scalar(node, path)
-        finally:
-            self._active.discard(id(node))
-
-    def _add(self, node: Node, path: str, message: str) -> None:
-        self.problems.append(_problem(self.file, node.start_mark.line + 1, message, path=path))
-
-    def _scalar(self, node: Node, path: str) -> Any:
-        if node.tag not in _PLAIN_TAGS:  # timestamps, !!binary, custom tags: keep the text
-            return str(node.value)
-        try:
-            return self._constructor.construct_object(node, deep=True)
-        except ConstructorError as exc:
-            self._add(node, path, exc.problem or str(exc))
-            return str(node.value)
-
-    def _sequence(self, node: SequenceNode, path: str) -> list[Any]:
-        items: list[Any] = []
-        for index, child in enumerate(node.value):
-            child_at = child_path(path, index)
-            self.lines[child_at] = child.start_mark.line + 1
-            items.append(self.build(child, child_at))
-        return items
-
-    def _mapping(self, node: MappingNode, path: str) -> dict[str, Any]:
-        pairs = [(k, v) for k, v in node.value if k.tag != _MERGE_TAG]
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:  # merged keys first: written keys override them
-            if key_node.tag == _MERGE_TAG:
-                self._merge(result, value_node, path)
-        seen: dict[str, int] = {}
-        for key_node, value_node in pairs:
-            if not isinstance(key_node, ScalarNode):
-                self._add(key_node, path, "mapping keys must be strings")
-                continue
-            key = str(key_node.value)
-            line = key_node.start_mark.line + 1
-            key_path = child_path(path, key)
-            if key in seen:
-                self._add(
-                    key_node, key_path, f'mapping key "{key}" already defined at line {seen[key]}'
-                )
-            seen[key] = line
-            self.lines[key_path] = line
-            result[key] = self.build(value_node, key_path)
-        return result
-
-    def _merge(self, result: dict[str, Any], source: Node, path: str) -> None:
-        """YAML merge keys (`<<: *defaults`); a later merge source does not override earlier."""
-        sources = source.value if isinstance(source, SequenceNode) else [source]
-        for item in sources:
-            if not isinstance(item, MappingNode):
-                self._add(item, path, "a merge key (<<) must refer to a mapping")
-                continue
-            for key, value in self.build(item, path).items():
-                result.setdefault(key, value)
 
 
 # ---------------------------------------------------------------- objects

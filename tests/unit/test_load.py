@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from textwrap import dedent
 
@@ -14,11 +17,14 @@ from localsvc.model.load import (
     SUPPORTED_KINDS,
     Manifest,
     ObjectKey,
+    StandardInput,
     load_paths,
     load_text,
 )
+from localsvc.model.yamltext import MAX_TEXT_BYTES
 
 DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[2]
 
 CONFIGMAP = dedent(
     """\
@@ -213,7 +219,7 @@ def test_syntax_error_message_of_an_unclosed_flow() -> None:
         ),
         (
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  k: 1\n  k: 2\n",
-            't.yaml:6: data.k: mapping key "k" already defined at line 5',
+            't.yaml:6: data.k: mapping key "k" already defined at line 5; keep only one',
         ),
         ("apiVersion: v1\nkind: List\nitems: {}\n", "t.yaml:3: List/?: items: must be a list"),
     ],
@@ -356,3 +362,102 @@ def test_valid_data_file_loads() -> None:
     result = load_paths([DATA / "valid-app.yaml"])
     assert result.problems == [] and result.skipped == []
     assert len(result.manifests) == 11
+
+
+def _pipe(data: bytes) -> StandardInput:
+    """A real pipe holding `data` (closed for writing), as standard input would be."""
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "wb") as writer:
+        writer.write(data)
+    return StandardInput(os.fdopen(read_end, "rb"))
+
+
+def test_dash_reads_standard_input_and_names_it_stdin() -> None:
+    text = CONFIGMAP.format(name="piped") + "---\nkind: ConfigMap\n"
+    result = load_paths(["-"], _pipe(text.encode()))
+    assert [m.name for m in result.manifests] == ["piped"]
+    assert result.manifests[0].file == "<stdin>"
+    assert [str(p) for p in result.problems] == ["<stdin>:8: ConfigMap/?: apiVersion: required"]
+
+
+def test_standard_input_is_read_once_and_answers_the_same_text_again(tmp_path: Path) -> None:
+    """Commands load twice (validate before building, then apply): the second load must not
+    see an empty pipe."""
+    stdin = _pipe(CONFIGMAP.format(name="again").encode())
+    first = load_paths(["-"], stdin)
+    second = load_paths([_write(tmp_path / "b.yaml", CONFIGMAP.format(name="b")), "-"], stdin)
+    assert [m.name for m in first.manifests] == ["again"]
+    assert [m.name for m in second.manifests] == ["b", "again"]
+
+
+def test_dash_given_twice_is_a_problem() -> None:
+    result = load_paths(["-", "-"], _pipe(CONFIGMAP.format(name="once").encode()))
+    assert [m.name for m in result.manifests] == ["once"]
+    assert [str(p) for p in result.problems] == [
+        '<stdin>: "-" is given more than once; standard input can be read only once'
+    ]
+
+
+def _run_with_stdin(data: bytes, *paths: str) -> list[str]:
+    """Problems of load_paths(paths), twice, in a process whose real stdin holds `data`."""
+    script = (
+        "import sys\n"
+        "from localsvc.model.load import load_paths\n"
+        "for _ in range(2):\n"
+        "    result = load_paths(sys.argv[1:])\n"
+        "    print(len(result.manifests), *result.problems, sep='\\n')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *paths],
+        input=data, cwd=ROOT, capture_output=True, timeout=30, check=True,
+    )
+    return done.stdout.decode().splitlines()
+
+
+def test_dash_reads_the_process_standard_input() -> None:
+    text = CONFIGMAP.format(name="piped") + "---\napiVersion: v1\nkind: ConfigMap\ndata: [\n"
+    problem = "<stdin>:11: expected the node content, but found '<stream end>' (column 1)"
+    # a syntax error drops the whole text; the second load sees the same text, not an empty pipe
+    assert _run_with_stdin(text.encode(), "-") == ["0", problem] * 2
+    assert _run_with_stdin(CONFIGMAP.format(name="x").encode(), "-") == ["1", "1"]
+
+
+def test_standard_input_larger_than_the_limit_is_refused() -> None:
+    data = b"# padding\n" * (MAX_TEXT_BYTES // 10 + 1)
+    assert _run_with_stdin(data, "-") == ["0", "<stdin>: larger than 8 MiB; split it into several files"] * 2
+
+
+def test_file_larger_than_the_limit_is_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * (MAX_TEXT_BYTES + 1))
+    assert [str(p) for p in load_paths([big]).problems] == [
+        f"{big}: larger than 8 MiB; split it into several files"
+    ]
+
+
+def test_alias_bomb_file_fails_fast_with_its_line(tmp_path: Path) -> None:
+    levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for name, previous in zip("bcdefghi", "abcdefgh"):
+        levels.append(f"{name}: &{name} [{','.join(['*' + previous] * 9)}]")
+    bomb = _write(tmp_path / "bomb.yaml", "\n".join(levels) + "\n")
+    started = time.monotonic()
+    result = load_paths([bomb])
+    assert time.monotonic() - started < 1.0
+    assert [str(p) for p in result.problems] == [
+        f"{bomb}:6: aliases (*e) expand this text to more than 100000 values; "
+        "write the repeated parts out or use fewer nested aliases"
+    ]
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("!!int x", '"x" is not a valid !!int'),
+        ("!!python/object/apply:os.system [echo]", "the tag !!python/object/apply:os.system is not allowed; remove it"),
+        ("!secret x", "the tag !secret is not allowed; remove it"),
+    ],
+)
+def test_explicit_tags_are_problems_not_tracebacks(value: str, message: str) -> None:
+    text = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata:\n  k: {value}\n"
+    result = load_text(text, "t.yaml")
+    assert [str(p) for p in result.problems] == [f"t.yaml:5: data.k: {message}"]
