@@ -3,13 +3,15 @@
 A manifest written for a cluster often carries fields that matter only there (scheduling,
 security contexts, lifecycle hooks, ...). localsvc accepts them, so the same manifests deploy
 unchanged; with `--strict` it names each one, so nobody relies on behaviour that is not emulated.
-The trees below list what localsvc does act on; everything else is reported.
+The trees below list what localsvc does act on; every other field of the official schema is
+reported. A key the schema does not have is not "ignored": validation rejects it (fields.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from localsvc.model.fields import unknown_fields
 from localsvc.model.load import Manifest, child_path
 
 Tree = dict[str, Any]  # field -> subtree, LEAF (the whole value is used) or [subtree] (a list)
@@ -98,13 +100,14 @@ def _walk(value: Any, tree: Any, path: str, out: list[str]) -> None:
 
 
 def ignored_fields(manifest: Manifest) -> list[str]:
-    """Field paths of `manifest` that localsvc accepts but does not act on."""
+    """Field paths of `manifest` that localsvc accepts but does not act on (real fields only)."""
     tree = KINDS.get(manifest.kind)
     if tree is None:
         return []
     out: list[str] = []
     _walk(manifest.obj, tree, "", out)
-    return out
+    unknown = {field.path for field in unknown_fields(manifest.kind, manifest.obj)}
+    return [path for path in out if path not in unknown]
 
 
 def strict_report(manifests: list[Manifest]) -> list[str]:

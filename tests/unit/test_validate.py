@@ -315,7 +315,7 @@ BAD = [
     ),
     pytest.param(
         pod(
-            "volumes:\n- name: v\n  secret: {name: creds}\ncontainers: [{name: c, image: busybox}]\n"
+            "volumes:\n- name: v\n  secret: {optional: true}\ncontainers: [{name: c, image: busybox}]\n"
         ),
         "t.yaml:7: Pod/p: spec.volumes[0].secret.secretName: required",
         id="volume-secret-name",

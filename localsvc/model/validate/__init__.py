@@ -15,6 +15,7 @@ from typing import Any
 
 from localsvc.errors import Problem
 from localsvc.model import names
+from localsvc.model.fields import unknown_fields
 from localsvc.model.load import Manifest
 from localsvc.model.objects import BUILTIN_NAMESPACES
 from localsvc.model.validate.check import Check
@@ -71,3 +72,11 @@ def check_object(check: Check) -> None:
     }
     if kind in spec_checks:
         spec_checks[kind](check)
+    check_unknown_fields(check)
+
+
+def check_unknown_fields(check: Check) -> None:
+    """Keys the official schema of the kind does not have: kubectl's default strict validation
+    rejects them, and a typo silently dropped would run something else than what was meant."""
+    for unknown in unknown_fields(check.m.kind, check.m.obj):
+        check.add(unknown.path, unknown.message(check.m.kind))

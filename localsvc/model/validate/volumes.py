@@ -61,12 +61,8 @@ def check_volumes(check: Check, value: Any, path: str) -> set[str]:
 
 
 def check_volume_source(check: Check, volume: dict[str, Any], path: str) -> None:
-    unsupported = [
-        k
-        for k in volume
-        if k not in (*SUPPORTED_VOLUMES, "name")
-        and (k in _UNSUPPORTED_VOLUMES or isinstance(volume[k], dict))
-    ]
+    # Only real volume types: an unknown key is reported as such (with a suggestion).
+    unsupported = [k for k in volume if k in _UNSUPPORTED_VOLUMES]
     if unsupported:
         check.add(
             child_path(path, unsupported[0]),
