@@ -1,24 +1,156 @@
-"""The connection to the Docker engine, and the one place that explains a missing engine."""
+"""The connection to the Docker engine, and the one place that explains a missing engine.
+
+The engine is chosen as the docker CLI chooses it: DOCKER_HOST, else the context named by
+DOCKER_CONTEXT, else the `currentContext` of $DOCKER_CONFIG/config.json (default ~/.docker),
+else the default socket. A context's endpoint is in
+$DOCKER_CONFIG/contexts/meta/<sha256 of its name>/meta.json, its TLS files (if any) in
+$DOCKER_CONFIG/contexts/tls/<same>/docker/{ca,cert,key}.pem.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
 import docker
 import docker.errors
+import docker.tls
 
 from localsvc.errors import EngineError
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+DEFAULT_SOCKET = "/var/run/docker.sock"
+DEFAULT_CONTEXT = "default"
 
 _HINT = (
     "localsvc needs a running Docker engine. Start it (Linux: `sudo systemctl start docker`, or "
     "`sudo bash scripts/provision-docker` from the localsvc checkout; macOS/Windows: start "
-    "Docker Desktop), or point DOCKER_HOST at one."
+    "Docker Desktop), or point DOCKER_HOST or `docker context use` at one."
 )
 
 
-def connect(timeout: int = 120) -> docker.DockerClient:
-    """A client for the engine named by the environment (DOCKER_HOST or the local socket)."""
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the engine is, and why: `source` names the setting that chose it."""
+
+    host: str
+    context: str = DEFAULT_CONTEXT
+    source: str = "the default socket"
+    tls_dir: Path | None = None
+    skip_tls_verify: bool = False
+
+
+def docker_config_dir(environ: Mapping[str, str]) -> Path:
+    configured = environ.get("DOCKER_CONFIG", "").strip()
+    if configured:
+        return Path(configured)
+    home = environ.get("HOME", "").strip()
+    return (Path(home) if home else Path.home()) / ".docker"
+
+
+def context_dir_name(name: str) -> str:
+    """The directory name of a context: the hex sha256 of its name."""
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def resolve_endpoint(environ: Mapping[str, str]) -> Endpoint:
+    """The engine endpoint the docker CLI would use with this environment."""
+    host = environ.get("DOCKER_HOST", "").strip()
+    if host:
+        return Endpoint(host, source="DOCKER_HOST")
+    config = docker_config_dir(environ)
+    name = environ.get("DOCKER_CONTEXT", "").strip()
+    source = "DOCKER_CONTEXT"
+    if not name:
+        name, source = _current_context(config / "config.json"), f"{config / 'config.json'}"
+    if not name or name == DEFAULT_CONTEXT:
+        return Endpoint(DEFAULT_HOST)
+    return _context_endpoint(config, name, source)
+
+
+def _current_context(config_file: Path) -> str:
     try:
-        client = docker.from_env(timeout=timeout)
+        data = json.loads(config_file.read_text())
+    except FileNotFoundError:
+        return ""
+    except (OSError, ValueError) as err:
+        raise EngineError(
+            f"{config_file}: cannot read the docker CLI configuration: {err}; fix or remove the "
+            "file, or set DOCKER_HOST"
+        ) from err
+    current = data.get("currentContext", "") if isinstance(data, dict) else ""
+    return current if isinstance(current, str) else ""
+
+
+def _context_endpoint(config: Path, name: str, source: str) -> Endpoint:
+    meta_file = config / "contexts" / "meta" / context_dir_name(name) / "meta.json"
+    try:
+        meta = json.loads(meta_file.read_text())
+        docker_endpoint = meta["Endpoints"]["docker"]
+        host = str(docker_endpoint["Host"])
+    except FileNotFoundError as err:
+        raise EngineError(
+            f"docker context {name!r} (from {source}) does not exist: no {meta_file}; "
+            "list contexts with `docker context ls`, or unset DOCKER_CONTEXT / "
+            "`docker context use default`"
+        ) from err
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise EngineError(
+            f"{meta_file}: field Endpoints.docker.Host of docker context {name!r} is missing "
+            f"or unreadable ({err}); recreate the context with `docker context create`"
+        ) from err
+    tls_dir = config / "contexts" / "tls" / context_dir_name(name) / "docker"
+    return Endpoint(
+        host,
+        context=name,
+        source=f"docker context {name!r} (from {source})",
+        tls_dir=tls_dir if tls_dir.is_dir() else None,
+        skip_tls_verify=bool(docker_endpoint.get("SkipTLSVerify", False)),
+    )
+
+
+def engine_socket_path(endpoint: Endpoint | None = None) -> str:
+    """The engine's socket as a path on the engine's own host, for bind-mounting it into the
+    node (and the reaper): the socket of a unix:// endpoint (rootless Docker's too), the
+    default socket for a remote (tcp://, ssh://) engine, which mounts from its own host."""
+    endpoint = endpoint or resolve_endpoint(os.environ)
+    if endpoint.host.startswith("unix://"):
+        return endpoint.host[len("unix://") :]
+    return DEFAULT_SOCKET
+
+
+def _client_for(endpoint: Endpoint, timeout: int) -> docker.DockerClient:
+    if endpoint.source == "DOCKER_HOST":
+        # docker-py reads DOCKER_HOST with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH itself.
+        return docker.from_env(timeout=timeout)
+    tls: docker.tls.TLSConfig | bool = False
+    if endpoint.tls_dir is not None:
+        files = {n: endpoint.tls_dir / f"{n}.pem" for n in ("ca", "cert", "key")}
+        tls = docker.tls.TLSConfig(
+            client_cert=(str(files["cert"]), str(files["key"]))
+            if files["cert"].is_file() else None,
+            ca_cert=str(files["ca"]) if files["ca"].is_file() else None,
+            verify=not endpoint.skip_tls_verify,
+        )
+    return docker.DockerClient(
+        base_url=endpoint.host, timeout=timeout, tls=tls,
+        use_ssh_client=endpoint.host.startswith("ssh://"),
+    )
+
+
+def connect(timeout: int = 120) -> docker.DockerClient:
+    """A client for the engine the docker CLI would use (see the module docstring)."""
+    endpoint = resolve_endpoint(os.environ)
+    try:
+        client = _client_for(endpoint, timeout)
         client.ping()
     except docker.errors.DockerException as err:
-        raise EngineError(f"cannot reach the Docker engine: {err}\n{_HINT}") from err
+        raise EngineError(
+            f"cannot reach the Docker engine at {endpoint.host} (chosen by {endpoint.source}): "
+            f"{err}\n{_HINT}"
+        ) from err
     return client

@@ -7,7 +7,6 @@ the environment's label, so `down` works after any crash. Blocking Docker SDK ca
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 import urllib.error
@@ -24,6 +23,7 @@ from localsvc.client import open_direct
 from localsvc.errors import EngineError, EnvironmentNotFound, NodeError
 from localsvc.model.network import AddressPlan, choose_subnet, plan_for
 from localsvc.runtime import labels as L
+from localsvc.runtime.engine import engine_socket_path
 
 API_PORT = 8080
 STATE_DIR = "/var/lib/localsvc"
@@ -89,10 +89,10 @@ def _host_routes() -> list[str]:
 
 
 def _docker_socket() -> str:
-    host = os.environ.get("DOCKER_HOST", "")
-    if host.startswith("unix://"):
-        return host[len("unix://") :]
-    return "/var/run/docker.sock"
+    """The engine socket to mount into the node: the endpoint localsvc talks to (DOCKER_HOST,
+    docker context, default), as a path on the engine's host. Kept for callers of this name;
+    new code calls engine_socket_path()."""
+    return engine_socket_path()
 
 
 def create_network(client: docker.DockerClient, env: str, subnet: str | None) -> AddressPlan:
