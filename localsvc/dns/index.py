@@ -9,18 +9,28 @@ once per Snapshot, then only read. Answering queries is `answer.py`'s job.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dnslib import AAAA, CNAME, NS, PTR, QTYPE, RR, SOA, SRV, TXT, A, DNSLabel
 
-from localsvc.model.snapshot import ServiceInfo, Snapshot
+from localsvc.model.snapshot import (
+    PodInfo,
+    ServiceInfo,
+    Snapshot,
+    Unserved,
+    ipv4_problem,
+    screen_service,
+    service_ref,
+)
 
 SCHEMA_VERSION = "1.1.0"
 TTL = 5  # CoreDNS's default TTL for kubernetes records
 SOA_TIMERS = (7200, 1800, 86400, 30)  # refresh, retry, expire, minimum (negative TTL)
 
 Records = Mapping[int, tuple[RR, ...]]
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def key(name: str) -> str:
@@ -52,6 +62,7 @@ class DnsIndex:
     records: Mapping[str, Records]  # owner -> qtype -> records
     additional: Mapping[str, tuple[RR, ...]]  # SRV owner -> A/AAAA of its targets
     empty_names: frozenset[str]  # names in the zone that exist without records of their own
+    problems: tuple[Unserved, ...] = ()  # what the snapshot held that got no records, and why
 
     @staticmethod
     def build(snapshot: Snapshot) -> DnsIndex:
@@ -119,14 +130,13 @@ class _Builder:
         # PTR precedence: ClusterIP, then headless endpoint hostname, then pod name.
         self.ptr: dict[str, str] = {}
         self.headless_ptr: dict[str, str] = {}
+        self.problems: list[Unserved] = []
         for svc in snapshot.services:
             self._service(svc)
         for ip, target in self.headless_ptr.items():
             self.ptr.setdefault(ip, target)
         for pod in snapshot.pods:
-            name = f"{dashed(pod.ip)}.{key(pod.namespace)}.pod.{z}"
-            self._add(name, _address_rr(name + ".", pod.ip))
-            self.ptr.setdefault(pod.ip, name + ".")
+            self._pod(pod)
         for ip, target in self.ptr.items():
             owner = _reverse(ip)
             if owner is not None:
@@ -139,6 +149,75 @@ class _Builder:
             self.records.setdefault(name, {}).setdefault(rr.rtype, []).append(rr)
 
     def _service(self, svc: ServiceInfo) -> None:
+        """Add one Service's records, or none of them: a Service (or endpoint address) that
+        cannot be served is skipped and reported, and every other name keeps answering."""
+        kept, skipped = screen_service(svc)
+        self.problems += skipped
+        if kept is None:
+            return
+        staged = _ServiceRecords(self.zone)
+        try:
+            staged.build(kept)
+        except Exception as err:  # a bad value the screen did not foresee: skip this Service only
+            self.problems.append(Unserved(service_ref(svc), f"no DNS records: {err!r}"))
+            return
+        for name, rr in staged.records:
+            self._add(name, rr)
+        self.additional.update(staged.additional)
+        for ip, target in staged.ptr.items():
+            self.ptr.setdefault(ip, target)
+        for ip, target in staged.headless_ptr.items():
+            self.headless_ptr.setdefault(ip, target)
+
+    def _pod(self, pod: PodInfo) -> None:
+        problem = ipv4_problem(pod.ip)
+        if problem is None and not _LABEL.match(pod.namespace):
+            problem = f"namespace {pod.namespace!r} is not a DNS label"
+        if problem:
+            self.problems.append(Unserved(f"Pod/{pod.namespace}/{pod.name}",
+                                          f"{problem}; no pod DNS record"))
+            return
+        name = f"{dashed(pod.ip)}.{key(pod.namespace)}.pod.{self.zone}"
+        self._add(name, _address_rr(name + ".", pod.ip))
+        self.ptr.setdefault(pod.ip, name + ".")
+
+    def finish(self) -> DnsIndex:
+        empty: set[str] = set()
+        suffix = "." + self.zone
+        for name in self.records:
+            while name.endswith(suffix):
+                name = name.split(".", 1)[1]
+                if name not in self.records:
+                    empty.add(name)
+        empty.add(f"svc.{self.zone}")
+        empty.add(f"pod.{self.zone}")
+        return DnsIndex(
+            zone=self.zone,
+            version=self.version,
+            soa=self.soa,
+            records={n: {t: tuple(rrs) for t, rrs in by.items()} for n, by in self.records.items()},
+            additional={n: tuple(_dedup(rrs)) for n, rrs in self.additional.items()},
+            empty_names=frozenset(empty - self.records.keys()),
+            problems=tuple(self.problems),
+        )
+
+
+class _ServiceRecords:
+    """The records of one Service, built apart so that a failure adds none of them."""
+
+    def __init__(self, zone: str) -> None:
+        self.zone = zone
+        self.records: list[tuple[str, RR]] = []
+        self.by_name: dict[str, dict[int, list[RR]]] = {}
+        self.additional: dict[str, list[RR]] = {}
+        self.ptr: dict[str, str] = {}
+        self.headless_ptr: dict[str, str] = {}
+
+    def _add(self, name: str, rr: RR) -> None:
+        self.records.append((name, rr))
+        self.by_name.setdefault(name, {}).setdefault(rr.rtype, []).append(rr)
+
+    def build(self, svc: ServiceInfo) -> None:
         base = f"{key(svc.name)}.{key(svc.namespace)}.svc.{self.zone}"
         if svc.type == "ExternalName":
             if svc.external_name:
@@ -154,7 +233,7 @@ class _Builder:
                     srv = SRV(priority=0, weight=100, port=port.port, target=label(base))
                     self._add(owner, RR(label(owner), QTYPE.SRV, ttl=TTL, rdata=srv))
                     self.additional[owner] = list(
-                        self.records[base].get(_qtype(svc.cluster_ip), [])
+                        self.by_name[base].get(_qtype(svc.cluster_ip), [])
                     )
             return
         self._headless(svc, base)
@@ -180,26 +259,7 @@ class _Builder:
                 srv = SRV(priority=0, weight=weight, port=ep.ports[port.name], target=label(target))
                 self._add(owner, RR(label(owner), QTYPE.SRV, ttl=TTL, rdata=srv))
                 extra = self.additional.setdefault(owner, [])
-                extra.extend(self.records[target][_qtype(ep.ip)])
-
-    def finish(self) -> DnsIndex:
-        empty: set[str] = set()
-        suffix = "." + self.zone
-        for name in self.records:
-            while name.endswith(suffix):
-                name = name.split(".", 1)[1]
-                if name not in self.records:
-                    empty.add(name)
-        empty.add(f"svc.{self.zone}")
-        empty.add(f"pod.{self.zone}")
-        return DnsIndex(
-            zone=self.zone,
-            version=self.version,
-            soa=self.soa,
-            records={n: {t: tuple(rrs) for t, rrs in by.items()} for n, by in self.records.items()},
-            additional={n: tuple(_dedup(rrs)) for n, rrs in self.additional.items()},
-            empty_names=frozenset(empty - self.records.keys()),
-        )
+                extra.extend(self.by_name[target][_qtype(ep.ip)])
 
 
 def _qtype(ip: str) -> int:

@@ -17,8 +17,13 @@ import subprocess
 from typing import Protocol
 
 from localsvc.errors import LocalsvcError
-from localsvc.model.snapshot import Snapshot
-from localsvc.net.nftables import affinity_elements, cluster_ips, render_ruleset
+from localsvc.model.snapshot import Snapshot, Unserved
+from localsvc.net.nftables import (
+    affinity_elements,
+    checked_port_rules,
+    cluster_ips,
+    render_ruleset,
+)
 from localsvc.net.proxy import UserspaceProxy
 
 log = logging.getLogger("localsvc.dataplane")
@@ -29,6 +34,8 @@ class DataplaneError(LocalsvcError):
 
 
 class Dataplane(Protocol):
+    problems: list[Unserved]  # what the last apply skipped, and why
+
     async def apply(self, snapshot: Snapshot) -> None: ...
 
     async def close(self) -> None: ...
@@ -109,12 +116,14 @@ class NftDataplane:
     def __init__(self, interface: str, cluster_range: str, table: str = "localsvc") -> None:
         self.addresses = Addresses(interface, cluster_range)
         self.table = table
+        self.problems: list[Unserved] = []  # Services and addresses of the last apply skipped
         self._ruleset: str | None = None
         self._lock = asyncio.Lock()
 
     async def apply(self, snapshot: Snapshot) -> None:
         async with self._lock:
-            text = render_ruleset(snapshot, self.table)
+            rules, self.problems = checked_port_rules(snapshot)
+            text = render_ruleset(snapshot, self.table, rules=rules)
             if text != self._ruleset:
                 pins = await self._affinity() if "\tset aff-" in (self._ruleset or "") else {}
                 await _run("nft", "-f", "-",
@@ -161,8 +170,10 @@ class UserspaceDataplane:
     ) -> None:
         self.addresses = Addresses(interface, cluster_range)
         self.proxy = proxy or UserspaceProxy()
+        self.problems: list[Unserved] = []
 
     async def apply(self, snapshot: Snapshot) -> None:
+        self.problems = checked_port_rules(snapshot)[1]  # the proxy serves the other rules
         await self.addresses.sync(cluster_ips(snapshot))  # listeners bind to these addresses
         self.proxy.update(snapshot)
 

@@ -15,7 +15,15 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from localsvc.model.snapshot import ServiceInfo, ServicePort, Snapshot
+from localsvc.model.snapshot import (
+    ServiceInfo,
+    ServicePort,
+    Snapshot,
+    Unserved,
+    ipv4_problem,
+    screen_service,
+    service_ref,
+)
 
 MASQ_MARK = "0x4000"
 _READABLE_MAX = 60  # chars of "ns/name/proto/port..." kept in a chain or set name after the hash
@@ -57,33 +65,57 @@ def proxied_services(snapshot: Snapshot) -> list[ServiceInfo]:
 
 
 def port_rules(snapshot: Snapshot) -> list[PortRule]:
-    """One PortRule per (service, port), sorted; backends sorted by address then port."""
+    """One PortRule per (service, port), sorted; backends sorted by address then port. What
+    cannot be served is left out (see `checked_port_rules` for why)."""
+    return checked_port_rules(snapshot)[0]
+
+
+def checked_port_rules(snapshot: Snapshot) -> tuple[list[PortRule], list[Unserved]]:
+    """The PortRules of every Service that can be served, and one Unserved per Service or
+    endpoint address skipped: one bad object must not fail the whole ruleset (`nft -f` is one
+    transaction), so it gets no rules and the others are programmed as usual."""
     rules: list[PortRule] = []
+    problems: list[Unserved] = []
     for svc in proxied_services(snapshot):
-        assert svc.cluster_ip is not None
-        for port in sorted(svc.ports, key=lambda p: (p.protocol, p.port, p.name)):
-            backends = {
-                Backend(ep.ip, ep.ports[port.name])
-                for ep in svc.ready_endpoints()
-                if port.name in ep.ports
-            }
-            ordered = sorted(backends, key=lambda b: (ipaddress.IPv4Address(b.ip), b.port))
-            rules.append(
-                PortRule(
-                    svc.namespace,
-                    svc.name,
-                    svc.cluster_ip,
-                    port,
-                    tuple(ordered),
-                    svc.affinity_timeout,
-                )
+        kept, skipped = screen_service(svc)
+        problems += skipped
+        if kept is None:
+            continue
+        try:
+            rules += _service_rules(kept)
+        except Exception as err:  # a value the screen did not foresee: skip this Service only
+            problems.append(Unserved(service_ref(svc), f"no proxy rules: {err!r}"))
+    return rules, problems
+
+
+def _service_rules(svc: ServiceInfo) -> list[PortRule]:
+    assert svc.cluster_ip is not None
+    rules = []
+    for port in sorted(svc.ports, key=lambda p: (p.protocol, p.port, p.name)):
+        backends = {
+            Backend(ep.ip, ep.ports[port.name])
+            for ep in svc.ready_endpoints()
+            if port.name in ep.ports
+        }
+        ordered = sorted(backends, key=lambda b: (ipaddress.IPv4Address(b.ip), b.port))
+        rules.append(
+            PortRule(
+                svc.namespace,
+                svc.name,
+                svc.cluster_ip,
+                port,
+                tuple(ordered),
+                svc.affinity_timeout,
             )
+        )
     return rules
 
 
 def cluster_ips(snapshot: Snapshot) -> set[str]:
-    """Every address the node must hold: proxied ClusterIPs plus the DNS address, if set."""
-    found = {s.cluster_ip for s in proxied_services(snapshot) if s.cluster_ip}
+    """Every address the node must hold: proxied ClusterIPs (those that are IPv4 addresses)
+    plus the DNS address, if set."""
+    found = {s.cluster_ip for s in proxied_services(snapshot)
+             if s.cluster_ip and ipv4_problem(s.cluster_ip) is None}
     if snapshot.dns_ip:
         found.add(snapshot.dns_ip)
     return found
@@ -219,13 +251,18 @@ def _node_port_keys(rule: PortRule, node_ip: str) -> list[str]:
 
 
 def render_ruleset(
-    snapshot: Snapshot, table: str = "localsvc", affinity: AffinityState | None = None
+    snapshot: Snapshot,
+    table: str = "localsvc",
+    affinity: AffinityState | None = None,
+    rules: list[PortRule] | None = None,
 ) -> str:
     """The complete `nft -f -` input that replaces table `ip <table>` (created if missing).
 
     `affinity`, read from the table being replaced, carries ClientIP pins over to the new
-    table (for sets that still exist), so a sync does not re-balance pinned clients."""
-    rules = port_rules(snapshot)
+    table (for sets that still exist), so a sync does not re-balance pinned clients.
+    `rules`: the snapshot's `port_rules`, when the caller has them already."""
+    if rules is None:
+        rules = port_rules(snapshot)
     served = [r for r in rules if r.backends]
     unserved = [r for r in rules if not r.backends]
     checked_ips = sorted(

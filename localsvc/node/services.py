@@ -20,7 +20,14 @@ from localsvc.model.endpoints import (
     pod_infos,
     service_info,
 )
-from localsvc.model.snapshot import Endpoint, ServiceInfo, ServicePort, Snapshot
+from localsvc.model.snapshot import (
+    Endpoint,
+    ServiceInfo,
+    ServicePort,
+    Snapshot,
+    Unserved,
+    screen,
+)
 
 Obj = dict[str, Any]
 KUBE_DNS = ("kube-system", "kube-dns")
@@ -108,24 +115,55 @@ def build_snapshot(
     node_ip: str,
     node_ports: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Snapshot:
+    return checked_snapshot(objects, allocations, pods, cluster_domain, dns_ip, node_ip,
+                            node_ports)[0]
+
+
+def checked_snapshot(
+    objects: Mapping[str, Obj],
+    allocations: Mapping[str, str],
+    pods: Sequence[PodView],
+    cluster_domain: str,
+    dns_ip: str,
+    node_ip: str,
+    node_ports: Mapping[str, Mapping[str, int]] | None = None,
+) -> tuple[Snapshot, list[Unserved]]:
+    """The network Snapshot of the stored objects, without what cannot be served (a malformed
+    stored object, an address that is not IPv4...), and one Unserved per skipped part. Never
+    raises on a stored object: the node must keep serving the others."""
+    problems: list[Unserved] = []
     services = [kube_dns_info(dns_ip, node_ip)]
-    endpoints_objs = {service_key(o): o for k, o in objects.items() if k.startswith("Endpoints/")}
+    endpoints_objs: dict[str, Obj] = {}
     slices: dict[str, list[Obj]] = {}
     for k, o in objects.items():
-        if k.startswith("EndpointSlice/"):
-            owner = ((o["metadata"].get("labels") or {}).get(SERVICE_NAME_LABEL))
-            if owner:
-                slices.setdefault(f"{o['metadata'].get('namespace', 'default')}/{owner}", []).append(o)
+        try:
+            if k.startswith("Endpoints/"):
+                endpoints_objs[service_key(o)] = o
+            elif k.startswith("EndpointSlice/"):
+                owner = ((o["metadata"].get("labels") or {}).get(SERVICE_NAME_LABEL))
+                if owner:
+                    slices.setdefault(f"{o['metadata'].get('namespace', 'default')}/{owner}",
+                                      []).append(o)
+        except Exception as err:  # malformed stored object: skip it, keep the others
+            problems.append(Unserved(k, f"malformed object, skipped: {err!r}"))
     for k, obj in sorted(objects.items()):
         if not k.startswith("Service/"):
             continue
-        key = service_key(obj)
-        info = service_info(obj, allocations.get(key), pods, endpoints_objs.get(key),
-                            slices.get(key, []))
-        services.append(with_node_ports(info, (node_ports or {}).get(key, {})))
-    return Snapshot(cluster_domain=cluster_domain, services=tuple(services),
-                    pods=pod_infos(p for p in pods if not p.terminating), dns_ip=dns_ip,
-                    node_ip=node_ip)
+        try:
+            key = service_key(obj)
+            info = service_info(obj, allocations.get(key), pods, endpoints_objs.get(key),
+                                slices.get(key, []))
+            info = with_node_ports(info, (node_ports or {}).get(key, {}))
+        except Exception as err:
+            problems.append(Unserved(k, "cannot read the Service or its Endpoints/EndpointSlices "
+                                        f"({err!r}); the Service is not served"))
+            continue
+        services.append(info)
+    snapshot = Snapshot(cluster_domain=cluster_domain, services=tuple(services),
+                        pods=pod_infos(p for p in pods if not p.terminating), dns_ip=dns_ip,
+                        node_ip=node_ip)
+    screened, skipped = screen(snapshot)
+    return screened, problems + skipped
 
 
 def dataplane_view(snapshot: Snapshot) -> Snapshot:

@@ -387,3 +387,83 @@ def test_index_is_keyed_by_lowercase_name() -> None:
     assert f"data.svc.{Z}" in INDEX.empty_names
     assert INDEX.lookup(f"db.data.svc.{Z}") is not None
     assert INDEX.lookup(f"nope.data.svc.{Z}") is None
+
+
+# ---- stored objects the index cannot serve: skipped and reported, the rest unaffected ----------
+
+def bad_object_snapshot(bad: ServiceInfo) -> Snapshot:
+    return Snapshot(
+        version=7,
+        services=(
+            ServiceInfo("default", "good", "ClusterIP", "10.96.0.20",
+                        ports=(ServicePort("http", "TCP", 80),)),
+            bad,
+            ServiceInfo("default", "peers", "ClusterIP", None,
+                        ports=(ServicePort("http", "TCP", 80),),
+                        endpoints=(Endpoint("10.0.4.1", True, {"http": 80}),)),
+        ),
+        pods=(PodInfo("default", "client", "10.0.2.5", "client", None),),
+    )
+
+
+def records_of(index: DnsIndex, name: str) -> set[tuple[str, str]]:
+    reply = answer(DNSRecord.question(name, "ANY"), index)
+    assert reply is not None
+    return rdatas(reply)
+
+
+BAD_SERVICES = {
+    # An Endpoints address with an IPv6 zone ID (issue 10 case 1): dnslib raised on "1%x".
+    "zone-id": ServiceInfo("default", "bad", "ClusterIP", None,
+                           ports=(ServicePort("http", "TCP", 80),),
+                           endpoints=(Endpoint("fd00::1%x", True, {"http": 80}),)),
+    "ipv6": ServiceInfo("default", "bad", "ClusterIP", None,
+                        ports=(ServicePort("http", "TCP", 80),),
+                        endpoints=(Endpoint("fd00::1", True, {"http": 80}),)),
+    "not-an-address": ServiceInfo("default", "bad", "ClusterIP", None,
+                                  endpoints=(Endpoint("10.0.0.300", True, {}),)),
+    "bad-cluster-ip": ServiceInfo("default", "bad", "ClusterIP", "10.96.0.x"),
+    "bad-external-name": ServiceInfo("default", "bad", "ExternalName", None,
+                                     external_name="a" * 64 + ".example.com"),
+    "bad-name": ServiceInfo("default", "Bad_Name", "ClusterIP", "10.96.0.21"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SERVICES))
+def test_unservable_service_is_skipped_and_reported(case: str) -> None:
+    bad = BAD_SERVICES[case]
+    index = DnsIndex.build(bad_object_snapshot(bad))
+    assert [p.object for p in index.problems] in (
+        [f"Service/default/{bad.name}"], [f"Endpoints/default/{bad.name}"])
+    assert index.problems[0].message
+    # No record names the bad Service, and the others answer exactly as without it.
+    assert not [n for n in index.records if n.startswith(f"{bad.name.lower()}.default.")]
+    clean = DnsIndex.build(bad_object_snapshot(
+        ServiceInfo("default", "other", "ClusterIP", "10.96.0.22")))
+    for name in (f"good.default.svc.{Z}", f"peers.default.svc.{Z}",
+                 f"_http._tcp.good.default.svc.{Z}", f"10-0-2-5.default.pod.{Z}",
+                 "20.0.96.10.in-addr.arpa"):
+        assert records_of(index, name) == records_of(clean, name) != set(), name
+
+
+def test_only_the_bad_address_of_a_headless_service_is_skipped() -> None:
+    mixed = ServiceInfo("default", "mixed", "ClusterIP", None,
+                        ports=(ServicePort("http", "TCP", 80),),
+                        endpoints=(Endpoint("10.0.4.9", True, {"http": 80}),
+                                   Endpoint("fd00::1%x", True, {"http": 80})))
+    index = DnsIndex.build(bad_object_snapshot(mixed))
+    assert records_of(index, f"mixed.default.svc.{Z}") == {("A", "10.0.4.9")}
+    assert [p.object for p in index.problems] == ["Endpoints/default/mixed"]
+    assert "fd00::1%x" in index.problems[0].message
+
+
+def test_a_pod_with_a_bad_address_gets_no_record_and_is_reported() -> None:
+    snap = Snapshot(pods=(PodInfo("default", "odd", "not-an-ip", "odd", None),
+                          PodInfo("default", "client", "10.0.2.5", "client", None)))
+    index = DnsIndex.build(snap)
+    assert [p.object for p in index.problems] == ["Pod/default/odd"]
+    assert records_of(index, f"10-0-2-5.default.pod.{Z}") == {("A", "10.0.2.5")}
+
+
+def test_a_clean_snapshot_has_no_problems() -> None:
+    assert INDEX.problems == ()

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from localsvc.model.snapshot import Endpoint, ServiceInfo, ServicePort, Snapshot
-from localsvc.net.nftables import cluster_ips, render_ruleset
+from localsvc.net.nftables import checked_port_rules, cluster_ips, render_ruleset
 
 GOLDEN = Path(__file__).parent / "golden"
 BASE_IMAGE = "localsvc/debian-python:bookworm-f2a1e29fa650"
@@ -276,3 +277,71 @@ def test_affinity_pins_carry_over_to_the_new_table() -> None:
     assert extra == (
         f"add element ip localsvc {name} {{ 10.96.0.77 timeout 10800s expires 500s }}\n"
     )
+
+
+# ---- stored objects the proxy cannot serve: no rules for them, the ruleset for the rest --------
+
+GOOD = ServiceInfo("default", "good", "ClusterIP", "10.96.128.70", (ServicePort("", "TCP", 80),),
+                   (unnamed("10.96.0.31", 8080),))
+
+BAD_ADDRESSES = {
+    # Issue 10 case 1: an Endpoints address with an IPv6 zone ID failed the whole ruleset.
+    "zone-id": unnamed("fd00::1%x", 80),
+    "ipv6": unnamed("fd00::1", 80),
+    "target-port-out-of-range": unnamed("10.96.0.40", 70000),
+}
+
+BAD_SERVICES = {
+    "bad-cluster-ip": ServiceInfo("default", "bad", "ClusterIP", "fd00::5",
+                                  (ServicePort("", "TCP", 80),), (unnamed("10.96.0.40", 80),)),
+    "bad-protocol": ServiceInfo("default", "bad", "ClusterIP", "10.96.128.71",
+                                (ServicePort("", "ICMP", 80),), (unnamed("10.96.0.40", 80),)),
+    "quote-in-name": ServiceInfo("default", 'bad"x', "ClusterIP", "10.96.128.71",
+                                 (ServicePort("", "TCP", 80),), (unnamed("10.96.0.40", 80),)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SERVICES))
+def test_unservable_service_gets_no_rules_and_a_problem(case: str) -> None:
+    bad = BAD_SERVICES[case]
+    rules, problems = checked_port_rules(Snapshot(services=(GOOD, bad)))
+    assert [r.service for r in rules] == ["good"]
+    assert [p.object for p in problems] == [f"Service/default/{bad.name}"]
+    text = render_ruleset(Snapshot(services=(GOOD, bad)))
+    assert text == render_ruleset(Snapshot(services=(GOOD,)))
+    assert "dnat to 10.96.0.31:8080" in text
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ADDRESSES))
+def test_unservable_address_is_left_out_and_reported(case: str) -> None:
+    # The Service keeps its ClusterIP, rejecting at once (no ready endpoint remains); the bad
+    # address gets no rule and the other Services are programmed as without it.
+    bad = ServiceInfo("default", "bad", "ClusterIP", "10.96.128.71",
+                      (ServicePort("", "TCP", 80),), (BAD_ADDRESSES[case],))
+    rules, problems = checked_port_rules(Snapshot(services=(GOOD, bad)))
+    assert [(r.service, len(r.backends)) for r in rules] == [("bad", 0), ("good", 1)]
+    assert [p.object for p in problems] == ["Endpoints/default/bad"]
+    text = render_ruleset(Snapshot(services=(GOOD, bad)))
+    without = render_ruleset(Snapshot(services=(GOOD, replace(bad, endpoints=()))))
+    assert text == without
+    assert '10.96.128.71 . tcp . 80 comment "default/bad/tcp/80" : goto reject-service' in text
+
+
+def test_only_the_bad_address_is_left_out_of_a_service() -> None:
+    mixed = ServiceInfo("default", "mixed", "ClusterIP", "10.96.128.72",
+                        (ServicePort("", "TCP", 80),),
+                        (unnamed("10.96.0.41", 80), unnamed("fd00::1%x", 80)))
+    rules, problems = checked_port_rules(Snapshot(services=(mixed,)))
+    assert [b.ip for b in rules[0].backends] == ["10.96.0.41"]
+    assert [p.object for p in problems] == ["Endpoints/default/mixed"]
+    assert "fd00::1%x" in problems[0].message
+
+
+def test_bad_cluster_ip_is_not_an_address_to_hold() -> None:
+    assert cluster_ips(Snapshot(services=(GOOD, BAD_SERVICES["bad-cluster-ip"]))) == {
+        "10.96.128.70"}
+
+
+def test_golden_cases_have_no_problems() -> None:
+    for snap in CASES.values():
+        assert checked_port_rules(snap)[1] == []
