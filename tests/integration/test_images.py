@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 import docker
@@ -104,17 +105,20 @@ def test_build_image_reports_steps_and_returns_tag(
             )
             == tag
         )
-        steps = [line for line in lines if line.startswith("Step ")]
-        assert steps and steps == lines
-        assert any("RUN echo built" in step for step in steps)
+        assert lines[0] == f"building {tag} with BuildKit (engine API)"
+        assert any("RUN echo built" in line for line in lines)
         assert docker_client.images.get(tag).labels.get("io.localsvc.test") == "1"
     finally:
         docker_client.images.remove(tag, force=True)
 
 
-def test_build_image_failure_carries_the_log_tail(
-    docker_client: docker.DockerClient, node_image: str, tmp_path: Path
+@pytest.mark.parametrize(("builder", "cause"), [
+    ("buildkit", "exit code: 3"), ("legacy", "non-zero code: 3")])
+def test_build_image_failure_carries_the_log(
+    docker_client: docker.DockerClient, node_image: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, builder: str, cause: str,
 ) -> None:
+    monkeypatch.setenv("LOCALSVC_BUILDER", builder)
     base = images.ensure_base_image(docker_client, lambda line: None)
     (tmp_path / "Dockerfile").write_text(
         "ARG BASE\nFROM ${BASE}\nRUN echo the-cause-is-here >&2; exit 3\n"
@@ -130,4 +134,28 @@ def test_build_image_failure_carries_the_log_tail(
     message = str(failure.value)
     assert "localsvc-test/build-fail:1" in message
     assert "the-cause-is-here" in message
-    assert "non-zero code: 3" in message
+    assert cause in message
+
+
+def test_missing_node_image_fails_before_anything_is_created(
+    docker_client: docker.DockerClient, node_image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from localsvc.api import Environment
+    from localsvc.runtime import environment as envrt
+    from localsvc.runtime import labels as L
+
+    name = f"t{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("LOCALSVC_NODE_IMAGE", "localsvc-test/does-not-exist:1")
+    monkeypatch.setenv("LOCALSVC_OFFLINE", "1")  # no pull attempt: this test stays on the machine
+    environment = Environment(name)
+    try:
+        with pytest.raises(ImageError, match="LOCALSVC_NODE_IMAGE=localsvc-test/does-not-exist:1 "
+                                             "is not on this Docker engine"):
+            environment.ensure()
+        assert envrt.find(docker_client, name) is None
+        filters = {"label": [f"{L.ENV}={name}"]}
+        assert docker_client.networks.list(filters=filters) == []
+        assert docker_client.volumes.list(filters=filters) == []
+        assert docker_client.containers.list(all=True, filters=filters) == []
+    finally:
+        envrt.destroy(docker_client, name)
