@@ -103,8 +103,9 @@ def compose(text: str, single: bool = False) -> Composed:
 
     Raises YamlTextError for syntax errors, too many alias nodes or too deep nesting.
     """
-    loader = _BoundedLoader(text)
+    loader: _BoundedLoader | None = None
     try:
+        loader = _BoundedLoader(text)  # its reader checks the characters at once
         if single:
             node = loader.get_single_node()
             documents = [] if node is None else [node]
@@ -123,7 +124,8 @@ def compose(text: str, single: bool = False) -> Composed:
         line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
         raise YamlTextError(line, str(exc).splitlines()[0]) from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return Composed(documents, loader.bad_tags)
 
 

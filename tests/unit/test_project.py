@@ -8,12 +8,13 @@ from textwrap import dedent
 import pytest
 
 from localsvc.errors import ManifestError
+from localsvc.model.names import dns1123_label_error
 from localsvc.model.project import (
     PROJECT_FILE,
     ImageBuild,
     Project,
     SyncRule,
-    find_project,
+    default_environment_name,
     image_reference_error,
     load_project,
 )
@@ -97,7 +98,8 @@ def test_full_file(tree: Path) -> None:
 def test_empty_file_is_a_project_with_defaults(tree: Path, text: str) -> None:
     project = _load(tree, text)
     assert project == Project(tree / PROJECT_FILE, None, (), None, None, ())
-    assert project.environment_name == "shop"
+    assert project.environment_name == default_environment_name(tree)
+    assert project.environment_name.startswith("shop-")
 
 
 BAD: list[tuple[str, list[tuple[int | None, str]]]] = [
@@ -130,13 +132,13 @@ BAD: list[tuple[str, list[tuple[int | None, str]]]] = [
     ),
     (
         "images: [\n",
-        [(2, "YAML syntax: expected the node content, but found '<stream end>' (column 1)")],
+        [(2, "expected the node content, but found '<stream end>' (column 1)")],
     ),
     (
         'images: []\nenvironment: "a\x01"\n',
-        [(2, "YAML syntax: unacceptable character #x0001: special characters are not allowed")],
+        [(2, "unacceptable character #x0001: special characters are not allowed")],
     ),
-    ("a: 1\n---\nb: 2\n", [(2, "YAML syntax: but found another document (column 1)")]),
+    ("a: 1\n---\nb: 2\n", [(2, "but found another document (column 1)")]),
     (
         "environment: Shop_1\n",
         [
@@ -323,10 +325,71 @@ BAD: list[tuple[str, list[tuple[int | None, str]]]] = [
     (
         "environment: a\nenvironment: b\n",
         [
-            (2, "environment: key already defined at line 1; keep only one"),
+            (2, 'environment: mapping key "environment" already defined at line 1; keep only one'),
         ],
     ),
     ("? [a]\n: 1\n", [(1, "mapping keys must be strings")]),
+    # Issue 10 case 9: build paths stay inside the project directory.
+    (
+        "images:\n  - name: web\n    context: ../..\n",
+        [(3, "images[0].context: ../.. is outside the project directory {root}; build contexts "
+             "must be inside it")],
+    ),
+    (
+        "images:\n  - name: web\n    context: /etc\n",
+        [(3, "images[0].context: /etc is outside the project directory {root}; build contexts "
+             "must be inside it")],
+    ),
+    (
+        "images:\n  - name: web\n    context: web/../../shop/../other-project\n",
+        [(3, "images[0].context: web/../../shop/../other-project is outside the project "
+             "directory {root}; build contexts must be inside it")],
+    ),
+    (
+        "images:\n  - name: web\n    context: web\n    dockerfile: ../../Dockerfile\n",
+        [(4, "images[0].dockerfile: ../../Dockerfile is outside the project directory {root}; "
+             "Dockerfiles must be inside it")],
+    ),
+    (
+        "images:\n  - name: web\n    context: web\n    dockerfile: /etc/passwd\n",
+        [(4, "images[0].dockerfile: /etc/passwd is outside the project directory {root}; "
+             "Dockerfiles must be inside it")],
+    ),
+    (
+        "images:\n  - name: web\n    context: web\n    sync: [{src: .., dest: /app}]\n",
+        [(4, "images[0].sync[0].src: .. is outside the project directory {root}; sync sources "
+             "must be inside it")],
+    ),
+    # Issue 10 case 9: the file alone cannot open NodePorts to the network.
+    (
+        "hostAddress: 0.0.0.0\n",
+        [(1, "hostAddress: 0.0.0.0 is not a loopback address: NodePorts on it are reachable "
+             "from other machines, so the file alone cannot ask for it; pass --host-address "
+             "0.0.0.0 on the command line, or use 127.0.0.1")],
+    ),
+    (
+        "hostAddress: 192.168.1.20\n",
+        [(1, "hostAddress: 192.168.1.20 is not a loopback address: NodePorts on it are reachable "
+             "from other machines, so the file alone cannot ask for it; pass --host-address "
+             "192.168.1.20 on the command line, or use 127.0.0.1")],
+    ),
+    # Issue 10 case 5: the project file is read by the same bounded reader as manifests.
+    (
+        "environment: !!python/object/apply:os.system [true]\n",
+        [(1, "environment: the tag !!python/object/apply:os.system is not allowed; remove it"),
+         (1, "environment: must be a string (got a list)")],
+    ),
+    (
+        "environment: !!int x\n",
+        [(1, 'environment: "x" is not a valid !!int')],
+    ),
+    (
+        "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+        "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
+        [(5, "aliases (*d) expand this text to more than 100000 values; write the repeated parts "
+             "out or use fewer nested aliases")],
+    ),
 ]
 
 
@@ -397,19 +460,6 @@ def test_image_reference_error(ref: str, error: str | None) -> None:
     assert image_reference_error(ref) == error
 
 
-def test_find_project_walks_up(tmp_path: Path) -> None:
-    deep = tmp_path / "shop" / "web" / "src"
-    deep.mkdir(parents=True)
-    assert find_project(deep) is None
-    (tmp_path / "shop" / PROJECT_FILE).write_text("")
-    assert find_project(deep) == tmp_path / "shop" / PROJECT_FILE
-    assert find_project(tmp_path / "shop") == tmp_path / "shop" / PROJECT_FILE
-    (deep / PROJECT_FILE).mkdir()  # a directory of that name is not a project file
-    assert find_project(deep) == tmp_path / "shop" / PROJECT_FILE
-    (tmp_path / "shop" / "web" / PROJECT_FILE).write_text("")
-    assert find_project(deep / ".." / "src") == tmp_path / "shop" / "web" / PROJECT_FILE
-
-
 def _image(name: str, context: Path, *sync: SyncRule) -> ImageBuild:
     return ImageBuild(name, context, "Dockerfile", {}, None, sync)
 
@@ -441,3 +491,81 @@ def test_sync_rule_for(tmp_path: Path) -> None:
     assert project.sync_rule_for(web, tmp_path / "web" / "Dockerfile") is None
     assert static.dest_for(tmp_path / "web" / "static" / "img" / "a.png") == "/app/static/img/a.png"
     assert one.dest_for(tmp_path / "web" / "main.py") == "/app/main.py"
+
+
+def test_public_host_address_is_accepted_when_the_command_line_allows_it(tree: Path) -> None:
+    file = tree / PROJECT_FILE
+    file.write_text("hostAddress: 0.0.0.0\n")
+    assert load_project(file, allow_public_host_address=True).host_address == "0.0.0.0"
+    file.write_text("hostAddress: 127.0.0.5\n")
+    assert load_project(file).host_address == "127.0.0.5"
+
+
+def test_symlinks_escaping_the_project_are_refused(tree: Path) -> None:
+    outside = tree.parent / "secrets"
+    outside.mkdir()
+    (outside / "Dockerfile").write_text("FROM scratch\n")
+    (tree / "escape").symlink_to(outside)
+    (tree / "web" / "Dockerfile.link").symlink_to(outside / "Dockerfile")
+    (tree / "web" / "static" / "keys").symlink_to(outside)
+    text = dedent(
+        """\
+        images:
+          - name: a
+            context: escape
+          - name: b
+            context: web
+            dockerfile: Dockerfile.link
+          - name: c
+            context: web
+            sync: [{src: web/static/keys, dest: /keys}]
+        """
+    )
+    with pytest.raises(ManifestError) as caught:
+        _load(tree, text)
+    assert [(p.line, p.path, p.message) for p in caught.value.problems] == [
+        (3, "images[0].context", f"escape is outside the project directory {tree} (through a "
+         f"symlink, to {outside}); build contexts must be inside it"),
+        (6, "images[1].dockerfile", f"Dockerfile.link is outside the project directory {tree} "
+         f"(through a symlink, to {outside / 'Dockerfile'}); Dockerfiles must be inside it"),
+        (9, "images[2].sync[0].src", f"web/static/keys is outside the project directory {tree} "
+         f"(through a symlink, to {outside}); sync sources must be inside it"),
+    ]
+
+
+def test_symlinks_inside_the_project_are_fine(tree: Path) -> None:
+    (tree / "web-link").symlink_to(tree / "web")
+    project = _load(tree, "images:\n  - name: web\n    context: web-link\n")
+    assert project.images[0].context == tree / "web-link"
+
+
+def test_default_environment_name_is_unique_per_path_and_readable(tmp_path: Path) -> None:
+    """Issue 10 case 8: two checkouts named `app` must not share one environment."""
+    one, two = tmp_path / "ci-1" / "app", tmp_path / "ci-2" / "app"
+    one.mkdir(parents=True)
+    two.mkdir(parents=True)
+    first, second = default_environment_name(one), default_environment_name(two)
+    assert first != second
+    assert first.startswith("app-") and len(first) == len("app-") + 6
+    assert first == default_environment_name(tmp_path / "ci-1" / "sub" / ".." / "app")
+    link = tmp_path / "link"
+    link.symlink_to(one)
+    assert default_environment_name(link) == first  # one directory, one name, however reached
+
+
+@pytest.mark.parametrize(
+    ("name", "stem"),
+    [
+        ("My App_2", "my-app-2"),
+        ("a" * 80, "a" * 23),
+        ("---", "default"),
+        ("Ünïcode", "n-code"),
+    ],
+)
+def test_default_environment_name_is_a_valid_short_label(tmp_path: Path, name: str, stem: str) -> None:
+    directory = tmp_path / name
+    directory.mkdir()
+    result = default_environment_name(directory)
+    assert result.rsplit("-", 1)[0] == stem
+    assert len(result) <= 30
+    assert dns1123_label_error(result) is None
