@@ -191,18 +191,20 @@ class Environment:
     # ---- lifecycle ----------------------------------------------------------------------------
 
     def up(self, paths: Sequence[str | Path], wait: float | None = 120.0,
-           strict: bool = False) -> ApplyReport:
+           strict: bool = False, loaded: LoadResult | None = None) -> ApplyReport:
         """Make the environment hold exactly these manifests; optionally wait until Ready.
-        `strict`: also report the fields that localsvc accepts but ignores."""
-        return self._apply(paths, prune=True, wait=wait, strict=strict)
+        `strict`: also report the fields that localsvc accepts but ignores. `loaded`: the
+        manifests of `paths` already loaded (standard input, `-`, can be read only once)."""
+        return self._apply(paths, prune=True, wait=wait, strict=strict, loaded=loaded)
 
     def apply(self, paths: Sequence[str | Path], wait: float | None = None,
-              strict: bool = False) -> ApplyReport:
-        return self._apply(paths, prune=False, wait=wait, strict=strict)
+              strict: bool = False, loaded: LoadResult | None = None) -> ApplyReport:
+        return self._apply(paths, prune=False, wait=wait, strict=strict, loaded=loaded)
 
     def _apply(self, paths: Sequence[str | Path], prune: bool, wait: float | None,
-               strict: bool = False) -> ApplyReport:
-        loaded = load_manifests(paths)  # before touching anything
+               strict: bool = False, loaded: LoadResult | None = None) -> ApplyReport:
+        if loaded is None:
+            loaded = load_manifests(paths)  # before touching anything
         report = ApplyReport(skipped=_skipped(loaded))
         if strict:
             from localsvc.model.ignored import strict_report

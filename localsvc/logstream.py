@@ -1,4 +1,5 @@
-"""Foreground `up`: follow the logs of every pod's containers, prefixed like compose.
+"""Log lines of containers: a splitter that never holds more than one capped line, and the
+foreground `up`'s follower of every pod's containers, prefixed like compose.
 
 A poller finds containers as they (re)start and gives each one a thread that follows its log.
 Colour only on a terminal and without NO_COLOR.
@@ -15,6 +16,41 @@ from localsvc.api import Environment
 from localsvc.errors import LocalsvcError
 
 _COLOURS = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96]
+# A container printing without newlines must not make us hold its whole output: longer lines
+# are cut into pieces of this size, each but the last marked as continued.
+MAX_LINE = 1024 * 1024
+CONTINUED = b" [line continues]"
+
+
+class LineSplitter:
+    """Bytes of a log stream in, complete lines out (without their newline)."""
+
+    def __init__(self, max_line: int = MAX_LINE):
+        self.max_line = max_line
+        self.pending = bytearray()
+        self.scanned = 0  # pending[:scanned] holds no newline: not searched again
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        lines: list[bytes] = []
+        self.pending += chunk
+        while True:
+            end = self.pending.find(b"\n", self.scanned, self.max_line + 1)
+            if end >= 0:
+                lines.append(bytes(self.pending[:end]))
+                del self.pending[:end + 1]
+                self.scanned = 0
+            elif len(self.pending) > self.max_line:
+                lines.append(bytes(self.pending[:self.max_line]) + CONTINUED)
+                del self.pending[:self.max_line]
+                self.scanned = 0
+            else:
+                self.scanned = len(self.pending)
+                return lines
+
+    def finish(self) -> list[bytes]:
+        """The last line when the stream ended without a newline."""
+        rest, self.pending, self.scanned = bytes(self.pending), bytearray(), 0
+        return [rest] if rest else []
 
 
 def use_colour(stream: TextIO) -> bool:
@@ -63,14 +99,12 @@ class LogStreamer:
     def _follow(self, cid: str, label: str) -> None:
         try:
             container = self.env.docker.containers.get(cid)
-            buffer = b""
+            splitter = LineSplitter()
             for chunk in container.logs(stream=True, follow=True):
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
+                for line in splitter.feed(chunk):
                     self._print(label, line.decode(errors="replace"))
-            if buffer:
-                self._print(label, buffer.decode(errors="replace"))
+            for line in splitter.finish():
+                self._print(label, line.decode(errors="replace"))
             container.reload()
             code = container.attrs["State"].get("ExitCode")
             self._print(label, f"(exited with code {code})")

@@ -125,27 +125,55 @@ COLUMNS: dict[str, tuple[list[str], Callable[[Obj, bool], list[str]], list[str]]
 }
 
 
-def render(kind: str, items: list[Obj], fmt: str | None, all_namespaces: bool) -> str:
+# The API group kubectl names a kind with in `-o name` and kind-prefixed tables.
+_GROUPS = {"Deployment": "apps", "EndpointSlice": "discovery.k8s.io"}
+
+
+def resource_name(kind: str, name: str) -> str:
+    """`pod/web-x`, `deployment.apps/web`, `service/web`: kubectl's `-o name` spelling."""
+    group = _GROUPS.get(kind)
+    return f"{kind.lower()}{'.' + group if group else ''}/{name}"
+
+
+def render_list(items: list[Obj], fmt: str) -> str:
+    """`-o json|yaml` of any number of objects (none included): a List, as kubectl prints it."""
+    listing = {"apiVersion": "v1", "items": items, "kind": "List",
+               "metadata": {"resourceVersion": ""}}
     if fmt == "json":
-        return json.dumps({"apiVersion": "v1", "kind": "List", "items": items,
-                           "metadata": {"resourceVersion": ""}}, indent=4)
-    if fmt == "yaml":
-        return str(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items},
-                                  sort_keys=False))
+        return json.dumps(listing, indent=4)
+    return str(yaml.safe_dump(listing, sort_keys=False)).rstrip("\n")
+
+
+def _labels(o: Obj) -> str:
+    labels = o["metadata"].get("labels") or {}
+    return ",".join(f"{k}={v}" for k, v in labels.items()) or "<none>"
+
+
+def render(kind: str, items: list[Obj], fmt: str | None, all_namespaces: bool, *,
+           show_kind: bool = False, no_headers: bool = False, show_labels: bool = False) -> str:
+    """One kind's objects in a `get` output format. show_kind prefixes names as `get all` does
+    (`deployment.apps/web`); no_headers drops the header row; show_labels adds LABELS."""
+    if fmt in ("json", "yaml"):
+        return render_list(items, fmt)
     if fmt == "name":
-        return "\n".join(f"{kind.lower()}/{o['metadata']['name']}" for o in items)
+        return "\n".join(resource_name(kind, o["metadata"]["name"]) for o in items)
     header, row, wide_cols = COLUMNS[kind]
     wide = fmt == "wide"
     head = list(header) + (wide_cols if wide else [])
     rows = [row(o, wide) for o in items]
+    if show_kind:
+        rows = [[resource_name(kind, r[0]), *r[1:]] for r in rows]
+    if show_labels:
+        head.append("LABELS")
+        rows = [[*r, _labels(o)] for o, r in zip(items, rows, strict=True)]
     if all_namespaces and kind != "Namespace":
         head = ["NAMESPACE", *head]
         rows = [[o["metadata"].get("namespace", ""), *r] for o, r in zip(items, rows, strict=True)]
-    return table([head, *rows])
+    return table(rows if no_headers else [head, *rows])
 
 
 def render_one(item: Obj, fmt: str) -> str:
     """`get KIND NAME -o json|yaml` prints the object itself, not a List (as kubectl)."""
     if fmt == "json":
         return json.dumps(item, indent=4)
-    return str(yaml.safe_dump(item, sort_keys=False))
+    return str(yaml.safe_dump(item, sort_keys=False)).rstrip("\n")

@@ -222,15 +222,38 @@ def run_port_forward(
     on_ready: Callable[[int], None],
 ) -> None:
     """Forward until KeyboardInterrupt (Ctrl-C); on_ready(port) once listening."""
+    run_port_forwards(api_url, token, [(target, local_port)], ["127.0.0.1"],
+                      lambda host, port, target: on_ready(port))
+
+
+def run_port_forwards(
+    api_url: str,
+    token: str,
+    forwards: list[tuple[ForwardTarget, int]],
+    addresses: list[str],
+    on_ready: Callable[[str, int, ForwardTarget], None],
+) -> None:
+    """Forward every (target, local port) on every address until KeyboardInterrupt (Ctrl-C).
+    All listen or none: when one cannot bind, the others are closed and LocalsvcError raised.
+    on_ready(address, port, target) is called for each listener once all listen. A local port 0
+    is chosen once (on the first address) and used on the others too, as kubectl does."""
 
     async def main() -> None:
-        forwarder = PortForwarder(api_url, token, target, local_port)
-        port = await forwarder.start()
+        started: list[PortForwarder] = []
+        ready: list[tuple[str, int, ForwardTarget]] = []
         try:
-            on_ready(port)
-            await forwarder.serve_forever()
+            for target, local_port in forwards:
+                port = local_port
+                for address in addresses:
+                    forwarder = PortForwarder(api_url, token, target, port, address)
+                    port = await forwarder.start()
+                    started.append(forwarder)
+                    ready.append((address, port, target))
+            for address, port, target in ready:
+                on_ready(address, port, target)
+            await asyncio.Event().wait()  # until Ctrl-C cancels this task
         finally:
-            await forwarder.stop()
+            await asyncio.gather(*(f.stop() for f in started), return_exceptions=True)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())

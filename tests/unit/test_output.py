@@ -222,3 +222,70 @@ def test_pod_reason(status: Obj, meta: Obj, reason: str) -> None:
 def test_pod_reason_failed_init_container() -> None:
     status = _status("Failed", [c(WAIT_INIT)], [c({"terminated": {"exitCode": 1, "reason": "Error"}})])
     assert pod_reason({"metadata": {"name": "p"}, "status": status}) == "Init:Error"
+
+
+# ---- get output forms (issue 9) ------------------------------------------------------------
+
+from localsvc.commands.get import Format, Found, format_get  # noqa: E402
+from localsvc.output import render_list, resource_name  # noqa: E402
+
+
+def test_empty_list_json_and_yaml_as_kubectl_prints_them() -> None:
+    """Regression: `get deployments -A -o json` with no objects printed nothing."""
+    out, note = format_get(Found([("Deployment", [])]), Format("json", all_namespaces=True))
+    assert note is None
+    assert out == ('{\n    "apiVersion": "v1",\n    "items": [],\n    "kind": "List",\n'
+                   '    "metadata": {\n        "resourceVersion": ""\n    }\n}')
+    out, note = format_get(Found([("Deployment", [])]), Format("yaml", all_namespaces=True))
+    assert out == 'apiVersion: v1\nitems: []\nkind: List\nmetadata:\n  resourceVersion: \'\''
+    assert yaml.safe_load(out) == json.loads(render_list([], "json"))
+
+
+def test_empty_table_says_no_resources_found_and_name_prints_nothing() -> None:
+    assert format_get(Found([("Pod", [])]), Format(None, namespace="shop")) == (
+        None, "No resources found in shop namespace.")
+    assert format_get(Found([("Pod", [])]), Format("wide", all_namespaces=True)) == (
+        None, "No resources found.")
+    assert format_get(Found([("Pod", [])]), Format("name")) == (None, None)
+
+
+def test_resource_names_spelled_as_kubectl() -> None:
+    assert resource_name("Pod", "web-x") == "pod/web-x"
+    assert resource_name("Deployment", "web") == "deployment.apps/web"
+    assert resource_name("Service", "web") == "service/web"
+    assert resource_name("EndpointSlice", "s") == "endpointslice.discovery.k8s.io/s"
+    dep = {"metadata": {"name": "web"}}
+    out, _ = format_get(Found([("Pod", [{"metadata": {"name": "p"}}]), ("Deployment", [dep])]),
+                        Format("name"))
+    assert out == "pod/p\ndeployment.apps/web"
+
+
+def test_several_kinds_are_tables_with_kind_prefixed_names(fixed_now: None) -> None:
+    dep = {"metadata": {"name": "web", "creationTimestamp": T0, "labels": {"app": "web"}},
+           "spec": {"replicas": 1}, "status": {"readyReplicas": 1}}
+    found = Found([("Service", SERVICES[:1]), ("Deployment", [dep])])
+    out, note = format_get(found, Format(None, show_kind=True))
+    assert note is None and out is not None
+    service_table, deployment_table = out.split("\n\n")
+    assert service_table.splitlines()[1].startswith("service/web ")
+    assert deployment_table.splitlines()[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert deployment_table.splitlines()[1].startswith("deployment.apps/web ")
+
+
+def test_no_headers_and_show_labels(fixed_now: None) -> None:
+    dep = {"metadata": {"name": "web", "creationTimestamp": T0, "labels": {"app": "web", "t": "1"}},
+           "spec": {"replicas": 1}, "status": {}}
+    bare = {"metadata": {"name": "bare", "creationTimestamp": T0}, "spec": {}, "status": {}}
+    text = render("Deployment", [dep, bare], None, False, no_headers=True, show_labels=True)
+    lines = text.splitlines()
+    assert len(lines) == 2 and lines[0].split()[-1] == "app=web,t=1" and lines[1].split()[-1] == "<none>"
+    head = render("Deployment", [dep], None, True, show_labels=True).splitlines()[0].split()
+    assert head[0] == "NAMESPACE" and head[-1] == "LABELS"
+
+
+def test_one_named_object_prints_the_object_several_a_list() -> None:
+    obj = {"kind": "Service", "metadata": {"name": "a"}}
+    out, _ = format_get(Found([("Service", [obj])]), Format("json", single=True))
+    assert json.loads(out or "") == obj
+    out, _ = format_get(Found([("Service", [obj, obj])]), Format("json"))
+    assert json.loads(out or "")["kind"] == "List"

@@ -1,0 +1,95 @@
+"""What every command shares: which environment it targets, messages on stderr, usage errors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from localsvc.errors import LocalsvcError
+
+if TYPE_CHECKING:
+    from localsvc.api import Environment
+    from localsvc.model.project import Project
+
+
+class UsageError(LocalsvcError):
+    """Wrong use of the command line (exit code 2)."""
+
+
+def say(message: str) -> None:
+    """Progress and diagnostics: stderr, dimmed on a terminal."""
+    colour = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    sys.stderr.write((f"\033[2m{message}\033[0m" if colour else message) + "\n")
+    sys.stderr.flush()
+
+
+def error(message: str) -> None:
+    colour = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    sys.stderr.write(("\033[31merror:\033[0m " if colour else "error: ") + message + "\n")
+    sys.stderr.flush()
+
+
+def choose_environment(flag: str | None, environ: Mapping[str, str],
+                       project_environment: str | None, directory_name: str) -> str:
+    """The environment a command targets: --env/-e, then $LOCALSVC_ENV, then localsvc.yaml's
+    `environment:` (or its directory's name), then the current directory's name."""
+    from localsvc.model.names import sanitize_name
+
+    chosen = flag or environ.get("LOCALSVC_ENV") or project_environment or directory_name
+    return sanitize_name(chosen, max_len=30)
+
+
+def find_project() -> Project | None:
+    """The localsvc.yaml governing the current directory, validated, or None."""
+    from localsvc.model.project import find_project as find, load_project
+
+    found = find(Path.cwd())
+    return load_project(found) if found is not None else None
+
+
+def target_environment(args: argparse.Namespace, project: Project | None = None) -> str:
+    """choose_environment for this command line; reads localsvc.yaml only when no flag or
+    $LOCALSVC_ENV already decides (so a broken project file does not block `--env X`)."""
+    flag = getattr(args, "env", None)
+    if flag or os.environ.get("LOCALSVC_ENV"):
+        return choose_environment(flag, os.environ, None, Path.cwd().name)
+    if project is None:
+        project = find_project()
+    project_env = project.environment_name if project is not None else None
+    return choose_environment(None, os.environ, project_env, Path.cwd().name)
+
+
+def environment(args: argparse.Namespace, project: Project | None = None) -> Environment:
+    """The Environment this command targets, with the creation options `up` may have given."""
+    from localsvc.api import Environment
+
+    return Environment(
+        target_environment(args, project),
+        subnet=getattr(args, "subnet", None),
+        cluster_domain=getattr(args, "cluster_domain", None) or "cluster.local",
+        node_image=os.environ.get("LOCALSVC_NODE_IMAGE") or None,
+        proxy_mode=getattr(args, "proxy_mode", "auto"),
+        host_address=getattr(args, "host_address", None) or "127.0.0.1",
+        node_port_range=getattr(args, "node_port_range", "30000-32767"),
+        host_dns_port=getattr(args, "host_dns", None),
+        progress=say,
+    )
+
+
+def print_results(results: list[dict[str, Any]]) -> None:
+    for r in results:
+        kind = r["kind"].lower()
+        where = f" -n {r['namespace']}" if r["namespace"] not in ("", "default") else ""
+        print(f"{kind}/{r['name']}{where} {r['action']}")
+
+
+def print_report(report: Any) -> None:
+    for line in report.skipped:
+        say(line)
+    for line in report.warnings:
+        say("warning: " + line)
+    print_results(report.results)

@@ -1,0 +1,126 @@
+"""Project commands, docker compose-style: up, apply, down, status, prune, ls."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from localsvc.commands.common import (
+    UsageError,
+    environment,
+    find_project,
+    print_report,
+    say,
+)
+
+
+def _project_for_up(args: argparse.Namespace) -> Any:
+    """localsvc.yaml of the current directory (or a parent), applied under the command line:
+    flags and LOCALSVC_ENV win over the file."""
+    project = find_project()
+    if project is None:
+        return None
+    say(f"using {project.path}")
+    if not args.filename:
+        args.filename = [str(p) for p in project.manifests]
+    if args.host_address is None and project.host_address:
+        args.host_address = project.host_address
+    if args.cluster_domain is None and project.cluster_domain:
+        args.cluster_domain = project.cluster_domain
+    return project
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from localsvc.api import load_manifests
+    from localsvc.devloop.builds import ensure_project_image
+
+    project = _project_for_up(args)
+    if not args.filename:
+        raise UsageError("up needs manifests: -f FILE_OR_DIR (or - for stdin), or a localsvc.yaml "
+                         "listing them")
+    env = environment(args, project)
+    loaded = load_manifests(args.filename)  # bad manifests fail before any build; stdin read once
+    for image in project.images if project is not None else ():
+        ensure_project_image(env.docker, image, say)
+    report = env.up(args.filename, wait=None, strict=args.strict, loaded=loaded)
+    print_report(report)
+    if args.detach:
+        env.wait_ready(args.wait)
+        say(f"environment {env.name} is up; `localsvc get pods` to look, `localsvc down` to remove")
+        return 0
+    from localsvc.devloop.foreground import DevLoop
+
+    loop = DevLoop(env, [Path(p) for p in args.filename], project, say, watch=not args.no_watch)
+    return loop.run(keep=args.keep)
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    if not args.filename:
+        raise UsageError("apply needs manifests: -f FILE_OR_DIR (repeatable; - reads stdin)")
+    env = environment(args)
+    print_report(env.apply(args.filename, wait=None, strict=args.strict))
+    if args.wait:
+        env.wait_ready(args.wait)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from localsvc.devloop.status import status_table
+
+    print(status_table(environment(args)))
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    if args.all:
+        from localsvc.runtime import environment as envrt
+        from localsvc.runtime.engine import connect
+
+        client = connect()
+        for info in envrt.list_envs(client):
+            removed = envrt.destroy(client, info.name)
+            print(f"environment {info.name} removed ({removed['containers']} containers)")
+        return 0
+    env = environment(args)
+    removed = env.down()
+    if not any(removed.values()):
+        say(f"environment {env.name} had nothing to remove")
+    print(f"environment {env.name} removed: {removed['containers']} containers, "
+          f"{removed['networks']} networks, {removed['volumes']} volumes")
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Environments whose node is gone or stopped are left-overs: remove them."""
+    from localsvc.runtime import environment as envrt
+    from localsvc.runtime.engine import connect
+
+    client = connect()
+    pruned = 0
+    for info in envrt.list_envs(client):
+        if info.node_status not in ("running", "restarting"):
+            removed = envrt.destroy(client, info.name)
+            print(f"environment {info.name} (node {info.node_status}) removed: "
+                  f"{removed['containers']} containers, {removed['networks']} networks, "
+                  f"{removed['volumes']} volumes")
+            pruned += 1
+    if not pruned:
+        say("no orphaned environments")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from localsvc.output import table
+    from localsvc.runtime import environment as envrt
+    from localsvc.runtime.engine import connect
+
+    infos = envrt.list_envs(connect())
+    if not infos:
+        say("no environments")
+        return 0
+    rows = [["NAME", "NODE", "SUBNET", "API", "HOST DNS", "CREATED"]]
+    rows += [[i.name, i.node_status, i.subnet or "-", i.api_url or "-", i.host_dns or "-",
+              i.created or "-"] for i in infos]
+    print(table(rows))
+    return 0
