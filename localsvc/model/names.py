@@ -1,11 +1,14 @@
 """Name and value syntax of the Kubernetes API: DNS labels, label keys, port names, quantities.
 
 This module owns the predicates (`is_*`), the Kubernetes-style explanations of why a value fails
-(`*_error`, None when valid) and `sanitize_name`. It is pure: no I/O, no knowledge of manifests.
+(`*_error`, and `address_problem` for endpoint addresses; None when valid) and `sanitize_name`.
+It is pure: no I/O, no knowledge of manifests.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -22,6 +25,10 @@ _IANA_SVC_NAME = re.compile(r"[-a-z0-9]+")
 _QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 _ENV_VAR_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 _CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+_HTTP_HEADER_NAME = re.compile(r"[-A-Za-z0-9]+")
+# Characters that would end a line of an HTTP request or a C string: never in a probe's path
+# or header, where they could split the request the prober writes into two.
+_LINE_BREAKING = ("\r", "\n", "\0")
 _QUANTITY = re.compile(
     r"(?P<num>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
     r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?"
@@ -70,6 +77,9 @@ ENV_VAR_NAME_MSG = (
     "or '.', and must not start with a digit"
 )
 CONFIG_KEY_MSG = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
+HTTP_HEADER_NAME_MSG = (
+    "a valid HTTP header must consist of alphanumeric characters or '-' (e.g. 'X-Header-Name')"
+)
 QUANTITY_MSG = (
     "must be a quantity such as 500m, 1, 0.5 (cpu) or 128Mi, 1G, 1e3 (memory); "
     "a number with an optional suffix m, k, M, G, T, P, E, Ki, Mi, Gi, Ti, Pi, Ei or e<exponent>"
@@ -222,6 +232,60 @@ def config_key_error(s: str) -> str | None:
     if _is_dot_name(s) and _full(_CONFIG_KEY, s):
         return f"must not be '.' or '..' and must not start with '..' {_got(s)}"
     return None if is_config_key(s) else f"{CONFIG_KEY_MSG} {_got(s)}"
+
+
+def http_header_name_error(s: str) -> str | None:
+    """Why `s` is not an HTTP header name Kubernetes accepts in a probe; None when it is one."""
+    return None if _full(_HTTP_HEADER_NAME, s) else f"{HTTP_HEADER_NAME_MSG} {_got(s)}"
+
+
+def line_break_error(s: str) -> str | None:
+    """Why `s` may not go into one line of an HTTP request (CR, LF or NUL); None when it may."""
+    if any(c in s for c in _LINE_BREAKING):
+        shown = json.dumps(s)  # escaped: the message itself stays on one line
+        return f"must not contain a carriage return, line feed or NUL character (got {shown})"
+    return None
+
+
+def ip_address_error(s: str) -> str | None:
+    """Why `s` is not a plain IPv4 or IPv6 address (zones such as `%eth0` excluded)."""
+    if "%" in s:
+        return f"must be an IP address without a zone (the part from '%') {_got(s)}"
+    try:
+        ipaddress.ip_address(s)
+    except ValueError:
+        return f"must be an IP address {_got(s)}"
+    return None
+
+
+def address_problem(s: str) -> str | None:
+    """Why `s` cannot be an endpoint address in a localsvc environment; None when it can.
+
+    The API server's rules (a plain IP, not unspecified, loopback, link-local or multicast: such
+    an address would reach the proxy itself or nothing) plus localsvc's own: environments are
+    IPv4-only, so an IPv6 endpoint could never be reached.
+    """
+    if error := ip_address_error(s):
+        return error
+    address = ipaddress.ip_address(s)
+    if address.version == 6:
+        return f"must be an IPv4 address: localsvc environments use IPv4 only {_got(s)}"
+    if address.is_unspecified:
+        return f"may not be unspecified (0.0.0.0) {_got(s)}"
+    if address.is_loopback:
+        return f"may not be in the loopback range (127.0.0.0/8) {_got(s)}"
+    if address.is_link_local:
+        return f"may not be in the link-local range (169.254.0.0/16) {_got(s)}"
+    if address.is_multicast:
+        return f"may not be a multicast address (224.0.0.0/4) {_got(s)}"
+    return None
+
+
+def host_error(s: str) -> str | None:
+    """Why `s` is neither an IP address nor a DNS name (a probe's `host`); None when it is one."""
+    if ip_address_error(s) is None or is_dns1123_subdomain(s.lower().removesuffix(".")):
+        return None
+    return f'must be an IP address or a DNS name such as "db.example.com" (got {json.dumps(s)})'
 
 
 def sanitize_name(text: str, max_len: int = 40) -> str:

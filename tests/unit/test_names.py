@@ -160,3 +160,57 @@ def test_sanitize_name_does_not_end_with_a_hyphen_after_truncation() -> None:
 def test_explanations(explain: object, value: str, expected: str | None) -> None:
     assert callable(explain)
     assert explain(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("10.210.0.5", None),
+        ("192.168.1.1", None),
+        ("fd00::1%eth0", "must be an IP address without a zone (the part from '%') (got \"fd00::1%eth0\")"),
+        ("10.0.0.1%0", "must be an IP address without a zone (the part from '%') (got \"10.0.0.1%0\")"),
+        ("fd00::1", 'must be an IPv4 address: localsvc environments use IPv4 only (got "fd00::1")'),
+        ("::ffff:10.0.0.1", 'must be an IPv4 address: localsvc environments use IPv4 only (got "::ffff:10.0.0.1")'),
+        ("0.0.0.0", 'may not be unspecified (0.0.0.0) (got "0.0.0.0")'),
+        ("127.1.2.3", 'may not be in the loopback range (127.0.0.0/8) (got "127.1.2.3")'),
+        ("169.254.0.1", 'may not be in the link-local range (169.254.0.0/16) (got "169.254.0.1")'),
+        ("224.0.0.1", 'may not be a multicast address (224.0.0.0/4) (got "224.0.0.1")'),
+        ("010.1.1.1", 'must be an IP address (got "010.1.1.1")'),
+        ("db", 'must be an IP address (got "db")'),
+    ],
+)
+def test_address_problem(value: str, expected: str | None) -> None:
+    assert names.address_problem(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("X-Probe", True), ("x1", True), ("X_Probe", False), ("X Probe", False), ("X:", False), ("", False)],
+)
+def test_http_header_name_error(value: str, ok: bool) -> None:
+    assert (names.http_header_name_error(value) is None) is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("/healthz?x=1", True), ("", True), ("/a\rb", False), ("/a\nb", False), ("/a\0", False)],
+)
+def test_line_break_error(value: str, ok: bool) -> None:
+    assert (names.line_break_error(value) is None) is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("10.1.2.3", True),
+        ("fd00::1", True),
+        ("db.example.com", True),
+        ("DB.Example.com.", True),  # DNS names are case-insensitive; a trailing dot is absolute
+        ("fd00::1%eth0", False),
+        ("a b", False),
+        ("x\r\nHost: y", False),
+        ("under_score", False),
+    ],
+)
+def test_host_error(value: str, ok: bool) -> None:
+    assert (names.host_error(value) is None) is ok

@@ -20,7 +20,7 @@ from localsvc.model.load import Manifest
 from localsvc.model.objects import BUILTIN_NAMESPACES
 from localsvc.model.validate.check import Check
 from localsvc.model.validate.config import check_configmap, check_secret
-from localsvc.model.validate.deployments import check_deployment
+from localsvc.model.validate.deployments import MAX_REPLICAS, check_deployment
 from localsvc.model.validate.endpoints import check_endpoints, check_endpointslice
 from localsvc.model.validate.env import FIELD_PATHS
 from localsvc.model.validate.metadata import check_duplicate, check_metadata
@@ -29,7 +29,14 @@ from localsvc.model.validate.probes import PROBE_HANDLERS
 from localsvc.model.validate.services import check_service
 from localsvc.model.validate.volumes import SUPPORTED_VOLUMES
 
-__all__ = ["FIELD_PATHS", "PROBE_HANDLERS", "SUPPORTED_VOLUMES", "undeclared_namespaces", "validate"]
+__all__ = [
+    "FIELD_PATHS",
+    "MAX_REPLICAS",
+    "PROBE_HANDLERS",
+    "SUPPORTED_VOLUMES",
+    "undeclared_namespaces",
+    "validate",
+]
 
 
 def validate(manifests: Sequence[Manifest]) -> list[Problem]:

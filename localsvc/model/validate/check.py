@@ -6,7 +6,6 @@ integer, port, IP, quantity, ...): each returns the value when it is right, else
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -183,23 +182,6 @@ class Check:
                     self.add(item_path, error)
                 out[key] = text
         return out
-
-    def ip(self, value: Any, path: str, family: int | None = None) -> None:
-        text = self.string(value, path, required=True)
-        if text is None:
-            return
-        try:
-            address = ipaddress.ip_address(text)
-        except ValueError:
-            kind = {4: "an IPv4", 6: "an IPv6"}.get(family or 0, "an IP")
-            self.add(path, f"must be {kind} address (got {show(text)})")
-            return
-        if family and address.version != family:
-            self.add(path, f"must be an IPv{family} address (got {show(text)})")
-        elif address.is_loopback or address.is_link_local or address.is_multicast:
-            self.add(
-                path, f"may not be a loopback, link-local or multicast address (got {show(text)})"
-            )
 
 
 def check_quantity(check: Check, value: Any, path: str) -> None:

@@ -10,6 +10,9 @@ from localsvc.model import names
 from localsvc.model.load import child_path
 from localsvc.model.validate.check import Check, show
 
+# The API server's limit on the data of one ConfigMap or Secret (both are held in etcd whole).
+MAX_DATA_BYTES = 1024 * 1024
+
 
 def check_configmap(check: Check) -> None:
     data = check.mapping(check.m.obj.get("data"), "data") or {}
@@ -29,6 +32,9 @@ def check_configmap(check: Check) -> None:
             )
         check_base64(check, value, path, "")
     check.boolean(check.m.obj.get("immutable"), "immutable")
+    size = sum(len(k) + len(v.encode()) for k, v in data.items() if isinstance(v, str))
+    size += sum(len(k) + _decoded_size(v) for k, v in binary.items())
+    check_data_size(check, size, "ConfigMap's data and binaryData")
 
 
 def check_secret(check: Check) -> None:
@@ -44,6 +50,27 @@ def check_secret(check: Check) -> None:
         check_config_key(check, key, path)
         check.string(value, path)
     check.boolean(check.m.obj.get("immutable"), "immutable")
+    size = sum(_decoded_size(v) for k, v in data.items() if k not in string_data)
+    size += sum(len(v.encode()) for v in string_data.values() if isinstance(v, str))
+    check_data_size(check, size, "Secret's values")
+
+
+def check_data_size(check: Check, size: int, what: str) -> None:
+    if size > MAX_DATA_BYTES:
+        check.add(
+            "data",
+            f"too long: the {what} must total at most {MAX_DATA_BYTES} bytes (1 MiB) (got {size})",
+        )
+
+
+def _decoded_size(value: Any) -> int:
+    """The byte length of a base64 value (0 when it is not valid base64: reported apart)."""
+    if not isinstance(value, str):
+        return 0
+    try:
+        return len(base64.b64decode(value, validate=True))
+    except (binascii.Error, ValueError):
+        return 0
 
 
 def check_config_key(check: Check, key: str, path: str) -> None:

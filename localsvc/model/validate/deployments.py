@@ -12,13 +12,22 @@ from localsvc.model.validate.pods import check_pod_spec
 from localsvc.model.validate.selectors import check_selector, describe_labels, describe_selector
 
 _PERCENT = re.compile(r"[0-9]+%")
+# Each replica is a pod of one or more containers on this one engine; past this, a typo (1000
+# for 10) would exhaust the machine before anything useful ran. Documented in the README.
+MAX_REPLICAS = 100
 
 
 def check_deployment(check: Check) -> None:
     spec = check.mapping(check.m.obj.get("spec"), "spec", required=True)
     if spec is None:
         return
-    check.integer(spec.get("replicas"), "spec.replicas", low=0)
+    replicas = check.integer(spec.get("replicas"), "spec.replicas", low=0)
+    if replicas is not None and replicas > MAX_REPLICAS:
+        check.add(
+            "spec.replicas",
+            f"must be at most {MAX_REPLICAS} in localsvc (got {replicas}): every replica is a pod "
+            "on this one Docker engine",
+        )
     check.integer(spec.get("minReadySeconds"), "spec.minReadySeconds", low=0)
     check.integer(spec.get("revisionHistoryLimit"), "spec.revisionHistoryLimit", low=0)
     check.boolean(spec.get("paused"), "spec.paused")

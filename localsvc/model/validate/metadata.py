@@ -9,6 +9,9 @@ from localsvc.model import names
 from localsvc.model.load import Manifest, child_path
 from localsvc.model.validate.check import Check
 
+# The API server's limit on the annotations of one object (keys and values together).
+MAX_ANNOTATIONS_BYTES = 256 * 1024
+
 
 def check_metadata(
     check: Check, value: Any, path: str, name_rule: Callable[[str], str | None] | None
@@ -25,11 +28,18 @@ def check_metadata(
         )
     labels = check.labels(meta.get("labels"), child_path(path, "labels"))
     annotations_path = child_path(path, "annotations")
+    size = 0
     for key, item in (check.mapping(meta.get("annotations"), annotations_path) or {}).items():
         item_path = child_path(annotations_path, key)
         if error := names.qualified_name_error(key):
             check.add(item_path, f"annotation key {error}")
-        check.string(item, item_path)
+        if check.string(item, item_path) is not None:
+            size += len(key.encode()) + len(item.encode())
+    if size > MAX_ANNOTATIONS_BYTES:
+        check.add(
+            annotations_path,
+            f"too long: must have at most {MAX_ANNOTATIONS_BYTES} bytes (got {size})",
+        )
     return labels
 
 

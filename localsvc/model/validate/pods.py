@@ -13,6 +13,10 @@ from localsvc.model.validate.env import check_env, check_env_from
 from localsvc.model.validate.probes import check_probe
 from localsvc.model.validate.volumes import check_mounts, check_volumes
 
+# The API server's limits on a pod's DNS search list (the resolv.conf of the resolver).
+MAX_DNS_SEARCHES = 32
+MAX_DNS_SEARCH_CHARS = 2048
+
 
 def check_pod(check: Check) -> None:
     spec = check.mapping(check.m.obj.get("spec"), "spec", required=True)
@@ -80,10 +84,23 @@ def check_dns(check: Check, spec: dict[str, Any], path: str) -> None:
     if len(servers) > 3:
         check.add(servers_path, f"must not have more than 3 nameservers (got {len(servers)})")
     for index, server in enumerate(servers):
-        check.ip(server, child_path(servers_path, index))
+        check.name(server, child_path(servers_path, index), names.ip_address_error)
     searches_path = child_path(config_path, "searches")
-    for index, search in enumerate(check.items(config.get("searches"), searches_path) or []):
+    searches = check.items(config.get("searches"), searches_path) or []
+    if len(searches) > MAX_DNS_SEARCHES:
+        check.add(
+            searches_path,
+            f"must not have more than {MAX_DNS_SEARCHES} search paths (got {len(searches)})",
+        )
+    for index, search in enumerate(searches):
         check.string(search, child_path(searches_path, index), required=True)
+    length = len(" ".join(s for s in searches if isinstance(s, str)))
+    if length > MAX_DNS_SEARCH_CHARS:
+        check.add(
+            searches_path,
+            f"must not have more than {MAX_DNS_SEARCH_CHARS} characters, spaces included "
+            f"(got {length})",
+        )
     for item_path, option in check.mappings(
         config.get("options"), child_path(config_path, "options")
     ):
