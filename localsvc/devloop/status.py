@@ -1,9 +1,26 @@
-"""The status table of an environment: Services, their addresses, host URLs, ready endpoints."""
+"""The status of an environment: Services, their addresses, host URLs, ready endpoints; then
+what the node stores but does not serve (and why), and a state file it had to set aside."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from localsvc.api import Environment, host_url
 from localsvc.output import table
+
+
+def problems_text(node_status: dict[str, Any]) -> str:
+    """The node's problems for people: the quarantined state file first, then each stored
+    object it skips, by name, with the reason and what was skipped."""
+    lines = []
+    if node_status.get("stateError"):
+        lines.append(f"error: {node_status['stateError']}")
+    problems = node_status.get("problems") or []
+    if problems:
+        lines.append(f"{len(problems)} problem(s) with stored objects; these parts are skipped "
+                     "and everything else is served:")
+        lines += [f"  {p.get('object')}: {p.get('message')}" for p in problems]
+    return "\n".join(lines)
 
 
 def status_table(env: Environment) -> str:
@@ -23,4 +40,5 @@ def status_table(env: Environment) -> str:
         target = spec.get("externalName", "") if stype == "ExternalName" else spec.get("clusterIP") or "-"
         counts = "-" if stype == "ExternalName" else f"{ready}/{total}"
         rows.append([meta.get("namespace", ""), meta["name"], stype, target, url, counts])
-    return table(rows)
+    problems = problems_text(env.node().get("/v1/status"))
+    return table(rows) + (f"\n\n{problems}" if problems else "")

@@ -14,43 +14,30 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import docker
 import docker.errors
 
-from localsvc.errors import ManifestError, NotFound, Problem
+from localsvc.errors import NotFound
 from localsvc.model import deployments as dep
 from localsvc.model.allocation import dns_ip
 from localsvc.model.endpoints import PodView, service_env
-from localsvc.model.load import Manifest
 from localsvc.model.network import plan_for
-from localsvc.model.nodeports import (
-    LBClaim,
-    allocate_node_ports,
-    assign_lb_ports,
-    node_port_requests,
-)
-from localsvc.model.objects import (
-    BUILTIN_NAMESPACES,
-    NAMESPACED,
-    api_version_of,
-    comparable,
-    now_iso,
-    secret_for_output,
-    stamp,
-)
-from localsvc.model.snapshot import Snapshot
-from localsvc.model.validate import validate
+from localsvc.model.objects import now_iso
+from localsvc.model.snapshot import Snapshot, Unserved
 from localsvc.node import services as svc
 from localsvc.node import svclb
+from localsvc.node.changes import ObjectChanges
 from localsvc.node.context import NodeContext
+from localsvc.node.forwarders import Forwarders
 from localsvc.node.network import NetworkSync
 from localsvc.node.podworker import PodWorker
-from localsvc.node.store import PodRecord, State, Store, key_of
+from localsvc.node.store import PodRecord, State, Store
 from localsvc.node.tasks import spawn
+from localsvc.node.views import ObjectViews, object_key
 from localsvc.runtime import labels as L
 from localsvc.runtime import pods as rt
 
@@ -60,14 +47,7 @@ SYNC_PERIOD = 2.0
 GC_PERIOD = 10.0
 
 
-def _key(obj: Obj) -> str:
-    meta = obj.get("metadata") or {}
-    kind = obj["kind"]
-    namespace = meta.get("namespace", "default") if kind in NAMESPACED else ""
-    return key_of(kind, namespace, meta["name"])
-
-
-class Controller:
+class Controller(ObjectViews, ObjectChanges, Forwarders):
     def __init__(self, ctx: NodeContext, store: Store, network: NetworkSync | None = None):
         self.ctx = ctx
         self.store = store
@@ -88,6 +68,12 @@ class Controller:
         self.lb_owned: set[str] = set()  # LoadBalancers holding all their host ports
         self._svclb_applied: dict[str, svclb.SvclbSpec] | None = None
         self._svclb_task: asyncio.Task[Any] | None = None
+        # What the node stores but cannot serve or run, and why: reported in `status` and on
+        # the objects, never raised (a raise here crash-looped the node on its own state).
+        self.unserved: list[Unserved] = []  # from the last snapshot build
+        self.sync_problems: dict[str, Unserved] = {}  # object key -> why sync skipped it
+        self.forwarder_problems: list[Unserved] = []
+        self._reported: set[Unserved] = set()
         self._refresh_snapshot()
 
     # ---- the loop -----------------------------------------------------------------------------
@@ -95,7 +81,10 @@ class Controller:
     async def adopt(self, timeout: float = 20.0) -> None:
         """Start a worker per known pod and wait until each has adopted its running containers,
         so that the API never shows a running pod as ContainerCreating after a node restart."""
-        self.sync()
+        try:
+            self.sync()
+        except Exception:  # serve the API anyway: it is how the problem gets reported
+            log.exception("first sync failed; the sync loop retries")
         waits = [w.adopted.wait() for w in self.workers.values()]
         if waits:
             try:
@@ -127,52 +116,6 @@ class Controller:
                 pass
             self._dirty.clear()
             await asyncio.sleep(0.02)  # merge a burst of changes into one sync
-
-    # ---- NodePort / LoadBalancer forwarders -----------------------------------------------------
-
-    @property
-    def node_ports(self) -> dict[str, dict[str, int]]:
-        return self.state.allocations.setdefault("nodePorts", {})
-
-    def _assign_load_balancers(self) -> bool:
-        """Which LoadBalancers hold all their host ports (self.lb_owned); the others get a
-        pending message. Returns whether the port owners changed (the state needs saving)."""
-        claims = []
-        for obj in self.state.objects_of("Service"):
-            spec = obj.get("spec") or {}
-            if spec.get("type") != "LoadBalancer":
-                continue
-            key = svc.service_key(obj)
-            for port in spec.get("ports") or []:
-                claims.append(LBClaim(key, int(port["port"]), port.get("protocol") or "TCP",
-                                      obj["metadata"].get("creationTimestamp", "")))
-        current = self.state.allocations.get("lbOwners") or {}
-        owners, pending = assign_lb_ports(claims, current)
-        self.state.allocations["lbOwners"] = owners
-        self.lb_pending = pending
-        self.lb_owned = {key for key in owners.values() if key not in pending}
-        return owners != current
-
-    def _reconcile_forwarders(self, force: bool = False) -> None:
-        """Start a forwarder reconciliation when the wanted set changed (or periodically, to
-        notice a removed container); one at a time, in a thread."""
-        if self._svclb_task is not None and not self._svclb_task.done():
-            return
-        services = {svc.service_key(o): o for o in self.state.objects_of("Service")}
-        desired = svclb.desired_forwarders(self.snapshot, services, self.lb_owned,
-                                           self.ctx.config.host_address)
-        if desired == self._svclb_applied and not force:
-            return
-        self._svclb_applied = desired
-        self._svclb_task = spawn(self._run_forwarder_reconcile(desired), name="svclb reconcile")
-
-    async def _run_forwarder_reconcile(self, desired: dict[str, svclb.SvclbSpec]) -> None:
-        cfg = self.ctx.config
-        errors = await asyncio.to_thread(svclb.reconcile, self.ctx.docker, cfg.env, cfg.network,
-                                         cfg.image, desired, self.gateway)
-        self.svclb_errors = errors
-        if errors:
-            self._svclb_applied = None  # retry on the next pass
 
     async def _collect_garbage(self) -> None:
         """Remove pod containers and volumes that belong to no known pod: left behind when a
@@ -231,9 +174,9 @@ class Controller:
         changed = False
         desired: set[str] = set()
         for obj in self.state.objects_of("Pod"):
-            changed |= self._sync_bare_pod(obj, desired)
+            changed |= self._guarded(obj, self._sync_bare_pod, desired)
         for obj in self.state.objects_of("Deployment"):
-            changed |= self._sync_deployment(obj, desired)
+            changed |= self._guarded(obj, self._sync_deployment, desired)
         for key, record in list(self.state.pods.items()):
             if key not in desired:
                 self._retire(key)
@@ -249,6 +192,33 @@ class Controller:
             self.store.save(self.state)
         self._refresh_snapshot()
 
+    def _guarded(self, obj: Obj, step: Callable[[Obj, set[str]], bool], desired: set[str]) -> bool:
+        """step(obj, desired), or, when the stored object cannot be run, a problem for it: its
+        pods stay as they are (never retired because their owner is unreadable)."""
+        key = object_key(obj)
+        try:
+            changed = step(obj, desired)
+        except Exception as err:
+            problem = Unserved(key, f"cannot run this stored object ({err!r}); its pods are "
+                                    "left as they are until it is applied again")
+            if self.sync_problems.get(key) != problem:
+                log.error("%s: %s", key, problem.message)
+            self.sync_problems[key] = problem
+            namespace = (obj.get("metadata") or {}).get("namespace", "default")
+            name = (obj.get("metadata") or {}).get("name")
+            desired.update(k for k, r in self.state.pods.items()
+                           if r.owner == key or k == f"{namespace}/{name}")
+            return False
+        self.sync_problems.pop(key, None)
+        return changed
+
+    def problems(self) -> list[Unserved]:
+        """Everything stored that is not served or run, and why (each once)."""
+        found = [*self.unserved, *self.sync_problems.values(), *self.forwarder_problems]
+        if self.network is not None:
+            found += self.network.problems()
+        return list(dict.fromkeys(found))
+
     # ---- services -----------------------------------------------------------------------------
 
     def _pod_views(self) -> list[PodView]:
@@ -262,17 +232,18 @@ class Controller:
                 views.append(PodView(worker.record.obj, worker.state.pod_ip, False, terminating=True))
         return views
 
-    @property
-    def allocations(self) -> dict[str, str]:
-        return self.state.allocations.setdefault(svc.ALLOCATION_KEY, {})
-
     def _refresh_snapshot(self) -> None:
-        """Rebuild the network snapshot; hand it on only when something in it changed."""
-        fresh = svc.build_snapshot(
+        """Rebuild the network snapshot; hand it on only when something in it changed. What
+        cannot be served is left out of it and reported (logged once per problem)."""
+        fresh, self.unserved = svc.checked_snapshot(
             self.state.objects, self.allocations, self._pod_views(),
             self.ctx.config.cluster_domain, self.dns_ip, self.ctx.config.node_ip,
             self.node_ports,
         )
+        for problem in self.unserved:
+            if problem not in self._reported:
+                log.error("not served: %s: %s", problem.object, problem.message)
+        self._reported = set(self.unserved)
         unchanged = fresh.services == self.snapshot.services and fresh.pods == self.snapshot.pods
         if unchanged and self.snapshot.version:
             return
@@ -295,6 +266,8 @@ class Controller:
             "lastApplySeconds": network.last_apply_seconds if network else None,
             "lastError": network.last_error if network else None,
             "dns": dict(dns.stats.__dict__) if dns is not None else None,
+            "problems": [p.as_dict() for p in self.problems()],
+            "stateError": self.store.load_error or None,
         }
 
     def service_env(self, namespace: str) -> dict[str, str]:
@@ -314,7 +287,7 @@ class Controller:
         return True
 
     def _sync_deployment(self, obj: Obj, desired: set[str]) -> bool:
-        dkey = _key(obj)
+        dkey = object_key(obj)
         meta, spec = obj["metadata"], obj["spec"]
         template = spec["template"]
         current = self._template_hash(dkey, template)
@@ -339,27 +312,6 @@ class Controller:
         (a rebuilt image: same template, new pods), like `kubectl rollout restart`."""
         token = (self.state.allocations.get("restarts") or {}).get(dkey)
         return dep.template_hash({**template, "restartedAt": token} if token else template)
-
-    def restart_image(self, image: str) -> list[Obj]:
-        """Roll every Deployment and re-create every bare Pod that runs `image` (rebuilt)."""
-        results = []
-        restarts = self.state.allocations.setdefault("restarts", {})
-        for key, obj in list(self.state.objects.items()):
-            if obj["kind"] not in ("Deployment", "Pod"):
-                continue
-            spec = obj["spec"]["template"]["spec"] if obj["kind"] == "Deployment" else obj["spec"]
-            images = {c.get("image") for c in [*(spec.get("containers") or []),
-                                               *(spec.get("initContainers") or [])]}
-            if image not in images:
-                continue
-            if obj["kind"] == "Deployment":
-                restarts[key] = now_iso() + f"#{time.time_ns()}"
-            else:
-                obj["metadata"]["uid"] = str(uuid.uuid4())  # a new pod, as after delete+create
-            results.append(self._result(key, "restarted"))
-        self.store.save(self.state)
-        self._changed()
-        return results
 
     def _new_deployment_pod(self, deployment: Obj, dkey: str, hash_: str) -> PodRecord:
         meta = deployment["metadata"]
@@ -396,9 +348,12 @@ class Controller:
             del pod["metadata"]["annotations"]
         return PodRecord(obj=pod, owner=dkey, template_hash=hash_, created=now)
 
-    def _ready(self, record: PodRecord) -> bool:
-        worker = self.workers.get(record.uid)
-        return bool(worker and worker.state.ready)
+    def _changed(self) -> None:
+        # ConfigMaps/Secrets may have appeared: pods waiting for them retry now.
+        for worker in self.workers.values():
+            worker.wake()
+        self.sync()
+        self.mark_dirty()
 
     def _start_worker(self, record: PodRecord) -> None:
         worker = PodWorker(self.ctx, record, self.lookup, self.mark_dirty, self.service_env,
@@ -419,250 +374,6 @@ class Controller:
             spawn(worker.run(), name=f"pod {record.namespace}/{record.name} (stop)")
         worker.stop(grace)
         self.terminating[record.uid] = worker
-
-    # ---- changes from the API -----------------------------------------------------------------
-
-    def apply(self, manifests: Sequence[Manifest], prune: bool) -> list[Obj]:
-        """Apply objects (all or nothing); with prune, remove applied objects not given."""
-        problems = validate(manifests)
-        if problems:
-            raise ManifestError(problems)
-        ips, ports = self._check_allocations(manifests, prune)
-        results = []
-        given = set()
-        for m in manifests:
-            key = _key(m.obj)
-            given.add(key)
-            previous = self.state.objects.get(key)
-            if previous is not None and comparable(previous) == comparable(m.obj):
-                action = "unchanged"
-            else:
-                stored = stamp(m.obj, previous)
-                if previous is not None and m.obj["kind"] == "Pod":
-                    # Pod specs are immutable in Kubernetes: a changed Pod is a new pod.
-                    stored["metadata"]["uid"] = str(uuid.uuid4())
-                self.state.objects[key] = stored
-                action = "created" if previous is None else "configured"
-            self.state.sources[key] = {"file": m.file, "line": m.line}
-            results.append(self._result(key, action))
-        if prune:
-            for key in [k for k in self.state.objects if k not in given]:
-                results.append(self._remove_object(key))
-        # The tables the check computed are those of the Services now stored.
-        self.state.allocations[svc.ALLOCATION_KEY] = ips
-        self.state.allocations["nodePorts"] = ports
-        self.store.save(self.state)
-        self._changed()
-        return results
-
-    def _allocate(self, services: dict[str, Obj], sources: dict[str, Obj],
-                  given: dict[str, Manifest]) -> tuple[dict[str, str], dict[str, dict[str, int]],
-                                                       list[Problem]]:
-        """ClusterIPs and NodePorts for exactly `services` (key -> object), from the current
-        tables; problems name the file and line of the manifest that asked."""
-        ips, problems = svc.allocate_cluster_ips(list(services.values()), sources,
-                                                 self.allocations, self.cluster_range)
-        requests = []
-        for key, obj in services.items():
-            source = given.get(key)
-            requests += node_port_requests(obj, source.file if source else "",
-                                           source.lines if source else None)
-        ports, port_problems = allocate_node_ports(requests, self.node_ports,
-                                                   self.ctx.config.node_port_range,
-                                                   seed=self.ctx.config.env)
-        return ips, ports, problems + port_problems
-
-    def _check_allocations(self, manifests: Sequence[Manifest],
-                           prune: bool) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
-        """The tables after this apply; address problems (outside the range, taken, changed)
-        fail the whole apply before anything changed."""
-        after = {} if prune else {k: o for k, o in self.state.objects.items()
-                                  if k.startswith("Service/")}
-        sources = dict(self.state.sources)
-        given: dict[str, Manifest] = {}
-        for m in manifests:
-            if m.kind == "Service":
-                after[_key(m.obj)] = m.obj
-                sources[_key(m.obj)] = {"file": m.file, "line": m.line_of("spec.clusterIP")}
-                given[_key(m.obj)] = m
-        ips, ports, problems = self._allocate(after, sources, given)
-        if problems:
-            raise ManifestError(problems)
-        return ips, ports
-
-    def _reallocate(self) -> None:
-        """After a delete: free what the removed Services held."""
-        services = {k: o for k, o in self.state.objects.items() if k.startswith("Service/")}
-        ips, ports, problems = self._allocate(services, self.state.sources, {})
-        if problems:  # nothing new is asked for on delete; only a bug gets here
-            log.error("allocation after delete: %s", "; ".join(map(str, problems)))
-        self.state.allocations[svc.ALLOCATION_KEY] = ips
-        self.state.allocations["nodePorts"] = ports
-
-    def delete(self, keys: Sequence[str]) -> list[Obj]:
-        results = []
-        for key in keys:
-            if key.startswith("Pod/") and key not in self.state.objects:
-                _, namespace, name = key.split("/", 2)
-                if f"{namespace}/{name}" in self.state.pods:
-                    self._retire(f"{namespace}/{name}")
-                    results.append(self._result(key, "deleted"))
-                    continue
-            if key not in self.state.objects:
-                results.append(self._result(key, "not found"))
-                continue
-            results.append(self._remove_object(key))
-            if key.startswith("Namespace//"):
-                namespace = key.split("/", 2)[2]
-                for other in [k for k in self.state.objects if k.split("/")[1] == namespace]:
-                    results.append(self._remove_object(other))
-        self._reallocate()
-        self.store.save(self.state)
-        self._changed()
-        return results
-
-    def scale(self, namespace: str, name: str, replicas: int) -> Obj:
-        key = key_of("Deployment", namespace, name)
-        obj = self.state.objects.get(key)
-        if obj is None:
-            raise NotFound(f'deployment "{name}" not found in namespace "{namespace}"')
-        obj["spec"]["replicas"] = replicas
-        obj["metadata"]["generation"] = int(obj["metadata"].get("generation", 1)) + 1
-        self.store.save(self.state)
-        self._changed()
-        return self._result(key, "scaled")
-
-    def _remove_object(self, key: str) -> Obj:
-        self.state.objects.pop(key, None)
-        self.state.sources.pop(key, None)
-        return self._result(key, "deleted")
-
-    def _result(self, key: str, action: str) -> Obj:
-        kind, namespace, name = key.split("/", 2)
-        return {"kind": kind, "namespace": namespace, "name": name, "action": action}
-
-    def _changed(self) -> None:
-        # ConfigMaps/Secrets may have appeared: pods waiting for them retry now.
-        for worker in self.workers.values():
-            worker.wake()
-        self.sync()
-        self.mark_dirty()
-
-    # ---- reading, Kubernetes-shaped -----------------------------------------------------------
-
-    def list_objects(self, kind: str, namespace: str | None) -> list[Obj]:
-        if kind == "Pod":
-            items = self._pods()
-        elif kind == "Namespace":
-            items = self._namespaces()
-        elif kind == "Service":
-            items = [svc.kube_dns_object(self.dns_ip, self.started)] + [
-                self._service_view(o) for o in self.state.objects_of("Service")]
-        elif kind == "Endpoints":
-            items = svc.endpoints_view(self.snapshot, self.state.objects, self._created())
-        elif kind == "EndpointSlice":
-            items = svc.endpoint_slices_view(self.snapshot, self.state.objects, self._created())
-        else:
-            items = [self._with_status(o) for o in self.state.objects_of(kind)]
-        if namespace is not None and kind != "Namespace":
-            items = [o for o in items if o["metadata"].get("namespace") == namespace]
-        return sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
-
-    def _pods(self) -> list[Obj]:
-        out = []
-        for record in self.state.pods.values():
-            out.append(self._pod_object(record, self.workers.get(record.uid), False))
-        for worker in self.terminating.values():
-            if not worker.done.is_set():
-                out.append(self._pod_object(worker.record, worker, True))
-        return out
-
-    def _pod_object(self, record: PodRecord, worker: PodWorker | None, deleting: bool) -> Obj:
-        obj = copy.deepcopy(record.obj)
-        obj.setdefault("apiVersion", "v1")
-        obj.setdefault("kind", "Pod")
-        obj["spec"]["nodeName"] = "localsvc"
-        if worker is not None:
-            obj["status"] = worker.k8s_status()
-            if deleting and worker.deleting_since:
-                obj["metadata"]["deletionTimestamp"] = now_iso(worker.deleting_since)
-        else:
-            obj["status"] = {"phase": "Pending"}
-        return obj
-
-    def _created(self) -> dict[str, str]:
-        """Service key -> creationTimestamp, for the Endpoints/EndpointSlices derived from it."""
-        created = {svc.service_key(o): o["metadata"].get("creationTimestamp", "")
-                   for o in self.state.objects_of("Service")}
-        created["kube-system/kube-dns"] = self.started
-        return created
-
-    def _service_view(self, obj: Obj) -> Obj:
-        key = svc.service_key(obj)
-        is_lb = (obj.get("spec") or {}).get("type") == "LoadBalancer"
-        pending = self.lb_pending.get(key) or self.svclb_errors.get(key)
-        ingress = self.ctx.config.host_address if is_lb and not pending and \
-            self._svclb_applied is not None and key in self._svclb_applied else None
-        return svc.service_object(obj, self.allocations.get(key), self.node_ports.get(key),
-                                  ingress_ip=ingress, pending=pending)
-
-    def _namespaces(self) -> list[Obj]:
-        names = set(BUILTIN_NAMESPACES)
-        declared = {o["metadata"]["name"]: o for o in self.state.objects_of("Namespace")}
-        for obj in self.state.objects.values():
-            if obj["kind"] in NAMESPACED:
-                names.add(obj["metadata"].get("namespace", "default"))
-        names |= {r.namespace for r in self.state.pods.values()}
-        out = []
-        for name in sorted(names | set(declared)):
-            obj = copy.deepcopy(declared[name]) if name in declared else {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {"name": name},
-            }
-            obj["status"] = {"phase": "Active"}
-            obj["metadata"].setdefault("creationTimestamp", self.started)
-            out.append(obj)
-        return out
-
-    def _with_status(self, obj: Obj) -> Obj:
-        out = copy.deepcopy(obj)
-        out.setdefault("apiVersion", api_version_of(out["kind"]))
-        if out["kind"] == "Secret":
-            out = secret_for_output(out)
-        elif out["kind"] == "Deployment":
-            out["status"] = self._deployment_status(out)
-        return out
-
-    def _deployment_status(self, obj: Obj) -> Obj:
-        key = _key(obj)
-        current = self._template_hash(key, obj["spec"]["template"])
-        owned = [r for r in self.state.pods.values() if r.owner == key]
-        ready = sum(1 for r in owned if self._ready(r))
-        updated = sum(1 for r in owned if r.template_hash == current)
-        replicas = int(obj["spec"].get("replicas", 1))
-        available = ready >= replicas
-        return {
-            "observedGeneration": obj["metadata"].get("generation", 1),
-            "replicas": len(owned),
-            "updatedReplicas": updated,
-            "readyReplicas": ready,
-            "availableReplicas": ready,
-            "unavailableReplicas": max(0, replicas - ready),
-            "conditions": [
-                {
-                    "type": "Available",
-                    "status": "True" if available else "False",
-                    "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
-                },
-                {
-                    "type": "Progressing",
-                    "status": "True",
-                    "reason": "NewReplicaSetAvailable" if updated == len(owned) == replicas
-                    else "ReplicaSetUpdated",
-                },
-            ],
-        }
 
     def pod_record(self, namespace: str, name: str) -> PodRecord:
         record = self.state.pods.get(f"{namespace}/{name}")

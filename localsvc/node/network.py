@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any
 
-from localsvc.model.snapshot import Snapshot
+from localsvc.model.snapshot import Snapshot, Unserved
 from localsvc.node.services import dataplane_view
 
 log = logging.getLogger("localsvc.network")
@@ -27,6 +27,11 @@ class NetworkSync:
         self.applied_version = -1
         self.last_error = ""
         self.last_apply_seconds = 0.0
+
+    def problems(self) -> list[Unserved]:
+        """What the DNS index and the dataplane skipped of the latest snapshot, and why."""
+        index = getattr(self.dns, "index", None) if self.dns is not None else None
+        return [*getattr(index, "problems", ()), *getattr(self.dataplane, "problems", ())]
 
     def update(self, snapshot: Snapshot) -> None:
         self._latest = snapshot

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
+import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
@@ -17,24 +20,62 @@ from dnslib import QTYPE, RCODE, DNSRecord
 from localsvc.errors import LocalsvcError, ManifestError, NotFound
 from localsvc.model.load import Manifest
 from localsvc.model.objects import kind_of
+from localsvc.model.validate import validate
 from localsvc.node.controller import Controller
 from localsvc.node.tunnel import add_tunnel_routes
 
+log = logging.getLogger("localsvc.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class BadRequest(LocalsvcError):
+    """The request body is not what the endpoint takes (400, with this message)."""
 
 
 def _manifests(body: Any) -> list[Manifest]:
     items = body.get("manifests") if isinstance(body, dict) else None
     if not isinstance(items, list):
-        raise web.HTTPBadRequest(text='body must be {"manifests": [...]}')
-    return [
-        Manifest(obj=i["obj"], file=i.get("file", "<api>"), line=int(i.get("line") or 1),
-                 lines=i.get("lines") or {})
-        for i in items
-    ]
+        raise BadRequest('the body must be {"manifests": [{"obj": {...}, "file": ..., '
+                         '"line": ...}, ...]}')
+    out = []
+    for n, i in enumerate(items):
+        obj = i.get("obj") if isinstance(i, dict) else None
+        if not isinstance(obj, dict):
+            raise BadRequest(f"manifests[{n}].obj: must be an object (a Kubernetes manifest)")
+        try:
+            out.append(Manifest(obj=obj, file=str(i.get("file", "<api>")),
+                                line=int(i.get("line") or 1), lines=i.get("lines") or {}))
+        except (TypeError, ValueError) as err:
+            raise BadRequest(f"manifests[{n}]: {err}") from err
+    return out
+
+
+def parse_apply(raw: bytes) -> tuple[list[Manifest], bool]:
+    """An apply request body, parsed and validated (the slow part of an apply: run it off the
+    event loop that also answers DNS). ManifestError lists every problem."""
+    try:
+        body = json.loads(raw)
+    except ValueError as err:
+        raise BadRequest(f"the body is not JSON: {err}") from err
+    manifests = _manifests(body)
+    problems = validate(manifests)
+    if problems:
+        raise ManifestError(problems)
+    return manifests, bool(body.get("prune"))
+
+
+def _internal_error(what: str, env: str, err: Exception) -> web.Response:
+    """A node bug as a message the CLI can show, never a bare "Internal Server Error"."""
+    log.exception("%s failed", what)
+    return web.json_response({"error": (
+        f"the node failed to {what}: {type(err).__name__}: {err} (a bug in localsvc; details "
+        f"in `docker logs localsvc-{env}-node`)")}, status=500)
 
 
 def make_app(controller: Controller, token: str, env: str) -> web.Application:
+    # Apply bodies are parsed and validated here, not on the event loop; one apply at a time
+    # is validated, a second waits (each holds the GIL in turns, DNS answers in between).
+    apply_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apply")
     @web.middleware
     async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path != "/healthz":
@@ -56,8 +97,15 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
         return web.json_response({"ok": True, "env": env})
 
     async def apply(request: web.Request) -> web.Response:
-        body = await request.json()
-        results = controller.apply(_manifests(body), prune=bool(body.get("prune")))
+        raw = await request.read()
+        loop = asyncio.get_running_loop()
+        manifests, prune = await loop.run_in_executor(apply_executor, parse_apply, raw)
+        try:
+            results = controller.apply(manifests, prune=prune, validated=True)
+        except LocalsvcError:
+            raise
+        except Exception as err:  # all or nothing: the apply changed nothing
+            return _internal_error("apply the manifests (nothing was changed)", env, err)
         return web.json_response({"results": results})
 
     async def delete(request: web.Request) -> web.Response:
@@ -88,7 +136,10 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
         return web.json_response({"results": controller.restart_image(str(body["image"]))})
 
     async def status(request: web.Request) -> web.Response:
-        return web.json_response(controller.status())
+        try:
+            return web.json_response(controller.status())
+        except Exception as err:
+            return _internal_error("report its status", env, err)
 
     async def dns(request: web.Request) -> web.Response:
         """Ask the environment's DNS server, exactly as a pod would (UDP, then TCP if cut)."""

@@ -1,0 +1,213 @@
+"""Changes from the API: apply (all or nothing), delete, scale, restart after an image rebuild,
+and the ClusterIP/NodePort tables they imply.
+
+A mixin of the Controller. An apply is staged on copies of the tables and saved before the
+live State takes it: when anything fails before the save has succeeded (validation, an
+allocation clash, a full disk), the stored objects and the running environment are unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from localsvc.errors import ManifestError, NotFound, Problem
+from localsvc.model.load import Manifest
+from localsvc.model.nodeports import allocate_node_ports, node_port_requests
+from localsvc.model.objects import comparable, now_iso, stamp
+from localsvc.model.validate import validate
+from localsvc.node import services as svc
+from localsvc.node.context import NodeContext
+from localsvc.node.store import State, Store, key_of
+from localsvc.node.views import object_key
+
+log = logging.getLogger("localsvc.changes")
+Obj = dict[str, Any]
+
+
+def result(key: str, action: str) -> Obj:
+    kind, namespace, name = key.split("/", 2)
+    return {"kind": kind, "namespace": namespace, "name": name, "action": action}
+
+
+class ObjectChanges:
+    """Changing the desired state. Attributes are the Controller's."""
+
+    ctx: NodeContext
+    store: Store
+    state: State
+    cluster_range: str
+
+    @property
+    def allocations(self) -> dict[str, str]:
+        raise NotImplementedError  # ObjectViews'
+
+    @property
+    def node_ports(self) -> dict[str, dict[str, int]]:
+        raise NotImplementedError  # ObjectViews'
+
+    def _retire(self, pod_key: str, grace: int | None = None) -> None:
+        raise NotImplementedError  # the Controller's
+
+    def _changed(self) -> None:
+        raise NotImplementedError  # the Controller's
+
+    def apply(self, manifests: Sequence[Manifest], prune: bool,
+              validated: bool = False) -> list[Obj]:
+        """Apply objects (all or nothing); with prune, remove applied objects not given.
+        `validated`: the caller ran model.validate already (off the event loop)."""
+        if not validated:
+            problems = validate(manifests)
+            if problems:
+                raise ManifestError(problems)
+        ips, ports = self._check_allocations(manifests, prune)
+        objects, sources = dict(self.state.objects), dict(self.state.sources)
+        results = []
+        given = set()
+        for m in manifests:
+            key = object_key(m.obj)
+            given.add(key)
+            previous = objects.get(key)
+            if previous is not None and comparable(previous) == comparable(m.obj):
+                action = "unchanged"
+            else:
+                stored = stamp(m.obj, previous)
+                if previous is not None and m.obj["kind"] == "Pod":
+                    # Pod specs are immutable in Kubernetes: a changed Pod is a new pod.
+                    stored["metadata"]["uid"] = str(uuid.uuid4())
+                objects[key] = stored
+                action = "created" if previous is None else "configured"
+            sources[key] = {"file": m.file, "line": m.line}
+            results.append(result(key, action))
+        if prune:
+            for key in [k for k in objects if k not in given]:
+                objects.pop(key)
+                sources.pop(key, None)
+                results.append(result(key, "deleted"))
+        # The tables the check computed are those of the Services now stored.
+        allocations = {**self.state.allocations, svc.ALLOCATION_KEY: ips, "nodePorts": ports}
+        staged = State(objects=objects, sources=sources, pods=self.state.pods,
+                       allocations=allocations)
+        self.store.save(staged)  # raises before anything changed in memory
+        self.state.objects, self.state.sources = objects, sources
+        self.state.allocations = allocations
+        self._changed_after_commit()
+        return results
+
+    def _changed_after_commit(self) -> None:
+        """Act on a committed change. A failure here is the node's, not the request's: the
+        objects are stored and the sync loop retries, so it is logged, not returned."""
+        try:
+            self._changed()
+        except Exception:
+            log.exception("acting on the change failed; the sync loop retries")
+
+    def _allocate(self, services: dict[str, Obj], sources: dict[str, Obj],
+                  given: dict[str, Manifest]) -> tuple[dict[str, str], dict[str, dict[str, int]],
+                                                       list[Problem]]:
+        """ClusterIPs and NodePorts for exactly `services` (key -> object), from the current
+        tables; problems name the file and line of the manifest that asked."""
+        ips, problems = svc.allocate_cluster_ips(list(services.values()), sources,
+                                                 self.allocations, self.cluster_range)
+        requests = []
+        for key, obj in services.items():
+            source = given.get(key)
+            requests += node_port_requests(obj, source.file if source else "",
+                                           source.lines if source else None)
+        ports, port_problems = allocate_node_ports(requests, self.node_ports,
+                                                   self.ctx.config.node_port_range,
+                                                   seed=self.ctx.config.env)
+        return ips, ports, problems + port_problems
+
+    def _check_allocations(self, manifests: Sequence[Manifest],
+                           prune: bool) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+        """The tables after this apply; address problems (outside the range, taken, changed)
+        fail the whole apply before anything changed."""
+        after = {} if prune else {k: o for k, o in self.state.objects.items()
+                                  if k.startswith("Service/")}
+        sources = dict(self.state.sources)
+        given: dict[str, Manifest] = {}
+        for m in manifests:
+            if m.kind == "Service":
+                after[object_key(m.obj)] = m.obj
+                sources[object_key(m.obj)] = {"file": m.file, "line": m.line_of("spec.clusterIP")}
+                given[object_key(m.obj)] = m
+        ips, ports, problems = self._allocate(after, sources, given)
+        if problems:
+            raise ManifestError(problems)
+        return ips, ports
+
+    def _reallocate(self) -> None:
+        """After a delete: free what the removed Services held."""
+        services = {k: o for k, o in self.state.objects.items() if k.startswith("Service/")}
+        ips, ports, problems = self._allocate(services, self.state.sources, {})
+        if problems:  # nothing new is asked for on delete; only a bug gets here
+            log.error("allocation after delete: %s", "; ".join(map(str, problems)))
+        self.state.allocations[svc.ALLOCATION_KEY] = ips
+        self.state.allocations["nodePorts"] = ports
+
+    def delete(self, keys: Sequence[str]) -> list[Obj]:
+        results = []
+        for key in keys:
+            if key.startswith("Pod/") and key not in self.state.objects:
+                _, namespace, name = key.split("/", 2)
+                if f"{namespace}/{name}" in self.state.pods:
+                    self._retire(f"{namespace}/{name}")
+                    results.append(result(key, "deleted"))
+                    continue
+            if key not in self.state.objects:
+                results.append(result(key, "not found"))
+                continue
+            results.append(self._remove_object(key))
+            if key.startswith("Namespace//"):
+                namespace = key.split("/", 2)[2]
+                for other in [k for k in self.state.objects if k.split("/")[1] == namespace]:
+                    results.append(self._remove_object(other))
+        self._reallocate()
+        self.store.save(self.state)
+        self._changed_after_commit()
+        return results
+
+    def scale(self, namespace: str, name: str, replicas: int) -> Obj:
+        key = key_of("Deployment", namespace, name)
+        obj = self.state.objects.get(key)
+        if obj is None:
+            raise NotFound(f'deployment "{name}" not found in namespace "{namespace}"')
+        obj["spec"]["replicas"] = replicas
+        obj["metadata"]["generation"] = int(obj["metadata"].get("generation", 1)) + 1
+        self.store.save(self.state)
+        self._changed_after_commit()
+        return result(key, "scaled")
+
+    def restart_image(self, image: str) -> list[Obj]:
+        """Roll every Deployment and re-create every bare Pod that runs `image` (rebuilt)."""
+        results = []
+        restarts = self.state.allocations.setdefault("restarts", {})
+        for key, obj in list(self.state.objects.items()):
+            if obj["kind"] not in ("Deployment", "Pod"):
+                continue
+            try:
+                spec = obj["spec"]["template"]["spec"] if obj["kind"] == "Deployment" \
+                    else obj["spec"]
+                images = {c.get("image") for c in [*(spec.get("containers") or []),
+                                                   *(spec.get("initContainers") or [])]}
+            except (KeyError, TypeError, AttributeError):
+                continue  # a malformed stored object runs no image; its problem is reported
+            if image not in images:
+                continue
+            if obj["kind"] == "Deployment":
+                restarts[key] = now_iso() + f"#{time.time_ns()}"
+            else:
+                obj["metadata"]["uid"] = str(uuid.uuid4())  # a new pod, as after delete+create
+            results.append(result(key, "restarted"))
+        self.store.save(self.state)
+        self._changed_after_commit()
+        return results
+
+    def _remove_object(self, key: str) -> Obj:
+        self.state.objects.pop(key, None)
+        self.state.sources.pop(key, None)
+        return result(key, "deleted")

@@ -1,0 +1,229 @@
+"""The node's objects as the Kubernetes API shows them: pods with status, Services with their
+allocations, derived Endpoints/EndpointSlices, Namespaces, Deployments with status.
+
+A mixin of the Controller (it reads the controller's state and workers, changes nothing). One
+stored object that cannot be shown as usual is shown as stored, with a condition saying why,
+never failing the whole list: `localsvc status` and `get` must work to report a bad object.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+from localsvc.model.objects import (
+    BUILTIN_NAMESPACES,
+    NAMESPACED,
+    api_version_of,
+    now_iso,
+    secret_for_output,
+)
+from localsvc.model.snapshot import Snapshot, Unserved
+from localsvc.node import services as svc
+from localsvc.node import svclb
+from localsvc.node.context import NodeContext
+from localsvc.node.podworker import PodWorker
+from localsvc.node.store import PodRecord, State, key_of
+
+log = logging.getLogger("localsvc.views")
+Obj = dict[str, Any]
+SERVED_CONDITION = "localsvc.io/Served"
+PROBLEMS_ANNOTATION = "localsvc.io/problems"
+
+
+def object_key(obj: Obj) -> str:
+    """The state key ("Kind/namespace/name") of an object."""
+    meta = obj.get("metadata") or {}
+    kind = obj["kind"]
+    namespace = meta.get("namespace", "default") if kind in NAMESPACED else ""
+    return key_of(kind, namespace, meta["name"])
+
+
+def problems_by_object(problems: list[Unserved]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for problem in problems:
+        found.setdefault(problem.object, []).append(problem.message)
+    return found
+
+
+def with_problems(view: Obj, messages: list[str]) -> Obj:
+    """`view` carrying what the node could not serve of it: a False Served condition in status
+    (Services) or an annotation (objects without status, such as Endpoints)."""
+    if not messages:
+        return view
+    text = "; ".join(messages)
+    if view.get("kind") == "Service":
+        status = view.setdefault("status", {})
+        status.setdefault("conditions", []).append({
+            "type": SERVED_CONDITION, "status": "False", "reason": "UnservableObject",
+            "message": text})
+    else:
+        meta = view.setdefault("metadata", {})
+        meta["annotations"] = {**(meta.get("annotations") or {}), PROBLEMS_ANNOTATION: text}
+    return view
+
+
+class ObjectViews:
+    """Reading, Kubernetes-shaped. Attributes are the Controller's."""
+
+    ctx: NodeContext
+    state: State
+    snapshot: Snapshot
+    workers: dict[str, PodWorker]
+    terminating: dict[str, PodWorker]
+    started: str
+    dns_ip: str
+    lb_pending: dict[str, str]
+    svclb_errors: dict[str, str]
+    _svclb_applied: dict[str, svclb.SvclbSpec] | None
+
+    def problems(self) -> list[Unserved]:
+        raise NotImplementedError  # the Controller's
+
+    def _template_hash(self, dkey: str, template: Obj) -> str:
+        raise NotImplementedError  # the Controller's
+
+    def _ready(self, record: PodRecord) -> bool:
+        worker = self.workers.get(record.uid)
+        return bool(worker and worker.state.ready)
+
+    @property
+    def allocations(self) -> dict[str, str]:
+        return self.state.allocations.setdefault(svc.ALLOCATION_KEY, {})
+
+    @property
+    def node_ports(self) -> dict[str, dict[str, int]]:
+        return self.state.allocations.setdefault("nodePorts", {})
+
+    def list_objects(self, kind: str, namespace: str | None) -> list[Obj]:
+        if kind == "Pod":
+            items = self._pods()
+        elif kind == "Namespace":
+            items = self._namespaces()
+        elif kind == "Service":
+            found = problems_by_object(self.problems())
+            items = [svc.kube_dns_object(self.dns_ip, self.started)] + [
+                self._shown(o, lambda o: self._service_view(o, found))
+                for o in self.state.objects_of("Service")]
+        elif kind == "Endpoints":
+            items = svc.endpoints_view(self.snapshot, self.state.objects, self._created())
+        elif kind == "EndpointSlice":
+            items = svc.endpoint_slices_view(self.snapshot, self.state.objects, self._created())
+        else:
+            items = [self._shown(o, self._with_status) for o in self.state.objects_of(kind)]
+        if kind in ("Endpoints", "EndpointSlice"):
+            found = problems_by_object(self.problems())
+            for item in items:
+                meta = item.get("metadata") or {}
+                key = f"{kind}/{meta.get('namespace', 'default')}/{meta.get('name')}"
+                with_problems(item, found.get(key, []))
+        if namespace is not None and kind != "Namespace":
+            items = [o for o in items if o["metadata"].get("namespace") == namespace]
+        return sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+
+    def _shown(self, obj: Obj, view: Any) -> Obj:
+        """view(obj), or the object as stored with why it could not be shown as usual."""
+        try:
+            return dict(view(obj))
+        except Exception as err:
+            log.warning("cannot show %s: %r", object_key(obj), err)
+            return with_problems(copy.deepcopy(obj), [f"malformed stored object: {err!r}"])
+
+    def _pods(self) -> list[Obj]:
+        out = []
+        for record in self.state.pods.values():
+            out.append(self._pod_object(record, self.workers.get(record.uid), False))
+        for worker in self.terminating.values():
+            if not worker.done.is_set():
+                out.append(self._pod_object(worker.record, worker, True))
+        return out
+
+    def _pod_object(self, record: PodRecord, worker: PodWorker | None, deleting: bool) -> Obj:
+        obj = copy.deepcopy(record.obj)
+        obj.setdefault("apiVersion", "v1")
+        obj.setdefault("kind", "Pod")
+        obj.setdefault("spec", {})["nodeName"] = "localsvc"
+        if worker is not None:
+            obj["status"] = worker.k8s_status()
+            if deleting and worker.deleting_since:
+                obj["metadata"]["deletionTimestamp"] = now_iso(worker.deleting_since)
+        else:
+            obj["status"] = {"phase": "Pending"}
+        return obj
+
+    def _created(self) -> dict[str, str]:
+        """Service key -> creationTimestamp, for the Endpoints/EndpointSlices derived from it."""
+        created = {svc.service_key(o): o["metadata"].get("creationTimestamp", "")
+                   for o in self.state.objects_of("Service")}
+        created["kube-system/kube-dns"] = self.started
+        return created
+
+    def _service_view(self, obj: Obj, found: dict[str, list[str]]) -> Obj:
+        key = svc.service_key(obj)
+        is_lb = (obj.get("spec") or {}).get("type") == "LoadBalancer"
+        pending = self.lb_pending.get(key) or self.svclb_errors.get(key)
+        ingress = self.ctx.config.host_address if is_lb and not pending and \
+            self._svclb_applied is not None and key in self._svclb_applied else None
+        view = svc.service_object(obj, self.allocations.get(key), self.node_ports.get(key),
+                                  ingress_ip=ingress, pending=pending)
+        return with_problems(view, found.get(f"Service/{key}", [])
+                             + found.get(f"Endpoints/{key}", []))
+
+    def _namespaces(self) -> list[Obj]:
+        names = set(BUILTIN_NAMESPACES)
+        declared = {o["metadata"]["name"]: o for o in self.state.objects_of("Namespace")}
+        for obj in self.state.objects.values():
+            if obj["kind"] in NAMESPACED:
+                names.add(obj["metadata"].get("namespace", "default"))
+        names |= {r.namespace for r in self.state.pods.values()}
+        out = []
+        for name in sorted(names | set(declared)):
+            obj = copy.deepcopy(declared[name]) if name in declared else {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": name},
+            }
+            obj["status"] = {"phase": "Active"}
+            obj["metadata"].setdefault("creationTimestamp", self.started)
+            out.append(obj)
+        return out
+
+    def _with_status(self, obj: Obj) -> Obj:
+        out = copy.deepcopy(obj)
+        out.setdefault("apiVersion", api_version_of(out["kind"]))
+        if out["kind"] == "Secret":
+            out = secret_for_output(out)
+        elif out["kind"] == "Deployment":
+            out["status"] = self._deployment_status(out)
+        return out
+
+    def _deployment_status(self, obj: Obj) -> Obj:
+        key = object_key(obj)
+        current = self._template_hash(key, obj["spec"]["template"])
+        owned = [r for r in self.state.pods.values() if r.owner == key]
+        ready = sum(1 for r in owned if self._ready(r))
+        updated = sum(1 for r in owned if r.template_hash == current)
+        replicas = int(obj["spec"].get("replicas", 1))
+        available = ready >= replicas
+        return {
+            "observedGeneration": obj["metadata"].get("generation", 1),
+            "replicas": len(owned),
+            "updatedReplicas": updated,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "unavailableReplicas": max(0, replicas - ready),
+            "conditions": [
+                {
+                    "type": "Available",
+                    "status": "True" if available else "False",
+                    "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+                },
+                {
+                    "type": "Progressing",
+                    "status": "True",
+                    "reason": "NewReplicaSetAvailable" if updated == len(owned) == replicas
+                    else "ReplicaSetUpdated",
+                },
+            ],
+        }
