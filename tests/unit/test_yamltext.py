@@ -195,3 +195,13 @@ def test_decode_limits_size_and_encoding() -> None:
     with pytest.raises(YamlTextError) as caught:
         decode(b"a: 1\nb: \xff\n")
     assert (caught.value.line, caught.value.message) == (2, "not UTF-8 text")
+
+
+def test_a_character_yaml_forbids_is_an_error_with_its_line() -> None:
+    """PyYAML checks characters while creating its reader: that must not escape as a traceback."""
+    with pytest.raises(YamlTextError) as caught:
+        compose('a: 1\nb: "\x01"\n')
+    assert (caught.value.line, caught.value.message) == (
+        2,
+        "unacceptable character #x0001: special characters are not allowed",
+    )
