@@ -2,14 +2,16 @@
 
 Owns the listeners of one NodePort/LoadBalancer Service: for each rule it listens on a port
 (which Docker publishes on the host) and relays every TCP connection or UDP flow to the
-Service's ClusterIP:port, dropping clients outside the rule's source ranges. It does not publish
-ports, choose ports or endpoints (the node's service proxy balances over the ClusterIP), and
+Service's ClusterIP:port, dropping clients outside the rule's source ranges. TCP connections
+and UDP flows of all its rules share one budget each, capped in all and per client address, and
+end when idle (the numbers: `limits.RelayLimits`). It does not publish ports, choose ports or endpoints (the node's service proxy balances over the ClusterIP), and
 never decides which event loop runs it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import json
 import logging
@@ -21,7 +23,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal, TypeVar, cast
 
 from localsvc.errors import LocalsvcError
-from localsvc.net.relay import Address, TcpOwner, TcpRelay, UdpRelay
+from localsvc.net.limits import RelayLimits, SourceBudget
+from localsvc.net.relay import Address, TcpOwner, TcpRelay
+from localsvc.net.sockets import BACKLOG, listening_socket
+from localsvc.net.udp_relay import UdpRelay
 
 log = logging.getLogger("localsvc.forwarder")
 
@@ -142,22 +147,13 @@ class _Sources:
 
 def _bind(host: str, rule: ForwardRule) -> socket.socket:
     kind = socket.SOCK_DGRAM if rule.protocol == "UDP" else socket.SOCK_STREAM
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, kind)
     try:
-        if kind == socket.SOCK_STREAM:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, rule.listen_port))
-        if kind == socket.SOCK_STREAM:
-            sock.listen(1024)
-        sock.setblocking(False)
+        return listening_socket(host, rule.listen_port, kind)
     except OSError as err:
-        sock.close()
         raise LocalsvcError(
             f"svclb: cannot listen on {host}:{rule.listen_port}/{rule.protocol.lower()}: "
             f"{err.strerror or err}"
         ) from err
-    return sock
 
 
 # -------------------------------------------------------------------------------------- TCP
@@ -166,12 +162,14 @@ def _bind(host: str, rule: ForwardRule) -> socket.socket:
 class _TcpListener(TcpOwner[Address]):
     """One TCP rule: relays every admitted connection to the rule's single target."""
 
-    def __init__(self, rule: ForwardRule, sock: socket.socket, connect_timeout: float,
-                 host_alias: str | None) -> None:
+    def __init__(self, rule: ForwardRule, sock: socket.socket, limits: RelayLimits,
+                 budget: SourceBudget, host_alias: str | None) -> None:
         self.rule = rule
         self.sock = sock
         self.sources = _Sources(rule.source_ranges, host_alias)
-        self.connect_timeout = connect_timeout
+        self.connect_timeout = limits.connect_timeout
+        self.idle_timeout = limits.tcp_idle_timeout
+        self.budget = budget
         self.relays: set[TcpRelay[Address]] = set()
         self.server: asyncio.AbstractServer | None = None
 
@@ -179,7 +177,8 @@ class _TcpListener(TcpOwner[Address]):
         loop = asyncio.get_running_loop()
         name = f"svclb-connect {self.rule}"
         self.server = await loop.create_server(
-            lambda: TcpRelay(self, self.connect_timeout, name).client, sock=self.sock
+            lambda: TcpRelay(self, self.connect_timeout, name).client, sock=self.sock,
+            backlog=BACKLOG,
         )
 
     def admit(self, client_host: str) -> bool:
@@ -218,8 +217,8 @@ class _UdpListener(UdpRelay[Address]):
     """One UDP rule: a flow per admitted client, each to the rule's single target."""
 
     def __init__(self, rule: ForwardRule, sock: socket.socket, idle_timeout: float,
-                 host_alias: str | None) -> None:
-        super().__init__(str(rule), "svclb", idle_timeout, time.monotonic, log)
+                 budget: SourceBudget, host_alias: str | None) -> None:
+        super().__init__(str(rule), "svclb", idle_timeout, time.monotonic, log, budget)
         self.rule = rule
         self.sock = sock
         self.sources = _Sources(rule.source_ranges, host_alias)
@@ -246,22 +245,33 @@ class _UdpListener(UdpRelay[Address]):
 
 
 class Forwarder:
-    """Every rule's listener; start() binds them all or none (raising LocalsvcError)."""
+    """Every rule's listener; start() binds them all or none (raising LocalsvcError).
+
+    `udp_idle_timeout` and `connect_timeout`, when given, override those of `limits`."""
 
     def __init__(
         self,
         rules: Sequence[ForwardRule],
         listen_host: str = "0.0.0.0",
-        udp_idle_timeout: float = 30.0,
+        udp_idle_timeout: float | None = None,
         *,
-        connect_timeout: float = 5.0,
+        connect_timeout: float | None = None,
         host_alias: str | None = None,
+        limits: RelayLimits = RelayLimits(),
     ) -> None:
         self.rules = list(rules)
         self.host_alias = host_alias
         self.listen_host = listen_host
-        self.udp_idle_timeout = udp_idle_timeout
-        self.connect_timeout = connect_timeout
+        if udp_idle_timeout is not None:
+            limits = dataclasses.replace(limits, udp_idle_timeout=udp_idle_timeout)
+        if connect_timeout is not None:
+            limits = dataclasses.replace(limits, connect_timeout=connect_timeout)
+        self.limits = limits
+        self.udp_idle_timeout = limits.udp_idle_timeout
+        self.connect_timeout = limits.connect_timeout
+        # Shared by every rule: the caps hold for the container as a whole.
+        self.tcp_budget = SourceBudget(limits.tcp_max_connections, limits.tcp_max_per_source)
+        self.udp_budget = SourceBudget(limits.udp_max_flows, limits.udp_max_flows_per_source)
         self._listeners: list[_TcpListener | _UdpListener] = []
 
     @property
@@ -307,8 +317,8 @@ class Forwarder:
     def _listener(self, rule: ForwardRule) -> _TcpListener | _UdpListener:
         sock = _bind(self.listen_host, rule)
         if rule.protocol == "UDP":
-            return _UdpListener(rule, sock, self.udp_idle_timeout, self.host_alias)
-        return _TcpListener(rule, sock, self.connect_timeout, self.host_alias)
+            return _UdpListener(rule, sock, self.udp_idle_timeout, self.udp_budget, self.host_alias)
+        return _TcpListener(rule, sock, self.limits, self.tcp_budget, self.host_alias)
 
     async def stop(self) -> None:
         """Close every listener, connection and flow."""

@@ -4,13 +4,16 @@ Owns the fallback dataplane for engines where kernel NAT (nftables) is unavailab
 reconciled by key on every update: removed ones stop, new ones start, kept ones get their
 endpoints swapped in place (established connections are never cut), and a listener that fails to
 bind is recorded and retried on the next update without failing the others. A service port with
-no ready endpoint has no listener, so the kernel refuses connections to it at once. It does not
-add or remove addresses (dataplane.py does) and never decides which event loop runs it.
+no ready endpoint has no listener, so the kernel refuses connections to it at once. TCP
+connections and UDP flows of all listeners share one budget each, capped in all and per client
+address, and end when idle (the numbers: `limits.RelayLimits`). It does not add or remove
+addresses (dataplane.py does) and never decides which event loop runs it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import socket
@@ -20,8 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from localsvc.model.snapshot import Snapshot
+from localsvc.net.limits import RelayLimits, SourceBudget
 from localsvc.net.nftables import Backend, PortRule, port_rules
-from localsvc.net.relay import TcpOwner, TcpRelay, UdpRelay
+from localsvc.net.relay import TcpOwner, TcpRelay
+from localsvc.net.sockets import BACKLOG, listening_socket
+from localsvc.net.udp_relay import UdpRelay
 from localsvc.node.tasks import spawn
 
 log = logging.getLogger("localsvc.proxy")
@@ -113,17 +119,7 @@ class _Listener:
 
     def open(self) -> None:
         # Bound (and listening) synchronously: traffic queues in the kernel from now on.
-        sock = socket.socket(socket.AF_INET, self.kind)
-        try:
-            if self.kind == socket.SOCK_STREAM:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.key.ip, self.key.port))
-            if self.kind == socket.SOCK_STREAM:
-                sock.listen(1024)
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
+        sock = listening_socket(self.key.ip, self.key.port, self.kind)
         self.sock = sock
         self.start_task = spawn(self._serve(sock), name=f"proxy-listen {self.key}")
 
@@ -146,12 +142,15 @@ class _TcpListener(_Listener, TcpOwner[Backend]):
     def __init__(self, key: ListenerKey, rule: PortRule, proxy: UserspaceProxy) -> None:
         super().__init__(key, rule, proxy)
         self.server: asyncio.AbstractServer | None = None
+        self.budget = proxy.tcp_budget
+        self.idle_timeout = proxy.limits.tcp_idle_timeout
 
     async def _serve(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         name = f"proxy-connect {self.key}"
         self.server = await loop.create_server(
-            lambda: TcpRelay(self, self.proxy.connect_timeout, name).client, sock=sock
+            lambda: TcpRelay(self, self.proxy.connect_timeout, name).client, sock=sock,
+            backlog=BACKLOG,
         )
 
     def upstreams(self, client_host: str) -> list[Backend]:
@@ -191,7 +190,8 @@ class _UdpListener(_Listener, UdpRelay[Backend]):
 
     def __init__(self, key: ListenerKey, rule: PortRule, proxy: UserspaceProxy) -> None:
         _Listener.__init__(self, key, rule, proxy)
-        UdpRelay.__init__(self, str(key), "proxy", proxy.udp_idle_timeout, proxy.clock, log)
+        UdpRelay.__init__(self, str(key), "proxy", proxy.udp_idle_timeout, proxy.clock, log,
+                          proxy.udp_budget)
 
     async def _serve(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -228,13 +228,23 @@ class UserspaceProxy:
     def __init__(
         self,
         *,
-        udp_idle_timeout: float = 30.0,
-        connect_timeout: float = 5.0,
+        limits: RelayLimits = RelayLimits(),
+        udp_idle_timeout: float | None = None,
+        connect_timeout: float | None = None,
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        self.udp_idle_timeout = udp_idle_timeout
-        self.connect_timeout = connect_timeout
+        """`udp_idle_timeout` and `connect_timeout`, when given, override those of `limits`."""
+        if udp_idle_timeout is not None:
+            limits = dataclasses.replace(limits, udp_idle_timeout=udp_idle_timeout)
+        if connect_timeout is not None:
+            limits = dataclasses.replace(limits, connect_timeout=connect_timeout)
+        self.limits = limits
+        self.udp_idle_timeout = limits.udp_idle_timeout
+        self.connect_timeout = limits.connect_timeout
+        # Shared by every listener: the caps hold for the proxy as a whole.
+        self.tcp_budget = SourceBudget(limits.tcp_max_connections, limits.tcp_max_per_source)
+        self.udp_budget = SourceBudget(limits.udp_max_flows, limits.udp_max_flows_per_source)
         self.clock = clock
         self.rng = rng or random.Random()
         self.listeners: dict[ListenerKey, _Listener] = {}

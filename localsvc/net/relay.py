@@ -1,10 +1,12 @@
-"""Relaying one TCP connection / UDP flow between a client and an upstream (asyncio).
+"""Relaying one TCP connection between a client and an upstream (asyncio); the upstream
+addresses both relays share (UDP flows: `udp_relay.py`).
 
-Owns relaying one TCP connection / UDP flow between a client and an upstream, with half-close,
-flow control and reset-on-failure; it does not choose upstreams. Whoever accepted the client (the
-svclb forwarder's listeners, the userspace proxy's listeners) says whom to let in, which upstream
-addresses to try and in what order, and keeps its own books through the callbacks of TcpOwner
-and UdpRelay; this module never binds listening sockets and never decides which event loop runs.
+Owns relaying one TCP connection, with half-close, flow control, reset-on-failure, the owner's
+connection budget (in all and per source address) and the idle timeout; it does not choose
+upstreams. Whoever accepted the client (the svclb forwarder's listeners, the userspace proxy's
+listeners) says whom to let in, which upstream addresses to try and in what order, and keeps its
+own books through the callbacks of TcpOwner; this module never binds listening sockets and never
+decides which event loop runs.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ import asyncio
 import logging
 import socket
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar, cast
 
+from localsvc.net.limits import SourceBudget
 from localsvc.node.tasks import spawn
 
-Clock = Callable[[], float]
-ClientAddr = tuple[str, int]
+log = logging.getLogger("localsvc.relay")
 
 
 class Upstream(Protocol):
@@ -64,12 +66,17 @@ def reset(transport: asyncio.BaseTransport) -> None:
 class TcpOwner(Generic[U]):
     """What a TcpRelay asks of the listener that accepted its client.
 
-    upstreams() is required; the rest default to "let everyone in, keep no books".
+    upstreams() is required; the rest default to "let everyone in, keep no books, no caps".
     """
 
     # When one side fails with an error: reset the other (RST via SO_LINGER 0), or just abort it
     # (a plain close that drops what is buffered).
     reset_peer_on_error: bool = True
+    # Connections admitted need a slot of this budget (shareable between owners); a client
+    # beyond its source's share or the total is reset at once. None: no cap.
+    budget: SourceBudget | None = None
+    # An established relay with no byte either way for this long is closed. None: never.
+    idle_timeout: float | None = None
 
     def admit(self, client_host: str) -> bool:
         """May this client be relayed? A refused one is reset before anything is read."""
@@ -116,6 +123,7 @@ class _Side(asyncio.Protocol):
             self.relay.upstream_connected()
 
     def data_received(self, data: bytes) -> None:
+        self.relay.touch()
         out = self.peer.transport
         if out is None:
             # The upstream is not connected yet. uvloop starts reading only after
@@ -167,6 +175,9 @@ class TcpRelay(Generic[U]):
         self.pending: list[bytes] = []  # client bytes that came before the upstream connected
         self.task: asyncio.Task[Any] | None = None
         self.closed = False
+        self.last_active = 0.0  # loop time of the last byte either way
+        self._slot: tuple[SourceBudget, str] | None = None  # given back once, in _forget
+        self._idle_timer: asyncio.TimerHandle | None = None
 
     def client_connected(self) -> None:
         transport = self.client.transport
@@ -176,9 +187,41 @@ class TcpRelay(Generic[U]):
         if not self.owner.admit(host):
             reset(transport)
             return
+        budget = self.owner.budget
+        if budget is not None:
+            if not budget.acquire(host):
+                if budget.refused == 1 or budget.refused % 1000 == 0:
+                    log.warning("%s: connection from %s refused: connection limit reached "
+                                "(%d refused so far)", self.task_name, host, budget.refused)
+                reset(transport)
+                return
+            self._slot = (budget, host)
         transport.pause_reading()  # until the upstream side exists (see _Side.data_received)
         self.owner.relay_opened(self)
+        self.touch()
+        if self.owner.idle_timeout is not None:
+            self._watch_idle(self.owner.idle_timeout)
         self.task = spawn(self._connect(host), name=self.task_name)
+
+    def touch(self) -> None:
+        """Bytes moved: the idle timeout counts from now."""
+        self.last_active = asyncio.get_running_loop().time()
+
+    def _watch_idle(self, delay: float) -> None:
+        self._idle_timer = asyncio.get_running_loop().call_later(delay, self._check_idle)
+
+    def _check_idle(self) -> None:
+        # One timer per relay, re-armed for the time left rather than reset on every chunk.
+        self._idle_timer = None
+        idle = self.owner.idle_timeout
+        if self.closed or idle is None:
+            return
+        quiet = asyncio.get_running_loop().time() - self.last_active
+        if quiet < idle:
+            self._watch_idle(idle - quiet)
+            return
+        log.info("%s: closing a connection idle for %.0f s", self.task_name, quiet)
+        self.close()
 
     async def _connect(self, client_host: str) -> None:
         loop = asyncio.get_running_loop()
@@ -252,133 +295,14 @@ class TcpRelay(Generic[U]):
 
     def _forget(self) -> None:
         self.closed = True
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if self._slot is not None:
+            budget, host = self._slot
+            self._slot = None
+            budget.release(host)
         self.owner.relay_closed(self)
 
 
 # ---------------------------------------------------------------------------------------- UDP
-
-
-class UdpFlow(asyncio.DatagramProtocol, Generic[U]):
-    """One UDP client: a socket connected to its upstream; replies go back via the listener."""
-
-    def __init__(self, listener: UdpRelay[U], client: ClientAddr, upstream: U) -> None:
-        self.listener = listener
-        self.client = client
-        self.upstream = upstream
-        self.transport: asyncio.DatagramTransport | None = None
-        self.pending: list[bytes] = []  # datagrams that came before the socket existed
-        self.last_seen = listener.clock()
-        self.task: asyncio.Task[Any] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-        for data in self.pending:
-            self.transport.sendto(data)
-        self.pending.clear()
-
-    def send(self, data: bytes) -> None:
-        self.last_seen = self.listener.clock()
-        if self.transport is None:
-            if len(self.pending) < 64:
-                self.pending.append(data)
-        elif not self.transport.is_closing():
-            self.transport.sendto(data)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        self.last_seen = self.listener.clock()
-        out = self.listener.transport
-        if out is not None and not out.is_closing():
-            out.sendto(data, self.client)  # from the listening socket, i.e. from its address
-
-    def error_received(self, exc: Exception) -> None:
-        # e.g. ICMP port unreachable: end the flow; the client's next datagram opens a new one
-        self.listener.log.debug(
-            "%s: flow %s -> %s failed: %r", self.listener.label, self.client, self.upstream, exc
-        )
-        self.close()
-
-    def close(self) -> None:
-        if self.listener.flows.get(self.client) is self:
-            del self.listener.flows[self.client]
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
-
-
-class UdpRelay(asyncio.DatagramProtocol, Generic[U]):
-    """The listening side of UDP relaying: one UdpFlow per client address, idle ones swept.
-
-    Subclasses say which upstream a new client's flow goes to (choose); serve the listening
-    socket with this object as the protocol, then call start_sweeping().
-    """
-
-    def __init__(
-        self, label: str, task_prefix: str, idle_timeout: float, clock: Clock, log: logging.Logger
-    ) -> None:
-        self.label = label
-        self.task_prefix = task_prefix
-        self.idle_timeout = idle_timeout
-        self.clock = clock
-        self.log = log
-        self.transport: asyncio.DatagramTransport | None = None
-        self.flows: dict[ClientAddr, UdpFlow[U]] = {}
-        self.sweeper: asyncio.Task[Any] | None = None
-
-    def choose(self, client_host: str) -> U | None:
-        """The upstream for a new client's flow; None drops its datagram."""
-        raise NotImplementedError
-
-    def start_sweeping(self) -> None:
-        self.sweeper = spawn(self._sweep(), name=f"{self.task_prefix}-udp-sweep {self.label}")
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        client = (str(addr[0]), int(addr[1]))
-        flow = self.flows.get(client)
-        if flow is None:
-            upstream = self.choose(client[0])
-            if upstream is None:
-                return
-            flow = UdpFlow(self, client, upstream)
-            self.flows[client] = flow
-            flow.task = spawn(self._open(flow), name=f"{self.task_prefix}-udp-flow {self.label}")
-        flow.send(data)
-
-    def error_received(self, exc: Exception) -> None:
-        self.log.debug("%s: %r", self.label, exc)
-
-    async def _open(self, flow: UdpFlow[U]) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.create_datagram_endpoint(
-                lambda: flow, remote_addr=(flow.upstream.ip, flow.upstream.port)
-            )
-        except OSError as err:
-            self.log.info("%s: cannot reach %s: %r", self.label, flow.upstream, err)
-            flow.close()
-
-    async def _sweep(self) -> None:
-        idle = self.idle_timeout
-        while True:
-            await asyncio.sleep(max(0.05, min(idle / 4, 5.0)))
-            now = self.clock()
-            for flow in [f for f in self.flows.values() if now - f.last_seen >= idle]:
-                flow.close()
-
-    def shut(self) -> list[asyncio.Task[Any]]:
-        """Stop sweeping, end every flow and close the listening transport (if it was served).
-
-        Returns the cancelled tasks, for an async caller to await.
-        """
-        tasks = [t for t in (self.sweeper,) if t is not None]
-        tasks += [f.task for f in self.flows.values() if f.task is not None]
-        for task in tasks:
-            task.cancel()
-        for flow in list(self.flows.values()):
-            flow.close()
-        if self.transport is not None:
-            self.transport.close()  # the transport owns the socket now
-        return tasks
