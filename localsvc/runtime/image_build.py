@@ -120,15 +120,16 @@ def build_image(
         if builder == BUILDKIT:
             try:
                 messages = buildkit.post_build(client, tar, params)
-                progress(f"building {tag} with {BUILDKIT} (engine API)")
+                progress(f"building {tag} from {context_dir} with {BUILDKIT} (engine API)")
             except docker.errors.APIError as err:
                 reason = first_line(str(err.explanation or err))
-                progress(f"building {tag} with the {LEGACY} (the engine refused BuildKit: "
-                         f"{reason})")
+                progress(f"building {tag} from {context_dir} with the {LEGACY} (the engine "
+                         f"refused BuildKit: {reason})")
                 builder = LEGACY
                 tar.seek(0)
         else:
-            progress(f"building {tag} with the {LEGACY} (LOCALSVC_BUILDER=legacy)")
+            progress(f"building {tag} from {context_dir} with the {LEGACY} "
+                     "(LOCALSVC_BUILDER=legacy)")
         if messages is None:
             messages = buildkit.post_build(client, tar, {**params, "version": "1"})
         result = buildkit.follow_stream(_legacy_steps(messages, progress, mode), display)
@@ -212,7 +213,6 @@ def build_if_changed(
     dockerfile_text = (Path(context_dir) / dockerfile).read_text(errors="replace")
     if "BASE" not in buildargs and "ARG BASE" in dockerfile_text:
         buildargs["BASE"] = ensure_base_image(client, progress)
-    progress(f"building image {tag} from {context_dir}")
     build_image(client, Path(context_dir), tag, progress, dockerfile=dockerfile,
                 buildargs=buildargs, labels={CONTENT_LABEL: key}, target=target)
     return True

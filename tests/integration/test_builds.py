@@ -55,7 +55,7 @@ def test_buildkit_build_keeps_a_cache_mount_between_builds(
         (tmp_path / "stamp").write_text(stamp)
         lines: list[str] = []
         images.build_image(docker_client, tmp_path, tag, lines.append, buildargs={"BASE": base})
-        assert lines[0] == f"building {tag} with BuildKit (engine API)"
+        assert lines[0] == f"building {tag} from {tmp_path} with BuildKit (engine API)"
         assert any("RUN --mount=type=cache" in line for line in lines)
         counts.append(_run(docker_client, tag, "cat /count").strip())
     assert counts == ["1", "2"]
@@ -101,7 +101,7 @@ def test_legacy_builder_when_asked(
     (tmp_path / "Dockerfile").write_text("ARG BASE\nFROM ${BASE}\nRUN echo built > /built\n")
     lines: list[str] = []
     images.build_image(docker_client, tmp_path, tag, lines.append, buildargs={"BASE": base})
-    assert lines[0] == f"building {tag} with the legacy builder (LOCALSVC_BUILDER=legacy)"
+    assert lines[0] == f"building {tag} from {tmp_path} with the legacy builder (LOCALSVC_BUILDER=legacy)"
     assert any(line.startswith("Step ") and "RUN echo built" in line for line in lines)
     assert _run(docker_client, tag, "cat /built").strip() == "built"
     (tmp_path / "Dockerfile").write_text("ARG BASE\nFROM ${BASE}\nRUN --mount=type=cache,target=/c true\n")

@@ -105,7 +105,7 @@ def test_build_image_reports_steps_and_returns_tag(
             )
             == tag
         )
-        assert lines[0] == f"building {tag} with BuildKit (engine API)"
+        assert lines[0] == f"building {tag} from {tmp_path} with BuildKit (engine API)"
         assert any("RUN echo built" in line for line in lines)
         assert docker_client.images.get(tag).labels.get("io.localsvc.test") == "1"
     finally:

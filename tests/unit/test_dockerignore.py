@@ -100,3 +100,16 @@ def test_context_files_without_ignore_file_sends_everything(tmp_path: Path) -> N
     (tmp_path / "link").symlink_to("a")
     assert context_files(tmp_path) == ["Dockerfile", "a/b.txt", "link"]
     assert dockerignore.load_matcher(tmp_path).patterns == []
+
+
+def test_devloop_knows_which_changed_files_a_build_sends(tmp_path: Path) -> None:
+    from localsvc.devloop.builds import sent_to_build
+    from localsvc.model.project import ImageBuild
+
+    _tree(tmp_path, {"Dockerfile": "", ".dockerignore": "*.log\n", "app.py": "", "x.log": ""})
+    image = ImageBuild(name="app:dev", context=tmp_path, dockerfile="Dockerfile", args={},
+                       target=None, sync=())
+    assert sent_to_build(image, tmp_path / "app.py")
+    assert sent_to_build(image, tmp_path / ".dockerignore")
+    assert not sent_to_build(image, tmp_path / "x.log")
+    assert not sent_to_build(image, tmp_path.parent / "elsewhere.py")
