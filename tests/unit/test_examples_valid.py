@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from localsvc.api import load_manifests
+from localsvc.model.fields import unknown_fields
+from localsvc.model.load import load_paths
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -23,3 +25,14 @@ def test_example_manifests_are_valid(directory: Path) -> None:
     loaded = load_manifests([directory])
     assert loaded.manifests
     assert not loaded.skipped
+
+
+def test_no_example_has_an_unknown_field() -> None:
+    # Said apart from the test above: a typo in an example would teach it to every reader.
+    manifests = [
+        m
+        for directory in sorted(EXAMPLES.glob("*/k8s")) + sorted(EXAMPLES.glob("*/*.yaml"))
+        for m in load_paths([directory]).manifests
+    ]
+    assert len(manifests) > 10
+    assert [(m.file, u.path) for m in manifests for u in unknown_fields(m.kind, m.obj)] == []

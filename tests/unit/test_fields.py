@@ -115,7 +115,9 @@ def test_unknown_field_messages() -> None:
     [close] = unknown_fields("Pod", {"spec": {"containers": [{"imagePulPolicy": "x"}]}})
     assert close.message("Pod") == 'unknown field "imagePulPolicy"; did you mean "imagePullPolicy"?'
     [few] = unknown_fields("Pod", {"spec": {"containers": [{"env": [{"zzzz": 1}]}]}})
-    assert few.message("Pod") == 'unknown field "zzzz"; the fields of EnvVar are: name, value, valueFrom'
+    assert few.message("Pod") == (
+        'unknown field "zzzz"; the fields of EnvVar are: name, value, valueFrom'
+    )
     [many] = unknown_fields("Pod", {"spec": {"containers": [{"zzzz": 1}]}})
     assert many.message("Pod") == (
         'unknown field "zzzz"; `kubectl explain pod.spec.containers` lists the fields'
@@ -149,3 +151,69 @@ def test_suggest(name: str, expected: str | None) -> None:
 )
 def test_explain_path(kind: str, path: str, expected: str) -> None:
     assert explain_path(kind, path) == expected
+
+
+def _script() -> Any:
+    """scripts/update-field-schemas as a module (it has no .py suffix: it is a command)."""
+    import importlib.machinery
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "update-field-schemas"
+    loader = importlib.machinery.SourceFileLoader("update_field_schemas", str(path))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def test_the_script_resolves_refs_lists_maps_and_skips_status() -> None:
+    ref = "#/$defs/"
+    quantity = {"$ref": ref + "io.k8s.apimachinery.pkg.api.resource.Quantity"}
+    spec = {"$ref": ref + "io.k8s.api.core.v1.ThingSpec"}
+    definitions = {
+        "io.k8s.api.core.v1.Thing": {
+            "properties": {
+                "spec": {"$ref": ref + "io.k8s.api.core.v1.ThingSpec"},
+                "status": {"$ref": ref + "io.k8s.api.core.v1.ThingStatus"},
+                "metadata": {"$ref": ref + "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"},
+            }
+        },
+        "io.k8s.api.core.v1.ThingSpec": {
+            "properties": {
+                "items": {"type": ["array", "null"], "items": spec},
+                "limits": {"type": "object", "additionalProperties": quantity},
+                "port": {"$ref": ref + "io.k8s.apimachinery.pkg.util.intstr.IntOrString"},
+                "raw": {"x-kubernetes-preserve-unknown-fields": True},
+                "when": {"$ref": ref + "io.k8s.apimachinery.pkg.apis.meta.v1.Time"},
+                "on": {"type": ["boolean", "null"]},
+            }
+        },
+        "io.k8s.api.core.v1.ThingStatus": {"properties": {"phase": {"type": "string"}}},
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": {
+            "properties": {"name": {"type": "string"}}
+        },
+        "io.k8s.apimachinery.pkg.apis.meta.v1.Time": {
+            "type": ["string", "null"],
+            "format": "date-time",
+        },
+    }
+    extractor = _script().Extractor(definitions)
+    assert extractor.ref("io.k8s.api.core.v1.Thing", root=True) == "core.v1.Thing"
+    assert extractor.types == {
+        "core.v1.Thing": {
+            "metadata": "meta.v1.ObjectMeta",
+            "spec": "core.v1.ThingSpec",
+            "status": "any",
+        },
+        "core.v1.ThingSpec": {
+            "items": "[]core.v1.ThingSpec",
+            "limits": "map[string]quantity",
+            "on": "boolean",
+            "port": "int-or-string",
+            "raw": "any",
+            "when": "string",
+        },
+        "meta.v1.ObjectMeta": {"name": "string"},
+    }

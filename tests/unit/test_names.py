@@ -162,15 +162,19 @@ def test_explanations(explain: object, value: str, expected: str | None) -> None
     assert explain(value) == expected
 
 
+ZONE = "must be an IP address without a zone (the part from '%')"
+IPV4_ONLY = "must be an IPv4 address: localsvc environments use IPv4 only"
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
         ("10.210.0.5", None),
         ("192.168.1.1", None),
-        ("fd00::1%eth0", "must be an IP address without a zone (the part from '%') (got \"fd00::1%eth0\")"),
-        ("10.0.0.1%0", "must be an IP address without a zone (the part from '%') (got \"10.0.0.1%0\")"),
-        ("fd00::1", 'must be an IPv4 address: localsvc environments use IPv4 only (got "fd00::1")'),
-        ("::ffff:10.0.0.1", 'must be an IPv4 address: localsvc environments use IPv4 only (got "::ffff:10.0.0.1")'),
+        ("fd00::1%eth0", f'{ZONE} (got "fd00::1%eth0")'),
+        ("10.0.0.1%0", f'{ZONE} (got "10.0.0.1%0")'),
+        ("fd00::1", f'{IPV4_ONLY} (got "fd00::1")'),
+        ("::ffff:10.0.0.1", f'{IPV4_ONLY} (got "::ffff:10.0.0.1")'),
         ("0.0.0.0", 'may not be unspecified (0.0.0.0) (got "0.0.0.0")'),
         ("127.1.2.3", 'may not be in the loopback range (127.0.0.0/8) (got "127.1.2.3")'),
         ("169.254.0.1", 'may not be in the link-local range (169.254.0.0/16) (got "169.254.0.1")'),
@@ -185,7 +189,14 @@ def test_address_problem(value: str, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("X-Probe", True), ("x1", True), ("X_Probe", False), ("X Probe", False), ("X:", False), ("", False)],
+    [
+        ("X-Probe", True),
+        ("x1", True),
+        ("X_Probe", False),
+        ("X Probe", False),
+        ("X:", False),
+        ("", False),
+    ],
 )
 def test_http_header_name_error(value: str, ok: bool) -> None:
     assert (names.http_header_name_error(value) is None) is ok
