@@ -10,7 +10,9 @@ Rules (moby's ``ignorefile`` + ``patternmatcher``):
   ``**`` any number of components (also none), ``\\`` escapes the next character;
 - a pattern that matches a directory also matches everything under it;
 - the Dockerfile and ``.dockerignore`` itself are always sent (the daemon needs the one, and
-  the CLI keeps the other), whatever the patterns say.
+  the CLI keeps the other), whatever the patterns say;
+- ``<Dockerfile>.dockerignore`` (e.g. ``app.Dockerfile.dockerignore``), when present, is used
+  instead of ``.dockerignore``, as BuildKit does.
 
 The matcher is pure; `context_files` walks a directory with it.
 """
@@ -140,10 +142,17 @@ class IgnoreMatcher:
         )
 
 
+def ignore_file(context_dir: Path, dockerfile: str = "Dockerfile") -> Path:
+    """The ignore file of a build: `<Dockerfile>.dockerignore` beside the Dockerfile when it
+    exists (BuildKit's per-Dockerfile ignore file), else the context's .dockerignore."""
+    specific = Path(context_dir) / f"{dockerfile}{IGNORE_FILE}"
+    return specific if specific.is_file() else Path(context_dir) / IGNORE_FILE
+
+
 def load_matcher(context_dir: Path, dockerfile: str = "Dockerfile") -> IgnoreMatcher:
-    """The matcher of `context_dir`'s .dockerignore (none: nothing is ignored)."""
-    ignore_file = Path(context_dir) / IGNORE_FILE
-    text = ignore_file.read_text(errors="replace") if ignore_file.is_file() else ""
+    """The matcher of `context_dir`'s ignore file (none: nothing is ignored)."""
+    path = ignore_file(context_dir, dockerfile)
+    text = path.read_text(errors="replace") if path.is_file() else ""
     return IgnoreMatcher.from_text(text, dockerfile)
 
 

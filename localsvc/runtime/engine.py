@@ -123,6 +123,13 @@ def engine_socket_path(endpoint: Endpoint | None = None) -> str:
     return DEFAULT_SOCKET
 
 
+def engine_is_remote(endpoint: Endpoint | None = None) -> bool:
+    """Whether the engine runs on another machine (tcp://, ssh://): its published ports and
+    bind mounts are on that machine, not this one."""
+    endpoint = endpoint or resolve_endpoint(os.environ)
+    return endpoint.host.startswith(("tcp://", "ssh://", "http://", "https://"))
+
+
 def _client_for(endpoint: Endpoint, timeout: int) -> docker.DockerClient:
     if endpoint.source == "DOCKER_HOST":
         # docker-py reads DOCKER_HOST with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH itself.

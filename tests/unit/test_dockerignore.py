@@ -113,3 +113,12 @@ def test_devloop_knows_which_changed_files_a_build_sends(tmp_path: Path) -> None
     assert sent_to_build(image, tmp_path / ".dockerignore")
     assert not sent_to_build(image, tmp_path / "x.log")
     assert not sent_to_build(image, tmp_path.parent / "elsewhere.py")
+
+
+def test_a_dockerfile_specific_ignore_file_wins(tmp_path: Path) -> None:
+    _tree(tmp_path, {"Dockerfile": "", "app.Dockerfile": "", ".dockerignore": "a.txt\n",
+                     "app.Dockerfile.dockerignore": "b.txt\n", "a.txt": "", "b.txt": ""})
+    assert "a.txt" not in context_files(tmp_path) and "b.txt" in context_files(tmp_path)
+    specific = context_files(tmp_path, "app.Dockerfile")
+    assert "a.txt" in specific and "b.txt" not in specific
+    assert dockerignore.ignore_file(tmp_path, "app.Dockerfile").name == "app.Dockerfile.dockerignore"

@@ -77,6 +77,8 @@ def test_remote_engine_mounts_its_own_default_socket(tmp_path: Path) -> None:
     endpoint = resolve_endpoint({"DOCKER_CONFIG": str(tmp_path), "DOCKER_CONTEXT": "ci"})
     assert endpoint.host == "ssh://builder@ci.example"
     assert engine_socket_path(endpoint) == "/var/run/docker.sock"
+    assert engine.engine_is_remote(endpoint)
+    assert not engine.engine_is_remote(Endpoint("unix:///run/user/1000/docker.sock"))
 
 
 def test_missing_context_names_the_file_and_the_fix(tmp_path: Path) -> None:
