@@ -43,8 +43,11 @@ Progress = Callable[[str], None]
 
 
 def default_env_name() -> str:
-    """`LOCALSVC_ENV`, else the current directory's name made into a DNS label."""
-    return sanitize_name(os.environ.get("LOCALSVC_ENV") or Path.cwd().name, max_len=30)
+    """The environment the CLI would target here: `LOCALSVC_ENV`, else localsvc.yaml's
+    `environment:` (or its directory's default name), else the current directory's default name."""
+    from localsvc.model.project import target_environment
+
+    return target_environment(None, Path.cwd())
 
 
 @dataclass

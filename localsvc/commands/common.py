@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,16 +32,6 @@ def error(message: str) -> None:
     sys.stderr.flush()
 
 
-def choose_environment(flag: str | None, environ: Mapping[str, str],
-                       project_environment: str | None, directory_name: str) -> str:
-    """The environment a command targets: --env/-e, then $LOCALSVC_ENV, then localsvc.yaml's
-    `environment:` (or its directory's name), then the current directory's name."""
-    from localsvc.model.names import sanitize_name
-
-    chosen = flag or environ.get("LOCALSVC_ENV") or project_environment or directory_name
-    return sanitize_name(chosen, max_len=30)
-
-
 def find_project() -> Project | None:
     """The localsvc.yaml governing the current directory, validated, or None."""
     from localsvc.model.project import find_project as find, load_project
@@ -51,24 +40,21 @@ def find_project() -> Project | None:
     return load_project(found) if found is not None else None
 
 
-def target_environment(args: argparse.Namespace, project: Project | None = None) -> str:
-    """choose_environment for this command line; reads localsvc.yaml only when no flag or
-    $LOCALSVC_ENV already decides (so a broken project file does not block `--env X`)."""
-    flag = getattr(args, "env", None)
-    if flag or os.environ.get("LOCALSVC_ENV"):
-        return choose_environment(flag, os.environ, None, Path.cwd().name)
-    if project is None:
-        project = find_project()
-    project_env = project.environment_name if project is not None else None
-    return choose_environment(None, os.environ, project_env, Path.cwd().name)
+def target_environment(args: argparse.Namespace) -> str:
+    """The environment this command targets, by the one rule of localsvc.model.project:
+    --env/-e, then $LOCALSVC_ENV, then localsvc.yaml's `environment:` (or its directory's
+    default name), then the current directory's default name."""
+    from localsvc.model.project import target_environment as choose
+
+    return choose(getattr(args, "env", None), Path.cwd())
 
 
-def environment(args: argparse.Namespace, project: Project | None = None) -> Environment:
+def environment(args: argparse.Namespace) -> Environment:
     """The Environment this command targets, with the creation options `up` may have given."""
     from localsvc.api import Environment
 
     return Environment(
-        target_environment(args, project),
+        target_environment(args),
         subnet=getattr(args, "subnet", None),
         cluster_domain=getattr(args, "cluster_domain", None) or "cluster.local",
         node_image=os.environ.get("LOCALSVC_NODE_IMAGE") or None,

@@ -39,7 +39,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if not args.filename:
         raise UsageError("up needs manifests: -f FILE_OR_DIR (or - for stdin), or a localsvc.yaml "
                          "listing them")
-    env = environment(args, project)
+    env = environment(args)
     loaded = load_manifests(args.filename)  # bad manifests fail before any build; stdin read once
     for image in project.images if project is not None else ():
         ensure_project_image(env.docker, image, say)

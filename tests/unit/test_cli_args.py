@@ -13,7 +13,7 @@ import pytest
 
 from localsvc import cli
 from localsvc.commands.argv import split_command
-from localsvc.commands.common import UsageError, choose_environment
+from localsvc.commands.common import UsageError, target_environment
 from localsvc.commands.logs import LogOptions, Stream, prefix_of, streams_of
 from localsvc.commands.logtime import parse_duration, parse_rfc3339, since_of
 from localsvc.commands.podcmds import local_addresses
@@ -168,11 +168,21 @@ def test_stdin_manifests_pass_through(command: str) -> None:
 
 # ---- which environment --------------------------------------------------------------------
 
-def test_choose_environment_order() -> None:
-    assert choose_environment("Flag", {"LOCALSVC_ENV": "var"}, "proj", "dir") == "flag"
-    assert choose_environment(None, {"LOCALSVC_ENV": "var"}, "proj", "dir") == "var"
-    assert choose_environment(None, {"LOCALSVC_ENV": ""}, "proj", "dir") == "proj"
-    assert choose_environment(None, {}, None, "My_Dir") == "my-dir"
+def test_every_command_targets_the_environment_by_one_rule(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--env, then $LOCALSVC_ENV, then localsvc.yaml's environment (from a subdirectory too)."""
+    (tmp_path / ".git").mkdir()  # the repository root: the walk up stops here
+    (tmp_path / "localsvc.yaml").write_text("environment: from-file\nmanifests: [k8s]\n")
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "sub" / "dir").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "sub" / "dir")
+    monkeypatch.delenv("LOCALSVC_ENV", raising=False)
+    for argv in (["get", "pods"], ["logs"], ["exec", "p", "--", "x"], ["down"], ["status"],
+                 ["delete", "pods", "--all"], ["port-forward", "svc/a", "80"], ["apply"]):
+        assert target_environment(cli.parse(argv)) == "from-file", argv
+    monkeypatch.setenv("LOCALSVC_ENV", "from-var")
+    assert target_environment(cli.parse(["get", "pods"])) == "from-var"
+    assert target_environment(cli.parse(["get", "pods", "-e", "from-flag"])) == "from-flag"
 
 
 def test_env_flag_before_or_after_the_command() -> None:
