@@ -25,6 +25,7 @@ from localsvc.model.podplan import (
     resolv_conf,
 )
 from localsvc.node.context import NodeContext
+from localsvc.node.execprobe import ContainerExecProbes, node_runner
 from localsvc.node.prober import ContainerProber
 from localsvc.node.store import PodRecord
 from localsvc.node.tasks import spawn
@@ -76,6 +77,7 @@ class ContainerState:
     ready: bool = False
     probed: bool = False  # has a readiness or startup probe: ready only once it passes
     probe_ready: bool = False
+    probe_message: str = ""  # why the readiness probe last failed, shown in the Ready condition
 
     def k8s(self) -> dict[str, Any]:
         if self.state == "running":
@@ -536,29 +538,30 @@ class PodWorker:
         if current:
             current[1].cancel()
             del self._probers[c.name]
-        c.probe_ready = False
+        c.probe_ready, c.probe_message = False, ""
         if running_id is None or not self.state.pod_ip:
             return
         container_id = running_id
 
-        def on_ready(ready: bool) -> None:
-            if c.container_id == container_id and c.probe_ready != ready:
+        def on_ready(ready: bool, message: str) -> None:
+            if c.container_id == container_id and (c.probe_ready, c.probe_message) != (
+                ready, message
+            ):
                 c.probe_ready = ready
+                c.probe_message = message
                 c.ready = c.state == "running" and ready
                 self.on_change()
 
         def on_kill(reason: str) -> None:
             spawn(self._kill(container_id, reason, grace), name=f"kill {self.ref.name}/{c.name}")
 
-        async def exec_fn(command: list[str], timeout: float) -> int:
-            def run() -> int:
-                # The low-level calls need no inspect of the container first.
-                api = self.ctx.docker.api
-                exec_id = api.exec_create(container_id, command)["Id"]
-                api.exec_start(exec_id)
-                code = api.exec_inspect(exec_id).get("ExitCode")
-                return 1 if code is None else int(code)
-            return await asyncio.wait_for(asyncio.to_thread(run), timeout)
+        # Exec probes run on the node's exec-probe threads, never on the default executor
+        # that the pod lifecycle uses, with their output capped and their commands ended.
+        exec_probes = ContainerExecProbes(self.ctx.docker.api, container_id)
+
+        async def exec_fn(command: list[str], timeout: float) -> tuple[bool, str]:
+            outcome = await node_runner().run(exec_probes, command, timeout)
+            return outcome.passed, outcome.message(command, timeout)
 
         prober = ContainerProber(spec, self.state.pod_ip, c.started_at or time.time(), exec_fn,
                                  on_ready, on_kill)
@@ -588,11 +591,12 @@ class PodWorker:
         ready = s.ready and not self.stopping
         initialized = s.init_done
         scheduled_at = _iso(self.record.created)
+        not_ready = not_ready_reason(s) if not ready else {}
         conditions = [
             {"type": "PodScheduled", "status": "True", "lastTransitionTime": scheduled_at},
             {"type": "Initialized", "status": "True" if initialized else "False"},
-            {"type": "ContainersReady", "status": "True" if ready else "False"},
-            {"type": "Ready", "status": "True" if ready else "False"},
+            {"type": "ContainersReady", "status": "True" if ready else "False", **not_ready},
+            {"type": "Ready", "status": "True" if ready else "False", **not_ready},
         ]
         status: dict[str, Any] = {
             "phase": s.phase,
@@ -608,3 +612,16 @@ class PodWorker:
         if s.reason:
             status["reason"], status["message"] = s.reason, s.message
         return status
+
+
+def not_ready_reason(s: PodState) -> dict[str, str]:
+    """Reason and message of a not-ready pod's Ready condition, as the kubelet words them, with
+    the failing readiness probes' messages added (localsvc has no Events to carry them)."""
+    unready = [c for c in s.containers.values() if not c.ready]
+    if not unready:
+        return {}
+    message = f"containers with unready status: [{' '.join(c.name for c in unready)}]"
+    probes = [f"{c.name}: {c.probe_message}" for c in unready if c.probe_message]
+    if probes:
+        message += "; " + "; ".join(probes)
+    return {"reason": "ContainersNotReady", "message": message}

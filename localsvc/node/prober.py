@@ -2,7 +2,8 @@
 
 `probe_once` performs one attempt (httpGet, tcpSocket, exec) and says whether it passed;
 `ContainerProber` runs a container's probes on their schedules with their thresholds and reports
-changes through callbacks. It never touches Docker objects itself except through `exec_fn`.
+changes through callbacks (`on_ready` gets the failure message too, which the pod shows in its
+Ready condition). It never touches Docker objects itself except through `exec_fn`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 
 log = logging.getLogger("localsvc.prober")
 Obj = dict[str, Any]
-ExecFn = Callable[[list[str], float], Awaitable[int]]  # (command, timeout) -> exit code
+# (command, timeout) -> (passed, message when it did not): see localsvc.node.execprobe
+ExecFn = Callable[[list[str], float], Awaitable[tuple[bool, str]]]
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,7 @@ async def probe_once(probe: Obj, container: Obj, ip: str, exec_fn: ExecFn) -> tu
             writer.close()
             return True, ""
         if "exec" in probe:
-            code = await exec_fn([str(c) for c in probe["exec"]["command"]], settings.timeout)
-            return code == 0, f"command exited with {code}"
+            return await exec_fn([str(c) for c in probe["exec"]["command"]], settings.timeout)
         return False, "grpc probes are not supported by localsvc"
     except TimeoutError:
         return False, f"timeout after {settings.timeout:g}s"
@@ -113,7 +114,7 @@ class ContainerProber:
         ip: str,
         started_at: float,
         exec_fn: ExecFn,
-        on_ready: Callable[[bool], None],
+        on_ready: Callable[[bool, str], None],
         on_kill: Callable[[str], None],
     ):
         self.container = container
@@ -153,13 +154,12 @@ class ContainerProber:
             if kind == "readiness":
                 if ok and successes >= settings.success_threshold and state is not True:
                     state = True
-                    self.on_ready(True)
-                elif not ok and failures >= settings.failure_threshold and state is not False:
+                    self.on_ready(True, "")
+                elif not ok and state is not False and (
+                    failures >= settings.failure_threshold or state is None
+                ):
                     state = False
-                    self.on_ready(False)
-                elif state is None and not ok:
-                    state = False
-                    self.on_ready(False)
+                    self.on_ready(False, f"Readiness probe failed: {message}")
             elif ok and kind == "startup":
                 return True
             elif not ok and failures >= settings.failure_threshold:

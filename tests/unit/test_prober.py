@@ -19,7 +19,7 @@ Obj = dict[str, Any]
 pytestmark = pytest.mark.timeout(10)
 
 
-async def no_exec(command: list[str], timeout: float) -> int:
+async def no_exec(command: list[str], timeout: float) -> tuple[bool, str]:
     raise AssertionError("exec_fn must not be called")
 
 
@@ -230,20 +230,19 @@ def test_tcp_socket_open_and_closed(named: bool) -> None:
     assert ok_closed is False and message
 
 
-@pytest.mark.parametrize(("code", "passed"), [(0, True), (1, False), (127, False)])
-def test_exec(code: int, passed: bool) -> None:
+@pytest.mark.parametrize(("answer"), [(True, ""), (False, "command 'cat' exited with 1")])
+def test_exec(answer: tuple[bool, str]) -> None:
+    """The command (as strings) and the timeout go to exec_fn; its verdict and message are the
+    attempt's."""
     calls: list[tuple[list[str], float]] = []
 
-    async def exec_fn(command: list[str], timeout: float) -> int:
+    async def exec_fn(command: list[str], timeout: float) -> tuple[bool, str]:
         calls.append((command, timeout))
-        return code
+        return answer
 
     probe = {"exec": {"command": ["cat", "/tmp/healthy", 3]}, "timeoutSeconds": 4}
-    ok, message = asyncio.run(probe_once(probe, CONTAINER, "127.0.0.1", exec_fn))
-    assert ok is passed
+    assert asyncio.run(probe_once(probe, CONTAINER, "127.0.0.1", exec_fn)) == answer
     assert calls == [(["cat", "/tmp/healthy", "3"], 4.0)]
-    if not passed:
-        assert message == f"command exited with {code}"
 
 
 @pytest.mark.parametrize(
@@ -252,7 +251,7 @@ def test_exec(code: int, passed: bool) -> None:
      (OSError(), "OSError")],
 )
 def test_exec_errors(error: Exception, expected: str) -> None:
-    async def exec_fn(command: list[str], timeout: float) -> int:
+    async def exec_fn(command: list[str], timeout: float) -> tuple[bool, str]:
         raise error
 
     assert asyncio.run(probe_once({"exec": {"command": ["true"]}}, CONTAINER, "127.0.0.1", exec_fn)) == (
@@ -260,9 +259,9 @@ def test_exec_errors(error: Exception, expected: str) -> None:
 
 
 def test_exec_timeout_is_a_failure() -> None:
-    async def exec_fn(command: list[str], timeout: float) -> int:
+    async def exec_fn(command: list[str], timeout: float) -> tuple[bool, str]:
         await asyncio.wait_for(asyncio.sleep(5), timeout)
-        return 0
+        return True, ""
 
     probe = {"exec": {"command": ["sleep", "5"]}, "timeoutSeconds": 0.1}
     assert asyncio.run(probe_once(probe, CONTAINER, "127.0.0.1", exec_fn)) == (False, "timeout after 0.1s")
@@ -318,7 +317,7 @@ def run_prober(
 
     async def main() -> None:
         p = ContainerProber(container, "127.0.0.1", time.time() - 100 if started_at is None else started_at,
-                            no_exec, ready.append, kills.append)
+                            no_exec, lambda r, m: ready.append(r), kills.append)
         task = asyncio.ensure_future(p.run())
         done = asyncio.ensure_future(script.done.wait())
         await asyncio.wait_for(asyncio.wait({task, done}, return_when=asyncio.FIRST_COMPLETED), 1.5)
@@ -414,14 +413,20 @@ def test_no_probes_returns_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_real_probe_once_through_the_prober(monkeypatch: pytest.MonkeyPatch, fast_sleep: list[float]) -> None:
     """The real probe_once (exec) driven by ContainerProber; only the period wait is faked."""
     ready: list[bool] = []
+    messages: list[str] = []
     codes = [1, 0, 0]
 
-    async def exec_fn(command: list[str], timeout: float) -> int:
-        return codes.pop(0) if codes else 0
+    async def exec_fn(command: list[str], timeout: float) -> tuple[bool, str]:
+        code = codes.pop(0) if codes else 0
+        return code == 0, f"exited with {code}"
 
     async def main() -> None:
         container = {"name": "c", "readinessProbe": {"exec": {"command": ["check"]}, "periodSeconds": 1}}
-        p = ContainerProber(container, "127.0.0.1", time.time(), exec_fn, ready.append, lambda m: None)
+        def on_ready(ok: bool, message: str) -> None:
+            ready.append(ok)
+            messages.append(message)
+
+        p = ContainerProber(container, "127.0.0.1", time.time(), exec_fn, on_ready, lambda m: None)
         task = asyncio.ensure_future(p.run())
         for _ in range(1000):
             if not codes:
@@ -432,3 +437,5 @@ def test_real_probe_once_through_the_prober(monkeypatch: pytest.MonkeyPatch, fas
 
     asyncio.run(main())
     assert ready == [False, True]
+    # The pod shows why it is not ready; becoming ready clears the reason.
+    assert messages == ["Readiness probe failed: exited with 1", ""]
