@@ -106,6 +106,26 @@ def _rule(item: Any, index: int) -> ForwardRule:
     )
 
 
+def limits_from_spec(value: Any) -> RelayLimits:
+    """The spec's optional "limits" object: RelayLimits fields to change from their defaults."""
+    if value is None:
+        return RelayLimits()
+    if not isinstance(value, dict):
+        raise LocalsvcError('svclb spec: "limits" must be an object of RelayLimits fields')
+    known = {f.name for f in dataclasses.fields(RelayLimits)}
+    for name, number in value.items():
+        if name not in known:
+            raise LocalsvcError(f"svclb spec: limits.{name} is not a limit (known: "
+                                f"{', '.join(sorted(known))})")
+        if isinstance(number, bool) or not isinstance(number, int | float | None) or (
+                number is None and name != "tcp_idle_timeout"):
+            raise LocalsvcError(f"svclb spec: limits.{name} must be a number (got {number!r})")
+    try:
+        return RelayLimits(**value)
+    except (TypeError, ValueError) as err:
+        raise LocalsvcError(f"svclb spec: limits: {err}") from err
+
+
 def _field(where: str, name: str, parse: Callable[[], T]) -> T:
     try:
         return parse()
@@ -329,14 +349,17 @@ class Forwarder:
 async def run_forwarder(spec_json: str) -> None:
     """`localsvc svclb SPEC`: forward until SIGTERM or SIGINT, then close everything and return.
 
-    SPEC is rules_to_json's object, optionally with "listen_host" and "udp_idle_timeout".
+    SPEC is rules_to_json's object, optionally with "listen_host", "udp_idle_timeout" and
+    "limits" (RelayLimits fields, see limits_from_spec).
     """
     spec = _spec_object(spec_json)
+    idle = spec.get("udp_idle_timeout")
     forwarder = Forwarder(
         rules_from_json(spec_json),
         listen_host=str(spec.get("listen_host") or "0.0.0.0"),
-        udp_idle_timeout=float(spec.get("udp_idle_timeout") or 30.0),
+        udp_idle_timeout=float(idle) if idle else None,
         host_alias=str(spec.get("host_alias") or "") or None,
+        limits=limits_from_spec(spec.get("limits")),
     )
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()

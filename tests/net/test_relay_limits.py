@@ -18,7 +18,8 @@ from typing import Any, cast
 import pytest
 
 from localsvc.model.snapshot import Endpoint, ServiceInfo, ServicePort, Snapshot
-from localsvc.net.forwarder import Forwarder, ForwardRule
+from localsvc.errors import LocalsvcError
+from localsvc.net.forwarder import Forwarder, ForwardRule, limits_from_spec
 from localsvc.net.limits import RelayLimits, SourceBudget
 from localsvc.net.proxy import ListenerKey, UserspaceProxy
 from tests.net.loops import loop_fixture, run
@@ -68,6 +69,24 @@ def test_relay_limits_defaults_and_validation() -> None:
         RelayLimits(udp_idle_timeout=0)
     with pytest.raises(ValueError, match="RelayLimits.tcp_idle_timeout must be positive or None"):
         RelayLimits(tcp_idle_timeout=-1)
+
+
+def test_svclb_spec_limits() -> None:
+    assert limits_from_spec(None) == RelayLimits()
+    assert limits_from_spec({"tcp_max_per_source": 8, "tcp_idle_timeout": None}) == RelayLimits(
+        tcp_max_per_source=8, tcp_idle_timeout=None
+    )
+    bad = [
+        ([], 'svclb spec: "limits" must be an object'),
+        ({"tcp_max": 1}, "svclb spec: limits.tcp_max is not a limit .known: connect_timeout"),
+        ({"udp_max_flows": "9"}, r"svclb spec: limits.udp_max_flows must be a number \(got '9'\)"),
+        ({"udp_max_flows": None}, "svclb spec: limits.udp_max_flows must be a number"),
+        ({"udp_max_flows": True}, "svclb spec: limits.udp_max_flows must be a number"),
+        ({"udp_max_flows": 0}, "svclb spec: limits: RelayLimits.udp_max_flows must be at least 1"),
+    ]
+    for value, message in bad:
+        with pytest.raises(LocalsvcError, match=message):
+            limits_from_spec(value)
 
 
 # ----------------------------------------------------------------------- loopback: the relays
