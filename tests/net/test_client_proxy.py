@@ -183,3 +183,20 @@ def test_the_fake_proxy_is_what_plain_urlopen_would_use(proxy: FakeProxy, node: 
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(request, timeout=5)
     assert f"Authorization: Bearer {TOKEN}".encode() in bytes(proxy.received)
+
+
+def test_port_forward_tunnel_reaches_the_node_and_never_the_proxy(proxy: FakeProxy) -> None:
+    """localsvc.portforward's WebSocket to the node's tunnel endpoint (aiohttp) ignores proxies."""
+    from tests.net.test_portforward import echo_server, forwarding
+
+    async def main() -> None:
+        async with echo_server() as (echo, target_port), forwarding(target_port) as stack:
+            reader, writer = await asyncio.open_connection(HOST, stack.port)
+            writer.write(b"through the tunnel")
+            writer.write_eof()
+            assert await asyncio.wait_for(reader.read(), 10) == b"through the tunnel<eof>"
+            writer.close()
+            assert stack.errors == []
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+    assert proxy.connections == 0 and bytes(proxy.received) == b""
