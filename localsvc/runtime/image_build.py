@@ -31,18 +31,37 @@ from localsvc.runtime.dockerignore import context_entries, context_files
 from localsvc.runtime.image_common import Progress, engine_errors, first_line, image_exists
 
 CONTENT_LABEL = "io.localsvc.content"
-BUILDKIT, LEGACY = "BuildKit", "legacy builder"
+BUILDKIT, LEGACY, BUILDAH = "BuildKit", "legacy builder", "Buildah of Podman"
+BUILDKIT_API = (1, 39)  # Docker 18.09: the first engine API with BuildKit builds
 
 
-def choose_builder(environ: Mapping[str, str]) -> str:
-    """BuildKit unless LOCALSVC_BUILDER=legacy (BuildKit refused falls back at build time)."""
+def choose_builder(environ: Mapping[str, str], engine: Mapping[str, Any]) -> tuple[str, str]:
+    """The builder for this engine (its `GET /version`) and why: BuildKit where the engine has
+    it, unless LOCALSVC_BUILDER=legacy. An engine that refuses BuildKit anyway falls back to
+    the legacy builder at build time."""
     wanted = environ.get("LOCALSVC_BUILDER", "").strip().lower()
     if wanted not in {"", "buildkit", "legacy"}:
         raise ImageError(
             f"LOCALSVC_BUILDER={wanted!r} is not a builder: use `buildkit` (the default) or "
             "`legacy`"
         )
-    return LEGACY if wanted == "legacy" else BUILDKIT
+    if wanted == "legacy":
+        return LEGACY, "LOCALSVC_BUILDER=legacy"
+    names = [str(c.get("Name", "")) for c in engine.get("Components") or [] if isinstance(c, dict)]
+    if any("podman" in name.lower() for name in names):
+        return BUILDAH, "the engine is Podman"
+    if str(engine.get("Os", "")).lower() == "windows":
+        return LEGACY, "Windows engines have no BuildKit"
+    if _api_tuple(str(engine.get("ApiVersion", ""))) < BUILDKIT_API:
+        return LEGACY, f"engine API {engine.get('ApiVersion')} predates BuildKit"
+    return BUILDKIT, "engine API"
+
+
+def _api_tuple(version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in version.split("."))
+    except ValueError:
+        return BUILDKIT_API  # unknown: try BuildKit, the refusal fallback covers the rest
 
 
 def build_hint(dockerfile_text: str, error: str, builder: str) -> str:
@@ -111,7 +130,8 @@ def build_image(
     dockerfile_file = Path(context_dir) / dockerfile
     if not dockerfile_file.is_file():
         raise ImageError(f"cannot build {tag}: no {dockerfile} in {context_dir}")
-    builder = choose_builder(os.environ)
+    with engine_errors(f"asking the engine for its version before building {tag}"):
+        builder, why = choose_builder(os.environ, client.version())
     mode = buildkit.progress_mode(os.environ, sys.stderr.isatty())
     display = buildkit.BuildDisplay(progress, mode)
     params = buildkit.build_params(tag, dockerfile, buildargs or {}, labels or {}, target)
@@ -120,18 +140,14 @@ def build_image(
         if builder == BUILDKIT:
             try:
                 messages = buildkit.post_build(client, tar, params)
-                progress(f"building {tag} from {context_dir} with {BUILDKIT} (engine API)")
             except docker.errors.APIError as err:
-                reason = first_line(str(err.explanation or err))
-                progress(f"building {tag} from {context_dir} with the {LEGACY} (the engine "
-                         f"refused BuildKit: {reason})")
-                builder = LEGACY
+                builder, why = LEGACY, f"the engine refused BuildKit: {first_line(str(err.explanation or err))}"
                 tar.seek(0)
-        else:
-            progress(f"building {tag} from {context_dir} with the {LEGACY} "
-                     "(LOCALSVC_BUILDER=legacy)")
+        progress(f"building {tag} from {context_dir} with {_named(builder)} ({why})")
         if messages is None:
-            messages = buildkit.post_build(client, tar, {**params, "version": "1"})
+            # Without `version` the engine uses its classic builder (Podman: Buildah).
+            params.pop("version")
+            messages = buildkit.post_build(client, tar, params)
         result = buildkit.follow_stream(_legacy_steps(messages, progress, mode), display)
     if result.error is not None:
         hint = build_hint(dockerfile_file.read_text(errors="replace"), result.error, builder)
@@ -146,7 +162,7 @@ def build_image(
 
 
 def _named(builder: str) -> str:
-    return builder if builder == BUILDKIT else f"the {builder}"
+    return f"the {builder}" if builder == LEGACY else builder
 
 
 def _legacy_steps(
@@ -158,7 +174,7 @@ def _legacy_steps(
         text = message.get("stream")
         if mode == "tty" and isinstance(text, str):
             for line in text.splitlines():
-                if line.startswith("Step "):
+                if line.lower().startswith("step "):  # Docker's `Step 1/3`, Buildah's `STEP 1/3`
                     progress(" ".join(line.split())[:160])
         yield message
 

@@ -198,6 +198,7 @@ def test_legacy_stream_shows_steps_on_a_terminal_and_keeps_the_whole_log() -> No
         {"stream": "Step 1/2 : FROM   x\n"},
         {"stream": " ---> abc\n"},
         {"stream": "noise 1\nnoise 2\n"},
+        {"stream": "STEP 2/2: RUN make\n"},  # Buildah (Podman) spells it in capitals
         {"errorDetail": {"message": "boom"}, "error": "boom"},
         {"stream": "never read\n"},
     ]
@@ -205,21 +206,39 @@ def test_legacy_stream_shows_steps_on_a_terminal_and_keeps_the_whole_log() -> No
     steps = image_build._legacy_steps(iter(stream), seen.append, "tty")
     result = buildkit.follow_stream(steps, display)
     assert result.error == "boom"
-    assert seen == ["Step 1/2 : FROM x"]
-    assert display.log == ["Step 1/2 : FROM   x", " ---> abc", "noise 1", "noise 2"]
+    assert seen == ["Step 1/2 : FROM x", "STEP 2/2: RUN make"]
+    assert display.log == ["Step 1/2 : FROM   x", " ---> abc", "noise 1", "noise 2",
+                           "STEP 2/2: RUN make"]
 
 
-@pytest.mark.parametrize(("value", "builder"), [
-    ("", image_build.BUILDKIT), ("buildkit", image_build.BUILDKIT),
-    ("legacy", image_build.LEGACY), (" Legacy ", image_build.LEGACY),
+DOCKER_20 = {"ApiVersion": "1.41", "Os": "linux", "Components": [{"Name": "Engine"}]}
+
+
+@pytest.mark.parametrize(("value", "builder", "why"), [
+    ("", image_build.BUILDKIT, "engine API"), ("buildkit", image_build.BUILDKIT, "engine API"),
+    ("legacy", image_build.LEGACY, "LOCALSVC_BUILDER=legacy"),
+    (" Legacy ", image_build.LEGACY, "LOCALSVC_BUILDER=legacy"),
 ])
-def test_choose_builder(value: str, builder: str) -> None:
-    assert image_build.choose_builder({"LOCALSVC_BUILDER": value}) == builder
+def test_choose_builder_honours_localsvc_builder(value: str, builder: str, why: str) -> None:
+    assert image_build.choose_builder({"LOCALSVC_BUILDER": value}, DOCKER_20) == (builder, why)
+
+
+@pytest.mark.parametrize(("engine", "builder", "why"), [
+    ({"ApiVersion": "1.39", "Os": "linux"}, image_build.BUILDKIT, "engine API"),
+    ({"ApiVersion": "1.38", "Os": "linux"}, image_build.LEGACY, "engine API 1.38 predates BuildKit"),
+    ({"ApiVersion": "1.41", "Os": "windows"}, image_build.LEGACY, "Windows engines have no BuildKit"),
+    ({"ApiVersion": "1.41", "Components": [{"Name": "Podman Engine"}]}, image_build.BUILDAH,
+     "the engine is Podman"),
+    ({}, image_build.BUILDKIT, "engine API"),  # unknown: try, the refusal fallback covers it
+])
+def test_choose_builder_from_the_engine_version(engine: dict[str, Any], builder: str,
+                                                why: str) -> None:
+    assert image_build.choose_builder({}, engine) == (builder, why)
 
 
 def test_unknown_builder_is_an_error_that_names_the_choices() -> None:
     with pytest.raises(ImageError, match="LOCALSVC_BUILDER='kaniko'.*buildkit.*legacy"):
-        image_build.choose_builder({"LOCALSVC_BUILDER": "kaniko"})
+        image_build.choose_builder({"LOCALSVC_BUILDER": "kaniko"}, DOCKER_20)
 
 
 def test_build_hint_for_syntax_directive_without_registry() -> None:
