@@ -7,7 +7,13 @@ file a command honours, which environment it targets). Callers import from here.
 
 from __future__ import annotations
 
-from localsvc.model.projectfile import IMAGE_KEYS, SYNC_KEYS, TOP_KEYS, image_reference_error, load_project
+from localsvc.model.projectfile import (
+    IMAGE_KEYS,
+    SYNC_KEYS,
+    TOP_KEYS,
+    image_reference_error,
+    load_project,
+)
 from localsvc.model.projectfind import (
     ENV_VARIABLE,
     PROJECT_FILE,

@@ -16,10 +16,12 @@ from tests.integration.conftest import labelled, unique_env
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: piped}\ndata: {greeting: hello}\n"
 
 
-def _localsvc(env_name: str, node_image: str, stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _localsvc(
+    env_name: str, node_image: str, stdin: str, *args: str
+) -> subprocess.CompletedProcess[str]:
     environ = dict(os.environ, LOCALSVC_ENV=env_name, LOCALSVC_NODE_IMAGE=node_image, NO_COLOR="1")
-    return subprocess.run([sys.executable, "-m", "localsvc", *args], input=stdin, capture_output=True,
-                          text=True, env=environ, timeout=180)
+    return subprocess.run([sys.executable, "-m", "localsvc", *args], input=stdin,
+                          capture_output=True, text=True, env=environ, timeout=180)
 
 
 def _billion_laughs() -> str:
@@ -32,7 +34,7 @@ def _billion_laughs() -> str:
 def test_apply_reads_manifests_from_standard_input(env: Environment) -> None:
     applied = _localsvc(env.name, env.node_image or "", CONFIGMAP, "apply", "-f", "-")
     assert applied.returncode == 0, applied.stderr
-    listed = _localsvc(env.name, env.node_image or "", "", "get", "configmaps", "piped", "-o", "json")
+    listed = _localsvc(env.name, env.node_image or "", "", "get", "cm", "piped", "-o", "json")
     assert listed.returncode == 0, listed.stderr
     assert '"greeting": "hello"' in listed.stdout
 

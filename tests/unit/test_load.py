@@ -424,7 +424,8 @@ def test_dash_reads_the_process_standard_input() -> None:
 
 def test_standard_input_larger_than_the_limit_is_refused() -> None:
     data = b"# padding\n" * (MAX_TEXT_BYTES // 10 + 1)
-    assert _run_with_stdin(data, "-") == ["0", "<stdin>: larger than 8 MiB; split it into several files"] * 2
+    problem = "<stdin>: larger than 8 MiB; split it into several files"
+    assert _run_with_stdin(data, "-") == ["0", problem] * 2
 
 
 def test_file_larger_than_the_limit_is_refused(tmp_path: Path) -> None:
@@ -453,7 +454,10 @@ def test_alias_bomb_file_fails_fast_with_its_line(tmp_path: Path) -> None:
     "value, message",
     [
         ("!!int x", '"x" is not a valid !!int'),
-        ("!!python/object/apply:os.system [echo]", "the tag !!python/object/apply:os.system is not allowed; remove it"),
+        (
+            "!!python/object/apply:os.system [echo]",
+            "the tag !!python/object/apply:os.system is not allowed; remove it",
+        ),
         ("!secret x", "the tag !secret is not allowed; remove it"),
     ],
 )

@@ -384,9 +384,8 @@ BAD: list[tuple[str, list[tuple[int | None, str]]]] = [
         [(1, 'environment: "x" is not a valid !!int')],
     ),
     (
-        "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-        "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
+        "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+        + "".join(f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcde", "bcdef")),
         [(5, "aliases (*d) expand this text to more than 100000 values; write the repeated parts "
              "out or use fewer nested aliases")],
     ),
@@ -562,7 +561,9 @@ def test_default_environment_name_is_unique_per_path_and_readable(tmp_path: Path
         ("Ünïcode", "n-code"),
     ],
 )
-def test_default_environment_name_is_a_valid_short_label(tmp_path: Path, name: str, stem: str) -> None:
+def test_default_environment_name_is_a_valid_short_label(
+    tmp_path: Path, name: str, stem: str
+) -> None:
     directory = tmp_path / name
     directory.mkdir()
     result = default_environment_name(directory)

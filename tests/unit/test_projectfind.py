@@ -1,4 +1,4 @@
-"""Tests of localsvc.model.projectfind: which localsvc.yaml is honoured, which environment is targeted."""
+"""Tests of localsvc.model.projectfind: which localsvc.yaml applies, which environment is used."""
 
 from __future__ import annotations
 
@@ -66,7 +66,9 @@ def test_the_walk_stops_at_the_home_directory(tmp_path: Path, home: Path) -> Non
     assert find_project(home, home) == home / PROJECT_FILE
 
 
-def test_outside_home_and_any_repository_only_the_directory_itself(tmp_path: Path, home: Path) -> None:
+def test_outside_home_and_any_repository_only_the_directory_itself(
+    tmp_path: Path, home: Path
+) -> None:
     """A CI job in /tmp/build/app: a /tmp/localsvc.yaml (or /tmp/build/...) is not its project."""
     (tmp_path / PROJECT_FILE).write_text("environment: planted\n")
     job = tmp_path / "build" / "app"
