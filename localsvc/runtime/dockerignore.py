@@ -110,7 +110,6 @@ class IgnoreMatcher:
     def __init__(self, patterns: list[Pattern], always_sent: tuple[str, ...] = ()) -> None:
         self.patterns = patterns
         self.always_sent = frozenset(clean_pattern(p) for p in always_sent)
-        self.has_exclusions = any(p.exclusion for p in patterns)
 
     @classmethod
     def from_text(cls, text: str, dockerfile: str = "Dockerfile") -> IgnoreMatcher:
@@ -129,10 +128,12 @@ class IgnoreMatcher:
         return result
 
     def may_include_under(self, reldir: str) -> bool:
-        """Whether something under an ignored directory can still be sent: only when an `!`
-        pattern exists (as the CLI, which then descends) or an always-sent file lies below."""
+        """Whether something under an ignored directory can still be sent, so the walk must
+        descend: as the docker CLI decides it, only when an `!` pattern names that directory
+        or a path below it (`!docs/keep.md` for docs/), or an always-sent file lies below."""
         prefix = clean_pattern(reldir) + "/"
-        return self.has_exclusions or any(p.startswith(prefix) for p in self.always_sent)
+        return any(p.exclusion and (p.text + "/").startswith(prefix) for p in self.patterns) or \
+            any(p.startswith(prefix) for p in self.always_sent)
 
     @staticmethod
     def _matches(pattern: Pattern, path: str, parts: list[str]) -> bool:

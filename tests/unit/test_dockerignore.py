@@ -66,7 +66,15 @@ def test_exception_inside_an_ignored_directory() -> None:
     assert _ignored(text, "docs/other.md")
     assert not _ignored(text, "docs/keep.md")
     assert IgnoreMatcher.from_text(text).may_include_under("docs")
+    assert not IgnoreMatcher.from_text(text).may_include_under("other")
     assert not IgnoreMatcher.from_text("docs\n").may_include_under("docs")
+
+
+def test_the_walk_skips_ignored_directories_no_exception_names(tmp_path: Path) -> None:
+    # As the docker CLI: `!**/keep` names no directory, so an ignored directory is not entered.
+    _tree(tmp_path, {"Dockerfile": "", ".dockerignore": "cache\n!**/keep\n!src/keep\n",
+                     "cache/keep": "", "src/keep": "", "src/x": ""})
+    assert context_files(tmp_path) == [".dockerignore", "Dockerfile", "src/keep", "src/x"]
 
 
 def test_dockerfile_and_dockerignore_are_always_sent() -> None:
