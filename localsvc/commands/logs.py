@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import docker.errors
-
 from localsvc.commands.common import UsageError, environment, error, say
 from localsvc.commands.logtime import since_of
 from localsvc.commands.podtargets import resolve_pod, selected_pods
@@ -102,6 +100,8 @@ def _container_id(pod: Obj, name: str, previous: bool) -> str | None:
 
 
 def print_once(env: Any, stream: Stream, options: LogOptions, printer: Printer) -> None:
+    import docker.errors
+
     pod = env.pod(stream.pod, stream.namespace)
     if stream.container not in container_names(pod, init=True):
         raise NotFound(f'container "{stream.container}" not found in pod "{stream.pod}"; it has: '
@@ -166,6 +166,8 @@ class Follower:
             time.sleep(_POLL)
 
     def _stream(self, stream: Stream, cid: str, first: bool) -> None:
+        import docker.errors
+
         splitter = LineSplitter()
         try:
             container = self.env.docker.containers.get(cid)
