@@ -4,9 +4,9 @@ the content hash that skips builds which would change nothing.
 The context is what `docker build` would send: the directory minus its .dockerignore, and the
 same files make the content hash, so an edit to an ignored file never rebuilds. The engine's
 BuildKit builds it when the engine has one (`RUN --mount=type=cache`, ...); the legacy builder
-when BuildKit is missing or refused, or with `LOCALSVC_BUILDER=legacy`. The first progress line
-names the builder. A failed build raises ImageError with its whole log and, when the cause is
-a known limit of the engine, a hint.
+when BuildKit is missing or refused, or with `LOCALSVC_BUILDER=legacy`; Podman's compatible API
+builds with Buildah. The first progress line names the builder and why. A failed build raises
+ImageError with its whole log and, when the cause is a known limit of the engine, a hint.
 """
 
 from __future__ import annotations
@@ -141,7 +141,8 @@ def build_image(
             try:
                 messages = buildkit.post_build(client, tar, params)
             except docker.errors.APIError as err:
-                builder, why = LEGACY, f"the engine refused BuildKit: {first_line(str(err.explanation or err))}"
+                reason = first_line(str(err.explanation or err))
+                builder, why = LEGACY, f"the engine refused BuildKit: {reason}"
                 tar.seek(0)
         progress(f"building {tag} from {context_dir} with {_named(builder)} ({why})")
         if messages is None:

@@ -101,10 +101,12 @@ def test_legacy_builder_when_asked(
     (tmp_path / "Dockerfile").write_text("ARG BASE\nFROM ${BASE}\nRUN echo built > /built\n")
     lines: list[str] = []
     images.build_image(docker_client, tmp_path, tag, lines.append, buildargs={"BASE": base})
-    assert lines[0] == f"building {tag} from {tmp_path} with the legacy builder (LOCALSVC_BUILDER=legacy)"
+    assert lines[0] == (f"building {tag} from {tmp_path} with the legacy builder "
+                        "(LOCALSVC_BUILDER=legacy)")
     assert any(line.startswith("Step ") and "RUN echo built" in line for line in lines)
     assert _run(docker_client, tag, "cat /built").strip() == "built"
-    (tmp_path / "Dockerfile").write_text("ARG BASE\nFROM ${BASE}\nRUN --mount=type=cache,target=/c true\n")
+    (tmp_path / "Dockerfile").write_text(
+        "ARG BASE\nFROM ${BASE}\nRUN --mount=type=cache,target=/c true\n")
     with pytest.raises(ImageError, match="legacy builder has no RUN --mount"):
         images.build_image(docker_client, tmp_path, tag, lines.append, buildargs={"BASE": base})
 

@@ -129,4 +129,5 @@ def test_a_dockerfile_specific_ignore_file_wins(tmp_path: Path) -> None:
     assert "a.txt" not in context_files(tmp_path) and "b.txt" in context_files(tmp_path)
     specific = context_files(tmp_path, "app.Dockerfile")
     assert "a.txt" in specific and "b.txt" not in specific
-    assert dockerignore.ignore_file(tmp_path, "app.Dockerfile").name == "app.Dockerfile.dockerignore"
+    chosen = dockerignore.ignore_file(tmp_path, "app.Dockerfile")
+    assert chosen.name == "app.Dockerfile.dockerignore"

@@ -61,7 +61,8 @@ def test_current_context_of_config_json_under_home(tmp_path: Path) -> None:
     _use(config, "podman")
     endpoint = resolve_endpoint({"HOME": str(tmp_path)})
     assert endpoint.host == "unix:///run/podman/podman.sock"
-    assert endpoint.tls_dir == config / "contexts" / "tls" / engine.context_dir_name("podman") / "docker"
+    tls = config / "contexts" / "tls" / engine.context_dir_name("podman") / "docker"
+    assert endpoint.tls_dir == tls
     assert engine_socket_path(endpoint) == "/run/podman/podman.sock"
 
 
@@ -82,7 +83,8 @@ def test_remote_engine_mounts_its_own_default_socket(tmp_path: Path) -> None:
 
 
 def test_missing_context_names_the_file_and_the_fix(tmp_path: Path) -> None:
-    with pytest.raises(EngineError, match=r"'nope' \(from DOCKER_CONTEXT\).*meta.json.*docker context ls"):
+    expected = r"'nope' \(from DOCKER_CONTEXT\).*meta.json.*docker context ls"
+    with pytest.raises(EngineError, match=expected):
         resolve_endpoint({"DOCKER_CONFIG": str(tmp_path), "DOCKER_CONTEXT": "nope"})
 
 

@@ -225,8 +225,10 @@ def test_choose_builder_honours_localsvc_builder(value: str, builder: str, why: 
 
 @pytest.mark.parametrize(("engine", "builder", "why"), [
     ({"ApiVersion": "1.39", "Os": "linux"}, image_build.BUILDKIT, "engine API"),
-    ({"ApiVersion": "1.38", "Os": "linux"}, image_build.LEGACY, "engine API 1.38 predates BuildKit"),
-    ({"ApiVersion": "1.41", "Os": "windows"}, image_build.LEGACY, "Windows engines have no BuildKit"),
+    ({"ApiVersion": "1.38", "Os": "linux"}, image_build.LEGACY,
+     "engine API 1.38 predates BuildKit"),
+    ({"ApiVersion": "1.41", "Os": "windows"}, image_build.LEGACY,
+     "Windows engines have no BuildKit"),
     ({"ApiVersion": "1.41", "Components": [{"Name": "Podman Engine"}]}, image_build.BUILDAH,
      "the engine is Podman"),
     ({}, image_build.BUILDKIT, "engine API"),  # unknown: try, the refusal fallback covers it
