@@ -243,3 +243,31 @@ def test_annotations_over_256_kibibytes() -> None:
         "t.yaml:5: ConfigMap/c: metadata.annotations: too long: must have at most 262144 bytes "
         "(got 262145)"
     ]
+
+
+def test_endpointslice_list_limits() -> None:
+    head = (
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+        "metadata: {name: x, labels: {kubernetes.io/service-name: s}}\naddressType: IPv4\n"
+    )
+    at_limit = (
+        "endpoints:\n"
+        + "".join(f"- addresses: ['10.1.{i // 250}.{i % 250 + 1}']\n" for i in range(1000))
+        + "ports:\n"
+        + "".join(f"- {{name: p{i}, port: {1000 + i}}}\n" for i in range(100))
+    )
+    assert _problems(head + at_limit) == []
+    over = (
+        "endpoints:\n"
+        + "".join(f"- addresses: ['10.1.{i // 250}.{i % 250 + 1}']\n" for i in range(1001))
+        + "- addresses: ["
+        + ", ".join(f"'10.2.0.{i + 1}'" for i in range(101))
+        + "]\nports:\n"
+        + "".join(f"- {{name: p{i}, port: {1000 + i}}}\n" for i in range(101))
+    )
+    assert _problems(head + over) == [
+        "t.yaml:5: EndpointSlice/x: endpoints: must have at most 1000 endpoints (got 1002)",
+        "t.yaml:1007: EndpointSlice/x: endpoints[1001].addresses: must have at most 100 "
+        "addresses (got 101)",
+        "t.yaml:1008: EndpointSlice/x: ports: must have at most 100 ports (got 101)",
+    ]

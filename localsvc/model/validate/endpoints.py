@@ -10,6 +10,11 @@ from localsvc.model.endpoints import SERVICE_NAME_LABEL
 from localsvc.model.load import child_path
 from localsvc.model.validate.check import Check
 
+# The EndpointSlice API's documented limits (kubectl explain endpointslice.endpoints etc.).
+MAX_SLICE_ENDPOINTS = 1000
+MAX_SLICE_ADDRESSES = 100
+MAX_SLICE_PORTS = 100
+
 
 def check_endpoints(check: Check) -> None:
     for subset_path, subset in check.mappings(check.m.obj.get("subsets"), "subsets"):
@@ -61,11 +66,14 @@ def check_endpointslice(check: Check) -> None:
             'localsvc environments use IPv4 only: an "IPv6" slice would never be used; '
             'use "IPv4" (or "FQDN")',
         )
-    for item_path, endpoint in check.mappings(check.m.obj.get("endpoints"), "endpoints"):
+    endpoints = check.mappings(check.m.obj.get("endpoints"), "endpoints")
+    check_at_most(check, len(endpoints), MAX_SLICE_ENDPOINTS, "endpoints", "endpoints")
+    for item_path, endpoint in endpoints:
         addresses_path = child_path(item_path, "addresses")
         addresses = check.items(endpoint.get("addresses"), addresses_path, required=True)
         if addresses == []:
             check.add(addresses_path, "must contain at least 1 address")
+        check_at_most(check, len(addresses or []), MAX_SLICE_ADDRESSES, addresses_path, "addresses")
         for index, address in enumerate(addresses or []):
             check_slice_address(check, address, child_path(addresses_path, index), address_type)
         check.name(
@@ -77,7 +85,15 @@ def check_endpointslice(check: Check) -> None:
         conditions_path = child_path(item_path, "conditions")
         for key, flag in (check.mapping(endpoint.get("conditions"), conditions_path) or {}).items():
             check.boolean(flag, child_path(conditions_path, key))
-    check_endpoint_ports(check, check.m.obj.get("ports"), "ports", nullable=True)
+    ports = check.m.obj.get("ports")
+    if isinstance(ports, list):
+        check_at_most(check, len(ports), MAX_SLICE_PORTS, "ports", "ports")
+    check_endpoint_ports(check, ports, "ports", nullable=True)
+
+
+def check_at_most(check: Check, count: int, limit: int, path: str, what: str) -> None:
+    if count > limit:
+        check.add(path, f"must have at most {limit} {what} (got {count})")
 
 
 def check_slice_address(check: Check, address: Any, path: str, address_type: str | None) -> None:
