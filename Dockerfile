@@ -1,11 +1,12 @@
 # The localsvc node image: `localsvc node` (API, controller, prober, DNS, service proxy).
 #
-# Built by localsvc itself (localsvc/runtime/images.py) from a temporary context holding this
+# Built by localsvc itself (localsvc/runtime/node_image.py) from a temporary context holding this
 # file, the localsvc package and wheels/ (cp311 wheels downloaded on the host + requirements.txt),
 # with BASE = python:3.11-slim-bookworm when pullable, else a debootstrapped Debian bookworm.
 # A plain `docker build -t localsvc-node .` at the repository root works too where containers
 # reach PyPI: without wheels/, the requirements come from pyproject.toml and the package index.
-# Written for the classic builder (Docker 20.10 without BuildKit): no RUN --mount, no heredocs.
+# Kept to what both builders accept (localsvc uses BuildKit when the engine has it, else the
+# classic builder): no RUN --mount, no heredocs.
 ARG BASE=python:3.11-slim-bookworm
 FROM ${BASE}
 
