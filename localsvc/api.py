@@ -7,34 +7,36 @@ Logs and exec go straight to the Docker engine, which the host can always reach.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import docker
-import docker.errors
 
+from localsvc import containers
 from localsvc.client import NodeClient
-from localsvc.errors import (
-    EnvironmentNotFound,
-    LocalsvcError,
-    ManifestError,
-    NotFound,
-    Problem,
-    Timeout,
+from localsvc.errors import EnvironmentNotFound, LocalsvcError, ManifestError, NotFound, Timeout
+from localsvc.hostports import (
+    check_node_port_range,
+    host_port_conflicts,
+    host_url as host_url,  # re-exported: the status table and older callers import it from here
+    ignored_external_ips,
+)
+from localsvc.manifests import (
+    ApplyReport as ApplyReport,  # re-exported
+    load_manifests as load_manifests,  # re-exported
+    skipped_lines,
+    wire,
 )
 from localsvc.model.endpoints import selector_matches
-from localsvc.model.load import LoadResult, Manifest, load_paths
+from localsvc.model.load import LoadResult
 from localsvc.model.names import sanitize_name
 from localsvc.model.network import plan_for
 from localsvc.model.objects import NAMESPACED, kind_of
-from localsvc.model.validate import undeclared_namespaces, validate
+from localsvc.model.validate import undeclared_namespaces
+from localsvc.podstatus import deployment_complete, pod_ready
+from localsvc.podstatus import pod_reason as pod_reason  # re-exported: `get pods` STATUS column
 from localsvc.runtime import environment as envrt
 from localsvc.runtime.engine import connect
 
@@ -48,36 +50,6 @@ def default_env_name() -> str:
     from localsvc.model.project import target_environment
 
     return target_environment(None, Path.cwd())
-
-
-@dataclass
-class ApplyReport:
-    results: list[Obj] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-def load_manifests(paths: Sequence[str | Path]) -> LoadResult:
-    """Load and validate; raise ManifestError listing every problem."""
-    if not paths:
-        raise LocalsvcError("no manifests given: pass -f FILE_OR_DIRECTORY (repeatable)")
-    loaded = load_paths(paths)
-    problems = loaded.problems + validate(loaded.manifests)
-    if problems:
-        raise ManifestError(problems)
-    return loaded
-
-
-def _skipped(loaded: LoadResult) -> list[str]:
-    return [
-        f"{m.file}:{m.line}: {m.obj.get('kind')}/{(m.obj.get('metadata') or {}).get('name', '?')}: "
-        f"skipped: localsvc does not run kind {m.obj.get('kind')} ({m.obj.get('apiVersion')})"
-        for m in loaded.skipped
-    ]
-
-
-def _wire(m: Manifest) -> Obj:
-    return {"obj": m.obj, "file": m.file, "line": m.line, "lines": dict(m.lines)}
 
 
 class Environment:
@@ -103,7 +75,7 @@ class Environment:
         self.host_address = host_address
         self.host_dns_port = host_dns_port
         self._forwards: dict[tuple[str, str, int], Any] = {}
-        self.node_port_range = _check_range(node_port_range)
+        self.node_port_range = check_node_port_range(node_port_range)
         if proxy_mode not in ("auto", "nftables", "userspace"):
             raise LocalsvcError(f"proxy mode must be auto, nftables or userspace (got {proxy_mode!r})")
         self.proxy_mode = proxy_mode
@@ -208,7 +180,7 @@ class Environment:
                strict: bool = False, loaded: LoadResult | None = None) -> ApplyReport:
         if loaded is None:
             loaded = load_manifests(paths)  # before touching anything
-        report = ApplyReport(skipped=_skipped(loaded))
+        report = ApplyReport(skipped=skipped_lines(loaded))
         if strict:
             from localsvc.model.ignored import strict_report
 
@@ -222,54 +194,15 @@ class Environment:
                     f'namespace "{namespace}" is used but not declared; localsvc creates it, '
                     "a cluster would reject these objects (add a Namespace manifest)"
                 )
-        report.warnings += self._ignored_external_ips(loaded.manifests)
-        problems = self._host_port_conflicts(loaded.manifests, node)
+        report.warnings += ignored_external_ips(loaded.manifests, self.host_address)
+        problems = host_port_conflicts(loaded.manifests, node, self.host_address)
         if problems:
             raise ManifestError(problems)
-        body = {"manifests": [_wire(m) for m in loaded.manifests], "prune": prune}
+        body = {"manifests": [wire(m) for m in loaded.manifests], "prune": prune}
         report.results = node.post("/v1/apply", body)["results"]
         if wait:
             self.wait_ready(wait)
         return report
-
-    def _ignored_external_ips(self, manifests: Sequence[Manifest]) -> list[str]:
-        from localsvc.node.svclb import local_external_ips
-
-        out = []
-        for m in manifests:
-            spec = (m.obj.get("spec") or {}) if m.kind == "Service" else {}
-            local = set(local_external_ips(spec, self.host_address))
-            for i, ip in enumerate(spec.get("externalIPs") or []):
-                if str(ip) not in local:
-                    path = f"spec.externalIPs[{i}]"
-                    out.append(f"{m.file}:{m.line_of(path)}: Service/{m.name}: {path}: {ip} is not "
-                               "an address of this machine; ignored (loopback addresses and the "
-                               "host address are served)")
-        return out
-
-    def _host_port_conflicts(self, manifests: Sequence[Manifest], node: NodeClient) -> list[Problem]:
-        """Explicit nodePorts that some other program already holds on the host address."""
-        if os.environ.get("DOCKER_HOST", "").startswith(("tcp://", "ssh://")):
-            return []  # ports are published on another machine; Docker reports conflicts there
-        held = set()
-        for svc in node.get("/v1/objects/Service")["items"]:
-            for port in svc["spec"].get("ports") or []:
-                if port.get("nodePort"):
-                    held.add(int(port["nodePort"]))
-        problems = []
-        for m in manifests:
-            if m.kind != "Service" or (m.obj.get("spec") or {}).get("type") not in (
-                    "NodePort", "LoadBalancer"):
-                continue
-            for i, port in enumerate(m.obj["spec"].get("ports") or []):
-                wanted = port.get("nodePort")
-                if isinstance(wanted, int) and wanted not in held and \
-                        not _host_port_free(self.host_address, wanted, port.get("protocol") or "TCP"):
-                    path = f"spec.ports[{i}].nodePort"
-                    problems.append(Problem(m.file, m.line_of(path), "Service", m.name, path,
-                                            f"port {wanted} is already in use on the host by "
-                                            "another program; stop it or choose another nodePort"))
-        return problems
 
     def delete(self, paths: Sequence[str | Path]) -> list[Obj]:
         loaded = load_manifests(paths)
@@ -324,28 +257,10 @@ class Environment:
         from localsvc.portforward import ForwardTarget
 
         kind, _, name = target.rpartition("/")
-        kind = kind or "pod"
         if kind in ("svc", "service", "services"):
-            svc = self.get("svc", name, namespace)[0]
-            ip = svc["spec"].get("clusterIP")
-            if not ip or ip == "None":
-                raise LocalsvcError(f"service {name} has no ClusterIP (headless or ExternalName); "
-                                    "port-forward to one of its pods instead (pod/NAME)")
-            for p in svc["spec"].get("ports") or []:
-                if str(p["port"]) == port or p.get("name") == port:
-                    return ForwardTarget(ip, int(p["port"]), f"svc/{name}")
-            raise LocalsvcError(f"service {name} has no port {port}")
-        if kind in ("pod", "pods", "po"):
-            pod = self.pod(name, namespace)
-            ip = pod["status"].get("podIP")
-            if not ip:
-                raise LocalsvcError(f"pod {name} has no IP yet ({pod_reason(pod)})")
-            number = int(port) if port.isdigit() else next(
-                (int(cp["containerPort"]) for c in pod["spec"]["containers"] for cp in c.get("ports") or []
-                 if cp.get("name") == port), None)
-            if number is None:
-                raise LocalsvcError(f"pod {name} has no container port named {port}")
-            return ForwardTarget(ip, number, f"pod/{name}")
+            return ForwardTarget.of_service(self.get("svc", name, namespace)[0], port)
+        if kind in ("", "pod", "pods", "po"):
+            return ForwardTarget.of_pod(self.pod(name, namespace), port)
         raise LocalsvcError(f"port-forward takes svc/NAME or pod/NAME (got {target})")
 
     def service_url(self, name: str, port: int | str | None = None, namespace: str = "default",
@@ -429,8 +344,8 @@ class Environment:
             pods = [p for p in self.get("pods", namespace=None)
                     if not p["metadata"].get("deletionTimestamp")]
             deployments = self.get("deployments", namespace=None)
-            waiting = [p for p in pods if not _pod_ready(p)]
-            short = [d for d in deployments if not _deployment_complete(d)]
+            waiting = [p for p in pods if not pod_ready(p)]
+            short = [d for d in deployments if not deployment_complete(d)]
             if not waiting and not short and self._routed():
                 return
             summary = f"waiting for {len(waiting)}/{len(pods)} pods: " + ", ".join(
@@ -448,7 +363,7 @@ class Environment:
         """Every ready pod a Service selects is among its endpoints, and the node's dataplane
         applied that state. Pod readiness is reported live while endpoints follow on the next
         sync, so ready pods alone do not mean a first request to a Service reaches them."""
-        ready = [p for p in self.get("pods", namespace=None) if _pod_ready(p)
+        ready = [p for p in self.get("pods", namespace=None) if pod_ready(p)
                  and p["status"].get("podIP")]
         addresses = {
             (e["metadata"]["namespace"], e["metadata"]["name"]):
@@ -471,138 +386,15 @@ class Environment:
 
     def container_id(self, pod: str, container: str | None = None, namespace: str = "default",
                      previous: bool = False) -> str:
-        obj = self.pod(pod, namespace)
-        statuses = obj["status"].get("containerStatuses") or []
-        names = [s["name"] for s in statuses]
-        if container is None:
-            if len(names) > 1:
-                self.progress(f'defaulted container "{names[0]}" out of: {", ".join(names)}')
-            container = names[0] if names else None
-        status = next((s for s in statuses + (obj["status"].get("initContainerStatuses") or [])
-                       if s["name"] == container), None)
-        if status is None:
-            raise NotFound(f'container "{container}" not found in pod "{pod}"; it has: {", ".join(names)}')
-        if previous:
-            cid = (status.get("lastState") or {}).get("terminated", {}).get("containerID")
-            if not cid:
-                raise NotFound(f'previous terminated container "{container}" in pod "{pod}" not found')
-        else:
-            cid = status.get("containerID")
-            if not cid:
-                reason = pod_reason(obj)
-                raise LocalsvcError(f'container "{container}" in pod "{pod}" has not started ({reason})')
-        return str(cid).removeprefix("docker://")
+        return containers.container_id(self.pod(pod, namespace), container, previous, self.progress)
 
     def logs(self, pod: str, container: str | None = None, namespace: str = "default", *,
              follow: bool = False, previous: bool = False, tail: int | None = None) -> Iterator[bytes]:
         cid = self.container_id(pod, container, namespace, previous)
-        try:
-            c = self.docker.containers.get(cid)
-        except docker.errors.NotFound as err:
-            raise NotFound(f"the container of pod {pod} is gone") from err
-        kwargs: dict[str, Any] = {"stdout": True, "stderr": True}
-        if tail is not None:
-            kwargs["tail"] = tail
-        if follow:
-            yield from c.logs(stream=True, follow=True, **kwargs)
-        else:
-            yield c.logs(**kwargs)
+        return containers.log_chunks(self.docker, cid, pod, follow=follow, tail=tail)
 
     def exec(self, pod: str, command: Sequence[str], container: str | None = None,
              namespace: str = "default", *, interactive: bool = False, tty: bool = False) -> int:
         """Run a command in a pod's container; returns its exit code."""
         cid = self.container_id(pod, container, namespace)
-        if interactive or tty:
-            # A terminal session is the docker CLI's job; it is installed with the engine.
-            flags = ("-i" if interactive else "") + ("t" if tty else "")
-            flags = flags if flags.startswith("-") else "-" + flags
-            try:
-                return subprocess.call(["docker", "exec", flags, cid, *command])
-            except FileNotFoundError as err:
-                raise LocalsvcError("exec -i/-t needs the docker CLI on PATH") from err
-        api = self.docker.api
-        exec_id = api.exec_create(cid, list(command), stdout=True, stderr=True)["Id"]
-        for out, errout in api.exec_start(exec_id, stream=True, demux=True):
-            if out:
-                sys.stdout.buffer.write(out)
-                sys.stdout.buffer.flush()
-            if errout:
-                sys.stderr.buffer.write(errout)
-                sys.stderr.buffer.flush()
-        code = api.exec_inspect(exec_id).get("ExitCode")
-        return int(code if code is not None else 1)
-
-
-def _host_port_free(address: str, port: int, protocol: str) -> bool:
-    kind = socket.SOCK_DGRAM if protocol == "UDP" else socket.SOCK_STREAM
-    with socket.socket(socket.AF_INET, kind) as sock:
-        # As a server binding the port would: connections in TIME_WAIT do not make it busy.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((address, port))
-        except OSError:
-            return False
-    return True
-
-
-def _check_range(text: str) -> str:
-    low, _, high = text.partition("-")
-    if not (low.isdigit() and high.isdigit() and 1 <= int(low) <= int(high) <= 65535):
-        raise LocalsvcError(f"--node-port-range must look like 30000-32767 (got {text!r})")
-    return f"{int(low)}-{int(high)}"
-
-
-def host_url(svc: Obj, port: Obj, host_address: str, scheme: str = "http") -> str | None:
-    """Where the host reaches one port of a Service: its LoadBalancer ingress, else its NodePort;
-    None for a port only reachable inside the environment."""
-    host = host_address if host_address != "0.0.0.0" else "127.0.0.1"
-    ingress = (svc.get("status") or {}).get("loadBalancer", {}).get("ingress") or []
-    if svc["spec"].get("type") == "LoadBalancer" and ingress:
-        return f"{scheme}://{ingress[0].get('ip', host)}:{port['port']}"
-    if port.get("nodePort"):
-        return f"{scheme}://{host}:{port['nodePort']}"
-    return None
-
-
-def _pod_ready(pod: Obj) -> bool:
-    status = pod.get("status") or {}
-    if status.get("phase") == "Succeeded":
-        return True
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in status.get("conditions") or [])
-
-
-def _deployment_complete(d: Obj) -> bool:
-    want = int(d["spec"].get("replicas", 1))
-    s = d.get("status") or {}
-    return s.get("replicas") == want and s.get("updatedReplicas") == want and s.get("readyReplicas") == want
-
-
-def pod_reason(pod: Obj) -> str:
-    """The STATUS column of `kubectl get pods`."""
-    meta, status = pod["metadata"], pod.get("status") or {}
-    if meta.get("deletionTimestamp"):
-        return "Terminating"
-    inits = status.get("initContainerStatuses") or []
-    done = sum(1 for c in inits if "terminated" in c["state"] and c["state"]["terminated"].get("exitCode") == 0)
-    if inits and done < len(inits):
-        for c in inits:
-            terminated = c["state"].get("terminated")
-            if terminated and terminated.get("exitCode") != 0:
-                return "Init:" + (terminated.get("reason") or f"ExitCode:{terminated.get('exitCode')}")
-            waiting = c["state"].get("waiting")
-            if waiting and waiting.get("reason") not in (None, "ContainerCreating", "PodInitializing"):
-                return f"Init:{waiting['reason']}"
-        return f"Init:{done}/{len(inits)}"
-    reason = status.get("phase", "Pending")
-    for c in status.get("containerStatuses") or []:
-        state = c.get("state") or {}
-        if "waiting" in state and state["waiting"].get("reason"):
-            return str(state["waiting"]["reason"])
-        if "terminated" in state and status.get("phase") not in ("Succeeded", "Failed"):
-            return str(state["terminated"].get("reason") or "Error")
-    if status.get("phase") == "Succeeded":
-        return "Completed"
-    if status.get("phase") == "Failed":
-        return status.get("reason") or "Error"
-    return str(reason)
+        return containers.exec_in(self.docker, cid, command, interactive=interactive, tty=tty)

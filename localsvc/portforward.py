@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Self
+from typing import Any, Self
 
 import aiohttp
 
@@ -34,6 +34,35 @@ class ForwardTarget:
     ip: str
     port: int
     description: str  # e.g. "svc/web": "error forwarding port 80 to svc/web: ..."
+
+    @classmethod
+    def of_service(cls, svc: dict[str, Any], port: str) -> ForwardTarget:
+        """A Service's ClusterIP and its port numbered or named `port`."""
+        name = svc["metadata"]["name"]
+        ip = svc["spec"].get("clusterIP")
+        if not ip or ip == "None":
+            raise LocalsvcError(f"service {name} has no ClusterIP (headless or ExternalName); "
+                                "port-forward to one of its pods instead (pod/NAME)")
+        for p in svc["spec"].get("ports") or []:
+            if str(p["port"]) == port or p.get("name") == port:
+                return cls(ip, int(p["port"]), f"svc/{name}")
+        raise LocalsvcError(f"service {name} has no port {port}")
+
+    @classmethod
+    def of_pod(cls, pod: dict[str, Any], port: str) -> ForwardTarget:
+        """A pod's IP and `port`, a number or the name of one of its container ports."""
+        from localsvc.podstatus import pod_reason
+
+        name = pod["metadata"]["name"]
+        ip = pod["status"].get("podIP")
+        if not ip:
+            raise LocalsvcError(f"pod {name} has no IP yet ({pod_reason(pod)})")
+        number = int(port) if port.isdigit() else next(
+            (int(cp["containerPort"]) for c in pod["spec"]["containers"]
+             for cp in c.get("ports") or [] if cp.get("name") == port), None)
+        if number is None:
+            raise LocalsvcError(f"pod {name} has no container port named {port}")
+        return cls(ip, number, f"pod/{name}")
 
 
 def parse_port_spec(spec: str) -> tuple[int, int]:

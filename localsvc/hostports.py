@@ -1,0 +1,89 @@
+"""Services on the host's ports: NodePort range, ports other programs hold, host URLs,
+externalIPs this machine serves."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+from localsvc.client import NodeClient
+from localsvc.errors import LocalsvcError, Problem
+from localsvc.model.load import Manifest
+
+Obj = dict[str, Any]
+
+
+def ignored_external_ips(manifests: Sequence[Manifest], host_address: str) -> list[str]:
+    """Warnings for externalIPs that are not addresses of this machine (they are not served)."""
+    from localsvc.node.svclb import local_external_ips
+
+    out = []
+    for m in manifests:
+        spec = (m.obj.get("spec") or {}) if m.kind == "Service" else {}
+        local = set(local_external_ips(spec, host_address))
+        for i, ip in enumerate(spec.get("externalIPs") or []):
+            if str(ip) not in local:
+                path = f"spec.externalIPs[{i}]"
+                out.append(f"{m.file}:{m.line_of(path)}: Service/{m.name}: {path}: {ip} is not "
+                           "an address of this machine; ignored (loopback addresses and the "
+                           "host address are served)")
+    return out
+
+
+def host_port_conflicts(manifests: Sequence[Manifest], node: NodeClient,
+                        host_address: str) -> list[Problem]:
+    """Explicit nodePorts that some other program already holds on the host address."""
+    if os.environ.get("DOCKER_HOST", "").startswith(("tcp://", "ssh://")):
+        return []  # ports are published on another machine; Docker reports conflicts there
+    held = set()
+    for svc in node.get("/v1/objects/Service")["items"]:
+        for port in svc["spec"].get("ports") or []:
+            if port.get("nodePort"):
+                held.add(int(port["nodePort"]))
+    problems = []
+    for m in manifests:
+        if m.kind != "Service" or (m.obj.get("spec") or {}).get("type") not in (
+                "NodePort", "LoadBalancer"):
+            continue
+        for i, port in enumerate(m.obj["spec"].get("ports") or []):
+            wanted = port.get("nodePort")
+            if isinstance(wanted, int) and wanted not in held and \
+                    not host_port_free(host_address, wanted, port.get("protocol") or "TCP"):
+                path = f"spec.ports[{i}].nodePort"
+                problems.append(Problem(m.file, m.line_of(path), "Service", m.name, path,
+                                        f"port {wanted} is already in use on the host by "
+                                        "another program; stop it or choose another nodePort"))
+    return problems
+
+
+def host_port_free(address: str, port: int, protocol: str) -> bool:
+    kind = socket.SOCK_DGRAM if protocol == "UDP" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as sock:
+        # As a server binding the port would: connections in TIME_WAIT do not make it busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def check_node_port_range(text: str) -> str:
+    low, _, high = text.partition("-")
+    if not (low.isdigit() and high.isdigit() and 1 <= int(low) <= int(high) <= 65535):
+        raise LocalsvcError(f"--node-port-range must look like 30000-32767 (got {text!r})")
+    return f"{int(low)}-{int(high)}"
+
+
+def host_url(svc: Obj, port: Obj, host_address: str, scheme: str = "http") -> str | None:
+    """Where the host reaches one port of a Service: its LoadBalancer ingress, else its NodePort;
+    None for a port only reachable inside the environment."""
+    host = host_address if host_address != "0.0.0.0" else "127.0.0.1"
+    ingress = (svc.get("status") or {}).get("loadBalancer", {}).get("ingress") or []
+    if svc["spec"].get("type") == "LoadBalancer" and ingress:
+        return f"{scheme}://{ingress[0].get('ip', host)}:{port['port']}"
+    if port.get("nodePort"):
+        return f"{scheme}://{host}:{port['nodePort']}"
+    return None
