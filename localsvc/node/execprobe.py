@@ -117,6 +117,12 @@ class ExecOutcome:
     def passed(self) -> bool:
         return self.kind == "exited" and self.exit_code == 0
 
+    @property
+    def verdict(self) -> bool | None:
+        """The probe's result; None when the command was not run because every slot was taken
+        (the node's problem, not the container's: it must not count towards a restart)."""
+        return None if self.kind == "busy" else self.passed
+
     def message(self, command: list[str], timeout: float) -> str:
         """The reason an attempt failed, as a user reads it in the pod's Ready condition."""
         shown = " ".join(command)
@@ -132,8 +138,8 @@ class ExecOutcome:
             return (f"command {shown!r} wrote more than {OUTPUT_READ_CAP // 1024} KiB of output "
                     f"(probes keep {OUTPUT_KEEP_BYTES // 1024} KiB); {stopped}")
         if self.kind == "busy":
-            return (f"not run: {EXEC_PROBE_CONCURRENCY} exec probes were already running on the "
-                    f"node for {timeout:g}s")
+            return (f"{EXEC_PROBE_CONCURRENCY} exec probes were already running on the node "
+                    f"for {timeout:g}s")
         if self.kind == "still-running":
             return f"not run: the previous run of {shown!r} is still running ({self.detail})"
         return f"command {shown!r} could not be run: {self.detail}"

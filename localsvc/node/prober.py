@@ -17,8 +17,9 @@ from typing import Any
 
 log = logging.getLogger("localsvc.prober")
 Obj = dict[str, Any]
-# (command, timeout) -> (passed, message when it did not): see localsvc.node.execprobe
-ExecFn = Callable[[list[str], float], Awaitable[tuple[bool, str]]]
+# (command, timeout) -> (passed, message when it did not), passed None when the command could
+# not be run at all because the node was busy: see localsvc.node.execprobe
+ExecFn = Callable[[list[str], float], Awaitable[tuple[bool | None, str]]]
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,9 @@ async def _http_get(ip: str, port: int, spec: Obj, timeout: float) -> tuple[bool
     return 200 <= code < 400, f"HTTP probe failed with statuscode: {code}"
 
 
-async def probe_once(probe: Obj, container: Obj, ip: str, exec_fn: ExecFn) -> tuple[bool, str]:
-    """One attempt of a probe: (passed, message when it did not)."""
+async def probe_once(probe: Obj, container: Obj, ip: str, exec_fn: ExecFn) -> tuple[bool | None, str]:
+    """One attempt of a probe: (passed, message when it did not). None: no result, the node
+    could not run it (the kubelet likewise throws away a probe that errs inside itself)."""
     settings = ProbeSettings.of(probe)
     try:
         if "httpGet" in probe:
@@ -147,6 +149,14 @@ class ContainerProber:
         while True:
             began = time.monotonic()
             ok, message = await probe_once(probe, self.container, self.ip, self.exec_fn)
+            if ok is None:
+                # No result: counts neither way, so a busy node never restarts a container.
+                # A readiness probe not yet reported says why the container is not ready.
+                if kind == "readiness" and state is None:
+                    state = False
+                    self.on_ready(False, f"Readiness probe not run: {message}")
+                await asyncio.sleep(max(0.0, settings.period - (time.monotonic() - began)))
+                continue
             if ok:
                 successes, failures = successes + 1, 0
             else:

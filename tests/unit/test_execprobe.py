@@ -88,7 +88,7 @@ def test_text_replaces_bad_bytes() -> None:
         (ExecOutcome("output-cap"), False,
          "command 'cat /tmp/ready' wrote more than 1024 KiB of output (probes keep 10 KiB); "
          "stopped it"),
-        (ExecOutcome("busy"), False, "not run: 4 exec probes were already running on the node for 1s"),
+        (ExecOutcome("busy"), False, "4 exec probes were already running on the node for 1s"),
         (ExecOutcome("still-running", detail="no sh", ended=False), False,
          "not run: the previous run of 'cat /tmp/ready' is still running (no sh)"),
         (ExecOutcome("error", detail="No such container"), False,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -92,7 +92,7 @@ def test_resolve_port_unknown_name() -> None:
     [(200, True), (204, True), (302, True), (399, True), (400, False), (404, False), (500, False)],
 )
 def test_http_get_status(status: int, passed: bool) -> None:
-    async def main() -> tuple[bool, str]:
+    async def main() -> tuple[bool | None, str]:
         async with http_server([status], []) as port:
             return await probe_once({"httpGet": {"port": port, "path": "/healthz"}}, CONTAINER, "127.0.0.1", no_exec)
 
@@ -105,7 +105,7 @@ def test_http_get_status(status: int, passed: bool) -> None:
 def test_http_get_200_then_500_with_named_port_and_headers() -> None:
     requests: list[bytes] = []
 
-    async def main() -> list[tuple[bool, str]]:
+    async def main() -> list[tuple[bool | None, str]]:
         async with http_server([200, 500], requests) as port:
             probe = {"httpGet": {"port": "http", "path": "/ready?x=1",
                                  "httpHeaders": [{"name": "X-Probe", "value": "yes"}]}}
@@ -124,7 +124,7 @@ def test_http_get_200_then_500_with_named_port_and_headers() -> None:
 def test_http_get_custom_host_header_replaces_the_default() -> None:
     requests: list[bytes] = []
 
-    async def main() -> tuple[bool, str]:
+    async def main() -> tuple[bool | None, str]:
         async with http_server([200], requests) as port:
             probe = {"httpGet": {"port": port, "httpHeaders": [{"name": "Host", "value": "api.local"}]}}
             return await probe_once(probe, CONTAINER, "127.0.0.1", no_exec)
@@ -149,7 +149,7 @@ def test_http_get_lowercase_host_header_replaces_the_default() -> None:
 
 
 def test_http_get_explicit_host_field_is_dialled() -> None:
-    async def main() -> tuple[bool, str]:
+    async def main() -> tuple[bool | None, str]:
         async with http_server([200], []) as port:
             return await probe_once({"httpGet": {"host": "127.0.0.1", "port": port}}, CONTAINER, "10.255.255.1",
                                     no_exec)
@@ -178,7 +178,7 @@ def test_http_get_connection_refused() -> None:
 
 
 def test_http_get_bad_response() -> None:
-    async def main() -> tuple[bool, str]:
+    async def main() -> tuple[bool | None, str]:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await reader.readuntil(b"\r\n\r\n")
             writer.write(b"garbage\r\n")
@@ -196,7 +196,7 @@ def test_http_get_bad_response() -> None:
 
 
 def test_http_get_timeout() -> None:
-    async def main() -> tuple[bool, str]:
+    async def main() -> tuple[bool | None, str]:
         async with http_server([200], [], respond=False) as port:
             return await probe_once({"httpGet": {"port": port}, "timeoutSeconds": 0.2}, CONTAINER, "127.0.0.1",
                                     no_exec)
@@ -212,7 +212,7 @@ def test_http_get_timeout() -> None:
 
 @pytest.mark.parametrize("named", [False, True])
 def test_tcp_socket_open_and_closed(named: bool) -> None:
-    async def main() -> tuple[tuple[bool, str], tuple[bool, str]]:
+    async def main() -> tuple[tuple[bool | None, str], tuple[bool | None, str]]:
         server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
         try:
             port = server.sockets[0].getsockname()[1]
@@ -274,12 +274,12 @@ class Script:
     """A fake probe_once: each probe (told apart by its exec command) answers from its script;
     once every script is used up, `done` is set and further probes block."""
 
-    def __init__(self, **scripts: list[bool]) -> None:
+    def __init__(self, **scripts: Sequence[bool | None]) -> None:
         self.scripts = {k: list(v) for k, v in scripts.items()}
         self.done = asyncio.Event()
         self.calls: list[str] = []
 
-    async def __call__(self, probe: Obj, container: Obj, ip: str, exec_fn: Any) -> tuple[bool, str]:
+    async def __call__(self, probe: Obj, container: Obj, ip: str, exec_fn: Any) -> tuple[bool | None, str]:
         kind = probe["exec"]["command"][0]
         self.calls.append(kind)
         script = self.scripts[kind]
@@ -373,6 +373,72 @@ def test_liveness_kills_once_after_failure_threshold(
     ready, kills = run_prober(monkeypatch, {"name": "c", "livenessProbe": probe_of("live", **settings)}, script)
     assert kills == (["Liveness probe failed: live said no"] if killed else [])
     assert ready == []
+
+
+N = None  # the attempt was not run (every exec-probe slot of the node was taken)
+
+
+@pytest.mark.parametrize(
+    ("results", "reported"),
+    [
+        ([N, N, N, N], [False]),  # not ready, said once, with the reason
+        ([T, N, N, N, N], [True]),  # a busy node does not make a ready container unready
+        ([F, N, F, N, F], [False]),
+        ([T, F, N, F, N, F], [True, False]),  # not-run attempts neither count nor reset
+        ([T, F, N, T, F, F], [True]),
+    ],
+)
+def test_readiness_attempts_not_run_count_neither_way(
+    monkeypatch: pytest.MonkeyPatch, fast_sleep: list[float], results: list[bool | None],
+    reported: list[bool],
+) -> None:
+    ready, kills = run_prober(monkeypatch, {"name": "c", "readinessProbe": probe_of("ready")},
+                              Script(ready=results))
+    assert (ready, kills) == (reported, [])
+
+
+@pytest.mark.parametrize(
+    ("results", "killed"),
+    [([N] * 10, False), ([F, N, F, N, N, T, F, F], False), ([F, N, F, N, F], True)],
+)
+def test_liveness_attempts_not_run_never_restart(
+    monkeypatch: pytest.MonkeyPatch, fast_sleep: list[float], results: list[bool | None],
+    killed: bool,
+) -> None:
+    """Case 3: on a node whose exec-probe slots are all taken, a container's liveness probe that
+    could not run must not get it restarted."""
+    ready, kills = run_prober(monkeypatch, {"name": "c", "livenessProbe": probe_of("live")},
+                              Script(live=results))
+    assert kills == (["Liveness probe failed: live said no"] if killed else [])
+
+
+def test_startup_not_run_neither_passes_nor_fails(
+    monkeypatch: pytest.MonkeyPatch, fast_sleep: list[float]
+) -> None:
+    script = Script(start=[N, N, N, T], ready=[T])
+    container = {"name": "c", "startupProbe": probe_of("start", failureThreshold=1),
+                 "readinessProbe": probe_of("ready")}
+    ready, kills = run_prober(monkeypatch, container, script)
+    assert script.calls[:5] == ["start", "start", "start", "start", "ready"]
+    assert (ready, kills) == ([True], [])
+
+
+def test_the_reason_of_a_readiness_probe_not_run(monkeypatch: pytest.MonkeyPatch,
+                                                 fast_sleep: list[float]) -> None:
+    messages: list[str] = []
+    monkeypatch.setattr(prober, "probe_once", Script(ready=[N, N]))
+
+    async def main() -> None:
+        p = ContainerProber({"name": "c", "readinessProbe": probe_of("ready")}, "127.0.0.1",
+                            time.time() - 100, no_exec, lambda r, m: messages.append(m), print)
+        task = asyncio.ensure_future(p.run())
+        for _ in range(100):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(main())
+    assert messages == ["Readiness probe not run: ready said no"]
 
 
 def test_startup_gates_the_other_probes(monkeypatch: pytest.MonkeyPatch, fast_sleep: list[float]) -> None:

@@ -1,0 +1,81 @@
+"""The probers of one pod: one ContainerProber per running container instance.
+
+A restarted container gets a new prober (its probes start over, as the kubelet's do). Readiness
+results land in the container's state; a failed liveness or startup probe asks the pod worker
+to restart the container. Exec probes go through the node's exec-probe runner (its own threads
+and slots, output capped, commands ended: see localsvc.node.execprobe), never the default
+executor that the pod lifecycle uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from localsvc.node.execprobe import ContainerExecProbes, node_runner
+from localsvc.node.podstate import ContainerState
+from localsvc.node.prober import ContainerProber
+from localsvc.node.tasks import spawn
+
+PROBE_KINDS = ("readinessProbe", "livenessProbe", "startupProbe")
+
+# (container id, reason) -> the worker's restart of that container
+Restart = Callable[[str, str], Coroutine[Any, Any, None]]
+
+
+class PodProbes:
+    def __init__(self, docker_api: Any, pod: str, on_change: Callable[[], None],
+                 restart: Restart):
+        self.docker_api = docker_api
+        self.pod = pod  # namespace/name, for task names
+        self.on_change = on_change
+        self.restart = restart
+        self._probers: dict[str, tuple[str, asyncio.Task[Any]]] = {}  # name -> (id, task)
+
+    def ensure(self, c: ContainerState, spec: dict[str, Any], pod_ip: str) -> None:
+        """Run the probes of `c` if it is running (once per container instance); stop them if
+        it is not."""
+        if not any(spec.get(k) for k in PROBE_KINDS):
+            return
+        current = self._probers.get(c.name)
+        running_id = c.container_id if c.state == "running" else None
+        if current and current[0] == running_id:
+            return
+        if current:
+            current[1].cancel()
+            del self._probers[c.name]
+        c.probe_ready, c.probe_message = False, ""
+        if running_id is None or not pod_ip:
+            return
+        container_id = running_id
+
+        def on_ready(ready: bool, message: str) -> None:
+            if c.container_id == container_id and (c.probe_ready, c.probe_message) != (
+                ready, message
+            ):
+                c.probe_ready, c.probe_message = ready, message
+                c.ready = c.state == "running" and ready
+                self.on_change()
+
+        def on_kill(reason: str) -> None:
+            spawn(self.restart(container_id, reason), name=f"kill {self.pod}/{c.name}")
+
+        exec_probes = ContainerExecProbes(self.docker_api, container_id)
+
+        async def exec_fn(command: list[str], timeout: float) -> tuple[bool | None, str]:
+            outcome = await node_runner().run(exec_probes, command, timeout)
+            return outcome.verdict, outcome.message(command, timeout)
+
+        prober = ContainerProber(spec, pod_ip, c.started_at or time.time(), exec_fn, on_ready,
+                                 on_kill)
+        task = spawn(prober.run(), name=f"probe {self.pod}/{c.name}")
+        self._probers[c.name] = (container_id, task)
+
+    def cancel_all(self) -> None:
+        """Stop every prober (the pod is going). An exec probe's thread still in flight ends by
+        itself within its timeout."""
+        for _, task in self._probers.values():
+            task.cancel()
+        self._probers.clear()
