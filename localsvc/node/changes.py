@@ -8,10 +8,13 @@ allocation clash, a full disk), the stored objects and the running environment a
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from localsvc.errors import ManifestError, NotFound, Problem
@@ -28,6 +31,44 @@ log = logging.getLogger("localsvc.changes")
 Obj = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One manifest of an apply, compared and stamped against the object stored at the time."""
+
+    manifest: Manifest
+    key: str
+    previous: Obj | None  # the stored object it was compared with (identity is checked)
+    stored: Obj | None  # what to store; None when unchanged
+    text: str = ""  # json.dumps(stored), for the Store
+
+
+def prepare(manifests: Sequence[Manifest], objects: Mapping[str, Obj]) -> list[Prepared]:
+    """Compare and stamp each manifest against `objects` (deep copies: the slow, pure part of
+    an apply, which may run off the event loop; only reads `objects`)."""
+    out = []
+    for m in manifests:
+        key = object_key(m.obj)
+        previous = objects.get(key)
+        if previous is not None and comparable(previous) == comparable(m.obj):
+            out.append(Prepared(m, key, previous, None))
+            continue
+        stored = stamp(m.obj, previous)
+        if previous is not None and m.obj["kind"] == "Pod":
+            # Pod specs are immutable in Kubernetes: a changed Pod is a new pod.
+            stored["metadata"]["uid"] = str(uuid.uuid4())
+        out.append(Prepared(m, key, previous, stored, json.dumps(stored)))
+    return out
+
+
+@dataclass(frozen=True)
+class Staged:
+    """An apply ready to commit: the State to save, the results, the generation it is on."""
+
+    state: State
+    results: list[Obj]
+    generation: int
+
+
 def result(key: str, action: str) -> Obj:
     kind, namespace, name = key.split("/", 2)
     return {"kind": kind, "namespace": namespace, "name": name, "action": action}
@@ -40,6 +81,7 @@ class ObjectChanges:
     store: Store
     state: State
     cluster_range: str
+    generation: int  # +1 on every change of the stored objects
 
     @property
     def allocations(self) -> dict[str, str]:
@@ -55,10 +97,36 @@ class ObjectChanges:
     def _changed(self) -> None:
         raise NotImplementedError  # the Controller's
 
-    def apply(self, manifests: Sequence[Manifest], prune: bool,
-              validated: bool = False) -> list[Obj]:
+    def apply(self, manifests: Sequence[Manifest], prune: bool, validated: bool = False,
+              prepared: Sequence[Prepared] | None = None) -> list[Obj]:
         """Apply objects (all or nothing); with prune, remove applied objects not given.
-        `validated`: the caller ran model.validate already (off the event loop)."""
+        `validated`: the caller ran model.validate already; `prepared`: the caller ran
+        `prepare` (both off the event loop). An object stored since then is prepared again."""
+        staged = self._stage(manifests, prune, validated, prepared)
+        self.store.save(staged.state)  # raises before anything changed in memory
+        return self._commit(staged)
+
+    async def apply_async(self, manifests: Sequence[Manifest], prune: bool,
+                          prepared: Sequence[Prepared]) -> list[Obj]:
+        """apply() of validated, prepared manifests, with the state file written off the event
+        loop. Objects changed by a delete/scale while the file was written: staged again."""
+        staged = self._stage(manifests, prune, True, prepared)
+        await self.store.save_async(staged.state)  # raises before anything changed in memory
+        if staged.generation != self.generation:
+            try:
+                staged = self._stage(manifests, prune, True, prepared)
+                self.store.save(staged.state)
+            except BaseException:
+                self.store.submit(self.state)  # the file held the first staging: put back
+                raise
+        results = self._commit(staged)
+        # Again, after any save queued meanwhile by the sync loop (it held the old objects).
+        await self.store.save_async(self.state)
+        return results
+
+    def _stage(self, manifests: Sequence[Manifest], prune: bool, validated: bool,
+               prepared: Sequence[Prepared] | None) -> Staged:
+        """The State after the apply, on copies of the tables: self.state is not touched."""
         if not validated:
             problems = validate(manifests)
             if problems:
@@ -67,21 +135,18 @@ class ObjectChanges:
         objects, sources = dict(self.state.objects), dict(self.state.sources)
         results = []
         given = set()
-        for m in manifests:
-            key = object_key(m.obj)
-            given.add(key)
-            previous = objects.get(key)
-            if previous is not None and comparable(previous) == comparable(m.obj):
+        for p in prepared if prepared is not None else prepare(manifests, objects):
+            if objects.get(p.key) is not p.previous:  # changed meanwhile: compare again
+                p = prepare([p.manifest], objects)[0]
+            given.add(p.key)
+            if p.stored is None:
                 action = "unchanged"
             else:
-                stored = stamp(m.obj, previous)
-                if previous is not None and m.obj["kind"] == "Pod":
-                    # Pod specs are immutable in Kubernetes: a changed Pod is a new pod.
-                    stored["metadata"]["uid"] = str(uuid.uuid4())
-                objects[key] = stored
-                action = "created" if previous is None else "configured"
-            sources[key] = {"file": m.file, "line": m.line}
-            results.append(result(key, action))
+                objects[p.key] = p.stored
+                self.store.remember(p.key, p.stored, p.text)
+                action = "created" if p.previous is None else "configured"
+            sources[p.key] = {"file": p.manifest.file, "line": p.manifest.line}
+            results.append(result(p.key, action))
         if prune:
             for key in [k for k in objects if k not in given]:
                 objects.pop(key)
@@ -89,13 +154,17 @@ class ObjectChanges:
                 results.append(result(key, "deleted"))
         # The tables the check computed are those of the Services now stored.
         allocations = {**self.state.allocations, svc.ALLOCATION_KEY: ips, "nodePorts": ports}
-        staged = State(objects=objects, sources=sources, pods=self.state.pods,
-                       allocations=allocations)
-        self.store.save(staged)  # raises before anything changed in memory
-        self.state.objects, self.state.sources = objects, sources
-        self.state.allocations = allocations
+        state = State(objects=objects, sources=sources, pods=self.state.pods,
+                      allocations=allocations)
+        return Staged(state, results, self.generation)
+
+    def _commit(self, staged: Staged) -> list[Obj]:
+        self.state.objects, self.state.sources = staged.state.objects, staged.state.sources
+        for table in (svc.ALLOCATION_KEY, "nodePorts"):  # the sync loop owns the others
+            self.state.allocations[table] = staged.state.allocations[table]
+        self.generation += 1
         self._changed_after_commit()
-        return results
+        return staged.results
 
     def _changed_after_commit(self) -> None:
         """Act on a committed change. A failure here is the node's, not the request's: the
@@ -167,6 +236,7 @@ class ObjectChanges:
                 for other in [k for k in self.state.objects if k.split("/")[1] == namespace]:
                     results.append(self._remove_object(other))
         self._reallocate()
+        self.generation += 1
         self.store.save(self.state)
         self._changed_after_commit()
         return results
@@ -176,8 +246,11 @@ class ObjectChanges:
         obj = self.state.objects.get(key)
         if obj is None:
             raise NotFound(f'deployment "{name}" not found in namespace "{namespace}"')
+        obj = copy.deepcopy(obj)  # stored objects are replaced, never changed in place
         obj["spec"]["replicas"] = replicas
         obj["metadata"]["generation"] = int(obj["metadata"].get("generation", 1)) + 1
+        self.state.objects[key] = obj
+        self.generation += 1
         self.store.save(self.state)
         self._changed_after_commit()
         return result(key, "scaled")
@@ -200,9 +273,12 @@ class ObjectChanges:
                 continue
             if obj["kind"] == "Deployment":
                 restarts[key] = now_iso() + f"#{time.time_ns()}"
-            else:
-                obj["metadata"]["uid"] = str(uuid.uuid4())  # a new pod, as after delete+create
+            else:  # a new pod, as after delete+create (a new object: never changed in place)
+                obj = copy.deepcopy(obj)
+                obj["metadata"]["uid"] = str(uuid.uuid4())
+                self.state.objects[key] = obj
             results.append(result(key, "restarted"))
+        self.generation += 1
         self.store.save(self.state)
         self._changed_after_commit()
         return results

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
@@ -47,11 +48,18 @@ SYNC_PERIOD = 2.0
 GC_PERIOD = 10.0
 
 
+def _log_failed_save(future: Future[None]) -> None:
+    error = future.exception()
+    if error is not None:
+        log.error("saving the state failed (the next change tries again): %r", error)
+
+
 class Controller(ObjectViews, ObjectChanges, Forwarders):
     def __init__(self, ctx: NodeContext, store: Store, network: NetworkSync | None = None):
         self.ctx = ctx
         self.store = store
         self.state: State = store.load()
+        self.generation = 0  # +1 on every change of the stored objects (see ObjectChanges)
         self.workers: dict[str, PodWorker] = {}  # pod uid -> worker of a desired pod
         self.terminating: dict[str, PodWorker] = {}  # pod uid -> worker stopping its pod
         self._dirty = asyncio.Event()
@@ -188,8 +196,8 @@ class Controller(ObjectViews, ObjectChanges, Forwarders):
             if worker.done.is_set():
                 del self.terminating[uid]
         changed |= self._assign_load_balancers()
-        if changed:
-            self.store.save(self.state)
+        if changed:  # written in the store's thread, in order; the loop does not wait for it
+            self.store.submit(self.state).add_done_callback(_log_failed_save)
         self._refresh_snapshot()
 
     def _guarded(self, obj: Obj, step: Callable[[Obj, set[str]], bool], desired: set[str]) -> bool:

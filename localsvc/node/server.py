@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from aiohttp import web
 from dnslib import QTYPE, RCODE, DNSRecord
@@ -20,48 +18,13 @@ from dnslib import QTYPE, RCODE, DNSRecord
 from localsvc.errors import LocalsvcError, ManifestError, NotFound
 from localsvc.model.load import Manifest
 from localsvc.model.objects import kind_of
-from localsvc.model.validate import validate
+from localsvc.node.applybody import parse_apply
+from localsvc.node.changes import Prepared, prepare
 from localsvc.node.controller import Controller
 from localsvc.node.tunnel import add_tunnel_routes
 
 log = logging.getLogger("localsvc.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class BadRequest(LocalsvcError):
-    """The request body is not what the endpoint takes (400, with this message)."""
-
-
-def _manifests(body: Any) -> list[Manifest]:
-    items = body.get("manifests") if isinstance(body, dict) else None
-    if not isinstance(items, list):
-        raise BadRequest('the body must be {"manifests": [{"obj": {...}, "file": ..., '
-                         '"line": ...}, ...]}')
-    out = []
-    for n, i in enumerate(items):
-        obj = i.get("obj") if isinstance(i, dict) else None
-        if not isinstance(obj, dict):
-            raise BadRequest(f"manifests[{n}].obj: must be an object (a Kubernetes manifest)")
-        try:
-            out.append(Manifest(obj=obj, file=str(i.get("file", "<api>")),
-                                line=int(i.get("line") or 1), lines=i.get("lines") or {}))
-        except (TypeError, ValueError) as err:
-            raise BadRequest(f"manifests[{n}]: {err}") from err
-    return out
-
-
-def parse_apply(raw: bytes) -> tuple[list[Manifest], bool]:
-    """An apply request body, parsed and validated (the slow part of an apply: run it off the
-    event loop that also answers DNS). ManifestError lists every problem."""
-    try:
-        body = json.loads(raw)
-    except ValueError as err:
-        raise BadRequest(f"the body is not JSON: {err}") from err
-    manifests = _manifests(body)
-    problems = validate(manifests)
-    if problems:
-        raise ManifestError(problems)
-    return manifests, bool(body.get("prune"))
 
 
 def _internal_error(what: str, env: str, err: Exception) -> web.Response:
@@ -99,9 +62,15 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
     async def apply(request: web.Request) -> web.Response:
         raw = await request.read()
         loop = asyncio.get_running_loop()
-        manifests, prune = await loop.run_in_executor(apply_executor, parse_apply, raw)
+
+        def parse_and_prepare() -> tuple[list[Manifest], bool, list[Prepared]]:
+            manifests, prune = parse_apply(raw)
+            return manifests, prune, prepare(manifests, controller.state.objects)
+
+        manifests, prune, prepared = await loop.run_in_executor(apply_executor,
+                                                                parse_and_prepare)
         try:
-            results = controller.apply(manifests, prune=prune, validated=True)
+            results = await controller.apply_async(manifests, prune, prepared)
         except LocalsvcError:
             raise
         except Exception as err:  # all or nothing: the apply changed nothing

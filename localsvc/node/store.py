@@ -8,12 +8,14 @@ be read is quarantined beside it, never loaded half and never lost. No Docker he
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import os
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,6 +142,27 @@ class Store:
         directory.mkdir(parents=True, exist_ok=True)
         # Set when load() found a corrupt state file: what happened and where the copy is.
         self.load_error = ""
+        # key -> (stored object, `"key": <its JSON>`). Stored objects are replaced, never changed in
+        # place, so the same object means the same text: a save serialises only new objects
+        # (an apply of thousands serialises them off the event loop, see `remember`).
+        self._texts: dict[str, tuple[Obj, str]] = {}
+        # One writer thread: writes happen in the order states were submitted.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-writer")
+        self.submitted = 0  # states submitted for writing so far
+
+    def remember(self, key: str, obj: Obj, text: str) -> None:
+        """`text` is json.dumps(obj), computed elsewhere (off the event loop)."""
+        self._texts[key] = (obj, f"{json.dumps(key)}: {text}")
+
+    def _objects_json(self, objects: dict[str, Obj]) -> str:
+        texts: dict[str, tuple[Obj, str]] = {}
+        for key, obj in objects.items():
+            cached = self._texts.get(key)
+            if cached is None or cached[0] is not obj:
+                cached = (obj, f"{json.dumps(key)}: {json.dumps(obj)}")
+            texts[key] = cached
+        self._texts = texts
+        return "{" + ", ".join(part for _, part in texts.values()) + "}"
 
     def load(self) -> State:
         """The saved State. A state file that cannot be read is moved aside (never deleted) and
@@ -159,18 +182,39 @@ class Store:
             log.error("%s", self.load_error)
             return State()
 
-    def save(self, state: State) -> None:
-        data = {
-            "version": 1,
-            "objects": state.objects,
+    def _text(self, state: State) -> str:
+        rest = json.dumps({
             "sources": state.sources,
             "pods": {k: v.to_json() for k, v in state.pods.items()},
             "allocations": state.allocations,
-        }
+        })
+        return f'{{"version": 1, "objects": {self._objects_json(state.objects)}, {rest[1:]}'
+
+    def save(self, state: State) -> None:
+        """Write `state` now (waits for the writes queued before it)."""
+        self.submit(state).result()
+
+    def submit(self, state: State) -> Future[None]:
+        """Serialise `state` now (cheap: unchanged objects keep their text) and write it in the
+        writer thread, after every state submitted before it: the last submitted is the last
+        written. The event loop does not wait for the disk."""
+        text = self._text(state)
+        self.submitted += 1
+        return self._writer.submit(self._write, text)
+
+    async def save_async(self, state: State) -> int:
+        """submit(state) and wait until it is on disk, without blocking the event loop; the
+        sequence number of this write (compare with `submitted` to see if others followed)."""
+        future = self.submit(state)
+        sequence = self.submitted
+        await asyncio.wrap_future(future)
+        return sequence
+
+    def _write(self, text: str) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".state-")
         try:
             with os.fdopen(fd, "w") as handle:
-                json.dump(data, handle)
+                handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)

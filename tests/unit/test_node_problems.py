@@ -4,6 +4,7 @@ changes nothing. No pods are involved, so no Docker call is made (the client is 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from localsvc.devloop.status import problems_text
 from localsvc.dns.server import DnsServer
 from localsvc.errors import ManifestError
 from localsvc.model.load import Manifest
+from localsvc.node.applybody import BadRequest, loads_in_pieces, parse_apply
+from localsvc.node.changes import prepare
 from localsvc.node.context import NodeConfig, NodeContext
 from localsvc.node.controller import Controller
 from localsvc.node.network import NetworkSync
@@ -127,3 +130,83 @@ def test_invalid_apply_changes_nothing(tmp_path: Path) -> None:
     with pytest.raises(ManifestError):
         node.apply(manifests(service("a"), bad), prune=False)
     assert node.state.objects == {} and not (tmp_path / "state.json").exists()
+
+
+# ---- apply off the event loop: staged, written by the store's thread, committed after -------
+
+def test_async_apply_commits_after_the_write(tmp_path: Path) -> None:
+    node = controller(tmp_path)
+
+    async def run() -> list[Obj]:
+        given = manifests(service("a"), service("b"))
+        return await node.apply_async(given, False, prepare(given, node.state.objects))
+
+    results = asyncio.run(run())
+    assert [r["action"] for r in results] == ["created", "created"]
+    assert set(Store(tmp_path).load().objects) == {"Service/default/a", "Service/default/b"}
+
+
+def test_async_apply_failing_to_write_changes_nothing(tmp_path: Path) -> None:
+    node = controller(tmp_path)
+    node.apply(manifests(service("a")), prune=False)
+    (tmp_path / "state.json").unlink()
+    (tmp_path / "state.json").mkdir()  # the write's rename fails
+
+    async def run() -> None:
+        given = manifests(service("b"))
+        await node.apply_async(given, False, prepare(given, node.state.objects))
+
+    with pytest.raises(OSError):
+        asyncio.run(run())
+    assert set(node.state.objects) == {"Service/default/a"}
+
+
+def test_delete_while_an_apply_is_written_is_not_undone(tmp_path: Path) -> None:
+    node = controller(tmp_path)
+    node.apply(manifests(service("a"), service("old")), prune=False)
+
+    async def run() -> None:
+        given = manifests(service("b"))
+        applying = asyncio.create_task(
+            node.apply_async(given, False, prepare(given, node.state.objects)))
+        await asyncio.sleep(0)  # the apply is staged and its file write queued
+        node.delete(["Service/default/old"])  # on the loop, while the file is written
+        await applying
+
+    asyncio.run(run())
+    assert set(node.state.objects) == {"Service/default/a", "Service/default/b"}
+    assert set(node.allocations) == {"default/a", "default/b"}
+    assert set(Store(tmp_path).load().objects) == set(node.state.objects)
+
+
+def test_scale_keeps_the_saved_text_current(tmp_path: Path) -> None:
+    """The store reuses an object's JSON while the object is the same: a scale must replace
+    the stored Deployment, not change it in place, or the file would keep the old replicas.
+    (A Deployment without a template: sync skips it, so no pod and no Docker call.)"""
+    write_state(tmp_path, [{"apiVersion": "apps/v1", "kind": "Deployment",
+                            "metadata": {"name": "web", "namespace": "default"},
+                            "spec": {"replicas": 1}}])
+    node = controller(tmp_path)
+    node.store.save(node.state)  # the object's text is cached now
+    before = node.state.objects["Deployment/default/web"]
+    node.scale("default", "web", 3)
+    node.store.save(node.state)
+    assert Store(tmp_path).load().objects["Deployment/default/web"]["spec"]["replicas"] == 3
+    assert before["spec"]["replicas"] == 1
+
+
+def test_body_is_decoded_in_pieces_like_json_loads() -> None:
+    for text in ['{}', ' { } ', '{"a": [] }', '{"manifests": [{"obj": {"x": [1, 2]}} ,'
+                 ' {"y": "]"}], "prune": true}', '[1]', '{"a": 1, "b": [1, [2]]}']:
+        assert loads_in_pieces(text) == json.loads(text), text
+    for bad in ['{', '{"a": 1', '{"a": 1}x', '{"a" 1}', '{1: 2}', '{"a": [1,]}', '{"a": 1,}',
+                '']:
+        with pytest.raises(ValueError):
+            loads_in_pieces(bad)
+
+
+def test_bad_apply_body_is_a_clear_error() -> None:
+    with pytest.raises(BadRequest, match="not JSON"):
+        parse_apply(b"{")
+    with pytest.raises(BadRequest, match=r"manifests\[1\]\.obj"):
+        parse_apply(b'{"manifests": [{"obj": {"kind": "ConfigMap"}}, {"file": "x"}]}')
