@@ -139,7 +139,8 @@ def service_problem(info: ServiceInfo) -> str | None:
         if not isinstance(port.name, str) or not _PORT_NAME.match(port.name):
             return f"port name {port.name!r} is not a valid port name"
         if port.protocol not in PROTOCOLS:
-            return f"port {port.name or port.port}: protocol {port.protocol!r} is not TCP, UDP or SCTP"
+            return (f"port {port.name or port.port}: protocol {port.protocol!r} is not TCP, UDP "
+                    "or SCTP")
         problem = _port_problem("port", port.port) or (
             _port_problem("nodePort", port.node_port) if port.node_port is not None else None)
         if problem:
