@@ -18,9 +18,10 @@ Why these numbers:
   command is then ended and the attempt fails. (The kubelet would read on until the timeout.)
 - EXEC_PROBE_CONCURRENCY, 4: each run is a runc exec in the engine (~50 ms of CPU) plus one more
   to end it on timeout; on a 2-core machine 4 at once already keep a core busy. An attempt waits
-  for a slot at most its own timeout, then fails with a reason (the kubelet would have timed out
-  too). The threads are this module's own executor, so the default executor, which the pod
-  lifecycle, the API and DNS use, never waits behind a probe.
+  for a slot at most its own timeout, then is not run: it counts neither as a success nor as a
+  failure (a busy node must not restart containers), and a pod not yet ready says why. The
+  threads are this module's own executor, so the default executor, which the pod lifecycle, the
+  API and DNS use, never waits behind a probe.
 """
 
 from __future__ import annotations
@@ -119,9 +120,11 @@ class ExecOutcome:
 
     @property
     def verdict(self) -> bool | None:
-        """The probe's result; None when the command was not run because every slot was taken
-        (the node's problem, not the container's: it must not count towards a restart)."""
-        return None if self.kind == "busy" else self.passed
+        """The probe's result; None when the command was not run: every slot was taken, or the
+        engine refused the exec (container stopping). That is the node's problem, not the
+        container's, and must not count towards a restart: the kubelet, too, throws away the
+        result of a probe that errs inside itself."""
+        return None if self.kind in ("busy", "error") else self.passed
 
     def message(self, command: list[str], timeout: float) -> str:
         """The reason an attempt failed, as a user reads it in the pod's Ready condition."""

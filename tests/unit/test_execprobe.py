@@ -100,6 +100,22 @@ def test_outcome_messages(outcome: ExecOutcome, passed: bool, message: str) -> N
     assert outcome.message(["cat", "/tmp/ready"], 1.0) == message
 
 
+@pytest.mark.parametrize(
+    ("outcome", "verdict"),
+    [
+        (ExecOutcome("exited", exit_code=0), True),
+        (ExecOutcome("exited", exit_code=1), False),
+        (ExecOutcome("timeout"), False),
+        (ExecOutcome("output-cap"), False),
+        (ExecOutcome("still-running", ended=False), False),  # the command hangs: its failure
+        (ExecOutcome("busy"), None),  # not run: no result either way
+        (ExecOutcome("error", detail="container is not running"), None),
+    ],
+)
+def test_verdict(outcome: ExecOutcome, verdict: bool | None) -> None:
+    assert outcome.verdict is verdict
+
+
 def test_long_commands_are_shortened_in_messages() -> None:
     message = ExecOutcome("timeout").message(["sh", "-c", "x" * 200], 2)
     assert "x" * 70 + "...'" in message and len(message) < 140
