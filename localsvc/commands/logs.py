@@ -23,6 +23,7 @@ from localsvc.logstream import LineSplitter
 from localsvc.model.labelselector import parse_selector
 
 Obj = dict[str, Any]
+SELECTOR_TAIL = 10
 _POLL = 0.5  # how often a follower looks for a restarted container or new pods
 
 
@@ -45,9 +46,14 @@ class LogOptions:
         kwargs: dict[str, Any] = {"stdout": True, "stderr": True, "timestamps": self.timestamps}
         if first and self.since is not None:
             kwargs["since"] = self.since
-        if first and self.tail is not None:
+        if first and self.tail is not None and self.tail >= 0:  # negative: the whole log
             kwargs["tail"] = self.tail
         return kwargs
+
+
+def effective_tail(tail: int | None, selector: bool) -> int | None:
+    """As kubectl: with a selector, the last 10 lines of each container unless --tail says."""
+    return tail if tail is not None or not selector else SELECTOR_TAIL
 
 
 def prefix_of(stream: Stream) -> bytes:
@@ -180,7 +186,8 @@ class Follower:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    options = LogOptions(since_of(args.since, args.since_time, time.time()), args.tail,
+    options = LogOptions(since_of(args.since, args.since_time, time.time()),
+                         effective_tail(args.tail, args.selector is not None),
                          args.timestamps, args.previous)
     if args.target and args.selector is not None:
         raise UsageError("logs: give either POD (or KIND/NAME) or -l SELECTOR, not both")

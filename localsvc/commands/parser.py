@@ -16,8 +16,10 @@ EPILOG = """examples:
   cat app.yaml | localsvc apply -f -             manifests from standard input
   localsvc down                                  remove everything the environment created
 
-The environment is --env/-e NAME, else $LOCALSVC_ENV, else the `environment:` of the nearest
-localsvc.yaml (or its directory's name), else the current directory's name."""
+Every command targets one environment: --env/-e NAME, else $LOCALSVC_ENV, else the
+`environment:` of the localsvc.yaml found from here up to the repository root (.git) or $HOME
+(else a name made from that file's directory), else a name made from the current directory
+(<dirname>-<6 hex digits of its path>)."""
 
 KINDS_HELP = ("pods|po, deployments|deploy, services|svc, endpoints|ep, endpointslices, "
               "namespaces|ns, configmaps|cm, secrets; several joined by commas; all (pods, "
@@ -28,7 +30,7 @@ def _parents() -> dict[str, argparse.ArgumentParser]:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--env", "-e", default=argparse.SUPPRESS, metavar="NAME",
                         help="environment name (default: $LOCALSVC_ENV, then localsvc.yaml's "
-                        "environment, then the current directory's name)")
+                        "environment, then a name made from the directory; see localsvc --help)")
     ns = argparse.ArgumentParser(add_help=False)
     ns.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
     files = argparse.ArgumentParser(add_help=False)
@@ -135,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-A", "--all-namespaces", action="store_true", help="with -l: every namespace")
     p.add_argument("-f", "--follow", action="store_true", help="keep streaming new lines until Ctrl-C")
     p.add_argument("-p", "--previous", action="store_true", help="the previous (restarted) container's log")
-    p.add_argument("--tail", type=int, metavar="N", help="only the last N lines of each container")
+    p.add_argument("--tail", type=int, metavar="N",
+                   help="only the last N lines of each container (default: all; 10 with -l, "
+                   "as kubectl; -1 for all)")
     p.add_argument("--since", metavar="DURATION", help="only lines newer than this, e.g. 30s, 5m, 1h")
     p.add_argument("--since-time", metavar="RFC3339",
                    help="only lines after this time, e.g. 2026-12-07T03:00:00Z")

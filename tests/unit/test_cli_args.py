@@ -14,7 +14,7 @@ import pytest
 from localsvc import cli
 from localsvc.commands.argv import split_command
 from localsvc.commands.common import UsageError, target_environment
-from localsvc.commands.logs import LogOptions, Stream, prefix_of, streams_of
+from localsvc.commands.logs import LogOptions, Stream, effective_tail, prefix_of, streams_of
 from localsvc.commands.logtime import parse_duration, parse_rfc3339, since_of
 from localsvc.commands.podcmds import local_addresses
 from localsvc.commands.podtargets import owner_selector, pick_pod, split_target
@@ -240,6 +240,13 @@ def test_log_options_apply_since_and_tail_to_the_first_container_only() -> None:
     assert options.docker_kwargs(first=True) == {"stdout": True, "stderr": True,
                                                  "timestamps": True, "since": 100.0, "tail": 5}
     assert options.docker_kwargs(first=False) == {"stdout": True, "stderr": True, "timestamps": True}
+
+
+def test_tail_defaults_to_ten_with_a_selector_as_kubectl() -> None:
+    assert effective_tail(None, selector=False) is None
+    assert effective_tail(None, selector=True) == 10
+    assert effective_tail(3, selector=True) == 3
+    assert "tail" not in LogOptions(tail=-1).docker_kwargs(first=True)  # -1: the whole log
 
 
 @pytest.mark.parametrize(("text", "seconds"),
