@@ -168,3 +168,16 @@ def cli(env: Environment, *args: str, timeout: float = 120, cwd: Path | None = N
                    NO_COLOR="1", **(extra_env or {}))
     return subprocess.run([sys.executable, "-m", "localsvc", *args], capture_output=True,
                           text=True, env=environ, timeout=timeout, cwd=cwd)
+
+
+def apply_text(env: Environment, directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(text)
+    env.apply([path])
+    return path
+
+
+def delete_and_wait(env: Environment, kind: str, name: str, timeout: float = 30) -> None:
+    env.delete_objects(kind, [name])
+    wait_for(lambda: not [p for p in env.get("pods") if p["metadata"]["name"].startswith(name)],
+             timeout=timeout, what=f"the pods of {kind}/{name} to go")
