@@ -243,11 +243,15 @@ class Controller(ObjectViews, ObjectChanges, Forwarders):
     def _refresh_snapshot(self) -> None:
         """Rebuild the network snapshot; hand it on only when something in it changed. What
         cannot be served is left out of it and reported (logged once per problem)."""
-        fresh, self.unserved = svc.checked_snapshot(
-            self.state.objects, self.allocations, self._pod_views(),
-            self.ctx.config.cluster_domain, self.dns_ip, self.ctx.config.node_ip,
-            self.node_ports,
-        )
+        try:
+            fresh, self.unserved = svc.checked_snapshot(
+                self.state.objects, self.allocations, self._pod_views(),
+                self.ctx.config.cluster_domain, self.dns_ip, self.ctx.config.node_ip,
+                self.node_ports,
+            )
+        except Exception:  # a bug, not an object: keep serving the previous snapshot
+            log.exception("building the network snapshot failed; the previous one is served")
+            return
         for problem in self.unserved:
             if problem not in self._reported:
                 log.error("not served: %s: %s", problem.object, problem.message)

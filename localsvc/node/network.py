@@ -36,7 +36,11 @@ class NetworkSync:
     def update(self, snapshot: Snapshot) -> None:
         self._latest = snapshot
         if self.dns is not None:
-            self.dns.update(snapshot)
+            try:
+                self.dns.update(snapshot)
+            except Exception as err:  # keep answering from the previous index
+                self.last_error = f"DNS index of snapshot {snapshot.version}: {err!r}"
+                log.exception("building the DNS index failed; the previous one keeps answering")
         self._event.set()
 
     async def run(self) -> None:

@@ -222,14 +222,15 @@ def endpoints_view(snapshot: Snapshot, objects: Mapping[str, Obj], created: Mapp
     return out
 
 
-def endpoint_slices_view(snapshot: Snapshot, objects: Mapping[str, Obj], created: Mapping[str, str]) -> list[Obj]:
+def endpoint_slices_view(snapshot: Snapshot, objects: Mapping[str, Obj],
+                         created: Mapping[str, str]) -> list[Obj]:
     out = [copy.deepcopy(o) for k, o in objects.items() if k.startswith("EndpointSlice/")]
     for info in snapshot.services:
         if info.type == "ExternalName":
             continue
         user_backed = objects.get(f"Endpoints/{info.namespace}/{info.name}") is not None or any(
-            (o["metadata"].get("labels") or {}).get(SERVICE_NAME_LABEL) == info.name
-            and o["metadata"].get("namespace", "default") == info.namespace
+            ((o.get("metadata") or {}).get("labels") or {}).get(SERVICE_NAME_LABEL) == info.name
+            and (o.get("metadata") or {}).get("namespace", "default") == info.namespace
             for k, o in objects.items() if k.startswith("EndpointSlice/"))
         if user_backed and not any(e.pod_name for e in info.endpoints):
             if objects.get(f"Endpoints/{info.namespace}/{info.name}") is None:

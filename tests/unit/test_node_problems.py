@@ -210,3 +210,20 @@ def test_bad_apply_body_is_a_clear_error() -> None:
         parse_apply(b"{")
     with pytest.raises(BadRequest, match=r"manifests\[1\]\.obj"):
         parse_apply(b'{"manifests": [{"obj": {"kind": "ConfigMap"}}, {"file": "x"}]}')
+
+
+def test_a_service_whose_forwarder_cannot_be_computed_is_skipped_and_reported(
+        tmp_path: Path) -> None:
+    good = {**service("good"), "spec": {"type": "NodePort", "ports": [{"port": 80}]}}
+    bad = {**service("bad"), "spec": {"type": "LoadBalancer", "ports": [{"port": 81}],
+                                      "loadBalancerSourceRanges": 5}}  # not a list
+    write_state(tmp_path, [good, bad])
+    state = json.loads((tmp_path / "state.json").read_text())
+    state["allocations"]["nodePorts"] = {"default/good": {"80/TCP": 30080},
+                                         "default/bad": {"81/TCP": 30081}}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    node = controller(tmp_path)
+    services = {f"default/{o['metadata']['name']}": o for o in (good, bad)}
+    desired = node._desired_forwarders(services)
+    assert set(desired) == {"default/good"}
+    assert [p["object"] for p in node.status()["problems"]] == ["Service/default/bad"]
