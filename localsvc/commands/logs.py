@@ -105,6 +105,15 @@ def _container_id(pod: Obj, name: str, previous: bool) -> str | None:
     return None
 
 
+def init_container_done(pod: Obj, name: str) -> bool:
+    """An init container that succeeded never runs again in this pod."""
+    for s in (pod.get("status") or {}).get("initContainerStatuses") or []:
+        if s.get("name") == name:
+            terminated = (s.get("state") or {}).get("terminated") or {}
+            return bool(terminated) and terminated.get("exitCode") == 0
+    return False
+
+
 def print_once(env: Any, stream: Stream, options: LogOptions, printer: Printer) -> None:
     import docker.errors
 
@@ -167,8 +176,9 @@ class Follower:
                 self._stream(stream, cid, first=not seen)
                 seen.add(cid)
                 continue
-            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-                return  # no container of this pod starts again
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed") or \
+                    init_container_done(pod, stream.container):
+                return  # no container of this stream starts again
             time.sleep(_POLL)
 
     def _stream(self, stream: Stream, cid: str, first: bool) -> None:

@@ -53,6 +53,15 @@ spec:
   - name: b
     image: {DEMO_IMAGE}
     command: ["sh", "-c", "echo from-b; exec sleep 3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: longline, labels: {{app: longline}}}}
+spec:
+  containers:
+  - name: c
+    image: {DEMO_IMAGE}
+    command: ["sh", "-c", "head -c 2621440 /dev/zero | tr '\\\\0' x; echo; echo done; exec sleep 3600"]
 """
 
 
@@ -174,6 +183,15 @@ def test_logs_forms(shared: Environment) -> None:
     every = run(shared, "logs").stdout  # every container of every pod
     assert "[pod/multi/a] from-a" in every and "[pod/multi/b] from-b" in every
     assert run(shared, "logs", "deploy/web", "--tail", "0").stdout == ""
+
+
+def test_a_line_longer_than_the_cap_is_cut_and_marked(shared: Environment) -> None:
+    """Regression: a log line was held whole, however long; now pieces of 1 MiB, marked."""
+    lines = run(shared, "logs", "longline").stdout.split("\n")
+    mark = " [line continues]"
+    assert [len(line) for line in lines[:3]] == [2 ** 20 + len(mark)] * 2 + [2621440 - 2 ** 21]
+    assert lines[0].endswith(mark) and lines[1].endswith(mark) and set(lines[2]) == {"x"}
+    assert lines[3:] == ["done", ""]
 
 
 def test_stdin_manifest_and_follow_across_restarts(shared: Environment) -> None:

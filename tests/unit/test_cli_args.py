@@ -14,7 +14,14 @@ import pytest
 from localsvc import cli
 from localsvc.commands.argv import split_command
 from localsvc.commands.common import UsageError, target_environment
-from localsvc.commands.logs import LogOptions, Stream, effective_tail, prefix_of, streams_of
+from localsvc.commands.logs import (
+    LogOptions,
+    Stream,
+    effective_tail,
+    init_container_done,
+    prefix_of,
+    streams_of,
+)
 from localsvc.commands.logtime import parse_duration, parse_rfc3339, since_of
 from localsvc.commands.podcmds import local_addresses
 from localsvc.commands.podtargets import owner_selector, pick_pod, split_target
@@ -240,6 +247,16 @@ def test_log_options_apply_since_and_tail_to_the_first_container_only() -> None:
     assert options.docker_kwargs(first=True) == {"stdout": True, "stderr": True,
                                                  "timestamps": True, "since": 100.0, "tail": 5}
     assert options.docker_kwargs(first=False) == {"stdout": True, "stderr": True, "timestamps": True}
+
+
+def test_a_follower_of_a_succeeded_init_container_stops() -> None:
+    def pod(state: dict[str, Any]) -> dict[str, Any]:
+        return {"status": {"initContainerStatuses": [{"name": "init", "state": state}]}}
+
+    assert init_container_done(pod({"terminated": {"exitCode": 0}}), "init")
+    assert not init_container_done(pod({"terminated": {"exitCode": 1}}), "init")  # retried
+    assert not init_container_done(pod({"running": {}}), "init")
+    assert not init_container_done(pod({"terminated": {"exitCode": 0}}), "app")
 
 
 def test_tail_defaults_to_ten_with_a_selector_as_kubectl() -> None:
