@@ -238,7 +238,8 @@ class PodWorker:
         return bool(c.status == "running")
 
     async def _restart_sandbox(self) -> None:
-        log.info("pod %s/%s: infra container gone, recreating pod", self.ref.namespace, self.ref.name)
+        log.info("pod %s/%s: infra container gone, recreating pod", self.ref.namespace,
+                 self.ref.name)
         found = await asyncio.to_thread(
             rt.find_pod_containers, self.ctx.docker, self.ref.env, self.ref.uid
         )
@@ -384,7 +385,8 @@ class PodWorker:
     # ---- probes -------------------------------------------------------------------------------
 
     async def _kill(self, container_id: str, reason: str, grace: int) -> None:
-        log.info("pod %s/%s: %s; restarting the container", self.ref.namespace, self.ref.name, reason)
+        log.info("pod %s/%s: %s; restarting the container", self.ref.namespace, self.ref.name,
+                 reason)
         container = await asyncio.to_thread(self._inspect, container_id)
         if container is not None:
             await asyncio.to_thread(container.stop, timeout=grace)

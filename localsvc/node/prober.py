@@ -77,7 +77,9 @@ async def _http_get(ip: str, port: int, spec: Obj, timeout: float) -> tuple[bool
     return 200 <= code < 400, f"HTTP probe failed with statuscode: {code}"
 
 
-async def probe_once(probe: Obj, container: Obj, ip: str, exec_fn: ExecFn) -> tuple[bool | None, str]:
+async def probe_once(
+    probe: Obj, container: Obj, ip: str, exec_fn: ExecFn
+) -> tuple[bool | None, str]:
     """One attempt of a probe: (passed, message when it did not). None: no result, the node
     could not run it (the kubelet likewise throws away a probe that errs inside itself)."""
     settings = ProbeSettings.of(probe)
