@@ -150,7 +150,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def _by_namespace(kind: str, objs: Sequence[Obj]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for o in objs:
-        ns = o["metadata"].get("namespace") or "default" if kind in NAMESPACED else "default"
+        ns = (o["metadata"].get("namespace") or "default") if kind in NAMESPACED else "default"
         out.setdefault(ns, []).append(o["metadata"]["name"])
     return out
 

@@ -68,12 +68,18 @@ def container_names(pod: Obj, init: bool) -> list[str]:
 
 
 def streams_of(pods: list[Obj], container: str | None, all_containers: bool) -> list[Stream]:
-    """The (pod, container) logs to show: -c, every container (init ones first), or the first."""
+    """The (pod, container) logs to show: -c (in the pods that have it), every container (init
+    ones first), or each pod's first."""
     out = []
     for pod in pods:
         meta = pod["metadata"]
         names = container_names(pod, init=all_containers)
-        chosen = names if all_containers else [container] if container else names[:1]
+        if all_containers:
+            chosen = names
+        elif container:
+            chosen = [container] if container in container_names(pod, init=True) else []
+        else:
+            chosen = names[:1]
         out += [Stream(meta.get("namespace") or "default", meta["name"], c) for c in chosen]
     return out
 
@@ -206,25 +212,33 @@ def cmd_logs(args: argparse.Namespace) -> int:
     if args.container and args.all_containers:
         raise UsageError("logs: give either -c CONTAINER or --all-containers, not both")
     env = environment(args)
-    discover: Callable[[], list[Obj]] | None = None
+    # Bare `logs` shows every container, as compose does; -l shows each pod's first, as kubectl.
+    every = args.all_containers or (not args.target and args.selector is None and not args.container)
+    discover: Callable[[], list[Stream]] | None = None
     if args.target:
         namespace = args.namespace
         pods = [env.pod(resolve_pod(env, args.target, namespace), namespace)]
-        names = container_names(pods[0], init=False)
-        if not args.container and not args.all_containers and len(names) > 1:
-            say(f'defaulted container "{names[0]}" out of: {", ".join(names)}')
+        names, pod_name = container_names(pods[0], init=True), pods[0]["metadata"]["name"]
+        if args.container and args.container not in names:
+            raise NotFound(f'container "{args.container}" not found in pod "{pod_name}"; '
+                           f'it has: {", ".join(names)}')
+        running = container_names(pods[0], init=False)
+        if not args.container and not args.all_containers and len(running) > 1:
+            say(f'defaulted container "{running[0]}" out of: {", ".join(running)}')
         prefixed = args.all_containers
     else:
         namespace = None if args.all_namespaces or args.selector is None else args.namespace
         selector = parse_selector(args.selector or "")
         pods = selected_pods(env, selector, namespace)
-        discover = lambda: selected_pods(env, selector, namespace)  # noqa: E731
+
+        def discover_streams() -> list[Stream]:
+            return streams_of(selected_pods(env, selector, namespace), args.container, every)
+
+        discover = discover_streams
         prefixed = True
         if not pods and not args.follow:
             where = "" if namespace is None else f" in {namespace} namespace"
             say(f"No resources found{where}.")
-    # Bare `logs` shows every container, as compose does; -l shows each pod's first, as kubectl.
-    every = args.all_containers or (not args.target and args.selector is None and not args.container)
     printer = Printer(prefixed)
     streams = streams_of(pods, args.container, every)
     if not args.follow:
@@ -240,9 +254,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
         return 1 if failed else 0
     follower = Follower(env, options, printer)
     follower.add(streams)
-    more = (lambda: streams_of(discover(), args.container, every)) if discover else None
     try:
-        follower.run(more)
+        follower.run(discover)
     except KeyboardInterrupt:
         follower.stopped.set()
     return 0

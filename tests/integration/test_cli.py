@@ -183,6 +183,8 @@ def test_logs_forms(shared: Environment) -> None:
     every = run(shared, "logs").stdout  # every container of every pod
     assert "[pod/multi/a] from-a" in every and "[pod/multi/b] from-b" in every
     assert run(shared, "logs", "deploy/web", "--tail", "0").stdout == ""
+    wrong = run(shared, "logs", "multi", "-c", "nope", check=False)
+    assert wrong.returncode == 1 and 'container "nope" not found in pod "multi"; it has: a, b' in wrong.stderr
 
 
 def test_a_line_longer_than_the_cap_is_cut_and_marked(shared: Environment) -> None:

@@ -238,6 +238,7 @@ def test_streams_and_prefix() -> None:
            "spec": {"initContainers": [{"name": "init"}], "containers": [{"name": "a"}, {"name": "b"}]}}
     assert streams_of([pod], None, False) == [Stream("ns", "p", "a")]
     assert streams_of([pod], "b", False) == [Stream("ns", "p", "b")]
+    assert streams_of([pod], "other", False) == []  # -l/bare with -c: pods without it are skipped
     assert [s.container for s in streams_of([pod], None, True)] == ["init", "a", "b"]
     assert prefix_of(Stream("ns", "p", "a")) == b"[pod/p/a] "
 
