@@ -120,8 +120,10 @@ class ObjectChanges:
                 self.store.submit(self.state)  # the file held the first staging: put back
                 raise
         results = self._commit(staged)
-        # Again, after any save queued meanwhile by the sync loop (it held the old objects).
-        await self.store.save_async(self.state)
+        try:  # again, after any save queued meanwhile by the sync loop (it held the old objects)
+            await self.store.save_async(self.state)
+        except Exception:  # the apply's own write succeeded; the next change saves again
+            log.exception("saving the state after an apply failed")
         return results
 
     def _stage(self, manifests: Sequence[Manifest], prune: bool, validated: bool,
