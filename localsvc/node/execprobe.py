@@ -187,20 +187,25 @@ def _read_capped(raw: socket.socket, deadline: float, output: CappedOutput) -> s
     return "output-cap"
 
 
-def _run_capped(api: ExecApi, container_id: str, command: list[str], timeout: float,
-                environment: dict[str, str] | None = None) -> tuple[str, str, CappedOutput]:
-    """Start an exec and read its output within `timeout`: (exec id, how it ended, output)."""
-    exec_id = str(api.exec_create(container_id, command, stdout=True, stderr=True,
-                                  environment=environment)["Id"])
+def _start(api: ExecApi, container_id: str, command: list[str],
+           environment: dict[str, str] | None = None) -> str:
+    """Create an exec (not started yet): its id."""
+    return str(api.exec_create(container_id, command, stdout=True, stderr=True,
+                               environment=environment)["Id"])
+
+
+def _read(api: ExecApi, exec_id: str, timeout: float) -> tuple[str, CappedOutput]:
+    """Start an exec and read its output within `timeout`: how it ended, and the output."""
     output = CappedOutput()
     stream = api.exec_start(exec_id, socket=True)
-    raw = _raw_socket(stream)
     try:
-        how = _read_capped(raw, time.monotonic() + timeout, output)
+        raw = _raw_socket(stream)
+        try:
+            return _read_capped(raw, time.monotonic() + timeout, output), output
+        finally:
+            raw.close()
     finally:
         stream.close()
-        raw.close()
-    return exec_id, how, output
 
 
 def _exit_code(api: ExecApi, exec_id: str, wait: float) -> int | None:
@@ -218,8 +223,8 @@ def _exit_code(api: ExecApi, exec_id: str, wait: float) -> int | None:
 def end_command(api: ExecApi, container_id: str, exec_id: str, token: str) -> str:
     """End a probe command and everything it started; "" when it is gone, else why not."""
     try:
-        _, how, output = _run_capped(api, container_id, ["sh", "-c", KILL_SCRIPT, "sh", token],
-                                     KILL_TIMEOUT)
+        kill_id = _start(api, container_id, ["sh", "-c", KILL_SCRIPT, "sh", token])
+        how, output = _read(api, kill_id, KILL_TIMEOUT)
     except Exception as err:  # the container may be gone: then so is the command
         return "" if _exit_code_or_gone(api, exec_id) else f"ending it failed: {err}"
     if _exit_code_or_gone(api, exec_id):
@@ -253,30 +258,36 @@ class ContainerExecProbes:
         self.unended: dict[tuple[str, ...], Unended] = {}
 
     def attempt(self, command: list[str], timeout: float) -> ExecOutcome:
-        """One attempt, blocking, bounded by `timeout` plus the time to end the command."""
+        """One attempt, blocking, bounded by `timeout` plus the time to end the command. Never
+        raises: an engine error is an outcome too."""
         key = tuple(command)
-        previous = self.unended.get(key)
-        if previous is not None:
-            why = end_command(self.api, self.container_id, previous.exec_id, previous.token)
-            if why:
-                return ExecOutcome("still-running", detail=why, ended=False)
-            del self.unended[key]
-        token = new_token()
         try:
-            exec_id, how, output = _run_capped(self.api, self.container_id, command, timeout,
-                                               {TOKEN_VARIABLE: token})
-        except Exception as err:
+            previous = self.unended.get(key)
+            if previous is not None:
+                why = end_command(self.api, self.container_id, previous.exec_id, previous.token)
+                if why:
+                    return ExecOutcome("still-running", detail=why, ended=False)
+                del self.unended[key]
+            token = new_token()
+            exec_id = _start(self.api, self.container_id, command, {TOKEN_VARIABLE: token})
+        except Exception as err:  # not started: nothing to end
             return ExecOutcome("error", detail=str(err) or type(err).__name__)
-        if how == "eof":
-            code = _exit_code(self.api, exec_id, EXIT_CODE_WAIT)
-            if code is not None:
-                return ExecOutcome("exited", exit_code=code, output=output.text())
-            how = "timeout"  # output closed but the command lives on
+        try:
+            how, output = _read(self.api, exec_id, timeout)
+            if how == "eof":
+                code = _exit_code(self.api, exec_id, EXIT_CODE_WAIT)
+                if code is not None:
+                    return ExecOutcome("exited", exit_code=code, output=output.text())
+                how = "timeout"  # output closed but the command lives on
+            error = ""
+        except Exception as err:  # the engine connection broke mid-run: end the command
+            how, output, error = "error", CappedOutput(), str(err) or type(err).__name__
         why = end_command(self.api, self.container_id, exec_id, token)
         if why:
             self.unended[key] = Unended(exec_id, token)
             log.warning("exec probe %r in %s: %s", command, self.container_id[:12], why)
-        return ExecOutcome(how, output=output.text(), detail=why, ended=not why)
+        detail = "; ".join(d for d in (error, why) if d)
+        return ExecOutcome(how, output=output.text(), detail=detail, ended=not why)
 
 
 class ProbeAttempts(Protocol):

@@ -115,6 +115,15 @@ def test_a_container_that_cannot_be_cleaned_keeps_one_stuck_run(
     assert processes(box, "sleep 3600") == 1
 
 
+def test_a_stopped_container_gives_no_result(box: Any, docker_client: docker.DockerClient) -> None:
+    """The engine refusing the exec is an outcome without a verdict, never an exception (which
+    would end the container's prober)."""
+    box.kill()
+    outcome = ContainerExecProbes(docker_client.api, box.id).attempt(["true"], 1.0)
+    assert outcome.kind == "error" and outcome.verdict is None
+    assert "is not running" in outcome.detail
+
+
 def test_runner_bounds_concurrent_attempts(box: Any, docker_client: docker.DockerClient) -> None:
     import asyncio
 
