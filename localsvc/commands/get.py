@@ -55,7 +55,8 @@ def format_get(found: Found, fmt: Format) -> tuple[str | None, str | None]:
     if not items:
         if found.missing:
             return None, None
-        where = "" if fmt.all_namespaces else f" in {fmt.namespace} namespace"
+        namespaced = any(kind in NAMESPACED for kind, _ in found.groups)
+        where = f" in {fmt.namespace} namespace" if namespaced and not fmt.all_namespaces else ""
         return None, f"No resources found{where}."
     tables = [render(kind, objs, fmt.output, fmt.all_namespaces, show_kind=fmt.show_kind,
                      no_headers=fmt.no_headers, show_labels=fmt.show_labels)

@@ -247,6 +247,8 @@ def test_empty_table_says_no_resources_found_and_name_prints_nothing() -> None:
     assert format_get(Found([("Pod", [])]), Format("wide", all_namespaces=True)) == (
         None, "No resources found.")
     assert format_get(Found([("Pod", [])]), Format("name")) == (None, None)
+    assert format_get(Found([("Namespace", [])]), Format(None, namespace="shop")) == (
+        None, "No resources found.")  # cluster-scoped: no namespace to name
 
 
 def test_resource_names_spelled_as_kubectl() -> None:
