@@ -54,6 +54,10 @@ def resolve_port(port: Any, container: Obj) -> int:
 
 async def _http_get(ip: str, port: int, spec: Obj, timeout: float) -> tuple[bool, str]:
     path = spec.get("path") or "/"
+    if not path.startswith("/"):
+        # The kubelet builds a URL from the path, and Go's URL formatting adds the leading slash:
+        # `healthz` is requested as `/healthz`, never as an invalid request line.
+        path = "/" + path
     host = ip
     headers = {"Host": f"{host}:{port}", "User-Agent": "kube-probe/1.31", "Accept": "*/*",
                "Connection": "close"}

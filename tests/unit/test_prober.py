@@ -121,6 +121,18 @@ def test_http_get_200_then_500_with_named_port_and_headers() -> None:
     assert "\r\nHost: 127.0.0.1:" in head
 
 
+def test_http_get_path_without_leading_slash_is_sent_with_one() -> None:
+    requests: list[bytes] = []
+
+    async def main() -> tuple[bool | None, str]:
+        async with http_server([200], requests) as port:
+            return await probe_once({"httpGet": {"port": port, "path": "healthz"}}, CONTAINER,
+                                    "127.0.0.1", no_exec)
+
+    assert asyncio.run(main())[0]
+    assert requests[0].decode().startswith("GET /healthz HTTP/1.1\r\n")
+
+
 def test_http_get_custom_host_header_replaces_the_default() -> None:
     requests: list[bytes] = []
 
