@@ -201,7 +201,16 @@ class Follower:
         self.printer.write(stream, splitter.finish())
 
 
+def follows_by_default(args: argparse.Namespace, interactive: bool) -> bool:
+    """Bare `localsvc logs` (no pod, no -l) on a terminal follows every pod, as a compose user's
+    `docker compose logs -f` after `up -d`; in a pipe or a CI log it prints and exits, so a
+    step that dumps logs after a failure cannot hang."""
+    return interactive and not args.target and args.selector is None and not args.previous
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
+    if follows_by_default(args, sys.stdout.isatty()):
+        args.follow = True
     options = LogOptions(since_of(args.since, args.since_time, time.time()),
                          effective_tail(args.tail, args.selector is not None),
                          args.timestamps, args.previous)

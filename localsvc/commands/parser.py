@@ -128,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("logs", "print container logs: of a pod (POD, pod/NAME, or the pod a deploy/NAME or "
             "svc/NAME picks), of every pod -l selects (lines prefixed [pod/NAME/CONTAINER]), or, "
             "with neither, of every container of every pod of the environment (prefixed, like "
-            "docker compose logs); -f follows containers across restarts, and with -l or no "
-            "pod also pods that appear later", "ns", "selector")
+            "docker compose logs; on a terminal this form follows, like docker compose logs -f, "
+            "while in a pipe or CI it prints and exits); -f follows containers across restarts, "
+            "and with -l or no pod also pods that appear later", "ns", "selector")
     p.add_argument("target", nargs="?", metavar="POD|KIND/NAME")
     p.add_argument("-c", "--container", help="container name (default: the pod's first)")
     p.add_argument("--all-containers", action="store_true",

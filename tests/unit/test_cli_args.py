@@ -18,6 +18,7 @@ from localsvc.commands.logs import (
     LogOptions,
     Stream,
     effective_tail,
+    follows_by_default,
     init_container_done,
     prefix_of,
     streams_of,
@@ -95,6 +96,13 @@ def test_logs_forms() -> None:
     assert (args.all_containers, args.since, args.timestamps, args.tail) == (True, "5m", True, 3)
     assert cli.parse(["logs"]).target is None  # every pod of the environment
     assert cli.parse(["logs", "deploy/web", "--since-time", "2026-12-07T03:00:00Z"]).since_time
+
+
+def test_bare_logs_follows_on_a_terminal_only() -> None:
+    assert follows_by_default(cli.parse(["logs"]), interactive=True)
+    assert not follows_by_default(cli.parse(["logs"]), interactive=False)  # CI, pipes
+    assert not follows_by_default(cli.parse(["logs", "web"]), interactive=True)
+    assert not follows_by_default(cli.parse(["logs", "-l", "app=web"]), interactive=True)
 
 
 def test_split_command_only_for_exec() -> None:
