@@ -111,19 +111,22 @@ class ObjectChanges:
         """apply() of validated, prepared manifests, with the state file written off the event
         loop. Objects changed by a delete/scale while the file was written: staged again."""
         staged = self._stage(manifests, prune, True, prepared)
-        await self.store.save_async(staged.state)  # raises before anything changed in memory
+        # Raises before anything changed in memory.
+        written = await self.store.save_async(staged.state)
         if staged.generation != self.generation:
             try:
                 staged = self._stage(manifests, prune, True, prepared)
                 self.store.save(staged.state)
+                written = self.store.submitted
             except BaseException:
                 self.store.submit(self.state)  # the file held the first staging: put back
                 raise
         results = self._commit(staged)
-        try:  # again, after any save queued meanwhile by the sync loop (it held the old objects)
-            await self.store.save_async(self.state)
-        except Exception:  # the apply's own write succeeded; the next change saves again
-            log.exception("saving the state after an apply failed")
+        if self.store.submitted != written:  # a save queued meanwhile held the old objects
+            try:
+                await self.store.save_async(self.state)
+            except Exception:  # the apply's own write succeeded; the next change saves again
+                log.exception("saving the state after an apply failed")
         return results
 
     def _stage(self, manifests: Sequence[Manifest], prune: bool, validated: bool,

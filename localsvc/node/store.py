@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -146,22 +147,29 @@ class Store:
         # place, so the same object means the same text: a save serialises only new objects
         # (an apply of thousands serialises them off the event loop, see `remember`).
         self._texts: dict[str, tuple[Obj, str]] = {}
+        self._texts_lock = threading.Lock()  # remember() on the loop, saves in the writer
         # One writer thread: writes happen in the order states were submitted.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-writer")
         self.submitted = 0  # states submitted for writing so far
 
     def remember(self, key: str, obj: Obj, text: str) -> None:
         """`text` is json.dumps(obj), computed elsewhere (off the event loop)."""
-        self._texts[key] = (obj, f"{json.dumps(key)}: {text}")
+        with self._texts_lock:
+            self._texts[key] = (obj, f"{json.dumps(key)}: {text}")
 
     def _objects_json(self, objects: dict[str, Obj]) -> str:
+        with self._texts_lock:
+            known = dict(self._texts)
         texts: dict[str, tuple[Obj, str]] = {}
         for key, obj in objects.items():
-            cached = self._texts.get(key)
+            cached = known.get(key)
             if cached is None or cached[0] is not obj:
                 cached = (obj, f"{json.dumps(key)}: {json.dumps(obj)}")
             texts[key] = cached
-        self._texts = texts
+        with self._texts_lock:
+            self._texts.update(texts)
+            for gone in self._texts.keys() - objects.keys():
+                del self._texts[gone]
         return "{" + ", ".join(part for _, part in texts.values()) + "}"
 
     def load(self) -> State:
@@ -182,25 +190,27 @@ class Store:
             log.error("%s", self.load_error)
             return State()
 
-    def _text(self, state: State) -> str:
-        rest = json.dumps({
-            "sources": state.sources,
-            "pods": {k: v.to_json() for k, v in state.pods.items()},
-            "allocations": state.allocations,
-        })
-        return f'{{"version": 1, "objects": {self._objects_json(state.objects)}, {rest[1:]}'
-
     def save(self, state: State) -> None:
         """Write `state` now (waits for the writes queued before it)."""
         self.submit(state).result()
 
     def submit(self, state: State) -> Future[None]:
-        """Serialise `state` now (cheap: unchanged objects keep their text) and write it in the
-        writer thread, after every state submitted before it: the last submitted is the last
-        written. The event loop does not wait for the disk."""
-        text = self._text(state)
+        """Write `state` in the writer thread, after every state submitted before it: the last
+        submitted is the last written, and the event loop waits for neither the encoding nor
+        the disk. The tables are copied now (their objects are replaced, never changed in
+        place); the small pods and allocations tables are encoded now."""
+        objects, sources = dict(state.objects), dict(state.sources)
+        rest = json.dumps({
+            "pods": {k: v.to_json() for k, v in state.pods.items()},
+            "allocations": state.allocations,
+        })
         self.submitted += 1
-        return self._writer.submit(self._write, text)
+        return self._writer.submit(self._encode_and_write, objects, sources, rest)
+
+    def _encode_and_write(self, objects: dict[str, Obj], sources: dict[str, Obj],
+                          rest: str) -> None:
+        self._write(f'{{"version": 1, "objects": {self._objects_json(objects)}, '
+                    f'"sources": {json.dumps(sources)}, {rest[1:]}')
 
     async def save_async(self, state: State) -> int:
         """submit(state) and wait until it is on disk, without blocking the event loop; the
