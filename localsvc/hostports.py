@@ -3,7 +3,6 @@ externalIPs this machine serves."""
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from localsvc.client import NodeClient
 from localsvc.errors import LocalsvcError, Problem
 from localsvc.model.load import Manifest
+from localsvc.runtime.engine import engine_is_remote
 
 Obj = dict[str, Any]
 
@@ -35,7 +35,7 @@ def ignored_external_ips(manifests: Sequence[Manifest], host_address: str) -> li
 def host_port_conflicts(manifests: Sequence[Manifest], node: NodeClient,
                         host_address: str) -> list[Problem]:
     """Explicit nodePorts that some other program already holds on the host address."""
-    if os.environ.get("DOCKER_HOST", "").startswith(("tcp://", "ssh://")):
+    if engine_is_remote():  # DOCKER_HOST or the current docker context
         return []  # ports are published on another machine; Docker reports conflicts there
     held = set()
     for svc in node.get("/v1/objects/Service")["items"]:

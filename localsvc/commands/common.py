@@ -32,12 +32,15 @@ def error(message: str) -> None:
     sys.stderr.flush()
 
 
-def find_project() -> Project | None:
-    """The localsvc.yaml governing the current directory, validated, or None."""
+def find_project(allow_public_host_address: bool = False) -> Project | None:
+    """The localsvc.yaml governing the current directory, validated, or None. A non-loopback
+    `hostAddress` in it is an error unless the command line allowed it (`up --host-address`)."""
     from localsvc.model.project import find_project as find, load_project
 
     found = find(Path.cwd())
-    return load_project(found) if found is not None else None
+    if found is None:
+        return None
+    return load_project(found, allow_public_host_address=allow_public_host_address)
 
 
 def target_environment(args: argparse.Namespace) -> str:

@@ -18,7 +18,8 @@ from localsvc.commands.common import (
 def _project_for_up(args: argparse.Namespace) -> Any:
     """localsvc.yaml of the current directory (or a parent), applied under the command line:
     flags and LOCALSVC_ENV win over the file."""
-    project = find_project()
+    # The file may name a LAN-facing hostAddress only when the command line asks for one too.
+    project = find_project(allow_public_host_address=args.host_address is not None)
     if project is None:
         return None
     say(f"using {project.path}")
