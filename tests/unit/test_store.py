@@ -112,3 +112,28 @@ def test_save_fsyncs_the_directory_after_the_rename(tmp_path: Path,
     monkeypatch.setattr(os, "fsync", fsync)
     Store(tmp_path).save(saved_state())
     assert calls == ["fsync-file", "replace", "fsync-dir"]
+
+
+def test_writes_happen_in_the_order_states_were_submitted(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    states = []
+    for n in range(20):
+        state = saved_state()
+        state.objects[f"ConfigMap/default/c{n}"] = {"kind": "ConfigMap",
+                                                   "metadata": {"name": f"c{n}"}}
+        states.append(state)
+    futures = [store.submit(s) for s in states]  # none waited for: all queued at once
+    for future in futures:
+        future.result(timeout=30)
+    assert "ConfigMap/default/c19" in Store(tmp_path).load().objects
+    assert store.submitted == 20
+
+
+def test_a_replaced_object_is_written_anew_and_a_kept_one_reuses_its_text(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    state = saved_state()
+    store.save(state)
+    state.objects["Service/default/web"] = {**SERVICE, "spec": {"ports": [{"port": 81}]}}
+    store.save(state)
+    loaded = Store(tmp_path).load().objects["Service/default/web"]
+    assert loaded["spec"]["ports"] == [{"port": 81}]
