@@ -353,3 +353,18 @@ def test_import_localsvc_is_cheap_and_environment_importable() -> None:
             "assert 'docker' not in sys.modules; from localsvc import Environment; "
             "assert Environment.__module__ == 'localsvc.api'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30, cwd=ROOT)
+
+
+def test_up_takes_a_lan_host_address_from_localsvc_yaml_only_with_the_flag(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from localsvc.commands.common import find_project
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "localsvc.yaml").write_text("environment: shop\nhostAddress: 0.0.0.0\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LocalsvcError, match="pass --host-address 0.0.0.0"):
+        find_project(allow_public_host_address=False)
+    project = find_project(allow_public_host_address=True)
+    assert project is not None and project.host_address == "0.0.0.0"
+    # Commands other than `up` only need the environment's name: the file still names it.
+    assert target_environment(cli.parse(["get", "pods"])) == "shop"
