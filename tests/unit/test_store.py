@@ -129,7 +129,7 @@ def test_writes_happen_in_the_order_states_were_submitted(tmp_path: Path) -> Non
     assert store.submitted == 20
 
 
-def test_a_replaced_object_is_written_anew_and_a_kept_one_reuses_its_text(tmp_path: Path) -> None:
+def test_a_replaced_object_is_written_anew(tmp_path: Path) -> None:
     store = Store(tmp_path)
     state = saved_state()
     store.save(state)
