@@ -7,6 +7,7 @@ from typing import Any
 
 from localsvc.api import Environment, host_url
 from localsvc.output import table
+from localsvc.runtime.environment import state_volume_name
 
 
 def problems_text(node_status: dict[str, Any]) -> str:
@@ -14,7 +15,8 @@ def problems_text(node_status: dict[str, Any]) -> str:
     object it skips, by name, with the reason and what was skipped."""
     lines = []
     if node_status.get("stateError"):
-        lines.append(f"error: {node_status['stateError']}")
+        volume = state_volume_name(str(node_status.get("env") or ""))
+        lines.append(f"error: {node_status['stateError']} (volume {volume})")
     problems = node_status.get("problems") or []
     if problems:
         lines.append(f"{len(problems)} problem(s) with stored objects; these parts are skipped "

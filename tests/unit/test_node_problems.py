@@ -108,7 +108,8 @@ def test_corrupt_state_file_starts_empty_and_says_where_the_copy_is(tmp_path: Pa
     error = node.status()["stateError"]
     copy = next(tmp_path.glob("state.json.corrupt-*"))
     assert str(copy) in error and node.state.objects == {}
-    assert problems_text(node.status()).startswith(f"error: {error}")
+    text = problems_text(node.status())
+    assert text.startswith(f"error: {error}") and "(volume localsvc-unit-state)" in text
 
 
 def test_failed_apply_changes_nothing(tmp_path: Path) -> None:
