@@ -60,7 +60,10 @@ def with_problems(view: Obj, messages: list[str]) -> Obj:
             "message": text})
     else:
         meta = view.setdefault("metadata", {})
-        meta["annotations"] = {**(meta.get("annotations") or {}), PROBLEMS_ANNOTATION: text}
+        annotations = dict(meta.get("annotations") or {})
+        earlier = annotations.get(PROBLEMS_ANNOTATION)
+        annotations[PROBLEMS_ANNOTATION] = f"{earlier}; {text}" if earlier else text
+        meta["annotations"] = annotations
     return view
 
 
@@ -112,7 +115,7 @@ class ObjectViews:
             items = svc.endpoint_slices_view(self.snapshot, self.state.objects, self._created())
         else:
             items = [self._shown(o, self._with_status) for o in self.state.objects_of(kind)]
-        if kind in ("Endpoints", "EndpointSlice"):
+        if kind not in ("Service", "Namespace"):  # a Service carries its own (a condition)
             found = problems_by_object(self.problems())
             for item in items:
                 meta = item.get("metadata") or {}

@@ -97,8 +97,9 @@ def test_malformed_stored_deployment_is_reported_and_the_rest_synced(tmp_path: P
     node.sync()
     problems = node.status()["problems"]
     assert [p["object"] for p in problems] == ["Deployment/default/web"]
-    assert node.list_objects("Deployment", "default")[0]["metadata"]["annotations"][
+    shown = node.list_objects("Deployment", "default")[0]["metadata"]["annotations"][
         "localsvc.io/problems"]
+    assert "malformed stored object" in shown and "cannot run this stored object" in shown
 
 
 def test_corrupt_state_file_starts_empty_and_says_where_the_copy_is(tmp_path: Path) -> None:
