@@ -17,11 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from localsvc.errors import ManifestError, NotFound, Problem
+from localsvc.errors import LocalsvcError, ManifestError, NotFound, Problem
 from localsvc.model.load import Manifest
 from localsvc.model.nodeports import allocate_node_ports, node_port_requests
 from localsvc.model.objects import comparable, now_iso, stamp
-from localsvc.model.validate import validate
+from localsvc.model.validate import MAX_REPLICAS, validate
 from localsvc.node import services as svc
 from localsvc.node.context import NodeContext
 from localsvc.node.store import State, Store, key_of
@@ -247,6 +247,9 @@ class ObjectChanges:
         return results
 
     def scale(self, namespace: str, name: str, replicas: int) -> Obj:
+        if not 0 <= replicas <= MAX_REPLICAS:  # the same limit as spec.replicas in a manifest
+            raise LocalsvcError(f"replicas must be between 0 and {MAX_REPLICAS} in localsvc "
+                                f"(got {replicas}): every replica is a pod on this one engine")
         key = key_of("Deployment", namespace, name)
         obj = self.state.objects.get(key)
         if obj is None:

@@ -55,6 +55,10 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
             return web.json_response({"error": str(err)}, status=404)
         except LocalsvcError as err:
             return web.json_response({"error": str(err)}, status=400)
+        except web.HTTPException:
+            raise  # aiohttp's own answers (404 of an unknown route, 405, ...)
+        except Exception as err:  # every route: a node bug is a message, not a bare 500
+            return _internal_error(f"answer {request.method} {request.path}", env, err)
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"ok": True, "env": env})

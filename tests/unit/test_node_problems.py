@@ -229,3 +229,45 @@ def test_a_service_whose_forwarder_cannot_be_computed_is_skipped_and_reported(
     desired = node._desired_forwarders(services)
     assert set(desired) == {"default/good"}
     assert [p["object"] for p in node.status()["problems"]] == ["Service/default/bad"]
+
+
+def test_scale_over_the_replicas_limit_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    from localsvc.errors import LocalsvcError
+    from localsvc.model.validate import MAX_REPLICAS
+
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
+                  "metadata": {"name": "web", "namespace": "default"},
+                  "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
+                           "template": {"metadata": {"labels": {"app": "web"}},
+                                        "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    node = controller(tmp_path)
+    node.apply(manifests(deployment), prune=False)
+    for replicas in (MAX_REPLICAS + 1, -1):
+        with pytest.raises(LocalsvcError, match=f"between 0 and {MAX_REPLICAS}"):
+            node.scale("default", "web", replicas)
+    assert node.list_objects("Deployment", "default")[0]["spec"]["replicas"] == 0
+
+
+def test_a_node_bug_in_any_route_is_a_message_not_a_bare_500(tmp_path: Path) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from localsvc.node.server import make_app
+
+    node = controller(tmp_path)
+
+    def broken(kind: str, namespace: str | None) -> list[Obj]:
+        raise KeyError("metadata")  # stands for any bug behind a route
+
+    node.list_objects = broken  # type: ignore[method-assign]
+
+    async def main() -> tuple[int, Any, int]:
+        async with TestClient(TestServer(make_app(node, "tok", "unit"))) as client:
+            bad = await client.get("/v1/objects/Pod", headers={"Authorization": "Bearer tok"})
+            unknown = await client.get("/v1/nothing-here", headers={"Authorization": "Bearer tok"})
+            return bad.status, await bad.json(), unknown.status
+
+    status, body, unknown = asyncio.run(main())
+    assert status == 500
+    assert "the node failed to answer GET /v1/objects/Pod: KeyError" in body["error"]
+    assert "docker logs localsvc-unit-node" in body["error"]
+    assert unknown == 404  # aiohttp's own answers pass through
