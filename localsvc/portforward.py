@@ -19,6 +19,7 @@ from typing import Any, Self
 
 import aiohttp
 
+from localsvc.model.ports import container_port
 from localsvc.errors import LocalsvcError
 from localsvc.node.tasks import spawn
 from localsvc.node.tunnel import CHUNK, CLOSE_CONNECT_FAILED, EOF_MESSAGE
@@ -57,9 +58,7 @@ class ForwardTarget:
         ip = pod["status"].get("podIP")
         if not ip:
             raise LocalsvcError(f"pod {name} has no IP yet ({pod_reason(pod)})")
-        number = int(port) if port.isdigit() else next(
-            (int(cp["containerPort"]) for c in pod["spec"]["containers"]
-             for cp in c.get("ports") or [] if cp.get("name") == port), None)
+        number = container_port(port, pod["spec"]["containers"])
         if number is None:
             raise LocalsvcError(f"pod {name} has no container port named {port}")
         return cls(ip, number, f"pod/{name}")

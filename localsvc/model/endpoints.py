@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localsvc.model.snapshot import Endpoint, PodInfo, ServiceInfo, ServicePort
+from localsvc.model.ports import container_port
 
 Obj = dict[str, Any]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -59,16 +60,8 @@ def resolve_target_port(port_spec: Obj, pod: Obj) -> int | None:
     """A Service port's targetPort for one pod: a number, or a container port name looked up in
     that pod (None when the pod does not expose that name)."""
     target = port_spec.get("targetPort", port_spec["port"])
-    if isinstance(target, int):
-        return target
-    if isinstance(target, str) and target.isdigit():
-        return int(target)
-    protocol = port_spec.get("protocol") or "TCP"
-    for container in (pod.get("spec") or {}).get("containers") or []:
-        for p in container.get("ports") or []:
-            if p.get("name") == target and (p.get("protocol") or "TCP") == protocol:
-                return int(p["containerPort"])
-    return None
+    containers = (pod.get("spec") or {}).get("containers") or []
+    return container_port(target, containers, port_spec.get("protocol") or "TCP")
 
 
 def _pod_endpoints(svc: Obj, pods: Iterable[PodView]) -> tuple[Endpoint, ...]:

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from localsvc.model.ports import container_port
+
 log = logging.getLogger("localsvc.prober")
 Obj = dict[str, Any]
 # (command, timeout) -> (passed, message when it did not), passed None when the command could
@@ -42,13 +44,9 @@ class ProbeSettings:
 
 
 def resolve_port(port: Any, container: Obj) -> int:
-    if isinstance(port, int):
-        return port
-    if isinstance(port, str) and port.isdigit():
-        return int(port)
-    for p in container.get("ports") or []:
-        if p.get("name") == port:
-            return int(p["containerPort"])
+    number = container_port(port, [container])
+    if number is not None:
+        return number
     raise ValueError(f'port "{port}" is not a named port of container {container.get("name")}')
 
 
