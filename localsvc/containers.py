@@ -6,13 +6,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import docker
 import docker.errors
 
 from localsvc.errors import LocalsvcError, NotFound
 from localsvc.podstatus import pod_reason
+from localsvc.runtime.execs import run_streamed
 
 Obj = dict[str, Any]
 
@@ -70,14 +71,12 @@ def exec_in(client: docker.DockerClient, cid: str, command: Sequence[str], *,
             return subprocess.call(["docker", "exec", flags, cid, *command])
         except FileNotFoundError as err:
             raise LocalsvcError("exec -i/-t needs the docker CLI on PATH") from err
-    api = client.api
-    exec_id = api.exec_create(cid, list(command), stdout=True, stderr=True)["Id"]
-    for out, errout in api.exec_start(exec_id, stream=True, demux=True):
-        if out:
-            sys.stdout.buffer.write(out)
-            sys.stdout.buffer.flush()
-        if errout:
-            sys.stderr.buffer.write(errout)
-            sys.stderr.buffer.flush()
-    code = api.exec_inspect(exec_id).get("ExitCode")
-    return int(code if code is not None else 1)
+    return run_streamed(client.api, cid, command, _to(sys.stdout.buffer), _to(sys.stderr.buffer))
+
+
+def _to(stream: BinaryIO) -> Callable[[bytes], None]:
+    """Writes each chunk through at once, so a long command's output shows as it comes."""
+    def write(chunk: bytes) -> None:
+        stream.write(chunk)
+        stream.flush()
+    return write
