@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Any
 
+from localsvc.model.clock import now_iso as now_iso  # re-exported: callers import it from here
 from localsvc.model.load import NAMESPACED as NAMESPACED  # re-exported: kinds that live in a namespace
 
 Obj = dict[str, Any]
@@ -44,10 +45,6 @@ def kind_of(text: str) -> str | None:
 
 def api_version_of(kind: str) -> str:
     return API_VERSIONS.get(kind, "v1")
-
-
-def now_iso(ts: float | None = None) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts if ts is not None else time.time()))
 
 
 def comparable(obj: Obj) -> Obj:

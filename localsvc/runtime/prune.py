@@ -10,16 +10,15 @@ of any of its objects — is older than PRUNE_AGE.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import docker
 import docker.errors
 
+from localsvc.model.clock import docker_time as docker_time  # re-exported for its callers
 from localsvc.runtime import environment as envrt
 from localsvc.runtime import labels as L
 
@@ -50,21 +49,6 @@ class Pruned:
 
 def is_orphan(state: EnvState, now: float, min_age: float = PRUNE_AGE) -> bool:
     return state.node_status not in ACTIVE and now - state.last_sign_of_life >= min_age
-
-
-def docker_time(value: Any) -> float | None:
-    """Epoch seconds of a Docker timestamp: an int (container lists) or RFC 3339 with up to
-    nanoseconds; None for Docker's zero time ("0001-01-01T00:00:00Z", never finished)."""
-    if isinstance(value, int | float):
-        return float(value) if value > 0 else None
-    if not isinstance(value, str) or not value or value.startswith("0001-"):
-        return None
-    # Python parses at most microseconds: drop the extra digits of Docker's nanoseconds.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", value.strip())
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def env_states(client: docker.DockerClient) -> list[EnvState]:
