@@ -74,6 +74,9 @@ class State:
     sources: dict[str, Obj] = field(default_factory=dict)  # key -> {"file":..., "line":...}
     pods: dict[str, PodRecord] = field(default_factory=dict)  # "ns/name" -> record
     allocations: dict[str, Obj] = field(default_factory=dict)  # reserved for IP/port allocation
+    # The object store's resourceVersion counter (node/objectstore.py), saved so that it never
+    # goes backwards across node restarts: a watcher's version stays meaningful.
+    resource_version: int = 0
 
     def objects_of(self, kind: str) -> list[Obj]:
         return [o for k, o in self.objects.items() if k.startswith(kind + "/")]
@@ -102,6 +105,9 @@ def parse_state(text: str) -> State:
         if not isinstance(table, dict):
             raise StateFileError(f'"{name}" must be an object, found {type(table).__name__}')
         tables[name] = table
+    version = data.get("resourceVersion", 0)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise StateFileError(f'"resourceVersion" must be a whole number >= 0, found {version!r}')
     objects = tables["objects"]
     for key, obj in objects.items():
         meta = obj.get("metadata") if isinstance(obj, dict) else None
@@ -109,9 +115,9 @@ def parse_state(text: str) -> State:
                 or obj.get("kind") != key.split("/", 1)[0]:
             raise StateFileError(f'objects["{key}"] is not a stored object of that key')
     pods = {}
-    for key, data in tables["pods"].items():
+    for key, entry in tables["pods"].items():
         try:
-            record = PodRecord.from_json(data)
+            record = PodRecord.from_json(entry)
             readable = f"{record.namespace}/{record.name}" == key and bool(record.uid)
         except (KeyError, TypeError, ValueError, AttributeError):
             readable = False
@@ -119,7 +125,7 @@ def parse_state(text: str) -> State:
             raise StateFileError(f'pods["{key}"] is not the record of that pod')
         pods[key] = record
     return State(objects=objects, sources=tables["sources"], pods=pods,
-                 allocations=tables["allocations"])
+                 allocations=tables["allocations"], resource_version=version)
 
 
 def quarantine_name(path: Path, now: float) -> Path:
@@ -203,6 +209,7 @@ class Store:
         rest = json.dumps({
             "pods": {k: v.to_json() for k, v in state.pods.items()},
             "allocations": state.allocations,
+            "resourceVersion": state.resource_version,
         })
         self.submitted += 1
         return self._writer.submit(self._encode_and_write, objects, sources, rest)

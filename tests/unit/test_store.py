@@ -45,6 +45,8 @@ def test_save_then_load_round_trips(tmp_path: Path) -> None:
     '{"objects": []}',
     '{"objects": {"Service/default/web": {"kind": "Pod", "metadata": {"name": "web"}}}}',
     '{"pods": {"default/p": {"obj": {"metadata": {}}}}}',
+    '{"resourceVersion": "12"}',
+    '{"resourceVersion": -1}',
 ])
 def test_corrupt_file_is_quarantined_and_the_node_starts_empty(tmp_path: Path, text: str) -> None:
     (tmp_path / "state.json").write_text(text)
@@ -137,3 +139,24 @@ def test_a_replaced_object_is_written_anew(tmp_path: Path) -> None:
     store.save(state)
     loaded = Store(tmp_path).load().objects["Service/default/web"]
     assert loaded["spec"]["ports"] == [{"port": 81}]
+
+
+def test_the_resource_version_counter_round_trips_and_never_goes_back(tmp_path: Path) -> None:
+    from localsvc.node.objectstore import ObjectStore
+    state = saved_state()
+    objects = ObjectStore()
+    for port in (80, 81, 82):
+        objects.put("Service/default/web", {**SERVICE, "spec": {"ports": [{"port": port}]}})
+    state.resource_version = objects.resource_version
+    Store(tmp_path).save(state)
+    loaded = Store(tmp_path).load()
+    assert loaded.resource_version == 3
+    restarted = ObjectStore(loaded.resource_version)
+    restarted.restore(loaded.objects)
+    event = restarted.put("Service/default/web", {**SERVICE, "spec": {"ports": [{"port": 1}]}})
+    assert event and event.resource_version == 4
+
+
+def test_a_state_file_from_before_the_counter_loads_at_zero(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text('{"version": 1, "objects": {}}')
+    assert Store(tmp_path).load().resource_version == 0
