@@ -11,16 +11,12 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
-
-import docker
-import docker.errors
 
 from localsvc.errors import NotFound
 from localsvc.model import deployments as dep
@@ -33,19 +29,18 @@ from localsvc.node import services as svc
 from localsvc.node import svclb
 from localsvc.node.changes import ObjectChanges
 from localsvc.node.context import NodeContext
+from localsvc.node.dockerevents import start_watching
 from localsvc.node.forwarders import Forwarders
+from localsvc.node.garbage import GC_PERIOD, collect_garbage
 from localsvc.node.network import NetworkSync
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, State, Store
 from localsvc.node.tasks import spawn
 from localsvc.node.views import ObjectViews, object_key
-from localsvc.runtime import labels as L
-from localsvc.runtime import pods as rt
 
 log = logging.getLogger("localsvc.controller")
 Obj = dict[str, Any]
 SYNC_PERIOD = 2.0
-GC_PERIOD = 10.0
 
 
 def _log_failed_save(future: Future[None]) -> None:
@@ -106,7 +101,9 @@ class Controller(ObjectViews, ObjectChanges, Forwarders):
         if self.network is not None:
             spawn(self.network.run(), name="network sync")
             self.network.update(self.snapshot)
-        threading.Thread(target=self._watch_docker_events, name="docker-events", daemon=True).start()
+        loop = self._loop
+        start_watching(self.ctx.config.env,
+                       lambda uid: loop.call_soon_threadsafe(self._wake_pod, uid))
         next_gc = 0.0
         while True:
             try:
@@ -115,7 +112,8 @@ class Controller(ObjectViews, ObjectChanges, Forwarders):
                 self._reconcile_forwarders(force=gc_due)
                 if gc_due:
                     next_gc = time.monotonic() + GC_PERIOD
-                    await self._collect_garbage()
+                    known = {r.uid for r in self.state.pods.values()} | set(self.terminating)
+                    await collect_garbage(self.ctx.docker, self.ctx.config.env, known)
             except Exception:
                 log.exception("sync failed; retrying")
             try:
@@ -125,48 +123,8 @@ class Controller(ObjectViews, ObjectChanges, Forwarders):
             self._dirty.clear()
             await asyncio.sleep(0.02)  # merge a burst of changes into one sync
 
-    async def _collect_garbage(self) -> None:
-        """Remove pod containers and volumes that belong to no known pod: left behind when a
-        previous node process died while it was deleting a pod."""
-        known = {r.uid for r in self.state.pods.values()} | set(self.terminating)
-        containers = await asyncio.to_thread(
-            self.ctx.docker.containers.list,
-            all=True,
-            filters={"label": [f"{L.ENV}={self.ctx.config.env}", L.POD_UID]},
-        )
-        orphans: dict[str, list[Any]] = {}
-        for c in containers:
-            uid = c.labels.get(L.POD_UID, "")
-            if uid not in known:
-                orphans.setdefault(uid, []).append(c)
-        volumes = await asyncio.to_thread(
-            self.ctx.docker.volumes.list,
-            filters={"label": [f"{L.ENV}={self.ctx.config.env}", L.POD_UID]},
-        )
-        volume_uids = {(v.attrs.get("Labels") or {}).get(L.POD_UID, "") for v in volumes}
-        for uid in (set(orphans) | volume_uids) - known - {""}:
-            log.info("removing leftovers of deleted pod uid %s", uid)
-            await asyncio.to_thread(rt.remove_containers, orphans.get(uid, []), 2)
-            await asyncio.to_thread(rt.remove_volumes, self.ctx.docker, self.ctx.config.env, uid)
-
     def mark_dirty(self) -> None:
         self._dirty.set()
-
-    def _watch_docker_events(self) -> None:
-        """Docker events (in a thread) only wake the worker of the pod they concern."""
-        label = f"{L.ENV}={self.ctx.config.env}"
-        while True:
-            try:
-                client = docker.from_env(timeout=None)
-                for event in client.events(decode=True, filters={"type": "container", "label": label}):
-                    attrs = (event.get("Actor") or {}).get("Attributes") or {}
-                    uid = attrs.get(L.POD_UID)
-                    if uid and event.get("status") in ("die", "start", "destroy", "oom", "stop"):
-                        assert self._loop is not None
-                        self._loop.call_soon_threadsafe(self._wake_pod, uid)
-            except Exception as err:  # the engine restarted or the stream broke: reconnect
-                log.warning("docker event stream: %s; reconnecting", err)
-                time.sleep(1)
 
     def _wake_pod(self, uid: str) -> None:
         worker = self.workers.get(uid)
