@@ -8,9 +8,10 @@ It is pure: no I/O, no knowledge of manifests.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from decimal import Decimal, InvalidOperation
+
+from localsvc.model.shown import show
 
 DNS1123_LABEL_MAX = 63
 DNS1123_SUBDOMAIN_MAX = 253
@@ -155,7 +156,7 @@ def parse_quantity(s: str) -> Decimal | None:
 
 
 def _got(s: str) -> str:
-    return f'(got "{s}")'
+    return f"(got {show(s)})"
 
 
 def dns1123_label_error(s: str) -> str | None:
@@ -182,7 +183,7 @@ def dns1035_label_error(s: str) -> str | None:
 def iana_svc_name_error(s: str) -> str | None:
     """Why `s` is not an IANA service name (a port name); None when it is one."""
     if len(s) > IANA_SVC_NAME_MAX:
-        return f'must be no more than {IANA_SVC_NAME_MAX} characters (got {len(s)}: "{s}")'
+        return f'must be no more than {IANA_SVC_NAME_MAX} characters (got {len(s)}: {show(s)})'
     if not _full(_IANA_SVC_NAME, s):
         return f"must contain only lowercase alphanumeric characters or '-' {_got(s)}"
     if "--" in s:
@@ -242,8 +243,7 @@ def http_header_name_error(s: str) -> str | None:
 def line_break_error(s: str) -> str | None:
     """Why `s` may not go into one line of an HTTP request (CR, LF or NUL); None when it may."""
     if any(c in s for c in _LINE_BREAKING):
-        shown = json.dumps(s)  # escaped: the message itself stays on one line
-        return f"must not contain a carriage return, line feed or NUL character (got {shown})"
+        return f"must not contain a carriage return, line feed or NUL character {_got(s)}"
     return None
 
 
@@ -285,7 +285,7 @@ def host_error(s: str) -> str | None:
     """Why `s` is neither an IP address nor a DNS name (a probe's `host`); None when it is one."""
     if ip_address_error(s) is None or is_dns1123_subdomain(s.lower().removesuffix(".")):
         return None
-    return f'must be an IP address or a DNS name such as "db.example.com" (got {json.dumps(s)})'
+    return f'must be an IP address or a DNS name such as "db.example.com" {_got(s)}'
 
 
 def sanitize_name(text: str, max_len: int = 40) -> str:

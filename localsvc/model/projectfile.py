@@ -21,6 +21,7 @@ from typing import Any
 
 from localsvc.errors import ManifestError, Problem
 from localsvc.model.names import dns1123_label_error, dns1123_subdomain_error
+from localsvc.model.shown import show
 from localsvc.model.projectmodel import ImageBuild, Project, SyncRule, normal_path
 from localsvc.model.yamltext import (
     MAX_TEXT_BYTES,
@@ -117,19 +118,6 @@ def _closest(key: str, known: tuple[str, ...]) -> str:
     return f"unknown key; the known keys are {', '.join(known)}"
 
 
-def _type_name(value: Any) -> str:
-    """How a parsed YAML value is named in messages: `a list`, `int 5`, `nothing`."""
-    if value is None:
-        return "nothing"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"
-
-
 class _Checker:
     """Parses the text with the line of every path, then checks each setting."""
 
@@ -176,7 +164,7 @@ class _Checker:
             return self.project({})
         if not isinstance(data, dict):
             keys = ", ".join(TOP_KEYS)
-            message = f"the file must be a mapping of settings ({keys}), not {_type_name(data)}"
+            message = f"the file must be a mapping of settings ({keys}), not {show(data)}"
             self.add("", message, node.start_mark.line + 1)
             return None
         return self.project(data)
@@ -194,7 +182,7 @@ class _Checker:
                 self.add(path, "required")
             return None
         if not isinstance(value, str):
-            self.add(path, f"must be a string (got {_type_name(value)})")
+            self.add(path, f"must be a string (got {show(value)})")
             return None
         if required and not value:
             self.add(path, "must not be empty")
@@ -205,7 +193,7 @@ class _Checker:
         if value is None:
             return []
         if not isinstance(value, list):
-            self.add(path, f"must be a list (got {_type_name(value)}), e.g. {example}")
+            self.add(path, f"must be a list (got {show(value)}), e.g. {example}")
             return []
         return value
 
@@ -270,7 +258,7 @@ class _Checker:
         for index, item in enumerate(self.listing(value, "images", "[{name: web, context: .}]")):
             path = child_path("images", index)
             if not isinstance(item, dict):
-                self.add(path, f"must be a mapping with name and context (got {_type_name(item)})")
+                self.add(path, f"must be a mapping with name and context (got {show(item)})")
                 continue
             image = self.image(item, path)
             if image is None:
@@ -340,7 +328,7 @@ class _Checker:
         if not isinstance(value, dict):
             self.add(
                 path,
-                f"must be a mapping of build args (got {_type_name(value)}), e.g. {{KEY: value}}",
+                f"must be a mapping of build args (got {show(value)}), e.g. {{KEY: value}}",
             )
             return {}
         args: dict[str, str] = {}
@@ -349,7 +337,7 @@ class _Checker:
             if item is None or isinstance(item, (dict, list)):
                 self.add(
                     at,
-                    f'must be a string, number or boolean (got {_type_name(item)}); write "" for empty',
+                    f'must be a string, number or boolean (got {show(item)}); write "" for empty',
                 )
                 continue
             args[key] = self.raw.get(at, str(item))
@@ -362,7 +350,7 @@ class _Checker:
         ):
             at = child_path(path, index)
             if not isinstance(item, dict):
-                self.add(at, f"must be a mapping with src and dest (got {_type_name(item)})")
+                self.add(at, f"must be a mapping with src and dest (got {show(item)})")
                 continue
             self.unknown(item, at, SYNC_KEYS)
             src = self.sync_src(item.get("src"), child_path(at, "src"), context)

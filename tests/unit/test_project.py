@@ -153,7 +153,7 @@ BAD: list[tuple[str, list[tuple[int | None, str]]]] = [
             )
         ],
     ),
-    ("environment: 5\n", [(1, "environment: must be a string (got int 5)")]),
+    ("environment: 5\n", [(1, "environment: must be a string (got 5)")]),
     (
         "hostAddress: 127.0.0\n",
         [(1, 'hostAddress: "127.0.0" is not an IPv4 address, e.g. 127.0.0.1')],
@@ -172,7 +172,7 @@ BAD: list[tuple[str, list[tuple[int | None, str]]]] = [
             )
         ],
     ),
-    ("manifests: k8s/\n", [(1, "manifests: must be a list (got a string), e.g. [k8s/]")]),
+    ("manifests: k8s/\n", [(1, 'manifests: must be a list (got "k8s/"), e.g. [k8s/]')]),
     (
         "manifests:\n  - k8s/\n  - kates/\n",
         [(3, "manifests[1]: kates/ does not exist (relative to {file})")],
@@ -183,7 +183,7 @@ BAD: list[tuple[str, list[tuple[int | None, str]]]] = [
     ),
     (
         "images:\n  - web\n",
-        [(2, "images[0]: must be a mapping with name and context (got a string)")],
+        [(2, 'images[0]: must be a mapping with name and context (got "web")')],
     ),
     (
         "images:\n  - contex: web\n",
@@ -287,7 +287,7 @@ BAD: list[tuple[str, list[tuple[int | None, str]]]] = [
             (
                 4,
                 (
-                    'images[0].args.B: must be a string, number or boolean (got nothing); write "" for '
+                    'images[0].args.B: must be a string, number or boolean (got null); write "" for '
                     "empty"
                 ),
             ),

@@ -6,7 +6,6 @@ integer, port, IP, quantity, ...): each returns the value when it is right, else
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,15 +13,7 @@ from typing import Any
 from localsvc.errors import Problem
 from localsvc.model import names
 from localsvc.model.load import Manifest, child_path
-
-
-def show(value: Any) -> str:
-    """A value as a message shows it: strings quoted, lists and mappings named."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return json.dumps(value)
+from localsvc.model.shown import show as show  # re-exported: the validators import it here
 
 
 def is_int(value: Any) -> bool:
