@@ -10,6 +10,7 @@ from typing import Any
 from localsvc.client import NodeClient
 from localsvc.errors import LocalsvcError, Problem
 from localsvc.model.load import Manifest
+from localsvc.net.sockets import listening_socket
 from localsvc.runtime.engine import engine_is_remote
 
 Obj = dict[str, Any]
@@ -59,14 +60,14 @@ def host_port_conflicts(manifests: Sequence[Manifest], node: NodeClient,
 
 
 def host_port_free(address: str, port: int, protocol: str) -> bool:
+    """Whether a server could bind `port` on `address` now: bound the way the node's own
+    servers bind (net/sockets.py), so connections in TIME_WAIT do not make a TCP port busy,
+    and a UDP port another program holds is busy even when it set SO_REUSEADDR."""
     kind = socket.SOCK_DGRAM if protocol == "UDP" else socket.SOCK_STREAM
-    with socket.socket(socket.AF_INET, kind) as sock:
-        # As a server binding the port would: connections in TIME_WAIT do not make it busy.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((address, port))
-        except OSError:
-            return False
+    try:
+        listening_socket(address, port, kind).close()
+    except OSError:
+        return False
     return True
 
 
