@@ -19,18 +19,23 @@ class ChangePlan:
     rebuilds: list[ImageBuild] = field(default_factory=list)
 
 
-def _under(path: Path, root: Path) -> bool:
+def _relative_parts(path: Path, root: Path) -> tuple[str, ...] | None:
+    """The parts of `path` below `root` (both with symlinks resolved), None when not below."""
     try:
-        path.resolve().relative_to(root.resolve())
-        return True
+        return path.resolve().relative_to(root.resolve()).parts
     except ValueError:
-        return False
+        return None
 
 
 def is_manifest(path: Path, manifest_roots: Sequence[Path]) -> bool:
+    """Whether `path` is a file `load_manifests` reads for these roots: a root named as a file,
+    or a file below a root directory with a manifest suffix in any case (`x.YAML` too), and
+    neither it nor a directory on the way hidden (as load.find_manifest_files walks)."""
     for root in manifest_roots:
         if root.is_dir() or not root.suffix:
-            if _under(path, root) and path.suffix in MANIFEST_SUFFIXES and not path.name.startswith("."):
+            parts = _relative_parts(path, root)
+            if parts and not any(part.startswith(".") for part in parts) \
+                    and path.suffix.lower() in MANIFEST_SUFFIXES:
                 return True
         elif path.resolve() == root.resolve():
             return True
@@ -39,6 +44,9 @@ def is_manifest(path: Path, manifest_roots: Sequence[Path]) -> bool:
 
 def plan_changes(changed: Iterable[Path], manifest_roots: Sequence[Path],
                  project: Project | None) -> ChangePlan:
+    """What one batch of changed paths asks for. localsvc.yaml only asks for a restart; a
+    manifest, for a re-apply; files of one image, for a copy into its containers when one sync
+    rule covers them all, else for a rebuild of that image. Other paths ask for nothing."""
     plan = ChangePlan()
     per_image: dict[str, tuple[ImageBuild, list[Path]]] = {}
     for path in changed:
