@@ -25,22 +25,29 @@ def problems_text(node_status: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def status_table(env: Environment) -> str:
-    services = env.get("svc", namespace=None)
-    endpoints = {(e["metadata"].get("namespace"), e["metadata"]["name"]): e
-                 for e in env.get("endpoints", namespace=None)}
+def status_rows(services: list[dict[str, Any]], endpoints: list[dict[str, Any]],
+                host_address: str) -> list[list[str]]:
+    """The status table, a header and a row a Service: its type, ClusterIP (an ExternalName's
+    target), where the host reaches its first port, and ready/all endpoint addresses."""
+    by_name = {(e["metadata"].get("namespace"), e["metadata"]["name"]): e for e in endpoints}
     rows = [["NAMESPACE", "SERVICE", "TYPE", "CLUSTER-IP", "HOST URL", "READY"]]
     for svc in services:
         meta, spec = svc["metadata"], svc["spec"]
-        ep = endpoints.get((meta.get("namespace"), meta["name"])) or {}
-        ready = sum(len(s.get("addresses") or []) for s in ep.get("subsets") or [])
-        total = ready + sum(len(s.get("notReadyAddresses") or []) for s in ep.get("subsets") or [])
+        subsets = (by_name.get((meta.get("namespace"), meta["name"])) or {}).get("subsets") or []
+        ready = sum(len(s.get("addresses") or []) for s in subsets)
+        total = ready + sum(len(s.get("notReadyAddresses") or []) for s in subsets)
         ports = spec.get("ports") or []
-        url = (host_url(svc, ports[0], env.host_address) if ports else None) or (
+        url = (host_url(svc, ports[0], host_address) if ports else None) or (
             "<pending>" if spec.get("type") == "LoadBalancer" else "-")
         stype = spec.get("type", "ClusterIP")
         target = spec.get("externalName", "") if stype == "ExternalName" else spec.get("clusterIP") or "-"
         counts = "-" if stype == "ExternalName" else f"{ready}/{total}"
         rows.append([meta.get("namespace", ""), meta["name"], stype, target, url, counts])
+    return rows
+
+
+def status_table(env: Environment) -> str:
+    rows = status_rows(env.get("svc", namespace=None), env.get("endpoints", namespace=None),
+                       env.host_address)
     problems = problems_text(env.node().get("/v1/status"))
     return table(rows) + (f"\n\n{problems}" if problems else "")
