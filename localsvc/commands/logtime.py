@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from localsvc.commands.common import UsageError
+from localsvc.model.clock import rfc3339_seconds
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|ms|s|m|h)")
@@ -28,16 +28,11 @@ def parse_duration(text: str) -> float:
 
 def parse_rfc3339(text: str) -> float:
     """Seconds since the epoch of an RFC 3339 time (`Z` or an offset is required)."""
-    # Python reads microseconds at most: kubectl's and Docker's nanoseconds are cut to them.
-    normal = re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", re.sub(r"[zZ]$", "+00:00", text.strip()))
-    try:
-        moment = datetime.fromisoformat(normal)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None or "T" not in normal.upper():
+    moment = rfc3339_seconds(text)
+    if moment is None:
         raise UsageError(f"--since-time={text}: not an RFC 3339 time; use e.g. "
                          "--since-time=2026-12-07T03:00:00Z")
-    return moment.timestamp()
+    return moment
 
 
 def since_of(since: str | None, since_time: str | None, now: float) -> float | None:

@@ -30,11 +30,20 @@ def docker_time(value: Any) -> float | None:
     anything that is not a time."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value) if value > 0 else None
-    if not isinstance(value, str) or not value or value.startswith("0001-"):
+    if not isinstance(value, str) or value.startswith("0001-"):
         return None
-    # Python parses at most microseconds: drop the extra digits of Docker's nanoseconds.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", value.strip())
+    return rfc3339_seconds(value)
+
+
+def rfc3339_seconds(text: str) -> float | None:
+    """Epoch seconds of an RFC 3339 time (a date, "T", a time, and "Z" or an offset; up to
+    nanoseconds, as Docker and kubectl write them); None for anything else."""
+    # Python reads microseconds at most: the extra digits of nanoseconds are cut.
+    normal = re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", re.sub(r"[zZ]$", "+00:00", text.strip()))
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        moment = datetime.fromisoformat(normal)
     except ValueError:
         return None
+    if moment.tzinfo is None or "T" not in normal.upper():
+        return None
+    return moment.timestamp()

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from localsvc.model import clock, objects
-from localsvc.model.clock import docker_time, iso_time, now_iso
+from localsvc.commands import logtime
+from localsvc.model.clock import docker_time, iso_time, now_iso, rfc3339_seconds
 from localsvc.runtime import prune
 
 MOMENT = calendar.timegm((2026, 12, 7, 3, 7, 14))
@@ -44,3 +45,16 @@ def test_docker_times_round_trip_and_zero_time_is_never() -> None:
 def test_the_old_names_are_the_one_helper() -> None:
     assert objects.now_iso is clock.now_iso
     assert prune.docker_time is clock.docker_time
+
+
+def test_rfc3339_needs_a_time_and_a_zone() -> None:
+    assert rfc3339_seconds("2026-12-07T03:07:14z") == MOMENT
+    assert rfc3339_seconds("2026-12-07t03:07:14Z") == MOMENT
+    assert rfc3339_seconds("2026-12-07T03:07:14") is None  # local time of which machine?
+    assert rfc3339_seconds("2026-12-07") is None
+    assert docker_time("2026-12-07T03:07:14") is None
+
+
+def test_logs_since_time_reads_times_as_docker_times_are_read() -> None:
+    assert logtime.parse_rfc3339("2026-12-07T03:07:14.123456789Z") == \
+        docker_time("2026-12-07T03:07:14.123456789Z")
