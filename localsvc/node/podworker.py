@@ -1,11 +1,12 @@
-"""One pod's lifecycle, as the kubelet runs it: create or adopt, restart with back-off, stop.
+"""One pod's lifecycle, as the kubelet runs it: a thin executor of localsvc.model.kubelet.
 
-A PodWorker is an asyncio task per pod. Docker events and the controller only *wake* it; it then
-looks at its containers and decides (restart now, wait for back-off, mark the pod done). All
-Docker calls run in threads. The worker never touches another pod or the desired state.
-
-This module is the Docker side; the state it keeps and the pure decisions on it (restart
-back-off, phase, status) are in localsvc.node.podstate, its probers in localsvc.node.podprobes.
+A PodWorker is an asyncio task per pod. Docker events and the controller only *wake* it; each
+step then observes the pod's sandbox and running containers (Docker inspect, in threads), asks
+the pure `kubelet.decide` what to do (start, back off, restart the sandbox, mark the pod done)
+and performs those actions; every Docker call runs in a thread, never on the event loop. The
+worker never touches another pod or the desired state. Adoption of a previous node process's
+containers is here too (the labels it reads are in localsvc.node.podstate); its probers are in
+localsvc.node.podprobes.
 """
 
 from __future__ import annotations
@@ -18,14 +19,9 @@ from typing import Any
 
 import docker.errors
 
-from localsvc.model.podplan import (
-    ConfigError,
-    ContainerPlan,
-    PodPlan,
-    backoff_seconds,
-    plan_pod,
-    resolv_conf,
-)
+from localsvc.model import kubelet
+from localsvc.model.kubelet import KubeletSpec
+from localsvc.model.podplan import ConfigError, ContainerPlan, PodPlan, plan_pod, resolv_conf
 from localsvc.node.context import NodeContext
 from localsvc.node.podstate import (
     ContainerState,
@@ -35,13 +31,10 @@ from localsvc.node.podstate import (
     latest_attempts,
     observe,
     parse_docker_time,
-    phase_of,
     pod_status,
-    schedule_restart,
 )
 from localsvc.node.podprobes import PodProbes
 from localsvc.node.store import PodRecord
-from localsvc.node.tasks import spawn
 from localsvc.runtime import labels as L
 from localsvc.runtime import pods as rt
 
@@ -187,9 +180,10 @@ class PodWorker:
             self.state.init_done = True
         log.info("pod %s/%s: adopted %d containers", self.ref.namespace, self.ref.name, len(found))
 
-    # ---- one step of reconciliation ---------------------------------------------------------
+    # ---- one step: observe, decide, act --------------------------------------------------
 
-    def _plan(self) -> PodPlan | None:
+    def _plan(self) -> tuple[PodPlan | None, str]:
+        """The pod's plan, or why it cannot be made (a missing ConfigMap key...)."""
         try:
             plan = plan_pod(
                 self.record.obj,
@@ -200,35 +194,76 @@ class PodWorker:
                 service_env=self.service_env(self.ref.namespace),
             )
         except ConfigError as err:
-            for c in [*self.state.init.values(), *self.state.containers.values()]:
-                if c.state == "waiting":
-                    c.reason, c.message = "CreateContainerConfigError", str(err)
-            return None
-        return plan
+            return None, str(err)
+        return plan, ""
+
+    def _spec(self, plan: PodPlan | None, error: str) -> KubeletSpec:
+        if plan is None:
+            return KubeletSpec("Always", tuple(self.state.init), tuple(self.state.containers),
+                               config_error=error)
+        return KubeletSpec(
+            plan.restart_policy,
+            tuple(c.name for c in plan.init_containers),
+            tuple(c.name for c in plan.containers),
+        )
 
     async def _step(self) -> None:
-        if self.state.phase in ("Succeeded", "Failed"):
+        if kubelet.finished(self.state):
             return
-        plan = self._plan()
-        if plan is None:
-            return
+        # Twice at most: a new sandbox gives the pod its IP, which env vars may use
+        # (status.podIP), so the plan is made again before the containers start.
+        for _ in range(2):
+            plan, error = self._plan()
+            infra_running = await self._observe()
+            actions = kubelet.decide(self._spec(plan, error), self.state, infra_running,
+                                     time.time())
+            for action in actions:
+                await self._perform(action, plan)
+            if not (actions == [kubelet.CreateSandbox()] and self.state.infra_id):
+                return
+
+    async def _observe(self) -> bool:
+        """Read the sandbox and the running containers from Docker (in threads); whether the
+        sandbox is running."""
         if self.state.infra_id is None:
-            await self._create_sandbox(plan)
-            if self.state.infra_id is None:
-                return
-            plan = self._plan()  # again: env vars may use status.podIP, known only now
-            if plan is None:
-                return
-        else:
-            infra_ok = await asyncio.to_thread(self._infra_running)
-            if not infra_ok:
+            return False
+        if not await asyncio.to_thread(self._infra_running):
+            return False
+        for c in [*self.state.init.values(), *self.state.containers.values()]:
+            if c.state != "running" or not c.container_id:
+                continue
+            container = await asyncio.to_thread(self._inspect, c.container_id)
+            if container is None:
+                kubelet.container_vanished(c, time.time())
+            else:
+                observe(c, container.id, container.attrs["State"])
+        return True
+
+    async def _perform(self, action: kubelet.Action, plan: PodPlan | None) -> None:
+        match action:
+            case kubelet.CreateSandbox():
+                assert plan is not None
+                await self._create_sandbox(plan)
+            case kubelet.RecreateSandbox():
                 await self._restart_sandbox()
-                return
-        if not self.state.init_done:
-            await self._run_init(plan)
-            if not self.state.init_done:
-                return
-        await self._sync_containers(plan)
+            case kubelet.Start(name, init):
+                assert plan is not None
+                cplan = next(c for c in [*plan.init_containers, *plan.containers]
+                             if c.name == name)
+                target = (self.state.init if init else self.state.containers)[name]
+                await self._start(target, cplan, plan.grace_seconds)
+            case kubelet.SyncProbes():
+                assert plan is not None
+                self._grace = plan.grace_seconds
+                for c in self.state.containers.values():
+                    self.probes.ensure(c, self.specs[c.name], self.state.pod_ip)
+            case kubelet.BackOff(name, init) if not init:
+                c = self.state.containers[name]
+                log.info("pod %s/%s: container %s exited with %s; restarting",
+                         self.ref.namespace, self.ref.name, name, c.exit_code)
+                kubelet.apply(action, self.state, self.ref.name, time.time())
+            case _:
+                kubelet.apply(action, self.state, self.ref.name, time.time())
 
     def _infra_running(self) -> bool:
         try:
@@ -244,14 +279,7 @@ class PodWorker:
             rt.find_pod_containers, self.ctx.docker, self.ref.env, self.ref.uid
         )
         await asyncio.to_thread(rt.remove_containers, found, 0)
-        self.state.infra_id = None
-        self.state.pod_ip = ""
-        self.state.init_done = not self.state.init
-        for c in [*self.state.init.values(), *self.state.containers.values()]:
-            if c.container_id:
-                c.attempt += 1
-            c.container_id, c.state, c.reason, c.ready = None, "waiting", "ContainerCreating", False
-        self.state.phase = "Pending"
+        kubelet.sandbox_lost(self.state)
         self._wake.set()
 
     async def _create_sandbox(self, plan: PodPlan) -> None:
@@ -262,36 +290,21 @@ class PodWorker:
                 rt.create_infra, self.ctx.docker, self.ref, plan, self.ctx.config.image, resolv
             )
         except docker.errors.APIError as err:
-            self.state.reason, self.state.message = "FailedCreatePodSandBox", str(err)
+            kubelet.sandbox_failed(self.state, str(err))
             log.warning("pod %s/%s: sandbox: %s", self.ref.namespace, self.ref.name, err)
             return
-        self.state.infra_id = infra.id
-        self.state.pod_ip = rt.pod_ip(infra, self.ref.network)
-        self.state.started_at = time.time()
-        self.state.reason = self.state.message = ""
-        if not self.state.init:
-            self.state.init_done = True
-
-    async def _ensure_image(self, c: ContainerState, plan: ContainerPlan) -> bool:
-        try:
-            await asyncio.to_thread(rt.ensure_image, self.ctx.docker, plan.image, plan.pull_policy)
-            return True
-        except rt.ImageMissing as err:
-            c.crash_level += 1
-            c.state = "waiting"
-            c.reason = "ErrImagePull" if c.crash_level == 1 else "ImagePullBackOff"
-            c.message = str(err)
-            c.retry_at = time.time() + backoff_seconds(c.crash_level)
-            return False
+        kubelet.sandbox_created(self.state, infra.id, rt.pod_ip(infra, self.ref.network),
+                                time.time())
 
     async def _start(self, c: ContainerState, plan: ContainerPlan, grace: int) -> None:
-        if c.retry_at > time.time():
-            return
-        if not await self._ensure_image(c, plan):
+        try:
+            await asyncio.to_thread(rt.ensure_image, self.ctx.docker, plan.image, plan.pull_policy)
+        except rt.ImageMissing as err:
+            kubelet.image_pull_failed(c, str(err), time.time())
             return
         assert self.state.infra_id is not None
         previous = c.container_id
-        attempt = c.attempt + (1 if previous else 0)
+        attempt = kubelet.next_attempt(c)
         try:
             container = await asyncio.to_thread(
                 rt.create_container, self.ctx.docker, self.ref, plan, self.state.infra_id,
@@ -299,14 +312,9 @@ class PodWorker:
             )
             await asyncio.to_thread(container.start)
         except docker.errors.APIError as err:
-            c.state, c.reason, c.message = "waiting", "CreateContainerError", str(err)
-            c.crash_level += 1
-            c.retry_at = time.time() + backoff_seconds(c.crash_level)
+            kubelet.create_failed(c, str(err), time.time())
             return
-        c.attempt = attempt
-        c.container_id = container.id
-        c.state, c.reason, c.message = "running", "", ""
-        c.started_at = time.time()
+        kubelet.started(c, container.id, attempt, time.time())
         if previous:
             await asyncio.to_thread(self._remove_older_than, c.name, attempt - 1)
 
@@ -326,61 +334,6 @@ class PodWorker:
             return self.ctx.docker.containers.get(container_id)
         except docker.errors.NotFound:
             return None
-
-    async def _run_init(self, plan: PodPlan) -> None:
-        """Init containers one after another, each to success, before any app container."""
-        for init_plan in plan.init_containers:
-            c = self.state.init[init_plan.name]
-            if c.state == "terminated" and c.exit_code == 0:
-                continue
-            if c.state == "running" and c.container_id:
-                container = self._inspect(c.container_id)
-                if container is None:
-                    c.state, c.exit_code = "terminated", 137
-                else:
-                    await asyncio.to_thread(container.wait)
-                    await asyncio.to_thread(container.reload)
-                    observe(c, container.id, container.attrs["State"])
-            if c.state == "terminated" and c.exit_code == 0:
-                continue
-            if c.state == "terminated":
-                if plan.restart_policy == "Never":
-                    self.state.phase, self.state.reason = "Failed", "InitContainerFailed"
-                    return
-                schedule_restart(c, self.ref.name)
-                return
-            await self._start(c, init_plan, plan.grace_seconds)
-            if c.state == "running":
-                self._wake.set()
-            return
-        self.state.init_done = True
-
-    async def _sync_containers(self, plan: PodPlan) -> None:
-        for cplan in plan.containers:
-            c = self.state.containers[cplan.name]
-            if c.state == "running" and c.container_id:
-                container = await asyncio.to_thread(self._inspect, c.container_id)
-                if container is None:  # removed behind our back: as if killed
-                    c.state, c.exit_code, c.reason = "terminated", 137, "Error"
-                    c.finished_at = time.time()
-                else:
-                    observe(c, container.id, container.attrs["State"])
-            if c.state == "terminated":
-                restart = plan.restart_policy == "Always" or (
-                    plan.restart_policy == "OnFailure" and c.exit_code != 0
-                )
-                if restart:
-                    log.info(
-                        "pod %s/%s: container %s exited with %s; restarting",
-                        self.ref.namespace, self.ref.name, c.name, c.exit_code,
-                    )
-                    schedule_restart(c, self.ref.name)
-            if c.state == "waiting":
-                await self._start(c, cplan, plan.grace_seconds)
-            self._grace = plan.grace_seconds
-            self.probes.ensure(c, self.specs[c.name], self.state.pod_ip)
-            c.ready = c.state == "running" and (c.probe_ready or not c.probed)
-        self.state.phase = phase_of(list(self.state.containers.values()))
 
     # ---- probes -------------------------------------------------------------------------------
 

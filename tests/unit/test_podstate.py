@@ -3,7 +3,6 @@ back-off, phase) and the pod status it shows, the Ready condition's reason inclu
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -125,15 +124,15 @@ def test_observe(docker_state: dict[str, object], state: str, reason: str,
 def test_restart_backs_off_and_resets_after_a_long_run() -> None:
     c = ContainerState("a", "img", init=False, state="terminated", exit_code=1, reason="Error",
                        started_at=100.0, finished_at=101.0, container_id="x")
-    schedule_restart(c, "p")
+    schedule_restart(c, "p", 1000.0)
     assert (c.state, c.reason, c.crash_level) == ("waiting", "ContainerCreating", 1)
     assert c.last_terminated is not None and c.last_terminated["exitCode"] == 1
     c.state, c.started_at, c.finished_at = "terminated", 200.0, 201.0
-    schedule_restart(c, "p")
-    assert c.reason == "CrashLoopBackOff" and c.retry_at > time.time()
+    schedule_restart(c, "p", 1000.0)
+    assert c.reason == "CrashLoopBackOff" and c.retry_at == 1010.0
     assert "back-off" in c.message and "pod=p" in c.message
     c.state, c.started_at, c.finished_at = "terminated", 0.0, BACKOFF_RESET_SECONDS
-    schedule_restart(c, "p")
+    schedule_restart(c, "p", 1000.0)
     assert c.crash_level == 1  # reset, then counted once
 
 
