@@ -32,8 +32,10 @@ from localsvc.node.context import NodeContext
 from localsvc.node.dockerevents import start_watching
 from localsvc.node.forwarders import Forwarders
 from localsvc.node.garbage import GC_PERIOD, collect_garbage
+from localsvc.node.objectstore import ObjectStore, WatchEvent
 from localsvc.node.network import NetworkSync
 from localsvc.node.podworker import PodWorker
+from localsvc.node.publish import ObjectPublisher, StorePublishing
 from localsvc.node.store import PodRecord, State, Store
 from localsvc.node.tasks import spawn
 from localsvc.node.views import ObjectViews, object_key
@@ -49,7 +51,11 @@ def _log_failed_save(future: Future[None]) -> None:
         log.error("saving the state failed (the next change tries again): %r", error)
 
 
-class Controller(ObjectViews, ObjectChanges, Forwarders):
+def _microseconds() -> int:
+    return time.time_ns() // 1000
+
+
+class Controller(ObjectViews, ObjectChanges, Forwarders, StorePublishing):
     def __init__(self, ctx: NodeContext, store: Store, network: NetworkSync | None = None):
         self.ctx = ctx
         self.store = store
@@ -77,7 +83,18 @@ class Controller(ObjectViews, ObjectChanges, Forwarders):
         self.sync_problems: dict[str, Unserved] = {}  # object key -> why sync skipped it
         self.forwarder_problems: list[Unserved] = []
         self._reported: set[Unserved] = set()
+        # The objects as the Kubernetes API will serve them, each change a watch event
+        # (published after every sync, see node/publish.py).
+        self.objects = ObjectStore(self.state.resource_version, version_floor=_microseconds)
+        self.objects.add_listener(self._count_version)
+        self.publisher = ObjectPublisher(self.objects)
+        self._derived_inputs: Any = None
+        self.last_sync_seconds = 0.0
         self._refresh_snapshot()
+        self._publish()
+
+    def _count_version(self, event: WatchEvent) -> None:
+        self.state.resource_version = event.resource_version  # saved with the next write
 
     # ---- the loop -----------------------------------------------------------------------------
 
@@ -95,6 +112,7 @@ class Controller(ObjectViews, ObjectChanges, Forwarders):
             except TimeoutError:
                 log.warning("adopting pods took longer than %.0f s; serving anyway", timeout)
         self._refresh_snapshot()
+        self._publish()
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -137,6 +155,13 @@ class Controller(ObjectViews, ObjectChanges, Forwarders):
         return self.state.get(kind, namespace, name)
 
     def sync(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._sync()
+        finally:
+            self.last_sync_seconds = time.perf_counter() - started
+
+    def _sync(self) -> None:
         changed = False
         desired: set[str] = set()
         for obj in self.state.objects_of("Pod"):
@@ -157,6 +182,7 @@ class Controller(ObjectViews, ObjectChanges, Forwarders):
         if changed:  # written in the store's thread, in order; the loop does not wait for it
             self.store.submit(self.state).add_done_callback(_log_failed_save)
         self._refresh_snapshot()
+        self._publish()
 
     def _guarded(self, obj: Obj, step: Callable[[Obj, set[str]], bool], desired: set[str]) -> bool:
         """step(obj, desired), or, when the stored object cannot be run, a problem for it: its
@@ -238,6 +264,8 @@ class Controller(ObjectViews, ObjectChanges, Forwarders):
             "dns": dict(dns.stats.__dict__) if dns is not None else None,
             "problems": [p.as_dict() for p in self.problems()],
             "stateError": self.store.load_error or None,
+            "resourceVersion": str(self.objects.resource_version),
+            "lastSyncSeconds": self.last_sync_seconds,
         }
 
     def service_env(self, namespace: str) -> dict[str, str]:

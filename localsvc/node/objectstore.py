@@ -71,7 +71,8 @@ class ObjectStore:
     what they were given."""
 
     def __init__(self, resource_version: int = 0, window: int = DEFAULT_WINDOW,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time,
+                 version_floor: Callable[[], int] | None = None):
         self._objects: dict[str, Obj] = {}
         self._rv = resource_version
         self._events: deque[WatchEvent] = deque(maxlen=window)
@@ -80,6 +81,9 @@ class ObjectStore:
         self._oldest = resource_version
         self._clock = clock
         self._listeners: list[Callable[[WatchEvent], None]] = []
+        # The node passes the clock in microseconds: a version is then above every version
+        # handed out before a restart even when the last ones were not yet saved.
+        self._floor = version_floor
 
     # ---- reads --------------------------------------------------------------------------------
 
@@ -130,7 +134,7 @@ class ObjectStore:
             previous = None
         if previous is not None and _content(previous) == _content(obj):
             return None
-        self._rv += 1
+        self._next_version()
         meta = dict(obj.get("metadata") or {})
         if previous is None:
             meta.setdefault("uid", str(uuid.uuid4()))
@@ -155,7 +159,7 @@ class ObjectStore:
         previous = self._objects.pop(key, None)
         if previous is None:
             return None
-        self._rv += 1
+        self._next_version()
         gone = {**previous, "metadata": {**(previous.get("metadata") or {}),
                                          "resourceVersion": str(self._rv)}}
         return self._record(WatchEvent("DELETED", key, gone, self._rv))
@@ -184,6 +188,9 @@ class ObjectStore:
     def watcher(self, resource_version: int | None = None) -> Watcher:
         """A Watcher resuming after `resource_version` (None: from now)."""
         return Watcher(self, self._rv if resource_version is None else resource_version)
+
+    def _next_version(self) -> None:
+        self._rv = max(self._rv + 1, self._floor() if self._floor is not None else 0)
 
     def _record(self, event: WatchEvent) -> WatchEvent:
         if len(self._events) == self._events.maxlen:

@@ -28,6 +28,7 @@ from localsvc.model.snapshot import (
     Unserved,
     screen,
 )
+from localsvc.node.objectstore import owner_reference
 
 Obj = dict[str, Any]
 KUBE_DNS = ("kube-system", "kube-dns")
@@ -235,7 +236,11 @@ def endpoint_slices_view(snapshot: Snapshot, objects: Mapping[str, Obj],
         if user_backed and not any(e.pod_name for e in info.endpoints):
             if objects.get(f"Endpoints/{info.namespace}/{info.name}") is None:
                 continue  # the user's slices are listed already
-        out.extend(endpoint_slices(info, created.get(f"{info.namespace}/{info.name}")))
+        owner = objects.get(f"Service/{info.namespace}/{info.name}")
+        for made in endpoint_slices(info, created.get(f"{info.namespace}/{info.name}")):
+            if owner is not None:  # as the EndpointSlice controller does (kube-dns has none)
+                made["metadata"]["ownerReferences"] = [owner_reference(owner)]
+            out.append(made)
     return out
 
 

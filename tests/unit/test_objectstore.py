@@ -169,3 +169,15 @@ def test_owner_reference_names_the_owner() -> None:
     assert ref == {"apiVersion": "v1", "kind": "Service", "name": "a",
                    "uid": event.object["metadata"]["uid"], "controller": True,
                    "blockOwnerDeletion": True}
+
+
+def test_the_version_floor_keeps_versions_above_those_of_before_a_restart() -> None:
+    now = [1000]
+    store = ObjectStore(resource_version=5, version_floor=lambda: now[0])
+    first = store.put("Service/default/a", _svc("a"))
+    second = store.put("Service/default/a", _svc("a", 81))  # the clock did not move
+    now[0] = 10
+    third = store.put("Service/default/a", _svc("a", 82))  # the clock went back
+    assert first and second and third
+    assert [first.resource_version, second.resource_version, third.resource_version] == [
+        1000, 1001, 1002]

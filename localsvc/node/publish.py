@@ -1,0 +1,194 @@
+"""Publishing what the node knows into its ObjectStore, only what changed.
+
+The controller keeps its working tables (applied objects, pod records, workers, the network
+snapshot); after each sync it publishes their Kubernetes-shaped objects (applied objects,
+Services with their allocations and status, Deployments with status, pods with status,
+Endpoints and EndpointSlices) into the ObjectStore, which turns each real change into a watch
+event. An entry is rendered only when its fingerprint (the inputs it is made of; stored
+objects are replaced, never changed in place, so identity is cheap to compare) differs from the
+one last published, so a sync that changed nothing renders nothing and emits no event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+from localsvc.model.snapshot import Snapshot, Unserved
+from localsvc.node import services as svc
+from localsvc.node.objectstore import ObjectStore, WatchEvent
+from localsvc.node.podworker import PodWorker
+from localsvc.node.store import PodRecord, State, key_of
+from localsvc.node import svclb
+from localsvc.node.views import problems_by_object, with_problems
+
+log = logging.getLogger("localsvc.publish")
+Obj = dict[str, Any]
+Entry = tuple[Any, Callable[[], Obj]]  # (fingerprint, render)
+
+# Kinds the node derives or decorates itself; every other applied kind is published as stored.
+DERIVED = frozenset({"Pod", "Service", "Endpoints", "EndpointSlice", "Namespace"})
+
+
+class ObjectPublisher:
+    """Keeps a group of the store's objects equal to entries given each time, rendering an
+    entry only when its fingerprint changed since it was last published."""
+
+    def __init__(self, objects: ObjectStore):
+        self.objects = objects
+        self._fingerprints: dict[str, Any] = {}
+
+    def publish(self, owns: Callable[[str], bool],
+                entries: Mapping[str, Entry]) -> list[WatchEvent]:
+        """Make the stored objects whose key `owns` exactly `entries` (key -> entry)."""
+        events = []
+        for key in [k for k in self.objects.keys() if owns(k) and k not in entries]:
+            self._fingerprints.pop(key, None)
+            event = self.objects.delete(key)
+            if event is not None:
+                events.append(event)
+        for key, (fingerprint, render) in entries.items():
+            if key in self._fingerprints and self._fingerprints[key] == fingerprint:
+                continue
+            event = self.objects.put(key, render())
+            self._fingerprints[key] = fingerprint
+            if event is not None:
+                events.append(event)
+        return events
+
+
+def _kind(key: str) -> str:
+    return key.split("/", 1)[0]
+
+
+def _is_kind(kind: str, key: str) -> bool:
+    return _kind(key) == kind
+
+
+def _is_applied(key: str) -> bool:
+    return _kind(key) not in DERIVED
+
+
+def _same(obj: Obj) -> Obj:
+    return obj
+
+
+class StorePublishing:
+    """The Controller's side of publishing. Attributes are the Controller's (see ObjectViews)."""
+
+    state: State
+    snapshot: Snapshot
+    workers: dict[str, PodWorker]
+    terminating: dict[str, PodWorker]
+    generation: int
+    objects: ObjectStore
+    publisher: ObjectPublisher
+    lb_pending: dict[str, str]
+    svclb_errors: dict[str, str]
+    _svclb_applied: dict[str, svclb.SvclbSpec] | None
+    _derived_inputs: Any  # what Endpoints/EndpointSlices/Namespaces were last rendered from
+
+    @property
+    def allocations(self) -> dict[str, str]:
+        raise NotImplementedError  # ObjectViews'
+
+    @property
+    def node_ports(self) -> dict[str, dict[str, int]]:
+        raise NotImplementedError  # ObjectViews'
+
+    def problems(self) -> list[Unserved]:
+        raise NotImplementedError  # the Controller's
+
+    def _shown(self, obj: Obj, view: Any) -> Obj:
+        raise NotImplementedError  # ObjectViews'
+
+    def _with_status(self, obj: Obj) -> Obj:
+        raise NotImplementedError  # ObjectViews'
+
+    def _deployment_status(self, obj: Obj) -> Obj:
+        raise NotImplementedError  # ObjectViews'
+
+    def _service_view(self, obj: Obj, found: dict[str, list[str]]) -> Obj:
+        raise NotImplementedError  # ObjectViews'
+
+    def _pod_object(self, record: PodRecord, worker: PodWorker | None, deleting: bool) -> Obj:
+        raise NotImplementedError  # ObjectViews'
+
+    def list_objects(self, kind: str, namespace: str | None) -> list[Obj]:
+        raise NotImplementedError  # ObjectViews'
+
+    def _publish(self) -> list[WatchEvent]:
+        """Publish the objects of this sync; the events of what changed. Never raises: the store
+        lags one sync behind when a view fails, and the failure is logged."""
+        try:
+            return self._publish_all()
+        except Exception:
+            log.exception("publishing objects to the store failed; the next sync tries again")
+            return []
+
+    def _publish_all(self) -> list[WatchEvent]:
+        found = problems_by_object(self.problems())
+        events = self.publisher.publish(_is_applied, {
+            key: ((obj, self._status_inputs(obj), found.get(key)),
+                  partial(self._render_applied, obj, found.get(key, [])))
+            for key, obj in self.state.objects.items() if obj.get("kind") not in DERIVED})
+        events += self.publisher.publish(partial(_is_kind, "Service"), {
+            f"Service/{svc.service_key(obj)}": (
+                (obj, self._service_inputs(obj), found.get(f"Service/{svc.service_key(obj)}"),
+                 found.get(f"Endpoints/{svc.service_key(obj)}")),
+                partial(self._render_service, obj, found))
+            for obj in self.state.objects_of("Service")})
+        events += self.publisher.publish(partial(_is_kind, "Pod"), self._pod_entries(found))
+        # Derived from the network snapshot and the tables: rendered only when those moved.
+        inputs = (self.snapshot.version, self.generation, len(self.state.pods),
+                  tuple(sorted((k, tuple(v)) for k, v in found.items())))
+        if inputs != self._derived_inputs:
+            self._derived_inputs = inputs
+            for kind in ("Endpoints", "EndpointSlice", "Namespace"):
+                events += self.publisher.publish(partial(_is_kind, kind), {
+                    key_of(kind, o["metadata"].get("namespace", ""), o["metadata"]["name"]):
+                        (o, partial(_same, o))
+                    for o in self.list_objects(kind, None)})
+        return events
+
+    def _render_applied(self, obj: Obj, problems: list[str]) -> Obj:
+        return with_problems(self._shown(obj, self._with_status), problems)
+
+    def _render_service(self, obj: Obj, found: dict[str, list[str]]) -> Obj:
+        return self._shown(obj, partial(self._service_view, found=found))
+
+    def _render_pod(self, record: PodRecord, worker: PodWorker | None, deleting: bool,
+                    problems: list[str]) -> Obj:
+        return with_problems(self._pod_object(record, worker, deleting), problems)
+
+    def _service_inputs(self, obj: Obj) -> Any:
+        key = svc.service_key(obj)
+        applied = self._svclb_applied
+        return (self.allocations.get(key), self.node_ports.get(key), self.lb_pending.get(key),
+                self.svclb_errors.get(key), applied is not None and key in applied)
+
+    def _status_inputs(self, obj: Obj) -> Any:
+        if obj.get("kind") == "Deployment":
+            try:
+                return self._deployment_status(obj)
+            except Exception:  # a malformed stored object: published as stored, with problems
+                return None
+        return None
+
+    def _pod_entries(self, found: dict[str, list[str]]) -> dict[str, Entry]:
+        entries: dict[str, Entry] = {}
+        pods = [(r, self.workers.get(r.uid), False) for r in self.state.pods.values()]
+        pods += [(w.record, w, True) for w in self.terminating.values() if not w.done.is_set()]
+        for record, worker, deleting in pods:
+            status = worker.k8s_status() if worker is not None else None
+            since = worker.deleting_since if worker is not None else None
+            key = key_of("Pod", record.namespace, record.name)
+            entries[key] = (
+                (record.obj, status, deleting, since, found.get(key)),
+                partial(self._render_pod, record, worker, deleting, found.get(key, [])))
+        return entries
+
+
+__all__ = ["DERIVED", "ObjectPublisher", "StorePublishing"]
