@@ -282,16 +282,11 @@ class Forwarder:
         self.rules = list(rules)
         self.host_alias = host_alias
         self.listen_host = listen_host
-        if udp_idle_timeout is not None:
-            limits = dataclasses.replace(limits, udp_idle_timeout=udp_idle_timeout)
-        if connect_timeout is not None:
-            limits = dataclasses.replace(limits, connect_timeout=connect_timeout)
-        self.limits = limits
-        self.udp_idle_timeout = limits.udp_idle_timeout
-        self.connect_timeout = limits.connect_timeout
+        self.limits = limits.with_timeouts(udp_idle_timeout, connect_timeout)
+        self.udp_idle_timeout = self.limits.udp_idle_timeout
+        self.connect_timeout = self.limits.connect_timeout
         # Shared by every rule: the caps hold for the container as a whole.
-        self.tcp_budget = SourceBudget(limits.tcp_max_connections, limits.tcp_max_per_source)
-        self.udp_budget = SourceBudget(limits.udp_max_flows, limits.udp_max_flows_per_source)
+        self.tcp_budget, self.udp_budget = self.limits.budgets()
         self._listeners: list[_TcpListener | _UdpListener] = []
 
     @property

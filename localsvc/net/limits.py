@@ -9,8 +9,10 @@ others are still served.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,21 @@ class RelayLimits:
             raise ValueError(
                 f"RelayLimits.tcp_idle_timeout must be positive or None (got {self.tcp_idle_timeout})"
             )
+
+    def with_timeouts(self, udp_idle_timeout: float | None = None,
+                      connect_timeout: float | None = None) -> RelayLimits:
+        """These limits with either timeout replaced where one is given (the relays' keyword
+        arguments that predate RelayLimits)."""
+        given: dict[str, Any] = {"udp_idle_timeout": udp_idle_timeout,
+                                 "connect_timeout": connect_timeout}
+        changes = {name: value for name, value in given.items() if value is not None}
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def budgets(self) -> tuple[SourceBudget, SourceBudget]:
+        """Fresh budgets of (TCP connections, UDP flows): one pair per relay, shared by all of
+        its listeners, so the caps hold for the relay as a whole."""
+        return (SourceBudget(self.tcp_max_connections, self.tcp_max_per_source),
+                SourceBudget(self.udp_max_flows, self.udp_max_flows_per_source))
 
 
 class SourceBudget:

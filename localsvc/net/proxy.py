@@ -13,7 +13,6 @@ addresses (dataplane.py does) and never decides which event loop runs it.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import random
 import socket
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localsvc.model.snapshot import Snapshot
-from localsvc.net.limits import RelayLimits, SourceBudget
+from localsvc.net.limits import RelayLimits
 from localsvc.net.nftables import Backend, PortRule, port_rules
 from localsvc.net.relay import TcpOwner, TcpRelay
 from localsvc.net.sockets import BACKLOG, listening_socket
@@ -235,16 +234,11 @@ class UserspaceProxy:
         rng: random.Random | None = None,
     ) -> None:
         """`udp_idle_timeout` and `connect_timeout`, when given, override those of `limits`."""
-        if udp_idle_timeout is not None:
-            limits = dataclasses.replace(limits, udp_idle_timeout=udp_idle_timeout)
-        if connect_timeout is not None:
-            limits = dataclasses.replace(limits, connect_timeout=connect_timeout)
-        self.limits = limits
-        self.udp_idle_timeout = limits.udp_idle_timeout
-        self.connect_timeout = limits.connect_timeout
+        self.limits = limits.with_timeouts(udp_idle_timeout, connect_timeout)
+        self.udp_idle_timeout = self.limits.udp_idle_timeout
+        self.connect_timeout = self.limits.connect_timeout
         # Shared by every listener: the caps hold for the proxy as a whole.
-        self.tcp_budget = SourceBudget(limits.tcp_max_connections, limits.tcp_max_per_source)
-        self.udp_budget = SourceBudget(limits.udp_max_flows, limits.udp_max_flows_per_source)
+        self.tcp_budget, self.udp_budget = self.limits.budgets()
         self.clock = clock
         self.rng = rng or random.Random()
         self.listeners: dict[ListenerKey, _Listener] = {}
