@@ -3,7 +3,8 @@
 Owns: turning a Snapshot into the resource records of the Kubernetes DNS specification (schema
 1.1.0): Service A/AAAA/CNAME/SRV, headless per-endpoint names, pod names, PTR, dns-version, SOA,
 and which names exist without records (empty non-terminals). Pure: no I/O, no sockets; built
-once per Snapshot, then only read. Answering queries is `answer.py`'s job.
+once per Snapshot, then only read; a build from the previous index rebuilds only the Services
+that changed. Answering queries is `answer.py`'s job.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dnslib import AAAA, CNAME, NS, PTR, QTYPE, RR, SOA, SRV, TXT, A, DNSLabel
 
@@ -63,10 +64,18 @@ class DnsIndex:
     additional: Mapping[str, tuple[RR, ...]]  # SRV owner -> A/AAAA of its targets
     empty_names: frozenset[str]  # names in the zone that exist without records of their own
     problems: tuple[Unserved, ...] = ()  # what the snapshot held that got no records, and why
+    # (namespace, name) -> the Service and its records as built: the next build reuses them for
+    # every Service that did not change (kube-proxy's change tracker, for DNS).
+    services: Mapping[tuple[str, str], BuiltService] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @staticmethod
-    def build(snapshot: Snapshot) -> DnsIndex:
-        return _Builder(snapshot).finish()
+    def build(snapshot: Snapshot, previous: DnsIndex | None = None) -> DnsIndex:
+        """The index of `snapshot`; with `previous`, the records of each Service unchanged since
+        it are reused, and only changed Services are built again."""
+        reuse = previous.services if previous is not None and previous.zone == _zone(snapshot) \
+            else {}
+        return _Builder(snapshot, reuse).finish()
 
     def in_zone(self, name: str) -> bool:
         """Whether `name` (an index key) is the zone or below it."""
@@ -105,9 +114,25 @@ class DnsIndex:
         return {QTYPE.A: (RR(name + ".", QTYPE.A, ttl=TTL, rdata=A(ip)),)}
 
 
+@dataclass(frozen=True)
+class BuiltService:
+    """One Service's contribution to an index: its records, or why it has none."""
+
+    info: ServiceInfo
+    records: _ServiceRecords | None
+    problems: tuple[Unserved, ...]
+
+
+def _zone(snapshot: Snapshot) -> str:
+    return key(snapshot.cluster_domain or "cluster.local")
+
+
 class _Builder:
-    def __init__(self, snapshot: Snapshot) -> None:
-        self.zone = key(snapshot.cluster_domain or "cluster.local")
+    def __init__(self, snapshot: Snapshot,
+                 reuse: Mapping[tuple[str, str], BuiltService] | None = None) -> None:
+        self.zone = _zone(snapshot)
+        self.reuse = reuse or {}
+        self.built: dict[tuple[str, str], BuiltService] = {}
         self.version = snapshot.version
         self.records: dict[str, dict[int, list[RR]]] = {}
         self.additional: dict[str, list[RR]] = {}
@@ -151,15 +176,14 @@ class _Builder:
     def _service(self, svc: ServiceInfo) -> None:
         """Add one Service's records, or none of them: a Service (or endpoint address) that
         cannot be served is skipped and reported, and every other name keeps answering."""
-        kept, skipped = screen_service(svc)
-        self.problems += skipped
-        if kept is None:
-            return
-        staged = _ServiceRecords(self.zone)
-        try:
-            staged.build(kept)
-        except Exception as err:  # a bad value the screen did not foresee: skip this Service only
-            self.problems.append(Unserved(service_ref(svc), f"no DNS records: {err!r}"))
+        ident = (svc.namespace, svc.name)
+        built = self.reuse.get(ident)
+        if built is None or built.info != svc:
+            built = _build_service(svc, self.zone)
+        self.built[ident] = built
+        self.problems += built.problems
+        staged = built.records
+        if staged is None:
             return
         for name, rr in staged.records:
             self._add(name, rr)
@@ -199,7 +223,21 @@ class _Builder:
             additional={n: tuple(_dedup(rrs)) for n, rrs in self.additional.items()},
             empty_names=frozenset(empty - self.records.keys()),
             problems=tuple(self.problems),
+            services=self.built,
         )
+
+
+def _build_service(svc: ServiceInfo, zone: str) -> BuiltService:
+    kept, skipped = screen_service(svc)
+    if kept is None:
+        return BuiltService(svc, None, tuple(skipped))
+    staged = _ServiceRecords(zone)
+    try:
+        staged.build(kept)
+    except Exception as err:  # a bad value the screen did not foresee: skip this Service only
+        return BuiltService(svc, None, (*skipped, Unserved(service_ref(svc),
+                                                           f"no DNS records: {err!r}")))
+    return BuiltService(svc, staged, tuple(skipped))
 
 
 class _ServiceRecords:

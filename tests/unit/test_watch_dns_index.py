@@ -1,0 +1,69 @@
+"""The DNS index built from the previous one: only the Services that changed are built again,
+and the result answers exactly as an index built from scratch."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from localsvc.dns.index import DnsIndex
+from localsvc.model.snapshot import Endpoint, PodInfo, ServiceInfo, ServicePort, Snapshot
+
+
+def _service(name: str, ip: str | None, endpoints: tuple[str, ...] = ()) -> ServiceInfo:
+    return ServiceInfo("default", name, "ClusterIP", ip, (ServicePort("http", "TCP", 80),),
+                       tuple(Endpoint(e, True, {"http": 8080}) for e in endpoints))
+
+
+def _snapshot(*services: ServiceInfo, version: int = 1) -> Snapshot:
+    return Snapshot(services=services, version=version, dns_ip="10.9.128.10",
+                    pods=(PodInfo("default", "p", "10.9.0.7", "p", None),))
+
+
+def _texts(index: DnsIndex) -> dict[str, dict[int, list[str]]]:
+    return {name: {t: sorted(str(rr) for rr in rrs) for t, rrs in by.items()}
+            for name, by in index.records.items()}
+
+
+def test_only_the_changed_service_is_built_again() -> None:
+    a, b = _service("a", "10.9.128.5"), _service("b", None, ("10.9.0.7",))
+    c = _service("c", "10.9.128.6")
+    first = DnsIndex.build(_snapshot(a, b, c))
+    b2 = replace(b, endpoints=(Endpoint("10.9.0.8", True, {"http": 8080}),))
+    second_snapshot = _snapshot(a, b2, c, version=2)
+    second = DnsIndex.build(second_snapshot, previous=first)
+    assert second.services[("default", "a")] is first.services[("default", "a")]
+    assert second.services[("default", "c")] is first.services[("default", "c")]
+    assert second.services[("default", "b")] is not first.services[("default", "b")]
+    scratch = DnsIndex.build(second_snapshot)
+    assert _texts(second) == _texts(scratch)
+    assert second.empty_names == scratch.empty_names
+    assert "b.default.svc.cluster.local" in second.records
+    assert second.lookup("10-9-0-8.b.default.svc.cluster.local") is not None
+    assert second.lookup("10-9-0-7.b.default.svc.cluster.local") is None
+
+
+def test_a_removed_service_leaves_no_records_and_an_added_one_is_built() -> None:
+    a, b = _service("a", "10.9.128.5"), _service("b", "10.9.128.6")
+    first = DnsIndex.build(_snapshot(a, b))
+    second = DnsIndex.build(_snapshot(a, _service("d", "10.9.128.7"), version=2),
+                            previous=first)
+    assert "b.default.svc.cluster.local" not in second.records
+    assert "d.default.svc.cluster.local" in second.records
+    assert set(second.services) == {("default", "a"), ("default", "d")}
+    assert second.services[("default", "a")] is first.services[("default", "a")]
+
+
+def test_an_unservable_service_is_reported_again_when_reused() -> None:
+    bad = _service("bad", "10.9.128.5", ("fd00::1%x",))
+    first = DnsIndex.build(_snapshot(bad))
+    second = DnsIndex.build(_snapshot(bad, version=2), previous=first)
+    assert first.problems and second.problems == first.problems
+
+
+def test_another_cluster_domain_reuses_nothing() -> None:
+    a = _service("a", "10.9.128.5")
+    first = DnsIndex.build(_snapshot(a))
+    other = DnsIndex.build(replace(_snapshot(a), cluster_domain="example.internal"),
+                           previous=first)
+    assert "a.default.svc.example.internal" in other.records
+    assert other.services[("default", "a")] is not first.services[("default", "a")]
