@@ -2,7 +2,8 @@
 
 The controller only calls `update(snapshot)`; a single task applies the latest snapshot, merging
 bursts (kube-proxy's bounded sync) and retrying after a failure. The DNS index is swapped at
-once; the dataplane (nft ruleset or userspace listeners) follows.
+once; the dataplane (nft ruleset or userspace listeners) follows, only when what it programs
+changed (a pod that comes or goes without changing an endpoint touches DNS only).
 """
 
 from __future__ import annotations
@@ -10,12 +11,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 from localsvc.model.snapshot import Snapshot, Unserved
 from localsvc.node.services import dataplane_view
 
 log = logging.getLogger("localsvc.network")
+
+
+def programmed_part(snapshot: Snapshot) -> Snapshot:
+    """What of a snapshot the dataplane programs: the Services and the node's addresses (pod
+    names and IPs are DNS's), without the version; equal parts program the same rules."""
+    return replace(snapshot, pods=(), version=0)
 
 
 class NetworkSync:
@@ -27,6 +35,8 @@ class NetworkSync:
         self.applied_version = -1
         self.last_error = ""
         self.last_apply_seconds = 0.0
+        self.dataplane_applies = 0  # how often the dataplane was programmed (status, tests)
+        self._programmed: Snapshot | None = None  # what the dataplane holds (programmed_part)
 
     def problems(self) -> list[Unserved]:
         """What the DNS index and the dataplane skipped of the latest snapshot, and why."""
@@ -50,9 +60,15 @@ class NetworkSync:
             snapshot = self._latest
             if snapshot is None or self.dataplane is None:
                 continue
+            wanted = programmed_part(snapshot)
+            if wanted == self._programmed:  # a change of pods only (DNS): nothing to program
+                self.applied_version = snapshot.version
+                continue
             started = time.monotonic()
             try:
                 await self.dataplane.apply(dataplane_view(snapshot))
+                self.dataplane_applies += 1
+                self._programmed = wanted
                 self.applied_version = snapshot.version
                 self.last_error = ""
             except Exception as err:
