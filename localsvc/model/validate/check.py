@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from localsvc.errors import Problem
 from localsvc.model import names
 from localsvc.model.load import Manifest, child_path
 from localsvc.model.shown import show as show  # re-exported: the validators import it here
+
+
+T = TypeVar("T")
 
 
 def is_int(value: Any) -> bool:
@@ -32,27 +35,31 @@ class Check:
         line = self.m.line_of(path if line_path is None else line_path)
         self.problems.append(Problem(self.m.file, line, self.m.kind, self.m.name, path, message))
 
+    def unique(self, name: str, path: str, seen: dict[str, str], what: str,
+               rule: str = "") -> None:
+        """Note that `name` stands at `path`; a name already in `seen` is a problem that names
+        where it was first (`what`: e.g. "port name"; `rule`: what the API requires)."""
+        if name in seen:
+            self.add(path, f"duplicate {what} {show(name)} (also at {seen[name]}){rule}")
+        seen.setdefault(name, path)
+
     # -- shapes: each returns the value when it has the right type, else None (problem added)
 
-    def mapping(self, value: Any, path: str, required: bool = False) -> dict[str, Any] | None:
+    def _typed(self, value: Any, path: str, required: bool, kind: type[T], what: str) -> T | None:
         if value is None:
             if required:
                 self.add(path, "required")
             return None
-        if not isinstance(value, dict):
-            self.add(path, f"must be a mapping (got {show(value)})")
+        if not isinstance(value, kind):
+            self.add(path, f"must be {what} (got {show(value)})")
             return None
         return value
 
+    def mapping(self, value: Any, path: str, required: bool = False) -> dict[str, Any] | None:
+        return self._typed(value, path, required, dict, "a mapping")
+
     def items(self, value: Any, path: str, required: bool = False) -> list[Any] | None:
-        if value is None:
-            if required:
-                self.add(path, "required")
-            return None
-        if not isinstance(value, list):
-            self.add(path, f"must be a list (got {show(value)})")
-            return None
-        return value
+        return self._typed(value, path, required, list, "a list")
 
     def mappings(self, value: Any, path: str) -> list[tuple[str, dict[str, Any]]]:
         """The (path, mapping) of each item of an optional list of mappings."""

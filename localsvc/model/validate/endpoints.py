@@ -45,9 +45,7 @@ def check_endpoint_ports(check: Check, value: Any, path: str, nullable: bool) ->
             check.add(at("name"), "required when there is more than one port")
         name = check.name(port.get("name"), at("name"), names.dns1123_label_error, required=False)
         if name is not None:
-            if name in seen:
-                check.add(at("name"), f'duplicate port name "{name}" (also at {seen[name]})')
-            seen.setdefault(name, at("name"))
+            check.unique(name, at("name"), seen, "port name")
 
 
 def check_endpointslice(check: Check) -> None:

@@ -120,13 +120,8 @@ def check_container(
     at = partial(child_path, path)
     name = check.name(c.get("name"), at("name"), names.dns1123_label_error)
     if name is not None:
-        if name in seen_names:
-            check.add(
-                at("name"),
-                f'duplicate container name "{name}" (also at '
-                f"{seen_names[name]}); names must be unique in a pod",
-            )
-        seen_names.setdefault(name, at("name"))
+        check.unique(name, at("name"), seen_names, "container name",
+                     "; names must be unique in a pod")
     image = check.string(
         c.get("image"), at("image"), required=True, hint=': the image to run, e.g. "nginx:1.27"'
     )
@@ -166,13 +161,8 @@ def check_container_ports(
         check.protocol(port.get("protocol"), at("protocol"))
         name = check.name(port.get("name"), at("name"), names.iana_svc_name_error, required=False)
         if name is not None:
-            if name in seen_ports:
-                check.add(
-                    at("name"),
-                    f'duplicate port name "{name}" (also at '
-                    f"{seen_ports[name]}); port names must be unique in a pod",
-                )
-            seen_ports.setdefault(name, at("name"))
+            check.unique(name, at("name"), seen_ports, "port name",
+                         "; port names must be unique in a pod")
 
 
 def check_resources(check: Check, value: Any, path: str) -> None:

@@ -90,9 +90,7 @@ def check_service_ports(check: Check, value: Any, kind: str) -> None:
             check.add(at("name"), "required when a Service has more than one port")
         name = check.name(port.get("name"), at("name"), names.dns1123_label_error, required=False)
         if name is not None:
-            if name in seen_names:
-                check.add(at("name"), f'duplicate port name "{name}" (also at {seen_names[name]})')
-            seen_names.setdefault(name, at("name"))
+            check.unique(name, at("name"), seen_names, "port name")
         protocol = port.get("protocol") or "TCP"
         if number is not None and isinstance(protocol, str):
             pair = (number, protocol)

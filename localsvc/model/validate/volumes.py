@@ -51,9 +51,7 @@ def check_volumes(check: Check, value: Any, path: str) -> set[str]:
         at = partial(child_path, item_path)
         name = check.name(volume.get("name"), at("name"), names.dns1123_label_error)
         if name is not None:
-            if name in seen:
-                check.add(at("name"), f'duplicate volume name "{name}" (also at {seen[name]})')
-            seen.setdefault(name, at("name"))
+            check.unique(name, at("name"), seen, "volume name")
         elif isinstance(volume.get("name"), str):
             seen.setdefault(volume["name"], at("name"))
         check_volume_source(check, volume, item_path)
