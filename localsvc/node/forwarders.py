@@ -59,16 +59,18 @@ class Forwarders:
         return owners != current
 
     def _reconcile_forwarders(self, force: bool = False) -> None:
-        """Start a forwarder reconciliation when the wanted set changed (or periodically, to
-        notice a removed container); one at a time, in a thread."""
+        """Start a forwarder reconciliation of the Services whose forwarder changed (of all of
+        them periodically, to notice a removed container); one at a time, in a thread."""
         if self._svclb_task is not None and not self._svclb_task.done():
             return
         services = {svc.service_key(o): o for o in self.state.objects_of("Service")}
         desired = self._desired_forwarders(services)
         if desired == self._svclb_applied and not force:
             return
+        only = None if force else svclb.changed_services(self._svclb_applied, desired)
         self._svclb_applied = desired
-        self._svclb_task = spawn(self._run_forwarder_reconcile(desired), name="svclb reconcile")
+        self._svclb_task = spawn(self._run_forwarder_reconcile(desired, only),
+                                 name="svclb reconcile")
 
     def _desired_forwarders(self, services: dict[str, Obj]) -> dict[str, svclb.SvclbSpec]:
         """The forwarders wanted; a Service whose forwarder cannot be computed is skipped and
@@ -91,10 +93,13 @@ class Forwarders:
                         f"no NodePort/LoadBalancer forwarder: {err!r}"))
             return desired
 
-    async def _run_forwarder_reconcile(self, desired: dict[str, svclb.SvclbSpec]) -> None:
+    async def _run_forwarder_reconcile(self, desired: dict[str, svclb.SvclbSpec],
+                                       only: set[str] | None = None) -> None:
         cfg = self.ctx.config
         errors = await asyncio.to_thread(svclb.reconcile, self.ctx.docker, cfg.env, cfg.network,
-                                         cfg.image, desired, self.gateway)
+                                         cfg.image, desired, self.gateway, only)
+        if only is not None:  # the errors of the Services left alone still hold
+            errors = {**{k: v for k, v in self.svclb_errors.items() if k not in only}, **errors}
         self.svclb_errors = errors
         if errors:
             self._svclb_applied = None  # retry on the next pass

@@ -165,12 +165,26 @@ def remove_forwarder(container: Any) -> None:
         pass
 
 
+def changed_services(applied: Mapping[str, SvclbSpec] | None,
+                     desired: Mapping[str, SvclbSpec]) -> set[str] | None:
+    """Service keys whose forwarder is added, removed or changed since `applied`; None (all)
+    when nothing is known to be applied."""
+    if applied is None:
+        return None
+    return {k for k in applied.keys() | desired.keys() if applied.get(k) != desired.get(k)}
+
+
 def reconcile(client: docker.DockerClient, env: str, network: str, image: str,
-              desired: Mapping[str, SvclbSpec], gateway: str = "") -> dict[str, str]:
-    """Make the running forwarders match `desired`; returns Service key -> error message for
-    forwarders that could not start (a host port held by another program, typically)."""
+              desired: Mapping[str, SvclbSpec], gateway: str = "",
+              only: set[str] | None = None) -> dict[str, str]:
+    """Make the running forwarders match `desired` (for the Service keys in `only`, when given:
+    the others are left as they run); returns Service key -> error message for forwarders that
+    could not start (a host port held by another program, typically)."""
     errors: dict[str, str] = {}
     current = running_forwarders(client, env)
+    if only is not None:
+        current = {k: c for k, c in current.items() if k in only}
+        desired = {k: s for k, s in desired.items() if k in only}
     for key, container in list(current.items()):
         spec = desired.get(key)
         if spec is None or container.labels.get(SPEC_HASH) != spec.digest or \
