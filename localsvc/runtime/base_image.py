@@ -18,12 +18,12 @@ import docker
 
 from localsvc.errors import ImageError
 from localsvc.runtime.image_common import (
-    BUILD_LOG_TAIL,
     NODE_LABEL,
     Progress,
     engine_errors,
     image_exists,
     offline,
+    run_step,
     short_hash,
     temp_dir,
     try_pull,
@@ -117,19 +117,11 @@ def _build_debian_base(client: docker.DockerClient, spec: BaseSpec, progress: Pr
 
 def _debootstrap(spec: BaseSpec, rootfs: Path) -> None:
     rootfs.mkdir()
-    result = subprocess.run(
-        spec.debootstrap_args(rootfs),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        check=False,
-    )
-    if result.returncode != 0:
-        tail = "\n".join(result.stdout.splitlines()[-BUILD_LOG_TAIL:])
+    failed = run_step(spec.debootstrap_args(rootfs))
+    if failed is not None:
         raise ImageError(
-            f"debootstrap failed (exit {result.returncode}) with mirror {spec.mirror} "
-            f"(set LOCALSVC_DEBIAN_MIRROR to use another):\n{tail}"
+            f"debootstrap failed (exit {failed.code}) with mirror {spec.mirror} "
+            f"(set LOCALSVC_DEBIAN_MIRROR to use another):\n{failed.tail}"
         )
 
 

@@ -1,5 +1,5 @@
 """Shared by the image modules: Docker SDK error translation, image lookups and pulls, content
-hashes, scratch directories."""
+hashes, scratch directories, host build steps."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
@@ -24,6 +25,24 @@ BUILD_LOG_TAIL = 30
 NODE_LABEL = "io.localsvc.image"
 _HASH_LEN = 12
 
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    """A host build step that failed: its exit code and the end of its output."""
+
+    code: int
+    tail: str
+
+
+def run_step(args: Sequence[str]) -> StepFailure | None:
+    """Run a build step on the host (debootstrap, pip download) with its output captured, both
+    streams in order; None when it succeeds, else how it failed, for the error to show."""
+    result = subprocess.run(list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, errors="replace", check=False)
+    if result.returncode == 0:
+        return None
+    return StepFailure(result.returncode, "\n".join(result.stdout.splitlines()[-BUILD_LOG_TAIL:]))
 
 @contextmanager
 def engine_errors(action: str) -> Iterator[None]:

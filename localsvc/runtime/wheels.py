@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from localsvc.errors import ImageError
-from localsvc.runtime.image_common import BUILD_LOG_TAIL, Progress, short_hash
+from localsvc.runtime.image_common import Progress, run_step, short_hash
 
 
 def wheel_platforms(machine: str | None = None) -> list[str]:
@@ -69,17 +68,9 @@ def download_wheels(requirements: Sequence[str], progress: Progress) -> Path:
 
 
 def _run_pip_download(requirements: Sequence[str], dest: Path) -> None:
-    result = subprocess.run(
-        pip_download_args(requirements, dest),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        check=False,
-    )
-    if result.returncode != 0:
-        tail = "\n".join(result.stdout.splitlines()[-BUILD_LOG_TAIL:])
+    failed = run_step(pip_download_args(requirements, dest))
+    if failed is not None:
         raise ImageError(
             "downloading the node image's Python wheels on the host failed (is PyPI or a pip "
-            f"index reachable from this machine?):\n{tail}"
+            f"index reachable from this machine?):\n{failed.tail}"
         )
