@@ -8,7 +8,7 @@ Text syntax (the Kubernetes one): requirements separated by commas, each one of
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ EQUALS, NOT_EQUALS, IN, NOT_IN, EXISTS, NOT_EXISTS, GREATER, LESS = (
     "=", "!=", "in", "notin", "exists", "!", ">", "<")
 
 # One token at a time: an identifier-ish word, or one of the operators and punctuation.
+_OPERATORS = ("=", "==", "!=", "!", "(", ")", ",", ">", "<")  # tokens that are not words
 _TOKEN = re.compile(r"\s*(==|!=|=|!|\(|\)|,|>|<|[^\s=!(),<>]+)")
 
 
@@ -154,28 +155,24 @@ class _Parser:
         raise AssertionError  # fail() raised
 
     def key(self) -> str:
-        start = self.position()
-        token = self.peek()
-        if token is None or token in ("=", "==", "!=", "!", "(", ")", ",", ">", "<"):
-            self.fail(start, "expected a label key")
-        key = self.take()
-        problem = qualified_name_error(key)
-        if problem:
-            self.fail(start, f"invalid label key {key!r}: {problem}")
-        return key
+        return self.word("key", qualified_name_error, allow_empty=False)
 
     def value(self, allow_empty: bool) -> str:
+        return self.word("value", label_value_error, allow_empty)
+
+    def word(self, what: str, error: Callable[[str], str | None], allow_empty: bool) -> str:
+        """The next token as a label key or value, checked by `error`."""
         start = self.position()
         token = self.peek()
-        if token is None or token in ("=", "==", "!=", "!", "(", ")", ",", ">", "<"):
+        if token is None or token in _OPERATORS:
             if allow_empty and token in (None, ","):
                 return ""  # `key=` selects an empty value, as in Kubernetes
-            self.fail(start, "expected a label value")
-        value = self.take()
-        problem = label_value_error(value)
+            self.fail(start, f"expected a label {what}")
+        word = self.take()
+        problem = error(word)
         if problem:
-            self.fail(start, f"invalid label value {value!r}: {problem}")
-        return value
+            self.fail(start, f"invalid label {what} {word!r}: {problem}")
+        return word
 
     def value_set(self) -> tuple[str, ...]:
         if self.peek() != "(":
