@@ -30,7 +30,7 @@ from localsvc.manifests import (
     wire,
 )
 from localsvc.model.endpoints import selector_matches
-from localsvc.model.load import LoadResult
+from localsvc.model.load import LoadResult, ObjectKey
 from localsvc.model.names import sanitize_name
 from localsvc.model.network import plan_for
 from localsvc.model.objects import NAMESPACED, kind_of
@@ -206,14 +206,13 @@ class Environment:
 
     def delete(self, paths: Sequence[str | Path]) -> list[Obj]:
         loaded = load_manifests(paths)
-        keys = [str(m.key) if m.kind != "Namespace" else f"Namespace//{m.name}"
-                for m in loaded.manifests]
+        keys = [m.key.id for m in loaded.manifests]
         return list(self.node().post("/v1/delete", {"keys": keys})["results"])
 
     def delete_objects(self, kind: str, names: Sequence[str], namespace: str = "default") -> list[Obj]:
         resolved = self._kind(kind)
         ns = namespace if resolved in NAMESPACED else ""
-        keys = [f"{resolved}/{ns}/{n}" for n in names]
+        keys = [ObjectKey(resolved, ns, n).id for n in names]
         return list(self.node().post("/v1/delete", {"keys": keys})["results"])
 
     def stop(self, timeout: float = 60.0) -> bool:

@@ -69,9 +69,40 @@ class ObjectKey:
     name: str
 
     def __str__(self) -> str:
+        """How messages name the object ("Namespace/web" when cluster-scoped)."""
         if not self.namespace:
             return f"{self.kind}/{self.name}"
         return f"{self.kind}/{self.namespace}/{self.name}"
+
+    @property
+    def id(self) -> str:
+        """The key's one stored form, "Kind/namespace/name" ("Kind//name" cluster-scoped):
+        always three parts. It keys the node's tables and state file, its watch events and the
+        delete route; parse() reads it (and the message form) back."""
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+    @property
+    def namespaced_name(self) -> str:
+        """"namespace/name": the key of a table of one kind (clusterIPs, nodePorts by Service),
+        as Kubernetes' cache.MetaNamespaceKeyFunc."""
+        return f"{self.namespace}/{self.name}"
+
+    @classmethod
+    def parse(cls, text: str) -> ObjectKey:
+        """The key of "Kind/namespace/name", "Kind//name" or "Kind/name" (cluster-scoped)."""
+        kind, _, rest = text.partition("/")
+        namespace, sep, name = rest.partition("/")
+        return cls(kind, namespace, name) if sep else cls(kind, "", namespace)
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> ObjectKey:
+        """The key of a stored or given object (namespace "default" when unset; "" for a
+        cluster-scoped kind). KeyError when it has no kind or name (a stored object always
+        has both)."""
+        kind = str(obj["kind"])
+        meta = obj.get("metadata") or {}
+        namespace = "" if kind not in NAMESPACED else str(meta.get("namespace") or "default")
+        return cls(kind, namespace, str(meta["name"]))
 
 
 @dataclass(frozen=True)

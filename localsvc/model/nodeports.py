@@ -15,7 +15,7 @@ from typing import Any
 
 from localsvc.errors import Problem
 from localsvc.model.allocation import probe_order
-from localsvc.model.load import parent_path
+from localsvc.model.load import ObjectKey, parent_path
 
 DEFAULT_RANGE = (30000, 32767)
 
@@ -214,7 +214,8 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 def _service_key(service: Mapping[str, Any]) -> str:
     meta = _mapping(service.get("metadata"))
-    return f"{meta.get('namespace') or 'default'}/{meta.get('name') or ''}"
+    return ObjectKey("Service", str(meta.get("namespace") or "default"),
+                     str(meta.get("name") or "")).namespaced_name
 
 
 def _node_port(value: Any) -> int | None:

@@ -20,6 +20,7 @@ from localsvc.model.endpoints import (
     pod_infos,
     service_info,
 )
+from localsvc.model.load import ObjectKey
 from localsvc.model.snapshot import (
     Endpoint,
     ServiceInfo,
@@ -37,7 +38,7 @@ ALLOCATION_KEY = "clusterIPs"
 
 def service_key(obj: Obj) -> str:
     """`namespace/name` of a Service object, the key of every per-Service table."""
-    return f"{obj['metadata'].get('namespace', 'default')}/{obj['metadata']['name']}"
+    return ObjectKey.of({**obj, "kind": "Service"}).namespaced_name
 
 
 def _no_cluster_ip(obj: Obj) -> bool:

@@ -21,12 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localsvc.model.load import ObjectKey
+
 Obj = dict[str, Any]
 log = logging.getLogger("localsvc.store")
 
 
 def key_of(kind: str, namespace: str, name: str) -> str:
-    return f"{kind}/{namespace}/{name}" if namespace else f"{kind}//{name}"
+    """The table key of an object: ObjectKey's one stored form."""
+    return ObjectKey(kind, namespace, name).id
 
 
 @dataclass

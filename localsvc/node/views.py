@@ -19,12 +19,13 @@ from localsvc.model.objects import (
     now_iso,
     secret_for_output,
 )
+from localsvc.model.load import ObjectKey
 from localsvc.model.snapshot import Snapshot, Unserved
 from localsvc.node import services as svc
 from localsvc.node import svclb
 from localsvc.node.context import NodeContext
 from localsvc.node.podworker import PodWorker
-from localsvc.node.store import PodRecord, State, key_of
+from localsvc.node.store import PodRecord, State
 
 log = logging.getLogger("localsvc.views")
 Obj = dict[str, Any]
@@ -34,10 +35,7 @@ PROBLEMS_ANNOTATION = "localsvc.io/problems"
 
 def object_key(obj: Obj) -> str:
     """The state key ("Kind/namespace/name") of an object."""
-    meta = obj.get("metadata") or {}
-    kind = obj["kind"]
-    namespace = meta.get("namespace", "default") if kind in NAMESPACED else ""
-    return key_of(kind, namespace, meta["name"])
+    return ObjectKey.of(obj).id
 
 
 def problems_by_object(problems: list[Unserved]) -> dict[str, list[str]]:

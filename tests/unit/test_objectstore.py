@@ -181,3 +181,18 @@ def test_the_version_floor_keeps_versions_above_those_of_before_a_restart() -> N
     assert first and second and third
     assert [first.resource_version, second.resource_version, third.resource_version] == [
         1000, 1001, 1002]
+
+
+def test_object_key_has_one_stored_form_that_parses_back() -> None:
+    from localsvc.model.load import Manifest, ObjectKey
+    from localsvc.node.store import key_of
+    from localsvc.node.views import object_key
+    ns = Manifest({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}}, "f", 1)
+    svc = Manifest(_svc("a"), "f", 1)
+    assert ns.key.id == "Namespace//web" == key_of("Namespace", "", "web") == object_key(ns.obj)
+    assert svc.key.id == "Service/default/a" == object_key(svc.obj)
+    assert str(ns.key) == "Namespace/web"  # how messages name it
+    for key in (ns.key, svc.key):
+        assert ObjectKey.parse(key.id) == key and ObjectKey.parse(str(key)) == key
+    assert ObjectKey.of({"kind": "Service", "metadata": {"name": "a"}}).namespaced_name \
+        == "default/a"
