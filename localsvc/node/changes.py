@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localsvc.errors import LocalsvcError, ManifestError, NotFound, Problem
-from localsvc.model.load import Manifest
+from localsvc.model.load import Manifest, ObjectKey
 from localsvc.model.nodeports import allocate_node_ports, node_port_requests
 from localsvc.model.objects import comparable, now_iso, stamp
 from localsvc.model.validate import MAX_REPLICAS, validate
@@ -70,8 +70,9 @@ class Staged:
 
 
 def result(key: str, action: str) -> Obj:
-    kind, namespace, name = key.split("/", 2)
-    return {"kind": kind, "namespace": namespace, "name": name, "action": action}
+    parsed = ObjectKey.parse(key)
+    return {"kind": parsed.kind, "namespace": parsed.namespace, "name": parsed.name,
+            "action": action}
 
 
 class ObjectChanges:
