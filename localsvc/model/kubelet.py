@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from localsvc.model.clock import iso_time
 from localsvc.model.kubelet_state import (
     BACKOFF_RESET_SECONDS,
     ContainerState,
     PodState,
-    iso_time,
     phase_of,
 )
 from localsvc.model.podplan import backoff_seconds
@@ -75,6 +75,15 @@ class Start:
 
 
 @dataclass(frozen=True)
+class Kill:
+    """Stop the running container (its grace period given): a liveness or startup probe
+    failed. It then exits and restarts by its restart policy, like any other exit."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class MarkInitDone:
     """Every init container succeeded: the app containers may start."""
 
@@ -90,8 +99,8 @@ class Settle:
 
 
 Action = (
-    ConfigFailed | CreateSandbox | RecreateSandbox | FailPod | BackOff | Start | MarkInitDone
-    | SyncProbes | Settle
+    ConfigFailed | CreateSandbox | RecreateSandbox | FailPod | BackOff | Start | Kill
+    | MarkInitDone | SyncProbes | Settle
 )
 
 
@@ -133,6 +142,8 @@ def decide(spec: KubeletSpec, pod: PodState, infra_running: bool, now: float) ->
             retry_at, waiting = now + restart_delay(c)[1], True
         if waiting and retry_at <= now:
             actions.append(Start(name))
+        if c.state == "running" and c.kill_reason:
+            actions.append(Kill(name, c.kill_reason))
     return [*actions, SyncProbes(), Settle()]
 
 
@@ -214,7 +225,17 @@ def next_attempt(c: ContainerState) -> int:
     return c.attempt + (1 if c.container_id else 0)
 
 
+def probe_failed(c: ContainerState, container_id: str, reason: str) -> bool:
+    """A liveness or startup probe of instance `container_id` of `c` failed: mark it to be
+    killed (once); False when that instance no longer runs (the verdict came too late)."""
+    if c.container_id != container_id or c.state != "running" or c.kill_reason:
+        return False
+    c.kill_reason = reason
+    return True
+
+
 def started(c: ContainerState, container_id: str, attempt: int, now: float) -> None:
+    c.kill_reason = ""
     c.attempt = attempt
     c.container_id = container_id
     c.state, c.reason, c.message = "running", "", ""
@@ -272,6 +293,8 @@ def apply(action: Action, pod: PodState, pod_name: str, now: float) -> None:
             fail_pod(pod, reason)
         case BackOff(name, init):
             schedule_restart((pod.init if init else pod.containers)[name], pod_name, now)
+        case Kill(name):
+            pod.containers[name].kill_reason = ""  # asked once; its exit shows it happened
         case MarkInitDone():
             pod.init_done = True
         case Settle():

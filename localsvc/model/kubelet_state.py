@@ -8,18 +8,13 @@ decisions taken on this state are in localsvc.model.kubelet.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from localsvc.model.clock import iso_time
+
 # A container that ran this long before exiting resets its back-off, as the kubelet does.
 BACKOFF_RESET_SECONDS = 600.0
-
-
-def iso_time(ts: float | None) -> str | None:
-    if not ts:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 @dataclass
@@ -44,6 +39,7 @@ class ContainerState:
     probed: bool = False  # has a readiness or startup probe: ready only once it passes
     probe_ready: bool = False
     probe_message: str = ""  # why the readiness probe last failed, shown in the Ready condition
+    kill_reason: str = ""  # a liveness or startup probe failed: why this instance must go
 
     def k8s(self) -> dict[str, Any]:
         if self.state == "running":

@@ -39,6 +39,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from localsvc.runtime.execs import ExecApi, exit_code
+
 log = logging.getLogger("localsvc.execprobe")
 
 OUTPUT_KEEP_BYTES = 10 * 1024
@@ -154,14 +156,6 @@ class ExecOutcome:
 # ---- the Docker side (blocking; runs on the probe threads) -----------------------------------
 
 
-class ExecApi(Protocol):
-    """The parts of docker.APIClient an exec probe uses."""
-
-    def exec_create(self, container: str, cmd: list[str], **kwargs: Any) -> dict[str, Any]: ...
-    def exec_start(self, exec_id: str, **kwargs: Any) -> Any: ...
-    def exec_inspect(self, exec_id: str) -> dict[str, Any]: ...
-
-
 def _raw_socket(stream: Any) -> socket.socket:
     # exec_start(socket=True) hands back a SocketIO over the engine connection (unix socket).
     raw = getattr(stream, "_sock", stream)
@@ -208,18 +202,6 @@ def _read(api: ExecApi, exec_id: str, timeout: float) -> tuple[str, CappedOutput
         stream.close()
 
 
-def _exit_code(api: ExecApi, exec_id: str, wait: float) -> int | None:
-    """The exit code once the engine has recorded it, None while the command still runs."""
-    deadline = time.monotonic() + wait
-    while True:
-        info = api.exec_inspect(exec_id)
-        if not info.get("Running") and info.get("ExitCode") is not None:
-            return int(info["ExitCode"])
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(0.02)
-
-
 def end_command(api: ExecApi, container_id: str, exec_id: str, token: str) -> str:
     """End a probe command and everything it started; "" when it is gone, else why not."""
     try:
@@ -237,7 +219,7 @@ def end_command(api: ExecApi, container_id: str, exec_id: str, token: str) -> st
 
 def _exit_code_or_gone(api: ExecApi, exec_id: str) -> bool:
     try:
-        return _exit_code(api, exec_id, EXIT_CODE_WAIT) is not None
+        return exit_code(api, exec_id, EXIT_CODE_WAIT) is not None
     except Exception:  # inspect failing: the exec (and its container) no longer exists
         return True
 
@@ -275,7 +257,7 @@ class ContainerExecProbes:
         try:
             how, output = _read(self.api, exec_id, timeout)
             if how == "eof":
-                code = _exit_code(self.api, exec_id, EXIT_CODE_WAIT)
+                code = exit_code(self.api, exec_id, EXIT_CODE_WAIT)
                 if code is not None:
                     return ExecOutcome("exited", exit_code=code, output=output.text())
                 how = "timeout"  # output closed but the command lives on

@@ -1,8 +1,8 @@
 """The probers of one pod: one ContainerProber per running container instance.
 
 A restarted container gets a new prober (its probes start over, as the kubelet's do). Readiness
-results land in the container's state; a failed liveness or startup probe asks the pod worker
-to restart the container. Exec probes go through the node's exec-probe runner (its own threads
+results land in the container's state; a failed liveness or startup probe marks the container
+to be killed and wakes the pod worker, whose decision (localsvc.model.kubelet) kills it. Exec probes go through the node's exec-probe runner (its own threads
 and slots, output capped, commands ended: see localsvc.node.execprobe), never the default
 executor that the pod lifecycle uses.
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
+from localsvc.model.kubelet import probe_failed
 from localsvc.node.execprobe import ContainerExecProbes, node_runner
 from localsvc.node.podstate import ContainerState
 from localsvc.node.prober import ContainerProber
@@ -21,17 +22,14 @@ from localsvc.node.tasks import spawn
 
 PROBE_KINDS = ("readinessProbe", "livenessProbe", "startupProbe")
 
-# (container id, reason) -> the worker's restart of that container
-Restart = Callable[[str, str], Coroutine[Any, Any, None]]
-
 
 class PodProbes:
     def __init__(self, docker_api: Any, pod: str, on_change: Callable[[], None],
-                 restart: Restart):
+                 wake: Callable[[], None]):
         self.docker_api = docker_api
         self.pod = pod  # namespace/name, for task names
         self.on_change = on_change
-        self.restart = restart
+        self.wake = wake  # the pod worker's: a container is marked to be killed
         self._probers: dict[str, tuple[str, asyncio.Task[Any]]] = {}  # name -> (id, task)
 
     def ensure(self, c: ContainerState, spec: dict[str, Any], pod_ip: str) -> None:
@@ -60,7 +58,8 @@ class PodProbes:
                 self.on_change()
 
         def on_kill(reason: str) -> None:
-            spawn(self.restart(container_id, reason), name=f"kill {self.pod}/{c.name}")
+            if probe_failed(c, container_id, reason):
+                self.wake()
 
         exec_probes = ContainerExecProbes(self.docker_api, container_id)
 

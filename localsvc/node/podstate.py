@@ -9,16 +9,15 @@ localsvc.model.kubelet (re-exported here for the modules that import them from t
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any
 
+from localsvc.model.clock import docker_time
 from localsvc.model.kubelet import schedule_restart
 from localsvc.model.kubelet_state import (
     BACKOFF_RESET_SECONDS,
     ContainerState,
     PodState,
     fingerprint,
-    iso_time,
     not_ready_reason,
     phase_of,
     pod_status,
@@ -31,24 +30,13 @@ __all__ = [
     "PodState",
     "count_lost_attempts",
     "fingerprint",
-    "iso_time",
     "latest_attempts",
     "not_ready_reason",
     "observe",
-    "parse_docker_time",
     "phase_of",
     "pod_status",
     "schedule_restart",
 ]
-
-
-def parse_docker_time(text: str | None) -> float | None:
-    if not text or text.startswith("0001-"):
-        return None
-    try:
-        return datetime.fromisoformat(text[:26].rstrip("Z") + "+00:00").timestamp()
-    except ValueError:
-        return None
 
 
 def count_lost_attempts(s: PodState, found: list[dict[str, str]]) -> None:
@@ -77,7 +65,7 @@ def latest_attempts(found: list[dict[str, str]]) -> dict[str, int]:
 def observe(c: ContainerState, container_id: str, st: dict[str, Any]) -> None:
     """Update `c` from a Docker container's inspect data (`State`)."""
     c.container_id = container_id
-    c.started_at = parse_docker_time(st.get("StartedAt"))
+    c.started_at = docker_time(st.get("StartedAt"))
     if st.get("Running"):
         c.state, c.reason, c.message = "running", "", ""
         return
@@ -86,7 +74,7 @@ def observe(c: ContainerState, container_id: str, st: dict[str, Any]) -> None:
         return
     c.state = "terminated"
     c.exit_code = int(st.get("ExitCode", 0))
-    c.finished_at = parse_docker_time(st.get("FinishedAt")) or time.time()
+    c.finished_at = docker_time(st.get("FinishedAt")) or time.time()
     c.reason = "OOMKilled" if st.get("OOMKilled") else (
         "Completed" if c.exit_code == 0 else "Error"
     )

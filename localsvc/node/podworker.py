@@ -20,6 +20,7 @@ from typing import Any
 import docker.errors
 
 from localsvc.model import kubelet
+from localsvc.model.clock import docker_time
 from localsvc.model.kubelet import KubeletSpec
 from localsvc.model.podplan import ConfigError, ContainerPlan, PodPlan, plan_pod, resolv_conf
 from localsvc.node.context import NodeContext
@@ -30,11 +31,11 @@ from localsvc.node.podstate import (
     fingerprint,
     latest_attempts,
     observe,
-    parse_docker_time,
     pod_status,
 )
 from localsvc.node.podprobes import PodProbes
 from localsvc.node.store import PodRecord
+from localsvc.node.tasks import spawn
 from localsvc.runtime import labels as L
 from localsvc.runtime import pods as rt
 
@@ -76,9 +77,8 @@ class PodWorker:
             state.probed = bool(c.get("readinessProbe") or c.get("startupProbe"))
             self.state.containers[c["name"]] = state
             self.specs[c["name"]] = c
-        self._grace = 30  # the pod's grace period, as the latest plan says
         self.probes = PodProbes(ctx.docker.api, f"{record.namespace}/{record.name}",
-                                on_change, lambda cid, reason: self._kill(cid, reason, self._grace))
+                                on_change, self.wake)
         self._wake = asyncio.Event()
         self._stop_grace: int | None = None
         self.deleting_since: float | None = None
@@ -167,7 +167,7 @@ class PodWorker:
             return
         self.state.infra_id = infra[0].id
         self.state.pod_ip = rt.pod_ip(infra[0], self.ref.network)
-        self.state.started_at = parse_docker_time(infra[0].attrs["State"].get("StartedAt"))
+        self.state.started_at = docker_time(infra[0].attrs["State"].get("StartedAt"))
         latest = {name: found[i] for name, i in latest_attempts([c.labels for c in found]).items()}
         app_found = any(n in self.state.containers for n in latest)
         for name, c in latest.items():
@@ -253,10 +253,16 @@ class PodWorker:
                 target = (self.state.init if init else self.state.containers)[name]
                 await self._start(target, cplan, plan.grace_seconds)
             case kubelet.SyncProbes():
-                assert plan is not None
-                self._grace = plan.grace_seconds
                 for c in self.state.containers.values():
                     self.probes.ensure(c, self.specs[c.name], self.state.pod_ip)
+            case kubelet.Kill(name, reason):
+                # A task of its own: stopping waits up to the grace period, the pod's other
+                # containers meanwhile go on being looked after.
+                c = self.state.containers[name]
+                assert c.container_id is not None and plan is not None
+                spawn(self._kill(c.container_id, reason, plan.grace_seconds),
+                      name=f"kill {self.ref.namespace}/{self.ref.name}/{name}")
+                kubelet.apply(action, self.state, self.ref.name, time.time())
             case kubelet.BackOff(name, init) if not init:
                 c = self.state.containers[name]
                 log.info("pod %s/%s: container %s exited with %s; restarting",

@@ -14,6 +14,7 @@ from localsvc.model.kubelet import (
     ConfigFailed,
     CreateSandbox,
     FailPod,
+    Kill,
     KubeletSpec,
     MarkInitDone,
     RecreateSandbox,
@@ -66,6 +67,8 @@ def step(p: PodState, s: KubeletSpec, now: float = NOW) -> list[Action]:
                 kubelet.sandbox_created(p, "infra", "10.0.0.2", now)
             case SyncProbes():
                 pass
+            case Kill():
+                kubelet.apply(action, p, "web", now)  # the container exits later: see killed()
             case _:
                 kubelet.apply(action, p, "web", now)
     return actions
@@ -369,6 +372,42 @@ def test_liveness_kill_restarts_the_container() -> None:
     assert step(p, spec(p, "Always")) == [BackOff("app"), Start("app"), *TAIL]
     assert c.last_terminated is not None and c.last_terminated["exitCode"] == 137
     assert (c.attempt, c.state, c.ready) == (1, "running", False)
+
+
+def test_failed_liveness_probe_kills_the_instance_once_then_it_restarts() -> None:
+    p = pod()
+    p.init_done = True
+    c = p.containers["app"]
+    run_container(c)
+    first = c.container_id
+    assert first is not None
+    assert not kubelet.probe_failed(c, "an-older-instance", "Liveness probe failed: late")
+    assert kubelet.probe_failed(c, first, "Liveness probe failed: HTTP 500")
+    assert not kubelet.probe_failed(c, first, "Liveness probe failed: again")  # once
+    s = spec(p, "Always")
+    assert decide(s, p, True, NOW) == [Kill("app", "Liveness probe failed: HTTP 500"), *TAIL]
+    step(p, s)
+    assert (c.state, c.kill_reason) == ("running", "")  # asked once: the stop is under way
+    terminate(c, 137)  # what the next observation sees
+    assert c.exit_code == 137
+    assert step(p, s) == [BackOff("app"), Start("app"), *TAIL]
+    assert c.container_id != first and c.attempt == 1 and c.kill_reason == ""
+
+
+@pytest.mark.parametrize("policy, restarted", [("Always", True), ("OnFailure", True),
+                                               ("Never", False)])
+def test_killed_container_follows_the_restart_policy(policy: str, restarted: bool) -> None:
+    p = pod()
+    p.init_done = True
+    c = p.containers["app"]
+    run_container(c)
+    assert c.container_id is not None
+    kubelet.probe_failed(c, c.container_id, "Startup probe failed")
+    assert step(p, spec(p, policy)) == [Kill("app", "Startup probe failed"), *TAIL]
+    terminate(c, 137)
+    step(p, spec(p, policy))
+    assert (c.state == "running") is restarted
+    assert p.phase == ("Running" if restarted else "Failed")
 
 
 def test_vanished_container_counts_as_killed() -> None:

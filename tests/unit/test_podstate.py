@@ -3,7 +3,6 @@ back-off, phase) and the pod status it shows, the Ready condition's reason inclu
 
 from __future__ import annotations
 
-
 import pytest
 
 from localsvc.node.podstate import (
