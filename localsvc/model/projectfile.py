@@ -293,16 +293,26 @@ class _Checker:
             return None
         return ImageBuild(name, context, dockerfile, MappingProxyType(args), target, sync)
 
-    def context(self, value: Any, path: str) -> Path | None:
+    def inside(self, value: Any, path: str, what: str, noun: str = "") -> tuple[str, Path] | None:
+        """A required path setting (`what`: such paths, e.g. "sync sources"; `noun`: what one
+        is, for the message): as written and resolved, when it exists inside the project; else
+        None, the problem recorded."""
         text = self.string(value, path, required=True)
         if text is None:
             return None
-        context = normal_path(self.base / text)
-        if self.outside(path, text, context, "build contexts"):
+        target = normal_path(self.base / text)
+        if self.outside(path, text, target, what):
             return None
-        if not context.exists():
-            self.add(path, f"directory {text} does not exist {self.where}")
+        if not target.exists():
+            self.add(path, f"{noun}{text} does not exist {self.where}")
             return None
+        return text, target
+
+    def context(self, value: Any, path: str) -> Path | None:
+        found = self.inside(value, path, "build contexts", noun="directory ")
+        if found is None:
+            return None
+        text, context = found
         if not context.is_dir():
             self.add(path, f"{text} is not a directory {self.where}")
             return None
@@ -366,15 +376,10 @@ class _Checker:
         return tuple(rules)
 
     def sync_src(self, value: Any, path: str, context: Path | None) -> Path | None:
-        text = self.string(value, path, required=True)
-        if text is None:
+        found = self.inside(value, path, "sync sources")
+        if found is None:
             return None
-        src = normal_path(self.base / text)
-        if self.outside(path, text, src, "sync sources"):
-            return None
-        if not src.exists():
-            self.add(path, f"{text} does not exist {self.where}")
-            return None
+        text, src = found
         if context is not None and not src.is_relative_to(context):
             self.add(
                 path,
