@@ -92,6 +92,7 @@ class Controller(ObjectViews, ObjectChanges, Forwarders, StorePublishing):
         self.last_sync_seconds = 0.0
         self._refresh_snapshot()
         self._publish()
+        self.objects.compact()  # a watcher from before a restart lists again (410)
 
     def _count_version(self, event: WatchEvent) -> None:
         self.state.resource_version = event.resource_version  # saved with the next write

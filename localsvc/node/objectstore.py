@@ -123,6 +123,13 @@ class ObjectStore:
         self._oldest = self._rv
         self._events.clear()
 
+    def compact(self) -> None:
+        """Forget the kept events: only the current version can be resumed from. The node does
+        this after a restart's first publish, whose events are no continuation of what a
+        watcher saw before the restart (as a restarted API server's watch cache)."""
+        self._events.clear()
+        self._oldest = self._rv
+
     def put(self, key: str, obj: Obj) -> WatchEvent | None:
         """Store `obj` under `key`; the event, or None when nothing but managed metadata
         differs from what is stored (no new version, as an unchanged apply)."""

@@ -196,3 +196,15 @@ def test_object_key_has_one_stored_form_that_parses_back() -> None:
         assert ObjectKey.parse(key.id) == key and ObjectKey.parse(str(key)) == key
     assert ObjectKey.of({"kind": "Service", "metadata": {"name": "a"}}).namespaced_name \
         == "default/a"
+
+
+def test_after_compact_only_the_current_version_resumes() -> None:
+    store = ObjectStore()
+    store.put("Service/default/a", _svc("a"))
+    store.put("Service/default/b", _svc("b"))
+    store.compact()
+    with pytest.raises(TooOld):
+        store.events_since(1)
+    assert store.events_since(2) == []
+    store.put("Service/default/a", _svc("a", 81))
+    assert [e.resource_version for e in store.events_since(2)] == [3]

@@ -14,7 +14,7 @@ from localsvc.model.load import Manifest
 from localsvc.node.context import NodeConfig, NodeContext
 from localsvc.node.controller import Controller
 from localsvc.node.network import NetworkSync
-from localsvc.node.objectstore import ObjectStore
+from localsvc.node.objectstore import ObjectStore, TooOld
 from localsvc.node.publish import ObjectPublisher
 from localsvc.node.store import Store
 
@@ -97,6 +97,11 @@ def test_the_resource_version_never_goes_back_across_a_node_restart(tmp_path: Pa
     node.store.save(node.state)
     restarted = controller(tmp_path)
     assert restarted.state.resource_version >= seen
+    try:
+        restarted.objects.events_since(seen)
+        raise AssertionError("a version from before the restart resumed")
+    except TooOld:
+        pass
     restarted.apply(manifests(config_map("c", "2")), prune=False)
     assert restarted.objects.resource_version > seen
 
