@@ -112,8 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("status", "services with their ClusterIPs, host URLs and ready endpoints").set_defaults(
         func=project.cmd_status)
-    add("prune", "remove environments whose node is gone or stopped (left-overs of crashes)"
-        ).set_defaults(func=project.cmd_prune)
+    p = add("prune", "remove environments whose node has been gone or stopped for a minute "
+            "(left-overs of crashes; one being created is left alone)")
+    p.add_argument("--min-age", type=float, metavar="SECONDS",
+                   help="how long a node must have been gone (default 60)")
+    p.set_defaults(func=project.cmd_prune)
 
     p = add("get", "list objects, kubectl-style: get KIND[,KIND...] [NAME...] | get KIND/NAME... "
             "| get all", "ns", "selector")

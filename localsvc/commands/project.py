@@ -93,21 +93,19 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    """Environments whose node is gone or stopped are left-overs: remove them."""
-    from localsvc.runtime import environment as envrt
+    """Environments whose node has been gone (missing or stopped) for a minute are left-overs of
+    crashes: remove them. A younger one may be in the middle of `up`, so it is left alone."""
     from localsvc.runtime.engine import connect
+    from localsvc.runtime.prune import PRUNE_AGE, prune_orphans
 
-    client = connect()
-    pruned = 0
-    for info in envrt.list_envs(client):
-        if info.node_status not in ("running", "restarting"):
-            removed = envrt.destroy(client, info.name)
-            print(f"environment {info.name} (node {info.node_status}) removed: "
-                  f"{removed['containers']} containers, {removed['networks']} networks, "
-                  f"{removed['volumes']} volumes")
-            pruned += 1
+    min_age = PRUNE_AGE if args.min_age is None else args.min_age
+    if min_age < 0:
+        raise UsageError("prune: --min-age must be 0 or more seconds")
+    pruned = prune_orphans(connect(), min_age=min_age)
+    for item in pruned:
+        print(item.message())
     if not pruned:
-        say("no orphaned environments")
+        say(f"no orphaned environments (a node must have been gone for {min_age:g} s)")
     return 0
 
 
