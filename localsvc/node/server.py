@@ -21,6 +21,7 @@ from localsvc.model.objects import kind_of
 from localsvc.node.applybody import parse_apply
 from localsvc.node.changes import Prepared, prepare
 from localsvc.node.controller import Controller
+from localsvc.node.objectstore import TooOld
 from localsvc.node.tunnel import add_tunnel_routes
 
 log = logging.getLogger("localsvc.api")
@@ -99,6 +100,26 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
             items = [o for o in items if o["metadata"]["name"] == name]
         return web.json_response({"apiVersion": "v1", "kind": "List", "items": items})
 
+    async def events(request: web.Request) -> web.Response:
+        """The object store's events after ?resourceVersion=N, with the version to resume from;
+        410 when N is older than the kept window (list again). Without N: every object and the
+        version of that list, as a Kubernetes list before a watch."""
+        store = controller.objects
+        since = request.query.get("resourceVersion")
+        if since is None:
+            items, version = store.list_objects()
+            return web.json_response({"resourceVersion": str(version), "items": items})
+        if not since.isdigit():
+            raise LocalsvcError(f"resourceVersion must be a whole number, got {since!r}")
+        try:
+            found = store.events_since(int(since))
+        except TooOld as err:
+            return web.json_response({"error": str(err), "reason": "Expired"}, status=410)
+        last = found[-1].resource_version if found else max(int(since), store.resource_version)
+        return web.json_response({
+            "resourceVersion": str(last),
+            "events": [{"type": e.type, "key": e.key, "object": e.object} for e in found]})
+
     async def scale(request: web.Request) -> web.Response:
         body = await request.json()
         result = controller.scale(body["namespace"], body["name"], int(body["replicas"]))
@@ -147,5 +168,6 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
     app.router.add_post("/v1/apply", apply)
     app.router.add_post("/v1/delete", delete)
     app.router.add_get("/v1/objects/{kind}", objects)
+    app.router.add_get("/v1/events", events)
     app.router.add_post("/v1/scale", scale)
     return app
