@@ -144,8 +144,10 @@ class ObjectStore:
         self._next_version()
         meta = dict(obj.get("metadata") or {})
         if previous is None:
-            meta.setdefault("uid", str(uuid.uuid4()))
-            meta.setdefault("creationTimestamp", _iso(self._clock()))
+            if "uid" not in meta:  # (not setdefault: a uuid per put is measurable at 3,000)
+                meta["uid"] = str(uuid.uuid4())
+            if "creationTimestamp" not in meta:
+                meta["creationTimestamp"] = _iso(self._clock())
             if "spec" in obj:
                 meta["generation"] = int(meta.get("generation") or 1)
         else:

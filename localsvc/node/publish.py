@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
+from localsvc.model.objects import api_version_of
 from localsvc.model.snapshot import Snapshot, Unserved
 from localsvc.node import services as svc
 from localsvc.node.objectstore import ObjectStore, WatchEvent
@@ -154,7 +155,12 @@ class StorePublishing:
         return events
 
     def _render_applied(self, obj: Obj, problems: list[str]) -> Obj:
-        return with_problems(self._shown(obj, self._with_status), problems)
+        if obj.get("kind") in ("Deployment", "Secret") or problems:
+            return with_problems(self._shown(obj, self._with_status), problems)
+        # Stored objects are never changed in place and the store replaces the metadata it
+        # stamps: the object itself is shared, not copied (an apply of thousands of ConfigMaps
+        # must not hold the event loop, where DNS answers).
+        return {**obj, "apiVersion": obj.get("apiVersion") or api_version_of(str(obj["kind"]))}
 
     def _render_service(self, obj: Obj, found: dict[str, list[str]]) -> Obj:
         return self._shown(obj, partial(self._service_view, found=found))
