@@ -130,7 +130,7 @@ class Environment:
         if self.reap and self._lease is None and info.api_url:
             from localsvc.lease import LeaseHolder
 
-            self._lease = LeaseHolder(info.api_url, info.token)
+            self._lease = LeaseHolder(info.api_url, info.token, refresh=self._node_address)
         return info
 
     def _ensure(self, keep: bool = True) -> envrt.EnvInfo:
