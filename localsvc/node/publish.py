@@ -40,12 +40,14 @@ class ObjectPublisher:
     def __init__(self, objects: ObjectStore):
         self.objects = objects
         self._fingerprints: dict[str, Any] = {}
+        self._groups: dict[str, set[str]] = {}  # group -> keys it published
 
-    def publish(self, owns: Callable[[str], bool],
-                entries: Mapping[str, Entry]) -> list[WatchEvent]:
-        """Make the stored objects whose key `owns` exactly `entries` (key -> entry)."""
+    def publish(self, group: str, entries: Mapping[str, Entry]) -> list[WatchEvent]:
+        """Make the objects this publisher keeps under `group` exactly `entries` (key ->
+        entry); objects of other groups, or put by others, are left alone."""
         events = []
-        for key in [k for k in self.objects.keys() if owns(k) and k not in entries]:
+        published = self._groups.setdefault(group, set())
+        for key in published - entries.keys():
             self._fingerprints.pop(key, None)
             event = self.objects.delete(key)
             if event is not None:
@@ -57,19 +59,8 @@ class ObjectPublisher:
             self._fingerprints[key] = fingerprint
             if event is not None:
                 events.append(event)
+        self._groups[group] = set(entries)
         return events
-
-
-def _kind(key: str) -> str:
-    return key.split("/", 1)[0]
-
-
-def _is_kind(kind: str, key: str) -> bool:
-    return _kind(key) == kind
-
-
-def _is_applied(key: str) -> bool:
-    return _kind(key) not in DERIVED
 
 
 def _same(obj: Obj) -> Obj:
@@ -131,24 +122,26 @@ class StorePublishing:
 
     def _publish_all(self) -> list[WatchEvent]:
         found = problems_by_object(self.problems())
-        events = self.publisher.publish(_is_applied, {
+        events = self.publisher.publish("applied", {
             key: ((obj, self._status_inputs(obj), found.get(key)),
                   partial(self._render_applied, obj, found.get(key, [])))
             for key, obj in self.state.objects.items() if obj.get("kind") not in DERIVED})
-        events += self.publisher.publish(partial(_is_kind, "Service"), {
-            f"Service/{svc.service_key(obj)}": (
-                (obj, self._service_inputs(obj), found.get(f"Service/{svc.service_key(obj)}"),
-                 found.get(f"Endpoints/{svc.service_key(obj)}")),
+        services = {}
+        for obj in self.state.objects_of("Service"):
+            name = svc.service_key(obj)
+            services[f"Service/{name}"] = (
+                (obj, self._service_inputs(name), found.get(f"Service/{name}"),
+                 found.get(f"Endpoints/{name}")),
                 partial(self._render_service, obj, found))
-            for obj in self.state.objects_of("Service")})
-        events += self.publisher.publish(partial(_is_kind, "Pod"), self._pod_entries(found))
+        events += self.publisher.publish("Service", services)
+        events += self.publisher.publish("Pod", self._pod_entries(found))
         # Derived from the network snapshot and the tables: rendered only when those moved.
         inputs = (self.snapshot.version, self.generation, len(self.state.pods),
                   tuple(sorted((k, tuple(v)) for k, v in found.items())))
         if inputs != self._derived_inputs:
             self._derived_inputs = inputs
             for kind in ("Endpoints", "EndpointSlice", "Namespace"):
-                events += self.publisher.publish(partial(_is_kind, kind), {
+                events += self.publisher.publish(kind, {
                     key_of(kind, o["metadata"].get("namespace", ""), o["metadata"]["name"]):
                         (o, partial(_same, o))
                     for o in self.list_objects(kind, None)})
@@ -169,8 +162,7 @@ class StorePublishing:
                     problems: list[str]) -> Obj:
         return with_problems(self._pod_object(record, worker, deleting), problems)
 
-    def _service_inputs(self, obj: Obj) -> Any:
-        key = svc.service_key(obj)
+    def _service_inputs(self, key: str) -> Any:
         applied = self._svclb_applied
         return (self.allocations.get(key), self.node_ports.get(key), self.lb_pending.get(key),
                 self.svclb_errors.get(key), applied is not None and key in applied)

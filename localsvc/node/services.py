@@ -20,7 +20,6 @@ from localsvc.model.endpoints import (
     pod_infos,
     service_info,
 )
-from localsvc.model.load import ObjectKey
 from localsvc.model.snapshot import (
     Endpoint,
     ServiceInfo,
@@ -38,7 +37,9 @@ ALLOCATION_KEY = "clusterIPs"
 
 def service_key(obj: Obj) -> str:
     """`namespace/name` of a Service object, the key of every per-Service table."""
-    return ObjectKey.of({**obj, "kind": "Service"}).namespaced_name
+    # ObjectKey.of(obj).namespaced_name, written out: called per Service several times a sync.
+    meta = obj["metadata"]
+    return f"{meta.get('namespace') or 'default'}/{meta['name']}"
 
 
 def _no_cluster_ip(obj: Obj) -> bool:

@@ -130,18 +130,17 @@ def test_publisher_renders_only_entries_whose_fingerprint_changed() -> None:
             return config_map(name, value)
         return value, render
 
-    def owns(key: str) -> bool:
-        return key.startswith("ConfigMap/")
-
-    publisher.publish(owns, {"ConfigMap/default/a": entry("a", "1"),
+    publisher.publish("cm", {"ConfigMap/default/a": entry("a", "1"),
                              "ConfigMap/default/b": entry("b", "1")})
     assert rendered == ["a", "b"]
-    events = publisher.publish(owns, {"ConfigMap/default/a": entry("a", "1"),
+    events = publisher.publish("cm", {"ConfigMap/default/a": entry("a", "1"),
                                       "ConfigMap/default/b": entry("b", "2")})
     assert rendered == ["a", "b", "b"]
     assert [(e.type, e.key) for e in events] == [("MODIFIED", "ConfigMap/default/b")]
-    events = publisher.publish(owns, {"ConfigMap/default/b": entry("b", "2")})
+    events = publisher.publish("cm", {"ConfigMap/default/b": entry("b", "2")})
     assert [(e.type, e.key) for e in events] == [("DELETED", "ConfigMap/default/a")]
     store.put("Secret/default/s", {"kind": "Secret", "metadata": {"name": "s"}})
-    publisher.publish(owns, {})
-    assert store.keys() == ["Secret/default/s"]  # not the publisher's group: left alone
+    publisher.publish("other", {})
+    assert sorted(store.keys()) == ["ConfigMap/default/b", "Secret/default/s"]
+    publisher.publish("cm", {})
+    assert store.keys() == ["Secret/default/s"]  # not the publisher's: left alone
