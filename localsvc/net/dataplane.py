@@ -172,6 +172,12 @@ class UserspaceDataplane:
         self.proxy = proxy or UserspaceProxy()
         self.problems: list[Unserved] = []
 
+    @property
+    def needs_retry(self) -> bool:
+        """Whether a listener could not open: the next apply retries it even when the
+        snapshot did not change what is programmed."""
+        return bool(self.proxy.failures)
+
     async def apply(self, snapshot: Snapshot) -> None:
         self.problems = checked_port_rules(snapshot)[1]  # the proxy serves the other rules
         await self.addresses.sync(cluster_ips(snapshot))  # listeners bind to these addresses

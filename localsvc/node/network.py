@@ -61,7 +61,9 @@ class NetworkSync:
             if snapshot is None or self.dataplane is None:
                 continue
             wanted = programmed_part(snapshot)
-            if wanted == self._programmed:  # a change of pods only (DNS): nothing to program
+            # A change of pods only (DNS) programs nothing, unless the dataplane has a listener
+            # to retry (the userspace proxy's, when its address was not ready).
+            if wanted == self._programmed and not getattr(self.dataplane, "needs_retry", False):
                 self.applied_version = snapshot.version
                 continue
             started = time.monotonic()

@@ -70,3 +70,22 @@ def test_programmed_part_ignores_pods_and_version_only() -> None:
         PodInfo("default", "p", "10.9.0.9", "p", None),)))
     assert programmed_part(base) != programmed_part(replace(base, node_ip="10.9.0.2"))
     assert programmed_part(base) != programmed_part(_snapshot(1, (), ()))
+
+
+def test_a_dataplane_with_a_listener_to_retry_is_applied_again_on_any_change() -> None:
+    class RetryingDataplane(RecordingDataplane):
+        needs_retry = True
+
+    async def scenario() -> None:
+        dataplane = RetryingDataplane()
+        sync = NetworkSync(dataplane, None)
+        task = asyncio.create_task(sync.run())
+        try:
+            sync.update(_snapshot(1, ("10.9.0.7",), ("10.9.0.7",)))
+            await _settle(sync, 1)
+            sync.update(_snapshot(2, ("10.9.0.7",), ("10.9.0.7", "10.9.0.8")))
+            await _settle(sync, 2)
+            assert len(dataplane.applied) == 2
+        finally:
+            task.cancel()
+    asyncio.run(asyncio.wait_for(scenario(), 10))
