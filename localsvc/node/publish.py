@@ -12,12 +12,14 @@ one last published, so a sync that changed nothing renders nothing and emits no 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
+from localsvc.model.endpoints import SERVICE_NAME_LABEL
 from localsvc.model.objects import api_version_of
-from localsvc.model.snapshot import Snapshot, Unserved
+from localsvc.model.snapshot import ServiceInfo, Snapshot, Unserved
 from localsvc.node import services as svc
 from localsvc.node.objectstore import ObjectStore, WatchEvent
 from localsvc.node.podworker import PodWorker
@@ -62,6 +64,48 @@ class ObjectPublisher:
         self._groups[group] = set(entries)
         return events
 
+    def keys(self, group: str) -> set[str]:
+        return set(self._groups.get(group, ()))
+
+    def update(self, group: str, entries: Mapping[str, Entry],
+               stale: Iterable[str] = ()) -> list[WatchEvent]:
+        """Put `entries` into `group` and delete its `stale` keys; the group's other objects
+        stay (publish() for a part of a group)."""
+        events = []
+        published = self._groups.setdefault(group, set())
+        for key in set(stale) - entries.keys():
+            published.discard(key)
+            self._fingerprints.pop(key, None)
+            event = self.objects.delete(key)
+            if event is not None:
+                events.append(event)
+        for key, (fingerprint, render) in entries.items():
+            published.add(key)
+            if key in self._fingerprints and self._fingerprints[key] == fingerprint:
+                continue
+            self._fingerprints[key] = fingerprint
+            event = self.objects.put(key, render())
+            if event is not None:
+                events.append(event)
+        return events
+
+
+@dataclass(frozen=True)
+class _Derived:
+    """What the derived objects were last published from."""
+
+    tables: Any
+    version: int
+    infos: dict[tuple[str, str], ServiceInfo]
+
+
+def _slice_owner(obj: Obj | None) -> tuple[str, str | None] | None:
+    if obj is None:
+        return None
+    meta = obj.get("metadata") or {}
+    return meta.get("namespace", "default"), (meta.get("labels") or {}).get(
+        SERVICE_NAME_LABEL)
+
 
 def _same(obj: Obj) -> Obj:
     return obj
@@ -80,7 +124,7 @@ class StorePublishing:
     lb_pending: dict[str, str]
     svclb_errors: dict[str, str]
     _svclb_applied: dict[str, svclb.SvclbSpec] | None
-    _derived_inputs: Any  # what Endpoints/EndpointSlices/Namespaces were last rendered from
+    _derived_inputs: _Derived | None  # what Endpoints/EndpointSlices/Namespaces came from
 
     @property
     def allocations(self) -> dict[str, str]:
@@ -106,6 +150,9 @@ class StorePublishing:
         raise NotImplementedError  # ObjectViews'
 
     def _pod_object(self, record: PodRecord, worker: PodWorker | None, deleting: bool) -> Obj:
+        raise NotImplementedError  # ObjectViews'
+
+    def _created(self) -> dict[str, str]:
         raise NotImplementedError  # ObjectViews'
 
     def list_objects(self, kind: str, namespace: str | None) -> list[Obj]:
@@ -135,17 +182,54 @@ class StorePublishing:
                 partial(self._render_service, obj, found))
         events += self.publisher.publish("Service", services)
         events += self.publisher.publish("Pod", self._pod_entries(found))
-        # Derived from the network snapshot and the tables: rendered only when those moved.
-        inputs = (self.snapshot.version, self.generation, len(self.state.pods),
+        events += self._publish_derived(found)
+        return events
+
+    def _publish_derived(self, found: dict[str, list[str]]) -> list[WatchEvent]:
+        """Endpoints, EndpointSlices and Namespaces: all of them when the stored objects,
+        the pods or the problems changed; else those of the Services whose snapshot entry
+        changed (an endpoint flip renders one Service's, not 200)."""
+        infos = {(s.namespace, s.name): s for s in self.snapshot.services}
+        tables = (self.generation, len(self.state.pods),
                   tuple(sorted((k, tuple(v)) for k, v in found.items())))
-        if inputs != self._derived_inputs:
-            self._derived_inputs = inputs
+        before: _Derived | None = self._derived_inputs
+        events: list[WatchEvent] = []
+        if before is not None and before.tables == tables:
+            if before.version != self.snapshot.version:
+                changed = [s for k, s in infos.items() if before.infos.get(k) != s]
+                events = self._publish_endpoints_of(changed, found)
+        else:
             for kind in ("Endpoints", "EndpointSlice", "Namespace"):
                 events += self.publisher.publish(kind, {
                     key_of(kind, o["metadata"].get("namespace", ""), o["metadata"]["name"]):
                         (o, partial(_same, o))
                     for o in self.list_objects(kind, None)})
+        self._derived_inputs = _Derived(tables, self.snapshot.version, infos)
         return events
+
+    def _publish_endpoints_of(self, changed: list[ServiceInfo],
+                              found: dict[str, list[str]]) -> list[WatchEvent]:
+        if not changed:
+            return []
+        part = replace(self.snapshot, services=tuple(changed))
+        names = {(s.namespace, s.name) for s in changed}
+        created = self._created()
+        endpoints = {}
+        for o in svc.endpoints_view(part, self.state.objects, created):
+            key = key_of("Endpoints", o["metadata"]["namespace"], o["metadata"]["name"])
+            with_problems(o, found.get(key, []))
+            endpoints[key] = (o, partial(_same, o))
+        events = self.publisher.update("Endpoints", endpoints)
+        slices = {}
+        for o in svc.endpoint_slices_view(part, self.state.objects, created):
+            meta = o["metadata"]
+            owner = (meta.get("namespace", "default"),
+                     (meta.get("labels") or {}).get(SERVICE_NAME_LABEL))
+            if owner in names:
+                slices[key_of("EndpointSlice", owner[0], meta["name"])] = (o, partial(_same, o))
+        stale = [k for k in self.publisher.keys("EndpointSlice")
+                 if _slice_owner(self.objects.get(k)) in names]
+        return events + self.publisher.update("EndpointSlice", slices, stale)
 
     def _render_applied(self, obj: Obj, problems: list[str]) -> Obj:
         if obj.get("kind") in ("Deployment", "Secret") or problems:

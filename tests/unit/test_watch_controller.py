@@ -144,3 +144,32 @@ def test_publisher_renders_only_entries_whose_fingerprint_changed() -> None:
     assert sorted(store.keys()) == ["ConfigMap/default/b", "Secret/default/s"]
     publisher.publish("cm", {})
     assert store.keys() == ["Secret/default/s"]  # not the publisher's: left alone
+
+
+def test_a_snapshot_change_of_one_service_republishes_only_its_endpoints(
+        tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from localsvc.model.snapshot import Endpoint
+    node = controller(tmp_path)
+    selected = [{**service(n), "spec": {**service(n)["spec"], "selector": {"app": n}}}
+                for n in ("a", "b", "c")]
+    node.apply(manifests(*selected), prune=False)
+    watcher = node.objects.watcher()
+    before = {k: node.objects.get(k) for k in node.objects.keys()}
+    # As a pod's readiness flip does: one Service's endpoints change, nothing stored does.
+    services = tuple(replace(s, endpoints=(Endpoint("10.231.0.9", True, {"": 8080}),))
+                     if s.name == "b" else s for s in node.snapshot.services)
+    node.snapshot = replace(node.snapshot, services=services, version=node.snapshot.version + 1)
+    node._publish()
+    events = watcher.poll()
+    # (a slice's name follows its ports: the empty slice goes, the one with the port comes)
+    assert ("MODIFIED", "Endpoints/default/b") in {(e.type, e.key) for e in events}
+    assert {e.key.rsplit("-", 1)[0] if "Slice" in e.key else e.key for e in events} == {
+        "Endpoints/default/b", "EndpointSlice/default/b"}
+    slices = [k for k in node.objects.keys() if k.startswith("EndpointSlice/default/b-")]
+    assert len(slices) == 1
+    addresses = node.objects.get("Endpoints/default/b")["subsets"][0]["addresses"]  # type: ignore[index]
+    assert [a["ip"] for a in addresses] == ["10.231.0.9"]
+    for key in ("Endpoints/default/a", "Endpoints/default/c", "Service/default/b"):
+        assert node.objects.get(key) is before[key]  # not rendered again
