@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
             "(left-overs of crashes; one being created is left alone)")
     p.add_argument("--min-age", type=float, metavar="SECONDS",
                    help="how long a node must have been gone (default 60)")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="only these environments (default: every environment on the engine)")
     p.set_defaults(func=project.cmd_prune)
 
     p = add("get", "list objects, kubectl-style: get KIND[,KIND...] [NAME...] | get KIND/NAME... "

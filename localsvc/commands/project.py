@@ -9,6 +9,7 @@ from typing import Any
 from localsvc.commands.common import (
     UsageError,
     environment,
+    error,
     find_project,
     print_report,
     say,
@@ -101,12 +102,15 @@ def cmd_prune(args: argparse.Namespace) -> int:
     min_age = PRUNE_AGE if args.min_age is None else args.min_age
     if min_age < 0:
         raise UsageError("prune: --min-age must be 0 or more seconds")
-    pruned = prune_orphans(connect(), min_age=min_age)
+    pruned = prune_orphans(connect(), min_age=min_age, names=set(args.names) or None)
     for item in pruned:
-        print(item.message())
+        if item.error is None:
+            print(item.message())
+        else:
+            error(item.message())
     if not pruned:
         say(f"no orphaned environments (a node must have been gone for {min_age:g} s)")
-    return 0
+    return 1 if any(item.error is not None for item in pruned) else 0
 
 
 def cmd_ls(args: argparse.Namespace) -> int:

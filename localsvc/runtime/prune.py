@@ -18,6 +18,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from localsvc.errors import LocalsvcError
 from localsvc.model.clock import docker_time as docker_time  # re-exported for its callers
 from localsvc.runtime import environment as envrt
 from localsvc.runtime import labels as L
@@ -40,8 +41,11 @@ class Pruned:
     name: str
     node_status: str
     removed: dict[str, int]
+    error: str | None = None  # why it could not be removed (the others are pruned anyway)
 
     def message(self) -> str:
+        if self.error is not None:
+            return f"environment {self.name} (node {self.node_status}) not removed: {self.error}"
         return (f"environment {self.name} (node {self.node_status}) removed: "
                 f"{self.removed['containers']} containers, {self.removed['networks']} networks, "
                 f"{self.removed['volumes']} volumes")
@@ -92,5 +96,10 @@ def prune_orphans(client: docker.DockerClient, min_age: float = PRUNE_AGE,
     pruned = []
     for state in env_states(client):
         if (names is None or state.name in names) and is_orphan(state, moment, min_age):
-            pruned.append(Pruned(state.name, state.node_status, envrt.destroy(client, state.name)))
+            try:
+                removed = envrt.destroy(client, state.name)
+            except (LocalsvcError, docker.errors.APIError) as err:
+                pruned.append(Pruned(state.name, state.node_status, {}, str(err)))
+            else:
+                pruned.append(Pruned(state.name, state.node_status, removed))
     return pruned

@@ -45,9 +45,10 @@ def test_environments_from_up_d_are_not_reaped_and_prune_removes_orphans(
         env.ensure()
         env.docker.containers.get(f"localsvc-{env.name}-node").stop(timeout=2)
         # Just stopped: it may be an environment in the middle of `up`, so the default leaves it.
-        out = localsvc(env, "prune").stdout
+        # (Named, so that other environments on the engine are not touched by the test.)
+        out = localsvc(env, "prune", env.name).stdout
         assert env.name not in out and labelled(env.docker, env.name)["networks"] == 1
-        out = localsvc(env, "prune", "--min-age", "0").stdout
+        out = localsvc(env, "prune", "--min-age", "0", env.name).stdout
         assert f"environment {env.name} (node exited) removed" in out
         assert labelled(env.docker, env.name) == {"containers": 0, "networks": 0, "volumes": 0}
     finally:

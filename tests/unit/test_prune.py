@@ -52,3 +52,9 @@ def test_message_is_the_cli_line() -> None:
     pruned = Pruned("old", "exited", {"containers": 3, "networks": 1, "volumes": 2})
     assert pruned.message() == \
         "environment old (node exited) removed: 3 containers, 1 networks, 2 volumes"
+
+
+def test_an_environment_that_cannot_be_removed_says_why() -> None:
+    pruned = Pruned("old", "exited", {}, "network localsvc-old has active endpoints")
+    assert pruned.message() == \
+        "environment old (node exited) not removed: network localsvc-old has active endpoints"
