@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 from yaml.nodes import Node, ScalarNode
 
 from localsvc.errors import Problem
+from localsvc.model.shown import show
 from localsvc.model.yamltext import MAX_TEXT_BYTES, NodeBuilder, YamlTextError, compose, decode
 from localsvc.model.yamltext import child_path as child_path  # re-exported: others import it here
 from localsvc.model.yamltext import parent_path as parent_path  # re-exported too
@@ -313,11 +314,9 @@ def _sort_object(
 ) -> None:
     """File one document (or List item) under manifests, skipped or problems."""
     if not isinstance(value, dict):
-        what = "a list" if isinstance(value, list) else f"a {type(value).__name__} value"
         result.problems.append(
-            _problem(
-                file, line, f"a manifest must be a mapping with apiVersion and kind (got {what})"
-            )
+            _problem(file, line, "a manifest must be a mapping with apiVersion and kind "
+                     f"(got {show(value)})")
         )
         return
     sub_lines = _relative_lines(lines, prefix)

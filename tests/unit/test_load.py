@@ -198,7 +198,7 @@ def test_syntax_error_message_of_an_unclosed_flow() -> None:
         ),
         (
             "just text\n",
-            "t.yaml:1: a manifest must be a mapping with apiVersion and kind (got a str value)",
+            't.yaml:1: a manifest must be a mapping with apiVersion and kind (got "just text")',
         ),
         ("kind: Pod\nmetadata: {name: p}\n", "t.yaml:1: Pod/p: apiVersion: required"),
         ("apiVersion: v1\nmetadata: {name: p}\n", "t.yaml:1: ?/p: kind: required"),
