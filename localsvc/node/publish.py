@@ -119,6 +119,8 @@ class StorePublishing:
     workers: dict[str, PodWorker]
     terminating: dict[str, PodWorker]
     generation: int
+    dns_ip: str
+    started: str
     objects: ObjectStore
     publisher: ObjectPublisher
     lb_pending: dict[str, str]
@@ -155,8 +157,17 @@ class StorePublishing:
     def _created(self) -> dict[str, str]:
         raise NotImplementedError  # ObjectViews'
 
-    def list_objects(self, kind: str, namespace: str | None) -> list[Obj]:
+    def rendered_objects(self, kind: str, namespace: str | None) -> list[Obj]:
         raise NotImplementedError  # ObjectViews'
+
+    def list_objects(self, kind: str, namespace: str | None) -> list[Obj]:
+        """The objects of `kind` (in `namespace`) as the store holds them, each with the
+        store's uid/resourceVersion/generation: what GET /v1/objects serves."""
+        items, _ = self.objects.list_objects(kind)
+        if namespace is not None and kind != "Namespace":
+            items = [o for o in items if o["metadata"].get("namespace") == namespace]
+        return sorted(items, key=lambda o: (o["metadata"].get("namespace", ""),
+                                            o["metadata"]["name"]))
 
     def _publish(self) -> list[WatchEvent]:
         """Publish the objects of this sync; the events of what changed. Never raises: the store
@@ -173,13 +184,18 @@ class StorePublishing:
             key: ((obj, self._status_inputs(obj), found.get(key)),
                   partial(self._render_applied, obj, found.get(key, [])))
             for key, obj in self.state.objects.items() if obj.get("kind") not in DERIVED})
-        services = {}
+        services: dict[str, Entry] = {}
         for obj in self.state.objects_of("Service"):
             name = svc.service_key(obj)
             services[f"Service/{name}"] = (
                 (obj, self._service_inputs(name), found.get(f"Service/{name}"),
                  found.get(f"Endpoints/{name}")),
                 partial(self._render_service, obj, found))
+        # kube-dns is the node's own Service (no applied object): published so that a client
+        # reading the store sees it, as it did when reads were rendered from the state.
+        services["Service/kube-system/kube-dns"] = (
+            (self.dns_ip, self.started),
+            partial(svc.kube_dns_object, self.dns_ip, self.started))
         events += self.publisher.publish("Service", services)
         events += self.publisher.publish("Pod", self._pod_entries(found))
         events += self._publish_derived(found)
@@ -203,7 +219,7 @@ class StorePublishing:
                 events += self.publisher.publish(kind, {
                     key_of(kind, o["metadata"].get("namespace", ""), o["metadata"]["name"]):
                         (o, partial(_same, o))
-                    for o in self.list_objects(kind, None)})
+                    for o in self.rendered_objects(kind, None)})
         self._derived_inputs = _Derived(tables, self.snapshot.version, infos)
         return events
 

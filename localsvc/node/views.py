@@ -97,7 +97,9 @@ class ObjectViews:
     def node_ports(self) -> dict[str, dict[str, int]]:
         return self.state.allocations.setdefault("nodePorts", {})
 
-    def list_objects(self, kind: str, namespace: str | None) -> list[Obj]:
+    def rendered_objects(self, kind: str, namespace: str | None) -> list[Obj]:
+        """The objects of `kind` rendered from the controller's state: what is published into
+        the store (clients read the store, see StorePublishing.list_objects)."""
         if kind == "Pod":
             items = self._pods()
         elif kind == "Namespace":

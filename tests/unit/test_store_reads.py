@@ -1,0 +1,60 @@
+"""The node API's reads come from the object store: every object a client reads carries the
+store's uid/resourceVersion/generation, and a change is seen at a new resourceVersion."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from localsvc.node.server import make_app
+from tests.unit.test_node_problems import controller, manifests, service
+
+Obj = dict[str, Any]
+
+
+def read(node: Any, path: str) -> Obj:
+    async def main() -> Obj:
+        async with TestClient(TestServer(make_app(node, "tok", "unit"))) as client:
+            answer = await client.get(path, headers={"Authorization": "Bearer tok"})
+            assert answer.status == 200
+            body: Obj = await answer.json()
+            return body
+    return asyncio.run(main())
+
+
+def test_objects_read_over_the_api_carry_the_stores_metadata(tmp_path: Path) -> None:
+    node = controller(tmp_path)
+    node.apply(manifests(service("web")), prune=False)
+    items = read(node, "/v1/objects/Service?namespace=default")["items"]
+    assert [o["metadata"]["name"] for o in items] == ["web"]
+    stored = node.objects.get("Service/default/web")
+    assert stored is not None
+    meta = items[0]["metadata"]
+    assert meta["resourceVersion"] == stored["metadata"]["resourceVersion"]
+    assert meta["uid"] == stored["metadata"]["uid"]
+    assert meta["generation"] == 1
+    assert items[0]["spec"]["clusterIP"]  # the allocation, as rendered into the store
+
+
+def test_a_spec_change_is_read_at_a_new_version_and_generation(tmp_path: Path) -> None:
+    node = controller(tmp_path)
+    node.apply(manifests(service("web")), prune=False)
+    before = read(node, "/v1/objects/Service?namespace=default&name=web")["items"][0]
+    changed = service("web")
+    changed["spec"]["ports"][0]["port"] = 81
+    node.apply(manifests(changed), prune=False)
+    after = read(node, "/v1/objects/Service?namespace=default&name=web")["items"][0]
+    assert int(after["metadata"]["resourceVersion"]) > int(before["metadata"]["resourceVersion"])
+    assert after["metadata"]["generation"] == 2
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+
+
+def test_the_nodes_own_kube_dns_service_is_in_the_store(tmp_path: Path) -> None:
+    node = controller(tmp_path)
+    items = read(node, "/v1/objects/Service?namespace=kube-system")["items"]
+    assert [o["metadata"]["name"] for o in items] == ["kube-dns"]
+    assert items[0]["spec"]["clusterIP"] == node.dns_ip
+    assert items[0]["metadata"]["resourceVersion"]
