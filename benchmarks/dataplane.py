@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from localsvc.runtime.engine import connect
 from localsvc.runtime.images import ensure_context_image, ensure_node_image
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dataplane import BENCH, ROOT, SERVICES, endpoint_change, manifests  # noqa: E402
 
-from localsvc.api import Environment  # noqa: E402
+from localsvc.host.api import Environment  # noqa: E402
 from localsvc.runtime.engine import connect  # noqa: E402
 from localsvc.runtime.images import ensure_context_image, ensure_node_image  # noqa: E402
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, free_port  # noqa: E402
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from localsvc.runtime.engine import connect
 from localsvc.runtime.images import ensure_context_image, ensure_node_image
 

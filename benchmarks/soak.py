@@ -27,7 +27,7 @@ from tempfile import TemporaryDirectory
 
 import docker
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from localsvc.runtime import environment as envrt
 from localsvc.runtime import labels as L
 from localsvc.runtime.engine import connect

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import docker
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from localsvc.runtime.engine import connect
 from localsvc.runtime.images import ensure_context_image, ensure_node_image
 

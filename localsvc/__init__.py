@@ -12,12 +12,12 @@ __version__ = "0.1.0"
 __all__ = ["Environment", "__version__"]
 
 if TYPE_CHECKING:
-    from localsvc.api import Environment as Environment
+    from localsvc.host.api import Environment as Environment
 
 
 def __getattr__(name: str) -> Any:
     if name == "Environment":
-        from localsvc.api import Environment
+        from localsvc.host.api import Environment
 
         return Environment
     raise AttributeError(f"module 'localsvc' has no attribute {name!r}")

@@ -1,3 +1,3 @@
-from localsvc.cli import main
+from localsvc.host.cli import main
 
 raise SystemExit(main())

@@ -4,7 +4,7 @@ Owns one relay per WebSocket: it connects to ip:port from inside the environment
 ClusterIP, which the host may not route to) and moves bytes both ways. It does not check the
 token (the API's middleware does), choose targets, or know about Services.
 
-Wire protocol, shared with `localsvc.portforward`:
+Wire protocol, shared with `localsvc.host.portforward`:
 - binary message: payload bytes, in either direction (the node sends chunks of at most 64 KiB);
 - text message "eof" from the client: the client's write side is finished (half-close); the
   node shuts the write side of its TCP connection and keeps relaying the answer;

@@ -16,7 +16,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from localsvc.runtime import environment as envrt
 from tests.faults import watch
 from tests.integration.conftest import (  # noqa: F401  (fixtures shared with integration tests)

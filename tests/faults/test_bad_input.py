@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from localsvc.errors import LocalsvcError
 from localsvc.runtime import environment as envrt
 from tests.faults.conftest import Cluster, cli, unique_env, wait_for

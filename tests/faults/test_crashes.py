@@ -12,7 +12,7 @@ from pathlib import Path
 
 import docker
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from localsvc.runtime import environment as envrt
 from localsvc.runtime import labels as L
 from tests.faults.conftest import BASE, DEMO_IMAGE, Cluster, delete_and_wait, unique_env, wait_for

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from localsvc.node.reaper import GRACE
 from localsvc.runtime import environment as envrt
 from tests.faults import watch

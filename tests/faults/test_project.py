@@ -12,7 +12,7 @@ from pathlib import Path
 
 import docker
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from localsvc.runtime import environment as envrt
 from localsvc.runtime.prune import PRUNE_AGE, prune_orphans
 from tests.faults.conftest import Cluster, unique_env

@@ -16,7 +16,7 @@ import docker
 import docker.errors
 import pytest
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from localsvc.runtime import labels as L
 from localsvc.runtime.engine import connect
 from localsvc.runtime.images import ensure_context_image, ensure_node_image

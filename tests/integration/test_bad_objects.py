@@ -17,7 +17,7 @@ from typing import Any
 import docker
 from dnslib import QTYPE, DNSRecord
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from localsvc.runtime import environment as envrt
 from tests.integration.conftest import DEMO_IMAGE, localsvc, wait_for, write
 

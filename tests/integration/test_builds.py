@@ -11,7 +11,7 @@ import docker
 import docker.errors
 import pytest
 
-from localsvc.devloop.builds import ensure_project_image
+from localsvc.host.devloop.builds import ensure_project_image
 from localsvc.errors import ImageError
 from localsvc.model.project import ImageBuild
 from localsvc.runtime import images

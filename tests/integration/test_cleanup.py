@@ -9,12 +9,12 @@ import subprocess
 import sys
 import time
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from tests.integration.conftest import ROOT, labelled, localsvc, unique_env, wait_for
 
 OWNER = """
 import os, signal, sys
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 env = Environment(sys.argv[1], reap=True, node_image=os.environ["LOCALSVC_NODE_IMAGE"])
 env.ensure()
 print("ready", flush=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from tests.integration.conftest import DEMO_IMAGE, unique_env, write
 
 APP = f"""

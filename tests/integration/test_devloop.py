@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from tests.integration.conftest import DEMO_IMAGE, ROOT, labelled, unique_env, wait_for
 from tests.integration.test_host_access import free_port
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from tests.integration.conftest import ROOT, unique_env
 
 

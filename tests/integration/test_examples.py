@@ -7,7 +7,7 @@ import re
 import subprocess
 from collections import Counter
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from tests.integration.conftest import ROOT, unique_env, wait_for
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from localsvc.api import Environment, load_manifests
+from localsvc.host.api import Environment, load_manifests
 from tests.integration.conftest import ROOT, localsvc, wait_for
 
 EXAMPLES = ROOT / "examples"

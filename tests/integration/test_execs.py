@@ -62,7 +62,7 @@ def test_exit_code_of_a_running_command_is_none_until_it_ends(
 def test_host_exec_path_passes_output_and_code(sleeper: str) -> None:
     # containers.exec_in writes to this process's own stdout/stderr: run it in a child.
     script = ("import sys; from localsvc.runtime.engine import connect; "
-              "from localsvc.containers import exec_in; "
+              "from localsvc.host.containers import exec_in; "
               f"sys.exit(exec_in(connect(), {sleeper!r}, ['sh', '-c', 'echo hi; echo oops >&2; exit 5'], "
               "interactive=False, tty=False))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30)

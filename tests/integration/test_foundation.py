@@ -7,7 +7,7 @@ from pathlib import Path
 
 import docker
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from tests.integration.conftest import (
     DEMO_IMAGE,
     exec_out,

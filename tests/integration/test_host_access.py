@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from tests.integration.conftest import localsvc, wait_for, write
 from tests.integration.test_services import backend, py, toolbox
 

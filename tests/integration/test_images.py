@@ -140,7 +140,7 @@ def test_build_image_failure_carries_the_log(
 def test_missing_node_image_fails_before_anything_is_created(
     docker_client: docker.DockerClient, node_image: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from localsvc.api import Environment
+    from localsvc.host.api import Environment
     from localsvc.runtime import environment as envrt
     from localsvc.runtime import labels as L
 

@@ -10,7 +10,7 @@ import time
 
 import docker
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from tests.integration.conftest import labelled, unique_env
 
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: piped}\ndata: {greeting: hello}\n"

@@ -16,7 +16,7 @@ from typing import Any
 import docker
 import pytest
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from localsvc.node.execprobe import OUTPUT_READ_CAP, ContainerExecProbes, ExecProbeRunner
 from localsvc.runtime import labels as L
 from tests.integration.conftest import DEMO_IMAGE, wait_for, write

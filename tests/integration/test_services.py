@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from tests.integration.conftest import DEMO_IMAGE, localsvc, unique_env, wait_for, write
 
 

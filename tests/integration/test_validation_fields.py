@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from localsvc.errors import ManifestError
 from localsvc.model.load import load_text
 from tests.integration.conftest import labelled, localsvc, write

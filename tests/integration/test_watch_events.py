@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from localsvc.errors import NodeError
 from tests.integration.conftest import DEMO_IMAGE, write
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import WSMsgType, web
 
-from localsvc.client import NodeClient, open_direct
-from localsvc.lease import LeaseHolder
+from localsvc.host.client import NodeClient, open_direct
+from localsvc.host.lease import LeaseHolder
 
 HOST = "127.0.0.1"
 TOKEN = "t0ken-for-the-node"
@@ -186,7 +186,7 @@ def test_the_fake_proxy_is_what_plain_urlopen_would_use(proxy: FakeProxy, node: 
 
 
 def test_port_forward_tunnel_reaches_the_node_and_never_the_proxy(proxy: FakeProxy) -> None:
-    """localsvc.portforward's WebSocket to the node's tunnel endpoint (aiohttp) ignores proxies."""
+    """localsvc.host.portforward's WebSocket to the node's tunnel endpoint (aiohttp) ignores proxies."""
     from tests.net.test_portforward import echo_server, forwarding
 
     async def main() -> None:

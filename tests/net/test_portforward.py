@@ -22,7 +22,7 @@ from aiohttp import web
 
 from localsvc.errors import LocalsvcError
 from localsvc.node.tunnel import add_tunnel_routes
-from localsvc.portforward import (
+from localsvc.host.portforward import (
     BackgroundPortForward,
     ForwardTarget,
     PortForwarder,
@@ -425,7 +425,7 @@ def test_background_port_forward_port_in_use() -> None:
 
 _CLI = """
 import sys
-from localsvc.portforward import ForwardTarget, run_port_forward
+from localsvc.host.portforward import ForwardTarget, run_port_forward
 target = ForwardTarget("127.0.0.1", int(sys.argv[3]), "svc/echo")
 run_port_forward(sys.argv[1], sys.argv[2], target, 0, lambda port: print(port, flush=True))
 print("stopped", flush=True)

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from localsvc import cli
-from localsvc.commands.argv import split_command
-from localsvc.commands.common import UsageError, target_environment
-from localsvc.commands.logs import (
+from localsvc.host import cli
+from localsvc.host.commands.argv import split_command
+from localsvc.host.commands.common import UsageError, target_environment
+from localsvc.host.commands.logs import (
     LogOptions,
     Stream,
     effective_tail,
@@ -23,10 +23,10 @@ from localsvc.commands.logs import (
     prefix_of,
     streams_of,
 )
-from localsvc.commands.logtime import parse_duration, parse_rfc3339, since_of
-from localsvc.commands.podcmds import local_addresses
-from localsvc.commands.podtargets import owner_selector, pick_pod, split_target
-from localsvc.commands.resources import Request, parse_requests
+from localsvc.host.commands.logtime import parse_duration, parse_rfc3339, since_of
+from localsvc.host.commands.podcmds import local_addresses
+from localsvc.host.commands.podtargets import owner_selector, pick_pod, split_target
+from localsvc.host.commands.resources import Request, parse_requests
 from localsvc.errors import LocalsvcError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -349,15 +349,15 @@ def test_completion_scripts_for_other_shells(shell: str, capsys: pytest.CaptureF
 
 
 def test_import_localsvc_is_cheap_and_environment_importable() -> None:
-    code = ("import sys, localsvc; assert 'localsvc.api' not in sys.modules; "
+    code = ("import sys, localsvc; assert 'localsvc.host.api' not in sys.modules; "
             "assert 'docker' not in sys.modules; from localsvc import Environment; "
-            "assert Environment.__module__ == 'localsvc.api'")
+            "assert Environment.__module__ == 'localsvc.host.api'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30, cwd=ROOT)
 
 
 def test_up_takes_a_lan_host_address_from_localsvc_yaml_only_with_the_flag(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from localsvc.commands.common import find_project
+    from localsvc.host.commands.common import find_project
 
     (tmp_path / ".git").mkdir()
     (tmp_path / "localsvc.yaml").write_text("environment: shop\nhostAddress: 0.0.0.0\n")

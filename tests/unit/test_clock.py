@@ -8,7 +8,7 @@ import time
 import pytest
 
 from localsvc.model import clock, objects
-from localsvc.commands import logtime
+from localsvc.host.commands import logtime
 from localsvc.model.clock import docker_time, iso_time, now_iso, rfc3339_seconds
 from localsvc.runtime import prune
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 import argparse
 import pytest
 
-from localsvc import __version__, cli
-from localsvc.commands.argv import subcommand_index
-from localsvc.commands.common import print_report, print_results
-from localsvc.commands.get import _by_namespace, selector_of
-from localsvc.commands.logs import Printer, Stream, container_names
-from localsvc.commands.misc import version_text
-from localsvc.commands.resources import KNOWN, resolve_kind
+from localsvc import __version__
+from localsvc.host import cli
+from localsvc.host.commands.argv import subcommand_index
+from localsvc.host.commands.common import print_report, print_results
+from localsvc.host.commands.get import _by_namespace, selector_of
+from localsvc.host.commands.logs import Printer, Stream, container_names
+from localsvc.host.commands.misc import version_text
+from localsvc.host.commands.resources import KNOWN, resolve_kind
 from localsvc.errors import LocalsvcError
-from localsvc.manifests import ApplyReport
+from localsvc.host.manifests import ApplyReport
 
 
 @pytest.mark.parametrize(("argv", "expected"), [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from localsvc.devloop.changes import is_manifest, plan_changes
+from localsvc.host.devloop.changes import is_manifest, plan_changes
 from localsvc.model.load import find_manifest_files
 from localsvc.model.project import ImageBuild, Project, SyncRule
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from localsvc.devloop.status import problems_text, status_rows
+from localsvc.host.devloop.status import problems_text, status_rows
 from localsvc.runtime.environment import state_volume_name
 
 HEADER = ["NAMESPACE", "SERVICE", "TYPE", "CLUSTER-IP", "HOST URL", "READY"]

@@ -111,7 +111,7 @@ def test_context_files_without_ignore_file_sends_everything(tmp_path: Path) -> N
 
 
 def test_devloop_knows_which_changed_files_a_build_sends(tmp_path: Path) -> None:
-    from localsvc.devloop.builds import sent_to_build
+    from localsvc.host.devloop.builds import sent_to_build
     from localsvc.model.project import ImageBuild
 
     _tree(tmp_path, {"Dockerfile": "", ".dockerignore": "*.log\n", "app.py": "", "x.log": ""})

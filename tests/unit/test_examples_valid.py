@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from localsvc.api import load_manifests
+from localsvc.host.api import load_manifests
 from localsvc.model.fields import unknown_fields
 from localsvc.model.load import load_paths
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from localsvc.hostports import host_port_free
+from localsvc.host.hostports import host_port_free
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from localsvc.logstream import CONTINUED, MAX_LINE, LineSplitter
+from localsvc.host.logstream import CONTINUED, MAX_LINE, LineSplitter
 
 
 def test_lines_across_chunks() -> None:

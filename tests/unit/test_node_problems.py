@@ -12,7 +12,7 @@ from typing import Any
 import docker
 import pytest
 
-from localsvc.devloop.status import problems_text
+from localsvc.host.devloop.status import problems_text
 from localsvc.dns.server import DnsServer
 from localsvc.errors import ManifestError
 from localsvc.model.load import Manifest

@@ -1,4 +1,4 @@
-"""Tests of localsvc.output (ages, tables, `get` rendering) and localsvc.api.pod_reason."""
+"""Tests of localsvc.host.output (ages, tables, `get` rendering) and localsvc.host.api.pod_reason."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from localsvc import output
-from localsvc.api import pod_reason
-from localsvc.output import age, render, render_one, table
+from localsvc.host import output
+from localsvc.host.api import pod_reason
+from localsvc.host.output import age, render, render_one, table
 
 Obj = dict[str, Any]
 T0 = "2024-05-01T12:00:00Z"
@@ -226,8 +226,8 @@ def test_pod_reason_failed_init_container() -> None:
 
 # ---- get output forms (issue 9) ------------------------------------------------------------
 
-from localsvc.commands.get import Format, Found, format_get  # noqa: E402
-from localsvc.output import render_list, resource_name  # noqa: E402
+from localsvc.host.commands.get import Format, Found, format_get  # noqa: E402
+from localsvc.host.output import render_list, resource_name  # noqa: E402
 
 
 def test_empty_list_json_and_yaml_as_kubectl_prints_them() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from localsvc.lease import LeaseHolder
+from localsvc.host.lease import LeaseHolder
 from localsvc.node.reaper import LeaseClock, Reaper, api_answers, docker_socket_source
 
 GRACE = 15.0

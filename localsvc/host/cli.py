@@ -1,7 +1,7 @@
 """The `localsvc` command: arguments -> Environment calls; errors -> messages and exit codes.
 
 Exit codes: 0 success, 1 failure, 2 usage error. Diagnostics go to stderr, results to stdout.
-The commands live in localsvc.commands, one module per group; this module parses and dispatches.
+The commands live in localsvc.host.commands, one module per group; this module parses and dispatches.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from localsvc.commands.argv import split_command
-from localsvc.commands.common import UsageError as UsageError  # re-exported
-from localsvc.commands.common import error
-from localsvc.commands.parser import build_parser as build_parser  # re-exported
+from localsvc.host.commands.argv import split_command
+from localsvc.host.commands.common import UsageError as UsageError  # re-exported
+from localsvc.host.commands.common import error
+from localsvc.host.commands.parser import build_parser as build_parser  # re-exported
 from localsvc.errors import LocalsvcError
 
 
@@ -30,7 +30,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 def _internal(argv: list[str]) -> int | None:
     """Entry points used inside localsvc's own containers; not listed in --help."""
-    from localsvc.commands import misc
+    from localsvc.host.commands import misc
 
     if argv[:1] == ["node"]:
         return misc.cmd_node()

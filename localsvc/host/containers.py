@@ -12,7 +12,7 @@ import docker
 import docker.errors
 
 from localsvc.errors import LocalsvcError, NotFound
-from localsvc.podstatus import pod_reason
+from localsvc.host.podstatus import pod_reason
 from localsvc.runtime.execs import run_streamed
 
 Obj = dict[str, Any]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from localsvc.errors import LocalsvcError
 
 if TYPE_CHECKING:  # the CLI imports LineSplitter; Docker's client is not needed for it
-    from localsvc.api import Environment
+    from localsvc.host.api import Environment
 
 _COLOURS = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96]
 # A container printing without newlines must not make us hold its whole output: longer lines

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from localsvc.errors import LocalsvcError
 
 if TYPE_CHECKING:
-    from localsvc.api import Environment
+    from localsvc.host.api import Environment
     from localsvc.model.project import Project
 
 
@@ -54,7 +54,7 @@ def target_environment(args: argparse.Namespace) -> str:
 
 def environment(args: argparse.Namespace) -> Environment:
     """The Environment this command targets, with the creation options `up` may have given."""
-    from localsvc.api import Environment
+    from localsvc.host.api import Environment
 
     return Environment(
         target_environment(args),

@@ -40,7 +40,7 @@ def table(rows: Sequence[Sequence[str]]) -> str:
 
 
 def _pod_row(o: Obj, wide: bool) -> list[str]:
-    from localsvc.podstatus import pod_reason
+    from localsvc.host.podstatus import pod_reason
 
     st = o.get("status") or {}
     cs = st.get("containerStatuses") or []

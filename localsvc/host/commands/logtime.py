@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from localsvc.commands.common import UsageError
+from localsvc.host.commands.common import UsageError
 from localsvc.model.clock import rfc3339_seconds
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}

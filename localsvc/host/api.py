@@ -14,16 +14,16 @@ from typing import Any
 
 import docker
 
-from localsvc import containers
-from localsvc.client import NodeClient
+from localsvc.host import containers
+from localsvc.host.client import NodeClient
 from localsvc.errors import EnvironmentNotFound, LocalsvcError, ManifestError, NotFound, Timeout
-from localsvc.hostports import (
+from localsvc.host.hostports import (
     check_node_port_range,
     host_port_conflicts,
     host_url as host_url,  # re-exported: the status table and older callers import it from here
     ignored_external_ips,
 )
-from localsvc.manifests import (
+from localsvc.host.manifests import (
     ApplyReport as ApplyReport,  # re-exported
     load_manifests as load_manifests,  # re-exported
     skipped_lines,
@@ -35,8 +35,8 @@ from localsvc.model.names import sanitize_name
 from localsvc.model.network import plan_for
 from localsvc.model.objects import NAMESPACED, kind_of
 from localsvc.model.validate import undeclared_namespaces
-from localsvc.podstatus import deployment_complete, pod_ready
-from localsvc.podstatus import pod_reason as pod_reason  # re-exported: `get pods` STATUS column
+from localsvc.host.podstatus import deployment_complete, pod_ready
+from localsvc.host.podstatus import pod_reason as pod_reason  # re-exported: `get pods` STATUS column
 from localsvc.runtime import environment as envrt
 from localsvc.runtime.engine import connect
 
@@ -128,7 +128,7 @@ class Environment:
         if info.api_url:
             self._node = NodeClient(info.api_url, info.token, refresh=self._node_address)
         if self.reap and self._lease is None and info.api_url:
-            from localsvc.lease import LeaseHolder
+            from localsvc.host.lease import LeaseHolder
 
             self._lease = LeaseHolder(info.api_url, info.token, refresh=self._node_address)
         return info
@@ -253,7 +253,7 @@ class Environment:
 
     def forward_target(self, target: str, port: str, namespace: str = "default") -> Any:
         """`svc/NAME` or `pod/NAME` (or NAME) and a port number or name -> where to connect."""
-        from localsvc.portforward import ForwardTarget
+        from localsvc.host.portforward import ForwardTarget
 
         kind, _, name = target.rpartition("/")
         if kind in ("svc", "service", "services"):
@@ -277,7 +277,7 @@ class Environment:
             return url
         key = (namespace, name, int(chosen["port"]))
         if key not in self._forwards:
-            from localsvc.portforward import BackgroundPortForward
+            from localsvc.host.portforward import BackgroundPortForward
 
             info = self.info()
             target = self.forward_target(f"svc/{name}", str(chosen["port"]), namespace)

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
-from localsvc.client import NodeClient
+from localsvc.host.client import NodeClient
 from localsvc.errors import LocalsvcError, Problem
 from localsvc.model.load import Manifest
 from localsvc.net.sockets import listening_socket

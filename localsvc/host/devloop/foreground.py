@@ -23,13 +23,13 @@ from typing import Any
 
 import watchfiles
 
-from localsvc.api import Environment, load_manifests
-from localsvc.devloop.builds import ensure_project_image
-from localsvc.devloop.changes import ChangePlan, plan_changes
-from localsvc.devloop.status import status_table
-from localsvc.devloop.sync import containers_running, sync_files
+from localsvc.host.api import Environment, load_manifests
+from localsvc.host.devloop.builds import ensure_project_image
+from localsvc.host.devloop.changes import ChangePlan, plan_changes
+from localsvc.host.devloop.status import status_table
+from localsvc.host.devloop.sync import containers_running, sync_files
 from localsvc.errors import LocalsvcError, ManifestError
-from localsvc.logstream import LogStreamer
+from localsvc.host.logstream import LogStreamer
 from localsvc.model.project import Project
 
 Say = Callable[[str], None]

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from localsvc.commands.common import UsageError, environment, error, say
+from localsvc.host.commands.common import UsageError, environment, error, say
 
 SHELLS = ("bash", "zsh", "fish")
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from localsvc.commands.common import (
+from localsvc.host.commands.common import (
     UsageError,
     environment,
     error,
@@ -34,8 +34,8 @@ def _project_for_up(args: argparse.Namespace) -> Any:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from localsvc.api import load_manifests
-    from localsvc.devloop.builds import ensure_project_image
+    from localsvc.host.api import load_manifests
+    from localsvc.host.devloop.builds import ensure_project_image
 
     project = _project_for_up(args)
     if not args.filename:
@@ -51,7 +51,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         env.wait_ready(args.wait)
         say(f"environment {env.name} is up; `localsvc get pods` to look, `localsvc down` to remove")
         return 0
-    from localsvc.devloop.foreground import DevLoop
+    from localsvc.host.devloop.foreground import DevLoop
 
     loop = DevLoop(env, [Path(p) for p in args.filename], project, say, watch=not args.no_watch)
     return loop.run(keep=args.keep)
@@ -68,7 +68,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from localsvc.devloop.status import status_table
+    from localsvc.host.devloop.status import status_table
 
     print(status_table(environment(args)))
     return 0
@@ -114,7 +114,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    from localsvc.output import table
+    from localsvc.host.output import table
     from localsvc.runtime import environment as envrt
     from localsvc.runtime.engine import connect
 

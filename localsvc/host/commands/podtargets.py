@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from localsvc.commands.resources import resolve_kind
+from localsvc.host.commands.resources import resolve_kind
 from localsvc.errors import LocalsvcError, NotFound
 from localsvc.model.labelselector import LabelSelector, from_kubernetes
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from localsvc.commands.common import UsageError, environment, error, print_results, say
-from localsvc.commands.resources import Requests, parse_requests
+from localsvc.host.commands.common import UsageError, environment, error, print_results, say
+from localsvc.host.commands.resources import Requests, parse_requests
 from localsvc.errors import NotFound
 from localsvc.model.labelselector import LabelSelector, parse_selector
 from localsvc.model.objects import NAMESPACED
@@ -42,7 +42,7 @@ class Format:
 def format_get(found: Found, fmt: Format) -> tuple[str | None, str | None]:
     """(stdout, stderr note) of a get. Pure. An empty result is an empty List in json/yaml,
     nothing with -o name, and "No resources found" only for the tables (as kubectl)."""
-    from localsvc.output import render, render_list, render_one
+    from localsvc.host.output import render, render_list, render_one
 
     items = found.items
     if fmt.output in ("json", "yaml"):

@@ -1,7 +1,7 @@
 """The pytest plugin: a `localsvc_env` fixture that runs the project's manifests for the tests.
 
 Owns the fixture, its ini options and marker, teardown (also on Ctrl-C), and the pods/logs
-attached to failing tests. It only uses the Python API (`localsvc.api.Environment`, and the node's
+attached to failing tests. It only uses the Python API (`localsvc.host.api.Environment`, and the node's
 read-only status through it); it must not talk to Docker directly. Registered through the `pytest11` entry point.
 
     [pytest]
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from localsvc.api import Environment
+from localsvc.host.api import Environment
 from localsvc.errors import LocalsvcError
-from localsvc.output import render
+from localsvc.host.output import render
 
 SCOPES = ("session", "module")
 LOG_LINES = 50

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from localsvc.commands.common import UsageError
+from localsvc.host.commands.common import UsageError
 from localsvc.errors import LocalsvcError
 from localsvc.model.objects import kind_of
 

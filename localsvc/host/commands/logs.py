@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from localsvc.commands.common import UsageError, environment, error, say
-from localsvc.commands.logtime import since_of
-from localsvc.commands.podtargets import resolve_pod, selected_pods
+from localsvc.host.commands.common import UsageError, environment, error, say
+from localsvc.host.commands.logtime import since_of
+from localsvc.host.commands.podtargets import resolve_pod, selected_pods
 from localsvc.errors import LocalsvcError, NotFound
-from localsvc.logstream import LineSplitter
+from localsvc.host.logstream import LineSplitter
 from localsvc.model.labelselector import parse_selector
 
 Obj = dict[str, Any]

@@ -89,7 +89,7 @@ class LeaseHolder:
         # Before the first connection: resolving the environment needs the current node.
         await asyncio.to_thread(self._refresher)
         # trust_env=False: the token never goes to an HTTP proxy from the environment (see
-        # localsvc.client); aiohttp's default today, stated so that it stays so.
+        # localsvc.host.client); aiohttp's default today, stated so that it stays so.
         async with aiohttp.ClientSession(trust_env=False) as session:
             while not self._stop.is_set():
                 try:

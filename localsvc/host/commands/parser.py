@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from localsvc.commands import get, logs, misc, podcmds, project
+from localsvc.host.commands import get, logs, misc, podcmds, project
 
 EPILOG = """examples:
   localsvc up -f examples/backend-service -d     start the example, wait until it is Ready

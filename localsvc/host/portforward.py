@@ -52,7 +52,7 @@ class ForwardTarget:
     @classmethod
     def of_pod(cls, pod: dict[str, Any], port: str) -> ForwardTarget:
         """A pod's IP and `port`, a number or the name of one of its container ports."""
-        from localsvc.podstatus import pod_reason
+        from localsvc.host.podstatus import pod_reason
 
         name = pod["metadata"]["name"]
         ip = pod["status"].get("podIP")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from localsvc.api import Environment, host_url
-from localsvc.output import table
+from localsvc.host.api import Environment, host_url
+from localsvc.host.output import table
 from localsvc.runtime.environment import state_volume_name
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from localsvc.commands.common import UsageError, environment
-from localsvc.commands.podtargets import resolve_pod, split_target
+from localsvc.host.commands.common import UsageError, environment
+from localsvc.host.commands.podtargets import resolve_pod, split_target
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
@@ -35,7 +35,7 @@ def local_addresses(text: str) -> list[str]:
 
 
 def cmd_port_forward(args: argparse.Namespace) -> int:
-    from localsvc.portforward import ForwardTarget, parse_port_spec, run_port_forwards
+    from localsvc.host.portforward import ForwardTarget, parse_port_spec, run_port_forwards
 
     if not args.ports:
         raise UsageError("port-forward needs at least one port: [LOCAL:]REMOTE, e.g. 8080:80")
