@@ -35,7 +35,7 @@ from localsvc.dns.upstream import name_end as _name_end
 from localsvc.model.snapshot import Snapshot
 from localsvc.net.limits import SourceBudget
 from localsvc.net.sockets import BACKLOG, listening_socket
-from localsvc.node.tasks import spawn
+from localsvc.tasks import spawn
 
 log = logging.getLogger("localsvc.dns")
 

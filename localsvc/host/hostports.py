@@ -9,6 +9,7 @@ from typing import Any
 
 from localsvc.host.client import NodeClient
 from localsvc.errors import LocalsvcError, Problem
+from localsvc.model.externalips import local_external_ips
 from localsvc.model.load import Manifest
 from localsvc.net.sockets import listening_socket
 from localsvc.runtime.engine import engine_is_remote
@@ -18,8 +19,6 @@ Obj = dict[str, Any]
 
 def ignored_external_ips(manifests: Sequence[Manifest], host_address: str) -> list[str]:
     """Warnings for externalIPs that are not addresses of this machine (they are not served)."""
-    from localsvc.node.svclb import local_external_ips
-
     out = []
     for m in manifests:
         spec = (m.obj.get("spec") or {}) if m.kind == "Service" else {}

@@ -21,8 +21,8 @@ import aiohttp
 
 from localsvc.model.ports import container_port
 from localsvc.errors import LocalsvcError
-from localsvc.node.tasks import spawn
-from localsvc.node.tunnel import CHUNK, CLOSE_CONNECT_FAILED, EOF_MESSAGE
+from localsvc.net.tunnelwire import CHUNK, CLOSE_CONNECT_FAILED, EOF_MESSAGE
+from localsvc.tasks import spawn
 
 _CLOSE_TIMEOUT = 2.0
 _START_TIMEOUT = 10.0

@@ -27,7 +27,7 @@ from localsvc.net.nftables import Backend, PortRule, port_rules
 from localsvc.net.relay import TcpOwner, TcpRelay
 from localsvc.net.sockets import BACKLOG, listening_socket
 from localsvc.net.udp_relay import UdpRelay
-from localsvc.node.tasks import spawn
+from localsvc.tasks import spawn
 
 log = logging.getLogger("localsvc.proxy")
 

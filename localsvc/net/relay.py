@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar, cast
 
 from localsvc.net.limits import SourceBudget
-from localsvc.node.tasks import spawn
+from localsvc.tasks import spawn
 
 log = logging.getLogger("localsvc.relay")
 

@@ -16,7 +16,7 @@ from typing import Any, Generic, cast
 
 from localsvc.net.limits import SourceBudget
 from localsvc.net.relay import U
-from localsvc.node.tasks import spawn
+from localsvc.tasks import spawn
 
 Clock = Callable[[], float]
 ClientAddr = tuple[str, int]

@@ -37,7 +37,7 @@ from localsvc.node.network import NetworkSync
 from localsvc.node.podworker import PodWorker
 from localsvc.node.publish import ObjectPublisher, StorePublishing
 from localsvc.node.store import PodRecord, State, Store
-from localsvc.node.tasks import spawn
+from localsvc.tasks import spawn
 from localsvc.node.views import ObjectViews, object_key
 
 log = logging.getLogger("localsvc.controller")

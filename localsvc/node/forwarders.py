@@ -17,7 +17,7 @@ from localsvc.node import services as svc
 from localsvc.node import svclb
 from localsvc.node.context import NodeContext
 from localsvc.node.store import State
-from localsvc.node.tasks import spawn
+from localsvc.tasks import spawn
 
 Obj = dict[str, Any]
 

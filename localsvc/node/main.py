@@ -20,7 +20,7 @@ from localsvc.node.network import NetworkSync
 from localsvc.node.reaper import Reaper
 from localsvc.node.server import make_app
 from localsvc.node.store import Store
-from localsvc.node.tasks import spawn
+from localsvc.tasks import spawn
 from localsvc.runtime.engine import connect
 
 

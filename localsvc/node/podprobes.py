@@ -18,7 +18,7 @@ from localsvc.model.kubelet import probe_failed
 from localsvc.node.execprobe import ContainerExecProbes, node_runner
 from localsvc.node.podstate import ContainerState
 from localsvc.node.prober import ContainerProber
-from localsvc.node.tasks import spawn
+from localsvc.tasks import spawn
 
 PROBE_KINDS = ("readinessProbe", "livenessProbe", "startupProbe")
 

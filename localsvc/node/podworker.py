@@ -35,7 +35,7 @@ from localsvc.node.podstate import (
 )
 from localsvc.node.podprobes import PodProbes
 from localsvc.node.store import PodRecord
-from localsvc.node.tasks import spawn
+from localsvc.tasks import spawn
 from localsvc.runtime import labels as L
 from localsvc.runtime import pods as rt
 

@@ -4,13 +4,7 @@ Owns one relay per WebSocket: it connects to ip:port from inside the environment
 ClusterIP, which the host may not route to) and moves bytes both ways. It does not check the
 token (the API's middleware does), choose targets, or know about Services.
 
-Wire protocol, shared with `localsvc.host.portforward`:
-- binary message: payload bytes, in either direction (the node sends chunks of at most 64 KiB);
-- text message "eof" from the client: the client's write side is finished (half-close); the
-  node shuts the write side of its TCP connection and keeps relaying the answer;
-- close frame from the node: the target ended its output (code 1000), or the connection could
-  not be opened (code 4502, message "connect to IP:PORT: REASON"); close frame from the client:
-  drop the TCP connection.
+The wire protocol both ends share is in `localsvc.net.tunnelwire`.
 """
 
 from __future__ import annotations
@@ -24,14 +18,12 @@ import weakref
 
 from aiohttp import WSMsgType, web
 
-from localsvc.node.tasks import spawn
+from localsvc.net.tunnelwire import CHUNK, CLOSE_CONNECT_FAILED, EOF_MESSAGE
+from localsvc.tasks import spawn
 
 log = logging.getLogger("localsvc.tunnel")
 
 CONNECT_TIMEOUT = 5.0
-CHUNK = 64 * 1024
-CLOSE_CONNECT_FAILED = 4502
-EOF_MESSAGE = "eof"
 _MAX_REASON = 123  # bytes a close frame's reason may hold (RFC 6455)
 
 _OPEN: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey(

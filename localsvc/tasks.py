@@ -1,4 +1,7 @@
-"""Named, referenced, watched background tasks: no fire-and-forget create_task anywhere."""
+"""Named, referenced, watched background tasks: no fire-and-forget create_task anywhere.
+
+A base module like errors.py, below every layer: dns/, net/, node/ and the host all spawn tasks.
+"""
 
 from __future__ import annotations
 
