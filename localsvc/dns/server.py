@@ -86,8 +86,9 @@ class DnsServer:
         return self._index
 
     def update(self, snapshot: Snapshot) -> None:
-        """Answer from `snapshot` from now on (queries already forwarded are unaffected)."""
-        self._index = DnsIndex.build(snapshot)
+        """Answer from `snapshot` from now on (queries already forwarded are unaffected). The
+        records of every Service unchanged since the current index are reused, not rebuilt."""
+        self._index = DnsIndex.build(snapshot, previous=self._index)
         self._cache = {}
 
     async def start(self) -> None:

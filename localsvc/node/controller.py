@@ -37,6 +37,7 @@ from localsvc.node.network import NetworkSync
 from localsvc.node.podworker import PodWorker
 from localsvc.node.publish import ObjectPublisher, StorePublishing
 from localsvc.node.store import PodRecord, State, Store
+from localsvc.node.subscriber import StoreSubscriber
 from localsvc.tasks import spawn
 from localsvc.node.views import ObjectViews, object_key
 
@@ -87,6 +88,9 @@ class Controller(ObjectViews, ObjectChanges, Forwarders, StorePublishing):
         # (published after every sync, see node/publish.py).
         self.objects = ObjectStore(self.state.resource_version, version_floor=_microseconds)
         self.objects.add_listener(self._count_version)
+        self._svclb_changes = StoreSubscriber(self.objects, {"Service"})
+        if network is not None:
+            network.subscribe(self.objects)  # its DNS and dataplane follow the store's events
         self.publisher = ObjectPublisher(self.objects)
         self._derived_inputs: Any = None
         self.last_sync_seconds = 0.0

@@ -17,6 +17,7 @@ from localsvc.node import services as svc
 from localsvc.node import svclb
 from localsvc.node.context import NodeContext
 from localsvc.node.store import State
+from localsvc.node.subscriber import StoreSubscriber
 from localsvc.tasks import spawn
 
 Obj = dict[str, Any]
@@ -35,6 +36,7 @@ class Forwarders:
     forwarder_problems: list[Unserved]
     _svclb_applied: dict[str, svclb.SvclbSpec] | None
     _svclb_task: asyncio.Task[Any] | None
+    _svclb_changes: StoreSubscriber  # the store's Service events
 
     def _assign_load_balancers(self) -> bool:
         """Which LoadBalancers hold all their host ports (self.lb_owned); the others get a
@@ -62,6 +64,11 @@ class Forwarders:
         """Start a forwarder reconciliation of the Services whose forwarder changed (of all of
         them periodically, to notice a removed container); one at a time, in a thread."""
         if self._svclb_task is not None and not self._svclb_task.done():
+            return
+        # Only a Service event can change a forwarder (its ports, type, addresses, or its
+        # LoadBalancer's pending status): a pod or endpoint change computes nothing here.
+        changed = self._svclb_changes.changes()
+        if not changed and not force and self._svclb_applied is not None:
             return
         services = {svc.service_key(o): o for o in self.state.objects_of("Service")}
         desired = self._desired_forwarders(services)

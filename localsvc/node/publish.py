@@ -21,6 +21,7 @@ from localsvc.model.endpoints import SERVICE_NAME_LABEL
 from localsvc.model.objects import api_version_of
 from localsvc.model.snapshot import ServiceInfo, Snapshot, Unserved
 from localsvc.node import services as svc
+from localsvc.node.network import NetworkSync
 from localsvc.node.objectstore import ObjectStore, WatchEvent
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, State, key_of
@@ -122,6 +123,7 @@ class StorePublishing:
     dns_ip: str
     started: str
     objects: ObjectStore
+    network: NetworkSync | None
     publisher: ObjectPublisher
     lb_pending: dict[str, str]
     svclb_errors: dict[str, str]
@@ -173,10 +175,13 @@ class StorePublishing:
         """Publish the objects of this sync; the events of what changed. Never raises: the store
         lags one sync behind when a view fails, and the failure is logged."""
         try:
-            return self._publish_all()
+            events = self._publish_all()
         except Exception:
             log.exception("publishing objects to the store failed; the next sync tries again")
-            return []
+            events = []
+        if self.network is not None:
+            self.network.catch_up()  # the store's subscribers take what changed
+        return events
 
     def _publish_all(self) -> list[WatchEvent]:
         found = problems_by_object(self.problems())
