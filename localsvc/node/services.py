@@ -28,6 +28,7 @@ from localsvc.model.snapshot import (
     Unserved,
     screen,
 )
+from localsvc.model.views import service_object
 from localsvc.node.objectstore import owner_reference
 
 Obj = dict[str, Any]
@@ -178,38 +179,6 @@ def dataplane_view(snapshot: Snapshot) -> Snapshot:
         for s in snapshot.services
     )
     return replace(snapshot, services=services)
-
-
-def service_object(obj: Obj, cluster_ip: str | None, node_ports: Mapping[str, int] | None = None,
-                   ingress_ip: str | None = None, pending: str | None = None) -> Obj:
-    """A Service as a cluster returns it: defaults filled in, spec.clusterIP and nodePorts set,
-    status.loadBalancer.ingress for a LoadBalancer that holds its host ports."""
-    out = copy.deepcopy(obj)
-    spec = out.setdefault("spec", {})
-    spec.setdefault("type", "ClusterIP")
-    if spec["type"] != "ExternalName":
-        ip = "None" if spec.get("clusterIP") == "None" else cluster_ip
-        spec["clusterIP"] = ip
-        spec["clusterIPs"] = [ip] if ip else []
-        spec.setdefault("sessionAffinity", "None")
-        spec.setdefault("ipFamilies", ["IPv4"])
-        spec.setdefault("internalTrafficPolicy", "Cluster")
-    for port in spec.get("ports") or []:
-        port.setdefault("protocol", "TCP")
-        if spec["type"] != "ExternalName":
-            port.setdefault("targetPort", port.get("port"))
-        allocated = (node_ports or {}).get(f"{port['port']}/{port['protocol']}")
-        if allocated:
-            port["nodePort"] = allocated
-    if spec["type"] in ("NodePort", "LoadBalancer"):
-        spec.setdefault("externalTrafficPolicy", "Cluster")
-    out["status"] = {"loadBalancer": {}}
-    if ingress_ip:
-        out["status"]["loadBalancer"]["ingress"] = [{"ip": ingress_ip, "ipMode": "VIP"}]
-    if pending:
-        out["status"]["conditions"] = [{"type": "localsvc.io/HostPortsPublished", "status": "False",
-                                        "reason": "HostPortUnavailable", "message": pending}]
-    return out
 
 
 def endpoints_view(snapshot: Snapshot, objects: Mapping[str, Obj], created: Mapping[str, str]) -> list[Obj]:

@@ -16,11 +16,20 @@ from localsvc.model.objects import (
     BUILTIN_NAMESPACES,
     NAMESPACED,
     api_version_of,
-    now_iso,
     secret_for_output,
 )
-from localsvc.model.load import ObjectKey
 from localsvc.model.snapshot import Snapshot, Unserved
+from localsvc.model.views import (
+    PROBLEMS_ANNOTATION,
+    SERVED_CONDITION,
+    deployment_status,
+    namespace_objects,
+    object_key,
+    pod_object,
+    problems_by_object,
+    service_object,
+    with_problems,
+)
 from localsvc.node import services as svc
 from localsvc.node import svclb
 from localsvc.node.context import NodeContext
@@ -29,40 +38,6 @@ from localsvc.node.store import PodRecord, State
 
 log = logging.getLogger("localsvc.views")
 Obj = dict[str, Any]
-SERVED_CONDITION = "localsvc.io/Served"
-PROBLEMS_ANNOTATION = "localsvc.io/problems"
-
-
-def object_key(obj: Obj) -> str:
-    """The state key ("Kind/namespace/name") of an object."""
-    return ObjectKey.of(obj).id
-
-
-def problems_by_object(problems: list[Unserved]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for problem in problems:
-        found.setdefault(problem.object, []).append(problem.message)
-    return found
-
-
-def with_problems(view: Obj, messages: list[str]) -> Obj:
-    """`view` carrying what the node could not serve of it: a False Served condition in status
-    (Services) or an annotation (objects without status, such as Endpoints)."""
-    if not messages:
-        return view
-    text = "; ".join(messages)
-    if view.get("kind") == "Service":
-        status = view.setdefault("status", {})
-        status.setdefault("conditions", []).append({
-            "type": SERVED_CONDITION, "status": "False", "reason": "UnservableObject",
-            "message": text})
-    else:
-        meta = view.setdefault("metadata", {})
-        annotations = dict(meta.get("annotations") or {})
-        earlier = annotations.get(PROBLEMS_ANNOTATION)
-        annotations[PROBLEMS_ANNOTATION] = f"{earlier}; {text}" if earlier else text
-        meta["annotations"] = annotations
-    return view
 
 
 class ObjectViews:
@@ -143,17 +118,9 @@ class ObjectViews:
         return out
 
     def _pod_object(self, record: PodRecord, worker: PodWorker | None, deleting: bool) -> Obj:
-        obj = copy.deepcopy(record.obj)
-        obj.setdefault("apiVersion", "v1")
-        obj.setdefault("kind", "Pod")
-        obj.setdefault("spec", {})["nodeName"] = "localsvc"
-        if worker is not None:
-            obj["status"] = worker.k8s_status()
-            if deleting and worker.deleting_since:
-                obj["metadata"]["deletionTimestamp"] = now_iso(worker.deleting_since)
-        else:
-            obj["status"] = {"phase": "Pending"}
-        return obj
+        status = worker.k8s_status() if worker is not None else None
+        since = worker.deleting_since if worker is not None and deleting else None
+        return pod_object(record.obj, status, since)
 
     def _created(self) -> dict[str, str]:
         """Service key -> creationTimestamp, for the Endpoints/EndpointSlices derived from it."""
@@ -168,29 +135,18 @@ class ObjectViews:
         pending = self.lb_pending.get(key) or self.svclb_errors.get(key)
         ingress = self.ctx.config.host_address if is_lb and not pending and \
             self._svclb_applied is not None and key in self._svclb_applied else None
-        view = svc.service_object(obj, self.allocations.get(key), self.node_ports.get(key),
+        view = service_object(obj, self.allocations.get(key), self.node_ports.get(key),
                                   ingress_ip=ingress, pending=pending)
         return with_problems(view, found.get(f"Service/{key}", [])
                              + found.get(f"Endpoints/{key}", []))
 
     def _namespaces(self) -> list[Obj]:
-        names = set(BUILTIN_NAMESPACES)
-        declared = {o["metadata"]["name"]: o for o in self.state.objects_of("Namespace")}
+        used = set(BUILTIN_NAMESPACES)
         for obj in self.state.objects.values():
             if obj["kind"] in NAMESPACED:
-                names.add(obj["metadata"].get("namespace", "default"))
-        names |= {r.namespace for r in self.state.pods.values()}
-        out = []
-        for name in sorted(names | set(declared)):
-            obj = copy.deepcopy(declared[name]) if name in declared else {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {"name": name},
-            }
-            obj["status"] = {"phase": "Active"}
-            obj["metadata"].setdefault("creationTimestamp", self.started)
-            out.append(obj)
-        return out
+                used.add(obj["metadata"].get("namespace", "default"))
+        used |= {r.namespace for r in self.state.pods.values()}
+        return namespace_objects(self.state.objects_of("Namespace"), used, self.started)
 
     def _with_status(self, obj: Obj) -> Obj:
         out = copy.deepcopy(obj)
@@ -204,29 +160,10 @@ class ObjectViews:
     def _deployment_status(self, obj: Obj) -> Obj:
         key = object_key(obj)
         current = self._template_hash(key, obj["spec"]["template"])
-        owned = [r for r in self.state.pods.values() if r.owner == key]
-        ready = sum(1 for r in owned if self._ready(r))
-        updated = sum(1 for r in owned if r.template_hash == current)
-        replicas = int(obj["spec"].get("replicas", 1))
-        available = ready >= replicas
-        return {
-            "observedGeneration": obj["metadata"].get("generation", 1),
-            "replicas": len(owned),
-            "updatedReplicas": updated,
-            "readyReplicas": ready,
-            "availableReplicas": ready,
-            "unavailableReplicas": max(0, replicas - ready),
-            "conditions": [
-                {
-                    "type": "Available",
-                    "status": "True" if available else "False",
-                    "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
-                },
-                {
-                    "type": "Progressing",
-                    "status": "True",
-                    "reason": "NewReplicaSetAvailable" if updated == len(owned) == replicas
-                    else "ReplicaSetUpdated",
-                },
-            ],
-        }
+        owned = [(r.template_hash, self._ready(r)) for r in self.state.pods.values()
+                 if r.owner == key]
+        return deployment_status(obj, owned, current)
+
+
+__all__ = ["PROBLEMS_ANNOTATION", "SERVED_CONDITION", "ObjectViews", "object_key",
+           "problems_by_object", "with_problems"]

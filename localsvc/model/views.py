@@ -1,0 +1,146 @@
+"""The node's objects as the Kubernetes API shows them, as pure functions: a pod with its status,
+a Deployment's status, a Service with its allocations, the Namespaces, and the problems an
+object carries. No I/O and no controller: node/views.py gathers the inputs from the
+controller's tables and calls these.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from localsvc.model.load import ObjectKey
+from localsvc.model.objects import now_iso
+from localsvc.model.snapshot import Unserved
+
+Obj = dict[str, Any]
+SERVED_CONDITION = "localsvc.io/Served"
+PROBLEMS_ANNOTATION = "localsvc.io/problems"
+
+
+def object_key(obj: Obj) -> str:
+    """The state key ("Kind/namespace/name") of an object."""
+    return ObjectKey.of(obj).id
+
+
+def problems_by_object(problems: list[Unserved]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for problem in problems:
+        found.setdefault(problem.object, []).append(problem.message)
+    return found
+
+
+def with_problems(view: Obj, messages: list[str]) -> Obj:
+    """`view` carrying what the node could not serve of it: a False Served condition in status
+    (Services) or an annotation (objects without status, such as Endpoints)."""
+    if not messages:
+        return view
+    text = "; ".join(messages)
+    if view.get("kind") == "Service":
+        status = view.setdefault("status", {})
+        status.setdefault("conditions", []).append({
+            "type": SERVED_CONDITION, "status": "False", "reason": "UnservableObject",
+            "message": text})
+    else:
+        meta = view.setdefault("metadata", {})
+        annotations = dict(meta.get("annotations") or {})
+        earlier = annotations.get(PROBLEMS_ANNOTATION)
+        annotations[PROBLEMS_ANNOTATION] = f"{earlier}; {text}" if earlier else text
+        meta["annotations"] = annotations
+    return view
+
+
+def service_object(obj: Obj, cluster_ip: str | None, node_ports: Mapping[str, int] | None = None,
+                   ingress_ip: str | None = None, pending: str | None = None) -> Obj:
+    """A Service as a cluster returns it: defaults filled in, spec.clusterIP and nodePorts set,
+    status.loadBalancer.ingress for a LoadBalancer that holds its host ports."""
+    out = copy.deepcopy(obj)
+    spec = out.setdefault("spec", {})
+    spec.setdefault("type", "ClusterIP")
+    if spec["type"] != "ExternalName":
+        ip = "None" if spec.get("clusterIP") == "None" else cluster_ip
+        spec["clusterIP"] = ip
+        spec["clusterIPs"] = [ip] if ip else []
+        spec.setdefault("sessionAffinity", "None")
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+    for port in spec.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+        if spec["type"] != "ExternalName":
+            port.setdefault("targetPort", port.get("port"))
+        allocated = (node_ports or {}).get(f"{port['port']}/{port['protocol']}")
+        if allocated:
+            port["nodePort"] = allocated
+    if spec["type"] in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    out["status"] = {"loadBalancer": {}}
+    if ingress_ip:
+        out["status"]["loadBalancer"]["ingress"] = [{"ip": ingress_ip, "ipMode": "VIP"}]
+    if pending:
+        out["status"]["conditions"] = [{"type": "localsvc.io/HostPortsPublished", "status": "False",
+                                        "reason": "HostPortUnavailable", "message": pending}]
+    return out
+
+
+def pod_object(stored: Obj, status: Obj | None, deleting_since: float | None) -> Obj:
+    """A pod as the API shows it: `status` from its worker (None: no worker yet, Pending), and
+    a deletionTimestamp while it terminates."""
+    obj = copy.deepcopy(stored)
+    obj.setdefault("apiVersion", "v1")
+    obj.setdefault("kind", "Pod")
+    obj.setdefault("spec", {})["nodeName"] = "localsvc"
+    obj["status"] = status if status is not None else {"phase": "Pending"}
+    if deleting_since:
+        obj["metadata"]["deletionTimestamp"] = now_iso(deleting_since)
+    return obj
+
+
+def deployment_status(obj: Obj, owned: Sequence[tuple[str, bool]], current_hash: str) -> Obj:
+    """A Deployment's status from its pods, each (pod-template-hash, ready)."""
+    ready = sum(1 for _, is_ready in owned if is_ready)
+    updated = sum(1 for hash_, _ in owned if hash_ == current_hash)
+    replicas = int(obj["spec"].get("replicas", 1))
+    available = ready >= replicas
+    return {
+        "observedGeneration": obj["metadata"].get("generation", 1),
+        "replicas": len(owned),
+        "updatedReplicas": updated,
+        "readyReplicas": ready,
+        "availableReplicas": ready,
+        "unavailableReplicas": max(0, replicas - ready),
+        "conditions": [
+            {
+                "type": "Available",
+                "status": "True" if available else "False",
+                "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+            },
+            {
+                "type": "Progressing",
+                "status": "True",
+                "reason": "NewReplicaSetAvailable" if updated == len(owned) == replicas
+                else "ReplicaSetUpdated",
+            },
+        ],
+    }
+
+
+def namespace_objects(declared: Iterable[Obj], used: Iterable[str], created: str) -> list[Obj]:
+    """The Namespaces: those applied, and each one an object or pod is in (shown as if
+    created with the node, `created`), all Active, by name."""
+    by_name = {o["metadata"]["name"]: o for o in declared}
+    out = []
+    for name in sorted(set(used) | set(by_name)):
+        obj: Obj = copy.deepcopy(by_name[name]) if name in by_name else {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name},
+        }
+        obj["status"] = {"phase": "Active"}
+        obj["metadata"].setdefault("creationTimestamp", created)
+        out.append(obj)
+    return out
+
+
+__all__ = ["PROBLEMS_ANNOTATION", "SERVED_CONDITION", "deployment_status", "namespace_objects",
+           "object_key", "pod_object", "problems_by_object", "service_object", "with_problems"]
