@@ -1,9 +1,7 @@
 """HTTP client for the node's API, used on the host (stdlib only, synchronous).
 
-Calls to the node never go through an HTTP proxy: they carry the environment's bearer token, and
-CI runners often set HTTP_PROXY/ALL_PROXY for the outside world. The node is on loopback (or the
-Docker host's published address), which a proxy cannot reach anyway, and NO_PROXY is not relied
-on (its syntax differs between tools). `open_direct` is the one way the host opens a node URL.
+Calls to the node never go through an HTTP proxy: every request goes through
+`localsvc.net.direct.open_direct` (its docstring says why).
 """
 
 from __future__ import annotations
@@ -15,16 +13,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from localsvc.errors import ManifestError, NodeError, NotFound, Problem
-
-
-# An opener with an empty ProxyHandler ignores every *_proxy environment variable.
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def open_direct(request: urllib.request.Request | str, timeout: float) -> IO[bytes]:
-    """urlopen without any proxy (see the module's docstring); raises what urlopen raises."""
-    response: IO[bytes] = _DIRECT.open(request, timeout=timeout)
-    return response
+from localsvc.net.direct import open_direct
 
 
 class NodeClient:

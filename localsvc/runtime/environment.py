@@ -19,7 +19,7 @@ import docker
 import docker.errors
 import docker.types
 
-from localsvc.host.client import open_direct
+from localsvc.net.direct import open_direct
 from localsvc.errors import EngineError, EnvironmentNotFound, NodeError
 from localsvc.model.network import AddressPlan, choose_subnet, plan_for
 from localsvc.runtime import labels as L

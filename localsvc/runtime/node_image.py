@@ -16,7 +16,7 @@ from pathlib import Path
 
 import docker
 
-import localsvc
+from localsvc.version import __version__
 from localsvc.errors import ImageError
 from localsvc.runtime.base_image import ensure_base_image
 from localsvc.runtime.image_build import build_image
@@ -40,7 +40,7 @@ _SKIP_SUFFIXES = (".pyc", ".pyo")
 
 def package_dir() -> Path:
     """The directory of the imported `localsvc` package (installed or source checkout)."""
-    return Path(localsvc.__file__).resolve().parent
+    return Path(__file__).resolve().parent.parent  # localsvc/runtime/node_image.py
 
 
 def dockerfile_path(pkg: Path | None = None) -> Path:
@@ -152,7 +152,7 @@ def node_image_tag() -> str:
     pkg = package_dir()
     files = ((p.relative_to(pkg).as_posix(), p.read_bytes()) for p in package_files(pkg))
     return compute_node_tag(
-        localsvc.__version__, dockerfile_path(pkg).read_bytes(), files, node_requirements(pkg)
+        __version__, dockerfile_path(pkg).read_bytes(), files, node_requirements(pkg)
     )
 
 
@@ -175,7 +175,7 @@ def ensure_node_image(client: docker.DockerClient, progress: Progress) -> str:
             tag,
             progress,
             buildargs={"BASE": base},
-            labels={NODE_LABEL: "node", "io.localsvc.version": localsvc.__version__},
+            labels={NODE_LABEL: "node", "io.localsvc.version": __version__},
         )
     progress(f"built {tag} in {time.monotonic() - started:.0f}s")
     return tag

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import WSMsgType, web
 
-from localsvc.host.client import NodeClient, open_direct
+from localsvc.host.client import NodeClient
+from localsvc.net.direct import open_direct
 from localsvc.host.lease import LeaseHolder
 
 HOST = "127.0.0.1"
