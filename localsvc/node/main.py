@@ -14,7 +14,8 @@ from localsvc.dns.server import DnsServer
 from localsvc.model.allocation import dns_ip
 from localsvc.model.network import plan_for
 from localsvc.net.dataplane import make_dataplane
-from localsvc.node.context import NodeConfig, NodeContext
+from localsvc.model.nodeconfig import NodeConfig
+from localsvc.node.context import NodeContext
 from localsvc.node.controller import Controller
 from localsvc.node.network import NetworkSync
 from localsvc.node.reaper import Reaper

@@ -22,11 +22,13 @@ import docker.types
 from localsvc.net.direct import open_direct
 from localsvc.errors import EngineError, EnvironmentNotFound, NodeError
 from localsvc.model.network import AddressPlan, choose_subnet, plan_for
+from localsvc.model import nodeconfig
+from localsvc.model.nodeconfig import DEFAULT_STATE_DIR, NodeConfig, parse_port_range
 from localsvc.runtime import labels as L
 from localsvc.runtime.engine import engine_socket_path
 
 API_PORT = 8080
-STATE_DIR = "/var/lib/localsvc"
+STATE_DIR = DEFAULT_STATE_DIR
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,12 @@ def create_node(
     node_port_range: str = "30000-32767",
     host_dns_port: int | None = None,
 ) -> None:
+    config = NodeConfig(
+        env=env, network=network_name(env), subnet=str(plan.subnet), node_ip=plan.node_ip,
+        image=image, token=secrets.token_urlsafe(24), state_dir=Path(STATE_DIR),
+        cluster_domain=cluster_domain, api_port=API_PORT, proxy_mode=proxy_mode,
+        host_address=host_address, node_port_range=parse_port_range(node_port_range),
+    )
     api = client.api
     try:
         client.volumes.get(state_volume_name(env))
@@ -180,17 +188,7 @@ def create_node(
         hostname="localsvc-node",
         labels=L.base(env, L.ROLE_NODE, **({L.KEEP: "true"} if keep else {}), **{L.SUBNET: str(plan.subnet)}),
         environment={
-            "LOCALSVC_ENV": env,
-            "LOCALSVC_NETWORK": network_name(env),
-            "LOCALSVC_SUBNET": str(plan.subnet),
-            "LOCALSVC_NODE_IP": plan.node_ip,
-            "LOCALSVC_IMAGE": image,
-            "LOCALSVC_TOKEN": secrets.token_urlsafe(24),
-            "LOCALSVC_CLUSTER_DOMAIN": cluster_domain,
-            "LOCALSVC_API_PORT": str(API_PORT),
-            "LOCALSVC_PROXY_MODE": proxy_mode,
-            "LOCALSVC_HOST_ADDRESS": host_address,
-            "LOCALSVC_NODE_PORT_RANGE": node_port_range,
+            **config.to_env(),
             "DOCKER_HOST": "unix:///var/run/docker.sock",
             "PYTHONUNBUFFERED": "1",
         },
@@ -231,12 +229,12 @@ def _info_from_node(env: str, node: Any) -> EnvInfo:
         host_dns = f"127.0.0.1:{binding['HostPort']}"
     return EnvInfo(
         name=env,
-        network=environ.get("LOCALSVC_NETWORK", network_name(env)),
-        subnet=environ.get("LOCALSVC_SUBNET", ""),
-        node_ip=environ.get("LOCALSVC_NODE_IP", ""),
+        network=environ.get(nodeconfig.VAR_NETWORK, network_name(env)),
+        subnet=environ.get(nodeconfig.VAR_SUBNET, ""),
+        node_ip=environ.get(nodeconfig.VAR_NODE_IP, ""),
         node_status=node.status,
         api_url=url,
-        token=environ.get("LOCALSVC_TOKEN", ""),
+        token=environ.get(nodeconfig.VAR_TOKEN, ""),
         keep=node.labels.get(L.KEEP) == "true",
         created=attrs.get("Created", "")[:19],
         host_dns=host_dns,

@@ -18,7 +18,8 @@ from localsvc.errors import ManifestError
 from localsvc.model.load import Manifest
 from localsvc.node.applybody import BadRequest, loads_in_pieces, parse_apply
 from localsvc.node.changes import prepare
-from localsvc.node.context import NodeConfig, NodeContext
+from localsvc.model.nodeconfig import NodeConfig
+from localsvc.node.context import NodeContext
 from localsvc.node.controller import Controller
 from localsvc.node.network import NetworkSync
 from localsvc.node.store import Store

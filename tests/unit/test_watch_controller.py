@@ -11,7 +11,8 @@ import docker
 
 from localsvc.dns.server import DnsServer
 from localsvc.model.load import Manifest
-from localsvc.node.context import NodeConfig, NodeContext
+from localsvc.model.nodeconfig import NodeConfig
+from localsvc.node.context import NodeContext
 from localsvc.node.controller import Controller
 from localsvc.node.network import NetworkSync
 from localsvc.node.objectstore import ObjectStore, TooOld
