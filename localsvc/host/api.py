@@ -27,8 +27,8 @@ from localsvc.host.manifests import (
     ApplyReport as ApplyReport,  # re-exported
     load_manifests as load_manifests,  # re-exported
     skipped_lines,
-    wire,
 )
+from localsvc.model.applywire import encode_apply
 from localsvc.model.endpoints import selector_matches
 from localsvc.model.load import LoadResult, ObjectKey
 from localsvc.model.names import sanitize_name
@@ -198,7 +198,7 @@ class Environment:
         problems = host_port_conflicts(loaded.manifests, node, self.host_address)
         if problems:
             raise ManifestError(problems)
-        body = {"manifests": [wire(m) for m in loaded.manifests], "prune": prune}
+        body = encode_apply(loaded.manifests, prune=prune)
         report.results = node.post("/v1/apply", body)["results"]
         if wait:
             self.wait_ready(wait)
@@ -221,7 +221,7 @@ class Environment:
         clean = True
         try:
             node = self.node()
-            node.post("/v1/apply", {"manifests": [], "prune": True})
+            node.post("/v1/apply", encode_apply([], prune=True))
             deadline = time.monotonic() + timeout
             while self.get("pods", namespace=None):
                 if time.monotonic() > deadline:

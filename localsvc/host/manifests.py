@@ -1,5 +1,5 @@
 """Manifests on the host: loaded and validated before anything changes, reported as `apply`
-reports them, and sent to the node."""
+reports them; model/applywire.py encodes them for the node."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from localsvc.errors import LocalsvcError, ManifestError
-from localsvc.model.load import LoadResult, Manifest, load_paths
+from localsvc.model.load import LoadResult, load_paths
 from localsvc.model.validate import validate
 
 Obj = dict[str, Any]
@@ -40,6 +40,3 @@ def skipped_lines(loaded: LoadResult) -> list[str]:
         for m in loaded.skipped
     ]
 
-
-def wire(m: Manifest) -> Obj:
-    return {"obj": m.obj, "file": m.file, "line": m.line, "lines": dict(m.lines)}

@@ -16,7 +16,8 @@ from localsvc.host.devloop.status import problems_text
 from localsvc.dns.server import DnsServer
 from localsvc.errors import ManifestError
 from localsvc.model.load import Manifest
-from localsvc.node.applybody import BadRequest, loads_in_pieces, parse_apply
+from localsvc.model.applywire import BadRequest, loads_in_pieces
+from localsvc.node.applybody import parse_apply
 from localsvc.node.changes import prepare
 from localsvc.model.nodeconfig import NodeConfig
 from localsvc.node.context import NodeContext
