@@ -93,6 +93,7 @@ class Controller(ObjectViews, ObjectChanges, Forwarders, StorePublishing):
             network.subscribe(self.objects)  # its DNS and dataplane follow the store's events
         self.publisher = ObjectPublisher(self.objects)
         self._derived_inputs: Any = None
+        self._snapshot_built_from: tuple[Any, ...] | None = None
         self.last_sync_seconds = 0.0
         self._refresh_snapshot()
         self._publish()
@@ -229,18 +230,31 @@ class Controller(ObjectViews, ObjectChanges, Forwarders, StorePublishing):
                 views.append(PodView(worker.record.obj, worker.state.pod_ip, False, terminating=True))
         return views
 
+    def _snapshot_inputs(self, views: list[PodView]) -> tuple[Any, ...]:
+        """What the snapshot is made of, cheap to compare: the stored objects and their
+        allocations change together with `generation`; a pod counts by its object, IP,
+        readiness and termination."""
+        return (self.generation, id(self.allocations), id(self.node_ports),
+                tuple((id(v.obj), v.ip, v.ready, v.terminating) for v in views))
+
     def _refresh_snapshot(self) -> None:
-        """Rebuild the network snapshot; hand it on only when something in it changed. What
-        cannot be served is left out of it and reported (logged once per problem)."""
+        """Rebuild the network snapshot when one of its inputs changed (a sync that changed
+        none rebuilds nothing); hand it on only when something in it changed. What cannot be
+        served is left out of it and reported (logged once per problem)."""
+        views = self._pod_views()
+        inputs = self._snapshot_inputs(views)
+        if inputs == self._snapshot_built_from and self.snapshot.version:
+            return
         try:
             fresh, self.unserved = svc.checked_snapshot(
-                self.state.objects, self.allocations, self._pod_views(),
+                self.state.objects, self.allocations, views,
                 self.ctx.config.cluster_domain, self.dns_ip, self.ctx.config.node_ip,
                 self.node_ports,
             )
         except Exception:  # a bug, not an object: keep serving the previous snapshot
             log.exception("building the network snapshot failed; the previous one is served")
             return
+        self._snapshot_built_from = inputs
         for problem in self.unserved:
             if problem not in self._reported:
                 log.error("not served: %s: %s", problem.object, problem.message)

@@ -183,3 +183,27 @@ def test_svclb_is_reconciled_only_after_a_service_event(tmp_path: Path) -> None:
     node._reconcile_forwarders()
     assert len(computed) == 2
     assert node._svclb_task is None  # a ClusterIP Service: nothing to start
+
+
+# ---- the controller's snapshot: rebuilt only when one of its inputs changed -------------------
+
+def test_a_sync_that_changed_no_input_rebuilds_no_snapshot(tmp_path: Path,
+                                                           monkeypatch: Any) -> None:
+    from localsvc.node import services as svc
+    built: list[int] = []
+    checked = svc.checked_snapshot
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(1)
+        return checked(*args, **kwargs)
+
+    monkeypatch.setattr(svc, "checked_snapshot", counting)
+    node = controller(tmp_path)
+    node.apply(manifests(service("web")), prune=False)
+    count, version = len(built), node.snapshot.version
+    node.sync()
+    node.sync()
+    assert len(built) == count and node.snapshot.version == version
+    node.apply(manifests(service("db")), prune=False)
+    assert len(built) == count + 1
+    assert {s.name for s in node.snapshot.services} >= {"web", "db"}
