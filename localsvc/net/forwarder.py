@@ -52,12 +52,19 @@ class ForwardRule:
 # ------------------------------------------------------------------------------------- spec
 
 
-def rules_to_json(rules: Sequence[ForwardRule]) -> str:
-    """The `localsvc svclb` argument: {"rules": [...]} (read back by rules_from_json)."""
-    return json.dumps(
-        {"rules": [asdict(r) | {"source_ranges": list(r.source_ranges)} for r in rules]},
-        sort_keys=True,
-    )
+# The svclb container's spec travels in this variable: written by node/svclb.py, read by
+# `localsvc svclb` (host/commands/misc.py cmd_svclb), whose run_forwarder parses it.
+SPEC_VARIABLE = "LOCALSVC_SVCLB_SPEC"
+
+
+def rules_to_json(rules: Sequence[ForwardRule], host_alias: str = "") -> str:
+    """The `localsvc svclb` spec: {"rules": [...]} (read back by rules_from_json), with the
+    address that stands for the host (run_forwarder's host_alias) when there is one."""
+    data: dict[str, Any] = {
+        "rules": [asdict(r) | {"source_ranges": list(r.source_ranges)} for r in rules]}
+    if host_alias:
+        data["host_alias"] = host_alias
+    return json.dumps(data, sort_keys=True)
 
 
 def rules_from_json(text: str) -> list[ForwardRule]:

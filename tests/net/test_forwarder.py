@@ -4,6 +4,7 @@ kernel chooses; the forwarder listens on 127.0.0.1 port 0; clients connect from 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -93,6 +94,15 @@ async def udp_client(port: int) -> tuple[asyncio.DatagramTransport, UdpClient]:
 
 
 # ------------------------------------------------------------------------------------- spec
+
+
+def test_the_spec_carries_the_host_alias_only_when_there_is_one() -> None:
+    """node/svclb.py writes the alias the forwarder's run_forwarder reads as "host_alias"."""
+    rules = [ForwardRule(8080, "TCP", "10.1.128.5", 80)]
+    with_alias = rules_to_json(rules, host_alias="172.17.0.1")
+    assert json.loads(with_alias)["host_alias"] == "172.17.0.1"
+    assert rules_from_json(with_alias) == rules
+    assert "host_alias" not in json.loads(rules_to_json(rules))
 
 
 def test_rules_round_trip_and_bad_spec() -> None:

@@ -92,10 +92,10 @@ def cmd_svclb() -> int:
     import asyncio
     import logging
 
-    from localsvc.net.forwarder import run_forwarder
+    from localsvc.net.forwarder import SPEC_VARIABLE, run_forwarder
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(run_forwarder(os.environ["LOCALSVC_SVCLB_SPEC"]))
+    asyncio.run(run_forwarder(os.environ[SPEC_VARIABLE]))
     return 0
 
 
