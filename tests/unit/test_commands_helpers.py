@@ -1,4 +1,4 @@
-"""The small pure helpers of the CLI commands (localsvc/commands/) that test_cli_args.py does
+"""The small pure helpers of the CLI commands (localsvc/host/commands/) that test_cli_args.py does
 not reach: argv scanning, resource types, delete's grouping, containers of a pod, printing."""
 
 from __future__ import annotations
