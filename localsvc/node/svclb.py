@@ -9,8 +9,6 @@ a changed Service gets a new forwarder; other Services' forwarders and the node 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +18,8 @@ import docker
 import docker.errors
 
 from localsvc.model.snapshot import Snapshot
-from localsvc.net.forwarder import ForwardRule, rules_to_json
+from localsvc.model.externalips import local_external_ips
+from localsvc.net.forwarder import SPEC_VARIABLE, ForwardRule, rules_to_json
 from localsvc.runtime import labels as L
 
 log = logging.getLogger("localsvc.svclb")
@@ -34,19 +33,6 @@ class Publish:
     protocol: str  # TCP | UDP
     host_port: int
     host_ip: str | None = None  # None: the environment's host address
-
-
-def local_external_ips(spec: Mapping[str, Any], host_address: str) -> list[str]:
-    """`spec.externalIPs` that this machine can answer on: loopback or the host address."""
-    out = []
-    for text in spec.get("externalIPs") or []:
-        try:
-            ip = ipaddress.ip_address(str(text))
-        except ValueError:
-            continue
-        if ip.is_loopback or str(ip) == host_address:
-            out.append(str(ip))
-    return out
 
 
 @dataclass(frozen=True)
@@ -112,10 +98,7 @@ def desired_forwarders(
 
 
 def spec_json(spec: SvclbSpec, gateway: str) -> str:
-    data = json.loads(rules_to_json(spec.rules))
-    if gateway:
-        data["host_alias"] = gateway
-    return json.dumps(data)
+    return rules_to_json(spec.rules, host_alias=gateway)
 
 
 def container_name(env: str, spec: SvclbSpec) -> str:
@@ -146,7 +129,7 @@ def create_forwarder(client: docker.DockerClient, env: str, network: str, image:
         name=name,
         labels=L.base(env, ROLE_SVCLB, **{L.NAMESPACE: spec.namespace, L.NAME: spec.name,
                                           L.KIND: "Service", SPEC_HASH: spec.digest}),
-        environment={"LOCALSVC_SVCLB_SPEC": spec_json(spec, gateway), "PYTHONUNBUFFERED": "1"},
+        environment={SPEC_VARIABLE: spec_json(spec, gateway), "PYTHONUNBUFFERED": "1"},
         ports=[(p.container_port, p.protocol.lower()) for p in spec.publish],
         host_config=host_config,
         networking_config=networking,
