@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from localsvc.model.clock import now_iso
+
 Obj = dict[str, Any]
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 DEFAULT_WINDOW = 1000  # events kept for resuming watchers (kube-apiserver's watch cache: 100s)
@@ -45,9 +47,6 @@ class TooOld(Exception):
         self.asked = asked
         self.oldest = oldest
 
-
-def _iso(now: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
 
 
 def _content(obj: Mapping[str, Any]) -> Obj:
@@ -147,14 +146,14 @@ class ObjectStore:
             if "uid" not in meta:  # (not setdefault: a uuid per put is measurable at 3,000)
                 meta["uid"] = str(uuid.uuid4())
             if "creationTimestamp" not in meta:
-                meta["creationTimestamp"] = _iso(self._clock())
+                meta["creationTimestamp"] = now_iso(self._clock())
             if "spec" in obj:
                 meta["generation"] = int(meta.get("generation") or 1)
         else:
             old = previous.get("metadata") or {}
             meta["uid"] = old.get("uid") or str(uuid.uuid4())
             meta["creationTimestamp"] = old.get("creationTimestamp") \
-                or meta.get("creationTimestamp") or _iso(self._clock())
+                or meta.get("creationTimestamp") or now_iso(self._clock())
             if "spec" in obj:
                 before = int(old.get("generation") or 1)
                 meta["generation"] = before + (1 if previous.get("spec") != obj["spec"] else 0)
