@@ -181,8 +181,10 @@ def test_the_fake_proxy_is_what_plain_urlopen_would_use(proxy: FakeProxy, node: 
     request = urllib.request.Request(
         node.url + "/v1/objects/Pod", headers={"Authorization": f"Bearer {TOKEN}"}
     )
+    # A new opener reads the proxy variables now; urlopen's global opener may have been built
+    # by an earlier test, before they were set.
     with pytest.raises(urllib.error.HTTPError):
-        urllib.request.urlopen(request, timeout=5)
+        urllib.request.build_opener().open(request, timeout=5)
     assert f"Authorization: Bearer {TOKEN}".encode() in bytes(proxy.received)
 
 
