@@ -9,10 +9,8 @@ wake something, then mark the controller dirty; the loop merges bursts into one 
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
@@ -34,6 +32,7 @@ from localsvc.node.forwarders import Forwarders
 from localsvc.node.garbage import GC_PERIOD, collect_garbage
 from localsvc.node.objectstore import ObjectStore, WatchEvent
 from localsvc.node.network import NetworkSync
+from localsvc.node.podrecords import bare_pod, deployment_pod
 from localsvc.node.podworker import PodWorker
 from localsvc.node.publish import ObjectPublisher, StorePublishing
 from localsvc.node.store import PodRecord, State, Store
@@ -299,8 +298,7 @@ class Controller(ObjectViews, ObjectChanges, Forwarders, StorePublishing):
             return False
         if record is not None:
             self._retire(key)
-        pod = copy.deepcopy(obj)
-        self.state.pods[key] = PodRecord(obj=pod, owner=None, created=time.time())
+        self.state.pods[key] = bare_pod(obj)
         return True
 
     def _sync_deployment(self, obj: Obj, desired: set[str]) -> bool:
@@ -317,53 +315,12 @@ class Controller(ObjectViews, ObjectChanges, Forwarders, StorePublishing):
         for name in step.delete:
             self._retire(f"{meta['namespace']}/{name}")
         for _ in range(step.create):
-            record = self._new_deployment_pod(obj, dkey, current)
+            record = deployment_pod(obj, dkey, current, self.state.pods)
             self.state.pods[f"{record.namespace}/{record.name}"] = record
         for record in self.state.pods.values():
             if record.owner == dkey:
                 desired.add(f"{record.namespace}/{record.name}")
         return bool(step.delete or step.create)
-
-    def _template_hash(self, dkey: str, template: Obj) -> str:
-        """The pod-template-hash, including a restart token when the Deployment was restarted
-        (a rebuilt image: same template, new pods), like `kubectl rollout restart`."""
-        token = (self.state.allocations.get("restarts") or {}).get(dkey)
-        return dep.template_hash({**template, "restartedAt": token} if token else template)
-
-    def _new_deployment_pod(self, deployment: Obj, dkey: str, hash_: str) -> PodRecord:
-        meta = deployment["metadata"]
-        template = deployment["spec"]["template"]
-        tmeta = template.get("metadata") or {}
-        while True:
-            name = dep.pod_name(meta["name"], hash_, dep.random_suffix())
-            if f"{meta['namespace']}/{name}" not in self.state.pods:
-                break
-        now = time.time()
-        pod: Obj = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": name,
-                "namespace": meta["namespace"],
-                "uid": str(uuid.uuid4()),
-                "creationTimestamp": now_iso(now),
-                "generateName": f"{meta['name']}-{hash_}-",
-                "labels": {**(tmeta.get("labels") or {}), "pod-template-hash": hash_},
-                "annotations": dict(tmeta.get("annotations") or {}),
-                "ownerReferences": [
-                    {
-                        "apiVersion": "apps/v1",
-                        "kind": "ReplicaSet",
-                        "name": f"{meta['name']}-{hash_}",
-                        "controller": True,
-                    }
-                ],
-            },
-            "spec": copy.deepcopy(template.get("spec") or {}),
-        }
-        if not pod["metadata"]["annotations"]:
-            del pod["metadata"]["annotations"]
-        return PodRecord(obj=pod, owner=dkey, template_hash=hash_, created=now)
 
     def _changed(self) -> None:
         # ConfigMaps/Secrets may have appeared: pods waiting for them retry now.

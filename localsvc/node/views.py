@@ -12,6 +12,7 @@ import copy
 import logging
 from typing import Any
 
+from localsvc.model import deployments as dep
 from localsvc.model.objects import (
     BUILTIN_NAMESPACES,
     NAMESPACED,
@@ -58,7 +59,10 @@ class ObjectViews:
         raise NotImplementedError  # the Controller's
 
     def _template_hash(self, dkey: str, template: Obj) -> str:
-        raise NotImplementedError  # the Controller's
+        """The pod-template-hash, including a restart token when the Deployment was restarted
+        (a rebuilt image: same template, new pods), like `kubectl rollout restart`."""
+        token = (self.state.allocations.get("restarts") or {}).get(dkey)
+        return dep.template_hash({**template, "restartedAt": token} if token else template)
 
     def _ready(self, record: PodRecord) -> bool:
         worker = self.workers.get(record.uid)
