@@ -279,9 +279,9 @@ class Environment:
         if key not in self._forwards:
             from localsvc.host.portforward import BackgroundPortForward
 
-            info = self.info()
             target = self.forward_target(f"svc/{name}", str(chosen["port"]), namespace)
-            self._forwards[key] = BackgroundPortForward(str(info.api_url), info.token, target)
+            node = self.node()  # already located: no second Docker lookup
+            self._forwards[key] = BackgroundPortForward(node.url, node.token, target)
         return f"{scheme}://127.0.0.1:{self._forwards[key].port}"
 
     def dns(self, name: str, qtype: str = "A") -> Obj:

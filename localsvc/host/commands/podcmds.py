@@ -47,10 +47,10 @@ def cmd_port_forward(args: argparse.Namespace) -> int:
         f"pod/{resolve_pod(env, args.target, args.namespace)}"
     forwards = [(env.forward_target(target, str(remote), args.namespace), local)
                 for local, remote in specs]
-    info = env.info()
+    node = env.node()  # located while resolving the targets: no second Docker lookup
 
     def ready(address: str, port: int, to: ForwardTarget) -> None:
         print(f"Forwarding from {address}:{port} -> {to.description}:{to.port}", flush=True)
 
-    run_port_forwards(str(info.api_url), info.token, forwards, addresses, ready)
+    run_port_forwards(node.url, node.token, forwards, addresses, ready)
     return 0
