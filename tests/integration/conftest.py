@@ -4,6 +4,8 @@ environment per test (or module), always removed afterwards."""
 from __future__ import annotations
 
 import os
+import random
+import socket
 import subprocess
 import sys
 import time
@@ -113,3 +115,22 @@ def exec_out(env: Environment, pod: str, *cmd: str, namespace: str = "default",
     result = env.docker.containers.get(cid).exec_run(list(cmd))
     assert result.exit_code == 0, result.output.decode(errors="replace")
     return str(result.output.decode())
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(low: int = 30000, high: int = 32767, avoid: set[int] | None = None) -> int:
+    """A port in [low, high] (default: the node-port range) that nothing holds on 127.0.0.1
+    right now; drawn at random so parallel runs rarely pick the same one."""
+    avoid = avoid or set()
+    for port in random.sample(range(low, high + 1), min(200, high - low + 1)):
+        if port not in avoid and _bindable(port):
+            return port
+    raise AssertionError(f"no free port in {low}-{high} on 127.0.0.1")

@@ -18,8 +18,14 @@ from pathlib import Path
 import pytest
 
 from localsvc.host.api import Environment
-from tests.integration.conftest import DEMO_IMAGE, ROOT, labelled, unique_env, wait_for
-from tests.integration.test_host_access import free_port
+from tests.integration.conftest import (
+    DEMO_IMAGE,
+    ROOT,
+    free_port,
+    labelled,
+    unique_env,
+    wait_for,
+)
 
 WEB = f"""apiVersion: apps/v1
 kind: Deployment

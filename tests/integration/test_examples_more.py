@@ -4,9 +4,7 @@ parallel run, so those tests run a copy of the manifests with the ports rewritte
 
 from __future__ import annotations
 
-import random
 import re
-import socket
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -15,31 +13,13 @@ from typing import Any
 import yaml
 
 from localsvc.host.api import Environment, load_manifests
-from tests.integration.conftest import ROOT, localsvc, wait_for
+from tests.integration.conftest import ROOT, free_port, localsvc, wait_for
 
 EXAMPLES = ROOT / "examples"
 Obj = dict[str, Any]
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-
-def _bindable(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(low: int = 30000, high: int = 32767, avoid: set[int] | None = None) -> int:
-    """A port in [low, high] that nothing holds on 127.0.0.1 right now."""
-    avoid = avoid or set()
-    for port in random.sample(range(low, high + 1), min(200, high - low + 1)):
-        if port not in avoid and _bindable(port):
-            return port
-    raise AssertionError(f"no free port in {low}-{high} on 127.0.0.1")
-
 
 def copy_manifests(src: Path, dst: Path, edit: Callable[[Obj], None]) -> Path:
     """Copy every manifest under src to dst, passing each object through edit()."""

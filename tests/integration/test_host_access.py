@@ -15,20 +15,8 @@ from pathlib import Path
 import pytest
 
 from localsvc.host.api import Environment
-from tests.integration.conftest import localsvc, wait_for, write
+from tests.integration.conftest import free_port, localsvc, wait_for, write
 from tests.integration.test_services import backend, py, toolbox
-
-
-def free_port(low: int = 30000, high: int = 32767) -> int:
-    """A node port nobody on this machine holds right now (avoids clashes with parallel runs)."""
-    for port in range(low + (int(time.time() * 1000) % 2000), high):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port")
 
 
 def get(url: str, timeout: float = 3) -> str:
