@@ -25,7 +25,7 @@ from localsvc.model.validate import MAX_REPLICAS, validate
 from localsvc.node import services as svc
 from localsvc.node.context import NodeContext
 from localsvc.node.store import State, Store, key_of
-from localsvc.node.views import object_key
+from localsvc.node.views import ObjectViews, object_key
 
 log = logging.getLogger("localsvc.changes")
 Obj = dict[str, Any]
@@ -75,22 +75,15 @@ def result(key: str, action: str) -> Obj:
             "action": action}
 
 
-class ObjectChanges:
-    """Changing the desired state. Attributes are the Controller's."""
+class ObjectChanges(ObjectViews):
+    """Changing the desired state (reading it through ObjectViews). Attributes are the
+    Controller's."""
 
     ctx: NodeContext
     store: Store
     state: State
     cluster_range: str
     generation: int  # +1 on every change of the stored objects
-
-    @property
-    def allocations(self) -> dict[str, str]:
-        raise NotImplementedError  # ObjectViews'
-
-    @property
-    def node_ports(self) -> dict[str, dict[str, int]]:
-        raise NotImplementedError  # ObjectViews'
 
     def _retire(self, pod_key: str, grace: int | None = None) -> None:
         raise NotImplementedError  # the Controller's

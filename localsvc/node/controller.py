@@ -38,7 +38,7 @@ from localsvc.node.publish import ObjectPublisher, StorePublishing
 from localsvc.node.store import PodRecord, State, Store
 from localsvc.node.subscriber import StoreSubscriber
 from localsvc.tasks import spawn
-from localsvc.node.views import ObjectViews, object_key
+from localsvc.node.views import object_key
 
 log = logging.getLogger("localsvc.controller")
 Obj = dict[str, Any]
@@ -55,7 +55,7 @@ def _microseconds() -> int:
     return time.time_ns() // 1000
 
 
-class Controller(ObjectViews, ObjectChanges, Forwarders, StorePublishing):
+class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on ObjectViews
     def __init__(self, ctx: NodeContext, store: Store, network: NetworkSync | None = None):
         self.ctx = ctx
         self.store = store

@@ -26,7 +26,7 @@ from localsvc.node.objectstore import ObjectStore, WatchEvent
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, State, key_of
 from localsvc.node import svclb
-from localsvc.node.views import problems_by_object, with_problems
+from localsvc.node.views import ObjectViews, problems_by_object, with_problems
 
 log = logging.getLogger("localsvc.publish")
 Obj = dict[str, Any]
@@ -112,8 +112,9 @@ def _same(obj: Obj) -> Obj:
     return obj
 
 
-class StorePublishing:
-    """The Controller's side of publishing. Attributes are the Controller's (see ObjectViews)."""
+class StorePublishing(ObjectViews):
+    """The Controller's side of publishing: publishes what ObjectViews renders. Attributes are
+    the Controller's."""
 
     state: State
     snapshot: Snapshot
@@ -129,38 +130,6 @@ class StorePublishing:
     svclb_errors: dict[str, str]
     _svclb_applied: dict[str, svclb.SvclbSpec] | None
     _derived_inputs: _Derived | None  # what Endpoints/EndpointSlices/Namespaces came from
-
-    @property
-    def allocations(self) -> dict[str, str]:
-        raise NotImplementedError  # ObjectViews'
-
-    @property
-    def node_ports(self) -> dict[str, dict[str, int]]:
-        raise NotImplementedError  # ObjectViews'
-
-    def problems(self) -> list[Unserved]:
-        raise NotImplementedError  # the Controller's
-
-    def _shown(self, obj: Obj, view: Any) -> Obj:
-        raise NotImplementedError  # ObjectViews'
-
-    def _with_status(self, obj: Obj) -> Obj:
-        raise NotImplementedError  # ObjectViews'
-
-    def _deployment_status(self, obj: Obj) -> Obj:
-        raise NotImplementedError  # ObjectViews'
-
-    def _service_view(self, obj: Obj, found: dict[str, list[str]]) -> Obj:
-        raise NotImplementedError  # ObjectViews'
-
-    def _pod_object(self, record: PodRecord, worker: PodWorker | None, deleting: bool) -> Obj:
-        raise NotImplementedError  # ObjectViews'
-
-    def _created(self) -> dict[str, str]:
-        raise NotImplementedError  # ObjectViews'
-
-    def rendered_objects(self, kind: str, namespace: str | None) -> list[Obj]:
-        raise NotImplementedError  # ObjectViews'
 
     def list_objects(self, kind: str, namespace: str | None) -> list[Obj]:
         """The objects of `kind` (in `namespace`) as the store holds them, each with the
