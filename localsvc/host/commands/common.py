@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localsvc.errors import LocalsvcError
+from localsvc.host.logstream import use_colour
 
 if TYPE_CHECKING:
     from localsvc.host.api import Environment
@@ -21,13 +22,13 @@ class UsageError(LocalsvcError):
 
 def say(message: str) -> None:
     """Progress and diagnostics: stderr, dimmed on a terminal."""
-    colour = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    colour = use_colour(sys.stderr)
     sys.stderr.write((f"\033[2m{message}\033[0m" if colour else message) + "\n")
     sys.stderr.flush()
 
 
 def error(message: str) -> None:
-    colour = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    colour = use_colour(sys.stderr)
     sys.stderr.write(("\033[31merror:\033[0m " if colour else "error: ") + message + "\n")
     sys.stderr.flush()
 
