@@ -329,11 +329,14 @@ class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on O
         self.sync()
         self.mark_dirty()
 
-    def _start_worker(self, record: PodRecord) -> None:
+    def _spawn_worker(self, record: PodRecord, purpose: str = "") -> PodWorker:
         worker = PodWorker(self.ctx, record, self.lookup, self.mark_dirty, self.service_env,
                            self.dns_ip)
-        self.workers[record.uid] = worker
-        spawn(worker.run(), name=f"pod {record.namespace}/{record.name}")
+        spawn(worker.run(), name=f"pod {record.namespace}/{record.name}{purpose}")
+        return worker
+
+    def _start_worker(self, record: PodRecord) -> None:
+        self.workers[record.uid] = self._spawn_worker(record)
 
     def _retire(self, pod_key: str, grace: int | None = None) -> None:
         record = self.state.pods.pop(pod_key, None)
@@ -343,9 +346,7 @@ class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on O
         if worker is None:
             # Never started in this process (e.g. removed right after a node restart): a worker
             # is still needed to find and remove its containers.
-            worker = PodWorker(self.ctx, record, self.lookup, self.mark_dirty, self.service_env,
-                               self.dns_ip)
-            spawn(worker.run(), name=f"pod {record.namespace}/{record.name} (stop)")
+            worker = self._spawn_worker(record, " (stop)")
         worker.stop(grace)
         self.terminating[record.uid] = worker
 
