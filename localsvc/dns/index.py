@@ -10,12 +10,12 @@ that changed. Answering queries is `answer.py`'s job.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dnslib import AAAA, CNAME, NS, PTR, QTYPE, RR, SOA, SRV, TXT, A, DNSLabel
 
+from localsvc.model.names import is_dns1123_label
 from localsvc.model.snapshot import (
     PodInfo,
     ServiceInfo,
@@ -31,7 +31,6 @@ TTL = 5  # CoreDNS's default TTL for kubernetes records
 SOA_TIMERS = (7200, 1800, 86400, 30)  # refresh, retry, expire, minimum (negative TTL)
 
 Records = Mapping[int, tuple[RR, ...]]
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def key(name: str) -> str:
@@ -195,7 +194,7 @@ class _Builder:
 
     def _pod(self, pod: PodInfo) -> None:
         problem = ipv4_problem(pod.ip)
-        if problem is None and not _LABEL.match(pod.namespace):
+        if problem is None and not is_dns1123_label(pod.namespace):
             problem = f"namespace {pod.namespace!r} is not a DNS label"
         if problem:
             self.problems.append(Unserved(f"Pod/{pod.namespace}/{pod.name}",

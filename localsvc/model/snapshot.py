@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from localsvc.model import names
+
 
 @dataclass(frozen=True)
 class ServicePort:
@@ -83,9 +85,7 @@ class Unserved:
         return {"object": self.object, "message": self.message}
 
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # one DNS label, as DNS names it
 _HOST_LABEL = re.compile(r"^[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9_])?$")
-_PORT_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?$")  # "" for an unnamed port
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 
 
@@ -125,7 +125,7 @@ def service_ref(info: ServiceInfo) -> str:
 def service_problem(info: ServiceInfo) -> str | None:
     """Why the Service as a whole cannot be served (names, ClusterIP, ports), or None."""
     for what, value in (("namespace", info.namespace), ("name", info.name)):
-        if not isinstance(value, str) or not _LABEL.match(value):
+        if not isinstance(value, str) or not names.is_dns1123_label(value):
             return f"{what} {value!r} is not a DNS label"
     if info.cluster_ip is not None and (problem := ipv4_problem(info.cluster_ip)):
         return f"clusterIP: {problem}"
@@ -136,7 +136,8 @@ def service_problem(info: ServiceInfo) -> str | None:
     if info.external_name is not None and (problem := _hostname_problem(info.external_name)):
         return f"externalName: {problem}"
     for port in info.ports:
-        if not isinstance(port.name, str) or not _PORT_NAME.match(port.name):
+        if not isinstance(port.name, str) or not (port.name == ""  # an unnamed port
+                                                  or names.is_dns1123_label(port.name)):
             return f"port name {port.name!r} is not a valid port name"
         if port.protocol not in PROTOCOLS:
             return (f"port {port.name or port.port}: protocol {port.protocol!r} is not TCP, UDP "
@@ -157,7 +158,8 @@ def endpoint_problem(endpoint: Endpoint) -> str | None:
         if (problem := _port_problem(f"target port {name or '(unnamed)'}", port)):
             return f'address "{endpoint.ip}": {problem}'
     if endpoint.hostname is not None and (
-            not isinstance(endpoint.hostname, str) or not _LABEL.match(endpoint.hostname)):
+            not isinstance(endpoint.hostname, str)
+            or not names.is_dns1123_label(endpoint.hostname)):
         return f'address "{endpoint.ip}": hostname {endpoint.hostname!r} is not a DNS label'
     return None
 
