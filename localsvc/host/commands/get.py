@@ -11,7 +11,6 @@ from localsvc.host.commands.common import UsageError, environment, error, print_
 from localsvc.host.commands.resources import Requests, parse_requests
 from localsvc.errors import NotFound
 from localsvc.model.labelselector import LabelSelector, parse_selector
-from localsvc.model.objects import NAMESPACED
 
 Obj = dict[str, Any]
 
@@ -55,6 +54,8 @@ def format_get(found: Found, fmt: Format) -> tuple[str | None, str | None]:
     if not items:
         if found.missing:
             return None, None
+        from localsvc.model.objects import NAMESPACED  # see resources.resolve_kind: off start-up
+
         namespaced = any(kind in NAMESPACED for kind, _ in found.groups)
         where = f" in {fmt.namespace} namespace" if namespaced and not fmt.all_namespaces else ""
         return None, f"No resources found{where}."
@@ -149,6 +150,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def _by_namespace(kind: str, objs: Sequence[Obj]) -> dict[str, list[str]]:
+    from localsvc.model.objects import NAMESPACED  # see resources.resolve_kind: off start-up
+
     out: dict[str, list[str]] = {}
     for o in objs:
         ns = (o["metadata"].get("namespace") or "default") if kind in NAMESPACED else "default"

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from localsvc.host.commands.common import UsageError
 from localsvc.errors import LocalsvcError
-from localsvc.model.objects import kind_of
 
 # What `get all` lists, in kubectl's order, among the kinds localsvc runs.
 ALL_KINDS = ("Pod", "Service", "Deployment")
@@ -38,6 +37,10 @@ class Requests:
 
 
 def resolve_kind(text: str) -> str:
+    # Imported here: localsvc.model.objects loads the YAML machinery (~50 ms), which the
+    # parser's import of the command modules (every --help and shell completion) need not pay.
+    from localsvc.model.objects import kind_of
+
     kind = kind_of(text)
     if kind is None:
         raise LocalsvcError(f'unknown resource type "{text}"; localsvc knows {KNOWN}')
