@@ -20,6 +20,7 @@ import pytest
 from localsvc.errors import LocalsvcError
 from localsvc.net.forwarder import Forwarder, ForwardRule, rules_from_json, rules_to_json
 from tests.net.loops import loop_fixture, run
+from tests.net.ports import free_port
 
 HOST = "127.0.0.1"
 loop_kind = loop_fixture(autouse=True)
@@ -57,12 +58,6 @@ async def udp_echo() -> tuple[asyncio.DatagramTransport, int]:
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(UdpEcho, local_addr=(HOST, 0))
     return transport, int(transport.get_extra_info("sockname")[1])
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 @asynccontextmanager

@@ -29,6 +29,7 @@ from localsvc.host.portforward import (
     parse_port_spec,
 )
 from tests.net.loops import loop_fixture, run
+from tests.net.ports import free_port
 
 HOST = "127.0.0.1"
 TOKEN = "s3cret"
@@ -125,14 +126,6 @@ async def wait_until(check: Callable[[], bool], timeout: float = 5) -> None:
     while not check():
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.01)
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 # ------------------------------------------------------------------------------------ tests

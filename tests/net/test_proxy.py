@@ -18,6 +18,7 @@ import pytest
 from localsvc.model.snapshot import Endpoint, ServiceInfo, ServicePort, Snapshot
 from localsvc.net.proxy import ListenerKey, UserspaceProxy
 from tests.net.loops import loop_fixture, run
+from tests.net.ports import free_port
 
 _next_ip = itertools.count(50)
 
@@ -25,12 +26,6 @@ _next_ip = itertools.count(50)
 def cluster_ip() -> str:
     """A fresh 127.0.0.x per test, so listeners of different tests never meet."""
     return f"127.0.0.{next(_next_ip)}"
-
-
-def free_port(ip: str, kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((ip, 0))
-        return int(s.getsockname()[1])
 
 
 def snapshot(

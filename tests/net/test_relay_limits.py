@@ -23,6 +23,7 @@ from localsvc.net.forwarder import Forwarder, ForwardRule, limits_from_spec
 from localsvc.net.limits import RelayLimits, SourceBudget
 from localsvc.net.proxy import ListenerKey, UserspaceProxy
 from tests.net.loops import loop_fixture, run
+from tests.net.ports import free_port
 
 # ------------------------------------------------------------------------------ pure: budget
 
@@ -100,12 +101,6 @@ loop_kind = loop_fixture(autouse=False)
 def cluster_ip() -> str:
     """A fresh 127.0.1.x per test (test_proxy.py uses 127.0.0.50 and up)."""
     return f"127.0.1.{next(_cluster_ips)}"
-
-
-def free_port(ip: str, kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((ip, 0))
-        return int(s.getsockname()[1])
 
 
 async def greeter() -> tuple[asyncio.AbstractServer, int]:
