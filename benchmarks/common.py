@@ -32,11 +32,13 @@ def get(url: str, timeout: float = 2.0) -> str:
         return ""
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 180.0) -> float:
-    """Seconds until `predicate()` is true; TimeoutError after `timeout`."""
+def wait_until(predicate: Callable[[], object], timeout: float = 180.0, what: str = "condition",
+               interval: float = 0.02) -> float:
+    """Seconds until `predicate()` is true, asked every `interval` s; TimeoutError naming `what`
+    after `timeout`."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         if predicate():
             return time.perf_counter() - started
-        time.sleep(0.02)
-    raise TimeoutError("condition not reached")
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")

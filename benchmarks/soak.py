@@ -20,21 +20,23 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import docker
 
-from localsvc.host.api import Environment
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, wait_until  # noqa: E402
+
+from localsvc.host.api import Environment  # noqa: E402
 from localsvc.runtime import environment as envrt
 from localsvc.runtime import labels as L
 from localsvc.runtime.engine import connect
 from localsvc.runtime.images import ensure_context_image, ensure_node_image
 
-ROOT = Path(__file__).resolve().parents[1]
 DEMO = "localsvc-examples/demo:1"
+POLL = 0.2  # seconds between checks: light on the node whose memory this soak measures
 
 BACKEND = """
 apiVersion: v1
@@ -168,15 +170,6 @@ def ready(env: Environment, prefix: str) -> int:
                    for c in p["status"].get("conditions") or []))
 
 
-def wait(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 def node_peak_memory(node: docker.models.containers.Container) -> int:
     """The node cgroup's peak memory: cgroup v2 memory.peak or v1 max_usage_in_bytes (else the
     current use, sampled)."""
@@ -221,12 +214,13 @@ def cycle(env: Environment, files: Path, n: int, dns_packets: int, figures: Figu
     (files / "extra.yaml").write_text(EXTRA.format(n=n))
     env.apply([files / "extra.yaml"])
     env.scale("backend", 3)
-    wait(lambda: ready(env, "backend-") == 3, 60, "3 ready backends")
+    wait_until(lambda: ready(env, "backend-") == 3, 60, "3 ready backends", POLL)
     # Kill one pod's app container: the kubelet logic restarts it.
     victim = next(p["metadata"]["name"] for p in env.get("pods")
                   if p["metadata"]["name"].startswith("backend-"))
     client.containers.get(env.container_id(victim, "web")).kill()
-    wait(lambda: ready(env, "backend-") == 3, 60, "the killed pod to be ready again")
+    wait_until(lambda: ready(env, "backend-") == 3, 60, "the killed pod to be ready again",
+               POLL)
     if dns_packets:
         pod = client.containers.get(env.container_id("client"))
         result = pod.exec_run(["python3", "-c", MALFORMED, str(dns_packets)])
@@ -240,8 +234,9 @@ def cycle(env: Environment, files: Path, n: int, dns_packets: int, figures: Figu
                   f"{result.exit_code}: {result.output.decode(errors='replace')[-500:]}",
                   file=sys.stderr)
     # Kill the node: measure how soon the Service answers; nothing applied may be lost.
-    wait(lambda: any(line.endswith(" 1") for line in client.api.logs(
-        env.container_id("client"), tail=5).decode().splitlines()), 30, "the client's answers")
+    wait_until(lambda: any(line.endswith(" 1") for line in client.api.logs(
+        env.container_id("client"), tail=5).decode().splitlines()), 30, "the client's answers",
+        POLL)
     before = object_keys(env)
     node = client.containers.get(envrt.node_name(env.name))
     figures.peak_memory = max(figures.peak_memory, node_peak_memory(node))
@@ -250,7 +245,8 @@ def cycle(env: Environment, files: Path, n: int, dns_packets: int, figures: Figu
     node.kill()
     planned = 1
     try:
-        wait(lambda: client.containers.get(node.id).status == "running", 2, "the node's restart")
+        wait_until(lambda: client.containers.get(node.id).status == "running", 2,
+                   "the node's restart", POLL)
         restart_at = killed_at
     except TimeoutError:
         planned = 0  # not restarted by its policy: `up` starts it, as a user would
