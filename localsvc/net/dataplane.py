@@ -179,9 +179,9 @@ class UserspaceDataplane:
         return bool(self.proxy.failures)
 
     async def apply(self, snapshot: Snapshot) -> None:
-        self.problems = checked_port_rules(snapshot)[1]  # the proxy serves the other rules
+        rules, self.problems = checked_port_rules(snapshot)  # the proxy serves the rules kept
         await self.addresses.sync(cluster_ips(snapshot))  # listeners bind to these addresses
-        self.proxy.update(snapshot)
+        self.proxy.update(snapshot, rules)
 
     async def close(self) -> None:
         await self.proxy.stop()

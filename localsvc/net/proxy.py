@@ -44,11 +44,14 @@ class ListenerKey:
         return f"{self.ip}:{self.port}/{self.protocol.lower()}"
 
 
-def listener_rules(snapshot: Snapshot) -> dict[ListenerKey, PortRule]:
-    """The listeners a snapshot asks for: service ports that have at least one ready endpoint."""
+def listener_rules(
+    snapshot: Snapshot, rules: list[PortRule] | None = None
+) -> dict[ListenerKey, PortRule]:
+    """The listeners a snapshot asks for: service ports that have at least one ready endpoint.
+    `rules`: the snapshot's `port_rules`, when the caller has them already."""
     listeners = {
         ListenerKey(r.cluster_ip, r.port.port, r.port.protocol.upper()): r
-        for r in port_rules(snapshot)
+        for r in (port_rules(snapshot) if rules is None else rules)
         if r.backends
     }
     if snapshot.node_ip:  # NodePorts on the node's own address, as on a cluster node
@@ -245,9 +248,10 @@ class UserspaceProxy:
         self.failures: dict[ListenerKey, str] = {}  # listeners that could not start, and why
         self.relays: set[TcpRelay[Backend]] = set()  # established TCP connections
 
-    def update(self, snapshot: Snapshot) -> None:
-        """Make the listeners match the snapshot. Call from within the running event loop."""
-        wanted = listener_rules(snapshot)
+    def update(self, snapshot: Snapshot, rules: list[PortRule] | None = None) -> None:
+        """Make the listeners match the snapshot (`rules`: its `port_rules`, when the caller has
+        them already). Call from within the running event loop."""
+        wanted = listener_rules(snapshot, rules)
         for key in sorted(set(self.listeners) - set(wanted)):
             self.listeners.pop(key).close()
         self.failures = {k: v for k, v in self.failures.items() if k in wanted}
