@@ -9,50 +9,23 @@ import json
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 
 from localsvc.host.devloop.status import problems_text
 from localsvc.dns.server import DnsServer
 from localsvc.errors import ManifestError
-from localsvc.model.load import Manifest
 from localsvc.model.applywire import BadRequest, loads_in_pieces
 from localsvc.node.applybody import parse_apply
 from localsvc.node.changes import prepare
-from localsvc.model.nodeconfig import NodeConfig
-from localsvc.node.context import NodeContext
-from localsvc.node.controller import Controller
 from localsvc.node.network import NetworkSync
 from localsvc.node.store import Store
-
-Obj = dict[str, Any]
-
-
-def config(state_dir: Path) -> NodeConfig:
-    return NodeConfig(env="unit", network="n", subnet="10.231.0.0/16", node_ip="10.231.0.2",
-                      image="i", token="t", state_dir=state_dir, cluster_domain="cluster.local")
-
-
-def controller(state_dir: Path, network: NetworkSync | None = None) -> Controller:
-    client = docker.DockerClient(base_url="unix:///var/run/docker.sock")
-    return Controller(NodeContext(config(state_dir), client), Store(state_dir), network)
-
-
-def service(name: str, headless: bool = False) -> Obj:
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": name, "namespace": "default"},
-            "spec": {"ports": [{"port": 80, "targetPort": 8080}],
-                     **({"clusterIP": "None"} if headless else {})}}
+from tests.unit.node_builders import Obj, controller, manifests, service
 
 
 def endpoints(name: str, ip: str) -> Obj:
     return {"apiVersion": "v1", "kind": "Endpoints",
             "metadata": {"name": name, "namespace": "default"},
             "subsets": [{"addresses": [{"ip": ip}], "ports": [{"port": 8080}]}]}
-
-
-def manifests(*objs: Obj) -> list[Manifest]:
-    return [Manifest(obj=o, file="t.yaml", line=1) for o in objs]
 
 
 def write_state(state_dir: Path, objs: list[Obj]) -> None:

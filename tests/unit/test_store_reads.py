@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from localsvc.node.server import make_app
-from tests.unit.test_node_problems import controller, manifests, service
+from tests.unit.node_builders import controller, manifests, service
 
 Obj = dict[str, Any]
 

@@ -13,7 +13,7 @@ from localsvc.model.snapshot import Snapshot
 from localsvc.node.network import NetworkSync
 from localsvc.node.objectstore import ObjectStore
 from localsvc.node.subscriber import StoreSubscriber
-from tests.unit.test_node_problems import controller, manifests, service
+from tests.unit.node_builders import controller, manifests, service
 from tests.unit.test_watch_dns_index import _service
 from tests.unit.test_watch_network import RecordingDataplane
 
