@@ -23,7 +23,7 @@ from localsvc.model.shown import show
 from localsvc.model.yamltext import MAX_TEXT_BYTES, NodeBuilder, YamlTextError, compose, decode
 from localsvc.model.yamltext import child_path as child_path  # re-exported: others import it here
 from localsvc.model.yamltext import parent_path as parent_path  # re-exported too
-from localsvc.model.yamltext import too_big_message
+from localsvc.model.yamltext import read_text_file, unreadable_message
 
 SUPPORTED_KINDS: frozenset[tuple[str, str]] = frozenset(
     {
@@ -255,17 +255,14 @@ def _load_stdin(stdin: StandardInput) -> LoadResult:
 
 def _load_file(file: str) -> LoadResult:
     try:
-        # Refuse a huge file before reading it; the read is bounded too (it may be growing).
-        if os.path.getsize(file) > MAX_TEXT_BYTES:
-            return LoadResult(problems=[_problem(file, None, too_big_message())])
-        with open(file, "rb") as stream:
-            data = stream.read(MAX_TEXT_BYTES + 1)
+        text = read_text_file(file)
     except FileNotFoundError:
         return LoadResult(problems=[_problem(file, None, "no such file or directory")])
+    except YamlTextError as exc:
+        return LoadResult(problems=[_problem(file, exc.line, exc.message)])
     except OSError as exc:
-        reason = (exc.strerror or str(exc)).lower()
-        return LoadResult(problems=[_problem(file, None, f"cannot read the file: {reason}")])
-    return _load_bytes(data, file)
+        return LoadResult(problems=[_problem(file, None, unreadable_message(exc))])
+    return load_text(text, file)
 
 
 def _load_bytes(data: bytes, file: str) -> LoadResult:

@@ -24,13 +24,13 @@ from localsvc.model.names import dns1123_label_error, dns1123_subdomain_error
 from localsvc.model.shown import show
 from localsvc.model.projectmodel import ImageBuild, Project, SyncRule, normal_path
 from localsvc.model.yamltext import (
-    MAX_TEXT_BYTES,
     NodeBuilder,
     YamlTextError,
     child_path,
     compose,
-    decode,
     parent_path,
+    read_text_file,
+    unreadable_message,
 )
 
 KIND = ""  # problems name the file and the field; there is no object kind
@@ -55,15 +55,13 @@ def load_project(path: Path, allow_public_host_address: bool = False) -> Project
     """
     file = normal_path(path)
     try:
-        with open(file, "rb") as stream:
-            text = decode(stream.read(MAX_TEXT_BYTES + 1))
+        text = read_text_file(file)
     except FileNotFoundError as exc:
         raise ManifestError([_bare(file, "no such file")]) from exc
     except YamlTextError as exc:
         raise ManifestError([_bare(file, exc.message, exc.line)]) from exc
     except OSError as exc:
-        reason = (exc.strerror or str(exc)).lower()
-        raise ManifestError([_bare(file, f"cannot read the file: {reason}")]) from exc
+        raise ManifestError([_bare(file, unreadable_message(exc))]) from exc
     checker = _Checker(file, allow_public_host_address)
     project = checker.check(text)
     if checker.problems or project is None:

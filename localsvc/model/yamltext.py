@@ -18,6 +18,7 @@ Paths of values are written `spec.ports[0].name`; a key that is not a plain word
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -93,6 +94,21 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise YamlTextError(data[: exc.start].count(b"\n") + 1, "not UTF-8 text") from exc
+
+
+def read_text_file(file: str | os.PathLike[str]) -> str:
+    """The text of a manifest or project file: a huge file is refused before it is read, and the
+    read is bounded too (the file may be growing). YamlTextError when too big or binary; OSError
+    when it cannot be read (see `unreadable_message`)."""
+    if os.path.getsize(file) > MAX_TEXT_BYTES:
+        raise YamlTextError(None, too_big_message())
+    with open(file, "rb") as stream:
+        return decode(stream.read(MAX_TEXT_BYTES + 1))
+
+
+def unreadable_message(exc: OSError) -> str:
+    """What a problem says of a file that cannot be read."""
+    return f"cannot read the file: {(exc.strerror or str(exc)).lower()}"
 
 
 def too_big_message() -> str:
