@@ -1,5 +1,6 @@
 """Builders for node-side unit tests: a Controller over a state directory (its Docker client is
-never used when no pods are involved), a Service object, manifests from plain objects."""
+never used when no pods are involved), a Service object, manifests from plain objects, a
+snapshot ServiceInfo, and a Dataplane that records what it was asked to program."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import docker
 
 from localsvc.model.load import Manifest
 from localsvc.model.nodeconfig import NodeConfig
+from localsvc.model.snapshot import Endpoint, ServiceInfo, ServicePort, Snapshot
 from localsvc.node.context import NodeContext
 from localsvc.node.controller import Controller
 from localsvc.node.network import NetworkSync
@@ -37,3 +39,21 @@ def service(name: str, headless: bool = False) -> Obj:
 
 def manifests(*objs: Obj) -> list[Manifest]:
     return [Manifest(obj=o, file="t.yaml", line=1) for o in objs]
+
+
+def service_info(name: str, ip: str | None, endpoints: tuple[str, ...] = ()) -> ServiceInfo:
+    return ServiceInfo("default", name, "ClusterIP", ip, (ServicePort("http", "TCP", 80),),
+                       tuple(Endpoint(e, True, {"http": 8080}) for e in endpoints))
+
+
+class RecordingDataplane:
+    """The Dataplane protocol, recording what it was asked to program (no nft, no sockets)."""
+
+    def __init__(self) -> None:
+        self.applied: list[Snapshot] = []
+
+    async def apply(self, snapshot: Snapshot) -> None:
+        self.applied.append(snapshot)
+
+    async def close(self) -> None:
+        pass

@@ -13,9 +13,13 @@ from localsvc.model.snapshot import Snapshot
 from localsvc.node.network import NetworkSync
 from localsvc.node.objectstore import ObjectStore
 from localsvc.node.subscriber import StoreSubscriber
-from tests.unit.node_builders import controller, manifests, service
-from tests.unit.test_watch_dns_index import _service
-from tests.unit.test_watch_network import RecordingDataplane
+from tests.unit.node_builders import (
+    RecordingDataplane,
+    controller,
+    manifests,
+    service,
+    service_info,
+)
 
 Obj = dict[str, Any]
 
@@ -26,8 +30,8 @@ def obj(kind: str, name: str, **fields: Any) -> Obj:
 
 def snapshot(version: int, web_endpoints: tuple[str, ...], pods: int = 0) -> Snapshot:
     from localsvc.model.snapshot import PodInfo
-    return Snapshot(services=(_service("web", "10.9.128.5", web_endpoints),
-                              _service("db", "10.9.128.6", ("10.9.0.9",))),
+    return Snapshot(services=(service_info("web", "10.9.128.5", web_endpoints),
+                              service_info("db", "10.9.128.6", ("10.9.0.9",))),
                     version=version, dns_ip="10.9.128.10",
                     pods=tuple(PodInfo("default", f"p{n}", f"10.9.0.{20 + n}", f"p{n}", None)
                                for n in range(pods)))

@@ -6,12 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from localsvc.dns.index import DnsIndex
-from localsvc.model.snapshot import Endpoint, PodInfo, ServiceInfo, ServicePort, Snapshot
-
-
-def _service(name: str, ip: str | None, endpoints: tuple[str, ...] = ()) -> ServiceInfo:
-    return ServiceInfo("default", name, "ClusterIP", ip, (ServicePort("http", "TCP", 80),),
-                       tuple(Endpoint(e, True, {"http": 8080}) for e in endpoints))
+from localsvc.model.snapshot import Endpoint, PodInfo, ServiceInfo, Snapshot
+from tests.unit.node_builders import service_info
 
 
 def _snapshot(*services: ServiceInfo, version: int = 1) -> Snapshot:
@@ -25,8 +21,8 @@ def _texts(index: DnsIndex) -> dict[str, dict[int, list[str]]]:
 
 
 def test_only_the_changed_service_is_built_again() -> None:
-    a, b = _service("a", "10.9.128.5"), _service("b", None, ("10.9.0.7",))
-    c = _service("c", "10.9.128.6")
+    a, b = service_info("a", "10.9.128.5"), service_info("b", None, ("10.9.0.7",))
+    c = service_info("c", "10.9.128.6")
     first = DnsIndex.build(_snapshot(a, b, c))
     b2 = replace(b, endpoints=(Endpoint("10.9.0.8", True, {"http": 8080}),))
     second_snapshot = _snapshot(a, b2, c, version=2)
@@ -43,9 +39,9 @@ def test_only_the_changed_service_is_built_again() -> None:
 
 
 def test_a_removed_service_leaves_no_records_and_an_added_one_is_built() -> None:
-    a, b = _service("a", "10.9.128.5"), _service("b", "10.9.128.6")
+    a, b = service_info("a", "10.9.128.5"), service_info("b", "10.9.128.6")
     first = DnsIndex.build(_snapshot(a, b))
-    second = DnsIndex.build(_snapshot(a, _service("d", "10.9.128.7"), version=2),
+    second = DnsIndex.build(_snapshot(a, service_info("d", "10.9.128.7"), version=2),
                             previous=first)
     assert "b.default.svc.cluster.local" not in second.records
     assert "d.default.svc.cluster.local" in second.records
@@ -54,14 +50,14 @@ def test_a_removed_service_leaves_no_records_and_an_added_one_is_built() -> None
 
 
 def test_an_unservable_service_is_reported_again_when_reused() -> None:
-    bad = _service("bad", "10.9.128.5", ("fd00::1%x",))
+    bad = service_info("bad", "10.9.128.5", ("fd00::1%x",))
     first = DnsIndex.build(_snapshot(bad))
     second = DnsIndex.build(_snapshot(bad, version=2), previous=first)
     assert first.problems and second.problems == first.problems
 
 
 def test_another_cluster_domain_reuses_nothing() -> None:
-    a = _service("a", "10.9.128.5")
+    a = service_info("a", "10.9.128.5")
     first = DnsIndex.build(_snapshot(a))
     other = DnsIndex.build(replace(_snapshot(a), cluster_domain="example.internal"),
                            previous=first)

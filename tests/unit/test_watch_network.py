@@ -9,19 +9,7 @@ from dataclasses import replace
 from localsvc.dns.server import DnsServer
 from localsvc.model.snapshot import Endpoint, PodInfo, ServiceInfo, ServicePort, Snapshot
 from localsvc.node.network import NetworkSync, programmed_part
-
-
-class RecordingDataplane:
-    """The Dataplane protocol, recording what it was asked to program (no nft, no sockets)."""
-
-    def __init__(self) -> None:
-        self.applied: list[Snapshot] = []
-
-    async def apply(self, snapshot: Snapshot) -> None:
-        self.applied.append(snapshot)
-
-    async def close(self) -> None:
-        pass
+from tests.unit.node_builders import RecordingDataplane
 
 
 def _snapshot(version: int, endpoints: tuple[str, ...], pods: tuple[str, ...]) -> Snapshot:
