@@ -19,6 +19,7 @@ from pathlib import Path
 import docker
 import docker.errors
 import docker.tls
+import requests
 
 from localsvc.errors import EngineError
 
@@ -130,10 +131,11 @@ def engine_is_remote(endpoint: Endpoint | None = None) -> bool:
     return endpoint.host.startswith(("tcp://", "ssh://", "http://", "https://"))
 
 
-def _client_for(endpoint: Endpoint, timeout: int) -> docker.DockerClient:
+def _client_for(endpoint: Endpoint, timeout: int, version: str | None) -> docker.DockerClient:
+    """`version` None: docker-py asks the engine (`GET /version`) while constructing."""
     if endpoint.source == "DOCKER_HOST":
         # docker-py reads DOCKER_HOST with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH itself.
-        return docker.from_env(timeout=timeout)
+        return docker.from_env(timeout=timeout, version=version)
     tls: docker.tls.TLSConfig | bool = False
     if endpoint.tls_dir is not None:
         files = {n: endpoint.tls_dir / f"{n}.pem" for n in ("ca", "cert", "key")}
@@ -144,18 +146,35 @@ def _client_for(endpoint: Endpoint, timeout: int) -> docker.DockerClient:
             verify=not endpoint.skip_tls_verify,
         )
     return docker.DockerClient(
-        base_url=endpoint.host, timeout=timeout, tls=tls,
+        base_url=endpoint.host, timeout=timeout, tls=tls, version=version,
         use_ssh_client=endpoint.host.startswith("ssh://"),
     )
+
+
+def _pinged_api_version(client: docker.DockerClient) -> str | None:
+    """The engine's API version from the `Api-Version` header of an unversioned `GET /_ping`
+    (an engine may refuse the client's placeholder version in a versioned path)."""
+    api = client.api
+    response = api._get(f"{api.base_url}/_ping")
+    api._raise_for_status(response)
+    version = response.headers.get("Api-Version")
+    return str(version) if version else None
 
 
 def connect(timeout: int = 120) -> docker.DockerClient:
     """A client for the engine the docker CLI would use (see the module docstring)."""
     endpoint = resolve_endpoint(os.environ)
     try:
-        client = _client_for(endpoint, timeout)
-        client.ping()
-    except docker.errors.DockerException as err:
+        # One round trip for every command: the ping both checks the engine answers and gives
+        # its API version. docker-py's own detection (`GET /version`, ~20-30 ms: the engine
+        # gathers its components' versions) runs only when the ping has no Api-Version header.
+        probe = _client_for(endpoint, timeout, docker.constants.MINIMUM_DOCKER_API_VERSION)
+        try:
+            version = _pinged_api_version(probe)
+        finally:
+            probe.close()
+        client = _client_for(endpoint, timeout, version)
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
         raise EngineError(
             f"cannot reach the Docker engine at {endpoint.host} (chosen by {endpoint.source}): "
             f"{err}\n{_HINT}"
