@@ -295,7 +295,7 @@ def load_text(text: str, file: str) -> LoadResult:
         builder = NodeBuilder(file, composed)
         value = builder.build(node, "")
         result.problems.extend(builder.problems)
-        _sort_object(value, node.start_mark.line + 1, builder.lines, "", file, result)
+        _sort_object(value, node.start_mark.line + 1, builder.lines, file, result)
     return result
 
 
@@ -307,17 +307,17 @@ def _is_empty(node: Node) -> bool:
 
 
 def _sort_object(
-    value: Any, line: int, lines: dict[str, int], prefix: str, file: str, result: LoadResult
+    value: Any, line: int, lines: dict[str, int], file: str, result: LoadResult
 ) -> None:
-    """File one document (or List item) under manifests, skipped or problems."""
+    """File one document (or List item) under manifests, skipped or problems (`lines`: the
+    lines of its paths)."""
     if not isinstance(value, dict):
         result.problems.append(
             _problem(file, line, "a manifest must be a mapping with apiVersion and kind "
                      f"(got {show(value)})")
         )
         return
-    sub_lines = _relative_lines(lines, prefix)
-    manifest = Manifest(obj=value, file=file, line=line, lines=sub_lines)
+    manifest = Manifest(obj=value, file=file, line=line, lines=lines)
     missing = [
         k for k in ("apiVersion", "kind") if not isinstance(value.get(k), str) or not value.get(k)
     ]
@@ -329,7 +329,7 @@ def _sort_object(
             )
         return
     if manifest.kind == "List":
-        _flatten_list(manifest, lines, prefix, result)
+        _flatten_list(manifest, result)
     elif (manifest.api_version, manifest.kind) in SUPPORTED_KINDS:
         result.manifests.append(manifest)
     elif manifest.kind in _API_VERSION_OF:
@@ -348,9 +348,7 @@ def _sort_object(
         result.skipped.append(manifest)
 
 
-def _flatten_list(
-    manifest: Manifest, lines: dict[str, int], prefix: str, result: LoadResult
-) -> None:
+def _flatten_list(manifest: Manifest, result: LoadResult) -> None:
     items = manifest.obj.get("items")
     if items is None:
         return
@@ -366,22 +364,24 @@ def _flatten_list(
             )
         )
         return
+    item_lines = _lines_by_item(manifest.lines)
     for index, item in enumerate(items):
-        item_prefix = child_path(child_path(prefix, "items"), index)
-        item_line = lines.get(item_prefix, manifest.line)
-        _sort_object(item, item_line, lines, item_prefix, manifest.file, result)
+        lines = item_lines.get(index, {})
+        item_line = lines.pop("", manifest.line)
+        _sort_object(item, item_line, lines, manifest.file, result)
 
 
-def _relative_lines(lines: dict[str, int], prefix: str) -> dict[str, int]:
-    """The lines under `prefix`, with paths made relative to it."""
-    if not prefix:
-        return lines
-    out: dict[str, int] = {}
+def _lines_by_item(lines: Mapping[str, int]) -> dict[int, dict[str, int]]:
+    """A List's lines split by item in one pass, each item's paths made relative to it (its own
+    line under ""): a List of thousands of objects must not rescan every line per item."""
+    out: dict[int, dict[str, int]] = {}
     for path, line in lines.items():
-        if path.startswith(prefix) and len(path) > len(prefix):
-            rest = path[len(prefix) :]
-            if rest.startswith("."):
-                out[rest[1:]] = line
-            elif rest.startswith("["):
-                out[rest] = line
+        if not path.startswith("items["):
+            continue
+        close = path.find("]")
+        index = path[len("items[") : close]
+        rest = path[close + 1 :]
+        if not index.isdigit() or (rest and rest[0] not in ".["):
+            continue
+        out.setdefault(int(index), {})[rest.removeprefix(".")] = line
     return out
