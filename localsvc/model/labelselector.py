@@ -17,6 +17,8 @@ from localsvc.model.names import label_value_error, qualified_name_error
 
 EQUALS, NOT_EQUALS, IN, NOT_IN, EXISTS, NOT_EXISTS, GREATER, LESS = (
     "=", "!=", "in", "notin", "exists", "!", ">", "<")
+# The operators of a Kubernetes selector's matchExpressions, as Requirement operators.
+KUBERNETES_OPERATORS = {"In": IN, "NotIn": NOT_IN, "Exists": EXISTS, "DoesNotExist": NOT_EXISTS}
 
 # One token at a time: an identifier-ish word, or one of the operators and punctuation.
 _OPERATORS = ("=", "==", "!=", "!", "(", ")", ",", ">", "<")  # tokens that are not words
@@ -197,9 +199,8 @@ def from_kubernetes(selector: Mapping[str, Any] | None) -> LabelSelector:
     selector = selector or {}
     requirements = [Requirement(str(k), EQUALS, (str(v),))
                     for k, v in (selector.get("matchLabels") or {}).items()]
-    operators = {"In": IN, "NotIn": NOT_IN, "Exists": EXISTS, "DoesNotExist": NOT_EXISTS}
     for expression in selector.get("matchExpressions") or []:
-        operator = operators[str(expression["operator"])]
+        operator = KUBERNETES_OPERATORS[str(expression["operator"])]
         values = tuple(str(v) for v in expression.get("values") or ())
         requirements.append(Requirement(str(expression["key"]), operator, values))
     return LabelSelector(tuple(requirements))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from localsvc.model import names
+from localsvc.model.labelselector import EQUALS, KUBERNETES_OPERATORS, LabelSelector, Requirement
 from localsvc.model.load import child_path
 from localsvc.model.validate.check import Check
 
@@ -33,12 +34,10 @@ def check_selector(
     if not ok:
         return None
 
-    def matches(labels: dict[str, str]) -> bool:
-        if any(labels.get(k) != v for k, v in match_labels.items()):
-            return False
-        return all(expression_matches(e, labels) for e in expressions)
-
-    return matches
+    requirements = [Requirement(k, EQUALS, (v,)) for k, v in match_labels.items()]
+    requirements += [Requirement(key, KUBERNETES_OPERATORS[operator], tuple(values))
+                     for key, operator, values in expressions]
+    return LabelSelector(tuple(requirements)).matches
 
 
 def check_expression(
@@ -63,17 +62,6 @@ def check_expression(
     if key is None or operator is None or len(strings) != len(values):
         return None
     return key, operator, strings
-
-
-def expression_matches(expr: tuple[str, str, list[str]], labels: dict[str, str]) -> bool:
-    key, operator, values = expr
-    if operator == "In":
-        return labels.get(key) in values
-    if operator == "NotIn":
-        return labels.get(key) not in values
-    if operator == "Exists":
-        return key in labels
-    return key not in labels
 
 
 def describe_labels(labels: dict[str, str]) -> str:
