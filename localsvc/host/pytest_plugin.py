@@ -89,8 +89,8 @@ class EnvPool:
 
     def _start(self, manifests: tuple[str, ...]) -> Environment:
         keep = _keep["enabled"]
-        env = Environment(new_env_name(), node_image=os.environ.get("LOCALSVC_NODE_IMAGE") or None,
-                          reap=not keep)
+        # The node image (LOCALSVC_NODE_IMAGE included) is chosen and checked by Environment.
+        env = Environment(new_env_name(), reap=not keep)
         _live[env.name] = env
         wait = float(str(self.config.getini("localsvc_wait")))
         try:

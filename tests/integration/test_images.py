@@ -159,3 +159,28 @@ def test_missing_node_image_fails_before_anything_is_created(
         assert docker_client.containers.list(all=True, filters=filters) == []
     finally:
         envrt.destroy(docker_client, name)
+
+
+def test_missing_node_image_through_the_cli_is_the_same_clear_error(
+    docker_client: docker.DockerClient, node_image: str
+) -> None:
+    """The CLI once passed LOCALSVC_NODE_IMAGE straight to Environment, skipping its check:
+    a missing image then failed later with a raw Docker error."""
+    import os
+    import subprocess
+    import sys
+
+    from localsvc.runtime import labels as L
+
+    name = f"t{uuid.uuid4().hex[:8]}"
+    environ = dict(os.environ, LOCALSVC_NODE_IMAGE="localsvc-test/does-not-exist:1",
+                   LOCALSVC_OFFLINE="1", NO_COLOR="1")
+    done = subprocess.run([sys.executable, "-m", "localsvc", "--env", name, "up", "-d", "-f",
+                           "examples/backend-service"], cwd=Path(__file__).resolve().parents[2],
+                          env=environ, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "LOCALSVC_NODE_IMAGE=localsvc-test/does-not-exist:1 is not on this Docker engine" \
+        in done.stderr
+    filters = {"label": [f"{L.ENV}={name}"]}
+    assert docker_client.networks.list(filters=filters) == []
+    assert docker_client.containers.list(all=True, filters=filters) == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,7 +60,6 @@ def environment(args: argparse.Namespace) -> Environment:
         target_environment(args),
         subnet=getattr(args, "subnet", None),
         cluster_domain=getattr(args, "cluster_domain", None) or "cluster.local",
-        node_image=os.environ.get("LOCALSVC_NODE_IMAGE") or None,
         proxy_mode=getattr(args, "proxy_mode", "auto"),
         host_address=getattr(args, "host_address", None) or "127.0.0.1",
         node_port_range=getattr(args, "node_port_range", "30000-32767"),
