@@ -46,8 +46,16 @@ def test_a_udp_port_held_with_reuseaddr_is_busy(held_udp: int) -> None:
     assert not host_port_free("127.0.0.1", held_udp, "UDP")
 
 
-def test_tcp_and_udp_ports_are_apart(held_udp: int) -> None:
-    assert host_port_free("127.0.0.1", held_udp, "TCP")
+def test_tcp_and_udp_ports_are_apart() -> None:
+    # A UDP port whose TCP twin is known free: the TCP number is reserved first (a random UDP
+    # port's TCP twin may be held by any program on a shared machine), then released.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as reserve:
+        reserve.bind(("127.0.0.1", 0))
+        port = int(reserve.getsockname()[1])
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", port))
+    with udp:
+        assert host_port_free("127.0.0.1", port, "TCP")
 
 
 def test_an_ipv6_host_address_is_checked_as_ipv6() -> None:
