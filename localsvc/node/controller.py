@@ -35,6 +35,7 @@ from localsvc.node.network import NetworkSync
 from localsvc.node.podrecords import bare_pod, deployment_pod
 from localsvc.node.podworker import PodWorker
 from localsvc.node.publish import ObjectPublisher, StorePublishing
+from localsvc.node.reconcile import ControllerEvents
 from localsvc.node.store import PodRecord, State, Store
 from localsvc.node.subscriber import StoreSubscriber
 from localsvc.tasks import spawn
@@ -91,6 +92,8 @@ class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on O
         if network is not None:
             network.subscribe(self.objects)  # its DNS and dataplane follow the store's events
         self.publisher = ObjectPublisher(self.objects)
+        # The store's Deployment and Pod events say which objects a sync reconciles.
+        self.events = ControllerEvents(self.objects)
         self._derived_inputs: Any = None
         self._snapshot_built_from: tuple[Any, ...] | None = None
         self.last_sync_seconds = 0.0
@@ -167,12 +170,23 @@ class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on O
             self.last_sync_seconds = time.perf_counter() - started
 
     def _sync(self) -> None:
+        plan = self.events.take(
+            {k: r.owner for k, r in self.state.pods.items()},
+            (self.state.allocations.get("restarts") or {}))
         changed = False
         desired: set[str] = set()
+        # Bare Pods are compared by uid (a dict lookup each): the store holds the pods the
+        # controller made, not the applied ones, so an applied Pod is no store event yet.
         for obj in self.state.objects_of("Pod"):
             changed |= self._guarded(obj, self._sync_bare_pod, desired)
         for obj in self.state.objects_of("Deployment"):
-            changed |= self._guarded(obj, self._sync_deployment, desired)
+            if plan.full or object_key(obj) in plan.deployments:
+                changed |= self._guarded(obj, self._sync_deployment, desired)
+        deployments = self.state.objects
+        for key, record in self.state.pods.items():
+            # The pods of a Deployment not reconciled now stay as they are while it exists.
+            if record.owner is not None and record.owner in deployments:
+                desired.add(key)
         for key, record in list(self.state.pods.items()):
             if key not in desired:
                 self._retire(key)
@@ -188,6 +202,8 @@ class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on O
             self.store.submit(self.state).add_done_callback(_log_failed_save)
         self._refresh_snapshot()
         self._publish()
+        if self.events.collect():  # what this sync published is reconciled by the next one
+            self.mark_dirty()
 
     def _guarded(self, obj: Obj, step: Callable[[Obj, set[str]], bool], desired: set[str]) -> bool:
         """step(obj, desired), or, when the stored object cannot be run, a problem for it: its
