@@ -3,8 +3,9 @@ theirs from the API: Services (spec.clusterIP and nodePorts as allocated), Endpo
 endpoint's addresses, ready condition, hostname and targetRef; the slice's named ports are the
 endpoint's target ports) and Pods (status.podIP; a pod with a deletionTimestamp has no record).
 
-`StoreSnapshot` keeps the per-Service entries and updates only those an event touches, so a pod
-flip re-derives one Service, not all of them. Pure: no I/O.
+`StoreSnapshot` keeps the per-Service entries, screened (model.snapshot.screen_service), and
+updates only those an event touches, so a pod flip re-derives and screens one Service, not all of
+them; an unchanged Service stays the same object from one snapshot to the next. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from localsvc.model.snapshot import (
     ServicePort,
     Snapshot,
     Unserved,
-    screen,
+    ipv4_problem,
+    screen_service,
 )
 
 Obj = dict[str, Any]
@@ -126,8 +128,10 @@ class StoreSnapshot:
         self._services: dict[tuple[str, str], Obj] = {}
         self._slices: dict[tuple[str, str], dict[str, Obj]] = {}  # owner -> slice key -> slice
         self._slice_owners: dict[str, tuple[str, str]] = {}  # slice key -> owner
-        self._infos: dict[tuple[str, str], ServiceInfo | Unserved] = {}
-        self._pods: dict[str, PodInfo] = {}
+        # owner -> the screened entry (None: not served) and what was left out of it, and why
+        self._infos: dict[tuple[str, str], tuple[ServiceInfo | None, list[Unserved]]] = {}
+        self._order: list[tuple[str, str]] | None = None  # owners by store key, when known
+        self._pods: dict[str, PodInfo | Unserved] = {}
 
     def relist(self, objects: Mapping[str, Obj]) -> None:
         """Forget everything and take `objects` (key "Kind/namespace/name" -> object)."""
@@ -135,6 +139,7 @@ class StoreSnapshot:
         self._slices.clear()
         self._slice_owners.clear()
         self._infos.clear()
+        self._order = None
         self._pods.clear()
         self.apply(objects)
 
@@ -165,6 +170,8 @@ class StoreSnapshot:
                 info = pod_info_of(obj) if obj is not None else None
                 if info is None:
                     self._pods.pop(rest, None)
+                elif problem := ipv4_problem(info.ip):
+                    self._pods[rest] = Unserved(f"Pod/{rest}", f"pod {problem}; no pod DNS record")
                 else:
                     self._pods[rest] = info
         for owner in dirty:
@@ -173,25 +180,40 @@ class StoreSnapshot:
     def _derive(self, owner: tuple[str, str]) -> None:
         service = self._services.get(owner)
         if service is None or owner == KUBE_DNS:
-            self._infos.pop(owner, None)
+            if self._infos.pop(owner, None) is not None:
+                self._order = None
             return
+        if owner not in self._infos:
+            self._order = None
         try:
-            self._infos[owner] = service_info_of(service, self._slices.get(owner, {}).values())
+            self._infos[owner] = screen_service(
+                service_info_of(service, self._slices.get(owner, {}).values()))
         except Exception as err:  # a malformed stored object: the others are served
-            self._infos[owner] = Unserved(
+            self._infos[owner] = (None, [Unserved(
                 f"Service/{owner[0]}/{owner[1]}",
                 f"cannot read the Service or its EndpointSlices ({err!r}); the Service is not "
-                "served")
+                "served")])
 
     def snapshot(self) -> tuple[Snapshot, list[Unserved]]:
         """The screened Snapshot (kube-dns first, Services by key, pods by name) and what
         cannot be served."""
-        # In the order of their store keys, as the controller's builder orders them.
-        infos = [self._infos[o] for o in sorted(self._infos, key=lambda o: f"{o[0]}/{o[1]}")]
-        services = [self._kube_dns, *(i for i in infos if isinstance(i, ServiceInfo))]
-        pods = tuple(sorted(self._pods.values(), key=lambda p: (p.namespace, p.name)))
-        screened, skipped = screen(replace(self.base, services=tuple(services), pods=pods))
-        return screened, [i for i in infos if isinstance(i, Unserved)] + skipped
+        if self._order is None:  # in the order of their store keys, as the controller's builder
+            self._order = sorted(self._infos, key=lambda o: f"{o[0]}/{o[1]}")
+        services: list[ServiceInfo] = [self._kube_dns]
+        problems: list[Unserved] = []
+        for owner in self._order:
+            kept, skipped = self._infos[owner]
+            if kept is not None:
+                services.append(kept)
+            problems += skipped
+        pods = []
+        for pod in self._pods.values():
+            if isinstance(pod, Unserved):
+                problems.append(pod)
+            else:
+                pods.append(pod)
+        pods.sort(key=lambda p: (p.namespace, p.name))
+        return replace(self.base, services=tuple(services), pods=tuple(pods)), problems
 
 
 __all__ = ["StoreSnapshot", "pod_info_of", "service_info_of", "slice_owner"]

@@ -23,6 +23,7 @@ from localsvc.model.endpoints import PodView, service_env
 from localsvc.model.network import plan_for
 from localsvc.model.objects import now_iso
 from localsvc.model.snapshot import Snapshot, Unserved
+from localsvc.model.storesnapshot import StoreSnapshot
 from localsvc.node import services as svc
 from localsvc.node import svclb
 from localsvc.node.changes import ObjectChanges
@@ -89,8 +90,10 @@ class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on O
         self.objects = ObjectStore(self.state.resource_version, version_floor=_microseconds)
         self.objects.add_listener(self._count_version)
         self._svclb_changes = StoreSubscriber(self.objects, {"Service"})
-        if network is not None:
-            network.subscribe(self.objects)  # its DNS and dataplane follow the store's events
+        if network is not None:  # its DNS and dataplane follow the store's events
+            network.subscribe(self.objects, StoreSnapshot(
+                ctx.config.cluster_domain, self.dns_ip, ctx.config.node_ip,
+                svc.kube_dns_info(self.dns_ip, ctx.config.node_ip)))
         self.publisher = ObjectPublisher(self.objects)
         # The store's Deployment and Pod events say which objects a sync reconciles.
         self.events = ControllerEvents(self.objects)
@@ -126,7 +129,6 @@ class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on O
         self._loop = asyncio.get_running_loop()
         if self.network is not None:
             spawn(self.network.run(), name="network sync")
-            self.network.update(self.snapshot)
         loop = self._loop
         start_watching(self.ctx.config.env,
                        lambda uid: loop.call_soon_threadsafe(self._wake_pod, uid))
@@ -253,9 +255,10 @@ class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on O
                 tuple((id(v.obj), v.ip, v.ready, v.terminating) for v in views))
 
     def _refresh_snapshot(self) -> None:
-        """Rebuild the network snapshot when one of its inputs changed (a sync that changed
-        none rebuilds nothing); hand it on only when something in it changed. What cannot be
-        served is left out of it and reported (logged once per problem)."""
+        """Rebuild the controller's network snapshot (what the Endpoints and EndpointSlices it
+        publishes are derived from, as the endpoints controller derives them from Services and
+        pods) when one of its inputs changed; a sync that changed none rebuilds nothing. What
+        cannot be served is left out of it and reported (logged once per problem)."""
         views = self._pod_views()
         inputs = self._snapshot_inputs(views)
         if inputs == self._snapshot_built_from and self.snapshot.version:
@@ -278,8 +281,6 @@ class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on O
         if unchanged and self.snapshot.version:
             return
         self.snapshot = replace(fresh, version=self.snapshot.version + 1)
-        if self.network is not None:
-            self.network.update(self.snapshot)
 
     def status(self) -> Obj:
         """What the node is doing, for `localsvc status` and the benchmarks."""
@@ -290,7 +291,9 @@ class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on O
             "pods": len(self.state.pods),
             "terminating": len(self.terminating),
             "services": len(self.snapshot.services),
-            "snapshotVersion": self.snapshot.version,
+            # The network's own snapshot, derived from the store (the controller's makes the
+            # Endpoints and EndpointSlices it derives from).
+            "snapshotVersion": network.version if network else self.snapshot.version,
             "dataplane": type(network.dataplane).__name__ if network else None,
             "appliedVersion": network.applied_version if network else None,
             "lastApplySeconds": network.last_apply_seconds if network else None,

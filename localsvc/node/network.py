@@ -1,13 +1,16 @@
-"""Pushes the network Snapshot to the DNS server and the service proxy, only what changed.
+"""Keeps the DNS server and the service proxy equal to the store's Services and endpoints.
 
-With the object store (`subscribe`), the store's watch events drive both, informer style (see
-node/subscriber.py): the DNS index is updated when an event touches a Service, Endpoints,
-EndpointSlice or Pod, reusing the records of every unchanged Service; the dataplane is
-re-rendered only when an event touches a Service or its endpoints (a pod that comes or goes
-without changing an endpoint touches DNS only). The controller hands on the latest snapshot (the
-pure input of the renderers) with `update(snapshot)` and calls `catch_up()` after publishing
-into the store. A single task applies the dataplane, merging bursts (kube-proxy's bounded sync)
-and retrying after a failure. Without a store, every new snapshot is taken as changed.
+This is the node's kube-proxy and CoreDNS: like them, it reads only the object store, never the
+controller's tables. It follows the store's Service, EndpointSlice and Pod events (a
+StoreSubscriber, informer style) and keeps a model.storesnapshot.StoreSnapshot, which
+re-derives only the Services an event touches. When the derived Snapshot changed, the DNS index
+is updated at once (reusing the records of every unchanged Service) and the dataplane task is
+woken; the task programs the rules only when what they are made of changed (a pod that comes or
+goes without changing an endpoint touches DNS only), merging bursts (kube-proxy's bounded sync)
+and retrying after a failure. The controller calls `catch_up()` after each publish.
+
+Without a store (`update(snapshot)`, the unit tests of the renderers), every snapshot handed in
+is taken as it is.
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ from dataclasses import replace
 from typing import Any
 
 from localsvc.model.snapshot import Snapshot, Unserved
-from localsvc.node.objectstore import ObjectStore, WatchEvent
+from localsvc.model.storesnapshot import StoreSnapshot
+from localsvc.node.objectstore import ObjectStore
 from localsvc.node.services import dataplane_view
 from localsvc.node.subscriber import StoreSubscriber
 
 log = logging.getLogger("localsvc.network")
 
-DATAPLANE_KINDS = frozenset({"Service", "Endpoints", "EndpointSlice"})
-DNS_KINDS = DATAPLANE_KINDS | {"Pod"}
+# What the Snapshot is derived from (Endpoints are mirrored by EndpointSlices).
+NETWORK_KINDS = frozenset({"Service", "EndpointSlice", "Pod"})
 
 
 def programmed_part(snapshot: Snapshot) -> Snapshot:
@@ -46,63 +50,70 @@ class NetworkSync:
         self.last_apply_seconds = 0.0
         self.dataplane_applies = 0  # how often the dataplane was programmed (status, tests)
         self._programmed: Snapshot | None = None  # what the dataplane holds (programmed_part)
-        self._dns_changes: StoreSubscriber | None = None
-        self._dataplane_changes: StoreSubscriber | None = None
-        self._dataplane_due = True  # an event touched what it programs since it last applied
-        self._dns_version = -1  # the snapshot version the DNS index was last built from
+        self._store: ObjectStore | None = None
+        self._changes: StoreSubscriber | None = None
+        self._derived: StoreSnapshot | None = None
         self.dns_updates = 0  # how often the DNS index was updated (status, tests)
 
-    def subscribe(self, store: ObjectStore) -> None:
-        """Take the store's events as what changed (instead of every new snapshot)."""
-        self._dns_changes = StoreSubscriber(store, DNS_KINDS)
-        self._dataplane_changes = StoreSubscriber(store, DATAPLANE_KINDS)
-        store.add_listener(self._woken)
+    @property
+    def version(self) -> int | None:
+        """The version of the latest snapshot (the dataplane has applied it when
+        `applied_version` reaches it); None before the first."""
+        return self._latest.version if self._latest is not None else None
+
+    def subscribe(self, store: ObjectStore, derived: StoreSnapshot) -> None:
+        """Follow `store`: its events are what changed, `derived` turns them into snapshots."""
+        self._store = store
+        self._derived = derived
+        self._changes = StoreSubscriber(store, NETWORK_KINDS)
 
     def problems(self) -> list[Unserved]:
-        """What the DNS index and the dataplane skipped of the latest snapshot, and why."""
+        """What the DNS index and the dataplane skipped of the latest snapshot, and why. (What
+        the snapshot itself left out, the controller reports: it derives the same objects.)"""
         index = getattr(self.dns, "index", None) if self.dns is not None else None
         return [*getattr(index, "problems", ()), *getattr(self.dataplane, "problems", ())]
 
     def update(self, snapshot: Snapshot) -> None:
-        """The latest snapshot; without a store, DNS takes it at once."""
-        self._latest = snapshot
-        if self._dns_changes is None:
-            self._update_dns(snapshot)
-        self._event.set()
+        """Take `snapshot` as the latest (only without a store)."""
+        if self._changes is not None:
+            raise RuntimeError("this NetworkSync follows a store: it derives its own snapshots")
+        self._take(snapshot)
 
     def catch_up(self) -> None:
-        """Apply the store's events since the last call (the controller calls this after each
-        publish): DNS now, when they touch what it answers; the dataplane in its task."""
-        if self._dns_changes is None or self._latest is None:
+        """Take the store's events since the last call: DNS now when the snapshot changed, the
+        dataplane in its task."""
+        if self._changes is None or self._store is None or self._derived is None:
             return
-        changes = self._dns_changes.changes()
-        # A Pod whose status changed without a new IP leaves the snapshot as it was: no update.
-        if changes.relisted or (changes and self._latest.version != self._dns_version):
-            self._update_dns(self._latest)
+        changes = self._changes.changes()
+        if not changes:
+            return
+        store = self._store
+        if changes.relisted:
+            self._derived.relist({key: obj for key in store.keys()
+                                  if key.split("/", 1)[0] in NETWORK_KINDS
+                                  and (obj := store.get(key)) is not None})
+        else:
+            self._derived.apply({key: store.get(key) for key in changes.keys})
+        fresh, _ = self._derived.snapshot()
+        latest = self._latest
+        if latest is not None and fresh.services == latest.services and fresh.pods == latest.pods:
+            return  # e.g. a pod's phase changed, not its IP: nothing DNS or the rules hold
+        self._take(replace(fresh, version=latest.version + 1 if latest is not None else 1))
 
-    def _woken(self, event: WatchEvent) -> None:
-        if event.key.split("/", 1)[0] in DATAPLANE_KINDS:
-            self._event.set()
+    def _take(self, snapshot: Snapshot) -> None:
+        self._latest = snapshot
+        self._update_dns(snapshot)
+        self._event.set()
 
     def _update_dns(self, snapshot: Snapshot) -> None:
         if self.dns is None:
             return
         try:
             self.dns.update(snapshot)
-            self._dns_version = snapshot.version
             self.dns_updates += 1
         except Exception as err:  # keep answering from the previous index
             self.last_error = f"DNS index of snapshot {snapshot.version}: {err!r}"
             log.exception("building the DNS index failed; the previous one keeps answering")
-
-    def _dataplane_touched(self) -> bool:
-        """Whether an event touched a Service or its endpoints since the dataplane last applied
-        (always, without a store: the snapshot comparison decides)."""
-        if self._dataplane_changes is None:
-            return True
-        if self._dataplane_changes.changes():
-            self._dataplane_due = True
-        return self._dataplane_due
 
     async def run(self) -> None:
         while True:
@@ -115,8 +126,7 @@ class NetworkSync:
             # to retry (the userspace proxy's, when its address was not ready).
             retry = bool(getattr(self.dataplane, "needs_retry", False))
             wanted = programmed_part(snapshot)
-            if not retry and (not self._dataplane_touched() or wanted == self._programmed):
-                self._dataplane_due = False
+            if not retry and wanted == self._programmed:
                 self.applied_version = snapshot.version
                 continue
             started = time.monotonic()
@@ -124,7 +134,6 @@ class NetworkSync:
                 await self.dataplane.apply(dataplane_view(snapshot))
                 self.dataplane_applies += 1
                 self._programmed = wanted
-                self._dataplane_due = False
                 self.applied_version = snapshot.version
                 self.last_error = ""
             except Exception as err:

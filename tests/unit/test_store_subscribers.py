@@ -8,9 +8,13 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from localsvc.dns.server import DnsServer
 from localsvc.model.snapshot import Snapshot
+from localsvc.model.storesnapshot import StoreSnapshot
 from localsvc.node.network import NetworkSync
+from localsvc.node.services import kube_dns_info
 from localsvc.node.objectstore import ObjectStore
 from localsvc.node.subscriber import StoreSubscriber
 from tests.unit.node_builders import (
@@ -18,7 +22,6 @@ from tests.unit.node_builders import (
     controller,
     manifests,
     service,
-    service_info,
 )
 
 Obj = dict[str, Any]
@@ -26,15 +29,6 @@ Obj = dict[str, Any]
 
 def obj(kind: str, name: str, **fields: Any) -> Obj:
     return {"kind": kind, "metadata": {"name": name, "namespace": "default"}, **fields}
-
-
-def snapshot(version: int, web_endpoints: tuple[str, ...], pods: int = 0) -> Snapshot:
-    from localsvc.model.snapshot import PodInfo
-    return Snapshot(services=(service_info("web", "10.9.128.5", web_endpoints),
-                              service_info("db", "10.9.128.6", ("10.9.0.9",))),
-                    version=version, dns_ip="10.9.128.10",
-                    pods=tuple(PodInfo("default", f"p{n}", f"10.9.0.{20 + n}", f"p{n}", None)
-                               for n in range(pods)))
 
 
 # ---- the subscriber: list, resume, TooOld ----------------------------------------------------
@@ -79,88 +73,105 @@ def test_a_compacted_store_a_node_restart_makes_subscribers_list_again() -> None
 
 # ---- NetworkSync on the store's events --------------------------------------------------------
 
-async def _settled(sync: NetworkSync, version: int) -> None:
+def _web(cluster_ip: str = "10.9.128.5") -> Obj:
+    return obj("Service", "web", spec={"clusterIP": cluster_ip,
+                                       "ports": [{"name": "http", "port": 80}]})
+
+
+def _slice(*ips: str, owner: str = "web") -> Obj:
+    piece = obj("EndpointSlice", f"{owner}-x", addressType="IPv4",
+                ports=[{"name": "http", "port": 8080}],
+                endpoints=[{"addresses": [ip], "conditions": {"ready": True}} for ip in ips])
+    piece["metadata"]["labels"] = {"kubernetes.io/service-name": owner}
+    return piece
+
+
+def _following(store: ObjectStore, dataplane: Any, dns: Any) -> NetworkSync:
+    sync = NetworkSync(dataplane, dns)
+    sync.subscribe(store, StoreSnapshot("cluster.local", "10.9.128.10", "10.9.0.2",
+                                        kube_dns_info("10.9.128.10", "10.9.0.2")))
+    return sync
+
+
+async def _settled(sync: NetworkSync) -> None:
     for _ in range(400):
-        if sync.applied_version == version:
+        if sync.version is not None and sync.applied_version == sync.version:
             return
         await asyncio.sleep(0.005)
-    raise AssertionError(f"snapshot {version} was not taken (at {sync.applied_version})")
+    raise AssertionError(f"snapshot {sync.version} was not taken (at {sync.applied_version})")
 
 
-def test_a_pod_event_changing_no_endpoint_renders_no_ruleset_but_updates_dns() -> None:
+def test_the_snapshot_is_derived_from_the_stores_services_and_slices_only() -> None:
     async def scenario() -> None:
         store, dataplane = ObjectStore(), RecordingDataplane()
         dns = DnsServer(["127.0.0.1"], 0, upstream=[])
-        sync = NetworkSync(dataplane, dns)
-        sync.subscribe(store)
+        sync = _following(store, dataplane, dns)
         task = asyncio.create_task(sync.run())
         try:
-            sync.update(snapshot(1, ("10.9.0.7",)))
+            store.put("Service/default/web", _web())
+            store.put("EndpointSlice/default/web-x", _slice("10.9.0.7"))
+            store.put("Service/default/db", obj("Service", "db", spec={
+                "clusterIP": "10.9.128.6", "ports": [{"name": "http", "port": 80}]}))
             sync.catch_up()  # the first list
-            await _settled(sync, 1)
+            await _settled(sync)
             assert len(dataplane.applied) == 1 and sync.dns_updates == 1
-            # A new pod: its own event, its DNS record; no Service nor endpoint changed.
-            sync.update(snapshot(2, ("10.9.0.7",), pods=1))
+            assert [(s.name, s.cluster_ip) for s in dataplane.applied[0].services] == [
+                ("kube-dns", "10.9.128.10"), ("db", "10.9.128.6"), ("web", "10.9.128.5")]
+            web = dataplane.applied[0].services[2]
+            assert [(e.ip, e.ports) for e in web.endpoints] == [("10.9.0.7", {"http": 8080})]
+            # A new pod: its DNS record; no Service nor endpoint changed, no ruleset.
             store.put("Pod/default/p0", obj("Pod", "p0", spec={}, status={"podIP": "10.9.0.20"}))
             sync.catch_up()
-            await _settled(sync, 2)
+            await _settled(sync)
             assert dns.index.lookup("10-9-0-20.default.pod.cluster.local") is not None
             assert len(dataplane.applied) == 1 and sync.dns_updates == 2
-            # The pod's status changes, the snapshot does not: DNS is left as it is too.
-            store.put("Pod/default/p0", obj("Pod", "p0", spec={}, status={"phase": "Running"}))
+            # The pod's status changes, not its IP: the snapshot is the same, nothing is updated.
+            version = sync.version
+            store.put("Pod/default/p0", obj("Pod", "p0", spec={},
+                                            status={"podIP": "10.9.0.20", "phase": "Running"}))
             sync.catch_up()
-            await asyncio.sleep(0.05)
-            assert sync.dns_updates == 2 and len(dataplane.applied) == 1
-            # An endpoint changes: the Endpoints event re-renders the ruleset.
+            assert sync.version == version and sync.dns_updates == 2
+            # An endpoint joins: the slice event re-renders the ruleset and web's records only.
             before = dns.index
-            sync.update(snapshot(3, ("10.9.0.7", "10.9.0.8"), pods=1))
-            store.put("Endpoints/default/web", obj("Endpoints", "web", subsets=[]))
+            store.put("EndpointSlice/default/web-x", _slice("10.9.0.7", "10.9.0.8"))
             sync.catch_up()
-            await _settled(sync, 3)
+            await _settled(sync)
             assert len(dataplane.applied) == 2
-            # One Service's change updated only its DNS records: db's are the same objects.
+            assert [e.ip for e in dataplane.applied[-1].services[2].endpoints] == [
+                "10.9.0.7", "10.9.0.8"]
             ident_db, ident_web = ("default", "db"), ("default", "web")
             assert dns.index.services[ident_db] is before.services[ident_db]
             assert dns.index.services[ident_web] is not before.services[ident_web]
+            # The Service goes: its rules and records go.
+            store.delete("Service/default/web")
+            sync.catch_up()
+            await _settled(sync)
+            assert [s.name for s in dataplane.applied[-1].services] == ["kube-dns", "db"]
+            assert ident_web not in dns.index.services
         finally:
             task.cancel()
     asyncio.run(asyncio.wait_for(scenario(), 20))
 
 
-def test_a_snapshot_without_a_store_event_programs_nothing() -> None:
-    """With the store, events decide: a new snapshot alone (no event) is not applied."""
-    async def scenario() -> None:
-        store, dataplane = ObjectStore(), RecordingDataplane()
-        sync = NetworkSync(dataplane, None)
-        sync.subscribe(store)
-        task = asyncio.create_task(sync.run())
-        try:
-            sync.update(snapshot(1, ("10.9.0.7",)))
-            await _settled(sync, 1)
-            sync.update(snapshot(2, ("10.9.0.8",)))
-            await _settled(sync, 2)
-            assert len(dataplane.applied) == 1
-            store.put("EndpointSlice/default/web-x", obj("EndpointSlice", "web-x", endpoints=[]))
-            await asyncio.sleep(0.05)  # the store's listener woke the sync task
-            assert len(dataplane.applied) == 2
-            assert [e.ip for e in dataplane.applied[-1].services[0].endpoints] == ["10.9.0.8"]
-        finally:
-            task.cancel()
-    asyncio.run(asyncio.wait_for(scenario(), 20))
+def test_a_store_following_sync_takes_no_snapshot_from_outside() -> None:
+    sync = _following(ObjectStore(), None, None)
+    with pytest.raises(RuntimeError, match="derives its own"):
+        sync.update(Snapshot())
 
 
-def test_dns_lists_again_after_too_old_and_is_rebuilt_from_the_latest_snapshot() -> None:
+def test_dns_lists_again_after_too_old_and_is_rebuilt_from_the_store() -> None:
     store = ObjectStore(window=2)
     dns = DnsServer(["127.0.0.1"], 0, upstream=[])
-    sync = NetworkSync(None, dns)
-    sync.subscribe(store)
-    sync.update(snapshot(1, ("10.9.0.7",)))
+    sync = _following(store, None, dns)
+    store.put("Service/default/web", _web())
     sync.catch_up()
     assert sync.dns_updates == 1
-    for n in range(4):  # beyond the window, and nothing the DNS index watches
+    for n in range(4):  # beyond the window; one of them a Service
         store.put(f"ConfigMap/default/c{n}", obj("ConfigMap", f"c{n}", data={}))
+    store.put("Service/default/web", _web("10.9.128.7"))
     sync.catch_up()
-    assert sync.dns_updates == 2  # re-listed: everything counts as changed
+    assert sync.dns_updates == 2  # re-listed, and the re-list holds the changed Service
+    assert dns.index.services[("default", "web")] is not None
     sync.catch_up()
     assert sync.dns_updates == 2
 
