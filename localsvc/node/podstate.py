@@ -1,18 +1,17 @@
-"""The Docker side of the pod worker's state: reading containers into it (pure: no Docker calls).
+"""The Docker side of the pod worker's state: Docker's containers as the pure model reads them.
 
-`observe` turns a container's inspect data into a ContainerState; `latest_attempts` and
-`count_lost_attempts` read the labels of a pod's containers when a node process adopts them. The
-state itself, the pod status and the decisions on them are in localsvc.model.kubelet_state and
-localsvc.model.kubelet (re-exported here for the modules that import them from the node).
+`leftover_of` turns one of a pod's containers (its labels and inspect data) into the
+model.kubelet_adopt.Leftover that adoption decides on. The state itself, the pod status and the
+decisions on them are in localsvc.model.kubelet_state, localsvc.model.kubelet and
+localsvc.model.kubelet_adopt (re-exported here for the modules that import them from the node).
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from localsvc.model.clock import docker_time
 from localsvc.model.kubelet import schedule_restart
+from localsvc.model.kubelet_adopt import Leftover, observe
 from localsvc.model.kubelet_state import (
     BACKOFF_RESET_SECONDS,
     ContainerState,
@@ -23,60 +22,40 @@ from localsvc.model.kubelet_state import (
     pod_status,
 )
 from localsvc.runtime import labels as L
+from localsvc.runtime.pods import pod_ip
+
+
+def _attempt(labels: dict[str, str]) -> int:
+    try:
+        return int(labels.get(L.ATTEMPT, "0"))
+    except ValueError:  # a label someone else wrote: the first attempt
+        return 0
+
+
+def leftover_of(container: Any, network: str) -> Leftover | None:
+    """One of a pod's containers as adoption reads it; None for what is not the sandbox nor a
+    pod container."""
+    labels = container.labels
+    role = labels.get(L.ROLE)
+    if role not in (L.ROLE_POD_INFRA, L.ROLE_POD_CONTAINER):
+        return None
+    sandbox = role == L.ROLE_POD_INFRA
+    return Leftover(
+        id=container.id, sandbox=sandbox, name="" if sandbox else labels.get(L.CONTAINER, ""),
+        attempt=_attempt(labels), running=container.status == "running",
+        state=container.attrs.get("State") or {},
+        ip=pod_ip(container, network) if sandbox else "")
+
 
 __all__ = [
     "BACKOFF_RESET_SECONDS",
     "ContainerState",
     "PodState",
-    "count_lost_attempts",
     "fingerprint",
-    "latest_attempts",
+    "leftover_of",
     "not_ready_reason",
     "observe",
     "phase_of",
     "pod_status",
     "schedule_restart",
 ]
-
-
-def count_lost_attempts(s: PodState, found: list[dict[str, str]]) -> None:
-    """The sandbox of an adopted pod is gone: its containers start again as new attempts.
-    `found` holds the labels of the pod's containers still there."""
-    for labels in found:
-        name = labels.get(L.CONTAINER) or ""
-        target = s.containers.get(name) or s.init.get(name)
-        if target:
-            target.attempt = max(target.attempt, int(labels.get(L.ATTEMPT, "0")) + 1)
-
-
-def latest_attempts(found: list[dict[str, str]]) -> dict[str, int]:
-    """Container name -> index in `found` (the pod's containers' labels) of its latest attempt."""
-    latest: dict[str, int] = {}
-    for i, labels in enumerate(found):
-        if labels.get(L.ROLE) != L.ROLE_POD_CONTAINER:
-            continue
-        name = labels.get(L.CONTAINER, "")
-        attempt = int(labels.get(L.ATTEMPT, "0"))
-        if name not in latest or attempt > int(found[latest[name]].get(L.ATTEMPT, "0")):
-            latest[name] = i
-    return latest
-
-
-def observe(c: ContainerState, container_id: str, st: dict[str, Any]) -> None:
-    """Update `c` from a Docker container's inspect data (`State`)."""
-    c.container_id = container_id
-    c.started_at = docker_time(st.get("StartedAt"))
-    if st.get("Running"):
-        c.state, c.reason, c.message = "running", "", ""
-        return
-    if st.get("Status") == "created":
-        c.state, c.reason = "waiting", "ContainerCreating"
-        return
-    c.state = "terminated"
-    c.exit_code = int(st.get("ExitCode", 0))
-    c.finished_at = docker_time(st.get("FinishedAt")) or time.time()
-    c.reason = "OOMKilled" if st.get("OOMKilled") else (
-        "Completed" if c.exit_code == 0 else "Error"
-    )
-
-

@@ -5,8 +5,8 @@ step then observes the pod's sandbox and running containers (Docker inspect, in 
 the pure `kubelet.decide` what to do (start, back off, restart the sandbox, mark the pod done)
 and performs those actions; every Docker call runs in a thread, never on the event loop. The
 worker never touches another pod or the desired state. Adoption of a previous node process's
-containers is here too (the labels it reads are in localsvc.node.podstate); its probers are in
-localsvc.node.podprobes.
+containers is decided by localsvc.model.kubelet_adopt and performed here (the labels it reads
+are in localsvc.node.podstate); its probers are in localsvc.node.podprobes.
 """
 
 from __future__ import annotations
@@ -20,16 +20,15 @@ from typing import Any
 import docker.errors
 
 from localsvc.model import kubelet
-from localsvc.model.clock import docker_time
 from localsvc.model.kubelet import KubeletSpec
+from localsvc.model.kubelet_adopt import DiscardLeftovers, apply_adoption, decide_adoption
 from localsvc.model.podplan import ConfigError, ContainerPlan, PodPlan, plan_pod, resolv_conf
 from localsvc.node.context import NodeContext
 from localsvc.node.podstate import (
     ContainerState,
     PodState,
-    count_lost_attempts,
     fingerprint,
-    latest_attempts,
+    leftover_of,
     observe,
     pod_status,
 )
@@ -153,32 +152,22 @@ class PodWorker:
     # ---- adoption ---------------------------------------------------------------------------
 
     async def _adopt(self) -> None:
-        """Take over containers a previous node process created (same pod uid)."""
+        """Take over containers a previous node process created (same pod uid): performs what
+        model.kubelet_adopt decides."""
         found = await asyncio.to_thread(
             rt.find_pod_containers, self.ctx.docker, self.ref.env, self.ref.uid
         )
-        if not found:
-            return
-        infra = [c for c in found if c.labels.get(L.ROLE) == L.ROLE_POD_INFRA]
-        if not infra or infra[0].status != "running":
-            # The sandbox is gone: like the kubelet, start the pod again, counting restarts.
-            count_lost_attempts(self.state, [c.labels for c in found])
-            await asyncio.to_thread(rt.remove_containers, found, 0)
-            return
-        self.state.infra_id = infra[0].id
-        self.state.pod_ip = rt.pod_ip(infra[0], self.ref.network)
-        self.state.started_at = docker_time(infra[0].attrs["State"].get("StartedAt"))
-        latest = {name: found[i] for name, i in latest_attempts([c.labels for c in found]).items()}
-        app_found = any(n in self.state.containers for n in latest)
-        for name, c in latest.items():
-            target = self.state.containers.get(name) or self.state.init.get(name)
-            if target is None:
-                continue
-            target.attempt = int(c.labels.get(L.ATTEMPT, "0"))
-            observe(target, c.id, c.attrs["State"])
-        if app_found or not self.state.init:
-            self.state.init_done = True
-        log.info("pod %s/%s: adopted %d containers", self.ref.namespace, self.ref.name, len(found))
+        leftovers = [leftover for c in found
+                     if (leftover := leftover_of(c, self.ref.network)) is not None]
+        actions = decide_adoption(self.state, leftovers)
+        for action in actions:
+            if isinstance(action, DiscardLeftovers):
+                # The sandbox is gone: like the kubelet, start the pod again, counting restarts.
+                await asyncio.to_thread(rt.remove_containers, found, 0)
+            apply_adoption(action, self.state, time.time())
+        if actions and self.state.infra_id:
+            log.info("pod %s/%s: adopted %d containers", self.ref.namespace, self.ref.name,
+                     len(found))
 
     # ---- one step: observe, decide, act --------------------------------------------------
 
@@ -236,7 +225,7 @@ class PodWorker:
             if container is None:
                 kubelet.container_vanished(c, time.time())
             else:
-                observe(c, container.id, container.attrs["State"])
+                observe(c, container.id, container.attrs["State"], time.time())
         return True
 
     async def _perform(self, action: kubelet.Action, plan: PodPlan | None) -> None:

@@ -1,5 +1,5 @@
-"""Tests of localsvc.node.podstate: the pod worker's pure decisions (adoption bookkeeping, restart
-back-off, phase) and the pod status it shows, the Ready condition's reason included."""
+"""Tests of localsvc.node.podstate: the pod worker's pure decisions (restart back-off, phase)
+and the pod status it shows, the Ready condition's reason included."""
 
 from __future__ import annotations
 
@@ -9,16 +9,13 @@ from localsvc.node.podstate import (
     BACKOFF_RESET_SECONDS,
     ContainerState,
     PodState,
-    count_lost_attempts,
     fingerprint,
-    latest_attempts,
     not_ready_reason,
     observe,
     phase_of,
     pod_status,
     schedule_restart,
 )
-from localsvc.runtime import labels as L
 
 
 def running(name: str, ready: bool = True, probe_message: str = "") -> ContainerState:
@@ -83,23 +80,6 @@ def test_status_fields() -> None:
 # ---- adoption -----------------------------------------------------------------------------------
 
 
-def labels(name: str, attempt: int, role: str = L.ROLE_POD_CONTAINER) -> dict[str, str]:
-    return {L.ROLE: role, L.CONTAINER: name, L.ATTEMPT: str(attempt)}
-
-
-def test_latest_attempt_of_each_container() -> None:
-    found = [labels("", 0, L.ROLE_POD_INFRA), labels("a", 0), labels("a", 2), labels("b", 1),
-             labels("a", 1)]
-    assert latest_attempts(found) == {"a": 2, "b": 3}
-
-
-def test_lost_sandbox_counts_a_new_attempt() -> None:
-    s = pod(running("a"), running("b"))
-    s.containers["b"].attempt = 5
-    count_lost_attempts(s, [labels("a", 2), labels("b", 1), labels("gone", 7)])
-    assert (s.containers["a"].attempt, s.containers["b"].attempt) == (3, 5)
-
-
 # ---- container decisions ------------------------------------------------------------------------
 
 
@@ -116,7 +96,7 @@ def test_lost_sandbox_counts_a_new_attempt() -> None:
 def test_observe(docker_state: dict[str, object], state: str, reason: str,
                  exit_code: int | None) -> None:
     c = ContainerState("a", "img", init=False)
-    observe(c, "cid", docker_state)
+    observe(c, "cid", docker_state, 1.0)
     assert (c.container_id, c.state, c.reason, c.exit_code) == ("cid", state, reason, exit_code)
 
 
