@@ -193,6 +193,11 @@ class ObjectStore:
         """`listener(event)` after every event (to wake a subscriber; it reads with a Watcher)."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[WatchEvent], None]) -> None:
+        """Stop calling `listener` (an API watch that ended)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def watcher(self, resource_version: int | None = None) -> Watcher:
         """A Watcher resuming after `resource_version` (None: from now)."""
         return Watcher(self, self._rv if resource_version is None else resource_version)
