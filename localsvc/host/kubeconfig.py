@@ -9,8 +9,10 @@ model/kubeconfig.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import yaml
@@ -21,6 +23,8 @@ from localsvc.runtime.pki import write_atomically
 
 FILE_MODE = 0o600  # a kubeconfig holds bearer tokens
 KUBE_DIRECTORY_MODE = 0o700
+# kubectl holds `<file>.lock` only while it rewrites the file: a few milliseconds.
+LOCK_TIMEOUT = 5.0
 
 
 class KubeconfigError(LocalsvcError):
@@ -93,33 +97,65 @@ def write_kubeconfig(path: Path, config: model.Config) -> None:
 
 
 def write_context(config: model.Config, set_current: bool = True,
-                  environ: Mapping[str, str] | None = None) -> Path:
+                  environ: Mapping[str, str] | None = None,
+                  lock_timeout: float = LOCK_TIMEOUT) -> Path:
     """Merge `config` (model.kubeconfig_for's) into the file kubectl writes to, and return that
     file. Entries of the same names in the other files of $KUBECONFIG are removed: kubectl takes
-    the first definition of a name, so a stale one there would hide the new one."""
+    the first definition of a name, so a stale one there would hide the new one. Each file is
+    rewritten under kubectl's own lock (`<file>.lock`), so neither loses the other's change."""
     path = kubeconfig_path(environ)
     names = {entry["name"] for section, _ in model.SECTIONS for entry in config.get(section) or []}
     for other in kubeconfig_paths(environ):
         if other != path:
             for name in sorted(names):
-                _remove_from(other, name)
-    write_kubeconfig(path, model.merge(read_kubeconfig(path), config, set_current))
+                _remove_from(other, name, lock_timeout)
+    with locked(path, lock_timeout):
+        write_kubeconfig(path, model.merge(read_kubeconfig(path), config, set_current))
     return path
 
 
-def remove_context(name: str, environ: Mapping[str, str] | None = None) -> bool:
+def remove_context(name: str, environ: Mapping[str, str] | None = None,
+                   lock_timeout: float = LOCK_TIMEOUT) -> bool:
     """Drop the cluster, user and context called `name` from every file kubectl reads; whether
     any file changed. Files that do not exist are left alone (never created)."""
     changed = False
     for path in kubeconfig_paths(environ):
-        changed = _remove_from(path, name) or changed
+        changed = _remove_from(path, name, lock_timeout) or changed
     return changed
 
 
-def _remove_from(path: Path, name: str) -> bool:
+def _remove_from(path: Path, name: str, lock_timeout: float) -> bool:
     if not path.exists():
         return False
-    remaining, changed = model.remove(read_kubeconfig(path), name)
-    if changed:
-        write_kubeconfig(path, remaining)
+    with locked(path, lock_timeout):
+        remaining, changed = model.remove(read_kubeconfig(path), name)
+        if changed:
+            write_kubeconfig(path, remaining)
     return changed
+
+
+@contextlib.contextmanager
+def locked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold `<path>.lock` the way client-go does (created with O_EXCL, removed after the write),
+    waiting up to `timeout` seconds for a kubectl that holds it."""
+    lock = Path(f"{path}.lock")
+    deadline = time.monotonic() + timeout
+    lock.parent.mkdir(mode=KUBE_DIRECTORY_MODE, parents=True, exist_ok=True)
+    while True:
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            break
+        except FileExistsError:
+            if time.monotonic() >= deadline:
+                raise KubeconfigError(
+                    f"{path}: still locked by {lock} after {timeout:g} s (kubectl holds that "
+                    f"file while it writes the kubeconfig); if no kubectl is running, remove "
+                    f"{lock} and try again") from None
+            time.sleep(0.05)
+        except OSError as err:
+            raise KubeconfigError(f"{path}: cannot create the lock {lock}: {err}") from err
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()

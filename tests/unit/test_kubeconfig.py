@@ -24,6 +24,7 @@ from aiohttp import web
 from localsvc.host.kubeconfig import (
     KubeconfigError,
     kubeconfig_path,
+    locked,
     kubeconfig_paths,
     read_kubeconfig,
     remove_context,
@@ -314,6 +315,46 @@ def test_remove_context_after_switching_away_keeps_the_users_choice(tmp_path: Pa
     write_context({**KIND_CONFIG, "extensions": []}, environ=environ)
     assert remove_context("localsvc-dev", environ=environ)
     assert read_kubeconfig(path)["current-context"] == "kind-kind"
+
+
+def test_write_context_waits_for_kubectls_lock(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    lock = tmp_path / "config.lock"
+    lock.write_text("")
+    releaser = threading.Timer(0.3, lock.unlink)
+    releaser.start()
+    try:
+        write_context(DEV, environ={"KUBECONFIG": str(path)}, lock_timeout=10)
+    finally:
+        releaser.join(timeout=10)
+    assert read_kubeconfig(path) == DEV
+    assert not lock.exists()
+
+
+def test_a_lock_that_stays_is_an_error_naming_it_and_nothing_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    write_kubeconfig(path, KIND_CONFIG)
+    (tmp_path / "config.lock").write_text("")
+    with pytest.raises(KubeconfigError, match=rf"still locked by {tmp_path}/config.lock after "
+                                              r"0.2 s .* remove .*config.lock"):
+        write_context(DEV, environ={"KUBECONFIG": str(path)}, lock_timeout=0.2)
+    with pytest.raises(KubeconfigError, match="still locked"):
+        remove_context("kind-kind", environ={"KUBECONFIG": str(path)}, lock_timeout=0.2)
+    assert read_kubeconfig(path) == KIND_CONFIG
+
+
+def test_kubectl_respects_our_lock(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    write_kubeconfig(path, DEV)
+    with locked(path):
+        result = subprocess.run(
+            [KUBECTL, "config", "set-context", "localsvc-dev", "--namespace=x"],
+            capture_output=True, text=True, timeout=30,
+            env={"KUBECONFIG": str(path), "PATH": "/usr/bin"})
+    assert result.returncode != 0
+    assert "config.lock" in result.stderr
+    assert read_kubeconfig(path) == DEV
+    assert not (tmp_path / "config.lock").exists()
 
 
 # --- the real kubectl ---------------------------------------------------------------------------
