@@ -1,0 +1,234 @@
+"""The real kubectl (v1.32, /usr/bin/kubectl) reads localsvc's discovery and OpenAPI documents.
+
+A small aiohttp app on 127.0.0.1 serves /version, /api, /apis, /api/v1, /apis/G/V (aggregated or
+legacy by the Accept header) and /openapi/v2 and /openapi/v3... straight from
+localsvc.model.kubeapi (404 elsewhere), and logs each request; kubectl runs against it with a
+temporary kubeconfig. Each kubectl gets its own cache directory, so every run discovers afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from localsvc.model.kubeapi import discovery, openapi
+from localsvc.model.kubeapi.resources import RESOURCES
+from tests.net.ports import free_port
+
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+pytestmark = pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl is not installed")
+
+
+@dataclass
+class RequestLog:
+    entries: list[tuple[str, str, str]] = field(default_factory=list)  # path, Accept, answer type
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, path: str, accept: str, answered: str) -> None:
+        with self.lock:
+            self.entries.append((path, accept, answered))
+
+    def paths(self) -> list[str]:
+        with self.lock:
+            return [path for path, _, _ in self.entries]
+
+    def since(self, start: int) -> list[tuple[str, str, str]]:
+        with self.lock:
+            return self.entries[start:]
+
+
+def discovery_app(log: RequestLog, port: int) -> web.Application:
+    async def handle(request: web.Request) -> web.Response:
+        path = request.path.rstrip("/") or "/"
+        accept = request.headers.get("Accept", "")
+        response = answer(path, accept, request.query.get("hash"))
+        log.add(request.path, accept, response.headers.get("Content-Type", "")
+                if response.status == 200 else str(response.status))
+        return response
+
+    def json_response(document: object, content_type: str = "application/json") -> web.Response:
+        return web.Response(body=json.dumps(document).encode(), headers={"Content-Type": content_type})
+
+    def answer(path: str, accept: str, requested_hash: str | None) -> web.Response:
+        if path == "/version":
+            return json_response(discovery.version_info())
+        if path in ("/api", "/apis"):
+            chosen = discovery.negotiate(accept)
+            if chosen is None:
+                return web.Response(status=406)
+            if chosen.aggregated:
+                assert chosen.version is not None
+                return json_response(
+                    discovery.aggregated_discovery(path == "/api", chosen.version),
+                    chosen.content_type)
+            if path == "/api":
+                return json_response(discovery.api_versions(f"127.0.0.1:{port}"))
+            return json_response(discovery.api_group_list())
+        parts = path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) == 2:
+            document = discovery.api_resource_list("", parts[1])
+            return json_response(document) if document else web.Response(status=404)
+        if parts[0] == "apis" and len(parts) == 3:
+            document = discovery.api_resource_list(parts[1], parts[2])
+            return json_response(document) if document else web.Response(status=404)
+        if parts[0] == "apis" and len(parts) == 2:
+            group = discovery.api_group(parts[1])
+            return json_response(group) if group else web.Response(status=404)
+        if path == "/openapi/v2":
+            if "json" not in accept and "*/*" not in accept:
+                return web.Response(status=406)  # protobuf only: kubectl then asks for JSON
+            data = openapi.openapi_v2()
+            return web.Response(body=data, headers=openapi.cache_headers(data, requested_hash))
+        if path == "/openapi/v3":
+            return json_response(openapi.openapi_v3_index())
+        if path.startswith("/openapi/v3/"):
+            v3 = openapi.openapi_v3(path.removeprefix("/openapi/v3/"))
+            if v3 is None:
+                return web.Response(status=404)
+            return web.Response(body=v3, headers=openapi.cache_headers(v3, requested_hash))
+        return web.Response(status=404)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+@dataclass
+class Server:
+    port: int
+    log: RequestLog
+    kubeconfig: Path
+    tmp: Path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("kubectl-discovery")
+    port = free_port()
+    log = RequestLog()
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(discovery_app(log, port))
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    kubeconfig = tmp / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "test",
+        "clusters": [{"name": "test", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+        "users": [{"name": "test", "user": {}}],
+        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
+    }))
+    try:
+        yield Server(port, log, kubeconfig, tmp)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+_runs = iter(range(1_000_000))
+
+
+def kubectl(server: Server, *args: str) -> tuple[str, list[tuple[str, str, str]]]:
+    """Run kubectl with a fresh cache; its stdout and the requests it made (path, Accept, the
+    Content-Type or status answered)."""
+    cache = server.tmp / f"cache-{next(_runs)}"
+    before = len(server.log.paths())
+    result = subprocess.run(
+        [KUBECTL, "--kubeconfig", str(server.kubeconfig), "--cache-dir", str(cache),
+         "--request-timeout=10s", *args],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(server.tmp)},
+    )
+    assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
+    return result.stdout, server.log.since(before)
+
+
+def test_api_resources_lists_exactly_the_served_resources(server: Server) -> None:
+    out, requested = kubectl(server, "api-resources", "--no-headers=false")
+    lines = out.splitlines()
+    header = lines[0].split()
+    assert header == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
+    rows = set()
+    for line in lines[1:]:
+        cells = line.split()
+        if len(cells) == 4:  # no short names: the column is blank
+            cells.insert(1, "")
+        rows.add(tuple(cells))
+    expected = {(r.plural, ",".join(r.short_names), r.api_version, str(r.namespaced).lower(),
+                 r.kind) for r in RESOURCES}
+    assert rows == expected
+    assert_aggregated_discovery_only(requested)
+
+
+def assert_aggregated_discovery_only(requested: list[tuple[str, str, str]]) -> None:
+    """kubectl asked /api and /apis for the aggregated documents and got them: two requests, no
+    fallback to the legacy documents (one request per group-version)."""
+    discovered = sorted((path, answered) for path, _, answered in requested if path != "/version")
+    aggregated = discovery.aggregated_content_type("v2")
+    assert discovered == [("/api", aggregated), ("/apis", aggregated)]
+
+
+def test_api_resources_wide_shows_verbs_and_categories(server: Server) -> None:
+    out, _ = kubectl(server, "api-resources", "-o", "wide", "--api-group=apps")
+    deployments = next(line for line in out.splitlines() if line.startswith("deployments "))
+    assert "create,delete,deletecollection,get,list,patch,update,watch" in deployments
+    assert deployments.split()[-1] == "all"
+
+
+def test_api_versions(server: Server) -> None:
+    out, requested = kubectl(server, "api-versions")
+    assert out.split() == ["apps/v1", "discovery.k8s.io/v1", "events.k8s.io/v1", "v1"]
+    assert_aggregated_discovery_only(requested)
+
+
+def test_version_reports_the_server(server: Server) -> None:
+    out, _ = kubectl(server, "version", "-o", "json")
+    server_version = json.loads(out)["serverVersion"]
+    assert (server_version["major"], server_version["minor"]) == ("1", "32")
+    assert server_version["gitVersion"].startswith("v1.32.0+localsvc.")
+    assert server_version["platform"].startswith("linux/")
+
+
+def test_explain_a_field_shows_the_real_description(server: Server) -> None:
+    out, requested = kubectl(server, "explain", "deployment.spec.replicas")
+    assert "GROUP:      apps" in out and "KIND:       Deployment" in out
+    assert "FIELD: replicas <integer>" in out
+    assert "Number of desired pods." in out
+    assert ("/openapi/v3/apis/apps/v1", "application/json") in [
+        (path, answered) for path, _, answered in requested]
+
+
+def test_explain_recursive_lists_nested_fields(server: Server) -> None:
+    out, _ = kubectl(server, "explain", "pods.spec.containers", "--recursive")
+    assert "FIELD: containers <[]Container>" in out
+    assert "List of containers belonging to the pod." in out
+    fields = {line.strip() for line in out.splitlines()}
+    # Nested types by their schema names; IntOrString and Quantity by theirs, not "string".
+    for expected in ("imagePullPolicy\t<string>", "readinessProbe\t<Probe>",
+                     "containerPort\t<integer> -required-", "port\t<IntOrString> -required-",
+                     "divisor\t<Quantity>", "env\t<[]EnvVar>"):
+        assert expected in fields, expected
+
+
+def test_unknown_paths_are_not_found(server: Server) -> None:
+    out, _ = kubectl(server, "get", "--raw", "/apis/apps/v1")
+    assert json.loads(out)["groupVersion"] == "apps/v1"
+    result = subprocess.run(
+        [KUBECTL, "--kubeconfig", str(server.kubeconfig), "--request-timeout=10s",
+         "get", "--raw", "/apis/batch/v1"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(server.tmp)})
+    assert result.returncode != 0
+    assert "the server could not find the requested resource" in result.stderr
