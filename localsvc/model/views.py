@@ -10,8 +10,10 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from localsvc.model.clock import rfc3339_seconds
 from localsvc.model.load import ObjectKey
 from localsvc.model.objects import now_iso
+from localsvc.model.replicasets import PodCounts, surge_and_unavailable
 from localsvc.model.snapshot import Unserved
 
 Obj = dict[str, Any]
@@ -125,6 +127,113 @@ def deployment_status(obj: Obj, owned: Sequence[tuple[str, bool]], current_hash:
     }
 
 
+DEFAULT_PROGRESS_DEADLINE = 600
+_NEW_RS_AVAILABLE = "NewReplicaSetAvailable"
+_TIMED_OUT = "ProgressDeadlineExceeded"
+
+
+def _condition(type_: str, status: str, reason: str, message: str, now: float) -> Obj:
+    stamp = now_iso(now)
+    return {"type": type_, "status": status, "lastUpdateTime": stamp,
+            "lastTransitionTime": stamp, "reason": reason, "message": message}
+
+
+def _set_condition(conditions: list[Obj], condition: Obj) -> list[Obj]:
+    """SetDeploymentCondition: the same status and reason change nothing; the same status
+    keeps its lastTransitionTime; the condition set moves to the end."""
+    current = next((c for c in conditions if c["type"] == condition["type"]), None)
+    if current is not None and current["status"] == condition["status"] \
+            and current.get("reason") == condition["reason"]:
+        return conditions
+    if current is not None and current["status"] == condition["status"]:
+        condition = {**condition, "lastTransitionTime": current["lastTransitionTime"]}
+    return [c for c in conditions if c["type"] != condition["type"]] + [condition]
+
+
+def _progressing(previous: Obj, fresh: Obj) -> bool:
+    """DeploymentProgressing: more updated, ready or available pods, or fewer old ones."""
+    def old(status: Obj) -> int:
+        return int(status.get("replicas", 0)) - int(status.get("updatedReplicas", 0))
+    return any(int(fresh.get(f, 0)) > int(previous.get(f, 0))
+               for f in ("updatedReplicas", "readyReplicas", "availableReplicas")) \
+        or old(fresh) < old(previous)
+
+
+def rollout_status(obj: Obj, new_rs: str, new: PodCounts, old: PodCounts,
+                   previous: Obj | None, created_new_rs: bool, now: float) -> Obj:
+    """A Deployment's status after one sync of the deployment controller (syncRolloutStatus):
+    counts from its new ReplicaSet `new_rs` (`new`) and the older ones (`old`), conditions
+    carried over from `previous` (the status last published, None at first), Progressing
+    NewReplicaSetCreated when this sync created `new_rs`, FoundNewReplicaSet when it finds
+    one with no Progressing condition yet."""
+    spec, meta = obj.get("spec") or {}, obj["metadata"]
+    previous = previous or {}
+    replicas = int(spec.get("replicas", 1))
+    deadline = spec.get("progressDeadlineSeconds", DEFAULT_PROGRESS_DEADLINE)
+    has_deadline = deadline is not None and int(deadline) != 2**31 - 1
+    conditions: list[Obj] = [dict(c) for c in previous.get("conditions") or []]
+    if has_deadline and created_new_rs:
+        conditions = _set_condition(conditions, _condition(
+            "Progressing", "True", "NewReplicaSetCreated", f'Created new replica set "{new_rs}"',
+            now))
+    elif has_deadline and not any(c["type"] == "Progressing" for c in conditions):
+        conditions = _set_condition(conditions, _condition(
+            "Progressing", "True", "FoundNewReplicaSet", f'Found new replica set "{new_rs}"', now))
+    # The conditions the controller read this sync (getNewReplicaSet updated them first).
+    current = next((c for c in conditions if c["type"] == "Progressing"), None)
+    available = new.available + old.available
+    total = new.replicas + old.replicas
+    status: Obj = {
+        "observedGeneration": int(meta.get("generation") or 1),
+        "replicas": total,
+        "updatedReplicas": new.replicas,
+        "readyReplicas": new.ready + old.ready,
+        "availableReplicas": available,
+        "unavailableReplicas": max(0, total - available),
+    }
+    _, max_unavailable = surge_and_unavailable(spec)
+    if available >= replicas - max_unavailable:
+        conditions = _set_condition(conditions, _condition(
+            "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.",
+            now))
+    else:
+        conditions = _set_condition(conditions, _condition(
+            "Available", "False", "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.", now))
+    if not has_deadline:
+        conditions = [c for c in conditions if c["type"] != "Progressing"]
+    complete_before = current is not None and current.get("reason") == _NEW_RS_AVAILABLE \
+        and total == new.replicas
+    if has_deadline and not complete_before:
+        if new.replicas == replicas and total == replicas and available == replicas:
+            conditions = _set_condition(conditions, _condition(
+                "Progressing", "True", _NEW_RS_AVAILABLE,
+                f'ReplicaSet "{new_rs}" has successfully progressed.', now))
+        elif _progressing(previous, status):
+            condition = _condition("Progressing", "True", "ReplicaSetUpdated",
+                                   f'ReplicaSet "{new_rs}" is progressing.', now)
+            if current is not None and current["status"] == "True":
+                condition["lastTransitionTime"] = current["lastTransitionTime"]
+            conditions = [c for c in conditions if c["type"] != "Progressing"] + [condition]
+        elif _timed_out(current, int(deadline), now):
+            conditions = _set_condition(conditions, _condition(
+                "Progressing", "False", _TIMED_OUT,
+                f'ReplicaSet "{new_rs}" has timed out progressing.', now))
+    status["conditions"] = conditions
+    return status
+
+
+def _timed_out(current: Obj | None, deadline: int, now: float) -> bool:
+    """DeploymentTimedOut: no progress for `deadline` seconds since the Progressing
+    condition was last updated (never once the rollout completed)."""
+    if current is None or current.get("reason") == _NEW_RS_AVAILABLE:
+        return False
+    if current.get("reason") == _TIMED_OUT:
+        return True
+    updated = rfc3339_seconds(str(current.get("lastUpdateTime", "")))
+    return updated is not None and updated + deadline < now
+
+
 def namespace_objects(declared: Iterable[Obj], used: Iterable[str], created: str) -> list[Obj]:
     """The Namespaces: those applied, and each one an object or pod is in (shown as if
     created with the node, `created`), all Active, by name."""
@@ -143,4 +252,4 @@ def namespace_objects(declared: Iterable[Obj], used: Iterable[str], created: str
 
 
 __all__ = ["PROBLEMS_ANNOTATION", "SERVED_CONDITION", "deployment_status", "namespace_objects",
-           "object_key", "pod_object", "problems_by_object", "service_object", "with_problems"]
+           "object_key", "pod_object", "problems_by_object", "rollout_status", "service_object", "with_problems"]

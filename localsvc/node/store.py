@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from localsvc.model.load import ObjectKey
+from localsvc.model.replicasets import Revision
 
 Obj = dict[str, Any]
 log = logging.getLogger("localsvc.store")
@@ -72,6 +73,27 @@ class PodRecord:
 
 
 @dataclass
+class DeploymentHistory:
+    """What the deployment controller remembers of one Deployment: its kept ReplicaSets
+    (revisions, with their stable uids) and the status it last published (whose conditions
+    carry the times the next status keeps)."""
+
+    revisions: list[Revision] = field(default_factory=list)
+    status: Obj | None = None
+
+    def to_json(self) -> Obj:
+        return {"revisions": [r.to_json() for r in self.revisions], "status": self.status}
+
+    @classmethod
+    def from_json(cls, data: Obj) -> DeploymentHistory:
+        status = data.get("status")
+        if status is not None and not isinstance(status, dict):
+            raise TypeError("status must be an object")
+        return cls(revisions=[Revision.from_json(r) for r in data.get("revisions") or []],
+                   status=status)
+
+
+@dataclass
 class State:
     objects: dict[str, Obj] = field(default_factory=dict)  # key -> applied object
     sources: dict[str, Obj] = field(default_factory=dict)  # key -> {"file":..., "line":...}
@@ -80,6 +102,8 @@ class State:
     # The object store's resourceVersion counter (node/objectstore.py), saved so that it never
     # goes backwards across node restarts: a watcher's version stays meaningful.
     resource_version: int = 0
+    # Deployment key -> its revisions and last status (absent in state files of before).
+    deployments: dict[str, DeploymentHistory] = field(default_factory=dict)
 
     def objects_of(self, kind: str) -> list[Obj]:
         return [o for k, o in self.objects.items() if k.startswith(kind + "/")]
@@ -103,7 +127,7 @@ def parse_state(text: str) -> State:
     if not isinstance(data, dict):
         raise StateFileError(f"expected a JSON object, found {type(data).__name__}")
     tables = {}
-    for name in ("objects", "sources", "pods", "allocations"):
+    for name in ("objects", "sources", "pods", "allocations", "deployments"):
         table = data.get(name, {})
         if not isinstance(table, dict):
             raise StateFileError(f'"{name}" must be an object, found {type(table).__name__}')
@@ -127,8 +151,16 @@ def parse_state(text: str) -> State:
         if not readable:
             raise StateFileError(f'pods["{key}"] is not the record of that pod')
         pods[key] = record
+    deployments = {}
+    for key, entry in tables["deployments"].items():
+        try:
+            deployments[key] = DeploymentHistory.from_json(entry)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise StateFileError(f'deployments["{key}"] is not the history of a Deployment '
+                                 f"({err!r})") from err
     return State(objects=objects, sources=tables["sources"], pods=pods,
-                 allocations=tables["allocations"], resource_version=version)
+                 allocations=tables["allocations"], resource_version=version,
+                 deployments=deployments)
 
 
 def quarantine_name(path: Path, now: float) -> Path:
@@ -212,6 +244,7 @@ class Store:
         rest = json.dumps({
             "pods": {k: v.to_json() for k, v in state.pods.items()},
             "allocations": state.allocations,
+            "deployments": {k: v.to_json() for k, v in state.deployments.items()},
             "resourceVersion": state.resource_version,
         })
         self.submitted += 1
