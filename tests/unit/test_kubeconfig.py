@@ -46,6 +46,11 @@ KUBECTL = "/usr/bin/kubectl"
 CA = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 DEV = kubeconfig_for("dev", "https://127.0.0.1:40001", CA, "tok-dev")
 
+# Every field: the Python client rejects a VersionInfo that lacks one.
+VERSION_INFO = {"major": "1", "minor": "32", "gitVersion": "v1.32.0", "gitCommit": "0" * 40,
+                "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
+                "goVersion": "go1.23.0", "compiler": "gc", "platform": "linux/amd64"}
+
 KIND_CONFIG: dict[str, Any] = {
     "apiVersion": "v1", "kind": "Config", "preferences": {"colors": True},
     "clusters": [{"name": "kind-kind", "cluster": {"server": "https://127.0.0.1:6443"}}],
@@ -398,10 +403,11 @@ def tls_api(tmp_path: Path) -> Iterator[tuple[str, bytes, list[str]]]:
         seen.append(request.headers.get("Authorization", ""))
         if request.headers.get("Authorization") != "Bearer tok-dev":
             return web.json_response({"kind": "Status", "code": 401}, status=401)
-        return web.json_response({"major": "1", "minor": "32", "gitVersion": "v1.32.0"})
+        return web.json_response(VERSION_INFO)
 
     app = web.Application()
     app.router.add_get("/version", version)
+    app.router.add_get("/version/", version)  # the Python client's path
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app)
     loop.run_until_complete(runner.setup())
@@ -443,3 +449,20 @@ def test_kubectl_refuses_a_server_whose_ca_is_not_pinned(
     assert result.returncode != 0
     assert "certificate signed by unknown authority" in result.stderr
     assert seen == []  # the token never reached a server it does not trust
+
+
+def test_the_python_client_loads_the_file_and_verifies_the_server(
+        tmp_path: Path, tls_api: tuple[str, bytes, list[str]]) -> None:
+    from kubernetes import client, config
+
+    server, ca_pem, seen = tls_api
+    path = tmp_path / "config"
+    write_context(kubeconfig_for("dev", server, ca_pem, "tok-dev"),
+                  environ={"KUBECONFIG": str(path)})
+    configuration = client.Configuration()
+    config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=str(path), context="localsvc-dev", client_configuration=configuration)
+    with client.ApiClient(configuration) as api:
+        version = client.VersionApi(api).get_code(_request_timeout=10)
+    assert version.git_version == "v1.32.0"
+    assert seen == ["Bearer tok-dev"]
