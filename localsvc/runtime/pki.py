@@ -124,8 +124,11 @@ def ssl_client_context(ca_pem: bytes) -> ssl.SSLContext:
 def ensure_pki(directory: Path, sans: Sans,
                now: datetime.datetime | None = None) -> Pki:
     """Load or create the CA and the serving certificate in `directory` (created with mode 0700).
-    Keys are written with mode 0600, certificates 0644, each file atomically."""
+    Keys are written with mode 0600, certificates 0644, each file atomically. `now` (tests):
+    an aware datetime."""
     moment = now or datetime.datetime.now(datetime.timezone.utc)
+    if moment.tzinfo is None:
+        raise ValueError("ensure_pki: now must be timezone-aware (e.g. in UTC)")
     directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
     ca = _load_pair(directory / CA_CERT_FILE, directory / CA_KEY_FILE)
     if ca is None or ca_problem(ca[0], ca[1], moment) is not None:

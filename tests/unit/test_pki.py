@@ -218,3 +218,8 @@ def test_a_malformed_address_is_named() -> None:
 def test_the_node_ip_may_equal_the_cluster_ip_without_a_duplicate_san() -> None:
     sans = Sans(env="dev", node_ip="10.96.0.1", cluster_ip="10.96.0.1")
     assert [str(ip) for ip in sans.ip_addresses()] == ["127.0.0.1", "10.96.0.1"]
+
+
+def test_a_naive_now_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        ensure_pki(tmp_path, SANS, now=datetime.datetime(2026, 12, 1))
