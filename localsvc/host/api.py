@@ -39,6 +39,7 @@ from localsvc.host.podstatus import deployment_complete, pod_ready
 from localsvc.host.podstatus import pod_reason as pod_reason  # re-exported: `get pods` STATUS column
 from localsvc.runtime import environment as envrt
 from localsvc.runtime.engine import connect
+from localsvc.runtime.nodeaddress import NodeAddress
 
 Obj = dict[str, Any]
 Progress = Callable[[str], None]
@@ -110,27 +111,26 @@ class Environment:
         """The node's API client, kept for this object's lifetime: Docker is asked where the
         node listens only the first time and when it stops answering."""
         if self._node is None:
-            url, token = self._node_address()
-            self._node = NodeClient(url, token, refresh=self._node_address)
+            self._node = NodeClient(self._node_address(), refresh=self._node_address)
         return self._node
 
-    def _node_address(self) -> tuple[str, str]:
+    def _node_address(self) -> NodeAddress:
         info = self.info()
         if info.node_status != "running" or not info.api_url:
             raise EnvironmentNotFound(
                 f'the node of environment "{self.name}" is {info.node_status}; '
                 "run `localsvc up` again to restart it, or `localsvc down` to remove it"
             )
-        return info.api_url, info.token
+        return envrt.with_ca(self.docker, info).address
 
     def ensure(self) -> envrt.EnvInfo:
         info = self._ensure(keep=not self.reap)
         if info.api_url:
-            self._node = NodeClient(info.api_url, info.token, refresh=self._node_address)
+            self._node = NodeClient(info.address, refresh=self._node_address)
         if self.reap and self._lease is None and info.api_url:
             from localsvc.host.lease import LeaseHolder
 
-            self._lease = LeaseHolder(info.api_url, info.token, refresh=self._node_address)
+            self._lease = LeaseHolder(info.address, refresh=self._node_address)
         return info
 
     def _ensure(self, keep: bool = True) -> envrt.EnvInfo:
@@ -281,7 +281,7 @@ class Environment:
 
             target = self.forward_target(f"svc/{name}", str(chosen["port"]), namespace)
             node = self.node()  # already located: no second Docker lookup
-            self._forwards[key] = BackgroundPortForward(node.url, node.token, target)
+            self._forwards[key] = BackgroundPortForward(node.address, target)
         return f"{scheme}://127.0.0.1:{self._forwards[key].port}"
 
     def dns(self, name: str, qtype: str = "A") -> Obj:

@@ -1,4 +1,4 @@
-"""HTTP client for the node's API, used on the host (stdlib only, synchronous).
+"""HTTPS client for the node's API, used on the host (stdlib only, synchronous).
 
 Calls to the node never go through an HTTP proxy: every request goes through
 `localsvc.net.direct.open_direct` (its docstring says why).
@@ -14,17 +14,25 @@ from typing import IO, Any
 
 from localsvc.errors import ManifestError, NodeError, NotFound, Problem
 from localsvc.net.direct import open_direct
+from localsvc.runtime.nodeaddress import NodeAddress
 
 
 class NodeClient:
-    def __init__(self, url: str, token: str, timeout: float = 60.0,
-                 refresh: Callable[[], tuple[str, str]] | None = None):
-        """`refresh` gives a new (url, token) when the node cannot be reached (a restarted node
+    def __init__(self, address: NodeAddress, timeout: float = 60.0,
+                 refresh: Callable[[], NodeAddress] | None = None):
+        """`refresh` gives the node's address anew when it cannot be reached (a restarted node
         may be published on another port); the call is then tried once more."""
-        self.url = url.rstrip("/")
-        self.token = token
+        self.address = address
         self.timeout = timeout
         self.refresh = refresh
+
+    @property
+    def url(self) -> str:
+        return self.address.url.rstrip("/")
+
+    @property
+    def token(self) -> str:
+        return self.address.token
 
     def get(self, path: str) -> Any:
         return self._call("GET", path, None)
@@ -38,8 +46,7 @@ class NodeClient:
         except NodeError as err:
             if self.refresh is None or not isinstance(err.__cause__, urllib.error.URLError | OSError):
                 raise
-            url, self.token = self.refresh()
-            self.url = url.rstrip("/")
+            self.address = self.refresh()
             return self._call_once(method, path, body)
 
     def _call_once(self, method: str, path: str, body: Any) -> Any:
@@ -51,7 +58,8 @@ class NodeClient:
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
         try:
-            with open_direct(request, timeout=self.timeout) as response:
+            with open_direct(request, timeout=self.timeout,
+                             context=self.address.ssl_context) as response:
                 return json.load(response)
         except urllib.error.HTTPError as err:
             try:

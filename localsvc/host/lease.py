@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import aiohttp
 
-Address = tuple[str, str]  # (API url, token)
+from localsvc.runtime.nodeaddress import NodeAddress
+
 RETRY_DELAY = 1.0
 
 
@@ -24,17 +25,18 @@ def lease_url(api_url: str) -> str:
     return api_url.rstrip("/") + "/v1/lease"
 
 
-def docker_refresh(env: str) -> Callable[[], Address]:
-    """Where the node of `env` listens now, and its token, as Docker shows them."""
+def docker_refresh(env: str) -> Callable[[], NodeAddress]:
+    """Where the node of `env` listens now, its token and CA, as Docker shows them."""
 
-    def refresh() -> Address:
+    def refresh() -> NodeAddress:
         from localsvc.runtime import environment as envrt
         from localsvc.runtime.engine import connect
 
-        info = envrt.find(connect(), env)
+        client = connect()
+        info = envrt.find(client, env)
         if info is None or not info.api_url:
             raise OSError(f"the node of environment {env} is not running")
-        return info.api_url, info.token
+        return envrt.with_ca(client, info).address
 
     return refresh
 
@@ -55,12 +57,11 @@ def env_of_url(api_url: str) -> str | None:
 
 
 class LeaseHolder:
-    def __init__(self, api_url: str, token: str, refresh: Callable[[], Address] | None = None,
+    def __init__(self, address: NodeAddress, refresh: Callable[[], NodeAddress] | None = None,
                  env: str | None = None):
-        """`refresh` gives the node's current (url, token); without it, the environment (`env`,
-        else the one whose node publishes `api_url`) is looked up in Docker."""
-        self.url = lease_url(api_url)
-        self.token = token
+        """`refresh` gives the node's current address; without it, the environment (`env`,
+        else the one whose node publishes the address's port) is looked up in Docker."""
+        self.address = address
         self._refresh = refresh
         self._env = env
         self.connected = threading.Event()
@@ -74,7 +75,11 @@ class LeaseHolder:
     def _run(self) -> None:
         self._loop.run_until_complete(self._hold())
 
-    def _refresher(self) -> Callable[[], Address] | None:
+    @property
+    def url(self) -> str:
+        return lease_url(self.address.url)
+
+    def _refresher(self) -> Callable[[], NodeAddress] | None:
         if self._refresh is None:
             try:
                 self._env = self._env or env_of_url(self.url)
@@ -93,8 +98,10 @@ class LeaseHolder:
         async with aiohttp.ClientSession(trust_env=False) as session:
             while not self._stop.is_set():
                 try:
-                    headers = {"Authorization": f"Bearer {self.token}"}
+                    headers = {"Authorization": f"Bearer {self.address.token}"}
+                    context = self.address.ssl_context
                     async with session.ws_connect(self.url, heartbeat=5.0, headers=headers,
+                                                  ssl=context if context is not None else True,
                                                   timeout=aiohttp.ClientWSTimeout(ws_close=5.0)) as ws:
                         if self.connected.is_set():
                             self.reconnects += 1
@@ -116,8 +123,7 @@ class LeaseHolder:
         if refresh is None:
             return
         try:
-            url, self.token = await asyncio.to_thread(refresh)
-            self.url = lease_url(url)
+            self.address = await asyncio.to_thread(refresh)
         except Exception:  # Docker briefly unreachable, node not yet recreated: try again later
             pass
 

@@ -22,6 +22,7 @@ import aiohttp
 from localsvc.model.ports import container_port
 from localsvc.errors import LocalsvcError
 from localsvc.net.tunnelwire import CHUNK, CLOSE_CONNECT_FAILED, EOF_MESSAGE
+from localsvc.runtime.nodeaddress import NodeAddress
 from localsvc.tasks import spawn
 
 _CLOSE_TIMEOUT = 2.0
@@ -95,16 +96,16 @@ class PortForwarder:
 
     def __init__(
         self,
-        api_url: str,
-        token: str,
+        address: NodeAddress,
         target: ForwardTarget,
         local_port: int = 0,
         local_host: str = "127.0.0.1",
         *,
         on_error: Callable[[str], None] = _print_error,
     ) -> None:
-        self._url = f"{api_url.rstrip('/')}/v1/tunnel"
-        self._headers = {"Authorization": f"Bearer {token}"}
+        self._url = address.join("/v1/tunnel")
+        self._ssl = address.ssl_context
+        self._headers = {"Authorization": f"Bearer {address.token}"}
         self.target = target
         self._local = (local_host, local_port)
         self._on_error = on_error
@@ -182,6 +183,7 @@ class PortForwarder:
                 self._url,
                 params={"ip": self.target.ip, "port": str(self.target.port)},
                 headers=self._headers,
+                ssl=self._ssl if self._ssl is not None else True,
                 heartbeat=None,
                 max_msg_size=4 * CHUNK,
             )
@@ -243,20 +245,18 @@ def _current_name() -> str:
 
 
 def run_port_forward(
-    api_url: str,
-    token: str,
+    address: NodeAddress,
     target: ForwardTarget,
     local_port: int,
     on_ready: Callable[[int], None],
 ) -> None:
     """Forward until KeyboardInterrupt (Ctrl-C); on_ready(port) once listening."""
-    run_port_forwards(api_url, token, [(target, local_port)], ["127.0.0.1"],
+    run_port_forwards(address, [(target, local_port)], ["127.0.0.1"],
                       lambda host, port, target: on_ready(port))
 
 
 def run_port_forwards(
-    api_url: str,
-    token: str,
+    node: NodeAddress,
     forwards: list[tuple[ForwardTarget, int]],
     addresses: list[str],
     on_ready: Callable[[str, int, ForwardTarget], None],
@@ -273,7 +273,7 @@ def run_port_forwards(
             for target, local_port in forwards:
                 port = local_port
                 for address in addresses:
-                    forwarder = PortForwarder(api_url, token, target, port, address)
+                    forwarder = PortForwarder(node, target, port, address)
                     port = await forwarder.start()
                     started.append(forwarder)
                     ready.append((address, port, target))
@@ -296,8 +296,7 @@ class BackgroundPortForward:
 
     def __init__(
         self,
-        api_url: str,
-        token: str,
+        address: NodeAddress,
         target: ForwardTarget,
         local_port: int = 0,
         local_host: str = "127.0.0.1",
@@ -306,7 +305,7 @@ class BackgroundPortForward:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._forwarder: PortForwarder | None = None
-        self._args = (api_url, token, target, local_port, local_host)
+        self._args = (address, target, local_port, local_host)
         self.host = local_host
         self.port = 0
         self._thread = threading.Thread(

@@ -3,8 +3,9 @@
 An address, once given to a Service, stays with it across apply, node restarts and pod churn,
 and is freed when the Service is deleted. A Service without a requested address gets one derived
 from a hash of its namespace/name (probing linearly on collision), so the same manifests tend to
-get the same ClusterIPs in every environment. The range's first ten addresses are reserved; the
-tenth is kube-dns, as 10.96.0.10 is in many clusters.
+get the same ClusterIPs in every environment. The range's first ten addresses are reserved: the
+first is the `kubernetes` Service's, the tenth kube-dns's, as 10.96.0.1 and 10.96.0.10 are in
+many clusters.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from localsvc.errors import Problem
 
 RESERVED = 10
 DNS_OFFSET = 10
+KUBERNETES_OFFSET = 1  # the `kubernetes` Service in default, as 10.96.0.1 in many clusters
 
 
 def probe_order(key: str, size: int) -> Iterator[int]:
@@ -29,6 +31,10 @@ def probe_order(key: str, size: int) -> Iterator[int]:
 
 def dns_ip(cluster_range: str) -> str:
     return str(ipaddress.IPv4Network(cluster_range).network_address + DNS_OFFSET)
+
+
+def kubernetes_ip(cluster_range: str) -> str:
+    return str(ipaddress.IPv4Network(cluster_range).network_address + KUBERNETES_OFFSET)
 
 
 @dataclass(frozen=True)

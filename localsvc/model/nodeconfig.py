@@ -13,6 +13,11 @@ from pathlib import Path
 
 DEFAULT_STATE_DIR = "/var/lib/localsvc"
 DEFAULT_NODE_PORT_RANGE = (30000, 32767)
+# Under the state directory: the environment's CA and serving certificate (runtime/pki.py). The
+# node writes them; the host reads the CA certificate from the node container to pin it.
+PKI_DIR = "pki"
+# The API inside the environment, at the node's IP (and, later, the `kubernetes` Service).
+IN_CLUSTER_API_PORT = 443
 # The variables' names; the host also reads some back from a node container (runtime/environment.py).
 VAR_ENV = "LOCALSVC_ENV"
 VAR_NETWORK = "LOCALSVC_NETWORK"

@@ -9,6 +9,7 @@ the node client (host/client.py) and the health wait of runtime/environment.py b
 
 from __future__ import annotations
 
+import ssl
 import urllib.request
 from typing import IO
 
@@ -16,7 +17,11 @@ from typing import IO
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def open_direct(request: urllib.request.Request | str, timeout: float) -> IO[bytes]:
-    """urlopen without any proxy (see the module's docstring); raises what urlopen raises."""
-    response: IO[bytes] = _DIRECT.open(request, timeout=timeout)
+def open_direct(request: urllib.request.Request | str, timeout: float,
+                context: ssl.SSLContext | None = None) -> IO[bytes]:
+    """urlopen without any proxy (see the module's docstring); raises what urlopen raises.
+    `context`: the TLS context of an https:// URL (the node's: it trusts the environment's CA)."""
+    opener = _DIRECT if context is None else urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
+    response: IO[bytes] = opener.open(request, timeout=timeout)
     return response

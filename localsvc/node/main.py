@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from localsvc.dns.server import DnsServer
-from localsvc.model.allocation import dns_ip
+from localsvc.model.allocation import dns_ip, kubernetes_ip
 from localsvc.model.network import plan_for
 from localsvc.net.dataplane import make_dataplane
-from localsvc.model.nodeconfig import NodeConfig
+from localsvc.model.nodeconfig import IN_CLUSTER_API_PORT, PKI_DIR, NodeConfig
 from localsvc.node.context import NodeContext
 from localsvc.node.controller import Controller
 from localsvc.node.network import NetworkSync
@@ -23,6 +23,7 @@ from localsvc.node.server import make_app
 from localsvc.node.store import Store
 from localsvc.tasks import spawn
 from localsvc.runtime.engine import connect
+from localsvc.runtime.pki import Sans, ensure_pki
 
 
 async def serve(config: NodeConfig) -> None:
@@ -48,13 +49,20 @@ async def serve(config: NodeConfig) -> None:
     reaper = Reaper(ctx.docker, config.env, config.image, config.state_dir)
     reaper.add_routes(app)
     spawn(reaper.run(), name="reaper")
+    # The environment's CA and serving certificate, made once and kept in the state volume
+    # (a replaced node keeps them): the host pins the CA, so the token only travels over TLS.
+    pki = await asyncio.to_thread(ensure_pki, config.state_dir / PKI_DIR, Sans(
+        config.env, config.node_ip, kubernetes_ip(cluster_range), config.cluster_domain))
     await controller.adopt()
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0", config.api_port).start()
-    logging.getLogger("localsvc.node").info(
-        "node of environment %s serving on :%d", config.env, config.api_port
-    )
+    tls = pki.ssl_server_context()
+    # The published port (the host's 127.0.0.1), and 443 for clients inside the environment.
+    for port in (config.api_port, IN_CLUSTER_API_PORT):
+        await web.TCPSite(runner, "0.0.0.0", port, ssl_context=tls).start()
+    reaper.api_serving()
+    log.info("node of environment %s serving HTTPS on :%d and :%d", config.env,
+             config.api_port, IN_CLUSTER_API_PORT)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

@@ -27,7 +27,7 @@ import docker
 import docker.errors
 from aiohttp import WSMsgType, web
 
-from localsvc.runtime.environment import API_PORT, _docker_socket, node_name
+from localsvc.runtime.environment import _docker_socket, node_name
 
 log = logging.getLogger("localsvc.reaper")
 GRACE = 15.0
@@ -80,32 +80,14 @@ def docker_socket_source(mounts: Sequence[Mapping[str, Any]], fallback: str) -> 
     return fallback
 
 
-async def api_answers(port: int, timeout: float = 1.0) -> bool:
-    """One loopback GET /healthz on the node's own API port (raw HTTP/1.0: no proxy can be
-    involved); True on a 200."""
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
-    except (OSError, asyncio.TimeoutError):
-        return False
-    try:
-        writer.write(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        await writer.drain()
-        status = await asyncio.wait_for(reader.readline(), timeout)
-        return status.split(b" ")[1:2] == [b"200"]
-    except (OSError, asyncio.TimeoutError):
-        return False
-    finally:
-        writer.close()
-
-
 class Reaper:
     def __init__(self, client: docker.DockerClient, env: str, image: str, state_dir: Path,
-                 grace: float = GRACE, api_port: int = API_PORT):
+                 grace: float = GRACE):
         self.client = client
         self.env = env
         self.image = image
         self.flag = state_dir / "owned"
-        self.api_port = api_port
+        self._serving = asyncio.Event()
         # The owned flag is read once; it is written below when a lease is first taken.
         self.clock = LeaseClock(grace=grace, owned=self.flag.exists())
 
@@ -129,9 +111,12 @@ class Reaper:
             self.clock.lease_released(time.monotonic())
         return ws
 
+    def api_serving(self) -> None:
+        """The node's API listens now (node/main.py calls this): the grace period may start."""
+        self._serving.set()
+
     async def run(self) -> None:
-        while not await api_answers(self.api_port):
-            await asyncio.sleep(0.5)
+        await self._serving.wait()
         self.clock.api_answers(time.monotonic())
         while True:
             await asyncio.sleep(1.0)

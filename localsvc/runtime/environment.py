@@ -6,12 +6,14 @@ the environment's label, so `down` works after any crash. Blocking Docker SDK ca
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
+import tarfile
 import time
 import urllib.error
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +25,11 @@ from localsvc.net.direct import open_direct
 from localsvc.errors import EngineError, EnvironmentNotFound, NodeError
 from localsvc.model.network import AddressPlan, choose_subnet, plan_for
 from localsvc.model import nodeconfig
-from localsvc.model.nodeconfig import DEFAULT_STATE_DIR, NodeConfig, parse_port_range
+from localsvc.model.nodeconfig import DEFAULT_STATE_DIR, PKI_DIR, NodeConfig, parse_port_range
 from localsvc.runtime import labels as L
 from localsvc.runtime.engine import engine_socket_path
+from localsvc.runtime.nodeaddress import NodeAddress
+from localsvc.runtime.pki import CA_CERT_FILE
 
 API_PORT = 8080
 STATE_DIR = DEFAULT_STATE_DIR
@@ -43,6 +47,12 @@ class EnvInfo:
     keep: bool
     created: str
     host_dns: str | None = None  # 127.0.0.1:PORT when the DNS server is published (--host-dns)
+    ca_pem: bytes = b""  # the environment's CA certificate, once read (read_node_ca)
+
+    @property
+    def address(self) -> NodeAddress:
+        """How the host reaches the node's API (needs api_url; ca_pem for https)."""
+        return NodeAddress(self.api_url or "", self.token, self.ca_pem)
 
 
 def network_name(env: str) -> str:
@@ -223,7 +233,7 @@ def _info_from_node(env: str, node: Any) -> EnvInfo:
     url = None
     bindings = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
     for binding in bindings.get(f"{API_PORT}/tcp") or []:
-        url = f"http://127.0.0.1:{binding['HostPort']}"
+        url = f"https://127.0.0.1:{binding['HostPort']}"
     host_dns = None
     for binding in bindings.get("53/udp") or []:
         host_dns = f"127.0.0.1:{binding['HostPort']}"
@@ -256,19 +266,45 @@ def list_envs(client: docker.DockerClient) -> list[EnvInfo]:
     return infos
 
 
+def read_node_ca(client: docker.DockerClient, env: str) -> bytes:
+    """The environment's CA certificate (public), read from the node container's state directory
+    through the Docker API: the node writes it before it serves. b"" while it is not there."""
+    path = f"{STATE_DIR}/{PKI_DIR}/{CA_CERT_FILE}"
+    try:
+        chunks, _ = client.api.get_archive(node_name(env), path)
+    except docker.errors.NotFound:
+        return b""
+    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+        member = archive.extractfile(CA_CERT_FILE)
+        return member.read() if member is not None else b""
+
+
+def with_ca(client: docker.DockerClient, info: EnvInfo) -> EnvInfo:
+    """`info` with the environment's CA certificate (one Docker call; none when it has one)."""
+    if info.ca_pem or info.node_status != "running":
+        return info
+    return replace(info, ca_pem=read_node_ca(client, info.name))
+
+
 def wait_healthy(client: docker.DockerClient, env: str, timeout: float = 60.0) -> EnvInfo:
-    """Wait until the node answers /healthz on its published port."""
+    """Wait until the node answers /healthz on its published port, over TLS verified with the
+    environment's CA (read once the node has written it)."""
     deadline = time.monotonic() + timeout
     last_error = ""
+    ca_pem = b""
     while time.monotonic() < deadline:
         node = client.containers.get(node_name(env))
         if node.status in ("exited", "dead"):
             logs = node.logs(tail=30).decode(errors="replace")
             raise NodeError(f"the node container of {env} exited; its last log lines:\n{logs}")
         info = _info_from_node(env, node)
-        if info.api_url:
+        if info.api_url and node.status == "running":
+            ca_pem = ca_pem or read_node_ca(client, env)
+        if info.api_url and ca_pem:
+            info = replace(info, ca_pem=ca_pem)
             try:
-                with open_direct(info.api_url + "/healthz", timeout=2) as resp:
+                with open_direct(info.address.join("/healthz"), timeout=2,
+                                 context=info.address.ssl_context) as resp:
                     if json.load(resp).get("ok"):
                         return info
             except (urllib.error.URLError, OSError, ValueError) as err:

@@ -1,7 +1,8 @@
 """The host never sends the node's token through an HTTP proxy (issue 10, case 4).
 
-A real aiohttp server on 127.0.0.1 stands in for the node's API; a real listening socket on
-127.0.0.1 stands in for a proxy and records every byte it receives. With HTTP_PROXY and friends
+A real aiohttp server on 127.0.0.1 stands in for the node's API, serving HTTPS with a certificate
+of its own environment CA, as the node does; a real listening socket on 127.0.0.1 stands in for a
+proxy and records every byte it receives. With HTTP_PROXY and friends
 pointing at it, every way the host talks to the node must reach the server and leave the proxy
 silent, whatever NO_PROXY says.
 """
@@ -14,6 +15,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from aiohttp import WSMsgType, web
@@ -21,6 +23,8 @@ from aiohttp import WSMsgType, web
 from localsvc.host.client import NodeClient
 from localsvc.net.direct import open_direct
 from localsvc.host.lease import LeaseHolder
+from localsvc.runtime.nodeaddress import NodeAddress
+from localsvc.runtime.pki import Sans, ensure_pki
 
 HOST = "127.0.0.1"
 TOKEN = "t0ken-for-the-node"
@@ -62,7 +66,12 @@ class FakeNode:
     """What the node's API saw: the Authorization header of every request."""
 
     url: str = ""
+    ca_pem: bytes = b""
     authorizations: list[str] = field(default_factory=list)
+
+    @property
+    def address(self) -> NodeAddress:
+        return NodeAddress(self.url, TOKEN, self.ca_pem)
 
 
 @pytest.fixture
@@ -86,9 +95,10 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProxy]:
 
 
 @pytest.fixture
-def node() -> Iterator[FakeNode]:
-    """An aiohttp app on 127.0.0.1 port 0, in a thread with its own event loop."""
-    seen = FakeNode()
+def node(tmp_path: Path) -> Iterator[FakeNode]:
+    """An aiohttp app on 127.0.0.1 port 0 over TLS, in a thread with its own event loop."""
+    pki = ensure_pki(tmp_path / "pki", Sans("proxytest", "10.9.0.2", "10.9.128.1"))
+    seen = FakeNode(ca_pem=pki.ca_pem)
 
     async def objects(request: web.Request) -> web.Response:
         seen.authorizations.append(request.headers.get("Authorization", ""))
@@ -116,9 +126,9 @@ def node() -> Iterator[FakeNode]:
 
     async def start() -> None:
         await runner.setup()
-        site = web.TCPSite(runner, HOST, 0)
+        site = web.TCPSite(runner, HOST, 0, ssl_context=pki.ssl_server_context())
         await site.start()
-        seen.url = f"http://{HOST}:{runner.addresses[0][1]}"
+        seen.url = f"https://{HOST}:{runner.addresses[0][1]}"
 
     ready = threading.Event()
 
@@ -147,7 +157,7 @@ def test_node_client_reaches_the_node_and_never_the_proxy(
     if no_proxy is not None:
         monkeypatch.setenv("NO_PROXY", no_proxy)
         monkeypatch.setenv("no_proxy", no_proxy)
-    client = NodeClient(node.url, TOKEN, timeout=5)
+    client = NodeClient(node.address, timeout=5)
     assert client.get("/v1/objects/Pod") == {"items": [], "path": "/v1/objects/Pod"}
     assert client.post("/v1/objects/ConfigMap", {"a": 1})["path"] == "/v1/objects/ConfigMap"
     assert node.authorizations == [f"Bearer {TOKEN}"] * 2
@@ -156,7 +166,8 @@ def test_node_client_reaches_the_node_and_never_the_proxy(
 
 def test_healthz_polling_opens_the_node_directly(proxy: FakeProxy, node: FakeNode) -> None:
     # runtime.environment.wait_healthy polls /healthz through open_direct.
-    with open_direct(node.url + "/healthz", timeout=5) as response:
+    with open_direct(node.url + "/healthz", timeout=5,
+                     context=node.address.ssl_context) as response:
         assert json.load(response) == {"ok": True}
     assert proxy.connections == 0 and bytes(proxy.received) == b""
 
@@ -164,7 +175,7 @@ def test_healthz_polling_opens_the_node_directly(proxy: FakeProxy, node: FakeNod
 def test_lease_websocket_reaches_the_node_and_never_the_proxy(
     proxy: FakeProxy, node: FakeNode
 ) -> None:
-    holder = LeaseHolder(node.url, TOKEN)
+    holder = LeaseHolder(node.address)
     try:
         assert holder.connected.is_set(), "the lease was not taken within 10 s"
     finally:
@@ -174,7 +185,8 @@ def test_lease_websocket_reaches_the_node_and_never_the_proxy(
 
 
 def test_the_fake_proxy_is_what_plain_urlopen_would_use(proxy: FakeProxy, node: FakeNode) -> None:
-    """The test's premise: without the fix, urllib sends the token to the proxy."""
+    """The test's premise: without the fix, urllib goes to the proxy (over HTTPS it asks the
+    proxy for a tunnel: the token, inside TLS, still never reaches it)."""
     import urllib.error
     import urllib.request
 
@@ -183,9 +195,11 @@ def test_the_fake_proxy_is_what_plain_urlopen_would_use(proxy: FakeProxy, node: 
     )
     # A new opener reads the proxy variables now; urlopen's global opener may have been built
     # by an earlier test, before they were set.
-    with pytest.raises(urllib.error.HTTPError):
-        urllib.request.build_opener().open(request, timeout=5)
-    assert f"Authorization: Bearer {TOKEN}".encode() in bytes(proxy.received)
+    with pytest.raises(OSError, match="Tunnel connection failed: 502"):
+        urllib.request.build_opener(urllib.request.HTTPSHandler(
+            context=node.address.ssl_context)).open(request, timeout=5)
+    assert bytes(proxy.received).startswith(b"CONNECT 127.0.0.1:")
+    assert TOKEN.encode() not in bytes(proxy.received)
 
 
 def test_port_forward_tunnel_reaches_the_node_and_never_the_proxy(proxy: FakeProxy) -> None:

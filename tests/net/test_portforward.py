@@ -10,11 +10,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -22,6 +25,8 @@ from aiohttp import web
 
 from localsvc.errors import LocalsvcError
 from localsvc.node.tunnel import add_tunnel_routes
+from localsvc.runtime.nodeaddress import NodeAddress
+from localsvc.runtime.pki import Pki, Sans, ensure_pki
 from localsvc.host.portforward import (
     BackgroundPortForward,
     ForwardTarget,
@@ -81,19 +86,31 @@ async def bearer_only(
     return await handler(request)
 
 
+@cache
+def _pki() -> Pki:
+    """One environment CA for the module's node stand-ins (they serve HTTPS, as the node)."""
+    directory = Path(tempfile.mkdtemp(prefix="localsvc-pftest-"))
+    return ensure_pki(directory, Sans("pftest", "10.9.0.2", "10.9.128.1"))
+
+
 @asynccontextmanager
 async def node_api() -> AsyncIterator[str]:
+    """The node's tunnel routes over HTTPS on 127.0.0.1; yields the URL (see `address`)."""
     app = web.Application(middlewares=[bearer_only])
     add_tunnel_routes(app)
     runner = web.AppRunner(app, shutdown_timeout=2)
     await runner.setup()
-    site = web.TCPSite(runner, HOST, 0)
+    site = web.TCPSite(runner, HOST, 0, ssl_context=_pki().ssl_server_context())
     await site.start()
     port = runner.addresses[0][1]
     try:
-        yield f"http://{HOST}:{port}"
+        yield f"https://{HOST}:{port}"
     finally:
         await runner.cleanup()
+
+
+def address(api_url: str, token: str = TOKEN) -> NodeAddress:
+    return NodeAddress(api_url, token, _pki().ca_pem)
 
 
 @dataclass
@@ -109,7 +126,7 @@ async def forwarding(target_port: int, token: str = TOKEN) -> AsyncIterator[Stac
     async with node_api() as api_url:
         errors: list[str] = []
         target = ForwardTarget(HOST, target_port, "svc/echo")
-        forwarder = PortForwarder(api_url, token, target, on_error=errors.append)
+        forwarder = PortForwarder(address(api_url, token), target, on_error=errors.append)
         port = await forwarder.start()
         try:
             yield Stack(api_url, forwarder, port, errors)
@@ -321,7 +338,8 @@ def test_stop_closes_open_tunnels(loop_kind: str) -> None:
 
 def test_node_rejects_bad_targets() -> None:
     async def scenario() -> None:
-        async with node_api() as api_url, aiohttp.ClientSession() as session:
+        async with node_api() as api_url, aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+                ssl=address(api_url).ssl_context)) as session:
             headers = {"Authorization": f"Bearer {TOKEN}"}
             for query, words in [
                 ("ip=10.0.0.1", "port"),
@@ -346,7 +364,7 @@ def test_node_shutdown_closes_tunnels(loop_kind: str) -> None:
     async def scenario() -> None:
         async with echo_server() as (echo, target):
             async with node_api() as api_url:
-                forwarder = PortForwarder(api_url, TOKEN, ForwardTarget(HOST, target, "x"))
+                forwarder = PortForwarder(address(api_url), ForwardTarget(HOST, target, "x"))
                 port = await forwarder.start()
                 r, w = await asyncio.open_connection(HOST, port)
                 w.write(b"x")
@@ -390,7 +408,7 @@ def test_background_port_forward_from_sync_code() -> None:
     node = NodeThread()
     try:
         target = ForwardTarget(HOST, node.target, "svc/echo")
-        with BackgroundPortForward(node.api_url, TOKEN, target) as pf:
+        with BackgroundPortForward(address(node.api_url), target) as pf:
             assert pf.port > 0
             assert pf.url == f"http://{HOST}:{pf.port}"
             with socket.create_connection((HOST, pf.port), timeout=5) as s:
@@ -413,14 +431,17 @@ def test_background_port_forward_port_in_use() -> None:
         port = taken.getsockname()[1]
         target = ForwardTarget(HOST, 80, "svc/web")
         with pytest.raises(LocalsvcError, match=f"cannot listen on {HOST}:{port}"):
-            BackgroundPortForward("http://127.0.0.1:1", TOKEN, target, local_port=port)
+            BackgroundPortForward(NodeAddress("http://127.0.0.1:1", TOKEN), target,
+                                  local_port=port)
 
 
 _CLI = """
 import sys
 from localsvc.host.portforward import ForwardTarget, run_port_forward
+from localsvc.runtime.nodeaddress import NodeAddress
 target = ForwardTarget("127.0.0.1", int(sys.argv[3]), "svc/echo")
-run_port_forward(sys.argv[1], sys.argv[2], target, 0, lambda port: print(port, flush=True))
+node = NodeAddress(sys.argv[1], sys.argv[2], open(sys.argv[4], "rb").read())
+run_port_forward(node, target, 0, lambda port: print(port, flush=True))
 print("stopped", flush=True)
 """
 
@@ -429,7 +450,8 @@ def test_run_port_forward_until_ctrl_c() -> None:
     node = NodeThread()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _CLI, node.api_url, TOKEN, str(node.target)],
+            [sys.executable, "-c", _CLI, node.api_url, TOKEN, str(node.target),
+             str(_pki().ca_cert_path)],
             stdout=subprocess.PIPE,
             text=True,
         )

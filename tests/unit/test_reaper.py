@@ -13,7 +13,8 @@ from pathlib import Path
 from aiohttp import web
 
 from localsvc.host.lease import LeaseHolder
-from localsvc.node.reaper import LeaseClock, Reaper, api_answers, docker_socket_source
+from localsvc.runtime.nodeaddress import NodeAddress
+from localsvc.node.reaper import LeaseClock, Reaper, docker_socket_source
 
 GRACE = 15.0
 
@@ -143,7 +144,7 @@ def wait_until(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-unt
 
 @contextmanager
 def holder(url: str, token: str, refresh):  # type: ignore[no-untyped-def]
-    lease = LeaseHolder(url, token, refresh=refresh)
+    lease = LeaseHolder(NodeAddress(url, token), refresh=lambda: NodeAddress(*refresh()))
     try:
         yield lease
     finally:
@@ -152,7 +153,7 @@ def holder(url: str, token: str, refresh):  # type: ignore[no-untyped-def]
 
 def test_lease_survives_node_replacement_with_new_port_and_token(tmp_path: Path) -> None:
     """Regression (issue 10 case 7): the holder kept the old token and got 401 forever."""
-    first_reaper = Reaper(None, "e", "img", tmp_path, api_port=0)  # type: ignore[arg-type]
+    first_reaper = Reaper(None, "e", "img", tmp_path)  # type: ignore[arg-type]
     address = {}
     with FakeNode("token-1", first_reaper) as first:
         address["now"] = (first.url, "token-1")
@@ -161,7 +162,7 @@ def test_lease_survives_node_replacement_with_new_port_and_token(tmp_path: Path)
             assert wait_until(lambda: first_reaper.clock.leases == 1)
             assert (tmp_path / "owned").exists()
             first.__exit__()  # the node container is killed...
-            second_reaper = Reaper(None, "e", "img", tmp_path, api_port=0)  # type: ignore[arg-type]
+            second_reaper = Reaper(None, "e", "img", tmp_path)  # type: ignore[arg-type]
             assert second_reaper.clock.owned  # ...the owned flag persisted in the state volume
             with FakeNode("token-2", second_reaper) as second:  # ...and recreated
                 address["now"] = (second.url, "token-2")
@@ -176,32 +177,22 @@ def test_lease_survives_node_replacement_with_new_port_and_token(tmp_path: Path)
 
 
 def test_wrong_token_is_retried_with_the_refreshed_one(tmp_path: Path) -> None:
-    reaper = Reaper(None, "e", "img", tmp_path, api_port=0)  # type: ignore[arg-type]
+    reaper = Reaper(None, "e", "img", tmp_path)  # type: ignore[arg-type]
     with FakeNode("new-token", reaper) as node:
         with holder(node.url, "stale-token", lambda: (node.url, "new-token")):
             assert wait_until(lambda: reaper.clock.leases == 1, timeout=10)
 
 
-def test_api_answers_only_once_the_server_serves() -> None:
-    port = free_port()
-    assert asyncio.run(api_answers(port, timeout=0.5)) is False
-    with FakeNode("t") as node:
-        assert asyncio.run(api_answers(node.port, timeout=2)) is True
-
-
 def test_reaper_clock_waits_for_the_api(tmp_path: Path) -> None:
     (tmp_path / "owned").write_text("owned\n")
-    node = FakeNode("t")
-    reaper = Reaper(None, "e", "img", tmp_path, grace=0.0, api_port=node.port)  # type: ignore[arg-type]
+    reaper = Reaper(None, "e", "img", tmp_path, grace=3600.0)  # type: ignore[arg-type]
 
-    async def run_for(seconds: float) -> None:
-        try:
-            await asyncio.wait_for(reaper.run(), seconds)
-        except asyncio.TimeoutError:
-            pass
-
-    asyncio.run(run_for(1.5))  # nothing listens: the clock has not started, nothing reaped
-    assert reaper.clock.serving_since is None
-    with node:
-        asyncio.run(run_for(0.8))
-    assert reaper.clock.serving_since is not None
+    async def scenario() -> None:
+        task = asyncio.create_task(reaper.run())
+        await asyncio.sleep(0.2)  # nothing serves yet: the clock has not started
+        assert reaper.clock.serving_since is None
+        reaper.api_serving()
+        await asyncio.sleep(0.05)
+        assert reaper.clock.serving_since is not None
+        task.cancel()
+    asyncio.run(asyncio.wait_for(scenario(), 5))

@@ -52,5 +52,5 @@ def cmd_port_forward(args: argparse.Namespace) -> int:
     def ready(address: str, port: int, to: ForwardTarget) -> None:
         print(f"Forwarding from {address}:{port} -> {to.description}:{to.port}", flush=True)
 
-    run_port_forwards(node.url, node.token, forwards, addresses, ready)
+    run_port_forwards(node.address, forwards, addresses, ready)
     return 0
