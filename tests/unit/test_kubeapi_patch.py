@@ -1,0 +1,492 @@
+"""Tests of localsvc.model.kubeapi.patch: JSON patch, merge patch and strategic merge patch, rule
+by rule and with the patches kubectl sends (kubectl v1.32: its two- and three-way strategic merge
+diffs, as they reach the API server; the same bodies are captured from the real kubectl in
+tests/net/test_kubectl_patches.py)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from localsvc.model.kubeapi.patch import (
+    MAX_JSON_PATCH_OPERATIONS,
+    PatchError,
+    apply_json_patch,
+    apply_merge_patch,
+    apply_strategic_merge_patch,
+)
+from localsvc.model.kubeapi.patchmeta import root_type
+
+DEPLOYMENT = "apps.v1.Deployment"
+
+
+def deployment() -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web", "tier": "fe"},
+                     "annotations": {"team": "a"}, "finalizers": ["a.example/x", "b.example/y"]},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "strategy": {"type": "RollingUpdate",
+                         "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [
+                        {"name": "web", "image": "nginx:1.25",
+                         "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                         "ports": [{"containerPort": 80, "protocol": "TCP"},
+                                   {"containerPort": 443, "protocol": "TCP"}],
+                         "args": ["--one", "--two"]},
+                        {"name": "log", "image": "busybox"},
+                    ],
+                    "volumes": [{"name": "data", "emptyDir": {}},
+                                {"name": "conf", "configMap": {"name": "web-conf"}}],
+                    "tolerations": [{"key": "k1", "operator": "Exists"}],
+                },
+            },
+        },
+    }
+
+
+def smp(patch: dict[str, Any], obj: dict[str, Any] | None = None,
+        type_name: str = DEPLOYMENT) -> dict[str, Any]:
+    original = deployment() if obj is None else obj
+    before = copy.deepcopy(original)
+    frozen_patch = copy.deepcopy(patch)
+    result = apply_strategic_merge_patch(original, patch, type_name)
+    assert original == before and patch == frozen_patch  # never mutates its inputs
+    return result
+
+
+def pod_spec(result: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = result["spec"]["template"]["spec"]
+    return spec
+
+
+def container(result: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in pod_spec(result)["containers"] if c["name"] == name)
+
+
+def names(items: list[dict[str, Any]], key: str = "name") -> list[Any]:
+    return [item[key] for item in items]
+
+
+# --- strategic merge patch: the rules one by one ---------------------------------------------
+
+
+def test_containers_merge_by_name_new_ones_first_as_the_server_orders_them() -> None:
+    result = smp({"spec": {"template": {"spec": {"containers": [
+        {"name": "web", "image": "nginx:1.26"}, {"name": "sidecar", "image": "envoy"}]}}}})
+    # Patched items first in patch order, then the live-only ones (kubectl patch docs: the
+    # added patch-demo-ctr-2 comes before patch-demo-ctr).
+    assert names(pod_spec(result)["containers"]) == ["web", "sidecar", "log"]
+    web = container(result, "web")
+    assert web["image"] == "nginx:1.26"
+    assert web["env"] == deployment()["spec"]["template"]["spec"]["containers"][0]["env"]
+
+
+def test_a_live_item_before_a_patched_one_keeps_its_place() -> None:
+    result = smp({"spec": {"template": {"spec": {"containers": [
+        {"name": "log", "image": "busybox:2"}]}}}})
+    assert names(pod_spec(result)["containers"]) == ["web", "log"]
+
+
+def test_env_merges_by_name() -> None:
+    result = smp({"spec": {"template": {"spec": {"containers": [
+        {"name": "web", "env": [{"name": "B", "value": "20"}, {"name": "C", "value": "3"}]}]}}}})
+    assert container(result, "web")["env"] == [
+        {"name": "A", "value": "1"}, {"name": "B", "value": "20"}, {"name": "C", "value": "3"}]
+
+
+def test_ports_merge_by_container_port() -> None:
+    result = smp({"spec": {"template": {"spec": {"containers": [
+        {"name": "web", "ports": [{"containerPort": 443, "name": "https"}]}]}}}})
+    assert container(result, "web")["ports"] == [
+        {"containerPort": 80, "protocol": "TCP"},
+        {"containerPort": 443, "protocol": "TCP", "name": "https"}]
+
+
+def test_volumes_merge_by_name_and_a_replaced_source_keeps_no_old_keys_with_retain_keys() -> None:
+    result = smp({"spec": {"template": {"spec": {"volumes": [
+        {"$retainKeys": ["name", "secret"], "name": "conf", "secret": {"secretName": "s"}}]}}}})
+    assert pod_spec(result)["volumes"] == [
+        {"name": "data", "emptyDir": {}}, {"name": "conf", "secret": {"secretName": "s"}}]
+
+
+def test_tolerations_have_no_strategy_and_are_replaced() -> None:
+    result = smp({"spec": {"template": {"spec": {"tolerations": [
+        {"key": "k2", "operator": "Exists"}]}}}})
+    assert pod_spec(result)["tolerations"] == [{"key": "k2", "operator": "Exists"}]
+
+
+def test_args_are_replaced() -> None:
+    result = smp({"spec": {"template": {"spec": {"containers": [
+        {"name": "web", "args": ["--three"]}]}}}})
+    assert container(result, "web")["args"] == ["--three"]
+
+
+def test_finalizers_merge_as_a_set() -> None:
+    result = smp({"metadata": {"finalizers": ["c.example/z", "a.example/x"]}})
+    # Deduplicated; the patch's items first in its order, b (live only) after a, as it was live.
+    assert result["metadata"]["finalizers"] == ["c.example/z", "a.example/x", "b.example/y"]
+
+
+def test_delete_from_primitive_list() -> None:
+    result = smp({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a.example/x"]}})
+    assert result["metadata"]["finalizers"] == ["b.example/y"]
+
+
+def test_patch_delete_removes_a_container_by_name() -> None:
+    result = smp({"spec": {"template": {"spec": {"containers": [
+        {"$patch": "delete", "name": "log"}]}}}})
+    assert names(pod_spec(result)["containers"]) == ["web"]
+
+
+def test_patch_replace_in_a_list_replaces_it() -> None:
+    result = smp({"spec": {"template": {"spec": {"containers": [
+        {"name": "only", "image": "x"}, {"$patch": "replace"}]}}}})
+    assert pod_spec(result)["containers"] == [{"name": "only", "image": "x"}]
+
+
+def test_patch_replace_in_an_object_replaces_it() -> None:
+    result = smp({"metadata": {"labels": {"$patch": "replace", "new": "1"}}})
+    assert result["metadata"]["labels"] == {"new": "1"}
+
+
+def test_patch_delete_in_an_object_empties_it() -> None:
+    result = smp({"spec": {"strategy": {"$patch": "delete"}}})
+    assert result["spec"]["strategy"] == {}
+
+
+def test_patch_merge_in_an_object_is_refused_as_the_server_does() -> None:
+    # strategicpatch handleDirectiveInMergeMap knows replace and delete only.
+    with pytest.raises(PatchError) as raised:
+        smp({"metadata": {"labels": {"$patch": "merge", "x": "1"}}})
+    assert raised.value.status == 500 and "unknown patch type" in raised.value.message
+    assert "metadata.labels" in raised.value.message
+
+
+def test_patch_merge_in_a_list_is_refused_as_the_server_does() -> None:
+    with pytest.raises(PatchError) as raised:
+        smp({"spec": {"template": {"spec": {"containers": [{"$patch": "merge"}]}}}})
+    assert raised.value.status == 500
+    assert "merging lists cannot yet be specified" in raised.value.message
+
+
+def test_set_element_order_orders_the_merged_list() -> None:
+    result = smp({"spec": {"template": {"spec": {
+        "$setElementOrder/containers": [{"name": "log"}, {"name": "web"}],
+        "containers": [{"name": "web", "image": "nginx:1.26"}]}}}})
+    assert names(pod_spec(result)["containers"]) == ["log", "web"]
+    assert container(result, "web")["image"] == "nginx:1.26"
+
+
+def test_set_element_order_of_a_primitive_list() -> None:
+    result = smp({"metadata": {"$setElementOrder/finalizers": ["b.example/y", "a.example/x"]}})
+    assert result["metadata"]["finalizers"] == ["b.example/y", "a.example/x"]
+
+
+def test_set_element_order_that_contradicts_the_patch_list_is_refused() -> None:
+    with pytest.raises(PatchError) as raised:
+        smp({"spec": {"template": {"spec": {
+            "$setElementOrder/containers": [{"name": "web"}, {"name": "log"}],
+            "containers": [{"name": "log"}, {"name": "web"}]}}}})
+    assert "doesn't match $setElementOrder list" in raised.value.message
+
+
+def test_retain_keys_switching_strategy_from_rolling_update_to_recreate() -> None:
+    # What kubectl apply sends when the manifest's strategy changes type: the union's other
+    # member is cleared on the server (DeploymentSpec.strategy: patchStrategy retainKeys).
+    result = smp({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate",
+                                        "rollingUpdate": None}}})
+    assert result["spec"]["strategy"] == {"type": "Recreate"}
+    without_directive = smp({"spec": {"strategy": {"type": "Recreate"}}})
+    assert "rollingUpdate" in without_directive["spec"]["strategy"]
+
+
+def test_retain_keys_refuses_a_patch_setting_a_key_it_does_not_retain() -> None:
+    with pytest.raises(PatchError) as raised:
+        smp({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate",
+                                   "rollingUpdate": {"maxSurge": 1}}}})
+    assert raised.value.status == 400 and "rollingUpdate" in raised.value.message
+
+
+def test_null_deletes_a_field_and_a_label() -> None:
+    result = smp({"metadata": {"labels": {"tier": None}, "annotations": None},
+                  "spec": {"strategy": {"rollingUpdate": None}}})
+    assert result["metadata"]["labels"] == {"app": "web"}
+    assert "annotations" not in result["metadata"]
+    assert result["spec"]["strategy"] == {"type": "RollingUpdate"}
+
+
+def test_null_of_an_absent_field_is_dropped() -> None:
+    result = smp({"metadata": {"labels": {"nothere": None}}, "spec": {"paused": None}})
+    assert result["metadata"]["labels"] == {"app": "web", "tier": "fe"}
+    assert "paused" not in result["spec"]
+
+
+def test_a_new_subtree_loses_its_directives_and_nulls() -> None:
+    obj = deployment()
+    del obj["spec"]["template"]["spec"]["volumes"]
+    result = smp({"spec": {"template": {"spec": {
+        "$setElementOrder/volumes": [{"name": "v"}],
+        "volumes": [{"name": "v", "emptyDir": {}, "hostPath": None}]}}}}, obj)
+    assert pod_spec(result)["volumes"] == [{"name": "v", "emptyDir": {}}]
+
+
+def test_a_map_of_free_keys_merges_key_by_key() -> None:
+    result = smp({"spec": {"template": {"spec": {"nodeSelector": {"disk": "ssd"}}}}})
+    assert pod_spec(result)["nodeSelector"] == {"disk": "ssd"}
+    again = smp({"spec": {"template": {"spec": {"nodeSelector": {"zone": "a"}}}}}, result)
+    assert pod_spec(again)["nodeSelector"] == {"disk": "ssd", "zone": "a"}
+
+
+def test_a_value_of_another_json_type_replaces() -> None:
+    result = smp({"spec": {"replicas": "3", "template": {"spec": {"containers": {"x": 1}}}}})
+    assert result["spec"]["replicas"] == "3"
+    assert pod_spec(result)["containers"] == {"x": 1}
+
+
+def test_a_list_element_without_its_merge_key_is_refused() -> None:
+    with pytest.raises(PatchError) as raised:
+        smp({"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}})
+    assert raised.value.status == 500
+    assert "does not contain declared merge key: name" in raised.value.message
+    assert "spec.template.spec.containers" in raised.value.message
+
+
+def test_a_list_of_lists_is_refused_with_422() -> None:
+    with pytest.raises(PatchError) as raised:
+        smp({"metadata": {"finalizers": [["a"]]}})
+    assert raised.value.status == 422 and "lists of lists" in raised.value.message
+
+
+@pytest.mark.parametrize("key", ["$setElementOrder", "$deleteFromPrimitiveListfinalizers"])
+def test_a_malformed_directive_key_is_a_bad_request(key: str) -> None:
+    with pytest.raises(PatchError) as raised:
+        smp({"metadata": {key: ["x"]}})
+    assert raised.value.status == 400 and "invalid patch format" in raised.value.message
+
+
+def test_unknown_fields_merge_like_a_merge_patch() -> None:
+    obj = deployment()
+    obj["spec"]["extra"] = {"a": [1, 2], "b": {"c": 1}}
+    result = smp({"spec": {"extra": {"a": [3], "b": {"d": 2}}}}, obj)
+    assert result["spec"]["extra"] == {"a": [3], "b": {"c": 1, "d": 2}}
+
+
+def test_status_conditions_merge_by_type() -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+           "status": {"conditions": [{"type": "Ready", "status": "False"},
+                                     {"type": "PodScheduled", "status": "True"}]}}
+    result = smp({"status": {"conditions": [{"type": "Ready", "status": "True"}]}}, pod,
+                 "core.v1.Pod")
+    assert result["status"]["conditions"] == [{"type": "Ready", "status": "True"},
+                                              {"type": "PodScheduled", "status": "True"}]
+
+
+def test_a_kind_without_patch_metadata_is_refused_with_415() -> None:
+    assert root_type("example.com/v1", "Widget") is None
+    with pytest.raises(PatchError) as raised:
+        apply_strategic_merge_patch({"spec": {}}, {"spec": {"a": 1}}, None)
+    assert raised.value.status == 415
+    assert "application/merge-patch+json" in raised.value.message
+
+
+def test_a_strategic_merge_patch_is_an_object() -> None:
+    with pytest.raises(PatchError) as raised:
+        apply_strategic_merge_patch(deployment(), [{"op": "remove"}], DEPLOYMENT)
+    assert raised.value.status == 400
+
+
+# --- the patches kubectl v1.32 sends ---------------------------------------------------------
+
+
+def test_kubectl_label_and_label_removal() -> None:
+    # kubectl label deployment web env=prod tier-
+    result = smp({"metadata": {"labels": {"env": "prod", "tier": None}}})
+    assert result["metadata"]["labels"] == {"app": "web", "env": "prod"}
+
+
+def test_kubectl_annotate() -> None:
+    # kubectl annotate deployment web note=hi team-
+    result = smp({"metadata": {"annotations": {"note": "hi", "team": None}}})
+    assert result["metadata"]["annotations"] == {"note": "hi"}
+
+
+def test_kubectl_set_image() -> None:
+    # kubectl set image deployment/web web=nginx:1.26
+    result = smp({"spec": {"template": {"spec": {
+        "$setElementOrder/containers": [{"name": "web"}, {"name": "log"}],
+        "containers": [{"image": "nginx:1.26", "name": "web"}]}}}})
+    assert [c["image"] for c in pod_spec(result)["containers"]] == ["nginx:1.26", "busybox"]
+    assert container(result, "web")["ports"] == deployment()["spec"]["template"]["spec"][
+        "containers"][0]["ports"]
+
+
+def test_kubectl_rollout_restart() -> None:
+    at = "2026-12-07T06:00:00Z"
+    result = smp({"spec": {"template": {"metadata": {"annotations": {
+        "kubectl.kubernetes.io/restartedAt": at}}}}})
+    assert result["spec"]["template"]["metadata"] == {
+        "labels": {"app": "web"}, "annotations": {"kubectl.kubernetes.io/restartedAt": at}}
+
+
+def test_kubectl_scale_patches_the_scale_subresource_with_a_merge_patch() -> None:
+    scale = {"apiVersion": "autoscaling/v1", "kind": "Scale",
+             "metadata": {"name": "web", "namespace": "default"},
+             "spec": {"replicas": 2}, "status": {"replicas": 2, "selector": "app=web"}}
+    result = apply_merge_patch(scale, {"spec": {"replicas": 5}})
+    assert result["spec"] == {"replicas": 5} and result["status"] == scale["status"]
+    assert root_type("autoscaling/v1", "Scale") == "autoscaling.v1.Scale"
+
+
+def test_kubectl_apply_second_time_after_editing_the_manifest() -> None:
+    # The manifest of the first apply had the label tier, env A and B on web, its port 80 and
+    # the containers web, log; the edited one drops the label tier and env B, changes port 80 to
+    # 8080 and adds a container sidecar. kubectl apply's three-way patch (last-applied, edited,
+    # live):
+    last_applied = "{...the edited manifest...}"
+    patch = {
+        "metadata": {"annotations": {
+            "kubectl.kubernetes.io/last-applied-configuration": last_applied},
+            "labels": {"tier": None}},
+        "spec": {"template": {"spec": {
+            "$setElementOrder/containers": [{"name": "web"}, {"name": "log"},
+                                            {"name": "sidecar"}],
+            "containers": [
+                {"$setElementOrder/env": [{"name": "A"}],
+                 "$setElementOrder/ports": [{"containerPort": 8080}, {"containerPort": 443}],
+                 "env": [{"$patch": "delete", "name": "B"}],
+                 "name": "web",
+                 "ports": [{"containerPort": 8080, "protocol": "TCP"},
+                           {"$patch": "delete", "containerPort": 80}]},
+                {"image": "envoy", "name": "sidecar"}]}}}}
+    result = smp(patch)
+    assert result["metadata"]["labels"] == {"app": "web"}
+    assert result["metadata"]["annotations"][
+        "kubectl.kubernetes.io/last-applied-configuration"] == last_applied
+    assert names(pod_spec(result)["containers"]) == ["web", "log", "sidecar"]
+    web = container(result, "web")
+    assert web["env"] == [{"name": "A", "value": "1"}]
+    assert web["ports"] == [{"containerPort": 8080, "protocol": "TCP"},
+                            {"containerPort": 443, "protocol": "TCP"}]
+    assert container(result, "sidecar") == {"image": "envoy", "name": "sidecar"}
+
+
+def test_kubectl_apply_strategy_change_to_recreate() -> None:
+    # kubectl apply of a manifest whose strategy went from RollingUpdate (with rollingUpdate
+    # settings) to Recreate.
+    result = smp({"spec": {"strategy": {"$retainKeys": ["type"], "rollingUpdate": None,
+                                        "type": "Recreate"}}})
+    assert result["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_kubectl_patch_strategic_merge_is_the_default_type() -> None:
+    # kubectl patch deployment web -p '{"spec":{"template":{"spec":{"containers":[...]}}}}'
+    result = smp({"spec": {"template": {"spec": {"containers": [
+        {"name": "web", "resources": {"limits": {"cpu": "500m"}}}]}}}})
+    assert container(result, "web")["resources"] == {"limits": {"cpu": "500m"}}
+    assert names(pod_spec(result)["containers"]) == ["web", "log"]
+
+
+# --- JSON merge patch -------------------------------------------------------------------------
+
+
+def test_merge_patch_null_deletes_objects_merge_lists_replace() -> None:
+    original = deployment()
+    before = copy.deepcopy(original)
+    result = apply_merge_patch(original, {
+        "metadata": {"labels": {"tier": None, "env": "prod"}},
+        "spec": {"template": {"spec": {"containers": [{"name": "only", "image": "x"}]}},
+                 "strategy": None}})
+    assert original == before
+    assert result["metadata"]["labels"] == {"app": "web", "env": "prod"}
+    assert pod_spec(result)["containers"] == [{"name": "only", "image": "x"}]
+    assert "strategy" not in result["spec"]
+    assert pod_spec(result)["volumes"] == pod_spec(before)["volumes"]
+
+
+def test_merge_patch_nulls_inside_a_new_object_are_dropped() -> None:
+    result = apply_merge_patch({"a": 1}, {"b": {"c": None, "d": 2}})
+    assert result == {"a": 1, "b": {"d": 2}}
+
+
+def test_merge_patch_result_shares_nothing_with_the_input() -> None:
+    original = deployment()
+    result = apply_merge_patch(original, {"spec": {"replicas": 3}})
+    result["metadata"]["labels"]["x"] = "y"
+    assert "x" not in original["metadata"]["labels"]
+
+
+@pytest.mark.parametrize("patch", [[{"a": 1}], "x", 3, None])
+def test_merge_patch_is_an_object(patch: Any) -> None:
+    with pytest.raises(PatchError) as raised:
+        apply_merge_patch(deployment(), patch)
+    assert raised.value.status == 400
+
+
+# --- JSON patch -------------------------------------------------------------------------------
+
+
+def test_json_patch_operations_apply_in_order() -> None:
+    original = deployment()
+    before = copy.deepcopy(original)
+    result = apply_json_patch(original, [
+        {"op": "replace", "path": "/spec/replicas", "value": 4},
+        {"op": "add", "path": "/metadata/labels/env", "value": "prod"},
+        {"op": "remove", "path": "/metadata/labels/tier"},
+        {"op": "add", "path": "/spec/template/spec/containers/-",
+         "value": {"name": "c", "image": "x"}},
+        {"op": "test", "path": "/spec/replicas", "value": 4},
+        {"op": "copy", "from": "/metadata/labels", "path": "/metadata/annotations"},
+        {"op": "move", "from": "/metadata/finalizers", "path": "/spec/finalizersMoved"},
+    ])
+    assert original == before
+    assert result["spec"]["replicas"] == 4
+    assert result["metadata"]["labels"] == {"app": "web", "env": "prod"}
+    assert result["metadata"]["annotations"] == {"app": "web", "env": "prod"}
+    assert names(pod_spec(result)["containers"]) == ["web", "log", "c"]
+    assert "finalizers" not in result["metadata"] and result["spec"]["finalizersMoved"]
+
+
+@pytest.mark.parametrize(("ops", "status"), [
+    ([{"op": "remove", "path": "/metadata/nothere"}], 422),
+    ([{"op": "test", "path": "/spec/replicas", "value": 9}], 422),
+    ([{"op": "replace", "path": "/spec/template/spec/containers/7/image", "value": "x"}], 422),
+    ([{"op": "frobnicate", "path": "/spec"}], 400),
+    ([{"op": "add", "path": "/spec/x"}], 400),  # no value
+    ([{"path": "/spec"}], 400),
+    ({"op": "add"}, 400),
+])
+def test_json_patch_errors(ops: Any, status: int) -> None:
+    original = deployment()
+    with pytest.raises(PatchError) as raised:
+        apply_json_patch(original, ops)
+    assert raised.value.status == status
+    assert original == deployment()
+
+
+def test_json_patch_is_all_or_nothing() -> None:
+    original = deployment()
+    with pytest.raises(PatchError):
+        apply_json_patch(original, [{"op": "replace", "path": "/spec/replicas", "value": 9},
+                                    {"op": "remove", "path": "/nothere"}])
+    assert original["spec"]["replicas"] == 2
+
+
+def test_json_patch_longer_than_the_server_allows_is_too_large() -> None:
+    ops = [{"op": "test", "path": "/kind", "value": "Deployment"}] * (MAX_JSON_PATCH_OPERATIONS + 1)
+    with pytest.raises(PatchError) as raised:
+        apply_json_patch(deployment(), ops)
+    assert raised.value.status == 413
+
+
+def test_patch_results_are_json() -> None:
+    result = smp({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "y"}]}}}})
+    assert json.loads(json.dumps(result)) == result
