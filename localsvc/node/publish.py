@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
+from localsvc.model import replicasets as rs
 from localsvc.model.endpoints import SERVICE_NAME_LABEL
 from localsvc.model.objects import api_version_of
 from localsvc.model.snapshot import ServiceInfo, Snapshot, Unserved
@@ -130,6 +131,7 @@ class StorePublishing(ObjectViews):
     svclb_errors: dict[str, str]
     _svclb_applied: dict[str, svclb.SvclbSpec] | None
     _derived_inputs: _Derived | None  # what Endpoints/EndpointSlices/Namespaces came from
+    replicaset_counts: dict[str, dict[str, rs.PodCounts]]  # Deployment -> hash -> its pods
 
     def list_objects(self, kind: str, namespace: str | None) -> list[Obj]:
         """The objects of `kind` (in `namespace`) as the store holds them, each with the
@@ -172,6 +174,7 @@ class StorePublishing(ObjectViews):
             partial(svc.kube_dns_object, self.dns_ip, self.started))
         events += self.publisher.publish("Service", services)
         events += self.publisher.publish("Pod", self._pod_entries(found))
+        events += self.publisher.publish("ReplicaSet", self._replicaset_entries())
         events += self._publish_derived(found)
         return events
 
@@ -221,8 +224,50 @@ class StorePublishing(ObjectViews):
                  if _slice_owner(self.objects.get(k)) in names]
         return events + self.publisher.update("EndpointSlice", slices, stale)
 
+    def _replicaset_entries(self) -> dict[str, Entry]:
+        """The ReplicaSets of every Deployment the controller keeps revisions of."""
+        entries: dict[str, Entry] = {}
+        for dkey, history in self.state.deployments.items():
+            deployment = self.state.objects.get(dkey)
+            if deployment is None:
+                continue
+            counts = self.replicaset_counts.get(dkey, {})
+            meta = deployment["metadata"]
+            for rev in history.revisions:
+                key = key_of("ReplicaSet", meta.get("namespace", "default"),
+                             rs.replicaset_name(meta["name"], rev.hash))
+                pods = counts.get(rev.hash, rs.PodCounts())
+                entries[key] = ((deployment, rev, pods),
+                                partial(self._render_replicaset, key, deployment, rev, pods))
+        return entries
+
+    def _render_replicaset(self, key: str, deployment: Obj, rev: rs.Revision,
+                           pods: rs.PodCounts) -> Obj:
+        """The ReplicaSet with the generation the store will give it (its status observed
+        it: the pods were counted in the same sync)."""
+        shown = rs.replicaset_object(deployment, rev, pods, 1)
+        previous = self.objects.get(key)
+        if previous is not None:
+            before = int(previous["metadata"].get("generation") or 1)
+            generation = before + (1 if previous.get("spec") != shown["spec"] else 0)
+            shown["metadata"]["generation"] = shown["status"]["observedGeneration"] = generation
+        return shown
+
+    def _deployment_revision(self, obj: Obj) -> str | None:
+        history = self.state.deployments.get(key_of("Deployment", obj["metadata"].get(
+            "namespace", "default"), obj["metadata"]["name"]))
+        return str(max(r.revision for r in history.revisions)) \
+            if history is not None and history.revisions else None
+
     def _render_applied(self, obj: Obj, problems: list[str]) -> Obj:
-        if obj.get("kind") in ("Deployment", "Secret") or problems:
+        if obj.get("kind") == "Deployment":
+            shown = self._shown(obj, self._with_status)
+            revision = self._deployment_revision(obj)
+            if revision is not None and not problems:  # (the deployment controller sets it)
+                meta = shown["metadata"] = dict(shown["metadata"])
+                meta["annotations"] = {**(meta.get("annotations") or {}), rs.REVISION: revision}
+            return with_problems(shown, problems)
+        if obj.get("kind") == "Secret" or problems:
             return with_problems(self._shown(obj, self._with_status), problems)
         # Stored objects are never changed in place and the store replaces the metadata it
         # stamps: the object itself is shared, not copied (an apply of thousands of ConfigMaps
@@ -244,7 +289,7 @@ class StorePublishing(ObjectViews):
     def _status_inputs(self, obj: Obj) -> Any:
         if obj.get("kind") == "Deployment":
             try:
-                return self._deployment_status(obj)
+                return self._deployment_status(obj), self._deployment_revision(obj)
             except Exception:  # a malformed stored object: published as stored, with problems
                 return None
         return None

@@ -1,0 +1,124 @@
+"""Deployments own ReplicaSets own pods, on the real engine: a Deployment applied, its image
+changed, then changed back (as `kubectl rollout undo` patches it) gets revisions 1, 2, 3 with
+the first ReplicaSet reused at 3; the pods' ownerReferences carry their ReplicaSet's uid; the
+Deployment's status says "successfully rolled out" by kubectl's own rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from localsvc.host.api import Environment
+from tests.integration.conftest import DEMO_IMAGE, wait_for, write
+
+Obj = dict[str, Any]
+
+
+def app(version: str, cause: str) -> str:
+    return f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  annotations: {{kubernetes.io/change-cause: "{cause}"}}
+spec:
+  replicas: 2
+  revisionHistoryLimit: 5
+  strategy: {{rollingUpdate: {{maxSurge: 1, maxUnavailable: 0}}}}
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+      - name: web
+        image: {DEMO_IMAGE}
+        args: ["serve", "--port", "8080"]
+        env: [{{name: VERSION, value: "{version}"}}]
+        readinessProbe: {{httpGet: {{path: /, port: 8080}}, periodSeconds: 1}}
+"""
+
+
+def rollout_message(deployment: Obj) -> tuple[str, bool]:
+    """kubectl's DeploymentStatusViewer.Status (polymorphichelpers/rollout_status.go)."""
+    name, status, spec = deployment["metadata"]["name"], deployment["status"], deployment["spec"]
+    if deployment["metadata"]["generation"] > status.get("observedGeneration", 0):
+        return "Waiting for deployment spec update to be observed...", False
+    progressing = next((c for c in status.get("conditions") or []
+                        if c["type"] == "Progressing"), None)
+    if progressing is not None and progressing["reason"] == "ProgressDeadlineExceeded":
+        raise AssertionError(f'deployment "{name}" exceeded its progress deadline')
+    updated, replicas = status.get("updatedReplicas", 0), status.get("replicas", 0)
+    if updated < spec["replicas"]:
+        return f"{updated} out of {spec['replicas']} new replicas have been updated", False
+    if replicas > updated:
+        return f"{replicas - updated} old replicas are pending termination", False
+    if status.get("availableReplicas", 0) < updated:
+        return "updated replicas not yet available", False
+    return f'deployment "{name}" successfully rolled out', True
+
+
+def objects(env: Environment, kind: str) -> list[Obj]:
+    return [o for o in env.node().get("/v1/events")["items"] if o["kind"] == kind]
+
+
+def rolled_out(env: Environment) -> Obj | None:
+    deployment = env.get("Deployment", "web")[0]
+    return deployment if rollout_message(deployment)[1] else None
+
+
+def pods_of(env: Environment) -> list[Obj]:
+    return [p for p in objects(env, "Pod") if "deletionTimestamp" not in p["metadata"]]
+
+
+def replicasets(env: Environment) -> dict[int, Obj]:
+    return {int(r["metadata"]["annotations"]["deployment.kubernetes.io/revision"]): r
+            for r in objects(env, "ReplicaSet")}
+
+
+def check_rolled_out(env: Environment, revision: int) -> dict[int, Obj]:
+    """Wait for the rollout to `revision`; the ReplicaSets by revision, with the current one
+    owning exactly the pods (each ownerReference carrying its uid) and the others none."""
+    deployment = wait_for(lambda: rolled_out(env), timeout=50, what="the rollout")
+    assert deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"] \
+        == str(revision)
+    conditions = {c["type"]: c for c in deployment["status"]["conditions"]}
+    assert conditions["Available"]["status"] == "True"
+    assert conditions["Available"]["reason"] == "MinimumReplicasAvailable"
+    assert conditions["Progressing"]["reason"] == "NewReplicaSetAvailable"
+    wait_for(lambda: len(pods_of(env)) == 2, timeout=30, what="old pods to go")
+    by_revision = replicasets(env)
+    current = by_revision[revision]
+    assert current["spec"]["replicas"] == 2 and current["status"]["readyReplicas"] == 2
+    assert current["metadata"]["ownerReferences"][0]["uid"] == deployment["metadata"]["uid"]
+    hash_ = current["metadata"]["labels"]["pod-template-hash"]
+    assert current["metadata"]["name"] == f"web-{hash_}"
+    for pod in pods_of(env):
+        assert pod["metadata"]["labels"]["pod-template-hash"] == hash_
+        (owner,) = pod["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["name"], owner["uid"]) == (
+            "ReplicaSet", current["metadata"]["name"], current["metadata"]["uid"])
+    for number, old in by_revision.items():
+        if number != revision:
+            assert old["spec"]["replicas"] == 0 and old["status"]["replicas"] == 0
+    return by_revision
+
+
+def test_image_change_and_undo_move_replicasets_through_revisions(env: Environment,
+                                                                  tmp_path: Path) -> None:
+    env.up([write(tmp_path, "v1.yaml", app("1", "first"))], wait=50)
+    first = check_rolled_out(env, 1)
+    assert list(first) == [1]
+    assert first[1]["metadata"]["annotations"]["kubernetes.io/change-cause"] == "first"
+
+    env.apply([write(tmp_path, "v2.yaml", app("2", "second"))])
+    second = check_rolled_out(env, 2)
+    assert sorted(second) == [1, 2]
+    assert second[1]["metadata"]["uid"] == first[1]["metadata"]["uid"]
+    assert second[2]["metadata"]["annotations"]["kubernetes.io/change-cause"] == "second"
+
+    # What `kubectl rollout undo` writes: the template of revision 1 back.
+    env.apply([write(tmp_path, "v1.yaml", app("1", "first"))])
+    third = check_rolled_out(env, 3)
+    assert sorted(third) == [2, 3]
+    assert third[3]["metadata"]["uid"] == first[1]["metadata"]["uid"]  # reused, not new
+    assert third[3]["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] == "1"
