@@ -1,0 +1,152 @@
+"""The cell formats the API server's table printers share: ages, label maps, selectors. Pure.
+
+Ages are k8s.io/apimachinery/pkg/util/duration.HumanDuration of now minus a timestamp ("5s",
+"3m2s", "4h", "2d3h", "3y10d"); a missing timestamp is "<unknown>".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+UNKNOWN = "<unknown>"
+NONE = "<none>"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A TableColumnDefinition; priority 1 marks a column kubectl shows only with -o wide."""
+
+    name: str
+    type: str = "string"
+    description: str = ""
+    priority: int = 0
+    format: str = ""
+
+    def definition(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "format": self.format,
+                "description": self.description, "priority": self.priority}
+
+
+NAME = Column("Name", format="name",
+              description="Name must be unique within a namespace. Is required when creating "
+                          "resources, although some resources may allow a client to request the "
+                          "generation of an appropriate name automatically. Name is primarily "
+                          "intended for creation idempotence and configuration definition. "
+                          "Cannot be updated. More info: https://kubernetes.io/docs/concepts/"
+                          "overview/working-with-objects/names#names")
+AGE = Column("Age",
+             description="CreationTimestamp is a timestamp representing the server time when "
+                         "this object was created. It is not guaranteed to be set in "
+                         "happens-before order across separate operations. Clients may not set "
+                         "this value. It is represented in RFC3339 form and is in UTC.\n\n"
+                         "Populated by the system. Read-only. Null for lists. More info: "
+                         "https://git.k8s.io/community/contributors/devel/sig-architecture/"
+                         "api-conventions.md#metadata")
+
+
+def human_duration(seconds: float) -> str:
+    """duration.HumanDuration: coarser as it grows; up to 1 s in the future counts as now."""
+    whole = int(seconds)  # Go's int(d.Seconds()) truncates toward zero
+    if whole < -1:
+        return "<invalid>"
+    if whole < 0:
+        return "0s"
+    if whole < 120:
+        return f"{whole}s"
+    minutes = whole // 60
+    if minutes < 10:
+        rest = whole % 60
+        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = whole // 3600
+    if hours < 8:
+        rest = minutes % 60
+        return f"{hours}h{rest}m" if rest else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        rest = hours % 24
+        return f"{hours // 24}d{rest}h" if rest else f"{hours // 24}d"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        days = (hours // 24) % 365
+        return f"{hours // 24 // 365}y{days}d" if days else f"{hours // 24 // 365}y"
+    return f"{hours // 24 // 365}y"
+
+
+def timestamp(value: Any) -> float | None:
+    """Seconds since the epoch of an RFC 3339 time ("2024-05-01T10:00:00Z"), None when unset."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def since(value: Any, now: float) -> str:
+    """translateTimestampSince: the age of a timestamp, "<unknown>" when it is unset."""
+    moment = timestamp(value)
+    return UNKNOWN if moment is None else human_duration(now - moment)
+
+
+def age(obj: Mapping[str, Any], now: float) -> str:
+    return since((obj.get("metadata") or {}).get("creationTimestamp"), now)
+
+
+def name_of(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name", ""))
+
+
+def dig(obj: Any, *path: str) -> Any:
+    """obj[path[0]][path[1]]..., None where a step is missing or not a mapping."""
+    for key in path:
+        obj = obj.get(key) if isinstance(obj, Mapping) else None
+    return obj
+
+
+def format_labels(labels: Any) -> str:
+    """labels.FormatLabels: "a=1,b=2" sorted by key, "<none>" when empty."""
+    if not isinstance(labels, Mapping) or not labels:
+        return NONE
+    return ",".join(f"{key}={labels[key]}" for key in sorted(labels))
+
+
+def selector_string(selector: Any) -> str:
+    """A LabelSelector as labels.Selector.String() prints it, requirements sorted by key."""
+    if not isinstance(selector, Mapping):
+        return ""
+    requirements: list[tuple[str, str]] = []
+    for key, value in (selector.get("matchLabels") or {}).items():
+        requirements.append((key, f"{key}={value}"))
+    for expression in selector.get("matchExpressions") or []:
+        if not isinstance(expression, Mapping):
+            return "<invalid>"
+        key, operator = str(expression.get("key", "")), expression.get("operator")
+        values = ",".join(sorted(str(v) for v in expression.get("values") or []))
+        shown = {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})",
+                 "Exists": key, "DoesNotExist": f"!{key}"}.get(str(operator))
+        if shown is None:
+            return "<invalid>"
+        requirements.append((key, shown))
+    return ",".join(text for _, text in sorted(requirements, key=lambda r: r[0]))
+
+
+def containers_and_images(containers: Any) -> tuple[str, str]:
+    """layoutContainerCells: the container names and their images, each comma-joined."""
+    items = [c for c in containers or [] if isinstance(c, Mapping)]
+    return (",".join(str(c.get("name", "")) for c in items),
+            ",".join(str(c.get("image", "")) for c in items))
+
+
+def more_list(items: list[str], count: int, limit: int = 3, empty: str = "") -> str:
+    """The first `limit` items, then " + N more..." as the printers shorten long lists."""
+    text = ",".join(items[:limit])
+    if count > limit:
+        return f"{text} + {count - limit} more..."
+    return text or empty

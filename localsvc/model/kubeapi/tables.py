@@ -1,0 +1,391 @@
+"""meta.k8s.io Tables: what `kubectl get` prints, as the 1.32 API server builds them. Pure.
+
+`table(kind, objects, now)` gives the columns and rows of pkg/printers/internalversion's
+printer for the kind (every column, the -o wide ones with priority 1: the server always sends
+them and kubectl hides them), a NAME/AGE table for kinds without one. Each row carries the object
+as the request's includeObject asks: "None", "Metadata" (a PartialObjectMetadata, the default)
+or "Object". `table_request(accept)` tells from an Accept header whether a Table is asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from localsvc.model.kubeapi import podtable
+from localsvc.model.kubeapi.tablecells import AGE, NAME, NONE, Column, age, dig, name_of, since
+from localsvc.model.kubeapi.tablecells import containers_and_images, format_labels, more_list
+from localsvc.model.kubeapi.tablecells import selector_string
+
+Row = tuple[list[Any], list[dict[str, str]]]
+Printer = Callable[[Mapping[str, Any], float], Row]
+
+_CONTAINERS = Column("Containers", priority=1,
+                     description="Names of each container in the template.")
+_IMAGES = Column("Images", priority=1,
+                 description="Images referenced by each container in the template.")
+_SELECTOR = Column("Selector", priority=1,
+                   description="Label selector for pods. Existing ReplicaSets whose pods are "
+                               "selected by this will be the ones affected by this deployment.")
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _items(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+# -- Service
+
+def _service_row(svc: Mapping[str, Any], now: float) -> Row:
+    spec = svc.get("spec") or {}
+    kind = str(spec.get("type") or "ClusterIP")
+    cluster_ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+    ports = ",".join(
+        f"{p.get('port')}:{p['nodePort']}/{p.get('protocol', 'TCP')}" if _int(p.get("nodePort"))
+        else f"{p.get('port')}/{p.get('protocol', 'TCP')}"
+        for p in _items(spec.get("ports")))
+    return [name_of(svc), kind, cluster_ips[0] if cluster_ips else NONE,
+            _external_ip(svc, kind), ports or NONE, age(svc, now),
+            format_labels(spec.get("selector"))], []
+
+
+def _external_ip(svc: Mapping[str, Any], kind: str) -> str:
+    external = [str(ip) for ip in dig(svc, "spec", "externalIPs") or []]
+    if kind in ("ClusterIP", "NodePort"):
+        return ",".join(external) or NONE
+    if kind == "LoadBalancer":
+        ingress = sorted({str(i.get("ip") or i.get("hostname")) for i in
+                          _items(dig(svc, "status", "loadBalancer", "ingress"))
+                          if i.get("ip") or i.get("hostname")})
+        return ",".join(ingress + external) or "<pending>"
+    if kind == "ExternalName":
+        return str(dig(svc, "spec", "externalName") or "")
+    return "<unknown>"
+
+
+# -- workloads
+
+def _deployment_row(deploy: Mapping[str, Any], now: float) -> Row:
+    status = deploy.get("status") or {}
+    template = dig(deploy, "spec", "template", "spec", "containers")
+    names, images = containers_and_images(template)
+    replicas = dig(deploy, "spec", "replicas")
+    return [name_of(deploy),
+            f"{_int(status.get('readyReplicas'))}/{1 if replicas is None else _int(replicas)}",
+            _int(status.get("updatedReplicas")), _int(status.get("availableReplicas")),
+            age(deploy, now), names, images, selector_string(dig(deploy, "spec", "selector"))], []
+
+
+def _replicaset_row(rs: Mapping[str, Any], now: float) -> Row:
+    status = rs.get("status") or {}
+    names, images = containers_and_images(dig(rs, "spec", "template", "spec", "containers"))
+    replicas = dig(rs, "spec", "replicas")
+    return [name_of(rs), 1 if replicas is None else _int(replicas), _int(status.get("replicas")),
+            _int(status.get("readyReplicas")), age(rs, now), names, images,
+            selector_string(dig(rs, "spec", "selector"))], []
+
+
+# -- endpoints
+
+def _endpoints_row(endpoints: Mapping[str, Any], now: float) -> Row:
+    subsets = _items(endpoints.get("subsets"))
+    shown: list[str] = []
+    count = 0
+    for subset in subsets:
+        addresses = [str(a.get("ip", "")) for a in _items(subset.get("addresses"))]
+        ports = _items(subset.get("ports"))
+        if not ports:  # a headless Service without ports lists bare addresses
+            count += len(addresses)
+            shown += addresses
+            continue
+        for port in ports:
+            count += len(addresses)
+            shown += [_host_port(ip, port.get("port")) for ip in addresses]
+    text = more_list(shown, count) if subsets else NONE
+    return [name_of(endpoints), text, age(endpoints, now)], []
+
+
+def _host_port(ip: str, port: Any) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _endpointslice_row(eps: Mapping[str, Any], now: float) -> Row:
+    ports = _items(eps.get("ports"))
+    port_names = [str(p["port"]) if p.get("port") is not None
+                  else str(p["name"]) if p.get("name") is not None else "*" for p in ports]
+    addresses = [str(a) for e in _items(eps.get("endpoints")) for a in e.get("addresses") or []]
+    endpoints = (more_list(addresses, len(addresses), empty="<unset>")
+                 if _items(eps.get("endpoints")) else "<unset>")
+    return [name_of(eps), str(eps.get("addressType", "")),
+            more_list(port_names, len(port_names), empty="<unset>"), endpoints, age(eps, now)], []
+
+
+# -- cluster and configuration
+
+def _namespace_row(ns: Mapping[str, Any], now: float) -> Row:
+    return [name_of(ns), str(dig(ns, "status", "phase") or ""), age(ns, now)], []
+
+
+def _node_row(node: Mapping[str, Any], now: float) -> Row:
+    status = node.get("status") or {}
+    ready = next((c for c in _items(status.get("conditions")) if c.get("type") == "Ready"), None)
+    states = ["Unknown"] if ready is None else [
+        "Ready" if ready.get("status") == "True" else "NotReady"]
+    if dig(node, "spec", "unschedulable"):
+        states.append("SchedulingDisabled")
+    info = status.get("nodeInfo") or {}
+    return [name_of(node), ",".join(states), _node_roles(node), age(node, now),
+            str(info.get("kubeletVersion", "")), _node_address(status, "InternalIP"),
+            _node_address(status, "ExternalIP"), info.get("osImage") or "<unknown>",
+            info.get("kernelVersion") or "<unknown>",
+            info.get("containerRuntimeVersion") or "<unknown>"], []
+
+
+def _node_roles(node: Mapping[str, Any]) -> str:
+    roles: set[str] = set()
+    for key, value in (dig(node, "metadata", "labels") or {}).items():
+        if key.startswith("node-role.kubernetes.io/") and key[len("node-role.kubernetes.io/"):]:
+            roles.add(key[len("node-role.kubernetes.io/"):])
+        elif key == "kubernetes.io/role" and value:
+            roles.add(str(value))
+    return ",".join(sorted(roles)) or NONE
+
+
+def _node_address(status: Mapping[str, Any], kind: str) -> str:
+    return next((str(a.get("address")) for a in _items(status.get("addresses"))
+                 if a.get("type") == kind), NONE)
+
+
+def _configmap_row(cm: Mapping[str, Any], now: float) -> Row:
+    count = len(cm.get("data") or {}) + len(cm.get("binaryData") or {})
+    return [name_of(cm), count, age(cm, now)], []
+
+
+def _secret_row(secret: Mapping[str, Any], now: float) -> Row:
+    return [name_of(secret), str(secret.get("type", "")), len(secret.get("data") or {}),
+            age(secret, now)], []
+
+
+def _serviceaccount_row(sa: Mapping[str, Any], now: float) -> Row:
+    return [name_of(sa), len(sa.get("secrets") or []), age(sa, now)], []
+
+
+# -- events (core/v1 and events.k8s.io/v1, whose fields are renamed)
+
+def _event_row(event: Mapping[str, Any], now: float) -> Row:
+    e = _core_event(event)
+    first = (since(e.get("firstTimestamp"), now) if e.get("firstTimestamp")
+             else since(e.get("eventTime"), now))
+    last = since(e.get("lastTimestamp"), now) if e.get("lastTimestamp") else first
+    count = _int(e.get("count"))
+    series = e.get("series")
+    if isinstance(series, Mapping):
+        last, count = since(series.get("lastObservedTime"), now), _int(series.get("count"))
+    elif count == 0:
+        count = 1  # a singleton event of the new API has no count
+    involved = e.get("involvedObject") or {}
+    kind = str(involved.get("kind", "")).lower()
+    target = f"{kind}/{involved['name']}" if involved.get("name") else kind
+    source = e.get("source") or {}
+    component = source.get("component") or e.get("reportingComponent") or ""
+    instance = source.get("host") or e.get("reportingInstance") or ""
+    return [last, str(e.get("type", "")), str(e.get("reason", "")), target,
+            str(involved.get("fieldPath", "")),
+            f"{component}, {instance}" if instance else str(component),
+            str(e.get("message", "")).strip(), first, count, name_of(event)], []
+
+
+def _core_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not str(event.get("apiVersion", "")).startswith("events.k8s.io/"):
+        return event
+    series = event.get("series")
+    return {
+        "firstTimestamp": event.get("deprecatedFirstTimestamp"),
+        "lastTimestamp": event.get("deprecatedLastTimestamp"),
+        "eventTime": event.get("eventTime"), "count": event.get("deprecatedCount"),
+        "series": ({"count": series.get("count"), "lastObservedTime":
+                    series.get("lastObservedTime")} if isinstance(series, Mapping) else None),
+        "involvedObject": event.get("regarding") or {}, "type": event.get("type"),
+        "reason": event.get("reason"), "message": event.get("note"),
+        "source": event.get("deprecatedSource") or {},
+        "reportingComponent": event.get("reportingController"),
+        "reportingInstance": event.get("reportingInstance"),
+    }
+
+
+def _default_row(obj: Mapping[str, Any], now: float) -> Row:
+    return [name_of(obj), age(obj, now)], []
+
+
+_PRINTERS: dict[str, tuple[tuple[Column, ...], Printer]] = {
+    "Pod": (podtable.COLUMNS, podtable.pod_row),
+    "Service": ((NAME, Column("Type", description="type determines how the Service is exposed."),
+                 Column("Cluster-IP", description="clusterIP is the IP address of the service."),
+                 Column("External-IP", description="externalIPs is a list of IP addresses for "
+                                                   "which nodes in the cluster will also accept "
+                                                   "traffic for this service."),
+                 Column("Port(s)", description="The list of ports that are exposed by this "
+                                               "service."),
+                 AGE, Column("Selector", priority=1, description="Route service traffic to pods "
+                                                                 "with label keys and values "
+                                                                 "matching this selector.")),
+                _service_row),
+    "Deployment": ((NAME, Column("Ready", description="Number of the pod with ready state"),
+                    Column("Up-to-date", "integer", "Total number of non-terminated pods "
+                                                    "targeted by this deployment that have the "
+                                                    "desired template spec."),
+                    Column("Available", "integer", "Total number of available pods (ready for "
+                                                   "at least minReadySeconds) targeted by this "
+                                                   "deployment."),
+                    AGE, _CONTAINERS, _IMAGES, _SELECTOR), _deployment_row),
+    "ReplicaSet": ((NAME, Column("Desired", "integer", "Replicas is the number of desired "
+                                                       "pods."),
+                    Column("Current", "integer", "Replicas is the most recently observed number "
+                                                 "of replicas."),
+                    Column("Ready", "integer", "The number of pods targeted by this ReplicaSet "
+                                               "with a Ready Condition."),
+                    AGE, _CONTAINERS, _IMAGES, _SELECTOR), _replicaset_row),
+    "Endpoints": ((NAME, Column("Endpoints", description="Endpoints of the service"), AGE),
+                  _endpoints_row),
+    "EndpointSlice": ((NAME, Column("AddressType", description="The type of address carried by "
+                                                               "this EndpointSlice."),
+                       Column("Ports", description="Ports present on this EndpointSlice."),
+                       Column("Endpoints", description="Endpoints present on this "
+                                                       "EndpointSlice."), AGE),
+                      _endpointslice_row),
+    "Namespace": ((NAME, Column("Status", description="The status of the namespace"), AGE),
+                  _namespace_row),
+    "Node": ((NAME, Column("Status", description="The status of the node"),
+              Column("Roles", description="The roles of the node"), AGE,
+              Column("Version", description="Kubelet Version reported by the node."),
+              Column("Internal-IP", priority=1, description="List of addresses reachable to "
+                                                            "the node."),
+              Column("External-IP", priority=1, description="List of addresses reachable to "
+                                                            "the node."),
+              Column("OS-Image", priority=1, description="OS Image reported by the node."),
+              Column("Kernel-Version", priority=1, description="Kernel Version reported by the "
+                                                               "node."),
+              Column("Container-Runtime", priority=1, description="Container Runtime Version "
+                                                                  "reported by the node.")),
+             _node_row),
+    "ConfigMap": ((NAME, Column("Data", description="Data contains the configuration data."),
+                   AGE), _configmap_row),
+    "Secret": ((NAME, Column("Type", description="Used to facilitate programmatic handling of "
+                                                 "secret data."),
+                Column("Data", description="Data contains the secret data."), AGE), _secret_row),
+    "ServiceAccount": ((NAME, Column("Secrets", description="Secrets is a list of the secrets "
+                                                            "in the same namespace that pods "
+                                                            "running using this ServiceAccount "
+                                                            "are allowed to use."), AGE),
+                       _serviceaccount_row),
+    "Event": ((Column("Last Seen", description="The time at which the most recent occurrence "
+                                               "of this event was recorded."),
+               Column("Type", description="Type of this event (Normal, Warning)"),
+               Column("Reason", description="This should be a short, machine understandable "
+                                            "string that gives the reason for the transition "
+                                            "into the object's current status."),
+               Column("Object", description="The object that this event is about."),
+               Column("Subobject", priority=1, description="The field of the object the event "
+                                                           "is about."),
+               Column("Source", priority=1, description="The component reporting this event."),
+               Column("Message", description="A human-readable description of the status of "
+                                             "this operation."),
+               Column("First Seen", priority=1, description="The time at which the event was "
+                                                            "first recorded."),
+               Column("Count", priority=1, description="The number of times this event has "
+                                                       "occurred."),
+               Column("Name", priority=1, format="name", description=NAME.description)),
+              _event_row),
+}
+_DEFAULT = ((NAME, AGE), _default_row)
+
+
+def columns(kind: str) -> tuple[Column, ...]:
+    return _PRINTERS.get(kind, _DEFAULT)[0]
+
+
+def table(kind: str, objects: Sequence[Mapping[str, Any]], now: float,
+          include_object: str = "Metadata", resource_version: str = "", *,
+          continue_token: str = "", remaining_item_count: int | None = None,
+          version: str = "v1") -> dict[str, Any]:
+    """The Table of `objects` of `kind` at time `now` (seconds since the epoch)."""
+    defined, printer = _PRINTERS.get(kind, _DEFAULT)
+    rows = []
+    for obj in objects:
+        cells, conditions = printer(obj, now)
+        row: dict[str, Any] = {"cells": cells}
+        if conditions:
+            row["conditions"] = conditions
+        row["object"] = _row_object(obj, include_object, version)
+        rows.append(row)
+    metadata: dict[str, Any] = {}
+    if resource_version:
+        metadata["resourceVersion"] = resource_version
+    if continue_token:
+        metadata["continue"] = continue_token
+    if remaining_item_count is not None:
+        metadata["remainingItemCount"] = remaining_item_count
+    return {"kind": "Table", "apiVersion": f"meta.k8s.io/{version}", "metadata": metadata,
+            "columnDefinitions": [column.definition() for column in defined], "rows": rows}
+
+
+def _row_object(obj: Mapping[str, Any], include_object: str,
+                version: str) -> dict[str, Any] | None:
+    if include_object == "None":
+        return None
+    if include_object == "Object":
+        return dict(obj)
+    return {"kind": "PartialObjectMetadata", "apiVersion": f"meta.k8s.io/{version}",
+            "metadata": dict(obj.get("metadata") or {})}
+
+
+# -- content negotiation
+
+TABLE_VERSIONS = ("v1", "v1beta1")
+
+
+@dataclass(frozen=True)
+class TableRequest:
+    version: str  # "v1" or "v1beta1"
+
+    @property
+    def content_type(self) -> str:
+        """The Content-Type of the answer, as the API server labels a Table."""
+        return f"application/json;as=Table;v={self.version};g=meta.k8s.io"
+
+
+def table_request(accept: str) -> TableRequest | None:
+    """The Table the Accept header prefers, None when it prefers a plain object (or nothing).
+
+    Media ranges are taken by their q (highest first, then in order); the first one the server
+    can answer decides: a JSON Table of a known version, or plain JSON/YAML/anything. Others
+    (protobuf, PartialObjectMetadata, unknown Table versions) are passed over.
+    """
+    ranges = []
+    for position, text in enumerate(accept.split(",")):
+        media, _, rest = text.partition(";")
+        params = {}
+        for item in rest.split(";"):
+            key, _, value = item.partition("=")
+            if key.strip():
+                params[key.strip().lower()] = value.strip().strip('"')
+        try:
+            quality = float(params.pop("q", "1"))
+        except ValueError:
+            quality = 1.0
+        if quality > 0:  # q=0 refuses the range
+            ranges.append((-quality, position, media.strip().lower(), params))
+    for _, _, media, params in sorted(ranges, key=lambda r: (r[0], r[1])):
+        if "as" in params:
+            if (media in ("application/json", "application/*", "*/*")
+                    and params.get("as") == "Table" and params.get("g") == "meta.k8s.io"
+                    and params.get("v") in TABLE_VERSIONS):
+                return TableRequest(params["v"])
+            continue
+        if media in ("application/json", "application/yaml", "application/*", "*/*"):
+            return None
+    return None
