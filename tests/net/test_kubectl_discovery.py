@@ -31,6 +31,7 @@ pytestmark = pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl is n
 @dataclass
 class RequestLog:
     entries: list[tuple[str, str, str]] = field(default_factory=list)  # path, Accept, answer type
+    writes: list[str] = field(default_factory=list)  # "METHOD /path?query" of every non-GET
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, path: str, accept: str, answered: str) -> None:
@@ -50,6 +51,9 @@ def discovery_app(log: RequestLog, port: int) -> web.Application:
     async def handle(request: web.Request) -> web.Response:
         path = request.path.rstrip("/") or "/"
         accept = request.headers.get("Accept", "")
+        if request.method != "GET":
+            with log.lock:
+                log.writes.append(f"{request.method} {request.path_qs}")
         response = answer(path, accept, request.query.get("hash"))
         log.add(request.path, accept, response.headers.get("Content-Type", "")
                 if response.status == 200 else str(response.status))
@@ -232,3 +236,36 @@ def test_unknown_paths_are_not_found(server: Server) -> None:
         env={"PATH": "/usr/bin:/bin", "HOME": str(server.tmp)})
     assert result.returncode != 0
     assert "the server could not find the requested resource" in result.stderr
+
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx}]}
+"""
+
+
+def test_kubectl_leaves_field_validation_to_the_server(server: Server) -> None:
+    """The v3 document's PATCH operation declares fieldValidation and dryRun, so kubectl sends
+    its create with both and never validates on the client (which would fetch /openapi/v2)."""
+    manifest = server.tmp / "deployment.yaml"
+    manifest.write_text(DEPLOYMENT)
+    start = len(server.log.paths())
+    with server.log.lock:
+        writes_before = len(server.log.writes)
+    result = subprocess.run(
+        [KUBECTL, "--kubeconfig", str(server.kubeconfig), "--cache-dir", str(server.tmp / "c-v"),
+         "--request-timeout=10s", "create", "--dry-run=server", "-f", str(manifest)],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(server.tmp)})
+    assert result.returncode != 0  # the test server has no deployments to create into
+    with server.log.lock:
+        writes = server.log.writes[writes_before:]
+    assert writes and writes[0].startswith("POST /apis/apps/v1/namespaces/default/deployments?")
+    assert "fieldValidation=Strict" in writes[0] and "dryRun=All" in writes[0]
+    assert "/openapi/v2" not in server.log.paths()[start:]
