@@ -258,7 +258,7 @@ def test_deployment_row() -> None:
     assert cells("Deployment", deploy) == ["web", "2/3", 3, 2, "120m", "web,log",
                                            "nginx:1,busybox", "app=web,env in (a,b),!gone"]
     types = [c["type"] for c in table("Deployment", [], NOW)["columnDefinitions"]]
-    assert types[2:4] == ["integer", "integer"]
+    assert types[2:4] == ["string", "string"]  # integer cells under "string" columns, as 1.32
 
 
 def test_replicaset_row() -> None:
@@ -271,6 +271,12 @@ def test_replicaset_row() -> None:
           "status": {"replicas": 2}}
     assert cells("ReplicaSet", rs) == ["web-5d8f", 2, 2, 0, "25h", "web,log",
                                        "nginx:1,busybox", "app=web,pod-template-hash=5d8f"]
+    types = [c["type"] for c in table("ReplicaSet", [], NOW)["columnDefinitions"]]
+    assert types[1:4] == ["integer", "integer", "integer"]
+    rs["spec"]["selector"] = {}
+    assert cells("ReplicaSet", rs)[7] == "<none>"
+    rs["spec"]["selector"] = {"matchExpressions": [{"key": "a", "operator": "Bad"}]}
+    assert cells("ReplicaSet", rs)[7] == "<error>"
 
 
 # -- endpoints and slices

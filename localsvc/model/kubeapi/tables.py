@@ -86,7 +86,13 @@ def _replicaset_row(rs: Mapping[str, Any], now: float) -> Row:
     replicas = dig(rs, "spec", "replicas")
     return [name_of(rs), 1 if replicas is None else _int(replicas), _int(status.get("replicas")),
             _int(status.get("readyReplicas")), age(rs, now), names, images,
-            selector_string(dig(rs, "spec", "selector"))], []
+            _format_label_selector(dig(rs, "spec", "selector"))], []
+
+
+def _format_label_selector(selector: Any) -> str:
+    """metav1.FormatLabelSelector (the ReplicaSet printer's): "<none>" when empty."""
+    text = selector_string(selector)
+    return {"": NONE, "<invalid>": "<error>"}.get(text, text)
 
 
 # -- endpoints
@@ -235,10 +241,10 @@ _PRINTERS: dict[str, tuple[tuple[Column, ...], Printer]] = {
                                                                  "matching this selector.")),
                 _service_row),
     "Deployment": ((NAME, Column("Ready", description="Number of the pod with ready state"),
-                    Column("Up-to-date", "integer", "Total number of non-terminated pods "
+                    Column("Up-to-date", "string", "Total number of non-terminated pods "
                                                     "targeted by this deployment that have the "
                                                     "desired template spec."),
-                    Column("Available", "integer", "Total number of available pods (ready for "
+                    Column("Available", "string", "Total number of available pods (ready for "
                                                    "at least minReadySeconds) targeted by this "
                                                    "deployment."),
                     AGE, _CONTAINERS, _IMAGES, _SELECTOR), _deployment_row),
