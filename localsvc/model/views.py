@@ -181,6 +181,8 @@ def rollout_status(obj: Obj, new_rs: str, new: PodCounts, old: PodCounts,
             "Progressing", "True", "FoundNewReplicaSet", f'Found new replica set "{new_rs}"', now))
     # The conditions the controller read this sync (getNewReplicaSet updated them first).
     current = next((c for c in conditions if c["type"] == "Progressing"), None)
+    if created_new_rs:  # a ReplicaSet just created has no pods observed in its status yet
+        new = PodCounts()
     available = new.available + old.available
     total = new.replicas + old.replicas
     status: Obj = {
