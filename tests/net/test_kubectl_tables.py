@@ -1,0 +1,283 @@
+"""The real kubectl (v1.32) prints localsvc's Tables, follows its pages and shows its errors.
+
+A small aiohttp app on 127.0.0.1 serves discovery (localsvc.model.kubeapi.discovery) and lists
+and gets of a fixed set of objects, answering exactly as the node will with the pure parts:
+tables.table_request/table for Tables, fieldselect for fieldSelector, listing for
+limit/continue and the List wrapper, status for errors. kubectl runs against it with a
+temporary kubeconfig and its own cache directory each time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from localsvc.model.kubeapi import discovery, fieldselect, listing, status, tables
+from localsvc.model.kubeapi.resources import by_path
+from tests.net.ports import free_port
+
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+pytestmark = pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl is not installed")
+
+START = time.time()
+RV = 1000
+
+
+def at(seconds_ago: int) -> str:
+    return datetime.fromtimestamp(START - seconds_ago, tz=timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+CREATED = 3 * 3600 + 5  # "3h" for the whole test run
+
+
+def meta(name: str, namespace: str | None = "default") -> dict[str, Any]:
+    out: dict[str, Any] = {"name": name, "creationTimestamp": at(CREATED), "uid": f"u-{name}",
+                           "resourceVersion": "7"}
+    if namespace:
+        out["namespace"] = namespace
+    return out
+
+
+def running(name: str, restarts: int = 0) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": name, "ready": True, "restartCount": restarts,
+                           "state": {"running": {"startedAt": at(60)}}}
+    if restarts:
+        out["lastState"] = {"terminated": {"exitCode": 1, "finishedAt": at(CREATED)}}
+    return out
+
+
+def pod(name: str, statuses: list[dict[str, Any]], phase: str = "Running",
+        ip: str = "10.1.0.5") -> dict[str, Any]:
+    return {"metadata": {**meta(name), "labels": {"app": "web"}},
+            "spec": {"nodeName": "localsvc", "containers": [{"name": s["name"]}
+                                                            for s in statuses]},
+            "status": {"phase": phase, "podIP": ip, "podIPs": [{"ip": ip}],
+                       "containerStatuses": statuses}}
+
+
+OBJECTS: dict[str, list[dict[str, Any]]] = {
+    "pods": [
+        pod("web-1", [running("web", restarts=2)]),
+        pod("web-2", [{"name": "web", "ready": False, "restartCount": 5,
+                       "state": {"waiting": {"reason": "CrashLoopBackOff"}}}], ip="10.1.0.6"),
+        pod("job-1", [{"name": "job", "ready": False, "restartCount": 0,
+                       "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}],
+            phase="Succeeded", ip="10.1.0.7"),
+    ],
+    "services": [
+        {"metadata": meta("web"), "spec": {"type": "NodePort", "clusterIP": "10.96.0.20",
+                                           "clusterIPs": ["10.96.0.20"],
+                                           "selector": {"app": "web"},
+                                           "ports": [{"port": 80, "nodePort": 30080,
+                                                      "protocol": "TCP"}]}},
+        {"metadata": meta("lb"), "spec": {"type": "LoadBalancer", "clusterIPs": ["10.96.0.21"],
+                                          "ports": [{"port": 443, "nodePort": 31443,
+                                                     "protocol": "TCP"}]}},
+    ],
+    "deployments": [
+        {"metadata": meta("web"),
+         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                  "template": {"spec": {"containers": [{"name": "web", "image": "nginx:1"}]}}},
+         "status": {"readyReplicas": 1, "updatedReplicas": 3, "availableReplicas": 1}},
+    ],
+    "configmaps": [{"metadata": meta(f"cm-{n}"), "data": {"k": "v"}} for n in range(5)],
+}
+
+
+@dataclass
+class Server:
+    kubeconfig: Path
+    tmp: Path
+    queries: list[str] = field(default_factory=list)
+
+
+def answer_json(document: object, code: int = 200,
+                content_type: str = "application/json") -> web.Response:
+    return web.Response(status=code, body=json.dumps(document).encode(),
+                        headers={"Content-Type": content_type})
+
+
+def resource_request(request: web.Request) -> web.Response:
+    parts = request.path.strip("/").split("/")
+    group, version, rest = ("", parts[1], parts[2:]) if parts[0] == "api" else (
+        parts[1], parts[2], parts[3:])
+    namespace = None
+    if len(rest) >= 2 and rest[0] == "namespaces":
+        namespace, rest = rest[1], rest[2:]
+    resource = by_path(group, version, rest[0])
+    if resource is None or rest[0] not in OBJECTS:
+        return web.Response(status=404)
+    objects = [o for o in OBJECTS[rest[0]]
+               if namespace is None or o["metadata"].get("namespace") == namespace]
+    wanted = tables.table_request(request.headers.get("Accept", ""))
+    include = request.query.get("includeObject", "Metadata")
+    if len(rest) == 2:  # get
+        found = [o for o in objects if o["metadata"]["name"] == rest[1]]
+        if not found:
+            gone = status.not_found(status.GroupResource(resource.plural, group), rest[1])
+            return answer_json(gone, 404)
+        if wanted:
+            return answer_json(tables.table(resource.kind, found, time.time(), include),
+                               content_type=wanted.content_type)
+        return answer_json({"kind": resource.kind, "apiVersion": resource.api_version,
+                            **found[0]})
+    try:
+        matches = fieldselect.compile_selector(resource.kind,
+                                               request.query.get("fieldSelector", ""))
+        page = listing.paginate(
+            [o for o in objects if matches(o)], limit=int(request.query.get("limit", "0")),
+            continue_token=request.query.get("continue", ""), resource_version=RV,
+            oldest_version=RV - 10, within_namespace=namespace is not None,
+            selective="fieldSelector" in request.query)
+    except fieldselect.FieldSelectorError as err:
+        return answer_json(status.bad_request(str(err)), 400)
+    except listing.ListError as err:
+        return answer_json(err.status, err.status["code"])
+    if wanted:
+        return answer_json(tables.table(resource.kind, page.items, time.time(), include,
+                                        page.resource_version,
+                                        continue_token=page.continue_token,
+                                        remaining_item_count=page.remaining_item_count),
+                           content_type=wanted.content_type)
+    return answer_json(listing.list_body(resource.kind, resource.api_version, page))
+
+
+def make_app(log: list[str], port: int) -> web.Application:
+    async def handle(request: web.Request) -> web.Response:
+        log.append(request.path_qs)
+        path = request.path.rstrip("/") or "/"
+        accept = request.headers.get("Accept", "")
+        if path == "/version":
+            return answer_json(discovery.version_info())
+        if path in ("/api", "/apis"):
+            chosen = discovery.negotiate(accept)
+            if chosen is None:
+                return web.Response(status=406)
+            if chosen.aggregated:
+                assert chosen.version is not None
+                return answer_json(discovery.aggregated_discovery(path == "/api",
+                                                                  chosen.version),
+                                   content_type=chosen.content_type)
+            return answer_json(discovery.api_versions(f"127.0.0.1:{port}") if path == "/api"
+                               else discovery.api_group_list())
+        return resource_request(request)
+
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", handle)
+    return app
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("kubectl-tables")
+    port = free_port()
+    queries: list[str] = []
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(make_app(queries, port))
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    kubeconfig = tmp / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "test",
+        "clusters": [{"name": "test", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+        "users": [{"name": "test", "user": {}}],
+        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test",
+                                                  "namespace": "default"}}],
+    }))
+    try:
+        yield Server(kubeconfig, tmp, queries)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+_runs = iter(range(1_000_000))
+
+
+def kubectl(server: Server, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [KUBECTL, "--kubeconfig", str(server.kubeconfig), "--cache-dir",
+         str(server.tmp / f"cache-{next(_runs)}"), "--request-timeout=10s", *args],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(server.tmp)},
+    )
+    assert (result.returncode == 0) == ok, f"kubectl {' '.join(args)}: {result.stderr}"
+    return result
+
+
+def rows(out: str) -> list[list[str]]:
+    """kubectl's columns: separated by 3 or more spaces (cells hold at most single spaces)."""
+    return [re.split(r" {3,}", line.rstrip()) for line in out.splitlines() if line.strip()]
+
+
+def test_get_pods(server: Server) -> None:
+    assert rows(kubectl(server, "get", "pods").stdout) == [
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],  # in key order, as the server lists
+        ["job-1", "0/1", "Completed", "0", "3h"],
+        ["web-1", "1/1", "Running", "2 (3h ago)", "3h"],
+        ["web-2", "0/1", "CrashLoopBackOff", "5", "3h"],
+    ]
+
+
+def test_get_pods_wide(server: Server) -> None:
+    assert rows(kubectl(server, "get", "pods", "-o", "wide").stdout)[::2] == [
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE",
+         "READINESS GATES"],
+        ["web-1", "1/1", "Running", "2 (3h ago)", "3h", "10.1.0.5", "localsvc", "<none>",
+         "<none>"],
+    ]
+
+
+def test_get_services_and_deployments(server: Server) -> None:
+    assert rows(kubectl(server, "get", "svc", "-o", "wide").stdout) == [
+        ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "SELECTOR"],
+        ["lb", "LoadBalancer", "10.96.0.21", "<pending>", "443:31443/TCP", "3h", "<none>"],
+        ["web", "NodePort", "10.96.0.20", "<none>", "80:30080/TCP", "3h", "app=web"],
+    ]
+    assert rows(kubectl(server, "get", "deploy", "-o", "wide").stdout) == [
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"],
+        ["web", "1/3", "3", "1", "3h", "web", "nginx:1", "app=web"],
+    ]
+
+
+def test_field_selector_is_applied_by_the_server(server: Server) -> None:
+    out = kubectl(server, "get", "pods", "--field-selector", "status.phase=Running,"
+                  "status.podIP!=10.1.0.6", "-o", "name").stdout
+    assert out.split() == ["pod/web-1"]
+    failed = kubectl(server, "get", "pods", "--field-selector", "spec.foo=x", ok=False)
+    assert failed.stderr.strip() == (
+        'Error from server (BadRequest): Unable to find "/v1, Resource=pods" that match label '
+        'selector "", field selector "spec.foo=x": field label not supported: spec.foo')
+
+
+def test_kubectl_follows_continue_tokens(server: Server) -> None:
+    start = len(server.queries)
+    out = kubectl(server, "get", "configmaps", "--chunk-size=2", "-o", "name").stdout
+    assert out.split() == [f"configmap/cm-{n}" for n in range(5)]
+    pages = [q for q in server.queries[start:] if q.startswith("/api/v1/namespaces/default/"
+                                                                "configmaps")]
+    assert len(pages) == 3 and all("limit=2" in q for q in pages)
+    assert "continue=" in pages[1] and "continue=" in pages[2]
+
+
+def test_not_found_error(server: Server) -> None:
+    failed = kubectl(server, "get", "pod", "nope", ok=False)
+    assert failed.stderr.strip() == 'Error from server (NotFound): pods "nope" not found'
