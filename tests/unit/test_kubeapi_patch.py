@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from typing import Any
 
 import pytest
@@ -490,3 +491,39 @@ def test_json_patch_longer_than_the_server_allows_is_too_large() -> None:
 def test_patch_results_are_json() -> None:
     result = smp({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "y"}]}}}})
     assert json.loads(json.dumps(result)) == result
+
+
+# --- identities and size ----------------------------------------------------------------------
+
+
+def test_merge_key_values_compare_as_go_compares_decoded_json() -> None:
+    # 443 and 443.0 are one port (Go decodes both to float64); true and 1 are two scalars.
+    result = smp({"spec": {"template": {"spec": {"containers": [
+        {"name": "web", "ports": [{"containerPort": 443.0, "name": "https"}]}]}}}})
+    assert [p["containerPort"] for p in container(result, "web")["ports"]] == [80, 443]
+    obj = deployment()
+    obj["metadata"]["finalizers"] = [1, 2]
+    with pytest.raises(PatchError):  # mixed element types, as the server refuses them
+        smp({"metadata": {"finalizers": [True]}}, obj)
+
+
+def test_long_lists_merge_in_linear_time() -> None:
+    # Regression: membership tests by scanning made a 3,000-item env merge take ~8 s.
+    size = 3000
+    obj = deployment()
+    obj["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        {"name": f"E{i}", "value": "x"} for i in range(size)]
+    obj["metadata"]["finalizers"] = [f"f{i}" for i in range(size)]
+    patch = {"metadata": {"finalizers": [f"f{i}" for i in range(0, 2 * size, 3)],
+                          "$deleteFromPrimitiveList/finalizers": [f"f{i}" for i in range(0, size, 5)]},
+             "spec": {"template": {"spec": {"containers": [{
+                 "name": "web",
+                 "$setElementOrder/env": [{"name": f"E{i}"} for i in reversed(range(size))],
+                 "env": [{"name": f"E{i}", "value": "y"} for i in reversed(range(0, size, 2))]
+                 + [{"$patch": "delete", "name": f"E{i}"} for i in range(1, size, 4)]}]}}}}
+    started = time.monotonic()
+    result = smp(patch, obj)
+    assert time.monotonic() - started < 3.0
+    env = container(result, "web")["env"]
+    assert len(env) == size - size // 4
+    assert [e["name"] for e in env] == [f"E{i}" for i in reversed(range(size)) if i % 4 != 1]

@@ -20,7 +20,9 @@ drops them when it decodes the typed object: the result is the same).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import sys
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,16 +165,27 @@ def _delete_from_primitive_list(original: dict[str, Any], name: str, value: Any,
     current = original.get(name)
     if isinstance(current, list):
         _element_kind(current, value, path)
-        original[name] = [item for item in current if not _contains(value, item)]
+        dropped = {_token(item) for item in value}
+        original[name] = [item for item in current if _token(item) not in dropped]
 
 
-def _contains(items: list[Any], value: Any) -> bool:
-    return any(_same(item, value) for item in items)
+def _token(value: Any) -> Hashable:
+    """A hashable stand-in for a JSON value, equal where Go's == on decoded JSON is: 1 and 1.0
+    alike, true and 1 not (sets and indexes keep long lists linear)."""
+    kind = _kind(value)
+    if kind == "number" and isinstance(value, float) and value.is_integer():
+        return kind, int(value)
+    if kind in ("map", "list"):
+        return kind, json.dumps(value, sort_keys=True)
+    return kind, value
 
 
-def _same(left: Any, right: Any) -> bool:
-    """Go's == on decoded JSON values: 1 and 1.0 are equal, a number never equals a boolean."""
-    return bool(left == right) and _kind(left) == _kind(right)
+def _positions(tokens: list[Hashable]) -> dict[Hashable, int]:
+    """Each token's first index."""
+    positions: dict[Hashable, int] = {}
+    for index, token in enumerate(tokens):
+        positions.setdefault(token, index)
+    return positions
 
 
 def _kind(value: Any) -> str:
@@ -217,30 +230,28 @@ def _merge_slice(original: list[Any], patch: list[Any], merge_key: str, items: _
         return original
     if kind != "map":
         merged: list[Any] = []
+        seen: set[Hashable] = set()
         for item in [*original, *patch]:
-            if not _contains(merged, item):
+            if _token(item) not in seen:
+                seen.add(_token(item))
                 merged.append(item)
         return _normalize_order(merged, patch, original, "", kind, path)
     if not merge_key:
         raise PatchError(f"{path}: cannot merge lists without merge key for type map", INTERNAL)
     original, patch = _apply_list_directives(original, patch, merge_key, path)
     merged = list(original)
+    at = _positions([_token(item[merge_key]) if isinstance(item, dict) and merge_key in item
+                     else None for item in merged])
     for element in patch:
         key = _key_of(element, merge_key, path)
         where = f"{path}[{merge_key}={key}]"
-        index = _find(merged, merge_key, key)
+        index = at.get(_token(key))
         if index is None:
+            at[_token(key)] = len(merged)
             merged.append(_merge_map({}, element, items, where))
         else:
             merged[index] = _merge_map(merged[index], element, items, where)
     return _normalize_order(merged, patch, original, merge_key, kind, path)
-
-
-def _find(items: list[Any], merge_key: str, key: Any) -> int | None:
-    for index, item in enumerate(items):
-        if isinstance(item, dict) and merge_key in item and _same(item[merge_key], key):
-            return index
-    return None
 
 
 def _apply_list_directives(original: list[Any], patch: list[Any], merge_key: str,
@@ -248,6 +259,7 @@ def _apply_list_directives(original: list[Any], patch: list[Any], merge_key: str
     """Elements {"$patch": "delete", <key>: ...} delete, {"$patch": "replace"} makes the rest
     of the patch the whole list (the server's mergeSliceWithSpecialElements)."""
     plain: list[Any] = []
+    deleted: set[Hashable] = set()
     replace = False
     for element in patch:
         if DIRECTIVE not in element:
@@ -255,9 +267,7 @@ def _apply_list_directives(original: list[Any], patch: list[Any], merge_key: str
             continue
         directive = element[DIRECTIVE]
         if directive == "delete":
-            key = _key_of(element, merge_key, path)
-            original = [item for item in original
-                        if not (isinstance(item, dict) and _same(item.get(merge_key), key))]
+            deleted.add(_token(_key_of(element, merge_key, path)))
         elif directive == "replace":
             replace = True
         elif directive == "merge":
@@ -269,7 +279,9 @@ def _apply_list_directives(original: list[Any], patch: list[Any], merge_key: str
                              INTERNAL)
     if replace:
         return plain, []
-    return original, plain
+    kept = [item for item in original if not (
+        isinstance(item, dict) and merge_key in item and _token(item[merge_key]) in deleted)]
+    return kept, plain
 
 
 def _normalize_order(merged: list[Any], patch_order: list[Any], server_order: list[Any],
@@ -277,12 +289,12 @@ def _normalize_order(merged: list[Any], patch_order: list[Any], server_order: li
     """The items the patch names first in the patch's order, the others in the live order,
     interleaved where both are in the live list (the server's normalizeElementOrder)."""
     identity = _identity(merge_key, kind, path)
-    wanted = [identity(item) for item in patch_order if not _is_delete(item)]
-    patch_items = [item for item in merged if _contains(wanted, identity(item))]
-    server_only = [item for item in merged if not _contains(wanted, identity(item))]
-    live = [identity(item) for item in server_order]
-    patch_items = _sorted_by(patch_items, wanted, identity)
-    server_only = _sorted_by(server_only, live, identity)
+    wanted = _positions([identity(item) for item in patch_order if not _is_delete(item)])
+    live = _positions([identity(item) for item in server_order])
+    patch_items = _sorted_by([item for item in merged if identity(item) in wanted],
+                             wanted, identity)
+    server_only = _sorted_by([item for item in merged if identity(item) not in wanted],
+                             live, identity)
     result: list[Any] = []
     left, right = 0, 0
     while left < len(server_only) or right < len(patch_items):
@@ -293,8 +305,8 @@ def _normalize_order(merged: list[Any], patch_order: list[Any], server_order: li
             result.append(patch_items[right])
             right += 1
         else:
-            left_at = _index(live, identity(server_only[left]))
-            right_at = _index(live, identity(patch_items[right]))
+            left_at = live.get(identity(server_only[left]))
+            right_at = live.get(identity(patch_items[right]))
             if left_at is not None and right_at is not None and left_at < right_at:
                 result.append(server_only[left])
                 left += 1
@@ -308,24 +320,17 @@ def _is_delete(item: Any) -> bool:
     return isinstance(item, dict) and item.get(DIRECTIVE) == "delete"
 
 
-def _identity(merge_key: str, kind: str, path: str) -> Callable[[Any], Any]:
+def _identity(merge_key: str, kind: str, path: str) -> Callable[[Any], Hashable]:
+    """What identifies a list item: its merge key's value, or a scalar itself (as a token)."""
     if kind != "map":
-        return lambda item: item
-    return lambda item: _key_of(item, merge_key, path)
+        return _token
+    return lambda item: _token(_key_of(item, merge_key, path))
 
 
-def _index(values: list[Any], value: Any) -> int | None:
-    for index, candidate in enumerate(values):
-        if _same(candidate, value):
-            return index
-    return None
-
-
-def _sorted_by(items: list[Any], order: list[Any], identity: Callable[[Any], Any]) -> list[Any]:
-    def position(item: Any) -> int:
-        index = _index(order, identity(item))
-        return len(order) if index is None else index
-    return sorted(items, key=position)
+def _sorted_by(items: list[Any], positions: dict[Hashable, int],
+               identity: Callable[[Any], Hashable]) -> list[Any]:
+    unlisted = sys.maxsize  # after every listed item, in their merged order (a stable sort)
+    return sorted(items, key=lambda item: positions.get(identity(item), unlisted))
 
 
 def _apply_set_element_orders(original: dict[str, Any], patch: dict[str, Any], schema: _Schema,
@@ -379,7 +384,7 @@ def _check_order(patch_list: list[Any], order: list[Any], merge_key: str, path: 
         if isinstance(items[at], dict) and DIRECTIVE in items[at]:
             at += 1
             continue
-        if _same(identity(items[at]), identity(order[listed])):
+        if identity(items[at]) == identity(order[listed]):
             at += 1
         listed += 1
     if at < len(items):
