@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from localsvc.model.kubeapi.managedfields import decode_managers
 from localsvc.model.kubeapi.ssa import (
-    ApplyConflict, decode_managers, owned_paths, server_side_apply, track_update,
+    ApplyConflict, InvalidApply, owned_paths, server_side_apply, track_update,
 )
 from tests.unit.test_kubeapi_fieldset import SCHEMA
 
@@ -279,3 +280,67 @@ def test_malformed_managed_fields_start_afresh() -> None:
     live["metadata"]["managedFields"] = [{"manager": "x", "operation": "Update",
                                           "fieldsV1": {"spec": 1}}]
     assert decode_managers(live) == {}
+
+
+# -- what the server refuses --------------------------------------------------------------------
+
+def test_managed_fields_in_an_applied_configuration_are_refused() -> None:
+    config = thing(replicas=1)
+    config["metadata"]["managedFields"] = []
+    with pytest.raises(InvalidApply, match="^metadata.managedFields must be nil$") as raised:
+        apply(None, config, "a")
+    assert raised.value.status()["code"] == 400
+    assert raised.value.status()["reason"] == "BadRequest"
+
+
+def test_an_apply_in_another_version_is_refused() -> None:
+    created = apply(None, thing(replicas=1), "a")
+    config = thing(replicas=1)
+    config["apiVersion"] = "test/v2"
+    with pytest.raises(InvalidApply, match="Specified patch version: test/v2, expected: test/v1"):
+        apply(created, config, "a")
+
+
+def test_map_list_items_without_keys_or_twice_are_refused_in_the_servers_words() -> None:
+    config = copy.deepcopy(DEPLOYMENT)
+    containers = config["spec"]["template"]["spec"]["containers"]
+    containers[0]["env"].append({"name": "MY_NODE_NAME", "value": "x"})
+    containers.append({"image": "nameless"})
+    with pytest.raises(InvalidApply) as raised:
+        server_side_apply(None, config, "kubectl", False, T0)
+    assert raised.value.message == (
+        "failed to create typed patch object (default/nginx; apps/v1, Kind=Deployment): errors:\n"
+        '  .spec.template.spec.containers[name="nginx"].env: duplicate entries for key '
+        '[name="MY_NODE_NAME"]\n'
+        "  .spec.template.spec.containers: element 1: associative list with keys has an element "
+        'that omits key field "name" (and doesn\'t have default value)')
+    assert (raised.value.code, raised.value.reason) == (500, "")
+
+
+def test_a_port_without_protocol_is_keyed_by_its_default() -> None:
+    config = thing(ports=[{"port": 80}, {"port": 80, "protocol": "UDP"}])
+    created = apply(None, config, "a")
+    assert owned_paths(created, "a") == [
+        ("f:spec", "f:ports", 'k:{"port":80,"protocol":"TCP"}'),
+        ("f:spec", "f:ports", 'k:{"port":80,"protocol":"UDP"}'),
+        ("f:spec", "f:ports", 'k:{"port":80,"protocol":"TCP"}', "f:port"),
+        ("f:spec", "f:ports", 'k:{"port":80,"protocol":"UDP"}', "f:port"),
+        ("f:spec", "f:ports", 'k:{"port":80,"protocol":"UDP"}', "f:protocol")]
+    with pytest.raises(InvalidApply, match="duplicate entries for key"):
+        apply(None, thing(ports=[{"port": 80}, {"port": 80, "protocol": "TCP"}]), "a")
+
+
+def test_more_than_ten_updaters_merge_the_oldest_into_ancient_changes() -> None:
+    obj = apply(None, thing(replicas=1), "a", now=T0)
+    for n in range(12):
+        after = copy.deepcopy(obj)
+        after["metadata"].setdefault("labels", {})[f"l{n}"] = "x"
+        obj = track_update(obj, after, f"u{n:02}", f"2026-01-01T01:{n:02}:00Z")
+        names = [e["manager"] for e in obj["metadata"]["managedFields"]]
+        if n == 10:  # the 11th updater: the two oldest become one
+            assert names == ["a", "ancient-changes"] + [f"u{k:02}" for k in range(2, 11)]
+    # Then the bucket, oldest, takes in the next oldest, with its time.
+    assert names == ["a", "ancient-changes"] + [f"u{k:02}" for k in range(3, 12)]
+    ancient = obj["metadata"]["managedFields"][1]
+    assert ancient["time"] == "2026-01-01T01:02:00Z"
+    assert set(ancient["fieldsV1"]["f:metadata"]["f:labels"]) == {".", "f:l0", "f:l1", "f:l2"}

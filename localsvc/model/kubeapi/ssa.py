@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import copy
 import importlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, cast
 
 from localsvc.model.kubeapi.fieldset import (
-    EMPTY, FieldSet, Path, SchemaLookup, Slot, field_slot, field_token, fields_of, from_fields_v1,
+    EMPTY, KEY_DEFAULTS, FieldSet, Path, SchemaLookup, Slot, field_slot, field_token, fields_of,
     from_paths, is_granular, item_slot, item_token, path_string, root_slot,
 )
+from localsvc.model.kubeapi.managedfields import (
+    APPLY, UPDATE, Identity, Manager, decode_managers, with_managers, without_managed_fields,
+)
 
-APPLY, UPDATE = "Apply", "Update"
 BEFORE_FIRST_APPLY = "before-first-apply"  # owns an untracked object's fields at its first apply
 
 # Fields nobody owns (the server strips them from every manager's set).
@@ -38,34 +40,6 @@ def _default_schema() -> SchemaLookup:
 
 
 # -- conflicts ----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Manager:
-    """One managedFields entry: who, how, and the fields it owns."""
-
-    manager: str
-    operation: str
-    api_version: str
-    subresource: str
-    time: str | None
-    fields: FieldSet
-
-    @property
-    def identity(self) -> tuple[str, str, str, str]:
-        # An applier is one manager whatever version it applied with; an updater is one per version.
-        version = "" if self.operation == APPLY else self.api_version
-        return (self.manager, self.operation, version, self.subresource)
-
-    def describe(self) -> str:
-        """As the server names a manager in a conflict: `"kubectl" with subresource "scale"
-        using apps/v1`."""
-        text = f'"{self.manager}"'
-        if self.subresource:
-            text += f' with subresource "{self.subresource}"'
-        if self.operation == UPDATE:
-            text += f" using {self.api_version}"
-        return text
-
 
 class ApplyConflict(Exception):
     """An apply would change fields other managers own: 409 Conflict."""
@@ -94,62 +68,62 @@ class ApplyConflict(Exception):
                 "code": 409}
 
 
-# -- managedFields ------------------------------------------------------------------------------
+class InvalidApply(ValueError):
+    """An applied configuration the server refuses before merging: 400 BadRequest for a bad
+    request, 500 with no reason for a configuration its schema cannot type (as the server)."""
 
-def decode_managers(obj: dict[str, Any] | None) -> dict[tuple[str, str, str, str], Manager]:
-    """The managers of an object's managedFields; none when they are missing or malformed (the
-    server then starts afresh rather than refuse the write)."""
-    entries = ((obj or {}).get("metadata") or {}).get("managedFields") or []
-    managers: dict[tuple[str, str, str, str], Manager] = {}
-    try:
-        for entry in entries:
-            fields = from_fields_v1(entry.get("fieldsV1") or {})
-            manager = Manager(str(entry.get("manager", "")), str(entry.get("operation", "")),
-                              str(entry.get("apiVersion", "")), str(entry.get("subresource", "")),
-                              entry.get("time"), fields)
-            previous = managers.get(manager.identity)
-            if previous is not None:
-                manager = replace(manager, fields=previous.fields.union(fields))
-            managers[manager.identity] = manager
-    except (ValueError, AttributeError, TypeError):
-        return {}
-    return managers
+    def __init__(self, message: str, code: int = 400, reason: str = "BadRequest") -> None:
+        super().__init__(message)
+        self.message, self.code, self.reason = message, code, reason
+
+    def status(self) -> dict[str, Any]:
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": self.message, "reason": self.reason, "code": self.code}
 
 
-def encode_managers(managers: dict[tuple[str, str, str, str], Manager]) -> list[dict[str, Any]]:
-    """managedFields entries in the server's order (operation, time, manager, version,
-    subresource); managers that own nothing are left out."""
-    kept = [m for m in managers.values() if not m.fields.is_empty()]
-    kept.sort(key=lambda m: (m.operation, m.time or "", m.manager, m.api_version, m.subresource))
-    entries = []
-    for m in kept:
-        entry: dict[str, Any] = {"manager": m.manager, "operation": m.operation,
-                                 "apiVersion": m.api_version}
-        if m.time:
-            entry["time"] = m.time
-        entry["fieldsType"] = "FieldsV1"
-        entry["fieldsV1"] = m.fields.to_fields_v1()
-        if m.subresource:
-            entry["subresource"] = m.subresource
-        entries.append(entry)
-    return entries
+def _check_applied(live: dict[str, Any] | None, applied: dict[str, Any], slot: Slot,
+                   schema: SchemaLookup) -> None:
+    if (applied.get("metadata") or {}).get("managedFields") is not None:
+        raise InvalidApply("metadata.managedFields must be nil")
+    api_version = str(applied.get("apiVersion", ""))
+    if live is not None and api_version != live.get("apiVersion"):
+        raise InvalidApply("Incorrect version specified in apply patch. Specified patch version: "
+                           f"{api_version}, expected: {live.get('apiVersion')}")
+    errors = _typed_errors(applied, slot, schema, "")
+    if errors:
+        metadata = applied.get("metadata") or {}
+        group, _, version = api_version.rpartition("/")
+        where = (f"{metadata.get('namespace', '')}/{metadata.get('name', '')}; "
+                 f"{group}/{version}, Kind={applied.get('kind', '')}")
+        detail = errors[0] if len(errors) == 1 else "errors:\n  " + "\n  ".join(errors)
+        raise InvalidApply(f"failed to create typed patch object ({where}): {detail}", 500, "")
 
 
-def _without_managed_fields(obj: dict[str, Any] | None) -> dict[str, Any]:
-    out = copy.deepcopy(obj) if obj else {}
-    metadata = out.get("metadata")
-    if isinstance(metadata, dict):
-        metadata.pop("managedFields", None)
-    return out
-
-
-def _with_managers(obj: dict[str, Any],
-                   managers: dict[tuple[str, str, str, str], Manager]) -> dict[str, Any]:
-    entries = encode_managers(managers)
-    metadata = obj.setdefault("metadata", {})
-    if entries:
-        metadata["managedFields"] = entries
-    return obj
+def _typed_errors(value: Any, slot: Slot, schema: SchemaLookup, path: str) -> list[str]:
+    """Map-list items without their keys, and duplicate items, in the server's words."""
+    errors: list[str] = []
+    if isinstance(value, dict) and is_granular(slot, value):
+        for name, below in value.items():
+            errors += _typed_errors(below, field_slot(schema, slot, name), schema,
+                                    f"{path}.{name}")
+    elif isinstance(value, list) and is_granular(slot, value):
+        seen: set[str] = set()
+        for index, item in enumerate(value):
+            token = item_token(slot, item)
+            if token is None:
+                present = item if isinstance(item, dict) else {}
+                missing = next((k for k in slot.keys
+                                if k not in present and k not in KEY_DEFAULTS), "")
+                errors.append(f"{path}: element {index}: associative list with keys has an "
+                              f'element that omits key field "{missing}" (and doesn\'t have '
+                              "default value)")
+                continue
+            at = path_string((token,))
+            if token in seen:
+                errors.append(f"{path}: duplicate entries for key {at}")
+            seen.add(token)
+            errors += _typed_errors(item, item_slot(slot), schema, path + at)
+    return errors
 
 
 # -- merge, compare, prune ----------------------------------------------------------------------
@@ -298,14 +272,17 @@ def server_side_apply(live: dict[str, Any] | None, applied: dict[str, Any], mana
                       subresource: str = "") -> dict[str, Any]:
     """The object after `manager` applies `applied` to `live` (None: it does not exist yet),
     with its managedFields; ApplyConflict when it would change another manager's fields and
-    `force` is false. `now` is the RFC 3339 time of a changed manager's entry."""
+    `force` is false; InvalidApply for a configuration the server refuses. `now` is the RFC 3339
+    time of a changed manager's entry. The result equals `live` when the apply changes nothing.
+    `subresource` "" applies to the main resource, whose status an apply does not set."""
     schema = schema or _default_schema()
     slot = root_slot(schema, str(applied.get("apiVersion", "")), str(applied.get("kind", "")))
-    config = _without_managed_fields(applied)
+    _check_applied(live, applied, slot, schema)
+    config = without_managed_fields(applied)
     ignored = STATUS if not subresource else EMPTY
     if not subresource:
         config.pop("status", None)
-    base = _without_managed_fields(live)
+    base = without_managed_fields(live)
     managers = decode_managers(live)
     if live is not None and not managers:
         untracked = fields_of(base, slot, schema).difference(STRIPPED)
@@ -325,10 +302,10 @@ def server_side_apply(live: dict[str, Any] | None, applied: dict[str, Any], mana
     _settle(managers, me.identity, changed, removed, force)
     if merged != base:
         managers[me.identity] = replace(managers[me.identity], time=now)
-    return _with_managers(merged, managers)
+    return with_managers(merged, managers)
 
 
-def _settle(managers: dict[tuple[str, str, str, str], Manager], me: tuple[str, str, str, str],
+def _settle(managers: dict[Identity, Manager], me: Identity,
             changed: FieldSet, removed: FieldSet, force: bool) -> None:
     """Take the changed fields from the other managers (ApplyConflict unless forced) and the
     removed ones from everyone else."""
@@ -358,7 +335,7 @@ def track_update(live_before: dict[str, Any] | None, live_after: dict[str, Any],
         managers = {}
     else:
         managers = decode_managers(live_after) or decode_managers(live_before)
-    before, after = _without_managed_fields(live_before), _without_managed_fields(live_after)
+    before, after = without_managed_fields(live_before), without_managed_fields(live_after)
     changed, removed = _compare(before, after, slot, schema)
     changed = changed.difference(STRIPPED)
     me = Manager(manager, operation, api_version, subresource, None, EMPTY)
@@ -369,7 +346,7 @@ def track_update(live_before: dict[str, Any] | None, live_after: dict[str, Any],
         previous = managers.get(me.identity)
         owned = changed.union(previous.fields if previous else EMPTY)
         managers[me.identity] = replace(me, fields=owned, time=now)
-    return _with_managers(after, managers)
+    return with_managers(after, managers)
 
 
 def owned_paths(obj: dict[str, Any], manager: str, operation: str = APPLY) -> list[Path]:
@@ -381,6 +358,6 @@ def owned_paths(obj: dict[str, Any], manager: str, operation: str = APPLY) -> li
 
 
 __all__ = [
-    "APPLY", "ApplyConflict", "BEFORE_FIRST_APPLY", "Manager", "STRIPPED", "UPDATE",
-    "decode_managers", "encode_managers", "owned_paths", "server_side_apply", "track_update",
+    "ApplyConflict", "BEFORE_FIRST_APPLY", "InvalidApply", "STRIPPED", "owned_paths",
+    "server_side_apply", "track_update",
 ]
