@@ -309,14 +309,18 @@ def test_a_strategic_merge_patch_is_an_object() -> None:
 
 
 def test_kubectl_label_and_label_removal() -> None:
-    # kubectl label deployment web env=prod tier-
-    result = smp({"metadata": {"labels": {"env": "prod", "tier": None}}})
+    # kubectl label deployment web env=prod tier-: a JSON merge patch (kubectl label and
+    # annotate diff with jsonpatch.CreateMergePatch); as a strategic merge patch it is the same.
+    patch = {"metadata": {"labels": {"env": "prod", "tier": None}}}
+    result = apply_merge_patch(deployment(), patch)
     assert result["metadata"]["labels"] == {"app": "web", "env": "prod"}
+    assert smp(patch) == result
 
 
 def test_kubectl_annotate() -> None:
     # kubectl annotate deployment web note=hi team-
-    result = smp({"metadata": {"annotations": {"note": "hi", "team": None}}})
+    result = apply_merge_patch(deployment(),
+                               {"metadata": {"annotations": {"note": "hi", "team": None}}})
     assert result["metadata"]["annotations"] == {"note": "hi"}
 
 

@@ -15,7 +15,10 @@ placed by their position in the live list (the server's normalizeElementOrder).
 
 Where the server's code takes a patch value as is because the live object lacks the field, this
 merges the value into an empty one, so directives and nulls never reach the result (the server
-drops them when it decodes the typed object: the result is the same).
+drops them when it decodes the typed object: the result is the same). Likewise
+"$deleteFromPrimitiveList/<field>" only ever removes items (the server's code makes the list of
+items to remove the field's value when the live object lacks the field or the field does not
+merge).
 """
 
 from __future__ import annotations
@@ -38,7 +41,6 @@ DELETE_FROM_PRIMITIVE_LIST = "$deleteFromPrimitiveList"
 def strategic_merge(obj: dict[str, Any], patch: dict[str, Any], type_name: str) -> dict[str, Any]:
     """Merge `patch` into `obj`, an object of `type_name` (both owned by the caller: mutated)."""
     return _merge_map(obj, patch, _Schema(type_name, False), "")
-
 
 
 @dataclass(frozen=True)
