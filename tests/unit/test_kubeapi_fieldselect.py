@@ -76,7 +76,11 @@ def test_unsupported_field_of_a_kind_with_only_metadata() -> None:
 
 def test_supported_fields_per_kind() -> None:
     assert "status.podIPs" in fs.supported_fields("Pod")
-    assert fs.supported_fields("Service") == {"metadata.name", "metadata.namespace"}
+    assert fs.supported_fields("ConfigMap") == {"metadata.name", "metadata.namespace"}
+    assert fs.supported_fields("Service") == {"metadata.name", "metadata.namespace",
+                                              "spec.clusterIP", "spec.type"}
+    assert fs.supported_fields("Node") == {"metadata.name", "spec.unschedulable"}
+    assert fs.supported_fields("Namespace") == {"metadata.name", "status.phase"}
     assert "involvedObject.uid" in fs.supported_fields("Event")
     assert fs.supported_fields("Secret") == {"metadata.name", "metadata.namespace", "type"}
     assert "status.phase" in fs.supported_fields("Namespace")
@@ -114,7 +118,13 @@ def test_event_secret_node_namespace_replicaset_fields() -> None:
     assert fs.compile_selector("Secret", "type=kubernetes.io/tls")(secret)
     node = {"metadata": {"name": "n"}, "spec": {}}
     assert fs.compile_selector("Node", "spec.unschedulable=false")(node)
-    assert not fs.compile_selector("Node", "metadata.namespace=default")(node)
+    with pytest.raises(FieldSelectorError) as err:  # cluster-scoped: no namespace field
+        fs.compile_selector("Node", "metadata.namespace=default")
+    assert str(err.value) == "field label not supported: metadata.namespace"
+    service = {"metadata": {"name": "web", "namespace": "d"},
+               "spec": {"type": "ClusterIP", "clusterIP": "None"}}
+    assert fs.compile_selector("Service", "spec.clusterIP!=None")(service) is False
+    assert fs.compile_selector("Service", "spec.type=ClusterIP,metadata.name=web")(service)
     namespace = {"metadata": {"name": "d"}, "status": {"phase": "Active"}}
     assert fs.compile_selector("Namespace", "status.phase=Active")(namespace)
     rs = {"metadata": {"name": "r", "namespace": "d"}, "status": {"replicas": 3}}

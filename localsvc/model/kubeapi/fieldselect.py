@@ -164,34 +164,38 @@ def _event_fields(event: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-# kind -> (its fields beyond metadata, the reader of their values). Labels a kind accepts but
-# its field set lacks (pods' status.podIPs) match as "" on every object, as on the server.
+# kind -> (the labels its field label conversion accepts, the reader of their values). Labels a
+# kind accepts but its field set lacks (pods' status.podIPs) match as "" on every object, as on
+# the server; cluster-scoped Namespace and Node do not accept metadata.namespace.
+_NAMESPACED = frozenset({"metadata.name", "metadata.namespace"})
 _KIND_FIELDS: dict[str, tuple[frozenset[str], FieldsOf]] = {
-    "Pod": (frozenset({"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
-                       "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
-                       "status.podIP", "status.podIPs", "status.nominatedNodeName"}),
+    "Pod": (_NAMESPACED | {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+                           "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
+                           "status.podIP", "status.podIPs", "status.nominatedNodeName"},
             _pod_fields),
-    "Event": (frozenset({"involvedObject.kind", "involvedObject.namespace",
-                         "involvedObject.name", "involvedObject.uid",
-                         "involvedObject.apiVersion", "involvedObject.resourceVersion",
-                         "involvedObject.fieldPath", "reason", "reportingComponent", "source",
-                         "type"}),
+    "Event": (_NAMESPACED | {"involvedObject.kind", "involvedObject.namespace",
+                             "involvedObject.name", "involvedObject.uid",
+                             "involvedObject.apiVersion", "involvedObject.resourceVersion",
+                             "involvedObject.fieldPath", "reason", "reportingComponent",
+                             "source", "type"},
               _event_fields),
-    "Secret": (frozenset({"type"}), lambda o: {"type": _text(o.get("type"))}),
-    "Namespace": (frozenset({"status.phase"}),
+    "Secret": (_NAMESPACED | {"type"}, lambda o: {"type": _text(o.get("type"))}),
+    "Service": (_NAMESPACED | {"spec.clusterIP", "spec.type"},
+                lambda o: {"spec.clusterIP": _text(_get(o, "spec", "clusterIP")),
+                           "spec.type": _text(_get(o, "spec", "type"))}),
+    "Namespace": (frozenset({"metadata.name", "status.phase"}),
                   lambda o: {"status.phase": _text(_get(o, "status", "phase"))}),
-    "Node": (frozenset({"spec.unschedulable"}),
+    "Node": (frozenset({"metadata.name", "spec.unschedulable"}),
              lambda o: {"spec.unschedulable": _text(bool(_get(o, "spec", "unschedulable")))}),
-    "ReplicaSet": (frozenset({"status.replicas"}),
+    "ReplicaSet": (_NAMESPACED | {"status.replicas"},
                    lambda o: {"status.replicas": _text(_get(o, "status", "replicas") or 0)}),
 }
-_META = ("metadata.name", "metadata.namespace")
 _ALIASES = {("Pod", "spec.host"): "spec.nodeName"}  # old v1 clients' name, still accepted
 
 
 def supported_fields(kind: str) -> frozenset[str]:
     extra = _KIND_FIELDS.get(kind)
-    return frozenset(_META) | (extra[0] if extra else frozenset())
+    return extra[0] if extra else _NAMESPACED
 
 
 def for_kind(kind: str, selector: FieldSelector) -> FieldSelector:
@@ -200,10 +204,11 @@ def for_kind(kind: str, selector: FieldSelector) -> FieldSelector:
     terms: list[Term] = []
     for term in selector.terms:
         field = _ALIASES.get((kind, term.field), term.field)
-        if field not in _META and (extra is None or field not in extra[0]):
-            if extra is None:  # runtime.DefaultMetaV1FieldSelectorConversion's words
-                raise FieldSelectorError(f'"{field}" is not a known field selector: only '
-                                         f'"metadata.name", "metadata.namespace"')
+        if extra is None and field not in _NAMESPACED:
+            # runtime.DefaultMetaV1FieldSelectorConversion's words, for kinds without their own
+            raise FieldSelectorError(f'"{field}" is not a known field selector: only '
+                                     f'"metadata.name", "metadata.namespace"')
+        if extra is not None and field not in extra[0]:
             raise FieldSelectorError(f"field label not supported: {field}")
         terms.append(Term(field, term.value, term.equal))
     return FieldSelector(tuple(terms))
