@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from localsvc.model import replicasets as rs
-from localsvc.node.store import DeploymentHistory, State, StateFileError, parse_state
+from localsvc.node.store import DeploymentHistory, State, StateFileError, Store, parse_state
 
 Obj = dict[str, Any]
 
@@ -166,3 +167,14 @@ def test_an_unreadable_history_is_a_state_file_error_naming_it() -> None:
     with pytest.raises(StateFileError, match=r'deployments\["Deployment/default/web"\]'):
         parse_state(json.dumps({"deployments": {"Deployment/default/web": {
             "revisions": [{"hash": "a"}]}}}))
+
+
+def test_a_state_saved_without_histories_keeps_the_last_ones(tmp_path: Path) -> None:
+    """An apply saves a State it built from the objects, pods and allocations only: the
+    Deployment histories must survive that write (else a node restart renumbers them)."""
+    revisions, _ = roll([], "aaa", uids())
+    history = DeploymentHistory(revisions, None)
+    store = Store(tmp_path)
+    store.save(State(deployments={"Deployment/default/web": history}))
+    store.save(State(objects={}))  # what node/changes.py stages
+    assert Store(tmp_path).load().deployments == {"Deployment/default/web": history}
