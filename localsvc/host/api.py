@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 import docker
@@ -143,6 +144,7 @@ class Environment:
             self.node_image = ensure_node_image(self.docker, self.progress)
         image = self.node_image
         info = envrt.find(self.docker, self.name)
+        token, api_port = None, None
         if info is not None and info.node_status != "missing":
             node = self.docker.containers.get(envrt.node_name(self.name))
             if node.attrs["Config"]["Image"] == image:
@@ -151,6 +153,8 @@ class Environment:
                     node.start()
                 return envrt.wait_healthy(self.docker, self.name)
             self.progress(f"replacing the node of {self.name} (new image {image}); pods keep running")
+            # Kept: the kubeconfigs written for the environment stay valid.
+            token, api_port = info.token, urlsplit(info.api_url or "").port
             node.remove(force=True)
             info = envrt.find(self.docker, self.name)
         if info is None:
@@ -160,7 +164,7 @@ class Environment:
         self.progress(f"environment {self.name}: network {plan.subnet}, starting node")
         envrt.create_node(self.docker, self.name, plan, image, self.cluster_domain, keep,
                           self.proxy_mode, self.host_address, self.node_port_range,
-                          self.host_dns_port)
+                          self.host_dns_port, token, api_port)
         return envrt.wait_healthy(self.docker, self.name)
 
     # ---- lifecycle ----------------------------------------------------------------------------
@@ -237,12 +241,25 @@ class Environment:
         """Roll the Deployments and re-create the Pods that run `image` (after a rebuild)."""
         return list(self.node().post("/v1/restart", {"image": image})["results"])
 
+    def kubeconfig(self) -> dict[str, Any]:
+        """A kubeconfig for kubectl and the Kubernetes client libraries: cluster, user and
+        context all named `localsvc-<env>`, the environment's CA and token."""
+        from localsvc.model.kubeconfig import kubeconfig_for
+
+        address = self._node_address()
+        return kubeconfig_for(self.name, address.url, address.ca_pem, address.token)
+
     def down(self) -> dict[str, int]:
-        """Remove every container, network and volume of the environment."""
+        """Remove every container, network and volume of the environment, and its context from
+        the kubeconfig files (`localsvc kubeconfig --write` put it there)."""
+        from localsvc.host.kubeconfig import remove_context
+        from localsvc.model.kubeconfig import context_name
+
         for forward in self._forwards.values():
             forward.close()
         self._forwards.clear()
         removed = envrt.destroy(self.docker, self.name)
+        remove_context(context_name(self.name))
         self._node = None
         if self._lease is not None:
             self._lease.close()

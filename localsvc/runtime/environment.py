@@ -149,10 +149,15 @@ def create_node(
     host_address: str = "127.0.0.1",
     node_port_range: str = "30000-32767",
     host_dns_port: int | None = None,
+    token: str | None = None,
+    api_host_port: int | None = None,
 ) -> None:
+    """`token` and `api_host_port`: the API token and host port to keep (a node replaced by a
+    newer image keeps its predecessor's, so the kubeconfigs written for the environment stay
+    valid); a new token and any free port otherwise."""
     config = NodeConfig(
         env=env, network=network_name(env), subnet=str(plan.subnet), node_ip=plan.node_ip,
-        image=image, token=secrets.token_urlsafe(24), state_dir=Path(STATE_DIR),
+        image=image, token=token or secrets.token_urlsafe(24), state_dir=Path(STATE_DIR),
         cluster_domain=cluster_domain, api_port=API_PORT, proxy_mode=proxy_mode,
         host_address=host_address, node_port_range=parse_port_range(node_port_range),
     )
@@ -169,7 +174,7 @@ def create_node(
         },
         # The API is published on the host's loopback only, on a free port.
         port_bindings={
-            f"{API_PORT}/tcp": ("127.0.0.1", None),
+            f"{API_PORT}/tcp": ("127.0.0.1", api_host_port),
             # --host-dns: the cluster DNS on a host port, for dig and friends (0 = any free).
             **({"53/udp": ("127.0.0.1", host_dns_port or None),
                 "53/tcp": ("127.0.0.1", host_dns_port or None)} if host_dns_port is not None else {}),

@@ -190,6 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("type", nargs="?", default="A", help="A, AAAA, SRV, PTR, TXT, CNAME, SOA, ANY")
     p.set_defaults(func=misc.cmd_dns)
 
+    p = add("kubeconfig", "print a kubeconfig for kubectl and the Kubernetes clients (cluster, user "
+            "and context named localsvc-ENV: the environment's CA and token), or merge it into "
+            "your kubeconfig with --write; `down` removes it again")
+    p.add_argument("--write", action="store_true",
+                   help="merge the context into $KUBECONFIG's file (the first one kubectl would "
+                   "write), else ~/.kube/config, and make it the current context")
+    p.add_argument("--no-switch", action="store_true",
+                   help="with --write: leave the current context as it is")
+    p.set_defaults(func=project.cmd_kubeconfig)
+
     add("ls", "list the environments on this Docker engine").set_defaults(func=project.cmd_ls)
     add("version", "print localsvc's version").set_defaults(func=misc.cmd_version)
     p = add("completion", "print the shell completion script: "

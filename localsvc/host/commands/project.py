@@ -50,11 +50,38 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.detach:
         env.wait_ready(args.wait)
         say(f"environment {env.name} is up; `localsvc get pods` to look, `localsvc down` to remove")
+        say(kubectl_hint(env.name))
         return 0
     from localsvc.host.devloop.foreground import DevLoop
 
     loop = DevLoop(env, [Path(p) for p in args.filename], project, say, watch=not args.no_watch)
     return loop.run(keep=args.keep)
+
+
+def kubectl_hint(env: str) -> str:
+    from localsvc.model.kubeconfig import context_name
+
+    return (f"kubectl: `localsvc kubeconfig --write` adds the context {context_name(env)} to "
+            f"your kubeconfig, then `kubectl --context {context_name(env)} get pods`")
+
+
+def cmd_kubeconfig(args: argparse.Namespace) -> int:
+    from localsvc.host.kubeconfig import write_context
+    from localsvc.model.kubeconfig import context_name, dump
+
+    env = environment(args)
+    config = env.kubeconfig()
+    if not args.write:
+        print(dump(config), end="")
+        return 0
+    path = write_context(config, set_current=not args.no_switch)
+    name = context_name(env.name)
+    if args.no_switch:
+        say(f"context {name} written to {path}; use it with `kubectl --context {name} ...`")
+    else:
+        say(f"context {name} written to {path} and made current: `kubectl get pods` now talks "
+            f"to environment {env.name} (`localsvc down` removes the context)")
+    return 0
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -79,9 +106,13 @@ def cmd_down(args: argparse.Namespace) -> int:
         from localsvc.runtime import environment as envrt
         from localsvc.runtime.engine import connect
 
+        from localsvc.host.kubeconfig import remove_context
+        from localsvc.model.kubeconfig import context_name
+
         client = connect()
         for info in envrt.list_envs(client):
             removed = envrt.destroy(client, info.name)
+            remove_context(context_name(info.name))
             print(f"environment {info.name} removed ({removed['containers']} containers)")
         return 0
     env = environment(args)
