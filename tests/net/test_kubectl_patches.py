@@ -111,6 +111,21 @@ def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
             "status": {"replicas": obj["spec"].get("replicas", 1), "selector": "app=web"}}
 
 
+def with_defaults(obj: dict[str, Any]) -> dict[str, Any]:
+    """Some of the defaults the API server fills in on create: fields the live object has and the
+    manifest does not, which kubectl apply's patches must leave alone."""
+    spec = obj["spec"]
+    spec.setdefault("revisionHistoryLimit", 10)
+    if spec.get("strategy", {}).get("type") == "RollingUpdate":
+        spec["strategy"].setdefault("rollingUpdate", {}).setdefault("maxUnavailable", "25%")
+    for item in spec["template"]["spec"]["containers"]:
+        item.setdefault("imagePullPolicy", "IfNotPresent")
+        item.setdefault("terminationMessagePath", "/dev/termination-log")
+        for port in item.get("ports", []):
+            port.setdefault("protocol", "TCP")
+    return obj
+
+
 def patched(obj: dict[str, Any], content_type: str, body: Any, type_name: str) -> dict[str, Any]:
     if content_type == SMP:
         return apply_strategic_merge_patch(obj, body, type_name)
@@ -132,7 +147,8 @@ def fake_api(server: FakeServer) -> web.Application:
         name, subresource = rest[0], rest[1] if len(rest) > 1 else ""
         with server.lock:
             if request.method == "POST" and name == "":
-                return web.json_response(server.store(await request.json()), status=201)
+                created = with_defaults(await request.json())
+                return web.json_response(server.store(created), status=201)
             current = server.objects.get(name)
             if current is None:
                 return status(404, f'deployments.apps "{name}" not found')
@@ -261,8 +277,33 @@ def test_second_apply_after_editing_the_manifest(api: FakeServer) -> None:
     assert list(containers(result)) == ["web", "log", "sidecar"]
     web = containers(result)["web"]
     assert web["env"] == [{"name": "A", "value": "a"}]
-    assert web["ports"] == [{"containerPort": 8080}, {"containerPort": 443}]
+    # The server's defaults stay: port 443's protocol, the container's pull policy.
+    assert web["ports"] == [{"containerPort": 8080}, {"containerPort": 443, "protocol": "TCP"}]
+    assert web["imagePullPolicy"] == "IfNotPresent"
+    assert result["spec"]["revisionHistoryLimit"] == 10
     assert containers(result)["sidecar"] == {"name": "sidecar", "image": "envoy"}
+
+
+def test_third_apply_removes_a_container_and_changes_args(api: FakeServer) -> None:
+    fresh(api)
+    first = manifest(sidecar=True)
+    kubectl(api, "apply", "--validate=false", "-f", "-", stdin=yaml.safe_dump(first))
+    edited = manifest()
+    edited["spec"]["template"]["spec"]["containers"][0]["args"] = ["--verbose"]
+    edited["metadata"]["finalizers"] = ["example.com/keep"]
+    kubectl(api, "apply", "--validate=false", "-f", "-", stdin=yaml.safe_dump(edited))
+    [_, (_, content_type, body)] = api.taken()
+    assert content_type == SMP
+    pod_spec = body["spec"]["template"]["spec"]
+    assert {"$patch": "delete", "name": "sidecar"} in pod_spec["containers"]
+    assert body["metadata"]["finalizers"] == ["example.com/keep"]
+    result = live(api)
+    assert list(containers(result)) == ["web", "log"]
+    assert containers(result)["web"]["args"] == ["--verbose"]
+    assert containers(result)["web"]["imagePullPolicy"] == "IfNotPresent"
+    assert result["metadata"]["finalizers"] == ["example.com/keep"]
+    assert result["spec"]["strategy"] == {
+        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": "25%"}}
 
 
 def test_label_and_annotate(api: FakeServer) -> None:
