@@ -14,8 +14,10 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -32,6 +34,7 @@ pytestmark = pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl is n
 class RequestLog:
     entries: list[tuple[str, str, str]] = field(default_factory=list)  # path, Accept, answer type
     writes: list[str] = field(default_factory=list)  # "METHOD /path?query" of every non-GET
+    bodies: list[tuple[str, bytes]] = field(default_factory=list)  # Content-Type, body of each
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, path: str, accept: str, answered: str) -> None:
@@ -47,14 +50,34 @@ class RequestLog:
             return self.entries[start:]
 
 
+# One Deployment the app keeps, last applied with two containers ("web" and "side").
+STORED_PATH = "/apis/apps/v1/namespaces/default/deployments/web"
+_APPLIED: dict[str, Any] = {
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "web", "namespace": "default"},
+    "spec": {"selector": {"matchLabels": {"app": "web"}},
+             "template": {"metadata": {"labels": {"app": "web"}},
+                          "spec": {"containers": [{"name": "web", "image": "nginx"},
+                                                  {"name": "side", "image": "busybox"}]}}},
+}
+STORED: dict[str, Any] = {**_APPLIED, "metadata": {
+    **_APPLIED["metadata"], "uid": "1", "resourceVersion": "5",
+    "annotations": {"kubectl.kubernetes.io/last-applied-configuration": json.dumps(_APPLIED)}}}
+
+
 def discovery_app(log: RequestLog, port: int) -> web.Application:
     async def handle(request: web.Request) -> web.Response:
         path = request.path.rstrip("/") or "/"
         accept = request.headers.get("Accept", "")
         if request.method != "GET":
+            body = await request.read()
             with log.lock:
                 log.writes.append(f"{request.method} {request.path_qs}")
-        response = answer(path, accept, request.query.get("hash"))
+                log.bodies.append((request.headers.get("Content-Type", ""), body))
+        if path == STORED_PATH:  # the one object, for kubectl apply's three-way merge
+            return json_response(STORED)
+        response = answer(path, accept, request.query.get("hash"),
+                          request.headers.get("If-None-Match"))
         log.add(request.path, accept, response.headers.get("Content-Type", "")
                 if response.status == 200 else str(response.status))
         return response
@@ -62,7 +85,11 @@ def discovery_app(log: RequestLog, port: int) -> web.Application:
     def json_response(document: object, content_type: str = "application/json") -> web.Response:
         return web.Response(body=json.dumps(document).encode(), headers={"Content-Type": content_type})
 
-    def answer(path: str, accept: str, requested_hash: str | None) -> web.Response:
+    def sent(answer: openapi.OpenAPIAnswer) -> web.Response:
+        return web.Response(status=answer.status, body=answer.body, headers=answer.headers)
+
+    def answer(path: str, accept: str, requested_hash: str | None,
+               if_none_match: str | None) -> web.Response:
         if path == "/version":
             return json_response(discovery.version_info())
         if path in ("/api", "/apis"):
@@ -88,17 +115,12 @@ def discovery_app(log: RequestLog, port: int) -> web.Application:
             group = discovery.api_group(parts[1])
             return json_response(group) if group else web.Response(status=404)
         if path == "/openapi/v2":
-            if "json" not in accept and "*/*" not in accept:
-                return web.Response(status=406)  # protobuf only: kubectl then asks for JSON
-            data = openapi.openapi_v2()
-            return web.Response(body=data, headers=openapi.cache_headers(data, requested_hash))
+            return sent(openapi.answer_v2(accept, if_none_match))
         if path == "/openapi/v3":
-            return json_response(openapi.openapi_v3_index())
+            return sent(openapi.answer_v3_index(if_none_match))
         if path.startswith("/openapi/v3/"):
-            v3 = openapi.openapi_v3(path.removeprefix("/openapi/v3/"))
-            if v3 is None:
-                return web.Response(status=404)
-            return web.Response(body=v3, headers=openapi.cache_headers(v3, requested_hash))
+            return sent(openapi.answer_v3(path, accept, requested_hash,
+                                          datetime.now(timezone.utc), if_none_match))
         return web.Response(status=404)
 
     app = web.Application()
@@ -144,10 +166,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 _runs = iter(range(1_000_000))
 
 
-def kubectl(server: Server, *args: str) -> tuple[str, list[tuple[str, str, str]]]:
-    """Run kubectl with a fresh cache; its stdout and the requests it made (path, Accept, the
-    Content-Type or status answered)."""
-    cache = server.tmp / f"cache-{next(_runs)}"
+def kubectl(server: Server, *args: str,
+            cache: Path | None = None) -> tuple[str, list[tuple[str, str, str]]]:
+    """Run kubectl with `cache` (default: a fresh one); its stdout and the requests it made
+    (path, Accept, the Content-Type or status answered)."""
+    cache = cache or server.tmp / f"cache-{next(_runs)}"
     before = len(server.log.paths())
     result = subprocess.run(
         [KUBECTL, "--kubeconfig", str(server.kubeconfig), "--cache-dir", str(cache),
@@ -241,7 +264,7 @@ def test_unknown_paths_are_not_found(server: Server) -> None:
 DEPLOYMENT = """\
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: web, namespace: default}
+metadata: {name: other, namespace: default}
 spec:
   selector: {matchLabels: {app: web}}
   template:
@@ -269,3 +292,34 @@ def test_kubectl_leaves_field_validation_to_the_server(server: Server) -> None:
     assert writes and writes[0].startswith("POST /apis/apps/v1/namespaces/default/deployments?")
     assert "fieldValidation=Strict" in writes[0] and "dryRun=All" in writes[0]
     assert "/openapi/v2" not in server.log.paths()[start:]
+
+
+def test_kubectl_apply_merges_lists_by_the_patch_merge_keys_of_the_v3_document(
+        server: Server) -> None:
+    """kubectl apply's three-way merge reads x-kubernetes-patch-merge-key from /openapi/v3: the
+    dropped container is deleted by its name, the changed one patched in place."""
+    manifest = server.tmp / "web.yaml"
+    manifest.write_text(DEPLOYMENT.replace("name: other", "name: web").replace(
+        "image: nginx", "image: nginx:2"))
+    with server.log.lock:
+        before = len(server.log.bodies)
+    out, requested = kubectl(server, "apply", "-f", str(manifest))
+    assert "deployment.apps/web configured" in out
+    with server.log.lock:
+        (content_type, body), = server.log.bodies[before:]
+    assert content_type == "application/strategic-merge-patch+json"
+    patch = json.loads(body)["spec"]["template"]["spec"]
+    assert patch["$setElementOrder/containers"] == [{"name": "web"}]
+    assert patch["containers"] == [{"image": "nginx:2", "name": "web"},
+                                   {"$patch": "delete", "name": "side"}]
+    assert "/openapi/v2" not in [path for path, _, _ in requested]
+
+
+def test_kubectl_caches_the_v3_documents_by_hash(server: Server) -> None:
+    """A second kubectl with the same cache reads each document from disk: the hashed URL was
+    answered immutable."""
+    cache = server.tmp / "shared-cache"
+    _, first = kubectl(server, "explain", "deployment.spec.replicas", cache=cache)
+    _, second = kubectl(server, "explain", "deployment.spec.replicas", cache=cache)
+    assert "/openapi/v3/apis/apps/v1" in [path for path, _, _ in first]
+    assert "/openapi/v3/apis/apps/v1" not in [path for path, _, _ in second]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -211,14 +212,67 @@ def test_v3_paths_of_a_namespaced_and_a_cluster_resource() -> None:
     assert "delete" not in core["/api/v1/namespaces"]  # no deletecollection of namespaces
 
 
-def test_cache_headers() -> None:
+NOW = datetime(2026, 12, 7, 6, 0, 0, tzinfo=timezone.utc)
+KUBECTL_V2_ACCEPT = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+
+
+def test_v2_answer_is_json_or_not_acceptable() -> None:
     data = openapi.openapi_v2()
     digest = openapi.openapi_v2_hash()
     assert digest == hashlib.sha512(data).hexdigest().upper()
-    fresh = openapi.cache_headers(data, digest)
-    assert fresh["ETag"] == f'"{digest}"' and fresh["Cache-Control"] == "public, immutable"
-    assert openapi.cache_headers(data, None)["Cache-Control"] == "no-cache, private"
-    assert openapi.cache_headers(data, "0" * 128)["Cache-Control"] == "no-cache, private"
+    answer = openapi.answer_v2("application/json")
+    assert (answer.status, answer.body) == (200, data)
+    assert answer.headers == {"Content-Type": "application/json", "ETag": f'"{digest}"'}
+    assert openapi.answer_v2(None).status == 200
+    # kubectl asks for protobuf only; JSON in its place would break its decoder.
+    assert openapi.answer_v2(KUBECTL_V2_ACCEPT) == openapi.NOT_ACCEPTABLE
+    assert openapi.answer_v2(KUBECTL_V2_ACCEPT + ",application/json;q=0.5").status == 200
+
+
+def test_if_none_match_with_the_current_etag_is_not_modified() -> None:
+    current = openapi.answer_v2("*/*").headers["ETag"]
+    unchanged = openapi.answer_v2("*/*", if_none_match=f'"other", {current}')
+    assert (unchanged.status, unchanged.body) == (304, b"")
+    assert unchanged.headers["ETag"] == current
+    assert openapi.answer_v2("*/*", if_none_match='"other"').status == 200
+    index = openapi.answer_v3_index()
+    assert index.status == 200 and json.loads(index.body) == openapi.openapi_v3_index()
+    assert openapi.answer_v3_index(index.headers["ETag"]).status == 304
+
+
+def test_v3_answer_with_the_current_hash_is_immutable_for_a_year() -> None:
+    digest = openapi.openapi_v3_hash("apis/apps/v1")
+    answer = openapi.answer_v3("/openapi/v3/apis/apps/v1", "application/json", digest, NOW)
+    assert answer.status == 200 and answer.body == openapi.openapi_v3("apis/apps/v1")
+    assert answer.headers == {
+        "Content-Type": "application/json", "ETag": f'"{digest}"', "Vary": "Accept",
+        "Cache-Control": "public, immutable", "Expires": "Tue, 07 Dec 2027 06:00:00 GMT"}
+
+
+def test_v3_answer_without_a_hash_is_not_cacheable_for_good() -> None:
+    answer = openapi.answer_v3("apis/apps/v1", "*/*", None, NOW)
+    assert answer.status == 200 and "Cache-Control" not in answer.headers
+
+
+def test_v3_answer_to_a_stale_hash_redirects_to_the_current_document() -> None:
+    digest = openapi.openapi_v3_hash("api/v1")
+    answer = openapi.answer_v3("api/v1", "application/json", "0" * 128, NOW)
+    assert (answer.status, answer.body) == (301, b"")
+    assert answer.headers["Location"] == f"/openapi/v3/api/v1?hash={digest}"
+
+
+def test_v3_answer_refusals() -> None:
+    assert openapi.answer_v3("apis/batch/v1", "*/*", None, NOW) == openapi.NOT_FOUND
+    assert openapi.answer_v3(
+        "api/v1", "application/com.github.proto-openapi.spec.v3.v1.0+protobuf", None, NOW,
+    ) == openapi.NOT_ACCEPTABLE
+
+
+def test_a_leap_day_expires_on_the_first_of_march() -> None:
+    digest = openapi.openapi_v3_hash("api/v1")
+    leap = datetime(2028, 2, 29, 12, 0, 0, tzinfo=timezone.utc)
+    answer = openapi.answer_v3("api/v1", None, digest, leap)
+    assert answer.headers["Expires"] == "Thu, 01 Mar 2029 12:00:00 GMT"
 
 
 def test_documents_are_read_once() -> None:

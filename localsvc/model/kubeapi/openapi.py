@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from localsvc.model.kubeapi.discovery import parse_accept
 from localsvc.model.kubeapi.resources import RESOURCES
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -104,14 +109,84 @@ def openapi_v3_index() -> dict[str, Any]:
     }
 
 
-def cache_headers(data: bytes, requested_hash: str | None) -> dict[str, str]:
-    """The caching headers of a document answer: a request naming the document's current hash
-    may be cached for good (the URL changes with the content), any other for no time without
-    revalidation, as kube-openapi answers."""
-    headers = {"ETag": etag(data), "Content-Type": JSON}
-    if requested_hash is not None and requested_hash == document_hash(data):
-        headers["Cache-Control"] = "public, immutable"
-        headers["Expires"] = "Thu, 31 Dec 2099 23:59:59 GMT"  # far future: an immutable URL
-    else:
-        headers["Cache-Control"] = "no-cache, private"
-    return headers
+@dataclass(frozen=True)
+class OpenAPIAnswer:
+    """An HTTP answer to an OpenAPI request, for the server to send as it is."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+NOT_ACCEPTABLE = OpenAPIAnswer(406, b"", {})
+NOT_FOUND = OpenAPIAnswer(404, b"", {})
+
+
+def accepts_json(accept: str | None) -> bool:
+    """Whether an Accept header takes JSON. The API server also offers protobuf, which localsvc
+    does not: a client asking for protobuf only (kubectl's /openapi/v2) gets 406, which tells
+    client-go there is no such representation rather than handing it JSON it cannot decode."""
+    if not accept or not accept.strip():
+        return True
+    return any(media.quality > 0 and media.media_type in (JSON, "application/*", "*/*")
+               for media in parse_accept(accept))
+
+
+def _served(data: bytes, if_none_match: str | None,
+            extra: dict[str, str] | None = None) -> OpenAPIAnswer:
+    headers = {"Content-Type": JSON, "ETag": etag(data), **(extra or {})}
+    if if_none_match is not None and etag(data) in (t.strip() for t in if_none_match.split(",")):
+        return OpenAPIAnswer(304, b"", headers)  # the client's copy is current
+    return OpenAPIAnswer(200, data, headers)
+
+
+def answer_v2(accept: str | None, if_none_match: str | None = None) -> OpenAPIAnswer:
+    """GET /openapi/v2."""
+    if not accepts_json(accept):
+        return NOT_ACCEPTABLE
+    return _served(openapi_v2(), if_none_match)
+
+
+def openapi_v3_index_bytes() -> bytes:
+    return _index_bytes()
+
+
+@cache
+def _index_bytes() -> bytes:
+    return json.dumps(openapi_v3_index(), separators=(",", ":")).encode()
+
+
+def answer_v3_index(if_none_match: str | None = None) -> OpenAPIAnswer:
+    """GET /openapi/v3."""
+    return _served(_index_bytes(), if_none_match)
+
+
+def _a_year_after(now: datetime) -> datetime:
+    """The same date a year later; 29 February becomes 1 March, as Go's AddDate(1, 0, 0)."""
+    try:
+        return now.replace(year=now.year + 1)
+    except ValueError:
+        return now.replace(year=now.year + 1, month=3, day=1)
+
+
+def answer_v3(group_version: str, accept: str | None, requested_hash: str | None,
+              now: datetime, if_none_match: str | None = None) -> OpenAPIAnswer:
+    """GET /openapi/v3/<group_version>[?hash=...], as kube-openapi answers it: a stale hash is
+    redirected (301) to the current document's URL; the current hash may be cached for good
+    (immutable, expiring a year from `now`, an aware datetime); without a hash the answer carries
+    only its ETag. An If-None-Match naming the current ETag gets 304."""
+    path = group_version.removeprefix("/").removeprefix("openapi/v3/")
+    data = openapi_v3(path)
+    if data is None:
+        return NOT_FOUND
+    if not accepts_json(accept):
+        return NOT_ACCEPTABLE
+    current = document_hash(data)
+    if requested_hash:
+        if requested_hash != current:
+            location = f"/openapi/v3/{path}?hash={current}"
+            return OpenAPIAnswer(301, b"", {"Location": location, "ETag": etag(data)})
+        expires = format_datetime(_a_year_after(now).astimezone(timezone.utc), usegmt=True)
+        return _served(data, if_none_match, {"Vary": "Accept", "Cache-Control": "public, immutable",
+                                             "Expires": expires})
+    return _served(data, if_none_match, {"Vary": "Accept"})
