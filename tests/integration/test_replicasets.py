@@ -122,3 +122,32 @@ def test_image_change_and_undo_move_replicasets_through_revisions(env: Environme
     assert sorted(third) == [2, 3]
     assert third[3]["metadata"]["uid"] == first[1]["metadata"]["uid"]  # reused, not new
     assert third[3]["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] == "1"
+
+
+def restarted(version: str, at: str) -> str:
+    """What `kubectl rollout restart` patches in: restartedAt in the pod template."""
+    return app(version, "restart").replace(
+        "    metadata: {labels: {app: web}}",
+        f'    metadata: {{labels: {{app: web}}, annotations: '
+        f'{{kubectl.kubernetes.io/restartedAt: "{at}"}}}}')
+
+
+def test_a_rollout_restart_rolls_and_revisions_survive_a_node_restart(
+        env: Environment, tmp_path: Path) -> None:
+    env.up([write(tmp_path, "v1.yaml", app("1", "first"))], wait=50)
+    check_rolled_out(env, 1)
+    env.apply([write(tmp_path, "v1.yaml", restarted("1", "2026-01-01T00:00:00Z"))])
+    before = check_rolled_out(env, 2)
+    assert before[2]["spec"]["template"]["metadata"]["annotations"] == {
+        "kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:00Z"}
+    pods = {p["metadata"]["uid"]: p["metadata"]["ownerReferences"][0]["uid"]
+            for p in pods_of(env)}
+
+    env.docker.containers.get(f"localsvc-{env.name}-node").restart(timeout=10)
+    env.ensure()
+    after = check_rolled_out(env, 2)
+    assert {n: r["metadata"]["uid"] for n, r in after.items()} == \
+        {n: r["metadata"]["uid"] for n, r in before.items()}
+    # The same pods (adopted, not re-created), owned by the same ReplicaSet.
+    assert {p["metadata"]["uid"]: p["metadata"]["ownerReferences"][0]["uid"]
+            for p in pods_of(env)} == pods
