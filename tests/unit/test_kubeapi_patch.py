@@ -531,3 +531,23 @@ def test_long_lists_merge_in_linear_time() -> None:
     env = container(result, "web")["env"]
     assert len(env) == size - size // 4
     assert [e["name"] for e in env] == [f"E{i}" for i in reversed(range(size)) if i % 4 != 1]
+
+
+def test_service_ports_merge_by_port_and_the_selector_merges_key_by_key() -> None:
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+               "spec": {"selector": {"app": "web"}, "type": "ClusterIP",
+                        "clusterIP": "10.96.0.10",
+                        "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"},
+                                  {"port": 443, "targetPort": 8443, "protocol": "TCP"}]}}
+    service_type = root_type("v1", "Service")
+    assert service_type == "core.v1.Service"
+    # kubectl apply of a manifest that moved 80's target port, dropped 443 and added 9090.
+    result = smp({"spec": {
+        "$setElementOrder/ports": [{"port": 80}, {"port": 9090}],
+        "ports": [{"port": 80, "targetPort": 8081}, {"port": 9090, "targetPort": 9090},
+                  {"$patch": "delete", "port": 443}],
+        "selector": {"tier": "fe"}}}, service, service_type)
+    assert result["spec"]["ports"] == [{"port": 80, "targetPort": 8081, "protocol": "TCP"},
+                                       {"port": 9090, "targetPort": 9090}]
+    assert result["spec"]["selector"] == {"app": "web", "tier": "fe"}
+    assert result["spec"]["clusterIP"] == "10.96.0.10"
