@@ -400,3 +400,25 @@ def test_table_request(accept: str, wanted: TableRequest | None) -> None:
 
 def test_table_content_type() -> None:
     assert TableRequest("v1").content_type == "application/json;as=Table;v=v1;g=meta.k8s.io"
+
+
+# -- column descriptions: the official schemas' field docs, as the printers' SwaggerDoc()
+
+KINDS = ["Pod", "Service", "Deployment", "ReplicaSet", "Endpoints", "EndpointSlice",
+         "Namespace", "Node", "ConfigMap", "Secret", "ServiceAccount", "Event", "StatefulSet"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_column_is_described(kind: str) -> None:
+    for column in table(kind, [], NOW)["columnDefinitions"]:
+        assert column["description"], (kind, column["name"])
+
+
+def test_descriptions_come_from_the_field_docs() -> None:
+    pod_columns = {c["name"]: c["description"] for c in table("Pod", [], NOW)["columnDefinitions"]}
+    assert pod_columns["IP"] == ("podIP address allocated to the pod. Routable at least within "
+                                 "the cluster. Empty if not yet allocated.")
+    assert pod_columns["Ready"] == "The aggregate readiness state of this pod for accepting traffic."
+    assert pod_columns["Name"].startswith("Name must be unique within a namespace.")
+    assert pod_columns["Age"].startswith("CreationTimestamp is a timestamp representing the "
+                                         "server time when this object was created.")

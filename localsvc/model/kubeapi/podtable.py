@@ -18,21 +18,15 @@ from localsvc.model.kubeapi.tablecells import timestamp
 
 COLUMNS = (
     NAME,
-    Column("Ready", description="The aggregate readiness state of this pod for accepting "
-                                "traffic."),
-    Column("Status", description="The aggregate status of the containers in this pod."),
-    Column("Restarts", description="The number of times the containers in this pod have been "
-                                   "restarted and when the last container in this pod has "
-                                   "restarted."),
+    Column("Ready", text="The aggregate readiness state of this pod for accepting traffic."),
+    Column("Status", text="The aggregate status of the containers in this pod."),
+    Column("Restarts", text="The number of times the containers in this pod have been restarted "
+                            "and when the last container in this pod has restarted."),
     AGE,
-    Column("IP", priority=1, description="podIP address allocated to the pod. Routable at least "
-                                         "within the cluster. Empty if not yet allocated."),
-    Column("Node", priority=1, description="NodeName indicates in which node this pod is "
-                                           "scheduled."),
-    Column("Nominated Node", priority=1, description="nominatedNodeName is set only when this "
-                                                     "pod preempts other pods on the node."),
-    Column("Readiness Gates", priority=1, description="If specified, all readiness gates will "
-                                                      "be evaluated for pod readiness."),
+    Column("IP", priority=1, doc="PodStatus.podIP"),
+    Column("Node", priority=1, doc="PodSpec.nodeName"),
+    Column("Nominated Node", priority=1, doc="PodStatus.nominatedNodeName"),
+    Column("Readiness Gates", priority=1, doc="PodSpec.readinessGates"),
 )
 
 SUCCEEDED_CONDITIONS = [{"type": "Completed", "status": "True", "reason": "Succeeded",

@@ -6,45 +6,57 @@ Ages are k8s.io/apimachinery/pkg/util/duration.HumanDuration of now minus a time
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 UNKNOWN = "<unknown>"
 NONE = "<none>"
+# The official schemas' description of each field a column names ("PodStatus.podIP"), generated
+# by scripts/update-table-descriptions.
+DESCRIPTIONS = Path(__file__).resolve().parent.parent / "data" / "tabledescriptions.json"
+
+
+@cache
+def _descriptions() -> dict[str, str]:
+    loaded: dict[str, str] = json.loads(DESCRIPTIONS.read_text(encoding="utf-8"))
+    return loaded
+
+
+def field_doc(key: str) -> str:
+    """The Go doc of a field, as SwaggerDoc() gives it to the printers ("PodStatus.podIP")."""
+    return _descriptions()[key]
 
 
 @dataclass(frozen=True)
 class Column:
-    """A TableColumnDefinition; priority 1 marks a column kubectl shows only with -o wide."""
+    """A TableColumnDefinition; priority 1 marks a column kubectl shows only with -o wide.
+
+    Its description is `text`, or the doc of the field `doc` names ("ServiceSpec.type").
+    """
 
     name: str
     type: str = "string"
-    description: str = ""
+    text: str = ""
     priority: int = 0
     format: str = ""
+    doc: str = ""
+
+    @property
+    def description(self) -> str:
+        return field_doc(self.doc) if self.doc else self.text
 
     def definition(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.type, "format": self.format,
                 "description": self.description, "priority": self.priority}
 
 
-NAME = Column("Name", format="name",
-              description="Name must be unique within a namespace. Is required when creating "
-                          "resources, although some resources may allow a client to request the "
-                          "generation of an appropriate name automatically. Name is primarily "
-                          "intended for creation idempotence and configuration definition. "
-                          "Cannot be updated. More info: https://kubernetes.io/docs/concepts/"
-                          "overview/working-with-objects/names#names")
-AGE = Column("Age",
-             description="CreationTimestamp is a timestamp representing the server time when "
-                         "this object was created. It is not guaranteed to be set in "
-                         "happens-before order across separate operations. Clients may not set "
-                         "this value. It is represented in RFC3339 form and is in UTC.\n\n"
-                         "Populated by the system. Read-only. Null for lists. More info: "
-                         "https://git.k8s.io/community/contributors/devel/sig-architecture/"
-                         "api-conventions.md#metadata")
+NAME = Column("Name", format="name", doc="ObjectMeta.name")
+AGE = Column("Age", doc="ObjectMeta.creationTimestamp")
 
 
 def human_duration(seconds: float) -> str:

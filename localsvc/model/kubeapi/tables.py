@@ -21,13 +21,8 @@ from localsvc.model.kubeapi.tablecells import selector_string
 Row = tuple[list[Any], list[dict[str, str]]]
 Printer = Callable[[Mapping[str, Any], float], Row]
 
-_CONTAINERS = Column("Containers", priority=1,
-                     description="Names of each container in the template.")
-_IMAGES = Column("Images", priority=1,
-                 description="Images referenced by each container in the template.")
-_SELECTOR = Column("Selector", priority=1,
-                   description="Label selector for pods. Existing ReplicaSets whose pods are "
-                               "selected by this will be the ones affected by this deployment.")
+_CONTAINERS = Column("Containers", priority=1, text="Names of each container in the template.")
+_IMAGES = Column("Images", priority=1, text="Images referenced by each container in the template.")
 
 
 def _int(value: Any) -> int:
@@ -229,83 +224,52 @@ def _default_row(obj: Mapping[str, Any], now: float) -> Row:
 
 _PRINTERS: dict[str, tuple[tuple[Column, ...], Printer]] = {
     "Pod": (podtable.COLUMNS, podtable.pod_row),
-    "Service": ((NAME, Column("Type", description="type determines how the Service is exposed."),
-                 Column("Cluster-IP", description="clusterIP is the IP address of the service."),
-                 Column("External-IP", description="externalIPs is a list of IP addresses for "
-                                                   "which nodes in the cluster will also accept "
-                                                   "traffic for this service."),
-                 Column("Port(s)", description="The list of ports that are exposed by this "
-                                               "service."),
-                 AGE, Column("Selector", priority=1, description="Route service traffic to pods "
-                                                                 "with label keys and values "
-                                                                 "matching this selector.")),
-                _service_row),
-    "Deployment": ((NAME, Column("Ready", description="Number of the pod with ready state"),
-                    Column("Up-to-date", "string", "Total number of non-terminated pods "
-                                                    "targeted by this deployment that have the "
-                                                    "desired template spec."),
-                    Column("Available", "string", "Total number of available pods (ready for "
-                                                   "at least minReadySeconds) targeted by this "
-                                                   "deployment."),
-                    AGE, _CONTAINERS, _IMAGES, _SELECTOR), _deployment_row),
-    "ReplicaSet": ((NAME, Column("Desired", "integer", "Replicas is the number of desired "
-                                                       "pods."),
-                    Column("Current", "integer", "Replicas is the most recently observed number "
-                                                 "of replicas."),
-                    Column("Ready", "integer", "The number of pods targeted by this ReplicaSet "
-                                               "with a Ready Condition."),
-                    AGE, _CONTAINERS, _IMAGES, _SELECTOR), _replicaset_row),
-    "Endpoints": ((NAME, Column("Endpoints", description="Endpoints of the service"), AGE),
-                  _endpoints_row),
-    "EndpointSlice": ((NAME, Column("AddressType", description="The type of address carried by "
-                                                               "this EndpointSlice."),
-                       Column("Ports", description="Ports present on this EndpointSlice."),
-                       Column("Endpoints", description="Endpoints present on this "
-                                                       "EndpointSlice."), AGE),
+    "Service": ((NAME, Column("Type", doc="ServiceSpec.type"),
+                 Column("Cluster-IP", doc="ServiceSpec.clusterIP"),
+                 Column("External-IP", doc="ServiceSpec.externalIPs"),
+                 Column("Port(s)", doc="ServiceSpec.ports"), AGE,
+                 Column("Selector", priority=1, doc="ServiceSpec.selector")), _service_row),
+    "Deployment": ((NAME, Column("Ready", text="Number of the pod with ready state"),
+                    Column("Up-to-date", doc="DeploymentStatus.updatedReplicas"),
+                    Column("Available", doc="DeploymentStatus.availableReplicas"), AGE,
+                    _CONTAINERS, _IMAGES,
+                    Column("Selector", priority=1, doc="DeploymentSpec.selector")),
+                   _deployment_row),
+    "ReplicaSet": ((NAME, Column("Desired", "integer", doc="ReplicaSetSpec.replicas"),
+                    Column("Current", "integer", doc="ReplicaSetStatus.replicas"),
+                    Column("Ready", "integer", doc="ReplicaSetStatus.readyReplicas"), AGE,
+                    _CONTAINERS, _IMAGES,
+                    Column("Selector", priority=1, doc="ReplicaSetSpec.selector")),
+                   _replicaset_row),
+    "Endpoints": ((NAME, Column("Endpoints", doc="Endpoints.subsets"), AGE), _endpoints_row),
+    "EndpointSlice": ((NAME, Column("AddressType", doc="EndpointSlice.addressType"),
+                       Column("Ports", doc="EndpointSlice.ports"),
+                       Column("Endpoints", doc="EndpointSlice.endpoints"), AGE),
                       _endpointslice_row),
-    "Namespace": ((NAME, Column("Status", description="The status of the namespace"), AGE),
+    "Namespace": ((NAME, Column("Status", text="The status of the namespace"), AGE),
                   _namespace_row),
-    "Node": ((NAME, Column("Status", description="The status of the node"),
-              Column("Roles", description="The roles of the node"), AGE,
-              Column("Version", description="Kubelet Version reported by the node."),
-              Column("Internal-IP", priority=1, description="List of addresses reachable to "
-                                                            "the node."),
-              Column("External-IP", priority=1, description="List of addresses reachable to "
-                                                            "the node."),
-              Column("OS-Image", priority=1, description="OS Image reported by the node."),
-              Column("Kernel-Version", priority=1, description="Kernel Version reported by the "
-                                                               "node."),
-              Column("Container-Runtime", priority=1, description="Container Runtime Version "
-                                                                  "reported by the node.")),
-             _node_row),
-    "ConfigMap": ((NAME, Column("Data", description="Data contains the configuration data."),
-                   AGE), _configmap_row),
-    "Secret": ((NAME, Column("Type", description="Used to facilitate programmatic handling of "
-                                                 "secret data."),
-                Column("Data", description="Data contains the secret data."), AGE), _secret_row),
-    "ServiceAccount": ((NAME, Column("Secrets", description="Secrets is a list of the secrets "
-                                                            "in the same namespace that pods "
-                                                            "running using this ServiceAccount "
-                                                            "are allowed to use."), AGE),
+    "Node": ((NAME, Column("Status", text="The status of the node"),
+              Column("Roles", text="The roles of the node"), AGE,
+              Column("Version", doc="NodeSystemInfo.kubeletVersion"),
+              Column("Internal-IP", priority=1, doc="NodeStatus.addresses"),
+              Column("External-IP", priority=1, doc="NodeStatus.addresses"),
+              Column("OS-Image", priority=1, doc="NodeSystemInfo.osImage"),
+              Column("Kernel-Version", priority=1, doc="NodeSystemInfo.kernelVersion"),
+              Column("Container-Runtime", priority=1,
+                     doc="NodeSystemInfo.containerRuntimeVersion")), _node_row),
+    "ConfigMap": ((NAME, Column("Data", doc="ConfigMap.data"), AGE), _configmap_row),
+    "Secret": ((NAME, Column("Type", doc="Secret.type"), Column("Data", doc="Secret.data"), AGE),
+               _secret_row),
+    "ServiceAccount": ((NAME, Column("Secrets", doc="ServiceAccount.secrets"), AGE),
                        _serviceaccount_row),
-    "Event": ((Column("Last Seen", description="The time at which the most recent occurrence "
-                                               "of this event was recorded."),
-               Column("Type", description="Type of this event (Normal, Warning)"),
-               Column("Reason", description="This should be a short, machine understandable "
-                                            "string that gives the reason for the transition "
-                                            "into the object's current status."),
-               Column("Object", description="The object that this event is about."),
-               Column("Subobject", priority=1, description="The field of the object the event "
-                                                           "is about."),
-               Column("Source", priority=1, description="The component reporting this event."),
-               Column("Message", description="A human-readable description of the status of "
-                                             "this operation."),
-               Column("First Seen", priority=1, description="The time at which the event was "
-                                                            "first recorded."),
-               Column("Count", priority=1, description="The number of times this event has "
-                                                       "occurred."),
-               Column("Name", priority=1, format="name", description=NAME.description)),
-              _event_row),
+    "Event": ((Column("Last Seen", doc="Event.lastTimestamp"), Column("Type", doc="Event.type"),
+               Column("Reason", doc="Event.reason"), Column("Object", doc="Event.involvedObject"),
+               Column("Subobject", priority=1, doc="ObjectReference.fieldPath"),
+               Column("Source", priority=1, doc="Event.source"),
+               Column("Message", doc="Event.message"),
+               Column("First Seen", priority=1, doc="Event.firstTimestamp"),
+               Column("Count", priority=1, doc="Event.count"),
+               Column("Name", priority=1, format="name", doc="ObjectMeta.name")), _event_row),
 }
 _DEFAULT = ((NAME, AGE), _default_row)
 
