@@ -344,3 +344,18 @@ def test_more_than_ten_updaters_merge_the_oldest_into_ancient_changes() -> None:
     ancient = obj["metadata"]["managedFields"][1]
     assert ancient["time"] == "2026-01-01T01:02:00Z"
     assert set(ancient["fieldsV1"]["f:metadata"]["f:labels"]) == {".", "f:l0", "f:l1", "f:l2"}
+
+
+def test_a_subresource_write_keeps_the_live_managed_fields() -> None:
+    created = apply(None, thing(replicas=1), "a", now=T0)
+    scaled = copy.deepcopy(created)
+    scaled["spec"]["replicas"] = 2
+    scaled["metadata"]["managedFields"] = [{}]
+    after = track_update(created, scaled, "kubectl", T1, subresource="scale")
+    assert entries(after) == [("kubectl", "Update", T1)]  # "a" lost replicas, nothing reset
+    assert after["metadata"]["managedFields"][0]["subresource"] == "scale"
+
+
+def test_null_in_an_applied_configuration_sets_nothing() -> None:
+    created = apply(None, thing(replicas=1, extra=None), "a")
+    assert created["spec"] == {"replicas": 1}

@@ -138,8 +138,10 @@ def _merge(live: Any, applied: Any, slot: Slot, schema: SchemaLookup) -> Any:
         for name, value in applied.items():
             if value is None:
                 out.pop(name, None)
-            elif name in live:
-                out[name] = _merge(live[name], value, field_slot(schema, slot, name), schema)
+            elif name in live or isinstance(value, dict):
+                # A new object merges into an empty one, so its nulls set nothing either.
+                out[name] = _merge(live.get(name, {}), value, field_slot(schema, slot, name),
+                                   schema)
             else:
                 out[name] = copy.deepcopy(value)
         return out
@@ -292,7 +294,7 @@ def server_side_apply(live: dict[str, Any] | None, applied: dict[str, Any], mana
     me = Manager(manager, APPLY, str(applied.get("apiVersion", "")), subresource, None, applied_set)
     last = managers[me.identity] if me.identity in managers else None
     managers[me.identity] = replace(me, time=last.time if last else None)
-    merged = _merge(base, config, slot, schema) if live is not None else config
+    merged = _merge(base, config, slot, schema)
     if last is not None:
         keep = EMPTY
         for owner in managers.values():
@@ -326,12 +328,15 @@ def track_update(live_before: dict[str, Any] | None, live_after: dict[str, Any],
                  subresource: str = "") -> dict[str, Any]:
     """`live_after` (the result of a create, update or patch by `manager`; `live_before` None
     for a create) with managedFields that give `manager` what it changed, taken from the others.
-    managedFields the write sets itself replace the live ones; `[{}]` clears them."""
+    managedFields the write sets itself replace the live ones; `[{}]` clears them (not through
+    a subresource, which keeps the live ones)."""
     schema = schema or _default_schema()
     api_version = str(live_after.get("apiVersion", ""))
     slot = root_slot(schema, api_version, str(live_after.get("kind", "")))
     requested = (live_after.get("metadata") or {}).get("managedFields")
-    if requested == [{}]:
+    if subresource:  # a subresource write cannot set managedFields
+        managers = decode_managers(live_before)
+    elif requested == [{}]:
         managers = {}
     else:
         managers = decode_managers(live_after) or decode_managers(live_before)
