@@ -124,8 +124,8 @@ def test_aggregated_discovery_of_apis_has_every_named_group() -> None:
 def test_aggregated_entry_of_each_resource(resource: Resource) -> None:
     document = discovery.aggregated_discovery(legacy=resource.group == "")
     entry = _aggregated_resources(document)[(resource.group, resource.plural)]
-    assert entry["responseKind"] == {"group": resource.group, "version": resource.version,
-                                     "kind": resource.kind}
+    # As the API server: group and version left empty, meaning the containing group-version.
+    assert entry["responseKind"] == {"group": "", "version": "", "kind": resource.kind}
     assert entry["scope"] == ("Namespaced" if resource.namespaced else "Cluster")
     assert entry["singularResource"] == resource.singular
     assert entry["verbs"] == list(resource.verbs)
@@ -142,7 +142,7 @@ def test_aggregated_subresources_carry_their_response_kind() -> None:
         {"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1",
                                                   "kind": "Scale"},
          "verbs": ["get", "patch", "update"]},
-        {"subresource": "status", "responseKind": {"group": "apps", "version": "v1",
+        {"subresource": "status", "responseKind": {"group": "", "version": "",
                                                    "kind": "Deployment"},
          "verbs": ["get", "patch", "update"]},
     ]

@@ -138,14 +138,17 @@ def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
 # --- aggregated discovery ----------------------------------------------------------------------
 
 
-def _response_kind(group: str, version: str, kind: str) -> dict[str, str]:
-    return {"group": group, "version": version, "kind": kind}
+def _response_kind(group: str | None, version: str | None, kind: str) -> dict[str, str]:
+    """A responseKind as the API server writes it: its group and version are empty unless they
+    differ from the list's (deployments/scale: autoscaling/v1), as in the legacy APIResource it is
+    converted from; clients read empty as "the containing group-version"."""
+    return {"group": group or "", "version": version or "", "kind": kind}
 
 
 def _aggregated_resource(resource: Resource) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "resource": resource.plural,
-        "responseKind": _response_kind(resource.group, resource.version, resource.kind),
+        "responseKind": _response_kind(None, None, resource.kind),
         "scope": "Namespaced" if resource.namespaced else "Cluster",
         "singularResource": resource.singular,
         "verbs": list(resource.verbs),
@@ -158,10 +161,7 @@ def _aggregated_resource(resource: Resource) -> dict[str, Any]:
         entry["subresources"] = [
             {
                 "subresource": sub.name,
-                "responseKind": _response_kind(
-                    resource.group if sub.group is None else sub.group,
-                    resource.version if sub.version is None else sub.version,
-                    sub.kind),
+                "responseKind": _response_kind(sub.group, sub.version, sub.kind),
                 "verbs": list(sub.verbs),
             }
             for sub in resource.subresource_details
