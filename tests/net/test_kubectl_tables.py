@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from localsvc.errors import Problem
 from localsvc.model.kubeapi import discovery, fieldselect, listing, status, tables
 from localsvc.model.kubeapi.resources import by_path
 from tests.net.ports import free_port
@@ -156,9 +157,25 @@ def resource_request(request: web.Request) -> web.Response:
     return answer_json(listing.list_body(resource.kind, resource.api_version, page))
 
 
+async def create(request: web.Request) -> web.Response:
+    """POST of a ConfigMap: "taken" exists already, "bad" fails localsvc's validation."""
+    body = await request.json()
+    name = body["metadata"]["name"]
+    if name == "taken":
+        return answer_json(status.already_exists(status.GroupResource("configmaps"), name), 409)
+    if name == "bad":
+        problems = [Problem("-", 3, "ConfigMap", name, "data.a b", "must consist of "
+                            "alphanumeric characters, '-', '_' or '.' (got \"a b\")"),
+                    Problem("-", 5, "ConfigMap", name, "metadata.labels", "required")]
+        return answer_json(status.invalid_from_problems("ConfigMap", "", name, problems), 422)
+    return answer_json(body, 201)
+
+
 def make_app(log: list[str], port: int) -> web.Application:
     async def handle(request: web.Request) -> web.Response:
         log.append(request.path_qs)
+        if request.method == "POST":
+            return await create(request)
         path = request.path.rstrip("/") or "/"
         accept = request.headers.get("Accept", "")
         if path == "/version":
@@ -177,7 +194,7 @@ def make_app(log: list[str], port: int) -> web.Application:
         return resource_request(request)
 
     app = web.Application()
-    app.router.add_route("GET", "/{tail:.*}", handle)
+    app.router.add_route("*", "/{tail:.*}", handle)
     return app
 
 
@@ -281,3 +298,20 @@ def test_kubectl_follows_continue_tokens(server: Server) -> None:
 def test_not_found_error(server: Server) -> None:
     failed = kubectl(server, "get", "pod", "nope", ok=False)
     assert failed.stderr.strip() == 'Error from server (NotFound): pods "nope" not found'
+
+
+def test_create_errors_as_kubectl_prints_them(server: Server) -> None:
+    manifest = server.tmp / "cm.yaml"
+    for name in ("taken", "bad"):
+        manifest.write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n")
+        failed = kubectl(server, "create", "-f", str(manifest), "--validate=false", ok=False)
+        if name == "taken":
+            assert failed.stderr.strip() == (f'Error from server (AlreadyExists): error when '
+                                             f'creating "{manifest}": configmaps "taken" already '
+                                             f'exists')
+        else:
+            assert failed.stderr.strip() == (
+                f'The ConfigMap "bad" is invalid: \n'
+                f'* data.a b: Invalid value: must consist of alphanumeric characters, \'-\', '
+                f'\'_\' or \'.\' (got "a b")\n'
+                f'* metadata.labels: Required value')
