@@ -323,3 +323,24 @@ def test_kubectl_caches_the_v3_documents_by_hash(server: Server) -> None:
     _, second = kubectl(server, "explain", "deployment.spec.replicas", cache=cache)
     assert "/openapi/v3/apis/apps/v1" in [path for path, _, _ in first]
     assert "/openapi/v3/apis/apps/v1" not in [path for path, _, _ in second]
+
+
+def test_the_python_clients_dynamic_client_resolves_kinds_from_discovery(server: Server) -> None:
+    """The second reference client: kubernetes.dynamic reads /version and the legacy documents
+    (/api, /apis, /api/v1, /apis/G/V) and maps kinds, short names and subresources from them."""
+    from kubernetes import client as k8s  # the test dependency, imported where it is used
+    from kubernetes.dynamic import DynamicClient
+
+    configuration = k8s.Configuration()
+    configuration.host = f"http://127.0.0.1:{server.port}"
+    with k8s.ApiClient(configuration) as api_client:
+        dynamic = DynamicClient(api_client, cache_file=str(server.tmp / "dynamic-cache.json"))
+        deployments = dynamic.resources.get(api_version="apps/v1", kind="Deployment")
+        assert (deployments.name, deployments.namespaced) == ("deployments", True)
+        assert deployments.short_names == ["deploy"]
+        assert {"scale", "status"} <= set(deployments.subresources)
+        nodes = dynamic.resources.get(api_version="v1", kind="Node")
+        assert nodes.namespaced is False
+        slices = dynamic.resources.get(api_version="discovery.k8s.io/v1", kind="EndpointSlice")
+        assert slices.name == "endpointslices"
+        assert dynamic.version["kubernetes"]["minor"] == "32"
