@@ -7,7 +7,7 @@ import json
 import pytest
 
 from localsvc.model.kubeapi import patchmeta
-from localsvc.model.kubeapi.patchmeta import FieldMeta, field, known_type, root_type
+from localsvc.model.kubeapi.patchmeta import FieldMeta, field, known_type, root_type, type_map_type
 
 SERVED_AND_NEXT = [
     ("v1", "Namespace", "core.v1.Namespace"), ("v1", "Node", "core.v1.Node"),
@@ -125,3 +125,14 @@ def test_status_is_walked_for_status_patches() -> None:
     assert conditions is not None
     assert (conditions.type, conditions.merge_key, conditions.strategy) == (
         "core.v1.PodCondition", "type", ("merge",))
+
+
+def test_atomic_object_types_as_list_items() -> None:
+    # imagePullSecrets and ownerReferences items are atomic types: apply replaces each whole.
+    pull_secrets = field("core.v1.PodSpec", "imagePullSecrets")
+    assert pull_secrets is not None and pull_secrets.type == "core.v1.LocalObjectReference"
+    assert type_map_type("core.v1.LocalObjectReference") == "atomic"
+    assert type_map_type("meta.v1.OwnerReference") == "atomic"
+    assert type_map_type("meta.v1.LabelSelector") == "atomic"
+    assert type_map_type("core.v1.Container") is None
+    assert type_map_type("example.v1.Widget") is None

@@ -40,6 +40,7 @@ class FieldMeta:
 class _PatchMeta:
     kinds: dict[str, str]
     types: dict[str, dict[str, FieldMeta]]
+    map_types: dict[str, str]
 
 
 def _field_meta(raw: dict[str, Any]) -> FieldMeta:
@@ -63,7 +64,8 @@ def _data() -> _PatchMeta:
         type_name: {name: _field_meta(raw) for name, raw in fields.items()}
         for type_name, fields in document["types"].items()
     }
-    return _PatchMeta(kinds=dict(document["kinds"]), types=types)
+    return _PatchMeta(kinds=dict(document["kinds"]), types=types,
+                      map_types=dict(document["map_types"]))
 
 
 def root_type(api_version: str, kind: str) -> str | None:
@@ -81,3 +83,10 @@ def field(type_name: str, name: str) -> FieldMeta | None:
 def known_type(type_name: str) -> bool:
     """Whether the data has the object type (a patch may name its fields)."""
     return type_name in _data().types
+
+
+def type_map_type(type_name: str) -> str | None:
+    """An object type's own x-kubernetes-map-type: "atomic" for the types server-side apply owns
+    whole wherever they appear, list items included (LabelSelector, OwnerReference,
+    LocalObjectReference...); None for the others (granular)."""
+    return _data().map_types.get(type_name)
