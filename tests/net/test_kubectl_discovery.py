@@ -334,7 +334,8 @@ def test_the_python_clients_dynamic_client_resolves_kinds_from_discovery(server:
     configuration = k8s.Configuration()
     configuration.host = f"http://127.0.0.1:{server.port}"
     with k8s.ApiClient(configuration) as api_client:
-        dynamic = DynamicClient(api_client, cache_file=str(server.tmp / "dynamic-cache.json"))
+        dynamic = DynamicClient(  # type: ignore[no-untyped-call]  # the client has no hints
+            api_client, cache_file=str(server.tmp / "dynamic-cache.json"))
         deployments = dynamic.resources.get(api_version="apps/v1", kind="Deployment")
         assert (deployments.name, deployments.namespaced) == ("deployments", True)
         assert deployments.short_names == ["deploy"]
