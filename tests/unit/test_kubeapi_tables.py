@@ -58,6 +58,8 @@ def test_table_shape_and_include_object() -> None:
                   version="v1beta1")
     assert paged["apiVersion"] == "meta.k8s.io/v1beta1"
     assert paged["metadata"] == {"continue": "t", "remainingItemCount": 3}
+    watched = table("ConfigMap", [cm], NOW, no_headers=True)  # a watch event after the first
+    assert watched["columnDefinitions"] is None and len(watched["rows"]) == 1
 
 
 # -- pods

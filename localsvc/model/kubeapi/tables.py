@@ -281,8 +281,12 @@ def columns(kind: str) -> tuple[Column, ...]:
 def table(kind: str, objects: Sequence[Mapping[str, Any]], now: float,
           include_object: str = "Metadata", resource_version: str = "", *,
           continue_token: str = "", remaining_item_count: int | None = None,
-          version: str = "v1") -> dict[str, Any]:
-    """The Table of `objects` of `kind` at time `now` (seconds since the epoch)."""
+          version: str = "v1", no_headers: bool = False) -> dict[str, Any]:
+    """The Table of `objects` of `kind` at time `now` (seconds since the epoch).
+
+    `resource_version`: the list's, or the object's for a get. `no_headers`: leave the column
+    definitions out (null), as a watch does for every event after its first.
+    """
     defined, printer = _PRINTERS.get(kind, _DEFAULT)
     rows = []
     for obj in objects:
@@ -300,7 +304,8 @@ def table(kind: str, objects: Sequence[Mapping[str, Any]], now: float,
     if remaining_item_count is not None:
         metadata["remainingItemCount"] = remaining_item_count
     return {"kind": "Table", "apiVersion": f"meta.k8s.io/{version}", "metadata": metadata,
-            "columnDefinitions": [column.definition() for column in defined], "rows": rows}
+            "columnDefinitions": None if no_headers else [c.definition() for c in defined],
+            "rows": rows}
 
 
 def _row_object(obj: Mapping[str, Any], include_object: str,
