@@ -263,7 +263,8 @@ def test_long_lists_merge_in_linear_time() -> None:
         {"name": f"E{i}", "value": "x"} for i in range(size)]
     obj["metadata"]["finalizers"] = [f"f{i}" for i in range(size)]
     patch = {"metadata": {"finalizers": [f"f{i}" for i in range(0, 2 * size, 3)],
-                          "$deleteFromPrimitiveList/finalizers": [f"f{i}" for i in range(0, size, 5)]},
+                          "$deleteFromPrimitiveList/finalizers": [
+                              f"f{i}" for i in range(0, size, 5)]},
              "spec": {"template": {"spec": {"containers": [{
                  "name": "web",
                  "$setElementOrder/env": [{"name": f"E{i}"} for i in reversed(range(size))],

@@ -7,7 +7,13 @@ import json
 import pytest
 
 from localsvc.model.kubeapi import patchmeta
-from localsvc.model.kubeapi.patchmeta import FieldMeta, field, known_type, root_type, type_map_type
+from localsvc.model.kubeapi.patchmeta import (
+    FieldMeta,
+    field,
+    known_type,
+    root_type,
+    type_map_type,
+)
 
 SERVED_AND_NEXT = [
     ("v1", "Namespace", "core.v1.Namespace"), ("v1", "Node", "core.v1.Node"),
@@ -16,8 +22,10 @@ SERVED_AND_NEXT = [
     ("v1", "Secret", "core.v1.Secret"), ("v1", "ServiceAccount", "core.v1.ServiceAccount"),
     ("v1", "Event", "core.v1.Event"), ("events.k8s.io/v1", "Event", "events.v1.Event"),
     ("discovery.k8s.io/v1", "EndpointSlice", "discovery.v1.EndpointSlice"),
-    ("apps/v1", "Deployment", "apps.v1.Deployment"), ("apps/v1", "ReplicaSet", "apps.v1.ReplicaSet"),
-    ("apps/v1", "StatefulSet", "apps.v1.StatefulSet"), ("autoscaling/v1", "Scale", "autoscaling.v1.Scale"),
+    ("apps/v1", "Deployment", "apps.v1.Deployment"),
+    ("apps/v1", "ReplicaSet", "apps.v1.ReplicaSet"),
+    ("apps/v1", "StatefulSet", "apps.v1.StatefulSet"),
+    ("autoscaling/v1", "Scale", "autoscaling.v1.Scale"),
     ("batch/v1", "Job", "batch.v1.Job"), ("batch/v1", "CronJob", "batch.v1.CronJob"),
     ("v1", "PersistentVolumeClaim", "core.v1.PersistentVolumeClaim"),
     ("v1", "PersistentVolume", "core.v1.PersistentVolume"),
@@ -28,7 +36,8 @@ SERVED_AND_NEXT = [
 
 
 @pytest.mark.parametrize(("api_version", "kind", "expected"), SERVED_AND_NEXT)
-def test_root_type_of_every_served_and_next_kind(api_version: str, kind: str, expected: str) -> None:
+def test_root_type_of_every_served_and_next_kind(api_version: str, kind: str,
+                                                 expected: str) -> None:
     assert root_type(api_version, kind) == expected
     assert known_type(expected)
     assert field(expected, "metadata") == FieldMeta(
@@ -77,7 +86,8 @@ def test_volumes_merge_by_name_and_retain_keys() -> None:
 def test_deployment_strategy_retains_keys() -> None:
     meta = field("apps.v1.DeploymentSpec", "strategy")
     assert meta is not None
-    assert (meta.type, meta.strategy, meta.list) == ("apps.v1.DeploymentStrategy", ("retainKeys",), False)
+    assert (meta.type, meta.strategy, meta.list) == (
+        "apps.v1.DeploymentStrategy", ("retainKeys",), False)
 
 
 def test_finalizers_are_a_merged_set_of_strings() -> None:
@@ -90,7 +100,8 @@ def test_tolerations_and_args_have_no_strategy_and_are_atomic() -> None:
     for type_name, name in [("core.v1.PodSpec", "tolerations"), ("core.v1.Container", "args")]:
         meta = field(type_name, name)
         assert meta is not None
-        assert (meta.list, meta.merge_key, meta.strategy, meta.list_type) == (True, None, (), "atomic")
+        assert (meta.list, meta.merge_key, meta.strategy, meta.list_type) == (
+            True, None, (), "atomic")
 
 
 def test_maps_with_free_keys() -> None:

@@ -30,7 +30,8 @@ class FieldMeta:
     list: bool  # an array
     map: bool  # an object with free keys (labels, ConfigMap data)
     merge_key: str | None  # x-kubernetes-patch-merge-key
-    strategy: tuple[str, ...]  # x-kubernetes-patch-strategy split on ",": merge, retainKeys, replace
+    strategy: tuple[str, ...]  # x-kubernetes-patch-strategy split on ",": merge, retainKeys,
+    # replace
     list_type: str | None  # x-kubernetes-list-type: atomic | set | map
     list_map_keys: tuple[str, ...]  # x-kubernetes-list-map-keys
     map_type: str | None  # x-kubernetes-map-type (the field's own, else its object type's)

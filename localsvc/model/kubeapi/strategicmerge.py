@@ -366,9 +366,9 @@ def _apply_set_element_orders(original: dict[str, Any], patch: dict[str, Any], s
         else:
             merged = _merge_list_field(current, patch_list, meta, where)
         patch.pop(name, None)
-        kind = _element_kind(current or [], [item for item in patch_list or []
-                                             if not isinstance(item, dict) or DIRECTIVE not in item],
-                             where)
+        patch_items = [item for item in patch_list or []
+                       if not isinstance(item, dict) or DIRECTIVE not in item]
+        kind = _element_kind(current or [], patch_items, where)
         if kind is None:
             original[name] = merged
             continue
