@@ -359,3 +359,18 @@ def test_a_subresource_write_keeps_the_live_managed_fields() -> None:
 def test_null_in_an_applied_configuration_sets_nothing() -> None:
     created = apply(None, thing(replicas=1, extra=None), "a")
     assert created["spec"] == {"replicas": 1}
+
+
+def test_the_status_subresource_applies_only_status() -> None:
+    created = apply(None, thing(replicas=1), "a", now=T0)
+    config = thing(replicas=9)
+    config["status"] = {"ready": True}
+    config["metadata"]["labels"] = {"x": "y"}
+    after = server_side_apply(created, config, "kubelet", False, T1, schema=SCHEMA,
+                              subresource="status")
+    assert after["spec"] == {"replicas": 1} and "labels" not in after["metadata"]
+    assert after["status"] == {"ready": True}
+    assert after["metadata"]["managedFields"][1] == {
+        "manager": "kubelet", "operation": "Apply", "apiVersion": "test/v1", "time": T1,
+        "fieldsType": "FieldsV1", "fieldsV1": {"f:status": {"f:ready": {}}},
+        "subresource": "status"}

@@ -31,8 +31,21 @@ STRIPPED = from_paths([(field_token(name),) for name in ("apiVersion", "kind", "
     ("f:metadata", field_token(name)) for name in (
         "name", "namespace", "creationTimestamp", "selfLink", "uid", "clusterName",
         "generation", "managedFields", "resourceVersion")])
-# An apply to the main resource does not set status (the status subresource does).
-STATUS = from_paths([("f:status",)])
+IDENTITY = ("name", "namespace", "uid", "resourceVersion")
+
+
+def _settable(config: dict[str, Any], subresource: str) -> dict[str, Any]:
+    """What an apply may set: the main resource all but status; the status subresource only
+    status (the server resets the rest, as its strategies' reset fields say)."""
+    if not subresource:
+        config.pop("status", None)
+        return config
+    if subresource != "status":
+        return config
+    metadata = config.get("metadata") or {}
+    kept = {k: v for k, v in config.items() if k in ("apiVersion", "kind", "status")}
+    kept["metadata"] = {k: v for k, v in metadata.items() if k in IDENTITY}
+    return kept
 
 
 def _default_schema() -> SchemaLookup:
@@ -280,17 +293,14 @@ def server_side_apply(live: dict[str, Any] | None, applied: dict[str, Any], mana
     schema = schema or _default_schema()
     slot = root_slot(schema, str(applied.get("apiVersion", "")), str(applied.get("kind", "")))
     _check_applied(live, applied, slot, schema)
-    config = without_managed_fields(applied)
-    ignored = STATUS if not subresource else EMPTY
-    if not subresource:
-        config.pop("status", None)
+    config = _settable(without_managed_fields(applied), subresource)
     base = without_managed_fields(live)
     managers = decode_managers(live)
     if live is not None and not managers:
         untracked = fields_of(base, slot, schema).difference(STRIPPED)
         managers[(BEFORE_FIRST_APPLY, UPDATE, str(base.get("apiVersion", "")), "")] = Manager(
             BEFORE_FIRST_APPLY, UPDATE, str(base.get("apiVersion", "")), "", None, untracked)
-    applied_set = fields_of(config, slot, schema).difference(STRIPPED).recursive_difference(ignored)
+    applied_set = fields_of(config, slot, schema).difference(STRIPPED)
     me = Manager(manager, APPLY, str(applied.get("apiVersion", "")), subresource, None, applied_set)
     last = managers[me.identity] if me.identity in managers else None
     managers[me.identity] = replace(me, time=last.time if last else None)
