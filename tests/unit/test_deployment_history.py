@@ -187,3 +187,121 @@ def test_a_new_pod_is_owned_by_its_replicaset_uid_and_old_pods_get_it() -> None:
     fixed = with_owner_uid(older, "rs-uid")
     assert fixed["metadata"]["ownerReferences"] == [owner]
     assert fixed is not older.obj and owner_uid(older) == ""  # the stored object is unchanged
+
+
+# ---- what kubectl itself reads: the real kubectl against these documents on loopback --------
+
+def _kubectl_documents() -> dict[str, Obj]:
+    """A Deployment at revision 3 (template of revision 1 reused) and its two ReplicaSets,
+    rendered by the node's own functions, with just enough discovery for kubectl."""
+    from localsvc.model import replicasets as rs
+
+    obj = deployment(generation=3)
+    obj["apiVersion"] = "apps/v1"
+    obj["metadata"].update(uid="dep-uid", annotations={
+        rs.REVISION: "3", "kubernetes.io/change-cause": "back to one"})
+    v1 = obj["spec"]["template"]
+    v2 = {**v1, "spec": {"containers": [{"name": "c", "image": "i:2"}]}}
+    revisions: list[rs.Revision] = []
+    for hash_, template, cause in (("h1", v1, "one"), ("h2", v2, "two"), ("h1", v1, "back")):
+        revisions, _ = rs.record_revision(revisions, hash_, template,
+                                          {"kubernetes.io/change-cause": cause}, lambda: hash_,
+                                          "2026-01-01T00:00:00Z")
+    counts = {"h1": PodCounts(3, 3, 3), "h2": PodCounts()}
+    sets = [rs.replicaset_object(obj, r, counts[r.hash], 1) for r in revisions]
+    status = rollout_status(obj, "web-h1", PodCounts(3, 3, 3), PodCounts(), None, False, T0)
+    obj["status"] = status
+    apps = {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "apps/v1",
+            "resources": [
+                {"name": n, "singularName": n[:-1], "namespaced": True, "kind": k,
+                 "verbs": ["get", "list", "patch", "update", "watch"],
+                 **({"shortNames": ["deploy"]} if k == "Deployment" else {})}
+                for n, k in (("deployments", "Deployment"), ("replicasets", "ReplicaSet"))]}
+    return {
+        "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []},
+        "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": [{
+            "name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
+            "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}]},
+        "/api/v1": {"kind": "APIResourceList", "groupVersion": "v1", "resources": []},
+        "/apis/apps/v1": apps,
+        "/apis/apps/v1/namespaces/default/deployments/web": obj,
+        "/apis/apps/v1/namespaces/default/deployments": {  # rollout status lists by name
+            "kind": "DeploymentList", "apiVersion": "apps/v1",
+            "metadata": {"resourceVersion": "7"}, "items": [obj]},
+        "/apis/apps/v1/namespaces/default/replicasets": {
+            "kind": "ReplicaSetList", "apiVersion": "apps/v1", "metadata": {}, "items": sets},
+    }
+
+
+def _serve(documents: dict[str, Obj], patches: list[tuple[str, str, Obj]] | None = None,
+           ) -> tuple[Any, int]:
+    """Serve `documents` by path on loopback; each PATCH is recorded in `patches` (path,
+    content type, body) and answered with the document."""
+    import http.server
+    import json as json_
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_PATCH(self) -> None:  # noqa: N802 (the stdlib's name)
+            length = int(self.headers.get("Content-Length") or 0)
+            if patches is not None:
+                patches.append((self.path.split("?", 1)[0], self.headers["Content-Type"],
+                                json_.loads(self.rfile.read(length))))
+            self.do_GET()
+
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            body = documents.get(self.path.split("?", 1)[0])
+            data = json_.dumps(body if body is not None else {
+                "kind": "Status", "apiVersion": "v1", "status": "Failure",
+                "reason": "NotFound", "code": 404}).encode()
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def _kubectl(port: int, tmp: Any, *args: str) -> str:
+    import subprocess
+
+    done = subprocess.run(
+        ["kubectl", f"--server=http://127.0.0.1:{port}", "--request-timeout=10s",
+         f"--cache-dir={tmp}", "-n", "default", *args],
+        capture_output=True, text=True, timeout=20, env={"HOME": str(tmp), "PATH": "/usr/bin"})
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_kubectl_reads_history_status_and_the_template_undo_writes(tmp_path: Any) -> None:
+    patches: list[tuple[str, str, Obj]] = []
+    server, port = _serve(_kubectl_documents(), patches)
+    try:
+        history = _kubectl(port, tmp_path, "rollout", "history", "deployment/web")
+        rows = [line.split(None, 1) for line in history.splitlines()[2:] if line.strip()]
+        assert rows == [["2", "two"], ["3", "back"]]
+        detail = _kubectl(port, tmp_path, "rollout", "history", "deployment/web",
+                          "--revision=2")
+        assert "i:2" in detail and "pod-template-hash=h2" in detail
+        status = _kubectl(port, tmp_path, "rollout", "status", "deployment/web",
+                          "--watch=false")
+        assert status.strip() == 'deployment "web" successfully rolled out'
+        undo = _kubectl(port, tmp_path, "rollout", "undo", "deployment/web")
+        assert undo.strip() == "deployment.apps/web rolled back"
+        ((path, content_type, patch),) = patches
+        assert path == "/apis/apps/v1/namespaces/default/deployments/web"
+        assert content_type == "application/json-patch+json"
+        # The template of revision 2, without its pod-template-hash label, and its
+        # annotations (change-cause) back on the Deployment.
+        by_path = {op["path"]: op["value"] for op in patch if op["op"] == "replace"}
+        assert by_path["/spec/template"]["metadata"]["labels"] == {"app": "web"}
+        assert by_path["/spec/template"]["spec"]["containers"][0]["image"] == "i:2"
+        assert by_path["/metadata/annotations"]["kubernetes.io/change-cause"] == "two"
+    finally:
+        server.shutdown()
