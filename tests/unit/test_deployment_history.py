@@ -233,7 +233,7 @@ def _kubectl_documents() -> dict[str, Obj]:
     }
 
 
-def _serve(documents: dict[str, Obj], patches: list[tuple[str, str, Obj]] | None = None,
+def _serve(documents: dict[str, Obj], patches: list[tuple[str, str, Any]] | None = None,
            ) -> tuple[Any, int]:
     """Serve `documents` by path on loopback; each PATCH is recorded in `patches` (path,
     content type, body) and answered with the document."""
@@ -280,7 +280,7 @@ def _kubectl(port: int, tmp: Any, *args: str) -> str:
 
 
 def test_kubectl_reads_history_status_and_the_template_undo_writes(tmp_path: Any) -> None:
-    patches: list[tuple[str, str, Obj]] = []
+    patches: list[tuple[str, str, Any]] = []
     server, port = _serve(_kubectl_documents(), patches)
     try:
         history = _kubectl(port, tmp_path, "rollout", "history", "deployment/web")
