@@ -131,6 +131,8 @@ def test_validation_problems_become_invalid_causes_with_their_paths_and_words() 
                 "required"),
         Problem("web.yaml", 12, "Deployment", "web", "spec.template.spec.containers[1].name",
                 'duplicate container name "a" (also at spec.template.spec.containers[0].name)'),
+        Problem("web.yaml", 14, "Deployment", "web", "spec.strategy.type",
+                'must be one of Recreate, RollingUpdate (got "Blue")'),
     ]
     body = st.invalid_from_problems("Deployment", "apps", "web", problems)
     causes = body["details"]["causes"]
@@ -138,7 +140,10 @@ def test_validation_problems_become_invalid_causes_with_their_paths_and_words() 
         ("FieldValueInvalid", "spec.replicas"),
         ("FieldValueRequired", "spec.template.spec.containers[0].image"),
         ("FieldValueDuplicate", "spec.template.spec.containers[1].name"),
+        ("FieldValueNotSupported", "spec.strategy.type"),
     ]
+    assert causes[3]["message"] == ('Unsupported value: must be one of Recreate, RollingUpdate '
+                                    '(got "Blue")')
     assert causes[0]["message"] == "Invalid value: must be >= 0 (got -1)"
     assert body["message"].startswith(
         'Deployment.apps "web" is invalid: [spec.replicas: Invalid value: must be >= 0 (got -1), '

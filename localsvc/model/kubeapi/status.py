@@ -263,7 +263,7 @@ def field_error_from_problem(problem: Problem) -> FieldError:
         return FieldError("FieldValueRequired", problem.path, detail=detail)
     if message.startswith("duplicate"):
         return FieldError("FieldValueDuplicate", problem.path, detail=message)
-    if message.startswith("Unsupported value") or message.startswith("unsupported"):
+    if message.startswith("must be one of") or "not supported" in message:
         return FieldError("FieldValueNotSupported", problem.path, detail=message)
     return FieldError("FieldValueInvalid", problem.path, detail=message)
 
