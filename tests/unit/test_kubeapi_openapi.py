@@ -283,3 +283,100 @@ def test_documents_are_read_once() -> None:
 def test_data_files_stay_small() -> None:
     for path in openapi.DATA.glob("openapi*.json.gz"):
         assert path.stat().st_size < 150_000, path.name
+
+
+# --- the generator's rules (scripts/update-openapi), on a small schema of its input's shape -----
+
+
+def _generator() -> Any:
+    import importlib.machinery
+    import importlib.util
+    import sys
+
+    scripts = openapi.DATA.parents[2] / "scripts"
+    sys.path.insert(0, str(scripts))  # it imports kubeschemas from its own directory
+    try:
+        loader = importlib.machinery.SourceFileLoader("update_openapi",
+                                                      str(scripts / "update-openapi"))
+        spec = importlib.util.spec_from_loader("update_openapi", loader)
+        assert spec is not None
+        module = importlib.util.module_from_spec(spec)
+        loader.exec_module(module)
+    finally:
+        sys.path.remove(str(scripts))
+    return module
+
+
+SOURCE = {  # the kubernetes-validate $defs spelling
+    "io.k8s.api.core.v1.Thing": {
+        "type": ["object", "null"],
+        "properties": {
+            "apiVersion": {"type": ["string", "null"], "enum": ["v1"]},
+            "kind": {"type": ["string", "null"], "enum": ["Thing"]},
+            "spec": {"$ref": "#/$defs/io.k8s.api.core.v1.ThingSpec", "description": "The spec."},
+        },
+        "x-kubernetes-group-version-kind": [{"group": "", "version": "v1", "kind": "Thing"}],
+    },
+    "io.k8s.api.core.v1.ThingSpec": {
+        "type": ["object", "null"],
+        "properties": {
+            "port": {"$ref": "#/$defs/io.k8s.apimachinery.pkg.util.intstr.IntOrString"},
+            "items": {"type": ["array", "null"], "items": {"type": ["string", "null"]},
+                      "x-kubernetes-list-type": "set"},
+            "mode": {"type": ["string", "null"], "enum": ["A", "B"]},
+        },
+    },
+    "io.k8s.apimachinery.pkg.util.intstr.IntOrString": {
+        "oneOf": [{"type": ["string", "null"]}, {"type": ["integer", "null"]}]},
+    "io.k8s.api.core.v1.Unrelated": {"type": ["object", "null"]},
+}
+
+
+def test_generator_keeps_only_what_the_roots_reach() -> None:
+    generator = _generator()
+    assert generator.reachable(SOURCE, ["io.k8s.api.core.v1.Thing"]) == [
+        "io.k8s.api.core.v1.Thing", "io.k8s.api.core.v1.ThingSpec",
+        "io.k8s.apimachinery.pkg.util.intstr.IntOrString"]
+    with pytest.raises(SystemExit, match="no definition io.k8s.api.core.v1.Missing"):
+        generator.reachable(SOURCE, ["io.k8s.api.core.v1.Missing"])
+
+
+def test_generator_v2_spelling() -> None:
+    generator = _generator()
+    schemas = generator.schemas(SOURCE, ["io.k8s.api.core.v1.Thing"], "#/definitions/", v3=False)
+    thing = schemas["io.k8s.api.core.v1.Thing"]
+    assert thing["type"] == "object"
+    assert thing["properties"]["apiVersion"] == {"type": "string"}  # the package's enum dropped
+    assert thing["properties"]["spec"] == {"$ref": "#/definitions/io.k8s.api.core.v1.ThingSpec",
+                                          "description": "The spec."}
+    spec = schemas["io.k8s.api.core.v1.ThingSpec"]["properties"]
+    assert spec["items"] == {"type": "array", "items": {"type": "string"},
+                             "x-kubernetes-list-type": "set"}
+    assert spec["mode"]["enum"] == ["A", "B"]  # a field's own enum stays
+    intstr = schemas["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]
+    assert (intstr["type"], intstr["format"]) == ("string", "int-or-string")
+
+
+def test_generator_v3_spelling() -> None:
+    generator = _generator()
+    prefix = "#/components/schemas/"
+    schemas = generator.schemas(SOURCE, ["io.k8s.api.core.v1.Thing"], prefix, v3=True)
+    spec_ref = schemas["io.k8s.api.core.v1.Thing"]["properties"]["spec"]
+    assert spec_ref == {"allOf": [{"$ref": prefix + "io.k8s.api.core.v1.ThingSpec"}],
+                        "description": "The spec."}
+    port = schemas["io.k8s.api.core.v1.ThingSpec"]["properties"]["port"]
+    assert port == {"$ref": prefix + "io.k8s.apimachinery.pkg.util.intstr.IntOrString"}
+    intstr = schemas["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]
+    assert intstr["oneOf"] == [{"type": "integer"}, {"type": "string"}] and "type" not in intstr
+
+
+def test_generator_names_definitions_and_paths() -> None:
+    generator = _generator()
+    assert generator.definition_name("", "v1", "Pod") == "io.k8s.api.core.v1.Pod"
+    assert generator.definition_name("apps", "v1", "Deployment") == "io.k8s.api.apps.v1.Deployment"
+    assert generator.definition_name("discovery.k8s.io", "v1", "EndpointSlice") == (
+        "io.k8s.api.discovery.v1.EndpointSlice")
+    assert generator.definition_name("networking.k8s.io", "v1", "Ingress") == (
+        "io.k8s.api.networking.v1.Ingress")
+    assert generator.gv_path("", "v1") == "api/v1"
+    assert generator.gv_path("apps", "v1") == "apis/apps/v1"
