@@ -120,6 +120,8 @@ def test_unknown_fields_under_strict_validation() -> None:
         'unknown field "spec.containers[0].imagePulPolicy"')
     assert st.strict_decoding_error(["a", "b"]) == (
         'strict decoding error: unknown field "a", unknown field "b"')
+    assert st.unknown_field_warnings(["spec.a", "spec.b"]) == [
+        'unknown field "spec.a"', 'unknown field "spec.b"']
     assert st.undeclared_field("spec.containers[0].imagePulPolicy") == (
         ".spec.containers[0].imagePulPolicy: field not declared in schema")
 

@@ -243,6 +243,12 @@ def strict_decoding_error(paths: Sequence[str]) -> str:
     return "strict decoding error: " + ", ".join(f"unknown field {_q(p)}" for p in paths)
 
 
+def unknown_field_warnings(paths: Sequence[str]) -> list[str]:
+    """The warning texts of fieldValidation=Warn, one per unknown field ('unknown field "a"');
+    the server sends each as a `Warning: 299 - "<text>"` header."""
+    return [f"unknown field {_q(p)}" for p in paths]
+
+
 def undeclared_field(path: str) -> str:
     """Server-side apply's words for an unknown field: '.spec.x: field not declared in schema'."""
     return f".{path.lstrip('.')}: field not declared in schema"
