@@ -19,9 +19,23 @@ from typing import Any
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
+def _without_zero_values(value: Any) -> Any:
+    """`value` without null, {} and [] fields, at any depth: what Kubernetes' Go types cannot
+    tell from absent. A template that went through kubectl (rollout undo writes the
+    ReplicaSet's template back) carries `creationTimestamp: null` and `resources: {}`."""
+    if isinstance(value, dict):
+        out = {k: _without_zero_values(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
+    if isinstance(value, list):
+        return [_without_zero_values(v) for v in value]
+    return value
+
+
 def template_hash(template: dict[str, Any]) -> str:
-    """A stable 10-character hash of a pod template (the `pod-template-hash` label)."""
-    canonical = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
+    """A stable 10-character hash of a pod template (the `pod-template-hash` label); a template
+    and the same one with null or empty fields have the same hash."""
+    canonical = json.dumps(_without_zero_values(template), sort_keys=True,
+                           separators=(",", ":")).encode()
     number = int.from_bytes(hashlib.sha256(canonical).digest()[:8], "big")
     chars = []
     for _ in range(10):

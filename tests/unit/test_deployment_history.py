@@ -303,5 +303,14 @@ def test_kubectl_reads_history_status_and_the_template_undo_writes(tmp_path: Any
         assert by_path["/spec/template"]["metadata"]["labels"] == {"app": "web"}
         assert by_path["/spec/template"]["spec"]["containers"][0]["image"] == "i:2"
         assert by_path["/metadata/annotations"]["kubernetes.io/change-cause"] == "two"
+        # Regression: kubectl writes the template back with creationTimestamp: null and
+        # resources: {}; it must hash as revision 2's (reused), not as a new template.
+        v2 = _kubectl_documents()["/apis/apps/v1/namespaces/default/replicasets"]["items"][1]
+        written = by_path["/spec/template"]
+        assert written["metadata"]["creationTimestamp"] is None
+        labels = dict(v2["spec"]["template"]["metadata"]["labels"])
+        del labels["pod-template-hash"]
+        original = {**v2["spec"]["template"], "metadata": {"labels": labels}}
+        assert dep.template_hash(written) == dep.template_hash(original)
     finally:
         server.shutdown()
