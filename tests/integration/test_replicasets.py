@@ -123,6 +123,9 @@ def test_image_change_and_undo_move_replicasets_through_revisions(env: Environme
     assert third[3]["metadata"]["uid"] == first[1]["metadata"]["uid"]  # reused, not new
     assert third[3]["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] == "1"
 
+    env.delete_objects("Deployment", ["web"])  # its ReplicaSets go with it
+    wait_for(lambda: not objects(env, "ReplicaSet"), timeout=20, what="the ReplicaSets to go")
+
 
 def restarted(version: str, at: str) -> str:
     """What `kubectl rollout restart` patches in: restartedAt in the pod template."""
