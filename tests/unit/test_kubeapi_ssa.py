@@ -374,3 +374,45 @@ def test_the_status_subresource_applies_only_status() -> None:
         "manager": "kubelet", "operation": "Apply", "apiVersion": "test/v1", "time": T1,
         "fieldsType": "FieldsV1", "fieldsV1": {"f:status": {"f:ready": {}}},
         "subresource": "status"}
+
+
+# -- from kubectl's client-side apply to its server-side apply ------------------------------------
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def client_side_applied(replicas: int, live_replicas: int | None = None) -> dict[str, Any]:
+    """A Thing as `kubectl apply` (client-side) creates it; live_replicas: changed since."""
+    config = thing(replicas=replicas)
+    obj = copy.deepcopy(config)
+    obj["metadata"]["annotations"] = {LAST_APPLIED: json.dumps(config) + "\n"}
+    created = track_update(None, obj, "kubectl-client-side-apply", T0)
+    if live_replicas is not None:
+        created["spec"]["replicas"] = live_replicas
+    return created
+
+
+def test_kubectl_takes_over_what_its_client_side_apply_set() -> None:
+    live = client_side_applied(1)
+    with pytest.raises(ApplyConflict, match='"kubectl-client-side-apply" using test/v1'):
+        apply(live, thing(replicas=2), "someone")
+    after = apply(live, thing(replicas=2), "kubectl")
+    assert after["spec"] == {"replicas": 2}
+    assert owned_paths(after, "kubectl") == [("f:spec", "f:replicas")]
+    # The annotation follows the applied configuration, as Go encodes it.
+    assert after["metadata"]["annotations"][LAST_APPLIED] == (
+        '{"apiVersion":"test/v1","kind":"Thing","metadata":{"name":"t"},'
+        '"spec":{"replicas":2}}\n')
+
+
+def test_kubectl_conflicts_on_what_changed_since_its_client_side_apply() -> None:
+    live = client_side_applied(1, live_replicas=3)
+    with pytest.raises(ApplyConflict, match=r"kubectl-client-side-apply.*\.spec\.replicas"):
+        apply(live, thing(replicas=2), "kubectl")
+
+
+def test_without_the_annotation_kubectl_conflicts_like_anyone() -> None:
+    live = client_side_applied(1)
+    del live["metadata"]["annotations"]
+    with pytest.raises(ApplyConflict):
+        apply(live, thing(replicas=2), "kubectl")

@@ -15,11 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonpatch
 import pytest
 import yaml
 from aiohttp import web
 
-from localsvc.model.kubeapi.ssa import ApplyConflict, InvalidApply, server_side_apply
+from localsvc.model.kubeapi.ssa import (
+    ApplyConflict, InvalidApply, server_side_apply, track_update,
+)
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
@@ -54,10 +57,28 @@ def make_app(store: dict[str, dict[str, Any]]) -> web.Application:
             return status(404, "NotFound", f'configmaps "{name}" not found')
         return web.json_response(store[name])
 
+    def stored(obj: dict[str, Any]) -> dict[str, Any]:
+        obj["metadata"]["resourceVersion"] = str(len(store) + sum(
+            int(o["metadata"]["resourceVersion"]) for o in store.values()) + 1)
+        store[obj["metadata"]["name"]] = obj
+        return obj
+
+    async def create(request: web.Request) -> web.Response:
+        body = await request.json()
+        manager = request.query.get("fieldManager", "unknown")
+        return web.json_response(stored(track_update(None, body, manager, NOW)), status=201)
+
     async def patch(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if request.content_type == "application/json-patch+json":
+            try:
+                after = jsonpatch.apply_patch(store[name], await request.json())
+            except jsonpatch.JsonPatchTestFailed as failed:
+                return status(409, "Conflict", str(failed))
+            manager = request.query.get("fieldManager", "kubectl")
+            return web.json_response(stored(track_update(store[name], after, manager, NOW)))
         if request.content_type != "application/apply-patch+yaml":
             return status(415, "UnsupportedMediaType", request.content_type)
-        name = request.match_info["name"]
         applied = yaml.safe_load(await request.text())
         try:
             result = server_side_apply(store.get(name), applied,
@@ -67,14 +88,16 @@ def make_app(store: dict[str, dict[str, Any]]) -> web.Application:
             body = refused.status()
             return web.json_response(body, status=body["code"])
         created = name not in store
-        store[name] = result
-        return web.json_response(result, status=201 if created else 200)
+        if result != store.get(name):
+            stored(result)
+        return web.json_response(store[name], status=201 if created else 200)
 
     app = web.Application()
     app.router.add_get("/api", api)
     app.router.add_get("/apis", apis)
     app.router.add_get("/api/v1", core)
     app.router.add_get("/api/v1/namespaces/{ns}/configmaps/{name}", get)
+    app.router.add_post("/api/v1/namespaces/{ns}/configmaps", create)
     app.router.add_patch("/api/v1/namespaces/{ns}/configmaps/{name}", patch)
     return app
 
@@ -99,7 +122,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
         loop.close()
 
 
-def kubectl(url: str, tmp: Path, manifest: str, *args: str) -> subprocess.CompletedProcess[str]:
+def kubectl(url: str, tmp: Path, manifest: str, *args: str,
+            server_side: bool = True) -> subprocess.CompletedProcess[str]:
     (tmp / "cm.yaml").write_text(manifest)
     kubeconfig = tmp / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump({
@@ -111,8 +135,8 @@ def kubectl(url: str, tmp: Path, manifest: str, *args: str) -> subprocess.Comple
     assert KUBECTL is not None
     return subprocess.run(
         [KUBECTL, "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp / "cache"),
-         "--request-timeout=20s", "apply", "--server-side", "--validate=false",
-         "-f", str(tmp / "cm.yaml"), *args],
+         "--request-timeout=20s", "apply", f"--server-side={str(server_side).lower()}",
+         "--validate=false", "-f", str(tmp / "cm.yaml"), *args],
         capture_output=True, text=True, timeout=60, check=False)
 
 
@@ -147,3 +171,30 @@ def test_kubectl_server_side_apply_conflict_and_force(
     managers = {e["manager"]: e["fieldsV1"] for e in store["settings"]["metadata"]["managedFields"]}
     assert managers == {"bob": {"f:data": {"f:key": {}}}}
     assert json.loads(json.dumps(store["settings"]))["metadata"]["name"] == "settings"
+
+
+def test_kubectl_client_side_apply_then_server_side_apply(
+        server: tuple[str, dict[str, dict[str, Any]]], tmp_path: Path) -> None:
+    url, store = server
+    created = kubectl(url, tmp_path, config_map("one"), server_side=False)
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.strip() == "configmap/settings created"
+    entry = store["settings"]["metadata"]["managedFields"][0]
+    assert (entry["manager"], entry["operation"]) == ("kubectl-client-side-apply", "Update")
+    assert entry["fieldsV1"]["f:data"] == {".": {}, "f:key": {}}
+
+    # Another manager conflicts with the client-side applier's field.
+    other = kubectl(url, tmp_path, config_map("two"), "--field-manager=other")
+    assert other.returncode != 0
+    assert ('Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: '
+            ".data.key") in other.stderr
+
+    # kubectl itself first moves the client-side applier's fields to its own apply entry (a JSON
+    # patch of managedFields), so its server-side apply takes over without a conflict.
+    upgraded = kubectl(url, tmp_path, config_map("two"))
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert store["settings"]["data"] == {"key": "two"}
+    managers = [(e["manager"], e["operation"])
+                for e in store["settings"]["metadata"]["managedFields"]]
+    assert ("kubectl", "Apply") in managers
+    assert ("kubectl-client-side-apply", "Update") not in managers

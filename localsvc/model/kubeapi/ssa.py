@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 from dataclasses import replace
 from typing import Any, cast
 
 from localsvc.model.kubeapi.fieldset import (
-    EMPTY, KEY_DEFAULTS, FieldSet, Path, SchemaLookup, Slot, field_slot, field_token, fields_of,
+    EMPTY, FieldSet, Path, SchemaLookup, Slot, field_slot, field_token, fields_of,
     from_paths, is_granular, item_slot, item_token, path_string, root_slot,
 )
+from localsvc.model.kubeapi.applycheck import InvalidApply, check_applied
 from localsvc.model.kubeapi.managedfields import (
     APPLY, UPDATE, Identity, Manager, decode_managers, with_managers, without_managed_fields,
 )
@@ -79,64 +81,6 @@ class ApplyConflict(Exception):
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                 "message": self.message, "reason": "Conflict", "details": {"causes": causes},
                 "code": 409}
-
-
-class InvalidApply(ValueError):
-    """An applied configuration the server refuses before merging: 400 BadRequest for a bad
-    request, 500 with no reason for a configuration its schema cannot type (as the server)."""
-
-    def __init__(self, message: str, code: int = 400, reason: str = "BadRequest") -> None:
-        super().__init__(message)
-        self.message, self.code, self.reason = message, code, reason
-
-    def status(self) -> dict[str, Any]:
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": self.message, "reason": self.reason, "code": self.code}
-
-
-def _check_applied(live: dict[str, Any] | None, applied: dict[str, Any], slot: Slot,
-                   schema: SchemaLookup) -> None:
-    if (applied.get("metadata") or {}).get("managedFields") is not None:
-        raise InvalidApply("metadata.managedFields must be nil")
-    api_version = str(applied.get("apiVersion", ""))
-    if live is not None and api_version != live.get("apiVersion"):
-        raise InvalidApply("Incorrect version specified in apply patch. Specified patch version: "
-                           f"{api_version}, expected: {live.get('apiVersion')}")
-    errors = _typed_errors(applied, slot, schema, "")
-    if errors:
-        metadata = applied.get("metadata") or {}
-        group, _, version = api_version.rpartition("/")
-        where = (f"{metadata.get('namespace', '')}/{metadata.get('name', '')}; "
-                 f"{group}/{version}, Kind={applied.get('kind', '')}")
-        detail = errors[0] if len(errors) == 1 else "errors:\n  " + "\n  ".join(errors)
-        raise InvalidApply(f"failed to create typed patch object ({where}): {detail}", 500, "")
-
-
-def _typed_errors(value: Any, slot: Slot, schema: SchemaLookup, path: str) -> list[str]:
-    """Map-list items without their keys, and duplicate items, in the server's words."""
-    errors: list[str] = []
-    if isinstance(value, dict) and is_granular(slot, value):
-        for name, below in value.items():
-            errors += _typed_errors(below, field_slot(schema, slot, name), schema,
-                                    f"{path}.{name}")
-    elif isinstance(value, list) and is_granular(slot, value):
-        seen: set[str] = set()
-        for index, item in enumerate(value):
-            token = item_token(slot, item)
-            if token is None:
-                present = item if isinstance(item, dict) else {}
-                missing = next((k for k in slot.keys
-                                if k not in present and k not in KEY_DEFAULTS), "")
-                errors.append(f"{path}: element {index}: associative list with keys has an "
-                              f'element that omits key field "{missing}" (and doesn\'t have '
-                              "default value)")
-                continue
-            at = path_string((token,))
-            if token in seen:
-                errors.append(f"{path}: duplicate entries for key {at}")
-            seen.add(token)
-            errors += _typed_errors(item, item_slot(slot), schema, path + at)
-    return errors
 
 
 # -- merge, compare, prune ----------------------------------------------------------------------
@@ -292,7 +236,7 @@ def server_side_apply(live: dict[str, Any] | None, applied: dict[str, Any], mana
     `subresource` "" applies to the main resource, whose status an apply does not set."""
     schema = schema or _default_schema()
     slot = root_slot(schema, str(applied.get("apiVersion", "")), str(applied.get("kind", "")))
-    _check_applied(live, applied, slot, schema)
+    check_applied(live, applied, slot, schema)
     config = _settable(without_managed_fields(applied), subresource)
     base = without_managed_fields(live)
     managers = decode_managers(live)
@@ -311,26 +255,67 @@ def server_side_apply(live: dict[str, Any] | None, applied: dict[str, Any], mana
             keep = keep.union(owner.fields)
         merged = _prune(merged, slot, last.fields, keep, schema)
     changed, removed = _compare(base, merged, slot, schema)
-    _settle(managers, me.identity, changed, removed, force)
+    allowed = _client_side_applied(base, slot, schema) if manager == KUBECTL else EMPTY
+    _settle(managers, me.identity, changed, removed, force, allowed)
+    if manager == KUBECTL:
+        merged = _sync_last_applied(merged, config)
     if merged != base:
         managers[me.identity] = replace(managers[me.identity], time=now)
     return with_managers(merged, managers)
 
 
-def _settle(managers: dict[Identity, Manager], me: Identity,
-            changed: FieldSet, removed: FieldSet, force: bool) -> None:
-    """Take the changed fields from the other managers (ApplyConflict unless forced) and the
-    removed ones from everyone else."""
-    conflicts: list[tuple[str, str]] = []
+# kubectl's client-side apply keeps the configuration it applied in this annotation. kubectl's
+# server-side apply (manager "kubectl", and only it) may take those fields without a conflict, and
+# keeps the annotation in step, so the two can be mixed.
+KUBECTL = "kubectl"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _client_side_applied(live: dict[str, Any], slot: Slot, schema: SchemaLookup) -> FieldSet:
+    """The fields of the live object's last-applied configuration that still hold its values."""
+    text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    try:
+        last = json.loads(text) if text else None
+    except ValueError:
+        return EMPTY
+    if not isinstance(last, dict) or last.get("apiVersion") != live.get("apiVersion"):
+        return EMPTY
+    differ, missing = _compare(last, live, slot, schema)
+    return fields_of(last, slot, schema).difference(differ).difference(missing)
+
+
+def _sync_last_applied(merged: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    annotations = (merged.get("metadata") or {}).get("annotations") or {}
+    if not annotations.get(LAST_APPLIED):
+        return merged
+    applied = copy.deepcopy(config)
+    applied_annotations = (applied.get("metadata") or {}).get("annotations")
+    if isinstance(applied_annotations, dict):
+        applied_annotations.pop(LAST_APPLIED, None)
+    # As Go encodes it: keys sorted, compact, HTML characters escaped, a final newline.
+    text = json.dumps(applied, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    out = dict(merged)
+    annotations = {**annotations, LAST_APPLIED: text + "\n"}
+    out["metadata"] = {**merged["metadata"], "annotations": annotations}
+    return out
+
+
+def _settle(managers: dict[Identity, Manager], me: Identity, changed: FieldSet,
+            removed: FieldSet, force: bool, allowed: FieldSet = EMPTY) -> None:
+    """Take the changed fields from the other managers and the removed ones from everyone else;
+    ApplyConflict, unless forced, for changed fields others own (beyond `allowed`)."""
+    refused: list[tuple[str, str]] = []
     for identity, owner in list(managers.items()):
         if identity == me:
             continue
         lost = owner.fields.intersection(changed)
-        conflicts += [(owner.describe(), path_string(p)) for p in lost.paths()]
+        refused += [(owner.describe(), path_string(p))
+                    for p in lost.difference(allowed).paths()]
         kept = owner.fields.difference(lost).difference(removed)
         managers[identity] = replace(owner, fields=kept)
-    if conflicts and not force:
-        raise ApplyConflict(sorted(conflicts, key=lambda c: c[0]))
+    if refused and not force:
+        raise ApplyConflict(sorted(refused, key=lambda c: c[0]))
 
 
 def track_update(live_before: dict[str, Any] | None, live_after: dict[str, Any], manager: str,
