@@ -345,3 +345,17 @@ def test_the_python_clients_dynamic_client_resolves_kinds_from_discovery(server:
         slices = dynamic.resources.get(api_version="discovery.k8s.io/v1", kind="EndpointSlice")
         assert slices.name == "endpointslices"
         assert dynamic.version["kubernetes"]["minor"] == "32"
+
+
+def test_explain_from_the_v2_document_in_protobuf(server: Server) -> None:
+    """kubectl's v2 explain reads /openapi/v2 in protobuf only (gnostic's openapi_v2.Document)."""
+    out, requested = kubectl(server, "explain", "deployment.spec.replicas",
+                             "--output=plaintext-openapiv2")
+    assert "FIELD:    replicas <integer>" in out
+    assert "Number of desired pods." in out
+    assert ("/openapi/v2", "application/com.github.proto-openapi.spec.v2.v1.0+protobuf") in [
+        (path, answered) for path, _, answered in requested]
+    recursive, _ = kubectl(server, "explain", "pods.spec.containers", "--recursive",
+                           "--output=plaintext-openapiv2")
+    fields = {line.strip() for line in recursive.splitlines()}
+    assert {"ports\t<[]Object>", "containerPort\t<integer>", "readinessProbe\t<Object>"} <= fields

@@ -224,9 +224,15 @@ def test_v2_answer_is_json_or_not_acceptable() -> None:
     assert (answer.status, answer.body) == (200, data)
     assert answer.headers == {"Content-Type": "application/json", "ETag": f'"{digest}"'}
     assert openapi.answer_v2(None).status == 200
-    # kubectl asks for protobuf only; JSON in its place would break its decoder.
-    assert openapi.answer_v2(KUBECTL_V2_ACCEPT) == openapi.NOT_ACCEPTABLE
-    assert openapi.answer_v2(KUBECTL_V2_ACCEPT + ",application/json;q=0.5").status == 200
+    # kubectl asks for protobuf only, and gets it.
+    protobuf = openapi.answer_v2(KUBECTL_V2_ACCEPT)
+    assert (protobuf.status, protobuf.body) == (200, openapi.openapi_v2_protobuf())
+    assert protobuf.headers["Content-Type"] == (
+        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+    assert protobuf.headers["ETag"] == openapi.etag(openapi.openapi_v2_protobuf())
+    preferred = openapi.answer_v2(KUBECTL_V2_ACCEPT + ";q=0.5,application/json")
+    assert preferred.headers["Content-Type"] == "application/json"
+    assert openapi.answer_v2("text/html") == openapi.NOT_ACCEPTABLE
 
 
 def test_if_none_match_with_the_current_etag_is_not_modified() -> None:
@@ -380,3 +386,32 @@ def test_generator_names_definitions_and_paths() -> None:
         "io.k8s.api.networking.v1.Ingress")
     assert generator.gv_path("", "v1") == "api/v1"
     assert generator.gv_path("apps", "v1") == "apis/apps/v1"
+
+
+def _proto_encoder() -> Any:
+    import importlib.util
+
+    path = openapi.DATA.parents[2] / "scripts" / "openapiv2proto.py"
+    spec = importlib.util.spec_from_file_location("openapiv2proto", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_v2_protobuf_encoding_of_a_schema() -> None:
+    encoder = _proto_encoder()
+    assert encoder._varint(300) == b"\xac\x02"
+    # Schema{description = 4: "d", type = 22: TypeItem{value = 1: "string"}}
+    assert encoder.schema({"description": "d", "type": "string"}) == (
+        b"\x22\x01d" + b"\xb2\x01\x08\x0a\x06string")
+    # A vendor extension: NamedAny{name, Any{yaml = 2}} as field 31.
+    assert encoder.schema({"x-kubernetes-map-type": "atomic"}) == (
+        b"\xfa\x01\x23" + b"\x0a\x15x-kubernetes-map-type" + b"\x12\x0a\x12\x08\"atomic\"")
+    with pytest.raises(ValueError, match="oneOf"):
+        encoder.schema({"oneOf": []})
+
+
+def test_v2_protobuf_data_is_the_json_documents_encoding() -> None:
+    encoder = _proto_encoder()
+    assert encoder.document(v2()) == openapi.openapi_v2_protobuf()

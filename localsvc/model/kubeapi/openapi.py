@@ -1,9 +1,11 @@
 """The OpenAPI documents of the API (/openapi/v2 and /openapi/v3), read from the generated data.
 
-scripts/update-openapi writes them from the official schemas (data/openapi-v2.json.gz and one
-data/openapi-v3-<path>.json.gz per group-version); this module only reads each file once, when
-first asked, and names the hash clients cache them by. The /openapi/v3 index lists only the
-group-versions the API serves (resources.py), though the data covers the next issues' too.
+scripts/update-openapi writes them from the official schemas (data/openapi-v2.json.gz, the same
+in protobuf in data/openapi-v2.pb.gz, and one data/openapi-v3-<path>.json.gz per group-version);
+this module reads each file once, when first asked, names the hash clients cache them by, and
+answers each request as kube-openapi does (answer_v2, answer_v3_index, answer_v3). The
+/openapi/v3 index lists only the group-versions the API serves (resources.py), though the data
+covers the next issues' too.
 
 A client (kubectl explain, kubectl apply's strategic merge) reads the index, then each document at
 its `serverRelativeURL` (`?hash=<hash>`): a document whose hash it has already is never fetched
@@ -27,6 +29,11 @@ from localsvc.model.kubeapi.resources import RESOURCES
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 V2_FILE = "openapi-v2.json.gz"
+V2_PROTOBUF_FILE = "openapi-v2.pb.gz"
+# The media types of /openapi/v2 in protobuf: client-go asks for the first (deprecated) one; the
+# API server answers either with the second.
+V2_PROTOBUF_TYPES = ("application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+                     "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
 V3_PREFIX = "openapi-v3-"
 SUFFIX = ".json.gz"
 JSON = "application/json"
@@ -69,12 +76,17 @@ def _read(name: str) -> bytes:
 
 
 def openapi_v2() -> bytes:
-    """The swagger 2.0 document of /openapi/v2 (JSON; protobuf is not served)."""
+    """The swagger 2.0 document of /openapi/v2, in JSON."""
     return _read(V2_FILE)
 
 
 def openapi_v2_hash() -> str:
     return _hash_of(V2_FILE)
+
+
+def openapi_v2_protobuf() -> bytes:
+    """The same document as gnostic's openapi_v2.Document in protobuf, what client-go decodes."""
+    return _read(V2_PROTOBUF_FILE)
 
 
 @cache
@@ -122,14 +134,26 @@ NOT_ACCEPTABLE = OpenAPIAnswer(406, b"", {})
 NOT_FOUND = OpenAPIAnswer(404, b"", {})
 
 
-def accepts_json(accept: str | None) -> bool:
-    """Whether an Accept header takes JSON. The API server also offers protobuf, which localsvc
-    does not: a client asking for protobuf only (kubectl's /openapi/v2) gets 406, which tells
-    client-go there is no such representation rather than handing it JSON it cannot decode."""
+def _chosen(accept: str | None, offered: tuple[str, ...]) -> str | None:
+    """The first offered media type the Accept header takes, its ranges by quality then order
+    (a wildcard takes the first offered); None when it takes none."""
     if not accept or not accept.strip():
-        return True
-    return any(media.quality > 0 and media.media_type in (JSON, "application/*", "*/*")
-               for media in parse_accept(accept))
+        return offered[0]
+    ranges = sorted(enumerate(parse_accept(accept)), key=lambda r: (-r[1].quality, r[0]))
+    for _, media in ranges:
+        if media.quality <= 0:
+            continue
+        if media.media_type in ("*/*", "application/*"):
+            return offered[0]
+        if media.media_type in offered:
+            return media.media_type
+    return None
+
+
+def accepts_json(accept: str | None) -> bool:
+    """Whether an Accept header takes JSON (v3 documents are served in JSON only: a client
+    asking for protobuf only gets 406 rather than JSON it cannot decode)."""
+    return _chosen(accept, (JSON,)) is not None
 
 
 def _served(data: bytes, if_none_match: str | None,
@@ -141,10 +165,13 @@ def _served(data: bytes, if_none_match: str | None,
 
 
 def answer_v2(accept: str | None, if_none_match: str | None = None) -> OpenAPIAnswer:
-    """GET /openapi/v2."""
-    if not accepts_json(accept):
+    """GET /openapi/v2: JSON, or protobuf for client-go (kubectl explain's v2 output)."""
+    chosen = _chosen(accept, (JSON, *V2_PROTOBUF_TYPES))
+    if chosen is None:
         return NOT_ACCEPTABLE
-    return _served(openapi_v2(), if_none_match)
+    if chosen == JSON:
+        return _served(openapi_v2(), if_none_match)
+    return _served(openapi_v2_protobuf(), if_none_match, {"Content-Type": V2_PROTOBUF_TYPES[1]})
 
 
 def openapi_v3_index_bytes() -> bytes:
