@@ -5,8 +5,9 @@
 manager applied before and applies no more (unless another manager owns them), and refuses, with
 ApplyConflict, to change a field another manager owns unless forced. `track_update` records what
 a create, update or patch changed as owned by its manager and takes those fields from the others,
-so a later apply conflicts with them. Facts: sigs.k8s.io/structured-merge-diff (merge, Updater)
-and k8s.io/apiserver's fieldmanager. Pure.
+so a later apply conflicts with them. As the server, kubectl's server-side apply may take over
+what its client-side apply set (the last-applied annotation). Facts:
+sigs.k8s.io/structured-merge-diff (merge, Updater) and k8s.io/apiserver's fieldmanager. Pure.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import json
 from dataclasses import replace
 from typing import Any, cast
 
+from localsvc.model.kubeapi.applycheck import InvalidApply, check_applied
 from localsvc.model.kubeapi.fieldset import (
     EMPTY, FieldSet, Path, SchemaLookup, Slot, field_slot, field_token, fields_of,
     from_paths, is_granular, item_slot, item_token, path_string, root_slot,
 )
-from localsvc.model.kubeapi.applycheck import InvalidApply, check_applied
 from localsvc.model.kubeapi.managedfields import (
     APPLY, UPDATE, Identity, Manager, decode_managers, with_managers, without_managed_fields,
 )
