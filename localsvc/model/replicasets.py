@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -160,6 +160,23 @@ class PodCounts:
     available: int = 0
 
 
+def count_pods(pods: Iterable[tuple[str, str, bool]], ready_since: Mapping[str, float],
+               min_ready_seconds: int, now: float) -> tuple[dict[str, PodCounts], dict[str, float]]:
+    """Pod-template-hash -> PodCounts of `pods` (hash, pod uid, ready), and when each ready pod
+    was first seen ready (`ready_since` of the previous count; now for a pod newly ready). A
+    pod is available once ready for minReadySeconds (IsPodAvailable)."""
+    since: dict[str, float] = {}
+    tallies: dict[str, list[int]] = {}
+    for hash_, uid, ready in pods:
+        tally = tallies.setdefault(hash_, [0, 0, 0])
+        tally[0] += 1
+        if ready:
+            since[uid] = ready_since.get(uid, now)
+            tally[1] += 1
+            tally[2] += 1 if since[uid] + min_ready_seconds <= now else 0
+    return {h: PodCounts(*t) for h, t in tallies.items()}, since
+
+
 def replicaset_object(deployment: Obj, rev: Revision, counts: PodCounts,
                       generation: int) -> Obj:
     """The ReplicaSet of revision `rev` as the API serves it; `generation` is the one the store
@@ -215,6 +232,6 @@ def pod_owner_reference(deployment: str, hash_: str, uid: str) -> Obj:
 
 __all__ = ["CHANGE_CAUSE", "DEFAULT_HISTORY_LIMIT", "HASH_LABEL", "MAX_REPLICAS",
            "DESIRED_REPLICAS", "PodCounts", "REVISION", "REVISION_HISTORY", "Revision",
-           "copied_annotations", "hashed_template", "history_limit", "pod_owner_reference",
+           "copied_annotations", "count_pods", "hashed_template", "history_limit", "pod_owner_reference",
            "prune", "record_revision", "replicaset_name", "replicaset_object",
            "surge_and_unavailable", "track_revisions"]

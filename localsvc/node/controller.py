@@ -396,23 +396,13 @@ class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on O
     def _replicaset_counts(self, dkey: str, min_ready: int,
                            desired: set[str]) -> dict[str, rs.PodCounts]:
         """Pod-template-hash -> the Deployment's pods of it (all desired); a pod is available
-        once ready for `min_ready` seconds (measured from when a sync first saw it ready)."""
-        now = time.time()
-        seen = self._ready_since.get(dkey, {})
-        ready_since: dict[str, float] = {}
-        counts: dict[str, list[int]] = {}
-        for key, record in self.state.pods.items():
-            if record.owner != dkey:
-                continue
-            desired.add(key)
-            tally = counts.setdefault(record.template_hash, [0, 0, 0])
-            tally[0] += 1
-            if self._ready(record):
-                since = ready_since[record.uid] = seen.get(record.uid, now)
-                tally[1] += 1
-                tally[2] += 1 if since + min_ready <= now else 0
-        self._ready_since[dkey] = ready_since
-        return {h: rs.PodCounts(*c) for h, c in counts.items()}
+        once ready for `min_ready` seconds (from when a sync first saw it ready)."""
+        owned = [(k, r) for k, r in self.state.pods.items() if r.owner == dkey]
+        desired.update(k for k, _ in owned)
+        counts, self._ready_since[dkey] = rs.count_pods(
+            ((r.template_hash, r.uid, self._ready(r)) for _, r in owned),
+            self._ready_since.get(dkey, {}), min_ready, time.time())
+        return counts
 
     def _forget_deleted_deployments(self) -> bool:
         """Drop the revisions of Deployments no longer stored (their ReplicaSets go with them)."""

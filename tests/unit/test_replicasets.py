@@ -178,3 +178,21 @@ def test_a_state_saved_without_histories_keeps_the_last_ones(tmp_path: Path) -> 
     store.save(State(deployments={"Deployment/default/web": history}))
     store.save(State(objects={}))  # what node/changes.py stages
     assert Store(tmp_path).load().deployments == {"Deployment/default/web": history}
+
+
+def test_pods_are_counted_per_hash_and_available_after_min_ready_seconds() -> None:
+    pods = [("a", "p1", True), ("a", "p2", False), ("b", "p3", True)]
+    counts, since = rs.count_pods(pods, {}, 10, now=100.0)
+    assert counts == {"a": rs.PodCounts(2, 1, 0), "b": rs.PodCounts(1, 1, 0)}
+    assert since == {"p1": 100.0, "p3": 100.0}
+    counts, since = rs.count_pods(pods, since, 10, now=109.0)
+    assert counts["a"] == rs.PodCounts(2, 1, 0)
+    counts, since = rs.count_pods(pods, since, 10, now=110.0)
+    assert counts == {"a": rs.PodCounts(2, 1, 1), "b": rs.PodCounts(1, 1, 1)}
+    # A pod that goes unready starts over when it is ready again.
+    counts, since = rs.count_pods([("a", "p1", False)], since, 10, now=111.0)
+    assert since == {}
+    counts, _ = rs.count_pods([("a", "p1", True)], since, 10, now=112.0)
+    assert counts["a"] == rs.PodCounts(1, 1, 0)
+    # No minReadySeconds: ready is available.
+    assert rs.count_pods(pods, {}, 0, now=1.0)[0]["a"] == rs.PodCounts(2, 1, 1)
