@@ -416,3 +416,23 @@ def test_without_the_annotation_kubectl_conflicts_like_anyone() -> None:
     del live["metadata"]["annotations"]
     with pytest.raises(ApplyConflict):
         apply(live, thing(replicas=2), "kubectl")
+
+
+def test_items_of_an_atomic_type_are_one_field() -> None:
+    # OwnerReference is atomic wherever it appears: the item is owned whole, and replaced whole.
+    pod: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p", "ownerReferences": [
+            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "u1",
+             "controller": True}]},
+        "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    created = server_side_apply(None, pod, "m", False, T0)
+    assert created["metadata"]["managedFields"][0]["fieldsV1"]["f:metadata"] == {
+        "f:ownerReferences": {'k:{"uid":"u1"}': {}}}
+    tracked = track_update(None, pod, "u", T0)
+    assert tracked["metadata"]["managedFields"][0]["fieldsV1"]["f:metadata"] == {
+        "f:ownerReferences": {".": {}, 'k:{"uid":"u1"}': {}}}
+    changed = copy.deepcopy(pod)
+    changed["metadata"]["ownerReferences"][0] = {"uid": "u1", "name": "other"}
+    after = server_side_apply(created, changed, "m", False, T1)
+    assert after["metadata"]["ownerReferences"] == [{"uid": "u1", "name": "other"}]

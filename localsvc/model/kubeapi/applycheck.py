@@ -67,7 +67,7 @@ def _typed_errors(value: Any, slot: Slot, schema: SchemaLookup, path: str) -> li
             if token in seen:
                 errors.append(f"{path}: duplicate entries for key {at}")
             seen.add(token)
-            errors += _typed_errors(item, item_slot(slot), schema, path + at)
+            errors += _typed_errors(item, item_slot(slot, schema), schema, path + at)
     return errors
 
 

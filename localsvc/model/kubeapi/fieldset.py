@@ -254,7 +254,7 @@ def root_slot(schema: SchemaLookup, api_version: str, kind: str) -> Slot:
 def field_slot(schema: SchemaLookup, parent: Slot, name: str) -> Slot:
     """The slot of field `name` in a struct, or of any value in a map."""
     if parent.kind == "map":
-        return item_slot(parent)
+        return item_slot(parent, schema)
     if parent.kind != "struct" or parent.type_name is None:
         return DEDUCED
     meta = schema.field(parent.type_name, name)
@@ -282,11 +282,18 @@ def _list_slot(meta: FieldMetaLike) -> Slot:
     return ATOMIC
 
 
-def item_slot(container: Slot) -> Slot:
-    """The slot of one value of a map, or one item of a map-list or set."""
+def item_slot(container: Slot, schema: SchemaLookup | None = None) -> Slot:
+    """The slot of one value of a map, or one item of a map-list or set. An object type that is
+    atomic wherever it appears (x-kubernetes-map-type on the type: LabelSelector,
+    OwnerReference...) is one field as an item too, when the schema can tell (type_map_type)."""
     if container.kind == "set":
         return ATOMIC
-    return Slot("struct", container.type_name) if container.type_name else DEDUCED
+    if not container.type_name:
+        return DEDUCED
+    type_map_type = getattr(schema, "type_map_type", None)
+    if callable(type_map_type) and type_map_type(container.type_name) == "atomic":
+        return ATOMIC
+    return Slot("struct", container.type_name)
 
 
 def is_granular(slot: Slot, value: Any) -> bool:
@@ -339,7 +346,7 @@ def fields_of(value: Any, slot: Slot, schema: SchemaLookup) -> FieldSet:
             if item_key is None:
                 continue
             members.add(item_key)
-            below_slot = item_slot(slot)
+            below_slot = item_slot(slot, schema)
             if is_granular(below_slot, item):
                 children[item_key] = fields_of(item, below_slot, schema)
         return _make(frozenset(members), children)

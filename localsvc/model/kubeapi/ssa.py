@@ -126,7 +126,7 @@ def _merge_items(live: list[Any], applied: list[Any], slot: Slot,
         if ai < len(applied):
             token, item = applied_tokens[ai], applied[ai]
             if token is not None and token in live_by_token:
-                item = _merge(live_by_token[token], item, item_slot(slot), schema)
+                item = _merge(live_by_token[token], item, item_slot(slot, schema), schema)
             out.append(copy.deepcopy(item))
             if li < len(live) and live_tokens[li] == token:
                 li += 1
@@ -145,7 +145,7 @@ def _children(value: Any, slot: Slot, schema: SchemaLookup) -> dict[str, tuple[A
     for item in value:
         token = item_token(slot, item)
         if token is not None:
-            parts[token] = (item, item_slot(slot))
+            parts[token] = (item, item_slot(slot, schema))
     return parts
 
 
