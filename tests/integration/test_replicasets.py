@@ -5,6 +5,7 @@ Deployment's status says "successfully rolled out" by kubectl's own rule."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +155,74 @@ def test_a_rollout_restart_rolls_and_revisions_survive_a_node_restart(
     # The same pods (adopted, not re-created), owned by the same ReplicaSet.
     assert {p["metadata"]["uid"]: p["metadata"]["ownerReferences"][0]["uid"]
             for p in pods_of(env)} == pods
+
+
+STUCK_AND_SLOW = f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: stuck}}
+spec:
+  replicas: 1
+  progressDeadlineSeconds: 4
+  selector: {{matchLabels: {{app: stuck}}}}
+  template:
+    metadata: {{labels: {{app: stuck}}}}
+    spec:
+      containers:
+      - name: web
+        image: {DEMO_IMAGE}
+        args: ["serve", "--port", "8080"]
+        readinessProbe: {{httpGet: {{path: /, port: 9999}}, periodSeconds: 1}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: slow}}
+spec:
+  replicas: 1
+  minReadySeconds: 5
+  selector: {{matchLabels: {{app: slow}}}}
+  template:
+    metadata: {{labels: {{app: slow}}}}
+    spec:
+      containers:
+      - name: web
+        image: {DEMO_IMAGE}
+        args: ["serve", "--port", "8080"]
+        readinessProbe: {{httpGet: {{path: /, port: 8080}}, periodSeconds: 1}}
+"""
+
+
+def test_progress_deadline_and_min_ready_seconds_move_status_with_no_event(
+        env: Environment, tmp_path: Path) -> None:
+    """Nothing changes in the store while a deadline passes or a ready pod ages: the
+    controller resyncs rollouts in progress on its own."""
+    env.apply([write(tmp_path, "app.yaml", STUCK_AND_SLOW)])
+
+    def status(name: str) -> Obj:
+        return dict(env.get("Deployment", name)[0].get("status") or {})
+
+    def progressing(name: str) -> tuple[str, str]:
+        found = [c for c in status(name).get("conditions") or [] if c["type"] == "Progressing"]
+        return (found[0]["status"], found[0]["reason"]) if found else ("", "")
+
+    ready = wait_for(lambda: status("slow") if status("slow").get("readyReplicas") else None,
+                     timeout=30, what="the slow pod to be ready")
+    ready_at = time.monotonic()
+    assert not ready.get("availableReplicas"), "available before minReadySeconds"
+    wait_for(lambda: status("slow").get("availableReplicas") == 1, timeout=20,
+             what="the slow pod to be available")
+    assert time.monotonic() - ready_at >= 3.5  # 5 s, less the time the first read took
+    assert progressing("slow") == ("True", "NewReplicaSetAvailable")
+
+    wait_for(lambda: progressing("stuck") == ("False", "ProgressDeadlineExceeded"),
+             timeout=20, what="the stuck rollout to exceed its deadline")
+    assert status("stuck").get("readyReplicas", 0) == 0
+    assert rollout_message_raises(env.get("Deployment", "stuck")[0])
+
+
+def rollout_message_raises(deployment: Obj) -> bool:
+    try:
+        rollout_message(deployment)
+    except AssertionError as err:
+        return "exceeded its progress deadline" in str(err)
+    return False
