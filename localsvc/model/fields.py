@@ -97,6 +97,38 @@ def unknown_fields(kind: str, obj: dict[str, Any]) -> list[UnknownField]:
     return out
 
 
+def without_unknown_fields(kind: str, obj: dict[str, Any]) -> tuple[dict[str, Any],
+                                                                   list[UnknownField]]:
+    """`obj` without the keys its schema does not have (a copy; `obj` is left as it is), and
+    those keys: what the API server keeps of a body under fieldValidation Warn or Ignore."""
+    unknown = unknown_fields(kind, obj)
+    if not unknown:
+        return obj, []
+    root = schema().kinds[kind]
+    cleaned = _pruned(obj, root)
+    assert isinstance(cleaned, dict)
+    return cleaned, unknown
+
+
+def _pruned(value: Any, type_name: str) -> Any:
+    """A copy of `value` without unknown keys (walked as _walk does)."""
+    if type_name.startswith(LIST_PREFIX):
+        if not isinstance(value, list):
+            return value
+        item_type = type_name[len(LIST_PREFIX) :]
+        return [_pruned(item, item_type) for item in value]
+    if type_name.startswith(MAP_PREFIX):
+        if not isinstance(value, dict):
+            return value
+        value_type = type_name[len(MAP_PREFIX) :]
+        return {key: _pruned(item, value_type) for key, item in value.items()}
+    fields = fields_of(type_name)
+    if fields is None or not isinstance(value, dict):
+        return value
+    return {key: _pruned(item, fields[str(key)]) for key, item in value.items()
+            if str(key) in fields}
+
+
 def _walk(value: Any, type_name: str, path: str, out: list[UnknownField]) -> None:
     if type_name.startswith(LIST_PREFIX):
         if isinstance(value, list):

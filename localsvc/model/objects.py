@@ -63,10 +63,29 @@ def comparable(obj: Obj) -> Obj:
     return out
 
 
+def last_applied(obj: Obj) -> Any:
+    """kubectl apply's record of the configuration it last applied (None without one)."""
+    return ((obj.get("metadata") or {}).get("annotations") or {}).get(_LAST_APPLIED)
+
+
+def unchanged(previous: Obj, obj: Obj) -> bool:
+    """Whether storing `obj` over `previous` changes nothing a client reads back: the user's
+    fields and kubectl apply's record of them are equal (managedFields follow the writes)."""
+    return comparable(previous) == comparable(obj) and last_applied(previous) == last_applied(obj)
+
+
 def stamp(obj: Obj, previous: Obj | None) -> Obj:
-    """The object to store: the user's fields plus uid/creation time/generation like a server."""
+    """The object to store: the user's fields plus uid/creation time/generation like a server.
+    kubectl apply's last-applied annotation and the managedFields of the Kubernetes API's writes
+    are kept: clients read them back (a three-way merge, server-side apply's owners)."""
     out = comparable(obj)
     meta = out["metadata"]
+    applied = last_applied(obj)
+    if applied is not None:
+        meta.setdefault("annotations", {})[_LAST_APPLIED] = applied
+    managed = (obj.get("metadata") or {}).get("managedFields")
+    if managed:
+        meta["managedFields"] = copy.deepcopy(managed)
     if previous is None:
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_iso()

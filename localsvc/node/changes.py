@@ -20,7 +20,7 @@ from typing import Any
 from localsvc.errors import LocalsvcError, ManifestError, NotFound, Problem
 from localsvc.model.load import Manifest, ObjectKey
 from localsvc.model.nodeports import allocate_node_ports, node_port_requests
-from localsvc.model.objects import comparable, now_iso, stamp
+from localsvc.model.objects import now_iso, stamp, unchanged
 from localsvc.model.validate import MAX_REPLICAS, validate
 from localsvc.node import services as svc
 from localsvc.node.context import NodeContext
@@ -49,12 +49,14 @@ def prepare(manifests: Sequence[Manifest], objects: Mapping[str, Obj]) -> list[P
     for m in manifests:
         key = object_key(m.obj)
         previous = objects.get(key)
-        if previous is not None and comparable(previous) == comparable(m.obj):
+        if previous is not None and unchanged(previous, m.obj):
             out.append(Prepared(m, key, previous, None))
             continue
         stored = stamp(m.obj, previous)
-        if previous is not None and m.obj["kind"] == "Pod":
-            # Pod specs are immutable in Kubernetes: a changed Pod is a new pod.
+        if previous is not None and m.obj["kind"] == "Pod" and \
+                previous.get("spec") != stored.get("spec"):
+            # Pod specs are immutable in Kubernetes: a changed Pod is a new pod (a change of
+            # its labels or annotations is not: the running pod takes them).
             stored["metadata"]["uid"] = str(uuid.uuid4())
         out.append(Prepared(m, key, previous, stored, json.dumps(stored)))
     return out
@@ -122,6 +124,11 @@ class ObjectChanges(ObjectViews):
             except Exception:  # the apply's own write succeeded; the next change saves again
                 log.exception("saving the state after an apply failed")
         return results
+
+    def check(self, manifests: Sequence[Manifest], prepared: Sequence[Prepared]) -> Staged:
+        """What an apply of validated, prepared manifests would store, without storing it (the
+        Kubernetes API's dryRun): allocation problems raise as the apply's would."""
+        return self._stage(manifests, False, True, prepared)
 
     def _stage(self, manifests: Sequence[Manifest], prune: bool, validated: bool,
                prepared: Sequence[Prepared] | None) -> Staged:
@@ -217,15 +224,24 @@ class ObjectChanges(ObjectViews):
         self.state.allocations[svc.ALLOCATION_KEY] = ips
         self.state.allocations["nodePorts"] = ports
 
-    def delete(self, keys: Sequence[str]) -> list[Obj]:
+    def delete(self, keys: Sequence[str], grace: int | None = None,
+               orphan: bool = False) -> list[Obj]:
+        """Delete objects; `grace`: the pods' termination grace period (None: their own);
+        `orphan`: the pods of a deleted Deployment keep running, as bare Pods (the Kubernetes
+        API's propagationPolicy=Orphan)."""
         results = []
         for key in keys:
             if key.startswith("Pod/") and key not in self.state.objects:
                 _, namespace, name = key.split("/", 2)
                 if f"{namespace}/{name}" in self.state.pods:
-                    self._retire(f"{namespace}/{name}")
+                    self._retire(f"{namespace}/{name}", grace)
                     results.append(result(key, "deleted"))
                     continue
+            if key.startswith("Pod/") and key in self.state.objects and grace is not None:
+                _, namespace, name = key.split("/", 2)
+                self._retire(f"{namespace}/{name}", grace)
+            if orphan and key.startswith("Deployment/"):
+                self._orphan_pods(key)
             if key not in self.state.objects:
                 results.append(result(key, "not found"))
                 continue
@@ -284,6 +300,21 @@ class ObjectChanges(ObjectViews):
         self.store.save(self.state)
         self._changed_after_commit()
         return results
+
+    def _orphan_pods(self, deployment_key: str) -> None:
+        """The Deployment's pods become bare Pods: stored as applied Pods with their own uid (so
+        the controller keeps their workers), without an owner."""
+        for pod_key, record in self.state.pods.items():
+            if record.owner != deployment_key:
+                continue
+            obj = copy.deepcopy(record.obj)
+            obj["metadata"].pop("ownerReferences", None)
+            record.owner = None
+            record.obj = obj
+            self.state.objects[key_of("Pod", record.namespace, record.name)] = obj
+            self.state.sources[key_of("Pod", record.namespace, record.name)] = {
+                "file": "", "line": None}
+            log.info("pod %s orphaned by the deletion of %s", pod_key, deployment_key)
 
     def _remove_object(self, key: str) -> Obj:
         self.state.objects.pop(key, None)

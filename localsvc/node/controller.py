@@ -9,6 +9,7 @@ wake something, then mark the controller dirty; the loop merges bursts into one 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 import uuid
@@ -335,7 +336,12 @@ class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on O
         desired.add(key)
         record = self.state.pods.get(key)
         if record is not None and record.uid == meta["uid"]:
-            return False
+            if record.obj["metadata"] == meta:
+                return False
+            # New labels or annotations on the same pod: the running pod takes them (its
+            # record is replaced, never changed in place: workers may hold the old object).
+            record.obj = {**record.obj, "metadata": copy.deepcopy(meta)}
+            return True
         if record is not None:
             self._retire(key)
         self.state.pods[key] = bare_pod(obj)

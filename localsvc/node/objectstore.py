@@ -90,6 +90,11 @@ class ObjectStore:
     def resource_version(self) -> int:
         return self._rv
 
+    @property
+    def oldest_version(self) -> int:
+        """The oldest resourceVersion a watch (or a continued list) may resume from."""
+        return self._oldest
+
     def get(self, key: str) -> Obj | None:
         return self._objects.get(key)
 

@@ -20,6 +20,7 @@ from typing import Any
 from localsvc.model import replicasets as rs
 from localsvc.model.endpoints import SERVICE_NAME_LABEL
 from localsvc.model.objects import api_version_of
+from localsvc.model.nodeobject import NODE_NAME, default_service_account, node_object
 from localsvc.model.snapshot import ServiceInfo, Snapshot, Unserved
 from localsvc.node import services as svc
 from localsvc.node.network import NetworkSync
@@ -34,7 +35,8 @@ Obj = dict[str, Any]
 Entry = tuple[Any, Callable[[], Obj]]  # (fingerprint, render)
 
 # Kinds the node derives or decorates itself; every other applied kind is published as stored.
-DERIVED = frozenset({"Pod", "Service", "Endpoints", "EndpointSlice", "Namespace"})
+DERIVED = frozenset({"Pod", "Service", "Endpoints", "EndpointSlice", "Namespace", "Node",
+                     "ServiceAccount", "ReplicaSet"})
 
 
 class ObjectPublisher:
@@ -175,6 +177,10 @@ class StorePublishing(ObjectViews):
         events += self.publisher.publish("Service", services)
         events += self.publisher.publish("Pod", self._pod_entries(found))
         events += self.publisher.publish("ReplicaSet", self._replicaset_entries())
+        node_ip = self.ctx.config.node_ip
+        events += self.publisher.publish("Node", {
+            key_of("Node", "", NODE_NAME): ((node_ip, self.started),
+                                            partial(node_object, node_ip, self.started))})
         events += self._publish_derived(found)
         return events
 
@@ -197,6 +203,13 @@ class StorePublishing(ObjectViews):
                     key_of(kind, o["metadata"].get("namespace", ""), o["metadata"]["name"]):
                         (o, partial(_same, o))
                     for o in self.rendered_objects(kind, None)})
+            # A `default` ServiceAccount in every namespace, as the cluster's controller makes.
+            namespaces = [(n["metadata"]["name"], n["metadata"].get("creationTimestamp") or
+                           self.started) for n in self.rendered_objects("Namespace", None)]
+            events += self.publisher.publish("ServiceAccount", {
+                key_of("ServiceAccount", name, "default"):
+                    ((name, created), partial(default_service_account, name, created))
+                for name, created in namespaces})
         self._derived_inputs = _Derived(tables, self.snapshot.version, infos)
         return events
 

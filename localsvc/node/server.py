@@ -1,4 +1,6 @@
-"""The node's HTTP API (aiohttp): JSON in, JSON out, bearer token on every call but /healthz.
+"""The node's HTTPS API (aiohttp): the Kubernetes API (node/kubeapi/) and the private /v1 routes
+for what Kubernetes has no verb for; a bearer token on every call but the health checks and
+/version.
 
 Published on the host's 127.0.0.1 only (the host side chooses the binding). Handlers translate
 requests into Controller calls and LocalsvcErrors into status codes; no logic of their own.
@@ -20,7 +22,9 @@ from localsvc.model.load import Manifest
 from localsvc.model.objects import kind_of
 from localsvc.node.applybody import parse_apply
 from localsvc.node.changes import Prepared, prepare
+from localsvc.model.kubeapi.status import unauthorized
 from localsvc.node.controller import Controller
+from localsvc.node.kubeapi.app import PUBLIC_PATHS, KubeApi, is_kube_path, status_response
 from localsvc.node.objectstore import TooOld
 from localsvc.node.tunnel import add_tunnel_routes
 
@@ -42,9 +46,11 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
     apply_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apply")
     @web.middleware
     async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path != "/healthz":
+        if request.path not in PUBLIC_PATHS:
             given = request.headers.get("Authorization", "")
             if not hmac.compare_digest(given, f"Bearer {token}"):
+                if is_kube_path(request.path):
+                    return status_response(unauthorized())
                 return web.json_response({"error": "missing or wrong token"}, status=401)
         try:
             return await handler(request)
@@ -170,4 +176,5 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
     app.router.add_get("/v1/objects/{kind}", objects)
     app.router.add_get("/v1/events", events)
     app.router.add_post("/v1/scale", scale)
+    KubeApi(controller).add_routes(app)
     return app

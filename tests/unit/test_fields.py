@@ -159,7 +159,12 @@ def _script() -> Any:
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "scripts" / "update-field-schemas"
+    scripts = Path(__file__).resolve().parents[2] / "scripts"
+    path = scripts / "update-field-schemas"
+    import sys
+
+    if str(scripts) not in sys.path:  # as when run: its directory holds kubeschemas.py
+        sys.path.insert(0, str(scripts))
     loader = importlib.machinery.SourceFileLoader("update_field_schemas", str(path))
     spec = importlib.util.spec_from_loader(loader.name, loader)
     assert spec is not None

@@ -1,0 +1,281 @@
+"""Create, update, patch and delete through the Kubernetes API, as changes of the controller.
+
+Every write ends where `localsvc apply` and `localsvc delete` end: the controller's all-or-nothing
+apply (validation with the same messages, ClusterIP and NodePort allocation, the state saved
+before it takes effect) and its delete. So an object written with kubectl and one applied with
+localsvc are the same object, and the answer is read back from the object store, with its new
+resourceVersion. The API's own rules come first: the body against the URL, optimistic
+concurrency (a stale resourceVersion is 409 Conflict), fieldValidation (Strict: unknown fields
+are 400; Warn: dropped, with a warning; Ignore: dropped), patches and server-side apply with
+managedFields, dryRun (everything checked, nothing stored).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from localsvc.errors import LocalsvcError, ManifestError
+from localsvc.model.fields import without_unknown_fields
+from localsvc.model.kubeapi import status as st
+from localsvc.model.kubeapi.apierror import ApiError
+from localsvc.model.kubeapi.patch import (
+    apply_json_patch,
+    apply_merge_patch,
+    apply_strategic_merge_patch,
+)
+from localsvc.model.kubeapi.patcherror import PatchError
+from localsvc.model.kubeapi.patchmeta import root_type
+from localsvc.model.kubeapi.resources import Resource
+from localsvc.model.kubeapi.ssa import ApplyConflict, InvalidApply, server_side_apply, track_update
+from localsvc.model.kubeapi.writing import (
+    checked_body,
+    desired_of,
+    resource_version_of,
+    same_content,
+)
+from localsvc.model.load import SUPPORTED_KINDS, Manifest
+from localsvc.model.objects import now_iso
+from localsvc.model.validate import validate
+from localsvc.node.changes import prepare
+from localsvc.node.controller import Controller
+from localsvc.node.store import key_of
+
+Obj = dict[str, Any]
+STORED_KINDS = frozenset(kind for _, kind in SUPPORTED_KINDS)
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
+VALIDATIONS = ("Strict", "Warn", "Ignore")
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """The query parameters every write takes."""
+
+    dry_run: bool = False
+    field_validation: str = "Strict"
+    field_manager: str = ""
+    force: bool = False  # server-side apply: take the fields other managers own
+
+
+@dataclass
+class Written:
+    obj: Obj
+    created: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def group_resource(resource: Resource) -> st.GroupResource:
+    return st.GroupResource(resource.plural, resource.group)
+
+
+class KubeWrites:
+    def __init__(self, controller: Controller):
+        self.controller = controller
+
+    # ---- reading what is there -----------------------------------------------------------
+
+    def key(self, resource: Resource, namespace: str | None, name: str) -> str:
+        return key_of(resource.kind, namespace or "" if resource.namespaced else "", name)
+
+    def existing(self, resource: Resource, namespace: str | None, name: str) -> Obj:
+        obj = self.controller.objects.get(self.key(resource, namespace, name))
+        if obj is None:
+            raise ApiError(st.not_found(group_resource(resource), name))
+        return obj
+
+    def _writable(self, resource: Resource, verb: str) -> None:
+        if resource.kind not in STORED_KINDS:
+            raise ApiError(st.method_not_supported(group_resource(resource), verb))
+
+    # ---- the verbs ----------------------------------------------------------------------------
+
+    async def create(self, resource: Resource, namespace: str | None, body: Any,
+                     options: WriteOptions) -> Written:
+        self._writable(resource, "create")
+        obj = checked_body(resource, namespace, None, body)
+        name = obj["metadata"]["name"]
+        if self.controller.objects.get(self.key(resource, namespace, name)) is not None:
+            raise ApiError(st.already_exists(group_resource(resource), name))
+        obj, warnings = self._validated_fields(resource, obj, options)
+        obj = track_update(None, desired_of(obj), self._manager(options, "create"), now_iso())
+        return Written(await self._store(resource, obj, None, options), True, warnings)
+
+    async def update(self, resource: Resource, namespace: str | None, name: str, body: Any,
+                     options: WriteOptions) -> Written:
+        self._writable(resource, "update")
+        live = self.existing(resource, namespace, name)
+        obj = checked_body(resource, namespace, name, body)
+        given = resource_version_of(obj)
+        if given and given != resource_version_of(live):
+            raise ApiError(st.conflict(group_resource(resource), name))
+        obj, warnings = self._validated_fields(resource, obj, options)
+        return await self._replace(resource, live, obj, options, warnings, "update")
+
+    async def patch(self, resource: Resource, namespace: str | None, name: str,
+                    content_type: str, raw: bytes, options: WriteOptions) -> Written:
+        self._writable(resource, "patch")
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media not in PATCH_TYPES:
+            raise ApiError(st.unsupported_media_type(media, PATCH_TYPES))
+        key = self.key(resource, namespace, name)
+        live = self.controller.objects.get(key)
+        if media == APPLY_PATCH:
+            return await self._apply(resource, namespace, name, live, raw, options)
+        if live is None:
+            raise ApiError(st.not_found(group_resource(resource), name))
+        patch = _decoded(raw)
+        try:
+            if media == JSON_PATCH:
+                patched = apply_json_patch(live, patch)
+            elif media == MERGE_PATCH:
+                patched = apply_merge_patch(live, patch)
+            else:
+                patched = apply_strategic_merge_patch(
+                    live, patch, root_type(resource.api_version, resource.kind))
+        except PatchError as err:
+            raise ApiError(_patch_status(err)) from None
+        given = resource_version_of(patched)
+        if given and given != resource_version_of(live):
+            raise ApiError(st.conflict(group_resource(resource), name))
+        patched, warnings = self._validated_fields(resource, patched, options)
+        return await self._replace(resource, live, patched, options, warnings, "patch")
+
+    async def _apply(self, resource: Resource, namespace: str | None, name: str,
+                     live: Obj | None, raw: bytes, options: WriteOptions) -> Written:
+        if not options.field_manager:
+            raise ApiError(st.bad_request("PATCH, application/apply-patch+yaml requires "
+                                          "fieldManager to be set"))
+        try:
+            applied = yaml.safe_load(raw.decode("utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise ApiError(st.bad_request(f"error decoding YAML: {err}")) from None
+        applied = checked_body(resource, namespace, name, applied)
+        applied, warnings = self._validated_fields(resource, applied, options)
+        try:
+            merged = server_side_apply(live, applied, options.field_manager, options.force,
+                                       now_iso())
+        except ApplyConflict as err:
+            raise ApiError(err.status()) from None
+        except InvalidApply as err:
+            raise ApiError(err.status()) from None
+        if live is None:
+            return Written(await self._store(resource, desired_of(merged), None, options), True,
+                           warnings)
+        if merged == live:
+            return Written(live, False, warnings)
+        return Written(await self._store(resource, desired_of(merged), live, options), False,
+                       warnings)
+
+    async def _replace(self, resource: Resource, live: Obj, obj: Obj, options: WriteOptions,
+                       warnings: list[str], verb: str) -> Written:
+        if same_content(live, obj):
+            return Written(live, False, warnings)  # no change: no new resourceVersion
+        obj = track_update(live, {**desired_of(obj), "status": live.get("status")},
+                           self._manager(options, verb), now_iso())
+        return Written(await self._store(resource, desired_of(obj), live, options), False,
+                       warnings)
+
+    # ---- the controller's side ---------------------------------------------------------------
+
+    async def _store(self, resource: Resource, obj: Obj, live: Obj | None,
+                     options: WriteOptions) -> Obj:
+        """Validate and apply `obj` as localsvc apply does; the object as stored, or (dryRun)
+        as it would be."""
+        manifest = Manifest(obj=obj, file="", line=0)
+        name = obj["metadata"]["name"]
+        problems = validate([manifest])
+        if problems:
+            raise ApiError(st.invalid_from_problems(resource.kind, resource.group, name,
+                                                    problems))
+        controller = self.controller
+        prepared = prepare([manifest], controller.state.objects)
+        try:
+            if options.dry_run:
+                controller.check([manifest], prepared)
+                return {**obj, "status": (live or {}).get("status")} if live else obj
+            await controller.apply_async([manifest], False, prepared)
+        except ManifestError as err:
+            raise ApiError(st.invalid_from_problems(resource.kind, resource.group, name,
+                                                    err.problems)) from None
+        except LocalsvcError as err:
+            raise ApiError(st.bad_request(str(err))) from None
+        stored = controller.objects.get(self.key(resource, obj["metadata"].get("namespace"),
+                                                 name))
+        if stored is None:  # published with the next sync (a view failed): answer what is kept
+            return obj
+        return stored
+
+    def _validated_fields(self, resource: Resource, obj: Obj,
+                          options: WriteOptions) -> tuple[Obj, list[str]]:
+        """fieldValidation: unknown fields refused (Strict), or dropped with a warning (Warn)
+        or silently (Ignore)."""
+        if options.field_validation not in VALIDATIONS:
+            raise ApiError(st.bad_request(
+                f"fieldValidation must be one of Strict, Warn or Ignore, got "
+                f"{options.field_validation!r}"))
+        cleaned, unknown = without_unknown_fields(resource.kind, obj)
+        if not unknown:
+            return obj, []
+        paths = [u.path for u in unknown]
+        if options.field_validation == "Strict":
+            raise ApiError(st.unknown_fields(resource.kind, resource.version, paths))
+        if options.field_validation == "Warn":
+            return cleaned, [f'unknown field "{path}"' for path in paths]
+        return cleaned, []
+
+    @staticmethod
+    def _manager(options: WriteOptions, verb: str) -> str:
+        return options.field_manager or f"localsvc-api-{verb}"
+
+    # ---- deletes -----------------------------------------------------------------------------
+
+    async def delete(self, resource: Resource, namespace: str | None, name: str,
+                     grace: int | None, propagation: str, dry_run: bool) -> Obj:
+        live = self.existing(resource, namespace, name)
+        if resource.kind not in STORED_KINDS and resource.kind != "Pod":
+            raise ApiError(st.method_not_supported(group_resource(resource), "delete"))
+        if propagation not in ("", "Background", "Foreground", "Orphan"):
+            raise ApiError(st.bad_request(f"propagationPolicy {propagation!r} is not one of "
+                                          "Background, Foreground, Orphan"))
+        if dry_run:
+            return live
+        self.controller.delete([self.key(resource, namespace, name)], grace=grace,
+                               orphan=propagation == "Orphan")
+        meta = {**live["metadata"], "deletionTimestamp": now_iso()}
+        if grace is not None:
+            meta["deletionGracePeriodSeconds"] = grace
+        return {**live, "metadata": meta}
+
+
+def _decoded(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ApiError(st.bad_request(f"the patch is not valid JSON: {err}")) from None
+
+
+def _patch_status(err: PatchError) -> dict[str, Any]:
+    if err.status == 415:
+        return st.status(415, "UnsupportedMediaType", err.message)
+    if err.status == 422:
+        return st.status(422, "Invalid", err.message)
+    if err.status == 413:
+        return st.status(413, "RequestEntityTooLarge", err.message)
+    if err.status == 500:
+        return st.internal_error(err.message)
+    return st.bad_request(err.message)
+
+
+def delete_keys(keys: Sequence[str]) -> list[str]:
+    return list(keys)
+
+
+__all__ = ["APPLY_PATCH", "KubeWrites", "PATCH_TYPES", "WriteOptions", "Written"]
