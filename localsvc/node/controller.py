@@ -192,9 +192,11 @@ class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on O
             self.last_sync_seconds = time.perf_counter() - started
 
     def _sync(self) -> None:
-        plan = self.events.take(
-            {k: r.owner for k, r in self.state.pods.items()},
-            (self.state.allocations.get("restarts") or {}))
+        # A terminating pod's event names its owner too: a Deployment replaces a deleted pod.
+        owners = {f"{w.record.namespace}/{w.record.name}": w.record.owner
+                  for w in self.terminating.values()}
+        owners.update((k, r.owner) for k, r in self.state.pods.items())
+        plan = self.events.take(owners, (self.state.allocations.get("restarts") or {}))
         changed = False
         desired: set[str] = set()
         # Bare Pods are compared by uid (a dict lookup each): the store holds the pods the

@@ -226,3 +226,19 @@ def rollout_message_raises(deployment: Obj) -> bool:
     except AssertionError as err:
         return "exceeded its progress deadline" in str(err)
     return False
+
+
+def test_a_deleted_pod_of_a_deployment_is_replaced_at_once(env: Environment,
+                                                          tmp_path: Path) -> None:
+    """Regression: the controller looked up a Pod event's owner among the pods it keeps, and
+    a deleted pod is no longer one: its Deployment was reconciled only by the 30 s resync."""
+    env.up([write(tmp_path, "v1.yaml", app("1", "first"))], wait=50)
+    victim = sorted(p["metadata"]["name"] for p in pods_of(env))[0]
+    env.delete_objects("Pod", [victim])
+    started = time.monotonic()
+
+    def replaced() -> bool:
+        names = {p["metadata"]["name"] for p in pods_of(env)}
+        return len(names) == 2 and victim not in names
+    wait_for(replaced, timeout=30, what="a replacement pod")
+    assert time.monotonic() - started < 10
