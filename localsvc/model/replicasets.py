@@ -27,7 +27,8 @@ HASH_LABEL = "pod-template-hash"
 DEFAULT_HISTORY_LIMIT = 10
 # Deployment annotations a ReplicaSet does not copy (deployment util annotationsToSkip).
 _NOT_COPIED = frozenset({"kubectl.kubernetes.io/last-applied-configuration", REVISION,
-                         REVISION_HISTORY, DESIRED_REPLICAS, MAX_REPLICAS})
+                         REVISION_HISTORY, DESIRED_REPLICAS, MAX_REPLICAS,
+                         "deprecated.deployment.rollback.to"})
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,14 @@ def test_recreate_has_no_surge_and_both_zero_means_one_unavailable() -> None:
         "maxSurge": "30%", "maxUnavailable": "30%"}}}) == (3, 3)
 
 
+def test_a_replicaset_copies_the_deployments_own_annotations_only() -> None:
+    obj = deployment()
+    obj["metadata"]["annotations"].update({
+        "deployment.kubernetes.io/revision": "4", "deprecated.deployment.rollback.to": "1",
+        "deployment.kubernetes.io/desired-replicas": "3", "team": "a"})
+    assert rs.copied_annotations(obj) == {"kubernetes.io/change-cause": "v2", "team": "a"}
+
+
 def test_pod_owner_reference_names_the_replicaset_and_its_uid() -> None:
     assert rs.pod_owner_reference("web", "aaa", "u") == {
         "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-aaa", "uid": "u",
