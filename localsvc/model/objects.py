@@ -89,13 +89,15 @@ def stamp(obj: Obj, previous: Obj | None) -> Obj:
     if previous is None:
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_iso()
-        meta["generation"] = 1
+        if "spec" in out:  # only objects with a spec have a generation (not ConfigMaps)
+            meta["generation"] = 1
     else:
         old = previous["metadata"]
         meta["uid"] = old["uid"]
         meta["creationTimestamp"] = old["creationTimestamp"]
         spec_changed = comparable(previous).get("spec") != out.get("spec")
-        meta["generation"] = int(old.get("generation", 1)) + (1 if spec_changed else 0)
+        if "spec" in out:
+            meta["generation"] = int(old.get("generation", 1)) + (1 if spec_changed else 0)
     meta["resourceVersion"] = str(time.time_ns() // 1000)
     return out
 

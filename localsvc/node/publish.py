@@ -315,6 +315,8 @@ class StorePublishing(ObjectViews):
             status = worker.k8s_status() if worker is not None else None
             since = worker.deleting_since if worker is not None else None
             key = key_of("Pod", record.namespace, record.name)
+            if deleting and key in entries:
+                continue  # a Pod re-created under its name: the new one is the object served
             entries[key] = (
                 (record.obj, status, deleting, since, found.get(key)),
                 partial(self._render_pod, record, worker, deleting, found.get(key, [])))

@@ -13,7 +13,7 @@ managedFields, dryRun (everything checked, nothing stored).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,7 +200,7 @@ class KubeWrites:
         try:
             if options.dry_run:
                 controller.check([manifest], prepared)
-                return {**obj, "status": (live or {}).get("status")} if live else obj
+                return as_stored(obj, live)
             await controller.apply_async([manifest], False, prepared)
         except ManifestError as err:
             raise ApiError(st.invalid_from_problems(resource.kind, resource.group, name,
@@ -255,6 +255,28 @@ class KubeWrites:
         return {**live, "metadata": meta}
 
 
+def as_stored(obj: Obj, live: Obj | None) -> Obj:
+    """What a dry run answers: `obj` with the server-owned metadata it would get (the live
+    object's, or new ones) and the live status."""
+    meta = dict(obj["metadata"])
+    if live is not None:
+        old = live.get("metadata") or {}
+        for key in ("uid", "creationTimestamp", "resourceVersion", "generation"):
+            if key in old:
+                meta[key] = old[key]
+        if "generation" in old and live.get("spec") != obj.get("spec"):
+            meta["generation"] = int(old["generation"]) + 1
+    else:
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_iso()
+        if "spec" in obj:
+            meta["generation"] = 1
+    out = {**obj, "metadata": meta}
+    if live is not None and "status" in live:
+        out["status"] = live["status"]
+    return out
+
+
 def _decoded(raw: bytes) -> Any:
     try:
         return json.loads(raw)
@@ -272,10 +294,6 @@ def _patch_status(err: PatchError) -> dict[str, Any]:
     if err.status == 500:
         return st.internal_error(err.message)
     return st.bad_request(err.message)
-
-
-def delete_keys(keys: Sequence[str]) -> list[str]:
-    return list(keys)
 
 
 __all__ = ["APPLY_PATCH", "KubeWrites", "PATCH_TYPES", "WriteOptions", "Written"]
