@@ -1,13 +1,17 @@
 """Deployments own ReplicaSets own pods, on the real engine: a Deployment applied, its image
 changed, then changed back (as `kubectl rollout undo` patches it) gets revisions 1, 2, 3 with
 the first ReplicaSet reused at 3; the pods' ownerReferences carry their ReplicaSet's uid; the
-Deployment's status says "successfully rolled out" by kubectl's own rule."""
+Deployment's status says "successfully rolled out" by kubectl's own rule; and the real kubectl's
+rollout status, history, undo and restart through the environment's Kubernetes API."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from localsvc.host.api import Environment
 from tests.integration.conftest import DEMO_IMAGE, wait_for, write
@@ -242,3 +246,43 @@ def test_a_deleted_pod_of_a_deployment_is_replaced_at_once(env: Environment,
         return len(names) == 2 and victim not in names
     wait_for(replaced, timeout=30, what="a replacement pod")
     assert time.monotonic() - started < 10
+
+
+def test_kubectl_rollout_history_undo_restart_and_status(env: Environment,
+                                                         tmp_path: Path) -> None:
+    """The real kubectl through the environment's Kubernetes API: set env (revision 2),
+    undo (revision 1's ReplicaSet back at 3), restart (4), each rolled out by `rollout
+    status`, and `rollout history` listing what the ReplicaSets say."""
+    env.up([write(tmp_path, "v1.yaml", app("1", "first"))], wait=50)
+    config = tmp_path / "kubeconfig"
+    config.write_text(yaml.safe_dump(env.kubeconfig()))
+    config.chmod(0o600)
+
+    def kubectl(*args: str, timeout: float = 30) -> str:
+        done = subprocess.run(
+            ["kubectl", f"--kubeconfig={config}", f"--cache-dir={tmp_path / 'cache'}", *args],
+            capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+        return done.stdout
+
+    def rolled_out() -> None:
+        out = kubectl("rollout", "status", "deploy/web", "--timeout=40s", timeout=50)
+        assert out.strip().endswith('deployment "web" successfully rolled out'), out
+
+    def history() -> list[str]:
+        out = kubectl("rollout", "history", "deploy/web", "--request-timeout=10s")
+        return [line.split()[0] for line in out.splitlines()[2:] if line.strip()]
+
+    rolled_out()
+    kubectl("set", "env", "deploy/web", "VERSION=2", "--request-timeout=10s")
+    rolled_out()
+    assert history() == ["1", "2"]
+    assert "rolled back" in kubectl("rollout", "undo", "deploy/web", "--request-timeout=10s")
+    rolled_out()
+    assert history() == ["2", "3"]
+    first = env.get("Deployment", "web")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert first == [{"name": "VERSION", "value": "1"}]
+    kubectl("rollout", "restart", "deploy/web", "--request-timeout=10s")
+    rolled_out()
+    assert history() == ["2", "3", "4"]
+    assert len(replicasets(env)) == 3 and len(pods_of(env)) == 2
