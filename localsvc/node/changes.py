@@ -161,7 +161,8 @@ class ObjectChanges(ObjectViews):
         # The tables the check computed are those of the Services now stored.
         allocations = {**self.state.allocations, svc.ALLOCATION_KEY: ips, "nodePorts": ports}
         state = State(objects=objects, sources=sources, pods=self.state.pods,
-                      allocations=allocations, resource_version=self.state.resource_version)
+                      allocations=allocations, resource_version=self.state.resource_version,
+                      deployments=self.state.deployments)
         return Staged(state, results, self.generation)
 
     def _commit(self, staged: Staged) -> list[Obj]:

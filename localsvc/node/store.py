@@ -192,10 +192,6 @@ class Store:
         # One writer thread: writes happen in the order states were submitted.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-writer")
         self.submitted = 0  # states submitted for writing so far
-        # The Deployment histories last submitted: a State built without them (an apply's
-        # staged State, node/changes.py) keeps them in the file. Histories of Deployments no
-        # longer stored are dropped by the controller's next sync, so none outlives its own.
-        self._deployments: dict[str, DeploymentHistory] = {}
 
     def remember(self, key: str, obj: Obj, text: str) -> None:
         """`text` is json.dumps(obj), computed elsewhere (off the event loop)."""
@@ -245,8 +241,7 @@ class Store:
         the disk. The tables are copied now (their objects are replaced, never changed in
         place); the small pods and allocations tables are encoded now."""
         objects, sources = dict(state.objects), dict(state.sources)
-        deployments = state.deployments or self._deployments
-        self._deployments = deployments
+        deployments = state.deployments
         rest = json.dumps({
             "pods": {k: v.to_json() for k, v in state.pods.items()},
             "allocations": state.allocations,

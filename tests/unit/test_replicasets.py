@@ -177,15 +177,16 @@ def test_an_unreadable_history_is_a_state_file_error_naming_it() -> None:
             "revisions": [{"hash": "a"}]}}}))
 
 
-def test_a_state_saved_without_histories_keeps_the_last_ones(tmp_path: Path) -> None:
-    """An apply saves a State it built from the objects, pods and allocations only: the
-    Deployment histories must survive that write (else a node restart renumbers them)."""
+def test_an_apply_saves_the_deployment_histories_with_the_objects(tmp_path: Path) -> None:
+    """An apply writes the whole State: the Deployment histories must survive that write (else a
+    node restart renumbers revisions and gives ReplicaSets new uids)."""
+    from tests.unit.node_builders import controller, manifests, service
+
+    node = controller(tmp_path)
     revisions, _ = roll([], "aaa", uids())
-    history = DeploymentHistory(revisions, None)
-    store = Store(tmp_path)
-    store.save(State(deployments={"Deployment/default/web": history}))
-    store.save(State(objects={}))  # what node/changes.py stages
-    assert Store(tmp_path).load().deployments == {"Deployment/default/web": history}
+    node.state.deployments["Deployment/default/web"] = DeploymentHistory(revisions, None)
+    node.apply(manifests(service("web")), prune=False)  # stages and saves a new State
+    assert Store(tmp_path).load().deployments == node.state.deployments
 
 
 def test_pods_are_counted_per_hash_and_available_after_min_ready_seconds() -> None:
