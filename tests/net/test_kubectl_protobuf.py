@@ -1,0 +1,194 @@
+"""The real kubectl (v1.32, /usr/bin/kubectl) POSTs objects as Kubernetes protobuf (`kubectl create
+KIND`; `kubectl run` sends JSON); localsvc's decode_request turns each body into exactly the
+object kubectl prints as JSON for the same command with --dry-run=client -o json.
+
+A tiny aiohttp app on 127.0.0.1 serves legacy discovery (core v1 and apps/v1 from
+localsvc.model.kubeapi.discovery, batch/v1 written here) and answers each POST with the decoded
+object (400 when it does not decode), recording the Content-Type and body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from localsvc.model.kubeapi import discovery
+from localsvc.model.kubeapi.protobuf import ProtobufError, decode_request, is_protobuf
+from tests.net.ports import free_port
+
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+pytestmark = pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl is not installed")
+
+VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
+BATCH_V1 = {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "batch/v1",
+            "resources": [{"name": "jobs", "singularName": "job", "namespaced": True,
+                           "kind": "Job", "verbs": VERBS}]}
+
+
+@dataclass
+class Capture:
+    port: int
+    tmp: Path
+    kubeconfig: Path
+    posts: list[tuple[str, str, bytes]] = field(default_factory=list)  # path, type, body
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def taken(self) -> list[tuple[str, str, bytes]]:
+        with self.lock:
+            taken, self.posts = self.posts, []
+            return taken
+
+
+def legacy_discovery(path: str, port: int) -> dict[str, Any] | None:
+    if path == "/api":
+        return discovery.api_versions(f"127.0.0.1:{port}")
+    if path == "/apis":
+        groups = discovery.api_group_list()
+        batch = {"name": "batch", "versions": [{"groupVersion": "batch/v1", "version": "v1"}],
+                 "preferredVersion": {"groupVersion": "batch/v1", "version": "v1"}}
+        return {**groups, "groups": [*groups["groups"], batch]}
+    if path == "/apis/batch/v1":
+        return BATCH_V1
+    parts = path.strip("/").split("/")
+    if parts[0] == "api" and len(parts) == 2:
+        return discovery.api_resource_list("", parts[1])
+    if parts[0] == "apis" and len(parts) == 3:
+        return discovery.api_resource_list(parts[1], parts[2])
+    if parts[0] == "apis" and len(parts) == 2:
+        return discovery.api_group(parts[1])
+    return None
+
+
+def capture_app(capture: Capture) -> web.Application:
+    async def handle(request: web.Request) -> web.Response:
+        if request.method == "POST":
+            body = await request.read()
+            content_type = request.headers.get("Content-Type", "")
+            with capture.lock:
+                capture.posts.append((request.path, content_type, body))
+            try:
+                obj = decode_request(body) if is_protobuf(content_type) else json.loads(body)
+            except (ProtobufError, ValueError) as error:
+                return web.json_response({"kind": "Status", "apiVersion": "v1",
+                                          "status": "Failure", "message": str(error),
+                                          "reason": "BadRequest", "code": 400}, status=400)
+            obj.setdefault("metadata", {}).update(uid="1", resourceVersion="1")
+            return web.json_response(obj, status=201)
+        document = legacy_discovery(request.path.rstrip("/") or "/", capture.port)
+        if document is None:
+            return web.Response(status=404)
+        return web.json_response(document)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
+    tmp = tmp_path_factory.mktemp("kubectl-protobuf")
+    port = free_port()
+    kubeconfig = tmp / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "test",
+        "clusters": [{"name": "test", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+        "users": [{"name": "test", "user": {}}],
+        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test",
+                                                  "namespace": "default"}}],
+    }))
+    server = Capture(port, tmp, kubeconfig)
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(capture_app(server))
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+def kubectl(capture: Capture, *args: str) -> str:
+    result = subprocess.run(
+        [KUBECTL, "--kubeconfig", str(capture.kubeconfig), "--cache-dir",
+         str(capture.tmp / "cache"), "--request-timeout=10s", *args],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(capture.tmp)}, cwd=capture.tmp,
+    )
+    assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
+    return result.stdout
+
+
+COMMANDS = {
+    "configmap": ["create", "configmap", "x", "--from-literal=a=b", "--from-file=conf.txt",
+                  "--from-file=blob.bin"],
+    "secret": ["create", "secret", "generic", "s", "--from-literal=k=v"],
+    "namespace": ["create", "namespace", "n"],
+    "deployment": ["create", "deployment", "d", "--image=nginx", "--replicas=2", "--port=80"],
+    "service": ["create", "service", "clusterip", "s", "--tcp=80:8080"],
+    "pod": ["run", "p", "--image=busybox", "--labels=a=b", "--env=X=1", "--", "sleep", "1"],
+    "job": ["create", "job", "j", "--image=busybox"],
+    "serviceaccount": ["create", "serviceaccount", "sa"],
+}
+# kubectl run builds its Pod as an unstructured object and sends JSON; the others use typed clients.
+SENT_AS_JSON = {"pod"}
+PATHS = {
+    "configmap": "/api/v1/namespaces/default/configmaps",
+    "secret": "/api/v1/namespaces/default/secrets", "namespace": "/api/v1/namespaces",
+    "deployment": "/apis/apps/v1/namespaces/default/deployments",
+    "service": "/api/v1/namespaces/default/services", "pod": "/api/v1/namespaces/default/pods",
+    "job": "/apis/batch/v1/namespaces/default/jobs",
+    "serviceaccount": "/api/v1/namespaces/default/serviceaccounts",
+}
+
+
+def dry_run(command: list[str]) -> list[str]:
+    """The command printing its object as JSON instead of sending it (flags before a "--")."""
+    end = command.index("--") if "--" in command else len(command)
+    return [*command[:end], "--dry-run=client", "-o", "json", *command[end:]]
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_kubectl_create_sends_protobuf_that_decodes_to_its_json(capture: Capture,
+                                                                 name: str) -> None:
+    (capture.tmp / "conf.txt").write_text("line one\nline two\n")
+    (capture.tmp / "blob.bin").write_bytes(bytes(range(256)))  # not UTF-8: binaryData
+    expected = json.loads(kubectl(capture, *dry_run(COMMANDS[name])))
+    capture.taken()
+    out = kubectl(capture, *COMMANDS[name])
+    posts = capture.taken()
+    assert [(path, is_protobuf(content_type)) for path, content_type, _ in posts] == \
+        [(PATHS[name], name not in SENT_AS_JSON)], posts
+    body = posts[0][2]
+    assert (json.loads(body) if name in SENT_AS_JSON else decode_request(body)) == expected
+    assert "created" in out
+
+
+def test_the_json_of_a_decoded_deployment_keeps_go_s_field_order(capture: Capture) -> None:
+    capture.taken()
+    kubectl(capture, *COMMANDS["deployment"])
+    ((_, _, body),) = capture.taken()
+    expected = kubectl(capture, *dry_run(COMMANDS["deployment"]))
+    assert json.dumps(decode_request(body), indent=4) == expected.rstrip("\n")
+
+
+def test_a_cut_kubectl_body_is_a_protobuf_error_naming_the_field(capture: Capture) -> None:
+    capture.taken()
+    kubectl(capture, "create", "configmap", "y", "--from-literal=a=b")
+    ((_, _, body),) = capture.taken()
+    with pytest.raises(ProtobufError, match=r"field 2 at byte \d+ claims \d+ bytes"):
+        decode_request(body[:len(body) // 2])  # the envelope's raw object is cut
