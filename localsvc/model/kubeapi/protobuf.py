@@ -43,7 +43,6 @@ CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
 DATA_FILE = Path(__file__).parent.parent / "data" / "protofields.json.gz"
 _META = "k8s.io.apimachinery.pkg.apis.meta.v1"
-_MAX_DEPTH = 64  # Kubernetes objects nest far less; a deeper body is malformed or hostile
 
 
 @dataclass(frozen=True)
@@ -109,11 +108,11 @@ def _envelope(data: bytes) -> tuple[str, str, bytes]:
     contentType (4)."""
     api_version = kind = content_encoding = content_type = ""
     raw = b""
-    for number, wire_type, value in fields(data):
+    for number, wire_type, value in _fields_at(data, "the envelope (runtime.Unknown)"):
         if wire_type != LENGTH_DELIMITED or not isinstance(value, bytes):
             continue
         if number == 1:
-            for meta_number, _, meta_value in fields(value):
+            for meta_number, _, meta_value in _fields_at(value, "runtime.Unknown.typeMeta"):
                 if meta_number in (1, 2) and isinstance(meta_value, bytes):
                     text = _text(meta_value, "runtime.Unknown.typeMeta")
                     api_version, kind = (text, kind) if meta_number == 1 else (api_version, text)
@@ -142,37 +141,47 @@ def _message_of(api_version: str, kind: str) -> str:
                         "send it as application/json")
 
 
-def decode_message(message: str, data: bytes, path: str = "", depth: int = 0) -> Any:
-    """The JSON value of one message of the table (by its full protobuf name)."""
-    if depth > _MAX_DEPTH:
-        raise ProtobufError(f"{path or 'the object'}: nested deeper than {_MAX_DEPTH} levels")
+def decode_message(message: str, data: bytes, path: str = "") -> Any:
+    """The JSON value of one message of the table (by its full protobuf name). The messages
+    of the table do not contain themselves, so the recursion is as deep as their nesting."""
     special = _SPECIAL.get(message)
     if special is not None:
         return special(data, path or message)
     table = _table()
     if message not in table.messages:
-        raise ProtobufError(f"{path}: no protobuf schema for {message}")
+        raise ProtobufError(f"{path or 'the object'}: no protobuf schema for {message}")
     numbers = table.numbers[message]
     values: dict[int, Any] = {}
-    for number, wire_type, raw in fields(data):
+    for number, wire_type, raw in _fields_at(data, path):
         field = numbers.get(number)
         if field is not None:
-            _collect(field, wire_type, raw, values, f"{path}.{field.json_name or field.number}",
-                     depth)
-    if message in table.lists:
-        return values.get(1, [])
+            _collect(field, wire_type, raw, values, _join(path, field.json_name or str(number)))
+    if message in table.lists:  # a nil slice is an absent message, null in JSON
+        return values.get(1, []) if data else None
     obj: dict[str, Any] = {}
     for field in table.messages[message]:
-        _emit(field, values, obj, f"{path}.{field.json_name}", depth)
+        _emit(field, values, obj, _join(path, field.json_name))
     return obj
 
 
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path and name else path or name
+
+
+def _fields_at(data: bytes, path: str) -> list[tuple[int, int, int | bytes]]:
+    """The fields of one message; a wire error names the message's path in the object."""
+    try:
+        return list(fields(data))
+    except ProtobufError as error:
+        raise ProtobufError(f"{path or 'the object'}: {error}") from None
+
+
 def _collect(field: Field, wire_type: int, raw: int | bytes, values: dict[int, Any],
-             path: str, depth: int) -> None:
+             path: str) -> None:
     if field.cardinality == "map":
         if not isinstance(raw, bytes):
             raise ProtobufError(f"{path}: a map entry with wire type {wire_type}")
-        key, value = _map_entry(field, raw, path, depth)
+        key, value = _map_entry(field, raw, path)
         values.setdefault(field.number, {})[key] = value
     elif field.cardinality == "list":
         items = values.setdefault(field.number, [])
@@ -180,29 +189,29 @@ def _collect(field: Field, wire_type: int, raw: int | bytes, values: dict[int, A
                 and SCALAR_WIRE_TYPES[field.type] != LENGTH_DELIMITED):
             items.extend(packed(field.type, raw))
         else:
-            items.append(_value(field.type, wire_type, raw, f"{path}[{len(items)}]", depth))
+            items.append(_value(field.type, wire_type, raw, f"{path}[{len(items)}]"))
     else:
-        values[field.number] = _value(field.type, wire_type, raw, path, depth)
+        values[field.number] = _value(field.type, wire_type, raw, path)
 
 
-def _map_entry(field: Field, data: bytes, path: str, depth: int) -> tuple[str, Any]:
+def _map_entry(field: Field, data: bytes, path: str) -> tuple[str, Any]:
     key: Any = _zero(field.key_type)
     value: Any = None
     has_value = False
-    for number, wire_type, raw in fields(data):
+    for number, wire_type, raw in _fields_at(data, path):
         if number == 1:
-            key = _value(field.key_type, wire_type, raw, f"{path} key", depth)
+            key = _value(field.key_type, wire_type, raw, f"{path} key")
         elif number == 2:
-            value, has_value = _value(field.type, wire_type, raw, f"{path}[{key}]", depth), True
+            value, has_value = _value(field.type, wire_type, raw, f"{path}[{key}]"), True
     if not has_value:
-        value = _absent(field.type, path, depth)
+        value = _absent(field.type, path)
     return str(key), value
 
 
-def _value(type_name: str, wire_type: int, raw: int | bytes, path: str, depth: int) -> Any:
+def _value(type_name: str, wire_type: int, raw: int | bytes, path: str) -> Any:
     expected = SCALAR_WIRE_TYPES.get(type_name, LENGTH_DELIMITED)
     if wire_type != expected:
-        raise ProtobufError(f"{path.lstrip('.')}: wire type {wire_type} for a {type_name}, "
+        raise ProtobufError(f"{path}: wire type {wire_type} for a {type_name}, "
                             f"expected {expected}")
     if isinstance(raw, int):
         return scalar(type_name, raw)
@@ -210,15 +219,14 @@ def _value(type_name: str, wire_type: int, raw: int | bytes, path: str, depth: i
         return _text(raw, path)
     if type_name == "bytes":
         return base64.b64encode(raw).decode("ascii")
-    return decode_message(type_name, raw, path, depth + 1)
+    return decode_message(type_name, raw, path)
 
 
-def _emit(field: Field, values: dict[int, Any], obj: dict[str, Any], path: str,
-          depth: int) -> None:
+def _emit(field: Field, values: dict[int, Any], obj: dict[str, Any], path: str) -> None:
     """Write one field into the JSON object as encoding/json would."""
     present = field.number in values
     if not field.json_name:  # inline: the struct's fields are the parent's
-        inline = values[field.number] if present else _absent(field.type, path, depth)
+        inline = values[field.number] if present else _absent(field.type, path)
         if isinstance(inline, dict):
             obj.update(inline)
         return
@@ -234,7 +242,7 @@ def _emit(field: Field, values: dict[int, Any], obj: dict[str, Any], path: str,
     if present:
         obj[field.json_name] = values[field.number]
     elif field.cardinality == "one":
-        obj[field.json_name] = _absent(field.type, path, depth)
+        obj[field.json_name] = _absent(field.type, path)
     else:
         obj[field.json_name] = None  # a nil slice or map
 
@@ -242,11 +250,11 @@ def _emit(field: Field, values: dict[int, Any], obj: dict[str, Any], path: str,
 _EMPTY: tuple[Any, ...] = ("", 0, False, [], {})  # 0 == 0.0 == False: one check covers them
 
 
-def _absent(type_name: str, path: str, depth: int) -> Any:
+def _absent(type_name: str, path: str) -> Any:
     """The JSON of a non-pointer field the body left out: the type's zero value."""
     if type_name in SCALAR_WIRE_TYPES:
         return _zero(type_name)
-    return decode_message(type_name, b"", path, depth + 1)
+    return decode_message(type_name, b"", path)
 
 
 def _zero(type_name: str) -> Any:
@@ -263,11 +271,11 @@ def _text(raw: bytes, path: str) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ProtobufError(f"{path.lstrip('.')}: a string that is not UTF-8 ({error})") from None
+        raise ProtobufError(f"{path}: a string that is not UTF-8 ({error})") from None
 
 
-def _number_fields(data: bytes) -> dict[int, int | bytes]:
-    return {number: value for number, _, value in fields(data)}
+def _number_fields(data: bytes, path: str) -> dict[int, int | bytes]:
+    return {number: value for number, _, value in _fields_at(data, path)}
 
 
 # --- the types whose JSON is not their message's fields ---
@@ -277,13 +285,13 @@ def _time(data: bytes, path: str, micro: bool = False) -> str | None:
     Time is whole seconds (the API server drops nanos), MicroTime has microseconds."""
     if not data:
         return None
-    values = _number_fields(data)
+    values = _number_fields(data, path)
     seconds = scalar("int64", _int(values.get(1, 0), path))
     nanos = scalar("int32", _int(values.get(2, 0), path))
     try:
         moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=seconds)
     except OverflowError:
-        raise ProtobufError(f"{path.lstrip('.')}: {seconds} seconds is out of range") from None
+        raise ProtobufError(f"{path}: {seconds} seconds is out of range") from None
     text = (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
             f"{moment.minute:02d}:{moment.second:02d}")
     if micro:
@@ -297,12 +305,12 @@ def _micro_time(data: bytes, path: str) -> str | None:
 
 def _int(value: int | bytes, path: str) -> int:
     if not isinstance(value, int):
-        raise ProtobufError(f"{path.lstrip('.')}: a number field holds bytes")
+        raise ProtobufError(f"{path}: a number field holds bytes")
     return value
 
 
 def _duration(data: bytes, path: str) -> str:
-    nanoseconds = scalar("int64", _int(_number_fields(data).get(1, 0), path))
+    nanoseconds = scalar("int64", _int(_number_fields(data, path).get(1, 0), path))
     return go_duration(int(nanoseconds))
 
 
@@ -336,7 +344,7 @@ def _fraction(value: int, digits: int) -> str:
 
 def _int_or_string(data: bytes, path: str) -> int | str:
     """IntOrString {type, intVal, strVal}: type 1 is a string."""
-    values = _number_fields(data)
+    values = _number_fields(data, path)
     if scalar("int64", _int(values.get(1, 0), path)) == 1:
         text = values.get(3, b"")
         return _text(text, path) if isinstance(text, bytes) else ""
@@ -344,23 +352,21 @@ def _int_or_string(data: bytes, path: str) -> int | str:
 
 
 def _quantity(data: bytes, path: str) -> str:
-    text = _number_fields(data).get(1, b"")
+    text = _number_fields(data, path).get(1, b"")
     return (_text(text, path) if isinstance(text, bytes) else "") or "0"
 
 
 def _raw_json(data: bytes, path: str) -> Any:
     """RawExtension {raw} and FieldsV1 {Raw}: the embedded document; null when unset."""
-    raw = _number_fields(data).get(1)
+    raw = _number_fields(data, path).get(1)
     if raw is None:
         return None
     if not isinstance(raw, bytes):
-        raise ProtobufError(f"{path.lstrip('.')}: raw is not bytes")
-    if raw.startswith(MAGIC):
-        return decode_request(raw)
+        raise ProtobufError(f"{path}: raw is not bytes")
     try:
         return json.loads(raw)
     except ValueError as error:
-        raise ProtobufError(f"{path.lstrip('.')}: the embedded object is not JSON ({error})") \
+        raise ProtobufError(f"{path}: the embedded object is not JSON ({error})") \
             from None
 
 
