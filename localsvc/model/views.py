@@ -7,7 +7,7 @@ controller's tables and calls these.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from localsvc.model.clock import rfc3339_seconds
@@ -96,35 +96,6 @@ def pod_object(stored: Obj, status: Obj | None, deleting_since: float | None) ->
     if deleting_since:
         obj["metadata"]["deletionTimestamp"] = now_iso(deleting_since)
     return obj
-
-
-def deployment_status(obj: Obj, owned: Sequence[tuple[str, bool]], current_hash: str) -> Obj:
-    """A Deployment's status from its pods, each (pod-template-hash, ready)."""
-    ready = sum(1 for _, is_ready in owned if is_ready)
-    updated = sum(1 for hash_, _ in owned if hash_ == current_hash)
-    replicas = int(obj["spec"].get("replicas", 1))
-    available = ready >= replicas
-    return {
-        "observedGeneration": obj["metadata"].get("generation", 1),
-        "replicas": len(owned),
-        "updatedReplicas": updated,
-        "readyReplicas": ready,
-        "availableReplicas": ready,
-        "unavailableReplicas": max(0, replicas - ready),
-        "conditions": [
-            {
-                "type": "Available",
-                "status": "True" if available else "False",
-                "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
-            },
-            {
-                "type": "Progressing",
-                "status": "True",
-                "reason": "NewReplicaSetAvailable" if updated == len(owned) == replicas
-                else "ReplicaSetUpdated",
-            },
-        ],
-    }
 
 
 DEFAULT_PROGRESS_DEADLINE = 600
@@ -253,5 +224,5 @@ def namespace_objects(declared: Iterable[Obj], used: Iterable[str], created: str
     return out
 
 
-__all__ = ["PROBLEMS_ANNOTATION", "SERVED_CONDITION", "deployment_status", "namespace_objects",
+__all__ = ["PROBLEMS_ANNOTATION", "SERVED_CONDITION", "namespace_objects",
            "object_key", "pod_object", "problems_by_object", "rollout_status", "service_object", "with_problems"]

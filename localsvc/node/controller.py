@@ -12,36 +12,33 @@ import asyncio
 import copy
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
 from localsvc.errors import NotFound
-from localsvc.model import deployments as dep
-from localsvc.model import replicasets as rs
 from localsvc.model.allocation import dns_ip
 from localsvc.model.endpoints import PodView, service_env
 from localsvc.model.network import plan_for
 from localsvc.model.objects import now_iso
 from localsvc.model.snapshot import Snapshot, Unserved
 from localsvc.model.storesnapshot import StoreSnapshot
-from localsvc.model.views import rollout_status
 from localsvc.node import services as svc
 from localsvc.node import svclb
 from localsvc.node.changes import ObjectChanges
+from localsvc.node.deploymentsync import DeploymentSync
 from localsvc.node.context import NodeContext
 from localsvc.node.dockerevents import start_watching
 from localsvc.node.forwarders import Forwarders
 from localsvc.node.garbage import GC_PERIOD, collect_garbage
 from localsvc.node.objectstore import ObjectStore, WatchEvent
 from localsvc.node.network import NetworkSync
-from localsvc.node.podrecords import bare_pod, deployment_pod, owner_uid, with_owner_uid
+from localsvc.node.podrecords import bare_pod
 from localsvc.node.podworker import PodWorker
 from localsvc.node.publish import ObjectPublisher, StorePublishing
 from localsvc.node.reconcile import ControllerEvents
-from localsvc.node.store import DeploymentHistory, PodRecord, State, Store
+from localsvc.node.store import PodRecord, State, Store
 from localsvc.node.subscriber import StoreSubscriber
 from localsvc.tasks import spawn
 from localsvc.node.views import object_key
@@ -57,21 +54,12 @@ def _log_failed_save(future: Future[None]) -> None:
         log.error("saving the state failed (the next change tries again): %r", error)
 
 
-def _rollout_pending(status: Obj, spec: Obj) -> bool:
-    """Whether the rollout is not complete and has not timed out: a later sync may move it
-    with no event (minReadySeconds passing, the progress deadline)."""
-    replicas = int(spec.get("replicas", 1))
-    if any(c.get("reason") == "ProgressDeadlineExceeded" for c in status.get("conditions") or []):
-        return False
-    return not (status["updatedReplicas"] == status["replicas"] == replicas
-                and status["availableReplicas"] == replicas)
-
-
 def _microseconds() -> int:
     return time.time_ns() // 1000
 
 
-class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on ObjectViews
+class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing):
+    # All four build on ObjectViews; DeploymentSync first: its Deployment status wins.
     def __init__(self, ctx: NodeContext, store: Store, network: NetworkSync | None = None):
         self.ctx = ctx
         self.store = store
@@ -99,14 +87,9 @@ class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on O
         self.sync_problems: dict[str, Unserved] = {}  # object key -> why sync skipped it
         self.forwarder_problems: list[Unserved] = []
         self._reported: set[Unserved] = set()
-        # The objects as the Kubernetes API will serve them, each change a watch event
-        # (published after every sync, see node/publish.py).
-        # The deployment controller's: Deployment key -> pod-template-hash -> its pods (what
-        # the ReplicaSets publish); Deployments whose rollout a clock may move (resynced each
-        # loop); Deployment key -> pod uid -> when a sync first saw the pod ready.
-        self.replicaset_counts: dict[str, dict[str, rs.PodCounts]] = {}
-        self.rollouts_pending: set[str] = set()
-        self._ready_since: dict[str, dict[str, float]] = {}
+        self.init_deployment_tables()
+        # The objects as the Kubernetes API serves them, each change a watch event (published
+        # after every sync, see node/publish.py).
         self.objects = ObjectStore(self.state.resource_version, version_floor=_microseconds)
         self.objects.add_listener(self._count_version)
         self._svclb_changes = StoreSubscriber(self.objects, {"Service"})
@@ -348,88 +331,6 @@ class Controller(ObjectChanges, Forwarders, StorePublishing):  # both build on O
             self._retire(key)
         self.state.pods[key] = bare_pod(obj)
         return True
-
-    def _sync_deployment(self, obj: Obj, desired: set[str]) -> bool:
-        """One sync of the deployment controller: the ReplicaSet of the current template
-        (a revision), a rollout step over the pods, the pods' owner uids, pruning of old
-        ReplicaSets, and the status `kubectl rollout status` reads."""
-        dkey = object_key(obj)
-        meta, spec = obj["metadata"], obj["spec"]
-        template = spec["template"]
-        current = self._template_hash(dkey, template)
-        owned = [r for r in self.state.pods.values() if r.owner == dkey]
-        before = self.state.deployments.get(dkey) or DeploymentHistory()
-        running = {r.template_hash: (owner_uid(r), {"metadata": {"labels": dict(
-            r.obj["metadata"].get("labels") or {})}, "spec": r.obj.get("spec") or {}})
-            for r in owned}
-        revisions, outcome = rs.track_revisions(
-            before.revisions, current, template, rs.copied_annotations(obj), running,
-            lambda: str(uuid.uuid4()), now_iso())
-        uids = {r.hash: r.uid for r in revisions}
-        step = dep.plan_rollout(
-            spec,
-            current,
-            [dep.OwnedPod(r.name, r.template_hash, self._ready(r), r.created) for r in owned],
-        )
-        for name in step.delete:
-            self._retire(f"{meta['namespace']}/{name}")
-        for _ in range(step.create):
-            record = deployment_pod(obj, dkey, current, self.state.pods, uids[current])
-            self.state.pods[f"{record.namespace}/{record.name}"] = record
-        changed = bool(step.delete or step.create)
-        counts = self._replicaset_counts(dkey, int(spec.get("minReadySeconds") or 0), desired)
-        for record in self.state.pods.values():
-            uid = uids.get(record.template_hash, "")
-            if record.owner == dkey and uid and owner_uid(record) != uid:
-                record.obj = with_owner_uid(record, uid)  # replaced: workers share the record
-                changed = True
-        revisions = rs.prune(revisions, current, set(counts), rs.history_limit(spec))
-        others = [c for h, c in counts.items() if h != current]
-        new, old = counts.get(current, rs.PodCounts()), rs.PodCounts(
-            sum(c.replicas for c in others), sum(c.ready for c in others),
-            sum(c.available for c in others))
-        status = rollout_status(obj, rs.replicaset_name(meta["name"], current), new, old,
-                                before.status, outcome == "created", time.time())
-        self.replicaset_counts[dkey] = counts
-        if _rollout_pending(status, spec):  # minReadySeconds and the deadline need a clock
-            self.rollouts_pending.add(dkey)
-        else:
-            self.rollouts_pending.discard(dkey)
-        history = DeploymentHistory(revisions, status)
-        if history != before:
-            self.state.deployments[dkey] = history
-            changed = True
-        return changed
-
-    def _replicaset_counts(self, dkey: str, min_ready: int,
-                           desired: set[str]) -> dict[str, rs.PodCounts]:
-        """Pod-template-hash -> the Deployment's pods of it (all desired); a pod is available
-        once ready for `min_ready` seconds (from when a sync first saw it ready)."""
-        owned = [(k, r) for k, r in self.state.pods.items() if r.owner == dkey]
-        desired.update(k for k, _ in owned)
-        counts, self._ready_since[dkey] = rs.count_pods(
-            ((r.template_hash, r.uid, self._ready(r)) for _, r in owned),
-            self._ready_since.get(dkey, {}), min_ready, time.time())
-        return counts
-
-    def _forget_deleted_deployments(self) -> bool:
-        """Drop the revisions of Deployments no longer stored (their ReplicaSets go with them)."""
-        gone = [k for k in self.state.deployments if k not in self.state.objects]
-        for key in gone:
-            del self.state.deployments[key]
-        for table in (self.replicaset_counts, self._ready_since):
-            for key in [k for k in table if k not in self.state.objects]:
-                del table[key]
-        self.rollouts_pending &= self.state.objects.keys()
-        return bool(gone)
-
-    def _deployment_status(self, obj: Obj) -> Obj:
-        """The status the last sync of this Deployment computed (ObjectViews' own estimate
-        before its first sync)."""
-        history = self.state.deployments.get(object_key(obj))
-        if history is not None and history.status is not None:
-            return history.status
-        return super()._deployment_status(obj)
 
     def _changed(self) -> None:
         # ConfigMaps/Secrets may have appeared: pods waiting for them retry now.

@@ -23,7 +23,6 @@ from localsvc.model.snapshot import Snapshot, Unserved
 from localsvc.model.views import (
     PROBLEMS_ANNOTATION,
     SERVED_CONDITION,
-    deployment_status,
     namespace_objects,
     object_key,
     pod_object,
@@ -162,11 +161,10 @@ class ObjectViews:
         return out
 
     def _deployment_status(self, obj: Obj) -> Obj:
-        key = object_key(obj)
-        current = self._template_hash(key, obj["spec"]["template"])
-        owned = [(r.template_hash, self._ready(r)) for r in self.state.pods.values()
-                 if r.owner == key]
-        return deployment_status(obj, owned, current)
+        """The status the deployment controller's last sync of `obj` computed
+        (node/deploymentsync.py); none before its first sync."""
+        history = self.state.deployments.get(object_key(obj))
+        return dict(history.status) if history is not None and history.status else {}
 
 
 __all__ = ["PROBLEMS_ANNOTATION", "SERVED_CONDITION", "ObjectViews", "object_key",

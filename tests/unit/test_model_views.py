@@ -8,7 +8,6 @@ from typing import Any
 from localsvc.model.snapshot import Unserved
 from localsvc.model.views import (
     PROBLEMS_ANNOTATION,
-    deployment_status,
     namespace_objects,
     pod_object,
     problems_by_object,
@@ -37,19 +36,6 @@ def test_a_terminating_pod_carries_its_deletion_timestamp_and_worker_status() ->
     shown = pod_object(stored, {"phase": "Running"}, 0.0 + 86400)
     assert shown["status"] == {"phase": "Running"}
     assert shown["metadata"]["deletionTimestamp"] == "1970-01-02T00:00:00Z"
-
-
-def test_deployment_status_counts_ready_and_updated_pods() -> None:
-    status = deployment_status(deployment(2), [("new", True), ("old", True), ("new", False)],
-                               "new")
-    assert (status["replicas"], status["readyReplicas"], status["updatedReplicas"],
-            status["unavailableReplicas"], status["observedGeneration"]) == (3, 2, 2, 0, 3)
-    assert status["conditions"][0]["status"] == "True"
-    assert status["conditions"][1]["reason"] == "ReplicaSetUpdated"
-    done = deployment_status(deployment(1), [("new", True)], "new")
-    assert done["conditions"][1]["reason"] == "NewReplicaSetAvailable"
-    short = deployment_status(deployment(2), [("new", False)], "new")
-    assert short["conditions"][0]["reason"] == "MinimumReplicasUnavailable"
 
 
 def test_namespaces_are_the_declared_and_the_used_ones_all_active() -> None:

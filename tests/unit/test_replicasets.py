@@ -183,8 +183,14 @@ def test_an_apply_saves_the_deployment_histories_with_the_objects(tmp_path: Path
     from tests.unit.node_builders import controller, manifests, service
 
     node = controller(tmp_path)
-    revisions, _ = roll([], "aaa", uids())
-    node.state.deployments["Deployment/default/web"] = DeploymentHistory(revisions, None)
+    labels = {"app": "web"}
+    node.apply(manifests({"apiVersion": "apps/v1", "kind": "Deployment",
+                          "metadata": {"name": "web", "namespace": "default"},
+                          "spec": {"replicas": 0, "selector": {"matchLabels": labels},
+                                   "template": {"metadata": {"labels": labels}, "spec": {
+                                       "containers": [{"name": "c", "image": "i"}]}}}}),
+               prune=False)
+    assert list(node.state.deployments) == ["Deployment/default/web"]  # the sync's revision
     node.apply(manifests(service("web")), prune=False)  # stages and saves a new State
     assert Store(tmp_path).load().deployments == node.state.deployments
 

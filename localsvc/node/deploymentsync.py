@@ -1,0 +1,128 @@
+"""The deployment controller's sync of one Deployment, a mixin of the Controller.
+
+Each sync of a Deployment: the ReplicaSet of its current template (a revision, kept in the
+persisted State so `kubectl rollout history/undo` find them), a rollout step over its pods
+(model/deployments.py), the pods' owner uids, pruning of old ReplicaSets beyond
+revisionHistoryLimit, and the status and conditions `kubectl rollout status` reads
+(model/views.py rollout_status). The pure rules are in model/replicasets.py; this holds the
+tables and the order of the steps.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from localsvc.model import deployments as dep
+from localsvc.model import replicasets as rs
+from localsvc.model.objects import now_iso
+from localsvc.model.views import rollout_status
+from localsvc.node.podrecords import deployment_pod, owner_uid, with_owner_uid
+from localsvc.node.store import DeploymentHistory
+from localsvc.node.views import ObjectViews, object_key
+
+Obj = dict[str, Any]
+
+
+def _rollout_pending(status: Obj, spec: Obj) -> bool:
+    """Whether the rollout is not complete and has not timed out: a later sync may move it
+    with no event (minReadySeconds passing, the progress deadline)."""
+    replicas = int(spec.get("replicas", 1))
+    if any(c.get("reason") == "ProgressDeadlineExceeded" for c in status.get("conditions") or []):
+        return False
+    return not (status["updatedReplicas"] == status["replicas"] == replicas
+                and status["availableReplicas"] == replicas)
+
+
+
+class DeploymentSync(ObjectViews):
+    """Attributes other than its own tables are the Controller's."""
+
+    def _retire(self, pod_key: str, grace: int | None = None) -> None:
+        raise NotImplementedError  # the Controller's
+
+    def init_deployment_tables(self) -> None:
+        # Deployment key -> pod-template-hash -> its pods (what the ReplicaSets publish);
+        # Deployments whose rollout a clock may move (resynced each loop); Deployment key ->
+        # pod uid -> when a sync first saw the pod ready.
+        self.replicaset_counts: dict[str, dict[str, rs.PodCounts]] = {}
+        self.rollouts_pending: set[str] = set()
+        self._ready_since: dict[str, dict[str, float]] = {}
+
+    def _sync_deployment(self, obj: Obj, desired: set[str]) -> bool:
+        """One sync of the deployment controller: the ReplicaSet of the current template
+        (a revision), a rollout step over the pods, the pods' owner uids, pruning of old
+        ReplicaSets, and the status `kubectl rollout status` reads."""
+        dkey = object_key(obj)
+        meta, spec = obj["metadata"], obj["spec"]
+        template = spec["template"]
+        current = self._template_hash(dkey, template)
+        owned = [r for r in self.state.pods.values() if r.owner == dkey]
+        before = self.state.deployments.get(dkey) or DeploymentHistory()
+        running = {r.template_hash: (owner_uid(r), {"metadata": {"labels": dict(
+            r.obj["metadata"].get("labels") or {})}, "spec": r.obj.get("spec") or {}})
+            for r in owned}
+        revisions, outcome = rs.track_revisions(
+            before.revisions, current, template, rs.copied_annotations(obj), running,
+            lambda: str(uuid.uuid4()), now_iso())
+        uids = {r.hash: r.uid for r in revisions}
+        step = dep.plan_rollout(
+            spec,
+            current,
+            [dep.OwnedPod(r.name, r.template_hash, self._ready(r), r.created) for r in owned],
+        )
+        for name in step.delete:
+            self._retire(f"{meta['namespace']}/{name}")
+        for _ in range(step.create):
+            record = deployment_pod(obj, dkey, current, self.state.pods, uids[current])
+            self.state.pods[f"{record.namespace}/{record.name}"] = record
+        changed = bool(step.delete or step.create)
+        counts = self._replicaset_counts(dkey, int(spec.get("minReadySeconds") or 0), desired)
+        for record in self.state.pods.values():
+            uid = uids.get(record.template_hash, "")
+            if record.owner == dkey and uid and owner_uid(record) != uid:
+                record.obj = with_owner_uid(record, uid)  # replaced: workers share the record
+                changed = True
+        revisions = rs.prune(revisions, current, set(counts), rs.history_limit(spec))
+        others = [c for h, c in counts.items() if h != current]
+        new, old = counts.get(current, rs.PodCounts()), rs.PodCounts(
+            sum(c.replicas for c in others), sum(c.ready for c in others),
+            sum(c.available for c in others))
+        status = rollout_status(obj, rs.replicaset_name(meta["name"], current), new, old,
+                                before.status, outcome == "created", time.time())
+        self.replicaset_counts[dkey] = counts
+        if _rollout_pending(status, spec):  # minReadySeconds and the deadline need a clock
+            self.rollouts_pending.add(dkey)
+        else:
+            self.rollouts_pending.discard(dkey)
+        history = DeploymentHistory(revisions, status)
+        if history != before:
+            self.state.deployments[dkey] = history
+            changed = True
+        return changed
+
+    def _replicaset_counts(self, dkey: str, min_ready: int,
+                           desired: set[str]) -> dict[str, rs.PodCounts]:
+        """Pod-template-hash -> the Deployment's pods of it (all desired); a pod is available
+        once ready for `min_ready` seconds (from when a sync first saw it ready)."""
+        owned = [(k, r) for k, r in self.state.pods.items() if r.owner == dkey]
+        desired.update(k for k, _ in owned)
+        counts, self._ready_since[dkey] = rs.count_pods(
+            ((r.template_hash, r.uid, self._ready(r)) for _, r in owned),
+            self._ready_since.get(dkey, {}), min_ready, time.time())
+        return counts
+
+    def _forget_deleted_deployments(self) -> bool:
+        """Drop the revisions of Deployments no longer stored (their ReplicaSets go with them)."""
+        gone = [k for k in self.state.deployments if k not in self.state.objects]
+        for key in gone:
+            del self.state.deployments[key]
+        for table in (self.replicaset_counts, self._ready_since):
+            for key in [k for k in table if k not in self.state.objects]:
+                del table[key]
+        self.rollouts_pending &= self.state.objects.keys()
+        return bool(gone)
+
+
+__all__ = ["DeploymentSync"]
