@@ -12,6 +12,7 @@ managedFields, dryRun (everything checked, nothing stored).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -237,6 +238,19 @@ class KubeWrites:
 
     # ---- deletes -----------------------------------------------------------------------------
 
+    async def _dependents_gone(self, owner_key: str) -> None:
+        """Foreground deletion: answer once the owner's pods are gone (the API server keeps
+        the owner, with a foregroundDeletion finalizer, until then; here it is gone from the
+        store at once and the answer waits instead)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FOREGROUND_WAIT
+        controller = self.controller
+        while loop.time() < deadline:
+            if not any(worker.record.owner == owner_key and not worker.done.is_set()
+                       for worker in controller.terminating.values()):
+                return
+            await asyncio.sleep(0.1)
+
     async def delete(self, resource: Resource, namespace: str | None, name: str,
                      grace: int | None, propagation: str, dry_run: bool) -> Obj:
         live = self.existing(resource, namespace, name)
@@ -247,12 +261,17 @@ class KubeWrites:
                                           "Background, Foreground, Orphan"))
         if dry_run:
             return live
-        self.controller.delete([self.key(resource, namespace, name)], grace=grace,
-                               orphan=propagation == "Orphan")
+        key = self.key(resource, namespace, name)
+        self.controller.delete([key], grace=grace, orphan=propagation == "Orphan")
+        if propagation == "Foreground":
+            await self._dependents_gone(key)
         meta = {**live["metadata"], "deletionTimestamp": now_iso()}
         if grace is not None:
             meta["deletionGracePeriodSeconds"] = grace
         return {**live, "metadata": meta}
+
+
+FOREGROUND_WAIT = 120.0  # seconds a foreground delete waits for the owner's pods to be gone
 
 
 def as_stored(obj: Obj, live: Obj | None) -> Obj:
