@@ -16,11 +16,16 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from localsvc.model.kubeapi import discovery
 from localsvc.model.kubeapi.protobuf import ProtobufError, decode_request, is_protobuf
@@ -30,9 +35,19 @@ KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 pytestmark = pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl is not installed")
 
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
-BATCH_V1 = {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "batch/v1",
-            "resources": [{"name": "jobs", "singularName": "job", "namespaced": True,
-                           "kind": "Job", "verbs": VERBS}]}
+
+
+def resource(plural: str, kind: str) -> dict[str, Any]:
+    return {"name": plural, "singularName": kind.lower(), "namespaced": True, "kind": kind,
+            "verbs": VERBS}
+
+
+# Kinds the next issues serve, in legacy discovery here so kubectl can create them.
+EXTRA_GROUPS = {
+    "batch/v1": [resource("jobs", "Job"), resource("cronjobs", "CronJob")],
+    "networking.k8s.io/v1": [resource("ingresses", "Ingress")],
+}
+EXTRA_CORE = [resource("resourcequotas", "ResourceQuota")]
 
 
 @dataclass
@@ -54,14 +69,20 @@ def legacy_discovery(path: str, port: int) -> dict[str, Any] | None:
         return discovery.api_versions(f"127.0.0.1:{port}")
     if path == "/apis":
         groups = discovery.api_group_list()
-        batch = {"name": "batch", "versions": [{"groupVersion": "batch/v1", "version": "v1"}],
-                 "preferredVersion": {"groupVersion": "batch/v1", "version": "v1"}}
-        return {**groups, "groups": [*groups["groups"], batch]}
-    if path == "/apis/batch/v1":
-        return BATCH_V1
+        extra = [{"name": group_version.split("/")[0],
+                  "versions": [{"groupVersion": group_version, "version": "v1"}],
+                  "preferredVersion": {"groupVersion": group_version, "version": "v1"}}
+                 for group_version in EXTRA_GROUPS]
+        return {**groups, "groups": [*groups["groups"], *extra]}
+    if path.removeprefix("/apis/") in EXTRA_GROUPS:
+        group_version = path.removeprefix("/apis/")
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+                "resources": EXTRA_GROUPS[group_version]}
     parts = path.strip("/").split("/")
-    if parts[0] == "api" and len(parts) == 2:
-        return discovery.api_resource_list("", parts[1])
+    if path == "/api/v1":
+        core = discovery.api_resource_list("", "v1")
+        assert core is not None
+        return {**core, "resources": [*core["resources"], *EXTRA_CORE]}
     if parts[0] == "apis" and len(parts) == 3:
         return discovery.api_resource_list(parts[1], parts[2])
     if parts[0] == "apis" and len(parts) == 2:
@@ -106,6 +127,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
         "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test",
                                                   "namespace": "default"}}],
     }))
+    write_input_files(tmp)
     server = Capture(port, tmp, kubeconfig)
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(capture_app(server))
@@ -120,6 +142,23 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
+
+
+def write_input_files(directory: Path) -> None:
+    """The files the commands read: a text and a binary file, an env file, a TLS pair."""
+    (directory / "conf.txt").write_text("line one\nline two\n")
+    (directory / "blob.bin").write_bytes(bytes(range(256)))  # not UTF-8: binaryData
+    (directory / "app.env").write_text("# comment\nMODE=fast\nEMPTY=\n")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localsvc.test")])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256()))
+    (directory / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "tls.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
 
 
 def kubectl(capture: Capture, *args: str) -> str:
@@ -143,6 +182,22 @@ COMMANDS = {
     "pod": ["run", "p", "--image=busybox", "--labels=a=b", "--env=X=1", "--", "sleep", "1"],
     "job": ["create", "job", "j", "--image=busybox"],
     "serviceaccount": ["create", "serviceaccount", "sa"],
+    "configmap-env-file": ["create", "configmap", "e", "--from-env-file=app.env"],
+    "secret-docker-registry": ["create", "secret", "docker-registry", "r",
+                               "--docker-server=registry.example", "--docker-username=u",
+                               "--docker-password=p", "--docker-email=u@example.com"],
+    "secret-tls": ["create", "secret", "tls", "t", "--cert=tls.crt", "--key=tls.key"],
+    "deployment-two-images": ["create", "deployment", "d2", "--image=nginx", "--image=busybox"],
+    "service-nodeport": ["create", "service", "nodeport", "np", "--tcp=80:http",
+                         "--node-port=30080"],
+    "service-externalname": ["create", "service", "externalname", "ex",
+                             "--external-name=db.example"],
+    "cronjob": ["create", "cronjob", "c", "--image=busybox", "--schedule=*/5 * * * *",
+                "--restart=OnFailure", "--", "date"],
+    "ingress": ["create", "ingress", "i", "--class=nginx", "--annotation=a=b",
+                "--rule=foo.example/bar*=svc:8080,tls=cert", "--default-backend=web:http"],
+    "quota": ["create", "quota", "q", "--hard=cpu=1500m,memory=1G,pods=2",
+              "--scopes=BestEffort"],
 }
 # kubectl run builds its Pod as an unstructured object and sends JSON; the others use typed clients.
 SENT_AS_JSON = {"pod"}
@@ -153,6 +208,15 @@ PATHS = {
     "service": "/api/v1/namespaces/default/services", "pod": "/api/v1/namespaces/default/pods",
     "job": "/apis/batch/v1/namespaces/default/jobs",
     "serviceaccount": "/api/v1/namespaces/default/serviceaccounts",
+    "configmap-env-file": "/api/v1/namespaces/default/configmaps",
+    "secret-docker-registry": "/api/v1/namespaces/default/secrets",
+    "secret-tls": "/api/v1/namespaces/default/secrets",
+    "deployment-two-images": "/apis/apps/v1/namespaces/default/deployments",
+    "service-nodeport": "/api/v1/namespaces/default/services",
+    "service-externalname": "/api/v1/namespaces/default/services",
+    "cronjob": "/apis/batch/v1/namespaces/default/cronjobs",
+    "ingress": "/apis/networking.k8s.io/v1/namespaces/default/ingresses",
+    "quota": "/api/v1/namespaces/default/resourcequotas",
 }
 
 
@@ -165,8 +229,6 @@ def dry_run(command: list[str]) -> list[str]:
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_kubectl_create_sends_protobuf_that_decodes_to_its_json(capture: Capture,
                                                                  name: str) -> None:
-    (capture.tmp / "conf.txt").write_text("line one\nline two\n")
-    (capture.tmp / "blob.bin").write_bytes(bytes(range(256)))  # not UTF-8: binaryData
     expected = json.loads(kubectl(capture, *dry_run(COMMANDS[name])))
     capture.taken()
     out = kubectl(capture, *COMMANDS[name])
