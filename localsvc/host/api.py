@@ -15,7 +15,7 @@ from typing import Any
 
 import docker
 
-from localsvc.host import containers
+from localsvc.host import containers, kubeobjects
 from localsvc.host.client import NodeClient
 from localsvc.errors import EnvironmentNotFound, LocalsvcError, ManifestError, NotFound, Timeout
 from localsvc.host.hostports import (
@@ -31,7 +31,7 @@ from localsvc.host.manifests import (
 )
 from localsvc.model.applywire import encode_apply
 from localsvc.model.endpoints import selector_matches
-from localsvc.model.load import LoadResult, ObjectKey
+from localsvc.model.load import LoadResult
 from localsvc.model.names import sanitize_name
 from localsvc.model.network import plan_for
 from localsvc.model.objects import NAMESPACED, kind_of
@@ -191,7 +191,7 @@ class Environment:
             report.warnings += strict_report(loaded.manifests)
         self.ensure()
         node = self.node()  # the client ensure() just made: no further Docker lookup
-        existing = {o["metadata"]["name"] for o in node.get("/v1/objects/namespaces")["items"]}
+        existing = {o["metadata"]["name"] for o in kubeobjects.list_objects(node, "Namespace")}
         for namespace in undeclared_namespaces(loaded.manifests):
             if namespace not in existing:
                 report.warnings.append(
@@ -202,6 +202,8 @@ class Environment:
         problems = host_port_conflicts(loaded.manifests, node, self.host_address)
         if problems:
             raise ManifestError(problems)
+        # One all-or-nothing apply of the whole set (and, for `up`, a prune of the rest): the
+        # private /v1/apply, as the Kubernetes API has no verb for it.
         body = encode_apply(loaded.manifests, prune=prune)
         report.results = node.post("/v1/apply", body)["results"]
         if wait:
@@ -209,15 +211,17 @@ class Environment:
         return report
 
     def delete(self, paths: Sequence[str | Path]) -> list[Obj]:
+        """Delete the objects of these manifests, in their order; a missing one is a
+        "not found" result."""
         loaded = load_manifests(paths)
-        keys = [m.key.id for m in loaded.manifests]
-        return list(self.node().post("/v1/delete", {"keys": keys})["results"])
+        node = self.node()
+        return [kubeobjects.delete_object(node, m.kind, m.key.namespace, m.name)
+                for m in loaded.manifests]
 
     def delete_objects(self, kind: str, names: Sequence[str], namespace: str = "default") -> list[Obj]:
         resolved = self._kind(kind)
-        ns = namespace if resolved in NAMESPACED else ""
-        keys = [ObjectKey(resolved, ns, n).id for n in names]
-        return list(self.node().post("/v1/delete", {"keys": keys})["results"])
+        node = self.node()
+        return [kubeobjects.delete_object(node, resolved, namespace, name) for name in names]
 
     def stop(self, timeout: float = 60.0) -> bool:
         """Delete every object so that pods get their grace period, then remove everything.
@@ -326,20 +330,19 @@ class Environment:
             )
         return resolved
 
-    def get(self, kind: str, name: str | None = None, namespace: str | None = "default") -> list[Obj]:
-        """Kubernetes-shaped objects; namespace None means all namespaces."""
+    def get(self, kind: str, name: str | None = None, namespace: str | None = "default",
+            selector: str | None = None) -> list[Obj]:
+        """Objects, read from the environment's Kubernetes API, each with its kind and
+        apiVersion, ordered by namespace and name; namespace None means all namespaces (with a
+        name: that name in any of them); `selector`: a label selector, as `-l` takes it."""
         resolved = self._kind(kind)
-        query = []
-        if namespace is not None and resolved in NAMESPACED:
-            query.append(f"namespace={namespace}")
-        if name is not None:
-            query.append(f"name={name}")
-        path = f"/v1/objects/{resolved}" + ("?" + "&".join(query) if query else "")
-        items: list[Obj] = self.node().get(path)["items"]
-        if name is not None and not items:
-            where = f' in namespace "{namespace}"' if resolved in NAMESPACED else ""
-            raise NotFound(f'{resolved.lower()} "{name}" not found{where}')
-        return items
+        if name is not None and (namespace is not None or resolved not in NAMESPACED):
+            return [kubeobjects.get_object(self.node(), resolved, namespace, name)]
+        fields = None if name is None else f"metadata.name={name}"
+        found = kubeobjects.list_objects(self.node(), resolved, namespace, selector, fields)
+        if name is not None and not found:
+            raise NotFound(f'{resolved.lower()} "{name}" not found in any namespace')
+        return found
 
     def pod(self, name: str, namespace: str = "default") -> Obj:
         # `pod/NAME` too, as `get pods -o name` prints it.
@@ -348,8 +351,7 @@ class Environment:
     def scale(self, deployment: str, replicas: int, namespace: str = "default") -> Obj:
         if replicas < 0:
             raise LocalsvcError("--replicas must be 0 or more")
-        body = {"namespace": namespace, "name": deployment, "replicas": replicas}
-        return dict(self.node().post("/v1/scale", body)["results"][0])
+        return kubeobjects.scale_deployment(self.node(), namespace, deployment, replicas)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Wait until every pod is Running and Ready (or Succeeded) and every Deployment has its

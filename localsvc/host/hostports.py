@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from localsvc.host.client import NodeClient
+from localsvc.host.kubeobjects import list_objects
 from localsvc.errors import LocalsvcError, Problem
 from localsvc.model.externalips import local_external_ips
 from localsvc.model.load import Manifest
@@ -38,7 +39,7 @@ def host_port_conflicts(manifests: Sequence[Manifest], node: NodeClient,
     if engine_is_remote():  # DOCKER_HOST or the current docker context
         return []  # ports are published on another machine; Docker reports conflicts there
     held = set()
-    for svc in node.get("/v1/objects/Service")["items"]:
+    for svc in list_objects(node, "Service"):
         for port in svc["spec"].get("ports") or []:
             if port.get("nodePort"):
                 held.add(int(port["nodePort"]))

@@ -1,6 +1,7 @@
 """The node's HTTPS API (aiohttp): the Kubernetes API (node/kubeapi/) and the private /v1 routes
-for what Kubernetes has no verb for; a bearer token on every call but the health checks and
-/version.
+for what Kubernetes has no verb for (an all-or-nothing apply of a set with prune, the node's
+status, image restarts, DNS queries, leases, tunnels); a bearer token on every call but the
+health checks and /version. Objects are read, deleted and scaled through the Kubernetes API only.
 
 Published on the host's 127.0.0.1 only (the host side chooses the binding). Handlers translate
 requests into Controller calls and LocalsvcErrors into status codes; no logic of their own.
@@ -19,13 +20,11 @@ from dnslib import QTYPE, RCODE, DNSRecord
 
 from localsvc.errors import LocalsvcError, ManifestError, NotFound
 from localsvc.model.load import Manifest
-from localsvc.model.objects import kind_of
 from localsvc.node.applybody import parse_apply
 from localsvc.node.changes import Prepared, prepare
 from localsvc.model.kubeapi.status import unauthorized
 from localsvc.node.controller import Controller
 from localsvc.node.kubeapi.app import PUBLIC_PATHS, KubeApi, is_kube_path, status_response
-from localsvc.node.objectstore import TooOld
 from localsvc.node.tunnel import add_tunnel_routes
 
 log = logging.getLogger("localsvc.api")
@@ -71,6 +70,9 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
         return web.json_response({"ok": True, "env": env})
 
     async def apply(request: web.Request) -> web.Response:
+        """Apply a set of manifests all or nothing, and with prune (`localsvc up`) delete every
+        object the set no longer names: the Kubernetes API has no verb for that (kubectl
+        applies object by object; `kubectl apply --prune` lists and deletes from the client)."""
         raw = await request.read()
         loop = asyncio.get_running_loop()
 
@@ -87,49 +89,6 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
         except Exception as err:  # all or nothing: the apply changed nothing
             return _internal_error("apply the manifests (nothing was changed)", env, err)
         return web.json_response({"results": results})
-
-    async def delete(request: web.Request) -> web.Response:
-        body = await request.json()
-        keys = body.get("keys")
-        if not isinstance(keys, list):
-            raise web.HTTPBadRequest(text='body must be {"keys": ["Kind/namespace/name", ...]}')
-        return web.json_response({"results": controller.delete([str(k) for k in keys])})
-
-    async def objects(request: web.Request) -> web.Response:
-        kind = kind_of(request.match_info["kind"])
-        if kind is None:
-            raise NotFound(f'the server doesn\'t have a resource type "{request.match_info["kind"]}"')
-        namespace = request.query.get("namespace")
-        items = controller.list_objects(kind, namespace)
-        name = request.query.get("name")
-        if name is not None:
-            items = [o for o in items if o["metadata"]["name"] == name]
-        return web.json_response({"apiVersion": "v1", "kind": "List", "items": items})
-
-    async def events(request: web.Request) -> web.Response:
-        """The object store's events after ?resourceVersion=N, with the version to resume from;
-        410 when N is older than the kept window (list again). Without N: every object and the
-        version of that list, as a Kubernetes list before a watch."""
-        store = controller.objects
-        since = request.query.get("resourceVersion")
-        if since is None:
-            items, version = store.list_objects()
-            return web.json_response({"resourceVersion": str(version), "items": items})
-        if not since.isdigit():
-            raise LocalsvcError(f"resourceVersion must be a whole number, got {since!r}")
-        try:
-            found = store.events_since(int(since))
-        except TooOld as err:
-            return web.json_response({"error": str(err), "reason": "Expired"}, status=410)
-        last = found[-1].resource_version if found else max(int(since), store.resource_version)
-        return web.json_response({
-            "resourceVersion": str(last),
-            "events": [{"type": e.type, "key": e.key, "object": e.object} for e in found]})
-
-    async def scale(request: web.Request) -> web.Response:
-        body = await request.json()
-        result = controller.scale(body["namespace"], body["name"], int(body["replicas"]))
-        return web.json_response({"results": [result]})
 
     async def restart(request: web.Request) -> web.Response:
         body = await request.json()
@@ -172,9 +131,5 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
     add_tunnel_routes(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/v1/apply", apply)
-    app.router.add_post("/v1/delete", delete)
-    app.router.add_get("/v1/objects/{kind}", objects)
-    app.router.add_get("/v1/events", events)
-    app.router.add_post("/v1/scale", scale)
     KubeApi(controller).add_routes(app)
     return app

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from localsvc.host.api import Environment
+from localsvc.host.kubeobjects import list_objects
 from tests.integration.conftest import DEMO_IMAGE, wait_for, write
 
 Obj = dict[str, Any]
@@ -63,7 +64,7 @@ def rollout_message(deployment: Obj) -> tuple[str, bool]:
 
 
 def objects(env: Environment, kind: str) -> list[Obj]:
-    return [o for o in env.node().get("/v1/events")["items"] if o["kind"] == kind]
+    return list_objects(env.node(), kind)
 
 
 def rolled_out(env: Environment) -> Obj | None:

@@ -75,5 +75,5 @@ def test_node_refuses_unknown_fields_and_unsafe_probes_posted_to_its_api(
         with pytest.raises(ManifestError) as caught:
             env.node().post("/v1/apply", body)
         assert any(expected in str(p) for p in caught.value.problems), caught.value.problems
-    names = [o["metadata"]["name"] for o in env.node().get("/v1/objects/pods")["items"]]
+    names = [o["metadata"]["name"] for o in env.get("pods", namespace=None)]
     assert names == []

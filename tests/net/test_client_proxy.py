@@ -100,9 +100,19 @@ def node(tmp_path: Path) -> Iterator[FakeNode]:
     pki = ensure_pki(tmp_path / "pki", Sans("proxytest", "10.9.0.2", "10.9.128.1"))
     seen = FakeNode(ca_pem=pki.ca_pem)
 
-    async def objects(request: web.Request) -> web.Response:
+    async def objects(request: web.Request) -> web.StreamResponse:
+        """A Kubernetes API path: its answer names the method, path and content type; a watch
+        answers two events, one per line."""
         seen.authorizations.append(request.headers.get("Authorization", ""))
-        return web.json_response({"items": [], "path": request.path})
+        said = {"method": request.method, "path": request.path,
+                "type": request.headers.get("Content-Type", "")}
+        if request.query.get("watch") == "1":
+            stream = web.StreamResponse()
+            await stream.prepare(request)
+            for kind in ("ADDED", "DELETED"):
+                await stream.write(json.dumps({"type": kind, "object": said}).encode() + b"\n")
+            return stream
+        return web.json_response({"items": [], **said})
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -117,8 +127,7 @@ def node(tmp_path: Path) -> Iterator[FakeNode]:
         return ws
 
     app = web.Application()
-    app.router.add_get("/v1/objects/{kind}", objects)
-    app.router.add_post("/v1/objects/{kind}", objects)
+    app.router.add_route("*", "/api/v1/{tail:.+}", objects)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/v1/lease", lease)
     loop = asyncio.new_event_loop()
@@ -158,9 +167,17 @@ def test_node_client_reaches_the_node_and_never_the_proxy(
         monkeypatch.setenv("NO_PROXY", no_proxy)
         monkeypatch.setenv("no_proxy", no_proxy)
     client = NodeClient(node.address, timeout=5)
-    assert client.get("/v1/objects/Pod") == {"items": [], "path": "/v1/objects/Pod"}
-    assert client.post("/v1/objects/ConfigMap", {"a": 1})["path"] == "/v1/objects/ConfigMap"
-    assert node.authorizations == [f"Bearer {TOKEN}"] * 2
+    pods = "/api/v1/namespaces/default/pods"
+    assert client.get(pods) == {"items": [], "method": "GET", "path": pods,
+                                "type": "application/json"}
+    assert client.post(pods, {"a": 1})["method"] == "POST"
+    assert client.delete(pods + "/web")["method"] == "DELETE"
+    patched = client.patch(pods + "/web", {"a": 1}, "application/strategic-merge-patch+json")
+    assert (patched["method"], patched["type"]) == ("PATCH",
+                                                    "application/strategic-merge-patch+json")
+    events = list(client.watch(pods + "?watch=1"))
+    assert [e["type"] for e in events] == ["ADDED", "DELETED"]
+    assert node.authorizations == [f"Bearer {TOKEN}"] * 5
     assert proxy.connections == 0 and bytes(proxy.received) == b""
 
 
@@ -191,7 +208,7 @@ def test_the_fake_proxy_is_what_plain_urlopen_would_use(proxy: FakeProxy, node: 
     import urllib.request
 
     request = urllib.request.Request(
-        node.url + "/v1/objects/Pod", headers={"Authorization": f"Bearer {TOKEN}"}
+        node.url + "/api/v1/pods", headers={"Authorization": f"Bearer {TOKEN}"}
     )
     # A new opener reads the proxy variables now; urlopen's global opener may have been built
     # by an earlier test, before they were set.

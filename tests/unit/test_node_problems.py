@@ -230,19 +230,20 @@ def test_a_node_bug_in_any_route_is_a_message_not_a_bare_500(tmp_path: Path) -> 
 
     node = controller(tmp_path)
 
-    def broken(kind: str, namespace: str | None) -> list[Obj]:
+    def broken(image: str) -> list[Obj]:
         raise KeyError("metadata")  # stands for any bug behind a route
 
-    node.list_objects = broken  # type: ignore[method-assign]
+    node.restart_image = broken  # type: ignore[method-assign]
 
     async def main() -> tuple[int, Any, int]:
         async with TestClient(TestServer(make_app(node, "tok", "unit"))) as client:
-            bad = await client.get("/v1/objects/Pod", headers={"Authorization": "Bearer tok"})
+            bad = await client.post("/v1/restart", json={"image": "web:dev"},
+                                    headers={"Authorization": "Bearer tok"})
             unknown = await client.get("/v1/nothing-here", headers={"Authorization": "Bearer tok"})
             return bad.status, await bad.json(), unknown.status
 
     status, body, unknown = asyncio.run(main())
     assert status == 500
-    assert "the node failed to answer GET /v1/objects/Pod: KeyError" in body["error"]
+    assert "the node failed to answer POST /v1/restart: KeyError" in body["error"]
     assert "docker logs localsvc-unit-node" in body["error"]
     assert unknown == 404  # aiohttp's own answers pass through

@@ -1,5 +1,6 @@
-"""The node API's reads come from the object store: every object a client reads carries the
-store's uid/resourceVersion/generation, and a change is seen at a new resourceVersion."""
+"""The node's Kubernetes API reads come from the object store: every object a client reads
+carries the store's uid/resourceVersion/generation, and a change is seen at a new
+resourceVersion. The paths are the ones the host asks for (host/kubepaths.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from localsvc.host.kubepaths import collection_path, object_path
 from localsvc.node.server import make_app
 from tests.unit.node_builders import controller, manifests, service
 
@@ -28,7 +30,7 @@ def read(node: Any, path: str) -> Obj:
 def test_objects_read_over_the_api_carry_the_stores_metadata(tmp_path: Path) -> None:
     node = controller(tmp_path)
     node.apply(manifests(service("web")), prune=False)
-    items = read(node, "/v1/objects/Service?namespace=default")["items"]
+    items = read(node, collection_path("Service", "default"))["items"]
     assert [o["metadata"]["name"] for o in items] == ["web"]
     stored = node.objects.get("Service/default/web")
     assert stored is not None
@@ -42,11 +44,11 @@ def test_objects_read_over_the_api_carry_the_stores_metadata(tmp_path: Path) -> 
 def test_a_spec_change_is_read_at_a_new_version_and_generation(tmp_path: Path) -> None:
     node = controller(tmp_path)
     node.apply(manifests(service("web")), prune=False)
-    before = read(node, "/v1/objects/Service?namespace=default&name=web")["items"][0]
+    before = read(node, object_path("Service", "default", "web"))
     changed = service("web")
     changed["spec"]["ports"][0]["port"] = 81
     node.apply(manifests(changed), prune=False)
-    after = read(node, "/v1/objects/Service?namespace=default&name=web")["items"][0]
+    after = read(node, object_path("Service", "default", "web"))
     assert int(after["metadata"]["resourceVersion"]) > int(before["metadata"]["resourceVersion"])
     assert after["metadata"]["generation"] == 2
     assert after["metadata"]["uid"] == before["metadata"]["uid"]
@@ -54,7 +56,7 @@ def test_a_spec_change_is_read_at_a_new_version_and_generation(tmp_path: Path) -
 
 def test_the_nodes_own_kube_dns_service_is_in_the_store(tmp_path: Path) -> None:
     node = controller(tmp_path)
-    items = read(node, "/v1/objects/Service?namespace=kube-system")["items"]
+    items = read(node, collection_path("Service", "kube-system"))["items"]
     assert [o["metadata"]["name"] for o in items] == ["kube-dns"]
     assert items[0]["spec"]["clusterIP"] == node.dns_ip
     assert items[0]["metadata"]["resourceVersion"]

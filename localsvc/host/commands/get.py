@@ -70,9 +70,15 @@ def selector_of(args: argparse.Namespace) -> LabelSelector | None:
     return parse_selector(text) if text is not None else None
 
 
-def fetch(env: Any, requests: Requests, namespace: str | None,
-          selector: LabelSelector | None) -> Found:
-    """Ask the node for the requested objects; a missing name is noted, not fatal."""
+def selector_text(args: argparse.Namespace) -> str | None:
+    """The `-l` text, once selector_of has checked it (the API parses the same syntax)."""
+    text = getattr(args, "selector", None)
+    return str(text) if text is not None else None
+
+
+def fetch(env: Any, requests: Requests, namespace: str | None, selector: str | None) -> Found:
+    """Ask the node for the requested objects; a missing name is noted, not fatal. `selector`:
+    the label selector text (already checked by selector_of), which the API applies."""
     found = Found()
     for request in requests.items:
         objs: list[Obj] = []
@@ -83,9 +89,7 @@ def fetch(env: Any, requests: Requests, namespace: str | None,
                 except NotFound as err:
                     found.missing.append(str(err))
         else:
-            objs = env.get(request.kind, None, namespace)
-        if selector is not None:
-            objs = [o for o in objs if selector.matches(o["metadata"].get("labels"))]
+            objs = env.get(request.kind, None, namespace, selector=selector)
         found.groups.append((request.kind, objs))
     return found
 
@@ -97,7 +101,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         raise UsageError("get: names cannot be given together with a selector (-l)")
     env = environment(args)
     namespace = None if args.all_namespaces else args.namespace
-    found = fetch(env, requests, namespace, selector)
+    found = fetch(env, requests, namespace, selector_text(args))
     names = sum(len(r.names) for r in requests.items)
     fmt = Format(args.output, bool(args.all_namespaces), args.namespace, requests.show_kind,
                  args.no_headers, args.show_labels, single=names == 1)
@@ -138,7 +142,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         for request in requests.items:
             results += env.delete_objects(request.kind, list(request.names), args.namespace)
     else:
-        found = fetch(env, requests, namespace, selector)
+        found = fetch(env, requests, namespace, selector_text(args))
         for kind, objs in found.groups:
             for ns, names in _by_namespace(kind, objs).items():
                 results += env.delete_objects(kind, names, ns)
