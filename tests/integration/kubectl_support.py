@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from localsvc.host.api import Environment
-from tests.integration.conftest import unique_env
+from tests.integration.conftest import DEMO_IMAGE, unique_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data" / "kubectl"
@@ -30,6 +30,22 @@ EXAMPLE = ROOT / "examples" / "backend-service"
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 # A second tag of the demo image, so `kubectl set image` rolls to an image the engine has.
 DEMO_V2 = "localsvc-examples/demo:kubectl-v2"
+
+# A pod whose readiness follows a file: flipped from outside by removing and touching it.
+FLIPPER = f"""apiVersion: v1
+kind: Pod
+metadata: {{name: flipper, labels: {{app: flipper}}}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: app
+    image: {DEMO_IMAGE}
+    command: ["sh", "-c", "touch /tmp/ready; exec python3 /app/demo.py serve --port 8080"]
+    readinessProbe:
+      exec: {{command: ["test", "-f", "/tmp/ready"]}}
+      periodSeconds: 1
+      failureThreshold: 1
+"""
 
 
 @dataclass

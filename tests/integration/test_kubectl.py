@@ -18,7 +18,7 @@ import pytest
 from localsvc.host.api import Environment
 from tests.integration.conftest import DEMO_IMAGE, localsvc, wait_for, write
 from tests.integration.kubectl_support import (  # noqa: F401  (fixtures used by name)
-    DATA, EXAMPLE, Kubectl, apply_example, demo_v2, kubectl, rows, shared_env)
+    DATA, EXAMPLE, FLIPPER, Kubectl, apply_example, demo_v2, kubectl, rows, shared_env)
 
 
 @pytest.fixture
@@ -312,3 +312,32 @@ def test_kustomize_piped_into_localsvc_apply(kubectl: Kubectl, ns: str, tmp_path
     assert kubectl.json("get", "cm", "staging-settings", "-n", ns)["data"] == {"mode": "staging"}
     names = kubectl.out("get", "cm,svc", "-n", ns, "-l", "env=staging", "-o", "name")
     assert names.splitlines() == ["configmap/staging-settings", "service/staging-web"]
+
+
+
+
+def test_get_pods_watch_shows_readiness_flipping(kubectl: Kubectl, ns: str,
+                                                 tmp_path: Path) -> None:
+    kubectl.run("apply", "-n", ns, "-f", str(write(tmp_path, "flipper.yaml", FLIPPER)))
+    kubectl.run("wait", "-n", ns, "--for=condition=Ready", "pod/flipper", "--timeout=60s",
+                request_timeout=None, timeout=70)
+    # The probe's file is flipped from outside (kubectl exec is the next issue).
+    container = kubectl.env.docker.containers.get(kubectl.env.container_id("flipper", None, ns))
+    watch = kubectl.stream("get", "pods", "-w", "-n", ns, request_timeout="40s")
+
+    def states(seen: list[str]) -> list[str]:
+        return [" ".join(r[1:3]) for r in map(str.split, seen[1:]) if r[0] == "flipper"]
+
+    try:
+        watch.until(lambda seen: states(seen) == ["1/1 Running"], 15, "the Ready pod")
+        assert container.exec_run(["rm", "/tmp/ready"]).exit_code == 0
+        watch.until(lambda seen: states(seen)[-1:] == ["0/1 Running"], 15, "the pod unready")
+        assert container.exec_run(["touch", "/tmp/ready"]).exit_code == 0
+        seen = watch.until(lambda seen: states(seen)[-1:] == ["1/1 Running"], 15,
+                           "the pod ready again")
+    finally:
+        watch.stop()
+    # Each state once, in order: no duplicate lines for one change.
+    assert [s for i, s in enumerate(states(seen)) if i == 0 or states(seen)[i - 1] != s] == \
+        ["1/1 Running", "0/1 Running", "1/1 Running"], seen
+
