@@ -46,6 +46,7 @@ def resource(plural: str, kind: str) -> dict[str, Any]:
 EXTRA_GROUPS = {
     "batch/v1": [resource("jobs", "Job"), resource("cronjobs", "CronJob")],
     "networking.k8s.io/v1": [resource("ingresses", "Ingress")],
+    "policy/v1": [resource("poddisruptionbudgets", "PodDisruptionBudget")],
 }
 EXTRA_CORE = [resource("resourcequotas", "ResourceQuota")]
 
@@ -104,6 +105,8 @@ def capture_app(capture: Capture) -> web.Application:
                                           "status": "Failure", "message": str(error),
                                           "reason": "BadRequest", "code": 400}, status=400)
             obj.setdefault("metadata", {}).update(uid="1", resourceVersion="1")
+            if obj.get("kind") == "TokenRequest":  # kubectl create token prints the token
+                obj["status"] = {"token": "t0k3n", "expirationTimestamp": "2030-01-01T00:00:00Z"}
             return web.json_response(obj, status=201)
         document = legacy_discovery(request.path.rstrip("/") or "/", capture.port)
         if document is None:
@@ -198,6 +201,7 @@ COMMANDS = {
                 "--rule=foo.example/bar*=svc:8080,tls=cert", "--default-backend=web:http"],
     "quota": ["create", "quota", "q", "--hard=cpu=1500m,memory=1G,pods=2",
               "--scopes=BestEffort"],
+    "pdb": ["create", "pdb", "b", "--selector=app=web", "--min-available=50%"],
 }
 # kubectl run builds its Pod as an unstructured object and sends JSON; the others use typed clients.
 SENT_AS_JSON = {"pod"}
@@ -217,6 +221,7 @@ PATHS = {
     "cronjob": "/apis/batch/v1/namespaces/default/cronjobs",
     "ingress": "/apis/networking.k8s.io/v1/namespaces/default/ingresses",
     "quota": "/api/v1/namespaces/default/resourcequotas",
+    "pdb": "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
 }
 
 
@@ -238,6 +243,25 @@ def test_kubectl_create_sends_protobuf_that_decodes_to_its_json(capture: Capture
     body = posts[0][2]
     assert (json.loads(body) if name in SENT_AS_JSON else decode_request(body)) == expected
     assert "created" in out
+
+
+def test_kubectl_create_token_sends_a_token_request(capture: Capture) -> None:
+    # kubectl create token has no --dry-run: the expected JSON is the Go TokenRequest's
+    capture.taken()
+    out = kubectl(capture, "create", "token", "sa", "--audience=https://a.example",
+                  "--duration=10m", "--bound-object-kind=Pod", "--bound-object-name=p",
+                  "--bound-object-uid=u1")
+    ((path, content_type, body),) = capture.taken()
+    assert (path, is_protobuf(content_type)) == \
+        ("/api/v1/namespaces/default/serviceaccounts/sa/token", True)
+    assert decode_request(body) == {
+        "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+        "metadata": {"creationTimestamp": None},
+        "spec": {"audiences": ["https://a.example"], "expirationSeconds": 600,
+                 "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "p",
+                                    "uid": "u1"}},
+        "status": {"token": "", "expirationTimestamp": None}}
+    assert out.strip() == "t0k3n"
 
 
 def test_the_json_of_a_decoded_deployment_keeps_go_s_field_order(capture: Capture) -> None:

@@ -293,3 +293,9 @@ def test_a_go_slice_message_is_its_items() -> None:
     resource = ld(1, "pods") + ld(4, ld(1, "get") + ld(1, "list"))
     assert decode_message(f"{META}.APIResource", resource)["verbs"] == ["get", "list"]
     assert decode_message(f"{META}.APIResource", ld(1, "pods"))["verbs"] is None
+
+
+def test_map_values_that_are_go_slices_are_lists() -> None:
+    user = ld(1, "alice") + ld(4, ld(1, "scopes") + ld(2, ld(1, "a") + ld(1, "b")))
+    assert decode_message("k8s.io.api.authentication.v1.UserInfo", user) == {
+        "username": "alice", "extra": {"scopes": ["a", "b"]}}

@@ -131,7 +131,8 @@ NEXT_ISSUES = [("apps/v1", "StatefulSet"), ("batch/v1", "Job"), ("batch/v1", "Cr
                ("v1", "PersistentVolumeClaim"), ("v1", "PersistentVolume"),
                ("networking.k8s.io/v1", "Ingress"), ("networking.k8s.io/v1", "IngressClass"),
                ("storage.k8s.io/v1", "StorageClass"), ("autoscaling/v1", "Scale"),
-               ("v1", "DeleteOptions")]
+               ("v1", "DeleteOptions"), ("authentication.k8s.io/v1", "TokenRequest"),
+               ("policy/v1", "PodDisruptionBudget"), ("policy/v1", "Eviction")]
 
 
 @pytest.mark.parametrize(("api_version", "kind"), sorted(
