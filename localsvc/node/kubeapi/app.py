@@ -21,6 +21,7 @@ from localsvc.model.kubeapi import discovery, openapi
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.paths import BadPath, Target, parse
+from localsvc.model.kubeapi.protobuf import ProtobufError, decode_request, is_protobuf
 from localsvc.model.kubeapi.resources import Resource, by_path
 from localsvc.model.nodeconfig import IN_CLUSTER_API_PORT
 from localsvc.node.controller import Controller
@@ -228,7 +229,15 @@ def _written(written: Written, resource: Resource) -> web.Response:
 
 
 async def _json(request: web.Request) -> Any:
+    """The body of a create, update or delete: JSON, or the protobuf kubectl's typed clients send
+    (`kubectl create configmap|secret|deployment|...`), decoded into the same JSON."""
     raw = await request.read()
+    if is_protobuf(request.headers.get("Content-Type")):
+        try:
+            return decode_request(raw)
+        except ProtobufError as err:
+            raise ApiError(st.bad_request(f"the protobuf request body cannot be read: {err}")) \
+                from None
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as err:
