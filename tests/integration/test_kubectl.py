@@ -341,3 +341,52 @@ def test_get_pods_watch_shows_readiness_flipping(kubectl: Kubectl, ns: str,
     assert [s for i, s in enumerate(states(seen)) if i == 0 or states(seen)[i - 1] != s] == \
         ["1/1 Running", "0/1 Running", "1/1 Running"], seen
 
+
+
+def test_describe_shows_the_api_servers_defaults(kubectl: Kubectl, ns: str) -> None:
+    """The API server fills in defaults on every write; kubectl describe prints them."""
+    kubectl.run("apply", "-n", ns, "-f", str(EXAMPLE / "backend.yaml"))
+    out = kubectl.out("describe", "-n", ns, "deploy/backend")
+    for expected in (r"StrategyType:\s+RollingUpdate\n",
+                     r"RollingUpdateStrategy:\s+25% max unavailable, 25% max surge\n",
+                     r"Port:\s+80/TCP\n", r"Host Port:\s+0/TCP\n",
+                     r"Readiness:\s+http-get http://:http/healthz delay=0s timeout=1s period=2s "
+                     r"#success=1 #failure=3\n",
+                     r"POD_NAME:\s+\(v1:metadata.name\)\n"):
+        assert re.search(expected, out), f"{expected!r} not in:\n{out}"
+    spec = kubectl.json("get", "deploy", "backend", "-n", ns)["spec"]
+    assert (spec["revisionHistoryLimit"], spec["progressDeadlineSeconds"]) == (10, 600)
+    template = spec["template"]["spec"]
+    assert {k: template.get(k) for k in ("restartPolicy", "dnsPolicy", "schedulerName",
+                                         "terminationGracePeriodSeconds")} == {
+        "restartPolicy": "Always", "dnsPolicy": "ClusterFirst",
+        "schedulerName": "default-scheduler", "terminationGracePeriodSeconds": 30}
+    container = template["containers"][0]
+    assert {k: container.get(k) for k in ("imagePullPolicy", "terminationMessagePath",
+                                          "terminationMessagePolicy")} == {
+        "imagePullPolicy": "IfNotPresent", "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File"}
+
+
+def test_apply_into_a_missing_namespace_is_refused(kubectl: Kubectl) -> None:
+    """As a cluster (NamespaceLifecycle admission); `localsvc apply` creates it and warns."""
+    client = str(EXAMPLE / "client.yaml")
+    missing = kubectl.run("apply", "-n", "no-such-namespace", "-f", client, check=False)
+    if missing.returncode == 0:  # the pod was made: remove it before failing
+        kubectl.run("delete", "-n", "no-such-namespace", "pod/client", "--wait=false")
+    assert (missing.returncode, missing.stderr.strip()) == (1, (
+        f'Error from server (NotFound): error when creating "{client}": '
+        'namespaces "no-such-namespace" not found'))
+
+
+def test_delete_namespace_returns_once_its_contents_are_gone(kubectl: Kubectl) -> None:
+    """A deleted namespace is Terminating until everything in it is deleted; `kubectl delete`
+    waits for that by default."""
+    client = str(EXAMPLE / "client.yaml")
+    name = kubectl.namespace(f"doomed-{uuid.uuid4().hex[:4]}")
+    kubectl.run("apply", "-n", name, "-f", client)
+    kubectl.run("wait", "-n", name, "--for=condition=Ready", "pod/client", "--timeout=60s",
+                request_timeout=None, timeout=70)
+    assert kubectl.out("delete", "namespace", name, timeout=90) == f'namespace "{name}" deleted\n'
+    left = kubectl.run("get", "pods", "-n", name, check=False)
+    assert left.stdout == "" and left.stderr == f"No resources found in {name} namespace.\n"
