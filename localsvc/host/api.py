@@ -36,7 +36,8 @@ from localsvc.model.names import sanitize_name
 from localsvc.model.network import plan_for
 from localsvc.model.objects import NAMESPACED, kind_of
 from localsvc.model.validate import undeclared_namespaces
-from localsvc.host.podstatus import deployment_complete, pod_ready
+from localsvc.host.podstatus import pod_ready
+from localsvc.host.readiness import rolled_out
 from localsvc.host.podstatus import pod_reason as pod_reason  # re-exported: `get pods` STATUS column
 from localsvc.runtime import environment as envrt
 from localsvc.runtime.engine import connect
@@ -363,7 +364,7 @@ class Environment:
                     if not p["metadata"].get("deletionTimestamp")]
             deployments = self.get("deployments", namespace=None)
             waiting = [p for p in pods if not pod_ready(p)]
-            short = [d for d in deployments if not deployment_complete(d)]
+            short = [d for d in deployments if not rolled_out(d)]
             if not waiting and not short and self._routed():
                 return
             summary = f"waiting for {len(waiting)}/{len(pods)} pods: " + ", ".join(

@@ -86,3 +86,19 @@ def test_results_name_cluster_scoped_objects_without_a_namespace() -> None:
     assert result("Pod", "shop", "web", "deleted") == {
         "kind": "Pod", "namespace": "shop", "name": "web", "action": "deleted"}
     assert result("Namespace", "default", "shop", "not found")["namespace"] == ""
+
+
+def test_a_deployment_whose_new_spec_is_not_yet_observed_is_not_rolled_out() -> None:
+    """Regression: right after an apply the status still describes the previous spec, all
+    replicas updated and ready; wait_ready returned there, before the rollout began, and a
+    test then found the old pods beside the new one."""
+    from localsvc.host.readiness import rolled_out
+
+    complete = {"replicas": 2, "updatedReplicas": 2, "readyReplicas": 2}
+    deployment = {"metadata": {"name": "web", "generation": 2}, "spec": {"replicas": 2},
+                  "status": {**complete, "observedGeneration": 1}}
+    assert not rolled_out(deployment)
+    deployment["status"]["observedGeneration"] = 2
+    assert rolled_out(deployment)
+    deployment["status"]["readyReplicas"] = 1
+    assert not rolled_out(deployment)
