@@ -394,3 +394,31 @@ def test_delete_namespace_returns_once_its_contents_are_gone(kubectl: Kubectl) -
     assert kubectl.out("delete", "namespace", name, timeout=90) == f'namespace "{name}" deleted\n'
     left = kubectl.run("get", "pods", "-n", name, check=False)
     assert left.stdout == "" and left.stderr == f"No resources found in {name} namespace.\n"
+
+
+def test_force_delete_removes_the_pod_at_once(kubectl: Kubectl, ns: str) -> None:
+    """gracePeriodSeconds=0: the API server removes the object without waiting for the
+    kubelet, whether its containers are still starting, running, or it was relabelled; the
+    name is free again."""
+
+    def force_delete() -> None:
+        out = kubectl.run("delete", "-n", ns, "pod", "client", "--grace-period=0", "--force")
+        assert out.stdout == 'pod "client" force deleted\n'
+        assert out.stderr.startswith("Warning: Immediate deletion does not wait for confirmation")
+        gone = kubectl.run("get", "-n", ns, "pod", "client", check=False)
+        assert (gone.returncode, gone.stdout, gone.stderr.strip()) == (
+            1, "", 'Error from server (NotFound): pods "client" not found')
+
+    client = str(EXAMPLE / "client.yaml")
+    assert kubectl.out("apply", "-n", ns, "-f", client) == "pod/client created\n"
+    force_delete()  # still starting
+    assert kubectl.out("apply", "-n", ns, "-f", client) == "pod/client created\n"
+    kubectl.run("wait", "-n", ns, "--for=condition=Ready", "pod/client", "--timeout=60s",
+                request_timeout=None, timeout=70)
+    force_delete()  # running
+    # A relabelled pod keeps running (same uid); it too goes at once.
+    assert kubectl.out("apply", "-n", ns, "-f", client) == "pod/client created\n"
+    kubectl.run("wait", "-n", ns, "--for=condition=Ready", "pod/client", "--timeout=60s",
+                request_timeout=None, timeout=70)
+    kubectl.run("label", "-n", ns, "pod", "client", "tier=edge")
+    force_delete()
