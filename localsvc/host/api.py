@@ -30,14 +30,13 @@ from localsvc.host.manifests import (
     skipped_lines,
 )
 from localsvc.model.applywire import encode_apply
-from localsvc.model.endpoints import selector_matches
 from localsvc.model.load import LoadResult
 from localsvc.model.names import sanitize_name
 from localsvc.model.network import plan_for
 from localsvc.model.objects import NAMESPACED, kind_of
 from localsvc.model.validate import undeclared_namespaces
 from localsvc.host.podstatus import pod_ready
-from localsvc.host.readiness import rolled_out
+from localsvc.host.readiness import endpoints_cover_ready_pods, rolled_out, waiting_summary
 from localsvc.host.podstatus import pod_reason as pod_reason  # re-exported: `get pods` STATUS column
 from localsvc.runtime import environment as envrt
 from localsvc.runtime.engine import connect
@@ -203,8 +202,7 @@ class Environment:
         problems = host_port_conflicts(loaded.manifests, node, self.host_address)
         if problems:
             raise ManifestError(problems)
-        # One all-or-nothing apply of the whole set (and, for `up`, a prune of the rest): the
-        # private /v1/apply, as the Kubernetes API has no verb for it.
+        # All or nothing, and for `up` a prune: /v1/apply, as Kubernetes has no verb for it.
         body = encode_apply(loaded.manifests, prune=prune)
         report.results = node.post("/v1/apply", body)["results"]
         if wait:
@@ -365,12 +363,9 @@ class Environment:
             deployments = self.get("deployments", namespace=None)
             waiting = [p for p in pods if not pod_ready(p)]
             short = [d for d in deployments if not rolled_out(d)]
-            if not waiting and not short and self._routed():
+            if not waiting and not short and self._routed(pods):
                 return
-            summary = f"waiting for {len(waiting)}/{len(pods)} pods: " + ", ".join(
-                f"{p['metadata']['name']} ({pod_reason(p)})" for p in waiting[:5]
-            ) if waiting else "waiting for deployments: " + ", ".join(
-                d["metadata"]["name"] for d in short)
+            summary = waiting_summary(waiting, len(pods), short)
             if summary != last:
                 self.progress(summary)
                 last = summary
@@ -378,25 +373,11 @@ class Environment:
                 raise Timeout(f"not ready after {timeout:.0f}s: " + summary.split(": ", 1)[1])
             time.sleep(0.2)
 
-    def _routed(self) -> bool:
-        """Every ready pod a Service selects is among its endpoints, and the node's dataplane
-        applied that state. Pod readiness is reported live while endpoints follow on the next
-        sync, so ready pods alone do not mean a first request to a Service reaches them."""
-        ready = [p for p in self.get("pods", namespace=None) if pod_ready(p)
-                 and p["status"].get("podIP")]
-        addresses = {
-            (e["metadata"]["namespace"], e["metadata"]["name"]):
-                {a["ip"] for s in e.get("subsets") or [] for a in s.get("addresses") or []}
-            for e in self.get("endpoints", namespace=None)
-        }
-        for svc in self.get("services", namespace=None):
-            selector, namespace = svc["spec"].get("selector"), svc["metadata"]["namespace"]
-            if not selector:
-                continue
-            wanted = {p["status"]["podIP"] for p in ready if p["metadata"]["namespace"] == namespace
-                      and selector_matches(selector, p["metadata"].get("labels") or {})}
-            if not wanted <= addresses.get((namespace, svc["metadata"]["name"]), set()):
-                return False
+    def _routed(self, pods: list[Obj]) -> bool:
+        """Ready pods are their Services' endpoints, and the node's dataplane applied that."""
+        endpoints = self.get("endpoints", namespace=None)
+        if not endpoints_cover_ready_pods(pods, endpoints, self.get("services", namespace=None)):
+            return False
         status = self.node().get("/v1/status")  # after the endpoints: a newer state shows here
         applied, latest = status.get("appliedVersion"), status.get("snapshotVersion")
         return applied is None or latest is None or applied >= latest

@@ -1,10 +1,12 @@
-"""When the host may call an environment ready: pure rules over the objects it read."""
+"""When the host may call an environment ready: pure rules over the objects it read from the
+Kubernetes API (Environment.wait_ready reads them)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from localsvc.host.podstatus import deployment_complete
+from localsvc.host.podstatus import deployment_complete, pod_ready, pod_reason
+from localsvc.model.endpoints import selector_matches
 
 Obj = dict[str, Any]
 
@@ -17,3 +19,34 @@ def rolled_out(deployment: Obj) -> bool:
     meta, status = deployment.get("metadata") or {}, deployment.get("status") or {}
     observed = int(status.get("observedGeneration") or 0)
     return observed >= int(meta.get("generation") or 0) and deployment_complete(deployment)
+
+
+def endpoints_cover_ready_pods(pods: list[Obj], endpoints: list[Obj],
+                               services: list[Obj]) -> bool:
+    """Every ready pod with an IP that a Service selects is a ready address of the Service's
+    Endpoints. Pod readiness is reported live while endpoints follow on the next sync, so
+    ready pods alone do not mean a first request to a Service reaches them."""
+    ready = [p for p in pods if pod_ready(p) and (p.get("status") or {}).get("podIP")]
+    addresses = {
+        (e["metadata"].get("namespace"), e["metadata"]["name"]):
+            {a["ip"] for s in e.get("subsets") or [] for a in s.get("addresses") or []}
+        for e in endpoints
+    }
+    for svc in services:
+        selector, namespace = svc["spec"].get("selector"), svc["metadata"].get("namespace")
+        if not selector:
+            continue
+        wanted = {p["status"]["podIP"] for p in ready if p["metadata"].get("namespace") == namespace
+                  and selector_matches(selector, p["metadata"].get("labels") or {})}
+        if not wanted <= addresses.get((namespace, svc["metadata"]["name"]), set()):
+            return False
+    return True
+
+
+def waiting_summary(waiting: list[Obj], pod_count: int, short: list[Obj]) -> str:
+    """What a wait reports: the pods not ready (five at most, with their STATUS), else the
+    Deployments not rolled out."""
+    if waiting:
+        return f"waiting for {len(waiting)}/{pod_count} pods: " + ", ".join(
+            f"{p['metadata']['name']} ({pod_reason(p)})" for p in waiting[:5])
+    return "waiting for deployments: " + ", ".join(d["metadata"]["name"] for d in short)

@@ -3,6 +3,8 @@ answers, and list items given back their kind (pure rules, no node)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from localsvc.errors import LocalsvcError, ManifestError, NodeError, NotFound
@@ -95,10 +97,47 @@ def test_a_deployment_whose_new_spec_is_not_yet_observed_is_not_rolled_out() -> 
     from localsvc.host.readiness import rolled_out
 
     complete = {"replicas": 2, "updatedReplicas": 2, "readyReplicas": 2}
-    deployment = {"metadata": {"name": "web", "generation": 2}, "spec": {"replicas": 2},
-                  "status": {**complete, "observedGeneration": 1}}
+    deployment: dict[str, Any] = {"metadata": {"name": "web", "generation": 2},
+                                  "spec": {"replicas": 2},
+                                  "status": {**complete, "observedGeneration": 1}}
     assert not rolled_out(deployment)
     deployment["status"]["observedGeneration"] = 2
     assert rolled_out(deployment)
     deployment["status"]["readyReplicas"] = 1
     assert not rolled_out(deployment)
+
+
+def _pod(name: str, ip: str, ready: bool, namespace: str = "default") -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": namespace, "labels": {"app": "web"}},
+            "status": {"phase": "Running", "podIP": ip,
+                       "conditions": [{"type": "Ready", "status": str(ready)}],
+                       "containerStatuses": [{"ready": ready}]}}
+
+
+def test_ready_pods_must_be_their_services_endpoints() -> None:
+    from localsvc.host.readiness import endpoints_cover_ready_pods
+
+    services: list[dict[str, Any]] = [{"metadata": {"name": "web", "namespace": "default"},
+                 "spec": {"selector": {"app": "web"}}},
+                {"metadata": {"name": "external", "namespace": "default"}, "spec": {}}]
+    pods = [_pod("a", "10.0.0.5", True), _pod("b", "10.0.0.6", False),
+            _pod("c", "10.0.0.7", True, namespace="other")]
+
+    def endpoints(*ips: str) -> list[dict[str, Any]]:
+        return [{"metadata": {"name": "web", "namespace": "default"},
+                 "subsets": [{"addresses": [{"ip": ip} for ip in ips]}]}]
+
+    assert endpoints_cover_ready_pods(pods, endpoints("10.0.0.5"), services)
+    assert not endpoints_cover_ready_pods(pods, endpoints(), services)  # not synced yet
+    assert not endpoints_cover_ready_pods(pods, [], services)
+    assert endpoints_cover_ready_pods([], [], services)
+
+
+def test_the_wait_names_pods_first_then_deployments() -> None:
+    from localsvc.host.readiness import waiting_summary
+
+    pods = [_pod(f"p{n}", f"10.0.0.{n}", False) for n in range(7)]
+    text = waiting_summary(pods, 9, [])
+    assert text.startswith("waiting for 7/9 pods: p0 (") and "p4 (" in text and "p5" not in text
+    assert waiting_summary([], 2, [{"metadata": {"name": "web"}}]) == \
+        "waiting for deployments: web"
