@@ -1,8 +1,9 @@
 """The Python API of localsvc: one Environment object, used by the CLI and by tests.
 
 Loads and validates manifests on the host (so that nothing changes when they are bad), makes sure
-the environment's Docker objects and node exist, and talks to the node's API for everything else.
-Logs and exec go straight to the Docker engine, which the host can always reach.
+the environment's Docker objects and node exist, reads, deletes and scales objects through the
+environment's Kubernetes API (kubeobjects.py), and applies sets of manifests through the node's
+/v1/apply. Logs and exec go straight to the Docker engine, which the host can always reach.
 """
 
 from __future__ import annotations
@@ -210,8 +211,7 @@ class Environment:
         return report
 
     def delete(self, paths: Sequence[str | Path]) -> list[Obj]:
-        """Delete the objects of these manifests, in their order; a missing one is a
-        "not found" result."""
+        """Delete these manifests' objects in order; a missing one is a "not found" result."""
         loaded = load_manifests(paths)
         node = self.node()
         return [kubeobjects.delete_object(node, m.kind, m.key.namespace, m.name)
