@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,6 +177,15 @@ def demo_v2(docker_client: Any, demo_image: str) -> str:
     """The demo image under a second tag (a tag is a name: nothing is built or pulled)."""
     docker_client.images.get(demo_image).tag(DEMO_V2)
     return DEMO_V2
+
+
+@pytest.fixture
+def ns(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A namespace of this test's own, deleted (with its pods) afterwards."""
+    base = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower().removeprefix("test_"))[:40]
+    name = kubectl.namespace(f"{base.strip('-')}-{uuid.uuid4().hex[:4]}")
+    yield name
+    kubectl.run("delete", "namespace", name, "--wait=false", check=False)
 
 
 def python_client(kubeconfig: Path) -> Any:

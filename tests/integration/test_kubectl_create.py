@@ -1,27 +1,15 @@
 """kubectl commands whose typed clients send protobuf request bodies (`create configmap`, `run`,
 `create deployment`, `create namespace`): against a real environment, as against a cluster.
-They fail while the node cannot decode protobuf bodies, and pass once it can."""
+They failed while the node could not decode protobuf bodies."""
 
 from __future__ import annotations
 
 import json
 import re
 import uuid
-from collections.abc import Iterator
-
-import pytest
 
 from tests.integration.conftest import DEMO_IMAGE, wait_for
-from tests.integration.kubectl_support import Kubectl, kubectl, shared_env  # noqa: F401
-
-
-@pytest.fixture
-def ns(kubectl: Kubectl) -> Iterator[str]:
-    """A namespace of the test's own (made by apply: each test fails on its own command),
-    deleted afterwards."""
-    name = kubectl.namespace(f"create-{uuid.uuid4().hex[:6]}")
-    yield name
-    kubectl.run("delete", "namespace", name, "--wait=false", check=False)
+from tests.integration.kubectl_support import Kubectl, kubectl, ns, shared_env  # noqa: F401
 
 
 def test_create_namespace(kubectl: Kubectl) -> None:

@@ -8,22 +8,12 @@ from __future__ import annotations
 import queue
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.integration.kubectl_support import (  # noqa: F401  (fixtures used by name)
-    FLIPPER, Kubectl, kubectl, python_client, shared_env)
-
-
-@pytest.fixture
-def ns(kubectl: Kubectl) -> Iterator[str]:
-    name = kubectl.namespace(f"client-{uuid.uuid4().hex[:6]}")
-    yield name
-    kubectl.run("delete", "namespace", name, "--wait=false", check=False)
+    FLIPPER, Kubectl, kubectl, ns, python_client, shared_env)
 
 
 def test_python_client_lists_watches_and_creates(kubectl: Kubectl, ns: str) -> None:
