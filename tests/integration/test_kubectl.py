@@ -73,6 +73,13 @@ def test_apply_the_example_twice_then_list_it(kubectl: Kubectl, ns: str) -> None
     assert sorted(ips) == sorted(p["status"]["podIP"] for p in kubectl.env.get("pods", namespace=ns)
                                  if p["metadata"]["name"].startswith("backend-"))
 
+    # Field selectors and paging (limit/continue) as kubectl sends them.
+    running = kubectl.out("get", "pods", "-n", ns, "-o", "name", "--field-selector",
+                          "status.phase=Running,spec.nodeName=localsvc").split()
+    assert len(running) == 4 and "pod/client" in running
+    assert kubectl.out("get", "pods", "-n", ns, "-o", "name", "--chunk-size=1").split() == \
+        kubectl.out("get", "pods", "-n", ns, "-o", "name").split()
+
     listing = kubectl.out("get", "deploy,rs,ep,endpointslices", "-n", ns)
     blocks = [rows(block) for block in listing.strip().split("\n\n")]
     assert [b[0][0] for b in blocks] == ["NAME"] * 4, listing
@@ -83,6 +90,27 @@ def test_apply_the_example_twice_then_list_it(kubectl: Kubectl, ns: str) -> None
     assert sorted(ep[1].split(",")) == sorted(f"{ip}:80" for ip in ips)
     assert slices[0].startswith("endpointslice.discovery.k8s.io/backend-service-")
     assert slices[1:3] == ["IPv4", "80"] and sorted(slices[3].split(",")) == sorted(ips)
+
+
+def test_apply_removes_what_the_manifest_no_longer_has(kubectl: Kubectl, ns: str,
+                                                      tmp_path: Path) -> None:
+    """kubectl apply's three-way merge: fields dropped from the manifest since the last apply
+    (a label, a list item merged by key, a probe) are removed; others' fields stay."""
+    manifest = (EXAMPLE / "backend.yaml").read_text()
+    kubectl.run("apply", "-n", ns, "-f", str(EXAMPLE / "backend.yaml"))
+    kubectl.run("annotate", "-n", ns, "deploy/backend", "owner=someone-else")
+    probe = manifest[manifest.index("          readinessProbe:"):manifest.index("---")]
+    env = manifest[manifest.index("          env:\n"):manifest.index("          ports:")]
+    smaller = manifest.replace(probe, "").replace(env, "").replace(
+        "  labels:\n    app: backend\nspec:", "spec:", 1)
+    out = kubectl.out("apply", "-n", ns, "-f", str(write(tmp_path, "backend.yaml", smaller)))
+    assert out.splitlines() == ["deployment.apps/backend configured",
+                                "service/backend-service unchanged"]
+    live = kubectl.json("get", "deploy", "backend", "-n", ns)
+    container = live["spec"]["template"]["spec"]["containers"][0]
+    assert "labels" not in live["metadata"], live["metadata"]
+    assert "env" not in container and "readinessProbe" not in container, container
+    assert live["metadata"]["annotations"]["owner"] == "someone-else"
 
 
 def test_apply_of_a_typo_is_rejected_naming_the_field(kubectl: Kubectl, ns: str) -> None:
