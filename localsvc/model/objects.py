@@ -7,6 +7,7 @@ import base64
 import copy
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from localsvc.model.clock import now_iso as now_iso  # re-exported: callers import it from here
@@ -30,6 +31,15 @@ API_VERSIONS = {
     "EndpointSlice": "discovery.k8s.io/v1",
 }
 BUILTIN_NAMESPACES: frozenset[str] = frozenset({"default", "kube-system", "kube-public"})
+# The kinds whose API strategy sets metadata.generation in Kubernetes 1.32 (a Pod, a Service or a
+# Node has none: clients such as `kubectl rollout status` read it only where it exists).
+GENERATION_KINDS: frozenset[str] = frozenset({
+    "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "Ingress",
+    "IngressClass", "PodDisruptionBudget", "HorizontalPodAutoscaler"})
+
+
+def has_generation(obj: Mapping[str, Any]) -> bool:
+    return obj.get("kind") in GENERATION_KINDS
 _SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields")
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -89,14 +99,14 @@ def stamp(obj: Obj, previous: Obj | None) -> Obj:
     if previous is None:
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_iso()
-        if "spec" in out:  # only objects with a spec have a generation (not ConfigMaps)
+        if has_generation(out):
             meta["generation"] = 1
     else:
         old = previous["metadata"]
         meta["uid"] = old["uid"]
         meta["creationTimestamp"] = old["creationTimestamp"]
         spec_changed = comparable(previous).get("spec") != out.get("spec")
-        if "spec" in out:
+        if has_generation(out):
             meta["generation"] = int(old.get("generation", 1)) + (1 if spec_changed else 0)
     meta["resourceVersion"] = str(time.time_ns() // 1000)
     return out

@@ -1,8 +1,8 @@
 """The node's object store: every object the environment knows, each change an event to watch.
 
 Shaped after the Kubernetes API conventions (and etcd underneath): one resourceVersion counter
-for the whole store, a decimal string on each object, bumped by every change; `generation` bumped
-only when `spec` changes; `uid` and `creationTimestamp` set once, when the object is first
+for the whole store, a decimal string on each object, bumped by every change; `generation` (on the
+kinds that have one, model/objects.py GENERATION_KINDS) bumped only when `spec` changes; `uid` and `creationTimestamp` set once, when the object is first
 stored. Every change is a WatchEvent (ADDED / MODIFIED / DELETED, with the object at its new
 resourceVersion). A bounded window of recent events lets a watcher resume from the
 resourceVersion it last saw; a version older than the window is TooOld (the API answers
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from localsvc.model.clock import now_iso
+from localsvc.model.objects import has_generation
 
 Obj = dict[str, Any]
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
@@ -152,14 +153,14 @@ class ObjectStore:
                 meta["uid"] = str(uuid.uuid4())
             if "creationTimestamp" not in meta:
                 meta["creationTimestamp"] = now_iso(self._clock())
-            if "spec" in obj:
+            if has_generation(obj):
                 meta["generation"] = int(meta.get("generation") or 1)
         else:
             old = previous.get("metadata") or {}
             meta["uid"] = old.get("uid") or str(uuid.uuid4())
             meta["creationTimestamp"] = old.get("creationTimestamp") \
                 or meta.get("creationTimestamp") or now_iso(self._clock())
-            if "spec" in obj:
+            if has_generation(obj):
                 before = int(old.get("generation") or 1)
                 meta["generation"] = before + (1 if previous.get("spec") != obj["spec"] else 0)
         meta["resourceVersion"] = str(self._rv)

@@ -44,20 +44,28 @@ def test_unchanged_put_is_no_event_and_no_new_version() -> None:
     assert store.resource_version == 1
 
 
-def test_generation_bumps_on_spec_change_only() -> None:
+def _deploy(name: str, port: int = 80, labels: dict[str, str] | None = None) -> dict:
+    return {**_svc(name, port, labels), "apiVersion": "apps/v1", "kind": "Deployment"}
+
+
+def test_generation_bumps_on_spec_change_only_on_the_kinds_that_have_one() -> None:
     store = ObjectStore()
-    store.put("Service/default/a", _svc("a"))
-    store.put("Service/default/a", _svc("a", labels={"x": "1"}))  # metadata only
-    after_labels = store.get("Service/default/a")
-    store.put("Service/default/a", _svc("a", 81, labels={"x": "1"}))
-    after_spec = store.get("Service/default/a")
+    store.put("Deployment/default/a", _deploy("a"))
+    store.put("Deployment/default/a", _deploy("a", labels={"x": "1"}))  # metadata only
+    after_labels = store.get("Deployment/default/a")
+    store.put("Deployment/default/a", _deploy("a", 81, labels={"x": "1"}))
+    after_spec = store.get("Deployment/default/a")
     assert after_labels and after_spec
     assert after_labels["metadata"]["generation"] == 1
     assert after_labels["metadata"]["resourceVersion"] == "2"
     assert after_spec["metadata"]["generation"] == 2
-    status_only = {**after_spec, "status": {"loadBalancer": {}}}
-    store.put("Service/default/a", status_only)
-    assert store.get("Service/default/a")["metadata"]["generation"] == 2  # type: ignore[index]
+    status_only = {**after_spec, "status": {"replicas": 1}}
+    store.put("Deployment/default/a", status_only)
+    assert store.get("Deployment/default/a")["metadata"]["generation"] == 2  # type: ignore[index]
+    # As in 1.32: Services, Pods and ConfigMaps carry no generation.
+    store.put("Service/default/s", _svc("s"))
+    store.put("Service/default/s", _svc("s", 81))
+    assert "generation" not in store.get("Service/default/s")["metadata"]  # type: ignore[index]
     store.put("ConfigMap/default/c", _cm("c", "1"))
     assert "generation" not in store.get("ConfigMap/default/c")["metadata"]  # type: ignore[index]
 

@@ -40,7 +40,7 @@ from localsvc.model.kubeapi.writing import (
     same_content,
 )
 from localsvc.model.load import SUPPORTED_KINDS, Manifest
-from localsvc.model.objects import now_iso
+from localsvc.model.objects import has_generation, now_iso
 from localsvc.model.validate import validate
 from localsvc.node.changes import prepare
 from localsvc.node.controller import Controller
@@ -288,7 +288,7 @@ def as_stored(obj: Obj, live: Obj | None) -> Obj:
     else:
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_iso()
-        if "spec" in obj:
+        if has_generation(obj):
             meta["generation"] = 1
     out = {**obj, "metadata": meta}
     if live is not None and "status" in live:
