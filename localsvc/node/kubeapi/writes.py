@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,7 @@ from localsvc.model.objects import has_generation, now_iso
 from localsvc.model.validate import validate
 from localsvc.node.changes import prepare
 from localsvc.node.controller import Controller
-from localsvc.node.store import key_of
+from localsvc.node.store import PodRecord, key_of
 
 Obj = dict[str, Any]
 STORED_KINDS = frozenset(kind for _, kind in SUPPORTED_KINDS)
@@ -92,6 +93,13 @@ class KubeWrites:
             raise ApiError(st.not_found(group_resource(resource), name))
         return obj
 
+    def _namespace_exists(self, resource: Resource, obj: Obj) -> None:
+        """As the NamespaceLifecycle admission plugin: nothing is created in a namespace that
+        does not exist (`localsvc apply` creates it and warns instead)."""
+        namespace = obj["metadata"].get("namespace") if resource.namespaced else None
+        if namespace and self.controller.objects.get(key_of("Namespace", "", namespace)) is None:
+            raise ApiError(st.not_found(st.GroupResource("namespaces"), namespace))
+
     def _writable(self, resource: Resource, verb: str) -> None:
         if resource.kind not in STORED_KINDS:
             raise ApiError(st.method_not_supported(group_resource(resource), verb))
@@ -103,6 +111,7 @@ class KubeWrites:
         self._writable(resource, "create")
         obj = checked_body(resource, namespace, None, body)
         name = obj["metadata"]["name"]
+        self._namespace_exists(resource, obj)
         if self.controller.objects.get(self.key(resource, namespace, name)) is not None:
             raise ApiError(st.already_exists(group_resource(resource), name))
         obj, warnings = self._validated_fields(resource, obj, options)
@@ -168,6 +177,7 @@ class KubeWrites:
         except InvalidApply as err:
             raise ApiError(err.status()) from None
         if live is None:
+            self._namespace_exists(resource, merged)
             return Written(await self._store(resource, desired_of(merged), None, options), True,
                            warnings)
         if merged == live:
@@ -238,15 +248,16 @@ class KubeWrites:
 
     # ---- deletes -----------------------------------------------------------------------------
 
-    async def _dependents_gone(self, owner_key: str) -> None:
-        """Foreground deletion: answer once the owner's pods are gone (the API server keeps
-        the owner, with a foregroundDeletion finalizer, until then; here it is gone from the
-        store at once and the answer waits instead)."""
+    async def _dependents_gone(self, dependent: Callable[[PodRecord], bool]) -> None:
+        """Answer a delete once the pods that depend on the object are gone: the owner's under
+        foreground deletion, everything in a namespace (the API server keeps the owner, with a
+        finalizer, or the namespace, Terminating, until then; here it is gone from the store at
+        once and the answer waits instead, which `kubectl delete` waits for all the same)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + FOREGROUND_WAIT
         controller = self.controller
         while loop.time() < deadline:
-            if not any(worker.record.owner == owner_key and not worker.done.is_set()
+            if not any(dependent(worker.record) and not worker.done.is_set()
                        for worker in controller.terminating.values()):
                 return
             await asyncio.sleep(0.1)
@@ -263,8 +274,10 @@ class KubeWrites:
             return live
         key = self.key(resource, namespace, name)
         self.controller.delete([key], grace=grace, orphan=propagation == "Orphan")
-        if propagation == "Foreground":
-            await self._dependents_gone(key)
+        if resource.kind == "Namespace":
+            await self._dependents_gone(lambda record: record.namespace == name)
+        elif propagation == "Foreground":
+            await self._dependents_gone(lambda record: record.owner == key)
         meta = {**live["metadata"], "deletionTimestamp": now_iso()}
         if grace is not None:
             meta["deletionGracePeriodSeconds"] = grace
