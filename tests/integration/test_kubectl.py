@@ -123,6 +123,19 @@ def test_apply_of_a_typo_is_rejected_naming_the_field(kubectl: Kubectl, ns: str)
     assert kubectl.json("get", "pods", "-n", ns)["items"] == []
 
 
+def test_apply_of_a_typo_with_validate_warn_or_false(kubectl: Kubectl, ns: str) -> None:
+    """fieldValidation=Warn: created, with the API server's Warning header, which kubectl
+    prints; =Ignore (--validate=false): created silently."""
+    warned = kubectl.run("apply", "--validate=warn", "-n", ns, "-f", str(DATA / "typo.yaml"))
+    assert warned.stdout == "pod/typo created\n"
+    assert warned.stderr == 'Warning: unknown field "spec.containers[0].imagePulPolicy"\n'
+    quiet = kubectl.run("apply", "--validate=false", "-n", ns, "-f", "-",
+                        stdin=(DATA / "typo.yaml").read_text().replace("name: typo", "name: quiet"))
+    assert (quiet.stdout, quiet.stderr) == ("pod/quiet created\n", "")
+    names = kubectl.out("get", "pods", "-n", ns, "-o", "name").split()
+    assert sorted(names) == ["pod/quiet", "pod/typo"]
+
+
 CONFIG = """apiVersion: v1
 kind: ConfigMap
 metadata: {{name: settings}}
