@@ -10,26 +10,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from localsvc.model.kubeapi.resources import by_kind_name, resource_named
+
 from localsvc.model.clock import now_iso as now_iso  # re-exported: callers import it from here
 from localsvc.model.load import NAMESPACED as NAMESPACED  # re-exported: kinds that live in a namespace
 
 Obj = dict[str, Any]
 
-# What `get` accepts, like kubectl: plural, singular and short names.
-KIND_ALIASES = {
-    "Pod": ["pods", "pod", "po"],
-    "Deployment": ["deployments", "deployment", "deploy"],
-    "Service": ["services", "service", "svc"],
-    "Endpoints": ["endpoints", "ep"],
-    "EndpointSlice": ["endpointslices", "endpointslice"],
-    "Namespace": ["namespaces", "namespace", "ns"],
-    "ConfigMap": ["configmaps", "configmap", "cm"],
-    "Secret": ["secrets", "secret"],
-}
-API_VERSIONS = {
-    "Deployment": "apps/v1",
-    "EndpointSlice": "discovery.k8s.io/v1",
-}
 BUILTIN_NAMESPACES: frozenset[str] = frozenset({"default", "kube-system", "kube-public"})
 # The kinds whose API strategy sets metadata.generation in Kubernetes 1.32 (a Pod, a Service or a
 # Node has none: clients such as `kubectl rollout status` read it only where it exists).
@@ -40,21 +27,22 @@ GENERATION_KINDS: frozenset[str] = frozenset({
 
 def has_generation(obj: Mapping[str, Any]) -> bool:
     return obj.get("kind") in GENERATION_KINDS
+
+
 _SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields")
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def kind_of(text: str) -> str | None:
-    """`svc` -> `Service`; None for an unknown resource type."""
-    lowered = text.lower()
-    for kind, aliases in KIND_ALIASES.items():
-        if lowered in aliases or lowered == kind.lower():
-            return kind
-    return None
+    """The kind a resource name means, as kubectl reads it (plural, singular, short name or kind,
+    of the resources the API serves): `svc` -> `Service`; None for an unknown one."""
+    resource = resource_named(text)
+    return resource.kind if resource is not None else None
 
 
 def api_version_of(kind: str) -> str:
-    return API_VERSIONS.get(kind, "v1")
+    resource = by_kind_name(kind)
+    return resource.api_version if resource is not None else "v1"
 
 
 def comparable(obj: Obj) -> Obj:

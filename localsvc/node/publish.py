@@ -137,7 +137,8 @@ class StorePublishing(ObjectViews):
 
     def list_objects(self, kind: str, namespace: str | None) -> list[Obj]:
         """The objects of `kind` (in `namespace`) as the store holds them, each with the
-        store's uid/resourceVersion/generation: what GET /v1/objects serves."""
+        store's uid and resourceVersion, by namespace and name (what a list of the Kubernetes
+        API holds, for the node's own readers and tests)."""
         items, _ = self.objects.list_objects(kind)
         if namespace is not None and kind != "Namespace":
             items = [o for o in items if o["metadata"].get("namespace") == namespace]

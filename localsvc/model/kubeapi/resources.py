@@ -166,6 +166,18 @@ def by_kind(api_version: str, kind: str) -> Resource | None:
     return _by_kind().get((api_version, kind))
 
 
+def resource_named(text: str) -> Resource | None:
+    """The resource a name means on kubectl's command line: its plural, singular, a short name
+    or its kind, in any case; the first group in GROUP_ORDER wins ("events" is core v1)."""
+    lowered = text.lower()
+    for group in groups():
+        for resource in resources_of(group, preferred_version(group)):
+            if lowered in (resource.plural, resource.singular, resource.kind.lower(),
+                           *resource.short_names):
+                return resource
+    return None
+
+
 def by_kind_name(kind: str) -> Resource | None:
     """The resource of a kind alone, in its preferred group and version: localsvc's own objects
     carry no apiVersion choice ("Event" is core v1, the first group that has it)."""
