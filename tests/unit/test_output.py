@@ -117,13 +117,14 @@ def test_render_pods(fixed_now: None) -> None:
     pods = [pod("web-1", RUNNING), pod("web-2", PENDING)]
     assert render("Pod", pods, None, False) == (
         "NAME    READY   STATUS              RESTARTS   AGE\n"
-        "web-1   1/2     Running             3          90s\n"
+        "web-1   1/1     Running             3          90s\n"
         "web-2   0/1     ContainerCreating   0          90s"
     )
+    # -o wide: the columns kubectl prints against a cluster (the API server's Table).
     wide = render("Pod", pods, "wide", False).splitlines()
-    assert wide[0].split()[-2:] == ["IP", "NODE"]
-    assert wide[1].split()[-2:] == ["10.0.0.5", "localsvc"]
-    assert wide[2].split()[-2:] == ["<none>", "localsvc"]
+    assert wide[0].split()[-6:] == ["IP", "NODE", "NOMINATED", "NODE", "READINESS", "GATES"]
+    assert wide[1].split()[-4:] == ["10.0.0.5", "<none>", "<none>", "<none>"]  # no nodeName
+    assert wide[2].split()[-4:] == ["<none>", "<none>", "<none>", "<none>"]
 
 
 def test_render_all_namespaces_adds_namespace_column(fixed_now: None) -> None:
@@ -132,7 +133,8 @@ def test_render_all_namespaces_adds_namespace_column(fixed_now: None) -> None:
     assert lines[0].split() == ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert lines[1].startswith("shop        a ")
     assert lines[2].split()[:2] == ["default", "b"]
-    namespaces = [{"metadata": {"name": "default", "creationTimestamp": T0}}]
+    namespaces = [{"metadata": {"name": "default", "creationTimestamp": T0},
+                   "status": {"phase": "Active"}}]
     assert render("Namespace", namespaces, None, True) == "NAME      STATUS   AGE\ndefault   Active   90s"
 
 
@@ -143,12 +145,13 @@ def test_render_other_kinds(fixed_now: None) -> None:
     ep = {"metadata": {"name": "web", "creationTimestamp": T0}, "subsets": [
         {"addresses": [{"ip": f"10.0.0.{i}"} for i in range(1, 4)], "ports": [{"port": 80}, {"port": 81}]}]}
     assert render("Endpoints", [ep], None, False).splitlines()[1].split() == [
-        "web", "10.0.0.1:80,10.0.0.1:81,10.0.0.2:80", "+", "3", "more...", "90s"]
+        "web", "10.0.0.1:80,10.0.0.2:80,10.0.0.3:80", "+", "3", "more...", "90s"]
     empty_ep = {"metadata": {"name": "none"}}
     assert render("Endpoints", [empty_ep], None, False).splitlines()[1].split() == ["none", "<none>", "<unknown>"]
     cm = {"metadata": {"name": "cfg", "creationTimestamp": T0}, "data": {"a": "1"}, "binaryData": {"b": "AA=="}}
     assert render("ConfigMap", [cm], None, False).splitlines()[1].split() == ["cfg", "2", "90s"]
-    secret = {"metadata": {"name": "s", "creationTimestamp": T0}, "data": {"a": "MQ=="}}
+    secret = {"metadata": {"name": "s", "creationTimestamp": T0}, "type": "Opaque",
+              "data": {"a": "MQ=="}}
     assert render("Secret", [secret], None, False).splitlines()[1].split() == ["s", "Opaque", "1", "90s"]
 
 
