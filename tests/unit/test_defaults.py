@@ -1,0 +1,528 @@
+"""with_defaults: what a Kubernetes 1.32 API server stores for each kind localsvc serves, one
+test per rule, whole objects for the common manifests, and its properties (a new object,
+idempotent, equal templates for manifests that differ only in defaults)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from localsvc.model.defaults import with_defaults
+from localsvc.model.defaults_pod import default_pull_policy, image_tag
+
+Obj = dict[str, Any]
+
+BACKEND_DEPLOYMENT: Obj = {
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "backend", "labels": {"app": "backend"}},
+    "spec": {
+        "replicas": 3,
+        "selector": {"matchLabels": {"app": "backend"}},
+        "template": {
+            "metadata": {"labels": {"app": "backend"}},
+            "spec": {"containers": [{
+                "name": "backend", "image": "localsvc-examples/demo:1",
+                "args": ["serve", "--port", "80"],
+                "env": [{"name": "POD_NAME",
+                         "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                "ports": [{"name": "http", "containerPort": 80}],
+                "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"},
+                                   "periodSeconds": 2},
+            }]},
+        },
+    },
+}
+
+# What `kubectl get deploy backend -o json` shows of it on a 1.32 cluster (less status and the
+# metadata the server adds, and the template's creationTimestamp: null serialization artefact).
+BACKEND_DEPLOYMENT_STORED: Obj = {
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "backend", "labels": {"app": "backend"}},
+    "spec": {
+        "replicas": 3,
+        "selector": {"matchLabels": {"app": "backend"}},
+        "strategy": {"type": "RollingUpdate",
+                     "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
+        "revisionHistoryLimit": 10,
+        "progressDeadlineSeconds": 600,
+        "template": {
+            "metadata": {"labels": {"app": "backend"}},
+            "spec": {
+                "containers": [{
+                    "name": "backend", "image": "localsvc-examples/demo:1",
+                    "args": ["serve", "--port", "80"],
+                    "env": [{"name": "POD_NAME", "valueFrom": {
+                        "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}}],
+                    "ports": [{"name": "http", "containerPort": 80, "protocol": "TCP"}],
+                    "readinessProbe": {
+                        "httpGet": {"path": "/healthz", "port": "http", "scheme": "HTTP"},
+                        "timeoutSeconds": 1, "periodSeconds": 2, "successThreshold": 1,
+                        "failureThreshold": 3},
+                    "resources": {},
+                    "terminationMessagePath": "/dev/termination-log",
+                    "terminationMessagePolicy": "File",
+                    "imagePullPolicy": "IfNotPresent",
+                }],
+                "restartPolicy": "Always",
+                "terminationGracePeriodSeconds": 30,
+                "dnsPolicy": "ClusterFirst",
+                "securityContext": {},
+                "schedulerName": "default-scheduler",
+            },
+        },
+    },
+}
+
+CLIENT_POD: Obj = {
+    "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client"},
+    "spec": {"containers": [{"name": "client", "image": "busybox"}]},
+}
+
+CLIENT_POD_STORED: Obj = {
+    "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client"},
+    "spec": {
+        "containers": [{
+            "name": "client", "image": "busybox", "imagePullPolicy": "Always",
+            "resources": {}, "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "File"}],
+        "dnsPolicy": "ClusterFirst",
+        "enableServiceLinks": True,
+        "preemptionPolicy": "PreemptLowerPriority",
+        "priority": 0,
+        "restartPolicy": "Always",
+        "schedulerName": "default-scheduler",
+        "securityContext": {},
+        "serviceAccount": "default",
+        "serviceAccountName": "default",
+        "terminationGracePeriodSeconds": 30,
+        "tolerations": [
+            {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists",
+             "tolerationSeconds": 300},
+            {"effect": "NoExecute", "key": "node.kubernetes.io/unreachable",
+             "operator": "Exists", "tolerationSeconds": 300}],
+    },
+}
+
+BACKEND_SERVICE: Obj = {
+    "apiVersion": "v1", "kind": "Service", "metadata": {"name": "backend-service"},
+    "spec": {"selector": {"app": "backend"}, "ports": [{"port": 80}]},
+}
+
+BACKEND_SERVICE_STORED: Obj = {
+    "apiVersion": "v1", "kind": "Service", "metadata": {"name": "backend-service"},
+    "spec": {
+        "selector": {"app": "backend"},
+        "ports": [{"port": 80, "protocol": "TCP", "targetPort": 80}],
+        "type": "ClusterIP", "sessionAffinity": "None", "internalTrafficPolicy": "Cluster",
+        "ipFamilyPolicy": "SingleStack", "ipFamilies": ["IPv4"],
+    },
+}
+
+
+def _pod(spec: Obj) -> Obj:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": spec}
+
+
+def _container(**fields: Any) -> Obj:
+    return {"name": "c", "image": "app:1", **fields}
+
+
+def _defaulted_container(**fields: Any) -> Obj:
+    container: Obj = with_defaults(_pod({"containers": [_container(**fields)]}))["spec"][
+        "containers"][0]
+    return container
+
+
+def _service(**spec: Any) -> Obj:
+    out: Obj = with_defaults({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+                              "spec": spec})["spec"]
+    return out
+
+
+# --- whole objects --------------------------------------------------------------------------
+
+def test_a_deployment_is_stored_as_a_cluster_stores_it() -> None:
+    assert with_defaults(BACKEND_DEPLOYMENT) == BACKEND_DEPLOYMENT_STORED
+
+
+def test_a_pod_is_stored_with_its_spec_defaults_and_admission_fields() -> None:
+    assert with_defaults(CLIENT_POD) == CLIENT_POD_STORED
+
+
+def test_a_service_is_stored_with_its_defaults_and_ip_families() -> None:
+    assert with_defaults(BACKEND_SERVICE) == BACKEND_SERVICE_STORED
+
+
+# --- properties -----------------------------------------------------------------------------
+
+ALL_KINDS: list[Obj] = [
+    BACKEND_DEPLOYMENT, CLIENT_POD, BACKEND_SERVICE,
+    {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "r"},
+     "spec": {"template": {"spec": {"containers": [_container()]}}}},
+    {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "s"},
+     "spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {}}],
+              "template": {"spec": {"containers": [_container()]}}}},
+    {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "d"},
+     "spec": {"template": {"spec": {"containers": [_container()]}}}},
+    {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "e"},
+     "subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}]},
+    {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name": "e"},
+     "addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.1"]}], "ports": [{"port": 80}]},
+    {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}},
+    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}},
+    {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "h"},
+     "spec": {"clusterIP": "None", "sessionAffinity": "ClientIP"}},
+    _pod({"hostNetwork": True, "volumes": [{"name": "v"}, {"name": "p", "projected": {
+        "sources": [{"serviceAccountToken": {"path": "token"}}]}}],
+        "containers": [_container(ports=[{"containerPort": 8080}],
+                                  resources={"limits": {"cpu": "1"}},
+                                  livenessProbe={"grpc": {"port": 9000}})]}),
+]
+
+
+@pytest.mark.parametrize("obj", ALL_KINDS, ids=lambda o: str(o["kind"]))
+def test_defaulting_twice_changes_nothing_more(obj: Obj) -> None:
+    once = with_defaults(obj)
+    assert with_defaults(once) == once
+
+
+@pytest.mark.parametrize("obj", ALL_KINDS, ids=lambda o: str(o["kind"]))
+def test_the_input_is_never_changed_nor_shared(obj: Obj) -> None:
+    before = copy.deepcopy(obj)
+    out = with_defaults(obj)
+    assert obj == before
+    out["metadata"]["name"] = "changed"
+    out.setdefault("spec", {})["x"] = 1
+    assert obj == before
+
+
+def test_templates_of_manifests_differing_only_in_defaults_are_equal() -> None:
+    explicit = copy.deepcopy(BACKEND_DEPLOYMENT_STORED)
+    explicit["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["timeoutSeconds"] = 1
+    assert with_defaults(explicit)["spec"]["template"] == \
+        with_defaults(BACKEND_DEPLOYMENT)["spec"]["template"]
+    changed = copy.deepcopy(BACKEND_DEPLOYMENT)
+    changed["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["timeoutSeconds"] = 2
+    assert with_defaults(changed)["spec"]["template"] != \
+        with_defaults(BACKEND_DEPLOYMENT)["spec"]["template"]
+
+
+def test_kinds_without_defaults_and_status_are_left_as_written() -> None:
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a"}}
+    unknown = {"apiVersion": "example.com/v1", "kind": "Pod", "spec": {}}
+    for obj in (config_map, account, unknown):
+        assert with_defaults(obj) == obj
+    pod = _pod({"containers": [_container()]}) | {"status": {"phase": "Running"}}
+    assert with_defaults(pod)["status"] == {"phase": "Running"}
+
+
+# --- containers -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("image", "tag", "policy"), [
+    ("nginx", "latest", "Always"),
+    ("nginx:latest", "latest", "Always"),
+    ("nginx:1.27", "1.27", "IfNotPresent"),
+    ("localhost:5000/team/app", "latest", "Always"),
+    ("localhost:5000/team/app:v2", "v2", "IfNotPresent"),
+    ("nginx@sha256:" + "a" * 64, "", "IfNotPresent"),
+    ("nginx:latest@sha256:" + "a" * 64, "latest", "Always"),
+    ("Registry/app", "latest", "Always"),  # an upper-case first part is a registry host
+    ("Nginx", "", "IfNotPresent"),  # does not parse (repository names are lower-case): no tag
+    ("team/Nginx:latest", "", "IfNotPresent"),
+    ("", "", "IfNotPresent"),
+])
+def test_image_pull_policy_follows_the_tag(image: str, tag: str, policy: str) -> None:
+    assert (image_tag(image), default_pull_policy(image)) == (tag, policy)
+
+
+def test_an_explicit_pull_policy_is_kept() -> None:
+    assert _defaulted_container(image="app", imagePullPolicy="Never")["imagePullPolicy"] == \
+        "Never"
+
+
+def test_container_termination_message_and_resources() -> None:
+    container = _defaulted_container(terminationMessagePath="/tmp/x",
+                                     resources={"limits": {"memory": "64Mi"}})
+    assert (container["terminationMessagePath"], container["terminationMessagePolicy"]) == (
+        "/tmp/x", "File")
+    assert _defaulted_container()["resources"] == {}
+
+
+def test_ports_default_to_tcp_and_keep_udp() -> None:
+    ports = _defaulted_container(ports=[{"containerPort": 53, "protocol": "UDP"},
+                                        {"containerPort": 80}])["ports"]
+    assert [p["protocol"] for p in ports] == ["UDP", "TCP"]
+    assert all("hostPort" not in p for p in ports)
+
+
+def test_env_field_ref_gets_api_version_v1_and_other_sources_nothing() -> None:
+    env = _defaulted_container(env=[
+        {"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "B", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}},
+        {"name": "C", "value": "x"}])["env"]
+    assert env == [
+        {"name": "A", "valueFrom": {"fieldRef": {"apiVersion": "v1",
+                                                 "fieldPath": "metadata.name"}}},
+        {"name": "B", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}},
+        {"name": "C", "value": "x"}]
+
+
+def test_probe_thresholds_and_zero_values_are_defaulted_as_go_does() -> None:
+    container = _defaulted_container(
+        livenessProbe={"tcpSocket": {"port": 80}, "periodSeconds": 0, "failureThreshold": 5},
+        startupProbe={"exec": {"command": ["true"]}})
+    assert container["livenessProbe"] == {"tcpSocket": {"port": 80}, "timeoutSeconds": 1,
+                                          "periodSeconds": 10, "successThreshold": 1,
+                                          "failureThreshold": 5}
+    assert container["startupProbe"]["timeoutSeconds"] == 1
+
+
+def test_http_get_gets_path_and_scheme_grpc_gets_service() -> None:
+    container = _defaulted_container(
+        livenessProbe={"httpGet": {"port": 80}},
+        readinessProbe={"httpGet": {"port": 443, "scheme": "HTTPS", "path": "/ok"}},
+        startupProbe={"grpc": {"port": 9000}},
+        lifecycle={"preStop": {"httpGet": {"port": 80}}, "postStart": {"exec": {"command": []}}})
+    assert container["livenessProbe"]["httpGet"] == {"port": 80, "path": "/", "scheme": "HTTP"}
+    assert container["readinessProbe"]["httpGet"] == {"port": 443, "scheme": "HTTPS",
+                                                      "path": "/ok"}
+    assert container["startupProbe"]["grpc"] == {"port": 9000, "service": ""}
+    assert container["lifecycle"] == {"preStop": {"httpGet": {"port": 80, "path": "/",
+                                                              "scheme": "HTTP"}},
+                                      "postStart": {"exec": {"command": []}}}
+
+
+def test_init_and_ephemeral_containers_get_container_defaults() -> None:
+    spec = with_defaults(_pod({"initContainers": [_container(name="i")],
+                               "containers": [_container()],
+                               "ephemeralContainers": [_container(name="e")]}))["spec"]
+    for key in ("initContainers", "ephemeralContainers"):
+        assert spec[key][0]["terminationMessagePolicy"] == "File"
+
+
+# --- volumes --------------------------------------------------------------------------------
+
+def _volumes(*volumes: Obj) -> list[Obj]:
+    out: list[Obj] = with_defaults(
+        _pod({"containers": [_container()], "volumes": list(volumes)}))["spec"]["volumes"]
+    return out
+
+
+def test_config_map_and_secret_volumes_get_mode_0644_and_keep_an_explicit_one() -> None:
+    assert _volumes({"name": "a", "configMap": {"name": "c"}},
+                    {"name": "b", "secret": {"secretName": "s"}},
+                    {"name": "c", "secret": {"secretName": "s", "defaultMode": 0}}) == [
+        {"name": "a", "configMap": {"name": "c", "defaultMode": 420}},
+        {"name": "b", "secret": {"secretName": "s", "defaultMode": 420}},
+        {"name": "c", "secret": {"secretName": "s", "defaultMode": 0}}]
+
+
+def test_a_volume_without_a_source_is_an_empty_dir() -> None:
+    assert _volumes({"name": "a"}, {"name": "b", "emptyDir": {"medium": "Memory"}}) == [
+        {"name": "a", "emptyDir": {}}, {"name": "b", "emptyDir": {"medium": "Memory"}}]
+
+
+def test_downward_projected_host_path_and_ephemeral_volumes() -> None:
+    field = {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}}
+    defaulted_field = {"path": "name", "fieldRef": {"fieldPath": "metadata.name",
+                                                    "apiVersion": "v1"}}
+    assert _volumes(
+        {"name": "d", "downwardAPI": {"items": [field]}},
+        {"name": "p", "projected": {"sources": [{"downwardAPI": {"items": [field]}},
+                                                {"serviceAccountToken": {"path": "t"}}]}},
+        {"name": "h", "hostPath": {"path": "/data"}},
+        {"name": "e", "ephemeral": {"volumeClaimTemplate": {"spec": {}}}}) == [
+        {"name": "d", "downwardAPI": {"items": [defaulted_field], "defaultMode": 420}},
+        {"name": "p", "projected": {"defaultMode": 420, "sources": [
+            {"downwardAPI": {"items": [defaulted_field]}},
+            {"serviceAccountToken": {"path": "t", "expirationSeconds": 3600}}]}},
+        {"name": "h", "hostPath": {"path": "/data", "type": ""}},
+        {"name": "e", "ephemeral": {"volumeClaimTemplate": {"spec": {
+            "volumeMode": "Filesystem"}}}}]
+
+
+# --- pods (not templates) -------------------------------------------------------------------
+
+def test_limits_without_requests_become_requests_on_pods() -> None:
+    spec = with_defaults(_pod({"containers": [
+        _container(resources={"limits": {"cpu": "1", "memory": "1Gi"},
+                              "requests": {"cpu": "100m"}}),
+        _container(name="d", resources={"limits": {}})]}))["spec"]
+    assert spec["containers"][0]["resources"]["requests"] == {"cpu": "100m", "memory": "1Gi"}
+    assert spec["containers"][1]["resources"] == {"limits": {}}
+
+
+def test_host_network_pods_publish_container_ports_as_host_ports() -> None:
+    spec = with_defaults(_pod({"hostNetwork": True, "containers": [
+        _container(ports=[{"containerPort": 8080}, {"containerPort": 9090, "hostPort": 9090}])
+    ]}))["spec"]
+    assert [p["hostPort"] for p in spec["containers"][0]["ports"]] == [8080, 9090]
+
+
+def test_service_account_priority_and_service_links_keep_explicit_values() -> None:
+    spec = with_defaults(_pod({"containers": [_container()], "serviceAccount": "builder",
+                               "enableServiceLinks": False,
+                               "priorityClassName": "system-cluster-critical"}))["spec"]
+    assert (spec["serviceAccountName"], spec["serviceAccount"], spec["enableServiceLinks"],
+            spec["priority"], spec["preemptionPolicy"]) == (
+        "builder", "builder", False, 2000000000, "PreemptLowerPriority")
+
+
+def test_an_unknown_priority_class_gets_no_priority() -> None:
+    spec = with_defaults(_pod({"containers": [_container()],
+                               "priorityClassName": "batch-low"}))["spec"]
+    assert "priority" not in spec and "preemptionPolicy" not in spec
+
+
+def test_eviction_tolerations_are_added_only_when_not_already_tolerated() -> None:
+    everything = {"operator": "Exists"}
+    assert with_defaults(_pod({"containers": [_container()], "tolerations": [everything]}))[
+        "spec"]["tolerations"] == [everything]
+    not_ready = {"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+                 "effect": "NoExecute", "tolerationSeconds": 5}
+    assert with_defaults(_pod({"containers": [_container()], "tolerations": [not_ready]}))[
+        "spec"]["tolerations"] == [not_ready, {
+            "key": "node.kubernetes.io/unreachable", "operator": "Exists",
+            "effect": "NoExecute", "tolerationSeconds": 300}]
+
+
+def test_templates_get_no_pod_only_fields() -> None:
+    template = with_defaults(BACKEND_DEPLOYMENT)["spec"]["template"]["spec"]
+    for pod_only in ("enableServiceLinks", "serviceAccountName", "serviceAccount", "priority",
+                     "preemptionPolicy", "tolerations"):
+        assert pod_only not in template
+
+
+def test_a_templates_deprecated_service_account_is_mirrored() -> None:
+    deployment = copy.deepcopy(BACKEND_DEPLOYMENT)
+    deployment["spec"]["template"]["spec"]["serviceAccountName"] = "builder"
+    template = with_defaults(deployment)["spec"]["template"]["spec"]
+    assert (template["serviceAccountName"], template["serviceAccount"]) == ("builder", "builder")
+
+
+# --- services -------------------------------------------------------------------------------
+
+def test_target_port_defaults_to_port_and_a_named_one_is_kept() -> None:
+    ports = _service(selector={"a": "b"}, ports=[
+        {"port": 80}, {"port": 81, "targetPort": 0}, {"port": 82, "targetPort": ""},
+        {"port": 83, "targetPort": "http"}, {"port": 53, "protocol": "UDP"}])["ports"]
+    assert [(p["targetPort"], p["protocol"]) for p in ports] == [
+        (80, "TCP"), (81, "TCP"), (82, "TCP"), ("http", "TCP"), (53, "UDP")]
+
+
+def test_node_port_and_load_balancer_services() -> None:
+    node_port = _service(type="NodePort", selector={"a": "b"}, ports=[{"port": 80}])
+    assert (node_port["externalTrafficPolicy"], node_port["internalTrafficPolicy"]) == (
+        "Cluster", "Cluster")
+    assert "allocateLoadBalancerNodePorts" not in node_port
+    balancer = _service(type="LoadBalancer", externalTrafficPolicy="Local", ports=[{"port": 80}])
+    assert (balancer["externalTrafficPolicy"], balancer["allocateLoadBalancerNodePorts"]) == (
+        "Local", True)
+    assert "externalTrafficPolicy" in _service(externalIPs=["192.0.2.1"], ports=[{"port": 80}])
+    assert "externalTrafficPolicy" not in _service(ports=[{"port": 80}])
+
+
+def test_an_external_name_service_gets_no_ip_fields() -> None:
+    assert _service(type="ExternalName", externalName="example.com", ports=[{"port": 80}]) == {
+        "type": "ExternalName", "externalName": "example.com", "sessionAffinity": "None",
+        "ports": [{"port": 80, "protocol": "TCP", "targetPort": 80}]}
+
+
+def test_session_affinity_client_ip_gets_a_timeout_and_none_drops_the_config() -> None:
+    assert _service(sessionAffinity="ClientIP")["sessionAffinityConfig"] == {
+        "clientIP": {"timeoutSeconds": 10800}}
+    kept = {"clientIP": {"timeoutSeconds": 60}}
+    assert _service(sessionAffinity="ClientIP", sessionAffinityConfig=kept)[
+        "sessionAffinityConfig"] == kept
+    assert "sessionAffinityConfig" not in _service(sessionAffinityConfig=kept)
+
+
+def test_ip_families_of_headless_and_explicit_services() -> None:
+    def families(**spec: Any) -> tuple[str, list[str]]:
+        out = _service(**spec)
+        return out["ipFamilyPolicy"], out["ipFamilies"]
+    assert families(clusterIP="None", selector={"a": "b"}) == ("SingleStack", ["IPv4"])
+    assert families(clusterIP="None") == ("RequireDualStack", ["IPv4", "IPv6"])
+    assert families(clusterIPs=["None"]) == ("RequireDualStack", ["IPv4", "IPv6"])
+    assert families(clusterIP="None", ipFamilyPolicy="SingleStack") == ("SingleStack", ["IPv4"])
+    assert families(selector={"a": "b"}, ipFamilyPolicy="PreferDualStack") == (
+        "PreferDualStack", ["IPv4"])
+    assert families(clusterIP="fd00::10", clusterIPs=["fd00::10"]) == ("SingleStack", ["IPv6"])
+
+
+# --- the other kinds ------------------------------------------------------------------------
+
+def _spec_of(kind: str, api_version: str, spec: Obj) -> Obj:
+    out: Obj = with_defaults({"apiVersion": api_version, "kind": kind,
+                              "metadata": {"name": "x"}, "spec": spec})["spec"]
+    return out
+
+
+def test_deployment_recreate_and_partial_rolling_update() -> None:
+    recreate = _spec_of("Deployment", "apps/v1", {"strategy": {"type": "Recreate"}})
+    assert recreate["strategy"] == {"type": "Recreate"} and recreate["replicas"] == 1
+    partial = _spec_of("Deployment", "apps/v1", {"strategy": {"rollingUpdate": {"maxSurge": 0}},
+                                                 "revisionHistoryLimit": 0})
+    assert partial["strategy"] == {"type": "RollingUpdate",
+                                   "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "25%"}}
+    assert partial["revisionHistoryLimit"] == 0
+
+
+def test_replica_set_gets_one_replica_and_template_defaults() -> None:
+    spec = _spec_of("ReplicaSet", "apps/v1", {"template": {"spec": {"containers": [
+        _container()]}}})
+    assert spec["replicas"] == 1
+    assert spec["template"]["spec"]["dnsPolicy"] == "ClusterFirst"
+    assert "revisionHistoryLimit" not in spec
+
+
+def test_stateful_set_and_daemon_set() -> None:
+    stateful = _spec_of("StatefulSet", "apps/v1", {"volumeClaimTemplates": [
+        {"metadata": {"name": "data"}, "spec": {}}], "template": {"spec": {"containers": []}}})
+    assert {k: v for k, v in stateful.items() if k != "template"} == {
+        "podManagementPolicy": "OrderedReady",
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+        "replicas": 1, "revisionHistoryLimit": 10,
+        "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                                  "spec": {"volumeMode": "Filesystem"},
+                                  "status": {"phase": "Pending"}}]}
+    on_delete = _spec_of("StatefulSet", "apps/v1", {"updateStrategy": {"type": "OnDelete"}})
+    assert on_delete["updateStrategy"] == {"type": "OnDelete"}
+    daemon = _spec_of("DaemonSet", "apps/v1", {})
+    assert (daemon["updateStrategy"], daemon["revisionHistoryLimit"]) == (
+        {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}, 10)
+
+
+def test_endpoints_and_endpoint_slice_ports_and_conditions() -> None:
+    endpoints = with_defaults(ALL_KINDS[6])
+    assert endpoints["subsets"][0]["ports"] == [{"port": 80, "protocol": "TCP"}]
+    endpoint_slice = with_defaults(ALL_KINDS[7])
+    assert endpoint_slice["ports"] == [{"port": 80, "name": "", "protocol": "TCP"}]
+    assert endpoint_slice["endpoints"] == [{"addresses": ["10.0.0.1"], "conditions": {}}]
+
+
+def test_secret_type_and_namespace_label_and_finalizer() -> None:
+    assert with_defaults(ALL_KINDS[8])["type"] == "Opaque"
+    tls = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls"}
+    assert with_defaults(tls)["type"] == "kubernetes.io/tls"
+    namespace = with_defaults({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": "team", "labels": {"kubernetes.io/metadata.name": "other", "a": "b"}}})
+    assert namespace["metadata"]["labels"] == {"kubernetes.io/metadata.name": "team", "a": "b"}
+    assert namespace["spec"] == {"finalizers": ["kubernetes"]}
+
+
+def test_volumes_claims_and_storage_classes() -> None:
+    assert _spec_of("PersistentVolumeClaim", "v1", {}) == {"volumeMode": "Filesystem"}
+    assert _spec_of("PersistentVolume", "v1", {"hostPath": {"path": "/d"}}) == {
+        "hostPath": {"path": "/d", "type": ""}, "persistentVolumeReclaimPolicy": "Retain",
+        "volumeMode": "Filesystem"}
+    storage_class = with_defaults({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                                   "provisioner": "p"})
+    assert (storage_class["reclaimPolicy"], storage_class["volumeBindingMode"]) == (
+        "Delete", "Immediate")
+    assert _spec_of("IngressClass", "networking.k8s.io/v1", {"parameters": {
+        "kind": "K", "name": "n"}})["parameters"]["scope"] == "Cluster"
