@@ -16,7 +16,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-from localsvc.model.defaults_pod import Obj, default_claim_spec, default_pod, default_pod_spec
+from localsvc.model.defaults_pod import (
+    Obj, default_claim_spec, default_pod, default_pod_spec, default_resource_list)
 
 # SetDefaults_Service: how long a ClientIP session affinity sticks (3 hours).
 CLIENT_IP_AFFINITY_SECONDS = 10800
@@ -150,6 +151,7 @@ def _persistent_volume(obj: Obj) -> None:
     host_path = _child(spec, "hostPath")
     if host_path is not None and host_path.get("type") is None:
         host_path["type"] = ""
+    default_resource_list(spec, "capacity")
 
 
 # --- apps/v1 ---------------------------------------------------------------------------------

@@ -11,7 +11,10 @@ as the server does. Only fields the server sets: never one it leaves unset.
 from __future__ import annotations
 
 import re
+from decimal import ROUND_UP, Decimal, InvalidOperation
 from typing import Any
+
+from localsvc.model.names import parse_quantity
 
 Obj = dict[str, Any]
 
@@ -79,6 +82,72 @@ def _mapping(obj: Obj, key: str) -> Obj | None:
     return value if isinstance(value, dict) else None
 
 
+_BINARY_SUFFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+_DECIMAL_SUFFIXES = {-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P",
+                     18: "E"}
+_MILLI = Decimal("0.001")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def _quantity_value(text: str) -> Decimal | None:
+    """names.parse_quantity, except for the exa suffixes E and Ei, which it reads as the start
+    of an exponent (and raises on)."""
+    for suffix, factor in (("Ei", Decimal(1024) ** 6), ("E", Decimal(10) ** 18)):
+        head = text[:-len(suffix)]
+        if text.endswith(suffix) and _PLAIN_NUMBER.fullmatch(head):
+            return Decimal(head) * factor
+    return parse_quantity(text)
+
+
+def canonical_quantity(quantity: Any, round_to_milli: bool) -> Any:
+    """A quantity as the server writes it back (resource.Quantity's canonical form, in the
+    suffix family it was written in: 0.5 -> 500m, 1024Mi -> 1Gi, 1.5Gi -> 1536Mi, 100000 ->
+    100k, 1e3 -> 1e3); a ResourceList's values are first rounded up to a milli-unit
+    (SetDefaults_ResourceList). Anything that does not parse is returned unchanged."""
+    text = str(quantity)
+    value = None if isinstance(quantity, bool) else _quantity_value(text)
+    if value is None:
+        return quantity
+    if round_to_milli:
+        try:
+            value = value.quantize(_MILLI, rounding=ROUND_UP)
+        except InvalidOperation:  # too many digits for a milli-unit: no rounding to do
+            pass
+    if value == 0:
+        return "0"
+    suffix = text.lstrip("+-0123456789.")
+    if suffix in _BINARY_SUFFIXES[1:] and abs(value) >= 1024 and value == value.to_integral():
+        mantissa, power = int(value), 0  # base 1024, as AsCanonicalBase1024Bytes
+        while mantissa % 1024 == 0 and power < len(_BINARY_SUFFIXES) - 1:
+            mantissa, power = mantissa // 1024, power + 1
+        return f"{mantissa}{_BINARY_SUFFIXES[power]}"
+    sign, digits, exponent = value.normalize().as_tuple()
+    assert isinstance(exponent, int)  # a parsed quantity is finite
+    mantissa = int("".join(map(str, digits))) * (10 ** (exponent % 3))
+    exponent -= exponent % 3  # an integer mantissa times a power of 1000, as AsCanonicalBytes
+    number = f"{'-' if sign else ''}{mantissa}"
+    exponent_format = suffix[:1] in ("e", "E") and suffix not in ("E", "Ei")
+    if exponent_format or exponent not in _DECIMAL_SUFFIXES:
+        return number + (f"e{exponent}" if exponent else "")
+    return number + _DECIMAL_SUFFIXES[exponent]
+
+
+def default_resource_list(holder: Obj, key: str) -> None:
+    """SetDefaults_ResourceList on holder[key], and the canonical form of its quantities."""
+    resources = _mapping(holder, key)
+    if resources is not None:
+        holder[key] = {name: canonical_quantity(quantity, round_to_milli=True)
+                       for name, quantity in resources.items()}
+
+
+def default_requirements(holder: Obj, key: str = "resources") -> None:
+    """The limits and requests of holder[key] (a ResourceRequirements)."""
+    requirements = _mapping(holder, key)
+    if requirements is not None:
+        default_resource_list(requirements, "limits")
+        default_resource_list(requirements, "requests")
+
+
 def default_http_get(action: Obj) -> None:
     _fill(action, "path", "/")
     _fill(action, "scheme", "HTTP")
@@ -112,6 +181,7 @@ def default_container(container: Obj) -> None:
     _fill(container, "terminationMessagePolicy", "File")
     # resources is a struct, not a pointer: the server always writes it, {} when empty.
     _fill_missing(container, "resources", {})
+    default_requirements(container)
     for port in _mappings(container.get("ports")):
         _fill(port, "protocol", "TCP")
     for env in _mappings(container.get("env")):
@@ -133,6 +203,9 @@ def default_container(container: Obj) -> None:
 def default_volume(volume: Obj) -> None:
     if all(volume.get(key) is None for key in VOLUME_SOURCES):  # SetDefaults_Volume
         volume["emptyDir"] = {}
+    empty_dir = _mapping(volume, "emptyDir")
+    if empty_dir is not None and empty_dir.get("sizeLimit") is not None:
+        empty_dir["sizeLimit"] = canonical_quantity(empty_dir["sizeLimit"], round_to_milli=False)
     for source_key in ("configMap", "secret"):
         source = _mapping(volume, source_key)
         if source is not None:
@@ -163,8 +236,9 @@ def default_volume(volume: Obj) -> None:
 
 
 def default_claim_spec(spec: Obj) -> None:
-    """SetDefaults_PersistentVolumeClaimSpec."""
+    """SetDefaults_PersistentVolumeClaimSpec and its resource lists."""
     _fill_missing(spec, "volumeMode", "Filesystem")
+    default_requirements(spec)
 
 
 def default_pod_spec(spec: Obj) -> None:
@@ -179,6 +253,7 @@ def default_pod_spec(spec: Obj) -> None:
     for list_key in CONTAINER_LISTS:
         for container in _mappings(spec.get(list_key)):
             default_container(container)
+    default_resource_list(spec, "overhead")
     # v1 conversion: serviceAccount is the deprecated twin of serviceAccountName, written back
     # from it on every read, and read into it when only the old name is given.
     if not spec.get("serviceAccountName") and spec.get("serviceAccount"):

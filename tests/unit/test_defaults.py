@@ -5,12 +5,15 @@ idempotent, equal templates for manifests that differ only in defaults)."""
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from localsvc.model.defaults import with_defaults
-from localsvc.model.defaults_pod import default_pull_policy, image_tag
+from localsvc.model.defaults_pod import canonical_quantity, default_pull_policy, image_tag
 
 Obj = dict[str, Any]
 
@@ -526,3 +529,51 @@ def test_volumes_claims_and_storage_classes() -> None:
         "Delete", "Immediate")
     assert _spec_of("IngressClass", "networking.k8s.io/v1", {"parameters": {
         "kind": "K", "name": "n"}})["parameters"]["scope"] == "Cluster"
+
+
+# --- quantities -----------------------------------------------------------------------------
+
+# Written -> as kubectl v1.32 serializes a resource.Quantity (see the kubectl test below).
+CANONICAL_QUANTITIES = {
+    "0.5": "500m", "1500m": "1500m", "1000m": "1", "1024Mi": "1Gi", "1.5Gi": "1536Mi",
+    "0.5Ki": "512", "100000": "100k", "1000": "1k", "1e3": "1e3", "1.5e3": "1500",
+    "0.1Ki": "102400m", "2Gi": "2Gi", "1000Mi": "1000Mi", "1k": "1k", "12e6": "12e6",
+    "0.0001": "100u", "1Ki": "1Ki", "1023Ki": "1023Ki", "0": "0", "128974848": "128974848",
+    "129e6": "129e6", "0.5Gi": "512Mi", "1E": "1E", "2": "2", "250m": "250m",
+    "2Ei": "2Ei", "0.5E": "500P", "1.5e-3": "1500e-6"}
+
+
+def test_quantities_take_their_canonical_form() -> None:
+    assert {q: canonical_quantity(q, round_to_milli=False) for q in CANONICAL_QUANTITIES} == \
+        CANONICAL_QUANTITIES
+    assert (canonical_quantity(2, round_to_milli=True), canonical_quantity("x", True),
+            canonical_quantity(True, True)) == ("2", "x", True)
+
+
+def test_the_canonical_forms_are_kubectls(tmp_path: Path) -> None:
+    """kubectl set resources --local parses and re-serializes quantities as the server does."""
+    manifest = tmp_path / "d.json"
+    manifest.write_text(json.dumps(BACKEND_DEPLOYMENT))
+    names = {f"example.com/q{i}": q for i, q in enumerate(CANONICAL_QUANTITIES)}
+    out = subprocess.run(
+        ["kubectl", "set", "resources", "-f", str(manifest), "--local", "-o", "json",
+         "--limits=" + ",".join(f"{name}={q}" for name, q in names.items())],
+        capture_output=True, text=True, timeout=30, check=True)
+    limits = json.loads(out.stdout)["spec"]["template"]["spec"]["containers"][0]["resources"][
+        "limits"]
+    assert {names[name]: value for name, value in limits.items()} == CANONICAL_QUANTITIES
+
+
+def test_resource_lists_are_rounded_up_to_milli_units_and_made_canonical() -> None:
+    spec = with_defaults(_pod({
+        "containers": [_container(resources={"limits": {"cpu": "0.0001", "memory": "1024Mi"},
+                                             "requests": {"cpu": 0.5}})],
+        "overhead": {"cpu": "0.25"},
+        "volumes": [{"name": "v", "emptyDir": {"sizeLimit": "0.0001"}}]}))["spec"]
+    assert spec["containers"][0]["resources"] == {
+        "limits": {"cpu": "1m", "memory": "1Gi"}, "requests": {"cpu": "500m", "memory": "1Gi"}}
+    assert spec["overhead"] == {"cpu": "250m"}
+    assert spec["volumes"][0]["emptyDir"] == {"sizeLimit": "100u"}  # not a ResourceList
+    claim = _spec_of("PersistentVolumeClaim", "v1", {"resources": {"requests": {
+        "storage": "1024Mi"}}})
+    assert claim["resources"] == {"requests": {"storage": "1Gi"}}
