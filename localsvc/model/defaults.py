@@ -3,7 +3,7 @@ localsvc stores, compares and hashes is what a cluster would. Pure.
 
 `with_defaults(obj)` returns a defaulted copy of one object; the input is never changed and
 applying it twice changes nothing more. It follows the SetDefaults_* functions of
-pkg/apis/{core,apps,discovery,networking,storage}/v1/defaults.go (pod specs in defaults_pod),
+pkg/apis/{core,apps,batch,discovery,networking,storage}/v1/defaults.go (pod specs in defaults_pod),
 plus the few fields a cluster's create path always sets besides defaulting, because kubectl and
 clients see them in every stored object: a Service's ipFamilyPolicy and ipFamilies (the
 allocator), a Namespace's spec.finalizers (its strategy), and a Pod's serviceAccountName,
@@ -237,6 +237,58 @@ def _stateful_set(obj: Obj) -> None:
     _template_spec(spec)
 
 
+# --- batch/v1 --------------------------------------------------------------------------------
+
+MAX_INT32 = 2**31 - 1
+
+
+def _job(obj: Obj) -> None:
+    """SetDefaults_Job (JobPodReplacementPolicy is on by default in 1.32). The selector and the
+    controller-uid labels the job strategy adds need the Job's uid: not defaulting."""
+    spec = _spec(obj)
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    if spec.get("parallelism") is None:
+        spec["parallelism"] = 1
+    if spec.get("backoffLimit") is None:
+        spec["backoffLimit"] = MAX_INT32 if spec.get("backoffLimitPerIndex") is not None else 6
+    template = _child(spec, "template")
+    template_labels = _child(template, "metadata") if template is not None else None
+    labels = _child(template_labels, "labels") if template_labels is not None else None
+    metadata = _child(obj, "metadata")
+    if labels is not None and metadata is not None and not metadata.get("labels"):
+        metadata["labels"] = dict(labels)
+    if spec.get("completionMode") is None:
+        spec["completionMode"] = "NonIndexed"
+    if spec.get("suspend") is None:
+        spec["suspend"] = False
+    failure_policy = _child(spec, "podFailurePolicy")
+    for rule in _mappings(failure_policy.get("rules") if failure_policy is not None else None):
+        for pattern in _mappings(rule.get("onPodConditions")):
+            _set_if_missing(pattern, "status", "True")
+    if spec.get("podReplacementPolicy") is None:
+        spec["podReplacementPolicy"] = "Failed" if failure_policy is not None \
+            else "TerminatingOrFailed"
+    if spec.get("manualSelector") is None:
+        spec["manualSelector"] = False
+    _template_spec(spec)
+
+
+def _cron_job(obj: Obj) -> None:
+    """SetDefaults_CronJob; the job template's pod spec, but not SetDefaults_Job (a template
+    is no Job)."""
+    spec = _spec(obj)
+    _set_if_missing(spec, "concurrencyPolicy", "Allow")
+    for key, value in (("suspend", False), ("successfulJobsHistoryLimit", 3),
+                       ("failedJobsHistoryLimit", 1)):
+        if spec.get(key) is None:
+            spec[key] = value
+    job_template = _child(spec, "jobTemplate")
+    if job_template is None:
+        job_template = spec["jobTemplate"] = {}
+    _template_spec(_spec(job_template))
+
+
 # --- discovery, networking, storage ----------------------------------------------------------
 
 def _endpoint_slice(obj: Obj) -> None:
@@ -276,6 +328,8 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("apps", "ReplicaSet"): _replica_set,
     ("apps", "DaemonSet"): _daemon_set,
     ("apps", "StatefulSet"): _stateful_set,
+    ("batch", "Job"): _job,
+    ("batch", "CronJob"): _cron_job,
     ("discovery.k8s.io", "EndpointSlice"): _endpoint_slice,
     ("networking.k8s.io", "IngressClass"): _ingress_class,
     ("storage.k8s.io", "StorageClass"): _storage_class,

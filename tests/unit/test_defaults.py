@@ -160,6 +160,14 @@ def test_a_service_is_stored_with_its_defaults_and_ip_families() -> None:
 
 # --- properties -----------------------------------------------------------------------------
 
+ENDPOINTS: Obj = {
+    "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "e"},
+    "subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}]}
+ENDPOINT_SLICE: Obj = {
+    "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name": "e"},
+    "addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.1"]}], "ports": [{"port": 80}]}
+SECRET: Obj = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}}
+
 ALL_KINDS: list[Obj] = [
     BACKEND_DEPLOYMENT, CLIENT_POD, BACKEND_SERVICE,
     {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "r"},
@@ -169,14 +177,15 @@ ALL_KINDS: list[Obj] = [
               "template": {"spec": {"containers": [_container()]}}}},
     {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "d"},
      "spec": {"template": {"spec": {"containers": [_container()]}}}},
-    {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "e"},
-     "subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}]},
-    {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name": "e"},
-     "addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.1"]}], "ports": [{"port": 80}]},
-    {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}},
+    ENDPOINTS, ENDPOINT_SLICE, SECRET,
     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}},
     {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "h"},
      "spec": {"clusterIP": "None", "sessionAffinity": "ClientIP"}},
+    {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+     "spec": {"template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": []}}}},
+    {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"}, "spec": {}},
+    {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "v"},
+     "spec": {"capacity": {"storage": "0.5Gi"}, "hostPath": {"path": "/d"}}},
     _pod({"hostNetwork": True, "volumes": [{"name": "v"}, {"name": "p", "projected": {
         "sources": [{"serviceAccountToken": {"path": "token"}}]}}],
         "containers": [_container(ports=[{"containerPort": 8080}],
@@ -501,15 +510,15 @@ def test_stateful_set_and_daemon_set() -> None:
 
 
 def test_endpoints_and_endpoint_slice_ports_and_conditions() -> None:
-    endpoints = with_defaults(ALL_KINDS[6])
+    endpoints = with_defaults(ENDPOINTS)
     assert endpoints["subsets"][0]["ports"] == [{"port": 80, "protocol": "TCP"}]
-    endpoint_slice = with_defaults(ALL_KINDS[7])
+    endpoint_slice = with_defaults(ENDPOINT_SLICE)
     assert endpoint_slice["ports"] == [{"port": 80, "name": "", "protocol": "TCP"}]
     assert endpoint_slice["endpoints"] == [{"addresses": ["10.0.0.1"], "conditions": {}}]
 
 
 def test_secret_type_and_namespace_label_and_finalizer() -> None:
-    assert with_defaults(ALL_KINDS[8])["type"] == "Opaque"
+    assert with_defaults(SECRET)["type"] == "Opaque"
     tls = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls"}
     assert with_defaults(tls)["type"] == "kubernetes.io/tls"
     namespace = with_defaults({"apiVersion": "v1", "kind": "Namespace", "metadata": {
@@ -577,3 +586,32 @@ def test_resource_lists_are_rounded_up_to_milli_units_and_made_canonical() -> No
     claim = _spec_of("PersistentVolumeClaim", "v1", {"resources": {"requests": {
         "storage": "1024Mi"}}})
     assert claim["resources"] == {"requests": {"storage": "1Gi"}}
+
+
+def test_jobs_and_cron_jobs() -> None:
+    job = with_defaults({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+                         "spec": {"template": {"metadata": {"labels": {"app": "j"}},
+                                               "spec": {"restartPolicy": "Never",
+                                                        "containers": [_container()]}}}})
+    assert job["metadata"]["labels"] == {"app": "j"}
+    assert {k: v for k, v in job["spec"].items() if k != "template"} == {
+        "completions": 1, "parallelism": 1, "backoffLimit": 6, "completionMode": "NonIndexed",
+        "suspend": False, "podReplacementPolicy": "TerminatingOrFailed",
+        "manualSelector": False}
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    indexed = _spec_of("Job", "batch/v1", {"parallelism": 3, "backoffLimitPerIndex": 1,
+                                           "podFailurePolicy": {"rules": [{
+                                               "action": "Ignore", "onPodConditions": [
+                                                   {"type": "DisruptionTarget"}]}]}})
+    assert (indexed.get("completions"), indexed["backoffLimit"],
+            indexed["podReplacementPolicy"]) == (None, 2**31 - 1, "Failed")
+    assert indexed["podFailurePolicy"]["rules"][0]["onPodConditions"] == [
+        {"type": "DisruptionTarget", "status": "True"}]
+    cron = _spec_of("CronJob", "batch/v1", {"schedule": "* * * * *", "jobTemplate": {"spec": {
+        "template": {"spec": {"containers": [_container()]}}}}})
+    assert {k: v for k, v in cron.items() if k != "jobTemplate"} == {
+        "schedule": "* * * * *", "concurrencyPolicy": "Allow", "suspend": False,
+        "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1}
+    job_spec = cron["jobTemplate"]["spec"]
+    assert "backoffLimit" not in job_spec
+    assert job_spec["template"]["spec"]["dnsPolicy"] == "ClusterFirst"
