@@ -8,7 +8,8 @@ plus the few fields a cluster's create path always sets besides defaulting, beca
 clients see them in every stored object: a Service's ipFamilyPolicy and ipFamilies (the
 allocator), a Namespace's spec.finalizers (its strategy), and a Pod's serviceAccountName,
 priority and eviction tolerations (the default admission plugins). Status is never touched.
-Kinds it does not know come back as plain copies.
+Quantities come back in their canonical form, as the server writes them (0.5 -> 500m). Kinds
+it does not know come back as plain copies.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ CLIENT_IP_AFFINITY_SECONDS = 10800
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
-def _spec(obj: Obj) -> Obj:
-    """The object's spec, created when absent: every defaulted kind's spec is a struct the
-    server always writes."""
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        spec = obj["spec"] = {}
-    return spec
+def _struct(obj: Obj, key: str = "spec") -> Obj:
+    """obj[key], created when absent: every defaulted kind's spec (and a template) is a struct
+    the server always writes. A value of the wrong type (for validation to report) is left
+    alone: the defaults then go to a detached mapping."""
+    spec = obj.get(key)
+    if spec is None:
+        spec = obj[key] = {}
+    return spec if isinstance(spec, dict) else {}
 
 
 def _mappings(value: object) -> list[Obj]:
@@ -49,16 +51,13 @@ def _set_if_missing(obj: Obj, key: str, value: object) -> None:
 
 def _template_spec(spec: Obj) -> None:
     """Defaults of spec.template.spec (a pod template: SetDefaults_PodSpec, not _Pod)."""
-    template = spec.get("template")
-    if not isinstance(template, dict):
-        template = spec["template"] = {}
-    default_pod_spec(_spec(template))
+    default_pod_spec(_struct(_struct(spec, "template")))
 
 
 # --- core/v1 ---------------------------------------------------------------------------------
 
 def _pod(obj: Obj) -> None:
-    default_pod(_spec(obj))
+    default_pod(_struct(obj))
 
 
 def _is_headless_without_selector(spec: Obj) -> bool:
@@ -88,7 +87,7 @@ def _ip_families(spec: Obj) -> None:
 
 
 def _service(obj: Obj) -> None:
-    spec = _spec(obj)
+    spec = _struct(obj)
     _set_if_missing(spec, "sessionAffinity", "None")
     if spec["sessionAffinity"] == "None":
         spec.pop("sessionAffinityConfig", None)
@@ -134,17 +133,17 @@ def _namespace(obj: Obj) -> None:
     if metadata is not None and isinstance(name, str) and name:
         labels = _child(metadata, "labels") or {}
         metadata["labels"] = {**labels, NAMESPACE_NAME_LABEL: name}
-    spec = _spec(obj)
+    spec = _struct(obj)
     if spec.get("finalizers") is None:
         spec["finalizers"] = ["kubernetes"]
 
 
 def _persistent_volume_claim(obj: Obj) -> None:
-    default_claim_spec(_spec(obj))
+    default_claim_spec(_struct(obj))
 
 
 def _persistent_volume(obj: Obj) -> None:
-    spec = _spec(obj)
+    spec = _struct(obj)
     _set_if_missing(spec, "persistentVolumeReclaimPolicy", "Retain")
     if spec.get("volumeMode") is None:
         spec["volumeMode"] = "Filesystem"
@@ -157,9 +156,7 @@ def _persistent_volume(obj: Obj) -> None:
 # --- apps/v1 ---------------------------------------------------------------------------------
 
 def _rolling_update(strategy: Obj, defaults: dict[str, object]) -> None:
-    rolling = _child(strategy, "rollingUpdate")
-    if rolling is None:
-        rolling = strategy["rollingUpdate"] = {}
+    rolling = _struct(strategy, "rollingUpdate")
     for key, value in defaults.items():
         if rolling.get(key) is None:
             rolling[key] = value
@@ -173,11 +170,9 @@ def _replicas_and_history(spec: Obj) -> None:
 
 
 def _deployment(obj: Obj) -> None:
-    spec = _spec(obj)
+    spec = _struct(obj)
     _replicas_and_history(spec)
-    strategy = _child(spec, "strategy")
-    if strategy is None:
-        strategy = spec["strategy"] = {}
+    strategy = _struct(spec, "strategy")
     _set_if_missing(strategy, "type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
         _rolling_update(strategy, {"maxUnavailable": "25%", "maxSurge": "25%"})
@@ -187,17 +182,15 @@ def _deployment(obj: Obj) -> None:
 
 
 def _replica_set(obj: Obj) -> None:
-    spec = _spec(obj)
+    spec = _struct(obj)
     if spec.get("replicas") is None:
         spec["replicas"] = 1
     _template_spec(spec)
 
 
 def _daemon_set(obj: Obj) -> None:
-    spec = _spec(obj)
-    strategy = _child(spec, "updateStrategy")
-    if strategy is None:
-        strategy = spec["updateStrategy"] = {}
+    spec = _struct(obj)
+    strategy = _struct(spec, "updateStrategy")
     _set_if_missing(strategy, "type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
         _rolling_update(strategy, {"maxUnavailable": 1, "maxSurge": 0})
@@ -207,11 +200,9 @@ def _daemon_set(obj: Obj) -> None:
 
 
 def _stateful_set(obj: Obj) -> None:
-    spec = _spec(obj)
+    spec = _struct(obj)
     _set_if_missing(spec, "podManagementPolicy", "OrderedReady")
-    strategy = _child(spec, "updateStrategy")
-    if strategy is None:
-        strategy = spec["updateStrategy"] = {}
+    strategy = _struct(spec, "updateStrategy")
     if not strategy.get("type"):
         strategy["type"] = "RollingUpdate"
         if _child(strategy, "rollingUpdate") is None:
@@ -221,18 +212,14 @@ def _stateful_set(obj: Obj) -> None:
             and rolling.get("partition") is None:
         rolling["partition"] = 0
     # StatefulSetAutoDeletePVC is GA in 1.32: the policy is always written.
-    retention = _child(spec, "persistentVolumeClaimRetentionPolicy")
-    if retention is None:
-        retention = spec["persistentVolumeClaimRetentionPolicy"] = {}
+    retention = _struct(spec, "persistentVolumeClaimRetentionPolicy")
     _set_if_missing(retention, "whenDeleted", "Retain")
     _set_if_missing(retention, "whenScaled", "Retain")
     _replicas_and_history(spec)
     for claim in _mappings(spec.get("volumeClaimTemplates")):
-        default_claim_spec(_spec(claim))
+        default_claim_spec(_struct(claim))
         # SetDefaults_PersistentVolumeClaim: the template's own status, stored in the spec.
-        status = _child(claim, "status")
-        if status is None:
-            status = claim["status"] = {}
+        status = _struct(claim, "status")
         _set_if_missing(status, "phase", "Pending")
     _template_spec(spec)
 
@@ -245,7 +232,7 @@ MAX_INT32 = 2**31 - 1
 def _job(obj: Obj) -> None:
     """SetDefaults_Job (JobPodReplacementPolicy is on by default in 1.32). The selector and the
     controller-uid labels the job strategy adds need the Job's uid: not defaulting."""
-    spec = _spec(obj)
+    spec = _struct(obj)
     if spec.get("completions") is None and spec.get("parallelism") is None:
         spec["completions"] = 1
     if spec.get("parallelism") is None:
@@ -277,16 +264,14 @@ def _job(obj: Obj) -> None:
 def _cron_job(obj: Obj) -> None:
     """SetDefaults_CronJob; the job template's pod spec, but not SetDefaults_Job (a template
     is no Job)."""
-    spec = _spec(obj)
+    spec = _struct(obj)
     _set_if_missing(spec, "concurrencyPolicy", "Allow")
     for key, value in (("suspend", False), ("successfulJobsHistoryLimit", 3),
                        ("failedJobsHistoryLimit", 1)):
         if spec.get(key) is None:
             spec[key] = value
-    job_template = _child(spec, "jobTemplate")
-    if job_template is None:
-        job_template = spec["jobTemplate"] = {}
-    _template_spec(_spec(job_template))
+    job_template = _struct(spec, "jobTemplate")
+    _template_spec(_struct(job_template))
 
 
 # --- discovery, networking, storage ----------------------------------------------------------
@@ -304,7 +289,7 @@ def _endpoint_slice(obj: Obj) -> None:
 
 
 def _ingress_class(obj: Obj) -> None:
-    parameters = _child(_spec(obj), "parameters")
+    parameters = _child(_struct(obj), "parameters")
     if parameters is not None and parameters.get("scope") is None:
         parameters["scope"] = "Cluster"
 

@@ -1,5 +1,6 @@
-"""The API server's defaults for a pod spec, wherever one is stored: a Pod, or the template of a
-Deployment, ReplicaSet, StatefulSet or DaemonSet. Pure; functions here fill in a mutable copy.
+"""The API server's defaults for a pod spec, wherever one is stored: a Pod (with what the default
+admission plugins add), or the template of a Deployment, ReplicaSet, StatefulSet, DaemonSet, Job
+or CronJob. Pure; the functions here fill in a mutable copy the caller owns.
 
 Mirrors Kubernetes 1.32 pkg/apis/core/v1/defaults.go (SetDefaults_PodSpec, _Container, _Probe,
 _HTTPGetAction, _ObjectFieldSelector, the volume sources) as zz_generated.defaults.go applies
@@ -274,11 +275,10 @@ def _requests_from_limits(container: Obj) -> None:
     """SetDefaults_Pod: a limit without a request also requests that much."""
     resources = _mapping(container, "resources")
     limits = _mapping(resources, "limits") if resources is not None else None
-    if resources is None or limits is None:
-        return
-    requests = dict(_mapping(resources, "requests") or {})
-    for name, quantity in limits.items():
-        requests.setdefault(name, quantity)
+    requests = resources.get("requests") if resources is not None else None
+    if resources is None or limits is None or not isinstance(requests, dict | None):
+        return  # nothing to copy, or a value of the wrong type for validation to report
+    requests = {**limits, **(requests or {})}
     if requests:  # an empty map is omitted on the wire, as requests: {} never shows
         resources["requests"] = requests
 
@@ -308,9 +308,12 @@ def default_pod(spec: Obj) -> None:
     if priority is not None:
         _fill_missing(spec, "priority", priority)
         _fill_missing(spec, "preemptionPolicy", "PreemptLowerPriority")
-    tolerations = _mappings(spec.get("tolerations"))
-    added = [{"key": key, "operator": "Exists", "effect": "NoExecute",
-              "tolerationSeconds": _EVICTION_TOLERATION_SECONDS}
-             for key in _EVICTION_TAINTS if not _tolerates_eviction_taint(tolerations, key)]
-    if added:
-        spec["tolerations"] = list(spec.get("tolerations") or []) + added
+    tolerations = spec.get("tolerations")
+    if tolerations is None:
+        tolerations = []
+    if isinstance(tolerations, list):  # anything else is for validation to report
+        added = [{"key": key, "operator": "Exists", "effect": "NoExecute",
+                  "tolerationSeconds": _EVICTION_TOLERATION_SECONDS} for key in _EVICTION_TAINTS
+                 if not _tolerates_eviction_taint(_mappings(tolerations), key)]
+        if added:
+            spec["tolerations"] = tolerations + added

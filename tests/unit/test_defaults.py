@@ -362,9 +362,11 @@ def test_limits_without_requests_become_requests_on_pods() -> None:
     spec = with_defaults(_pod({"containers": [
         _container(resources={"limits": {"cpu": "1", "memory": "1Gi"},
                               "requests": {"cpu": "100m"}}),
-        _container(name="d", resources={"limits": {}})]}))["spec"]
+        _container(name="d", resources={"limits": {}}),
+        _container(name="e", resources={"limits": {"cpu": "1"}, "requests": "all"})]}))["spec"]
     assert spec["containers"][0]["resources"]["requests"] == {"cpu": "100m", "memory": "1Gi"}
     assert spec["containers"][1]["resources"] == {"limits": {}}
+    assert spec["containers"][2]["resources"]["requests"] == "all"  # for validation to report
 
 
 def test_host_network_pods_publish_container_ports_as_host_ports() -> None:
@@ -615,3 +617,19 @@ def test_jobs_and_cron_jobs() -> None:
     job_spec = cron["jobTemplate"]["spec"]
     assert "backoffLimit" not in job_spec
     assert job_spec["template"]["spec"]["dnsPolicy"] == "ClusterFirst"
+
+
+def test_values_of_the_wrong_type_are_left_for_validation_to_report() -> None:
+    for broken in ({"apiVersion": "apps/v1", "kind": "Deployment", "spec": "three replicas"},
+                   {"apiVersion": "apps/v1", "kind": "Deployment",
+                    "spec": {"template": [], "strategy": "fast", "replicas": 1,
+                             "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600}},
+                   _pod({"containers": "app", "volumes": [None, "v"], "tolerations": "all",
+                         "enableServiceLinks": True, "serviceAccountName": "default",
+                         "priority": 0, "preemptionPolicy": "PreemptLowerPriority"})):
+        out = with_defaults(broken)
+        if broken["kind"] == "Pod":  # only what defaulting adds besides the broken fields
+            assert {k: v for k, v in out["spec"].items() if k in broken["spec"]} == \
+                broken["spec"]
+        else:
+            assert out == broken
