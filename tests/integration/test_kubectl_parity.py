@@ -6,8 +6,10 @@ module, a namespace per test."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
+from tests.integration.conftest import DEMO_IMAGE, wait_for
 from tests.integration.kubectl_support import (  # noqa: F401  (fixtures used by name)
     EXAMPLE, Kubectl, apply_example, kubectl, ns, shared_env)
 
@@ -99,3 +101,39 @@ def test_generation_only_where_a_cluster_sets_it(kubectl: Kubectl, ns: str) -> N
                    for o in items}
     with_one = {k for k, g in generations.items() if g is not None}
     assert {k.split("/")[0] for k in with_one} == {"Deployment", "ReplicaSet"}, generations
+
+
+STUBBORN = """apiVersion: v1
+kind: Pod
+metadata: {name: stubborn}
+spec:
+  terminationGracePeriodSeconds: 20
+  containers:
+  - name: app
+    image: %s
+    command: ["sh", "-c", "trap '' TERM; while true; do sleep 1; done"]
+"""
+
+
+def test_a_deleted_namespace_is_terminating_while_its_pods_stop(kubectl: Kubectl) -> None:
+    """DELETE of a namespace answers at once (the namespace controller empties it in the
+    background): phase Terminating, no new content, gone once its pods are."""
+    name = kubectl.namespace(f"slow-{uuid.uuid4().hex[:4]}")
+    kubectl.run("apply", "-n", name, "-f", "-", stdin=STUBBORN % DEMO_IMAGE)
+    kubectl.run("wait", "-n", name, "--for=condition=Ready", "pod/stubborn", "--timeout=60s",
+                request_timeout=None, timeout=70)
+    try:
+        started = time.monotonic()
+        kubectl.run("delete", "namespace", name, "--wait=false", timeout=40)
+        assert time.monotonic() - started < 5, "DELETE waited for the namespace's pods"
+        assert kubectl.out("get", "namespace", name, "-o", "jsonpath={.status.phase}") == \
+            "Terminating"
+        refused = kubectl.run("create", "configmap", "late", "-n", name, check=False)
+        assert (refused.returncode, refused.stderr.strip()) == (1, (
+            f'error: failed to create configmap: configmaps "late" is forbidden: unable to '
+            f"create new content in namespace {name} because it is being terminated"))
+    finally:
+        kubectl.run("delete", "pod", "stubborn", "-n", name, "--grace-period=0", "--force",
+                    check=False)
+    wait_for(lambda: kubectl.run("get", "namespace", name, check=False).returncode == 1,
+             timeout=20, what="the namespace gone once its pod is")

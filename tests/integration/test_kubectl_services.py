@@ -65,7 +65,7 @@ def deliver(request: pytest.FixtureRequest, kubectl: Kubectl,
 
     yield apply
     for namespace in made:
-        kubectl.run("delete", "namespace", namespace, "--wait=false", check=False)
+        kubectl.remove_namespace(namespace)
 
 
 def unique(prefix: str) -> str:
