@@ -188,17 +188,6 @@ def _replica_set(obj: Obj) -> None:
     _template_spec(spec)
 
 
-def _daemon_set(obj: Obj) -> None:
-    spec = _struct(obj)
-    strategy = _struct(spec, "updateStrategy")
-    _set_if_missing(strategy, "type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        _rolling_update(strategy, {"maxUnavailable": 1, "maxSurge": 0})
-    if spec.get("revisionHistoryLimit") is None:
-        spec["revisionHistoryLimit"] = 10
-    _template_spec(spec)
-
-
 def _stateful_set(obj: Obj) -> None:
     spec = _struct(obj)
     _set_if_missing(spec, "podManagementPolicy", "OrderedReady")
@@ -311,7 +300,6 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("", "PersistentVolume"): _persistent_volume,
     ("apps", "Deployment"): _deployment,
     ("apps", "ReplicaSet"): _replica_set,
-    ("apps", "DaemonSet"): _daemon_set,
     ("apps", "StatefulSet"): _stateful_set,
     ("batch", "Job"): _job,
     ("batch", "CronJob"): _cron_job,

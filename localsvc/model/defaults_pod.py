@@ -1,5 +1,5 @@
 """The API server's defaults for a pod spec, wherever one is stored: a Pod (with what the default
-admission plugins add), or the template of a Deployment, ReplicaSet, StatefulSet, DaemonSet, Job
+admission plugins add), or the template of a Deployment, ReplicaSet, StatefulSet, Job
 or CronJob. Pure; the functions here fill in a mutable copy the caller owns.
 
 Mirrors Kubernetes 1.32 pkg/apis/core/v1/defaults.go (SetDefaults_PodSpec, _Container, _Probe,

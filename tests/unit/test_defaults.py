@@ -5,14 +5,18 @@ idempotent, equal templates for manifests that differ only in defaults)."""
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 import subprocess
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import localsvc.model
 from localsvc.model.defaults import with_defaults
+from localsvc.model.load import load_paths
 from localsvc.model.defaults_pod import canonical_quantity, default_pull_policy, image_tag
 
 Obj = dict[str, Any]
@@ -175,8 +179,6 @@ ALL_KINDS: list[Obj] = [
     {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "s"},
      "spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {}}],
               "template": {"spec": {"containers": [_container()]}}}},
-    {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "d"},
-     "spec": {"template": {"spec": {"containers": [_container()]}}}},
     ENDPOINTS, ENDPOINT_SLICE, SECRET,
     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}},
     {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "h"},
@@ -225,7 +227,8 @@ def test_kinds_without_defaults_and_status_are_left_as_written() -> None:
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
     account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a"}}
     unknown = {"apiVersion": "example.com/v1", "kind": "Pod", "spec": {}}
-    for obj in (config_map, account, unknown):
+    not_served = {"apiVersion": "apps/v1", "kind": "DaemonSet", "spec": {}}
+    for obj in (config_map, account, unknown, not_served):
         assert with_defaults(obj) == obj
     pod = _pod({"containers": [_container()]}) | {"status": {"phase": "Running"}}
     assert with_defaults(pod)["status"] == {"phase": "Running"}
@@ -493,7 +496,7 @@ def test_replica_set_gets_one_replica_and_template_defaults() -> None:
     assert "revisionHistoryLimit" not in spec
 
 
-def test_stateful_set_and_daemon_set() -> None:
+def test_stateful_set() -> None:
     stateful = _spec_of("StatefulSet", "apps/v1", {"volumeClaimTemplates": [
         {"metadata": {"name": "data"}, "spec": {}}], "template": {"spec": {"containers": []}}})
     assert {k: v for k, v in stateful.items() if k != "template"} == {
@@ -506,9 +509,6 @@ def test_stateful_set_and_daemon_set() -> None:
                                   "status": {"phase": "Pending"}}]}
     on_delete = _spec_of("StatefulSet", "apps/v1", {"updateStrategy": {"type": "OnDelete"}})
     assert on_delete["updateStrategy"] == {"type": "OnDelete"}
-    daemon = _spec_of("DaemonSet", "apps/v1", {})
-    assert (daemon["updateStrategy"], daemon["revisionHistoryLimit"]) == (
-        {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}, 10)
 
 
 def test_endpoints_and_endpoint_slice_ports_and_conditions() -> None:
@@ -633,3 +633,121 @@ def test_values_of_the_wrong_type_are_left_for_validation_to_report() -> None:
                 broken["spec"]
         else:
             assert out == broken
+
+
+
+# --- every field written is one of the official schema's, of its type -----------------------
+
+DATA = Path(localsvc.model.__file__).parent / "data"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "object": (dict,), "array": (list,)}
+
+
+@cache
+def _schemas() -> dict[str, Obj]:
+    """The 1.32 OpenAPI v3 component schemas localsvc serves, of every group."""
+    schemas: dict[str, Obj] = {}
+    for path in sorted(DATA.glob("openapi-v3-*.json.gz")):
+        schemas.update(json.loads(gzip.decompress(path.read_bytes()))["components"]["schemas"])
+    return schemas
+
+
+def _resolve(node: Obj) -> Obj:
+    while True:
+        ref = node.get("$ref") or (node.get("allOf") or [{}])[0].get("$ref")
+        if ref is None:
+            return node
+        node = _schemas()[ref.rsplit("/", 1)[1]]
+
+
+def _schema_errors(value: Any, node: Obj, path: str) -> list[str]:
+    node = _resolve(node)
+    types = [t["type"] for t in node.get("oneOf", [])] or [node.get("type")]
+    allowed = tuple(py for t in types if t for py in _TYPES[t])
+    if allowed and (not isinstance(value, allowed)
+                    or isinstance(value, bool) and bool not in allowed):
+        return [f"{path}: {value!r} is not {'/'.join(t for t in types if t)}"]
+    errors: list[str] = []
+    if isinstance(value, dict):
+        properties, extra = node.get("properties"), node.get("additionalProperties")
+        for key, child in value.items():
+            if properties is not None and key in properties:
+                errors += _schema_errors(child, properties[key], f"{path}.{key}")
+            elif isinstance(extra, dict):
+                errors += _schema_errors(child, extra, f"{path}.{key}")
+            elif properties is not None:
+                errors.append(f"{path}.{key}: not in the schema")
+    elif isinstance(value, list) and "items" in node:
+        for index, item in enumerate(value):
+            errors += _schema_errors(item, node["items"], f"{path}[{index}]")
+    return errors
+
+
+def _schema_of(obj: Obj) -> Obj:
+    group, _, version = str(obj["apiVersion"]).rpartition("/")
+    for schema in _schemas().values():
+        for gvk in schema.get("x-kubernetes-group-version-kind", []):
+            if (gvk["group"], gvk["version"], gvk["kind"]) == (group, version, obj["kind"]):
+                return schema
+    raise AssertionError(f"no schema for {obj['apiVersion']} {obj['kind']}")
+
+
+EVERY_RULE: list[Obj] = ALL_KINDS + [
+    _pod({"containers": [_container(
+        env=[{"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+        livenessProbe={"httpGet": {"port": 80}}, readinessProbe={"grpc": {"port": 1}},
+        startupProbe={"tcpSocket": {"port": 80}},
+        lifecycle={"preStop": {"httpGet": {"port": 80}}},
+        resources={"limits": {"cpu": 0.5}})],
+        "initContainers": [_container(name="i")], "ephemeralContainers": [_container(name="e")],
+        "overhead": {"cpu": "0.1"},
+        "volumes": [{"name": "a"}, {"name": "b", "configMap": {"name": "c"}},
+                    {"name": "c", "secret": {"secretName": "s"}},
+                    {"name": "d", "hostPath": {"path": "/d"}},
+                    {"name": "e", "emptyDir": {"sizeLimit": "1024Mi"}},
+                    {"name": "f", "downwardAPI": {"items": [
+                        {"path": "n", "fieldRef": {"fieldPath": "metadata.name"}}]}},
+                    {"name": "g", "ephemeral": {"volumeClaimTemplate": {"spec": {}}}}]}),
+    {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lb"},
+     "spec": {"type": "LoadBalancer", "sessionAffinity": "ClientIP", "ports": [{"port": 80}]}},
+    {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"},
+     "spec": {"type": "ExternalName", "externalName": "example.com", "ports": [{"port": 80}]}},
+    {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "c"},
+     "spec": {"resources": {"requests": {"storage": "1Gi"}}}},
+    {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {
+        "podFailurePolicy": {"rules": [{"action": "Ignore", "onPodConditions": [
+            {"type": "DisruptionTarget"}]}]}, "template": {"spec": {"containers": []}}}},
+    {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "s"},
+     "provisioner": "p"},
+    {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "i"},
+     "spec": {"parameters": {"kind": "K", "name": "n"}}},
+]
+
+
+@pytest.mark.parametrize("obj", EVERY_RULE, ids=lambda o: f"{o['kind']}-{o['metadata']['name']}")
+def test_every_defaulted_field_is_in_the_official_schema(obj: Obj) -> None:
+    out = with_defaults(obj)
+    assert out != obj
+    assert _schema_errors(out, _schema_of(out), "") == []
+
+
+def test_the_examples_default_into_the_schema_and_stay_put() -> None:
+    manifests = [m.obj for m in load_paths([EXAMPLES]).manifests]
+    assert len(manifests) > 10
+    for obj in manifests:
+        once = with_defaults(obj)
+        assert (_schema_errors(once, _schema_of(once), obj["metadata"]["name"]),
+                with_defaults(once)) == ([], once)
+
+
+def test_the_schema_check_finds_unknown_fields_and_wrong_types() -> None:
+    pod = with_defaults(CLIENT_POD)
+    pod["spec"]["containers"][0]["terminationMesagePolicy"] = "File"
+    pod["spec"]["terminationGracePeriodSeconds"] = "30"
+    pod["spec"]["containers"][0]["resources"]["limits"] = {"cpu": True}
+    assert _schema_errors(pod, _schema_of(pod), "") == [
+        ".spec.containers[0].resources.limits.cpu: True is not string/number",
+        ".spec.containers[0].terminationMesagePolicy: not in the schema",
+        ".spec.terminationGracePeriodSeconds: '30' is not integer"]
