@@ -206,6 +206,9 @@ def _stateful_set(obj: Obj) -> None:
     _set_if_missing(retention, "whenScaled", "Retain")
     _replicas_and_history(spec)
     for claim in _mappings(spec.get("volumeClaimTemplates")):
+        # apps/v1 conversion writes every claim template out with its own apiVersion and kind
+        # (as reflective conversion did before 1.17, kubernetes#87583).
+        claim["apiVersion"], claim["kind"] = "v1", "PersistentVolumeClaim"
         default_claim_spec(_struct(claim))
         # SetDefaults_PersistentVolumeClaim: the template's own status, stored in the spec.
         status = _struct(claim, "status")

@@ -504,7 +504,8 @@ def test_stateful_set() -> None:
         "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
         "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
         "replicas": 1, "revisionHistoryLimit": 10,
-        "volumeClaimTemplates": [{"metadata": {"name": "data"},
+        "volumeClaimTemplates": [{"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                                  "metadata": {"name": "data"},
                                   "spec": {"volumeMode": "Filesystem"},
                                   "status": {"phase": "Pending"}}]}
     on_delete = _spec_of("StatefulSet", "apps/v1", {"updateStrategy": {"type": "OnDelete"}})
