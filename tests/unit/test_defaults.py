@@ -16,7 +16,8 @@ import pytest
 
 import localsvc.model
 from localsvc.model.defaults import with_defaults
-from localsvc.model.load import load_paths
+from localsvc.model.load import Manifest, load_paths
+from localsvc.model.validate import validate
 from localsvc.model.defaults_pod import canonical_quantity, default_pull_policy, image_tag
 
 Obj = dict[str, Any]
@@ -752,3 +753,18 @@ def test_the_schema_check_finds_unknown_fields_and_wrong_types() -> None:
         ".spec.containers[0].resources.limits.cpu: True is not string/number",
         ".spec.containers[0].terminationMesagePolicy: not in the schema",
         ".spec.terminationGracePeriodSeconds: '30' is not integer"]
+
+
+
+def test_a_defaulted_object_passes_the_validation_its_manifest_passed() -> None:
+    """kubectl edit and replace send the stored, defaulted object back: it must not fail the
+    rules its manifest passed."""
+    def problems(obj: Obj) -> list[str]:
+        return [p.message for p in validate([Manifest(obj=obj, file="x.yaml", line=1)])]
+    served = ("Pod", "Deployment", "Service", "ConfigMap", "Secret", "Endpoints", "EndpointSlice",
+              "Namespace")
+    objs = [o for o in EVERY_RULE if o["kind"] in served] + \
+        [m.obj for m in load_paths([EXAMPLES]).manifests]
+    assert len(objs) > 20
+    for obj in objs:
+        assert [p for p in problems(with_defaults(obj)) if p not in problems(obj)] == []
