@@ -55,27 +55,19 @@ def with_problems(view: Obj, messages: list[str]) -> Obj:
 
 def service_object(obj: Obj, cluster_ip: str | None, node_ports: Mapping[str, int] | None = None,
                    ingress_ip: str | None = None, pending: str | None = None) -> Obj:
-    """A Service as a cluster returns it: defaults filled in, spec.clusterIP and nodePorts set,
-    status.loadBalancer.ingress for a LoadBalancer that holds its host ports."""
+    """A Service as a cluster returns it: spec.clusterIP and nodePorts set from the node's
+    allocations, status.loadBalancer.ingress for a LoadBalancer that holds its host ports. (Its
+    defaults are stored with it: model/defaults.py.)"""
     out = copy.deepcopy(obj)
     spec = out.setdefault("spec", {})
-    spec.setdefault("type", "ClusterIP")
-    if spec["type"] != "ExternalName":
+    if spec.get("type", "ClusterIP") != "ExternalName":
         ip = "None" if spec.get("clusterIP") == "None" else cluster_ip
         spec["clusterIP"] = ip
         spec["clusterIPs"] = [ip] if ip else []
-        spec.setdefault("sessionAffinity", "None")
-        spec.setdefault("ipFamilies", ["IPv4"])
-        spec.setdefault("internalTrafficPolicy", "Cluster")
     for port in spec.get("ports") or []:
-        port.setdefault("protocol", "TCP")
-        if spec["type"] != "ExternalName":
-            port.setdefault("targetPort", port.get("port"))
-        allocated = (node_ports or {}).get(f"{port['port']}/{port['protocol']}")
+        allocated = (node_ports or {}).get(f"{port.get('port')}/{port.get('protocol', 'TCP')}")
         if allocated:
             port["nodePort"] = allocated
-    if spec["type"] in ("NodePort", "LoadBalancer"):
-        spec.setdefault("externalTrafficPolicy", "Cluster")
     out["status"] = {"loadBalancer": {}}
     if ingress_ip:
         out["status"]["loadBalancer"]["ingress"] = [{"ip": ingress_ip, "ipMode": "VIP"}]

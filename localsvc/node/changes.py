@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localsvc.errors import LocalsvcError, ManifestError, NotFound, Problem
+from localsvc.model.defaults import with_defaults
 from localsvc.model.load import Manifest, ObjectKey
 from localsvc.model.nodeports import allocate_node_ports, node_port_requests
 from localsvc.model.objects import now_iso, stamp, unchanged
@@ -43,16 +44,20 @@ class Prepared:
 
 
 def prepare(manifests: Sequence[Manifest], objects: Mapping[str, Obj]) -> list[Prepared]:
-    """Compare and stamp each manifest against `objects` (deep copies: the slow, pure part of
-    an apply, which may run off the event loop; only reads `objects`)."""
+    """Default, compare and stamp each manifest against `objects` (deep copies: the slow, pure
+    part of an apply, which may run off the event loop; only reads `objects`). Objects are
+    stored with the API server's defaults filled in (model/defaults.py), after validation of
+    the manifest as written: what kubectl reads back and merges against is what a cluster
+    stores, and a manifest that only spells out a default is unchanged."""
     out = []
     for m in manifests:
         key = object_key(m.obj)
         previous = objects.get(key)
-        if previous is not None and unchanged(previous, m.obj):
+        wanted = with_defaults(m.obj)
+        if previous is not None and unchanged(previous, wanted):
             out.append(Prepared(m, key, previous, None))
             continue
-        stored = stamp(m.obj, previous)
+        stored = stamp(wanted, previous)
         if previous is not None and m.obj["kind"] == "Pod" and \
                 previous.get("spec") != stored.get("spec"):
             # Pod specs are immutable in Kubernetes: a changed Pod is a new pod (a change of

@@ -19,6 +19,7 @@ from typing import Any
 
 from localsvc.errors import NotFound
 from localsvc.model.allocation import dns_ip
+from localsvc.model.defaults import with_defaults
 from localsvc.model.endpoints import PodView, service_env
 from localsvc.model.network import plan_for
 from localsvc.model.objects import now_iso
@@ -64,6 +65,9 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing):
         self.ctx = ctx
         self.store = store
         self.state: State = store.load()
+        # Objects stored before defaulting (an older node): defaulted once, as on an apply.
+        self.state.objects = {key: with_defaults(obj)
+                              for key, obj in self.state.objects.items()}
         self.generation = 0  # +1 on every change of the stored objects (see ObjectChanges)
         self.workers: dict[str, PodWorker] = {}  # pod uid -> worker of a desired pod
         self.terminating: dict[str, PodWorker] = {}  # pod uid -> worker stopping its pod

@@ -79,8 +79,10 @@ def test_a_malformed_stored_service_is_reported_and_the_others_served() -> None:
     assert [p.object for p in problems] == ["Service/default/bad"]
 
 
-def test_service_object_fills_defaults_allocations_and_status() -> None:
-    out = svc.service_object(service("lb", type_="LoadBalancer"), "10.9.128.5",
+def test_service_object_fills_allocations_and_status_on_the_stored_defaults() -> None:
+    from localsvc.model.defaults import with_defaults
+
+    out = svc.service_object(with_defaults(service("lb", type_="LoadBalancer")), "10.9.128.5",
                              {"80/TCP": 30080}, ingress_ip="127.0.0.1")
     assert out["spec"]["clusterIP"] == "10.9.128.5" and out["spec"]["clusterIPs"] == [
         "10.9.128.5"]
