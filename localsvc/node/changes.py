@@ -25,6 +25,7 @@ from localsvc.model.objects import now_iso, stamp, unchanged
 from localsvc.model.validate import MAX_REPLICAS, validate
 from localsvc.node import services as svc
 from localsvc.node.context import NodeContext
+from localsvc.node.podworker import PodWorker
 from localsvc.node.store import State, Store, key_of
 from localsvc.node.views import ObjectViews, object_key
 
@@ -91,6 +92,7 @@ class ObjectChanges(ObjectViews):
     state: State
     cluster_range: str
     generation: int  # +1 on every change of the stored objects
+    terminating: dict[str, PodWorker]  # pod uid -> the worker stopping it
 
     def _retire(self, pod_key: str, grace: int | None = None) -> None:
         raise NotImplementedError  # the Controller's
@@ -237,6 +239,8 @@ class ObjectChanges(ObjectViews):
         API's propagationPolicy=Orphan)."""
         results = []
         for key in keys:
+            if key.startswith("Pod/") and grace is not None:
+                self._hurry_terminating(key, grace)
             if key.startswith("Pod/") and key not in self.state.objects:
                 _, namespace, name = key.split("/", 2)
                 if f"{namespace}/{name}" in self.state.pods:
@@ -306,6 +310,14 @@ class ObjectChanges(ObjectViews):
         self.store.save(self.state)
         self._changed_after_commit()
         return results
+
+    def _hurry_terminating(self, pod_key: str, grace: int) -> None:
+        """A pod already terminating under the same name stops within `grace` now (a force
+        delete of a Terminating pod)."""
+        _, namespace, name = pod_key.split("/", 2)
+        for worker in self.terminating.values():
+            if (worker.record.namespace, worker.record.name) == (namespace, name):
+                worker.stop(grace)
 
     def _orphan_pods(self, deployment_key: str) -> None:
         """The Deployment's pods become bare Pods: stored as applied Pods with their own uid (so

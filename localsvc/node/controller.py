@@ -29,6 +29,7 @@ from localsvc.node import services as svc
 from localsvc.node import svclb
 from localsvc.node.changes import ObjectChanges
 from localsvc.node.deploymentsync import DeploymentSync
+from localsvc.node.finalizing import Finalizing
 from localsvc.node.context import NodeContext
 from localsvc.node.dockerevents import start_watching
 from localsvc.node.forwarders import Forwarders
@@ -59,7 +60,7 @@ def _microseconds() -> int:
     return time.time_ns() // 1000
 
 
-class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing):
+class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Finalizing):
     # All four build on ObjectViews; DeploymentSync first: its Deployment status wins.
     def __init__(self, ctx: NodeContext, store: Store, network: NetworkSync | None = None):
         self.ctx = ctx
@@ -71,6 +72,7 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing):
         self.generation = 0  # +1 on every change of the stored objects (see ObjectChanges)
         self.workers: dict[str, PodWorker] = {}  # pod uid -> worker of a desired pod
         self.terminating: dict[str, PodWorker] = {}  # pod uid -> worker stopping its pod
+        self.finalizing: dict[str, Obj] = {}  # deleted, served until its pods are gone
         self._dirty = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.network = network
@@ -211,6 +213,7 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing):
             if worker.done.is_set():
                 del self.terminating[uid]
         changed |= self._assign_load_balancers()
+        self.settle_finalizing()
         if changed:  # written in the store's thread, in order; the loop does not wait for it
             self.store.submit(self.state).add_done_callback(_log_failed_save)
         self._refresh_snapshot()

@@ -90,17 +90,27 @@ class PodWorker:
         self._wake.set()
 
     def stop(self, grace: int | None = None) -> None:
+        """Stop the pod within `grace` seconds (None: its terminationGracePeriodSeconds). A
+        shorter grace asked for later wins, as a force delete of a terminating pod."""
         if self._stop_grace is None:
             spec = self.record.obj.get("spec") or {}
             self._stop_grace = int(
                 grace if grace is not None else spec.get("terminationGracePeriodSeconds", 30)
             )
             self.deleting_since = time.time()
+        elif grace is not None and grace < self._stop_grace:
+            self._stop_grace = grace
         self._wake.set()
 
     @property
     def stopping(self) -> bool:
         return self._stop_grace is not None
+
+    @property
+    def deleted_at_once(self) -> bool:
+        """A grace period of 0 (`kubectl delete --grace-period=0 --force`): the API server
+        removes the object at once; its containers go in the background."""
+        return self._stop_grace == 0
 
     # ---- the loop ---------------------------------------------------------------------------
 

@@ -129,6 +129,7 @@ class StorePublishing(ObjectViews):
     objects: ObjectStore
     network: NetworkSync | None
     publisher: ObjectPublisher
+    finalizing: dict[str, Obj]
     lb_pending: dict[str, str]
     svclb_errors: dict[str, str]
     _svclb_applied: dict[str, svclb.SvclbSpec] | None
@@ -162,7 +163,9 @@ class StorePublishing(ObjectViews):
         events = self.publisher.publish("applied", {
             key: ((obj, self._status_inputs(obj), found.get(key)),
                   partial(self._render_applied, obj, found.get(key, [])))
-            for key, obj in self.state.objects.items() if obj.get("kind") not in DERIVED})
+            for key, obj in self.state.objects.items() if obj.get("kind") not in DERIVED}
+            | {key: (obj, partial(_same, obj)) for key, obj in self.finalizing.items()
+               if obj.get("kind") not in DERIVED})
         services: dict[str, Entry] = {}
         for obj in self.state.objects_of("Service"):
             name = svc.service_key(obj)
@@ -191,7 +194,8 @@ class StorePublishing(ObjectViews):
         changed (an endpoint flip renders one Service's, not 200)."""
         infos = {(s.namespace, s.name): s for s in self.snapshot.services}
         tables = (self.generation, len(self.state.pods),
-                  tuple(sorted((k, tuple(v)) for k, v in found.items())))
+                  tuple(sorted((k, tuple(v)) for k, v in found.items())),
+                  tuple(sorted(self.finalizing)))
         before: _Derived | None = self._derived_inputs
         events: list[WatchEvent] = []
         if before is not None and before.tables == tables:
@@ -311,7 +315,8 @@ class StorePublishing(ObjectViews):
     def _pod_entries(self, found: dict[str, list[str]]) -> dict[str, Entry]:
         entries: dict[str, Entry] = {}
         pods = [(r, self.workers.get(r.uid), False) for r in self.state.pods.values()]
-        pods += [(w.record, w, True) for w in self.terminating.values() if not w.done.is_set()]
+        pods += [(w.record, w, True) for w in self.terminating.values()
+                 if not w.done.is_set() and not w.deleted_at_once]
         for record, worker, deleting in pods:
             status = worker.k8s_status() if worker is not None else None
             since = worker.deleting_since if worker is not None else None

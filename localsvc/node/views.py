@@ -48,6 +48,7 @@ class ObjectViews:
     snapshot: Snapshot
     workers: dict[str, PodWorker]
     terminating: dict[str, PodWorker]
+    finalizing: dict[str, Obj]  # deleted objects served until their pods are gone
     started: str
     dns_ip: str
     lb_pending: dict[str, str]
@@ -149,7 +150,12 @@ class ObjectViews:
             if obj["kind"] in NAMESPACED:
                 used.add(obj["metadata"].get("namespace", "default"))
         used |= {r.namespace for r in self.state.pods.values()}
-        return namespace_objects(self.state.objects_of("Namespace"), used, self.started)
+        # A deleted namespace is served Terminating until its pods are gone (node/finalizing.py).
+        emptying = {o["metadata"]["name"]: o for k, o in self.finalizing.items()
+                    if k.startswith("Namespace/")}
+        served = namespace_objects(self.state.objects_of("Namespace"), used - set(emptying),
+                                   self.started)
+        return sorted([*served, *emptying.values()], key=lambda o: o["metadata"]["name"])
 
     def _with_status(self, obj: Obj) -> Obj:
         out = copy.deepcopy(obj)

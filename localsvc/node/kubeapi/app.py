@@ -222,10 +222,17 @@ def _openapi(answer: openapi.OpenAPIAnswer) -> web.Response:
 
 
 def _written(written: Written, resource: Resource) -> web.Response:
-    headers = {"Warning": ", ".join(f'299 - "{w}"' for w in written.warnings)} \
+    headers = {"Warning": ", ".join(warning_value(w) for w in written.warnings)} \
         if written.warnings else None
     return json_response(with_type(resource, written.obj), status=201 if written.created else 200,
                          headers=headers)
+
+
+def warning_value(text: str) -> str:
+    """One Warning header value, RFC 7234: code 299, no agent, the text as a quoted string
+    (quotes and backslashes escaped; kubectl drops a value it cannot parse)."""
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{quoted}"'
 
 
 async def _json(request: web.Request) -> Any:
@@ -259,7 +266,8 @@ def _write_options(request: web.Request) -> WriteOptions:
     return WriteOptions(dry_run=bool(dry_run),
                         field_validation=query.get("fieldValidation", "Strict") or "Strict",
                         field_manager=query.get("fieldManager", ""),
-                        force=query.get("force") in ("true", "1"))
+                        force=query.get("force") in ("true", "1"),
+                        user_agent=request.headers.get("User-Agent", ""))
 
 
 def _delete_options(request: web.Request, body: dict[str, Any]) -> tuple[int | None, str, bool]:

@@ -12,10 +12,8 @@ managedFields, dryRun (everything checked, nothing stored).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +43,7 @@ from localsvc.model.objects import has_generation, now_iso
 from localsvc.model.validate import validate
 from localsvc.node.changes import prepare
 from localsvc.node.controller import Controller
-from localsvc.node.store import PodRecord, key_of
+from localsvc.node.store import key_of
 
 Obj = dict[str, Any]
 STORED_KINDS = frozenset(kind for _, kind in SUPPORTED_KINDS)
@@ -65,6 +63,7 @@ class WriteOptions:
     field_validation: str = "Strict"
     field_manager: str = ""
     force: bool = False  # server-side apply: take the fields other managers own
+    user_agent: str = ""  # the manager's name when no fieldManager is given
 
 
 @dataclass
@@ -99,6 +98,11 @@ class KubeWrites:
         namespace = obj["metadata"].get("namespace") if resource.namespaced else None
         if namespace and self.controller.objects.get(key_of("Namespace", "", namespace)) is None:
             raise ApiError(st.not_found(st.GroupResource("namespaces"), namespace))
+        if namespace and self.controller.terminating_namespace(namespace):
+            raise ApiError(st.forbidden(
+                group_resource(resource), obj["metadata"].get("name", ""),
+                f"unable to create new content in namespace {namespace} because it is being "
+                "terminated"))
 
     def _writable(self, resource: Resource, verb: str) -> None:
         if resource.kind not in STORED_KINDS:
@@ -189,8 +193,10 @@ class KubeWrites:
                        warnings: list[str], verb: str) -> Written:
         if same_content(live, obj):
             return Written(live, False, warnings)  # no change: no new resourceVersion
-        obj = track_update(live, {**desired_of(obj), "status": live.get("status")},
-                           self._manager(options, verb), now_iso())
+        after = desired_of(obj)
+        if "status" in live:  # a write of the main resource leaves the status as it is
+            after["status"] = live["status"]
+        obj = track_update(live, after, self._manager(options, verb), now_iso())
         return Written(await self._store(resource, desired_of(obj), live, options), False,
                        warnings)
 
@@ -244,47 +250,48 @@ class KubeWrites:
 
     @staticmethod
     def _manager(options: WriteOptions, verb: str) -> str:
-        return options.field_manager or f"localsvc-api-{verb}"
+        """The fieldManager, else what the API server takes: the User-Agent up to its first
+        "/" ("kubectl", "OpenAPI-Generator")."""
+        return options.field_manager or options.user_agent.split("/", 1)[0] or "unknown"
 
     # ---- deletes -----------------------------------------------------------------------------
 
-    async def _dependents_gone(self, dependent: Callable[[PodRecord], bool]) -> None:
-        """Answer a delete once the pods that depend on the object are gone: the owner's under
-        foreground deletion, everything in a namespace (the API server keeps the owner, with a
-        finalizer, or the namespace, Terminating, until then; here it is gone from the store at
-        once and the answer waits instead, which `kubectl delete` waits for all the same)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + FOREGROUND_WAIT
-        controller = self.controller
-        while loop.time() < deadline:
-            if not any(dependent(worker.record) and not worker.done.is_set()
-                       for worker in controller.terminating.values()):
-                return
-            await asyncio.sleep(0.1)
-
     async def delete(self, resource: Resource, namespace: str | None, name: str,
                      grace: int | None, propagation: str, dry_run: bool) -> Obj:
+        """The object, marked deleted, for the kinds the API server answers with it (a pod
+        terminating, a namespace emptying, an owner deleted in the foreground); a Success
+        Status for the others, as their registries do."""
         live = self.existing(resource, namespace, name)
         if resource.kind not in STORED_KINDS and resource.kind != "Pod":
             raise ApiError(st.method_not_supported(group_resource(resource), "delete"))
         if propagation not in ("", "Background", "Foreground", "Orphan"):
             raise ApiError(st.bad_request(f"propagationPolicy {propagation!r} is not one of "
                                           "Background, Foreground, Orphan"))
-        if dry_run:
-            return live
         key = self.key(resource, namespace, name)
+        kept = resource.kind == "Namespace" or (propagation == "Foreground"
+                                                and resource.kind == "Deployment")
+        if dry_run:
+            return live if kept or resource.kind in RETURNS_OBJECT else _success(resource, live)
+        served = self.controller.keep_until_dependents_gone(key, live) if kept else None
         self.controller.delete([key], grace=grace, orphan=propagation == "Orphan")
-        if resource.kind == "Namespace":
-            await self._dependents_gone(lambda record: record.namespace == name)
-        elif propagation == "Foreground":
-            await self._dependents_gone(lambda record: record.owner == key)
+        if served is not None:
+            return served
+        if resource.kind not in RETURNS_OBJECT:
+            return _success(resource, live)
         meta = {**live["metadata"], "deletionTimestamp": now_iso()}
         if grace is not None:
             meta["deletionGracePeriodSeconds"] = grace
         return {**live, "metadata": meta}
 
 
-FOREGROUND_WAIT = 120.0  # seconds a foreground delete waits for the owner's pods to be gone
+# The registries that answer a DELETE with the deleted object (the others with a Status).
+RETURNS_OBJECT = frozenset({"Pod", "Service", "ServiceAccount"})
+
+
+def _success(resource: Resource, live: Obj) -> Obj:
+    meta = live.get("metadata") or {}
+    return st.success(group_resource(resource), str(meta.get("name", "")),
+                      str(meta.get("uid", "")))
 
 
 def as_stored(obj: Obj, live: Obj | None) -> Obj:
