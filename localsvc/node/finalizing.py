@@ -60,8 +60,11 @@ class Finalizing:
 
     def _has_dependents(self, key: str) -> bool:
         kind, _, rest = key.partition("/")
+        # A pod force-deleted (grace 0) is gone from the API at once, its containers going
+        # in the background: it holds nothing up, as on a cluster.
         records = [*self.state.pods.values(),
-                   *(w.record for w in self.terminating.values() if not w.done.is_set())]
+                   *(w.record for w in self.terminating.values()
+                     if not w.done.is_set() and not w.deleted_at_once)]
         if kind == "Namespace":
             namespace = rest.partition("/")[2]
             return any(r.namespace == namespace for r in records)

@@ -23,8 +23,9 @@ class Node(Finalizing):
         self.finalizing = {}
 
 
-def worker(rec: PodRecord, done: bool = False) -> Any:
-    return SimpleNamespace(record=rec, done=SimpleNamespace(is_set=lambda: done))
+def worker(rec: PodRecord, done: bool = False, forced: bool = False) -> Any:
+    return SimpleNamespace(record=rec, done=SimpleNamespace(is_set=lambda: done),
+                           deleted_at_once=forced)
 
 
 def test_a_namespace_stays_terminating_until_its_last_pod_is_gone() -> None:
@@ -38,7 +39,7 @@ def test_a_namespace_stays_terminating_until_its_last_pod_is_gone() -> None:
     node.terminating["u1"] = worker(record("a", "shop"))
     node.terminating["u2"] = worker(record("b", "default"))
     assert not node.settle_finalizing()  # a pod of shop is still stopping
-    node.terminating["u1"] = worker(record("a", "shop"), done=True)
+    node.terminating["u1"] = worker(record("a", "shop"), forced=True)  # force-deleted
     assert node.settle_finalizing() and node.finalizing == {}
 
 

@@ -162,7 +162,8 @@ class KubeApi:
             grace, propagation, dry_run = _delete_options(request, body)
             gone = await self.writes.delete(resource, namespace, name, grace, propagation,
                                             dry_run)
-            return json_response(with_type(resource, gone))
+            return json_response(gone if gone.get("kind") == "Status" else
+                                 with_type(resource, gone))
         raise ApiError(st.method_not_supported(_group_resource(resource), method))
 
     async def _subresource(self, request: web.Request, resource: Resource,
