@@ -1,7 +1,8 @@
 """Decode BuildKit's progress: the protobuf `StatusResponse` (moby/buildkit
 api/services/control/control.proto) that the engine sends base64-encoded as the `aux` of
-`moby.buildkit.trace` messages. A small hand-written wire-format reader: only the fields the
-progress display needs, unknown fields skipped, so newer engines with more fields still decode.
+`moby.buildkit.trace` messages, read with the wire-format reader the Kubernetes API's protobuf
+uses (model/kubeapi/protowire): only the fields the progress display needs, unknown fields
+skipped, so newer engines with more fields still decode.
 
     StatusResponse { repeated Vertex vertexes = 1; repeated VertexStatus statuses = 2;
                      repeated VertexLog logs = 3; }
@@ -15,14 +16,13 @@ progress display needs, unknown fields skipped, so newer engines with more field
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
+# fields, read_varint and ProtobufError are this module's reader, as callers import them.
+from localsvc.model.kubeapi.protowire import LENGTH_DELIMITED, ProtobufError, fields, read_varint
 
-
-class ProtobufError(ValueError):
-    """The bytes are not a well-formed protobuf message."""
+__all__ = ["ProtobufError", "StatusResponse", "Vertex", "VertexLog", "VertexStatus",
+           "decode_status", "decode_timestamp", "fields", "read_varint"]
 
 
 @dataclass
@@ -58,47 +58,6 @@ class StatusResponse:
     vertexes: list[Vertex] = field(default_factory=list)
     statuses: list[VertexStatus] = field(default_factory=list)
     logs: list[VertexLog] = field(default_factory=list)
-
-
-def read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    """The varint at `pos` and the position after it."""
-    result = shift = 0
-    while True:
-        if pos >= len(data):
-            raise ProtobufError("truncated varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise ProtobufError("varint longer than 10 bytes")
-
-
-def fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
-    """(field number, wire type, value) of each field: an int for varints and fixed-width
-    fields, the raw bytes for length-delimited ones."""
-    pos = 0
-    while pos < len(data):
-        key, pos = read_varint(data, pos)
-        number, wire = key >> 3, key & 7
-        value: int | bytes
-        if wire == VARINT:
-            value, pos = read_varint(data, pos)
-        elif wire == LENGTH:
-            size, pos = read_varint(data, pos)
-            if pos + size > len(data):
-                raise ProtobufError(f"field {number} runs past the end of the message")
-            value, pos = data[pos : pos + size], pos + size
-        elif wire in (FIXED64, FIXED32):
-            width = 8 if wire == FIXED64 else 4
-            if pos + width > len(data):
-                raise ProtobufError(f"field {number} runs past the end of the message")
-            value, pos = int.from_bytes(data[pos : pos + width], "little"), pos + width
-        else:
-            raise ProtobufError(f"unsupported wire type {wire} for field {number}")
-        yield number, wire, value
 
 
 def _text(value: int | bytes) -> str:
@@ -179,7 +138,7 @@ def decode_status(data: bytes) -> StatusResponse:
     """A StatusResponse from its serialized bytes."""
     response = StatusResponse()
     for number, wire, value in fields(data):
-        if wire != LENGTH or not isinstance(value, bytes):
+        if wire != LENGTH_DELIMITED or not isinstance(value, bytes):
             continue
         if number == 1:
             response.vertexes.append(decode_vertex(value))

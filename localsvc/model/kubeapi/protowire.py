@@ -3,7 +3,8 @@
 A message is a sequence of (tag, value); the tag is a varint holding the field number and the
 wire type: 0 varint, 1 fixed 64 bits, 2 length-delimited (strings, bytes, embedded messages,
 packed repeated scalars), 5 fixed 32 bits. Groups (3, 4) are long deprecated and not met in
-Kubernetes. Pure; errors are ProtobufError naming the byte offset.
+Kubernetes. Pure; errors are ProtobufError naming the byte offset. Read by the Kubernetes API's
+protobuf bodies (protobuf.py) and by BuildKit's progress stream (runtime/buildkit_status.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ SCALAR_WIRE_TYPES = {
 
 
 class ProtobufError(ValueError):
-    """A request body that is not valid Kubernetes protobuf (the API answers 400 BadRequest)."""
+    """Bytes that are not a well-formed protobuf message (for a Kubernetes API request body, the
+    API answers 400 BadRequest)."""
 
 
 def read_varint(data: bytes, offset: int) -> tuple[int, int]:
@@ -32,7 +34,7 @@ def read_varint(data: bytes, offset: int) -> tuple[int, int]:
     value = 0
     for index in range(10):  # a 64-bit value takes at most 10 bytes
         if offset + index >= len(data):
-            raise ProtobufError(f"a varint is cut short at byte {offset + index}")
+            raise ProtobufError(f"truncated varint: cut short at byte {offset + index}")
         byte = data[offset + index]
         value |= (byte & 0x7F) << (7 * index)
         if not byte & 0x80:
@@ -58,7 +60,7 @@ def fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
             length, offset = read_varint(data, offset)
             if offset + length > len(data):
                 raise ProtobufError(f"field {number} at byte {start} claims {length} bytes, "
-                                    f"{len(data) - offset} remain")
+                                    f"{len(data) - offset} remain: past the end of the message")
             value, offset = data[offset:offset + length], offset + length
         else:
             size = 8 if wire_type == FIXED64 else 4
