@@ -9,12 +9,7 @@ example's objects twice: as written in namespace "raw", and through with_default
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
-import shutil
-import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +20,20 @@ import yaml
 from aiohttp import web
 
 from localsvc.model.defaults import with_defaults
-from localsvc.model.kubeapi import discovery, status
+from localsvc.model.kubeapi import status
 from localsvc.model.kubeapi.resources import by_path
+from tests.net.kubectl_server import (
+    json_answer,
+    requires_kubectl,
+    root_discovery,
+    run_kubectl,
+    serving,
+    split_resource_path,
+    write_kubeconfig,
+)
 from tests.net.ports import free_port
 
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-pytestmark = pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl is not installed")
+pytestmark = requires_kubectl
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "backend-service"
 
 Obj = dict[str, Any]
@@ -59,49 +62,28 @@ def _objects() -> dict[tuple[str, str], list[Obj]]:
 OBJECTS = _objects()
 
 
-def _answer(document: object, code: int = 200,
-            content_type: str = "application/json") -> web.Response:
-    return web.Response(status=code, body=json.dumps(document).encode(),
-                        headers={"Content-Type": content_type})
-
-
 def _resource_request(request: web.Request) -> web.Response:
-    parts = request.path.strip("/").split("/")
-    group, version, rest = ("", parts[1], parts[2:]) if parts[0] == "api" else (
-        parts[1], parts[2], parts[3:])
-    namespace = rest[1] if len(rest) >= 3 and rest[0] == "namespaces" else ""
-    rest = rest[2:] if namespace else rest
+    group, version, namespace, rest = split_resource_path(request.path)
     resource = by_path(group, version, rest[0])
     if resource is None:
         return web.Response(status=404)
-    objects = OBJECTS.get((namespace, rest[0]), [])
+    objects = OBJECTS.get((namespace or "", rest[0]), [])
     if len(rest) == 2:
         found = [o for o in objects if o["metadata"]["name"] == rest[1]]
         if not found:
-            return _answer(status.not_found(status.GroupResource(resource.plural, group),
-                                            rest[1]), 404)
-        return _answer(found[0])
+            return json_answer(status.not_found(status.GroupResource(resource.plural, group),
+                                                rest[1]), 404)
+        return json_answer(found[0])
     # describe lists the Deployment's ReplicaSets, a Service's Endpoints...: none here.
-    return _answer({"kind": f"{resource.kind}List", "apiVersion": resource.api_version,
-                    "metadata": {"resourceVersion": "7"}, "items": []})
+    return json_answer({"kind": f"{resource.kind}List", "apiVersion": resource.api_version,
+                        "metadata": {"resourceVersion": "7"}, "items": []})
 
 
 def _make_app(port: int) -> web.Application:
     async def handle(request: web.Request) -> web.Response:
         path = request.path.rstrip("/") or "/"
-        if path == "/version":
-            return _answer(discovery.version_info())
-        if path in ("/api", "/apis"):
-            chosen = discovery.negotiate(request.headers.get("Accept", ""))
-            if chosen is None:
-                return web.Response(status=406)
-            if chosen.aggregated:
-                assert chosen.version is not None
-                return _answer(discovery.aggregated_discovery(path == "/api", chosen.version),
-                               content_type=chosen.content_type)
-            return _answer(discovery.api_versions(f"127.0.0.1:{port}") if path == "/api"
-                           else discovery.api_group_list())
-        return _resource_request(request)
+        answer = root_discovery(path, request.headers.get("Accept", ""), port)
+        return _resource_request(request) if answer is None else answer
 
     app = web.Application()
     app.router.add_route("GET", "/{tail:.*}", handle)
@@ -118,34 +100,14 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("kubectl-describe")
     port = free_port()
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(_make_app(port))
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    kubeconfig = tmp / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
-        "users": [{"name": "test", "user": {}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
-    }))
-    try:
+    kubeconfig = write_kubeconfig(tmp, port)
+    with serving(_make_app(port), port):
         yield Server(kubeconfig, tmp)
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
 
 
 def describe(server: Server, namespace: str, what: str) -> str:
-    done = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(server.kubeconfig), "--cache-dir",
-         str(server.tmp / "cache"), "--request-timeout=10s", "-n", namespace, "describe", what,
-         "--show-events=false"],
-        capture_output=True, text=True, timeout=30)
+    done = run_kubectl(server.kubeconfig, server.tmp, "-n", namespace, "describe", what,
+                       "--show-events=false", cache=server.tmp / "cache", timeout=30)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

@@ -8,10 +8,7 @@ temporary kubeconfig. Each kubectl gets its own cache directory, so every run di
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -24,10 +21,17 @@ from aiohttp import web
 
 from localsvc.model.kubeapi import discovery, openapi
 from localsvc.model.kubeapi.resources import RESOURCES
+from tests.net.kubectl_server import (
+    json_answer,
+    requires_kubectl,
+    root_discovery,
+    run_kubectl,
+    serving,
+    write_kubeconfig,
+)
 from tests.net.ports import free_port
 
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-pytestmark = pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl is not installed")
+pytestmark = requires_kubectl
 
 
 @dataclass
@@ -75,45 +79,31 @@ def discovery_app(log: RequestLog, port: int) -> web.Application:
                 log.writes.append(f"{request.method} {request.path_qs}")
                 log.bodies.append((request.headers.get("Content-Type", ""), body))
         if path == STORED_PATH:  # the one object, for kubectl apply's three-way merge
-            return json_response(STORED)
+            return json_answer(STORED)
         response = answer(path, accept, request.query.get("hash"),
                           request.headers.get("If-None-Match"))
         log.add(request.path, accept, response.headers.get("Content-Type", "")
                 if response.status == 200 else str(response.status))
         return response
 
-    def json_response(document: object, content_type: str = "application/json") -> web.Response:
-        return web.Response(body=json.dumps(document).encode(), headers={"Content-Type": content_type})
-
     def sent(answer: openapi.OpenAPIAnswer) -> web.Response:
         return web.Response(status=answer.status, body=answer.body, headers=answer.headers)
 
     def answer(path: str, accept: str, requested_hash: str | None,
                if_none_match: str | None) -> web.Response:
-        if path == "/version":
-            return json_response(discovery.version_info())
-        if path in ("/api", "/apis"):
-            chosen = discovery.negotiate(accept)
-            if chosen is None:
-                return web.Response(status=406)
-            if chosen.aggregated:
-                assert chosen.version is not None
-                return json_response(
-                    discovery.aggregated_discovery(path == "/api", chosen.version),
-                    chosen.content_type)
-            if path == "/api":
-                return json_response(discovery.api_versions(f"127.0.0.1:{port}"))
-            return json_response(discovery.api_group_list())
+        root = root_discovery(path, accept, port)
+        if root is not None:
+            return root
         parts = path.strip("/").split("/")
         if parts[0] == "api" and len(parts) == 2:
             document = discovery.api_resource_list("", parts[1])
-            return json_response(document) if document else web.Response(status=404)
+            return json_answer(document) if document else web.Response(status=404)
         if parts[0] == "apis" and len(parts) == 3:
             document = discovery.api_resource_list(parts[1], parts[2])
-            return json_response(document) if document else web.Response(status=404)
+            return json_answer(document) if document else web.Response(status=404)
         if parts[0] == "apis" and len(parts) == 2:
             group = discovery.api_group(parts[1])
-            return json_response(group) if group else web.Response(status=404)
+            return json_answer(group) if group else web.Response(status=404)
         if path == "/openapi/v2":
             return sent(openapi.answer_v2(accept, if_none_match))
         if path == "/openapi/v3":
@@ -141,26 +131,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("kubectl-discovery")
     port = free_port()
     log = RequestLog()
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(discovery_app(log, port))
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    kubeconfig = tmp / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
-        "users": [{"name": "test", "user": {}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
-    }))
-    try:
+    kubeconfig = write_kubeconfig(tmp, port)
+    with serving(discovery_app(log, port), port):
         yield Server(port, log, kubeconfig, tmp)
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
 
 
 _runs = iter(range(1_000_000))
@@ -170,14 +143,9 @@ def kubectl(server: Server, *args: str,
             cache: Path | None = None) -> tuple[str, list[tuple[str, str, str]]]:
     """Run kubectl with `cache` (default: a fresh one); its stdout and the requests it made
     (path, Accept, the Content-Type or status answered)."""
-    cache = cache or server.tmp / f"cache-{next(_runs)}"
     before = len(server.log.paths())
-    result = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(server.kubeconfig), "--cache-dir", str(cache),
-         "--request-timeout=10s", *args],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(server.tmp)},
-    )
+    result = run_kubectl(server.kubeconfig, server.tmp, *args,
+                         cache=cache or server.tmp / f"cache-{next(_runs)}")
     assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
     return result.stdout, server.log.since(before)
 
@@ -252,11 +220,7 @@ def test_explain_recursive_lists_nested_fields(server: Server) -> None:
 def test_unknown_paths_are_not_found(server: Server) -> None:
     out, _ = kubectl(server, "get", "--raw", "/apis/apps/v1")
     assert json.loads(out)["groupVersion"] == "apps/v1"
-    result = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(server.kubeconfig), "--request-timeout=10s",
-         "get", "--raw", "/apis/batch/v1"],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(server.tmp)})
+    result = run_kubectl(server.kubeconfig, server.tmp, "get", "--raw", "/apis/batch/v1")
     assert result.returncode != 0
     assert "the server could not find the requested resource" in result.stderr
 
@@ -281,11 +245,8 @@ def test_kubectl_leaves_field_validation_to_the_server(server: Server) -> None:
     start = len(server.log.paths())
     with server.log.lock:
         writes_before = len(server.log.writes)
-    result = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(server.kubeconfig), "--cache-dir", str(server.tmp / "c-v"),
-         "--request-timeout=10s", "create", "--dry-run=server", "-f", str(manifest)],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(server.tmp)})
+    result = run_kubectl(server.kubeconfig, server.tmp, "create", "--dry-run=server", "-f",
+                         str(manifest), cache=server.tmp / "c-v")
     assert result.returncode != 0  # the test server has no deployments to create into
     with server.log.lock:
         writes = server.log.writes[writes_before:]

@@ -9,12 +9,8 @@ temporary kubeconfig and its own cache directory each time.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
-import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,12 +22,20 @@ import pytest
 from aiohttp import web
 
 from localsvc.errors import Problem
-from localsvc.model.kubeapi import discovery, fieldselect, listing, status, tables
+from localsvc.model.kubeapi import fieldselect, listing, status, tables
 from localsvc.model.kubeapi.resources import by_path
+from tests.net.kubectl_server import (
+    json_answer,
+    requires_kubectl,
+    root_discovery,
+    run_kubectl,
+    serving,
+    split_resource_path,
+    write_kubeconfig,
+)
 from tests.net.ports import free_port
 
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-pytestmark = pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl is not installed")
+pytestmark = requires_kubectl
 
 START = time.time()
 RV = 1000
@@ -106,19 +110,8 @@ class Server:
     queries: list[str] = field(default_factory=list)
 
 
-def answer_json(document: object, code: int = 200,
-                content_type: str = "application/json") -> web.Response:
-    return web.Response(status=code, body=json.dumps(document).encode(),
-                        headers={"Content-Type": content_type})
-
-
 def resource_request(request: web.Request) -> web.Response:
-    parts = request.path.strip("/").split("/")
-    group, version, rest = ("", parts[1], parts[2:]) if parts[0] == "api" else (
-        parts[1], parts[2], parts[3:])
-    namespace = None
-    if len(rest) >= 2 and rest[0] == "namespaces":
-        namespace, rest = rest[1], rest[2:]
+    group, version, namespace, rest = split_resource_path(request.path)
     resource = by_path(group, version, rest[0])
     if resource is None or rest[0] not in OBJECTS:
         return web.Response(status=404)
@@ -130,11 +123,11 @@ def resource_request(request: web.Request) -> web.Response:
         found = [o for o in objects if o["metadata"]["name"] == rest[1]]
         if not found:
             gone = status.not_found(status.GroupResource(resource.plural, group), rest[1])
-            return answer_json(gone, 404)
+            return json_answer(gone, 404)
         if wanted:
-            return answer_json(tables.table(resource.kind, found, time.time(), include),
+            return json_answer(tables.table(resource.kind, found, time.time(), include),
                                content_type=wanted.content_type)
-        return answer_json({"kind": resource.kind, "apiVersion": resource.api_version,
+        return json_answer({"kind": resource.kind, "apiVersion": resource.api_version,
                             **found[0]})
     try:
         matches = fieldselect.compile_selector(resource.kind,
@@ -145,16 +138,16 @@ def resource_request(request: web.Request) -> web.Response:
             oldest_version=RV - 10, within_namespace=namespace is not None,
             selective="fieldSelector" in request.query)
     except fieldselect.FieldSelectorError as err:
-        return answer_json(status.bad_request(str(err)), 400)
+        return json_answer(status.bad_request(str(err)), 400)
     except listing.ListError as err:
-        return answer_json(err.status, err.status["code"])
+        return json_answer(err.status, err.status["code"])
     if wanted:
-        return answer_json(tables.table(resource.kind, page.items, time.time(), include,
+        return json_answer(tables.table(resource.kind, page.items, time.time(), include,
                                         page.resource_version,
                                         continue_token=page.continue_token,
                                         remaining_item_count=page.remaining_item_count),
                            content_type=wanted.content_type)
-    return answer_json(listing.list_body(resource.kind, resource.api_version, page))
+    return json_answer(listing.list_body(resource.kind, resource.api_version, page))
 
 
 async def create(request: web.Request) -> web.Response:
@@ -162,13 +155,13 @@ async def create(request: web.Request) -> web.Response:
     body = await request.json()
     name = body["metadata"]["name"]
     if name == "taken":
-        return answer_json(status.already_exists(status.GroupResource("configmaps"), name), 409)
+        return json_answer(status.already_exists(status.GroupResource("configmaps"), name), 409)
     if name == "bad":
         problems = [Problem("-", 3, "ConfigMap", name, "data.a b", "must consist of "
                             "alphanumeric characters, '-', '_' or '.' (got \"a b\")"),
                     Problem("-", 5, "ConfigMap", name, "metadata.labels", "required")]
-        return answer_json(status.invalid_from_problems("ConfigMap", "", name, problems), 422)
-    return answer_json(body, 201)
+        return json_answer(status.invalid_from_problems("ConfigMap", "", name, problems), 422)
+    return json_answer(body, 201)
 
 
 def make_app(log: list[str], port: int) -> web.Application:
@@ -177,21 +170,8 @@ def make_app(log: list[str], port: int) -> web.Application:
         if request.method == "POST":
             return await create(request)
         path = request.path.rstrip("/") or "/"
-        accept = request.headers.get("Accept", "")
-        if path == "/version":
-            return answer_json(discovery.version_info())
-        if path in ("/api", "/apis"):
-            chosen = discovery.negotiate(accept)
-            if chosen is None:
-                return web.Response(status=406)
-            if chosen.aggregated:
-                assert chosen.version is not None
-                return answer_json(discovery.aggregated_discovery(path == "/api",
-                                                                  chosen.version),
-                                   content_type=chosen.content_type)
-            return answer_json(discovery.api_versions(f"127.0.0.1:{port}") if path == "/api"
-                               else discovery.api_group_list())
-        return resource_request(request)
+        answer = root_discovery(path, request.headers.get("Accept", ""), port)
+        return resource_request(request) if answer is None else answer
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
@@ -203,39 +183,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("kubectl-tables")
     port = free_port()
     queries: list[str] = []
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(make_app(queries, port))
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    kubeconfig = tmp / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
-        "users": [{"name": "test", "user": {}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test",
-                                                  "namespace": "default"}}],
-    }))
-    try:
+    kubeconfig = write_kubeconfig(tmp, port, namespace="default")
+    with serving(make_app(queries, port), port):
         yield Server(kubeconfig, tmp, queries)
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
 
 
 _runs = iter(range(1_000_000))
 
 
 def kubectl(server: Server, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(server.kubeconfig), "--cache-dir",
-         str(server.tmp / f"cache-{next(_runs)}"), "--request-timeout=10s", *args],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(server.tmp)},
-    )
+    result = run_kubectl(server.kubeconfig, server.tmp, *args,
+                         cache=server.tmp / f"cache-{next(_runs)}")
     assert (result.returncode == 0) == ok, f"kubectl {' '.join(args)}: {result.stderr}"
     return result
 
