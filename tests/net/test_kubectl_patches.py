@@ -11,10 +11,8 @@ each test checks both what kubectl sent and the object that results.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -33,10 +31,10 @@ from localsvc.model.kubeapi.patch import (
     apply_strategic_merge_patch,
 )
 from localsvc.model.kubeapi.patchmeta import root_type
+from tests.net.kubectl_server import requires_kubectl, run_kubectl, serving, write_kubeconfig
 from tests.net.ports import free_port
 
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-pytestmark = pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl is not installed")
+pytestmark = requires_kubectl
 
 DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
 SMP = "application/strategic-merge-patch+json"
@@ -181,37 +179,18 @@ def fake_api(server: FakeServer) -> web.Application:
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeServer]:
     tmp = tmp_path_factory.mktemp("kubectl-patches")
     port = free_port()
-    kubeconfig = tmp / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
-        "users": [{"name": "test", "user": {}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test",
-                                                  "namespace": "default"}}],
-    }))
-    server = FakeServer(port, tmp, kubeconfig)
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(fake_api(server))
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
+    server = FakeServer(port, tmp, write_kubeconfig(tmp, port, namespace="default"))
+    with serving(fake_api(server), port):
         yield server
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
+
+
+def kubectl_result(api: FakeServer, *args: str,
+                   stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return run_kubectl(api.kubeconfig, api.tmp, *args, cache=api.tmp / "cache", stdin=stdin)
 
 
 def kubectl(api: FakeServer, *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(api.kubeconfig), "--cache-dir", str(api.tmp / "cache"),
-         "--request-timeout=10s", *args],
-        input=stdin, capture_output=True, text=True, timeout=60, check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(api.tmp)},
-    )
+    result = kubectl_result(api, *args, stdin=stdin)
     assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
     return result.stdout
 
@@ -372,12 +351,8 @@ def test_patch_types(api: FakeServer, patch_type: str, patch: Any, content_type:
 
 def test_a_patch_error_reaches_kubectl_with_its_message(api: FakeServer) -> None:
     fresh(api)
-    result = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(api.kubeconfig), "--cache-dir", str(api.tmp / "cache"),
-         "--request-timeout=10s", "patch", "deployment", "web", "--type=json", "-p",
-         '[{"op": "remove", "path": "/spec/nothere"}]'],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(api.tmp)})
+    result = kubectl_result(api, "patch", "deployment", "web", "--type=json", "-p",
+                            '[{"op": "remove", "path": "/spec/nothere"}]')
     assert result.returncode != 0
     assert "the JSON patch does not apply" in result.stderr
     api.taken()

@@ -9,10 +9,7 @@ object (400 when it does not decode), recording the Content-Type and body.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,10 +26,10 @@ from cryptography.x509.oid import NameOID
 
 from localsvc.model.kubeapi import discovery
 from localsvc.model.kubeapi.protobuf import ProtobufError, decode_request, is_protobuf
+from tests.net.kubectl_server import requires_kubectl, run_kubectl, serving, write_kubeconfig
 from tests.net.ports import free_port
 
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-pytestmark = pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl is not installed")
+pytestmark = requires_kubectl
 
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
@@ -122,29 +119,10 @@ def capture_app(capture: Capture) -> web.Application:
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
     tmp = tmp_path_factory.mktemp("kubectl-protobuf")
     port = free_port()
-    kubeconfig = tmp / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
-        "users": [{"name": "test", "user": {}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test",
-                                                  "namespace": "default"}}],
-    }))
     write_input_files(tmp)
-    server = Capture(port, tmp, kubeconfig)
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(capture_app(server))
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
+    server = Capture(port, tmp, write_kubeconfig(tmp, port, namespace="default"))
+    with serving(capture_app(server), port):
         yield server
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
 
 
 def write_input_files(directory: Path) -> None:
@@ -165,12 +143,8 @@ def write_input_files(directory: Path) -> None:
 
 
 def kubectl(capture: Capture, *args: str) -> str:
-    result = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(capture.kubeconfig), "--cache-dir",
-         str(capture.tmp / "cache"), "--request-timeout=10s", *args],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(capture.tmp)}, cwd=capture.tmp,
-    )
+    result = run_kubectl(capture.kubeconfig, capture.tmp, *args, cache=capture.tmp / "cache",
+                         cwd=capture.tmp)
     assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
     return result.stdout
 
