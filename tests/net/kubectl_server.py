@@ -11,7 +11,7 @@ import json
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from localsvc.model.kubeapi import discovery
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 requires_kubectl = pytest.mark.skipif(not Path(KUBECTL).exists(),
                                       reason="kubectl is not installed")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def write_kubeconfig(directory: Path, port: int, namespace: str | None = None) -> Path:
@@ -40,9 +41,12 @@ def write_kubeconfig(directory: Path, port: int, namespace: str | None = None) -
 
 
 @contextmanager
-def serving(app: web.Application, port: int) -> Iterator[None]:
-    """`app` answering on 127.0.0.1:`port` from a daemon thread's event loop while the block
-    runs (kubectl is a blocking subprocess, so the loop cannot be the test's)."""
+def serving(handle: Handler, port: int, method: str = "*") -> Iterator[None]:
+    """`handle` answering every path's `method` requests on 127.0.0.1:`port` from a daemon
+    thread's event loop while the block runs (kubectl is a blocking subprocess, so the loop
+    cannot be the test's)."""
+    app = web.Application()
+    app.router.add_route(method, "/{tail:.*}", handle)
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app)
     loop.run_until_complete(runner.setup())

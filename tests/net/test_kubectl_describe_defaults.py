@@ -23,6 +23,7 @@ from localsvc.model.defaults import with_defaults
 from localsvc.model.kubeapi import status
 from localsvc.model.kubeapi.resources import by_path
 from tests.net.kubectl_server import (
+    Handler,
     json_answer,
     requires_kubectl,
     root_discovery,
@@ -79,15 +80,13 @@ def _resource_request(request: web.Request) -> web.Response:
                         "metadata": {"resourceVersion": "7"}, "items": []})
 
 
-def _make_app(port: int) -> web.Application:
+def _handler(port: int) -> Handler:
     async def handle(request: web.Request) -> web.Response:
         path = request.path.rstrip("/") or "/"
         answer = root_discovery(path, request.headers.get("Accept", ""), port)
         return _resource_request(request) if answer is None else answer
 
-    app = web.Application()
-    app.router.add_route("GET", "/{tail:.*}", handle)
-    return app
+    return handle
 
 
 @dataclass
@@ -101,7 +100,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("kubectl-describe")
     port = free_port()
     kubeconfig = write_kubeconfig(tmp, port)
-    with serving(_make_app(port), port):
+    with serving(_handler(port), port, method="GET"):
         yield Server(kubeconfig, tmp)
 
 

@@ -22,6 +22,7 @@ from aiohttp import web
 from localsvc.model.kubeapi import discovery, openapi
 from localsvc.model.kubeapi.resources import RESOURCES
 from tests.net.kubectl_server import (
+    Handler,
     json_answer,
     requires_kubectl,
     root_discovery,
@@ -69,7 +70,7 @@ STORED: dict[str, Any] = {**_APPLIED, "metadata": {
     "annotations": {"kubectl.kubernetes.io/last-applied-configuration": json.dumps(_APPLIED)}}}
 
 
-def discovery_app(log: RequestLog, port: int) -> web.Application:
+def discovery_handler(log: RequestLog, port: int) -> Handler:
     async def handle(request: web.Request) -> web.Response:
         path = request.path.rstrip("/") or "/"
         accept = request.headers.get("Accept", "")
@@ -113,9 +114,7 @@ def discovery_app(log: RequestLog, port: int) -> web.Application:
                                           datetime.now(timezone.utc), if_none_match))
         return web.Response(status=404)
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    return app
+    return handle
 
 
 @dataclass
@@ -132,7 +131,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
     log = RequestLog()
     kubeconfig = write_kubeconfig(tmp, port)
-    with serving(discovery_app(log, port), port):
+    with serving(discovery_handler(log, port), port):
         yield Server(port, log, kubeconfig, tmp)
 
 

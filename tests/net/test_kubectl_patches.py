@@ -31,7 +31,13 @@ from localsvc.model.kubeapi.patch import (
     apply_strategic_merge_patch,
 )
 from localsvc.model.kubeapi.patchmeta import root_type
-from tests.net.kubectl_server import requires_kubectl, run_kubectl, serving, write_kubeconfig
+from tests.net.kubectl_server import (
+    Handler,
+    requires_kubectl,
+    run_kubectl,
+    serving,
+    write_kubeconfig,
+)
 from tests.net.ports import free_port
 
 pytestmark = requires_kubectl
@@ -134,7 +140,7 @@ def patched(obj: dict[str, Any], content_type: str, body: Any, type_name: str) -
     raise PatchError(f"unsupported patch type {content_type}", 415)
 
 
-def fake_api(server: FakeServer) -> web.Application:
+def fake_api(server: FakeServer) -> Handler:
     async def handle(request: web.Request) -> web.Response:
         path = request.path.rstrip("/")
         if request.method == "GET" and path in DISCOVERY:
@@ -170,9 +176,7 @@ def fake_api(server: FakeServer) -> web.Application:
             except PatchError as error:
                 return status(error.status, error.message)
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    return app
+    return handle
 
 
 @pytest.fixture(scope="module")

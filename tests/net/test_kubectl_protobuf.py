@@ -26,7 +26,13 @@ from cryptography.x509.oid import NameOID
 
 from localsvc.model.kubeapi import discovery
 from localsvc.model.kubeapi.protobuf import ProtobufError, decode_request, is_protobuf
-from tests.net.kubectl_server import requires_kubectl, run_kubectl, serving, write_kubeconfig
+from tests.net.kubectl_server import (
+    Handler,
+    requires_kubectl,
+    run_kubectl,
+    serving,
+    write_kubeconfig,
+)
 from tests.net.ports import free_port
 
 pytestmark = requires_kubectl
@@ -88,7 +94,7 @@ def legacy_discovery(path: str, port: int) -> dict[str, Any] | None:
     return None
 
 
-def capture_app(capture: Capture) -> web.Application:
+def capture_handler(capture: Capture) -> Handler:
     async def handle(request: web.Request) -> web.Response:
         if request.method == "POST":
             body = await request.read()
@@ -110,9 +116,7 @@ def capture_app(capture: Capture) -> web.Application:
             return web.Response(status=404)
         return web.json_response(document)
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    return app
+    return handle
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +125,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
     port = free_port()
     write_input_files(tmp)
     server = Capture(port, tmp, write_kubeconfig(tmp, port, namespace="default"))
-    with serving(capture_app(server), port):
+    with serving(capture_handler(server), port):
         yield server
 
 

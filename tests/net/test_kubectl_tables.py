@@ -25,6 +25,7 @@ from localsvc.errors import Problem
 from localsvc.model.kubeapi import fieldselect, listing, status, tables
 from localsvc.model.kubeapi.resources import by_path
 from tests.net.kubectl_server import (
+    Handler,
     json_answer,
     requires_kubectl,
     root_discovery,
@@ -164,7 +165,7 @@ async def create(request: web.Request) -> web.Response:
     return json_answer(body, 201)
 
 
-def make_app(log: list[str], port: int) -> web.Application:
+def handler(log: list[str], port: int) -> Handler:
     async def handle(request: web.Request) -> web.Response:
         log.append(request.path_qs)
         if request.method == "POST":
@@ -173,9 +174,7 @@ def make_app(log: list[str], port: int) -> web.Application:
         answer = root_discovery(path, request.headers.get("Accept", ""), port)
         return resource_request(request) if answer is None else answer
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    return app
+    return handle
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +183,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
     queries: list[str] = []
     kubeconfig = write_kubeconfig(tmp, port, namespace="default")
-    with serving(make_app(queries, port), port):
+    with serving(handler(queries, port), port):
         yield Server(kubeconfig, tmp, queries)
 
 
