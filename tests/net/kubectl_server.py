@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 
 from localsvc.model.kubeapi import discovery
+from tests.net.ports import free_port
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 requires_kubectl = pytest.mark.skipif(not Path(KUBECTL).exists(),
@@ -38,6 +39,15 @@ def write_kubeconfig(directory: Path, port: int, namespace: str | None = None) -
         "contexts": [{"name": "test", "context": context}],
     }))
     return kubeconfig
+
+
+def kubectl_home(tmp_path_factory: pytest.TempPathFactory, name: str,
+                 namespace: str | None = None) -> tuple[Path, int, Path]:
+    """A fresh directory named after `name`, a free loopback port for the API, and the
+    kubeconfig in that directory pointing at it: (directory, port, kubeconfig)."""
+    tmp = tmp_path_factory.mktemp(name)
+    port = free_port()
+    return tmp, port, write_kubeconfig(tmp, port, namespace)
 
 
 @contextmanager

@@ -25,14 +25,13 @@ from localsvc.model.kubeapi.resources import by_path
 from tests.net.kubectl_server import (
     Handler,
     json_answer,
+    kubectl_home,
     requires_kubectl,
     root_discovery,
     run_kubectl,
     serving,
     split_resource_path,
-    write_kubeconfig,
 )
-from tests.net.ports import free_port
 
 pytestmark = requires_kubectl
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "backend-service"
@@ -97,9 +96,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("kubectl-describe")
-    port = free_port()
-    kubeconfig = write_kubeconfig(tmp, port)
+    tmp, port, kubeconfig = kubectl_home(tmp_path_factory, "kubectl-describe")
     with serving(_handler(port), port, method="GET"):
         yield Server(kubeconfig, tmp)
 

@@ -24,13 +24,12 @@ from localsvc.model.kubeapi.resources import RESOURCES
 from tests.net.kubectl_server import (
     Handler,
     json_answer,
+    kubectl_home,
     requires_kubectl,
     root_discovery,
     run_kubectl,
     serving,
-    write_kubeconfig,
 )
-from tests.net.ports import free_port
 
 pytestmark = requires_kubectl
 
@@ -127,10 +126,8 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("kubectl-discovery")
-    port = free_port()
+    tmp, port, kubeconfig = kubectl_home(tmp_path_factory, "kubectl-discovery")
     log = RequestLog()
-    kubeconfig = write_kubeconfig(tmp, port)
     with serving(discovery_handler(log, port), port):
         yield Server(port, log, kubeconfig, tmp)
 

@@ -33,12 +33,11 @@ from localsvc.model.kubeapi.patch import (
 from localsvc.model.kubeapi.patchmeta import root_type
 from tests.net.kubectl_server import (
     Handler,
+    kubectl_home,
     requires_kubectl,
     run_kubectl,
     serving,
-    write_kubeconfig,
 )
-from tests.net.ports import free_port
 
 pytestmark = requires_kubectl
 
@@ -181,9 +180,8 @@ def fake_api(server: FakeServer) -> Handler:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeServer]:
-    tmp = tmp_path_factory.mktemp("kubectl-patches")
-    port = free_port()
-    server = FakeServer(port, tmp, write_kubeconfig(tmp, port, namespace="default"))
+    tmp, port, kubeconfig = kubectl_home(tmp_path_factory, "kubectl-patches", "default")
+    server = FakeServer(port, tmp, kubeconfig)
     with serving(fake_api(server), port):
         yield server
 

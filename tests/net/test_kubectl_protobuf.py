@@ -28,12 +28,11 @@ from localsvc.model.kubeapi import discovery
 from localsvc.model.kubeapi.protobuf import ProtobufError, decode_request, is_protobuf
 from tests.net.kubectl_server import (
     Handler,
+    kubectl_home,
     requires_kubectl,
     run_kubectl,
     serving,
-    write_kubeconfig,
 )
-from tests.net.ports import free_port
 
 pytestmark = requires_kubectl
 
@@ -121,10 +120,9 @@ def capture_handler(capture: Capture) -> Handler:
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
-    tmp = tmp_path_factory.mktemp("kubectl-protobuf")
-    port = free_port()
+    tmp, port, kubeconfig = kubectl_home(tmp_path_factory, "kubectl-protobuf", "default")
     write_input_files(tmp)
-    server = Capture(port, tmp, write_kubeconfig(tmp, port, namespace="default"))
+    server = Capture(port, tmp, kubeconfig)
     with serving(capture_handler(server), port):
         yield server
 

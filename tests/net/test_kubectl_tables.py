@@ -27,14 +27,13 @@ from localsvc.model.kubeapi.resources import by_path
 from tests.net.kubectl_server import (
     Handler,
     json_answer,
+    kubectl_home,
     requires_kubectl,
     root_discovery,
     run_kubectl,
     serving,
     split_resource_path,
-    write_kubeconfig,
 )
-from tests.net.ports import free_port
 
 pytestmark = requires_kubectl
 
@@ -179,10 +178,8 @@ def handler(log: list[str], port: int) -> Handler:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("kubectl-tables")
-    port = free_port()
+    tmp, port, kubeconfig = kubectl_home(tmp_path_factory, "kubectl-tables", "default")
     queries: list[str] = []
-    kubeconfig = write_kubeconfig(tmp, port, namespace="default")
     with serving(handler(queries, port), port):
         yield Server(kubeconfig, tmp, queries)
 
