@@ -92,6 +92,17 @@ def api_group_list() -> dict[str, Any]:
             "groups": [entry for entry in named if entry is not None]}
 
 
+def _names_and_categories(resource: Resource) -> dict[str, list[str]]:
+    """shortNames and categories, each only when the resource has some (as the API server
+    omits them), in the same place of the legacy and the aggregated documents."""
+    out: dict[str, list[str]] = {}
+    if resource.short_names:
+        out["shortNames"] = list(resource.short_names)
+    if resource.categories:
+        out["categories"] = list(resource.categories)
+    return out
+
+
 def _legacy_entries(resource: Resource) -> list[dict[str, Any]]:
     entry: dict[str, Any] = {
         "name": resource.plural,
@@ -99,11 +110,8 @@ def _legacy_entries(resource: Resource) -> list[dict[str, Any]]:
         "namespaced": resource.namespaced,
         "kind": resource.kind,
         "verbs": list(resource.verbs),
+        **_names_and_categories(resource),
     }
-    if resource.short_names:
-        entry["shortNames"] = list(resource.short_names)
-    if resource.categories:
-        entry["categories"] = list(resource.categories)
     entries = [entry]
     for sub in resource.subresource_details:
         sub_entry: dict[str, Any] = {
@@ -152,11 +160,8 @@ def _aggregated_resource(resource: Resource) -> dict[str, Any]:
         "scope": "Namespaced" if resource.namespaced else "Cluster",
         "singularResource": resource.singular,
         "verbs": list(resource.verbs),
+        **_names_and_categories(resource),
     }
-    if resource.short_names:
-        entry["shortNames"] = list(resource.short_names)
-    if resource.categories:
-        entry["categories"] = list(resource.categories)
     if resource.subresource_details:
         entry["subresources"] = [
             {
