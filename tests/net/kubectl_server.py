@@ -57,6 +57,13 @@ def serving(handle: Handler, port: int, method: str = "*") -> Iterator[None]:
     cannot be the test's)."""
     app = web.Application()
     app.router.add_route(method, "/{tail:.*}", handle)
+    with serving_app(app, port):
+        yield
+
+
+@contextmanager
+def serving_app(app: web.Application, port: int) -> Iterator[None]:
+    """`app`, with routes of its own, served as `serving` serves a handler."""
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app)
     loop.run_until_complete(runner.setup())

@@ -6,11 +6,8 @@ Only the apply path is served (discovery, GET, apply PATCH); the node's full API
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +20,10 @@ from aiohttp import web
 from localsvc.model.kubeapi.ssa import (
     ApplyConflict, InvalidApply, server_side_apply, track_update,
 )
+from tests.net.kubectl_server import requires_kubectl, run_kubectl, serving_app, write_kubeconfig
+from tests.net.ports import free_port
 
-KUBECTL = shutil.which("kubectl")
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+pytestmark = requires_kubectl
 NOW = "2026-01-01T00:00:00Z"
 
 RESOURCES = {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": [
@@ -103,41 +101,21 @@ def make_app(store: dict[str, dict[str, Any]]) -> web.Application:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
+def server(tmp_path: Path) -> Iterator[tuple[Path, dict[str, dict[str, Any]]]]:
+    """The kubeconfig of a fresh API, and its store of ConfigMaps by name."""
     store: dict[str, dict[str, Any]] = {}
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(make_app(store))
-    loop.run_until_complete(runner.setup())
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    loop.run_until_complete(site.start())
-    port = runner.addresses[0][1]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}", store
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
+    port = free_port()
+    kubeconfig = write_kubeconfig(tmp_path, port, namespace="default")
+    with serving_app(make_app(store), port):
+        yield kubeconfig, store
 
 
-def kubectl(url: str, tmp: Path, manifest: str, *args: str,
+def kubectl(kubeconfig: Path, tmp: Path, manifest: str, *args: str,
             server_side: bool = True) -> subprocess.CompletedProcess[str]:
     (tmp / "cm.yaml").write_text(manifest)
-    kubeconfig = tmp / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "t",
-        "clusters": [{"name": "t", "cluster": {"server": url}}],
-        "users": [{"name": "t", "user": {}}],
-        "contexts": [{"name": "t", "context": {"cluster": "t", "user": "t",
-                                               "namespace": "default"}}]}))
-    assert KUBECTL is not None
-    return subprocess.run(
-        [KUBECTL, "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp / "cache"),
-         "--request-timeout=20s", "apply", f"--server-side={str(server_side).lower()}",
-         "--validate=false", "-f", str(tmp / "cm.yaml"), *args],
-        capture_output=True, text=True, timeout=60, check=False)
+    return run_kubectl(kubeconfig, tmp, "apply", f"--server-side={str(server_side).lower()}",
+                       "--validate=false", "-f", str(tmp / "cm.yaml"), *args,
+                       cache=tmp / "cache")
 
 
 def config_map(value: str) -> str:
@@ -146,25 +124,25 @@ def config_map(value: str) -> str:
 
 
 def test_kubectl_server_side_apply_conflict_and_force(
-        server: tuple[str, dict[str, dict[str, Any]]], tmp_path: Path) -> None:
-    url, store = server
-    first = kubectl(url, tmp_path, config_map("one"), "--field-manager=alice")
+        server: tuple[Path, dict[str, dict[str, Any]]], tmp_path: Path) -> None:
+    kubeconfig, store = server
+    first = kubectl(kubeconfig, tmp_path, config_map("one"), "--field-manager=alice")
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip() == "configmap/settings serverside-applied"
     assert store["settings"]["metadata"]["managedFields"][0]["fieldsV1"] == {
         "f:data": {"f:key": {}}}
 
-    again = kubectl(url, tmp_path, config_map("one"), "--field-manager=bob")
+    again = kubectl(kubeconfig, tmp_path, config_map("one"), "--field-manager=bob")
     assert again.returncode == 0, again.stderr  # equal values: shared, no conflict
 
-    conflict = kubectl(url, tmp_path, config_map("two"), "--field-manager=bob")
+    conflict = kubectl(kubeconfig, tmp_path, config_map("two"), "--field-manager=bob")
     assert conflict.returncode != 0
     assert ('error: Apply failed with 1 conflict: conflict with "alice": .data.key'
             in conflict.stderr)
     assert "Please review the fields above--they currently have other managers" in conflict.stderr
     assert store["settings"]["data"] == {"key": "one"}
 
-    forced = kubectl(url, tmp_path, config_map("two"), "--field-manager=bob",
+    forced = kubectl(kubeconfig, tmp_path, config_map("two"), "--field-manager=bob",
                      "--force-conflicts")
     assert forced.returncode == 0, forced.stderr
     assert store["settings"]["data"] == {"key": "two"}
@@ -174,9 +152,9 @@ def test_kubectl_server_side_apply_conflict_and_force(
 
 
 def test_kubectl_client_side_apply_then_server_side_apply(
-        server: tuple[str, dict[str, dict[str, Any]]], tmp_path: Path) -> None:
-    url, store = server
-    created = kubectl(url, tmp_path, config_map("one"), server_side=False)
+        server: tuple[Path, dict[str, dict[str, Any]]], tmp_path: Path) -> None:
+    kubeconfig, store = server
+    created = kubectl(kubeconfig, tmp_path, config_map("one"), server_side=False)
     assert created.returncode == 0, created.stderr
     assert created.stdout.strip() == "configmap/settings created"
     entry = store["settings"]["metadata"]["managedFields"][0]
@@ -184,14 +162,14 @@ def test_kubectl_client_side_apply_then_server_side_apply(
     assert entry["fieldsV1"]["f:data"] == {".": {}, "f:key": {}}
 
     # Another manager conflicts with the client-side applier's field.
-    other = kubectl(url, tmp_path, config_map("two"), "--field-manager=other")
+    other = kubectl(kubeconfig, tmp_path, config_map("two"), "--field-manager=other")
     assert other.returncode != 0
     assert ('Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: '
             ".data.key") in other.stderr
 
     # kubectl itself first moves the client-side applier's fields to its own apply entry (a JSON
     # patch of managedFields), so its server-side apply takes over without a conflict.
-    upgraded = kubectl(url, tmp_path, config_map("two"))
+    upgraded = kubectl(kubeconfig, tmp_path, config_map("two"))
     assert upgraded.returncode == 0, upgraded.stderr
     assert store["settings"]["data"] == {"key": "two"}
     managers = [(e["manager"], e["operation"])
