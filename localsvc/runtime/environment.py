@@ -25,11 +25,16 @@ from localsvc.net.direct import open_direct
 from localsvc.errors import EngineError, EnvironmentNotFound, NodeError
 from localsvc.model.network import AddressPlan, choose_subnet, plan_for
 from localsvc.model import nodeconfig
-from localsvc.model.nodeconfig import DEFAULT_STATE_DIR, PKI_DIR, NodeConfig, parse_port_range
+from localsvc.model.nodeconfig import (
+    CA_CERT_FILE,
+    DEFAULT_STATE_DIR,
+    PKI_DIR,
+    NodeConfig,
+    parse_port_range,
+)
 from localsvc.runtime import labels as L
 from localsvc.runtime.engine import engine_socket_path
 from localsvc.runtime.nodeaddress import NodeAddress
-from localsvc.runtime.pki import CA_CERT_FILE
 
 API_PORT = 8080
 STATE_DIR = DEFAULT_STATE_DIR

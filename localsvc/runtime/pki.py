@@ -27,7 +27,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-CA_CERT_FILE = "ca.crt"
+from localsvc.model.nodeconfig import CA_CERT_FILE
+from localsvc.runtime.nodeaddress import ssl_client_context
+
 CA_KEY_FILE = "ca.key"
 SERVING_CERT_FILE = "apiserver.crt"
 SERVING_KEY_FILE = "apiserver.key"
@@ -109,16 +111,6 @@ class Pki:
         context.load_cert_chain(self.serving_cert_path, self.serving_key_path)
         context.set_alpn_protocols(["http/1.1"])
         return context
-
-
-def ssl_client_context(ca_pem: bytes) -> ssl.SSLContext:
-    """A client context that trusts only this environment's CA and checks the server's name:
-    connect with server_hostname="127.0.0.1" (matched against the IP SAN)."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=ca_pem.decode("ascii"))
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.check_hostname = True
-    context.verify_mode = ssl.CERT_REQUIRED
-    return context
 
 
 def ensure_pki(directory: Path, sans: Sans,
@@ -317,3 +309,6 @@ def write_atomically(path: Path, data: bytes, mode: int) -> None:
         os.fsync(directory_fd)
     finally:
         os.close(directory_fd)
+
+
+__all__ = ["CA_CERT_FILE", "Pki", "Sans", "ensure_pki", "ssl_client_context"]
