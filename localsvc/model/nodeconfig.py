@@ -17,6 +17,8 @@ DEFAULT_NODE_PORT_RANGE = (30000, 32767)
 # node writes them; the host reads the CA certificate from the node container to pin it.
 PKI_DIR = "pki"
 CA_CERT_FILE = "ca.crt"  # in PKI_DIR
+SERVING_CERT_FILE = "apiserver.crt"
+SERVING_KEY_FILE = "apiserver.key"
 # The API inside the environment, at the node's IP (and, later, the `kubernetes` Service).
 IN_CLUSTER_API_PORT = 443
 # The variables' names; the host also reads some back from a node container (runtime/environment.py).

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
@@ -23,7 +24,7 @@ from localsvc.node.server import make_app
 from localsvc.node.store import Store
 from localsvc.tasks import spawn
 from localsvc.runtime.engine import connect
-from localsvc.runtime.pki import Sans, ensure_pki
+from localsvc.runtime.tls import ssl_server_context
 
 
 async def serve(config: NodeConfig) -> None:
@@ -51,12 +52,18 @@ async def serve(config: NodeConfig) -> None:
     spawn(reaper.run(), name="reaper")
     # The environment's CA and serving certificate, made once and kept in the state volume
     # (a replaced node keeps them): the host pins the CA, so the token only travels over TLS.
-    pki = await asyncio.to_thread(ensure_pki, config.state_dir / PKI_DIR, Sans(
-        config.env, config.node_ip, kubernetes_ip(cluster_range), config.cluster_domain))
+    # A child process checks and makes them while the pods are adopted: `cryptography` never
+    # stays resident in the node.
+    pki_dir = config.state_dir / PKI_DIR
+    pki = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "localsvc.runtime.pki", str(pki_dir), config.env,
+        config.node_ip, kubernetes_ip(cluster_range), config.cluster_domain)
     await controller.adopt()
+    if await pki.wait() != 0:
+        raise SystemExit(f"making the environment's certificates in {pki_dir} failed")
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    tls = pki.ssl_server_context()
+    tls = ssl_server_context(pki_dir)
     # The published port (the host's 127.0.0.1), and 443 for clients inside the environment.
     for port in (config.api_port, IN_CLUSTER_API_PORT):
         await web.TCPSite(runner, "0.0.0.0", port, ssl_context=tls).start()

@@ -3,8 +3,7 @@
 The node serves HTTPS on a port published on the host's 127.0.0.1, with a certificate from the
 environment's own CA (runtime/pki.py); the host trusts that CA only, so the token is never sent
 to anything else, and never in clear. A plain http:// URL (the test doubles of tests/net) needs no
-CA. (Only the standard library's ssl here: every CLI command imports this, and the CA is
-made by the node with `cryptography`, in runtime/pki.py.)
+CA.
 """
 
 from __future__ import annotations
@@ -14,16 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from localsvc.errors import NodeError
-
-
-def ssl_client_context(ca_pem: bytes) -> ssl.SSLContext:
-    """A client context that trusts only this environment's CA and checks the server's name:
-    connect with server_hostname="127.0.0.1" (matched against the IP SAN)."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=ca_pem.decode("ascii"))
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.check_hostname = True
-    context.verify_mode = ssl.CERT_REQUIRED
-    return context
+from localsvc.runtime.tls import ssl_client_context
 
 
 @dataclass(frozen=True)
@@ -46,4 +36,4 @@ class NodeAddress:
         return self.url.rstrip("/") + path
 
 
-__all__ = ["NodeAddress", "ssl_client_context"]
+__all__ = ["NodeAddress"]

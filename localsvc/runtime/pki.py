@@ -17,6 +17,7 @@ import datetime
 import ipaddress
 import os
 import ssl
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +28,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from localsvc.model.nodeconfig import CA_CERT_FILE
-from localsvc.runtime.nodeaddress import ssl_client_context
+from localsvc.model.nodeconfig import CA_CERT_FILE, SERVING_CERT_FILE, SERVING_KEY_FILE
+from localsvc.runtime import tls
+from localsvc.runtime.tls import ssl_client_context
 
 CA_KEY_FILE = "ca.key"
-SERVING_CERT_FILE = "apiserver.crt"
-SERVING_KEY_FILE = "apiserver.key"
 
 CA_VALIDITY = datetime.timedelta(days=3650)
 SERVING_VALIDITY = datetime.timedelta(days=365)
@@ -104,13 +104,8 @@ class Pki:
         return self.directory / SERVING_KEY_FILE
 
     def ssl_server_context(self) -> ssl.SSLContext:
-        """The API server's TLS context (for aiohttp's web.TCPSite ssl_context): TLS 1.2 or later,
-        HTTP/1.1 only over ALPN (aiohttp speaks no HTTP/2, and exec/port-forward upgrade)."""
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(self.serving_cert_path, self.serving_key_path)
-        context.set_alpn_protocols(["http/1.1"])
-        return context
+        """The API server's TLS context (runtime/tls.py)."""
+        return tls.ssl_server_context(self.directory)
 
 
 def ensure_pki(directory: Path, sans: Sans,
@@ -309,6 +304,23 @@ def write_atomically(path: Path, data: bytes, mode: int) -> None:
         os.fsync(directory_fd)
     finally:
         os.close(directory_fd)
+
+
+def main(argv: list[str]) -> int:
+    """`python -m localsvc.runtime.pki DIRECTORY ENV NODE_IP CLUSTER_IP CLUSTER_DOMAIN`: the
+    node runs this as a child process at start, so that `cryptography` never stays resident in
+    the node (it loads the files with runtime/tls.py)."""
+    if len(argv) != 5:
+        print("usage: python -m localsvc.runtime.pki DIRECTORY ENV NODE_IP CLUSTER_IP "
+              "CLUSTER_DOMAIN", file=sys.stderr)
+        return 2
+    directory, env, node_ip, cluster_ip, domain = argv
+    ensure_pki(Path(directory), Sans(env, node_ip, cluster_ip, domain))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
 
 
 __all__ = ["CA_CERT_FILE", "Pki", "Sans", "ensure_pki", "ssl_client_context"]

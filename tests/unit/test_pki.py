@@ -223,3 +223,21 @@ def test_the_node_ip_may_equal_the_cluster_ip_without_a_duplicate_san() -> None:
 def test_a_naive_now_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         ensure_pki(tmp_path, SANS, now=datetime.datetime(2026, 12, 1))
+
+
+def test_the_node_makes_its_certificates_in_a_child_process(tmp_path: Path) -> None:
+    """`python -m localsvc.runtime.pki ...` (what the node runs at start, keeping cryptography
+    out of its own process) leaves files the standard library's ssl serves with."""
+    import subprocess
+    import sys
+
+    from localsvc.runtime.tls import ssl_server_context
+
+    done = subprocess.run([sys.executable, "-m", "localsvc.runtime.pki", str(tmp_path / "pki"),
+                           "e1", "172.30.0.2", "10.96.0.1", "cluster.local"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert ssl_server_context(tmp_path / "pki").get_ca_certs() == []  # loads, no CA bundle
+    wrong = subprocess.run([sys.executable, "-m", "localsvc.runtime.pki", "only-one"],
+                           capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2 and "usage:" in wrong.stderr
