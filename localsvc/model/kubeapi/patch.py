@@ -27,7 +27,8 @@ from localsvc.model.kubeapi.patcherror import (
 )
 from localsvc.model.kubeapi.strategicmerge import strategic_merge
 
-__all__ = ["PatchError", "apply_json_patch", "apply_merge_patch", "apply_strategic_merge_patch"]
+__all__ = ["JSON_PATCH", "MERGE_PATCH", "STRATEGIC_PATCH", "PatchError", "apply_json_patch",
+           "apply_merge_patch", "apply_patch", "apply_strategic_merge_patch"]
 
 # The API server refuses longer JSON patches (apiserver handlers/patch.go maxJSONPatchOperations).
 MAX_JSON_PATCH_OPERATIONS = 10000
@@ -95,3 +96,23 @@ def apply_strategic_merge_patch(obj: dict[str, Any], patch: Any,
         raise PatchError("invalid JSON document: a strategic merge patch is a JSON object, e.g. "
                          '{"spec": {"replicas": 2}}', BAD_REQUEST)
     return strategic_merge(copy.deepcopy(obj), copy.deepcopy(patch), type_name)
+
+
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+
+
+def apply_patch(media_type: str, obj: dict[str, Any], patch: Any,
+                type_name: str | None) -> dict[str, Any]:
+    """`obj` patched by a patch of `media_type` (one of the three above; the server's 415 for
+    any other): the one dispatch of a PATCH request, of a resource or of its scale."""
+    if media_type == JSON_PATCH:
+        return apply_json_patch(obj, patch)
+    if media_type == MERGE_PATCH:
+        return apply_merge_patch(obj, patch)
+    if media_type == STRATEGIC_PATCH:
+        return apply_strategic_merge_patch(obj, patch, type_name)
+    raise PatchError(f"the body of the request was in an unknown format - accepted media types "
+                     f"include: {JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_PATCH}",
+                     UNSUPPORTED_MEDIA_TYPE)

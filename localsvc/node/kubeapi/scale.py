@@ -8,12 +8,9 @@ from typing import Any
 
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
-from localsvc.model.kubeapi.patch import (
-    apply_json_patch,
-    apply_merge_patch,
-    apply_strategic_merge_patch,
-)
+from localsvc.model.kubeapi.patch import apply_patch
 from localsvc.model.kubeapi.patcherror import PatchError
+from localsvc.node.kubeapi.writes import patch_status
 from localsvc.model.labelselector import from_kubernetes
 
 Obj = dict[str, Any]
@@ -48,19 +45,9 @@ def scaled_replicas(workload: Obj, method: str, content_type: str, raw: bytes) -
     else:
         media = content_type.split(";", 1)[0].strip().lower()
         try:
-            if media == "application/json-patch+json":
-                scale = apply_json_patch(current, body)
-            elif media == "application/merge-patch+json":
-                scale = apply_merge_patch(current, body)
-            elif media == "application/strategic-merge-patch+json":
-                scale = apply_strategic_merge_patch(current, body, SCALE_TYPE)
-            else:
-                raise ApiError(st.unsupported_media_type(media, (
-                    "application/json-patch+json", "application/merge-patch+json",
-                    "application/strategic-merge-patch+json")))
+            scale = apply_patch(media, current, body, SCALE_TYPE)
         except PatchError as err:
-            raise ApiError(st.status(err.status, "BadRequest" if err.status == 400 else
-                                     "Invalid", err.message)) from None
+            raise ApiError(patch_status(err)) from None
     replicas = (scale.get("spec") or {}).get("replicas") if isinstance(scale, dict) else None
     if replicas is None:
         return None

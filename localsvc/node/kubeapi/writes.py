@@ -24,9 +24,10 @@ from localsvc.model.fields import without_unknown_fields
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.patch import (
-    apply_json_patch,
-    apply_merge_patch,
-    apply_strategic_merge_patch,
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC_PATCH,
+    apply_patch,
 )
 from localsvc.model.kubeapi.patcherror import PatchError
 from localsvc.model.kubeapi.patchmeta import root_type
@@ -47,9 +48,6 @@ from localsvc.node.store import key_of
 
 Obj = dict[str, Any]
 STORED_KINDS = frozenset(kind for _, kind in SUPPORTED_KINDS)
-JSON_PATCH = "application/json-patch+json"
-MERGE_PATCH = "application/merge-patch+json"
-STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
 VALIDATIONS = ("Strict", "Warn", "Ignore")
@@ -127,11 +125,7 @@ class KubeWrites:
         self._writable(resource, "update")
         live = self.existing(resource, namespace, name)
         obj = checked_body(resource, namespace, name, body)
-        given = resource_version_of(obj)
-        if given and given != resource_version_of(live):
-            raise ApiError(st.conflict(group_resource(resource), name))
-        obj, warnings = self._validated_fields(resource, obj, options)
-        return await self._replace(resource, live, obj, options, warnings, "update")
+        return await self._replace(resource, live, obj, options, "update")
 
     async def patch(self, resource: Resource, namespace: str | None, name: str,
                     content_type: str, raw: bytes, options: WriteOptions) -> Written:
@@ -145,22 +139,12 @@ class KubeWrites:
             return await self._apply(resource, namespace, name, live, raw, options)
         if live is None:
             raise ApiError(st.not_found(group_resource(resource), name))
-        patch = _decoded(raw)
         try:
-            if media == JSON_PATCH:
-                patched = apply_json_patch(live, patch)
-            elif media == MERGE_PATCH:
-                patched = apply_merge_patch(live, patch)
-            else:
-                patched = apply_strategic_merge_patch(
-                    live, patch, root_type(resource.api_version, resource.kind))
+            patched = apply_patch(media, live, _decoded(raw),
+                                  root_type(resource.api_version, resource.kind))
         except PatchError as err:
-            raise ApiError(_patch_status(err)) from None
-        given = resource_version_of(patched)
-        if given and given != resource_version_of(live):
-            raise ApiError(st.conflict(group_resource(resource), name))
-        patched, warnings = self._validated_fields(resource, patched, options)
-        return await self._replace(resource, live, patched, options, warnings, "patch")
+            raise ApiError(patch_status(err)) from None
+        return await self._replace(resource, live, patched, options, "patch")
 
     async def _apply(self, resource: Resource, namespace: str | None, name: str,
                      live: Obj | None, raw: bytes, options: WriteOptions) -> Written:
@@ -190,7 +174,13 @@ class KubeWrites:
                        warnings)
 
     async def _replace(self, resource: Resource, live: Obj, obj: Obj, options: WriteOptions,
-                       warnings: list[str], verb: str) -> Written:
+                       verb: str) -> Written:
+        """Store `obj` over `live` (an update, or a patch's result): 409 when it names another
+        resourceVersion than the live one, fieldValidation, then the apply."""
+        given = resource_version_of(obj)
+        if given and given != resource_version_of(live):
+            raise ApiError(st.conflict(group_resource(resource), obj["metadata"]["name"]))
+        obj, warnings = self._validated_fields(resource, obj, options)
         if same_content(live, obj):
             return Written(live, False, warnings)  # no change: no new resourceVersion
         after = desired_of(obj)
@@ -323,7 +313,8 @@ def _decoded(raw: bytes) -> Any:
         raise ApiError(st.bad_request(f"the patch is not valid JSON: {err}")) from None
 
 
-def _patch_status(err: PatchError) -> dict[str, Any]:
+def patch_status(err: PatchError) -> dict[str, Any]:
+    """The metav1.Status of a patch that cannot be applied."""
     if err.status == 415:
         return st.status(415, "UnsupportedMediaType", err.message)
     if err.status == 422:
