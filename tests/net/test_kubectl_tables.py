@@ -46,7 +46,10 @@ def at(seconds_ago: int) -> str:
         "%Y-%m-%dT%H:%M:%SZ")
 
 
-CREATED = 3 * 3600 + 5  # "3h" for the whole test run
+# Ten hours: kubectl prints "10h" for anything between 10h and 11h (from 8 hours on, no
+# minutes), so the ages hold however long after import the test runs (the whole suite imports
+# every module first; "3h" became "3h14m" 14 minutes later).
+CREATED = 10 * 3600 + 5
 
 
 def meta(name: str, namespace: str | None = "default") -> dict[str, Any]:
@@ -202,9 +205,9 @@ def rows(out: str) -> list[list[str]]:
 def test_get_pods(server: Server) -> None:
     assert rows(kubectl(server, "get", "pods").stdout) == [
         ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],  # in key order, as the server lists
-        ["job-1", "0/1", "Completed", "0", "3h"],
-        ["web-1", "1/1", "Running", "2 (3h ago)", "3h"],
-        ["web-2", "0/1", "CrashLoopBackOff", "5", "3h"],
+        ["job-1", "0/1", "Completed", "0", "10h"],
+        ["web-1", "1/1", "Running", "2 (10h ago)", "10h"],
+        ["web-2", "0/1", "CrashLoopBackOff", "5", "10h"],
     ]
 
 
@@ -212,7 +215,7 @@ def test_get_pods_wide(server: Server) -> None:
     assert rows(kubectl(server, "get", "pods", "-o", "wide").stdout)[::2] == [
         ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE",
          "READINESS GATES"],
-        ["web-1", "1/1", "Running", "2 (3h ago)", "3h", "10.1.0.5", "localsvc", "<none>",
+        ["web-1", "1/1", "Running", "2 (10h ago)", "10h", "10.1.0.5", "localsvc", "<none>",
          "<none>"],
     ]
 
@@ -220,12 +223,12 @@ def test_get_pods_wide(server: Server) -> None:
 def test_get_services_and_deployments(server: Server) -> None:
     assert rows(kubectl(server, "get", "svc", "-o", "wide").stdout) == [
         ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "SELECTOR"],
-        ["lb", "LoadBalancer", "10.96.0.21", "<pending>", "443:31443/TCP", "3h", "<none>"],
-        ["web", "NodePort", "10.96.0.20", "<none>", "80:30080/TCP", "3h", "app=web"],
+        ["lb", "LoadBalancer", "10.96.0.21", "<pending>", "443:31443/TCP", "10h", "<none>"],
+        ["web", "NodePort", "10.96.0.20", "<none>", "80:30080/TCP", "10h", "app=web"],
     ]
     assert rows(kubectl(server, "get", "deploy", "-o", "wide").stdout) == [
         ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"],
-        ["web", "1/3", "3", "1", "3h", "web", "nginx:1", "app=web"],
+        ["web", "1/3", "3", "1", "10h", "web", "nginx:1", "app=web"],
     ]
 
 
