@@ -50,10 +50,6 @@ def matcher(resource: Resource, query: Any) -> Callable[[Obj], bool]:
     return matches
 
 
-def in_namespace(key: str, namespace: str | None) -> bool:
-    return namespace is None or key.split("/", 2)[1] == namespace
-
-
 class Reads:
     def __init__(self, store: ObjectStore, clock: Callable[[], float] = time.time):
         self.store = store
@@ -61,10 +57,9 @@ class Reads:
 
     def objects(self, resource: Resource, namespace: str | None,
                 matches: Callable[[Obj], bool]) -> list[Obj]:
-        prefix = f"{resource.kind}/"
-        return [obj for key in self.store.keys() if key.startswith(prefix)
-                and in_namespace(key, namespace)
-                and (obj := self.store.get(key)) is not None and matches(obj)]
+        scope = WatchFilter(resource.kind, namespace if resource.namespaced else None, matches,
+                            resource.api_version)
+        return list(scope.current(self.store).values())
 
     def get(self, request: web.Request, resource: Resource, obj: Obj) -> web.Response:
         wanted = table_request(request.headers.get("Accept", ""))

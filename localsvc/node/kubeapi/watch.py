@@ -38,6 +38,13 @@ class WatchFilter:
             return False
         return self.namespace is None or rest.partition("/")[0] == self.namespace
 
+    def current(self, store: ObjectStore) -> dict[str, Obj]:
+        """The store's objects this filter sees now, by key (what a list answers)."""
+        prefix = f"{self.kind}/"
+        return {key: obj for key in store.keys() if key.startswith(prefix)
+                and self.in_scope(key) and (obj := store.get(key)) is not None
+                and self.matches(obj)}
+
 
 class FellBehind(Exception):
     """The client did not read its events fast enough."""
@@ -54,25 +61,17 @@ class ApiWatch:
         self.bookmarks = bookmarks
         self.bookmark_seconds = bookmark_seconds
         self._queue: asyncio.Queue[WatchEvent | None] = asyncio.Queue()
-        self._visible: set[str] = set()  # keys the client was last told match
         self._behind = False
         # The backlog first (TooOld raises here, before anything was sent), then the listener.
+        current = scope.current(store)
+        # Keys the client was last told match: what matches now is what it is taken to know of
+        # (its list, or what it was sent before it resumed); a replay moves it on from there.
+        self._visible: set[str] = set(current)
         self._backlog: list[tuple[str, Obj]] = []
         if since is None:
-            for key in store.keys():
-                obj = store.get(key)
-                if obj is not None and scope.in_scope(key) and scope.matches(obj):
-                    self._visible.add(key)
-                    self._backlog.append(("ADDED", obj))
+            self._backlog = [("ADDED", obj) for obj in current.values()]
         else:
-            replay = store.events_since(since)
-            # What matches now is what the client is taken to know of (its list, or what it
-            # was sent before it resumed); the replay moves it on from there.
-            for key in store.keys():
-                obj = store.get(key)
-                if obj is not None and scope.in_scope(key) and scope.matches(obj):
-                    self._visible.add(key)
-            for event in replay:
+            for event in store.events_since(since):
                 self._backlog += self._translate(event, replaying=True)
         store.add_listener(self._heard)
 
