@@ -21,7 +21,7 @@ from localsvc.model import replicasets as rs
 from localsvc.model.endpoints import SERVICE_NAME_LABEL
 from localsvc.model.objects import api_version_of
 from localsvc.model.nodeobject import NODE_NAME, default_service_account, node_object
-from localsvc.model.snapshot import ServiceInfo, Snapshot, Unserved
+from localsvc.model.snapshot import ServiceInfo, Snapshot
 from localsvc.node import services as svc
 from localsvc.node.network import NetworkSync
 from localsvc.node.objectstore import ObjectStore, WatchEvent
@@ -203,14 +203,16 @@ class StorePublishing(ObjectViews):
                 changed = [s for k, s in infos.items() if before.infos.get(k) != s]
                 events = self._publish_endpoints_of(changed, found)
         else:
-            for kind in ("Endpoints", "EndpointSlice", "Namespace"):
+            rendered = {kind: self.rendered_objects(kind, None)
+                        for kind in ("Endpoints", "EndpointSlice", "Namespace")}
+            for kind, objects in rendered.items():
                 events += self.publisher.publish(kind, {
                     key_of(kind, o["metadata"].get("namespace", ""), o["metadata"]["name"]):
                         (o, partial(_same, o))
-                    for o in self.rendered_objects(kind, None)})
+                    for o in objects})
             # A `default` ServiceAccount in every namespace, as the cluster's controller makes.
             namespaces = [(n["metadata"]["name"], n["metadata"].get("creationTimestamp") or
-                           self.started) for n in self.rendered_objects("Namespace", None)]
+                           self.started) for n in rendered["Namespace"]]
             events += self.publisher.publish("ServiceAccount", {
                 key_of("ServiceAccount", name, "default"):
                     ((name, created), partial(default_service_account, name, created))
