@@ -38,7 +38,7 @@ from localsvc.model.objects import NAMESPACED, kind_of
 from localsvc.model.validate import undeclared_namespaces
 from localsvc.host.podstatus import pod_ready
 from localsvc.host.readiness import endpoints_cover_ready_pods, rolled_out, waiting_summary
-from localsvc.host.podstatus import pod_reason as pod_reason  # re-exported: `get pods` STATUS column
+from localsvc.host.podstatus import pod_reason as pod_reason  # re-exported (Python API)
 from localsvc.runtime import environment as envrt
 from localsvc.runtime.engine import connect
 from localsvc.runtime.nodeaddress import NodeAddress

@@ -10,6 +10,7 @@ the node client (host/client.py) and the health wait of runtime/environment.py b
 from __future__ import annotations
 
 import ssl
+from functools import lru_cache
 import urllib.request
 from typing import IO
 
@@ -17,11 +18,17 @@ from typing import IO
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+@lru_cache(maxsize=8)
+def _tls_opener(context: ssl.SSLContext) -> urllib.request.OpenerDirector:
+    """One opener per TLS context (an environment's pinned CA), built once, not per request."""
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                       urllib.request.HTTPSHandler(context=context))
+
+
 def open_direct(request: urllib.request.Request | str, timeout: float,
                 context: ssl.SSLContext | None = None) -> IO[bytes]:
     """urlopen without any proxy (see the module's docstring); raises what urlopen raises.
     `context`: the TLS context of an https:// URL (the node's: it trusts the environment's CA)."""
-    opener = _DIRECT if context is None else urllib.request.build_opener(
-        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
+    opener = _DIRECT if context is None else _tls_opener(context)
     response: IO[bytes] = opener.open(request, timeout=timeout)
     return response

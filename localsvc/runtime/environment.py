@@ -302,6 +302,7 @@ def wait_healthy(client: docker.DockerClient, env: str, timeout: float = 60.0) -
     deadline = time.monotonic() + timeout
     last_error = ""
     ca_pem = b""
+    address: NodeAddress | None = None  # once the CA is read: its TLS context is built once
     while time.monotonic() < deadline:
         node = client.containers.get(node_name(env))
         if node.status in ("exited", "dead"):
@@ -312,9 +313,11 @@ def wait_healthy(client: docker.DockerClient, env: str, timeout: float = 60.0) -
             ca_pem = ca_pem or read_node_ca(client, env)
         if info.api_url and ca_pem:
             info = replace(info, ca_pem=ca_pem)
+            if address is None or address.url != info.api_url:
+                address = info.address
             try:
-                with open_direct(info.address.join("/healthz"), timeout=2,
-                                 context=info.address.ssl_context) as resp:
+                with open_direct(address.join("/healthz"), timeout=2,
+                                 context=address.ssl_context) as resp:
                     if json.load(resp).get("ok"):
                         return info
             except (urllib.error.URLError, OSError, ValueError) as err:
