@@ -13,7 +13,6 @@ managedFields, dryRun (everything checked, nothing stored).
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +39,7 @@ from localsvc.model.kubeapi.writing import (
     same_content,
 )
 from localsvc.model.load import SUPPORTED_KINDS, Manifest
-from localsvc.model.objects import has_generation, now_iso
+from localsvc.model.objects import now_iso
 from localsvc.model.validate import validate
 from localsvc.node.changes import prepare
 from localsvc.node.controller import Controller
@@ -206,8 +205,8 @@ class KubeWrites:
         prepared = prepare([manifest], controller.state.objects)
         try:
             if options.dry_run:
-                controller.check([manifest], prepared)
-                return as_stored(obj, live)
+                staged = controller.check([manifest], prepared)
+                return as_stored(staged.state.objects.get(prepared[0].key, obj), live)
             await controller.apply_async([manifest], False, prepared)
         except ManifestError as err:
             raise ApiError(st.invalid_from_problems(resource.kind, resource.group, name,
@@ -284,24 +283,15 @@ def _success(resource: Resource, live: Obj) -> Obj:
                       str(meta.get("uid", "")))
 
 
-def as_stored(obj: Obj, live: Obj | None) -> Obj:
-    """What a dry run answers: `obj` with the server-owned metadata it would get (the live
-    object's, or new ones) and the live status."""
-    meta = dict(obj["metadata"])
-    if live is not None:
-        old = live.get("metadata") or {}
-        for key in ("uid", "creationTimestamp", "resourceVersion", "generation"):
-            if key in old:
-                meta[key] = old[key]
-        if "generation" in old and live.get("spec") != obj.get("spec"):
-            meta["generation"] = int(old["generation"]) + 1
-    else:
-        meta["uid"] = str(uuid.uuid4())
-        meta["creationTimestamp"] = now_iso()
-        if has_generation(obj):
-            meta["generation"] = 1
-    out = {**obj, "metadata": meta}
-    if live is not None and "status" in live:
+def as_stored(staged: Obj, live: Obj | None) -> Obj:
+    """What a dry run answers: the object the apply would store (stamped by the same code as a
+    real apply: uid, creation time, generation), at the live resourceVersion (a dry run writes
+    nothing), with the live status."""
+    if live is None:
+        return staged
+    meta = {**staged["metadata"], "resourceVersion": live["metadata"].get("resourceVersion")}
+    out = {**staged, "metadata": meta}
+    if "status" in live:
         out["status"] = live["status"]
     return out
 
