@@ -29,7 +29,9 @@ def has_generation(obj: Mapping[str, Any]) -> bool:
     return obj.get("kind") in GENERATION_KINDS
 
 
-_SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields")
+# The metadata the server sets, never the client (model/kubeapi/writing.py drops it from writes).
+SERVER_METADATA = ("uid", "resourceVersion", "creationTimestamp", "generation", "selfLink",
+                   "deletionTimestamp", "deletionGracePeriodSeconds")
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
@@ -50,7 +52,7 @@ def comparable(obj: Obj) -> Obj:
     out = copy.deepcopy(obj)
     out.pop("status", None)
     meta = out.setdefault("metadata", {})
-    for key in _SERVER_FIELDS:
+    for key in (*SERVER_METADATA, "managedFields"):
         meta.pop(key, None)
     annotations = meta.get("annotations") or {}
     annotations.pop(_LAST_APPLIED, None)

@@ -17,11 +17,10 @@ from typing import Any
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.resources import Resource
 from localsvc.model.kubeapi.status import bad_request
+from localsvc.model.objects import SERVER_METADATA
 from localsvc.model.views import PROBLEMS_ANNOTATION
 
 Obj = dict[str, Any]
-SERVER_METADATA = ("uid", "resourceVersion", "creationTimestamp", "generation", "selfLink",
-                   "deletionTimestamp", "deletionGracePeriodSeconds")
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the API server's generateName letters
 
 
