@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from calendar import timegm
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,23 +13,6 @@ from localsvc.model.kubeapi.resources import by_kind_name
 from localsvc.model.kubeapi.tables import table as kube_table
 
 Obj = dict[str, Any]
-
-
-def age(timestamp: str | None, now: float | None = None) -> str:
-    if not timestamp:
-        return "<unknown>"
-    try:
-        then = timegm(time.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S"))
-    except ValueError:
-        return "<unknown>"
-    seconds = int((now if now is not None else time.time()) - then)
-    if seconds < 120:
-        return f"{max(seconds, 0)}s"
-    if seconds < 2 * 3600:
-        return f"{seconds // 60}m"
-    if seconds < 2 * 86400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:

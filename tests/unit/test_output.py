@@ -11,40 +11,11 @@ import yaml
 
 from localsvc.host import output
 from localsvc.host.api import pod_reason
-from localsvc.host.output import age, render, render_one, table
+from localsvc.host.output import render, render_one, table
 
 Obj = dict[str, Any]
 T0 = "2024-05-01T12:00:00Z"
 NOW0 = float(timegm((2024, 5, 1, 12, 0, 0, 0, 0, 0)))
-
-
-@pytest.mark.parametrize(
-    ("elapsed", "expected"),
-    [
-        (0, "0s"),
-        (59, "59s"),
-        (119, "119s"),
-        (120, "2m"),
-        (3599, "59m"),
-        (7199, "119m"),
-        (7200, "2h"),
-        (47 * 3600 + 3599, "47h"),
-        (48 * 3600, "2d"),
-        (400 * 86400, "400d"),
-        (-30, "0s"),  # clock skew: never negative
-    ],
-)
-def test_age(elapsed: int, expected: str) -> None:
-    assert age(T0, now=NOW0 + elapsed) == expected
-
-
-@pytest.mark.parametrize("timestamp", [None, "", "yesterday", "2024-13-01T00:00:00Z"])
-def test_age_unknown(timestamp: str | None) -> None:
-    assert age(timestamp, now=NOW0) == "<unknown>"
-
-
-def test_age_ignores_fractional_seconds_and_zone_suffix() -> None:
-    assert age("2024-05-01T12:00:00.123456Z", now=NOW0 + 5) == "5s"
 
 
 def test_table_alignment() -> None:
