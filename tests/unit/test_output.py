@@ -1,4 +1,4 @@
-"""Tests of localsvc.host.output (ages, tables, `get` rendering) and localsvc.host.api.pod_reason."""
+"""Tests of localsvc.host.output (tables, `get` rendering) and localsvc.host.api.pod_reason."""
 
 from __future__ import annotations
 
