@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,6 +26,7 @@ from localsvc.model.kubeapi.protobuf import ProtobufError, decode_request, is_pr
 from localsvc.model.kubeapi.resources import Resource, by_path
 from localsvc.model.nodeconfig import IN_CLUSTER_API_PORT
 from localsvc.node.controller import Controller
+from localsvc.node.kubeapi import podexec, podlogs, portforward, proxy
 from localsvc.node.kubeapi.reads import Reads, json_response, with_type
 from localsvc.node.kubeapi.scale import scale_of, scaled_replicas
 from localsvc.node.kubeapi.writes import KubeWrites, WriteOptions, Written
@@ -33,6 +35,18 @@ log = logging.getLogger("localsvc.kubeapi")
 # Paths the API server answers without a token (system:public-info-viewer).
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 NOT_FOUND_MESSAGE = "the server could not find the requested resource"
+# A connect subresource's handler: the request and its parsed path in, any response out (a
+# stream, a WebSocket, a proxied answer).
+ConnectHandler = Callable[[Controller, web.Request, Target], Awaitable[web.StreamResponse]]
+# The "connect" subresources (logs, exec, attach, port-forward, proxy), each in its own module.
+CONNECT_HANDLERS: dict[tuple[str, str], ConnectHandler] = {
+    ("pods", "log"): podlogs.serve,
+    ("pods", "exec"): podexec.serve_exec,
+    ("pods", "attach"): podexec.serve_attach,
+    ("pods", "portforward"): portforward.serve,
+    ("pods", "proxy"): proxy.serve_pod,
+    ("services", "proxy"): proxy.serve_service,
+}
 
 
 def is_kube_path(path: str) -> bool:
@@ -172,6 +186,9 @@ class KubeApi:
         sub = target.subresource
         if resource.subresource(sub.split("/", 1)[0]) is None:
             raise ApiError(st.status(404, "NotFound", NOT_FOUND_MESSAGE))
+        connect = CONNECT_HANDLERS.get((resource.plural, sub.split("/", 1)[0]))
+        if connect is not None:
+            return await connect(self.controller, request, target)
         live = self.writes.existing(resource, target.namespace, name)
         if sub == "status" and request.method == "GET":
             return json_response(with_type(resource, live))
