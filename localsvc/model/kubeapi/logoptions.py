@@ -1,0 +1,232 @@
+"""pods/log, the pure part: PodLogOptions from the query, which container's log to read, and the
+shaping of the log bytes (timestamps as the kubelet prints them, limitBytes).
+
+The API server decodes the query into PodLogOptions (a bad number is a 400 BadRequest with
+strconv's words), validates it (422 Invalid, kind PodLogOptions, ValidatePodLogOptions' words),
+then chooses the container (LogLocation: 400 BadRequest); the kubelet then picks the Docker
+container from the pod's status (validateContainerLogStatus: its errors reach kubectl as 400
+BadRequest with the kubelet's text). Each step here returns or raises what they answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from localsvc.model.kubeapi import status as st
+from localsvc.model.kubeapi.apierror import ApiError
+
+Obj = dict[str, Any]
+
+NEGATIVE = "must be greater than or equal to 0"
+NOT_POSITIVE = "must be greater than 0"
+BOTH_SINCE = "at most one of `sinceTime` or `sinceSeconds` may be specified"
+
+
+@dataclass(frozen=True)
+class PodLogOptions:
+    """core/v1 PodLogOptions as the query gives them (None: not given)."""
+
+    container: str = ""
+    follow: bool = False
+    previous: bool = False
+    timestamps: bool = False
+    since_seconds: int | None = None
+    since_time: datetime | None = None
+    tail_lines: int | None = None
+    limit_bytes: int | None = None
+
+    def since_epoch(self, now: float) -> float | None:
+        """The earliest log time to show, in Unix seconds (now: the request's time)."""
+        if self.since_seconds is not None:
+            return now - self.since_seconds
+        if self.since_time is not None:
+            return self.since_time.timestamp()
+        return None
+
+
+def _go_bool(values: list[str]) -> bool:
+    """Convert_Slice_string_To_bool: "0", "false" (any case) and nothing are false."""
+    if not values:
+        return False
+    return not (values[0] == "0" or values[0].lower() == "false")
+
+
+def _go_int(values: list[str]) -> int | None:
+    if not values:
+        return None
+    text = values[0]
+    if not re.fullmatch(r"[+-]?[0-9]+", text) or not -2**63 <= int(text) < 2**63:
+        why = "invalid syntax" if not re.fullmatch(r"[+-]?[0-9]+", text) else "value out of range"
+        raise ApiError(st.bad_request(f'strconv.ParseInt: parsing "{text}": {why}'))
+    return int(text)
+
+
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?"
+                      r"([Zz]|[+-]\d{2}:\d{2})")
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """metav1.Time from a query value (time.RFC3339; a fraction is accepted, as Go does)."""
+    match = _RFC3339.fullmatch(text)
+    if not match:
+        raise ApiError(st.bad_request(
+            f'parsing time "{text}" as "2006-01-02T15:04:05Z07:00": cannot parse "{text}" as '
+            f'an RFC 3339 time; write it like 2006-01-02T15:04:05Z'))
+    try:
+        stamp = text.upper().replace("Z", "+00:00")
+        return datetime.fromisoformat(stamp).astimezone(timezone.utc)
+    except ValueError as err:
+        raise ApiError(st.bad_request(f'parsing time "{text}": {err}')) from None
+
+
+def parse_options(query: Mapping[str, list[str]]) -> PodLogOptions:
+    """PodLogOptions from the query (each name to all its values), validated as the API server
+    does: 400 for what does not decode, 422 Invalid for what ValidatePodLogOptions refuses."""
+    since_time = query.get("sinceTime") or []
+    options = PodLogOptions(
+        container=(query.get("container") or [""])[0],
+        follow=_go_bool(query.get("follow") or []),
+        previous=_go_bool(query.get("previous") or []),
+        timestamps=_go_bool(query.get("timestamps") or []),
+        since_seconds=_go_int(query.get("sinceSeconds") or []),
+        since_time=parse_rfc3339(since_time[0]) if since_time and since_time[0] else None,
+        tail_lines=_go_int(query.get("tailLines") or []),
+        limit_bytes=_go_int(query.get("limitBytes") or []),
+    )
+    return options
+
+
+def validate(options: PodLogOptions, pod_name: str) -> None:
+    """ValidatePodLogOptions: 422 `PodLogOptions "p" is invalid: tailLines: ...`."""
+    errors: list[st.FieldError] = []
+    if options.tail_lines is not None and options.tail_lines < 0:
+        errors.append(st.FieldError("FieldValueInvalid", "tailLines", options.tail_lines,
+                                    NEGATIVE))
+    if options.limit_bytes is not None and options.limit_bytes < 1:
+        errors.append(st.FieldError("FieldValueInvalid", "limitBytes", options.limit_bytes,
+                                    NOT_POSITIVE))
+    if options.since_seconds is not None and options.since_time is not None:
+        errors.append(st.FieldError("FieldValueForbidden", "", detail=BOTH_SINCE))
+    elif options.since_seconds is not None and options.since_seconds < 1:
+        errors.append(st.FieldError("FieldValueInvalid", "sinceSeconds", options.since_seconds,
+                                    NOT_POSITIVE))
+    if errors:
+        raise ApiError(st.invalid("PodLogOptions", "", pod_name, errors))
+
+
+def _names(containers: Any) -> list[str]:
+    return [str(c.get("name")) for c in containers or []]
+
+
+def choose_container(pod: Obj, requested: str) -> str:
+    """LogLocation: the named container (any kind), or the pod's only container."""
+    spec = pod.get("spec") or {}
+    name = (pod.get("metadata") or {}).get("name", "")
+    names = _names(spec.get("containers"))
+    if not requested:
+        if len(names) == 1:
+            return names[0]
+        if not names:
+            raise ApiError(st.bad_request(f"a container name must be specified for pod {name}"))
+        message = (f"a container name must be specified for pod {name}, "
+                   f"choose one of: [{' '.join(names)}]")
+        init = _names(spec.get("initContainers"))
+        if init:
+            message += f" or one of the init containers: [{' '.join(init)}]"
+        raise ApiError(st.bad_request(message))
+    every = names + _names(spec.get("initContainers")) + _names(spec.get("ephemeralContainers"))
+    if requested not in every:
+        raise ApiError(st.bad_request(f"container {requested} is not valid for pod {name}"))
+    return requested
+
+
+def _bare_id(container_id: Any) -> str:
+    return str(container_id or "").split("://", 1)[-1]
+
+
+def docker_container_id(pod: Obj, container: str, previous: bool) -> str:
+    """validateContainerLogStatus: the id of the container instance whose log is asked for."""
+    name = (pod.get("metadata") or {}).get("name", "")
+    status = pod.get("status") or {}
+    found: Obj | None = None
+    for key in ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"):
+        found = next((s for s in status.get(key) or [] if s.get("name") == container), None)
+        if found is not None:
+            break
+    where = f'container "{container}" in pod "{name}"'
+    if found is None:
+        raise ApiError(st.bad_request(f"{where} is not available"))
+    state = found.get("state") or {}
+    last = (found.get("lastState") or {}).get("terminated") or {}
+    last_id = _bare_id(last.get("containerID"))
+    if previous:
+        if not last_id:
+            raise ApiError(st.bad_request(
+                f'previous terminated container "{container}" in pod "{name}" not found'))
+        return last_id
+    if "running" in state:
+        return _bare_id(found.get("containerID"))
+    if "terminated" in state:
+        own = _bare_id((state["terminated"] or {}).get("containerID"))
+        if own or last_id:
+            return own or last_id
+        raise ApiError(st.bad_request(f"{where} is terminated"))
+    if last:
+        if not last_id:
+            raise ApiError(st.bad_request(f"{where} is terminated"))
+        return last_id
+    if "waiting" in state:
+        reason = (state["waiting"] or {}).get("reason") or ""
+        words = {"ErrImagePull": "image can't be pulled",
+                 "ImagePullBackOff": "trying and failing to pull image"}.get(reason, reason)
+        raise ApiError(st.bad_request(f"{where} is waiting to start: {words}"))
+    raise ApiError(st.bad_request(f"{where} is waiting to start - no logs yet"))
+
+
+# Docker: "2026-12-07T08:37:01.123456700Z " (fixed nine digits); the kubelet prints Go's
+# RFC3339Nano, whose fraction drops trailing zeros (and the dot when nothing is left).
+_DOCKER_STAMP = re.compile(rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z ")
+
+
+def kubelet_timestamp(frame: bytes) -> bytes:
+    """A Docker log frame with timestamps=true, its leading timestamp as the kubelet writes it."""
+    match = _DOCKER_STAMP.match(frame)
+    if not match:
+        return frame
+    fraction = (match.group(2) or b"").rstrip(b"0")
+    stamp = match.group(1) + (b"." + fraction if fraction else b"") + b"Z "
+    return stamp + frame[match.end():]
+
+
+class ByteBudget:
+    """limitBytes: the bytes still allowed; the kubelet cuts the log at the limit, mid-line."""
+
+    def __init__(self, limit: int | None):
+        self.left = limit
+
+    @property
+    def spent(self) -> bool:
+        return self.left is not None and self.left <= 0
+
+    def take(self, data: bytes) -> bytes:
+        if self.left is None:
+            return data
+        data = data[:max(self.left, 0)]
+        self.left -= len(data)
+        return data
+
+
+__all__ = [
+    "ByteBudget",
+    "PodLogOptions",
+    "choose_container",
+    "docker_container_id",
+    "kubelet_timestamp",
+    "parse_options",
+    "parse_rfc3339",
+    "validate",
+]
