@@ -22,6 +22,7 @@ from localsvc.model.allocation import dns_ip
 from localsvc.model.defaults import with_defaults
 from localsvc.model.endpoints import PodView, service_env
 from localsvc.model.network import plan_for
+from localsvc.model.nodeobject import NODE_NAME
 from localsvc.model.objects import now_iso
 from localsvc.model.snapshot import Snapshot, Unserved
 from localsvc.model.storesnapshot import StoreSnapshot
@@ -32,6 +33,8 @@ from localsvc.node.deploymentsync import DeploymentSync
 from localsvc.node.finalizing import Finalizing
 from localsvc.node.context import NodeContext
 from localsvc.node.dockerevents import start_watching
+from localsvc.node.events import EventRecorder
+from localsvc.node.serviceevents import ServiceEvents
 from localsvc.node.forwarders import Forwarders
 from localsvc.node.garbage import GC_PERIOD, collect_garbage
 from localsvc.node.objectstore import ObjectStore, WatchEvent
@@ -98,6 +101,9 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
         # after every sync, see node/publish.py).
         self.objects = ObjectStore(self.state.resource_version, version_floor=_microseconds)
         self.objects.add_listener(self._count_version)
+        # Events live in the store only (not in the state file: see node/events.py).
+        self.recorder = EventRecorder.from_environment(self.objects, NODE_NAME)
+        self.service_events = ServiceEvents(self.recorder)
         self._svclb_changes = StoreSubscriber(self.objects, {"Service"})
         if network is not None:  # its DNS and dataplane follow the store's events
             network.subscribe(self.objects, StoreSnapshot(
@@ -214,6 +220,8 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
                 del self.terminating[uid]
         changed |= self._assign_load_balancers()
         self.settle_finalizing()
+        self.service_events.report(self.state.objects_of("Service"), self.lb_pending, self.svclb_errors)
+        self.recorder.sweep()
         if changed:  # written in the store's thread, in order; the loop does not wait for it
             self.store.submit(self.state).add_done_callback(_log_failed_save)
         self._refresh_snapshot()
@@ -348,7 +356,7 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
 
     def _spawn_worker(self, record: PodRecord, purpose: str = "") -> PodWorker:
         worker = PodWorker(self.ctx, record, self.lookup, self.mark_dirty, self.service_env,
-                           self.dns_ip)
+                           self.dns_ip, self.recorder)
         spawn(worker.run(), name=f"pod {record.namespace}/{record.name}{purpose}")
         return worker
 

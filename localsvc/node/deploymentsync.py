@@ -15,9 +15,11 @@ import uuid
 from typing import Any
 
 from localsvc.model import deployments as dep
+from localsvc.model import events as ev
 from localsvc.model import replicasets as rs
 from localsvc.model.objects import now_iso
 from localsvc.model.views import rollout_status
+from localsvc.node.events import EventRecorder
 from localsvc.node.podrecords import deployment_pod, owner_uid, with_owner_uid
 from localsvc.node.store import DeploymentHistory
 from localsvc.node.views import ObjectViews, object_key
@@ -39,6 +41,8 @@ def _rollout_pending(status: Obj, spec: Obj) -> bool:
 class DeploymentSync(ObjectViews):
     """Attributes other than its own tables are the Controller's."""
 
+    recorder: EventRecorder
+
     def _retire(self, pod_key: str, grace: int | None = None) -> None:
         raise NotImplementedError  # the Controller's
 
@@ -49,6 +53,9 @@ class DeploymentSync(ObjectViews):
         self.replicaset_counts: dict[str, dict[str, rs.PodCounts]] = {}
         self.rollouts_pending: set[str] = set()
         self._ready_since: dict[str, dict[str, float]] = {}
+        # Deployment key -> pod-template-hash -> the replicas its ReplicaSet was last scaled to
+        # (what ScalingReplicaSet events compare with; a node restart starts from the pods).
+        self._scaled_to: dict[str, dict[str, int]] = {}
 
     def _sync_deployment(self, obj: Obj, desired: set[str]) -> bool:
         """One sync of the deployment controller: the ReplicaSet of the current template
@@ -72,11 +79,16 @@ class DeploymentSync(ObjectViews):
             current,
             [dep.OwnedPod(r.name, r.template_hash, self._ready(r), r.created) for r in owned],
         )
+        hashes = {r.name: r.template_hash for r in owned}
         for name in step.delete:
             self._retire(f"{meta['namespace']}/{name}")
+            self._replicaset_event(obj, hashes[name], "SuccessfulDelete", f"Deleted pod: {name}")
         for _ in range(step.create):
             record = deployment_pod(obj, dkey, current, self.state.pods, uids[current])
             self.state.pods[f"{record.namespace}/{record.name}"] = record
+            self._replicaset_event(obj, current, "SuccessfulCreate",
+                                   f"Created pod: {record.name}")
+        self._scaling_events(obj, dkey, owned, step, current)
         changed = bool(step.delete or step.create)
         counts = self._replicaset_counts(dkey, int(spec.get("minReadySeconds") or 0), desired)
         for record in self.state.pods.values():
@@ -102,6 +114,38 @@ class DeploymentSync(ObjectViews):
             changed = True
         return changed
 
+    def _replicaset_event(self, deployment: Obj, template_hash: str, reason: str,
+                          message: str) -> None:
+        meta = deployment["metadata"]
+        name = rs.replicaset_name(meta["name"], template_hash)
+        self.recorder.normal(ev.ObjectRef("ReplicaSet", meta["namespace"], name,
+                                          api_version="apps/v1"),
+                             reason, message, ev.REPLICASET_CONTROLLER)
+
+    def _scaling_events(self, deployment: Obj, dkey: str, owned: list[Any],
+                        step: dep.RolloutStep, current: str) -> None:
+        """ScalingReplicaSet for each ReplicaSet this step scaled (its pods before -> after)."""
+        before: dict[str, int] = {}
+        for record in owned:
+            before[record.template_hash] = before.get(record.template_hash, 0) + 1
+        after = dict(before)
+        for record in owned:
+            if record.name in step.delete:
+                after[record.template_hash] -= 1
+        after[current] = after.get(current, 0) + step.create
+        last = self._scaled_to.setdefault(dkey, before)
+        meta = deployment["metadata"]
+        ref = ev.ObjectRef("Deployment", meta["namespace"], meta["name"],
+                           api_version="apps/v1")
+        for template_hash in sorted(last.keys() | after.keys()):
+            was, now = last.get(template_hash, 0), after.get(template_hash, 0)
+            if was != now:
+                reason, message = ev.scaled("up" if now > was else "down",
+                                            rs.replicaset_name(meta["name"], template_hash),
+                                            was, now)
+                self.recorder.normal(ref, reason, message, ev.DEPLOYMENT_CONTROLLER)
+        self._scaled_to[dkey] = {h: n for h, n in after.items() if n}
+
     def _replicaset_counts(self, dkey: str, min_ready: int,
                            desired: set[str]) -> dict[str, rs.PodCounts]:
         """Pod-template-hash -> the Deployment's pods of it (all desired); a pod is available
@@ -118,7 +162,7 @@ class DeploymentSync(ObjectViews):
         gone = [k for k in self.state.deployments if k not in self.state.objects]
         for key in gone:
             del self.state.deployments[key]
-        for table in (self.replicaset_counts, self._ready_since):
+        for table in (self.replicaset_counts, self._ready_since, self._scaled_to):
             for key in [k for k in table if k not in self.state.objects]:
                 del table[key]
         self.rollouts_pending &= self.state.objects.keys()

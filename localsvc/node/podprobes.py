@@ -25,11 +25,13 @@ PROBE_KINDS = ("readinessProbe", "livenessProbe", "startupProbe")
 
 class PodProbes:
     def __init__(self, docker_api: Any, pod: str, on_change: Callable[[], None],
-                 wake: Callable[[], None]):
+                 wake: Callable[[], None],
+                 on_unhealthy: Callable[[str, str], None] = lambda name, message: None):
         self.docker_api = docker_api
         self.pod = pod  # namespace/name, for task names
         self.on_change = on_change
         self.wake = wake  # the pod worker's: a container is marked to be killed
+        self.on_unhealthy = on_unhealthy  # (container name, message): a probe failed
         self._probers: dict[str, tuple[str, asyncio.Task[Any]]] = {}  # name -> (id, task)
 
     def ensure(self, c: ContainerState, spec: dict[str, Any], pod_ip: str) -> None:
@@ -67,8 +69,12 @@ class PodProbes:
             outcome = await node_runner().run(exec_probes, command, timeout)
             return outcome.verdict, outcome.message(command, timeout)
 
+        def on_failure(message: str) -> None:
+            if c.container_id == container_id:  # not a late verdict on an older instance
+                self.on_unhealthy(c.name, message)
+
         prober = ContainerProber(spec, pod_ip, c.started_at or time.time(), exec_fn, on_ready,
-                                 on_kill)
+                                 on_kill, on_failure)
         task = spawn(prober.run(), name=f"probe {self.pod}/{c.name}")
         self._probers[c.name] = (container_id, task)
 

@@ -24,6 +24,9 @@ from localsvc.model.kubelet import KubeletSpec
 from localsvc.model.kubelet_adopt import DiscardLeftovers, apply_adoption, decide_adoption
 from localsvc.model.podplan import ConfigError, ContainerPlan, PodPlan, plan_pod, resolv_conf
 from localsvc.node.context import NodeContext
+from localsvc.node.incluster import api_access
+from localsvc.node.events import EventRecorder
+from localsvc.node.podevents import PodEvents
 from localsvc.node.podstate import (
     ContainerState,
     PodState,
@@ -52,6 +55,7 @@ class PodWorker:
         on_change: Callable[[], None],
         service_env: Callable[[str], dict[str, str]] = lambda namespace: {},
         dns_ip: str = "",
+        recorder: EventRecorder | None = None,
     ):
         self.ctx = ctx
         self.record = record
@@ -76,8 +80,9 @@ class PodWorker:
             state.probed = bool(c.get("readinessProbe") or c.get("startupProbe"))
             self.state.containers[c["name"]] = state
             self.specs[c["name"]] = c
+        self.events = PodEvents(recorder, record.namespace, record.name, record.uid)
         self.probes = PodProbes(ctx.docker.api, f"{record.namespace}/{record.name}",
-                                on_change, self.wake)
+                                on_change, self.wake, self.events.unhealthy)
         self._wake = asyncio.Event()
         self._stop_grace: int | None = None
         self.deleting_since: float | None = None
@@ -121,6 +126,8 @@ class PodWorker:
             await self._adopt()
         finally:
             self.adopted.set()
+        if self.state.infra_id is None and not self.stopping:
+            self.events.scheduled()  # a pod adopted after a node restart was scheduled before
         while not self.stopping:
             before = fingerprint(self.state)
             try:
@@ -152,6 +159,9 @@ class PodWorker:
 
     async def _teardown(self) -> None:
         self.probes.cancel_all()
+        for c in self.state.containers.values():
+            if c.state == "running":
+                self.events.killing(c.name)
         grace = self._stop_grace if self._stop_grace is not None else 0
         containers = await asyncio.to_thread(
             rt.find_pod_containers, self.ctx.docker, self.ref.env, self.ref.uid
@@ -191,6 +201,8 @@ class PodWorker:
                 pod_ip=self.state.pod_ip,
                 node_ip=self.ctx.config.node_ip,
                 service_env=self.service_env(self.ref.namespace),
+                api_access=api_access(
+                    self.ctx.config, lambda ns, n: self.lookup("ServiceAccount", ns, n)),
             )
         except ConfigError as err:
             return None, str(err)
@@ -259,6 +271,7 @@ class PodWorker:
                 # containers meanwhile go on being looked after.
                 c = self.state.containers[name]
                 assert c.container_id is not None and plan is not None
+                self.events.killing(name, reason)
                 spawn(self._kill(c.container_id, reason, plan.grace_seconds),
                       name=f"kill {self.ref.namespace}/{self.ref.name}/{name}")
                 kubelet.apply(action, self.state, self.ref.name, time.time())
@@ -267,6 +280,8 @@ class PodWorker:
                 log.info("pod %s/%s: container %s exited with %s; restarting",
                          self.ref.namespace, self.ref.name, name, c.exit_code)
                 kubelet.apply(action, self.state, self.ref.name, time.time())
+                if c.retry_at > time.time():  # waiting out its back-off: CrashLoopBackOff
+                    self.events.back_off(name, init)
             case _:
                 kubelet.apply(action, self.state, self.ref.name, time.time())
 
@@ -302,10 +317,7 @@ class PodWorker:
                                 time.time())
 
     async def _start(self, c: ContainerState, plan: ContainerPlan, grace: int) -> None:
-        try:
-            await asyncio.to_thread(rt.ensure_image, self.ctx.docker, plan.image, plan.pull_policy)
-        except rt.ImageMissing as err:
-            kubelet.image_pull_failed(c, str(err), time.time())
+        if not await self._ensure_image(c, plan):
             return
         assert self.state.infra_id is not None
         previous = c.container_id
@@ -318,10 +330,31 @@ class PodWorker:
             await asyncio.to_thread(container.start)
         except docker.errors.APIError as err:
             kubelet.create_failed(c, str(err), time.time())
+            self.events.failed(c.name, c.init, str(err.explanation or err))
             return
+        self.events.created(c.name, c.init)
+        self.events.started(c.name, c.init)
         kubelet.started(c, container.id, attempt, time.time())
         if previous:
             await asyncio.to_thread(self._remove_older_than, c.name, attempt - 1)
+
+    async def _ensure_image(self, c: ContainerState, plan: ContainerPlan) -> bool:
+        """The image per its pull policy, with the kubelet's Pulling/Pulled/Failed events."""
+        loop = asyncio.get_running_loop()
+        began = time.monotonic()
+
+        def on_pull() -> None:  # in the pull's thread: recorded on the loop
+            loop.call_soon_threadsafe(self.events.pulling, c.name, c.init, plan.image)
+        try:
+            pulled = await asyncio.to_thread(rt.ensure_image, self.ctx.docker, plan.image,
+                                             plan.pull_policy, on_pull)
+        except rt.ImageMissing as err:
+            kubelet.image_pull_failed(c, str(err), time.time())
+            self.events.pull_failed(c.name, c.init, plan.image, plan.pull_policy == "Never",
+                                    str(err))
+            return False
+        self.events.pulled(c.name, c.init, plan.image, pulled, time.monotonic() - began)
+        return True
 
     def _remove_older_than(self, name: str, keep_attempt: int) -> None:
         """Keep the latest exited container (for `logs --previous`), remove older ones."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import tarfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -69,19 +69,23 @@ def find_pod_containers(client: docker.DockerClient, env: str, uid: str) -> list
     )
 
 
-def ensure_image(client: docker.DockerClient, image: str, pull_policy: str) -> None:
-    """Make `image` present per imagePullPolicy; raise ImageMissing with the reason otherwise."""
+def ensure_image(client: docker.DockerClient, image: str, pull_policy: str,
+                 on_pull: Callable[[], None] | None = None) -> bool:
+    """Make `image` present per imagePullPolicy; raise ImageMissing with the reason otherwise.
+    Whether it was pulled; `on_pull()` just before a pull starts (the kubelet's Pulling)."""
     present = True
     try:
         client.images.get(image)
     except docker.errors.ImageNotFound:
         present = False
     if present and pull_policy != "Always":
-        return
+        return False
     if pull_policy == "Never":
         raise ImageMissing(
             f'image "{image}" is not present and imagePullPolicy is Never; build or load it first'
         )
+    if on_pull is not None:
+        on_pull()
     try:
         client.images.pull(image)
     except docker.errors.APIError as err:
@@ -96,6 +100,7 @@ def ensure_image(client: docker.DockerClient, image: str, pull_policy: str) -> N
             f'image "{image}" is not present locally and pulling it failed: '
             f"{err.explanation or err}. Build it (docker build -t {image} ...) or load it"
         ) from err
+    return True
 
 
 def create_volumes(client: docker.DockerClient, pod: PodRef, plan: PodPlan) -> None:

@@ -1,0 +1,251 @@
+"""Kubernetes Events: what one looks like, when two are the same, when they go. Pure.
+
+An Occurrence is what the kubelet or a controller reports (`recorder.Eventf(obj, type, reason,
+message)`); the Correlator turns occurrences into core/v1 Event objects as client-go's
+EventCorrelator does: the same occurrence again (same source, involved object, type, reason and
+message: client-go's getEventKey, which leaves out the involved object's resourceVersion) updates
+the one Event, count + 1 and lastTimestamp moved, under the same name, `<involved name>.<hex of
+the first time in nanoseconds>`. Events expire a while after they were last seen (the API
+server stores them with a one hour TTL, refreshed by each update), and their number is bounded:
+the least recently seen go first. events.k8s.io/v1 is the same Event with its fields renamed.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from localsvc.model.clock import now_iso
+
+Obj = dict[str, Any]
+
+DEFAULT_TTL_SECONDS = 3600.0  # kube-apiserver --event-ttl
+DEFAULT_LIMIT = 2000  # Events the node keeps at most (the oldest go first)
+TTL_VARIABLE = "LOCALSVC_EVENT_TTL_SECONDS"
+LIMIT_VARIABLE = "LOCALSVC_EVENT_LIMIT"
+NORMAL, WARNING = "Normal", "Warning"
+
+# Who reports, as a cluster's components name themselves (source.component).
+KUBELET = "kubelet"
+SCHEDULER = "default-scheduler"
+DEPLOYMENT_CONTROLLER = "deployment-controller"
+REPLICASET_CONTROLLER = "replicaset-controller"
+SERVICE_CONTROLLER = "service-controller"
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """An Event's involvedObject (corev1.ObjectReference)."""
+
+    kind: str
+    namespace: str
+    name: str
+    uid: str = ""
+    api_version: str = "v1"
+    resource_version: str = ""
+    field_path: str = ""  # "spec.containers{NAME}" for a container's events
+
+    def as_dict(self) -> Obj:
+        ref: Obj = {"kind": self.kind, "namespace": self.namespace, "name": self.name,
+                    "uid": self.uid, "apiVersion": self.api_version}
+        if self.resource_version:
+            ref["resourceVersion"] = self.resource_version
+        if self.field_path:
+            ref["fieldPath"] = self.field_path
+        return ref
+
+    def container(self, name: str, init: bool = False) -> ObjectRef:
+        """The reference to one of a pod's containers, as the kubelet's events carry it."""
+        field = "initContainers" if init else "containers"
+        return ObjectRef(self.kind, self.namespace, self.name, self.uid, self.api_version,
+                         self.resource_version, f"spec.{field}{{{name}}}")
+
+
+def reference_to(obj: Mapping[str, Any]) -> ObjectRef:
+    """The reference to a stored object (ref.GetReference: kind, apiVersion, uid, version)."""
+    meta = obj.get("metadata") or {}
+    return ObjectRef(str(obj.get("kind", "")), str(meta.get("namespace", "")),
+                     str(meta.get("name", "")), str(meta.get("uid", "")),
+                     str(obj.get("apiVersion", "v1")), str(meta.get("resourceVersion", "")))
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One report: `type` Normal or Warning, `reason` a CamelCase word, `message` for people."""
+
+    ref: ObjectRef
+    type: str
+    reason: str
+    message: str
+    component: str
+    host: str = ""  # the node name for the kubelet's events
+
+    def key(self) -> tuple[str, ...]:
+        """client-go getEventKey: what makes two reports the same Event."""
+        ref = self.ref
+        return (self.component, self.host, ref.kind, ref.namespace, ref.name, ref.field_path,
+                ref.uid, ref.api_version, self.type, self.reason, self.message)
+
+
+def event_name(involved_name: str, first_seen: float, later: int = 0) -> str:
+    """`<involved name>.<hex of nanoseconds>`, as client-go names a new Event (`later`
+    nanoseconds on, when that name is taken)."""
+    return f"{involved_name}.{int(first_seen * 1e9) + later:x}"
+
+
+def event_object(occurrence: Occurrence, name: str, first_seen: float, last_seen: float,
+                 count: int) -> Obj:
+    """The core/v1 Event for `occurrence` seen `count` times."""
+    ref = occurrence.ref
+    source: Obj = {"component": occurrence.component}
+    if occurrence.host:
+        source["host"] = occurrence.host
+    return {
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": name, "namespace": ref.namespace or "default"},
+        "involvedObject": ref.as_dict(),
+        "reason": occurrence.reason, "message": occurrence.message, "source": source,
+        "firstTimestamp": now_iso(first_seen), "lastTimestamp": now_iso(last_seen),
+        "count": count, "type": occurrence.type, "eventTime": None,
+        "reportingComponent": occurrence.component,
+        "reportingInstance": occurrence.host,
+    }
+
+
+@dataclass
+class _Seen:
+    name: str
+    namespace: str
+    first: float
+    last: float
+    count: int
+
+
+class Correlator:
+    """The Events recorded so far, by correlation key, least recently seen first."""
+
+    def __init__(self, ttl: float = DEFAULT_TTL_SECONDS, limit: int = DEFAULT_LIMIT):
+        self.ttl = ttl
+        self.limit = max(1, limit)
+        self._seen: OrderedDict[tuple[str, ...], _Seen] = OrderedDict()
+        self._names: set[tuple[str, str]] = set()  # (namespace, name) of the kept Events
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def observe(self, occurrence: Occurrence, now: float) -> Obj:
+        """The Event to store for `occurrence` at `now`: a new one, or the same again with
+        count + 1 (same name)."""
+        key = occurrence.key()
+        seen = self._seen.pop(key, None)
+        if seen is not None and now - seen.last > self.ttl:  # an expired one starts over
+            self._names.discard((seen.namespace, seen.name))
+            seen = None
+        if seen is None:
+            namespace = occurrence.ref.namespace or "default"
+            name, step = event_name(occurrence.ref.name, now), 0
+            while (namespace, name) in self._names:  # two in the same nanosecond
+                step += 1
+                name = event_name(occurrence.ref.name, now, step)
+            self._names.add((namespace, name))
+            seen = _Seen(name, namespace, now, now, 1)
+        else:
+            seen.last, seen.count = now, seen.count + 1
+        self._seen[key] = seen  # moved to the end: the most recently seen
+        return event_object(occurrence, seen.name, seen.first, seen.last, seen.count)
+
+    def expired(self, now: float) -> list[tuple[str, str]]:
+        """(namespace, name) of the Events not seen for `ttl` seconds, and of the least
+        recently seen beyond `limit`; they are forgotten here, the caller deletes them."""
+        gone: list[tuple[str, str]] = []
+        while self._seen:
+            key, seen = next(iter(self._seen.items()))
+            if now - seen.last <= self.ttl and len(self._seen) <= self.limit:
+                break
+            del self._seen[key]
+            self._names.discard((seen.namespace, seen.name))
+            gone.append((seen.namespace, seen.name))
+        return gone
+
+
+def settings_from_env(environ: Mapping[str, str]) -> tuple[float, int]:
+    """(ttl seconds, limit) from the node's environment; ValueError naming the variable."""
+    ttl_text = environ.get(TTL_VARIABLE, "")
+    limit_text = environ.get(LIMIT_VARIABLE, "")
+    try:
+        ttl = float(ttl_text) if ttl_text else DEFAULT_TTL_SECONDS
+    except ValueError:
+        raise ValueError(f"{TTL_VARIABLE}={ttl_text!r}: give the seconds an Event is kept "
+                         f"after it was last seen, e.g. 3600") from None
+    try:
+        limit = int(limit_text) if limit_text else DEFAULT_LIMIT
+    except ValueError:
+        raise ValueError(f"{LIMIT_VARIABLE}={limit_text!r}: give the most Events kept, "
+                         f"e.g. {DEFAULT_LIMIT}") from None
+    if ttl <= 0 or limit <= 0:
+        raise ValueError(f"{TTL_VARIABLE} and {LIMIT_VARIABLE} must be above 0")
+    return ttl, limit
+
+
+def as_events_v1(event: Mapping[str, Any]) -> Obj:
+    """A core/v1 Event in events.k8s.io/v1's shape (the API server's conversion)."""
+    out: Obj = {"apiVersion": "events.k8s.io/v1", "kind": "Event",
+                "metadata": event.get("metadata") or {},
+                "eventTime": event.get("eventTime"),
+                "reportingController": event.get("reportingComponent", ""),
+                "reportingInstance": event.get("reportingInstance", ""),
+                "action": event.get("action", ""), "reason": event.get("reason", ""),
+                "regarding": event.get("involvedObject") or {},
+                "note": event.get("message", ""), "type": event.get("type", ""),
+                "deprecatedSource": event.get("source") or {},
+                "deprecatedFirstTimestamp": event.get("firstTimestamp"),
+                "deprecatedLastTimestamp": event.get("lastTimestamp"),
+                "deprecatedCount": event.get("count", 0)}
+    if event.get("related"):
+        out["related"] = event["related"]
+    if event.get("series"):
+        out["series"] = event["series"]
+    return out
+
+
+# -- the messages of a cluster's components (1.32), in one place
+
+def scheduled(namespace: str, pod: str, node: str) -> tuple[str, str]:
+    return "Scheduled", f"Successfully assigned {namespace}/{pod} to {node}"
+
+
+def scaled(direction: str, replica_set: str, before: int, after: int) -> tuple[str, str]:
+    """deployment-controller's ScalingReplicaSet ("up" or "down")."""
+    return "ScalingReplicaSet", f"Scaled {direction} replica set {replica_set} from {before} to {after}"
+
+
+def back_off(container: str, pod: str, namespace: str, uid: str) -> tuple[str, str]:
+    """The kubelet's BackOff; the pod printed as format.Pod: NAME_NAMESPACE(UID)."""
+    return "BackOff", (f"Back-off restarting failed container {container} in pod "
+                       f"{pod}_{namespace}({uid})")
+
+
+
+
+def service_failures(services: Mapping[str, Mapping[str, Any]], lb_pending: Mapping[str, str],
+                     publish_errors: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Service key -> (reason, message) of each stored Service whose NodePort or LoadBalancer
+    ports are not published: a LoadBalancer waiting for a port another one holds, or a host
+    port the node could not publish. A LoadBalancer's words are the service controller's."""
+    failures: dict[str, tuple[str, str]] = {}
+    for key, service in services.items():
+        why = lb_pending.get(key) or publish_errors.get(key)
+        if not why:
+            continue
+        if (service.get("spec") or {}).get("type") == "LoadBalancer":
+            failures[key] = ("SyncLoadBalancerFailed",
+                             f"Error syncing load balancer: failed to ensure load balancer: {why}")
+        else:
+            failures[key] = ("FailedToPublishNodePort", why)
+    return failures
+
+__all__ = ["Correlator", "ObjectRef", "Occurrence", "as_events_v1", "back_off", "event_name",
+           "event_object", "reference_to", "scaled", "scheduled", "service_failures",
+           "settings_from_env"]

@@ -1,0 +1,99 @@
+"""The node's event recorder: Events into the object store, where the API serves and watches them.
+
+Recording is synchronous, on the event loop, and cheap: one correlation lookup, one store put,
+and the expiry of at most what is due (bounded by the limit). It never awaits and never raises,
+so the pod worker, the probers and the controllers it is called from are never slowed or broken
+by it (client-go's recorder likewise drops what it cannot send).
+
+Events are not persisted with the node's state: the state is written on changes, and an Event per
+container start must not make every write bigger and slower. A node restart (rare: `localsvc up`
+after an upgrade, a crash) loses the last hour's Events; the objects they describe are kept.
+The pure rules (correlation, expiry, bound, the shape) are in localsvc/model/events.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+
+from localsvc.model import events as ev
+from localsvc.model.events import Correlator, ObjectRef, Occurrence
+from localsvc.node.objectstore import ObjectStore
+
+log = logging.getLogger("localsvc.events")
+
+
+def event_key(namespace: str, name: str) -> str:
+    return f"Event/{namespace}/{name}"
+
+
+class EventRecorder:
+    def __init__(self, objects: ObjectStore, host: str, ttl: float = ev.DEFAULT_TTL_SECONDS,
+                 limit: int = ev.DEFAULT_LIMIT, clock: Callable[[], float] = time.time):
+        self.objects = objects
+        self.host = host  # the node name: the kubelet's source.host
+        self.correlator = Correlator(ttl, limit)
+        self.clock = clock
+
+    @classmethod
+    def from_environment(cls, objects: ObjectStore, host: str,
+                         environ: Mapping[str, str] = os.environ) -> EventRecorder:
+        """With the TTL and limit the node's environment sets (defaults when unset or bad)."""
+        try:
+            ttl, limit = ev.settings_from_env(environ)
+        except ValueError as err:
+            log.error("event settings: %s; using the defaults", err)
+            ttl, limit = ev.DEFAULT_TTL_SECONDS, ev.DEFAULT_LIMIT
+        return cls(objects, host, ttl, limit)
+
+    def record(self, ref: ObjectRef, type_: str, reason: str, message: str,
+               component: str = ev.KUBELET) -> None:
+        """Record one occurrence (the kubelet's with this node as host)."""
+        try:
+            now = self.clock()
+            host = self.host if component == ev.KUBELET else ""
+            occurrence = Occurrence(self._completed(ref), type_, reason, message, component, host)
+            event = self.correlator.observe(occurrence, now)
+            meta = event["metadata"]
+            self.objects.put(event_key(meta["namespace"], meta["name"]), event)
+            self._forget(now)
+        except Exception:  # an Event is never worth breaking what it describes
+            log.exception("recording event %s %s failed", reason, ref)
+
+    def normal(self, ref: ObjectRef, reason: str, message: str,
+               component: str = ev.KUBELET) -> None:
+        self.record(ref, ev.NORMAL, reason, message, component)
+
+    def warning(self, ref: ObjectRef, reason: str, message: str,
+                component: str = ev.KUBELET) -> None:
+        self.record(ref, ev.WARNING, reason, message, component)
+
+    def sweep(self) -> None:
+        """Delete the Events that expired (the controller calls this each sync)."""
+        try:
+            self._forget(self.clock())
+        except Exception:
+            log.exception("expiring events failed")
+
+    def _forget(self, now: float) -> None:
+        for namespace, name in self.correlator.expired(now):
+            self.objects.delete(event_key(namespace, name))
+
+    def _completed(self, ref: ObjectRef) -> ObjectRef:
+        """`ref` with the uid and resourceVersion the store has for its object, as the
+        reference a component takes from the object it holds."""
+        stored = self.objects.get(f"{ref.kind}/{ref.namespace}/{ref.name}")
+        if stored is None:
+            return ref
+        meta = stored.get("metadata") or {}
+        uid = str(meta.get("uid", ""))
+        if ref.uid and uid != ref.uid:
+            return ref  # a newer object under the same name: not the one this is about
+        return ObjectRef(ref.kind, ref.namespace, ref.name, uid,
+                         str(stored.get("apiVersion") or ref.api_version),
+                         str(meta.get("resourceVersion", "")), ref.field_path)
+
+
+__all__ = ["EventRecorder", "event_key"]
