@@ -1,0 +1,114 @@
+"""PodExecOptions and PodAttachOptions from the query of a pods/exec or pods/attach request, and
+the container they address. Pure.
+
+The rules and texts are the API server's (pkg/registry/core/pod/strategy.go streamLocation: the
+default container, the BadRequest for several containers and none named, or an unknown one)
+and the kubelet's (at least one of stdin, stdout, stderr; a command for exec).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from localsvc.model.kubeapi import status as st
+from localsvc.model.kubeapi.apierror import ApiError
+
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}  # Go's strconv.ParseBool
+_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    container: str  # as asked ("" when the query names none)
+    stdin: bool
+    stdout: bool
+    stderr: bool
+    tty: bool
+    command: tuple[str, ...] = ()
+
+
+class Query:
+    """The request's query, read as the API server's parameter codec reads it."""
+
+    def __init__(self, single: Mapping[str, str], command: Sequence[str]):
+        self.single = single
+        self.command = tuple(command)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.single.get(name)
+        if value is None or value == "":
+            return default
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise ApiError(st.bad_request(
+            f'query parameter {name}: strconv.ParseBool: parsing "{value}": invalid syntax '
+            "(use true or false)"))
+
+
+def exec_options(query: Query) -> StreamOptions:
+    """The options of an exec; ApiError(BadRequest) for a request the kubelet refuses."""
+    options = _streams(query, stdout_default=True)
+    if not query.command:
+        raise ApiError(st.bad_request("you must specify at least one command for the container"))
+    return StreamOptions(options.container, options.stdin, options.stdout, options.stderr,
+                         options.tty, query.command)
+
+
+def attach_options(query: Query) -> StreamOptions:
+    return _streams(query, stdout_default=True)
+
+
+def _streams(query: Query, stdout_default: bool) -> StreamOptions:
+    stdin = query.flag("stdin")
+    stdout = query.flag("stdout", stdout_default)
+    stderr = query.flag("stderr", stdout_default)
+    tty = query.flag("tty")
+    if not (stdin or stdout or stderr):
+        raise ApiError(st.bad_request("you must specify at least 1 of stdin, stdout, stderr"))
+    # With a TTY the terminal merges stderr into stdout: there is no separate stream.
+    return StreamOptions(query.single.get("container", ""), stdin, stdout,
+                         stderr and not tty, tty)
+
+
+def container_names(pod: Mapping[str, Any], field: str) -> list[str]:
+    return [str(c.get("name", "")) for c in pod.get("spec", {}).get(field) or []]
+
+
+def choose_container(pod: Mapping[str, Any], asked: str) -> str:
+    """The container a request addresses: the one named, else the pod's only one."""
+    name = str(pod.get("metadata", {}).get("name", ""))
+    containers = container_names(pod, "containers")
+    init = container_names(pod, "initContainers")
+    ephemeral = container_names(pod, "ephemeralContainers")
+    if asked:
+        if asked not in containers + init + ephemeral:
+            raise ApiError(st.bad_request(f"container {asked} is not valid for pod {name}"))
+        return asked
+    if len(containers) == 1:
+        return containers[0]
+    if not containers:
+        raise ApiError(st.bad_request(f"a container name must be specified for pod {name}"))
+    message = (f"a container name must be specified for pod {name}, "
+               f"choose one of: [{' '.join(containers)}]")
+    if init:
+        message += f" or one of the init containers: [{' '.join(init)}]"
+    raise ApiError(st.bad_request(message))
+
+
+def container_not_found(container: str) -> str:
+    """The kubelet's words for a container of the spec that is not running now."""
+    return f'unable to upgrade connection: container not found ("{container}")'
+
+
+def websocket_required(subresource: str) -> dict[str, Any]:
+    """The answer to a request that is not a WebSocket upgrade (a SPDY upgrade, kubectl's
+    fallback, or a plain request): a Status that says what the node serves."""
+    return st.bad_request(
+        f"pods/{subresource}: localsvc serves this subresource over WebSocket only "
+        "(subprotocols v5.channel.k8s.io, v4.channel.k8s.io, v3.channel.k8s.io, "
+        "v2.channel.k8s.io, channel.k8s.io); send a GET with Upgrade: websocket "
+        "(kubectl 1.30 and later do); SPDY is not served")
