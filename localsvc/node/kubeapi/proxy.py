@@ -1,20 +1,216 @@
-"""Placeholder of the proxy subresource handler, replaced by its implementation."""
+"""services/NAME/proxy and pods/NAME/proxy: the API server's HTTP proxy to a Service's endpoint
+or a Pod, reached from the node's network namespace (the node sits on the environment's network,
+so pod IPs are routable from here).
+
+model/kubeapi/proxypath.py decides where a request goes and which headers pass; this module does
+the I/O: every method, the query kept, request and response bodies streamed chunk by chunk
+(text/html excepted: it is read whole to rewrite its links, as the API server does), WebSocket
+upgrades relayed message by message. The caller's Authorization header never reaches the backend.
+
+One aiohttp ClientSession per node app, made on the first proxied request; `close_sessions` is
+the app's on_cleanup hook that closes it.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+import asyncio
+import logging
+import weakref
+from collections.abc import Mapping
+from typing import Any
 
-from localsvc.model.kubeapi import status as st
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from localsvc.model.kubeapi import proxyhtml
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.paths import Target
+from localsvc.model.kubeapi.proxypath import (
+    Location, forwarded_uri, parse_pod_id, parse_service_id, pod_location, request_headers,
+    response_headers, root_redirect, service_location, split_proxy_path, unreachable)
 from localsvc.node.controller import Controller
+from localsvc.node.store import key_of
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 30.0  # the API server's proxy dialer's timeout
+HTML_LIMIT = 16 * 1024 * 1024  # an HTML page larger than this passes without link rewriting
+CHUNK = 64 * 1024
+
+_SESSIONS: weakref.WeakKeyDictionary[web.Application, aiohttp.ClientSession] = (
+    weakref.WeakKeyDictionary())
 
 
 async def serve_pod(controller: Controller, request: web.Request,
-                   target: Target) -> web.StreamResponse:
-    raise ApiError(st.status(501, "NotImplemented", "not served yet"))
+                    target: Target) -> web.StreamResponse:
+    raw_id = target.name or ""
+    proxy_id = parse_pod_id(raw_id)
+    namespace = target.namespace or ""
+    pod = controller.objects.get(key_of("Pod", namespace, proxy_id.name))
+    return await _proxy(request, pod_location(pod, proxy_id))
 
 
 async def serve_service(controller: Controller, request: web.Request,
-                       target: Target) -> web.StreamResponse:
-    raise ApiError(st.status(501, "NotImplemented", "not served yet"))
+                        target: Target) -> web.StreamResponse:
+    raw_id = target.name or ""
+    proxy_id = parse_service_id(raw_id)
+    namespace = target.namespace or ""
+    service = controller.objects.get(key_of("Service", namespace, proxy_id.name))
+    endpoints = controller.objects.get(key_of("Endpoints", namespace, proxy_id.name))
+    return await _proxy(request, service_location(service, endpoints, proxy_id, raw_id))
+
+
+async def close_sessions(app: web.Application) -> None:
+    """on_cleanup hook: close the app's client session (and its pooled connections)."""
+    session = _SESSIONS.pop(app, None)
+    if session is not None:
+        await session.close()
+
+
+def _session(app: web.Application) -> aiohttp.ClientSession:
+    session = _SESSIONS.get(app)
+    if session is None or session.closed:
+        session = aiohttp.ClientSession(
+            # Bodies pass as the backend encoded them; the caller decodes.
+            auto_decompress=False,
+            # Headers come from the caller only (no aiohttp User-Agent or Accept-Encoding).
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+            # https backends: the API server does not verify pods' certificates either.
+            connector=aiohttp.TCPConnector(ssl=False, limit=0),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
+            trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
+        _SESSIONS[app] = session
+    return session
+
+
+async def _proxy(request: web.Request, location: Location) -> web.StreamResponse:
+    raw_path = request.rel_url.raw_path
+    query = request.rel_url.raw_query_string
+    prefix, rest = split_proxy_path(raw_path)
+    redirect = root_redirect(rest, request.method, raw_path, query)
+    if redirect is not None:
+        return web.Response(status=301, headers={"Location": redirect})
+    headers = CIMultiDict(request_headers(request.headers.items(), request.remote or ""))
+    headers["X-Forwarded-Uri"] = forwarded_uri(prefix, rest)
+    url = location.url(rest or "/", query)
+    if _is_websocket(request.headers):
+        return await _websocket(request, location, url, headers)
+    session = _session(request.app)
+    try:
+        backend = await session.request(
+            request.method, URL(url, encoded=True), headers=headers,
+            data=request.content if request.body_exists else None, allow_redirects=False)
+    except aiohttp.ClientConnectorError as err:
+        raise ApiError(unreachable(location, err.os_error)) from None
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+        raise ApiError(unreachable(location, _cause(err))) from None
+    async with backend:
+        return await _relay(request, backend, location, prefix)
+
+
+async def _relay(request: web.Request, backend: aiohttp.ClientResponse, location: Location,
+                 prefix: str) -> web.StreamResponse:
+    """The backend's answer to the caller: status, headers, body."""
+    headers = CIMultiDict(response_headers(backend.headers.items()))
+
+    def rewrite(url: str) -> str:
+        return proxyhtml.rewrite_url(url, location.netloc, request.host, prefix)
+
+    already: list[bytes] = []  # an HTML page read too far to rewrite, streamed first
+    if "Location" in headers:
+        headers["Location"] = rewrite(headers["Location"])
+    elif proxyhtml.is_html(headers.get("Content-Type", "")) and request.method != "HEAD":
+        already, whole = await _read_up_to(backend, HTML_LIMIT)
+        page = b"".join(already)
+        body = (proxyhtml.rewrite_html_body(page, headers.get("Content-Encoding", ""), rewrite)
+                if whole else None)
+        if body is not None:
+            headers.pop("Content-Length", None)
+            return web.Response(status=backend.status, reason=backend.reason,
+                                headers=headers, body=body)
+    # Without a Content-Length, aiohttp sends the body chunked, each chunk as it comes.
+    answer = web.StreamResponse(status=backend.status, reason=backend.reason, headers=headers)
+    await answer.prepare(request)
+    for chunk in already:
+        await answer.write(chunk)
+    async for chunk in backend.content.iter_chunked(CHUNK):
+        await answer.write(chunk)
+    await answer.write_eof()
+    return answer
+
+
+async def _read_up_to(backend: aiohttp.ClientResponse, limit: int) -> tuple[list[bytes], bool]:
+    """The body's chunks read until its end or past `limit` bytes; and whether that is all."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in backend.content.iter_chunked(CHUNK):
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return parts, False
+    return parts, True
+
+
+def _cause(err: BaseException) -> BaseException:
+    """The OSError under an aiohttp error, when there is one (its words are Go's words)."""
+    cause = err.__cause__ or err.__context__
+    return cause if isinstance(cause, OSError) else err
+
+
+def _is_websocket(headers: Mapping[str, str]) -> bool:
+    connection = {t.strip().lower() for t in headers.get("Connection", "").split(",")}
+    return "upgrade" in connection and headers.get("Upgrade", "").lower() == "websocket"
+
+
+async def _websocket(request: web.Request, location: Location, url: str,
+                     headers: CIMultiDict[str]) -> web.StreamResponse:
+    """A WebSocket upgrade: the backend's WebSocket opened first (so a refusal is a Status),
+    then the caller's accepted with the subprotocol the backend chose; messages relayed both
+    ways until either side closes."""
+    for name in ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions",
+                 "Sec-WebSocket-Protocol"):
+        headers.pop(name, None)
+    protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+                 if p.strip()]
+    ws_url = ("wss" if location.scheme == "https" else "ws") + url[len(location.scheme):]
+    try:
+        backend = await _session(request.app).ws_connect(
+            URL(ws_url, encoded=True), headers=headers, protocols=protocols,
+            autoping=False)
+    except aiohttp.ClientConnectorError as err:
+        raise ApiError(unreachable(location, err.os_error)) from None
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+        raise ApiError(unreachable(location, _cause(err))) from None
+    caller = web.WebSocketResponse(protocols=[backend.protocol] if backend.protocol else (),
+                                   autoping=False)
+    try:
+        await caller.prepare(request)
+        pumps = [asyncio.create_task(_pump(caller, backend)),
+                 asyncio.create_task(_pump(backend, caller))]
+        await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        for pump in pumps:
+            pump.cancel()
+        await asyncio.gather(*pumps, return_exceptions=True)
+    finally:
+        await backend.close()
+        await caller.close()
+    return caller
+
+
+async def _pump(source: Any, sink: Any) -> None:
+    """Messages from one WebSocket to the other, pings and pongs included, until a close."""
+    async for message in source:
+        if message.type == aiohttp.WSMsgType.TEXT:
+            await sink.send_str(message.data)
+        elif message.type == aiohttp.WSMsgType.BINARY:
+            await sink.send_bytes(message.data)
+        elif message.type == aiohttp.WSMsgType.PING:
+            await sink.ping(message.data)
+        elif message.type == aiohttp.WSMsgType.PONG:
+            await sink.pong(message.data)
+    await sink.close(code=source.close_code or aiohttp.WSCloseCode.OK)
+
+
+__all__ = ["close_sessions", "serve_pod", "serve_service"]
