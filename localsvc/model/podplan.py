@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from localsvc.model.incluster import MOUNT_PATH, ApiAccess, access_files, volume_name
 from localsvc.model.quantity import cpu_to_nano_cpus, memory_to_bytes
 
 Obj = dict[str, Any]
@@ -30,7 +31,7 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class VolumePlan:
     name: str
-    kind: str  # configMap | secret | emptyDir
+    kind: str  # configMap | secret | emptyDir | projected (the service-account token's)
     files: Mapping[str, bytes] = field(default_factory=dict)  # relative path -> content
 
 
@@ -257,24 +258,38 @@ def plan_pod(
     pod_ip: str = "",
     node_ip: str = "",
     service_env: Mapping[str, str] | None = None,
+    api_access: ApiAccess | None = None,
 ) -> PodPlan:
     """Resolve a pod object into what to run. Raises ConfigError for missing references.
 
     `pod_ip` is known only once the infra container runs; plans made before that (to create the
-    volumes) pass "" and are remade for the containers.
+    volumes) pass "" and are remade for the containers. `api_access`: the API from inside the
+    pod (model/incluster.py): the master Service's variables in every container whatever
+    enableServiceLinks says, and the service-account files unless automounting is off.
     """
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
     namespace = meta.get("namespace", "default")
     volumes = [_volume_files(v, namespace, configmaps, secrets) for v in spec.get("volumes") or []]
+    links = dict(api_access.env) if api_access is not None else {}
+    if spec.get("enableServiceLinks", True):
+        links.update(service_env or {})
+    token_volume = _token_volume(pod, api_access, {v.name for v in volumes})
+    if token_volume is not None:
+        volumes.append(token_volume)
     kinds = {v.name: v.kind for v in volumes}
-    links = service_env if spec.get("enableServiceLinks", True) else {}
 
     def plans(key: str, init: bool) -> list[ContainerPlan]:
         out = []
         for c in spec.get(key) or []:
             env = container_env(c, pod, configmaps, secrets, pod_ip, node_ip, links)
-            out.append(_container_plan(c, pod, init, env, kinds))
+            plan = _container_plan(c, pod, init, env, kinds)
+            if token_volume is not None and all(m.path.rstrip("/") != MOUNT_PATH
+                                                for m in plan.mounts):
+                # As the ServiceAccount admission plugin: unless the container mounts
+                # something there itself.
+                plan.mounts.append(MountPlan(token_volume.name, MOUNT_PATH, True))
+            out.append(plan)
         return out
 
     subdomain = spec.get("subdomain")
@@ -289,6 +304,19 @@ def plan_pod(
         init_containers=plans("initContainers", True),
         containers=plans("containers", False),
     )
+
+
+def _token_volume(pod: Obj, access: ApiAccess | None, taken: set[str]) -> VolumePlan | None:
+    """The kube-api-access-* volume (token, ca.crt, namespace), or None without one."""
+    if access is None:
+        return None
+    files = access_files(pod, access)
+    if files is None:
+        return None
+    name = volume_name(pod)
+    while name in taken:  # the pod names a volume so itself: take another suffix
+        name += "x"
+    return VolumePlan(name=name, kind="projected", files=files)
 
 
 def resolv_conf(pod: Obj, dns_ip: str, cluster_domain: str) -> str | None:

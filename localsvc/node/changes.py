@@ -15,10 +15,11 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localsvc.errors import LocalsvcError, ManifestError, NotFound, Problem
 from localsvc.model.defaults import with_defaults
+from localsvc.model.incluster import SERVICE_KEY as KUBERNETES_KEY
 from localsvc.model.load import Manifest, ObjectKey
 from localsvc.model.nodeports import allocate_node_ports, node_port_requests
 from localsvc.model.objects import now_iso, stamp, unchanged
@@ -27,7 +28,11 @@ from localsvc.node import services as svc
 from localsvc.node.context import NodeContext
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import State, Store, key_of
+from localsvc.node.objectstore import ObjectStore
 from localsvc.node.views import ObjectViews, object_key
+
+if TYPE_CHECKING:  # (publish.py imports what imports this module)
+    from localsvc.node.publish import ObjectPublisher
 
 log = logging.getLogger("localsvc.changes")
 Obj = dict[str, Any]
@@ -93,6 +98,8 @@ class ObjectChanges(ObjectViews):
     cluster_range: str
     generation: int  # +1 on every change of the stored objects
     terminating: dict[str, PodWorker]  # pod uid -> the worker stopping it
+    objects: ObjectStore
+    publisher: ObjectPublisher
 
     def _retire(self, pod_key: str, grace: int | None = None) -> None:
         raise NotImplementedError  # the Controller's
@@ -214,6 +221,12 @@ class ObjectChanges(ObjectViews):
         sources = dict(self.state.sources)
         given: dict[str, Manifest] = {}
         for m in manifests:
+            if m.kind == "Service" and object_key(m.obj) == KUBERNETES_KEY:
+                raise ManifestError([Problem(
+                    m.file, m.line_of("metadata.name"), "Service", "kubernetes",
+                    "metadata.name", "Service default/kubernetes is the environment's own: it "
+                    "leads to the Kubernetes API, as the API server's does in a cluster; give "
+                    "your Service another name")])
             if m.kind == "Service":
                 after[object_key(m.obj)] = m.obj
                 sources[object_key(m.obj)] = {"file": m.file, "line": m.line_of("spec.clusterIP")}
@@ -239,6 +252,10 @@ class ObjectChanges(ObjectViews):
         API's propagationPolicy=Orphan)."""
         results = []
         for key in keys:
+            if key == KUBERNETES_KEY and key not in self.state.objects:
+                self._recreate_kubernetes_service()
+                results.append(result(key, "deleted"))
+                continue
             if key.startswith("Pod/") and grace is not None:
                 self._hurry_terminating(key, grace)
             if key.startswith("Pod/") and key not in self.state.objects:
@@ -333,6 +350,12 @@ class ObjectChanges(ObjectViews):
             self.state.sources[key_of("Pod", record.namespace, record.name)] = {
                 "file": "", "line": None}
             log.info("pod %s orphaned by the deletion of %s", pod_key, deployment_key)
+
+    def _recreate_kubernetes_service(self) -> None:
+        """Deleted, the `kubernetes` Service comes back as a new object (a new uid) at the next
+        publish, as the API server re-creates it."""
+        self.objects.delete(KUBERNETES_KEY)
+        self.publisher.forget(KUBERNETES_KEY)
 
     def _remove_object(self, key: str) -> Obj:
         self.state.objects.pop(key, None)

@@ -18,7 +18,9 @@ from functools import partial
 from typing import Any
 
 from localsvc.model import replicasets as rs
+from localsvc.model.allocation import kubernetes_ip_beside
 from localsvc.model.endpoints import SERVICE_NAME_LABEL
+from localsvc.model.incluster import SERVICE_KEY as KUBERNETES_KEY, kubernetes_objects
 from localsvc.model.objects import api_version_of
 from localsvc.model.nodeobject import NODE_NAME, default_service_account, node_object
 from localsvc.model.snapshot import ServiceInfo, Snapshot
@@ -67,6 +69,11 @@ class ObjectPublisher:
                 events.append(event)
         self._groups[group] = set(entries)
         return events
+
+    def forget(self, key: str) -> None:
+        """Render `key` again at the next publish (its object was deleted from the store, to be
+        re-created as a new object)."""
+        self._fingerprints.pop(key, None)
 
     def keys(self, group: str) -> set[str]:
         return set(self._groups.get(group, ()))
@@ -178,7 +185,10 @@ class StorePublishing(ObjectViews):
         services["Service/kube-system/kube-dns"] = (
             (self.dns_ip, self.started),
             partial(svc.kube_dns_object, self.dns_ip, self.started))
+        # A `kubernetes` Service stored before it was the node's: not served (see below).
+        services.pop(KUBERNETES_KEY, None)
         events += self.publisher.publish("Service", services)
+        events += self._publish_kubernetes_service()
         events += self.publisher.publish("Pod", self._pod_entries(found))
         events += self.publisher.publish("ReplicaSet", self._replicaset_entries())
         node_ip = self.ctx.config.node_ip
@@ -187,6 +197,16 @@ class StorePublishing(ObjectViews):
                                             partial(node_object, node_ip, self.started))})
         events += self._publish_derived(found)
         return events
+
+    def _publish_kubernetes_service(self) -> list[WatchEvent]:
+        """The `kubernetes` Service of default (the API server's in a cluster) with its
+        Endpoints and EndpointSlice, leading to the node's API: published as objects of the
+        store, so DNS and the dataplane serve it as they serve any Service."""
+        cluster_ip, node_ip = kubernetes_ip_beside(self.dns_ip), self.ctx.config.node_ip
+        made = kubernetes_objects(cluster_ip, node_ip, self.started)
+        return self.publisher.publish("kubernetes", {
+            key: ((cluster_ip, node_ip, self.started), partial(_same, obj))
+            for key, obj in made.items()})
 
     def _publish_derived(self, found: dict[str, list[str]]) -> list[WatchEvent]:
         """Endpoints, EndpointSlices and Namespaces: all of them when the stored objects,

@@ -24,6 +24,7 @@ from localsvc.node.applybody import parse_apply
 from localsvc.node.changes import Prepared, prepare
 from localsvc.model.kubeapi.status import unauthorized
 from localsvc.node.controller import Controller
+from localsvc.node.incluster import TokenCheck
 from localsvc.node.kubeapi.app import PUBLIC_PATHS, KubeApi, is_kube_path, status_response
 from localsvc.node.tunnel import add_tunnel_routes
 
@@ -43,14 +44,21 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
     # Apply bodies are parsed and validated here, not on the event loop; one apply at a time
     # is validated, a second waits (each holds the GIL in turns, DNS answers in between).
     apply_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apply")
+    # The Kubernetes API also takes the service-account tokens this environment gave its pods
+    # (no RBAC: full access, as the environment's token). The private /v1 routes (an apply
+    # that prunes the whole environment, tunnels, restarts) are the localsvc CLI's: they take
+    # the environment's token only, so a pod's token reaches no more than the Kubernetes API.
+    service_accounts = TokenCheck(token)
+
     @web.middleware
     async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path not in PUBLIC_PATHS:
             given = request.headers.get("Authorization", "")
             if not hmac.compare_digest(given, f"Bearer {token}"):
-                if is_kube_path(request.path):
+                if not is_kube_path(request.path):
+                    return web.json_response({"error": "missing or wrong token"}, status=401)
+                if service_accounts.subject(given) is None:
                     return status_response(unauthorized())
-                return web.json_response({"error": "missing or wrong token"}, status=401)
         try:
             return await handler(request)
         except ManifestError as err:

@@ -20,6 +20,7 @@ from localsvc.model.endpoints import (
     pod_infos,
     service_info,
 )
+from localsvc.model.incluster import SERVICE_KEY as KUBERNETES_KEY
 from localsvc.model.snapshot import (
     Endpoint,
     ServiceInfo,
@@ -151,8 +152,8 @@ def checked_snapshot(
         except Exception as err:  # malformed stored object: skip it, keep the others
             problems.append(Unserved(k, f"malformed object, skipped: {err!r}"))
     for k, obj in sorted(objects.items()):
-        if not k.startswith("Service/"):
-            continue
+        if not k.startswith("Service/") or k == KUBERNETES_KEY:
+            continue  # (a `kubernetes` Service stored before it was the node's: not served)
         try:
             key = service_key(obj)
             info = service_info(obj, allocations.get(key), pods, endpoints_objs.get(key),
@@ -216,4 +217,6 @@ def endpoint_slices_view(snapshot: Snapshot, objects: Mapping[str, Obj],
 
 
 def service_links(snapshot: Snapshot, namespace: str) -> list[ServiceInfo]:
+    """The Services whose variables a pod of `namespace` gets with enableServiceLinks: those of
+    its namespace (the `kubernetes` Service's, every pod gets: model/incluster.py)."""
     return [s for s in snapshot.services if s.namespace == namespace]
