@@ -1,0 +1,181 @@
+"""Events with the real kubectl v1.32 (issue 13, "Events"): recorded where the kubelet and the
+controllers record them, shown by `kubectl describe`, streamed by `kubectl get events --watch`,
+served as events.k8s.io/v1 too. One environment for the module, a namespace per test."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from tests.integration.conftest import DEMO_IMAGE, free_port, wait_for
+from tests.integration.kubectl_support import (  # noqa: F401  (fixtures used by name)
+    Kubectl, kubectl, ns, shared_env)
+
+CRASHER = f"""apiVersion: v1
+kind: Pod
+metadata: {{name: crasher}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: app
+    image: {DEMO_IMAGE}
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo bye; exit 3"]
+"""
+
+NOT_READY = f"""apiVersion: v1
+kind: Pod
+metadata: {{name: notready}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: app
+    image: {DEMO_IMAGE}
+    command: ["sleep", "600"]
+    readinessProbe:
+      exec: {{command: ["sh", "-c", "echo warming-up-still; exit 1"]}}
+      periodSeconds: 1
+"""
+
+DEPLOYMENT = f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: app
+        image: {DEMO_IMAGE}
+        command: ["sleep", "600"]
+"""
+
+
+def events(kubectl: Kubectl, ns: str, selector: str = "") -> list[dict[str, Any]]:
+    args = ["get", "events", "-n", ns] + (["--field-selector", selector] if selector else [])
+    return list(kubectl.json(*args)["items"])
+
+
+def reasons(kubectl: Kubectl, ns: str, selector: str) -> set[str]:
+    return {e["reason"] for e in events(kubectl, ns, selector)}
+
+
+def describe_events(kubectl: Kubectl, ns: str, *what: str) -> str:
+    """The Events section of `kubectl describe`."""
+    text = kubectl.out("describe", "-n", ns, *what)
+    return text[text.index("\nEvents:"):]
+
+
+def test_describe_pod_of_a_crashing_pod(kubectl: Kubectl, ns: str) -> None:
+    kubectl.run("apply", "-n", ns, "-f", "-", stdin=CRASHER)
+    wanted = {"Scheduled", "Pulled", "Created", "Started", "BackOff"}
+    wait_for(lambda: wanted <= reasons(kubectl, ns, "involvedObject.name=crasher"),
+             timeout=45, what="the crashing pod's events")
+    shown = describe_events(kubectl, ns, "pod", "crasher")
+    assert "Type     Reason     Age" in shown, shown
+    assert f"Successfully assigned {ns}/crasher to localsvc" in shown
+    assert "default-scheduler" in shown
+    assert f'Container image "{DEMO_IMAGE}" already present on machine' in shown
+    assert "Created container: app" in shown and "Started container app" in shown
+    assert "Back-off restarting failed container app in pod crasher_" in shown
+    assert "kubelet" in shown and "Warning  BackOff" in shown
+    started = events(kubectl, ns, "involvedObject.name=crasher,reason=Started")
+    assert started[0]["involvedObject"]["fieldPath"] == "spec.containers{app}"
+    assert started[0]["source"] == {"component": "kubelet", "host": "localsvc"}
+    # Each restart counts on the same Event (client-go's correlation), under one name.
+    wait_for(lambda: events(kubectl, ns, "involvedObject.name=crasher,reason=Started")[0]
+             ["count"] >= 2, timeout=45, what="a second Started on the same Event")
+    assert len(events(kubectl, ns, "involvedObject.name=crasher,reason=Started")) == 1
+
+
+def test_a_failing_readiness_probe_shows_unhealthy_with_its_output(kubectl: Kubectl,
+                                                                   ns: str) -> None:
+    kubectl.run("apply", "-n", ns, "-f", "-", stdin=NOT_READY)
+    found = wait_for(lambda: events(kubectl, ns, "involvedObject.name=notready,reason=Unhealthy"),
+                     timeout=30, what="an Unhealthy event")
+    assert found[0]["type"] == "Warning"
+    assert found[0]["message"].startswith("Readiness probe failed: ")
+    assert "warming-up-still" in found[0]["message"]
+    shown = describe_events(kubectl, ns, "pod", "notready")
+    assert "Warning  Unhealthy" in shown and "warming-up-still" in shown
+
+
+def test_scale_shows_scaling_and_replicaset_events(kubectl: Kubectl, ns: str) -> None:
+    kubectl.run("apply", "-n", ns, "-f", "-", stdin=DEPLOYMENT)
+    wait_for(lambda: reasons(kubectl, ns, "involvedObject.kind=Deployment"),
+             what="the first ScalingReplicaSet")
+    kubectl.run("scale", "-n", ns, "deploy/web", "--replicas=3")
+    rs_name = kubectl.json("get", "rs", "-n", ns)["items"][0]["metadata"]["name"]
+    wait_for(lambda: any(f"Scaled up replica set {rs_name} from 1 to 3" == e["message"]
+                         for e in events(kubectl, ns, "involvedObject.kind=Deployment")),
+             what="Scaled up from 1 to 3")
+    kubectl.run("scale", "-n", ns, "deploy/web", "--replicas=1")
+    wait_for(lambda: "SuccessfulDelete" in reasons(kubectl, ns, "involvedObject.kind=ReplicaSet"),
+             what="SuccessfulDelete")
+    shown = describe_events(kubectl, ns, "deploy", "web")
+    assert f"Scaled up replica set {rs_name} from 0 to 1" in shown, shown
+    assert f"Scaled down replica set {rs_name} from 3 to 1" in shown, shown
+    assert "deployment-controller" in shown
+    shown = describe_events(kubectl, ns, "rs", rs_name)
+    assert "SuccessfulCreate" in shown and "Created pod: web-" in shown, shown
+    assert "SuccessfulDelete" in shown and "Deleted pod: web-" in shown, shown
+    assert "replicaset-controller" in shown
+
+
+def test_get_events_watch_streams_a_new_event(kubectl: Kubectl, ns: str) -> None:
+    stream = kubectl.stream("get", "events", "-n", ns, "--watch")
+    try:
+        kubectl.run("apply", "-n", ns, "-f", "-", stdin=CRASHER)
+        stream.until(lambda lines: any("Scheduled" in line and "pod/crasher" in line
+                                       for line in lines), timeout=30,
+                     what="the Scheduled event on the watch")
+        assert stream.seen[0].split()[:4] == ["LAST", "SEEN", "TYPE", "REASON"], stream.seen
+    finally:
+        stream.stop()
+
+
+def test_events_v1_shows_the_same_events(kubectl: Kubectl, ns: str) -> None:
+    kubectl.run("apply", "-n", ns, "-f", "-", stdin=CRASHER)
+    wait_for(lambda: "Started" in reasons(kubectl, ns, "involvedObject.name=crasher"),
+             what="Started")
+    core = {e["metadata"]["name"]: e for e in events(kubectl, ns)}
+    new = kubectl.json("get", "events.v1.events.k8s.io", "-n", ns)["items"]
+    assert new and all(e["apiVersion"] == "events.k8s.io/v1" for e in new)
+    for event in new:
+        same = core.get(event["metadata"]["name"])
+        if same is None:  # recorded between the two lists
+            continue
+        assert event["regarding"]["name"] == same["involvedObject"]["name"]
+        assert event["note"] == same["message"]
+        assert event["reportingController"] == same["reportingComponent"]
+
+
+def test_a_node_port_that_cannot_be_published_shows_an_event(kubectl: Kubectl,
+                                                             ns: str) -> None:
+    port = free_port()
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        holder.bind(("127.0.0.1", port))
+        holder.listen(1)
+        kubectl.run("apply", "-n", ns, "-f", "-", stdin=f"""apiVersion: v1
+kind: Service
+metadata: {{name: held}}
+spec:
+  type: NodePort
+  selector: {{app: nothing}}
+  ports: [{{port: 80, nodePort: {port}}}]
+""")
+        found = wait_for(lambda: events(kubectl, ns, "involvedObject.kind=Service"),
+                         timeout=30, what="an event on the Service")
+        assert found[0]["type"] == "Warning"
+        assert found[0]["reason"] == "FailedToPublishNodePort"
+        assert found[0]["source"]["component"] == "service-controller"
+        shown = describe_events(kubectl, ns, "svc", "held")
+        assert "FailedToPublishNodePort" in shown, shown
+    finally:
+        holder.close()
+        kubectl.run("delete", "svc", "held", "-n", ns, "--wait=false", check=False)
