@@ -1,15 +1,226 @@
-"""Placeholder of the portforward subresource handler, replaced by its implementation."""
+"""pods/NAME/portforward: what kubectl port-forward talks to (the kubelet's part, served here).
+
+kubectl 1.31+ upgrades a GET to a WebSocket with the subprotocol `SPDY/3.1+portforward.k8s.io`
+(KEP-4006) and speaks SPDY/3.1 inside its binary messages as one byte stream. Each forwarded
+connection is an error + data stream pair (net/portforward_streams.py decides, net/spdy.py
+frames); this module does the I/O: the WebSocket, and one TCP connection per pair to the pod's
+IP from the node (the node shares the pod's Docker network, not its network namespace, so a
+server bound only to the pod's 127.0.0.1 is not reachable, unlike with a kubelet).
+
+The legacy SPDY upgrade (POST with `Upgrade: SPDY/3.1`) is not served: kubectl 1.32 only falls
+back to it when the WebSocket upgrade fails, which it does not here.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+import asyncio
+import contextlib
+import logging
+import os
+from typing import Any
+
+from aiohttp import WSMsgType, web
 
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.paths import Target
+from localsvc.net import portforward_streams as pf
+from localsvc.net import spdy
 from localsvc.node.controller import Controller
+from localsvc.runtime import labels as L
+from localsvc.runtime.pods import find_pod_containers
+from localsvc.tasks import spawn
+
+log = logging.getLogger("localsvc.portforward")
+
+CONNECT_TIMEOUT = 5.0
+OUTGOING_FRAMES = 64  # frames queued towards kubectl before pod readers wait
+MAX_MESSAGE = 32 * 1024 * 1024  # a WebSocket message holds at most a few SPDY frames
 
 
 async def serve(controller: Controller, request: web.Request,
-               target: Target) -> web.StreamResponse:
-    raise ApiError(st.status(501, "NotImplemented", "not served yet"))
+                target: Target) -> web.StreamResponse:
+    namespace, name = target.namespace or "default", target.name or ""
+    pod = controller.objects.get(f"Pod/{namespace}/{name}")
+    if pod is None:
+        raise ApiError(st.not_found(st.GroupResource("pods"), name))
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    if request.method != "GET" or pf.WEBSOCKET_PROTOCOL not in offered:
+        raise ApiError(st.bad_request(
+            f"port-forward is served as a WebSocket upgrade with the subprotocol "
+            f"{pf.WEBSOCKET_PROTOCOL} (kubectl 1.31+); the SPDY upgrade is not served"))
+    pod_ip = str((pod.get("status") or {}).get("podIP") or "")
+    if not pod_ip:
+        raise ApiError(st.bad_request(f"pod {name} does not have an IP address yet"))
+    ws = web.WebSocketResponse(protocols=(pf.WEBSOCKET_PROTOCOL,), heartbeat=None,
+                               max_msg_size=MAX_MESSAGE)
+    await ws.prepare(request)
+    uid = str(pod["metadata"].get("uid") or "")
+    await Forwarding(controller, ws, pod_ip, uid).run()
+    return ws
+
+
+class Forwarding:
+    """One kubectl port-forward connection and the pod connections it carries."""
+
+    def __init__(self, controller: Controller, ws: web.WebSocketResponse, pod_ip: str,
+                 pod_uid: str) -> None:
+        self.controller = controller
+        self.ws = ws
+        self.pod_ip = pod_ip
+        self.pod_uid = pod_uid
+        self.framer = spdy.Framer()
+        self.streams = pf.PortForwardStreams()
+        self.outgoing: asyncio.Queue[bytes | None] = asyncio.Queue(OUTGOING_FRAMES)
+        self.connections: dict[str, PodConnection] = {}
+
+    async def run(self) -> None:
+        sender = spawn(self._send_frames(), name="portforward sender")
+        receiver = spawn(self._receive_frames(), name="portforward receiver")
+        try:
+            # Either side may end it: kubectl closes the WebSocket (or says GOAWAY), or a
+            # send fails because kubectl is gone (then nothing would drain the queue).
+            await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for connection in list(self.connections.values()):
+                connection.abort()
+            for task in (receiver, sender):
+                task.cancel()
+            await asyncio.gather(receiver, sender, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+
+    async def send(self, frames: list[spdy.Frame]) -> None:
+        # Encoded here, in the order queued: header blocks share one compression context.
+        for frame in frames:
+            await self.outgoing.put(self.framer.encode(frame))
+
+    async def _send_frames(self) -> None:
+        while (message := await self.outgoing.get()) is not None:
+            await self.ws.send_bytes(message)
+
+    async def _receive_frames(self) -> None:
+        try:
+            async for message in self.ws:
+                if message.type is not WSMsgType.BINARY:
+                    continue
+                for frame in self.framer.feed(message.data):
+                    for action in self.streams.receive(frame):
+                        if isinstance(action, pf.Shutdown):
+                            return
+                        await self._act(action)
+        except spdy.SpdyError as error:
+            log.info("port-forward to %s ends: kubectl sent %s", self.pod_ip, error)
+
+    async def _act(self, action: pf.Action) -> None:
+        if isinstance(action, pf.Send):
+            await self.send([action.frame])
+        elif isinstance(action, pf.Open):
+            connection = PodConnection(self, action.pair)
+            self.connections[action.pair.request_id] = connection
+            connection.task = spawn(connection.run(),
+                                    name=f"portforward {self.pod_ip}:{action.pair.port}")
+        elif isinstance(action, pf.Deliver | pf.EndOfInput | pf.Abort):
+            connection_of = self.connections.get(action.pair.request_id)
+            if connection_of is None:
+                return
+            if isinstance(action, pf.Deliver):
+                await connection_of.write(action.data)
+            elif isinstance(action, pf.EndOfInput):
+                connection_of.write_eof()
+            elif isinstance(action, pf.Abort):
+                # kubectl reset the data stream and now reads the error stream to its end.
+                connection_of.abort()
+                await self.send(self.streams.finish(action.pair))
+
+    async def sandbox_id(self) -> str:
+        """The pod's infra container id: what a CRI kubelet names the pod in its errors."""
+        def find() -> str:
+            containers = find_pod_containers(self.controller.ctx.docker,
+                                             self.controller.ctx.config.env, self.pod_uid)
+            infra = [c for c in containers if c.labels.get(L.ROLE) == L.ROLE_POD_INFRA]
+            return str(infra[0].id) if infra else self.pod_uid
+        try:
+            return await asyncio.to_thread(find)
+        except Exception:  # noqa: BLE001 - the error text then names the pod by uid
+            return self.pod_uid
+
+
+class PodConnection:
+    """The TCP connection of one pair; bytes kubectl sends before it is up wait in `pending`."""
+
+    def __init__(self, forwarding: Forwarding, pair: pf.Pair) -> None:
+        self.forwarding = forwarding
+        self.pair = pair
+        self.task: asyncio.Task[Any] | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.pending = bytearray()
+        self.eof_pending = False
+        self.connected = asyncio.Event()
+
+    async def run(self) -> None:
+        streams, port = self.forwarding.streams, self.pair.port
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.forwarding.pod_ip, port), CONNECT_TIMEOUT)
+        except (TimeoutError, OSError) as error:
+            message = pf.connect_error(port, await self.forwarding.sandbox_id(),
+                                       self.forwarding.pod_ip, _describe(error))
+            await self._end(streams.finish(self.pair, message))
+            return
+        self.writer = writer
+        try:
+            if self.pending:
+                writer.write(bytes(self.pending))
+                self.pending.clear()
+            if self.eof_pending:
+                writer.write_eof()
+            self.connected.set()
+            while data := await reader.read(pf.CHUNK):
+                await self.forwarding.send(streams.data(self.pair, data))
+        except OSError:
+            pass  # the pod reset the connection: end both streams as at EOF
+        await self._end(streams.finish(self.pair))
+
+    async def _end(self, frames: list[spdy.Frame]) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.forwarding.connections.pop(self.pair.request_id, None)
+        with contextlib.suppress(ConnectionError):
+            await self.forwarding.send(frames)
+
+    async def write(self, data: bytes) -> None:
+        if self.writer is None or not self.connected.is_set():
+            self.pending += data
+            return
+        try:
+            self.writer.write(data)
+            await self.writer.drain()
+        except (OSError, RuntimeError):
+            self.abort()
+
+    def write_eof(self) -> None:
+        if self.writer is None or not self.connected.is_set():
+            self.eof_pending = True
+            return
+        with contextlib.suppress(OSError, RuntimeError):
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+
+    def abort(self) -> None:
+        """kubectl is done with the pair (or the whole connection ends): drop it."""
+        self.forwarding.connections.pop(self.pair.request_id, None)
+        if self.task is not None:
+            self.task.cancel()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _describe(error: BaseException) -> str:
+    """A connect failure worded as Go's net package words it ("connect: connection refused")."""
+    if isinstance(error, TimeoutError):
+        return "i/o timeout"
+    code = getattr(error, "errno", None)
+    if code:
+        return f"connect: {os.strerror(code).lower()}"
+    return str(error) or type(error).__name__

@@ -1,0 +1,179 @@
+"""`kubectl port-forward` (v1.32: SPDY/3.1 inside a WebSocket, KEP-4006) against a real
+environment: the node serves pods/portforward as the kubelet would. Local ports are always
+chosen by kubectl (`:PORT` asks for a free one, printed in its "Forwarding from" line)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.integration.conftest import DEMO_IMAGE
+from tests.integration.kubectl_support import (  # noqa: F401  (fixtures used by name)
+    Kubectl, Stream, apply_example, kubectl, ns, shared_env)
+
+HTTP_PORT = 8080
+ECHO_PORT = 7000
+CLOSED_PORT = 9999  # nothing listens there in the pod
+
+# One pod, two servers in its network namespace: HTTP and a TCP echo.
+TWO_SERVERS = f"""apiVersion: v1
+kind: Pod
+metadata: {{name: two-servers, labels: {{app: two-servers}}}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: http
+    image: {DEMO_IMAGE}
+    args: ["serve", "--port", "{HTTP_PORT}"]
+    env: [{{name: DEMO_ACCESS_LOG, value: "0"}}]
+  - name: echo
+    image: {DEMO_IMAGE}
+    args: ["tcp-echo", "--port", "{ECHO_PORT}"]
+"""
+
+FORWARDING = re.compile(r"^Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)$")
+
+
+def forward(kubectl: Kubectl, namespace: str, target: str, *remote_ports: int) -> tuple[
+        Stream, dict[int, int]]:
+    """A running `kubectl port-forward` and its local port per remote port."""
+    stream = kubectl.stream("port-forward", "-n", namespace, target,
+                            *(f":{port}" for port in remote_ports))
+
+    def all_listening(lines: list[str]) -> bool:
+        return len([line for line in lines if FORWARDING.match(line)]) == len(remote_ports)
+
+    lines = stream.until(all_listening, 30, "port-forward listening")
+    ports = {}
+    for line in lines:
+        if match := FORWARDING.match(line):
+            ports[int(match.group(2))] = int(match.group(1))
+    return stream, ports
+
+
+def http_get(port: int, path: str = "/") -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.settimeout(10)
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode()
+
+
+def echo_roundtrip(port: int, payload: bytes) -> bytes:
+    """Send `payload` (on a thread) while reading the echo; half-close when all is sent."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.settimeout(20)
+
+        def send() -> None:
+            sock.sendall(payload)
+            sock.shutdown(socket.SHUT_WR)
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        received = bytearray()
+        while chunk := sock.recv(1 << 20):
+            received += chunk
+        sender.join(timeout=20)
+    return bytes(received)
+
+
+@pytest.fixture
+def two_servers(kubectl: Kubectl, ns: str) -> str:
+    kubectl.run("apply", "-n", ns, "-f", "-", stdin=TWO_SERVERS)
+    kubectl.run("wait", "-n", ns, "--for=condition=Ready", "pod/two-servers", "--timeout=60s",
+                request_timeout=None, timeout=70)
+    return "pod/two-servers"
+
+
+@pytest.fixture
+def stopper() -> Iterator[list[Stream]]:
+    streams: list[Stream] = []
+    yield streams
+    for stream in streams:
+        stream.stop()
+
+
+def test_service_resolves_to_a_pod_and_answers(kubectl: Kubectl, ns: str,
+                                               stopper: list[Stream]) -> None:
+    apply_example(kubectl, ns)
+    stream, ports = forward(kubectl, ns, "svc/backend-service", 80)
+    stopper.append(stream)
+    pods = kubectl.out("get", "pods", "-n", ns, "-l", "app=backend", "-o",
+                       "jsonpath={.items[*].metadata.name}").split()
+    first = http_get(ports[80])
+    assert first.startswith("HTTP/1.0 200"), first
+    answered = re.search(r"hello from (\S+)", first)
+    assert answered and answered.group(1) in pods, first
+    # kubectl picked one pod: every connection goes to it.
+    for _ in range(3):
+        assert f"hello from {answered.group(1)}" in http_get(ports[80])
+    assert stream.process.poll() is None
+
+
+def test_several_ports_and_fifty_concurrent_connections(kubectl: Kubectl, ns: str,
+                                                         two_servers: str,
+                                                         stopper: list[Stream]) -> None:
+    stream, ports = forward(kubectl, ns, two_servers, HTTP_PORT, ECHO_PORT)
+    stopper.append(stream)
+    assert "hello from two-servers" in http_get(ports[HTTP_PORT])
+
+    def exchange(index: int) -> bool:
+        payload = f"connection {index} ".encode() * (100 + index)
+        return echo_roundtrip(ports[ECHO_PORT], payload) == payload
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(exchange, range(50)))
+    assert results == [True] * 50
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        bodies = list(pool.map(lambda _: http_get(ports[HTTP_PORT]), range(50)))
+    assert all("hello from two-servers" in body for body in bodies)
+    assert stream.process.poll() is None
+
+
+def test_large_transfer_is_byte_exact_both_ways(kubectl: Kubectl, ns: str, two_servers: str,
+                                                stopper: list[Stream]) -> None:
+    stream, ports = forward(kubectl, ns, two_servers, ECHO_PORT)
+    stopper.append(stream)
+    payload = os.urandom(24 * 1024 * 1024)
+    started = time.monotonic()
+    echoed = echo_roundtrip(ports[ECHO_PORT], payload)
+    assert len(echoed) == len(payload)
+    assert hashlib.sha256(echoed).digest() == hashlib.sha256(payload).digest()
+    assert time.monotonic() - started < 40
+
+
+def test_refused_port_is_reported_as_the_kubelet_does(kubectl: Kubectl, ns: str,
+                                                      two_servers: str,
+                                                      stopper: list[Stream]) -> None:
+    stream, ports = forward(kubectl, ns, two_servers, CLOSED_PORT)
+    stopper.append(stream)
+    with socket.create_connection(("127.0.0.1", ports[CLOSED_PORT]), timeout=10) as sock:
+        sock.settimeout(10)
+        assert sock.recv(1024) == b""  # kubectl closes the local connection
+    # kubectl 1.32 logs the error stream's text, closes the SPDY connection and exits 1.
+    stream.process.wait(timeout=20)
+    stderr = stream.stderr()
+    assert stream.process.returncode == 1, stderr
+    uid = kubectl.out("get", "pod", "-n", ns, "two-servers", "-o", "jsonpath={.metadata.uid}")
+    assert uid
+    assert f"an error occurred forwarding {ports[CLOSED_PORT]} -> {CLOSED_PORT}" in stderr, stderr
+    assert re.search(rf"error forwarding port {CLOSED_PORT} to pod [0-9a-f]{{64}}, uid : ", stderr)
+    assert "connect: connection refused" in stderr, stderr
+    assert "error: lost connection to pod" in stderr, stderr
+
+
+def test_missing_pod_is_not_found(kubectl: Kubectl, ns: str) -> None:
+    result = kubectl.run("port-forward", "-n", ns, "pod/nowhere", ":80", check=False,
+                         timeout=30)
+    assert result.returncode == 1
+    assert 'pods "nowhere" not found' in result.stderr, result.stderr
