@@ -1,8 +1,9 @@
 """Log lines of containers: a splitter that never holds more than one capped line, and the
 foreground `up`'s follower of every pod's containers, prefixed like compose.
 
-A poller finds containers as they (re)start and gives each one a thread that follows its log.
-Colour only on a terminal and without NO_COLOR.
+A poller finds containers as they (re)start and gives each one a thread that follows its log;
+Warning Events are printed among the lines (host/eventfollow.py), unprefixed and marked
+`warning` so they stand apart. Colour only on a terminal and without NO_COLOR.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
 from localsvc.errors import LocalsvcError
+from localsvc.host.eventfollow import EventFollower
 
 if TYPE_CHECKING:  # the CLI imports LineSplitter; Docker's client is not needed for it
     from localsvc.host.api import Environment
@@ -75,7 +77,9 @@ class LogStreamer:
         return f"\033[{code}m{label}\033[0m │ "
 
     def run(self) -> None:
-        """Poll until stopped; start a follower per new container."""
+        """Poll until stopped; start a follower per new container, and the Events' follower."""
+        events = EventFollower(self.env.node, self._print_event, self.stopped)
+        threading.Thread(target=events.run, name="events", daemon=True).start()
         while not self.stopped.is_set():
             try:
                 pods = self.env.get("pods", namespace=None)
@@ -112,6 +116,15 @@ class LogStreamer:
             self._print(label, f"(exited with code {code})")
         except Exception:  # the container was removed: nothing more to show
             return
+
+    def _print_event(self, line: str) -> None:
+        if self.stopped.is_set():
+            return
+        if self.colour:  # Warnings in bold yellow, as kubectl's warnings stand out
+            line = f"\033[1;33m{line}\033[0m"
+        with self.lock:
+            self.out.write(line + "\n")
+            self.out.flush()
 
     def _print(self, label: str, line: str) -> None:
         if self.stopped.is_set():

@@ -4,10 +4,19 @@ served as events.k8s.io/v1 too. One environment for the module, a namespace per 
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import DEMO_IMAGE, free_port, wait_for
+import pytest
+
+from localsvc.host.api import Environment
+from tests.integration.conftest import DEMO_IMAGE, free_port, unique_env, wait_for
 from tests.integration.kubectl_support import (  # noqa: F401  (fixtures used by name)
     Kubectl, kubectl, ns, shared_env)
 
@@ -179,3 +188,38 @@ spec:
     finally:
         holder.close()
         kubectl.run("delete", "svc", "held", "-n", ns, "--wait=false", check=False)
+
+
+@pytest.fixture
+def env_name(node_image: str, demo_image: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    name = unique_env("ev")
+    monkeypatch.setenv("LOCALSVC_NODE_IMAGE", node_image)
+    try:
+        yield name
+    finally:
+        Environment(name).down()
+
+
+def test_foreground_up_prints_warning_events(env_name: str, tmp_path: Path) -> None:
+    (tmp_path / "app.yaml").write_text(CRASHER)
+    out, err = tmp_path / "up.out", tmp_path / "up.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        up = subprocess.Popen([sys.executable, "-m", "localsvc", "up", "-f", "app.yaml"],
+                              cwd=tmp_path, stdout=stdout, stderr=stderr,
+                              env=dict(os.environ, LOCALSVC_ENV=env_name, NO_COLOR="1"))
+    try:
+        wait_for(lambda: "warning  pod/crasher  BackOff: Back-off restarting failed container "
+                         "app in pod crasher_default(" in out.read_text() or up.poll() is not None,
+                 timeout=60, what="the BackOff warning in up's output")
+        printed = out.read_text()
+        assert "warning  pod/crasher  BackOff:" in printed, (printed, err.read_text())
+        assert "crasher | bye" in printed  # the log lines, prefixed; the warnings are not
+        assert "Normal" not in printed and "Started" not in printed
+    finally:
+        if up.poll() is None:
+            up.send_signal(signal.SIGINT)
+            try:
+                up.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                up.kill()
+                up.wait(timeout=10)
