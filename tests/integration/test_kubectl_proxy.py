@@ -1,0 +1,273 @@
+"""services/proxy and pods/proxy through the real kubectl v1.32: `kubectl get --raw` and
+`kubectl proxy`, against pods of the demo image (one an echo server written for these tests:
+it answers with the method, path, headers and body it received). One environment for the
+module."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import re
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.integration.conftest import DEMO_IMAGE
+from tests.integration.kubectl_support import (  # noqa: F401  (fixtures used by name)
+    Kubectl, apply_example, kubectl, shared_env)
+
+# The echo server: stdlib only, HTTP/1.1, request bodies read by length or chunked.
+ECHO = r'''
+import hashlib, http.server, json, time
+PAGE = (b'<html><head><link href="/s.css" rel=stylesheet></head><body>'
+        b'<a href="/docs/">docs</a> <a href="rel">rel</a> '
+        b'<a href="http://example.com/x">out</a></body></html>')
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                data += self.rfile.read(size)
+                self.rfile.readline()
+                if size == 0:
+                    return data
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+    def send(self, code, ctype, data, extra=()):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in extra:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+    def answer(self):
+        data = self.body()
+        if self.path.startswith("/page"):
+            return self.send(200, "text/html; charset=utf-8", PAGE)
+        if self.path.startswith("/go"):
+            return self.send(302, "text/plain", b"moved", [("Location", "/target/")])
+        if self.path.startswith("/slow"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (b"first\n", b"second\n"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.flush()
+                time.sleep(2)
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        echo = {"method": self.command, "path": self.path,
+                "headers": [[k.lower(), v] for k, v in self.headers.items()],
+                "length": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        self.send(200, "application/json", json.dumps(echo).encode())
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = answer
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("", 8080), H).serve_forever()
+'''
+
+
+def echo_objects(namespace: str) -> str:
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "echo", "namespace": namespace, "labels": {"app": "echo"}},
+           "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
+               "name": "echo", "image": DEMO_IMAGE, "command": ["python3", "-c", ECHO],
+               "ports": [{"name": "http", "containerPort": 8080}],
+               "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}]}}
+    # "web" reaches the echo server; "closed" a port nothing listens on.
+    service = {"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": "echo", "namespace": namespace},
+               "spec": {"selector": {"app": "echo"}, "ports": [
+                   {"name": "web", "port": 80, "targetPort": 8080},
+                   {"name": "closed", "port": 81, "targetPort": 8081}]}}
+    lonely = {"apiVersion": "v1", "kind": "Service",
+              "metadata": {"name": "lonely", "namespace": namespace},
+              "spec": {"selector": {"app": "nobody"}, "ports": [{"port": 80}]}}
+    return yaml.safe_dump_all([pod, service, lonely])
+
+
+@pytest.fixture(scope="module")
+def echo_ns(kubectl: Kubectl) -> Iterator[str]:
+    namespace = kubectl.namespace(f"proxy-{uuid.uuid4().hex[:6]}")
+    kubectl.run("apply", "-f", "-", stdin=echo_objects(namespace))
+    kubectl.run("wait", "-n", namespace, "--for=condition=Ready", "pod/echo", "--timeout=60s",
+                request_timeout=None, timeout=70)
+    yield namespace
+    kubectl.remove_namespace(namespace)
+
+
+def base(namespace: str, what: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/{what}/proxy"
+
+
+def raw_json(kubectl: Kubectl, path: str) -> Any:
+    # No --request-timeout: kubectl would add its timeout=30s to the query, which the proxy
+    # passes on like any other parameter (subprocess's timeout still bounds the call).
+    return json.loads(kubectl.out("get", "--raw", path, request_timeout=None))
+
+
+def echoed_headers(echo: dict[str, Any]) -> dict[str, str]:
+    return {name: value for name, value in echo["headers"]}
+
+
+# ---- kubectl get --raw ----------------------------------------------------------------------
+
+def test_service_by_port_number_reaches_a_backend(kubectl: Kubectl) -> None:
+    namespace = kubectl.namespace(f"proxy-ex-{uuid.uuid4().hex[:6]}")
+    try:
+        apply_example(kubectl, namespace)
+        answer = kubectl.out("get", "--raw",
+                             base(namespace, "services/backend-service:80") + "/")
+        assert re.fullmatch(r"hello from backend-[a-z0-9]+-[a-z0-9]+ \(10\.[0-9.]+\)\n", answer)
+    finally:
+        kubectl.remove_namespace(namespace)
+
+
+def test_service_by_port_name_and_scheme_keeps_path_and_query(kubectl: Kubectl,
+                                                            echo_ns: str) -> None:
+    for name in ("echo:web", "http:echo:web", "echo:80"):
+        echo = raw_json(kubectl, base(echo_ns, f"services/{name}") + "/some/path?a=1&b=two")
+        assert (echo["method"], echo["path"]) == ("GET", "/some/path?a=1&b=two")
+        # kubectl sent its bearer token to the API; the pod never sees it.
+        assert "authorization" not in echoed_headers(echo)
+        assert echoed_headers(echo)["x-forwarded-uri"] == \
+            base(echo_ns, f"services/{name}") + "/some/path"
+
+
+def test_pod_proxy_with_a_port_and_with_the_first_declared_port(kubectl: Kubectl,
+                                                               echo_ns: str) -> None:
+    for name in ("echo:8080", "echo", "http:echo:8080"):
+        echo = raw_json(kubectl, base(echo_ns, f"pods/{name}") + "/p?q=1")
+        assert echo["path"] == "/p?q=1"
+        assert "authorization" not in echoed_headers(echo)
+
+
+@pytest.mark.parametrize("what, words", [
+    ("services/missing:80", 'Error from server (NotFound): services "missing" not found'),
+    ("services/missing", 'Error from server (NotFound): endpoints "missing" not found'),
+    ("services/echo:99",
+     'Error from server (ServiceUnavailable): no service port 99 found for service "echo"'),
+    ("services/echo:nope",
+     'Error from server (ServiceUnavailable): no endpoints available for service "echo:nope"'),
+    ("services/lonely:80",
+     'Error from server (ServiceUnavailable): no endpoints available for service "lonely"'),
+    ("services/ftp:echo:80",
+     'Error from server (BadRequest): invalid service request "ftp:echo:80"'),
+    ("pods/missing:80", 'Error from server (NotFound): pods "missing" not found'),
+])
+def test_errors_in_the_api_servers_words(kubectl: Kubectl, echo_ns: str, what: str,
+                                         words: str) -> None:
+    result = kubectl.run("get", "--raw", base(echo_ns, what) + "/", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == words
+
+
+def test_a_refused_backend_is_503_error_trying_to_reach_service(kubectl: Kubectl,
+                                                                echo_ns: str) -> None:
+    result = kubectl.run("get", "--raw", base(echo_ns, "services/echo:closed") + "/",
+                         check=False)
+    assert result.returncode == 1
+    assert re.fullmatch(r"Error from server \(ServiceUnavailable\): error trying to reach "
+                        r"service: dial tcp 10\.[0-9.]+:8081: connect: connection refused",
+                        result.stderr.strip()), result.stderr
+
+
+# ---- kubectl proxy --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def proxy_port(kubectl: Kubectl) -> Iterator[int]:
+    """`kubectl proxy --port=0`: the port it chose, read from its first line."""
+    process = subprocess.Popen(kubectl.args(("proxy", "--port=0"), None),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=kubectl.environ())
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # kubectl prints it at once, or exits
+        found = re.search(r"Starting to serve on 127\.0\.0\.1:(\d+)", line)
+        assert found, f"kubectl proxy printed {line!r}"
+        yield int(found.group(1))
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def call(port: int, method: str, path: str, body: bytes | None = None,
+         headers: dict[str, str] | None = None) -> tuple[http.client.HTTPResponse, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response, data
+
+
+def test_kubectl_proxy_every_method_with_bodies_and_no_credentials(
+        proxy_port: int, echo_ns: str) -> None:
+    path = base(echo_ns, "services/echo:web") + "/api/items?page=2"
+    body = bytes(range(256)) * 12_000  # 3 MB
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        sent = body if method in ("POST", "PUT", "PATCH") else None
+        # kubectl proxy adds its bearer token (a caller's own Authorization would replace it
+        # and be refused by the API): the node must keep it from the pod.
+        response, data = call(proxy_port, method, path, sent, {
+            "X-Custom": "kept", "Content-Type": "application/octet-stream"})
+        assert response.status == 200, data
+        echo = json.loads(data)
+        assert (echo["method"], echo["path"]) == (method, "/api/items?page=2")
+        assert (echo["length"], echo["sha256"]) == (
+            (len(sent), hashlib.sha256(sent).hexdigest()) if sent else
+            (0, hashlib.sha256(b"").hexdigest()))
+        headers = echoed_headers(echo)
+        assert "authorization" not in headers
+        assert headers["x-custom"] == "kept"
+
+
+def test_kubectl_proxy_rewrites_html_links_and_redirects(proxy_port: int,
+                                                         echo_ns: str) -> None:
+    prefix = base(echo_ns, "services/echo:web")
+    response, page = call(proxy_port, "GET", prefix + "/page.html")
+    assert response.status == 200
+    text = page.decode()
+    assert f'<a href="{prefix}/docs/">docs</a>' in text
+    assert f'<link href="{prefix}/s.css" rel=stylesheet>' in text
+    assert '<a href="rel">rel</a>' in text
+    assert '<a href="http://example.com/x">out</a>' in text
+    assert response.getheader("Content-Length") == str(len(page))
+
+    response, _ = call(proxy_port, "GET", prefix + "/go")
+    assert (response.status, response.getheader("Location")) == (302, prefix + "/target/")
+
+    response, _ = call(proxy_port, "GET", prefix + "?x=1")
+    assert (response.status, response.getheader("Location")) == (301, prefix + "/?x=1")
+
+
+def test_kubectl_proxy_streams_the_response(proxy_port: int, echo_ns: str) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", proxy_port, timeout=30)
+    try:
+        started = time.monotonic()
+        connection.request("GET", base(echo_ns, "pods/echo:8080") + "/slow")
+        response = connection.getresponse()
+        assert response.readline() == b"first\n"
+        first = time.monotonic() - started
+        assert response.readline() == b"second\n"
+        second = time.monotonic() - started
+    finally:
+        connection.close()
+    # The backend waits 2 s between its lines: the first arrives before the second is sent.
+    assert first < 1.5 <= second, (first, second)
