@@ -149,3 +149,147 @@ spec:
     assert result.returncode == 1
     assert result.stderr == ('error: Internal error occurred: unable to upgrade connection: '
                              'container not found ("done")\n')
+
+
+class Tmux:
+    """A private tmux server (its own socket) running one command in a real pseudo-terminal."""
+
+    def __init__(self, socket_name: str, width: int, height: int):
+        self.base = [TMUX, "-L", socket_name, "-f", "/dev/null"]
+        self.width, self.height = width, height
+
+    def run(self, *args: str) -> str:
+        return subprocess.run([*self.base, *args], capture_output=True, text=True, check=True,
+                              timeout=10).stdout
+
+    def start(self, command: list[str], environ: dict[str, str]) -> None:
+        env_args = [arg for key in ("KUBECONFIG", "KUBECACHEDIR") if key in environ
+                    for arg in ("-e", f"{key}={environ[key]}")]
+        self.run("new-session", "-d", "-s", "main", "-x", str(self.width),
+                 "-y", str(self.height), *env_args, " ".join(command))
+        self.run("set-option", "-t", "main", "remain-on-exit", "on")
+
+    def type(self, text: str) -> None:
+        self.run("send-keys", "-t", "main", "-l", text)
+        self.run("send-keys", "-t", "main", "Enter")
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "main")
+
+    def wait_screen(self, text: str, timeout: float = 20) -> str:
+        return str(wait_for(lambda: text in self.screen() and self.screen(), timeout=timeout,
+                            what=f"{text!r} on the tmux screen"))
+
+    def kill(self) -> None:
+        subprocess.run([*self.base, "kill-server"], capture_output=True, timeout=10)
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    if not os.path.exists(TMUX):
+        pytest.fail(f"tmux is not installed at {TMUX}: run scripts/setup")
+    session = Tmux(f"localsvc-test-{uuid.uuid4().hex[:8]}", 100, 30)
+    try:
+        yield session
+    finally:
+        session.kill()
+
+
+def test_exec_it_is_a_terminal_that_follows_its_size(kubectl: Kubectl, pods: str,
+                                                     tmux: Tmux) -> None:
+    command = kubectl.args(("exec", "-it", "-n", pods, "box", "--", "sh"), None)
+    tmux.start(command, kubectl.environ())
+    tmux.type("stty size; tty; echo mark-$((6*7))")
+    screen = tmux.wait_screen("mark-42")
+    assert "30 100" in screen and "/dev/pts/" in screen, screen
+    tmux.run("resize-window", "-t", "main", "-x", "120", "-y", "40")
+    tmux.type("clear; stty size; echo resized-$((2*3))")
+    screen = tmux.wait_screen("resized-6")
+    assert "40 120" in screen, screen
+    tmux.type("exit 4")
+    wait_for(lambda: tmux.run("display-message", "-p", "-t", "main", "#{pane_dead}").strip()
+             == "1", timeout=20, what="kubectl exec -it to end after `exit 4`")
+    status = tmux.run("display-message", "-p", "-t", "main", "#{pane_dead_status}")
+    assert status.strip() == "4", tmux.screen()
+
+
+def _start_pod(kubectl: Kubectl, namespace: str, manifest: str, name: str) -> None:
+    kubectl.run("apply", "-n", namespace, "-f", "-", stdin=manifest)
+    kubectl.run("wait", "-n", namespace, "--for=condition=Ready", f"pod/{name}",
+                "--timeout=60s", request_timeout=None, timeout=70)
+
+
+def test_attach_follows_the_containers_output(kubectl: Kubectl, pods: str) -> None:
+    attached = kubectl.stream("attach", "-n", pods, "ticker")
+    try:
+        lines = attached.until(lambda seen: len([s for s in seen if s.startswith("tick ")]) >= 3,
+                               timeout=20, what="three ticks")
+        ticks = [int(s.split()[1]) for s in lines if s.startswith("tick ")]
+        assert ticks == list(range(ticks[0], ticks[0] + len(ticks)))  # in order, none lost
+    finally:
+        attached.stop()
+
+
+def test_attach_with_stdin_reaches_the_containers_stdin(kubectl: Kubectl, pods: str) -> None:
+    _start_pod(kubectl, pods, f"""apiVersion: v1
+kind: Pod
+metadata: {{name: reader}}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: main
+    image: {DEMO_IMAGE}
+    stdin: true
+    command: ["sh", "-c", "read line; echo \\"got $line\\"; echo bye >&2"]
+""", "reader")
+    result = kubectl.run("attach", "-i", "-n", pods, "reader", stdin="hello\n", timeout=30)
+    assert result.stdout == "got hello\n"
+    assert "bye\n" in result.stderr
+
+
+def test_attach_it_to_a_terminal_container(kubectl: Kubectl, pods: str, tmux: Tmux) -> None:
+    _start_pod(kubectl, pods, f"""apiVersion: v1
+kind: Pod
+metadata: {{name: console}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - {{name: main, image: {DEMO_IMAGE}, stdin: true, tty: true, command: ["sh"]}}
+""", "console")
+    tmux.start(kubectl.args(("attach", "-it", "-n", pods, "console"), None), kubectl.environ())
+    tmux.type("stty size; echo attached-$((5*5))")
+    screen = tmux.wait_screen("attached-25")
+    assert "30 100" in screen, screen
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_cp_a_file_both_ways_byte_identical(kubectl: Kubectl, pods: str,
+                                            tmp_path: Path) -> None:
+    original = tmp_path / "blob.bin"
+    original.write_bytes(os.urandom(700_000) + bytes(range(256)) * 4)
+    kubectl.run("cp", str(original), f"{pods}/box:/tmp/blob.bin", timeout=60)
+    inside = kubectl.out("exec", "-n", pods, "box", "--", "sha256sum", "/tmp/blob.bin")
+    assert inside.split()[0] == _sha256(original)
+    back = tmp_path / "back.bin"
+    kubectl.run("cp", f"{pods}/box:/tmp/blob.bin", str(back), timeout=60)
+    assert back.read_bytes() == original.read_bytes()
+
+
+def test_cp_a_directory_both_ways(kubectl: Kubectl, pods: str, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "sub" / "deeper").mkdir(parents=True)
+    (tree / "empty").mkdir()
+    files = {"a.txt": b"alpha\n", "sub/b.bin": os.urandom(100_000),
+             "sub/deeper/c with space.txt": b"gamma\n" * 1000, "zero": b""}
+    for relative, content in files.items():
+        (tree / relative).write_bytes(content)
+    kubectl.run("cp", str(tree), f"{pods}/box:/tmp/tree", timeout=60)
+    back = tmp_path / "back"
+    kubectl.run("cp", f"{pods}/box:/tmp/tree", str(back), timeout=60)
+    for relative, content in files.items():
+        assert (back / relative).read_bytes() == content, relative
+    assert (back / "empty").is_dir()
