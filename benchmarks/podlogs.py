@@ -1,0 +1,131 @@
+"""Log lines per second through `kubectl logs -f` (the environment's pods/log), against
+`docker logs -f` of the same container in the same run.
+
+    python benchmarks/podlogs.py [--lines 200000] [--runs 3]
+
+Each run starts a pod whose container waits for a go signal and then prints LINES lines as fast
+as `seq` writes them, then exits. Both followers are attached before the signal; each counts
+the lines it receives, from the signal to the last line. Prints the lines per second of each,
+their median over the runs, and the ratio. Creates and removes its own environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+
+from localsvc.host.api import Environment
+from localsvc.runtime.engine import connect
+from localsvc.runtime.images import ensure_context_image, ensure_node_image
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = "localsvc-examples/demo:1"
+
+
+def pod_manifest(name: str, lines: int) -> str:
+    script = f"while [ ! -f /tmp/go ]; do sleep 0.05; done; seq 1 {lines}; sleep 1"
+    return yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+                 "containers": [{"name": "burst", "image": DEMO,
+                                 "command": ["sh", "-c", script]}]}})
+
+
+class LineCounter:
+    """A follower process whose stdout lines are counted on a thread."""
+
+    def __init__(self, argv: list[str], lines: int):
+        self.lines = lines
+        self.count = 0
+        self.done_at = 0.0
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.thread = threading.Thread(target=self._count, daemon=True)
+        self.thread.start()
+
+    def _count(self) -> None:
+        assert self.process.stdout is not None
+        while True:
+            chunk = self.process.stdout.read1(1 << 16)
+            if not chunk:
+                return
+            self.count += chunk.count(b"\n")
+            if self.count >= self.lines and not self.done_at:
+                self.done_at = time.perf_counter()
+
+    def finish(self, timeout: float) -> None:
+        self.thread.join(timeout)
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+
+
+def one_run(kubeconfig: str, lines: int, run: int) -> tuple[float, float]:
+    kubectl = ["kubectl", "--kubeconfig", kubeconfig]
+    name = f"burst-{run}"
+    subprocess.run([*kubectl, "apply", "-f", "-"], input=pod_manifest(name, lines).encode(),
+                   check=True, capture_output=True, timeout=60)
+    subprocess.run([*kubectl, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=60s"],
+                   check=True, capture_output=True, timeout=70)
+    pod = json.loads(subprocess.run([*kubectl, "get", "pod", name, "-o", "json"], check=True,
+                                    capture_output=True, timeout=30).stdout)
+    container = pod["status"]["containerStatuses"][0]["containerID"].split("://")[-1]
+    through_api = LineCounter([*kubectl, "logs", "-f", name], lines)
+    direct = LineCounter(["docker", "logs", "-f", container], lines)
+    time.sleep(2)  # both followers attached
+    subprocess.run(["docker", "exec", container, "touch", "/tmp/go"], check=True, timeout=30)
+    started = time.perf_counter()
+    for counter in (through_api, direct):
+        counter.finish(timeout=120)
+    subprocess.run([*kubectl, "delete", "pod", name, "--wait=false"], capture_output=True,
+                   timeout=30)
+    rates = []
+    for label, counter in (("kubectl logs -f", through_api), ("docker logs -f", direct)):
+        if counter.count < lines or not counter.done_at:
+            raise RuntimeError(f"{label} received {counter.count} of {lines} lines")
+        rates.append(lines / (counter.done_at - started))
+    print(f"run {run}: kubectl logs -f {rates[0]:,.0f} lines/s, docker logs -f "
+          f"{rates[1]:,.0f} lines/s")
+    return rates[0], rates[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    client = connect()
+    ensure_node_image(client, lambda m: print(m, file=sys.stderr))
+    ensure_context_image(client, ROOT / "examples/images/demo", DEMO,
+                         lambda m: print(m, file=sys.stderr))
+    env = Environment(f"bench-logs-{uuid.uuid4().hex[:6]}")
+    try:
+        env.ensure()
+        with tempfile.TemporaryDirectory() as tmp:
+            kubeconfig = Path(tmp) / "kubeconfig"
+            kubeconfig.write_text(yaml.safe_dump(env.kubeconfig()))
+            kubeconfig.chmod(0o600)
+            results = [one_run(str(kubeconfig), args.lines, run) for run in range(args.runs)]
+    finally:
+        env.down()
+    api = statistics.median(r[0] for r in results)
+    docker = statistics.median(r[1] for r in results)
+    print(f"lines per second, median of {args.runs} runs of {args.lines:,} lines:")
+    print(f"  kubectl logs -f (pods/log)  {api:12,.0f}")
+    print(f"  docker logs -f (direct)     {docker:12,.0f}")
+    print(f"  ratio kubectl/docker        {api / docker:12.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
