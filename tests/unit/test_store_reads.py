@@ -31,7 +31,9 @@ def test_objects_read_over_the_api_carry_the_stores_metadata(tmp_path: Path) -> 
     node = controller(tmp_path)
     node.apply(manifests(service("web")), prune=False)
     items = read(node, collection_path("Service", "default"))["items"]
-    assert [o["metadata"]["name"] for o in items] == ["web"]
+    # (`kubernetes` is the node's own, in default as in every cluster)
+    assert [o["metadata"]["name"] for o in items] == ["kubernetes", "web"]
+    items = items[1:]
     stored = node.objects.get("Service/default/web")
     assert stored is not None
     meta = items[0]["metadata"]

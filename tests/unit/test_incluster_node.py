@@ -1,0 +1,78 @@
+"""The node's side of the API from inside pods, without Docker: the `kubernetes` Service in the
+store (re-created when deleted, never pruned, refused in a manifest) and the API's middleware
+taking a pod's service-account token for the Kubernetes API only."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from localsvc.errors import ManifestError
+from localsvc.model.satoken import TokenSubject, mint, signing_key
+from localsvc.node.server import make_app
+from tests.unit.node_builders import controller, manifests, service
+
+Obj = dict[str, Any]
+KEY = "Service/default/kubernetes"
+
+
+def test_the_kubernetes_service_and_its_endpoints_are_in_the_store(tmp_path: Path) -> None:
+    node = controller(tmp_path)
+    stored = node.objects.get(KEY)
+    assert stored is not None and stored["spec"]["ports"][0]["port"] == 443
+    first = stored["spec"]["clusterIP"]
+    assert first.endswith(".1") and int(node.dns_ip.rsplit(".", 1)[1]) == 10
+    endpoints = node.objects.get("Endpoints/default/kubernetes")
+    assert endpoints is not None
+    assert endpoints["subsets"][0]["addresses"] == [{"ip": node.ctx.config.node_ip}]
+    assert node.objects.get("EndpointSlice/default/kubernetes") is not None
+
+
+def test_deleted_it_is_re_created_as_a_new_object(tmp_path: Path) -> None:
+    node = controller(tmp_path)
+    before = node.objects.get(KEY)
+    assert before is not None
+    assert node.delete([KEY])[0]["action"] == "deleted"
+    node.sync()
+    after = node.objects.get(KEY)
+    assert after is not None and after["metadata"]["uid"] != before["metadata"]["uid"]
+
+
+def test_a_prune_leaves_it_and_a_manifest_cannot_take_it(tmp_path: Path) -> None:
+    node = controller(tmp_path)
+    node.apply(manifests(service("web")), prune=True)
+    node.apply(manifests(service("other")), prune=True)
+    node.sync()
+    assert node.objects.get(KEY) is not None
+    with pytest.raises(ManifestError) as raised:
+        node.apply(manifests(service("kubernetes")), prune=False)
+    assert raised.value.problems[0].path == "metadata.name"
+    assert "environment's own" in raised.value.problems[0].message
+    assert "Service/default/kubernetes" not in node.state.objects
+
+
+def _statuses(node: Any, token: str, paths: list[str]) -> list[int]:
+    async def main() -> list[int]:
+        async with TestClient(TestServer(make_app(node, "env-secret", "unit"))) as client:
+            out = []
+            for path in paths:
+                answer = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+                out.append(answer.status)
+            return out
+    return asyncio.run(main())
+
+
+def test_a_pods_token_opens_the_kubernetes_api_only(tmp_path: Path) -> None:
+    node = controller(tmp_path)
+    subject = TokenSubject("default", "default", "", "web", "uid-1")
+    pod_token = mint(signing_key("env-secret"), subject, 1)
+    foreign = mint(signing_key("another-environment"), subject, 1)
+    paths = ["/api/v1/namespaces/default/services", "/v1/status"]
+    assert _statuses(node, "env-secret", paths) == [200, 200]
+    assert _statuses(node, pod_token, paths) == [200, 401]
+    assert _statuses(node, foreign, paths) == [401, 401]
+    assert _statuses(node, "env-secret" + "x", paths) == [401, 401]
