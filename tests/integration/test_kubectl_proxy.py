@@ -24,7 +24,8 @@ from tests.integration.kubectl_support import (  # noqa: F401  (fixtures used by
 
 # The echo server: stdlib only, HTTP/1.1, request bodies read by length or chunked.
 ECHO = r'''
-import hashlib, http.server, json, time
+import base64, hashlib, http.server, json, struct, time
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 PAGE = (b'<html><head><link href="/s.css" rel=stylesheet></head><body>'
         b'<a href="/docs/">docs</a> <a href="rel">rel</a> '
         b'<a href="http://example.com/x">out</a></body></html>')
@@ -48,12 +49,53 @@ class H(http.server.BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+    def frame(self, opcode, payload):
+        size = len(payload)
+        head = (struct.pack("!BB", 0x80 | opcode, size) if size < 126 else
+                struct.pack("!BBH", 0x80 | opcode, 126, size) if size < 65536 else
+                struct.pack("!BBQ", 0x80 | opcode, 127, size))
+        self.wfile.write(head + payload)
+        self.wfile.flush()
+    def websocket(self):
+        accept = base64.b64encode(hashlib.sha1(
+            self.headers["Sec-WebSocket-Key"].encode() + GUID).digest()).decode()
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        if "echo.v1" in self.headers.get("Sec-WebSocket-Protocol", ""):
+            self.send_header("Sec-WebSocket-Protocol", "echo.v1")
+        self.end_headers()
+        self.frame(1, json.dumps([[k.lower(), v] for k, v in self.headers.items()]).encode())
+        self.close_connection = True
+        while True:
+            first, second = self.rfile.read(2)
+            size = second & 0x7F
+            if size == 126:
+                size = struct.unpack("!H", self.rfile.read(2))[0]
+            elif size == 127:
+                size = struct.unpack("!Q", self.rfile.read(8))[0]
+            mask = self.rfile.read(4) if second & 0x80 else b"\0\0\0\0"
+            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(size)))
+            if first & 0x0F == 8:
+                return self.frame(8, payload[:2])
+            self.frame(first & 0x0F, payload)
     def answer(self):
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            return self.websocket()
         data = self.body()
         if self.path.startswith("/page"):
             return self.send(200, "text/html; charset=utf-8", PAGE)
         if self.path.startswith("/go"):
             return self.send(302, "text/plain", b"moved", [("Location", "/target/")])
+        if self.path.startswith("/cut"):  # promises 100000 bytes, sends 10, hangs up
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"0123456789")
+            self.wfile.flush()
+            self.close_connection = True
+            return
         if self.path.startswith("/slow"):
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
@@ -92,7 +134,7 @@ def echo_objects(namespace: str) -> str:
     lonely = {"apiVersion": "v1", "kind": "Service",
               "metadata": {"name": "lonely", "namespace": namespace},
               "spec": {"selector": {"app": "nobody"}, "ports": [{"port": 80}]}}
-    return yaml.safe_dump_all([pod, service, lonely])
+    return str(yaml.safe_dump_all([pod, service, lonely]))
 
 
 @pytest.fixture(scope="module")
@@ -271,3 +313,42 @@ def test_kubectl_proxy_streams_the_response(proxy_port: int, echo_ns: str) -> No
         connection.close()
     # The backend waits 2 s between its lines: the first arrives before the second is sent.
     assert first < 1.5 <= second, (first, second)
+
+
+def test_a_backend_hanging_up_mid_body_cuts_the_callers_answer(proxy_port: int,
+                                                                echo_ns: str) -> None:
+    prefix = base(echo_ns, "pods/echo:8080")
+    connection = http.client.HTTPConnection("127.0.0.1", proxy_port, timeout=30)
+    try:
+        # kubectl proxy (Go's ReverseProxy) aborts its own answer when the API's breaks off:
+        # the caller sees the connection end early, never a complete answer.
+        with pytest.raises((http.client.IncompleteRead, http.client.RemoteDisconnected)):
+            connection.request("GET", prefix + "/cut")
+            connection.getresponse().read()
+    finally:
+        connection.close()
+    # The node is fine afterwards.
+    response, data = call(proxy_port, "GET", prefix + "/after")
+    assert json.loads(data)["path"] == "/after"
+
+
+def test_kubectl_proxy_passes_websockets(proxy_port: int, echo_ns: str) -> None:
+    import asyncio
+
+    import aiohttp
+
+    async def talk() -> tuple[str | None, Any, str, bytes]:
+        url = f"http://127.0.0.1:{proxy_port}{base(echo_ns, 'services/echo:web')}/ws"
+        timeout = aiohttp.ClientWSTimeout(ws_receive=20)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            async with session.ws_connect(url, protocols=("echo.v1",), timeout=timeout) as ws:
+                headers = json.loads(await ws.receive_str())
+                await ws.send_str("hello")
+                text = await ws.receive_str()
+                await ws.send_bytes(b"\x00\x01" * 40_000)
+                data = await ws.receive_bytes()
+                return ws.protocol, headers, text, data
+
+    protocol, headers, text, data = asyncio.run(asyncio.wait_for(talk(), 40))
+    assert (protocol, text, data) == ("echo.v1", "hello", b"\x00\x01" * 40_000)
+    assert "authorization" not in dict(headers)

@@ -198,7 +198,8 @@ def test_request_headers_drop_credentials_and_hop_by_hop() -> None:
     sent = request_headers([
         ("Authorization", "Bearer secret"), ("Connection", "keep-alive, X-Private"),
         ("X-Private", "1"), ("Keep-Alive", "5"), ("Transfer-Encoding", "chunked"),
-        ("Accept", "text/html"), ("X-Forwarded-For", "10.9.9.9"), ("Cookie", "a=1")],
+        ("Accept", "text/html"), ("X-Forwarded-For", "10.9.9.9"), ("Cookie", "a=1"),
+        ("Expect", "100-continue")],
         "172.18.0.1")
     assert sent == [("Accept", "text/html"), ("Cookie", "a=1"),
                     ("X-Forwarded-For", "10.9.9.9, 172.18.0.1")]

@@ -33,6 +33,9 @@ HOP_BY_HOP = frozenset({
 # The caller's credentials were for the API server: it deletes Authorization after
 # authenticating (so a pod never sees a user's token), and a node must do the same.
 CREDENTIAL_HEADERS = frozenset({"authorization"})
+# "Expect: 100-continue" was the node's to answer (aiohttp's server did, before the body came);
+# the backend gets the body without being asked first.
+ANSWERED_HEADERS = frozenset({"expect"})
 # corsRemovingTransport: the backend's CORS answers are not the API server's.
 CORS_HEADERS = frozenset({
     "access-control-allow-credentials", "access-control-allow-headers",
@@ -207,10 +210,11 @@ def forwarded_uri(prefix: str, rest: str) -> str:
 
 
 def request_headers(headers: Iterable[tuple[str, str]], client_ip: str) -> list[tuple[str, str]]:
-    """The headers sent to the backend: the caller's, minus hop-by-hop and credentials, plus
+    """The headers sent to the backend: the caller's, minus hop-by-hop, credentials and Expect,
+    plus
     X-Forwarded-For (appended to a caller's own, as httputil.ReverseProxy does)."""
     items = list(headers)
-    dropped = HOP_BY_HOP | CREDENTIAL_HEADERS | _connection_named(items)
+    dropped = HOP_BY_HOP | CREDENTIAL_HEADERS | ANSWERED_HEADERS | _connection_named(items)
     out: list[tuple[str, str]] = []
     forwarded_for: list[str] = []
     for name, value in items:
@@ -270,7 +274,7 @@ def _go_quote(text: str) -> str:
 
 
 __all__ = [
-    "CORS_HEADERS", "CREDENTIAL_HEADERS", "HOP_BY_HOP", "Location", "ProxyId", "dial_error",
+    "ANSWERED_HEADERS", "CORS_HEADERS", "CREDENTIAL_HEADERS", "HOP_BY_HOP", "Location", "ProxyId", "dial_error",
     "forwarded_uri", "parse_pod_id", "parse_service_id", "pod_location", "request_headers",
     "response_headers", "root_redirect", "service_location", "split_proxy_path",
     "split_scheme_name_port", "unreachable",

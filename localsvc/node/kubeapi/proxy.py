@@ -133,10 +133,18 @@ async def _relay(request: web.Request, backend: aiohttp.ClientResponse, location
     # Without a Content-Length, aiohttp sends the body chunked, each chunk as it comes.
     answer = web.StreamResponse(status=backend.status, reason=backend.reason, headers=headers)
     await answer.prepare(request)
-    for chunk in already:
-        await answer.write(chunk)
-    async for chunk in backend.content.iter_chunked(CHUNK):
-        await answer.write(chunk)
+    try:
+        for chunk in already:
+            await answer.write(chunk)
+        async for chunk in backend.content.iter_chunked(CHUNK):
+            await answer.write(chunk)
+    except (aiohttp.ClientError, ConnectionError) as err:
+        # The status line is gone: the only way left to say "cut short" is to cut the
+        # connection (as Go's ReverseProxy aborts the handler).
+        log.info("proxy to %s cut short: %s", location.netloc, err)
+        if request.transport is not None:
+            request.transport.close()
+        return answer
     await answer.write_eof()
     return answer
 
