@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -293,3 +294,52 @@ def test_cp_a_directory_both_ways(kubectl: Kubectl, pods: str, tmp_path: Path) -
     for relative, content in files.items():
         assert (back / relative).read_bytes() == content, relative
     assert (back / "empty").is_dir()
+
+
+def _node_container(kubectl: Kubectl) -> Any:
+    found = kubectl.env.docker.containers.list(filters={"label": [
+        f"io.localsvc.env={kubectl.env.name}", "io.localsvc.role=node"]})
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _node_resources(node: Any) -> tuple[int, int]:
+    """Open file descriptors and threads of the node's process."""
+    result = node.exec_run(["sh", "-c", "ls /proc/1/fd | wc -l; "
+                                        "sed -n 's/^Threads:\\s*//p' /proc/1/status"])
+    fds, threads = result.output.decode().split()
+    return int(fds), int(threads)
+
+
+def _sleepers(kubectl: Kubectl, pods: str) -> int:
+    """Processes in pod box whose command line holds the disconnect tests' marker."""
+    output = kubectl.env.docker.containers.get(kubectl.env.container_id("box", None, pods)) \
+        .exec_run(["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"]).output.decode()
+    return output.count("sleep 297")
+
+
+def test_a_client_leaving_mid_stream_leaks_nothing(kubectl: Kubectl, pods: str) -> None:
+    node = _node_container(kubectl)
+    kubectl.run("exec", "-n", pods, "box", "--", "true")  # the node's thread pool warmed up
+    fds_before, threads_before = _node_resources(node)
+    sessions = [
+        ["exec", "-n", pods, "box", "--", "sh", "-c", "sleep 297; echo never"],
+        ["exec", "-i", "-n", pods, "box", "--", "sh", "-c", "sleep 297"],
+        # A child of the exec's process goes with it.
+        ["exec", "-n", pods, "box", "--", "sh", "-c", "sleep 297 & wait"],
+    ]
+    for args in sessions:
+        client = subprocess.Popen(kubectl.args(tuple(args), None), stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env=kubectl.environ())
+        try:
+            wait_for(lambda: _sleepers(kubectl, pods) > 0, timeout=15, what="the exec to run")
+        finally:
+            client.kill()  # abruptly: no close frame, no stdin end
+            client.wait(timeout=5)
+        wait_for(lambda: _sleepers(kubectl, pods) == 0, timeout=15,
+                 what=f"the processes of {args[-1]!r} to end after the client left")
+    time.sleep(1)
+    fds_after, threads_after = _node_resources(node)
+    assert fds_after <= fds_before, (fds_before, fds_after)
+    assert threads_after <= threads_before, (threads_before, threads_after)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -25,6 +26,7 @@ from localsvc.model.kubeapi.execoptions import (Query, StreamOptions, attach_opt
                                                 exec_options, websocket_required)
 from localsvc.model.kubeapi.paths import Target
 from localsvc.node.controller import Controller
+from localsvc.node.kubeapi.execcleanup import end_leftover
 from localsvc.node.kubeapi.dockerstream import DockerStream, DockerStreamError, open_stream
 from localsvc.node.kubeapi.streamtarget import StreamTarget, running_container
 from localsvc.runtime.execs import EXIT_CODE_WAIT, exit_code
@@ -33,7 +35,6 @@ log = logging.getLogger("localsvc.kubeapi.exec")
 
 MAX_MESSAGE = 4 * 1024 * 1024  # a client's stdin chunk (kubectl cp sends 32 KiB ones)
 READ_CHUNK = 64 * 1024
-LEFTOVER_WAIT = 2.0  # seconds a session's process gets to end after its client left
 
 
 async def serve_exec(controller: Controller, request: web.Request,
@@ -97,6 +98,7 @@ class Session:
                 api.exec_create, found.container_id, list(options.command),
                 stdin=options.stdin, stdout=options.stdout, stderr=options.stderr,
                 tty=options.tty))["Id"]
+            started = time.monotonic()
             stream = await open_stream(api.api_version, f"/exec/{exec_id}/start",
                                        {"Detach": False, "Tty": options.tty})
         except Exception as err:  # the engine refused: the kubelet's InternalError
@@ -108,7 +110,8 @@ class Session:
 
         await self._bridge(stream, options.tty, resize)
         if self.client_gone:
-            await asyncio.to_thread(_end_leftover, api, exec_id)
+            await asyncio.to_thread(end_leftover, api, found.container_id, exec_id,
+                                    options.command, started)
             return
         code = await asyncio.to_thread(exit_code, api, exec_id, EXIT_CODE_WAIT)
         if code is None:
@@ -199,13 +202,6 @@ def _quiet(resize: Any, width: int, height: int) -> None:
         resize(width, height)
     except Exception as err:
         log.debug("resize to %sx%s: %s", width, height, err)
-
-
-def _end_leftover(api: Any, exec_id: str) -> None:
-    """The client left mid-stream: the engine's side is closed (a TTY's shell sees its hangup,
-    a reader of stdin its EOF); a process that keeps running is logged."""
-    if exit_code(api, exec_id, LEFTOVER_WAIT) is None:
-        log.info("exec %s still runs after its client left", exec_id[:12])
 
 
 def _engine_error(err: Exception) -> str:
