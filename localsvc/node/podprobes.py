@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from localsvc.model.kubelet import probe_failed
-from localsvc.node.execprobe import ContainerExecProbes, node_runner
+from localsvc.node.execprobe import ContainerExecProbes, ExecOutcome, node_runner
 from localsvc.node.podstate import ContainerState
 from localsvc.node.prober import ContainerProber
 from localsvc.tasks import spawn
@@ -64,14 +64,24 @@ class PodProbes:
                 self.wake()
 
         exec_probes = ContainerExecProbes(self.docker_api, container_id)
+        # The last outcome of each exec probe command: its output is what the kubelet's
+        # Unhealthy event says ("Readiness probe failed: <output>"), where the pod's condition
+        # says which command exited how.
+        outcomes: dict[tuple[str, ...], ExecOutcome] = {}
 
         async def exec_fn(command: list[str], timeout: float) -> tuple[bool | None, str]:
             outcome = await node_runner().run(exec_probes, command, timeout)
+            outcomes[tuple(command)] = outcome
             return outcome.verdict, outcome.message(command, timeout)
 
-        def on_failure(message: str) -> None:
-            if c.container_id == container_id:  # not a late verdict on an older instance
-                self.on_unhealthy(c.name, message)
+        def on_failure(probe: dict[str, Any], message: str) -> None:
+            if c.container_id != container_id:  # a late verdict on an older instance
+                return
+            command = tuple(str(part) for part in (probe.get("exec") or {}).get("command") or ())
+            outcome = outcomes.get(command) if command else None
+            if outcome is not None and outcome.kind == "exited":
+                message = f"{message.split(' probe failed: ')[0]} probe failed: {outcome.output}"
+            self.on_unhealthy(c.name, message)
 
         prober = ContainerProber(spec, pod_ip, c.started_at or time.time(), exec_fn, on_ready,
                                  on_kill, on_failure)

@@ -122,7 +122,7 @@ class ContainerProber:
         exec_fn: ExecFn,
         on_ready: Callable[[bool, str], None],
         on_kill: Callable[[str], None],
-        on_failure: Callable[[str], None] = lambda message: None,
+        on_failure: Callable[[Obj, str], None] = lambda probe, message: None,
     ):
         self.container = container
         self.ip = ip
@@ -130,7 +130,7 @@ class ContainerProber:
         self.exec_fn = exec_fn
         self.on_ready = on_ready
         self.on_kill = on_kill
-        # Every failed probe, worded "<Kind> probe failed: <output>": the kubelet's Unhealthy
+        # Every failed probe (the probe, "<Kind> probe failed: <why>"): the kubelet's Unhealthy
         # event is recorded per failure, not only when the verdict changes.
         self.on_failure = on_failure
 
@@ -169,7 +169,7 @@ class ContainerProber:
                 successes, failures = successes + 1, 0
             else:
                 successes, failures = 0, failures + 1
-                self.on_failure(f"{kind.capitalize()} probe failed: {message}")
+                self.on_failure(probe, f"{kind.capitalize()} probe failed: {message}")
             if kind == "readiness":
                 if ok and successes >= settings.success_threshold and state is not True:
                     state = True

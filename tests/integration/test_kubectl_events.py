@@ -107,7 +107,7 @@ def test_a_failing_readiness_probe_shows_unhealthy_with_its_output(kubectl: Kube
                      timeout=30, what="an Unhealthy event")
     assert found[0]["type"] == "Warning"
     assert found[0]["message"].startswith("Readiness probe failed: ")
-    assert "warming-up-still" in found[0]["message"]
+    assert found[0]["message"].rstrip() == "Readiness probe failed: warming-up-still"
     shown = describe_events(kubectl, ns, "pod", "notready")
     assert "Warning  Unhealthy" in shown and "warming-up-still" in shown
 
@@ -188,6 +188,88 @@ spec:
     finally:
         holder.close()
         kubectl.run("delete", "svc", "held", "-n", ns, "--wait=false", check=False)
+
+
+NEVER_PULLED = """apiVersion: v1
+kind: Pod
+metadata: {name: absent}
+spec:
+  containers:
+  - name: app
+    image: localsvc-tests/never-built:0
+    imagePullPolicy: Never
+"""
+
+LIVENESS = f"""apiVersion: v1
+kind: Pod
+metadata: {{name: lively}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: app
+    image: {DEMO_IMAGE}
+    command: ["sleep", "600"]
+    livenessProbe:
+      exec: {{command: ["sh", "-c", "echo gone-quiet; exit 1"]}}
+      periodSeconds: 1
+      failureThreshold: 2
+"""
+
+
+def test_an_image_that_may_not_be_pulled_shows_warnings(kubectl: Kubectl, ns: str) -> None:
+    kubectl.run("apply", "-n", ns, "-f", "-", stdin=NEVER_PULLED)
+    wait_for(lambda: {"ErrImageNeverPull", "Failed"} <= reasons(
+        kubectl, ns, "involvedObject.name=absent"), what="ErrImageNeverPull")
+    shown = describe_events(kubectl, ns, "pod", "absent")
+    assert ('Container image "localsvc-tests/never-built:0" is not present with pull policy '
+            "of Never") in shown, shown
+    assert "Error: ErrImageNeverPull" in shown
+
+
+def test_a_failing_liveness_probe_kills_with_the_kubelets_words(kubectl: Kubectl,
+                                                                ns: str) -> None:
+    kubectl.run("apply", "-n", ns, "-f", "-", stdin=LIVENESS)
+    killing = wait_for(lambda: events(kubectl, ns, "involvedObject.name=lively,reason=Killing"),
+                       timeout=30, what="Killing")
+    assert killing[0]["message"] == "Container app failed liveness probe, will be restarted"
+    unhealthy = events(kubectl, ns, "involvedObject.name=lively,reason=Unhealthy")
+    assert unhealthy[0]["message"].rstrip() == "Liveness probe failed: gone-quiet", unhealthy
+
+
+def test_deleting_a_pod_records_stopping_its_containers(kubectl: Kubectl, ns: str) -> None:
+    kubectl.run("apply", "-n", ns, "-f", "-", stdin=NOT_READY.replace("notready", "doomed"))
+    wait_for(lambda: "Started" in reasons(kubectl, ns, "involvedObject.name=doomed"),
+             what="Started")
+    kubectl.run("delete", "pod", "doomed", "-n", ns, "--wait=false")
+    found = wait_for(lambda: events(kubectl, ns, "involvedObject.name=doomed,reason=Killing"),
+                     what="Killing")
+    assert found[0]["message"] == "Stopping container app"
+
+
+def test_a_load_balancer_waiting_for_its_port_shows_an_event(kubectl: Kubectl,
+                                                             ns: str) -> None:
+    port = free_port(20000, 29999)
+    services = "\n---\n".join(f"""apiVersion: v1
+kind: Service
+metadata: {{name: {name}}}
+spec:
+  type: LoadBalancer
+  selector: {{app: nothing}}
+  ports: [{{port: {port}}}]""" for name in ("first", "second"))
+    try:
+        kubectl.run("apply", "-n", ns, "-f", "-", stdin=services)
+        found = wait_for(lambda: events(kubectl, ns, "involvedObject.name=second"),
+                         timeout=30, what="an event on the waiting LoadBalancer")
+        assert found[0]["reason"] == "SyncLoadBalancerFailed" and found[0]["type"] == "Warning"
+        assert found[0]["message"].startswith(
+            "Error syncing load balancer: failed to ensure load balancer: ")
+        assert not events(kubectl, ns, "involvedObject.name=first,type=Warning")
+        kubectl.run("delete", "svc", "first", "-n", ns)
+        wait_for(lambda: "EnsuredLoadBalancer" in reasons(kubectl, ns,
+                                                          "involvedObject.name=second"),
+                 timeout=30, what="EnsuredLoadBalancer once the port is free")
+    finally:
+        kubectl.run("delete", "svc", "first", "second", "-n", ns, "--wait=false", check=False)
 
 
 @pytest.fixture
