@@ -177,16 +177,32 @@ def test_automount_false_leaves_no_token(kubectl: Kubectl, shared_env: Environme
 
 
 def test_a_token_reaches_only_its_own_environments_kubernetes_api(
-        shared_env: Environment, api_pod: str, node_image: str) -> None:
+        shared_env: Environment, api_pod: str, node_image: str, incluster_image: str,
+        tmp_path: Path) -> None:
     token = _sh(shared_env, api_pod, f"cat {SA_DIR}/token", "default")
     status, listing = _api(shared_env, "/api/v1/namespaces/default/pods", token)
     assert status == 200 and listing["kind"] == "PodList"
     status, _ = _api(shared_env, "/v1/status", token)  # the CLI's private routes: not a pod's
     assert status == 401
-    other = Environment(unique_env("b"), node_image=node_image)
+    # Environment B (with the userspace proxy: the other dataplane carries its kubernetes
+    # Service too) refuses A's token, and takes its own pods'.
+    other = Environment(unique_env("b"), node_image=node_image, proxy_mode="userspace")
     try:
         other.ensure()
         status, answer = _api(other, "/api/v1/namespaces/default/pods", token)
         assert status == 401 and answer["reason"] == "Unauthorized"
+        manifest = tmp_path / "pod.yaml"
+        manifest.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b-client"},
+            "spec": {"terminationGracePeriodSeconds": 0,
+                     "containers": [{"name": "app", "image": IMAGE}]}}))
+        other.apply([manifest], wait=60)
+        out = _sh(other, "b-client",
+                  f'curl -sS --max-time 10 --cacert {SA_DIR}/ca.crt -H "Authorization: Bearer '
+                  f'$(cat {SA_DIR}/token)" https://$KUBERNETES_SERVICE_HOST:'
+                  '$KUBERNETES_SERVICE_PORT/api/v1/namespaces/default/pods', "default")
+        assert "b-client" in [p["metadata"]["name"] for p in json.loads(out)["items"]]
+        assert _api(shared_env, "/api/v1/namespaces/default/pods",
+                    _sh(other, "b-client", f"cat {SA_DIR}/token", "default"))[0] == 401
     finally:
         other.down()
