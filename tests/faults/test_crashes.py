@@ -75,8 +75,9 @@ def test_sigkill_of_the_cli_during_up_then_up_converges(
         assert result.returncode == 0, result.stdout + result.stderr
         wait_for(lambda: len(ready_pods(env, "backend-")) == 2, timeout=60, what="2 ready pods")
         assert len(env.get("pods")) == 2
-        # One node, two pods of an infra and an app container each: nothing duplicated.
-        assert labelled(docker_client, env.name) == {"containers": 5, "networks": 1, "volumes": 1}
+        # One node, two pods of an infra and an app container each: nothing duplicated (the
+        # state volume and each pod's kube-api-access volume).
+        assert labelled(docker_client, env.name) == {"containers": 5, "networks": 1, "volumes": 3}
     finally:
         env.down()
     assert labelled(docker_client, env.name) == NOTHING

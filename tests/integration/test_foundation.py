@@ -62,8 +62,9 @@ spec:
     up = localsvc(env, "up", "-d", "-f", str(manifest))
     assert "deployment/web created" in up.stdout
     during = labelled(env.docker, env.name)
-    # node + 3 pods x (infra + app) containers; network; state volume + 2 pod volumes
-    assert during == {"containers": 7, "networks": 1, "volumes": 3}
+    # node + 3 pods x (infra + app) containers; network; state volume + 2 pod volumes + each
+    # pod's kube-api-access (service-account token) volume
+    assert during == {"containers": 7, "networks": 1, "volumes": 6}
     down = localsvc(env, "down")
     assert "removed" in down.stdout
     assert labelled(env.docker, env.name) == {"containers": 0, "networks": 0, "volumes": 0}
