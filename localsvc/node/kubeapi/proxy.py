@@ -136,7 +136,8 @@ async def _relay(request: web.Request, backend: aiohttp.ClientResponse, location
     try:
         for chunk in already:
             await answer.write(chunk)
-        async for chunk in backend.content.iter_chunked(CHUNK):
+        # Whatever has arrived, at once: no waiting to fill a fixed-size chunk.
+        async for chunk in backend.content.iter_any():
             await answer.write(chunk)
     except (aiohttp.ClientError, ConnectionError) as err:
         # The status line is gone: the only way left to say "cut short" is to cut the
