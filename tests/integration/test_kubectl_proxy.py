@@ -134,7 +134,10 @@ def echo_objects(namespace: str) -> str:
     lonely = {"apiVersion": "v1", "kind": "Service",
               "metadata": {"name": "lonely", "namespace": namespace},
               "spec": {"selector": {"app": "nobody"}, "ports": [{"port": 80}]}}
-    return str(yaml.safe_dump_all([pod, service, lonely]))
+    elsewhere = {"apiVersion": "v1", "kind": "Service",
+                 "metadata": {"name": "elsewhere", "namespace": namespace},
+                 "spec": {"type": "ExternalName", "externalName": "example.com"}}
+    return str(yaml.safe_dump_all([pod, service, lonely, elsewhere]))
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +205,9 @@ def test_pod_proxy_with_a_port_and_with_the_first_declared_port(kubectl: Kubectl
      'Error from server (ServiceUnavailable): no endpoints available for service "echo:nope"'),
     ("services/lonely:80",
      'Error from server (ServiceUnavailable): no endpoints available for service "lonely"'),
+    # The 1.32 API server resolves every Service through its Endpoints, which an ExternalName
+    # Service has none of (no selector): it does not proxy to the external name.
+    ("services/elsewhere", 'Error from server (NotFound): endpoints "elsewhere" not found'),
     ("services/ftp:echo:80",
      'Error from server (BadRequest): invalid service request "ftp:echo:80"'),
     ("pods/missing:80", 'Error from server (NotFound): pods "missing" not found'),

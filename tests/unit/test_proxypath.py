@@ -302,3 +302,22 @@ def test_is_html() -> None:
     assert is_html("TEXT/HTML")
     assert not is_html("text/plain")
     assert not is_html("")
+
+
+def test_the_node_keeps_one_client_session_per_app_and_closes_it() -> None:
+    import asyncio
+
+    from aiohttp import web
+
+    from localsvc.node.kubeapi import proxy
+
+    async def scenario() -> tuple[bool, bool, bool]:
+        app = web.Application()
+        first = proxy._session(app)
+        same = proxy._session(app) is first
+        await proxy.close_sessions(app)
+        again = proxy._session(app)
+        await proxy.close_sessions(app)
+        return same, first.closed, again is not first and again.closed
+
+    assert asyncio.run(scenario()) == (True, True, True)
