@@ -169,6 +169,16 @@ def test_variables_in_another_namespace_even_without_service_links(
                     namespace=ns).strip() == "read-only"
 
 
+def test_a_deleted_pods_token_is_refused(kubectl: Kubectl, shared_env: Environment, ns: str,
+                                         incluster_image: str) -> None:
+    pod = _pod(kubectl, ns, "short-lived")
+    token = _sh(shared_env, pod, f"cat {SA_DIR}/token", ns)
+    assert _api(shared_env, f"/api/v1/namespaces/{ns}/pods", token)[0] == 200
+    kubectl.run("delete", "pod", "-n", ns, pod, "--grace-period=0", "--force")
+    wait_for(lambda: _api(shared_env, f"/api/v1/namespaces/{ns}/pods", token)[0] == 401,
+             timeout=20, what="the token of the deleted pod refused")
+
+
 def test_automount_false_leaves_no_token(kubectl: Kubectl, shared_env: Environment, ns: str,
                                          incluster_image: str) -> None:
     pod = _pod(kubectl, ns, "quiet", automountServiceAccountToken=False)

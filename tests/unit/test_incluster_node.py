@@ -68,6 +68,8 @@ def _statuses(node: Any, token: str, paths: list[str]) -> list[int]:
 
 def test_a_pods_token_opens_the_kubernetes_api_only(tmp_path: Path) -> None:
     node = controller(tmp_path)
+    node.objects.put("Pod/default/web", {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "web", "namespace": "default", "uid": "uid-1"}})
     subject = TokenSubject("default", "default", "", "web", "uid-1")
     pod_token = mint(signing_key("env-secret"), subject, 1)
     foreign = mint(signing_key("another-environment"), subject, 1)
@@ -76,3 +78,16 @@ def test_a_pods_token_opens_the_kubernetes_api_only(tmp_path: Path) -> None:
     assert _statuses(node, pod_token, paths) == [200, 401]
     assert _statuses(node, foreign, paths) == [401, 401]
     assert _statuses(node, "env-secret" + "x", paths) == [401, 401]
+
+
+def test_a_token_bound_to_a_pod_that_is_gone_is_refused(tmp_path: Path) -> None:
+    node = controller(tmp_path)
+    key = signing_key("env-secret")
+    path = ["/api/v1/namespaces/default/services"]
+    gone = mint(key, TokenSubject("default", "default", "", "web", "uid-1"), 1)
+    assert _statuses(node, gone, path) == [401]
+    node.objects.put("Pod/default/web", {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "web", "namespace": "default", "uid": "uid-2"}})  # re-created: another pod
+    assert _statuses(node, gone, path) == [401]
+    unbound = mint(key, TokenSubject("default", "default"), 1)  # no pod claim: not bound
+    assert _statuses(node, unbound, path) == [200]
