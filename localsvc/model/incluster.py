@@ -15,19 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from localsvc.model.endpoints import endpoint_slices, endpoints_object, service_env
+from localsvc.model.nodeconfig import IN_CLUSTER_API_PORT as API_PORT
 from localsvc.model.snapshot import Endpoint, ServiceInfo, ServicePort
 
 Obj = dict[str, Any]
 NAMESPACE, NAME = "default", "kubernetes"
 SERVICE_KEY = f"Service/{NAMESPACE}/{NAME}"
-API_PORT = 443  # where the node serves HTTPS inside the environment (nodeconfig.IN_CLUSTER_API_PORT)
 PORT_NAME = "https"
 MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 VOLUME_PREFIX = "kube-api-access-"
-
-
-def is_kubernetes_service(namespace: str, name: str) -> bool:
-    return (namespace, name) == (NAMESPACE, NAME)
 
 
 def kubernetes_service_info(cluster_ip: str, node_ip: str) -> ServiceInfo:
@@ -133,6 +129,5 @@ def access_files(pod: Obj, access: ApiAccess) -> dict[str, bytes] | None:
 
 
 __all__ = ["API_PORT", "ApiAccess", "MOUNT_PATH", "SERVICE_KEY", "access_files", "automounts",
-           "is_kubernetes_service", "kubernetes_objects", "kubernetes_service_info",
-           "kubernetes_service_object",
+           "kubernetes_objects", "kubernetes_service_info", "kubernetes_service_object",
            "master_service_env", "service_account_name", "volume_name"]
