@@ -81,7 +81,8 @@ class H(http.server.BaseHTTPRequestHandler):
                 return self.frame(8, payload[:2])
             self.frame(first & 0x0F, payload)
     def answer(self):
-        if self.headers.get("Upgrade", "").lower() == "websocket":
+        if (self.headers.get("Upgrade", "").lower() == "websocket"
+                and self.path.startswith("/ws")):
             return self.websocket()
         data = self.body()
         if self.path.startswith("/page"):
@@ -358,3 +359,29 @@ def test_kubectl_proxy_passes_websockets(proxy_port: int, echo_ns: str) -> None:
     protocol, headers, text, data = asyncio.run(asyncio.wait_for(talk(), 40))
     assert (protocol, text, data) == ("echo.v1", "hello", b"\x00\x01" * 40_000)
     assert "authorization" not in dict(headers)
+
+
+def test_a_websocket_the_backend_refuses_gets_the_backends_answer(kubectl: Kubectl,
+                                                                  echo_ns: str) -> None:
+    """Straight to the API (kubectl proxy turns any non-101 answer into its own 500)."""
+    import asyncio
+    import base64
+    import ssl
+
+    import aiohttp
+
+    config = kubectl.env.kubeconfig()
+    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+    context = ssl.create_default_context(
+        cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+
+    async def refused() -> int:
+        url = f"{cluster['server']}{base(echo_ns, 'services/echo:web')}/plain"
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
+                await session.ws_connect(url, ssl=context,
+                                         headers={"Authorization": f"Bearer {user['token']}"})
+            return caught.value.status
+
+    # The echo server answers /plain with its JSON 200, not 101: that 200 is what comes back.
+    assert asyncio.run(asyncio.wait_for(refused(), 40)) == 200

@@ -188,6 +188,12 @@ async def _websocket(request: web.Request, location: Location, url: str,
         backend = await _session(request.app).ws_connect(
             URL(ws_url, encoded=True), headers=headers, protocols=protocols,
             autoping=False)
+    except aiohttp.WSServerHandshakeError as err:
+        # The backend answered without switching protocols: that answer is the caller's, as
+        # the API server relays it (its body is not kept by aiohttp's handshake).
+        refused = CIMultiDict(response_headers((err.headers or {}).items()))
+        refused.pop("Content-Length", None)
+        return web.Response(status=err.status, headers=refused)
     except aiohttp.ClientConnectorError as err:
         raise ApiError(unreachable(location, err.os_error)) from None
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
