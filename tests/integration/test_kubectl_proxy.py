@@ -84,6 +84,15 @@ class H(http.server.BaseHTTPRequestHandler):
         if (self.headers.get("Upgrade", "").lower() == "websocket"
                 and self.path.startswith("/ws")):
             return self.websocket()
+        if self.path.startswith("/first-chunk"):  # answers on the body's first chunk
+            size = int(self.rfile.readline(), 16)
+            first = self.rfile.read(size)
+            self.rfile.readline()
+            self.close_connection = True
+            self.send(200, "text/plain", first, [("Connection", "close")])
+            while int(self.rfile.readline().split(b";")[0], 16):  # the rest, then hang up
+                self.rfile.readline()
+            return
         data = self.body()
         if self.path.startswith("/page"):
             return self.send(200, "text/html; charset=utf-8", PAGE)
@@ -385,3 +394,33 @@ def test_a_websocket_the_backend_refuses_gets_the_backends_answer(kubectl: Kubec
 
     # The echo server answers /plain with its JSON 200, not 101: that 200 is what comes back.
     assert asyncio.run(asyncio.wait_for(refused(), 40)) == 200
+
+
+def test_the_request_body_is_streamed_to_the_backend(kubectl: Kubectl, echo_ns: str) -> None:
+    """The backend answers the first chunk of a body whose end the caller has not sent yet:
+    only a proxy that passes the body on as it comes can deliver that answer."""
+    import base64
+    import socket
+    import ssl
+    from urllib.parse import urlsplit
+
+    config = kubectl.env.kubeconfig()
+    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+    context = ssl.create_default_context(
+        cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    server = urlsplit(cluster["server"])
+    host = server.hostname or "127.0.0.1"
+    path = base(echo_ns, "pods/echo:8080") + "/first-chunk"
+    with socket.create_connection((host, server.port or 443), timeout=20) as raw, \
+            context.wrap_socket(raw, server_hostname=host) as tls:
+        tls.settimeout(10)
+        tls.sendall(f"POST {path} HTTP/1.1\r\nHost: {server.netloc}\r\n"
+                    f"Authorization: Bearer {user['token']}\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n6\r\nhello\n\r\n".encode())
+        answer = b""
+        while b"hello\n" not in answer.partition(b"\r\n\r\n")[2]:
+            data = tls.recv(65536)  # socket.timeout (a failure) if the answer waits
+            assert data, f"connection closed after {answer!r}"
+            answer += data
+        tls.sendall(b"0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
