@@ -15,8 +15,8 @@ from localsvc.model.kubeapi.proxyhtml import (
     go_clean, is_html, rewrite_html, rewrite_html_body, rewrite_url)
 from localsvc.model.kubeapi.proxypath import (
     Location, ProxyId, dial_error, forwarded_uri, parse_pod_id, parse_service_id, pod_location,
-    request_headers, response_headers, root_redirect, service_location, split_proxy_path,
-    split_scheme_name_port, unreachable)
+    port_lookup_error, request_headers, response_headers, root_redirect, service_location,
+    split_proxy_path, split_scheme_name_port, unreachable)
 
 PREFIX = "/api/v1/namespaces/default/services/web:80/proxy"
 
@@ -321,3 +321,14 @@ def test_the_node_keeps_one_client_session_per_app_and_closes_it() -> None:
         return same, first.closed, again is not first and again.closed
 
     assert asyncio.run(scenario()) == (True, True, True)
+
+
+def test_pod_ports_go_cannot_dial_are_503s_in_its_words() -> None:
+    assert port_lookup_error("8080", None) is None
+    assert port_lookup_error("http", 80) is None
+    unknown = port_lookup_error("nope", None)
+    assert unknown is not None and (unknown["code"], unknown["message"]) == (
+        503, "error trying to reach service: dial tcp: lookup tcp/nope: unknown port")
+    invalid = port_lookup_error("99999", None)
+    assert invalid is not None and invalid["message"] == \
+        "error trying to reach service: dial tcp: address 99999: invalid port"

@@ -264,6 +264,19 @@ def dial_error(location: Location, error: BaseException) -> str:
     return f"dial tcp {address}: {error}"
 
 
+def port_lookup_error(port: str, found: int | None) -> dict[str, Any] | None:
+    """The 503 of a pod port Go's dialer cannot use, else None. `found`: the number
+    /etc/services gives a named port (Go looks names up there: "http" is 80), None if none."""
+    number = _port_number(port)
+    if number is None and found is None:
+        return st.status(503, "ServiceUnavailable", "error trying to reach service: dial tcp: "
+                                                    f"lookup tcp/{port}: unknown port")
+    if number is not None and not 0 <= number <= 0xFFFF:
+        return st.status(503, "ServiceUnavailable", "error trying to reach service: dial tcp: "
+                                                    f"address {port}: invalid port")
+    return None
+
+
 def _default_port(location: Location) -> str:
     return "443" if location.scheme == "https" else "80"
 
@@ -275,7 +288,7 @@ def _go_quote(text: str) -> str:
 
 __all__ = [
     "ANSWERED_HEADERS", "CORS_HEADERS", "CREDENTIAL_HEADERS", "HOP_BY_HOP", "Location", "ProxyId", "dial_error",
-    "forwarded_uri", "parse_pod_id", "parse_service_id", "pod_location", "request_headers",
+    "forwarded_uri", "parse_pod_id", "port_lookup_error", "parse_service_id", "pod_location", "request_headers",
     "response_headers", "root_redirect", "service_location", "split_proxy_path",
     "split_scheme_name_port", "unreachable",
 ]

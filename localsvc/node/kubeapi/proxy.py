@@ -14,7 +14,9 @@ the app's on_cleanup hook that closes it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import socket
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -28,8 +30,8 @@ from localsvc.model.kubeapi import proxyhtml
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.paths import Target
 from localsvc.model.kubeapi.proxypath import (
-    Location, forwarded_uri, parse_pod_id, parse_service_id, pod_location, request_headers,
-    response_headers, root_redirect, service_location, split_proxy_path, unreachable)
+    Location, forwarded_uri, parse_pod_id, parse_service_id, pod_location, port_lookup_error,
+    request_headers, response_headers, root_redirect, service_location, split_proxy_path, unreachable)
 from localsvc.node.controller import Controller
 from localsvc.node.store import key_of
 
@@ -49,7 +51,24 @@ async def serve_pod(controller: Controller, request: web.Request,
     proxy_id = parse_pod_id(raw_id)
     namespace = target.namespace or ""
     pod = controller.objects.get(key_of("Pod", namespace, proxy_id.name))
-    return await _proxy(request, pod_location(pod, proxy_id))
+    location = pod_location(pod, proxy_id)
+    if location.port:
+        # "pods/web:http": Go's dialer looks a named port up ("http" is 80).
+        found = None if location.port.isdigit() else _service_port(location.port)
+        problem = port_lookup_error(location.port, found)
+        if problem is not None:
+            raise ApiError(problem)
+        if found is not None:
+            location = dataclasses.replace(location, port=str(found))
+    return await _proxy(request, location)
+
+
+def _service_port(name: str) -> int | None:
+    """The port /etc/services gives `name` (as Go's dialer looks it up), None if none."""
+    try:
+        return socket.getservbyname(name, "tcp")
+    except OSError:
+        return None
 
 
 async def serve_service(controller: Controller, request: web.Request,
