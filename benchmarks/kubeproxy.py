@@ -90,7 +90,8 @@ class Way:
         response = connection.getresponse()
         body = response.read()
         if response.status != 200:
-            raise RuntimeError(f"{self.name}: GET {path} answered {response.status}: {body[:200]!r}")
+            raise RuntimeError(f"{self.name}: GET {path} answered {response.status}: "
+                               f"{body[:200]!r}")
         return body
 
 

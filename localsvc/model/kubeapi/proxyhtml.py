@@ -2,8 +2,9 @@
 through `kubectl proxy` follows a proxied page's links back through the proxy. Pure.
 
 A URL is rewritten only when it names the backend itself (no host, the backend's host, or the
-host the caller asked for) with an absolute path: "/style.css" on the page of
-/api/v1/namespaces/NS/services/web:80/proxy/ becomes /api/v1/namespaces/NS/services/web:80/proxy/style.css.
+host the caller asked for) with an absolute path: on the page of
+/api/v1/namespaces/NS/services/web:80/proxy/, "/style.css" becomes
+/api/v1/namespaces/NS/services/web:80/proxy/style.css.
 Relative links already resolve under the proxy path; links to other hosts are left alone. In
 HTML only the attributes of atomsToAttrs are touched; every other byte is kept as it was.
 """

@@ -287,8 +287,8 @@ def _go_quote(text: str) -> str:
 
 
 __all__ = [
-    "ANSWERED_HEADERS", "CORS_HEADERS", "CREDENTIAL_HEADERS", "HOP_BY_HOP", "Location", "ProxyId", "dial_error",
-    "forwarded_uri", "parse_pod_id", "port_lookup_error", "parse_service_id", "pod_location", "request_headers",
-    "response_headers", "root_redirect", "service_location", "split_proxy_path",
-    "split_scheme_name_port", "unreachable",
+    "ANSWERED_HEADERS", "CORS_HEADERS", "CREDENTIAL_HEADERS", "HOP_BY_HOP", "Location",
+    "ProxyId", "dial_error", "forwarded_uri", "parse_pod_id", "parse_service_id", "pod_location",
+    "port_lookup_error", "request_headers", "response_headers", "root_redirect",
+    "service_location", "split_proxy_path", "split_scheme_name_port", "unreachable",
 ]

@@ -31,7 +31,8 @@ from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.paths import Target
 from localsvc.model.kubeapi.proxypath import (
     Location, forwarded_uri, parse_pod_id, parse_service_id, pod_location, port_lookup_error,
-    request_headers, response_headers, root_redirect, service_location, split_proxy_path, unreachable)
+    request_headers, response_headers, root_redirect, service_location, split_proxy_path,
+    unreachable)
 from localsvc.node.controller import Controller
 from localsvc.node.store import key_of
 
