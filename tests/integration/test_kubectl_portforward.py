@@ -5,6 +5,7 @@ chosen by kubectl (`:PORT` asks for a free one, printed in its "Forwarding from"
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import socket
@@ -23,7 +24,21 @@ HTTP_PORT = 8080
 ECHO_PORT = 7000
 CLOSED_PORT = 9999  # nothing listens there in the pod
 
-# One pod, two servers in its network namespace: HTTP and a TCP echo.
+# A TCP echo server with a deep accept queue: the demo image's `tcp-echo` (socketserver) listens
+# with a backlog of 5, and a burst of 50 connects overflows it and gets resets, with any path.
+ECHO_SERVER = f"""import socket, threading
+server = socket.create_server(("", {ECHO_PORT}), backlog=512)
+def echo(conn):
+    with conn:
+        while data := conn.recv(65536):
+            conn.sendall(data)
+while True:
+    conn, _ = server.accept()
+    threading.Thread(target=echo, args=(conn,), daemon=True).start()
+"""
+
+# One pod, two servers in its network namespace: HTTP and a TCP echo. Ready once both listen
+# (a refused connection ends kubectl's port-forward, so a test must not race the servers).
 TWO_SERVERS = f"""apiVersion: v1
 kind: Pod
 metadata: {{name: two-servers, labels: {{app: two-servers}}}}
@@ -34,9 +49,11 @@ spec:
     image: {DEMO_IMAGE}
     args: ["serve", "--port", "{HTTP_PORT}"]
     env: [{{name: DEMO_ACCESS_LOG, value: "0"}}]
+    readinessProbe: {{tcpSocket: {{port: {HTTP_PORT}}}, periodSeconds: 1}}
   - name: echo
     image: {DEMO_IMAGE}
-    args: ["tcp-echo", "--port", "{ECHO_PORT}"]
+    command: ["python3", "-c", {json.dumps(ECHO_SERVER)}]
+    readinessProbe: {{tcpSocket: {{port: {ECHO_PORT}}}, periodSeconds: 1}}
 """
 
 FORWARDING = re.compile(r"^Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)$")
@@ -134,8 +151,9 @@ def test_several_ports_and_fifty_concurrent_connections(kubectl: Kubectl, ns: st
     with ThreadPoolExecutor(max_workers=50) as pool:
         results = list(pool.map(exchange, range(50)))
     assert results == [True] * 50
-    with ThreadPoolExecutor(max_workers=50) as pool:
-        bodies = list(pool.map(lambda _: http_get(ports[HTTP_PORT]), range(50)))
+    # The demo HTTP server's backlog is 5 too: a few at a time.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        bodies = list(pool.map(lambda _: http_get(ports[HTTP_PORT]), range(20)))
     assert all("hello from two-servers" in body for body in bodies)
     assert stream.process.poll() is None
 
@@ -164,11 +182,11 @@ def test_refused_port_is_reported_as_the_kubelet_does(kubectl: Kubectl, ns: str,
     stream.process.wait(timeout=20)
     stderr = stream.stderr()
     assert stream.process.returncode == 1, stderr
-    uid = kubectl.out("get", "pod", "-n", ns, "two-servers", "-o", "jsonpath={.metadata.uid}")
-    assert uid
     assert f"an error occurred forwarding {ports[CLOSED_PORT]} -> {CLOSED_PORT}" in stderr, stderr
-    assert re.search(rf"error forwarding port {CLOSED_PORT} to pod [0-9a-f]{{64}}, uid : ", stderr)
-    assert "connect: connection refused" in stderr, stderr
+    assert re.search(rf"error forwarding port {CLOSED_PORT} to pod [0-9a-f]{{64}}, uid : failed "
+                     rf"to execute portforward in network namespace ..?/var/run/docker/netns/",
+                     stderr), stderr
+    assert f"{CLOSED_PORT}: connect: connection refused" in stderr, stderr
     assert "error: lost connection to pod" in stderr, stderr
 
 
@@ -177,3 +195,12 @@ def test_missing_pod_is_not_found(kubectl: Kubectl, ns: str) -> None:
                          timeout=30)
     assert result.returncode == 1
     assert 'pods "nowhere" not found' in result.stderr, result.stderr
+
+
+def test_spdy_upgrade_is_refused_with_a_reason(kubectl: Kubectl, ns: str,
+                                               two_servers: str) -> None:
+    # kubectl's own switch back to the pre-1.31 SPDY upgrade (POST, Upgrade: SPDY/3.1).
+    result = kubectl.run("port-forward", "-n", ns, two_servers, f":{HTTP_PORT}", check=False,
+                         timeout=30, KUBECTL_PORT_FORWARD_WEBSOCKETS="false")
+    assert result.returncode == 1
+    assert "the SPDY upgrade is not served" in result.stderr, result.stderr

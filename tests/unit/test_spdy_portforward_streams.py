@@ -114,9 +114,13 @@ def test_clean_finish_has_no_error_text() -> None:
 
 
 def test_connect_error_reads_like_the_kubelets() -> None:
-    text = pf.connect_error(9999, "ab" * 32, "10.0.0.5", "connect: connection refused")
-    assert text.startswith(f"error forwarding port 9999 to pod {'ab' * 32}, uid : ")
-    assert "dial tcp4 10.0.0.5:9999: connect: connection refused" in text
+    text = pf.connect_error(9999, "ab" * 32, "/var/run/docker/netns/1f2e", "10.0.0.5",
+                            "connect: connection refused")
+    assert text == (
+        f"error forwarding port 9999 to pod {'ab' * 32}, uid : failed to execute portforward in "
+        f'network namespace "/var/run/docker/netns/1f2e": failed to connect to 10.0.0.5:9999 '
+        f'inside namespace "{"ab" * 32}", IPv4: dial tcp4 10.0.0.5:9999: connect: connection '
+        f"refused ")
 
 
 def test_port_header_values() -> None:

@@ -133,17 +133,21 @@ class Forwarding:
                 connection_of.abort()
                 await self.send(self.streams.finish(action.pair))
 
-    async def sandbox_id(self) -> str:
-        """The pod's infra container id: what a CRI kubelet names the pod in its errors."""
-        def find() -> str:
+    async def sandbox(self) -> tuple[str, str]:
+        """The pod's infra container id and network namespace path: how a CRI kubelet names
+        the pod in its errors (the sandbox id and its netns)."""
+        def find() -> tuple[str, str]:
             containers = find_pod_containers(self.controller.ctx.docker,
                                              self.controller.ctx.config.env, self.pod_uid)
             infra = [c for c in containers if c.labels.get(L.ROLE) == L.ROLE_POD_INFRA]
-            return str(infra[0].id) if infra else self.pod_uid
+            if not infra:
+                return self.pod_uid, ""
+            settings = infra[0].attrs.get("NetworkSettings") or {}
+            return str(infra[0].id), str(settings.get("SandboxKey") or "")
         try:
             return await asyncio.to_thread(find)
         except Exception:  # noqa: BLE001 - the error text then names the pod by uid
-            return self.pod_uid
+            return self.pod_uid, ""
 
 
 class PodConnection:
@@ -164,8 +168,9 @@ class PodConnection:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(self.forwarding.pod_ip, port), CONNECT_TIMEOUT)
         except (TimeoutError, OSError) as error:
-            message = pf.connect_error(port, await self.forwarding.sandbox_id(),
-                                       self.forwarding.pod_ip, _describe(error))
+            sandbox, netns = await self.forwarding.sandbox()
+            message = pf.connect_error(port, sandbox, netns, self.forwarding.pod_ip,
+                                       _describe(error))
             await self._end(streams.finish(self.pair, message))
             return
         self.writer = writer
