@@ -18,7 +18,7 @@ import pytest
 
 from tests.integration.conftest import DEMO_IMAGE, wait_for
 from tests.integration.kubectl_support import (  # noqa: F401  (fixtures used by name)
-    Kubectl, kubectl, shared_env)
+    Kubectl, kubectl, python_client, shared_env)
 
 TMUX = shutil.which("tmux") or "/usr/bin/tmux"
 
@@ -200,6 +200,7 @@ def test_exec_it_is_a_terminal_that_follows_its_size(kubectl: Kubectl, pods: str
                                                      tmux: Tmux) -> None:
     command = kubectl.args(("exec", "-it", "-n", pods, "box", "--", "sh"), None)
     tmux.start(command, kubectl.environ())
+    tmux.wait_screen("#")  # the shell's prompt: kubectl has sent the terminal's size
     tmux.type("stty size; tty; echo mark-$((6*7))")
     screen = tmux.wait_screen("mark-42")
     assert "30 100" in screen and "/dev/pts/" in screen, screen
@@ -259,6 +260,8 @@ spec:
   - {{name: main, image: {DEMO_IMAGE}, stdin: true, tty: true, command: ["sh"]}}
 """, "console")
     tmux.start(kubectl.args(("attach", "-it", "-n", pods, "console"), None), kubectl.environ())
+    # Keys typed before kubectl is attached would race its first resize.
+    tmux.wait_screen("If you don't see a command prompt")
     tmux.type("stty size; echo attached-$((5*5))")
     screen = tmux.wait_screen("attached-25")
     assert "30 100" in screen, screen
@@ -343,3 +346,33 @@ def test_a_client_leaving_mid_stream_leaks_nothing(kubectl: Kubectl, pods: str) 
     fds_after, threads_after = _node_resources(node)
     assert fds_after <= fds_before, (fds_before, fds_after)
     assert threads_after <= threads_before, (threads_before, threads_after)
+
+
+def test_the_python_client_speaks_v4(kubectl: Kubectl, pods: str) -> None:
+    """The official Python client offers only v4.channel.k8s.io: output apart, the exit code
+    from the error channel's Status, stdin, and a TTY resized over channel 4."""
+    from kubernetes.stream import stream  # the test dependency, imported where it is used
+
+    api = python_client(kubectl.kubeconfig)
+    session = stream(api.connect_get_namespaced_pod_exec, "box", pods,
+                     command=["sh", "-c", "echo out; echo err >&2; exit 3"],
+                     stdout=True, stderr=True, stdin=False, tty=False,
+                     _preload_content=False)
+    session.run_forever(timeout=20)
+    assert session.read_stdout(timeout=5) == "out\n"
+    assert session.read_stderr(timeout=5) == "err\n"
+    assert session.returncode == 3
+
+    session = stream(api.connect_get_namespaced_pod_exec, "box", pods,
+                     command=["sh", "-c", "head -n 1; stty size"], stdin=True, stdout=True,
+                     stderr=False, tty=True, _preload_content=False)
+    try:
+        session.write_channel(4, '{"Width": 91, "Height": 17}')
+        time.sleep(0.5)  # the resize reaches the engine before `stty size` runs
+        session.write_stdin("first line\n")
+        session.run_forever(timeout=20)
+        output = session.read_stdout(timeout=5)
+    finally:
+        session.close()
+    assert "first line" in output and "17 91" in output, output
+    assert session.returncode == 0

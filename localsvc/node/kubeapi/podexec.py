@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -32,6 +33,7 @@ from localsvc.node.kubeapi.streamtarget import StreamTarget, running_container
 from localsvc.runtime.execs import EXIT_CODE_WAIT, exit_code
 
 log = logging.getLogger("localsvc.kubeapi.exec")
+Resize = Callable[[int, int], None]  # (width, height) to the engine; blocking
 
 MAX_MESSAGE = 4 * 1024 * 1024  # a client's stdin chunk (kubectl cp sends 32 KiB ones)
 READ_CHUNK = 64 * 1024
@@ -143,15 +145,16 @@ class Session:
         if not self.client_gone:
             await self.finish(ch.success_status())
 
-    async def _bridge(self, stream: DockerStream, tty: bool,
-                      resize: Any) -> None:
+    async def _bridge(self, stream: DockerStream, tty: bool, resize: Resize) -> None:
         """Move bytes both ways until the process's output ends or the client leaves."""
         down = asyncio.ensure_future(self._docker_to_client(stream, tty))
         up = asyncio.ensure_future(self._client_to_docker(stream, resize))
         try:
             done, _ = await asyncio.wait({down, up}, return_when=asyncio.FIRST_COMPLETED)
-            if up in done and not down.done():
-                self.client_gone = True
+            # The client left: it closed the WebSocket while output still came, or sending to
+            # it failed. Either way no one reads the rest.
+            self.client_gone = (up in done and not down.done()) or (
+                down in done and down.exception() is not None)
         finally:
             for task in (down, up):
                 task.cancel()
@@ -165,19 +168,30 @@ class Session:
             for channel, payload in chunks:
                 await self.ws.send_bytes(ch.frame(channel, payload))
 
-    async def _client_to_docker(self, stream: DockerStream, resize: Any) -> None:
+    async def _client_to_docker(self, stream: DockerStream, resize: Resize) -> None:
         sizes = ch.ResizeBuffer()
+        stdin_open = self.options.stdin
         async for msg in self.ws:
-            if msg.type is not WSMsgType.BINARY:
-                continue  # text (base64 protocols) is not served; control frames are aiohttp's
-            message = ch.parse_message(self.protocol, msg.data)
+            if msg.type is WSMsgType.BINARY:
+                data = msg.data
+            elif msg.type is WSMsgType.TEXT:
+                # The raw protocols take a text message as its UTF-8 bytes, as wsstream does
+                # (the official Python client sends str data so: chr(channel) + text).
+                data = msg.data.encode()
+            else:
+                continue
+            message = ch.parse_message(self.protocol, data)
             if message is None:
                 continue
             if message.channel == ch.STDIN:
-                if message.close:
+                if message.close and stdin_open:
                     stream.close_stdin()
-                elif self.options.stdin and message.data:
-                    await stream.send(message.data)
+                    stdin_open = False
+                elif stdin_open and message.data:
+                    try:
+                        await stream.send(message.data)
+                    except OSError:  # the process ended without reading it all: drop the rest
+                        stdin_open = False
             elif message.channel == ch.RESIZE and not message.close:
                 try:
                     for width, height in sizes.feed(message.data):
@@ -196,7 +210,7 @@ class Session:
             await asyncio.wait_for(self.ws.close(), 5.0)
 
 
-def _quiet(resize: Any, width: int, height: int) -> None:
+def _quiet(resize: Resize, width: int, height: int) -> None:
     """A resize the engine refuses (the process just ended) is no reason to end the session."""
     try:
         resize(width, height)
