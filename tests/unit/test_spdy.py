@@ -44,7 +44,7 @@ def test_data_frame_from_the_layout() -> None:
 
 
 def test_fixed_size_control_frames_from_the_layout() -> None:
-    cases = [
+    cases: list[tuple[bytes, spdy.Frame]] = [
         (control(6, 0, b"\x00\x00\x00\x01"), spdy.Ping(1)),
         (control(3, 0, b"\x00\x00\x00\x03\x00\x00\x00\x05"), spdy.RstStream(3, spdy.CANCEL)),
         (control(7, 0, b"\x00\x00\x00\x09\x00\x00\x00\x00"), spdy.GoAway(9, 0)),

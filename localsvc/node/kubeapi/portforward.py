@@ -33,7 +33,9 @@ from localsvc.tasks import spawn
 
 log = logging.getLogger("localsvc.portforward")
 
-CONNECT_TIMEOUT = 5.0
+# The kubelet's dial has no deadline of its own (the kernel gives up after about two minutes);
+# a pod whose accept queue overflows answers a retried SYN seconds later, so wait that long.
+CONNECT_TIMEOUT = 30.0
 OUTGOING_FRAMES = 64  # frames queued towards kubectl before pod readers wait
 MAX_MESSAGE = 32 * 1024 * 1024  # a WebSocket message holds at most a few SPDY frames
 
