@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -34,11 +35,11 @@ DEMO = "localsvc-examples/demo:1"
 
 def pod_manifest(name: str, lines: int) -> str:
     script = f"while [ ! -f /tmp/go ]; do sleep 0.05; done; seq 1 {lines}; sleep 1"
-    return yaml.safe_dump({
+    return str(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
         "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
                  "containers": [{"name": "burst", "image": DEMO,
-                                 "command": ["sh", "-c", script]}]}})
+                                 "command": ["sh", "-c", script]}]}}))
 
 
 class LineCounter:
@@ -55,7 +56,7 @@ class LineCounter:
     def _count(self) -> None:
         assert self.process.stdout is not None
         while True:
-            chunk = self.process.stdout.read1(1 << 16)
+            chunk = os.read(self.process.stdout.fileno(), 1 << 16)
             if not chunk:
                 return
             self.count += chunk.count(b"\n")

@@ -133,8 +133,9 @@ def test_containers_by_name_init_ones_too_and_all_containers(kubectl: Kubectl, n
     assert kubectl.out("logs", "-n", ns, "multi", "-c", "a") == "from a\n"
     assert kubectl.out("logs", "-n", ns, "multi", "-c", "setup") == "init done\n"
     every = kubectl.out("logs", "-n", ns, "multi", "--all-containers", "--prefix")
-    assert every.splitlines() == ["[pod/multi/setup] init done", "[pod/multi/a] from a",
-                                  "[pod/multi/b] from b"]
+    # kubectl may print the containers' logs in any order
+    assert sorted(every.splitlines()) == ["[pod/multi/a] from a", "[pod/multi/b] from b",
+                                          "[pod/multi/setup] init done"]
     base = f"/api/v1/namespaces/{ns}/pods/multi/log"
     assert ("a container name must be specified for pod multi, choose one of: [a b] or one of "
             "the init containers: [setup]") in raw_error(kubectl, base)
@@ -253,16 +254,23 @@ def test_a_client_going_away_leaves_no_thread_or_docker_connection(
                 s.stop()
 
     follow_and_leave(3)  # the node's worker threads and pools are warm after this
-    settle = time.monotonic() + 5
-    while time.monotonic() < settle:
-        time.sleep(0.5)
+    time.sleep(5)  # and the streams of that warm-up have ended
     before = node_usage(docker_client, env_name)
     during: list[tuple[int, int]] = []
     follow_and_leave(4, lambda: during.append(node_usage(docker_client, env_name)))
     threads, sockets = during[0]
-    assert threads >= before[0] + 4 and sockets >= before[1] + 8, (before, during)
-    # each stream had a reading thread and a Docker connection (and kubectl's connection):
+    # each stream has a reading thread, kubectl's connection and a Docker connection (one of
+    # which may be an idle pooled one, already counted before: the kubectl ones are new)
+    assert threads >= before[0] + 4 and sockets >= before[1] + 4, (before, during)
     # all of them go within a few client checks of kubectl leaving
-    wait_for(lambda: all(now <= then for now, then in
-                         zip(node_usage(docker_client, env_name), before)), 15,
-             what=f"threads and sockets back to {before}")
+    seen: list[tuple[int, int]] = []
+
+    def back() -> bool:
+        seen.append(node_usage(docker_client, env_name))
+        # Docker's connection pool may keep one or two more idle connections than before: a
+        # leak keeps all four streams' connections, and their threads
+        return seen[-1][0] <= before[0] and seen[-1][1] <= before[1] + 2
+    try:
+        wait_for(back, 15)
+    except AssertionError:
+        raise AssertionError(f"threads and sockets {seen[-1]}, not back to {before}") from None

@@ -33,6 +33,7 @@ from localsvc.model.kubeapi.logoptions import (
     validate,
 )
 from localsvc.model.kubeapi.paths import Target
+from localsvc.net.dockerlogframes import DockerLogDecoder
 from localsvc.node.controller import Controller
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,12 @@ CLIENT_CHECK_SECONDS = 0.5  # how often a quiet followed log looks whether its c
 
 
 class LogStream(Protocol):
-    """docker-py's CancellableStream: chunks, and close() from another thread."""
+    """Blocks of a log; interrupt() from another thread makes a blocked read return, close()
+    (by the reading thread, once done) releases the connection."""
 
     def __iter__(self) -> Iterator[bytes]: ...
+
+    def interrupt(self) -> None: ...
 
     def close(self) -> None: ...
 
@@ -91,7 +95,7 @@ class LogPump:
             self._call_soon(self._set_opened, err)
         finally:
             if stream is not None:
-                _close(stream)
+                stream.close()
             with self.cond:
                 self.ended = True
                 self._wake()
@@ -159,14 +163,67 @@ class LogPump:
             self.cond.notify_all()
             stream = self.stream
         if stream is not None:
-            _close(stream)
+            stream.interrupt()
 
 
-def _close(stream: LogStream) -> None:
-    try:
-        stream.close()  # shutdown(2) of the socket: returns at once
-    except Exception:  # already closed by the other side
-        pass
+class DockerLogReader:
+    """Docker's log of one container as blocks of bytes (each the payloads of one 64 KiB read,
+    timestamps in the kubelet's form when asked). docker-py's own iterator reads twice per
+    log line; this reads its response in large blocks and decodes them (net/dockerlogframes).
+    Opened on the reading thread: every call here blocks."""
+
+    READ_SIZE = 1 << 16
+
+    def __init__(self, api: Any, container_id: str, kwargs: dict[str, Any], timestamps: bool):
+        self.timestamps = timestamps
+        tty = bool(api.inspect_container(container_id)["Config"].get("Tty"))
+        self.stream = api.logs(container_id, **kwargs)  # not iterated: read below
+        self.fp: Any = None
+        try:
+            # docker-py's own helpers for what its iterator would do first (status check, no
+            # socket timeout on a followed log); the buffered socket file under http.client.
+            response = self.stream._response
+            api._raise_for_status(response)
+            api._disable_socket_timeout(api._get_raw_response_socket(response))
+            self.fp = response.raw._fp.fp
+            chunked = response.headers.get("Transfer-Encoding", "").lower() == "chunked"
+        except AttributeError:  # another docker-py: its iterator, slower but the same bytes
+            log.warning("docker-py internals differ; pod logs use its slower iterator")
+            self.fp, chunked = None, False
+        self.decoder = DockerLogDecoder(chunked, multiplexed=not tty)
+
+    def __iter__(self) -> Iterator[bytes]:
+        blocks = self._blocks() if self.fp is not None else ([b] for b in self.stream)
+        for payloads in blocks:
+            if self.timestamps:
+                payloads = [kubelet_timestamp(p) for p in payloads]
+            if payloads:
+                yield b"".join(payloads)
+
+    def _blocks(self) -> Iterator[list[bytes]]:
+        while not self.decoder.done:
+            try:
+                data = self.fp.read1(self.READ_SIZE)
+            except (OSError, ValueError):  # shut down by close(): the client left
+                return
+            if not data:
+                return
+            yield self.decoder.feed(data)
+
+    def interrupt(self) -> None:
+        try:
+            self.stream.close()  # shutdown(2) of the socket: a blocked read returns at once
+        except Exception:  # already closed by the other side
+            pass
+
+    def close(self) -> None:
+        """The socket's file descriptor goes only with the response that reads it: close it
+        now rather than whenever the garbage collector frees this reader's cycle."""
+        self.interrupt()
+        try:
+            self.stream._response.close()
+        except Exception:  # another docker-py, or closed already
+            pass
 
 
 def _query(request: web.Request) -> dict[str, list[str]]:
@@ -207,7 +264,7 @@ async def serve(controller: Controller, request: web.Request,
     container_id = docker_container_id(pod, container, options.previous)
     kwargs = _docker_kwargs(options, time.time())
     api = controller.ctx.docker.api
-    pump = LogPump(lambda: api.logs(container_id, **kwargs))
+    pump = LogPump(lambda: DockerLogReader(api, container_id, kwargs, options.timestamps))
     pump.start()
     try:
         await pump.opened
@@ -235,8 +292,6 @@ async def _copy(pump: LogPump, response: web.StreamResponse, options: PodLogOpti
                 client_gone: Callable[[], bool]) -> None:
     budget = ByteBudget(options.limit_bytes)
     async for batch in pump.batches(client_gone):
-        if options.timestamps:
-            batch = [kubelet_timestamp(chunk) for chunk in batch]
         data = budget.take(b"".join(batch))
         if data:
             await response.write(data)
