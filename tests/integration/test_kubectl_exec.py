@@ -4,8 +4,11 @@ namespace of pods for the module; each test uses its own pod or its own commands
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
 import os
+import ssl
 import shutil
 import subprocess
 import time
@@ -376,3 +379,49 @@ def test_the_python_client_speaks_v4(kubectl: Kubectl, pods: str) -> None:
         session.close()
     assert "first line" in output and "17 91" in output, output
     assert session.returncode == 0
+
+
+async def _raw_session(kubectl: Kubectl, path: str, protocols: tuple[str, ...],
+                       send: list[bytes]) -> list[bytes]:
+    """The binary messages a raw WebSocket client gets for `path`, after sending `send`."""
+    import aiohttp  # the node's own dependency, a client here
+
+    cluster = kubectl.env.kubeconfig()["clusters"][0]["cluster"]
+    user = kubectl.env.kubeconfig()["users"][0]["user"]
+    context = ssl.create_default_context(
+        cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    received: list[bytes] = []
+    timeout = aiohttp.ClientTimeout(total=20)
+    async with aiohttp.ClientSession(timeout=timeout) as client:
+        async with client.ws_connect(cluster["server"] + path, protocols=protocols, ssl=context,
+                                     headers={"Authorization": f"Bearer {user['token']}"}) as ws:
+            for message in send:
+                await ws.send_bytes(message)
+            async for msg in ws:
+                received.append(msg.data)
+    return received
+
+
+def test_older_protocols_and_unserved_ones(kubectl: Kubectl, pods: str) -> None:
+    import aiohttp
+
+    path = (f"/api/v1/namespaces/{pods}/pods/box/exec?command=sh&command=-c"
+            "&command=echo+hi%3B+exit+2&stdout=true&stderr=true")
+    frames = asyncio.run(_raw_session(kubectl, path, ("channel.k8s.io",), []))
+    assert frames[0] == b"\x01hi\n"
+    # v1 has no Status: the error channel carries the failure's text.
+    assert frames[-1] == (b"\x03command terminated with non-zero exit code: error executing "
+                          b"command [sh -c echo hi; exit 2], exit code 2")
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        asyncio.run(_raw_session(kubectl, path, ("base64.channel.k8s.io",), []))
+    assert refused.value.status == 400
+
+
+def test_v4_without_close_signal_takes_stdin(kubectl: Kubectl, pods: str) -> None:
+    path = (f"/api/v1/namespaces/{pods}/pods/box/exec?command=head&command=-c&command=6"
+            "&stdin=true&stdout=true")
+    # [255, 0] is no close signal before v5: stdin data of channel 255, dropped.
+    frames = asyncio.run(_raw_session(kubectl, path, ("v4.channel.k8s.io",),
+                                      [b"\xff\x00", b"\x00abc", b"\x00def\n"]))
+    assert b"".join(f[1:] for f in frames if f[:1] == b"\x01") == b"abcdef"
+    assert frames[-1] == b'\x03{"metadata":{},"status":"Success"}'

@@ -11,7 +11,7 @@ from localsvc.model.kubeapi import channels as ch
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.execoptions import (Query, attach_options, choose_container,
                                                 container_not_found, exec_options,
-                                                websocket_required)
+                                                protocols_not_supported, websocket_required)
 
 
 def test_a_frame_starts_with_its_channel() -> None:
@@ -155,3 +155,18 @@ def test_a_request_without_websocket_is_told_what_is_served() -> None:
     status = websocket_required("exec")
     assert status["code"] == 400 and "v5.channel.k8s.io" in status["message"]
     assert "SPDY is not served" in status["message"]
+
+
+def test_unserved_subprotocols_are_named_with_the_served_ones() -> None:
+    status = protocols_not_supported(["base64.channel.k8s.io"], ch.PROTOCOLS)
+    assert status["message"] == (
+        "requested protocol(s) are not supported: [base64.channel.k8s.io]; supports "
+        "[v5.channel.k8s.io v4.channel.k8s.io v3.channel.k8s.io v2.channel.k8s.io "
+        "channel.k8s.io]")
+
+
+def test_attach_options_default_to_output_only() -> None:
+    options = attach_options(_query(()))
+    assert (options.stdin, options.stdout, options.stderr, options.tty) == \
+        (False, True, True, False)
+    assert options.command == ()

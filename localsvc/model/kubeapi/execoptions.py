@@ -51,7 +51,7 @@ class Query:
 
 def exec_options(query: Query) -> StreamOptions:
     """The options of an exec; ApiError(BadRequest) for a request the kubelet refuses."""
-    options = _streams(query, stdout_default=True)
+    options = _streams(query)
     if not query.command:
         raise ApiError(st.bad_request("you must specify at least one command for the container"))
     return StreamOptions(options.container, options.stdin, options.stdout, options.stderr,
@@ -59,13 +59,14 @@ def exec_options(query: Query) -> StreamOptions:
 
 
 def attach_options(query: Query) -> StreamOptions:
-    return _streams(query, stdout_default=True)
+    return _streams(query)
 
 
-def _streams(query: Query, stdout_default: bool) -> StreamOptions:
+def _streams(query: Query) -> StreamOptions:
+    # PodExecOptions and PodAttachOptions: stdout and stderr default to true, stdin to false.
     stdin = query.flag("stdin")
-    stdout = query.flag("stdout", stdout_default)
-    stderr = query.flag("stderr", stdout_default)
+    stdout = query.flag("stdout", True)
+    stderr = query.flag("stderr", True)
     tty = query.flag("tty")
     if not (stdin or stdout or stderr):
         raise ApiError(st.bad_request("you must specify at least 1 of stdin, stdout, stderr"))
@@ -102,6 +103,13 @@ def choose_container(pod: Mapping[str, Any], asked: str) -> str:
 def container_not_found(container: str) -> str:
     """The kubelet's words for a container of the spec that is not running now."""
     return f'unable to upgrade connection: container not found ("{container}")'
+
+
+def protocols_not_supported(offered: Sequence[str], served: Sequence[str]) -> dict[str, Any]:
+    """A WebSocket request offering only subprotocols the node does not serve (wsstream's
+    handshake error; base64.channel.k8s.io is one)."""
+    return st.bad_request(f"requested protocol(s) are not supported: [{' '.join(offered)}]; "
+                          f"supports [{' '.join(served)}]")
 
 
 def websocket_required(subresource: str) -> dict[str, Any]:

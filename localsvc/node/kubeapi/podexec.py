@@ -24,7 +24,8 @@ from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.execoptions import (Query, StreamOptions, attach_options,
                                                 choose_container, container_not_found,
-                                                exec_options, websocket_required)
+                                                exec_options, protocols_not_supported,
+                                                websocket_required)
 from localsvc.model.kubeapi.paths import Target
 from localsvc.node.controller import Controller
 from localsvc.node.kubeapi.execcleanup import end_leftover
@@ -65,8 +66,13 @@ async def _serve(controller: Controller, request: web.Request, target: Target,
     container = choose_container(pod, options.container)
     ws = web.WebSocketResponse(protocols=ch.PROTOCOLS, heartbeat=None,
                                max_msg_size=MAX_MESSAGE, autoclose=False)
-    if not ws.can_prepare(request).ok:
+    ready = ws.can_prepare(request)
+    if not ready.ok:
         raise ApiError(websocket_required(kind))
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+               if p.strip()]
+    if offered and ready.protocol is None:
+        raise ApiError(protocols_not_supported(offered, ch.PROTOCOLS))
     await ws.prepare(request)
     protocol = ws.ws_protocol or ch.V1
     session = Session(ws, protocol, options)
