@@ -204,3 +204,42 @@ def test_spdy_upgrade_is_refused_with_a_reason(kubectl: Kubectl, ns: str,
                          timeout=30, KUBECTL_PORT_FORWARD_WEBSOCKETS="false")
     assert result.returncode == 1
     assert "the SPDY upgrade is not served" in result.stderr, result.stderr
+
+
+# Accepts, reads a little, then resets the connection (SO_LINGER 0) while the client still sends.
+RESETTER = f"""import socket, struct
+server = socket.create_server(("", {ECHO_PORT}), backlog=64)
+while True:
+    conn, _ = server.accept()
+    conn.recv(1)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+"""
+
+
+def test_pod_resetting_mid_upload_ends_that_connection_only(kubectl: Kubectl, ns: str,
+                                                            stopper: list[Stream]) -> None:
+    manifest = (f"apiVersion: v1\nkind: Pod\nmetadata: {{name: resetter}}\nspec:\n"
+                f"  terminationGracePeriodSeconds: 0\n  containers:\n  - name: app\n"
+                f"    image: {DEMO_IMAGE}\n"
+                f"    command: [\"python3\", \"-c\", {json.dumps(RESETTER)}]\n"
+                f"    readinessProbe: {{tcpSocket: {{port: {ECHO_PORT}}}, periodSeconds: 1}}\n")
+    kubectl.run("apply", "-n", ns, "-f", "-", stdin=manifest)
+    kubectl.run("wait", "-n", ns, "--for=condition=Ready", "pod/resetter", "--timeout=60s",
+                request_timeout=None, timeout=70)
+    stream, ports = forward(kubectl, ns, "pod/resetter", ECHO_PORT)
+    stopper.append(stream)
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", ports[ECHO_PORT]), timeout=10) as sock:
+            sock.settimeout(10)
+            try:
+                for _ in range(64):  # 16 MiB: far more than the buffers between here and the pod
+                    sock.sendall(b"x" * (256 * 1024))
+            except OSError:
+                pass  # kubectl closed the local connection while we were still sending
+            try:
+                assert sock.recv(1024) == b""  # ended, not hanging (the timeout raises)
+            except ConnectionResetError:
+                pass
+    # Like a kubelet whose copy to the pod fails: no error text, the port-forward goes on.
+    assert stream.process.poll() is None, stream.stderr()

@@ -200,11 +200,14 @@ class PodConnection:
         if self.writer is None or not self.connected.is_set():
             self.pending += data
             return
+        if self.writer.is_closing():
+            return  # the pod reset it: run() ends the pair when its read sees that
         try:
             self.writer.write(data)
             await self.writer.drain()
         except (OSError, RuntimeError):
-            self.abort()
+            # Not abort(): cancelling run() would leave kubectl waiting for the streams' FIN.
+            self.writer.transport.abort()
 
     def write_eof(self) -> None:
         if self.writer is None or not self.connected.is_set():
