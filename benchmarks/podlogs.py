@@ -5,13 +5,15 @@
 
 Each run starts a pod whose container waits for a go signal and then prints LINES lines as fast
 as `seq` writes them, then exits. Both followers are attached before the signal; each counts
-the lines it receives, from the signal to the last line. Prints the lines per second of each,
-their median over the runs, and the ratio. Creates and removes its own environment.
+the lines it receives, from the signal to the last line. A third follower, curl reading
+pods/log?follow=true, shows the node's part without kubectl's own line handling. Prints the
+lines per second of each, their median over the runs, and the ratios. Creates and removes its own environment.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import statistics
@@ -70,8 +72,21 @@ class LineCounter:
         self.process.wait(timeout=10)
 
 
-def one_run(kubeconfig: str, lines: int, run: int) -> tuple[float, float]:
+def curl_args(kubeconfig: Path) -> list[str]:
+    """curl reading the API with the kubeconfig's CA and token (a header file, not argv)."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    cluster = config["clusters"][0]["cluster"]
+    ca = kubeconfig.parent / "ca.crt"
+    ca.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
+    header = kubeconfig.parent / "auth-header"
+    header.write_text(f"Authorization: Bearer {config['users'][0]['user']['token']}\n")
+    header.chmod(0o600)
+    return ["curl", "-sN", "--cacert", str(ca), "-H", f"@{header}", cluster["server"]]
+
+
+def one_run(kubeconfig: str, lines: int, run: int) -> tuple[float, float, float]:
     kubectl = ["kubectl", "--kubeconfig", kubeconfig]
+    curl, server = curl_args(Path(kubeconfig))[:-1], curl_args(Path(kubeconfig))[-1]
     name = f"burst-{run}"
     subprocess.run([*kubectl, "apply", "-f", "-"], input=pod_manifest(name, lines).encode(),
                    check=True, capture_output=True, timeout=60)
@@ -82,21 +97,24 @@ def one_run(kubeconfig: str, lines: int, run: int) -> tuple[float, float]:
     container = pod["status"]["containerStatuses"][0]["containerID"].split("://")[-1]
     through_api = LineCounter([*kubectl, "logs", "-f", name], lines)
     direct = LineCounter(["docker", "logs", "-f", container], lines)
+    raw = LineCounter([*curl, f"{server}/api/v1/namespaces/default/pods/{name}/log?follow=true"],
+                      lines)
     time.sleep(2)  # both followers attached
     subprocess.run(["docker", "exec", container, "touch", "/tmp/go"], check=True, timeout=30)
     started = time.perf_counter()
-    for counter in (through_api, direct):
+    for counter in (through_api, direct, raw):
         counter.finish(timeout=120)
     subprocess.run([*kubectl, "delete", "pod", name, "--wait=false"], capture_output=True,
                    timeout=30)
     rates = []
-    for label, counter in (("kubectl logs -f", through_api), ("docker logs -f", direct)):
+    for label, counter in (("kubectl logs -f", through_api), ("docker logs -f", direct),
+                           ("curl pods/log?follow", raw)):
         if counter.count < lines or not counter.done_at:
             raise RuntimeError(f"{label} received {counter.count} of {lines} lines")
         rates.append(lines / (counter.done_at - started))
     print(f"run {run}: kubectl logs -f {rates[0]:,.0f} lines/s, docker logs -f "
-          f"{rates[1]:,.0f} lines/s")
-    return rates[0], rates[1]
+          f"{rates[1]:,.0f} lines/s, curl of pods/log {rates[2]:,.0f} lines/s")
+    return rates[0], rates[1], rates[2]
 
 
 def main() -> int:
@@ -121,10 +139,13 @@ def main() -> int:
         env.down()
     api = statistics.median(r[0] for r in results)
     docker = statistics.median(r[1] for r in results)
+    curl = statistics.median(r[2] for r in results)
     print(f"lines per second, median of {args.runs} runs of {args.lines:,} lines:")
     print(f"  kubectl logs -f (pods/log)  {api:12,.0f}")
     print(f"  docker logs -f (direct)     {docker:12,.0f}")
+    print(f"  curl of pods/log (no kubectl) {curl:10,.0f}")
     print(f"  ratio kubectl/docker        {api / docker:12.2f}")
+    print(f"  ratio curl/docker           {curl / docker:12.2f}")
     return 0
 
 
