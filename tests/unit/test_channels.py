@@ -85,6 +85,13 @@ def test_docker_frames_are_split_by_stream_across_chunks() -> None:
     assert demuxer.pending == 0
 
 
+def test_a_run_of_one_streams_frames_is_one_message() -> None:
+    wire = (ch.docker_frame(1, b"a") + ch.docker_frame(1, b"b") + ch.docker_frame(2, b"c")
+            + ch.docker_frame(1, b"d"))
+    assert ch.DockerDemuxer().feed(wire) == [(ch.STDOUT, b"ab"), (ch.STDERR, b"c"),
+                                             (ch.STDOUT, b"d")]
+
+
 def test_docker_frames_in_one_chunk() -> None:
     wire = ch.docker_frame(2, b"a" * 70000) + ch.docker_frame(1, b"b")[:5]
     demuxer = ch.DockerDemuxer()

@@ -166,18 +166,25 @@ class DockerDemuxer:
         self._buffer = b""
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        self._buffer += data
-        out: list[tuple[int, bytes]] = []
-        while len(self._buffer) >= _DOCKER_HEADER.size:
-            stream, length = _DOCKER_HEADER.unpack_from(self._buffer)
-            end = _DOCKER_HEADER.size + length
-            if len(self._buffer) < end:
+        buffer = self._buffer + data if self._buffer else data
+        runs: list[tuple[int, list[bytes]]] = []
+        start = 0  # an offset, not a slice per frame: a chunk holds many small frames
+        while len(buffer) - start >= _DOCKER_HEADER.size:
+            stream, length = _DOCKER_HEADER.unpack_from(buffer, start)
+            end = start + _DOCKER_HEADER.size + length
+            if len(buffer) < end:
                 break
-            payload = self._buffer[_DOCKER_HEADER.size:end]
-            self._buffer = self._buffer[end:]
-            if payload:
-                out.append((STDERR if stream == 2 else STDOUT, payload))
-        return out
+            payload = buffer[start + _DOCKER_HEADER.size:end]
+            start = end
+            channel = STDERR if stream == 2 else STDOUT
+            if not payload:
+                continue
+            if runs and runs[-1][0] == channel:  # one message for a run of one stream's frames
+                runs[-1][1].append(payload)
+            else:
+                runs.append((channel, [payload]))
+        self._buffer = buffer[start:]
+        return [(channel, b"".join(parts)) for channel, parts in runs]
 
     @property
     def pending(self) -> int:

@@ -37,7 +37,7 @@ log = logging.getLogger("localsvc.kubeapi.exec")
 Resize = Callable[[int, int], None]  # (width, height) to the engine; blocking
 
 MAX_MESSAGE = 4 * 1024 * 1024  # a client's stdin chunk (kubectl cp sends 32 KiB ones)
-READ_CHUNK = 64 * 1024
+READ_CHUNK = 256 * 1024
 
 
 async def serve_exec(controller: Controller, request: web.Request,
