@@ -274,3 +274,16 @@ def test_a_client_going_away_leaves_no_thread_or_docker_connection(
         wait_for(back, 15)
     except AssertionError:
         raise AssertionError(f"threads and sockets {seen[-1]}, not back to {before}") from None
+
+
+def test_a_tty_container_log_with_timestamps_on_every_line(kubectl: Kubectl, ns: str) -> None:
+    manifest = pod_yaml("tty", "echo one; echo two; echo three; sleep 3600").replace(
+        "    imagePullPolicy:", "    tty: true\n    imagePullPolicy:")
+    apply(kubectl, ns, manifest)
+    wait_running(kubectl, ns, "tty")
+    wait_for(lambda: "three" in kubectl.out("logs", "-n", ns, "tty"), 20, what="tty's log")
+    lines = kubectl.out("logs", "-n", ns, "tty", "--timestamps").splitlines()
+    assert len(lines) == 3, lines
+    for line, word in zip(lines, ["one", "two", "three"]):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z " + word + "\r?",
+                            line), line

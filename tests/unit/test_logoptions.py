@@ -175,6 +175,14 @@ def test_timestamps_lose_trailing_zeros_as_go_rfc3339nano() -> None:
     assert kubelet_timestamp(b"no stamp here") == b"no stamp here"
 
 
+def test_every_line_of_a_block_gets_the_kubelet_timestamp() -> None:
+    # a TTY container's log is not framed: one block holds several stamped lines
+    block = (b"2026-12-07T08:37:01.100000000Z a\r\n"
+             b"2026-12-07T08:37:02.000000000Z b 2026-12-07T08:37:02.000000000Z \r\n")
+    assert kubelet_timestamp(block) == (
+        b"2026-12-07T08:37:01.1Z a\r\n2026-12-07T08:37:02Z b 2026-12-07T08:37:02.000000000Z \r\n")
+
+
 def test_the_byte_budget_cuts_mid_line_and_then_gives_nothing() -> None:
     budget = ByteBudget(5)
     assert budget.take(b"abc") == b"abc" and not budget.spent

@@ -189,17 +189,19 @@ def docker_container_id(pod: Obj, container: str, previous: bool) -> str:
 
 # Docker: "2026-12-07T08:37:01.123456700Z " (fixed nine digits); the kubelet prints Go's
 # RFC3339Nano, whose fraction drops trailing zeros (and the dot when nothing is left).
-_DOCKER_STAMP = re.compile(rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z ")
+# At every line start: a TTY container's log comes as raw blocks of several lines.
+_DOCKER_STAMP = re.compile(rb"(?m)^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z ")
 
 
-def kubelet_timestamp(frame: bytes) -> bytes:
-    """A Docker log frame with timestamps=true, its leading timestamp as the kubelet writes it."""
-    match = _DOCKER_STAMP.match(frame)
-    if not match:
-        return frame
+def _kubelet_stamp(match: re.Match[bytes]) -> bytes:
     fraction = (match.group(2) or b"").rstrip(b"0")
-    stamp = match.group(1) + (b"." + fraction if fraction else b"") + b"Z "
-    return stamp + frame[match.end():]
+    return match.group(1) + (b"." + fraction if fraction else b"") + b"Z "
+
+
+def kubelet_timestamp(data: bytes) -> bytes:
+    """Log bytes from Docker with timestamps=true, each line's leading timestamp as the
+    kubelet writes it."""
+    return _DOCKER_STAMP.sub(_kubelet_stamp, data)
 
 
 class ByteBudget:
