@@ -1,8 +1,9 @@
 """The foreground `up`'s follower of Warning Events, printed among the log lines.
 
 It watches the environment's Kubernetes API (the Events of every namespace, fieldSelector
-type=Warning) from the version of a first list, so that only what happens during the session is
-printed. A watch ends by its timeoutSeconds or a dropped connection (a node restart): it is
+type=Warning) from the version of a first list; of that list only the Warnings of the last
+RECENT_SECONDS are printed (what the session's apply just caused, before the follower started),
+not an old history. A watch ends by its timeoutSeconds or a dropped connection (a node restart): it is
 resumed from the last version seen, and when the server no longer has that version (410) it
 lists again. Each new Warning, and each repeat of one (its count moved), is one line:
 `warning  pod/NAME  BackOff: Back-off restarting failed container ...`.
@@ -11,17 +12,20 @@ lists again. Each new Warning, and each repeat of one (its count moved), is one 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from localsvc.errors import LocalsvcError
 from localsvc.host.client import NodeClient
 from localsvc.host.kubepaths import collection_path, with_query
+from localsvc.model.clock import rfc3339_seconds
 
 Obj = dict[str, Any]
 WATCH_SECONDS = 30  # a watch's timeoutSeconds; it is then resumed
 RETRY_SECONDS = 1.0  # after a failed list or watch
 SELECTOR = "type=Warning"
+RECENT_SECONDS = 60.0  # Warnings of the first list this recent are printed too
 
 
 def warning_line(event: Obj) -> str:
@@ -45,8 +49,9 @@ class EventFollower:
     """Runs until `stopped` is set; `show(line)` prints one Warning."""
 
     def __init__(self, node: Callable[[], NodeClient], show: Callable[[str], None],
-                 stopped: threading.Event):
+                 stopped: threading.Event, clock: Callable[[], float] = time.time):
         self.node = node
+        self.clock = clock
         self.show = show
         self.stopped = stopped
         self.version = ""  # the last resourceVersion seen; "" until the first list
@@ -65,8 +70,11 @@ class EventFollower:
     def _list(self) -> None:
         listing = self.node().get(with_query(collection_path("Event", None),
                                              fieldSelector=SELECTOR))
-        for event in listing.get("items") or []:  # already there: not printed, but known
-            self._seen(event)
+        now = self.clock()
+        for event in listing.get("items") or []:  # known from now on; printed when recent
+            last = rfc3339_seconds(str(event.get("lastTimestamp") or ""))
+            if self._seen(event) and last is not None and now - last <= RECENT_SECONDS:
+                self.show(warning_line(event))
         self.version = str((listing.get("metadata") or {}).get("resourceVersion", ""))
 
     def _watch(self) -> None:

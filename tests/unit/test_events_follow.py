@@ -15,10 +15,10 @@ from localsvc.runtime.nodeaddress import NodeAddress
 
 
 def warning(uid: str, version: str, count: int = 1, namespace: str = "default",
-            message: str = "Back-off restarting failed container app in pod web_default(u)"
-            ) -> dict[str, Any]:
+            message: str = "Back-off restarting failed container app in pod web_default(u)",
+            last: str = "2026-12-07T08:00:00Z") -> dict[str, Any]:
     return {"metadata": {"name": f"web.{uid}", "namespace": namespace, "uid": uid,
-                         "resourceVersion": version},
+                         "resourceVersion": version}, "lastTimestamp": last,
             "involvedObject": {"kind": "Pod", "name": "web", "namespace": namespace},
             "reason": "BackOff", "message": message, "type": "Warning", "count": count}
 
@@ -77,7 +77,9 @@ def line(kind: str, obj: dict[str, Any]) -> bytes:
 
 
 def test_the_follower_resumes_a_dropped_watch_and_lists_again_after_410() -> None:
-    listing = json.dumps({"items": [warning("old", "3")],
+    # At 08:01:30: "old" is from 08:00:00, "recent" from 08:00:45 (printed from the list).
+    listing = json.dumps({"items": [warning("old", "3"),
+                                    warning("recent", "4", last="2026-12-07T08:00:45Z")],
                           "metadata": {"resourceVersion": "5"}}).encode()
     gone = {"kind": "Status", "code": 410, "reason": "Expired"}
     script = Script([
@@ -96,7 +98,8 @@ def test_the_follower_resumes_a_dropped_watch_and_lists_again_after_410() -> Non
     stopped = threading.Event()
     node = NodeClient(NodeAddress(f"http://127.0.0.1:{server.server_address[1]}", "t"),
                       timeout=5)
-    follower = EventFollower(lambda: node, printed.append, stopped)
+    follower = EventFollower(lambda: node, printed.append, stopped,
+                             clock=lambda: 1796630490.0)  # 2026-12-07T08:01:30Z
     thread = threading.Thread(target=follower.run, daemon=True)
     thread.start()
     try:
@@ -107,6 +110,6 @@ def test_the_follower_resumes_a_dropped_watch_and_lists_again_after_410() -> Non
         server.shutdown()
         server.server_close()
     assert not thread.is_alive()
-    assert len(printed) == 2, printed  # "old" was there before: not printed
+    assert len(printed) == 3, (printed, script.asked)  # "old": long before, not printed
     assert all(p.startswith("warning  pod/web  BackOff: ") for p in printed)
     assert follower.version == "10"
