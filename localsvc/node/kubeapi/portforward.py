@@ -3,12 +3,12 @@
 kubectl 1.31+ upgrades a GET to a WebSocket with the subprotocol `SPDY/3.1+portforward.k8s.io`
 (KEP-4006) and speaks SPDY/3.1 inside its binary messages as one byte stream. Each forwarded
 connection is an error + data stream pair (net/portforward_streams.py decides, net/spdy.py
-frames); this module does the I/O: the WebSocket, and one TCP connection per pair to the pod's
-IP from the node (the node shares the pod's Docker network, not its network namespace, so a
-server bound only to the pod's 127.0.0.1 is not reachable, unlike with a kubelet).
+frames); this module does the I/O: the byte stream, and one TCP connection per pair to the
+pod's IP from the node (the node shares the pod's Docker network, not its network namespace, so
+a server bound only to the pod's 127.0.0.1 is not reachable, unlike with a kubelet).
 
-The legacy SPDY upgrade (POST with `Upgrade: SPDY/3.1`) is not served: kubectl 1.32 only falls
-back to it when the WebSocket upgrade fails, which it does not here.
+The pre-1.31 SPDY upgrade (POST with `Upgrade: SPDY/3.1`, which kubectl falls back to, or uses
+with KUBECTL_PORT_FORWARD_WEBSOCKETS=false) carries the same frames on the bare connection.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
@@ -47,28 +48,126 @@ async def serve(controller: Controller, request: web.Request,
     if pod is None:
         raise ApiError(st.not_found(st.GroupResource("pods"), name))
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
-    if request.method != "GET" or pf.WEBSOCKET_PROTOCOL not in offered:
+    websocket = request.method == "GET" and pf.WEBSOCKET_PROTOCOL in offered
+    if not websocket and not _spdy_upgrade(request):
         raise ApiError(st.bad_request(
-            f"port-forward is served as a WebSocket upgrade with the subprotocol "
-            f"{pf.WEBSOCKET_PROTOCOL} (kubectl 1.31+); the SPDY upgrade is not served"))
+            f"port-forward is an upgrade: a WebSocket with the subprotocol "
+            f"{pf.WEBSOCKET_PROTOCOL} (kubectl 1.31+), or Upgrade: SPDY/3.1 with "
+            f"X-Stream-Protocol-Version: {pf.PROTOCOL}"))
     pod_ip = str((pod.get("status") or {}).get("podIP") or "")
     if not pod_ip:
         raise ApiError(st.bad_request(f"pod {name} does not have an IP address yet"))
-    ws = web.WebSocketResponse(protocols=(pf.WEBSOCKET_PROTOCOL,), heartbeat=None,
-                               max_msg_size=MAX_MESSAGE)
-    await ws.prepare(request)
+    channel: Channel = (await WebSocketChannel.accept(request) if websocket
+                        else await UpgradedChannel.accept(request))
     uid = str(pod["metadata"].get("uid") or "")
-    await Forwarding(controller, ws, pod_ip, uid).run()
-    return ws
+    await Forwarding(controller, channel, pod_ip, uid).run()
+    return channel.response
+
+
+def _spdy_upgrade(request: web.Request) -> bool:
+    """The pre-KEP-4006 upgrade kubectl falls back to: POST, Upgrade: SPDY/3.1."""
+    versions = [v.strip() for v in request.headers.getall("X-Stream-Protocol-Version", [])
+                for v in v.split(",")]
+    return (request.method == "POST"
+            and request.headers.get("Upgrade", "").lower() == "spdy/3.1"
+            and "upgrade" in request.headers.get("Connection", "").lower()
+            and pf.PROTOCOL in versions)
+
+
+class Channel(Protocol):
+    """The byte stream SPDY runs on, whichever upgrade carried it."""
+
+    response: web.StreamResponse
+
+    def incoming(self) -> AsyncIterator[bytes]: ...
+
+    async def send(self, data: bytes) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class WebSocketChannel:
+    """KEP-4006: the SPDY byte stream in binary WebSocket messages, cut anywhere."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.response: web.StreamResponse = ws
+        self.ws = ws
+
+    @classmethod
+    async def accept(cls, request: web.Request) -> WebSocketChannel:
+        ws = web.WebSocketResponse(protocols=(pf.WEBSOCKET_PROTOCOL,), heartbeat=None,
+                                   max_msg_size=MAX_MESSAGE)
+        await ws.prepare(request)
+        return cls(ws)
+
+    async def incoming(self) -> AsyncIterator[bytes]:
+        async for message in self.ws:
+            if message.type is WSMsgType.BINARY:
+                yield bytes(message.data)
+
+    async def send(self, data: bytes) -> None:
+        await self.ws.send_bytes(data)
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+class _RawReader:
+    """Takes the connection's bytes after the 101, in place of aiohttp's HTTP parser (the way
+    aiohttp's own WebSocket reader plugs in: RequestHandler.set_parser)."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.queue.put_nowait(bytes(data))
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self.queue.put_nowait(None)
+
+
+class UpgradedChannel:
+    """The SPDY upgrade: after `101 Switching Protocols` the connection itself is the stream."""
+
+    def __init__(self, request: web.Request, response: web.StreamResponse,
+                 reader: _RawReader) -> None:
+        self.request = request
+        self.response = response
+        self.reader = reader
+
+    @classmethod
+    async def accept(cls, request: web.Request) -> UpgradedChannel:
+        response = web.StreamResponse(status=101, headers={
+            "Connection": "Upgrade", "Upgrade": "SPDY/3.1",
+            "X-Stream-Protocol-Version": pf.PROTOCOL})
+        response.force_close()
+        await response.prepare(request)
+        reader = _RawReader()
+        protocol: Any = request.protocol
+        protocol.set_parser(reader)
+        protocol.keep_alive(False)
+        return cls(request, response, reader)
+
+    async def incoming(self) -> AsyncIterator[bytes]:
+        while (data := await self.reader.queue.get()) is not None:
+            yield data
+
+    async def send(self, data: bytes) -> None:
+        await self.response.write(data)
+
+    async def close(self) -> None:
+        if self.request.transport is not None:
+            self.request.transport.close()
 
 
 class Forwarding:
     """One kubectl port-forward connection and the pod connections it carries."""
 
-    def __init__(self, controller: Controller, ws: web.WebSocketResponse, pod_ip: str,
+    def __init__(self, controller: Controller, channel: Channel, pod_ip: str,
                  pod_uid: str) -> None:
         self.controller = controller
-        self.ws = ws
+        self.channel = channel
         self.pod_ip = pod_ip
         self.pod_uid = pod_uid
         self.framer = spdy.Framer()
@@ -90,7 +189,7 @@ class Forwarding:
                 task.cancel()
             await asyncio.gather(receiver, sender, return_exceptions=True)
             with contextlib.suppress(Exception):
-                await self.ws.close()
+                await self.channel.close()
 
     async def send(self, frames: list[spdy.Frame]) -> None:
         # Encoded here, in the order queued: header blocks share one compression context.
@@ -99,14 +198,12 @@ class Forwarding:
 
     async def _send_frames(self) -> None:
         while (message := await self.outgoing.get()) is not None:
-            await self.ws.send_bytes(message)
+            await self.channel.send(message)
 
     async def _receive_frames(self) -> None:
         try:
-            async for message in self.ws:
-                if message.type is not WSMsgType.BINARY:
-                    continue
-                for frame in self.framer.feed(message.data):
+            async for data in self.channel.incoming():
+                for frame in self.framer.feed(data):
                     for action in self.streams.receive(frame):
                         if isinstance(action, pf.Shutdown):
                             return
