@@ -345,6 +345,13 @@ def test_a_client_leaving_mid_stream_leaks_nothing(kubectl: Kubectl, pods: str) 
             client.wait(timeout=5)
         wait_for(lambda: _sleepers(kubectl, pods) == 0, timeout=15,
                  what=f"the processes of {args[-1]!r} to end after the client left")
+    attached = kubectl.stream("attach", "-n", pods, "ticker")
+    try:
+        attached.until(lambda seen: any(s.startswith("tick ") for s in seen), timeout=15,
+                       what="a tick")
+    finally:
+        attached.process.kill()  # an attach left abruptly too
+        attached.stop()
     time.sleep(1)
     fds_after, threads_after = _node_resources(node)
     assert fds_after <= fds_before, (fds_before, fds_after)
