@@ -254,3 +254,12 @@ def test_pod_resetting_mid_upload_ends_that_connection_only(kubectl: Kubectl, ns
                 pass
     # Like a kubelet whose copy to the pod fails: no error text, the port-forward goes on.
     assert stream.process.poll() is None, stream.stderr()
+
+
+def test_a_request_that_is_no_upgrade_is_a_bad_request(kubectl: Kubectl, ns: str,
+                                                      two_servers: str) -> None:
+    result = kubectl.run("get", "--raw", f"/api/v1/namespaces/{ns}/pods/two-servers/portforward",
+                         check=False)
+    assert result.returncode == 1
+    assert "Error from server (BadRequest)" in result.stderr, result.stderr
+    assert "port-forward is an upgrade" in result.stderr, result.stderr
