@@ -28,8 +28,8 @@ from localsvc.model.kubeapi.execoptions import (Query, StreamOptions, attach_opt
                                                 websocket_required)
 from localsvc.model.kubeapi.paths import Target
 from localsvc.node.controller import Controller
-from localsvc.node.kubeapi.execcleanup import end_leftover
 from localsvc.node.kubeapi.dockerstream import DockerStream, DockerStreamError, open_stream
+from localsvc.node.kubeapi.execcleanup import end_leftover
 from localsvc.node.kubeapi.streamtarget import StreamTarget, running_container
 from localsvc.runtime.execs import EXIT_CODE_WAIT, exit_code
 
