@@ -290,12 +290,13 @@ def test_foreground_up_prints_warning_events(env_name: str, tmp_path: Path) -> N
                               cwd=tmp_path, stdout=stdout, stderr=stderr,
                               env=dict(os.environ, LOCALSVC_ENV=env_name, NO_COLOR="1"))
     try:
-        wait_for(lambda: "warning  pod/crasher  BackOff: Back-off restarting failed container "
-                         "app in pod crasher_default(" in out.read_text() or up.poll() is not None,
-                 timeout=60, what="the BackOff warning in up's output")
+        warning = ("warning  pod/crasher  BackOff: Back-off restarting failed container app in "
+                   "pod crasher_default(")
+        # The warning, and the log lines (prefixed; the warnings are not) among them.
+        wait_for(lambda: (warning in out.read_text() and "crasher | bye" in out.read_text())
+                 or up.poll() is not None, timeout=60, what="the BackOff warning and the logs")
         printed = out.read_text()
-        assert "warning  pod/crasher  BackOff:" in printed, (printed, err.read_text())
-        assert "crasher | bye" in printed  # the log lines, prefixed; the warnings are not
+        assert warning in printed and "crasher | bye" in printed, (printed, err.read_text())
         assert "Normal" not in printed and "Started" not in printed
     finally:
         if up.poll() is None:
