@@ -4,12 +4,17 @@ server's errors, and a client that goes away leaving no thread or Docker connect
 
 from __future__ import annotations
 
+import base64
 import re
+import socket
+import ssl
 import time
+import urllib.parse
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import docker
+import yaml
 
 from tests.integration.conftest import DEMO_IMAGE, wait_for
 from tests.integration.kubectl_support import (  # noqa: F401  (fixtures used by name)
@@ -287,3 +292,43 @@ def test_a_tty_container_log_with_timestamps_on_every_line(kubectl: Kubectl, ns:
     for line, word in zip(lines, ["one", "two", "three"]):
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z " + word + "\r?",
                             line), line
+
+
+def node_rss_kib(client: docker.DockerClient, env_name: str) -> int:
+    node = client.containers.list(filters={"label": [f"{L.ENV}={env_name}",
+                                                     f"{L.ROLE}={L.ROLE_NODE}"]})[0]
+    probe = NODE_PROBE.replace('print(threads[0], sockets)', 'print([l.split()[1] for l in '
+                               'open(f"/proc/{pid}/status") if l.startswith("VmRSS:")][0])')
+    code, out = node.exec_run(["python3", "-c", probe])
+    assert code == 0, out
+    return int(out.decode().split()[0])
+
+
+def test_a_client_that_does_not_read_does_not_make_the_node_buffer_the_log(
+        kubectl: Kubectl, ns: str, docker_client: docker.DockerClient) -> None:
+    # 60 MB of log, written at once; the client asks to follow it and reads nothing
+    script = "head -c 60000000 /dev/zero | tr '\\0' x | fold -w 999; sleep 3600"
+    apply(kubectl, ns, pod_yaml("flood", script))
+    wait_running(kubectl, ns, "flood")
+    wait_for(lambda: kubectl.out("logs", "-n", ns, "flood", "--tail=1").startswith("x" * 999),
+             40, what="the whole log written")
+    config = yaml.safe_load(kubectl.kubeconfig.read_text())
+    server = urllib.parse.urlsplit(config["clusters"][0]["cluster"]["server"])
+    context = ssl.create_default_context(cadata=base64.b64decode(
+        config["clusters"][0]["cluster"]["certificate-authority-data"]).decode())
+    context.check_hostname = False
+    token = config["users"][0]["user"]["token"]
+    before = node_rss_kib(docker_client, kubectl.env.name)
+    raw = socket.create_connection((server.hostname, server.port), timeout=10)
+    conn = context.wrap_socket(raw, server_hostname=server.hostname)
+    try:
+        # a small receive window: the node's writes block as soon as the kernel buffers fill
+        conn.sendall(f"GET /api/v1/namespaces/{ns}/pods/flood/log?follow=true HTTP/1.1\r\n"
+                     f"Host: {server.netloc}\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+        head = conn.recv(4096)
+        assert head.startswith(b"HTTP/1.1 200"), head[:200]
+        time.sleep(6)  # the node reads only what its bounded hand-over and the socket hold
+        grown = node_rss_kib(docker_client, kubectl.env.name) - before
+        assert grown < 30_000, f"the node grew by {grown} KiB for a client reading nothing"
+    finally:
+        conn.close()
