@@ -47,10 +47,7 @@ def matcher(resource: Resource, query: Any) -> Callable[[Obj], bool]:
         raise ApiError(st.bad_request(str(err))) from None
 
     def matches(obj: Obj) -> bool:
-        # The kind too: a watch resumed from a version replays the store's events of every
-        # kind (node/kubeapi/watch.py), and Events made other kinds' watches show them.
-        return obj.get("kind", resource.kind) == resource.kind and labels.matches(
-            (obj.get("metadata") or {}).get("labels") or {}) and fields(obj)
+        return labels.matches((obj.get("metadata") or {}).get("labels") or {}) and fields(obj)
     return matches
 
 

@@ -71,8 +71,9 @@ class ApiWatch:
         if since is None:
             self._backlog = [("ADDED", obj) for obj in current.values()]
         else:
-            for event in store.events_since(since):
-                self._backlog += self._translate(event, replaying=True)
+            for event in store.events_since(since):  # the store's events of every kind
+                if scope.in_scope(event.key):
+                    self._backlog += self._translate(event, replaying=True)
         store.add_listener(self._heard)
 
     def close(self) -> None:
