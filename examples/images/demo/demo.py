@@ -49,6 +49,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the default 5 resets a burst of connections (benchmarks, tests)
 
 
 def serve(port: int) -> None:
@@ -72,11 +73,15 @@ class EchoTCP(socketserver.BaseRequestHandler):
             self.request.sendall(data)
 
 
+class EchoServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
 def tcp_echo(port: int) -> None:
-    socketserver.ThreadingTCPServer.allow_reuse_address = True
-    socketserver.ThreadingTCPServer.daemon_threads = True
     print(f"{POD} echoing TCP on port {port}", flush=True)
-    socketserver.ThreadingTCPServer(("", port), EchoTCP).serve_forever()
+    EchoServer(("", port), EchoTCP).serve_forever()
 
 
 def udp_echo(port: int) -> None:
