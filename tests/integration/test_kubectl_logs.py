@@ -294,6 +294,34 @@ def test_a_tty_container_log_with_timestamps_on_every_line(kubectl: Kubectl, ns:
                             line), line
 
 
+def raw_request(kubectl: Kubectl, method: str, path: str) -> ssl.SSLSocket:
+    """A request sent on a TLS socket of our own: nothing is read of the answer."""
+    config = yaml.safe_load(kubectl.kubeconfig.read_text())
+    cluster = config["clusters"][0]["cluster"]
+    server = urllib.parse.urlsplit(cluster["server"])
+    context = ssl.create_default_context(
+        cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    context.check_hostname = False
+    raw = socket.create_connection((server.hostname, server.port), timeout=10)
+    conn = context.wrap_socket(raw, server_hostname=server.hostname)
+    token = config["users"][0]["user"]["token"]
+    conn.sendall(f"{method} {path} HTTP/1.1\r\nHost: {server.netloc}\r\n"
+                 f"Authorization: Bearer {token}\r\nContent-Length: 0\r\n\r\n".encode())
+    return conn
+
+
+def test_only_get_reads_a_log(kubectl: Kubectl, ns: str) -> None:
+    apply(kubectl, ns, pod_yaml("one", "echo hi; sleep 3600"))
+    wait_running(kubectl, ns, "one")
+    conn = raw_request(kubectl, "POST", f"/api/v1/namespaces/{ns}/pods/one/log")
+    try:
+        head = conn.recv(4096)
+    finally:
+        conn.close()
+    assert head.startswith(b"HTTP/1.1 405"), head[:200]
+    assert b'"reason":"MethodNotAllowed"' in head.replace(b" ", b""), head
+
+
 def node_rss_kib(client: docker.DockerClient, env_name: str) -> int:
     node = client.containers.list(filters={"label": [f"{L.ENV}={env_name}",
                                                      f"{L.ROLE}={L.ROLE_NODE}"]})[0]
@@ -307,26 +335,19 @@ def node_rss_kib(client: docker.DockerClient, env_name: str) -> int:
 def test_a_client_that_does_not_read_does_not_make_the_node_buffer_the_log(
         kubectl: Kubectl, ns: str, docker_client: docker.DockerClient) -> None:
     # 60 MB of log, written at once; the client asks to follow it and reads nothing
-    script = "head -c 60000000 /dev/zero | tr '\\0' x | fold -w 999; sleep 3600"
+    script = "head -c 60000000 /dev/zero | tr '\\0' x | fold -w 999; echo; echo end; sleep 3600"
     apply(kubectl, ns, pod_yaml("flood", script))
     wait_running(kubectl, ns, "flood")
-    wait_for(lambda: kubectl.out("logs", "-n", ns, "flood", "--tail=1").startswith("x" * 999),
-             40, what="the whole log written")
-    config = yaml.safe_load(kubectl.kubeconfig.read_text())
-    server = urllib.parse.urlsplit(config["clusters"][0]["cluster"]["server"])
-    context = ssl.create_default_context(cadata=base64.b64decode(
-        config["clusters"][0]["cluster"]["certificate-authority-data"]).decode())
-    context.check_hostname = False
-    token = config["users"][0]["user"]["token"]
+    wait_for(lambda: kubectl.out("logs", "-n", ns, "flood", "--tail=1") == "end\n", 40,
+             what="the whole log written")
     before = node_rss_kib(docker_client, kubectl.env.name)
-    raw = socket.create_connection((server.hostname, server.port), timeout=10)
-    conn = context.wrap_socket(raw, server_hostname=server.hostname)
+    conn = raw_request(kubectl, "GET", f"/api/v1/namespaces/{ns}/pods/flood/log?follow=true")
     try:
-        # a small receive window: the node's writes block as soon as the kernel buffers fill
-        conn.sendall(f"GET /api/v1/namespaces/{ns}/pods/flood/log?follow=true HTTP/1.1\r\n"
-                     f"Host: {server.netloc}\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
         head = conn.recv(4096)
         assert head.startswith(b"HTTP/1.1 200"), head[:200]
+        headers = head.split(b"\r\n\r\n", 1)[0].lower()
+        assert b"content-type: text/plain" in headers and \
+            b"transfer-encoding: chunked" in headers, headers
         time.sleep(6)  # the node reads only what its bounded hand-over and the socket hold
         grown = node_rss_kib(docker_client, kubectl.env.name) - before
         assert grown < 30_000, f"the node grew by {grown} KiB for a client reading nothing"
