@@ -190,6 +190,9 @@ class DockerLogReader:
         except AttributeError:  # another docker-py: its iterator, slower but the same bytes
             log.warning("docker-py internals differ; pod logs use its slower iterator")
             self.fp, chunked = None, False
+        except BaseException:  # refused: no one else will close this connection
+            self.close()
+            raise
         self.decoder = DockerLogDecoder(chunked, multiplexed=not tty)
 
     def __iter__(self) -> Iterator[bytes]:
