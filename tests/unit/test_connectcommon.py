@@ -1,0 +1,64 @@
+"""The connect subresources' shared parts: a tracked stream ends on the node's shutdown (its
+`finally` runs) instead of holding the shutdown up; the pod lookup answers 404 as a Status."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from localsvc.model.kubeapi.apierror import ApiError
+from localsvc.model.kubeapi.paths import Target
+from localsvc.node.kubeapi.connectcommon import add_stream_tracking, pod_of, track_stream
+
+
+def test_a_tracked_stream_is_ended_by_the_apps_shutdown() -> None:
+    ended = asyncio.Event()
+    started = asyncio.Event()
+
+    async def follow(request: web.Request) -> web.StreamResponse:
+        track_stream(request)
+        response = web.StreamResponse()
+        await response.prepare(request)
+        started.set()
+        try:
+            await asyncio.sleep(3600)  # a followed log with nothing more to say
+        finally:
+            ended.set()
+        return response
+
+    async def scenario() -> float:
+        app = web.Application()
+        add_stream_tracking(app)
+        app.router.add_get("/follow", follow)
+        runner = web.AppRunner(app, shutdown_timeout=30)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        async with aiohttp.ClientSession() as session:
+            response = await session.get(f"http://127.0.0.1:{port}/follow")
+            await asyncio.wait_for(started.wait(), 5)
+            began = time.monotonic()
+            await asyncio.wait_for(runner.cleanup(), 10)
+            response.close()
+        await asyncio.wait_for(ended.wait(), 1)
+        return time.monotonic() - began
+
+    assert asyncio.run(scenario()) < 5  # not aiohttp's shutdown timeout (30 s here)
+
+
+def test_pod_of_answers_the_pod_or_a_404_status() -> None:
+    pod: dict[str, Any] = {"kind": "Pod", "metadata": {"name": "web", "namespace": "default"}}
+    objects = {"Pod/default/web": pod}
+    controller: Any = SimpleNamespace(objects=SimpleNamespace(get=objects.get))
+    assert pod_of(controller, Target("", "v1", "pods", "default", "web", "log")) is pod
+    with pytest.raises(ApiError) as err:
+        pod_of(controller, Target("", "v1", "pods", "default", "gone", "log"))
+    assert err.value.status["code"] == 404
+    assert err.value.status["message"] == 'pods "gone" not found'
