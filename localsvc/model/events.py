@@ -139,10 +139,9 @@ class Correlator:
         """The Event to store for `occurrence` at `now`: a new one, or the same again with
         count + 1 (same name)."""
         key = occurrence.key()
+        # An expired Event is not this method's to drop: the caller forgets what expired()
+        # returns first (and deletes it), so its name is never lost here.
         seen = self._seen.pop(key, None)
-        if seen is not None and now - seen.last > self.ttl:  # an expired one starts over
-            self._names.discard((seen.namespace, seen.name))
-            seen = None
         if seen is None:
             namespace = occurrence.ref.namespace or "default"
             name, step = event_name(occurrence.ref.name, now), 0

@@ -55,10 +55,13 @@ class EventRecorder:
             now = self.clock()
             host = self.host if component == ev.KUBELET else ""
             occurrence = Occurrence(self._completed(ref), type_, reason, message, component, host)
+            # Forgotten first: an expired Event seen again is then a new one, and the old one
+            # is deleted, not left behind under a name nothing remembers.
+            self._forget(now)
             event = self.correlator.observe(occurrence, now)
             meta = event["metadata"]
             self.objects.put(event_key(meta["namespace"], meta["name"]), event)
-            self._forget(now)
+            self._forget(now)  # a new Event may be one over the limit
         except Exception:  # an Event is never worth breaking what it describes
             log.exception("recording event %s %s failed", reason, ref)
 

@@ -229,3 +229,21 @@ def test_events_first_seen_in_the_same_nanosecond_get_distinct_names() -> None:
     names = {correlator.observe(backoff(message=str(i)), now)["metadata"]["name"]
              for i in range(3)}
     assert len(names) == 3
+
+
+def test_an_event_seen_again_after_it_expired_replaces_the_stored_one() -> None:
+    # Regression: the correlator started the expired Event over under a new name without
+    # returning the old name, so the old Event stayed in the store forever.
+    store = ObjectStore()
+    clock = Clock()
+    recorder = EventRecorder(store, "localsvc", ttl=60, clock=clock)
+    pod = PodEvents(recorder, "default", "p", "u")
+    pod.started("app", False)
+    old = store.list_objects("Event")[0][0]["metadata"]["name"]
+    clock.now += 61  # expired, and no sweep ran in between
+    pod.started("app", False)
+    events = store.list_objects("Event")[0]
+    assert [(e["metadata"]["name"] != old, e["count"]) for e in events] == [(True, 1)]
+    clock.now += 61
+    recorder.sweep()
+    assert store.list_objects("Event")[0] == []
