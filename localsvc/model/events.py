@@ -23,8 +23,6 @@ Obj = dict[str, Any]
 
 DEFAULT_TTL_SECONDS = 3600.0  # kube-apiserver --event-ttl
 DEFAULT_LIMIT = 2000  # Events the node keeps at most (the oldest go first)
-TTL_VARIABLE = "LOCALSVC_EVENT_TTL_SECONDS"
-LIMIT_VARIABLE = "LOCALSVC_EVENT_LIMIT"
 NORMAL, WARNING = "Normal", "Warning"
 
 # Who reports, as a cluster's components name themselves (source.component).
@@ -169,25 +167,6 @@ class Correlator:
         return gone
 
 
-def settings_from_env(environ: Mapping[str, str]) -> tuple[float, int]:
-    """(ttl seconds, limit) from the node's environment; ValueError naming the variable."""
-    ttl_text = environ.get(TTL_VARIABLE, "")
-    limit_text = environ.get(LIMIT_VARIABLE, "")
-    try:
-        ttl = float(ttl_text) if ttl_text else DEFAULT_TTL_SECONDS
-    except ValueError:
-        raise ValueError(f"{TTL_VARIABLE}={ttl_text!r}: give the seconds an Event is kept "
-                         f"after it was last seen, e.g. 3600") from None
-    try:
-        limit = int(limit_text) if limit_text else DEFAULT_LIMIT
-    except ValueError:
-        raise ValueError(f"{LIMIT_VARIABLE}={limit_text!r}: give the most Events kept, "
-                         f"e.g. {DEFAULT_LIMIT}") from None
-    if ttl <= 0 or limit <= 0:
-        raise ValueError(f"{TTL_VARIABLE} and {LIMIT_VARIABLE} must be above 0")
-    return ttl, limit
-
-
 def as_events_v1(event: Mapping[str, Any]) -> Obj:
     """A core/v1 Event in events.k8s.io/v1's shape (the API server's conversion)."""
     out: Obj = {"apiVersion": "events.k8s.io/v1", "kind": "Event",
@@ -246,5 +225,4 @@ def service_failures(services: Mapping[str, Mapping[str, Any]], lb_pending: Mapp
     return failures
 
 __all__ = ["Correlator", "ObjectRef", "Occurrence", "as_events_v1", "back_off", "event_name",
-           "event_object", "reference_to", "scaled", "scheduled", "service_failures",
-           "settings_from_env"]
+           "event_object", "reference_to", "scaled", "scheduled", "service_failures"]

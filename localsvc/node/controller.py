@@ -102,7 +102,7 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
         self.objects = ObjectStore(self.state.resource_version, version_floor=_microseconds)
         self.objects.add_listener(self._count_version)
         # Events live in the store only (not in the state file: see node/events.py).
-        self.recorder = EventRecorder.from_environment(self.objects, NODE_NAME)
+        self.recorder = EventRecorder(self.objects, NODE_NAME)
         self.service_events = ServiceEvents(self.recorder)
         self._svclb_changes = StoreSubscriber(self.objects, {"Service"})
         if network is not None:  # its DNS and dataplane follow the store's events

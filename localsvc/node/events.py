@@ -14,9 +14,8 @@ The pure rules (correlation, expiry, bound, the shape) are in localsvc/model/eve
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from localsvc.model import events as ev
 from localsvc.model.events import Correlator, ObjectRef, Occurrence
@@ -36,17 +35,6 @@ class EventRecorder:
         self.host = host  # the node name: the kubelet's source.host
         self.correlator = Correlator(ttl, limit)
         self.clock = clock
-
-    @classmethod
-    def from_environment(cls, objects: ObjectStore, host: str,
-                         environ: Mapping[str, str] = os.environ) -> EventRecorder:
-        """With the TTL and limit the node's environment sets (defaults when unset or bad)."""
-        try:
-            ttl, limit = ev.settings_from_env(environ)
-        except ValueError as err:
-            log.error("event settings: %s; using the defaults", err)
-            ttl, limit = ev.DEFAULT_TTL_SECONDS, ev.DEFAULT_LIMIT
-        return cls(objects, host, ttl, limit)
 
     def record(self, ref: ObjectRef, type_: str, reason: str, message: str,
                component: str = ev.KUBELET) -> None:

@@ -110,15 +110,6 @@ def test_an_unknown_event_field_is_refused() -> None:
         compile_selector("Event", "message=x")
 
 
-def test_settings_from_the_node_environment() -> None:
-    assert ev.settings_from_env({}) == (3600.0, ev.DEFAULT_LIMIT)
-    assert ev.settings_from_env({ev.TTL_VARIABLE: "60", ev.LIMIT_VARIABLE: "10"}) == (60.0, 10)
-    with pytest.raises(ValueError, match="LOCALSVC_EVENT_TTL_SECONDS='soon'"):
-        ev.settings_from_env({ev.TTL_VARIABLE: "soon"})
-    with pytest.raises(ValueError, match="above 0"):
-        ev.settings_from_env({ev.LIMIT_VARIABLE: "0"})
-
-
 def test_the_messages_of_the_components() -> None:
     assert ev.scheduled("default", "web-1", "localsvc") == (
         "Scheduled", "Successfully assigned default/web-1 to localsvc")
