@@ -38,6 +38,15 @@ GOAWAY = 7
 HEADERS = 8
 WINDOW_UPDATE = 9
 
+# The most a header block may hold once decompressed: Go's net/http default for a request's
+# headers (http.DefaultMaxHeaderBytes). kubectl's blocks are a few dozen bytes; a zlib bomb
+# would otherwise inflate without bound inside the node.
+MAX_HEADER_BLOCK = 1 << 20
+
+# GOAWAY status codes.
+GOAWAY_OK = 0
+GOAWAY_PROTOCOL_ERROR = 1
+
 # RST_STREAM status codes.
 PROTOCOL_ERROR = 1
 INVALID_STREAM = 2
@@ -175,14 +184,21 @@ class HeaderCompressor:
 
 
 class HeaderDecompressor:
-    def __init__(self) -> None:
+    def __init__(self, max_block: int = MAX_HEADER_BLOCK) -> None:
         self._zlib = zlib.decompressobj(15, zdict=HEADER_DICTIONARY)
+        self._max_block = max_block
 
     def decompress(self, compressed: bytes) -> Headers:
+        """The block's headers; SpdyError when it does not decompress or inflates past the
+        limit (a session error: the context is lost for every later block anyway)."""
         try:
-            block = self._zlib.decompress(compressed)
+            # One byte more than allowed: getting it proves the block is too large, without
+            # inflating the rest.
+            block = self._zlib.decompress(compressed, self._max_block + 1)
         except zlib.error as error:
             raise SpdyError(f"header block does not decompress: {error}") from None
+        if len(block) > self._max_block:
+            raise SpdyError(f"header block inflates past {self._max_block} bytes")
         return unpack_header_block(block)
 
 

@@ -79,6 +79,28 @@ def test_second_header_block_needs_the_connection_wide_context() -> None:
         spdy.HeaderDecompressor().decompress(second)
 
 
+def test_header_block_inflating_past_the_limit_is_a_spdy_error() -> None:
+    huge = block((b"x-padding", b"a" * (spdy.MAX_HEADER_BLOCK + 1)))
+    (compressed,) = peer_compress(huge)
+    assert len(compressed) < 10_000  # a few KiB on the wire, over a MiB once inflated
+    with pytest.raises(spdy.SpdyError, match="inflates past 1048576 bytes"):
+        spdy.HeaderDecompressor().decompress(compressed)
+    head = struct.pack(">IIBB", 1, 0, 0, 0)
+    with pytest.raises(spdy.SpdyError, match="inflates past"):
+        spdy.Framer().feed(control(1, 0, head + compressed))
+
+
+def test_header_block_at_the_limit_decompresses() -> None:
+    value = b"a" * 100
+    exact = block((b"x-padding", value))
+    (compressed,) = peer_compress(exact)
+    decompressor = spdy.HeaderDecompressor(max_block=len(exact))
+    assert decompressor.decompress(compressed) == {"x-padding": ["a" * 100]}
+    (compressed,) = peer_compress(exact)
+    with pytest.raises(spdy.SpdyError, match=f"inflates past {len(exact) - 1} bytes"):
+        spdy.HeaderDecompressor(max_block=len(exact) - 1).decompress(compressed)
+
+
 def test_header_block_lowercases_names_and_joins_values_with_nul() -> None:
     packed = spdy.pack_header_block({"X-Stream": ["a", "b"]})
     assert packed == block((b"x-stream", b"a\x00b"))
