@@ -20,12 +20,13 @@ from collections.abc import Callable
 from localsvc.model import events as ev
 from localsvc.model.events import Correlator, ObjectRef, Occurrence
 from localsvc.node.objectstore import ObjectStore
+from localsvc.node.store import key_of
 
 log = logging.getLogger("localsvc.events")
 
 
 def event_key(namespace: str, name: str) -> str:
-    return f"Event/{namespace}/{name}"
+    return key_of("Event", namespace, name)
 
 
 class EventRecorder:
@@ -75,7 +76,7 @@ class EventRecorder:
     def _completed(self, ref: ObjectRef) -> ObjectRef:
         """`ref` with the uid and resourceVersion the store has for its object, as the
         reference a component takes from the object it holds."""
-        stored = self.objects.get(f"{ref.kind}/{ref.namespace}/{ref.name}")
+        stored = self.objects.get(key_of(ref.kind, ref.namespace, ref.name))
         if stored is None:
             return ref
         meta = stored.get("metadata") or {}

@@ -207,11 +207,20 @@ def test_service_events_are_recorded_once_per_failure_then_resolved() -> None:
     recorder = EventRecorder(store, "localsvc", clock=Clock())
     events = ServiceEvents(recorder)
     lb = {"metadata": {"name": "a", "namespace": "default"}, "spec": {"type": "LoadBalancer"}}
-    events.report([lb], {"default/a": "port 80 is held"}, {})
-    events.report([lb], {"default/a": "port 80 is held"}, {})
-    events.report([lb], {}, {})
+    listed = []
+
+    def services() -> list[dict]:
+        listed.append(1)
+        return [lb]
+    events.report(services, {}, {})
+    assert listed == []  # nothing failing: the stored Services are not looked at
+    events.report(services, {"default/a": "port 80 is held"}, {})
+    events.report(services, {"default/a": "port 80 is held"}, {})
+    events.report(services, {}, {})
     reasons = sorted((e["reason"], e["count"]) for e in store.list_objects("Event")[0])
     assert reasons == [("EnsuredLoadBalancer", 1), ("SyncLoadBalancerFailed", 1)]
+    events.report(services, {}, {})
+    assert len(listed) == 3  # resolved: nothing to look at again
 
 
 def test_events_first_seen_in_the_same_nanosecond_get_distinct_names() -> None:
