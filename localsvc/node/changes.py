@@ -252,7 +252,7 @@ class ObjectChanges(ObjectViews):
         API's propagationPolicy=Orphan)."""
         results = []
         for key in keys:
-            if key == KUBERNETES_KEY and key not in self.state.objects:
+            if key == KUBERNETES_KEY:  # (never in the state: see Store.load)
                 self._recreate_kubernetes_service()
                 results.append(result(key, "deleted"))
                 continue

@@ -20,7 +20,7 @@ from typing import Any
 from localsvc.model import replicasets as rs
 from localsvc.model.allocation import kubernetes_ip_beside
 from localsvc.model.endpoints import SERVICE_NAME_LABEL
-from localsvc.model.incluster import SERVICE_KEY as KUBERNETES_KEY, kubernetes_objects
+from localsvc.model.incluster import kubernetes_objects
 from localsvc.model.objects import api_version_of
 from localsvc.model.nodeobject import NODE_NAME, default_service_account, node_object
 from localsvc.model.snapshot import ServiceInfo, Snapshot
@@ -185,8 +185,6 @@ class StorePublishing(ObjectViews):
         services["Service/kube-system/kube-dns"] = (
             (self.dns_ip, self.started),
             partial(svc.kube_dns_object, self.dns_ip, self.started))
-        # A `kubernetes` Service stored before it was the node's: not served (see below).
-        services.pop(KUBERNETES_KEY, None)
         events += self.publisher.publish("Service", services)
         events += self._publish_kubernetes_service()
         events += self.publisher.publish("Pod", self._pod_entries(found))

@@ -20,7 +20,6 @@ from localsvc.model.endpoints import (
     pod_infos,
     service_info,
 )
-from localsvc.model.incluster import SERVICE_KEY as KUBERNETES_KEY
 from localsvc.model.snapshot import (
     Endpoint,
     ServiceInfo,
@@ -152,8 +151,8 @@ def checked_snapshot(
         except Exception as err:  # malformed stored object: skip it, keep the others
             problems.append(Unserved(k, f"malformed object, skipped: {err!r}"))
     for k, obj in sorted(objects.items()):
-        if not k.startswith("Service/") or k == KUBERNETES_KEY:
-            continue  # (a `kubernetes` Service stored before it was the node's: not served)
+        if not k.startswith("Service/"):
+            continue
         try:
             key = service_key(obj)
             info = service_info(obj, allocations.get(key), pods, endpoints_objs.get(key),

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localsvc.model.incluster import NAME as KUBERNETES_NAME, NAMESPACE as KUBERNETES_NAMESPACE
+from localsvc.model.incluster import SERVICE_KEY as KUBERNETES_KEY
 from localsvc.model.load import ObjectKey
 from localsvc.model.replicasets import Revision
 
@@ -163,6 +165,24 @@ def parse_state(text: str) -> State:
                  deployments=deployments)
 
 
+def _without_kubernetes_service(state: State) -> State:
+    """`state` without a Service default/kubernetes applied before that Service was the
+    node's own (model/incluster.py; an apply refuses it now): dropped once here, with its
+    source and allocations, so nothing else needs to tell it from the node's."""
+    if KUBERNETES_KEY not in state.objects:
+        return state
+    del state.objects[KUBERNETES_KEY]
+    state.sources.pop(KUBERNETES_KEY, None)
+    for table in ("clusterIPs", "nodePorts"):  # (node/services.py, model/nodeports.py)
+        allocated = state.allocations.get(table)
+        if isinstance(allocated, dict):
+            allocated.pop(f"{KUBERNETES_NAMESPACE}/{KUBERNETES_NAME}", None)
+    log.warning("the applied Service %s of the saved state was dropped: that Service is the "
+                "environment's own now (it leads to the Kubernetes API); apply yours under "
+                "another name", KUBERNETES_KEY)
+    return state
+
+
 def quarantine_name(path: Path, now: float) -> Path:
     """Where a corrupt state file is kept: `state.json.corrupt-<UTC time>` beside it."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
@@ -220,7 +240,7 @@ class Store:
         if not self.path.exists():
             return State()
         try:
-            return parse_state(self.path.read_text(errors="replace"))
+            return _without_kubernetes_service(parse_state(self.path.read_text(errors="replace")))
         except StateFileError as err:
             kept = quarantine_name(self.path, time.time())
             os.replace(self.path, kept)

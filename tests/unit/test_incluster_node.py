@@ -55,6 +55,28 @@ def test_a_prune_leaves_it_and_a_manifest_cannot_take_it(tmp_path: Path) -> None
     assert "Service/default/kubernetes" not in node.state.objects
 
 
+def test_one_applied_before_it_was_the_nodes_is_dropped_when_the_state_loads(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    old = controller(tmp_path)
+    old.apply(manifests(service("web")), prune=False)
+    applied = {**service("kubernetes"), "metadata": {
+        "name": "kubernetes", "namespace": "default", "uid": "old-uid"}}
+    old.state.objects[KEY] = applied  # as a node of before this Service was its own kept it
+    old.state.sources[KEY] = {"file": "old.yaml", "line": 3}
+    old.state.allocations["clusterIPs"]["default/kubernetes"] = "10.231.128.77"
+    old.store.save(old.state)
+    with caplog.at_level("WARNING", logger="localsvc.store"):
+        node = controller(tmp_path)
+    assert KEY not in node.state.objects and KEY not in node.state.sources
+    assert "default/kubernetes" not in node.state.allocations["clusterIPs"]
+    assert "Service/default/web" in node.state.objects
+    assert any("dropped" in r.getMessage() for r in caplog.records)
+    stored = node.objects.get(KEY)
+    assert stored is not None and stored["metadata"]["uid"] != "old-uid"
+    assert stored["metadata"]["labels"]["component"] == "apiserver"
+    assert "10.231.128.77" not in [s.cluster_ip for s in node.snapshot.services]
+
+
 def _statuses(node: Any, token: str, paths: list[str]) -> list[int]:
     async def main() -> list[int]:
         async with TestClient(TestServer(make_app(node, "env-secret", "unit"))) as client:
