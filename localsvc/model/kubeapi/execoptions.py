@@ -14,9 +14,7 @@ from typing import Any
 
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
-
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}  # Go's strconv.ParseBool
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+from localsvc.model.kubeapi.connectquery import Query, query_bool, query_str
 
 
 @dataclass(frozen=True)
@@ -29,33 +27,14 @@ class StreamOptions:
     command: tuple[str, ...] = ()
 
 
-class Query:
-    """The request's query, read as the API server's parameter codec reads it."""
-
-    def __init__(self, single: Mapping[str, str], command: Sequence[str]):
-        self.single = single
-        self.command = tuple(command)
-
-    def flag(self, name: str, default: bool = False) -> bool:
-        value = self.single.get(name)
-        if value is None or value == "":
-            return default
-        if value in _TRUE:
-            return True
-        if value in _FALSE:
-            return False
-        raise ApiError(st.bad_request(
-            f'query parameter {name}: strconv.ParseBool: parsing "{value}": invalid syntax '
-            "(use true or false)"))
-
-
 def exec_options(query: Query) -> StreamOptions:
     """The options of an exec; ApiError(BadRequest) for a request the kubelet refuses."""
     options = _streams(query)
-    if not query.command:
+    command = tuple(query.get("command") or ())
+    if not command:
         raise ApiError(st.bad_request("you must specify at least one command for the container"))
     return StreamOptions(options.container, options.stdin, options.stdout, options.stderr,
-                         options.tty, query.command)
+                         options.tty, command)
 
 
 def attach_options(query: Query) -> StreamOptions:
@@ -64,14 +43,14 @@ def attach_options(query: Query) -> StreamOptions:
 
 def _streams(query: Query) -> StreamOptions:
     # PodExecOptions and PodAttachOptions: stdout and stderr default to true, stdin to false.
-    stdin = query.flag("stdin")
-    stdout = query.flag("stdout", True)
-    stderr = query.flag("stderr", True)
-    tty = query.flag("tty")
+    stdin = query_bool(query, "stdin")
+    stdout = query_bool(query, "stdout", True)
+    stderr = query_bool(query, "stderr", True)
+    tty = query_bool(query, "tty")
     if not (stdin or stdout or stderr):
         raise ApiError(st.bad_request("you must specify at least 1 of stdin, stdout, stderr"))
     # With a TTY the terminal merges stderr into stdout: there is no separate stream.
-    return StreamOptions(query.single.get("container", ""), stdin, stdout,
+    return StreamOptions(query_str(query, "container"), stdin, stdout,
                          stderr and not tty, tty)
 
 

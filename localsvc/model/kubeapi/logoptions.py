@@ -11,13 +11,13 @@ BadRequest with the kubelet's text). Each step here returns or raises what they 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
+from localsvc.model.kubeapi.connectquery import Query, query_bool, query_int, query_str
 
 Obj = dict[str, Any]
 
@@ -48,23 +48,6 @@ class PodLogOptions:
         return None
 
 
-def _go_bool(values: list[str]) -> bool:
-    """Convert_Slice_string_To_bool: "0", "false" (any case) and nothing are false."""
-    if not values:
-        return False
-    return not (values[0] == "0" or values[0].lower() == "false")
-
-
-def _go_int(values: list[str]) -> int | None:
-    if not values:
-        return None
-    text = values[0]
-    if not re.fullmatch(r"[+-]?[0-9]+", text) or not -2**63 <= int(text) < 2**63:
-        why = "invalid syntax" if not re.fullmatch(r"[+-]?[0-9]+", text) else "value out of range"
-        raise ApiError(st.bad_request(f'strconv.ParseInt: parsing "{text}": {why}'))
-    return int(text)
-
-
 _RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?"
                       r"([Zz]|[+-]\d{2}:\d{2})")
 
@@ -83,21 +66,20 @@ def parse_rfc3339(text: str) -> datetime:
         raise ApiError(st.bad_request(f'parsing time "{text}": {err}')) from None
 
 
-def parse_options(query: Mapping[str, list[str]]) -> PodLogOptions:
+def parse_options(query: Query) -> PodLogOptions:
     """PodLogOptions from the query (each name to all its values), validated as the API server
     does: 400 for what does not decode, 422 Invalid for what ValidatePodLogOptions refuses."""
-    since_time = query.get("sinceTime") or []
-    options = PodLogOptions(
-        container=(query.get("container") or [""])[0],
-        follow=_go_bool(query.get("follow") or []),
-        previous=_go_bool(query.get("previous") or []),
-        timestamps=_go_bool(query.get("timestamps") or []),
-        since_seconds=_go_int(query.get("sinceSeconds") or []),
-        since_time=parse_rfc3339(since_time[0]) if since_time and since_time[0] else None,
-        tail_lines=_go_int(query.get("tailLines") or []),
-        limit_bytes=_go_int(query.get("limitBytes") or []),
+    since_time = query_str(query, "sinceTime")
+    return PodLogOptions(
+        container=query_str(query, "container"),
+        follow=query_bool(query, "follow"),
+        previous=query_bool(query, "previous"),
+        timestamps=query_bool(query, "timestamps"),
+        since_seconds=query_int(query, "sinceSeconds"),
+        since_time=parse_rfc3339(since_time) if since_time else None,
+        tail_lines=query_int(query, "tailLines"),
+        limit_bytes=query_int(query, "limitBytes"),
     )
-    return options
 
 
 def validate(options: PodLogOptions, pod_name: str) -> None:

@@ -22,7 +22,8 @@ from aiohttp import WSMsgType, web
 from localsvc.model.kubeapi import channels as ch
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
-from localsvc.model.kubeapi.execoptions import (Query, StreamOptions, attach_options,
+from localsvc.model.kubeapi.connectquery import Query
+from localsvc.model.kubeapi.execoptions import (StreamOptions, attach_options,
                                                 choose_container, container_not_found,
                                                 exec_options, protocols_not_supported,
                                                 websocket_required)
@@ -53,8 +54,7 @@ async def serve_attach(controller: Controller, request: web.Request,
 
 
 def _query(request: web.Request) -> Query:
-    return Query({key: request.query.get(key, "") for key in request.query},
-                 request.query.getall("command", []))
+    return {key: request.query.getall(key) for key in request.query.keys()}
 
 
 async def _serve(controller: Controller, request: web.Request, target: Target,

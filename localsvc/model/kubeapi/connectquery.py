@@ -1,0 +1,52 @@
+"""What a connect request (pods/log, pods/exec, pods/attach) says: its query read as the API
+server's parameter codec reads it. Pure.
+
+The codec (apimachinery runtime.Convert_Slice_string_To_bool/_int64, used by the generated
+url.Values conversions of PodLogOptions, PodExecOptions, PodAttachOptions) looks at the first
+value of a parameter only. A parameter that is absent keeps the type's default; one that is
+present is false only for "0" and "false" in any case, so "?stdin", "?stdin=" and "?stdin=yes"
+are all true. A number that does not parse is a 400 BadRequest with strconv's words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from localsvc.model.kubeapi import status as st
+from localsvc.model.kubeapi.apierror import ApiError
+
+Query = Mapping[str, Sequence[str]]  # each parameter's name to all its values, in order
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def query_bool(query: Query, name: str, default: bool = False) -> bool:
+    """Convert_Slice_string_To_bool of `name`'s values; `default` when it is absent."""
+    values = query.get(name) or []
+    if not values:
+        return default
+    # strings.EqualFold: Unicode simple case folding, which casefold() covers for "false"
+    return not (values[0] == "0" or values[0].casefold() == "false")
+
+
+def query_int(query: Query, name: str) -> int | None:
+    """Convert_Slice_string_To_int64 (strconv.ParseInt base 10) of `name`; None when absent."""
+    values = query.get(name) or []
+    if not values:
+        return None
+    text = values[0]
+    if not _INTEGER.fullmatch(text):
+        raise ApiError(st.bad_request(f'strconv.ParseInt: parsing "{text}": invalid syntax'))
+    if not -2**63 <= int(text) < 2**63:
+        raise ApiError(st.bad_request(f'strconv.ParseInt: parsing "{text}": value out of range'))
+    return int(text)
+
+
+def query_str(query: Query, name: str) -> str:
+    """Convert_Slice_string_To_string: the first value, "" when absent."""
+    values = query.get(name) or []
+    return values[0] if values else ""
+
+
+__all__ = ["Query", "query_bool", "query_int", "query_str"]
