@@ -5,21 +5,32 @@ type=Warning) from the version of a first list; of that list only the Warnings o
 RECENT_SECONDS are printed (what the session's apply just caused, before the follower started),
 not an old history. A watch ends by its timeoutSeconds or a dropped connection (a node restart): it is
 resumed from the last version seen, and when the server no longer has that version (410) it
-lists again. Each new Warning, and each repeat of one (its count moved), is one line:
+lists again; when the node cannot be reached at all it lists again too (the list asks Docker
+where the node listens now; a restarted node answers an old version with 410 anyway). Each new
+Warning, and each repeat of one (its count moved), is one line:
 `warning  pod/NAME  BackOff: Back-off restarting failed container ...`.
+
+`close()` ends the follower at once: the watch's connection is shut down, which wakes a read
+blocked on it (closing the file from another thread would not), and the reading thread closes it.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 from localsvc.errors import LocalsvcError
-from localsvc.host.client import NodeClient
+from localsvc.host.client import JSON, NodeClient
 from localsvc.host.kubepaths import collection_path, with_query
 from localsvc.model.clock import rfc3339_seconds
+from localsvc.net.direct import open_direct
 
 Obj = dict[str, Any]
 WATCH_SECONDS = 30  # a watch's timeoutSeconds; it is then resumed
@@ -39,6 +50,25 @@ def warning_line(event: Obj) -> str:
     return f"warning  {target}  {event.get('reason', '')}: {message}"
 
 
+def open_watch(node: NodeClient, path: str) -> IO[bytes]:
+    """The node's answer to a watch, open: its lines are the watch events. Opened here, not by
+    NodeClient.watch, so that the follower holds the response and can end it."""
+    request = urllib.request.Request(node.url + path, method="GET", headers={
+        "Authorization": f"Bearer {node.token}", "Accept": JSON})
+    return open_direct(request, timeout=node.timeout, context=node.address.ssl_context)
+
+
+def shut_down(response: IO[bytes]) -> None:
+    """Shut the connection of `response` down, from any thread: a read blocked on it returns.
+    shutdown acts on the connection, so a duplicate of its descriptor is enough (and closing
+    that duplicate leaves the response's own descriptor to its reader)."""
+    try:
+        with socket.socket(fileno=os.dup(response.fileno())) as connection:
+            connection.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError):  # already closed: nothing is blocked on it
+        pass
+
+
 def watch_path(resource_version: str) -> str:
     return with_query(collection_path("Event", None), fieldSelector=SELECTOR, watch="1",
                       resourceVersion=resource_version, timeoutSeconds=str(WATCH_SECONDS),
@@ -56,6 +86,8 @@ class EventFollower:
         self.stopped = stopped
         self.version = ""  # the last resourceVersion seen; "" until the first list
         self._counts: dict[str, int] = {}  # Event uid -> the count last printed
+        self._lock = threading.Lock()
+        self._response: IO[bytes] | None = None  # the watch being read
 
     def run(self) -> None:
         while not self.stopped.is_set():
@@ -63,9 +95,21 @@ class EventFollower:
                 if not self.version:
                     self._list()
                 self._watch()
-            except (LocalsvcError, OSError, ValueError):
-                # The node went or restarts: try again (from the same version) shortly.
+            except urllib.error.URLError as err:
+                if not isinstance(err, urllib.error.HTTPError):
+                    self.version = ""  # unreachable: the list finds the node anew
                 self.stopped.wait(RETRY_SECONDS)
+            except (LocalsvcError, OSError, ValueError):
+                # The watch dropped (the node restarts): resumed from the same version shortly.
+                self.stopped.wait(RETRY_SECONDS)
+
+    def close(self) -> None:
+        """Stop following now: a watch blocked in its read ends (run() then returns)."""
+        self.stopped.set()
+        with self._lock:
+            response = self._response
+        if response is not None:
+            shut_down(response)
 
     def _list(self) -> None:
         listing = self.node().get(with_query(collection_path("Event", None),
@@ -78,9 +122,24 @@ class EventFollower:
         self.version = str((listing.get("metadata") or {}).get("resourceVersion", ""))
 
     def _watch(self) -> None:
-        for change in self.node().watch(watch_path(self.version)):
+        response = open_watch(self.node(), watch_path(self.version))
+        with self._lock:
+            self._response = response
+        try:
+            if not self.stopped.is_set():  # a close() before the watch was held ends it here
+                self._read(response)
+        finally:
+            with self._lock:
+                self._response = None
+            response.close()
+
+    def _read(self, response: IO[bytes]) -> None:
+        for text in response:
             if self.stopped.is_set():
                 return
+            if not text.strip():
+                continue
+            change = json.loads(text)
             kind, obj = change.get("type"), change.get("object") or {}
             if kind == "ERROR":  # 410 Gone: the version is too old; list again
                 self.version = ""
@@ -103,4 +162,4 @@ class EventFollower:
         return True
 
 
-__all__ = ["EventFollower", "warning_line", "watch_path"]
+__all__ = ["EventFollower", "open_watch", "shut_down", "warning_line", "watch_path"]

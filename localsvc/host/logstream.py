@@ -24,6 +24,8 @@ _COLOURS = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96]
 # are cut into pieces of this size, each but the last marked as continued.
 MAX_LINE = 1024 * 1024
 CONTINUED = b" [line continues]"
+# The Events' follower ends within a moment once its watch is shut down; a bound all the same.
+EVENTS_JOIN_SECONDS = 5.0
 
 
 class LineSplitter:
@@ -69,6 +71,8 @@ class LogStreamer:
         self.followed: set[str] = set()
         self.stopped = threading.Event()
         self.lock = threading.Lock()
+        self._events: EventFollower | None = None
+        self._events_thread: threading.Thread | None = None
 
     def prefix(self, label: str) -> str:
         if not self.colour:
@@ -77,17 +81,32 @@ class LogStreamer:
         return f"\033[{code}m{label}\033[0m │ "
 
     def run(self) -> None:
-        """Poll until stopped; start a follower per new container, and the Events' follower."""
-        events = EventFollower(self.env.node, self._print_event, self.stopped)
-        threading.Thread(target=events.run, name="events", daemon=True).start()
-        while not self.stopped.is_set():
-            try:
-                pods = self.env.get("pods", namespace=None)
-            except LocalsvcError:
-                pods = []
-            for pod in pods:
-                self._follow_pod(pod)
-            self.stopped.wait(1.0)
+        """Poll until stopped; start a follower per new container, and the Events' follower,
+        which ends with the poll (its watch closed, its thread joined)."""
+        self._events = EventFollower(self.env.node, self._print_event, self.stopped)
+        self._events_thread = threading.Thread(target=self._events.run, name="events",
+                                               daemon=True)
+        self._events_thread.start()
+        try:
+            while not self.stopped.is_set():
+                try:
+                    pods = self.env.get("pods", namespace=None)
+                except LocalsvcError:
+                    pods = []
+                for pod in pods:
+                    self._follow_pod(pod)
+                self.stopped.wait(1.0)
+        finally:
+            self.stop()
+
+    def stop(self, timeout: float = EVENTS_JOIN_SECONDS) -> None:
+        """Stop streaming: the Events' follower ends its watch at once and is waited for."""
+        self.stopped.set()
+        if self._events is not None:
+            self._events.close()
+        thread = self._events_thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def _follow_pod(self, pod: dict[str, Any]) -> None:
         name = pod["metadata"]["name"]

@@ -113,3 +113,61 @@ def test_the_follower_resumes_a_dropped_watch_and_lists_again_after_410() -> Non
     assert len(printed) == 3, (printed, script.asked)  # "old": long before, not printed
     assert all(p.startswith("warning  pod/web  BackOff: ") for p in printed)
     assert follower.version == "10"
+
+
+def test_close_ends_a_watch_blocked_in_its_read_and_its_connection() -> None:
+    # Regression: the follower sat in a blocking read of its watch (up to the client's timeout)
+    # with the connection open after it was told to stop.
+    listing = json.dumps({"items": [], "metadata": {"resourceVersion": "5"}}).encode()
+    watching = threading.Event()
+    released = threading.Event()
+    hung_up = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            if "watch=1" not in self.path:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(listing)))
+                self.end_headers()
+                self.wfile.write(listing)
+                return
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            watching.set()
+            self.connection.settimeout(10)
+            try:  # the client sends nothing more: EOF when it hangs up
+                data = self.connection.recv(1)
+            except OSError:
+                data = b""
+            if data == b"":
+                hung_up.set()
+            released.wait(10)
+            self.close_connection = True
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    node = NodeClient(NodeAddress(f"http://127.0.0.1:{server.server_address[1]}", "t"),
+                      timeout=30)
+    follower = EventFollower(lambda: node, lambda line: None, threading.Event())
+    thread = threading.Thread(target=follower.run, daemon=True)
+    thread.start()
+    try:
+        assert watching.wait(5)
+        thread.join(0.3)
+        assert thread.is_alive()  # blocked in the watch's read
+        follower.close()
+        thread.join(3)
+        assert not thread.is_alive()
+        assert hung_up.wait(3)  # the connection was closed, not left open
+    finally:
+        released.set()
+        server.shutdown()
+        server.server_close()
