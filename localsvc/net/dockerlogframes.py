@@ -3,12 +3,15 @@ log payloads out.
 
 Docker answers with HTTP chunked transfer, one chunk per log message, and (for a container
 without a TTY) each message framed as stdcopy does: 8 bytes of header (stream 1 stdout,
-2 stderr; three zero bytes; the big-endian payload length) then the payload. docker-py reads
+2 stderr; three zero bytes; the big-endian payload length) then the payload, which
+model/kubeapi/channels.DockerDemuxer decodes here as for exec and attach. docker-py reads
 that with two small reads per message, which caps a busy log at a few tens of thousands of
 lines per second; reading 64 KiB at a time and decoding here does not.
 """
 
 from __future__ import annotations
+
+from localsvc.model.kubeapi.channels import DockerDemuxer
 
 STDCOPY_HEADER = 8
 
@@ -28,6 +31,7 @@ class DockerLogDecoder:
         self.chunk_left = 0  # bytes of the current chunk still to come
         self.chunk_crlf = False  # the CRLF that ends a chunk's data is still to come
         self.body = bytearray()  # de-chunked, not yet de-framed
+        self.demuxer = DockerDemuxer()
         self.done = False
 
     def feed(self, data: bytes) -> list[bytes]:
@@ -81,18 +85,9 @@ class DockerLogDecoder:
         del raw[:pos]
 
     def _deframe(self) -> list[bytes]:
-        body, pos, out = self.body, 0, []
-        end = len(body)
-        while end - pos >= STDCOPY_HEADER:
-            length = int.from_bytes(body[pos + 4:pos + 8], "big")
-            start = pos + STDCOPY_HEADER
-            if end - start < length:
-                break
-            if length:
-                out.append(bytes(body[start:start + length]))
-            pos = start + length
-        del body[:pos]
-        return out
+        body = bytes(self.body)
+        self.body.clear()
+        return [payload for _, payload in self.demuxer.frames(body)]
 
 
 __all__ = ["BadLogStream", "DockerLogDecoder", "STDCOPY_HEADER"]

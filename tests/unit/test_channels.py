@@ -9,9 +9,8 @@ import pytest
 
 from localsvc.model.kubeapi import channels as ch
 from localsvc.model.kubeapi.apierror import ApiError
-from localsvc.model.kubeapi.connectquery import Query
-from localsvc.model.kubeapi.execoptions import (attach_options, choose_container,
-                                                container_not_found, exec_options,
+from localsvc.model.kubeapi.connectquery import Query, choose_container
+from localsvc.model.kubeapi.execoptions import (attach_options, container_not_found, exec_options,
                                                 protocols_not_supported, websocket_required)
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from localsvc.model.kubeapi.apierror import ApiError
+from localsvc.model.kubeapi.connectquery import choose_container
 from localsvc.model.kubeapi.logoptions import (
     ByteBudget,
     PodLogOptions,
-    choose_container,
     docker_container_id,
     kubelet_timestamp,
     parse_options,

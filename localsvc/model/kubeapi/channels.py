@@ -159,31 +159,39 @@ def error_payload(protocol: str, status: dict[str, Any]) -> bytes:
 # ---- Docker's multiplexed stream ---------------------------------------------------------------
 
 class DockerDemuxer:
-    """Docker's 8-byte-header frames, fed in arbitrary chunks, out as (stream, bytes): stream 1
-    stdout, 2 stderr (0, stdin, comes back for some engines: treated as stdout)."""
+    """Docker's 8-byte-header frames (stdcopy: exec, attach and log streams), fed in arbitrary
+    chunks, out as (stream, bytes): stream 1 stdout, 2 stderr (0, stdin, comes back for some
+    engines: treated as stdout). The one decoder of that framing (net/dockerlogframes uses it)."""
 
     def __init__(self) -> None:
         self._buffer = b""
 
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+    def frames(self, data: bytes) -> list[tuple[int, bytes]]:
+        """Each whole frame's (stream, payload) in order; empty frames are left out."""
         buffer = self._buffer + data if self._buffer else data
-        runs: list[tuple[int, list[bytes]]] = []
+        frames: list[tuple[int, bytes]] = []
         start = 0  # an offset, not a slice per frame: a chunk holds many small frames
         while len(buffer) - start >= _DOCKER_HEADER.size:
             stream, length = _DOCKER_HEADER.unpack_from(buffer, start)
             end = start + _DOCKER_HEADER.size + length
             if len(buffer) < end:
                 break
-            payload = buffer[start + _DOCKER_HEADER.size:end]
+            if length:
+                frames.append((STDERR if stream == 2 else STDOUT,
+                               buffer[start + _DOCKER_HEADER.size:end]))
             start = end
-            channel = STDERR if stream == 2 else STDOUT
-            if not payload:
-                continue
-            if runs and runs[-1][0] == channel:  # one message for a run of one stream's frames
+        self._buffer = buffer[start:]
+        return frames
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        """The frames as runs: one (stream, bytes) for each run of one stream's frames (one
+        WebSocket message each, not one per frame)."""
+        runs: list[tuple[int, list[bytes]]] = []
+        for channel, payload in self.frames(data):
+            if runs and runs[-1][0] == channel:
                 runs[-1][1].append(payload)
             else:
                 runs.append((channel, [payload]))
-        self._buffer = buffer[start:]
         return [(channel, b"".join(parts)) for channel, parts in runs]
 
     @property

@@ -1,5 +1,5 @@
 """What a connect request (pods/log, pods/exec, pods/attach) says: its query read as the API
-server's parameter codec reads it. Pure.
+server's parameter codec reads it, and the container of the pod it addresses. Pure.
 
 The codec (apimachinery runtime.Convert_Slice_string_To_bool/_int64, used by the generated
 url.Values conversions of PodLogOptions, PodExecOptions, PodAttachOptions) looks at the first
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
@@ -49,4 +50,40 @@ def query_str(query: Query, name: str) -> str:
     return values[0] if values else ""
 
 
-__all__ = ["Query", "query_bool", "query_int", "query_str"]
+def _names(pod: Mapping[str, Any], field: str) -> list[str]:
+    return [str(c.get("name", "")) for c in (pod.get("spec") or {}).get(field) or []]
+
+
+def choose_container(pod: Mapping[str, Any], asked: str) -> str:
+    """The container a request addresses, as the API server's LogLocation and streamLocation
+    choose it: the one named (a container, init or ephemeral one), else the pod's only one."""
+    name = str((pod.get("metadata") or {}).get("name", ""))
+    containers = _names(pod, "containers")
+    init = _names(pod, "initContainers")
+    if asked:
+        if asked not in containers + init + _names(pod, "ephemeralContainers"):
+            raise ApiError(st.bad_request(f"container {asked} is not valid for pod {name}"))
+        return asked
+    if len(containers) == 1:
+        return containers[0]
+    if not containers:
+        raise ApiError(st.bad_request(f"a container name must be specified for pod {name}"))
+    message = (f"a container name must be specified for pod {name}, "
+               f"choose one of: [{' '.join(containers)}]")
+    if init:
+        message += f" or one of the init containers: [{' '.join(init)}]"
+    raise ApiError(st.bad_request(message))
+
+
+def container_spec(pod: Mapping[str, Any], container: str) -> Mapping[str, Any]:
+    """The spec of `container` (a container, init or ephemeral one); {} when there is none."""
+    spec = pod.get("spec") or {}
+    for field in ("containers", "initContainers", "ephemeralContainers"):
+        for entry in spec.get(field) or []:
+            if entry.get("name") == container:
+                return dict(entry)
+    return {}
+
+
+__all__ = ["Query", "choose_container", "container_spec", "query_bool", "query_int",
+           "query_str"]

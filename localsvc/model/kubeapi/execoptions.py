@@ -1,14 +1,13 @@
-"""PodExecOptions and PodAttachOptions from the query of a pods/exec or pods/attach request, and
-the container they address. Pure.
+"""PodExecOptions and PodAttachOptions from the query of a pods/exec or pods/attach request. Pure.
 
-The rules and texts are the API server's (pkg/registry/core/pod/strategy.go streamLocation: the
-default container, the BadRequest for several containers and none named, or an unknown one)
-and the kubelet's (at least one of stdin, stdout, stderr; a command for exec).
+The query codec and the container rule (strategy.go streamLocation, the same as pods/log's) are
+model/kubeapi/connectquery.py's; the rules and texts here are the kubelet's (at least one of
+stdin, stdout, stderr; a command for exec).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,31 +51,6 @@ def _streams(query: Query) -> StreamOptions:
     # With a TTY the terminal merges stderr into stdout: there is no separate stream.
     return StreamOptions(query_str(query, "container"), stdin, stdout,
                          stderr and not tty, tty)
-
-
-def container_names(pod: Mapping[str, Any], field: str) -> list[str]:
-    return [str(c.get("name", "")) for c in pod.get("spec", {}).get(field) or []]
-
-
-def choose_container(pod: Mapping[str, Any], asked: str) -> str:
-    """The container a request addresses: the one named, else the pod's only one."""
-    name = str(pod.get("metadata", {}).get("name", ""))
-    containers = container_names(pod, "containers")
-    init = container_names(pod, "initContainers")
-    ephemeral = container_names(pod, "ephemeralContainers")
-    if asked:
-        if asked not in containers + init + ephemeral:
-            raise ApiError(st.bad_request(f"container {asked} is not valid for pod {name}"))
-        return asked
-    if len(containers) == 1:
-        return containers[0]
-    if not containers:
-        raise ApiError(st.bad_request(f"a container name must be specified for pod {name}"))
-    message = (f"a container name must be specified for pod {name}, "
-               f"choose one of: [{' '.join(containers)}]")
-    if init:
-        message += f" or one of the init containers: [{' '.join(init)}]"
-    raise ApiError(st.bad_request(message))
 
 
 def container_not_found(container: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
+from localsvc.model.clock import rfc3339_seconds
 from localsvc.model.kubeapi.connectquery import Query, query_bool, query_int, query_str
 
 Obj = dict[str, Any]
@@ -48,22 +49,14 @@ class PodLogOptions:
         return None
 
 
-_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?"
-                      r"([Zz]|[+-]\d{2}:\d{2})")
-
-
 def parse_rfc3339(text: str) -> datetime:
     """metav1.Time from a query value (time.RFC3339; a fraction is accepted, as Go does)."""
-    match = _RFC3339.fullmatch(text)
-    if not match:
+    seconds = rfc3339_seconds(text)
+    if seconds is None:
         raise ApiError(st.bad_request(
             f'parsing time "{text}" as "2006-01-02T15:04:05Z07:00": cannot parse "{text}" as '
             f'an RFC 3339 time; write it like 2006-01-02T15:04:05Z'))
-    try:
-        stamp = text.upper().replace("Z", "+00:00")
-        return datetime.fromisoformat(stamp).astimezone(timezone.utc)
-    except ValueError as err:
-        raise ApiError(st.bad_request(f'parsing time "{text}": {err}')) from None
+    return datetime.fromtimestamp(seconds, timezone.utc)
 
 
 def parse_options(query: Query) -> PodLogOptions:
@@ -98,32 +91,6 @@ def validate(options: PodLogOptions, pod_name: str) -> None:
                                     NOT_POSITIVE))
     if errors:
         raise ApiError(st.invalid("PodLogOptions", "", pod_name, errors))
-
-
-def _names(containers: Any) -> list[str]:
-    return [str(c.get("name")) for c in containers or []]
-
-
-def choose_container(pod: Obj, requested: str) -> str:
-    """LogLocation: the named container (any kind), or the pod's only container."""
-    spec = pod.get("spec") or {}
-    name = (pod.get("metadata") or {}).get("name", "")
-    names = _names(spec.get("containers"))
-    if not requested:
-        if len(names) == 1:
-            return names[0]
-        if not names:
-            raise ApiError(st.bad_request(f"a container name must be specified for pod {name}"))
-        message = (f"a container name must be specified for pod {name}, "
-                   f"choose one of: [{' '.join(names)}]")
-        init = _names(spec.get("initContainers"))
-        if init:
-            message += f" or one of the init containers: [{' '.join(init)}]"
-        raise ApiError(st.bad_request(message))
-    every = names + _names(spec.get("initContainers")) + _names(spec.get("ephemeralContainers"))
-    if requested not in every:
-        raise ApiError(st.bad_request(f"container {requested} is not valid for pod {name}"))
-    return requested
 
 
 def _bare_id(container_id: Any) -> str:
@@ -207,7 +174,6 @@ class ByteBudget:
 __all__ = [
     "ByteBudget",
     "PodLogOptions",
-    "choose_container",
     "docker_container_id",
     "kubelet_timestamp",
     "parse_options",

@@ -20,15 +20,15 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from localsvc.model.kubeapi import channels as ch
-from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
-from localsvc.model.kubeapi.connectquery import Query
+from localsvc.model.kubeapi.connectquery import Query, choose_container
 from localsvc.model.kubeapi.execoptions import (StreamOptions, attach_options,
-                                                choose_container, container_not_found,
+                                                container_not_found,
                                                 exec_options, protocols_not_supported,
                                                 websocket_required)
 from localsvc.model.kubeapi.paths import Target
 from localsvc.node.controller import Controller
+from localsvc.node.kubeapi.connectcommon import pod_of
 from localsvc.node.kubeapi.dockerstream import DockerStream, DockerStreamError, open_stream
 from localsvc.node.kubeapi.execcleanup import end_leftover
 from localsvc.node.kubeapi.streamtarget import StreamTarget, running_container
@@ -59,10 +59,7 @@ def _query(request: web.Request) -> Query:
 
 async def _serve(controller: Controller, request: web.Request, target: Target,
                  options: StreamOptions, kind: str) -> web.StreamResponse:
-    namespace, name = target.namespace or "default", target.name or ""
-    pod = controller.objects.get(f"Pod/{namespace}/{name}")
-    if pod is None:
-        raise ApiError(st.not_found(st.GroupResource("pods"), name))
+    pod = pod_of(controller, target)
     container = choose_container(pod, options.container)
     ws = web.WebSocketResponse(protocols=ch.PROTOCOLS, heartbeat=None,
                                max_msg_size=MAX_MESSAGE, autoclose=False)

@@ -23,10 +23,10 @@ from aiohttp import web
 
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
+from localsvc.model.kubeapi.connectquery import choose_container
 from localsvc.model.kubeapi.logoptions import (
     ByteBudget,
     PodLogOptions,
-    choose_container,
     docker_container_id,
     kubelet_timestamp,
     parse_options,
@@ -35,10 +35,10 @@ from localsvc.model.kubeapi.logoptions import (
 from localsvc.model.kubeapi.paths import Target
 from localsvc.net.dockerlogframes import DockerLogDecoder
 from localsvc.node.controller import Controller
+from localsvc.node.kubeapi.connectcommon import pod_of
 
 log = logging.getLogger(__name__)
 
-PODS = st.GroupResource("pods")
 MAX_BUFFERED = 1024 * 1024  # bytes read from Docker and not yet written to the client
 CLIENT_CHECK_SECONDS = 0.5  # how often a quiet followed log looks whether its client left
 
@@ -260,9 +260,7 @@ async def serve(controller: Controller, request: web.Request,
     name = target.name or ""
     options = parse_options(_query(request))
     validate(options, name)
-    pod = controller.objects.get(f"Pod/{target.namespace}/{name}")
-    if pod is None:
-        raise ApiError(st.not_found(PODS, name))
+    pod = pod_of(controller, target)
     container = choose_container(pod, options.container)
     container_id = docker_container_id(pod, container, options.previous)
     kwargs = _docker_kwargs(options, time.time())
