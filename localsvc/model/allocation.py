@@ -37,12 +37,6 @@ def kubernetes_ip(cluster_range: str) -> str:
     return str(ipaddress.IPv4Network(cluster_range).network_address + KUBERNETES_OFFSET)
 
 
-def kubernetes_ip_beside(dns: str) -> str:
-    """The `kubernetes` Service's ClusterIP in the range whose kube-dns address is `dns` (both
-    sit at fixed offsets of the range's first address)."""
-    return str(ipaddress.IPv4Address(dns) - (DNS_OFFSET - KUBERNETES_OFFSET))
-
-
 @dataclass(frozen=True)
 class ServiceRequest:
     key: str  # "ns/name"

@@ -18,9 +18,10 @@ from dataclasses import replace
 from typing import Any
 
 from localsvc.errors import NotFound
-from localsvc.model.allocation import dns_ip
+from localsvc.model.allocation import dns_ip, kubernetes_ip
 from localsvc.model.defaults import with_defaults
 from localsvc.model.endpoints import PodView, service_env
+from localsvc.model.incluster import kubernetes_objects
 from localsvc.model.network import plan_for
 from localsvc.model.nodeobject import NODE_NAME
 from localsvc.model.objects import now_iso
@@ -83,6 +84,7 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
         self.cluster_range = str(plan.cluster_ip_range)
         self.gateway = plan.gateway
         self.dns_ip = dns_ip(self.cluster_range)
+        self.kubernetes_ip = kubernetes_ip(self.cluster_range)  # the `kubernetes` Service's
         self.started = now_iso()
         self.snapshot = Snapshot(cluster_domain=ctx.config.cluster_domain, dns_ip=self.dns_ip)
         self.svclb_errors: dict[str, str] = {}  # Service key -> why its forwarder is not running
@@ -101,6 +103,10 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
         # after every sync, see node/publish.py).
         self.objects = ObjectStore(self.state.resource_version, version_floor=_microseconds)
         self.objects.add_listener(self._count_version)
+        # The `kubernetes` Service's objects, made once (their inputs never change while the
+        # node runs).
+        self.kubernetes_objects = kubernetes_objects(self.kubernetes_ip, ctx.config.node_ip,
+                                                     self.started)
         # Events live in the store only (not in the state file: see node/events.py).
         self.recorder = EventRecorder(self.objects, NODE_NAME)
         self.service_events = ServiceEvents(self.recorder)

@@ -18,9 +18,7 @@ from functools import partial
 from typing import Any
 
 from localsvc.model import replicasets as rs
-from localsvc.model.allocation import kubernetes_ip_beside
 from localsvc.model.endpoints import SERVICE_NAME_LABEL
-from localsvc.model.incluster import kubernetes_objects
 from localsvc.model.objects import api_version_of
 from localsvc.model.nodeobject import NODE_NAME, default_service_account, node_object
 from localsvc.model.snapshot import ServiceInfo, Snapshot
@@ -133,6 +131,7 @@ class StorePublishing(ObjectViews):
     generation: int
     dns_ip: str
     started: str
+    kubernetes_objects: dict[str, Obj]  # the `kubernetes` Service's, made once
     objects: ObjectStore
     network: NetworkSync | None
     publisher: ObjectPublisher
@@ -200,11 +199,9 @@ class StorePublishing(ObjectViews):
         """The `kubernetes` Service of default (the API server's in a cluster) with its
         Endpoints and EndpointSlice, leading to the node's API: published as objects of the
         store, so DNS and the dataplane serve it as they serve any Service."""
-        cluster_ip, node_ip = kubernetes_ip_beside(self.dns_ip), self.ctx.config.node_ip
-        made = kubernetes_objects(cluster_ip, node_ip, self.started)
         return self.publisher.publish("kubernetes", {
-            key: ((cluster_ip, node_ip, self.started), partial(_same, obj))
-            for key, obj in made.items()})
+            key: (self.started, partial(_same, obj))
+            for key, obj in self.kubernetes_objects.items()})
 
     def _publish_derived(self, found: dict[str, list[str]]) -> list[WatchEvent]:
         """Endpoints, EndpointSlices and Namespaces: all of them when the stored objects,
