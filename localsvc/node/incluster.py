@@ -1,37 +1,20 @@
-"""The node's side of the API from inside pods: the ApiAccess the pod plans use (the CA read once
-from the state volume, tokens signed with the environment's key) and the check of a pod's
-bearer token by the API's middleware."""
+"""The node's side of the API from inside pods: the ApiAccess the pod plans use (the environment's
+CA as node/main.py read it once the PKI child ended, tokens signed with the environment's key)
+and the check of a pod's bearer token by the API's middleware."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from localsvc.model.allocation import kubernetes_ip
 from localsvc.model.incluster import ApiAccess, master_service_env
 from localsvc.model.network import plan_for
-from localsvc.model.nodeconfig import CA_CERT_FILE, PKI_DIR, NodeConfig
-from localsvc.model.podplan import ConfigError
+from localsvc.model.nodeconfig import NodeConfig
 from localsvc.model.satoken import TokenSubject, mint, signing_key, verify
 
 Obj = dict[str, Any]
-_ca_cache: dict[Path, bytes] = {}
-
-
-def _ca(config: NodeConfig) -> bytes:
-    """The environment's CA certificate (made by node/main.py before the API serves; a pod
-    adopted while it is being made on a first start waits for it)."""
-    path = config.state_dir / PKI_DIR / CA_CERT_FILE
-    cached = _ca_cache.get(path)
-    if cached is None:
-        try:
-            cached = path.read_bytes()  # once per node process: a small file in the state volume
-        except FileNotFoundError:
-            raise ConfigError("the environment's CA certificate is not made yet") from None
-        _ca_cache[path] = cached
-    return cached
 
 
 def _issued_at(pod: Obj) -> int:
@@ -43,10 +26,9 @@ def _issued_at(pod: Obj) -> int:
         return 0
 
 
-def api_access(config: NodeConfig,
+def api_access(config: NodeConfig, ca_crt: bytes,
                service_accounts: Callable[[str, str], Obj | None]) -> ApiAccess:
-    """What a pod plan needs for the API from inside the pod (raises ConfigError while the CA
-    is not made)."""
+    """What a pod plan needs for the API from inside the pod."""
     key = signing_key(config.token)
     cluster_ip = kubernetes_ip(str(plan_for(config.subnet).cluster_ip_range))
 
@@ -57,7 +39,7 @@ def api_access(config: NodeConfig,
             service_account_uid=account_uid, pod=str(meta.get("name") or ""),
             pod_uid=str(meta.get("uid") or "")), _issued_at(pod))
 
-    return ApiAccess(env=master_service_env(cluster_ip), ca_crt=_ca(config), token=token,
+    return ApiAccess(env=master_service_env(cluster_ip), ca_crt=ca_crt, token=token,
                      service_accounts=service_accounts)
 
 

@@ -15,7 +15,7 @@ from localsvc.dns.server import DnsServer
 from localsvc.model.allocation import dns_ip, kubernetes_ip
 from localsvc.model.network import plan_for
 from localsvc.net.dataplane import make_dataplane
-from localsvc.model.nodeconfig import IN_CLUSTER_API_PORT, PKI_DIR, NodeConfig
+from localsvc.model.nodeconfig import CA_CERT_FILE, IN_CLUSTER_API_PORT, PKI_DIR, NodeConfig
 from localsvc.node.context import NodeContext
 from localsvc.node.controller import Controller
 from localsvc.node.network import NetworkSync
@@ -31,36 +31,39 @@ async def serve(config: NodeConfig) -> None:
     loop = asyncio.get_running_loop()
     # Docker calls run in threads; pods start in parallel, so allow more than the default.
     loop.set_default_executor(ThreadPoolExecutor(max_workers=24, thread_name_prefix="docker"))
-    ctx = NodeContext(config=config, docker=connect())
     log = logging.getLogger("localsvc.node")
+    # The environment's CA and serving certificate, made once and kept in the state volume
+    # (a replaced node keeps them): the host pins the CA, so the token only travels over TLS.
+    # A child process checks and makes them (~0.15 s) while the network is set up: `cryptography`
+    # never stays resident in the node. The pods are adopted only once it ended: every pod plan
+    # carries the CA as it is then (a CA near expiry is replaced by the child).
+    pki_dir = config.state_dir / PKI_DIR
     cluster_range = str(plan_for(config.subnet).cluster_ip_range)
+    pki = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "localsvc.runtime.pki", str(pki_dir), config.env,
+        config.node_ip, kubernetes_ip(cluster_range), config.cluster_domain)
+    docker_client = connect()
     dataplane = await make_dataplane(config.proxy_mode, "eth0", cluster_range)
     log.info("service proxy: %s", type(dataplane).__name__)
     # Port 53 on the node's IP and on kube-dns's ClusterIP, each bound on its own so that
     # replies leave from the address the pod asked.
     dns = DnsServer([config.node_ip, dns_ip(cluster_range)], 53)
-    if "Docker Desktop" not in str(ctx.docker.info().get("OperatingSystem", "")):
+    if "Docker Desktop" not in str(docker_client.info().get("OperatingSystem", "")):
         # Linux engines: host.docker.internal is the host's address on the bridge (Docker
         # Desktop's resolver knows the name itself).
         dns.static_hosts["host.docker.internal"] = plan_for(config.subnet).gateway
     await dns.start()
     network = NetworkSync(dataplane, dns)
+    if await pki.wait() != 0:
+        raise SystemExit(f"making the environment's certificates in {pki_dir} failed")
+    ctx = NodeContext(config=config, docker=docker_client,
+                      ca_crt=(pki_dir / CA_CERT_FILE).read_bytes())
     controller = Controller(ctx, Store(config.state_dir), network)
     app = make_app(controller, config.token, config.env)
     reaper = Reaper(ctx.docker, config.env, config.image, config.state_dir)
     reaper.add_routes(app)
     spawn(reaper.run(), name="reaper")
-    # The environment's CA and serving certificate, made once and kept in the state volume
-    # (a replaced node keeps them): the host pins the CA, so the token only travels over TLS.
-    # A child process checks and makes them while the pods are adopted: `cryptography` never
-    # stays resident in the node.
-    pki_dir = config.state_dir / PKI_DIR
-    pki = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "localsvc.runtime.pki", str(pki_dir), config.env,
-        config.node_ip, kubernetes_ip(cluster_range), config.cluster_domain)
     await controller.adopt()
-    if await pki.wait() != 0:
-        raise SystemExit(f"making the environment's certificates in {pki_dir} failed")
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     tls = ssl_server_context(pki_dir)

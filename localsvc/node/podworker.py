@@ -201,8 +201,9 @@ class PodWorker:
                 pod_ip=self.state.pod_ip,
                 node_ip=self.ctx.config.node_ip,
                 service_env=self.service_env(self.ref.namespace),
-                api_access=api_access(
-                    self.ctx.config, lambda ns, n: self.lookup("ServiceAccount", ns, n)),
+                api_access=None if self.ctx.ca_crt is None else api_access(
+                    self.ctx.config, self.ctx.ca_crt,
+                    lambda ns, n: self.lookup("ServiceAccount", ns, n)),
             )
         except ConfigError as err:
             return None, str(err)

@@ -8,13 +8,18 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from localsvc.errors import ManifestError
 from localsvc.model.satoken import TokenSubject, mint, signing_key
 from localsvc.node.server import make_app
-from tests.unit.node_builders import controller, manifests, service
+from localsvc.node.context import NodeContext
+from localsvc.node.controller import Controller
+from localsvc.node.podworker import PodWorker
+from localsvc.node.store import PodRecord, Store
+from tests.unit.node_builders import config, controller, manifests, service
 
 Obj = dict[str, Any]
 KEY = "Service/default/kubernetes"
@@ -113,3 +118,18 @@ def test_a_token_bound_to_a_pod_that_is_gone_is_refused(tmp_path: Path) -> None:
     assert _statuses(node, gone, path) == [401]
     unbound = mint(key, TokenSubject("default", "default"), 1)  # no pod claim: not bound
     assert _statuses(node, unbound, path) == [200]
+
+
+def test_a_pods_plan_carries_the_ca_the_node_was_handed(tmp_path: Path) -> None:
+    """The CA read by node/main.py once the PKI child ended (it may have renewed it), never a
+    first read kept for the process's life (or a plan failing while the file is not made)."""
+    client = docker.DockerClient(base_url="unix:///var/run/docker.sock")  # (never called)
+    pod = {"metadata": {"name": "web", "namespace": "default", "uid": "uid-1",
+                        "creationTimestamp": "2026-01-01T00:00:00Z"},
+           "spec": {"containers": [{"name": "app", "image": "demo:1"}]}}
+    for ca in (b"FIRST CA", b"RENEWED CA"):
+        node = Controller(NodeContext(config(tmp_path), client, ca_crt=ca), Store(tmp_path))
+        worker = PodWorker(node.ctx, PodRecord(pod), node.lookup, node.mark_dirty)
+        plan, error = worker._plan()
+        assert error == "" and plan is not None
+        assert plan.volumes[0].files["ca.crt"] == ca
