@@ -67,11 +67,9 @@ class PodEvents:
     def failed(self, container: str, init: bool, error: str) -> None:
         self._record(ev.WARNING, "Failed", f"Error: {error}", container, init)
 
-    def killing(self, container: str, reason: str = "") -> None:
-        """Stopping a container: a failed liveness or startup probe, or the pod going."""
-        lowered = reason.lower()
-        kind = next((k for k in ("liveness", "startup") if lowered.startswith(k)), "")
-        message = (f"Container {container} failed {kind} probe, will be restarted" if kind
+    def killing(self, container: str, probe: str = "") -> None:
+        """Stopping a container: its `probe` ("liveness", "startup") failed, or the pod goes."""
+        message = (f"Container {container} failed {probe} probe, will be restarted" if probe
                    else f"Stopping container {container}")
         self._record(ev.NORMAL, "Killing", message, container)
 
@@ -79,9 +77,10 @@ class PodEvents:
         reason, message = ev.back_off(container, self.name, self.namespace, self.uid)
         self._record(ev.WARNING, reason, message, container, init)
 
-    def unhealthy(self, container: str, message: str) -> None:
-        """A probe failed: `message` as the prober words it ("Readiness probe failed: ...")."""
-        self._record(ev.WARNING, "Unhealthy", message, container)
+    def unhealthy(self, container: str, probe: str, output: str) -> None:
+        """A `probe` ("readiness", "liveness", "startup") failed, saying `output`."""
+        self._record(ev.WARNING, "Unhealthy", f"{probe.capitalize()} probe failed: {output}",
+                     container)
 
 
 def _duration(seconds: float) -> str:

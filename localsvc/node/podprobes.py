@@ -10,6 +10,7 @@ executor that the pod lifecycle uses.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,22 +18,40 @@ from typing import Any
 from localsvc.model.kubelet import probe_failed
 from localsvc.node.execprobe import ContainerExecProbes, ExecOutcome, node_runner
 from localsvc.node.podstate import ContainerState
-from localsvc.node.prober import ContainerProber
+from localsvc.node.prober import ContainerProber, ProbeResult
 from localsvc.tasks import spawn
 
 PROBE_KINDS = ("readinessProbe", "livenessProbe", "startupProbe")
 
 
+def exec_result(outcome: ExecOutcome, command: list[str], timeout: float) -> ProbeResult:
+    """An exec probe's attempt: its message for the pod's Ready condition, and its output as
+    the kubelet's Unhealthy event says it (pkg/probe/exec: the command's output; a timeout is
+    the runtime's `command "..." timed out`). What the kubelet never meets (the output cap, a
+    command that could not be ended) is said in localsvc's words."""
+    message = outcome.message(command, timeout)
+    if outcome.kind == "exited":
+        output = outcome.output
+    elif outcome.kind == "timeout":
+        output = f"command {json.dumps(' '.join(command))} timed out"  # Go's %q
+    else:
+        output = message
+    return ProbeResult(outcome.verdict, message, output)
+
+
 class PodProbes:
     def __init__(self, docker_api: Any, pod: str, on_change: Callable[[], None],
                  wake: Callable[[], None],
-                 on_unhealthy: Callable[[str, str], None] = lambda name, message: None):
+                 on_unhealthy: Callable[[str, str, str], None] = lambda name, kind, output: None):
         self.docker_api = docker_api
         self.pod = pod  # namespace/name, for task names
         self.on_change = on_change
         self.wake = wake  # the pod worker's: a container is marked to be killed
-        self.on_unhealthy = on_unhealthy  # (container name, message): a probe failed
+        self.on_unhealthy = on_unhealthy  # (container name, probe kind, output): it failed
         self._probers: dict[str, tuple[str, asyncio.Task[Any]]] = {}  # name -> (id, task)
+        # Container name -> the kind of probe ("liveness", "startup") that marked it to be
+        # killed, for the kubelet's Killing event (the Kill action carries the reason only).
+        self._killed_by: dict[str, str] = {}
 
     def ensure(self, c: ContainerState, spec: dict[str, Any], pod_ip: str) -> None:
         """Run the probes of `c` if it is running (once per container instance); stop them if
@@ -59,34 +78,29 @@ class PodProbes:
                 c.ready = c.state == "running" and ready
                 self.on_change()
 
-        def on_kill(reason: str) -> None:
+        def on_kill(kind: str, reason: str) -> None:
             if probe_failed(c, container_id, reason):
+                self._killed_by[c.name] = kind
                 self.wake()
 
         exec_probes = ContainerExecProbes(self.docker_api, container_id)
-        # The last outcome of each exec probe command: its output is what the kubelet's
-        # Unhealthy event says ("Readiness probe failed: <output>"), where the pod's condition
-        # says which command exited how.
-        outcomes: dict[tuple[str, ...], ExecOutcome] = {}
 
-        async def exec_fn(command: list[str], timeout: float) -> tuple[bool | None, str]:
+        async def exec_fn(command: list[str], timeout: float) -> ProbeResult:
             outcome = await node_runner().run(exec_probes, command, timeout)
-            outcomes[tuple(command)] = outcome
-            return outcome.verdict, outcome.message(command, timeout)
+            return exec_result(outcome, command, timeout)
 
-        def on_failure(probe: dict[str, Any], message: str) -> None:
-            if c.container_id != container_id:  # a late verdict on an older instance
-                return
-            command = tuple(str(part) for part in (probe.get("exec") or {}).get("command") or ())
-            outcome = outcomes.get(command) if command else None
-            if outcome is not None and outcome.kind == "exited":
-                message = f"{message.split(' probe failed: ')[0]} probe failed: {outcome.output}"
-            self.on_unhealthy(c.name, message)
+        def on_failure(kind: str, output: str) -> None:
+            if c.container_id == container_id:  # not a late verdict on an older instance
+                self.on_unhealthy(c.name, kind, output)
 
         prober = ContainerProber(spec, pod_ip, c.started_at or time.time(), exec_fn, on_ready,
                                  on_kill, on_failure)
         task = spawn(prober.run(), name=f"probe {self.pod}/{c.name}")
         self._probers[c.name] = (container_id, task)
+
+    def killed_by(self, name: str) -> str:
+        """The kind of probe that had container `name` killed ("" when none did); asked once."""
+        return self._killed_by.pop(name, "")
 
     def cancel_all(self) -> None:
         """Stop every prober (the pod is going). An exec probe's thread still in flight ends by

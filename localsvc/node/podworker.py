@@ -21,10 +21,10 @@ import docker.errors
 
 from localsvc.model import kubelet
 from localsvc.model.kubelet import KubeletSpec
+from localsvc.model.incluster import ApiAccess
 from localsvc.model.kubelet_adopt import DiscardLeftovers, apply_adoption, decide_adoption
 from localsvc.model.podplan import ConfigError, ContainerPlan, PodPlan, plan_pod, resolv_conf
 from localsvc.node.context import NodeContext
-from localsvc.node.incluster import api_access
 from localsvc.node.events import EventRecorder
 from localsvc.node.podevents import PodEvents
 from localsvc.node.podstate import (
@@ -56,8 +56,10 @@ class PodWorker:
         service_env: Callable[[str], dict[str, str]] = lambda namespace: {},
         dns_ip: str = "",
         recorder: EventRecorder | None = None,
+        api_access: ApiAccess | None = None,  # the node's one (node/incluster.py); None: none
     ):
         self.ctx = ctx
+        self.api_access = api_access
         self.record = record
         self.service_env = service_env
         self.dns_ip = dns_ip
@@ -201,9 +203,7 @@ class PodWorker:
                 pod_ip=self.state.pod_ip,
                 node_ip=self.ctx.config.node_ip,
                 service_env=self.service_env(self.ref.namespace),
-                api_access=None if self.ctx.ca_crt is None else api_access(
-                    self.ctx.config, self.ctx.ca_crt,
-                    lambda ns, n: self.lookup("ServiceAccount", ns, n)),
+                api_access=self.api_access,
             )
         except ConfigError as err:
             return None, str(err)

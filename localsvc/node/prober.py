@@ -3,7 +3,9 @@
 `probe_once` performs one attempt (httpGet, tcpSocket, exec) and says whether it passed;
 `ContainerProber` runs a container's probes on their schedules with their thresholds and reports
 changes through callbacks (`on_ready` gets the failure message too, which the pod shows in its
-Ready condition). It never touches Docker objects itself except through `exec_fn`.
+Ready condition; `on_failure` gets each failure's kind and the probe's output, which the
+kubelet's Unhealthy event says). It never touches Docker objects itself except through
+`exec_fn`.
 """
 
 from __future__ import annotations
@@ -13,15 +15,29 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from localsvc.model.ports import container_port
 
 log = logging.getLogger("localsvc.prober")
 Obj = dict[str, Any]
-# (command, timeout) -> (passed, message when it did not), passed None when the command could
-# not be run at all because the node was busy: see localsvc.node.execprobe
-ExecFn = Callable[[list[str], float], Awaitable[tuple[bool | None, str]]]
+
+
+class ProbeResult(NamedTuple):
+    """One attempt. `passed` None: not run (the node was busy: see localsvc.node.execprobe)."""
+
+    passed: bool | None
+    message: str = ""  # why it did not pass, as the pod's Ready condition says it
+    output: str = ""  # the probe's output, as the kubelet's Unhealthy event says it
+
+
+def failed(message: str) -> ProbeResult:
+    """A failure whose output is its message (http, tcp: the kubelet prints its error)."""
+    return ProbeResult(False, message, message)
+
+
+# (command, timeout) -> the attempt's result
+ExecFn = Callable[[list[str], float], Awaitable[ProbeResult]]
 
 
 @dataclass(frozen=True)
@@ -50,7 +66,7 @@ def resolve_port(port: Any, container: Obj) -> int:
     raise ValueError(f'port "{port}" is not a named port of container {container.get("name")}')
 
 
-async def _http_get(ip: str, port: int, spec: Obj, timeout: float) -> tuple[bool, str]:
+async def _http_get(ip: str, port: int, spec: Obj, timeout: float) -> ProbeResult:
     path = spec.get("path") or "/"
     if not path.startswith("/"):
         # The kubelet builds a URL from the path, and Go's URL formatting adds the leading slash:
@@ -74,36 +90,37 @@ async def _http_get(ip: str, port: int, spec: Obj, timeout: float) -> tuple[bool
         writer.close()
     parts = line.decode(errors="replace").split()
     if len(parts) < 2 or not parts[1].isdigit():
-        return False, f"bad HTTP response {line[:60]!r}"
+        return failed(f"bad HTTP response {line[:60]!r}")
     code = int(parts[1])
-    return 200 <= code < 400, f"HTTP probe failed with statuscode: {code}"
+    if 200 <= code < 400:
+        return ProbeResult(True)
+    return failed(f"HTTP probe failed with statuscode: {code}")
 
 
-async def probe_once(
-    probe: Obj, container: Obj, ip: str, exec_fn: ExecFn
-) -> tuple[bool | None, str]:
-    """One attempt of a probe: (passed, message when it did not). None: no result, the node
-    could not run it (the kubelet likewise throws away a probe that errs inside itself)."""
+async def probe_once(probe: Obj, container: Obj, ip: str, exec_fn: ExecFn) -> ProbeResult:
+    """One attempt of a probe: (passed, message and output when it did not). Passed None: no
+    result, the node could not run it (the kubelet likewise throws away a probe that errs
+    inside itself)."""
     settings = ProbeSettings.of(probe)
     try:
         if "httpGet" in probe:
             spec = probe["httpGet"]
             if (spec.get("scheme") or "HTTP").upper() != "HTTP":
-                return False, "only scheme HTTP is supported by localsvc probes"
+                return failed("only scheme HTTP is supported by localsvc probes")
             port = resolve_port(spec["port"], container)
             return await _http_get(spec.get("host") or ip, port, spec, settings.timeout)
         if "tcpSocket" in probe:
             port = resolve_port(probe["tcpSocket"]["port"], container)
             _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), settings.timeout)
             writer.close()
-            return True, ""
+            return ProbeResult(True)
         if "exec" in probe:
             return await exec_fn([str(c) for c in probe["exec"]["command"]], settings.timeout)
-        return False, "grpc probes are not supported by localsvc"
+        return failed("grpc probes are not supported by localsvc")
     except TimeoutError:
-        return False, f"timeout after {settings.timeout:g}s"
+        return failed(f"timeout after {settings.timeout:g}s")
     except (OSError, ValueError) as err:
-        return False, str(err) or type(err).__name__
+        return failed(str(err) or type(err).__name__)
 
 
 class ContainerProber:
@@ -111,7 +128,8 @@ class ContainerProber:
 
     Readiness starts False (True when there is no readiness probe); nothing but the startup probe
     runs until it has passed. A liveness or startup probe failing `failureThreshold` times in a
-    row calls `on_kill` once; the container is then restarted and gets a new prober.
+    row calls `on_kill` once (its kind, and why for the log); the container is then restarted
+    and gets a new prober.
     """
 
     def __init__(
@@ -121,8 +139,8 @@ class ContainerProber:
         started_at: float,
         exec_fn: ExecFn,
         on_ready: Callable[[bool, str], None],
-        on_kill: Callable[[str], None],
-        on_failure: Callable[[Obj, str], None] = lambda probe, message: None,
+        on_kill: Callable[[str, str], None],
+        on_failure: Callable[[str, str], None] = lambda kind, output: None,
     ):
         self.container = container
         self.ip = ip
@@ -130,8 +148,8 @@ class ContainerProber:
         self.exec_fn = exec_fn
         self.on_ready = on_ready
         self.on_kill = on_kill
-        # Every failed probe (the probe, "<Kind> probe failed: <why>"): the kubelet's Unhealthy
-        # event is recorded per failure, not only when the verdict changes.
+        # Every failed probe (its kind: "readiness", "liveness", "startup"; its output): the
+        # kubelet's Unhealthy event is recorded per failure, not only when the verdict changes.
         self.on_failure = on_failure
 
     async def run(self) -> None:
@@ -156,7 +174,7 @@ class ContainerProber:
         state: bool | None = None
         while True:
             began = time.monotonic()
-            ok, message = await probe_once(probe, self.container, self.ip, self.exec_fn)
+            ok, message, output = await probe_once(probe, self.container, self.ip, self.exec_fn)
             if ok is None:
                 # No result: counts neither way, so a busy node never restarts a container.
                 # A readiness probe not yet reported says why the container is not ready.
@@ -169,7 +187,7 @@ class ContainerProber:
                 successes, failures = successes + 1, 0
             else:
                 successes, failures = 0, failures + 1
-                self.on_failure(probe, f"{kind.capitalize()} probe failed: {message}")
+                self.on_failure(kind, output)
             if kind == "readiness":
                 if ok and successes >= settings.success_threshold and state is not True:
                     state = True
@@ -184,6 +202,6 @@ class ContainerProber:
             elif not ok and failures >= settings.failure_threshold:
                 log.info("%s probe of %s failed %d times: %s", kind, self.container.get("name"),
                          failures, message)
-                self.on_kill(f"{kind.capitalize()} probe failed: {message}")
+                self.on_kill(kind, f"{kind.capitalize()} probe failed: {message}")
                 return False
             await asyncio.sleep(max(0.0, settings.period - (time.monotonic() - began)))

@@ -186,7 +186,7 @@ def test_kubelet_messages() -> None:
     pod.scheduled()
     pod.pulled("app", False, "demo:1", False, 0.0)
     pod.pulled("app", False, "demo:2", True, 1.25)
-    pod.killing("app", "Liveness probe failed: boom")
+    pod.killing("app", "liveness")
     pod.killing("app")
     pod.pull_failed("app", False, "gone:1", True, "")
     messages = {(e["reason"], e["message"], e["source"]["component"])

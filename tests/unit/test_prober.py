@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from localsvc.node import prober
-from localsvc.node.prober import ContainerProber, ProbeSettings, probe_once, resolve_port
+from localsvc.node.prober import ContainerProber, ProbeResult, ProbeSettings, probe_once, resolve_port
 
 Obj = dict[str, Any]
 pytestmark = pytest.mark.timeout(10)
 
 
-async def no_exec(command: list[str], timeout: float) -> tuple[bool, str]:
+async def no_exec(command: list[str], timeout: float) -> ProbeResult:
     raise AssertionError("exec_fn must not be called")
 
 
@@ -92,11 +92,11 @@ def test_resolve_port_unknown_name() -> None:
     [(200, True), (204, True), (302, True), (399, True), (400, False), (404, False), (500, False)],
 )
 def test_http_get_status(status: int, passed: bool) -> None:
-    async def main() -> tuple[bool | None, str]:
+    async def main() -> ProbeResult:
         async with http_server([status], []) as port:
             return await probe_once({"httpGet": {"port": port, "path": "/healthz"}}, CONTAINER, "127.0.0.1", no_exec)
 
-    ok, message = asyncio.run(main())
+    ok, message, _ = asyncio.run(main())
     assert ok is passed
     if not passed:
         assert message == f"HTTP probe failed with statuscode: {status}"
@@ -105,14 +105,14 @@ def test_http_get_status(status: int, passed: bool) -> None:
 def test_http_get_200_then_500_with_named_port_and_headers() -> None:
     requests: list[bytes] = []
 
-    async def main() -> list[tuple[bool | None, str]]:
+    async def main() -> list[ProbeResult]:
         async with http_server([200, 500], requests) as port:
             probe = {"httpGet": {"port": "http", "path": "/ready?x=1",
                                  "httpHeaders": [{"name": "X-Probe", "value": "yes"}]}}
             return [await probe_once(probe, with_port(port), "127.0.0.1", no_exec) for _ in range(2)]
 
     results = asyncio.run(main())
-    assert [ok for ok, _ in results] == [True, False]
+    assert [ok for ok, _, _ in results] == [True, False]
     assert results[1][1] == "HTTP probe failed with statuscode: 500"
     head = requests[0].decode()
     assert head.startswith("GET /ready?x=1 HTTP/1.1\r\n")
@@ -124,7 +124,7 @@ def test_http_get_200_then_500_with_named_port_and_headers() -> None:
 def test_http_get_path_without_leading_slash_is_sent_with_one() -> None:
     requests: list[bytes] = []
 
-    async def main() -> tuple[bool | None, str]:
+    async def main() -> ProbeResult:
         async with http_server([200], requests) as port:
             return await probe_once({"httpGet": {"port": port, "path": "healthz"}}, CONTAINER,
                                     "127.0.0.1", no_exec)
@@ -136,7 +136,7 @@ def test_http_get_path_without_leading_slash_is_sent_with_one() -> None:
 def test_http_get_custom_host_header_replaces_the_default() -> None:
     requests: list[bytes] = []
 
-    async def main() -> tuple[bool | None, str]:
+    async def main() -> ProbeResult:
         async with http_server([200], requests) as port:
             probe = {"httpGet": {"port": port, "httpHeaders": [{"name": "Host", "value": "api.local"}]}}
             return await probe_once(probe, CONTAINER, "127.0.0.1", no_exec)
@@ -161,7 +161,7 @@ def test_http_get_lowercase_host_header_replaces_the_default() -> None:
 
 
 def test_http_get_explicit_host_field_is_dialled() -> None:
-    async def main() -> tuple[bool | None, str]:
+    async def main() -> ProbeResult:
         async with http_server([200], []) as port:
             return await probe_once({"httpGet": {"host": "127.0.0.1", "port": port}}, CONTAINER, "10.255.255.1",
                                     no_exec)
@@ -179,18 +179,18 @@ def test_http_get_explicit_host_field_is_dialled() -> None:
     ],
 )
 def test_unsupported_or_invalid_probes_fail(probe: Obj, fragment: str) -> None:
-    ok, message = asyncio.run(probe_once(probe, CONTAINER, "127.0.0.1", no_exec))
+    ok, message, _ = asyncio.run(probe_once(probe, CONTAINER, "127.0.0.1", no_exec))
     assert not ok
     assert fragment in message
 
 
 def test_http_get_connection_refused() -> None:
-    ok, message = asyncio.run(probe_once({"httpGet": {"port": closed_port()}}, CONTAINER, "127.0.0.1", no_exec))
+    ok, message, _ = asyncio.run(probe_once({"httpGet": {"port": closed_port()}}, CONTAINER, "127.0.0.1", no_exec))
     assert not ok and message
 
 
 def test_http_get_bad_response() -> None:
-    async def main() -> tuple[bool | None, str]:
+    async def main() -> ProbeResult:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await reader.readuntil(b"\r\n\r\n")
             writer.write(b"garbage\r\n")
@@ -203,18 +203,18 @@ def test_http_get_bad_response() -> None:
         finally:
             server.close()
 
-    ok, message = asyncio.run(main())
+    ok, message, _ = asyncio.run(main())
     assert not ok and message.startswith("bad HTTP response")
 
 
 def test_http_get_timeout() -> None:
-    async def main() -> tuple[bool | None, str]:
+    async def main() -> ProbeResult:
         async with http_server([200], [], respond=False) as port:
             return await probe_once({"httpGet": {"port": port}, "timeoutSeconds": 0.2}, CONTAINER, "127.0.0.1",
                                     no_exec)
 
     began = time.monotonic()
-    ok, message = asyncio.run(main())
+    ok, message, _ = asyncio.run(main())
     assert (ok, message) == (False, "timeout after 0.2s")
     assert time.monotonic() - began < 1.5
 
@@ -224,7 +224,7 @@ def test_http_get_timeout() -> None:
 
 @pytest.mark.parametrize("named", [False, True])
 def test_tcp_socket_open_and_closed(named: bool) -> None:
-    async def main() -> tuple[tuple[bool | None, str], tuple[bool | None, str]]:
+    async def main() -> tuple[ProbeResult, ProbeResult]:
         server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
         try:
             port = server.sockets[0].getsockname()[1]
@@ -237,18 +237,19 @@ def test_tcp_socket_open_and_closed(named: bool) -> None:
         probe = {"tcpSocket": {"port": "http" if named else gone}}
         return open_, await probe_once(probe, with_port(gone), "127.0.0.1", no_exec)
 
-    (ok_open, _), (ok_closed, message) = asyncio.run(main())
+    (ok_open, _, _), (ok_closed, message, _) = asyncio.run(main())
     assert ok_open is True
     assert ok_closed is False and message
 
 
-@pytest.mark.parametrize(("answer"), [(True, ""), (False, "command 'cat' exited with 1")])
-def test_exec(answer: tuple[bool, str]) -> None:
+@pytest.mark.parametrize(("answer"), [ProbeResult(True),
+                                      ProbeResult(False, "command 'cat' exited with 1", "no")])
+def test_exec(answer: ProbeResult) -> None:
     """The command (as strings) and the timeout go to exec_fn; its verdict and message are the
     attempt's."""
     calls: list[tuple[list[str], float]] = []
 
-    async def exec_fn(command: list[str], timeout: float) -> tuple[bool, str]:
+    async def exec_fn(command: list[str], timeout: float) -> ProbeResult:
         calls.append((command, timeout))
         return answer
 
@@ -263,20 +264,20 @@ def test_exec(answer: tuple[bool, str]) -> None:
      (OSError(), "OSError")],
 )
 def test_exec_errors(error: Exception, expected: str) -> None:
-    async def exec_fn(command: list[str], timeout: float) -> tuple[bool, str]:
+    async def exec_fn(command: list[str], timeout: float) -> ProbeResult:
         raise error
 
     assert asyncio.run(probe_once({"exec": {"command": ["true"]}}, CONTAINER, "127.0.0.1", exec_fn)) == (
-        False, expected)
+        False, expected, expected)
 
 
 def test_exec_timeout_is_a_failure() -> None:
-    async def exec_fn(command: list[str], timeout: float) -> tuple[bool, str]:
+    async def exec_fn(command: list[str], timeout: float) -> ProbeResult:
         await asyncio.wait_for(asyncio.sleep(5), timeout)
-        return True, ""
+        return ProbeResult(True)
 
     probe = {"exec": {"command": ["sleep", "5"]}, "timeoutSeconds": 0.1}
-    assert asyncio.run(probe_once(probe, CONTAINER, "127.0.0.1", exec_fn)) == (False, "timeout after 0.1s")
+    assert asyncio.run(probe_once(probe, CONTAINER, "127.0.0.1", exec_fn))[:2] == (False, "timeout after 0.1s")
 
 
 # ---- ContainerProber ---------------------------------------------------------------------------
@@ -291,7 +292,7 @@ class Script:
         self.done = asyncio.Event()
         self.calls: list[str] = []
 
-    async def __call__(self, probe: Obj, container: Obj, ip: str, exec_fn: Any) -> tuple[bool | None, str]:
+    async def __call__(self, probe: Obj, container: Obj, ip: str, exec_fn: Any) -> ProbeResult:
         kind = probe["exec"]["command"][0]
         self.calls.append(kind)
         script = self.scripts[kind]
@@ -299,7 +300,7 @@ class Script:
             if not any(self.scripts.values()):
                 self.done.set()
             await asyncio.Event().wait()
-        return script.pop(0), f"{kind} said no"
+        return ProbeResult(script.pop(0), f"{kind} said no", f"{kind}'s output")
 
 
 def probe_of(kind: str, **settings: Any) -> Obj:
@@ -329,7 +330,7 @@ def run_prober(
 
     async def main() -> None:
         p = ContainerProber(container, "127.0.0.1", time.time() - 100 if started_at is None else started_at,
-                            no_exec, lambda r, m: ready.append(r), kills.append)
+                            no_exec, lambda r, m: ready.append(r), lambda kind, why: kills.append(why))
         task = asyncio.ensure_future(p.run())
         done = asyncio.ensure_future(script.done.wait())
         await asyncio.wait_for(asyncio.wait({task, done}, return_when=asyncio.FIRST_COMPLETED), 1.5)
@@ -494,9 +495,9 @@ def test_real_probe_once_through_the_prober(monkeypatch: pytest.MonkeyPatch, fas
     messages: list[str] = []
     codes = [1, 0, 0]
 
-    async def exec_fn(command: list[str], timeout: float) -> tuple[bool, str]:
+    async def exec_fn(command: list[str], timeout: float) -> ProbeResult:
         code = codes.pop(0) if codes else 0
-        return code == 0, f"exited with {code}"
+        return ProbeResult(code == 0, f"exited with {code}")
 
     async def main() -> None:
         container = {"name": "c", "readinessProbe": {"exec": {"command": ["check"]}, "periodSeconds": 1}}
@@ -504,7 +505,7 @@ def test_real_probe_once_through_the_prober(monkeypatch: pytest.MonkeyPatch, fas
             ready.append(ok)
             messages.append(message)
 
-        p = ContainerProber(container, "127.0.0.1", time.time(), exec_fn, on_ready, lambda m: None)
+        p = ContainerProber(container, "127.0.0.1", time.time(), exec_fn, on_ready, lambda k, m: None)
         task = asyncio.ensure_future(p.run())
         for _ in range(1000):
             if not codes:
