@@ -10,8 +10,9 @@ import pytest
 from localsvc.model.kubeapi import channels as ch
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.connectquery import Query, choose_container
-from localsvc.model.kubeapi.execoptions import (attach_options, container_not_found, exec_options,
-                                                protocols_not_supported, websocket_required)
+from localsvc.model.kubeapi.execoptions import (StreamTarget, attach_options, container_not_found,
+                                                exec_options, protocols_not_supported,
+                                                running_target, websocket_required)
 
 
 def test_a_frame_starts_with_its_channel() -> None:
@@ -180,3 +181,27 @@ def test_attach_options_default_to_output_only() -> None:
     assert (options.stdin, options.stdout, options.stderr, options.tty) == \
         (False, True, True, False)
     assert options.command == ()
+
+
+def _pod_with(state: dict[str, object], container_id: str = "docker://abc") -> dict[str, object]:
+    return {"metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "app", "tty": True, "stdin": True},
+                                    {"name": "side"}],
+                     "initContainers": [{"name": "setup"}]},
+            "status": {"containerStatuses": [
+                {"name": "app", "state": state, "containerID": container_id},
+                {"name": "side", "state": {"running": {}}, "containerID": "docker://def"}]}}
+
+
+def test_a_session_reaches_the_running_container_its_status_names() -> None:
+    # the ID from the status, tty and stdin from the spec: no engine call per session
+    pod = _pod_with({"running": {"startedAt": "2026-12-07T08:00:00Z"}})
+    assert running_target(pod, "app") == StreamTarget("abc", tty=True, stdin=True)
+    assert running_target(pod, "side") == StreamTarget("def", tty=False, stdin=False)
+
+
+def test_a_container_not_running_by_its_status_is_no_target() -> None:
+    assert running_target(_pod_with({"terminated": {"exitCode": 0}}), "app") is None
+    assert running_target(_pod_with({"waiting": {"reason": "CrashLoopBackOff"}}), "app") is None
+    assert running_target(_pod_with({"running": {}}, container_id=""), "app") is None
+    assert running_target(_pod_with({"running": {}}), "setup") is None  # no status at all

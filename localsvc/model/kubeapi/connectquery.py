@@ -85,5 +85,20 @@ def container_spec(pod: Mapping[str, Any], container: str) -> Mapping[str, Any]:
     return {}
 
 
-__all__ = ["Query", "choose_container", "container_spec", "query_bool", "query_int",
-           "query_str"]
+def container_status(pod: Mapping[str, Any], container: str) -> Mapping[str, Any] | None:
+    """The status of `container` (a container, init or ephemeral one); None when it has none."""
+    status = pod.get("status") or {}
+    for field in ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"):
+        for entry in status.get(field) or []:
+            if entry.get("name") == container:
+                return dict(entry)
+    return None
+
+
+def bare_container_id(container_id: Any) -> str:
+    """A status's "docker://ID" as the engine's ID."""
+    return str(container_id or "").split("://", 1)[-1]
+
+
+__all__ = ["Query", "bare_container_id", "choose_container", "container_spec",
+           "container_status", "query_bool", "query_int", "query_str"]

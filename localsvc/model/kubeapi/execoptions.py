@@ -7,13 +7,14 @@ stdin, stdout, stderr; a command for exec).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
-from localsvc.model.kubeapi.connectquery import Query, query_bool, query_str
+from localsvc.model.kubeapi.connectquery import (Query, bare_container_id, container_spec,
+                                                 container_status, query_bool, query_str)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,27 @@ def _streams(query: Query) -> StreamOptions:
     # With a TTY the terminal merges stderr into stdout: there is no separate stream.
     return StreamOptions(query_str(query, "container"), stdin, stdout,
                          stderr and not tty, tty)
+
+
+@dataclass(frozen=True)
+class StreamTarget:
+    """The Docker container a session reaches, and the settings its spec gave it."""
+
+    container_id: str
+    tty: bool  # created with a TTY: its attach stream is raw, not multiplexed
+    stdin: bool  # created with stdin open: attach may write to it
+
+
+def running_target(pod: Mapping[str, Any], container: str) -> StreamTarget | None:
+    """The running instance of `container` as the pod's status names it (the kubelet reads its
+    own status the same way); None when the status says it is not running. A status that lags
+    behind the engine (the container just ended) is caught by the engine's own refusal."""
+    status = container_status(pod, container) or {}
+    container_id = bare_container_id(status.get("containerID"))
+    if "running" not in (status.get("state") or {}) or not container_id:
+        return None
+    spec = container_spec(pod, container)
+    return StreamTarget(container_id, bool(spec.get("tty")), bool(spec.get("stdin")))
 
 
 def container_not_found(container: str) -> str:

@@ -18,7 +18,8 @@ from typing import Any
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.clock import rfc3339_seconds
-from localsvc.model.kubeapi.connectquery import Query, query_bool, query_int, query_str
+from localsvc.model.kubeapi.connectquery import (Query, bare_container_id, container_status,
+                                                 query_bool, query_int, query_str)
 
 Obj = dict[str, Any]
 
@@ -93,34 +94,25 @@ def validate(options: PodLogOptions, pod_name: str) -> None:
         raise ApiError(st.invalid("PodLogOptions", "", pod_name, errors))
 
 
-def _bare_id(container_id: Any) -> str:
-    return str(container_id or "").split("://", 1)[-1]
-
-
 def docker_container_id(pod: Obj, container: str, previous: bool) -> str:
     """validateContainerLogStatus: the id of the container instance whose log is asked for."""
     name = (pod.get("metadata") or {}).get("name", "")
-    status = pod.get("status") or {}
-    found: Obj | None = None
-    for key in ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"):
-        found = next((s for s in status.get(key) or [] if s.get("name") == container), None)
-        if found is not None:
-            break
+    found = container_status(pod, container)
     where = f'container "{container}" in pod "{name}"'
     if found is None:
         raise ApiError(st.bad_request(f"{where} is not available"))
     state = found.get("state") or {}
     last = (found.get("lastState") or {}).get("terminated") or {}
-    last_id = _bare_id(last.get("containerID"))
+    last_id = bare_container_id(last.get("containerID"))
     if previous:
         if not last_id:
             raise ApiError(st.bad_request(
                 f'previous terminated container "{container}" in pod "{name}" not found'))
         return last_id
     if "running" in state:
-        return _bare_id(found.get("containerID"))
+        return bare_container_id(found.get("containerID"))
     if "terminated" in state:
-        own = _bare_id((state["terminated"] or {}).get("containerID"))
+        own = bare_container_id((state["terminated"] or {}).get("containerID"))
         if own or last_id:
             return own or last_id
         raise ApiError(st.bad_request(f"{where} is terminated"))

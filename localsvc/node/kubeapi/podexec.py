@@ -22,16 +22,15 @@ from aiohttp import WSMsgType, web
 from localsvc.model.kubeapi import channels as ch
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.connectquery import Query, choose_container
-from localsvc.model.kubeapi.execoptions import (StreamOptions, attach_options,
-                                                container_not_found,
-                                                exec_options, protocols_not_supported,
+from localsvc.model.kubeapi.execoptions import (StreamOptions, StreamTarget, attach_options,
+                                                container_not_found, exec_options,
+                                                protocols_not_supported, running_target,
                                                 websocket_required)
 from localsvc.model.kubeapi.paths import Target
 from localsvc.node.controller import Controller
 from localsvc.node.kubeapi.connectcommon import pod_of
 from localsvc.node.kubeapi.dockerstream import DockerStream, DockerStreamError, open_stream
 from localsvc.node.kubeapi.execcleanup import end_leftover
-from localsvc.node.kubeapi.streamtarget import StreamTarget, running_container
 from localsvc.runtime.execs import EXIT_CODE_WAIT, exit_code
 
 log = logging.getLogger("localsvc.kubeapi.exec")
@@ -74,7 +73,7 @@ async def _serve(controller: Controller, request: web.Request, target: Target,
     protocol = ws.ws_protocol or ch.V1
     session = Session(ws, protocol, options)
     try:
-        found = await asyncio.to_thread(running_container, controller, pod, container)
+        found = running_target(pod, container)
         if found is None:
             await session.finish(ch.internal_error_status(container_not_found(container)))
         elif kind == "exec":
