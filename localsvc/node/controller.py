@@ -38,6 +38,7 @@ from localsvc.node.events import EventRecorder
 from localsvc.node.serviceevents import ServiceEvents
 from localsvc.node.forwarders import Forwarders
 from localsvc.node.garbage import GC_PERIOD, collect_garbage
+from localsvc.node.incluster import in_cluster_access
 from localsvc.node.objectstore import ObjectStore, WatchEvent
 from localsvc.node.network import NetworkSync
 from localsvc.node.podrecords import bare_pod
@@ -103,10 +104,14 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
         # after every sync, see node/publish.py).
         self.objects = ObjectStore(self.state.resource_version, version_floor=_microseconds)
         self.objects.add_listener(self._count_version)
-        # The `kubernetes` Service's objects, made once (their inputs never change while the
-        # node runs).
+        # The API from inside pods: the `kubernetes` Service's objects and one ApiAccess for
+        # every pod plan, built once (their inputs never change while the node runs); None
+        # without the environment's CA.
         self.kubernetes_objects = kubernetes_objects(self.kubernetes_ip, ctx.config.node_ip,
                                                      self.started)
+        self.api_access = None if ctx.ca_crt is None else in_cluster_access(
+            ctx.config.token, self.kubernetes_ip, ctx.ca_crt,
+            lambda namespace, name: self.state.get("ServiceAccount", namespace, name))
         # Events live in the store only (not in the state file: see node/events.py).
         self.recorder = EventRecorder(self.objects, NODE_NAME)
         self.service_events = ServiceEvents(self.recorder)
@@ -363,7 +368,7 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
 
     def _spawn_worker(self, record: PodRecord, purpose: str = "") -> PodWorker:
         worker = PodWorker(self.ctx, record, self.lookup, self.mark_dirty, self.service_env,
-                           self.dns_ip, self.recorder)
+                           self.dns_ip, self.recorder, self.api_access)
         spawn(worker.run(), name=f"pod {record.namespace}/{record.name}{purpose}")
         return worker
 

@@ -1,20 +1,21 @@
-"""The node's side of the API from inside pods: the ApiAccess the pod plans use (the environment's
-CA as node/main.py read it once the PKI child ended, tokens signed with the environment's key)
-and the check of a pod's bearer token by the API's middleware."""
+"""The node's side of the API from inside pods: the one ApiAccess every pod plan uses (built once
+per node process, once the environment's CA is made: node/main.py reads it after the PKI child
+ends), the pods' tokens it mints (once per pod and service account), and the check of a pod's
+bearer token by the API's middleware."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from localsvc.model.allocation import kubernetes_ip
 from localsvc.model.incluster import ApiAccess, master_service_env
-from localsvc.model.network import plan_for
-from localsvc.model.nodeconfig import NodeConfig
 from localsvc.model.satoken import TokenSubject, mint, signing_key, verify
 
 Obj = dict[str, Any]
+Accounts = Callable[[str, str], Obj | None]  # (namespace, name) -> the ServiceAccount stored
+MINTED_KEPT = 4096  # tokens kept: every live pod's (each is asked for at every step of its pod)
 
 
 def _issued_at(pod: Obj) -> int:
@@ -26,21 +27,39 @@ def _issued_at(pod: Obj) -> int:
         return 0
 
 
-def api_access(config: NodeConfig, ca_crt: bytes,
-               service_accounts: Callable[[str, str], Obj | None]) -> ApiAccess:
-    """What a pod plan needs for the API from inside the pod."""
-    key = signing_key(config.token)
-    cluster_ip = kubernetes_ip(str(plan_for(config.subnet).cluster_ip_range))
+class PodTokens:
+    """The pods' service-account tokens. A token is a pure function of its pod (namespace, name,
+    uid, creation time and service-account name: all fixed for a pod's uid) and of its
+    account's uid, so it is minted once per (pod uid, account uid) and kept; the least recently
+    asked for is dropped past MINTED_KEPT (a pod gone long ago)."""
 
-    def token(pod: Obj, account: str, account_uid: str) -> str:
+    def __init__(self, environment_token: str):
+        self._key = signing_key(environment_token)
+        self._minted: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    def token(self, pod: Obj, account: str, account_uid: str) -> str:
         meta = pod.get("metadata") or {}
-        return mint(key, TokenSubject(
+        cache_key = (str(meta.get("uid") or ""), account_uid)
+        found = self._minted.get(cache_key)
+        if found is not None:
+            self._minted.move_to_end(cache_key)
+            return found
+        found = mint(self._key, TokenSubject(
             namespace=str(meta.get("namespace") or "default"), service_account=account,
             service_account_uid=account_uid, pod=str(meta.get("name") or ""),
-            pod_uid=str(meta.get("uid") or "")), _issued_at(pod))
+            pod_uid=cache_key[0]), _issued_at(pod))
+        self._minted[cache_key] = found
+        if len(self._minted) > MINTED_KEPT:
+            self._minted.popitem(last=False)
+        return found
 
-    return ApiAccess(env=master_service_env(cluster_ip), ca_crt=ca_crt, token=token,
-                     service_accounts=service_accounts)
+
+def in_cluster_access(environment_token: str, cluster_ip: str, ca_crt: bytes,
+                      service_accounts: Accounts) -> ApiAccess:
+    """What every pod plan needs for the API from inside the pod; built once (its inputs never
+    change while the node runs)."""
+    return ApiAccess(env=master_service_env(cluster_ip), ca_crt=ca_crt,
+                     token=PodTokens(environment_token).token, service_accounts=service_accounts)
 
 
 class TokenCheck:
@@ -66,4 +85,4 @@ class TokenCheck:
         return found
 
 
-__all__ = ["TokenCheck", "api_access"]
+__all__ = ["Accounts", "PodTokens", "TokenCheck", "in_cluster_access"]

@@ -13,10 +13,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from localsvc.errors import ManifestError
-from localsvc.model.satoken import TokenSubject, mint, signing_key
+from localsvc.model.satoken import TokenSubject, mint, signing_key, verify
 from localsvc.node.server import make_app
 from localsvc.node.context import NodeContext
 from localsvc.node.controller import Controller
+from localsvc.node.incluster import MINTED_KEPT, PodTokens
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, Store
 from tests.unit.node_builders import config, controller, manifests, service
@@ -129,7 +130,26 @@ def test_a_pods_plan_carries_the_ca_the_node_was_handed(tmp_path: Path) -> None:
            "spec": {"containers": [{"name": "app", "image": "demo:1"}]}}
     for ca in (b"FIRST CA", b"RENEWED CA"):
         node = Controller(NodeContext(config(tmp_path), client, ca_crt=ca), Store(tmp_path))
-        worker = PodWorker(node.ctx, PodRecord(pod), node.lookup, node.mark_dirty)
+        assert node.api_access is not None
+        worker = PodWorker(node.ctx, PodRecord(pod), node.lookup, node.mark_dirty,
+                           api_access=node.api_access)
         plan, error = worker._plan()
         assert error == "" and plan is not None
         assert plan.volumes[0].files["ca.crt"] == ca
+    assert controller(tmp_path).api_access is None  # no CA in the context: no API access
+
+
+def test_a_pods_token_is_minted_once_per_pod_and_account_uid() -> None:
+    tokens = PodTokens("t")
+    pod = {"metadata": {"name": "web", "namespace": "shop", "uid": "uid-1",
+                        "creationTimestamp": "2026-01-01T00:00:00Z"}}
+    first = tokens.token(pod, "default", "sa-1")
+    assert tokens.token(pod, "default", "sa-1") is first  # kept, not minted again
+    other = tokens.token(pod, "default", "sa-2")  # the account was re-created
+    subject = verify(signing_key("t"), other)
+    assert subject is not None and subject.service_account_uid == "sa-2"
+    assert first == PodTokens("t").token(pod, "default", "sa-1")  # deterministic
+    for i in range(MINTED_KEPT):  # many pods later: the oldest are dropped, the bound holds
+        tokens.token({"metadata": {"uid": f"u{i}"}}, "default", "sa-1")
+    assert len(tokens._minted) == MINTED_KEPT
+    assert ("uid-1", "sa-1") not in tokens._minted
