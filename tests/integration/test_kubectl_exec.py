@@ -319,34 +319,50 @@ def _node_resources(node: Any) -> tuple[int, int]:
     return int(fds), int(threads)
 
 
-def _sleepers(kubectl: Kubectl, pods: str) -> int:
-    """Processes in pod box whose command line holds the disconnect tests' marker."""
+def _command_lines(kubectl: Kubectl, pods: str) -> list[str]:
+    """The command lines of pod box's processes."""
+    script = "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done"
     output = kubectl.env.docker.containers.get(kubectl.env.container_id("box", None, pods)) \
-        .exec_run(["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"]).output.decode()
-    return output.count("sleep 297")
+        .exec_run(["sh", "-c", script]).output.decode()
+    return [line.strip() for line in output.splitlines()]
+
+
+def _running(kubectl: Kubectl, pods: str, marker: str) -> int:
+    """Processes in pod box whose command line holds `marker`."""
+    return sum(marker in line for line in _command_lines(kubectl, pods))
 
 
 def test_a_client_leaving_mid_stream_leaks_nothing(kubectl: Kubectl, pods: str) -> None:
+    """The node frees its side (threads, sockets); the process is left to run, as a cluster
+    leaves it (neither the kubelet nor containerd ends an exec whose client went away), except
+    that one reading its stdin gets its EOF."""
     node = _node_container(kubectl)
     kubectl.run("exec", "-n", pods, "box", "--", "true")  # the node's thread pool warmed up
     fds_before, threads_before = _node_resources(node)
-    sessions = [
-        ["exec", "-n", pods, "box", "--", "sh", "-c", "sleep 297; echo never"],
-        ["exec", "-i", "-n", pods, "box", "--", "sh", "-c", "sleep 297"],
-        # A child of the exec's process goes with it.
-        ["exec", "-n", pods, "box", "--", "sh", "-c", "sleep 297 & wait"],
+    sessions = [  # (kubectl's arguments, the marker of its process, whether it ends)
+        (["exec", "-n", pods, "box", "--", "sh", "-c", "sleep 297; echo never"], "sleep 297",
+         False),
+        (["exec", "-i", "-n", pods, "box", "--", "sh", "-c", "sleep 296"], "sleep 296", False),
+        (["exec", "-i", "-n", pods, "box", "--", "sh", "-c", "cat; sleep 295"], "cat; sleep 295",
+         True),
     ]
-    for args in sessions:
+    for args, marker, ends in sessions:
         client = subprocess.Popen(kubectl.args(tuple(args), None), stdin=subprocess.PIPE,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   env=kubectl.environ())
         try:
-            wait_for(lambda: _sleepers(kubectl, pods) > 0, timeout=15, what="the exec to run")
+            wait_for(lambda: _running(kubectl, pods, marker) > 0, timeout=15,
+                     what="the exec to run")
         finally:
             client.kill()  # abruptly: no close frame, no stdin end
             client.wait(timeout=5)
-        wait_for(lambda: _sleepers(kubectl, pods) == 0, timeout=15,
-                 what=f"the processes of {args[-1]!r} to end after the client left")
+        if ends:  # `cat` reads the EOF of the stream the node closed; `sleep 295` runs then
+            wait_for(lambda: "cat" not in _command_lines(kubectl, pods), timeout=15,
+                     what="cat to end with the closed stream")
+            assert _running(kubectl, pods, "sleep 295") > 0
+        else:
+            time.sleep(2)
+            assert _running(kubectl, pods, marker) > 0, f"{marker} ended with its client"
     attached = kubectl.stream("attach", "-n", pods, "ticker")
     try:
         attached.until(lambda seen: any(s.startswith("tick ") for s in seen), timeout=15,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +29,6 @@ from localsvc.model.kubeapi.paths import Target
 from localsvc.node.controller import Controller
 from localsvc.node.kubeapi.connectcommon import pod_of
 from localsvc.node.kubeapi.dockerstream import DockerStream, DockerStreamError, open_stream
-from localsvc.node.kubeapi.execcleanup import end_leftover
 from localsvc.runtime.execs import EXIT_CODE_WAIT, exit_code
 
 log = logging.getLogger("localsvc.kubeapi.exec")
@@ -102,7 +100,6 @@ class Session:
                 api.exec_create, found.container_id, list(options.command),
                 stdin=options.stdin, stdout=options.stdout, stderr=options.stderr,
                 tty=options.tty))["Id"]
-            started = time.monotonic()
             stream = await open_stream(api.api_version, f"/exec/{exec_id}/start",
                                        {"Detach": False, "Tty": options.tty})
         except Exception as err:  # the engine refused: the kubelet's InternalError
@@ -114,8 +111,11 @@ class Session:
 
         await self._bridge(stream, options.tty, resize)
         if self.client_gone:
-            await asyncio.to_thread(end_leftover, api, found.container_id, exec_id,
-                                    options.command, started)
+            # The process is left to run, as in a cluster: neither the kubelet nor containerd
+            # ends an exec whose client went away (kubernetes#89031, kubectl#1076, runc#3359),
+            # and neither does Docker. Closing the engine's stream gives a process reading its
+            # stdin its EOF; a TTY shell gets no hangup (Docker keeps the pty open, as
+            # containerd's shim does: k3s#13749); a `sleep` runs to its end.
             return
         code = await asyncio.to_thread(exit_code, api, exec_id, EXIT_CODE_WAIT)
         if code is None:
