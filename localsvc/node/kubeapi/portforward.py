@@ -174,6 +174,9 @@ class Forwarding:
         self.streams = pf.PortForwardStreams()
         self.outgoing: asyncio.Queue[bytes | None] = asyncio.Queue(OUTGOING_FRAMES)
         self.connections: dict[str, PodConnection] = {}
+        # Every pod connection's task until it is done, ending ones included (a pair that has
+        # left `connections` may still wait to queue its last frames): ended with the whole.
+        self.tasks: set[asyncio.Task[Any]] = set()
 
     async def run(self) -> None:
         sender = spawn(self._send_frames(), name="portforward sender")
@@ -185,9 +188,10 @@ class Forwarding:
         finally:
             for connection in list(self.connections.values()):
                 connection.abort()
-            for task in (receiver, sender):
+            tasks = [*self.tasks, receiver, sender]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(receiver, sender, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await self.channel.close()
 
@@ -219,6 +223,8 @@ class Forwarding:
             self.connections[action.pair.request_id] = connection
             connection.task = spawn(connection.run(),
                                     name=f"portforward {self.pod_ip}:{action.pair.port}")
+            self.tasks.add(connection.task)
+            connection.task.add_done_callback(self.tasks.discard)
         elif isinstance(action, pf.Deliver | pf.EndOfInput | pf.Abort):
             connection_of = self.connections.get(action.pair.request_id)
             if connection_of is None:

@@ -1,0 +1,112 @@
+"""node/kubeapi/portforward.py's Forwarding without kubectl or a pod: SPDY frames fed in by a
+client framer over an in-memory channel (the byte stream a WebSocket or upgraded connection
+would carry), pod connections to real servers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from localsvc.net import portforward_streams as pf
+from localsvc.net import spdy
+from localsvc.node.kubeapi import portforward
+
+
+class MemoryChannel:
+    """The SPDY byte stream in memory: `inbox` is what kubectl sends (None: it hangs up);
+    `sent` what reached it. A `stalled` channel never finishes a send (kubectl stopped
+    reading)."""
+
+    def __init__(self, stalled: bool = False) -> None:
+        self.response: Any = None
+        self.inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.sent = bytearray()
+        self.stalled = stalled
+        self.closed = False
+
+    async def incoming(self) -> AsyncIterator[bytes]:
+        while (data := await self.inbox.get()) is not None:
+            yield data
+
+    async def send(self, data: bytes) -> None:
+        if self.stalled:
+            await asyncio.Event().wait()
+        self.sent += data
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def forwarding(channel: MemoryChannel, pod_ip: str = "127.0.0.1") -> portforward.Forwarding:
+    # No controller: only a refused connection's error text would ask Docker for the sandbox.
+    return portforward.Forwarding(None, channel, pod_ip, "uid-1")  # type: ignore[arg-type]
+
+
+def open_pair(kubectl: spdy.Framer, request_id: str, port: int, first_stream: int) -> bytes:
+    """kubectl's SYN_STREAMs of one forwarded connection: its error stream, then data."""
+    return b"".join(
+        kubectl.encode(spdy.SynStream(first_stream + offset, {
+            "streamtype": [kind], "port": [str(port)], "requestid": [request_id]}))
+        for offset, kind in ((0, "error"), (2, "data")))
+
+
+async def eventually(check: Callable[[], bool], what: str, timeout: float = 5) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def serve(handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                  Awaitable[None]]) -> tuple[asyncio.Server, int]:
+    async def guarded(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            await handler(reader, writer)
+        writer.close()
+    server = await asyncio.start_server(guarded, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+def test_a_pair_ending_while_kubectl_stalls_is_ended_with_the_forwarding() -> None:
+    """Regression: a pair whose pod hung up left `connections` and then waited, forever, to
+    queue its last frames on a full queue; the forwarding's end did not cancel it."""
+    async def scenario() -> bool:
+        hang_up = asyncio.Event()
+
+        async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while True:
+                writer.write(b"x" * pf.CHUNK)
+                await writer.drain()
+
+        async def close_when_told(reader: asyncio.StreamReader,
+                                  writer: asyncio.StreamWriter) -> None:
+            await hang_up.wait()
+
+        flooder, flood_port = await serve(flood)
+        closer, close_port = await serve(close_when_told)
+        channel = MemoryChannel(stalled=True)
+        whole = forwarding(channel)
+        running = asyncio.create_task(whole.run())
+        kubectl = spdy.Framer()
+        channel.inbox.put_nowait(open_pair(kubectl, "b", close_port, 1))
+        await eventually(lambda: "b" in whole.connections, "pair b connected")
+        ending = whole.connections["b"].task
+        assert ending is not None
+        channel.inbox.put_nowait(open_pair(kubectl, "a", flood_port, 5))
+        await eventually(whole.outgoing.full, "the queue to kubectl full")
+        hang_up.set()
+        await eventually(lambda: "b" not in whole.connections, "pair b ending")
+        channel.inbox.put_nowait(None)  # kubectl leaves
+        await asyncio.wait_for(running, 5)
+        await asyncio.sleep(0.05)
+        done = ending.done()
+        for server in (flooder, closer):
+            server.close()
+        return done
+
+    assert asyncio.run(scenario())
