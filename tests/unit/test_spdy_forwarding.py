@@ -110,3 +110,26 @@ def test_a_pair_ending_while_kubectl_stalls_is_ended_with_the_forwarding() -> No
         return done
 
     assert asyncio.run(scenario())
+
+
+def test_header_frames_are_encoded_in_the_order_they_are_sent() -> None:
+    """A sender woken from a full queue can be overtaken by a later one: each frame must be
+    compressed when it goes out, so kubectl's decompressor sees blocks in wire order."""
+    async def scenario() -> list[spdy.Frame]:
+        channel = MemoryChannel()
+        whole = forwarding(channel)
+        while not whole.outgoing.full():
+            whole.outgoing.put_nowait(spdy.Ping(2))
+        first = asyncio.create_task(whole.send([spdy.SynReply(1, {"first": ["1"]})]))
+        await asyncio.sleep(0)  # `first` waits for room
+        whole.outgoing.get_nowait()  # the sender takes one: `first` is woken, not yet run
+        await whole.send([spdy.SynReply(3, {"second": ["2"]})])  # ...and overtaken
+        sender = asyncio.create_task(whole._send_frames())
+        await asyncio.wait_for(first, 5)
+        await whole.outgoing.put(None)
+        await asyncio.wait_for(sender, 5)
+        return spdy.Framer().feed(bytes(channel.sent))
+
+    frames = asyncio.run(scenario())
+    replies = [frame for frame in frames if isinstance(frame, spdy.SynReply)]
+    assert replies == [spdy.SynReply(3, {"second": ["2"]}), spdy.SynReply(1, {"first": ["1"]})]

@@ -172,7 +172,10 @@ class Forwarding:
         self.pod_uid = pod_uid
         self.framer = spdy.Framer()
         self.streams = pf.PortForwardStreams()
-        self.outgoing: asyncio.Queue[bytes | None] = asyncio.Queue(OUTGOING_FRAMES)
+        # Frames, not bytes: the sender encodes them in queue order, which is the order
+        # kubectl decompresses header blocks in (Queue.put lets a later caller overtake one
+        # woken from a full queue, so encoding before queueing could reorder them).
+        self.outgoing: asyncio.Queue[spdy.Frame | None] = asyncio.Queue(OUTGOING_FRAMES)
         self.connections: dict[str, PodConnection] = {}
         # Every pod connection's task until it is done, ending ones included (a pair that has
         # left `connections` may still wait to queue its last frames): ended with the whole.
@@ -196,13 +199,13 @@ class Forwarding:
                 await self.channel.close()
 
     async def send(self, frames: list[spdy.Frame]) -> None:
-        # Encoded here, in the order queued: header blocks share one compression context.
         for frame in frames:
-            await self.outgoing.put(self.framer.encode(frame))
+            await self.outgoing.put(frame)
 
     async def _send_frames(self) -> None:
-        while (message := await self.outgoing.get()) is not None:
-            await self.channel.send(message)
+        # The only encoder: header blocks share one compression context, in sending order.
+        while (frame := await self.outgoing.get()) is not None:
+            await self.channel.send(self.framer.encode(frame))
 
     async def _receive_frames(self) -> None:
         try:
