@@ -105,6 +105,7 @@ def request_id_of(stream_id: int, headers: spdy.Headers, stream_type: str) -> st
 class PortForwardStreams:
     pairs: dict[str, Pair] = field(default_factory=dict)
     by_stream: dict[int, Pair] = field(default_factory=dict)
+    last_stream_id: int = 0  # the last stream accepted: a GOAWAY's last-good-stream-id
 
     def receive(self, frame: spdy.Frame) -> list[Action]:
         if isinstance(frame, spdy.SynStream):
@@ -139,6 +140,7 @@ class PortForwardStreams:
             return reject
         setattr(pair, slot, frame.stream_id)
         self.by_stream[frame.stream_id] = pair
+        self.last_stream_id = max(self.last_stream_id, frame.stream_id)
         actions: list[Action] = [Send(spdy.SynReply(frame.stream_id))]
         if pair.complete:
             pair.opened = True

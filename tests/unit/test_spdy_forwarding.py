@@ -133,3 +133,33 @@ def test_header_frames_are_encoded_in_the_order_they_are_sent() -> None:
     frames = asyncio.run(scenario())
     replies = [frame for frame in frames if isinstance(frame, spdy.SynReply)]
     assert replies == [spdy.SynReply(3, {"second": ["2"]}), spdy.SynReply(1, {"first": ["1"]})]
+
+
+def test_bytes_that_are_not_spdy_end_the_connection_with_a_goaway() -> None:
+    async def scenario() -> tuple[list[spdy.Frame], bool]:
+        channel = MemoryChannel()
+        whole = forwarding(channel)
+        kubectl = spdy.Framer()
+        channel.inbox.put_nowait(kubectl.encode(spdy.SynStream(1, {
+            "streamtype": ["error"], "port": ["80"], "requestid": ["0"]})))
+        channel.inbox.put_nowait(b"\x80\x02\x00\x06\x00\x00\x00\x04\x00\x00\x00\x01")
+        await asyncio.wait_for(whole.run(), 10)
+        return spdy.Framer().feed(bytes(channel.sent)), channel.closed
+
+    frames, closed = asyncio.run(scenario())
+    assert frames == [spdy.SynReply(1), spdy.GoAway(1, spdy.GOAWAY_PROTOCOL_ERROR)]
+    assert closed
+
+
+def test_a_goaway_to_a_kubectl_that_stopped_reading_does_not_hold_the_end(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(portforward, "GOAWAY_TIMEOUT", 0.2)
+
+    async def scenario() -> bool:
+        channel = MemoryChannel(stalled=True)
+        whole = forwarding(channel)
+        channel.inbox.put_nowait(b"\x80\x02\x00\x06\x00\x00\x00\x04\x00\x00\x00\x01")
+        await asyncio.wait_for(whole.run(), 5)
+        return channel.closed
+
+    assert asyncio.run(scenario())

@@ -126,3 +126,12 @@ def test_connect_error_reads_like_the_kubelets() -> None:
 def test_port_header_values() -> None:
     assert pf.parse_port("65535") == 65535
     assert [pf.parse_port(v) for v in ("", "0", "65536", "-1", "8o")] == [None] * 5
+
+
+def test_the_last_accepted_stream_is_remembered_for_a_goaway() -> None:
+    streams = pf.PortForwardStreams()
+    assert streams.last_stream_id == 0
+    opened(streams)
+    assert streams.last_stream_id == 3
+    streams.receive(syn(5, "bogus"))  # refused: not a good stream
+    assert streams.last_stream_id == 3

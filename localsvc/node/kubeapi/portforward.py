@@ -38,6 +38,7 @@ log = logging.getLogger("localsvc.portforward")
 # a pod whose accept queue overflows answers a retried SYN seconds later, so wait that long.
 CONNECT_TIMEOUT = 30.0
 OUTGOING_FRAMES = 64  # frames queued towards kubectl before pod readers wait
+GOAWAY_TIMEOUT = 5.0  # how long a GOAWAY may wait to reach a kubectl that stopped reading
 MAX_MESSAGE = 32 * 1024 * 1024  # a WebSocket message holds at most a few SPDY frames
 
 
@@ -180,9 +181,10 @@ class Forwarding:
         # Every pod connection's task until it is done, ending ones included (a pair that has
         # left `connections` may still wait to queue its last frames): ended with the whole.
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.sender: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
-        sender = spawn(self._send_frames(), name="portforward sender")
+        sender = self.sender = spawn(self._send_frames(), name="portforward sender")
         receiver = spawn(self._receive_frames(), name="portforward receiver")
         try:
             # Either side may end it: kubectl closes the WebSocket (or says GOAWAY), or a
@@ -217,6 +219,19 @@ class Forwarding:
                         await self._act(action)
         except spdy.SpdyError as error:
             log.info("port-forward to %s ends: kubectl sent %s", self.pod_ip, error)
+            await self._go_away(spdy.GoAway(self.streams.last_stream_id,
+                                            spdy.GOAWAY_PROTOCOL_ERROR))
+
+    async def _go_away(self, goaway: spdy.GoAway) -> None:
+        """A session error (SPDY/3 section 2.4.1): GOAWAY, sent after what is queued, then the
+        connection closes (run's finally, once the sender is done or has waited too long)."""
+        async def say_it() -> None:
+            await self.outgoing.put(goaway)
+            await self.outgoing.put(None)
+            if self.sender is not None:
+                await self.sender
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            await asyncio.wait_for(say_it(), GOAWAY_TIMEOUT)
 
     async def _act(self, action: pf.Action) -> None:
         if isinstance(action, pf.Send):
