@@ -272,7 +272,7 @@ class PodWorker:
                 # containers meanwhile go on being looked after.
                 c = self.state.containers[name]
                 assert c.container_id is not None and plan is not None
-                self.events.killing(name, reason)
+                self.events.killing(name, self.probes.killed_by(name))
                 spawn(self._kill(c.container_id, reason, plan.grace_seconds),
                       name=f"kill {self.ref.namespace}/{self.ref.name}/{name}")
                 kubelet.apply(action, self.state, self.ref.name, time.time())
