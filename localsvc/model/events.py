@@ -8,6 +8,14 @@ the one Event, count + 1 and lastTimestamp moved, under the same name, `<involve
 the first time in nanoseconds>`. Events expire a while after they were last seen (the API
 server stores them with a one hour TTL, refreshed by each update), and their number is bounded:
 the least recently seen go first. events.k8s.io/v1 is the same Event with its fields renamed.
+
+Every stored Event, new or counted again, is a store version, and the store's watch window is
+shared with every kind (a resumed watch older than the window is answered 410 and lists again),
+so Events are limited where client-go limits them (tools/record/events_cache.go): a source may
+report 25 times about one object, then once per 5 minutes (EventSourceObjectSpamFilter; what is
+over budget is not stored at all); the 10th different message with the same reason about an
+object within 10 minutes becomes one "(combined from similar events): ..." Event that later
+ones count on (EventAggregator); and expiry deletes at most SWEEP_MAX_DELETIONS at a time.
 """
 
 from __future__ import annotations
@@ -23,6 +31,16 @@ Obj = dict[str, Any]
 
 DEFAULT_TTL_SECONDS = 3600.0  # kube-apiserver --event-ttl
 DEFAULT_LIMIT = 2000  # Events the node keeps at most (the oldest go first)
+# client-go's EventCorrelator defaults (tools/record/events_cache.go)
+SPAM_BURST = 25  # reports a source may make about one object at once
+SPAM_REFILL_SECONDS = 300.0  # then one more per this many seconds (defaultSpamQPS 1/300)
+AGGREGATE_MAX_MESSAGES = 10  # different messages of one reason about one object ...
+AGGREGATE_WINDOW_SECONDS = 600.0  # ... within this long since the last are combined
+AGGREGATE_PREFIX = "(combined from similar events): "
+CACHE_ENTRIES = 4096  # the sources+objects each of the two remembers (client-go's LRU size)
+# Deletions per expiry pass: a burst of expiries is spread over syncs instead of flushing the
+# store's watch window (1000 versions) at once.
+SWEEP_MAX_DELETIONS = 100
 NORMAL, WARNING = "Normal", "Warning"
 
 # Who reports, as a cluster's components name themselves (source.component).
@@ -86,6 +104,17 @@ class Occurrence:
         return (self.component, self.host, ref.kind, ref.namespace, ref.name, ref.field_path,
                 ref.uid, ref.api_version, self.type, self.reason, self.message)
 
+    def spam_key(self) -> tuple[str, ...]:
+        """client-go getSpamKey: the source and the object, whose reports share one budget."""
+        ref = self.ref
+        return (self.component, self.host, ref.kind, ref.namespace, ref.name, ref.uid,
+                ref.api_version)
+
+    def aggregate_key(self) -> tuple[str, ...]:
+        """client-go EventAggregatorByReasonFunc: the same report but for its message (and
+        the container: fieldPath is not part of it)."""
+        return (*self.spam_key(), self.type, self.reason)
+
 
 def event_name(involved_name: str, first_seen: float, later: int = 0) -> str:
     """`<involved name>.<hex of nanoseconds>`, as client-go names a new Event (`later`
@@ -121,22 +150,98 @@ class _Seen:
     count: int
 
 
-class Correlator:
-    """The Events recorded so far, by correlation key, least recently seen first."""
+@dataclass
+class _Bucket:
+    """A token bucket, full at first (client-go's flowcontrol token bucket)."""
 
-    def __init__(self, ttl: float = DEFAULT_TTL_SECONDS, limit: int = DEFAULT_LIMIT):
+    tokens: float
+    at: float
+
+    def take(self, now: float, burst: int, refill_seconds: float) -> bool:
+        self.tokens = min(float(burst), self.tokens + max(0.0, now - self.at) / refill_seconds)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@dataclass
+class _Similar:
+    messages: set[str]
+    last: float
+
+
+class SpamFilter:
+    """EventSourceObjectSpamFilter: `burst` reports per source and object, then one per
+    `refill_seconds`; the least recently heard of beyond `entries` are forgotten (full again)."""
+
+    def __init__(self, burst: int = SPAM_BURST, refill_seconds: float = SPAM_REFILL_SECONDS,
+                 entries: int = CACHE_ENTRIES):
+        self.burst, self.refill_seconds, self.entries = burst, refill_seconds, entries
+        self._buckets: OrderedDict[tuple[str, ...], _Bucket] = OrderedDict()
+
+    def allows(self, occurrence: Occurrence, now: float) -> bool:
+        key = occurrence.spam_key()
+        bucket = self._buckets.pop(key, None) or _Bucket(float(self.burst), now)
+        self._buckets[key] = bucket
+        if len(self._buckets) > self.entries:
+            self._buckets.popitem(last=False)
+        return bucket.take(now, self.burst, self.refill_seconds)
+
+
+class Aggregator:
+    """EventAggregator: the `most`-th different message of one reason about one object within
+    `window` seconds of the last is reported as one combined Event (correlated by the
+    aggregate key, so later ones count on it); the message set never grows beyond `most`."""
+
+    def __init__(self, most: int = AGGREGATE_MAX_MESSAGES,
+                 window: float = AGGREGATE_WINDOW_SECONDS, entries: int = CACHE_ENTRIES):
+        self.most, self.window, self.entries = most, window, entries
+        self._similar: OrderedDict[tuple[str, ...], _Similar] = OrderedDict()
+
+    def aggregate(self, occurrence: Occurrence, now: float) -> tuple[Occurrence, tuple[str, ...]]:
+        """The occurrence to record and its correlation key."""
+        key = occurrence.aggregate_key()
+        similar = self._similar.pop(key, None)
+        if similar is None or now - similar.last > self.window:
+            similar = _Similar(set(), now)
+        similar.messages.add(occurrence.message)
+        similar.last = now
+        self._similar[key] = similar
+        if len(self._similar) > self.entries:
+            self._similar.popitem(last=False)
+        if len(similar.messages) < self.most:
+            return occurrence, occurrence.key()
+        similar.messages.pop()
+        combined = Occurrence(occurrence.ref, occurrence.type, occurrence.reason,
+                              AGGREGATE_PREFIX + occurrence.message, occurrence.component,
+                              occurrence.host)
+        return combined, ("aggregate", *key)
+
+
+class Correlator:
+    """The Events recorded so far, by correlation key, least recently seen first; what a
+    source reports beyond its budget is dropped, similar reports are combined."""
+
+    def __init__(self, ttl: float = DEFAULT_TTL_SECONDS, limit: int = DEFAULT_LIMIT,
+                 spam: SpamFilter | None = None, aggregator: Aggregator | None = None):
         self.ttl = ttl
         self.limit = max(1, limit)
+        self.spam = spam or SpamFilter()
+        self.aggregator = aggregator or Aggregator()
         self._seen: OrderedDict[tuple[str, ...], _Seen] = OrderedDict()
         self._names: set[tuple[str, str]] = set()  # (namespace, name) of the kept Events
 
     def __len__(self) -> int:
         return len(self._seen)
 
-    def observe(self, occurrence: Occurrence, now: float) -> Obj:
+    def observe(self, occurrence: Occurrence, now: float) -> Obj | None:
         """The Event to store for `occurrence` at `now`: a new one, or the same again with
-        count + 1 (same name)."""
-        key = occurrence.key()
+        count + 1 (same name); None when its source is over budget (nothing is stored)."""
+        if not self.spam.allows(occurrence, now):
+            return None
+        occurrence, key = self.aggregator.aggregate(occurrence, now)
         # An expired Event is not this method's to drop: the caller forgets what expired()
         # returns first (and deletes it), so its name is never lost here.
         seen = self._seen.pop(key, None)
@@ -153,11 +258,12 @@ class Correlator:
         self._seen[key] = seen  # moved to the end: the most recently seen
         return event_object(occurrence, seen.name, seen.first, seen.last, seen.count)
 
-    def expired(self, now: float) -> list[tuple[str, str]]:
+    def expired(self, now: float, most: int = SWEEP_MAX_DELETIONS) -> list[tuple[str, str]]:
         """(namespace, name) of the Events not seen for `ttl` seconds, and of the least
-        recently seen beyond `limit`; they are forgotten here, the caller deletes them."""
+        recently seen beyond `limit`, `most` at a time (the rest go on a later call); they are
+        forgotten here, the caller deletes them."""
         gone: list[tuple[str, str]] = []
-        while self._seen:
+        while self._seen and len(gone) < most:
             key, seen = next(iter(self._seen.items()))
             if now - seen.last <= self.ttl and len(self._seen) <= self.limit:
                 break
@@ -224,5 +330,5 @@ def service_failures(services: Mapping[str, Mapping[str, Any]], lb_pending: Mapp
             failures[key] = ("FailedToPublishNodePort", why)
     return failures
 
-__all__ = ["Correlator", "ObjectRef", "Occurrence", "as_events_v1", "back_off", "event_name",
+__all__ = ["Aggregator", "Correlator", "SpamFilter", "ObjectRef", "Occurrence", "as_events_v1", "back_off", "event_name",
            "event_object", "reference_to", "scaled", "scheduled", "service_failures"]

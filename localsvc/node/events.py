@@ -1,7 +1,7 @@
 """The node's event recorder: Events into the object store, where the API serves and watches them.
 
-Recording is synchronous, on the event loop, and cheap: one correlation lookup, one store put,
-and the expiry of at most what is due (bounded by the limit). It never awaits and never raises,
+Recording is synchronous, on the event loop, and cheap: a budget check, one correlation lookup,
+one store put, and the expiry of at most what is due (at most SWEEP_MAX_DELETIONS at a time). It never awaits and never raises,
 so the pod worker, the probers and the controllers it is called from are never slowed or broken
 by it (client-go's recorder likewise drops what it cannot send).
 
@@ -48,6 +48,8 @@ class EventRecorder:
             # is deleted, not left behind under a name nothing remembers.
             self._forget(now)
             event = self.correlator.observe(occurrence, now)
+            if event is None:  # over its source's budget: not stored (client-go drops it too)
+                return
             meta = event["metadata"]
             self.objects.put(event_key(meta["namespace"], meta["name"]), event)
             self._forget(now)  # a new Event may be one over the limit
