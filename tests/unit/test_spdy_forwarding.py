@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -163,3 +164,34 @@ def test_a_goaway_to_a_kubectl_that_stopped_reading_does_not_hold_the_end(
         return channel.closed
 
     assert asyncio.run(scenario())
+
+
+class CountedLookup(portforward.Forwarding):
+    """A Forwarding whose Docker lookup of the sandbox is replaced by a count of its calls (a
+    unit test has no Docker; the integration test of a refused port sees the real text)."""
+
+    def __init__(self, fails: bool) -> None:
+        super().__init__(None, MemoryChannel(), "127.0.0.1", "uid-1")  # type: ignore[arg-type]
+        self.lookups = 0
+        self.fails = fails
+
+    def find_sandbox(self) -> tuple[str, str]:
+        self.lookups += 1
+        time.sleep(0.05)  # Docker takes a while: the refusals' lookups overlap
+        if self.fails:
+            raise OSError("no Docker")
+        return "sandbox-id", "/var/run/docker/netns/x"
+
+
+@pytest.mark.parametrize(("fails", "answer"), [
+    (False, ("sandbox-id", "/var/run/docker/netns/x")), (True, ("uid-1", ""))])
+def test_fifty_refusals_look_the_sandbox_up_once(fails: bool, answer: tuple[str, str]) -> None:
+    async def scenario() -> tuple[list[tuple[str, str]], int]:
+        whole = CountedLookup(fails)
+        answers = await asyncio.gather(*(whole.sandbox() for _ in range(50)))
+        answers.append(await whole.sandbox())
+        return answers, whole.lookups
+
+    answers, lookups = asyncio.run(scenario())
+    assert answers == [answer] * 51
+    assert lookups == 1

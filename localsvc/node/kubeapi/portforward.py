@@ -182,6 +182,7 @@ class Forwarding:
         # left `connections` may still wait to queue its last frames): ended with the whole.
         self.tasks: set[asyncio.Task[Any]] = set()
         self.sender: asyncio.Task[None] | None = None
+        self._sandbox: asyncio.Future[tuple[str, str]] | None = None
 
     async def run(self) -> None:
         sender = self.sender = spawn(self._send_frames(), name="portforward sender")
@@ -193,6 +194,8 @@ class Forwarding:
         finally:
             for connection in list(self.connections.values()):
                 connection.abort()
+            if self._sandbox is not None:
+                self._sandbox.cancel()
             tasks = [*self.tasks, receiver, sender]
             for task in tasks:
                 task.cancel()
@@ -258,19 +261,27 @@ class Forwarding:
 
     async def sandbox(self) -> tuple[str, str]:
         """The pod's infra container id and network namespace path: how a CRI kubelet names
-        the pod in its errors (the sandbox id and its netns)."""
-        def find() -> tuple[str, str]:
-            containers = find_pod_containers(self.controller.ctx.docker,
-                                             self.controller.ctx.config.env, self.pod_uid)
-            infra = [c for c in containers if c.labels.get(L.ROLE) == L.ROLE_POD_INFRA]
-            if not infra:
-                return self.pod_uid, ""
-            settings = infra[0].attrs.get("NetworkSettings") or {}
-            return str(infra[0].id), str(settings.get("SandboxKey") or "")
+        the pod in its errors (the sandbox id and its netns). Looked up on the first refusal
+        and kept: a burst of refused connections asks Docker once, not once each."""
+        if self._sandbox is None:
+            self._sandbox = asyncio.ensure_future(asyncio.to_thread(self.find_sandbox))
         try:
-            return await asyncio.to_thread(find)
+            # Shielded: a refused pair cancelled while waiting leaves the lookup to the others.
+            return await asyncio.shield(self._sandbox)
+        except asyncio.CancelledError:
+            raise
         except Exception:  # noqa: BLE001 - the error text then names the pod by uid
             return self.pod_uid, ""
+
+    def find_sandbox(self) -> tuple[str, str]:
+        """The Docker lookup behind `sandbox` (blocking: run in a thread)."""
+        containers = find_pod_containers(self.controller.ctx.docker,
+                                         self.controller.ctx.config.env, self.pod_uid)
+        infra = [c for c in containers if c.labels.get(L.ROLE) == L.ROLE_POD_INFRA]
+        if not infra:
+            return self.pod_uid, ""
+        settings = infra[0].attrs.get("NetworkSettings") or {}
+        return str(infra[0].id), str(settings.get("SandboxKey") or "")
 
 
 class PodConnection:
