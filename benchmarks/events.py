@@ -1,6 +1,6 @@
 """From a probe failure to its Event: how soon `kubectl describe` / `get events -w` can show it.
 
-    python benchmarks/events.py [--runs 10]
+    python benchmarks/events.py [--runs 8]
 
 One environment, one pod whose readiness probe (exec `test -f /tmp/ready`, periodSeconds 1)
 passes while a file exists. Each run: the file is put back and the pod is Ready again; an API
@@ -15,6 +15,11 @@ measures, each from that instant:
 The probe runs once a second, so a failure waits 0.5 s on average for the next probe: the
 figures include that phase. Prints medians and the ratio event / pod status. Creates and
 removes its own environment.
+
+The kubelet may report 25 Events about a pod, then one per 5 minutes (client-go's budget, which
+the node applies too: model/events.py). A run costs the pod about two Unhealthy Events (the
+failure measured, and often one more before the file is back) and the pod's start three, so at
+most MAX_RUNS runs are measured.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from localsvc.net.direct import open_direct
 from localsvc.runtime.engine import connect
 from localsvc.runtime.images import ensure_context_image, ensure_node_image
 from localsvc.runtime.nodeaddress import NodeAddress
+
+MAX_RUNS = 8  # within the pod's Event budget (see above)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = "localsvc-examples/demo:1"
@@ -121,8 +128,11 @@ def one_run(env: Environment, address: NodeAddress, container: Any) -> tuple[flo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=MAX_RUNS)
     args = parser.parse_args()
+    if not 0 < args.runs <= MAX_RUNS:
+        parser.error(f"--runs: 1 to {MAX_RUNS} (the kubelet's Event budget for one pod: 25, "
+                     "then one per 5 minutes)")
     client = connect()
     ensure_node_image(client, lambda m: print(m, file=sys.stderr))
     ensure_context_image(client, ROOT / "examples/images/demo", DEMO,
