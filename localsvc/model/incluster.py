@@ -10,6 +10,7 @@ serve it from the store as they serve the others.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ SERVICE_KEY = f"Service/{NAMESPACE}/{NAME}"
 PORT_NAME = "https"
 MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 VOLUME_PREFIX = "kube-api-access-"
+_ACCOUNT_UIDS = uuid.UUID("5c1e7f3a-3f0e-4a8e-9d57-6b0d2c1a9e41")  # uuid5 namespace of localsvc's
 
 
 def kubernetes_service_info(cluster_ip: str, node_ip: str) -> ServiceInfo:
@@ -68,6 +70,14 @@ def kubernetes_objects(cluster_ip: str, node_ip: str, created: str) -> dict[str,
         piece["metadata"]["name"] = NAME
         objects[f"EndpointSlice/{NAMESPACE}/{NAME}"] = piece
     return objects
+
+
+def default_account_uid(env: str, namespace: str) -> str:
+    """The uid of a namespace's `default` ServiceAccount (the node's, as the cluster's
+    controller makes it; the only ServiceAccounts there are): derived from the environment and
+    the namespace, so it is the same in every node process and the tokens bound to it, which
+    carry it, stay valid across node restarts."""
+    return str(uuid.uuid5(_ACCOUNT_UIDS, f"{env}/{namespace}/default"))
 
 
 def master_service_env(cluster_ip: str) -> dict[str, str]:
@@ -129,5 +139,6 @@ def access_files(pod: Obj, access: ApiAccess) -> dict[str, bytes] | None:
 
 
 __all__ = ["API_PORT", "ApiAccess", "MOUNT_PATH", "SERVICE_KEY", "access_files", "automounts",
+           "default_account_uid",
            "kubernetes_objects", "kubernetes_service_info", "kubernetes_service_object",
            "master_service_env", "service_account_name", "volume_name"]

@@ -45,7 +45,7 @@ from localsvc.node.podrecords import bare_pod
 from localsvc.node.podworker import PodWorker
 from localsvc.node.publish import ObjectPublisher, StorePublishing
 from localsvc.node.reconcile import ControllerEvents
-from localsvc.node.store import PodRecord, State, Store
+from localsvc.node.store import PodRecord, State, Store, key_of
 from localsvc.node.subscriber import StoreSubscriber
 from localsvc.tasks import spawn
 from localsvc.node.views import object_key
@@ -106,12 +106,13 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
         self.objects.add_listener(self._count_version)
         # The API from inside pods: the `kubernetes` Service's objects and one ApiAccess for
         # every pod plan, built once (their inputs never change while the node runs); None
-        # without the environment's CA.
+        # without the environment's CA. ServiceAccounts are looked up in the store, where the
+        # node publishes each namespace's `default`.
         self.kubernetes_objects = kubernetes_objects(self.kubernetes_ip, ctx.config.node_ip,
                                                      self.started)
         self.api_access = None if ctx.ca_crt is None else in_cluster_access(
             ctx.config.token, self.kubernetes_ip, ctx.ca_crt,
-            lambda namespace, name: self.state.get("ServiceAccount", namespace, name))
+            lambda namespace, name: self.objects.get(key_of("ServiceAccount", namespace, name)))
         # Events live in the store only (not in the state file: see node/events.py).
         self.recorder = EventRecorder(self.objects, NODE_NAME)
         self.service_events = ServiceEvents(self.recorder)

@@ -64,14 +64,17 @@ def in_cluster_access(environment_token: str, cluster_ip: str, ca_crt: bytes,
 
 class TokenCheck:
     """The bearer tokens the Kubernetes API takes besides the environment's: service-account
-    tokens this environment signed, bound to a pod that still exists with the token's uid (as
-    the API server checks a bound token: a deleted pod's token is refused). Each call verifies
-    the signature again (one HMAC and one JSON parse, ~20 us: nothing worth a cache) and looks
-    the pod up (a dict lookup)."""
+    tokens this environment signed, as the API server checks a bound token: its ServiceAccount
+    still exists with the token's uid (a re-created account's old tokens are refused), and the
+    pod it is bound to still exists with the token's uid (a deleted pod's token is refused).
+    Each call verifies the signature again (one HMAC and one JSON parse, ~20 us: nothing worth
+    a cache) and looks the account and the pod up (dict lookups)."""
 
-    def __init__(self, environment_token: str, pod_uid: Callable[[str, str], str | None]):
+    def __init__(self, environment_token: str, pod_uid: Callable[[str, str], str | None],
+                 service_accounts: Accounts):
         self._key = signing_key(environment_token)
         self._pod_uid = pod_uid  # (namespace, name) -> the live pod's uid, None when gone
+        self._accounts = service_accounts
 
     def subject(self, authorization: str) -> TokenSubject | None:
         scheme, _, token = authorization.partition(" ")
@@ -79,6 +82,10 @@ class TokenCheck:
             return None
         found = verify(self._key, token.strip())
         if found is None:
+            return None
+        account = self._accounts(found.namespace, found.service_account)
+        if account is None or str((account.get("metadata") or {}).get("uid") or "") \
+                != found.service_account_uid:
             return None
         if found.pod and self._pod_uid(found.namespace, found.pod) != found.pod_uid:
             return None

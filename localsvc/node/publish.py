@@ -19,6 +19,7 @@ from typing import Any
 
 from localsvc.model import replicasets as rs
 from localsvc.model.endpoints import SERVICE_NAME_LABEL
+from localsvc.model.incluster import default_account_uid
 from localsvc.model.objects import api_version_of
 from localsvc.model.nodeobject import NODE_NAME, default_service_account, node_object
 from localsvc.model.snapshot import ServiceInfo, Snapshot
@@ -118,6 +119,14 @@ def _slice_owner(obj: Obj | None) -> tuple[str, str | None] | None:
 
 def _same(obj: Obj) -> Obj:
     return obj
+
+
+def _default_account(env: str, namespace: str, created: str) -> Obj:
+    """A namespace's `default` ServiceAccount, with the uid its pods' tokens carry (stable
+    across node restarts: the tokens of running pods stay valid)."""
+    account = default_service_account(namespace, created)
+    account["metadata"]["uid"] = default_account_uid(env, namespace)
+    return account
 
 
 class StorePublishing(ObjectViews):
@@ -230,7 +239,8 @@ class StorePublishing(ObjectViews):
                            self.started) for n in rendered["Namespace"]]
             events += self.publisher.publish("ServiceAccount", {
                 key_of("ServiceAccount", name, "default"):
-                    ((name, created), partial(default_service_account, name, created))
+                    ((name, created), partial(_default_account, self.ctx.config.env, name,
+                                              created))
                 for name, created in namespaces})
         self._derived_inputs = _Derived(tables, self.snapshot.version, infos)
         return events

@@ -55,8 +55,9 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
     # (no RBAC: full access, as the environment's token). The private /v1 routes (an apply
     # that prunes the whole environment, tunnels, restarts) are the localsvc CLI's: they take
     # the environment's token only, so a pod's token reaches no more than the Kubernetes API.
-    service_accounts = TokenCheck(token, lambda namespace, name: _pod_uid(
-        controller, namespace, name))
+    service_accounts = TokenCheck(
+        token, lambda namespace, name: _pod_uid(controller, namespace, name),
+        lambda namespace, name: controller.objects.get(f"ServiceAccount/{namespace}/{name}"))
 
     @web.middleware
     async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:

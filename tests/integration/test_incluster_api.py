@@ -216,3 +216,34 @@ def test_a_token_reaches_only_its_own_environments_kubernetes_api(
                     _sh(other, "b-client", f"cat {SA_DIR}/token", "default"))[0] == 401
     finally:
         other.down()
+
+
+def test_a_running_pods_token_still_opens_the_api_after_the_node_restarts(
+        node_image: str, incluster_image: str, tmp_path: Path) -> None:
+    """The token carries its `default` ServiceAccount's uid, which the node checks: that uid
+    (and the CA the pod holds) must outlive a node process, or every adopted pod's token would
+    be refused after a restart."""
+    env = Environment(unique_env("r"), node_image=node_image)
+    try:
+        env.ensure()
+        manifest = tmp_path / "pod.yaml"
+        manifest.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client"},
+            "spec": {"terminationGracePeriodSeconds": 0,
+                     "containers": [{"name": "app", "image": IMAGE}]}}))
+        env.apply([manifest], wait=60)
+        token = _sh(env, "client", f"cat {SA_DIR}/token", "default")
+        ca = _sh(env, "client", f"cat {SA_DIR}/ca.crt", "default")
+        assert _api(env, "/api/v1/namespaces/default/pods", token)[0] == 200
+        env.docker.containers.get(f"localsvc-{env.name}-node").restart(timeout=10)
+        env.ensure()
+        wait_for(lambda: _api(env, "/api/v1/namespaces/default/pods", token)[0] == 200,
+                 timeout=30, what="the adopted pod's token taken by the restarted node")
+        out = _sh(env, "client",
+                  f'curl -sS --max-time 10 --cacert {SA_DIR}/ca.crt -H "Authorization: Bearer '
+                  f'$(cat {SA_DIR}/token)" https://$KUBERNETES_SERVICE_HOST:'
+                  '$KUBERNETES_SERVICE_PORT/api/v1/namespaces/default/pods', "default")
+        assert "client" in [p["metadata"]["name"] for p in json.loads(out)["items"]]
+        assert _sh(env, "client", f"cat {SA_DIR}/ca.crt", "default") == ca
+    finally:
+        env.down()

@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from localsvc.errors import ManifestError
+from localsvc.model.incluster import access_files
 from localsvc.model.satoken import TokenSubject, mint, signing_key, verify
 from localsvc.node.server import make_app
 from localsvc.node.context import NodeContext
@@ -94,11 +95,17 @@ def _statuses(node: Any, token: str, paths: list[str]) -> list[int]:
     return asyncio.run(main())
 
 
+def _account_uid(node: Any, namespace: str = "default") -> str:
+    account = node.objects.get(f"ServiceAccount/{namespace}/default")
+    assert account is not None
+    return str(account["metadata"]["uid"])
+
+
 def test_a_pods_token_opens_the_kubernetes_api_only(tmp_path: Path) -> None:
     node = controller(tmp_path)
     node.objects.put("Pod/default/web", {"apiVersion": "v1", "kind": "Pod", "metadata": {
         "name": "web", "namespace": "default", "uid": "uid-1"}})
-    subject = TokenSubject("default", "default", "", "web", "uid-1")
+    subject = TokenSubject("default", "default", _account_uid(node), "web", "uid-1")
     pod_token = mint(signing_key("env-secret"), subject, 1)
     foreign = mint(signing_key("another-environment"), subject, 1)
     paths = ["/api/v1/namespaces/default/services", "/v1/status"]
@@ -112,18 +119,40 @@ def test_a_token_bound_to_a_pod_that_is_gone_is_refused(tmp_path: Path) -> None:
     node = controller(tmp_path)
     key = signing_key("env-secret")
     path = ["/api/v1/namespaces/default/services"]
-    gone = mint(key, TokenSubject("default", "default", "", "web", "uid-1"), 1)
+    account_uid = _account_uid(node)
+    gone = mint(key, TokenSubject("default", "default", account_uid, "web", "uid-1"), 1)
     assert _statuses(node, gone, path) == [401]
     node.objects.put("Pod/default/web", {"apiVersion": "v1", "kind": "Pod", "metadata": {
         "name": "web", "namespace": "default", "uid": "uid-2"}})  # re-created: another pod
     assert _statuses(node, gone, path) == [401]
-    unbound = mint(key, TokenSubject("default", "default"), 1)  # no pod claim: not bound
+    unbound = mint(key, TokenSubject("default", "default", account_uid), 1)  # no pod claim
     assert _statuses(node, unbound, path) == [200]
 
 
-def test_a_pods_plan_carries_the_ca_the_node_was_handed(tmp_path: Path) -> None:
-    """The CA read by node/main.py once the PKI child ended (it may have renewed it), never a
-    first read kept for the process's life (or a plan failing while the file is not made)."""
+def test_a_token_of_another_or_no_service_account_uid_is_refused(tmp_path: Path) -> None:
+    """As the API server checks a bound token: its ServiceAccount exists with the token's uid
+    (a re-created ServiceAccount's old tokens are refused)."""
+    node = controller(tmp_path)
+    key = signing_key("env-secret")
+    path = ["/api/v1/namespaces/default/services"]
+    for account_uid in ["", "another-uid"]:
+        token = mint(key, TokenSubject("default", "default", account_uid), 1)
+        assert _statuses(node, token, path) == [401]
+    missing = mint(key, TokenSubject("default", "builder", _account_uid(node)), 1)
+    assert _statuses(node, missing, path) == [401]  # no such ServiceAccount
+
+
+def test_the_default_accounts_uid_stays_across_node_restarts(tmp_path: Path) -> None:
+    first = _account_uid(controller(tmp_path), "kube-system")
+    assert first == _account_uid(controller(tmp_path), "kube-system")
+    assert first != _account_uid(controller(tmp_path))  # one per namespace
+
+
+def test_a_pods_plan_carries_the_ca_handed_in_and_its_accounts_uid(tmp_path: Path) -> None:
+    """The worker plans with the node's one ApiAccess: the CA read by node/main.py once the
+    PKI child ended (it may have renewed it), never a first read kept for the process's life;
+    the token signed with the pod's `default` ServiceAccount's uid, found in the store (it was
+    minted with an empty uid when the account was looked up among the applied objects)."""
     client = docker.DockerClient(base_url="unix:///var/run/docker.sock")  # (never called)
     pod = {"metadata": {"name": "web", "namespace": "default", "uid": "uid-1",
                         "creationTimestamp": "2026-01-01T00:00:00Z"},
@@ -135,7 +164,12 @@ def test_a_pods_plan_carries_the_ca_the_node_was_handed(tmp_path: Path) -> None:
                            api_access=node.api_access)
         plan, error = worker._plan()
         assert error == "" and plan is not None
-        assert plan.volumes[0].files["ca.crt"] == ca
+        files = plan.volumes[0].files
+        assert files["ca.crt"] == ca
+        subject = verify(signing_key("t"), files["token"].decode())
+        assert subject == TokenSubject("default", "default", _account_uid(node), "web", "uid-1")
+        again = access_files(pod, node.api_access)
+        assert again is not None and again["token"] == files["token"]
     assert controller(tmp_path).api_access is None  # no CA in the context: no API access
 
 
