@@ -14,6 +14,7 @@ from localsvc.model.kubeapi.logoptions import (
     ByteBudget,
     PodLogOptions,
     docker_container_id,
+    docker_log_query,
     kubelet_timestamp,
     parse_options,
     validate,
@@ -190,3 +191,14 @@ def test_the_byte_budget_cuts_mid_line_and_then_gives_nothing() -> None:
     assert budget.take(b"more") == b""
     unlimited = ByteBudget(None)
     assert unlimited.take(b"x" * 100) == b"x" * 100 and not unlimited.spent
+
+
+def test_the_engine_is_asked_for_the_options_log() -> None:
+    assert docker_log_query(PodLogOptions(), 1000.0) == \
+        "stdout=1&stderr=1&follow=0&timestamps=0"
+    asked = docker_log_query(PodLogOptions(follow=True, timestamps=True, tail_lines=5,
+                                           since_seconds=10), 1000.5)
+    assert asked == "stdout=1&stderr=1&follow=1&timestamps=1&tail=5&since=990.500000000"
+    # a sinceTime before 1970 asks for everything, as no since does
+    old = PodLogOptions(since_time=datetime(1960, 1, 1, tzinfo=timezone.utc))
+    assert "since" not in docker_log_query(old, 1000.0)

@@ -11,6 +11,7 @@ BadRequest with the kubelet's text). Each step here returns or raises what they 
 from __future__ import annotations
 
 import re
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -128,6 +129,19 @@ def docker_container_id(pod: Obj, container: str, previous: bool) -> str:
     raise ApiError(st.bad_request(f"{where} is waiting to start - no logs yet"))
 
 
+def docker_log_query(options: PodLogOptions, now: float) -> str:
+    """The query of the engine's GET /containers/ID/logs for `options` (now: the request's
+    time, in Unix seconds)."""
+    params = {"stdout": "1", "stderr": "1", "follow": str(int(options.follow)),
+              "timestamps": str(int(options.timestamps))}
+    if options.tail_lines is not None:
+        params["tail"] = str(options.tail_lines)
+    since = options.since_epoch(now)
+    if since is not None and since > 0:
+        params["since"] = f"{since:.9f}"  # seconds.nanoseconds, as the engine reads it
+    return urllib.parse.urlencode(params)
+
+
 # Docker: "2026-12-07T08:37:01.123456700Z " (fixed nine digits); the kubelet prints Go's
 # RFC3339Nano, whose fraction drops trailing zeros (and the dot when nothing is left).
 # At every line start: a TTY container's log comes as raw blocks of several lines.
@@ -167,6 +181,7 @@ __all__ = [
     "ByteBudget",
     "PodLogOptions",
     "docker_container_id",
+    "docker_log_query",
     "kubelet_timestamp",
     "parse_options",
     "parse_rfc3339",

@@ -1,10 +1,13 @@
-"""A hijacked Docker stream (exec start, container attach) as an asyncio connection.
+"""Docker's streams (exec start, container attach, container logs) as asyncio connections.
 
 docker-py's `exec_start(socket=True)` and `attach_socket` hand over a blocking socket whose HTTP
-reader may already hold the first bytes of the stream (a quick `echo` loses its output). This
-module speaks the same upgrade over its own asyncio connection to the engine instead: the
-request, the `101 UPGRADED` answer, then the raw stream, nothing read ahead lost and no blocking
-call on the event loop. Closing it ends the engine's side (a TTY session sees its hangup).
+reader may already hold the first bytes of the stream (a quick `echo` loses its output), and its
+log stream is a blocking iterator. This module speaks HTTP to the engine over its own asyncio
+connection instead: for an upgrade (`open_stream`), the request, the `101 UPGRADED` answer, then
+the raw stream, nothing read ahead lost; for a plain GET (`open_get`, a followed log), the
+answer's headers, then its body read from `reader` as it comes (chunked when `chunked`), so a
+slow reader slows the engine's connection instead of anything buffering. No blocking call on the
+event loop. Closing it ends the engine's side (an exec's stdin reads its EOF).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import asyncio
 import json
 import os
 import urllib.parse
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 CONNECT_TIMEOUT = 10.0
@@ -22,13 +26,23 @@ DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 class DockerStreamError(Exception):
-    pass
+    """The engine refused (status: its HTTP status) or could not be reached (status 0)."""
+
+    def __init__(self, message: str, status: int = 0):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
 class DockerStream:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    headers: Mapping[str, str] = field(default_factory=dict)  # the answer's, names lower-case
+
+    @property
+    def chunked(self) -> bool:
+        """The body comes in HTTP chunks (a plain GET's answer of unknown length)."""
+        return self.headers.get("transfer-encoding", "").lower() == "chunked"
 
     async def send(self, data: bytes) -> None:
         self.writer.write(data)
@@ -61,20 +75,33 @@ async def _connect(host: str) -> tuple[asyncio.StreamReader, asyncio.StreamWrite
 async def open_stream(api_version: str, path: str, body: dict[str, Any] | None = None,
                       host: str | None = None) -> DockerStream:
     """POST `path` (e.g. /exec/ID/start) with the upgrade headers; the stream once upgraded."""
-    reader, writer = await _connect(host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST)
     payload = json.dumps(body).encode() if body is not None else b""
-    request = (f"POST /v{api_version}{path} HTTP/1.1\r\nHost: docker\r\n"
-               "Connection: Upgrade\r\nUpgrade: tcp\r\n"
-               f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n")
+    return await _open(f"POST /v{api_version}{path}",
+                       ["Connection: Upgrade", "Upgrade: tcp", "Content-Type: application/json",
+                        f"Content-Length: {len(payload)}"], payload, ("101", "200"), host)
+
+
+async def open_get(api_version: str, path: str, host: str | None = None) -> DockerStream:
+    """GET `path` (e.g. /containers/ID/logs?follow=1): the answer's headers, its body to read.
+    The engine closes the connection after the body (Connection: close)."""
+    return await _open(f"GET /v{api_version}{path}", ["Connection: close"], b"", ("200",), host)
+
+
+async def _open(request_line: str, headers: list[str], payload: bytes, accepted: tuple[str, ...],
+                host: str | None) -> DockerStream:
+    reader, writer = await _connect(host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST)
+    request = "\r\n".join([f"{request_line} HTTP/1.1", "Host: docker", *headers, "", ""])
+    path = request_line.split(" ", 1)[1]
     try:
         writer.write(request.encode() + payload)
         await writer.drain()
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), CONNECT_TIMEOUT)
-        status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
         parts = status_line.split(" ", 2)
-        if len(parts) < 2 or parts[1] not in ("101", "200"):
+        if len(parts) < 2 or parts[1] not in accepted:
             text = await _error_text(reader, head)
-            raise DockerStreamError(f"{status_line}: {text}")
+            status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+            raise DockerStreamError(f"{status_line}: {text}", status)
     except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
             TimeoutError) as err:
         writer.close()
@@ -83,7 +110,9 @@ async def open_stream(api_version: str, path: str, body: dict[str, Any] | None =
     except DockerStreamError:
         writer.close()
         raise
-    return DockerStream(reader, writer)
+    fields = (line.split(":", 1) for line in header_lines if ":" in line)
+    return DockerStream(reader, writer, {name.strip().lower(): value.strip()
+                                         for name, value in fields})
 
 
 async def _error_text(reader: asyncio.StreamReader, head: bytes) -> str:
