@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -195,3 +196,106 @@ def test_fifty_refusals_look_the_sandbox_up_once(fails: bool, answer: tuple[str,
     answers, lookups = asyncio.run(scenario())
     assert answers == [answer] * 51
     assert lookups == 1
+
+
+def test_bytes_sent_before_the_pod_connection_is_up_are_capped() -> None:
+    """Regression: kubectl's bytes for a pair still connecting (up to 30 s) piled up without
+    limit; past PENDING_LIMIT the write now waits for the connection, then delivers in order."""
+    async def scenario() -> tuple[bool, bool, int, bytes]:
+        received = bytearray()
+        done = asyncio.Event()
+
+        async def sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while data := await reader.read(1 << 16):
+                received.extend(data)
+            done.set()
+
+        server, port = await serve(sink)
+        whole = forwarding(MemoryChannel())
+        pair = pf.Pair("0", port, error_stream=1, data_stream=3)
+        connection = portforward.PodConnection(whole, pair)
+        block = b"k" * (256 * 1024)
+        for _ in range(portforward.PENDING_LIMIT // len(block)):
+            await asyncio.wait_for(connection.write(block), 1)  # under the cap: no waiting
+        waiting = asyncio.create_task(connection.write(b"over the cap"))
+        await asyncio.sleep(0.2)
+        held = not waiting.done()
+        pending = len(connection.pending)
+        running = asyncio.create_task(connection.run())  # the pod connection comes up
+        await asyncio.wait_for(waiting, 5)
+        connection.write_eof()
+        await asyncio.wait_for(done.wait(), 5)
+        await asyncio.wait_for(running, 5)
+        server.close()
+        return held, waiting.done(), pending, bytes(received)
+
+    held, delivered, pending, received = asyncio.run(scenario())
+    assert held, "the write past the cap returned before the connection was up"
+    assert pending == portforward.PENDING_LIMIT
+    assert delivered
+    assert received == b"k" * portforward.PENDING_LIMIT + b"over the cap"
+
+
+def test_a_write_waiting_for_a_refused_connection_is_released() -> None:
+    async def scenario() -> bool:
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()  # nothing listens there now: refused
+        whole = CountedLookup(fails=False)
+        connection = portforward.PodConnection(whole, pf.Pair("0", port, 1, 3))
+        connection.pending += b"x" * portforward.PENDING_LIMIT
+        waiting = asyncio.create_task(connection.write(b"more"))
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(connection.run(), 5)
+        await asyncio.wait_for(waiting, 5)
+        return not connection.pending
+
+    assert asyncio.run(scenario())
+
+
+def test_the_spdy_upgrades_reader_stops_reading_past_its_limit() -> None:
+    """Regression: the bare connection's bytes after the 101 went into an unbounded queue and
+    the socket was never paused; now reading pauses past the limit and resumes as it drains."""
+    async def scenario() -> tuple[bool, bool, bytes]:
+        holder: dict[str, portforward._RawReader] = {}
+        fed = asyncio.Event()
+
+        class Feeding(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                holder["reader"] = portforward._RawReader(transport, limit=256 * 1024)
+
+            def data_received(self, data: bytes) -> None:
+                holder["reader"].feed_data(data)
+                fed.set()
+
+            def eof_received(self) -> None:
+                holder["reader"].feed_eof()
+
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Feeding, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        payload = bytes(range(256)) * (16 * 1024)  # 4 MiB
+        writer.write(payload)
+        sending = asyncio.create_task(writer.drain())
+        await fed.wait()
+        reader = holder["reader"]
+        await eventually(lambda: reader.paused, "reading paused")
+        await asyncio.sleep(0.2)  # paused: what is held stays near the limit
+        bounded = reader.size < 256 * 1024 + (1 << 18)
+        received = bytearray()
+        resumed = False
+        writer.write_eof()
+        while (data := await asyncio.wait_for(reader.read(), 5)) is not None:
+            received += data
+            resumed = resumed or not reader.paused
+        await asyncio.wait_for(sending, 5)
+        writer.close()
+        server.close()
+        return bounded, resumed, bytes(received)
+
+    bounded, resumed, received = asyncio.run(scenario())
+    assert bounded
+    assert resumed
+    assert received == bytes(range(256)) * (16 * 1024)

@@ -14,6 +14,7 @@ with KUBECTL_PORT_FORWARD_WEBSOCKETS=false) carries the same frames on the bare 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -38,6 +39,11 @@ log = logging.getLogger("localsvc.portforward")
 # a pod whose accept queue overflows answers a retried SYN seconds later, so wait that long.
 CONNECT_TIMEOUT = 30.0
 OUTGOING_FRAMES = 64  # frames queued towards kubectl before pod readers wait
+# What kubectl may send on a pair before its pod connection is up (the connect may take 30 s);
+# past it the receiver waits for the connection, as kubectl's SPDY has no flow control.
+PENDING_LIMIT = 1024 * 1024
+# What the SPDY upgrade's connection may hold unread before the node stops reading it.
+RAW_READ_LIMIT = 1024 * 1024
 GOAWAY_TIMEOUT = 5.0  # how long a GOAWAY may wait to reach a kubectl that stopped reading
 MAX_MESSAGE = 32 * 1024 * 1024  # a WebSocket message holds at most a few SPDY frames
 
@@ -115,17 +121,50 @@ class WebSocketChannel:
 
 class _RawReader:
     """Takes the connection's bytes after the 101, in place of aiohttp's HTTP parser (the way
-    aiohttp's own WebSocket reader plugs in: RequestHandler.set_parser)."""
+    aiohttp's own WebSocket reader plugs in: RequestHandler.set_parser). Holds at most about
+    `limit` bytes: past it the transport stops reading until `read` drains it."""
 
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    def __init__(self, transport: asyncio.BaseTransport | None,
+                 limit: int = RAW_READ_LIMIT) -> None:
+        self.transport = transport
+        self.limit = limit
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.size = 0
+        self.eof = False
+        self.paused = False
+        self.ready = asyncio.Event()
 
     def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        self.queue.put_nowait(bytes(data))
+        self.chunks.append(bytes(data))
+        self.size += len(data)
+        self.ready.set()
+        if self.size >= self.limit and not self.paused and self._flow_control():
+            self.transport.pause_reading()  # type: ignore[union-attr]
+            self.paused = True
         return False, b""
 
     def feed_eof(self) -> None:
-        self.queue.put_nowait(None)
+        self.eof = True
+        self.ready.set()
+
+    async def read(self) -> bytes | None:
+        """The next bytes received, None at the end."""
+        while not self.chunks:
+            if self.eof:
+                return None
+            self.ready.clear()
+            await self.ready.wait()
+        data = self.chunks.popleft()
+        self.size -= len(data)
+        if self.paused and self.size < self.limit and self._flow_control():
+            self.paused = False
+            self.transport.resume_reading()  # type: ignore[union-attr]
+        return data
+
+    def _flow_control(self) -> bool:
+        transport = self.transport
+        return (isinstance(transport, asyncio.ReadTransport)
+                and not transport.is_closing())
 
 
 class UpgradedChannel:
@@ -144,14 +183,14 @@ class UpgradedChannel:
             "X-Stream-Protocol-Version": pf.PROTOCOL})
         response.force_close()
         await response.prepare(request)
-        reader = _RawReader()
+        reader = _RawReader(request.transport)
         protocol: Any = request.protocol
         protocol.set_parser(reader)
         protocol.keep_alive(False)
         return cls(request, response, reader)
 
     async def incoming(self) -> AsyncIterator[bytes]:
-        while (data := await self.reader.queue.get()) is not None:
+        while (data := await self.reader.read()) is not None:
             yield data
 
     async def send(self, data: bytes) -> None:
@@ -285,7 +324,8 @@ class Forwarding:
 
 
 class PodConnection:
-    """The TCP connection of one pair; bytes kubectl sends before it is up wait in `pending`."""
+    """The TCP connection of one pair; bytes kubectl sends before it is up wait in `pending`
+    (up to PENDING_LIMIT), until `settled`: connected, failed or dropped."""
 
     def __init__(self, forwarding: Forwarding, pair: pf.Pair) -> None:
         self.forwarding = forwarding
@@ -294,14 +334,22 @@ class PodConnection:
         self.writer: asyncio.StreamWriter | None = None
         self.pending = bytearray()
         self.eof_pending = False
-        self.connected = asyncio.Event()
+        self.settled = asyncio.Event()
 
     async def run(self) -> None:
+        try:
+            await self._connect_and_copy()
+        finally:
+            self.settled.set()  # however it ended (cancelled too), no write waits any more
+
+    async def _connect_and_copy(self) -> None:
         streams, port = self.forwarding.streams, self.pair.port
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(self.forwarding.pod_ip, port), CONNECT_TIMEOUT)
         except (TimeoutError, OSError) as error:
+            self.settled.set()  # nothing will be delivered: writes drop their bytes
+            self.pending.clear()
             sandbox, netns = await self.forwarding.sandbox()
             message = pf.connect_error(port, sandbox, netns, self.forwarding.pod_ip,
                                        _describe(error))
@@ -314,7 +362,7 @@ class PodConnection:
                 self.pending.clear()
             if self.eof_pending:
                 writer.write_eof()
-            self.connected.set()
+            self.settled.set()
             while data := await reader.read(pf.CHUNK):
                 await self.forwarding.send(streams.data(self.pair, data))
         except OSError:
@@ -329,9 +377,13 @@ class PodConnection:
             await self.forwarding.send(frames)
 
     async def write(self, data: bytes) -> None:
-        if self.writer is None or not self.connected.is_set():
-            self.pending += data
-            return
+        if not self.settled.is_set():
+            if len(self.pending) < PENDING_LIMIT:
+                self.pending += data
+                return
+            await self.settled.wait()
+        if self.writer is None:
+            return  # the connect failed or the pair was dropped: nowhere to deliver
         if self.writer.is_closing():
             return  # the pod reset it: run() ends the pair when its read sees that
         try:
@@ -342,8 +394,10 @@ class PodConnection:
             self.writer.transport.abort()
 
     def write_eof(self) -> None:
-        if self.writer is None or not self.connected.is_set():
+        if not self.settled.is_set():
             self.eof_pending = True
+            return
+        if self.writer is None:
             return
         with contextlib.suppress(OSError, RuntimeError):
             if self.writer.can_write_eof():
@@ -352,6 +406,7 @@ class PodConnection:
     def abort(self) -> None:
         """kubectl is done with the pair (or the whole connection ends): drop it."""
         self.forwarding.connections.pop(self.pair.request_id, None)
+        self.settled.set()  # a write waiting for the connection gives up
         if self.task is not None:
             self.task.cancel()
         if self.writer is not None:
