@@ -7,6 +7,8 @@ without a recorder (unit tests) records nothing.
 
 from __future__ import annotations
 
+import docker.errors
+
 from localsvc.model import events as ev
 from localsvc.model.events import ObjectRef
 from localsvc.node.events import EventRecorder
@@ -37,10 +39,11 @@ class PodEvents:
         self._record(ev.NORMAL, "Pulling", f'Pulling image "{image}"', container, init)
 
     def pulled(self, container: str, init: bool, image: str, pulled: bool,
-               seconds: float) -> None:
+               seconds: float, size: int = 0) -> None:
+        """`size` in bytes of a pulled image (0 when unknown, as the kubelet prints it)."""
         if pulled:
             message = (f'Successfully pulled image "{image}" in {_duration(seconds)} '
-                       f"({_duration(seconds)} including waiting)")
+                       f"({_duration(seconds)} including waiting). Image size: {size} bytes.")
         else:
             message = f'Container image "{image}" already present on machine'
         self._record(ev.NORMAL, "Pulled", message, container, init)
@@ -83,6 +86,15 @@ class PodEvents:
                      container)
 
 
+def pull_error(err: BaseException) -> str:
+    """What the kubelet's `Failed to pull image "x": <error>` says: the runtime's error (the
+    Docker pull's, which runtime/pods.py raises ImageMissing from), not localsvc's advice."""
+    cause = err.__cause__
+    if isinstance(cause, docker.errors.APIError):
+        return str(cause.explanation or cause)
+    return str(cause or err)
+
+
 def _duration(seconds: float) -> str:
     """Go's time.Duration printing, to the millisecond (e.g. "1.234s", "850ms")."""
     if seconds < 1:
@@ -90,4 +102,4 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
 
 
-__all__ = ["PodEvents"]
+__all__ = ["PodEvents", "pull_error"]

@@ -26,7 +26,7 @@ from localsvc.model.kubelet_adopt import DiscardLeftovers, apply_adoption, decid
 from localsvc.model.podplan import ConfigError, ContainerPlan, PodPlan, plan_pod, resolv_conf
 from localsvc.node.context import NodeContext
 from localsvc.node.events import EventRecorder
-from localsvc.node.podevents import PodEvents
+from localsvc.node.podevents import PodEvents, pull_error
 from localsvc.node.podstate import (
     ContainerState,
     PodState,
@@ -124,12 +124,15 @@ class PodWorker:
     async def run(self) -> None:
         """Run until stopped. Cancellation (the node process ending) leaves the containers
         running for the next node process to adopt; only stop() removes them."""
+        found = True
         try:
-            await self._adopt()
+            found = await self._adopt()
         finally:
             self.adopted.set()
-        if self.state.infra_id is None and not self.stopping:
-            self.events.scheduled()  # a pod adopted after a node restart was scheduled before
+        if not found and not self.stopping:
+            # Once per pod: containers of it (even with the sandbox gone) mean a previous node
+            # process started it, and the scheduler had assigned it then.
+            self.events.scheduled()
         while not self.stopping:
             before = fingerprint(self.state)
             try:
@@ -173,9 +176,9 @@ class PodWorker:
 
     # ---- adoption ---------------------------------------------------------------------------
 
-    async def _adopt(self) -> None:
+    async def _adopt(self) -> bool:
         """Take over containers a previous node process created (same pod uid): performs what
-        model.kubelet_adopt decides."""
+        model.kubelet_adopt decides. Whether there were any."""
         found = await asyncio.to_thread(
             rt.find_pod_containers, self.ctx.docker, self.ref.env, self.ref.uid
         )
@@ -190,6 +193,7 @@ class PodWorker:
         if actions and self.state.infra_id:
             log.info("pod %s/%s: adopted %d containers", self.ref.namespace, self.ref.name,
                      len(found))
+        return bool(found)
 
     # ---- one step: observe, decide, act --------------------------------------------------
 
@@ -352,10 +356,18 @@ class PodWorker:
         except rt.ImageMissing as err:
             kubelet.image_pull_failed(c, str(err), time.time())
             self.events.pull_failed(c.name, c.init, plan.image, plan.pull_policy == "Never",
-                                    str(err))
+                                    pull_error(err))
             return False
-        self.events.pulled(c.name, c.init, plan.image, pulled, time.monotonic() - began)
+        size = await asyncio.to_thread(self._image_size, plan.image) if pulled else 0
+        self.events.pulled(c.name, c.init, plan.image, pulled, time.monotonic() - began, size)
         return True
+
+    def _image_size(self, image: str) -> int:
+        """The pulled image's size in bytes; 0 when it cannot be read (the kubelet's, too)."""
+        try:
+            return int(self.ctx.docker.images.get(image).attrs.get("Size") or 0)
+        except (docker.errors.DockerException, ValueError):
+            return 0
 
     def _remove_older_than(self, name: str, keep_attempt: int) -> None:
         """Keep the latest exited container (for `logs --previous`), remove older ones."""

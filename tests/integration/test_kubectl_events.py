@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from localsvc.host.api import Environment
-from tests.integration.conftest import DEMO_IMAGE, free_port, unique_env, wait_for
+from localsvc.host.kubepaths import collection_path, with_query
+from localsvc.runtime import labels as L
+from tests.integration.conftest import DEMO_IMAGE, free_port, unique_env, wait_for, write
 from tests.integration.kubectl_support import (  # noqa: F401  (fixtures used by name)
     Kubectl, kubectl, ns, shared_env)
 
@@ -200,6 +202,18 @@ spec:
     imagePullPolicy: Never
 """
 
+# A registry on the Docker host's loopback where nothing listens: the pull fails at once,
+# and nothing leaves the machine.
+UNPULLABLE = """apiVersion: v1
+kind: Pod
+metadata: {name: unpullable}
+spec:
+  containers:
+  - name: app
+    image: 127.0.0.1:1/localsvc-tests/never-built:0
+    imagePullPolicy: IfNotPresent
+"""
+
 LIVENESS = f"""apiVersion: v1
 kind: Pod
 metadata: {{name: lively}}
@@ -224,6 +238,21 @@ def test_an_image_that_may_not_be_pulled_shows_warnings(kubectl: Kubectl, ns: st
     assert ('Container image "localsvc-tests/never-built:0" is not present with pull policy '
             "of Never") in shown, shown
     assert "Error: ErrImageNeverPull" in shown
+
+
+def test_a_failed_pull_says_the_docker_error_as_the_kubelet_says_the_runtimes(
+        kubectl: Kubectl, ns: str) -> None:
+    kubectl.run("apply", "-n", ns, "-f", "-", stdin=UNPULLABLE)
+    failed = wait_for(lambda: [e for e in events(kubectl, ns, "involvedObject.name=unpullable,"
+                                                              "reason=Failed")
+                               if e["message"].startswith("Failed to pull")],
+                      timeout=60, what="the Failed pull event")
+    message = failed[0]["message"]
+    assert message.startswith('Failed to pull image "127.0.0.1:1/localsvc-tests/never-built:0": ')
+    assert "127.0.0.1:1" in message.split('": ', 1)[1], message  # Docker's error names it
+    assert "not present locally" not in message and "Build it" not in message, message
+    assert "Error: ErrImagePull" in {e["message"] for e in events(
+        kubectl, ns, "involvedObject.name=unpullable,reason=Failed")}
 
 
 def test_a_failing_liveness_probe_kills_with_the_kubelets_words(kubectl: Kubectl,
@@ -306,3 +335,42 @@ def test_foreground_up_prints_warning_events(env_name: str, tmp_path: Path) -> N
             except subprocess.TimeoutExpired:
                 up.kill()
                 up.wait(timeout=10)
+
+
+SLEEPER = f"""apiVersion: v1
+kind: Pod
+metadata: {{name: sleeper}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: app
+    image: {DEMO_IMAGE}
+    command: ["sleep", "600"]
+"""
+
+
+def test_a_pod_whose_sandbox_went_while_the_node_was_down_is_not_scheduled_again(
+        env: Environment, tmp_path: Path) -> None:
+    env.up([write(tmp_path, "pod.yaml", SLEEPER)], wait=60)
+
+    def pod_events() -> list[dict[str, Any]]:
+        path = with_query(collection_path("Event", "default"),
+                          fieldSelector="involvedObject.name=sleeper")
+        return list(env.node().get(path)["items"])
+
+    assert [e["reason"] for e in pod_events()].count("Scheduled") == 1
+    node = env.docker.containers.get(f"localsvc-{env.name}-node")
+    node.stop(timeout=10)
+    infra = env.docker.containers.list(all=True, filters={"label": [
+        f"{L.ENV}={env.name}", f"{L.ROLE}={L.ROLE_POD_INFRA}", f"{L.NAME}=sleeper"]})
+    assert len(infra) == 1
+    infra[0].remove(force=True)
+    node.start()
+    env.ensure()
+    env.wait_ready(60)
+    # The pod was started again (its Events from before the restart are gone with the node's
+    # memory): the kubelet's, but no second Scheduled.
+    started = wait_for(lambda: [e for e in pod_events() if e["reason"] == "Started"],
+                       timeout=30, what="Started after the restart")
+    assert started
+    assert "Scheduled" not in {e["reason"] for e in pod_events()}

@@ -7,9 +7,11 @@ from localsvc.model.events import Correlator, ObjectRef, Occurrence
 from localsvc.model.kubeapi.fieldselect import FieldSelectorError, compile_selector
 from localsvc.node.events import EventRecorder
 from localsvc.node.objectstore import ObjectStore
-from localsvc.node.podevents import PodEvents
+from localsvc.node.podevents import PodEvents, pull_error
+from localsvc.runtime.pods import ImageMissing
 from localsvc.node.serviceevents import ServiceEvents
 
+import docker.errors
 import pytest
 
 POD = ObjectRef("Pod", "default", "web-1", "uid-1")
@@ -185,7 +187,7 @@ def test_kubelet_messages() -> None:
     pod = PodEvents(EventRecorder(store, "localsvc", clock=Clock()), "default", "p", "u")
     pod.scheduled()
     pod.pulled("app", False, "demo:1", False, 0.0)
-    pod.pulled("app", False, "demo:2", True, 1.25)
+    pod.pulled("app", False, "demo:2", True, 1.25, 73_621_504)
     pod.killing("app", "liveness")
     pod.killing("app")
     pod.pull_failed("app", False, "gone:1", True, "")
@@ -194,8 +196,8 @@ def test_kubelet_messages() -> None:
     assert messages >= {
         ("Scheduled", "Successfully assigned default/p to localsvc", "default-scheduler"),
         ("Pulled", 'Container image "demo:1" already present on machine', "kubelet"),
-        ("Pulled", 'Successfully pulled image "demo:2" in 1.25s (1.25s including waiting)',
-         "kubelet"),
+        ("Pulled", 'Successfully pulled image "demo:2" in 1.25s (1.25s including waiting). '
+                   "Image size: 73621504 bytes.", "kubelet"),
         ("Killing", "Container app failed liveness probe, will be restarted", "kubelet"),
         ("Killing", "Stopping container app", "kubelet"),
         ("ErrImageNeverPull", 'Container image "gone:1" is not present with pull policy of '
@@ -247,3 +249,24 @@ def test_an_event_seen_again_after_it_expired_replaces_the_stored_one() -> None:
     clock.now += 61
     recorder.sweep()
     assert store.list_objects("Event")[0] == []
+
+
+def test_a_failed_pull_says_the_runtimes_error_as_the_kubelet_does() -> None:
+    # The Docker error, not localsvc's advice around it ("... Build it (docker build ...)").
+    refused = docker.errors.APIError("500 Server Error", explanation='Get "https://127.0.0.1:1/v2/"'
+                                     ": dial tcp 127.0.0.1:1: connect: connection refused")
+    try:
+        try:
+            raise refused
+        except docker.errors.APIError as err:
+            raise ImageMissing("image is not present locally and pulling it failed: ... "
+                               "Build it (docker build -t x ...) or load it") from err
+    except ImageMissing as missing:
+        assert pull_error(missing) == refused.explanation
+    store = ObjectStore()
+    pod = PodEvents(EventRecorder(store, "localsvc", clock=Clock()), "default", "p", "u")
+    pod.pull_failed("app", False, "127.0.0.1:1/x:0", False, str(refused.explanation))
+    messages = [e["message"] for e in store.list_objects("Event")[0]]
+    assert messages[0] == ('Failed to pull image "127.0.0.1:1/x:0": Get "https://127.0.0.1:1/v2/"'
+                           ": dial tcp 127.0.0.1:1: connect: connection refused")
+    assert pull_error(ImageMissing("no cause")) == "no cause"
