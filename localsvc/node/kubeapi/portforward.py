@@ -29,6 +29,7 @@ from localsvc.model.kubeapi.paths import Target
 from localsvc.net import portforward_streams as pf
 from localsvc.net import spdy
 from localsvc.node.controller import Controller
+from localsvc.node.kubeapi.connectcommon import pod_of, track_stream
 from localsvc.runtime import labels as L
 from localsvc.runtime.pods import find_pod_containers
 from localsvc.tasks import spawn
@@ -50,10 +51,8 @@ MAX_MESSAGE = 32 * 1024 * 1024  # a WebSocket message holds at most a few SPDY f
 
 async def serve(controller: Controller, request: web.Request,
                 target: Target) -> web.StreamResponse:
-    namespace, name = target.namespace or "default", target.name or ""
-    pod = controller.objects.get(f"Pod/{namespace}/{name}")
-    if pod is None:
-        raise ApiError(st.not_found(st.GroupResource("pods"), name))
+    pod = pod_of(controller, target)
+    name = target.name or ""
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
     websocket = request.method == "GET" and pf.WEBSOCKET_PROTOCOL in offered
     if not websocket and not _spdy_upgrade(request):
@@ -64,6 +63,7 @@ async def serve(controller: Controller, request: web.Request,
     pod_ip = str((pod.get("status") or {}).get("podIP") or "")
     if not pod_ip:
         raise ApiError(st.bad_request(f"pod {name} does not have an IP address yet"))
+    track_stream(request)  # the node's shutdown ends the forwarding (run's finally closes all)
     channel: Channel = (await WebSocketChannel.accept(request) if websocket
                         else await UpgradedChannel.accept(request))
     uid = str(pod["metadata"].get("uid") or "")
