@@ -85,10 +85,12 @@ class Kubectl:
     def json(self, *args: str) -> Any:
         return json.loads(self.out(*args, "-o", "json"))
 
-    def stream(self, *args: str, request_timeout: str = "40s") -> Stream:
-        """A long-running kubectl (get -w); its stdout lines arrive on a queue."""
+    def stream(self, *args: str, request_timeout: str = "40s", **extra_env: str) -> Stream:
+        """A long-running kubectl (get -w, port-forward); its stdout lines arrive on a queue;
+        `extra_env` adds to its environment (KUBECTL_PORT_FORWARD_WEBSOCKETS=false...)."""
         process = subprocess.Popen(self.args(args, request_timeout), stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, env=self.environ())
+                                   stderr=subprocess.PIPE, text=True,
+                                   env=self.environ(**extra_env))
         return Stream(process)
 
     def remove_namespace(self, name: str) -> None:

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -64,9 +63,7 @@ def forward(kubectl: Kubectl, namespace: str, target: str, *remote_ports: int,
             **extra_env: str) -> tuple[Stream, dict[int, int]]:
     """A running `kubectl port-forward` and its local port per remote port."""
     args = ("port-forward", "-n", namespace, target, *(f":{port}" for port in remote_ports))
-    stream = Stream(subprocess.Popen(kubectl.args(args, "40s"), stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True,
-                                     env=kubectl.environ(**extra_env)))
+    stream = kubectl.stream(*args, **extra_env)
 
     def all_listening(lines: list[str]) -> bool:
         return len([line for line in lines if FORWARDING.match(line)]) == len(remote_ports)
