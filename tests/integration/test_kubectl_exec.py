@@ -22,7 +22,8 @@ import pytest
 
 from tests.integration.conftest import DEMO_IMAGE, wait_for
 from tests.integration.kubectl_support import (  # noqa: F401  (fixtures used by name)
-    Kubectl, kubectl, python_client, shared_env)
+    Kubectl, kubectl, python_client, shared_env, write_kubeconfig)
+from localsvc.host.api import Environment
 
 TMUX = shutil.which("tmux") or "/usr/bin/tmux"
 
@@ -450,3 +451,41 @@ def test_v4_without_close_signal_takes_stdin(kubectl: Kubectl, pods: str) -> Non
                                       [b"\xff\x00", b"\x00abc", b"\x00def\n"]))
     assert b"".join(f[1:] for f in frames if f[:1] == b"\x01") == b"abcdef"
     assert frames[-1] == b'\x03{"metadata":{},"status":"Success"}'
+
+
+def test_the_nodes_shutdown_ends_followed_logs_and_exec_sessions(env: Environment,
+                                                                 tmp_path: Path) -> None:
+    """A followed log and an exec session open when the node stops: it cancels them and exits
+    at once (aiohttp would wait for them up to its 60 s shutdown timeout, and Docker's stop
+    would kill the node first)."""
+    env.ensure()
+    own = Kubectl(env, write_kubeconfig(env, tmp_path))
+    own.run("apply", "-f", "-", stdin=f"""apiVersion: v1
+kind: Pod
+metadata: {{name: quiet}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - {{name: main, image: {DEMO_IMAGE}, command: ["sh", "-c", "echo once; sleep 3600"]}}
+""")
+    own.run("wait", "--for=condition=Ready", "pod/quiet", "--timeout=60s",
+            request_timeout=None, timeout=70)
+    log = own.stream("logs", "-f", "quiet", request_timeout="0")
+    session = own.stream("exec", "quiet", "--", "sh", "-c", "echo in; sleep 300",
+                         request_timeout="0")
+    try:
+        log.until(lambda seen: "once" in seen, timeout=20, what="the log")
+        session.until(lambda seen: "in" in seen, timeout=20, what="the exec's output")
+        node = _node_container(own)
+        started = time.monotonic()
+        node.stop(timeout=30)
+        stopped_in = time.monotonic() - started
+        node.reload()
+        assert node.attrs["State"]["ExitCode"] == 0, node.attrs["State"]
+        assert stopped_in < 10, f"the node took {stopped_in:.1f}s to stop"
+        # both clients see their stream end
+        log.process.wait(timeout=10)
+        session.process.wait(timeout=10)
+    finally:
+        log.stop()
+        session.stop()

@@ -107,7 +107,7 @@ async def _open(request_line: str, headers: list[str], payload: bytes, accepted:
         writer.close()
         raise DockerStreamError(f"the engine's stream {path}: {type(err).__name__}: {err}") \
             from None
-    except DockerStreamError:
+    except BaseException:  # refused, or cancelled (the node stops) while waiting: close it
         writer.close()
         raise
     fields = (line.split(":", 1) for line in header_lines if ":" in line)

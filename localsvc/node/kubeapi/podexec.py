@@ -27,7 +27,7 @@ from localsvc.model.kubeapi.execoptions import (StreamOptions, StreamTarget, att
                                                 websocket_required)
 from localsvc.model.kubeapi.paths import Target
 from localsvc.node.controller import Controller
-from localsvc.node.kubeapi.connectcommon import pod_of
+from localsvc.node.kubeapi.connectcommon import pod_of, track_stream
 from localsvc.node.kubeapi.dockerstream import DockerStream, DockerStreamError, open_stream
 from localsvc.runtime.execs import EXIT_CODE_WAIT, exit_code
 
@@ -68,6 +68,7 @@ async def _serve(controller: Controller, request: web.Request, target: Target,
     if offered and ready.protocol is None:
         raise ApiError(protocols_not_supported(offered, ch.PROTOCOLS))
     await ws.prepare(request)
+    track_stream(request)  # the node's shutdown cancels the session; `finally` closes both ends
     protocol = ws.ws_protocol or ch.V1
     session = Session(ws, protocol, options)
     try:

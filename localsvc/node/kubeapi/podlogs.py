@@ -6,7 +6,8 @@ module asks the engine for the chosen container instance's log on its own asynci
 client, text/plain, chunked. Each write waits while the client's connection is full, and the
 next read waits for it: a slow client slows the engine's connection, nothing buffers on the
 node. A followed log ends when the container ends (the engine ends the body), when limitBytes
-is reached, or when the client goes away; the engine's connection is closed then.
+is reached, or when the client goes away; the engine's connection is closed then, and on the
+node's shutdown (connectcommon.track_stream cancels the handler).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from localsvc.model.kubeapi.logoptions import (
 from localsvc.model.kubeapi.paths import Target
 from localsvc.net.dockerlogframes import DockerLogDecoder
 from localsvc.node.controller import Controller
-from localsvc.node.kubeapi.connectcommon import pod_of
+from localsvc.node.kubeapi.connectcommon import pod_of, track_stream
 from localsvc.node.kubeapi.dockerstream import DockerStream, DockerStreamError, open_get
 
 READ_SIZE = 1 << 16
@@ -59,6 +60,8 @@ async def serve(controller: Controller, request: web.Request,
     # A TTY container's log is raw bytes; any other's is framed by stream. The spec says which
     # (it cannot change for a pod), no inspect of the container needed.
     tty = bool(container_spec(pod, container).get("tty"))
+    if options.follow:
+        track_stream(request)
     path = f"/containers/{container_id}/logs?{docker_log_query(options, time.time())}"
     try:
         stream = await open_get(controller.ctx.docker.api.api_version, path)
