@@ -258,6 +258,22 @@ class Correlator:
         self._seen[key] = seen  # moved to the end: the most recently seen
         return event_object(occurrence, seen.name, seen.first, seen.last, seen.count)
 
+    def keep_written(self, namespace: str, name: str, now: float) -> None:
+        """An Event a client wrote through the API: kept (and expired, and bounded) like the
+        node's own, seen now."""
+        key = ("written", namespace, name)
+        seen = self._seen.pop(key, None) or _Seen(name, namespace, now, now, 1)
+        seen.last = now
+        self._seen[key] = seen
+        self._names.add((namespace, name))
+
+    def forget(self, namespace: str, name: str) -> None:
+        """An Event deleted through the API: the same report again makes a new one."""
+        for key, seen in list(self._seen.items()):
+            if (seen.namespace, seen.name) == (namespace, name):
+                del self._seen[key]
+        self._names.discard((namespace, name))
+
     def expired(self, now: float, most: int = SWEEP_MAX_DELETIONS) -> list[tuple[str, str]]:
         """(namespace, name) of the Events not seen for `ttl` seconds, and of the least
         recently seen beyond `limit`, `most` at a time (the rest go on a later call); they are
@@ -292,6 +308,53 @@ def as_events_v1(event: Mapping[str, Any]) -> Obj:
     if event.get("series"):
         out["series"] = event["series"]
     return out
+
+
+def from_events_v1(event: Mapping[str, Any]) -> Obj:
+    """An events.k8s.io/v1 Event in core/v1's shape (as_events_v1 the other way), as stored."""
+    out: Obj = {"apiVersion": "v1", "kind": "Event", "metadata": event.get("metadata") or {},
+                "involvedObject": event.get("regarding") or {},
+                "reason": event.get("reason", ""), "message": event.get("note", ""),
+                "source": event.get("deprecatedSource") or {},
+                "firstTimestamp": event.get("deprecatedFirstTimestamp"),
+                "lastTimestamp": event.get("deprecatedLastTimestamp"),
+                "count": event.get("deprecatedCount", 0), "type": event.get("type", ""),
+                "eventTime": event.get("eventTime"), "action": event.get("action", ""),
+                "reportingComponent": event.get("reportingController", ""),
+                "reportingInstance": event.get("reportingInstance", "")}
+    for name in ("related", "series"):
+        if event.get(name):
+            out[name] = event[name]
+    return out
+
+
+def event_problems(event: Mapping[str, Any], events_v1: bool) -> list[tuple[str, str, Any]]:
+    """(field error type, field path, value) of what the API server refuses in a written Event
+    (core/v1 shape; `events_v1`: it came as events.k8s.io/v1, whose names the paths use):
+    involvedObject's namespace other than the Event's; for an Event with an eventTime (the
+    new API), the reporting controller and instance, action and reason left out; a type other
+    than Normal or Warning."""
+    problems: list[tuple[str, str, Any]] = []
+    involved = event.get("involvedObject")
+    regarding = "regarding" if events_v1 else "involvedObject"
+    if not isinstance(involved, dict):
+        return [("FieldValueRequired", regarding, None)]
+    namespace = (event.get("metadata") or {}).get("namespace") or ""
+    theirs = involved.get("namespace") or ""
+    if theirs != namespace and (theirs or namespace not in ("", "default")):
+        problems.append(("FieldValueInvalid", f"{regarding}.namespace", theirs))
+    if event.get("eventTime") or events_v1:
+        if events_v1 and not event.get("eventTime"):
+            problems.append(("FieldValueRequired", "eventTime", None))
+        for name, shown in (("reportingComponent",
+                             "reportingController" if events_v1 else "reportingComponent"),
+                            ("reportingInstance", "reportingInstance"), ("action", "action"),
+                            ("reason", "reason")):
+            if not event.get(name):
+                problems.append(("FieldValueRequired", shown, None))
+    if event.get("type") not in (None, "", NORMAL, WARNING) or (events_v1 and not event.get("type")):
+        problems.append(("FieldValueNotSupported", "type", event.get("type")))
+    return problems
 
 
 # -- the messages of a cluster's components (1.32), in one place
@@ -330,5 +393,5 @@ def service_failures(services: Mapping[str, Mapping[str, Any]], lb_pending: Mapp
             failures[key] = ("FailedToPublishNodePort", why)
     return failures
 
-__all__ = ["Aggregator", "Correlator", "SpamFilter", "ObjectRef", "Occurrence", "as_events_v1", "back_off", "event_name",
+__all__ = ["Aggregator", "Correlator", "SpamFilter", "event_problems", "from_events_v1", "ObjectRef", "Occurrence", "as_events_v1", "back_off", "event_name",
            "event_object", "reference_to", "scaled", "scheduled", "service_failures"]

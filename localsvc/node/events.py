@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from localsvc.model import events as ev
 from localsvc.model.events import Correlator, ObjectRef, Occurrence
@@ -63,6 +64,23 @@ class EventRecorder:
     def warning(self, ref: ObjectRef, reason: str, message: str,
                 component: str = ev.KUBELET) -> None:
         self.record(ref, ev.WARNING, reason, message, component)
+
+    def store_written(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Store an Event a client wrote through the API (core/v1 shape, checked), kept and
+        expired like the node's own; the Event as stored."""
+        now = self.clock()
+        meta = event["metadata"]
+        self._forget(now)
+        self.correlator.keep_written(meta["namespace"], meta["name"], now)
+        key = event_key(meta["namespace"], meta["name"])
+        self.objects.put(key, event)
+        self._forget(now)  # one over the limit: the least recently seen goes
+        return self.objects.get(key) or event
+
+    def delete_written(self, namespace: str, name: str) -> None:
+        """Delete an Event through the API."""
+        self.correlator.forget(namespace, name)
+        self.objects.delete(event_key(namespace, name))
 
     def sweep(self) -> None:
         """Delete the Events that expired (the controller calls this each sync)."""

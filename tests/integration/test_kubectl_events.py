@@ -20,7 +20,7 @@ from localsvc.host.kubepaths import collection_path, with_query
 from localsvc.runtime import labels as L
 from tests.integration.conftest import DEMO_IMAGE, free_port, unique_env, wait_for, write
 from tests.integration.kubectl_support import (  # noqa: F401  (fixtures used by name)
-    Kubectl, kubectl, ns, shared_env)
+    Kubectl, kubectl, ns, python_client, shared_env)
 
 CRASHER = f"""apiVersion: v1
 kind: Pod
@@ -374,3 +374,66 @@ def test_a_pod_whose_sandbox_went_while_the_node_was_down_is_not_scheduled_again
                        timeout=30, what="Started after the restart")
     assert started
     assert "Scheduled" not in {e["reason"] for e in pod_events()}
+
+
+def test_an_operator_records_events_through_the_api(kubectl: Kubectl, ns: str) -> None:
+    """What client-go's EventRecorder does from a pod: create a core/v1 Event, patch its count
+    and lastTimestamp (strategic merge); events.k8s.io/v1 creates; kubectl create -f; delete."""
+    from kubernetes import client  # the test dependency, imported where it is used
+    from kubernetes.client.rest import ApiException
+
+    core = python_client(kubectl.kubeconfig)
+    body = {"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "web.181a2b3c4d5e6f70", "namespace": ns},
+            "involvedObject": {"kind": "Deployment", "apiVersion": "apps/v1",
+                               "namespace": ns, "name": "web"},
+            "reason": "Synced", "message": "configuration applied", "type": "Normal",
+            "source": {"component": "my-operator"}, "count": 1,
+            "firstTimestamp": "2026-12-07T08:00:00Z", "lastTimestamp": "2026-12-07T08:00:00Z"}
+    created = core.create_namespaced_event(ns, body)
+    assert created.count == 1 and created.metadata.uid and created.metadata.resource_version
+    # The recorder's series update (the client sends a dict as a strategic merge patch).
+    core.patch_namespaced_event("web.181a2b3c4d5e6f70", ns,
+                                {"count": 2, "lastTimestamp": "2026-12-07T08:05:00Z"})
+    kubectl.run("patch", "event", "web.181a2b3c4d5e6f70", "-n", ns, "--type", "merge",
+                "-p", '{"lastTimestamp": "2026-12-07T08:06:00Z"}')
+    patched = core.read_namespaced_event("web.181a2b3c4d5e6f70", ns)
+    assert (patched.count, patched.metadata.uid) == (2, created.metadata.uid)
+    assert patched.message == "configuration applied"
+
+    events_v1 = client.EventsV1Api(core.api_client)
+    events_v1.create_namespaced_event(ns, {
+        "apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "metadata": {"name": "web.new-style", "namespace": ns},
+        "eventTime": "2026-12-07T08:06:00.000000Z", "reportingController": "my-operator",
+        "reportingInstance": "my-operator-0", "action": "Reconcile", "reason": "Scaled",
+        "note": "scaled to 3", "type": "Normal",
+        "regarding": {"kind": "Deployment", "namespace": ns, "name": "web"}})
+    kubectl.run("create", "-n", ns, "-f", "-", stdin=f"""apiVersion: v1
+kind: Event
+metadata: {{name: web.from-kubectl}}
+involvedObject: {{kind: Deployment, namespace: {ns}, name: web}}
+reason: Noted
+message: written with kubectl
+type: Warning
+""")
+    shown = {e["reason"]: e for e in events(kubectl, ns, "involvedObject.name=web")}
+    assert set(shown) == {"Synced", "Scaled", "Noted"}, shown
+    assert shown["Scaled"]["message"] == "scaled to 3"
+    assert shown["Scaled"]["reportingComponent"] == "my-operator"
+    assert (shown["Synced"]["count"], shown["Synced"]["lastTimestamp"]) == (
+        2, "2026-12-07T08:06:00Z")
+
+    with pytest.raises(ApiException) as refused:  # the API server's check
+        core.create_namespaced_event(ns, {**body, "metadata": {"name": "elsewhere"},
+                                          "involvedObject": {"kind": "Pod", "name": "p",
+                                                             "namespace": "other"}})
+    assert refused.value.status == 422 and "involvedObject.namespace" in refused.value.body
+    with pytest.raises(ApiException) as taken:
+        core.create_namespaced_event(ns, body)
+    assert taken.value.status == 409
+
+    core.delete_namespaced_event("web.181a2b3c4d5e6f70", ns)
+    with pytest.raises(ApiException) as gone:
+        core.read_namespaced_event("web.181a2b3c4d5e6f70", ns)
+    assert gone.value.status == 404

@@ -8,6 +8,10 @@ resourceVersion. The API's own rules come first: the body against the URL, optim
 concurrency (a stale resourceVersion is 409 Conflict), fieldValidation (Strict: unknown fields
 are 400; Warn: dropped, with a warning; Ignore: dropped), patches and server-side apply with
 managedFields, dryRun (everything checked, nothing stored).
+
+Events are not applied objects: a client's Event (an operator's client-go recorder creates,
+then patches its count) goes into the store through the node's event recorder, which keeps it
+as its own (1 h TTL from its last write, the node's bound), after the API server's checks.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 import yaml
 
 from localsvc.errors import LocalsvcError, ManifestError
+from localsvc.model import events as ev
 from localsvc.model.fields import without_unknown_fields
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
@@ -109,6 +114,9 @@ class KubeWrites:
 
     async def create(self, resource: Resource, namespace: str | None, body: Any,
                      options: WriteOptions) -> Written:
+        if resource.kind == "Event":
+            return self._event(resource, None, checked_body(resource, namespace, None, body),
+                               options)
         self._writable(resource, "create")
         obj = checked_body(resource, namespace, None, body)
         name = obj["metadata"]["name"]
@@ -121,28 +129,35 @@ class KubeWrites:
 
     async def update(self, resource: Resource, namespace: str | None, name: str, body: Any,
                      options: WriteOptions) -> Written:
-        self._writable(resource, "update")
         live = self.existing(resource, namespace, name)
         obj = checked_body(resource, namespace, name, body)
+        if resource.kind == "Event":
+            return self._event(resource, live, obj, options)
+        self._writable(resource, "update")
         return await self._replace(resource, live, obj, options, "update")
 
     async def patch(self, resource: Resource, namespace: str | None, name: str,
                     content_type: str, raw: bytes, options: WriteOptions) -> Written:
-        self._writable(resource, "patch")
+        if resource.kind != "Event":
+            self._writable(resource, "patch")
         media = content_type.split(";", 1)[0].strip().lower()
-        if media not in PATCH_TYPES:
-            raise ApiError(st.unsupported_media_type(media, PATCH_TYPES))
+        if media not in PATCH_TYPES or (resource.kind == "Event" and media == APPLY_PATCH):
+            raise ApiError(st.unsupported_media_type(
+                media, PATCH_TYPES[:3] if resource.kind == "Event" else PATCH_TYPES))
         key = self.key(resource, namespace, name)
         live = self.controller.objects.get(key)
         if media == APPLY_PATCH:
             return await self._apply(resource, namespace, name, live, raw, options)
         if live is None:
             raise ApiError(st.not_found(group_resource(resource), name))
+        shown = with_version(resource, live)
         try:
-            patched = apply_patch(media, live, _decoded(raw),
+            patched = apply_patch(media, shown, _decoded(raw),
                                   root_type(resource.api_version, resource.kind))
         except PatchError as err:
             raise ApiError(patch_status(err)) from None
+        if resource.kind == "Event":
+            return self._event(resource, live, patched, options)
         return await self._replace(resource, live, patched, options, "patch")
 
     async def _apply(self, resource: Resource, namespace: str | None, name: str,
@@ -188,6 +203,34 @@ class KubeWrites:
         obj = track_update(live, after, self._manager(options, verb), now_iso())
         return Written(await self._store(resource, desired_of(obj), live, options), False,
                        warnings)
+
+    def _event(self, resource: Resource, live: Obj | None, obj: Obj,
+               options: WriteOptions) -> Written:
+        """Create (`live` None) or replace an Event, through the node's recorder."""
+        events_v1 = resource.group == ev_group
+        event = ev.from_events_v1(obj) if events_v1 else obj
+        name = event["metadata"]["name"]
+        if not event["metadata"].get("namespace"):
+            raise ApiError(st.bad_request("an Event is written in a namespace: "
+                                          "POST it to /api/v1/namespaces/NAMESPACE/events"))
+        given = resource_version_of(event)
+        if live is not None and given and given != resource_version_of(live):
+            raise ApiError(st.conflict(group_resource(resource), name))
+        problems = ev.event_problems(event, events_v1)
+        if problems:
+            raise ApiError(st.invalid(resource.kind, resource.group, name, [
+                st.FieldError(kind, path, value) if value is not None
+                else st.FieldError(kind, path) for kind, path, value in problems]))
+        if live is None:
+            self._namespace_exists(resource, event)
+            if self.controller.objects.get(self.key(resource, event["metadata"]["namespace"],
+                                                    name)) is not None:
+                raise ApiError(st.already_exists(group_resource(resource), name))
+        if options.dry_run:
+            return Written(as_stored(event, live), live is None)
+        # Without the server's metadata: the store keeps the live uid and creation time.
+        stored = self.controller.recorder.store_written(desired_of(event))
+        return Written(stored, live is None)
 
     # ---- the controller's side ---------------------------------------------------------------
 
@@ -251,6 +294,10 @@ class KubeWrites:
         terminating, a namespace emptying, an owner deleted in the foreground); a Success
         Status for the others, as their registries do."""
         live = self.existing(resource, namespace, name)
+        if resource.kind == "Event":
+            if not dry_run:
+                self.controller.recorder.delete_written(live["metadata"]["namespace"], name)
+            return _success(resource, live)
         if resource.kind not in STORED_KINDS and resource.kind != "Pod":
             raise ApiError(st.method_not_supported(group_resource(resource), "delete"))
         if propagation not in ("", "Background", "Foreground", "Orphan"):
@@ -281,6 +328,14 @@ def _success(resource: Resource, live: Obj) -> Obj:
     meta = live.get("metadata") or {}
     return st.success(group_resource(resource), str(meta.get("name", "")),
                       str(meta.get("uid", "")))
+
+
+ev_group = "events.k8s.io"  # its Events are stored in core/v1's shape
+
+
+def with_version(resource: Resource, obj: Obj) -> Obj:
+    """A stored object as `resource`'s version shows it (what a patch is applied to)."""
+    return ev.as_events_v1(obj) if resource.group == ev_group else obj
 
 
 def as_stored(staged: Obj, live: Obj | None) -> Obj:
