@@ -1,6 +1,6 @@
 """The services/proxy and pods/proxy tests' backend: an echo server (demo image, stdlib only)
-that answers with the method, path, headers and body it received, serves an HTML page, a
-redirect, a slow stream, a body cut short, the first chunk of a body and a WebSocket echo;
+that answers with the method, path, headers and body it received, serves an HTML page (and
+one whose gzip encoding is corrupt), a redirect, a slow stream, a body cut short, the first chunk of a body and a WebSocket echo;
 its Pod and Services, and helpers to reach them through kubectl, kubectl proxy and the API."""
 
 from __future__ import annotations
@@ -94,6 +94,9 @@ class H(http.server.BaseHTTPRequestHandler):
         data = self.body()
         if self.path.startswith("/page"):
             return self.send(200, "text/html; charset=utf-8", PAGE)
+        if self.path.startswith("/bad-gzip"):  # says gzip, is not
+            return self.send(200, "text/html", b"<a href=/x>not gzip</a>",
+                             [("Content-Encoding", "gzip")])
         if self.path.startswith("/go"):
             return self.send(302, "text/plain", b"moved", [("Location", "/target/")])
         if self.path.startswith("/cut"):  # promises 100000 bytes, sends 10, hangs up

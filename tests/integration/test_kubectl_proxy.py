@@ -128,3 +128,14 @@ def test_kubectl_proxy_rewrites_html_links_and_redirects(proxy_port: int,
 
     response, _ = call(proxy_port, "GET", prefix + "?x=1")
     assert (response.status, response.getheader("Location")) == (301, prefix + "/?x=1")
+
+
+def test_an_html_page_that_does_not_decode_passes_unchanged(proxy_port: int,
+                                                           echo_ns: str) -> None:
+    """Regression: a page labelled gzip that is not gzip was the node's 500 ("a bug in
+    localsvc"); it now passes as the backend sent it, links untouched."""
+    prefix = base(echo_ns, "services/echo:web")
+    response, page = call(proxy_port, "GET", prefix + "/bad-gzip")
+    assert response.status == 200, page
+    assert response.getheader("Content-Encoding") == "gzip"
+    assert page == b"<a href=/x>not gzip</a>"

@@ -12,7 +12,7 @@ import pytest
 
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.proxyhtml import (
-    go_clean, is_html, rewrite_html, rewrite_html_body, rewrite_url)
+    MAX_DECODED, go_clean, is_html, rewrite_html, rewrite_html_body, rewrite_url)
 from localsvc.model.kubeapi.proxypath import (
     Location, ProxyId, dial_error, forwarded_uri, parse_pod_id, parse_service_id, pod_location,
     port_lookup_error, request_headers, response_headers, root_redirect, service_location,
@@ -332,3 +332,38 @@ def test_pod_ports_go_cannot_dial_are_503s_in_its_words() -> None:
     invalid = port_lookup_error("99999", None)
     assert invalid is not None and invalid["message"] == \
         "error trying to reach service: dial tcp: address 99999: invalid port"
+
+
+def test_rewrite_html_body_passes_bodies_that_do_not_decode() -> None:
+    """Regression: a corrupt or cut gzip body raised out of the proxy (the node's 500); such
+    a body now passes unchanged (None)."""
+    page = b'<a href="/x">x</a>'
+    assert rewrite_html_body(b"not gzip at all", "gzip", rewritten) is None
+    assert rewrite_html_body(gzip.compress(page)[:-6], "gzip", rewritten) is None
+    assert rewrite_html_body(b"\x78\x9c garbage", "deflate", rewritten) is None
+    assert rewrite_html_body(zlib.compress(page) + b"trailing", "deflate", rewritten) is None
+
+
+def test_rewrite_html_body_decodes_raw_deflate_and_several_gzip_members() -> None:
+    page = b'<a href="/x">x</a>'
+    expected = rewrite_html_body(page, "", rewritten)
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    raw_deflate = raw.compress(page) + raw.flush()
+    assert zlib.decompress(rewrite_html_body(raw_deflate, "deflate", rewritten)
+                           or b"") == expected
+    two_members = gzip.compress(page[:5]) + gzip.compress(page[5:])
+    assert gzip.decompress(rewrite_html_body(two_members, "gzip", rewritten)
+                           or b"") == expected
+
+
+def test_rewrite_html_body_inflating_past_the_limit_passes_unchanged() -> None:
+    page = b'<a href="/x">x</a>' + b" " * 1000
+    assert rewrite_html_body(gzip.compress(page), "gzip", rewritten,
+                             max_decoded=len(page)) is not None
+    assert rewrite_html_body(gzip.compress(page), "gzip", rewritten,
+                             max_decoded=len(page) - 1) is None
+    assert rewrite_html_body(zlib.compress(page), "deflate", rewritten,
+                             max_decoded=len(page) - 1) is None
+    bomb = gzip.compress(b" " * (MAX_DECODED + 1))
+    assert len(bomb) < 100_000
+    assert rewrite_html_body(bomb, "gzip", rewritten) is None

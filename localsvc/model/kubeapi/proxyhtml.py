@@ -138,19 +138,30 @@ def _start_tag(text: str, pos: int, wanted: frozenset[str],
     return len(text), edits
 
 
-def rewrite_html_body(body: bytes, content_encoding: str,
-                      rewrite: Callable[[str], str]) -> bytes | None:
+# The most an HTML page may inflate to and still be rewritten (the proxy reads at most as
+# much of the encoded body); past it the page passes unchanged, as one too large to read does.
+MAX_DECODED = 16 * 1024 * 1024
+
+
+def rewrite_html_body(body: bytes, content_encoding: str, rewrite: Callable[[str], str],
+                      max_decoded: int = MAX_DECODED) -> bytes | None:
     """An HTML body (gzip, deflate or identity; taken as UTF-8, as the API server does) with
-    its links rewritten and encoded again; None for an encoding the proxy does not know (the
-    body passes unchanged)."""
+    its links rewritten and encoded again; None (the body then passes unchanged) for an
+    encoding the proxy does not know, a body that does not decode, or one that inflates past
+    `max_decoded` bytes."""
     encoding = content_encoding.strip().lower()
     if encoding == "gzip":
-        raw = gzip.decompress(body)
+        raw = _decompress(body, 16 + zlib.MAX_WBITS, max_decoded)
     elif encoding == "deflate":
-        raw = _inflate(body)
+        # zlib-wrapped as the RFC says, or raw deflate as some servers send it.
+        raw = _decompress(body, zlib.MAX_WBITS, max_decoded)
+        if raw is None:
+            raw = _decompress(body, -zlib.MAX_WBITS, max_decoded)
     elif encoding == "":
         raw = body
     else:
+        return None
+    if raw is None:
         return None
     text = raw.decode("utf-8", errors="surrogateescape")
     rewritten = rewrite_html(text, rewrite).encode("utf-8", errors="surrogateescape")
@@ -161,12 +172,24 @@ def rewrite_html_body(body: bytes, content_encoding: str,
     return rewritten
 
 
-def _inflate(body: bytes) -> bytes:
-    """HTTP deflate: zlib-wrapped as the RFC says, or raw deflate as some servers send it."""
+def _decompress(body: bytes, wbits: int, limit: int) -> bytes | None:
+    """`body` decompressed (gzip: every member), or None when it is corrupt, cut short or
+    larger than `limit` once inflated (found without inflating more than limit + 1 bytes)."""
+    out = bytearray()
+    rest = body
     try:
-        return zlib.decompress(body)
+        while True:
+            inflater = zlib.decompressobj(wbits)
+            out += inflater.decompress(rest, limit + 1 - len(out))
+            if len(out) > limit or inflater.unconsumed_tail:
+                return None
+            if not inflater.eof:
+                return None  # cut short
+            rest = inflater.unused_data
+            if not rest or wbits != 16 + zlib.MAX_WBITS:
+                return bytes(out) if not rest else None
     except zlib.error:
-        return zlib.decompress(body, -zlib.MAX_WBITS)
+        return None
 
 
 def is_html(content_type: str) -> bool:

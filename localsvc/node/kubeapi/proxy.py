@@ -144,7 +144,10 @@ async def _relay(request: web.Request, backend: aiohttp.ClientResponse, location
     elif proxyhtml.is_html(headers.get("Content-Type", "")) and request.method != "HEAD":
         already, whole = await _read_up_to(backend, HTML_LIMIT)
         page = b"".join(already)
-        body = (proxyhtml.rewrite_html_body(page, headers.get("Content-Encoding", ""), rewrite)
+        # Up to 16 MiB of scanning and re-compressing: off the event loop. A body that does
+        # not decode, or inflates past the limit, passes unchanged (None).
+        body = (await asyncio.to_thread(proxyhtml.rewrite_html_body, page,
+                                        headers.get("Content-Encoding", ""), rewrite, HTML_LIMIT)
                 if whole else None)
         if body is not None:
             headers.pop("Content-Length", None)
