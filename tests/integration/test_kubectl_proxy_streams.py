@@ -72,6 +72,22 @@ def test_kubectl_proxy_passes_websockets(proxy_port: int, echo_ns: str) -> None:
     assert "authorization" not in dict(headers)
 
 
+def test_a_proxied_websocket_message_may_exceed_four_mib(proxy_port: int, echo_ns: str) -> None:
+    """Regression: aiohttp's default 4 MiB message limit closed the proxied WebSocket (1009)."""
+    message = bytes(range(256)) * (5 * 4096)  # 5 MiB
+
+    async def talk() -> bytes:
+        url = f"http://127.0.0.1:{proxy_port}{base(echo_ns, 'services/echo:web')}/ws"
+        timeout = aiohttp.ClientWSTimeout(ws_receive=40)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=50)) as session:
+            async with session.ws_connect(url, timeout=timeout, max_msg_size=0) as ws:
+                await ws.receive_str()  # the echo server's headers
+                await ws.send_bytes(message)
+                return await ws.receive_bytes()
+
+    assert asyncio.run(asyncio.wait_for(talk(), 55)) == message
+
+
 def test_a_websocket_the_backend_refuses_gets_the_backends_answer(kubectl: Kubectl,
                                                                   echo_ns: str) -> None:
     """Straight to the API (kubectl proxy turns any non-101 answer into its own 500)."""

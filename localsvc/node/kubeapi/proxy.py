@@ -7,8 +7,9 @@ the I/O: every method, the query kept, request and response bodies streamed chun
 (text/html excepted: it is read whole to rewrite its links, as the API server does), WebSocket
 upgrades relayed message by message. The caller's Authorization header never reaches the backend.
 
-One aiohttp ClientSession per node app, made on the first proxied request; `close_sessions` is
-the app's on_cleanup hook that closes it.
+One aiohttp ClientSession per node app, made on the first proxied request and kept on the app
+(`add_client_session(app)` makes room for it before the app starts and registers
+`close_sessions`, the on_cleanup hook that closes it).
 """
 
 from __future__ import annotations
@@ -42,8 +43,31 @@ CONNECT_TIMEOUT = 30.0  # the API server's proxy dialer's timeout
 HTML_LIMIT = 16 * 1024 * 1024  # an HTML page larger than this passes without link rewriting
 CHUNK = 64 * 1024
 
-_SESSIONS: weakref.WeakKeyDictionary[web.Application, aiohttp.ClientSession] = (
-    weakref.WeakKeyDictionary())
+
+
+class _ClientSlot:
+    """Where the app keeps its client session: the app's own state cannot change once it runs,
+    the slot's content can."""
+
+    session: aiohttp.ClientSession | None = None
+
+
+_CLIENT: web.AppKey[_ClientSlot] = web.AppKey("localsvc_proxy_client", _ClientSlot)
+# Apps set up only with `on_cleanup.append(close_sessions)` (no slot): their session here.
+_LEGACY: weakref.WeakKeyDictionary[web.Application, _ClientSlot] = weakref.WeakKeyDictionary()
+
+
+def add_client_session(app: web.Application) -> None:
+    """Make room on `app` for the proxy's client session, closed on the app's cleanup."""
+    app[_CLIENT] = _ClientSlot()
+    app.on_cleanup.append(close_sessions)
+
+
+def _slot(app: web.Application) -> _ClientSlot:
+    slot = app.get(_CLIENT)
+    if slot is None:
+        slot = _LEGACY.setdefault(app, _ClientSlot())
+    return slot
 
 
 async def serve_pod(controller: Controller, request: web.Request,
@@ -84,13 +108,15 @@ async def serve_service(controller: Controller, request: web.Request,
 
 async def close_sessions(app: web.Application) -> None:
     """on_cleanup hook: close the app's client session (and its pooled connections)."""
-    session = _SESSIONS.pop(app, None)
+    slot = _slot(app)
+    session, slot.session = slot.session, None
     if session is not None:
         await session.close()
 
 
 def _session(app: web.Application) -> aiohttp.ClientSession:
-    session = _SESSIONS.get(app)
+    slot = _slot(app)
+    session = slot.session
     if session is None or session.closed:
         session = aiohttp.ClientSession(
             # Bodies pass as the backend encoded them; the caller decodes.
@@ -101,7 +127,7 @@ def _session(app: web.Application) -> aiohttp.ClientSession:
             connector=aiohttp.TCPConnector(ssl=False, limit=0),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
             trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
-        _SESSIONS[app] = session
+        slot.session = session
     return session
 
 
@@ -210,7 +236,7 @@ async def _websocket(request: web.Request, location: Location, url: str,
     try:
         backend = await _session(request.app).ws_connect(
             URL(ws_url, encoded=True), headers=headers, protocols=protocols,
-            autoping=False)
+            autoping=False, max_msg_size=0)
     except aiohttp.WSServerHandshakeError as err:
         # The backend answered without switching protocols: that answer is the caller's, as
         # the API server relays it (its body is not kept by aiohttp's handshake).
@@ -221,8 +247,10 @@ async def _websocket(request: web.Request, location: Location, url: str,
         raise ApiError(unreachable(location, err.os_error)) from None
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
         raise ApiError(unreachable(location, _cause(err))) from None
+    # No message size limit on either side (aiohttp's default, 4 MiB, closes with 1009): the
+    # API server passes the upgraded connection's bytes through whatever their framing.
     caller = web.WebSocketResponse(protocols=[backend.protocol] if backend.protocol else (),
-                                   autoping=False)
+                                   autoping=False, max_msg_size=0)
     try:
         await caller.prepare(request)
         pumps = [asyncio.create_task(_pump(caller, backend)),
@@ -251,4 +279,4 @@ async def _pump(source: Any, sink: Any) -> None:
     await sink.close(code=source.close_code or aiohttp.WSCloseCode.OK)
 
 
-__all__ = ["close_sessions", "serve_pod", "serve_service"]
+__all__ = ["add_client_session", "close_sessions", "serve_pod", "serve_service"]
