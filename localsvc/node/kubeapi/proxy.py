@@ -35,6 +35,7 @@ from localsvc.model.kubeapi.proxypath import (
     request_headers, response_headers, root_redirect, service_location, split_proxy_path,
     unreachable)
 from localsvc.node.controller import Controller
+from localsvc.node.kubeapi.connectcommon import track_stream
 from localsvc.node.store import key_of
 
 log = logging.getLogger(__name__)
@@ -249,6 +250,7 @@ async def _websocket(request: web.Request, location: Location, url: str,
         raise ApiError(unreachable(location, _cause(err))) from None
     # No message size limit on either side (aiohttp's default, 4 MiB, closes with 1009): the
     # API server passes the upgraded connection's bytes through whatever their framing.
+    track_stream(request)  # the node's shutdown ends it: the finally below closes both sides
     caller = web.WebSocketResponse(protocols=[backend.protocol] if backend.protocol else (),
                                    autoping=False, max_msg_size=0)
     try:
