@@ -85,9 +85,9 @@ class DockerLogDecoder:
         del raw[:pos]
 
     def _deframe(self) -> list[bytes]:
-        body = bytes(self.body)
+        frames = self.demuxer.frames(self.body)  # slices: copies of what they hold
         self.body.clear()
-        return [payload for _, payload in self.demuxer.frames(body)]
+        return [payload for _, payload in frames]
 
 
 __all__ = ["BadLogStream", "DockerLogDecoder", "STDCOPY_HEADER"]

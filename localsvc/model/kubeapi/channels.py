@@ -166,8 +166,9 @@ class DockerDemuxer:
     def __init__(self) -> None:
         self._buffer = b""
 
-    def frames(self, data: bytes) -> list[tuple[int, bytes]]:
-        """Each whole frame's (stream, payload) in order; empty frames are left out."""
+    def frames(self, data: bytes | bytearray) -> list[tuple[int, bytes]]:
+        """Each whole frame's (stream, payload) in order; empty frames are left out. `data` is
+        not kept: a caller may reuse its bytearray."""
         buffer = self._buffer + data if self._buffer else data
         frames: list[tuple[int, bytes]] = []
         start = 0  # an offset, not a slice per frame: a chunk holds many small frames
@@ -178,9 +179,9 @@ class DockerDemuxer:
                 break
             if length:
                 frames.append((STDERR if stream == 2 else STDOUT,
-                               buffer[start + _DOCKER_HEADER.size:end]))
+                               bytes(buffer[start + _DOCKER_HEADER.size:end])))
             start = end
-        self._buffer = buffer[start:]
+        self._buffer = bytes(buffer[start:])
         return frames
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
