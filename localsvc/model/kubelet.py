@@ -81,6 +81,7 @@ class Kill:
 
     name: str
     reason: str
+    probe: str = ""  # "liveness" or "startup": which probe failed (the Killing event says so)
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def decide(spec: KubeletSpec, pod: PodState, infra_running: bool, now: float) ->
         if waiting and retry_at <= now:
             actions.append(Start(name))
         if c.state == "running" and c.kill_reason:
-            actions.append(Kill(name, c.kill_reason))
+            actions.append(Kill(name, c.kill_reason, c.kill_probe))
     return [*actions, SyncProbes(), Settle()]
 
 
@@ -225,17 +226,17 @@ def next_attempt(c: ContainerState) -> int:
     return c.attempt + (1 if c.container_id else 0)
 
 
-def probe_failed(c: ContainerState, container_id: str, reason: str) -> bool:
-    """A liveness or startup probe of instance `container_id` of `c` failed: mark it to be
-    killed (once); False when that instance no longer runs (the verdict came too late)."""
+def probe_failed(c: ContainerState, container_id: str, reason: str, probe: str = "") -> bool:
+    """A liveness or startup probe (`probe`) of instance `container_id` of `c` failed: mark it
+    to be killed (once); False when that instance no longer runs (the verdict came too late)."""
     if c.container_id != container_id or c.state != "running" or c.kill_reason:
         return False
-    c.kill_reason = reason
+    c.kill_reason, c.kill_probe = reason, probe
     return True
 
 
 def started(c: ContainerState, container_id: str, attempt: int, now: float) -> None:
-    c.kill_reason = ""
+    c.kill_reason = c.kill_probe = ""
     c.attempt = attempt
     c.container_id = container_id
     c.state, c.reason, c.message = "running", "", ""
@@ -294,7 +295,8 @@ def apply(action: Action, pod: PodState, pod_name: str, now: float) -> None:
         case BackOff(name, init):
             schedule_restart((pod.init if init else pod.containers)[name], pod_name, now)
         case Kill(name):
-            pod.containers[name].kill_reason = ""  # asked once; its exit shows it happened
+            # Asked once; its exit shows it happened.
+            pod.containers[name].kill_reason = pod.containers[name].kill_probe = ""
         case MarkInitDone():
             pod.init_done = True
         case Settle():

@@ -40,6 +40,7 @@ class ContainerState:
     probe_ready: bool = False
     probe_message: str = ""  # why the readiness probe last failed, shown in the Ready condition
     kill_reason: str = ""  # a liveness or startup probe failed: why this instance must go
+    kill_probe: str = ""  # which of them ("liveness", "startup")
 
     def k8s(self) -> dict[str, Any]:
         if self.state == "running":

@@ -49,9 +49,6 @@ class PodProbes:
         self.wake = wake  # the pod worker's: a container is marked to be killed
         self.on_unhealthy = on_unhealthy  # (container name, probe kind, output): it failed
         self._probers: dict[str, tuple[str, asyncio.Task[Any]]] = {}  # name -> (id, task)
-        # Container name -> the kind of probe ("liveness", "startup") that marked it to be
-        # killed, for the kubelet's Killing event (the Kill action carries the reason only).
-        self._killed_by: dict[str, str] = {}
 
     def ensure(self, c: ContainerState, spec: dict[str, Any], pod_ip: str) -> None:
         """Run the probes of `c` if it is running (once per container instance); stop them if
@@ -79,8 +76,7 @@ class PodProbes:
                 self.on_change()
 
         def on_kill(kind: str, reason: str) -> None:
-            if probe_failed(c, container_id, reason):
-                self._killed_by[c.name] = kind
+            if probe_failed(c, container_id, reason, kind):
                 self.wake()
 
         exec_probes = ContainerExecProbes(self.docker_api, container_id)
@@ -97,10 +93,6 @@ class PodProbes:
                                  on_kill, on_failure)
         task = spawn(prober.run(), name=f"probe {self.pod}/{c.name}")
         self._probers[c.name] = (container_id, task)
-
-    def killed_by(self, name: str) -> str:
-        """The kind of probe that had container `name` killed ("" when none did); asked once."""
-        return self._killed_by.pop(name, "")
 
     def cancel_all(self) -> None:
         """Stop every prober (the pod is going). An exec probe's thread still in flight ends by

@@ -271,12 +271,12 @@ class PodWorker:
             case kubelet.SyncProbes():
                 for c in self.state.containers.values():
                     self.probes.ensure(c, self.specs[c.name], self.state.pod_ip)
-            case kubelet.Kill(name, reason):
+            case kubelet.Kill(name, reason, probe):
                 # A task of its own: stopping waits up to the grace period, the pod's other
                 # containers meanwhile go on being looked after.
                 c = self.state.containers[name]
                 assert c.container_id is not None and plan is not None
-                self.events.killing(name, self.probes.killed_by(name))
+                self.events.killing(name, probe)
                 spawn(self._kill(c.container_id, reason, plan.grace_seconds),
                       name=f"kill {self.ref.namespace}/{self.ref.name}/{name}")
                 kubelet.apply(action, self.state, self.ref.name, time.time())

@@ -382,10 +382,12 @@ def test_failed_liveness_probe_kills_the_instance_once_then_it_restarts() -> Non
     first = c.container_id
     assert first is not None
     assert not kubelet.probe_failed(c, "an-older-instance", "Liveness probe failed: late")
-    assert kubelet.probe_failed(c, first, "Liveness probe failed: HTTP 500")
+    assert kubelet.probe_failed(c, first, "Liveness probe failed: HTTP 500", "liveness")
     assert not kubelet.probe_failed(c, first, "Liveness probe failed: again")  # once
     s = spec(p, "Always")
-    assert decide(s, p, True, NOW) == [Kill("app", "Liveness probe failed: HTTP 500"), *TAIL]
+    # The Kill carries the probe's kind, for the kubelet's Killing event.
+    assert decide(s, p, True, NOW) == [
+        Kill("app", "Liveness probe failed: HTTP 500", "liveness"), *TAIL]
     step(p, s)
     assert (c.state, c.kill_reason) == ("running", "")  # asked once: the stop is under way
     terminate(c, 137)  # what the next observation sees

@@ -135,7 +135,7 @@ class DevLoop:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        streamer.stopped.set()
+        streamer.stop()  # and wait for its Warning-event follower
         if keep:
             self.say(f"leaving environment {self.env.name} running (--keep)")
             return 0
