@@ -101,8 +101,8 @@ def test_service_types_each_type_behaves_as_the_readme_says(env: Environment, tm
 
     services = {s["metadata"]["name"]: s for s in env.get("svc")}
     assert {n: s["spec"].get("type", "ClusterIP") for n, s in services.items()} == {
-        "web": "ClusterIP", "web-nodeport": "NodePort", "web-lb": "LoadBalancer",
-        "web-headless": "ClusterIP", "web-alias": "ExternalName"}
+        "kubernetes": "ClusterIP", "web": "ClusterIP", "web-nodeport": "NodePort",
+        "web-lb": "LoadBalancer", "web-headless": "ClusterIP", "web-alias": "ExternalName"}
     assert services["web-headless"]["spec"]["clusterIP"] == "None"
     assert "clusterIP" not in services["web-alias"]["spec"]
     web_ip = services["web"]["spec"]["clusterIP"]
