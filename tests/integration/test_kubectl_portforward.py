@@ -4,6 +4,7 @@ chosen by kubectl (`:PORT` asks for a free one, printed in its "Forwarding from"
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -13,12 +14,17 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
+from localsvc.host.api import Environment
 from tests.integration.conftest import DEMO_IMAGE
 from tests.integration.kubectl_support import (  # noqa: F401  (fixtures used by name)
-    Kubectl, Stream, apply_example, kubectl, ns, shared_env)
+    Kubectl, Stream, apply_example, kubectl, ns, shared_env, write_kubeconfig)
+from tests.integration.proxy_echo import api_access, base, echo_objects
 
 HTTP_PORT = 8080
 ECHO_PORT = 7000
@@ -260,3 +266,74 @@ def test_a_request_that_is_no_upgrade_is_a_bad_request(kubectl: Kubectl, ns: str
     assert result.returncode == 1
     assert "Error from server (BadRequest)" in result.stderr, result.stderr
     assert "port-forward is an upgrade" in result.stderr, result.stderr
+
+
+def _echo_pod_env(env: Environment, tmp_path: Path) -> Kubectl:
+    env.ensure()
+    own = Kubectl(env, write_kubeconfig(env, tmp_path))
+    own.run("apply", "-f", "-", stdin=echo_objects("default"))
+    own.run("wait", "--for=condition=Ready", "pod/echo", "--timeout=60s",
+            request_timeout=None, timeout=70)
+    return own
+
+
+def _stop_node(env: Environment) -> float:
+    """Stop the node as Docker does (SIGTERM, then SIGKILL after 30 s): the seconds it took;
+    it must have exited by itself, with code 0."""
+    (node,) = env.docker.containers.list(filters={"label": [
+        f"io.localsvc.env={env.name}", "io.localsvc.role=node"]})
+    started = time.monotonic()
+    node.stop(timeout=30)
+    stopped_in = time.monotonic() - started
+    node.reload()
+    assert node.attrs["State"]["ExitCode"] == 0, node.attrs["State"]
+    return stopped_in
+
+
+def test_the_nodes_shutdown_ends_port_forwards(env: Environment, tmp_path: Path) -> None:
+    """A port-forward with an open connection when the node stops: the node cancels it and
+    exits by itself (untracked, aiohttp waited for it until Docker's stop killed the node)."""
+    own = _echo_pod_env(env, tmp_path)
+    forwarding, ports = forward(own, "default", "pod/echo", HTTP_PORT)
+    try:
+        with socket.create_connection(("127.0.0.1", ports[HTTP_PORT]), timeout=10) as sock:
+            sock.settimeout(10)
+            sock.sendall(b"GET /page HTTP/1.1\r\nHost: x\r\n\r\n")  # kept alive after
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            stopped_in = _stop_node(env)
+            # Measured: the forwarding ends within 50 ms; aiohttp's shutdown of the live
+            # connection then takes about 10 s more (a node without one stops in 0.2 s).
+            assert stopped_in < 20, f"the node took {stopped_in:.1f}s to stop"
+            forwarding.process.wait(timeout=10)  # kubectl: "lost connection to pod"
+    finally:
+        forwarding.stop()
+
+
+def test_the_nodes_shutdown_ends_proxied_websockets(env: Environment, tmp_path: Path) -> None:
+    """A proxied WebSocket open when the node stops: the node cancels it, its client sees the
+    close, and the node exits by itself (untracked, Docker's stop killed it after 30 s)."""
+    own = _echo_pod_env(env, tmp_path)
+    server, context, token = api_access(own)
+    opened = threading.Event()
+    ended: dict[str, Any] = {}
+
+    async def hold() -> None:
+        url = f"{server}{base('default', f'pods/echo:{HTTP_PORT}')}/ws"
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            async with session.ws_connect(url, ssl=context,
+                                          headers={"Authorization": f"Bearer {token}"}) as ws:
+                await ws.receive_str()  # the echo server's first message: relayed
+                opened.set()
+                ended["type"] = (await ws.receive(timeout=40)).type
+
+    holder = threading.Thread(target=lambda: asyncio.run(hold()), daemon=True)
+    holder.start()
+    assert opened.wait(20), "the proxied WebSocket did not open"
+    stopped_in = _stop_node(env)
+    # Measured: the handler ends within 50 ms; aiohttp's shutdown of the live connection
+    # then takes about 10 s more (a node without one stops in 0.2 s); a kill comes at 30 s.
+    assert stopped_in < 20, f"the node took {stopped_in:.1f}s to stop"
+    holder.join(timeout=10)
+    assert ended.get("type") in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                                 aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR), ended
+

@@ -253,15 +253,17 @@ async def _websocket(request: web.Request, location: Location, url: str,
     track_stream(request)  # the node's shutdown ends it: the finally below closes both sides
     caller = web.WebSocketResponse(protocols=[backend.protocol] if backend.protocol else (),
                                    autoping=False, max_msg_size=0)
+    pumps: list[asyncio.Task[None]] = []
     try:
         await caller.prepare(request)
         pumps = [asyncio.create_task(_pump(caller, backend)),
                  asyncio.create_task(_pump(backend, caller))]
         await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        # Cancelled by the node's shutdown too: the pumps end before both sides close.
         for pump in pumps:
             pump.cancel()
         await asyncio.gather(*pumps, return_exceptions=True)
-    finally:
         await backend.close()
         await caller.close()
     return caller
