@@ -15,7 +15,7 @@ import pytest
 
 from localsvc.net import portforward_streams as pf
 from localsvc.net import spdy
-from localsvc.node.kubeapi import portforward
+from localsvc.node.kubeapi import portforward, portforward_channels
 
 
 class MemoryChannel:
@@ -258,12 +258,12 @@ def test_the_spdy_upgrades_reader_stops_reading_past_its_limit() -> None:
     """Regression: the bare connection's bytes after the 101 went into an unbounded queue and
     the socket was never paused; now reading pauses past the limit and resumes as it drains."""
     async def scenario() -> tuple[bool, bool, bytes]:
-        holder: dict[str, portforward._RawReader] = {}
+        holder: dict[str, portforward_channels.RawReader] = {}
         fed = asyncio.Event()
 
         class Feeding(asyncio.Protocol):
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                holder["reader"] = portforward._RawReader(transport, limit=256 * 1024)
+                holder["reader"] = portforward_channels.RawReader(transport, limit=256 * 1024)
 
             def data_received(self, data: bytes) -> None:
                 holder["reader"].feed_data(data)

@@ -8,20 +8,19 @@ pod's IP from the node (the node shares the pod's Docker network, not its networ
 a server bound only to the pod's 127.0.0.1 is not reachable, unlike with a kubelet).
 
 The pre-1.31 SPDY upgrade (POST with `Upgrade: SPDY/3.1`, which kubectl falls back to, or uses
-with KUBECTL_PORT_FORWARD_WEBSOCKETS=false) carries the same frames on the bare connection.
+with KUBECTL_PORT_FORWARD_WEBSOCKETS=false) carries the same frames on the bare connection
+(portforward_channels.py: both byte streams).
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
@@ -30,6 +29,8 @@ from localsvc.net import portforward_streams as pf
 from localsvc.net import spdy
 from localsvc.node.controller import Controller
 from localsvc.node.kubeapi.connectcommon import pod_of, track_stream
+from localsvc.node.kubeapi.portforward_channels import (
+    Channel, UpgradedChannel, WebSocketChannel, spdy_upgrade)
 from localsvc.runtime import labels as L
 from localsvc.runtime.pods import find_pod_containers
 from localsvc.tasks import spawn
@@ -43,10 +44,7 @@ OUTGOING_FRAMES = 64  # frames queued towards kubectl before pod readers wait
 # What kubectl may send on a pair before its pod connection is up (the connect may take 30 s);
 # past it the receiver waits for the connection, as kubectl's SPDY has no flow control.
 PENDING_LIMIT = 1024 * 1024
-# What the SPDY upgrade's connection may hold unread before the node stops reading it.
-RAW_READ_LIMIT = 1024 * 1024
 GOAWAY_TIMEOUT = 5.0  # how long a GOAWAY may wait to reach a kubectl that stopped reading
-MAX_MESSAGE = 32 * 1024 * 1024  # a WebSocket message holds at most a few SPDY frames
 
 
 async def serve(controller: Controller, request: web.Request,
@@ -55,7 +53,7 @@ async def serve(controller: Controller, request: web.Request,
     name = target.name or ""
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
     websocket = request.method == "GET" and pf.WEBSOCKET_PROTOCOL in offered
-    if not websocket and not _spdy_upgrade(request):
+    if not websocket and not spdy_upgrade(request):
         raise ApiError(st.bad_request(
             f"port-forward is an upgrade: a WebSocket with the subprotocol "
             f"{pf.WEBSOCKET_PROTOCOL} (kubectl 1.31+), or Upgrade: SPDY/3.1 with "
@@ -69,136 +67,6 @@ async def serve(controller: Controller, request: web.Request,
     uid = str(pod["metadata"].get("uid") or "")
     await Forwarding(controller, channel, pod_ip, uid).run()
     return channel.response
-
-
-def _spdy_upgrade(request: web.Request) -> bool:
-    """The pre-KEP-4006 upgrade kubectl falls back to: POST, Upgrade: SPDY/3.1."""
-    versions = [v.strip() for v in request.headers.getall("X-Stream-Protocol-Version", [])
-                for v in v.split(",")]
-    return (request.method == "POST"
-            and request.headers.get("Upgrade", "").lower() == "spdy/3.1"
-            and "upgrade" in request.headers.get("Connection", "").lower()
-            and pf.PROTOCOL in versions)
-
-
-class Channel(Protocol):
-    """The byte stream SPDY runs on, whichever upgrade carried it."""
-
-    response: web.StreamResponse
-
-    def incoming(self) -> AsyncIterator[bytes]: ...
-
-    async def send(self, data: bytes) -> None: ...
-
-    async def close(self) -> None: ...
-
-
-class WebSocketChannel:
-    """KEP-4006: the SPDY byte stream in binary WebSocket messages, cut anywhere."""
-
-    def __init__(self, ws: web.WebSocketResponse) -> None:
-        self.response: web.StreamResponse = ws
-        self.ws = ws
-
-    @classmethod
-    async def accept(cls, request: web.Request) -> WebSocketChannel:
-        ws = web.WebSocketResponse(protocols=(pf.WEBSOCKET_PROTOCOL,), heartbeat=None,
-                                   max_msg_size=MAX_MESSAGE)
-        await ws.prepare(request)
-        return cls(ws)
-
-    async def incoming(self) -> AsyncIterator[bytes]:
-        async for message in self.ws:
-            if message.type is WSMsgType.BINARY:
-                yield bytes(message.data)
-
-    async def send(self, data: bytes) -> None:
-        await self.ws.send_bytes(data)
-
-    async def close(self) -> None:
-        await self.ws.close()
-
-
-class _RawReader:
-    """Takes the connection's bytes after the 101, in place of aiohttp's HTTP parser (the way
-    aiohttp's own WebSocket reader plugs in: RequestHandler.set_parser). Holds at most about
-    `limit` bytes: past it the transport stops reading until `read` drains it."""
-
-    def __init__(self, transport: asyncio.BaseTransport | None,
-                 limit: int = RAW_READ_LIMIT) -> None:
-        self.transport = transport
-        self.limit = limit
-        self.chunks: collections.deque[bytes] = collections.deque()
-        self.size = 0
-        self.eof = False
-        self.paused = False
-        self.ready = asyncio.Event()
-
-    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        self.chunks.append(bytes(data))
-        self.size += len(data)
-        self.ready.set()
-        if self.size >= self.limit and not self.paused and self._flow_control():
-            self.transport.pause_reading()  # type: ignore[union-attr]
-            self.paused = True
-        return False, b""
-
-    def feed_eof(self) -> None:
-        self.eof = True
-        self.ready.set()
-
-    async def read(self) -> bytes | None:
-        """The next bytes received, None at the end."""
-        while not self.chunks:
-            if self.eof:
-                return None
-            self.ready.clear()
-            await self.ready.wait()
-        data = self.chunks.popleft()
-        self.size -= len(data)
-        if self.paused and self.size < self.limit and self._flow_control():
-            self.paused = False
-            self.transport.resume_reading()  # type: ignore[union-attr]
-        return data
-
-    def _flow_control(self) -> bool:
-        transport = self.transport
-        return (isinstance(transport, asyncio.ReadTransport)
-                and not transport.is_closing())
-
-
-class UpgradedChannel:
-    """The SPDY upgrade: after `101 Switching Protocols` the connection itself is the stream."""
-
-    def __init__(self, request: web.Request, response: web.StreamResponse,
-                 reader: _RawReader) -> None:
-        self.request = request
-        self.response = response
-        self.reader = reader
-
-    @classmethod
-    async def accept(cls, request: web.Request) -> UpgradedChannel:
-        response = web.StreamResponse(status=101, headers={
-            "Connection": "Upgrade", "Upgrade": "SPDY/3.1",
-            "X-Stream-Protocol-Version": pf.PROTOCOL})
-        response.force_close()
-        await response.prepare(request)
-        reader = _RawReader(request.transport)
-        protocol: Any = request.protocol
-        protocol.set_parser(reader)
-        protocol.keep_alive(False)
-        return cls(request, response, reader)
-
-    async def incoming(self) -> AsyncIterator[bytes]:
-        while (data := await self.reader.read()) is not None:
-            yield data
-
-    async def send(self, data: bytes) -> None:
-        await self.response.write(data)
-
-    async def close(self) -> None:
-        if self.request.transport is not None:
-            self.request.transport.close()
 
 
 class Forwarding:
