@@ -146,7 +146,7 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
     app.router.add_post("/v1/restart", restart)
     app.router.add_get("/v1/dns", dns)
     add_tunnel_routes(app)
-    app.on_cleanup.append(proxy.close_sessions)  # the services/pods proxy's client session
+    proxy.add_client_session(app)  # the services/pods proxy's, closed on cleanup
     add_stream_tracking(app)  # followed logs, exec, port-forwards: ended on shutdown
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/v1/apply", apply)

@@ -304,10 +304,8 @@ def test_is_html() -> None:
     assert not is_html("")
 
 
-@pytest.mark.parametrize("set_up", [True, False])
-def test_the_node_keeps_one_client_session_per_app_and_closes_it(set_up: bool) -> None:
-    """With add_client_session the session lives on the app (its cleanup closes it); an app
-    that only registered close_sessions keeps working."""
+def test_the_node_keeps_one_client_session_per_app_and_closes_it() -> None:
+    """With add_client_session the session lives on the app; its cleanup closes it."""
     import asyncio
 
     from aiohttp import web
@@ -316,12 +314,10 @@ def test_the_node_keeps_one_client_session_per_app_and_closes_it(set_up: bool) -
 
     async def scenario() -> tuple[bool, bool, bool]:
         app = web.Application()
-        if set_up:
-            proxy.add_client_session(app)
-            assert proxy.close_sessions in app.on_cleanup
+        proxy.add_client_session(app)
+        assert proxy.close_sessions in app.on_cleanup
         first = proxy._session(app)
-        if set_up:
-            assert app[proxy._CLIENT].session is first
+        assert app[proxy._CLIENT].session is first
         same = proxy._session(app) is first
         await proxy.close_sessions(app)
         again = proxy._session(app)

@@ -18,7 +18,6 @@ import asyncio
 import dataclasses
 import logging
 import socket
-import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,8 +53,6 @@ class _ClientSlot:
 
 
 _CLIENT: web.AppKey[_ClientSlot] = web.AppKey("localsvc_proxy_client", _ClientSlot)
-# Apps set up only with `on_cleanup.append(close_sessions)` (no slot): their session here.
-_LEGACY: weakref.WeakKeyDictionary[web.Application, _ClientSlot] = weakref.WeakKeyDictionary()
 
 
 def add_client_session(app: web.Application) -> None:
@@ -65,10 +62,7 @@ def add_client_session(app: web.Application) -> None:
 
 
 def _slot(app: web.Application) -> _ClientSlot:
-    slot = app.get(_CLIENT)
-    if slot is None:
-        slot = _LEGACY.setdefault(app, _ClientSlot())
-    return slot
+    return app[_CLIENT]
 
 
 async def serve_pod(controller: Controller, request: web.Request,
