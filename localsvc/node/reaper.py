@@ -28,6 +28,7 @@ import docker.errors
 from aiohttp import WSMsgType, web
 
 from localsvc.runtime.environment import _docker_socket, node_name
+from localsvc.node.longstreams import WS_CLOSE_SECONDS, track_stream
 
 log = logging.getLogger("localsvc.reaper")
 GRACE = 15.0
@@ -95,7 +96,8 @@ class Reaper:
         app.router.add_get("/v1/lease", self._lease)
 
     async def _lease(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=5.0)
+        track_stream(request)  # the node's shutdown ends it
+        ws = web.WebSocketResponse(heartbeat=5.0, timeout=WS_CLOSE_SECONDS)
         await ws.prepare(request)
         if not self.clock.owned:
             # Persisted before the lease counts: a node restarted now still knows it is owned.

@@ -26,7 +26,7 @@ from localsvc.model.kubeapi.status import unauthorized
 from localsvc.node.controller import Controller
 from localsvc.node.incluster import TokenCheck
 from localsvc.node.kubeapi import proxy
-from localsvc.node.kubeapi.connectcommon import add_stream_tracking
+from localsvc.node.longstreams import add_stream_tracking
 from localsvc.node.kubeapi.app import PUBLIC_PATHS, KubeApi, is_kube_path, status_response
 from localsvc.node.tunnel import add_tunnel_routes
 
@@ -147,7 +147,7 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
     app.router.add_get("/v1/dns", dns)
     add_tunnel_routes(app)
     proxy.add_client_session(app)  # the services/pods proxy's, closed on cleanup
-    add_stream_tracking(app)  # followed logs, exec, port-forwards: ended on shutdown
+    add_stream_tracking(app)  # watches, followed logs, exec, port-forwards: ended on shutdown
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/v1/apply", apply)
     KubeApi(controller).add_routes(app)

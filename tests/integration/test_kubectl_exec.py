@@ -482,7 +482,7 @@ spec:
         stopped_in = time.monotonic() - started
         node.reload()
         assert node.attrs["State"]["ExitCode"] == 0, node.attrs["State"]
-        assert stopped_in < 10, f"the node took {stopped_in:.1f}s to stop"
+        assert stopped_in < 8, f"the node took {stopped_in:.1f}s to stop"
         # both clients see their stream end
         log.process.wait(timeout=10)
         session.process.wait(timeout=10)

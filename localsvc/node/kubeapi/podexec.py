@@ -27,7 +27,8 @@ from localsvc.model.kubeapi.execoptions import (StreamOptions, StreamTarget, att
                                                 websocket_required)
 from localsvc.model.kubeapi.paths import Target
 from localsvc.node.controller import Controller
-from localsvc.node.kubeapi.connectcommon import pod_of, track_stream
+from localsvc.node.kubeapi.connectcommon import pod_of
+from localsvc.node.longstreams import WS_CLOSE_SECONDS, track_stream
 from localsvc.node.kubeapi.dockerstream import DockerStream, DockerStreamError, open_stream
 from localsvc.runtime.execs import EXIT_CODE_WAIT, exit_code
 
@@ -59,7 +60,8 @@ async def _serve(controller: Controller, request: web.Request, target: Target,
     pod = pod_of(controller, target)
     container = choose_container(pod, options.container)
     ws = web.WebSocketResponse(protocols=ch.PROTOCOLS, heartbeat=None,
-                               max_msg_size=MAX_MESSAGE, autoclose=False)
+                               max_msg_size=MAX_MESSAGE, autoclose=False,
+                               timeout=WS_CLOSE_SECONDS)
     ready = ws.can_prepare(request)
     if not ready.ok:
         raise ApiError(websocket_required(kind))

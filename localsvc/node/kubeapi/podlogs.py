@@ -32,7 +32,8 @@ from localsvc.model.kubeapi.logoptions import (
 from localsvc.model.kubeapi.paths import Target
 from localsvc.net.dockerlogframes import DockerLogDecoder
 from localsvc.node.controller import Controller
-from localsvc.node.kubeapi.connectcommon import pod_of, track_stream
+from localsvc.node.kubeapi.connectcommon import pod_of
+from localsvc.node.longstreams import track_stream
 from localsvc.node.kubeapi.dockerstream import DockerStream, DockerStreamError, open_get
 
 READ_SIZE = 1 << 16

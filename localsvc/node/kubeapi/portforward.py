@@ -28,7 +28,8 @@ from localsvc.model.kubeapi.paths import Target
 from localsvc.net import portforward_streams as pf
 from localsvc.net import spdy
 from localsvc.node.controller import Controller
-from localsvc.node.kubeapi.connectcommon import pod_of, track_stream
+from localsvc.node.kubeapi.connectcommon import pod_of
+from localsvc.node.longstreams import track_stream
 from localsvc.node.kubeapi.portforward_channels import (
     Channel, UpgradedChannel, WebSocketChannel, spdy_upgrade)
 from localsvc.runtime import labels as L

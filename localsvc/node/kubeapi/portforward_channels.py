@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from aiohttp import WSMsgType, web
 
 from localsvc.net import portforward_streams as pf
+from localsvc.node.longstreams import WS_CLOSE_SECONDS
 
 MAX_MESSAGE = 32 * 1024 * 1024  # a WebSocket message holds at most a few SPDY frames
 # What the SPDY upgrade's connection may hold unread before the node stops reading it.
@@ -50,7 +51,7 @@ class WebSocketChannel:
     @classmethod
     async def accept(cls, request: web.Request) -> WebSocketChannel:
         ws = web.WebSocketResponse(protocols=(pf.WEBSOCKET_PROTOCOL,), heartbeat=None,
-                                   max_msg_size=MAX_MESSAGE)
+                                   max_msg_size=MAX_MESSAGE, timeout=WS_CLOSE_SECONDS)
         await ws.prepare(request)
         return cls(ws)
 

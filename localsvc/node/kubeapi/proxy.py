@@ -34,7 +34,7 @@ from localsvc.model.kubeapi.proxypath import (
     request_headers, response_headers, root_redirect, service_location, split_proxy_path,
     unreachable)
 from localsvc.node.controller import Controller
-from localsvc.node.kubeapi.connectcommon import track_stream
+from localsvc.node.longstreams import WS_CLOSE_SECONDS, track_stream
 from localsvc.node.store import key_of
 
 log = logging.getLogger(__name__)
@@ -246,7 +246,8 @@ async def _websocket(request: web.Request, location: Location, url: str,
     # API server passes the upgraded connection's bytes through whatever their framing.
     track_stream(request)  # the node's shutdown ends it: the finally below closes both sides
     caller = web.WebSocketResponse(protocols=[backend.protocol] if backend.protocol else (),
-                                   autoping=False, max_msg_size=0)
+                                   autoping=False, max_msg_size=0,
+                                   timeout=WS_CLOSE_SECONDS)
     pumps: list[asyncio.Task[None]] = []
     try:
         await caller.prepare(request)

@@ -26,6 +26,7 @@ from localsvc.model.kubeapi.resources import Resource
 from localsvc.model.kubeapi.tables import TableRequest, table, table_request
 from localsvc.model.labelselector import parse_selector
 from localsvc.node.kubeapi.watch import ApiWatch, FellBehind, WatchFilter
+from localsvc.node.longstreams import track_stream
 from localsvc.node.objectstore import ObjectStore, TooOld
 
 Obj = dict[str, Any]
@@ -107,6 +108,7 @@ class Reads:
 
     async def watch(self, request: web.Request, resource: Resource,
                     namespace: str | None, name: str | None = None) -> web.StreamResponse:
+        track_stream(request)  # the node's shutdown ends it
         query = request.query
         selected = matcher(resource, query)
         matches = selected if name is None else (

@@ -1,5 +1,5 @@
-"""The connect subresources' shared parts: a tracked stream ends on the node's shutdown (its
-`finally` runs) instead of holding the shutdown up; the pod lookup answers 404 as a Status."""
+"""A tracked long-lived stream ends on the node's shutdown (its `finally` runs) instead of holding
+the shutdown up; the connect subresources' pod lookup answers 404 as a Status."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from aiohttp import web
 
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.paths import Target
-from localsvc.node.kubeapi.connectcommon import add_stream_tracking, pod_of, track_stream
+from localsvc.node.kubeapi.connectcommon import pod_of
+from localsvc.node.longstreams import add_stream_tracking, track_stream
 
 
 def test_a_tracked_stream_is_ended_by_the_apps_shutdown() -> None:
