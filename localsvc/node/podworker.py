@@ -358,16 +358,9 @@ class PodWorker:
             self.events.pull_failed(c.name, c.init, plan.image, plan.pull_policy == "Never",
                                     pull_error(err))
             return False
-        size = await asyncio.to_thread(self._image_size, plan.image) if pulled else 0
+        size = await asyncio.to_thread(rt.image_size, self.ctx.docker, plan.image) if pulled else 0
         self.events.pulled(c.name, c.init, plan.image, pulled, time.monotonic() - began, size)
         return True
-
-    def _image_size(self, image: str) -> int:
-        """The pulled image's size in bytes; 0 when it cannot be read (the kubelet's, too)."""
-        try:
-            return int(self.ctx.docker.images.get(image).attrs.get("Size") or 0)
-        except (docker.errors.DockerException, ValueError):
-            return 0
 
     def _remove_older_than(self, name: str, keep_attempt: int) -> None:
         """Keep the latest exited container (for `logs --previous`), remove older ones."""

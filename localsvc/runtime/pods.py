@@ -103,6 +103,14 @@ def ensure_image(client: docker.DockerClient, image: str, pull_policy: str,
     return True
 
 
+def image_size(client: docker.DockerClient, image: str) -> int:
+    """An image's size in bytes (the kubelet's Pulled event says it); 0 when it cannot be read."""
+    try:
+        return int(client.images.get(image).attrs.get("Size") or 0)
+    except (docker.errors.DockerException, ValueError):
+        return 0
+
+
 def create_volumes(client: docker.DockerClient, pod: PodRef, plan: PodPlan) -> None:
     for volume in plan.volumes:
         name = volume_name(pod, volume.name)
