@@ -11,11 +11,13 @@ serve it from the store as they serve the others.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from localsvc.errors import Problem
 from localsvc.model.endpoints import endpoint_slices, endpoints_object, service_env
+from localsvc.model.load import Manifest
 from localsvc.model.nodeconfig import IN_CLUSTER_API_PORT as API_PORT
 from localsvc.model.snapshot import Endpoint, ServiceInfo, ServicePort
 
@@ -74,7 +76,7 @@ def kubernetes_objects(cluster_ip: str, node_ip: str, created: str) -> dict[str,
 
 def default_account_uid(env: str, namespace: str) -> str:
     """The uid of a namespace's `default` ServiceAccount (the node's, as the cluster's
-    controller makes it; the only ServiceAccounts there are): derived from the environment and
+    controller makes it, and a user's applied `default`, which replaces it): derived from the environment and
     the namespace, so it is the same in every node process and the tokens bound to it, which
     carry it, stay valid across node restarts."""
     return str(uuid.uuid5(_ACCOUNT_UIDS, f"{env}/{namespace}/default"))
@@ -101,6 +103,42 @@ class ApiAccess:
 def service_account_name(pod: Obj) -> str:
     spec = pod.get("spec") or {}
     return str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
+
+
+def account_field(pod: Obj) -> str:
+    """The field that names the pod's account (the deprecated spec.serviceAccount when only it
+    is set)."""
+    spec = pod.get("spec") or {}
+    if not spec.get("serviceAccountName") and spec.get("serviceAccount"):
+        return "spec.serviceAccount"
+    return "spec.serviceAccountName"
+
+
+ACCOUNT_LOOKUP = "error looking up service account"  # the API server's words, then the fix
+
+
+def missing_account(namespace: str, name: str) -> str:
+    """The API server's ServiceAccount admission refusal of a pod whose account is missing."""
+    return f'{ACCOUNT_LOOKUP} {namespace}/{name}: serviceaccount "{name}" not found'
+
+
+def missing_account_problems(pods: Sequence[Manifest],
+                             exists: Callable[[str, str], bool]) -> list[Problem]:
+    """Pods (new ones) whose ServiceAccount `exists` (namespace, name) does not know, refused as
+    the API server's ServiceAccount admission refuses them. `default` always exists: the node
+    makes it in every namespace, as the cluster's controller does."""
+    problems = []
+    for m in pods:
+        name = service_account_name(m.obj)
+        if name == "default" or exists(m.namespace, name):
+            continue
+        path = account_field(m.obj)
+        problems.append(Problem(
+            m.file, m.line_of(path), m.kind, m.name, path,
+            f"{missing_account(m.namespace, name)}; apply the ServiceAccount with the pod "
+            f"(`kubectl create serviceaccount {name} -n {m.namespace}`, or a manifest of "
+            f"kind ServiceAccount in the same apply), or leave {path} out to use `default`"))
+    return problems
 
 
 def automounts(pod: Obj, account: Obj | None) -> bool:
@@ -131,6 +169,16 @@ def access_files(pod: Obj, access: ApiAccess) -> dict[str, bytes] | None:
     namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
     name = service_account_name(pod)
     account = access.service_accounts(namespace, name)
+    if account is None and name != "default":
+        # A Deployment's pod whose account is not there (yet): it waits, as the ReplicaSet
+        # makes no pod until the account exists; its containers show
+        # CreateContainerConfigError with the API server's words, and the plan is made again
+        # at the pod's next step. Without this, the pod would run with a token its API
+        # refuses (bound to no account). (`default` is the node's in every namespace: missing
+        # only before the node's first publish, the pod runs as before.)
+        from localsvc.model.podplan import ConfigError  # (podplan imports this module)
+
+        raise ConfigError(missing_account(namespace, name))
     if not automounts(pod, account):
         return None
     uid = str(((account or {}).get("metadata") or {}).get("uid") or "")
@@ -138,7 +186,8 @@ def access_files(pod: Obj, access: ApiAccess) -> dict[str, bytes] | None:
             "namespace": namespace.encode()}
 
 
-__all__ = ["API_PORT", "ApiAccess", "MOUNT_PATH", "SERVICE_KEY", "access_files", "automounts",
-           "default_account_uid",
+__all__ = ["ACCOUNT_LOOKUP", "API_PORT", "ApiAccess", "MOUNT_PATH", "SERVICE_KEY",
+           "access_files", "account_field", "automounts", "default_account_uid",
+           "missing_account", "missing_account_problems",
            "kubernetes_objects", "kubernetes_service_info", "kubernetes_service_object",
            "master_service_env", "service_account_name", "volume_name"]

@@ -33,6 +33,7 @@ SUPPORTED_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("v1", "Service"),
         ("v1", "ConfigMap"),
         ("v1", "Secret"),
+        ("v1", "ServiceAccount"),
         ("v1", "Endpoints"),
         ("discovery.k8s.io/v1", "EndpointSlice"),
     }

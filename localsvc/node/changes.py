@@ -14,12 +14,13 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from localsvc.errors import LocalsvcError, ManifestError, NotFound, Problem
 from localsvc.model.defaults import with_defaults
 from localsvc.model.incluster import SERVICE_KEY as KUBERNETES_KEY
+from localsvc.model.incluster import default_account_uid, missing_account_problems
 from localsvc.model.load import Manifest, ObjectKey
 from localsvc.model.nodeports import allocate_node_ports, node_port_requests
 from localsvc.model.objects import now_iso, stamp, unchanged
@@ -155,9 +156,15 @@ class ObjectChanges(ObjectViews):
         objects, sources = dict(self.state.objects), dict(self.state.sources)
         results = []
         given = set()
+        new_pods = []
         for p in prepared if prepared is not None else prepare(manifests, objects):
             if objects.get(p.key) is not p.previous:  # changed meanwhile: compare again
                 p = prepare([p.manifest], objects)[0]
+            p = self._with_account_uid(p)
+            if p.stored is not None and p.manifest.kind == "Pod" and (
+                    p.previous is None or p.previous["metadata"].get("uid")
+                    != p.stored["metadata"]["uid"]):
+                new_pods.append(p.manifest)
             given.add(p.key)
             if p.stored is None:
                 action = "unchanged"
@@ -172,12 +179,30 @@ class ObjectChanges(ObjectViews):
                 objects.pop(key)
                 sources.pop(key, None)
                 results.append(result(key, "deleted"))
+        # As the ServiceAccount admission plugin: a new pod's account must exist (in this
+        # apply or stored; every namespace has a `default`), checked once all is staged.
+        problems = missing_account_problems(new_pods, lambda namespace, name: key_of(
+            "ServiceAccount", namespace, name) in objects)
+        if problems:
+            raise ManifestError(problems)
         # The tables the check computed are those of the Services now stored.
         allocations = {**self.state.allocations, svc.ALLOCATION_KEY: ips, "nodePorts": ports}
         state = State(objects=objects, sources=sources, pods=self.state.pods,
                       allocations=allocations, resource_version=self.state.resource_version,
                       deployments=self.state.deployments)
         return Staged(state, results, self.generation)
+
+    def _with_account_uid(self, p: Prepared) -> Prepared:
+        """A `default` ServiceAccount applied where there was none takes the uid of the one
+        the node derives (model/incluster.default_account_uid): the tokens of the namespace's
+        running pods carry it and stay valid, and deleting the applied one brings the derived
+        one back with the same uid."""
+        if p.stored is None or p.previous is not None or p.manifest.kind != "ServiceAccount" \
+                or p.manifest.name != "default":
+            return p
+        stored = copy.deepcopy(p.stored)
+        stored["metadata"]["uid"] = default_account_uid(self.ctx.config.env, p.manifest.namespace)
+        return replace(p, stored=stored, text=json.dumps(stored))
 
     def _commit(self, staged: Staged) -> list[Obj]:
         self.state.objects, self.state.sources = staged.state.objects, staged.state.sources

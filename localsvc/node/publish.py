@@ -234,16 +234,28 @@ class StorePublishing(ObjectViews):
                     key_of(kind, o["metadata"].get("namespace", ""), o["metadata"]["name"]):
                         (o, partial(_same, o))
                     for o in objects})
-            # A `default` ServiceAccount in every namespace, as the cluster's controller makes.
-            namespaces = [(n["metadata"]["name"], n["metadata"].get("creationTimestamp") or
-                           self.started) for n in rendered["Namespace"]]
-            events += self.publisher.publish("ServiceAccount", {
-                key_of("ServiceAccount", name, "default"):
-                    ((name, created), partial(_default_account, self.ctx.config.env, name,
-                                              created))
-                for name, created in namespaces})
+            events += self.publisher.publish("ServiceAccount", self._account_entries(
+                rendered["Namespace"], found))
         self._derived_inputs = _Derived(tables, self.snapshot.version, infos)
         return events
+
+    def _account_entries(self, namespaces: list[Obj],
+                         found: dict[str, list[str]]) -> dict[str, Entry]:
+        """The applied ServiceAccounts, and a `default` one in every namespace where none is
+        applied, as the cluster's controller makes it (and makes again when it is deleted).
+        One group: the applied `default` and the derived one share a key, which one publisher
+        group must own, or publishing one group would delete the other's object."""
+        entries: dict[str, Entry] = {
+            key: ((obj, found.get(key)), partial(self._render_applied, obj, found.get(key, [])))
+            for key, obj in self.state.objects.items() if obj.get("kind") == "ServiceAccount"}
+        for namespace in namespaces:
+            name = namespace["metadata"]["name"]
+            created = namespace["metadata"].get("creationTimestamp") or self.started
+            key = key_of("ServiceAccount", name, "default")
+            if key not in entries:
+                entries[key] = ((name, created), partial(
+                    _default_account, self.ctx.config.env, name, created))
+        return entries
 
     def _publish_endpoints_of(self, changed: list[ServiceInfo],
                               found: dict[str, list[str]]) -> list[WatchEvent]:

@@ -3,7 +3,7 @@
 This package owns the field rules of the supported kinds and the wording of their problems: each
 problem names the file, line, object, field path, what is wrong and what is accepted. One module
 per concept (metadata, pods, env, volumes, probes, selectors, deployments, services, config,
-endpoints); `check` holds the shared value checks. It is pure: it reads `Manifest` objects and
+endpoints, serviceaccounts); `check` holds the shared value checks. It is pure: it reads `Manifest` objects and
 returns `Problem` values; it never raises for bad input, never mutates a manifest and knows
 nothing of Docker or of the running environment.
 """
@@ -26,6 +26,7 @@ from localsvc.model.validate.env import FIELD_PATHS
 from localsvc.model.validate.metadata import check_duplicate, check_metadata
 from localsvc.model.validate.pods import check_pod
 from localsvc.model.validate.probes import PROBE_HANDLERS
+from localsvc.model.validate.serviceaccounts import check_service_account
 from localsvc.model.validate.services import check_service
 from localsvc.model.validate.volumes import SUPPORTED_VOLUMES
 
@@ -74,6 +75,7 @@ def check_object(check: Check) -> None:
         "Service": check_service,
         "ConfigMap": check_configmap,
         "Secret": check_secret,
+        "ServiceAccount": check_service_account,
         "Endpoints": check_endpoints,
         "EndpointSlice": check_endpointslice,
     }

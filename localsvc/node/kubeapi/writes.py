@@ -43,6 +43,7 @@ from localsvc.model.kubeapi.writing import (
     resource_version_of,
     same_content,
 )
+from localsvc.model.incluster import ACCOUNT_LOOKUP
 from localsvc.model.load import SUPPORTED_KINDS, Manifest
 from localsvc.model.objects import now_iso
 from localsvc.model.validate import validate
@@ -252,6 +253,10 @@ class KubeWrites:
                 return as_stored(staged.state.objects.get(prepared[0].key, obj), live)
             await controller.apply_async([manifest], False, prepared)
         except ManifestError as err:
+            if err.problems and all(p.message.startswith(ACCOUNT_LOOKUP) for p in err.problems):
+                # The ServiceAccount admission's refusal: 403, in the API server's words.
+                why = err.problems[0].message.split("; ", 1)[0]
+                raise ApiError(st.forbidden(group_resource(resource), name, why)) from None
             raise ApiError(st.invalid_from_problems(resource.kind, resource.group, name,
                                                     err.problems)) from None
         except LocalsvcError as err:
