@@ -3,8 +3,8 @@
 The controller keeps its working tables (applied objects, pod records, workers, the network
 snapshot); after each sync it publishes their Kubernetes-shaped objects (applied objects,
 Services with their allocations and status, Deployments with status, pods with status,
-Endpoints and EndpointSlices) into the ObjectStore, which turns each real change into a watch
-event. An entry is rendered only when its fingerprint (the inputs it is made of; stored
+Endpoints and EndpointSlices, ServiceAccounts) into the ObjectStore, which turns each real
+change into a watch event. An entry is rendered only when its fingerprint (the inputs it is made of; stored
 objects are replaced, never changed in place, so identity is cheap to compare) differs from the
 one last published, so a sync that changed nothing renders nothing and emits no event.
 """
@@ -36,6 +36,8 @@ Obj = dict[str, Any]
 Entry = tuple[Any, Callable[[], Obj]]  # (fingerprint, render)
 
 # Kinds the node derives or decorates itself; every other applied kind is published as stored.
+# (Applied ServiceAccounts are published as stored too, in the group of the derived `default`
+# ones: see _account_entries.)
 DERIVED = frozenset({"Pod", "Service", "Endpoints", "EndpointSlice", "Namespace", "Node",
                      "ServiceAccount", "ReplicaSet"})
 
