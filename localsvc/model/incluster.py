@@ -74,12 +74,25 @@ def kubernetes_objects(cluster_ip: str, node_ip: str, created: str) -> dict[str,
     return objects
 
 
-def default_account_uid(env: str, namespace: str) -> str:
+RECREATED_ACCOUNTS = "recreatedAccounts"  # the state's table: namespace -> `default` deletions
+
+
+def default_account_uid(env: str, namespace: str, recreated: int = 0) -> str:
     """The uid of a namespace's `default` ServiceAccount (the node's, as the cluster's
-    controller makes it, and a user's applied `default`, which replaces it): derived from the environment and
-    the namespace, so it is the same in every node process and the tokens bound to it, which
-    carry it, stay valid across node restarts."""
-    return str(uuid.uuid5(_ACCOUNT_UIDS, f"{env}/{namespace}/default"))
+    controller makes it, and a user's applied `default`, which updates it): derived from the
+    environment, the namespace and how many times it was deleted (kept in the state), so it is
+    the same in every node process and the tokens bound to it, which carry it, stay valid
+    across node restarts; deleted, it comes back as a new object with a new uid, as the
+    controller re-creates it (kubectl delete waits for the uid to change, and the old tokens
+    are refused, as a cluster refuses them)."""
+    suffix = f"/{recreated}" if recreated else ""
+    return str(uuid.uuid5(_ACCOUNT_UIDS, f"{env}/{namespace}/default{suffix}"))
+
+
+def recreated_count(allocations: Mapping[str, Any], namespace: str) -> int:
+    """How many times the namespace's `default` ServiceAccount was deleted (the state's table)."""
+    table = allocations.get(RECREATED_ACCOUNTS) or {}
+    return int(table.get(namespace) or 0)
 
 
 def master_service_env(cluster_ip: str) -> dict[str, str]:
@@ -186,7 +199,8 @@ def access_files(pod: Obj, access: ApiAccess) -> dict[str, bytes] | None:
             "namespace": namespace.encode()}
 
 
-__all__ = ["ACCOUNT_LOOKUP", "API_PORT", "ApiAccess", "MOUNT_PATH", "SERVICE_KEY",
+__all__ = ["ACCOUNT_LOOKUP", "API_PORT", "ApiAccess", "MOUNT_PATH", "RECREATED_ACCOUNTS",
+           "SERVICE_KEY", "recreated_count",
            "access_files", "account_field", "automounts", "default_account_uid",
            "missing_account", "missing_account_problems",
            "kubernetes_objects", "kubernetes_service_info", "kubernetes_service_object",

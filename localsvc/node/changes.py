@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any
 from localsvc.errors import LocalsvcError, ManifestError, NotFound, Problem
 from localsvc.model.defaults import with_defaults
 from localsvc.model.incluster import SERVICE_KEY as KUBERNETES_KEY
-from localsvc.model.incluster import default_account_uid, missing_account_problems
+from localsvc.model.incluster import (
+    RECREATED_ACCOUNTS,
+    default_account_uid,
+    missing_account_problems,
+    recreated_count,
+)
 from localsvc.model.load import Manifest, ObjectKey
 from localsvc.model.nodeports import allocate_node_ports, node_port_requests
 from localsvc.model.objects import now_iso, stamp, unchanged
@@ -194,14 +199,15 @@ class ObjectChanges(ObjectViews):
 
     def _with_account_uid(self, p: Prepared) -> Prepared:
         """A `default` ServiceAccount applied where there was none takes the uid of the one
-        the node derives (model/incluster.default_account_uid): the tokens of the namespace's
-        running pods carry it and stay valid, and deleting the applied one brings the derived
-        one back with the same uid."""
+        the node derives (model/incluster.default_account_uid): it updates that object, so
+        the tokens of the namespace's running pods, which carry its uid, stay valid."""
         if p.stored is None or p.previous is not None or p.manifest.kind != "ServiceAccount" \
                 or p.manifest.name != "default":
             return p
         stored = copy.deepcopy(p.stored)
-        stored["metadata"]["uid"] = default_account_uid(self.ctx.config.env, p.manifest.namespace)
+        namespace = p.manifest.namespace
+        stored["metadata"]["uid"] = default_account_uid(
+            self.ctx.config.env, namespace, recreated_count(self.state.allocations, namespace))
         return replace(p, stored=stored, text=json.dumps(stored))
 
     def _commit(self, staged: Staged) -> list[Obj]:
@@ -292,6 +298,11 @@ class ObjectChanges(ObjectViews):
             if key.startswith("Pod/") and key in self.state.objects and grace is not None:
                 _, namespace, name = key.split("/", 2)
                 self._retire(f"{namespace}/{name}", grace)
+            if key.startswith("ServiceAccount/") and key.endswith("/default"):
+                self._recreate_default_account(key)
+                if key not in self.state.objects:  # the node's own: deleted, made again
+                    results.append(result(key, "deleted"))
+                    continue
             if orphan and key.startswith("Deployment/"):
                 self._orphan_pods(key)
             if key not in self.state.objects:
@@ -375,6 +386,15 @@ class ObjectChanges(ObjectViews):
             self.state.sources[key_of("Pod", record.namespace, record.name)] = {
                 "file": "", "line": None}
             log.info("pod %s orphaned by the deletion of %s", pod_key, deployment_key)
+
+    def _recreate_default_account(self, key: str) -> None:
+        """Deleted (the user's or the node's), a namespace's `default` ServiceAccount comes
+        back at the next publish as a new object with a new uid, as the cluster's controller
+        re-creates it: kubectl delete, which waits for the uid it deleted to go, returns."""
+        namespace = key.split("/")[1]
+        table = self.state.allocations.setdefault(RECREATED_ACCOUNTS, {})
+        table[namespace] = recreated_count(self.state.allocations, namespace) + 1
+        self.publisher.forget(key)
 
     def _recreate_kubernetes_service(self) -> None:
         """Deleted, the `kubernetes` Service comes back as a new object (a new uid) at the next

@@ -156,8 +156,27 @@ def test_an_applied_default_replaces_the_derived_one_with_its_uid(tmp_path: Path
     node.sync()
     back = node.objects.get("ServiceAccount/default/default")
     assert back is not None and "automountServiceAccountToken" not in back
-    assert back["metadata"]["uid"] == derived_uid
+    # Re-created as a new object, as the cluster's controller does: kubectl delete waits for
+    # the uid to change, and the old tokens are refused.
+    assert back["metadata"]["uid"] == default_account_uid("unit", "default", 1) != derived_uid
+    assert _statuses(node, _token("default", derived_uid), PATH) == [401]
     assert _uid(node, "default", "kube-system") == default_account_uid("unit", "kube-system")
+
+
+def test_the_nodes_default_deleted_comes_back_with_a_new_uid_kept_across_restarts(
+        tmp_path: Path) -> None:
+    """Regression: kubectl delete of `default` waited forever (its uid never changed)."""
+    node = controller(tmp_path)
+    before = _uid(node, "default")
+    results = node.delete(["ServiceAccount/default/default"])
+    assert [r["action"] for r in results] == ["deleted"]
+    node.sync()
+    after = _uid(node, "default")
+    assert after is not None and after != before
+    assert _uid(controller(tmp_path), "default") == after  # the count is in the state file
+    node.apply(manifests(_account("default")), prune=False)  # an update of that object
+    node.sync()
+    assert _uid(node, "default") == after
 
 
 def test_a_prune_removes_applied_accounts_and_keeps_the_derived_defaults(
