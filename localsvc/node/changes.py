@@ -20,12 +20,7 @@ from typing import TYPE_CHECKING, Any
 from localsvc.errors import LocalsvcError, ManifestError, NotFound, Problem
 from localsvc.model.defaults import with_defaults
 from localsvc.model.incluster import SERVICE_KEY as KUBERNETES_KEY
-from localsvc.model.incluster import (
-    RECREATED_ACCOUNTS,
-    default_account_uid,
-    missing_account_problems,
-    recreated_count,
-)
+from localsvc.model import incluster as accounts
 from localsvc.model.load import Manifest, ObjectKey
 from localsvc.model.nodeports import allocate_node_ports, node_port_requests
 from localsvc.model.objects import now_iso, stamp, unchanged
@@ -166,9 +161,8 @@ class ObjectChanges(ObjectViews):
             if objects.get(p.key) is not p.previous:  # changed meanwhile: compare again
                 p = prepare([p.manifest], objects)[0]
             p = self._with_account_uid(p)
-            if p.stored is not None and p.manifest.kind == "Pod" and (
-                    p.previous is None or p.previous["metadata"].get("uid")
-                    != p.stored["metadata"]["uid"]):
+            if p.stored is not None and p.manifest.kind == "Pod" and (p.previous or {}).get(
+                    "metadata", {}).get("uid") != p.stored["metadata"]["uid"]:
                 new_pods.append(p.manifest)
             given.add(p.key)
             if p.stored is None:
@@ -184,11 +178,9 @@ class ObjectChanges(ObjectViews):
                 objects.pop(key)
                 sources.pop(key, None)
                 results.append(result(key, "deleted"))
-        # As the ServiceAccount admission plugin: a new pod's account must exist (in this
-        # apply or stored; every namespace has a `default`), checked once all is staged.
-        problems = missing_account_problems(new_pods, lambda namespace, name: key_of(
-            "ServiceAccount", namespace, name) in objects)
-        if problems:
+        # As the ServiceAccount admission: a new pod's account exists (in this apply or stored).
+        if problems := accounts.missing_account_problems(
+                new_pods, lambda ns, name: key_of("ServiceAccount", ns, name) in objects):
             raise ManifestError(problems)
         # The tables the check computed are those of the Services now stored.
         allocations = {**self.state.allocations, svc.ALLOCATION_KEY: ips, "nodePorts": ports}
@@ -198,16 +190,17 @@ class ObjectChanges(ObjectViews):
         return Staged(state, results, self.generation)
 
     def _with_account_uid(self, p: Prepared) -> Prepared:
-        """A `default` ServiceAccount applied where there was none takes the uid of the one
-        the node derives (model/incluster.default_account_uid): it updates that object, so
-        the tokens of the namespace's running pods, which carry its uid, stay valid."""
-        if p.stored is None or p.previous is not None or p.manifest.kind != "ServiceAccount" \
-                or p.manifest.name != "default":
+        """A `default` ServiceAccount applied where none was takes the uid of the node's
+        (incluster.default_account_uid): it updates that object, so the tokens of the
+        namespace's running pods, which carry its uid, stay valid."""
+        m = p.manifest
+        if p.stored is None or p.previous is not None or (m.kind, m.name) != (
+                "ServiceAccount", "default"):
             return p
         stored = copy.deepcopy(p.stored)
-        namespace = p.manifest.namespace
-        stored["metadata"]["uid"] = default_account_uid(
-            self.ctx.config.env, namespace, recreated_count(self.state.allocations, namespace))
+        count = accounts.recreated_count(self.state.allocations, m.namespace)
+        stored["metadata"]["uid"] = accounts.default_account_uid(self.ctx.config.env,
+                                                                 m.namespace, count)
         return replace(p, stored=stored, text=json.dumps(stored))
 
     def _commit(self, staged: Staged) -> list[Obj]:
@@ -299,8 +292,8 @@ class ObjectChanges(ObjectViews):
                 _, namespace, name = key.split("/", 2)
                 self._retire(f"{namespace}/{name}", grace)
             if key.startswith("ServiceAccount/") and key.endswith("/default"):
-                self._recreate_default_account(key)
-                if key not in self.state.objects:  # the node's own: deleted, made again
+                self._recreate_default_account(key)  # (the node's own: deleted, made again)
+                if key not in self.state.objects:
                     results.append(result(key, "deleted"))
                     continue
             if orphan and key.startswith("Deployment/"):
@@ -388,12 +381,11 @@ class ObjectChanges(ObjectViews):
             log.info("pod %s orphaned by the deletion of %s", pod_key, deployment_key)
 
     def _recreate_default_account(self, key: str) -> None:
-        """Deleted (the user's or the node's), a namespace's `default` ServiceAccount comes
-        back at the next publish as a new object with a new uid, as the cluster's controller
-        re-creates it: kubectl delete, which waits for the uid it deleted to go, returns."""
+        """Deleted, a namespace's `default` ServiceAccount comes back with a new uid, as the
+        cluster's controller re-creates it (kubectl delete waits for the uid to go)."""
         namespace = key.split("/")[1]
-        table = self.state.allocations.setdefault(RECREATED_ACCOUNTS, {})
-        table[namespace] = recreated_count(self.state.allocations, namespace) + 1
+        table = self.state.allocations.setdefault(accounts.RECREATED_ACCOUNTS, {})
+        table[namespace] = accounts.recreated_count(self.state.allocations, namespace) + 1
         self.publisher.forget(key)
 
     def _recreate_kubernetes_service(self) -> None:
