@@ -49,6 +49,7 @@ POD_SPEC: Tree = {
     "restartPolicy": LEAF, "terminationGracePeriodSeconds": LEAF, "hostname": LEAF,
     "subdomain": LEAF, "dnsPolicy": LEAF, "enableServiceLinks": LEAF,
     "dnsConfig": {"nameservers": LEAF, "searches": LEAF, "options": LEAF},
+    "serviceAccountName": LEAF, "automountServiceAccountToken": LEAF,
 }
 METADATA: Tree = {"name": LEAF, "namespace": LEAF, "labels": ANY, "annotations": ANY}
 PORTS: list[Tree] = [{"name": LEAF, "port": LEAF, "protocol": LEAF}]
@@ -71,6 +72,8 @@ KINDS: dict[str, Tree] = {
     }},
     "ConfigMap": {"metadata": METADATA, "data": ANY, "binaryData": ANY},
     "Secret": {"metadata": METADATA, "data": ANY, "stringData": ANY, "type": LEAF},
+    # secrets and imagePullSecrets are accepted but ignored (tokens are minted per pod).
+    "ServiceAccount": {"metadata": METADATA, "automountServiceAccountToken": LEAF},
     "Endpoints": {"metadata": METADATA, "subsets": [{
         "addresses": [{"ip": LEAF, "hostname": LEAF}],
         "notReadyAddresses": [{"ip": LEAF, "hostname": LEAF}], "ports": PORTS}]},

@@ -53,8 +53,12 @@ def test_deployment_fields_ignored_and_used() -> None:
      ["immutable"]),
     ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {k: v}\n", []),
     ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  serviceAccountName: x\n"
+     "  automountServiceAccountToken: false\n"
      "  containers: [{name: c, image: i:1, securityContext: {runAsUser: 1}}]\n",
-     ["spec.serviceAccountName", "spec.containers[0].securityContext"]),
+     ["spec.containers[0].securityContext"]),
+    ("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: op}\n"
+     "automountServiceAccountToken: false\nimagePullSecrets: [{name: reg}]\n",
+     ["imagePullSecrets"]),
 ])
 def test_other_kinds(text: str, expected: list[str]) -> None:
     assert ignored_fields(load_text(text, "x.yaml").manifests[0]) == expected
