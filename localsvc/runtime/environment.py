@@ -373,10 +373,19 @@ def destroy(client: docker.DockerClient, env: str) -> dict[str, int]:
                 for c in client.api.containers(all=True, filters=filters):
                     removed["containers"] += _remove_container(client, c["Id"])
                 time.sleep(0.3)
-    for v in client.volumes.list(filters=filters):
+    for v in [*client.volumes.list(filters=filters), *_unlabelled_pod_volumes(client, env)]:
         try:
             v.remove(force=True)
             removed["volumes"] += 1
         except docker.errors.NotFound:
             pass
     return removed
+
+
+def _unlabelled_pod_volumes(client: docker.DockerClient, env: str) -> list[Any]:
+    """Pod volumes of `env` that Docker made itself, without labels: a container created while
+    its pod's volume was being removed (the pod deleted as it started) gets an empty volume of
+    that name from the engine. Found by name; a labelled one is another environment's."""
+    prefix = L.resource_name(env, "vol", "")
+    return [v for v in client.volumes.list()
+            if v.name.startswith(prefix) and not (v.attrs.get("Labels") or {})]

@@ -3,13 +3,18 @@ environments whose node is gone."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from typing import Any
+
+import docker.errors
 
 from localsvc.host.api import Environment
+from localsvc.runtime.environment import destroy
 from tests.integration.conftest import ROOT, labelled, localsvc, unique_env, wait_for
 
 OWNER = """
@@ -53,3 +58,22 @@ def test_environments_from_up_d_are_not_reaped_and_prune_removes_orphans(
         assert labelled(env.docker, env.name) == {"containers": 0, "networks": 0, "volumes": 0}
     finally:
         env.down()
+
+
+def test_destroy_removes_pod_volumes_the_engine_made_without_labels(docker_client: Any) -> None:
+    """Regression: a container created while its pod's volume was being removed got an empty,
+    unlabelled volume of that name from Docker, which `down` (by label) left behind. Another
+    environment's labelled volume whose name shares the prefix is kept."""
+    name = unique_env("v")
+    leaked = docker_client.volumes.create(name=f"localsvc-{name}-vol-0123456789ab-kube-api-access-x")
+    other = docker_client.volumes.create(name=f"localsvc-{name}-vol-other-x",
+                                         labels={"io.localsvc.env": f"{name}-vol-other"})
+    try:
+        destroy(docker_client, name)
+        names = {v.name for v in docker_client.volumes.list()}
+        assert leaked.name not in names
+        assert other.name in names
+    finally:
+        for volume in (leaked, other):
+            with contextlib.suppress(docker.errors.NotFound):
+                volume.remove(force=True)
