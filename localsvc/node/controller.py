@@ -167,8 +167,8 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
                 self._reconcile_forwarders(force=gc_due)
                 if gc_due:
                     next_gc = time.monotonic() + GC_PERIOD
-                    known = {r.uid for r in self.state.pods.values()} | set(self.terminating)
-                    await collect_garbage(self.ctx.docker, self.ctx.config.env, known)
+                    await collect_garbage(self.ctx.docker, self.ctx.config.env, lambda: {
+                        r.uid for r in self.state.pods.values()} | set(self.terminating))
             except Exception:
                 log.exception("sync failed; retrying")
             try:

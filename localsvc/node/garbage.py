@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Set
+from collections.abc import Callable, Iterable, Set
 from typing import Any
 
 import docker
@@ -27,8 +27,14 @@ def leftover_uids(known: Set[str], container_uids: Iterable[str],
     return (set(container_uids) | set(volume_uids)) - set(known) - {""}
 
 
-async def collect_garbage(client: docker.DockerClient, env: str, known: Set[str]) -> set[str]:
-    """Remove the containers and volumes of pods not in `known`; the uids removed."""
+async def collect_garbage(client: docker.DockerClient, env: str,
+                          known: Callable[[], Set[str]]) -> set[str]:
+    """Remove the containers and volumes of pods not in `known()`; the uids removed.
+
+    `known()` is asked after Docker's lists, not before: a pod created while they ran (its
+    worker makes its volumes at once) would otherwise look like a leftover and lose its volumes
+    and containers; Docker then made empty, unlabelled volumes of those names for its
+    containers."""
     selector = {"label": [f"{L.ENV}={env}", L.POD_UID]}
     containers = await asyncio.to_thread(client.containers.list, all=True, filters=selector)
     by_uid: dict[str, list[Any]] = {}
@@ -36,7 +42,7 @@ async def collect_garbage(client: docker.DockerClient, env: str, known: Set[str]
         by_uid.setdefault(container.labels.get(L.POD_UID, ""), []).append(container)
     volumes = await asyncio.to_thread(client.volumes.list, filters=selector)
     volume_uids = [(v.attrs.get("Labels") or {}).get(L.POD_UID, "") for v in volumes]
-    leftovers = leftover_uids(known, by_uid, volume_uids)
+    leftovers = leftover_uids(known(), by_uid, volume_uids)
     for uid in sorted(leftovers):
         log.info("removing leftovers of deleted pod uid %s", uid)
         await asyncio.to_thread(rt.remove_containers, by_uid.get(uid, []), 2)

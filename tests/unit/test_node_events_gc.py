@@ -34,3 +34,48 @@ def test_leftovers_are_uids_with_containers_or_volumes_but_no_known_pod() -> Non
     assert leftover_uids(known, ["live", "gone", ""], ["stopping", "volume-only", ""]) == {
         "gone", "volume-only"}
     assert leftover_uids(known, ["live"], ["stopping"]) == set()
+
+
+
+class _Volumes:
+    """Docker's volume collection as the collector uses it: `list`, honouring a uid label filter."""
+
+    def __init__(self, uids: list[str], removed: list[str]) -> None:
+        self.uids, self.removed = uids, removed
+
+    def list(self, filters: dict[str, list[str]]) -> list[object]:
+        wanted = {f.split("=", 1)[1] for f in filters["label"] if f.startswith(f"{L.POD_UID}=")}
+        return [_Volume(uid, self.removed) for uid in self.uids
+                if uid not in self.removed and (not wanted or uid in wanted)]
+
+
+class _Volume:
+    def __init__(self, uid: str, removed: list[str]) -> None:
+        self.attrs = {"Labels": {L.POD_UID: uid}}
+        self.uid, self.removed = uid, removed
+
+    def remove(self, force: bool = False) -> None:
+        self.removed.append(self.uid)
+
+
+def test_a_pod_created_while_docker_is_listed_is_not_garbage() -> None:
+    """Regression: the known pods were taken before Docker's lists; a pod created meanwhile had
+    its fresh volumes removed as a deleted pod's leftovers (and Docker then made empty,
+    unlabelled volumes of those names for its containers)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from localsvc.node.garbage import collect_garbage
+
+    pods: set[str] = set()
+    removed: list[str] = []
+
+    def list_containers(**_: object) -> list[object]:
+        pods.add("new-pod")  # its worker makes its volumes while the node lists containers
+        return []
+
+    client = SimpleNamespace(containers=SimpleNamespace(list=list_containers),
+                             volumes=_Volumes(["new-pod", "deleted-pod"], removed))
+    gone = asyncio.run(collect_garbage(client, "e", lambda: set(pods)))  # type: ignore[arg-type]
+    assert gone == {"deleted-pod"}
+    assert removed == ["deleted-pod"]
