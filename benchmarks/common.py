@@ -1,14 +1,41 @@
-"""Small helpers the benchmark scripts share (free host ports, HTTP GET, polling)."""
+"""Small helpers the benchmark scripts share (free host ports, HTTP GET, polling, a fresh
+environment with the images it needs, a kubeconfig file for kubectl)."""
 
 from __future__ import annotations
 
 import socket
+import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
+
+from localsvc.host.api import Environment
+from localsvc.runtime.engine import connect
+from localsvc.runtime.images import ensure_context_image, ensure_node_image
+
 ROOT = Path(__file__).resolve().parents[1]
+DEMO = "localsvc-examples/demo:1"
+
+
+def bench_environment(prefix: str) -> Environment:
+    """A new environment named `prefix`-<random> (not yet created), with the node and demo images
+    built first, so that no build counts in a figure."""
+    client = connect()
+    node_image = ensure_node_image(client, lambda m: print(m, file=sys.stderr))
+    ensure_context_image(client, ROOT / "examples" / "images" / "demo", DEMO,
+                         lambda m: print(m, file=sys.stderr))
+    return Environment(f"{prefix}-{uuid.uuid4().hex[:6]}", node_image=node_image)
+
+
+def write_kubeconfig(env: Environment, path: Path) -> Path:
+    """The environment's kubeconfig in `path` (owner-only: it holds the token), for kubectl."""
+    path.write_text(yaml.safe_dump(env.kubeconfig()))
+    path.chmod(0o600)
+    return path
 
 
 def free_port(low: int, span: int = 2000) -> int:

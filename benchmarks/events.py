@@ -32,7 +32,6 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +39,12 @@ import yaml
 
 from localsvc.host.api import Environment
 from localsvc.net.direct import open_direct
-from localsvc.runtime.engine import connect
-from localsvc.runtime.images import ensure_context_image, ensure_node_image
 from localsvc.runtime.nodeaddress import NodeAddress
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DEMO, bench_environment  # noqa: E402
 
 MAX_RUNS = 8  # within the pod's Event budget (see above)
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = "localsvc-examples/demo:1"
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probed"},
        "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
            "name": "app", "image": DEMO,
@@ -133,11 +130,7 @@ def main() -> int:
     if not 0 < args.runs <= MAX_RUNS:
         parser.error(f"--runs: 1 to {MAX_RUNS} (the kubelet's Event budget for one pod: 25, "
                      "then one per 5 minutes)")
-    client = connect()
-    ensure_node_image(client, lambda m: print(m, file=sys.stderr))
-    ensure_context_image(client, ROOT / "examples/images/demo", DEMO,
-                         lambda m: print(m, file=sys.stderr))
-    env = Environment(f"bench-ev-{uuid.uuid4().hex[:6]}")
+    env = bench_environment("bench-ev")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             manifest = Path(tmp) / "pod.yaml"

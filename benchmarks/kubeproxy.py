@@ -29,18 +29,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DEMO, bench_environment, write_kubeconfig  # noqa: E402
 
-from localsvc.host.api import Environment
-from localsvc.runtime.engine import connect
-from localsvc.runtime.images import ensure_context_image, ensure_node_image
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = "localsvc-examples/demo:1"
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 PROXY_PATH = "/api/v1/namespaces/default/services/files:80/proxy"
 
@@ -151,11 +147,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
 
-    client = connect()
-    node_image = ensure_node_image(client, lambda m: print(m, file=sys.stderr))
-    ensure_context_image(client, ROOT / "examples" / "images" / "demo", DEMO,
-                         lambda m: print(m, file=sys.stderr))
-    env = Environment(f"bkp{uuid.uuid4().hex[:6]}", node_image=node_image)
+    env = bench_environment("bench-proxy")
     kubectl: subprocess.Popen[str] | None = None
     with tempfile.TemporaryDirectory() as tmp:
         try:
@@ -164,9 +156,9 @@ def main() -> None:
             objects.write_text(manifest(args.megabytes))
             env.apply([objects], wait=120)
             published = urlsplit(env.service_url("files"))
-            config = env.kubeconfig()
-            (Path(tmp) / "kubeconfig").write_text(yaml.safe_dump(config))
-            kube_env = {**os.environ, "KUBECONFIG": str(Path(tmp) / "kubeconfig"),
+            kubeconfig = write_kubeconfig(env, Path(tmp) / "kubeconfig")
+            config = yaml.safe_load(kubeconfig.read_text())
+            kube_env = {**os.environ, "KUBECONFIG": str(kubeconfig),
                         "KUBECACHEDIR": str(Path(tmp) / "cache")}
             kubectl, kubectl_port = started_kubectl_proxy(kube_env)
             ways = [Way("published LoadBalancer port", published.hostname or "127.0.0.1",

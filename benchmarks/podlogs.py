@@ -22,17 +22,13 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import yaml
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DEMO, bench_environment, write_kubeconfig  # noqa: E402
 
-from localsvc.host.api import Environment
-from localsvc.runtime.engine import connect
-from localsvc.runtime.images import ensure_context_image, ensure_node_image
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = "localsvc-examples/demo:1"
 
 
 def pod_manifest(name: str, lines: int) -> str:
@@ -123,17 +119,11 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    client = connect()
-    ensure_node_image(client, lambda m: print(m, file=sys.stderr))
-    ensure_context_image(client, ROOT / "examples/images/demo", DEMO,
-                         lambda m: print(m, file=sys.stderr))
-    env = Environment(f"bench-logs-{uuid.uuid4().hex[:6]}")
+    env = bench_environment("bench-logs")
     try:
         env.ensure()
         with tempfile.TemporaryDirectory() as tmp:
-            kubeconfig = Path(tmp) / "kubeconfig"
-            kubeconfig.write_text(yaml.safe_dump(env.kubeconfig()))
-            kubeconfig.chmod(0o600)
+            kubeconfig = write_kubeconfig(env, Path(tmp) / "kubeconfig")
             results = [one_run(str(kubeconfig), args.lines, run) for run in range(args.runs)]
     finally:
         env.down()

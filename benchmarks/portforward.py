@@ -27,19 +27,14 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import yaml
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DEMO, bench_environment, write_kubeconfig  # noqa: E402
 
-from localsvc.host.api import Environment
-from localsvc.runtime.engine import connect
-from localsvc.runtime.images import ensure_context_image, ensure_node_image
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = "localsvc-examples/demo:1"
 ECHO_PORT = 7000
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 
@@ -154,11 +149,7 @@ def main() -> None:
     parser.add_argument("--exchanges", type=int, default=2000)
     args = parser.parse_args()
 
-    client = connect()
-    node_image = ensure_node_image(client, lambda m: print(m, file=sys.stderr))
-    ensure_context_image(client, ROOT / "examples" / "images" / "demo", DEMO,
-                         lambda m: print(m, file=sys.stderr))
-    env = Environment(f"bpf{uuid.uuid4().hex[:6]}", node_image=node_image)
+    env = bench_environment("bench-pf")
     processes: list[subprocess.Popen[str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         try:
@@ -167,8 +158,7 @@ def main() -> None:
             manifest.write_text(MANIFEST)
             env.apply([manifest], wait=120)
             published = urlsplit(env.service_url("echo"))
-            kubeconfig = Path(tmp) / "kubeconfig"
-            kubeconfig.write_text(yaml.safe_dump(env.kubeconfig()))
+            kubeconfig = write_kubeconfig(env, Path(tmp) / "kubeconfig")
             kube_env = {**os.environ, "KUBECONFIG": str(kubeconfig),
                         "KUBECACHEDIR": str(Path(tmp) / "cache")}
             kubectl, kubectl_port = started_forward(
@@ -179,7 +169,7 @@ def main() -> None:
             ours, ours_port = started_forward(
                 [sys.executable, "-m", "localsvc", "port-forward", "pod/echo",
                  f"{local_port}:{ECHO_PORT}"],
-                {**os.environ, "LOCALSVC_ENV": env.name, "LOCALSVC_NODE_IMAGE": node_image},
+                {**os.environ, "LOCALSVC_ENV": env.name, "LOCALSVC_NODE_IMAGE": env.node_image or ""},
                 r"Forwarding from 127\.0\.0\.1:(\d+) ->")
             processes.append(ours)
 
