@@ -73,11 +73,15 @@ class NodeClient:
         """The events of a Kubernetes watch (`path` with watch=1 and, so that it ends,
         timeoutSeconds), one {"type", "object"} per line, until the server closes it. A version
         too old for the server comes as an ERROR event whose object is the 410 Status."""
-        response = self._open("GET", path, None, JSON)
-        with response:
+        with self.open_stream(path) as response:
             for line in response:
                 if line.strip():
                     yield json.loads(line)
+
+    def open_stream(self, path: str) -> IO[bytes]:
+        """The node's answer to a GET, open, for a caller that reads it as it comes (a watch)
+        and may end it early."""
+        return self._open("GET", path, None, JSON)
 
     def _call(self, method: str, path: str, body: Any, content_type: str = JSON) -> Any:
         with self._open(method, path, body, content_type) as response:

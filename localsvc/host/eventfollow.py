@@ -5,8 +5,8 @@ type=Warning) from the version of a first list; of that list only the Warnings o
 RECENT_SECONDS are printed (what the session's apply just caused, before the follower started),
 not an old history. A watch ends by its timeoutSeconds or a dropped connection (a node restart): it is
 resumed from the last version seen, and when the server no longer has that version (410) it
-lists again; when the node cannot be reached at all it lists again too (the list asks Docker
-where the node listens now; a restarted node answers an old version with 410 anyway). Each new
+lists again (NodeClient asks Docker where a node it cannot reach listens now; a restarted node
+answers an old version with 410). Each new
 Warning, and each repeat of one (its count moved), is one line:
 `warning  pod/NAME  BackOff: Back-off restarting failed container ...`.
 
@@ -21,16 +21,13 @@ import os
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import IO, Any
 
 from localsvc.errors import LocalsvcError
-from localsvc.host.client import JSON, NodeClient
+from localsvc.host.client import NodeClient
 from localsvc.host.kubepaths import collection_path, with_query
 from localsvc.model.clock import rfc3339_seconds
-from localsvc.net.direct import open_direct
 
 Obj = dict[str, Any]
 WATCH_SECONDS = 30  # a watch's timeoutSeconds; it is then resumed
@@ -48,14 +45,6 @@ def warning_line(event: Obj) -> str:
         target += f" -n {namespace}"
     message = " ".join(str(event.get("message", "")).split())  # one line, whatever it held
     return f"warning  {target}  {event.get('reason', '')}: {message}"
-
-
-def open_watch(node: NodeClient, path: str) -> IO[bytes]:
-    """The node's answer to a watch, open: its lines are the watch events. Opened here, not by
-    NodeClient.watch, so that the follower holds the response and can end it."""
-    request = urllib.request.Request(node.url + path, method="GET", headers={
-        "Authorization": f"Bearer {node.token}", "Accept": JSON})
-    return open_direct(request, timeout=node.timeout, context=node.address.ssl_context)
 
 
 def shut_down(response: IO[bytes]) -> None:
@@ -95,10 +84,6 @@ class EventFollower:
                 if not self.version:
                     self._list()
                 self._watch()
-            except urllib.error.URLError as err:
-                if not isinstance(err, urllib.error.HTTPError):
-                    self.version = ""  # unreachable: the list finds the node anew
-                self.stopped.wait(RETRY_SECONDS)
             except (LocalsvcError, OSError, ValueError):
                 # The watch dropped (the node restarts): resumed from the same version shortly.
                 self.stopped.wait(RETRY_SECONDS)
@@ -122,7 +107,8 @@ class EventFollower:
         self.version = str((listing.get("metadata") or {}).get("resourceVersion", ""))
 
     def _watch(self) -> None:
-        response = open_watch(self.node(), watch_path(self.version))
+        # Held here, not read through NodeClient.watch, so that close() can end it.
+        response = self.node().open_stream(watch_path(self.version))
         with self._lock:
             self._response = response
         try:
@@ -162,4 +148,4 @@ class EventFollower:
         return True
 
 
-__all__ = ["EventFollower", "open_watch", "shut_down", "warning_line", "watch_path"]
+__all__ = ["EventFollower", "shut_down", "warning_line", "watch_path"]
