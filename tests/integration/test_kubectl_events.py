@@ -22,31 +22,23 @@ from tests.integration.conftest import DEMO_IMAGE, free_port, unique_env, wait_f
 from tests.integration.kubectl_support import (  # noqa: F401  (fixtures used by name)
     Kubectl, kubectl, ns, python_client, shared_env)
 
-CRASHER = f"""apiVersion: v1
-kind: Pod
-metadata: {{name: crasher}}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: app
-    image: {DEMO_IMAGE}
-    imagePullPolicy: IfNotPresent
-    command: ["sh", "-c", "echo bye; exit 3"]
-"""
 
-NOT_READY = f"""apiVersion: v1
-kind: Pod
-metadata: {{name: notready}}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: app
-    image: {DEMO_IMAGE}
-    command: ["sleep", "600"]
-    readinessProbe:
-      exec: {{command: ["sh", "-c", "echo warming-up-still; exit 1"]}}
-      periodSeconds: 1
-"""
+def pod(name: str, container: str, image: str = DEMO_IMAGE, quick_delete: bool = True) -> str:
+    """A pod of one container named app; `container` is the rest of its fields, one a line."""
+    fields = "".join(f"    {line}\n" for line in container.strip().splitlines())
+    grace = "  terminationGracePeriodSeconds: 0\n" if quick_delete else ""
+    return (f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n{grace}"
+            f"  containers:\n  - name: app\n    image: {image}\n{fields}")
+
+
+CRASHER = pod("crasher", """
+imagePullPolicy: IfNotPresent
+command: ["sh", "-c", "echo bye; exit 3"]""")
+SLEEPING = 'command: ["sleep", "600"]'
+NOT_READY = pod("notready", SLEEPING + """
+readinessProbe:
+  exec: {command: ["sh", "-c", "echo warming-up-still; exit 1"]}
+  periodSeconds: 1""")
 
 DEPLOYMENT = f"""apiVersion: apps/v1
 kind: Deployment
@@ -192,42 +184,18 @@ spec:
         kubectl.run("delete", "svc", "held", "-n", ns, "--wait=false", check=False)
 
 
-NEVER_PULLED = """apiVersion: v1
-kind: Pod
-metadata: {name: absent}
-spec:
-  containers:
-  - name: app
-    image: localsvc-tests/never-built:0
-    imagePullPolicy: Never
-"""
+NEVER_PULLED = pod("absent", "imagePullPolicy: Never", image="localsvc-tests/never-built:0",
+                   quick_delete=False)
 
 # A registry on the Docker host's loopback where nothing listens: the pull fails at once,
 # and nothing leaves the machine.
-UNPULLABLE = """apiVersion: v1
-kind: Pod
-metadata: {name: unpullable}
-spec:
-  containers:
-  - name: app
-    image: 127.0.0.1:1/localsvc-tests/never-built:0
-    imagePullPolicy: IfNotPresent
-"""
-
-LIVENESS = f"""apiVersion: v1
-kind: Pod
-metadata: {{name: lively}}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: app
-    image: {DEMO_IMAGE}
-    command: ["sleep", "600"]
-    livenessProbe:
-      exec: {{command: ["sh", "-c", "echo gone-quiet; exit 1"]}}
-      periodSeconds: 1
-      failureThreshold: 2
-"""
+UNPULLABLE = pod("unpullable", "imagePullPolicy: IfNotPresent",
+                 image="127.0.0.1:1/localsvc-tests/never-built:0", quick_delete=False)
+LIVENESS = pod("lively", SLEEPING + """
+livenessProbe:
+  exec: {command: ["sh", "-c", "echo gone-quiet; exit 1"]}
+  periodSeconds: 1
+  failureThreshold: 2""")
 
 
 def test_an_image_that_may_not_be_pulled_shows_warnings(kubectl: Kubectl, ns: str) -> None:
@@ -337,16 +305,7 @@ def test_foreground_up_prints_warning_events(env_name: str, tmp_path: Path) -> N
                 up.wait(timeout=10)
 
 
-SLEEPER = f"""apiVersion: v1
-kind: Pod
-metadata: {{name: sleeper}}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: app
-    image: {DEMO_IMAGE}
-    command: ["sleep", "600"]
-"""
+SLEEPER = pod("sleeper", SLEEPING)
 
 
 def test_a_pod_whose_sandbox_went_while_the_node_was_down_is_not_scheduled_again(
