@@ -351,15 +351,15 @@ class PodWorker:
         def on_pull() -> None:  # in the pull's thread: recorded on the loop
             loop.call_soon_threadsafe(self.events.pulling, c.name, c.init, plan.image)
         try:
-            pulled = await asyncio.to_thread(rt.ensure_image, self.ctx.docker, plan.image,
-                                             plan.pull_policy, on_pull)
+            size = await asyncio.to_thread(rt.ensure_image, self.ctx.docker, plan.image,
+                                           plan.pull_policy, on_pull)
         except rt.ImageMissing as err:
             kubelet.image_pull_failed(c, str(err), time.time())
             self.events.pull_failed(c.name, c.init, plan.image, plan.pull_policy == "Never",
                                     pull_error(err))
             return False
-        size = await asyncio.to_thread(rt.image_size, self.ctx.docker, plan.image) if pulled else 0
-        self.events.pulled(c.name, c.init, plan.image, pulled, time.monotonic() - began, size)
+        self.events.pulled(c.name, c.init, plan.image, size is not None,
+                           time.monotonic() - began, size or 0)
         return True
 
     def _remove_older_than(self, name: str, keep_attempt: int) -> None:

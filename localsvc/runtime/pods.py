@@ -70,16 +70,17 @@ def find_pod_containers(client: docker.DockerClient, env: str, uid: str) -> list
 
 
 def ensure_image(client: docker.DockerClient, image: str, pull_policy: str,
-                 on_pull: Callable[[], None] | None = None) -> bool:
+                 on_pull: Callable[[], None] | None = None) -> int | None:
     """Make `image` present per imagePullPolicy; raise ImageMissing with the reason otherwise.
-    Whether it was pulled; `on_pull()` just before a pull starts (the kubelet's Pulling)."""
+    The pulled image's size in bytes (the kubelet's Pulled event says it), None when it was
+    present and not pulled; `on_pull()` just before a pull starts (the kubelet's Pulling)."""
     present = True
     try:
         client.images.get(image)
     except docker.errors.ImageNotFound:
         present = False
     if present and pull_policy != "Always":
-        return False
+        return None
     if pull_policy == "Never":
         raise ImageMissing(
             f'image "{image}" is not present and imagePullPolicy is Never; build or load it first'
@@ -87,7 +88,7 @@ def ensure_image(client: docker.DockerClient, image: str, pull_policy: str,
     if on_pull is not None:
         on_pull()
     try:
-        client.images.pull(image)
+        pulled = client.images.pull(image)  # docker-py reads the image back after the pull
     except docker.errors.APIError as err:
         if present:
             # Always + no registry: a cluster would fail the pull; we say so, and do not run a
@@ -100,15 +101,8 @@ def ensure_image(client: docker.DockerClient, image: str, pull_policy: str,
             f'image "{image}" is not present locally and pulling it failed: '
             f"{err.explanation or err}. Build it (docker build -t {image} ...) or load it"
         ) from err
-    return True
-
-
-def image_size(client: docker.DockerClient, image: str) -> int:
-    """An image's size in bytes (the kubelet's Pulled event says it); 0 when it cannot be read."""
-    try:
-        return int(client.images.get(image).attrs.get("Size") or 0)
-    except (docker.errors.DockerException, ValueError):
-        return 0
+    size = pulled.attrs.get("Size")
+    return size if isinstance(size, int) else 0
 
 
 def create_volumes(client: docker.DockerClient, pod: PodRef, plan: PodPlan) -> None:
