@@ -232,8 +232,8 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
                 del self.terminating[uid]
         changed |= self._assign_load_balancers()
         self.settle_finalizing()
-        self.service_events.report(lambda: self.state.objects_of("Service"), self.lb_pending,
-                                  self.svclb_errors)
+        self.service_events.report(lambda key: self.state.get("Service", *key.split("/", 1)),
+                                   self.lb_pending, self.svclb_errors)
         self.recorder.sweep()
         if changed:  # written in the store's thread, in order; the loop does not wait for it
             self.store.submit(self.state).add_done_callback(_log_failed_save)

@@ -8,12 +8,11 @@ as the service controller records. Which failures there are is decided in model/
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from localsvc.model import events as ev
 from localsvc.node.events import EventRecorder
-from localsvc.node.services import service_key
 
 
 class ServiceEvents:
@@ -21,14 +20,12 @@ class ServiceEvents:
         self.recorder = recorder
         self._reported: dict[str, tuple[str, str]] = {}  # Service key -> (reason, message)
 
-    def report(self, services: Callable[[], Iterable[dict[str, Any]]],
+    def report(self, lookup: Callable[[str], dict[str, Any] | None],
                lb_pending: Mapping[str, str], publish_errors: Mapping[str, str]) -> None:
-        """`services` gives the stored Services, called only when something fails or failed
-        (each sync reports; the stored objects are not scanned for nothing); the two tables
-        by "namespace/name"."""
-        if not (lb_pending or publish_errors or self._reported):
-            return  # the usual case: nothing failing, nothing to look at
-        by_key = {service_key(s): s for s in services()}
+        """`lookup` finds a stored Service by "namespace/name", only for the Services that
+        fail or failed (each sync reports); the two tables by "namespace/name"."""
+        keys = lb_pending.keys() | publish_errors.keys() | self._reported.keys()
+        by_key = {key: found for key in keys if (found := lookup(key)) is not None}
         failures = ev.service_failures(by_key, lb_pending, publish_errors)
         for key, (reason, message) in failures.items():
             if self._reported.get(key) != (reason, message):

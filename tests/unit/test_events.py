@@ -211,9 +211,9 @@ def test_service_events_are_recorded_once_per_failure_then_resolved() -> None:
     lb = {"metadata": {"name": "a", "namespace": "default"}, "spec": {"type": "LoadBalancer"}}
     listed = []
 
-    def services() -> list[dict]:
+    def services(key: str) -> dict | None:
         listed.append(1)
-        return [lb]
+        return lb if key == "default/a" else None
     events.report(services, {}, {})
     assert listed == []  # nothing failing: the stored Services are not looked at
     events.report(services, {"default/a": "port 80 is held"}, {})
