@@ -21,6 +21,7 @@ from typing import Any
 
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
+from localsvc.model.shown import show
 
 VALID_SCHEMES = ("", "http", "https")
 
@@ -89,14 +90,14 @@ def split_scheme_name_port(text: str) -> ProxyId | None:
 def parse_service_id(text: str) -> ProxyId:
     found = split_scheme_name_port(text)
     if found is None:
-        raise ApiError(st.bad_request(f"invalid service request {_go_quote(text)}"))
+        raise ApiError(st.bad_request(f"invalid service request {show(text)}"))
     return found
 
 
 def parse_pod_id(text: str) -> ProxyId:
     found = split_scheme_name_port(text)
     if found is None:
-        raise ApiError(st.bad_request(f"invalid pod request {_go_quote(text)}"))
+        raise ApiError(st.bad_request(f"invalid pod request {show(text)}"))
     return found
 
 
@@ -138,14 +139,14 @@ def service_location(service: Mapping[str, Any] | None, endpoints: Mapping[str, 
         else:
             raise ApiError(st.status(503, "ServiceUnavailable",
                                      f"no service port {number} found for service "
-                                     f"{_go_quote(proxy_id.name)}"))
+                                     f"{show(proxy_id.name)}"))
     if endpoints is None:
         raise ApiError(st.not_found(st.GroupResource("endpoints"), proxy_id.name))
     subsets = list(endpoints.get("subsets") or [])
     if not subsets:
         raise ApiError(st.status(503, "ServiceUnavailable",
                                  f"no endpoints available for service "
-                                 f"{_go_quote(proxy_id.name)}"))
+                                 f"{show(proxy_id.name)}"))
     start = chooser.randrange(len(subsets))
     for offset in range(len(subsets)):
         subset = subsets[(start + offset) % len(subsets)]
@@ -159,7 +160,7 @@ def service_location(service: Mapping[str, Any] | None, endpoints: Mapping[str, 
                                 str(port["port"]))
     # The whole id, port included: the API server's words when the port name is unknown.
     raise ApiError(st.status(503, "ServiceUnavailable",
-                             f"no endpoints available for service {_go_quote(raw_id)}"))
+                             f"no endpoints available for service {show(raw_id)}"))
 
 
 def pod_location(pod: Mapping[str, Any] | None, proxy_id: ProxyId) -> Location:
@@ -279,11 +280,6 @@ def port_lookup_error(port: str, found: int | None) -> dict[str, Any] | None:
 
 def _default_port(location: Location) -> str:
     return "443" if location.scheme == "https" else "80"
-
-
-def _go_quote(text: str) -> str:
-    """%q of a plain string."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 __all__ = [
