@@ -13,13 +13,14 @@ The pure rules (correlation, expiry, bound, the shape) are in localsvc/model/eve
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from localsvc.model import events as ev
-from localsvc.model.events import Correlator, ObjectRef, Occurrence
+from localsvc.model.events import Correlator, ObjectRef, Occurrence, reference_to
 from localsvc.node.objectstore import ObjectStore
 from localsvc.node.store import key_of
 
@@ -99,13 +100,10 @@ class EventRecorder:
         stored = self.objects.get(key_of(ref.kind, ref.namespace, ref.name))
         if stored is None:
             return ref
-        meta = stored.get("metadata") or {}
-        uid = str(meta.get("uid", ""))
-        if ref.uid and uid != ref.uid:
+        found = reference_to(stored)
+        if ref.uid and found.uid != ref.uid:
             return ref  # a newer object under the same name: not the one this is about
-        return ObjectRef(ref.kind, ref.namespace, ref.name, uid,
-                         str(stored.get("apiVersion") or ref.api_version),
-                         str(meta.get("resourceVersion", "")), ref.field_path)
+        return dataclasses.replace(found, field_path=ref.field_path)
 
 
 __all__ = ["EventRecorder", "event_key"]
