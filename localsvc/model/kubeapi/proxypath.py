@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from localsvc.model.dialerror import connect_reason
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.shown import show
@@ -256,13 +257,7 @@ def unreachable(location: Location, error: BaseException) -> dict[str, Any]:
 def dial_error(location: Location, error: BaseException) -> str:
     """A Python connect error as Go's net.OpError prints it."""
     address = location.netloc if location.port else f"{location.netloc}:{_default_port(location)}"
-    if isinstance(error, ConnectionRefusedError):
-        return f"dial tcp {address}: connect: connection refused"
-    if isinstance(error, TimeoutError):
-        return f"dial tcp {address}: i/o timeout"
-    if isinstance(error, OSError) and error.strerror:
-        return f"dial tcp {address}: connect: {error.strerror.lower()}"
-    return f"dial tcp {address}: {error}"
+    return f"dial tcp {address}: {connect_reason(error)}"
 
 
 def port_lookup_error(port: str, found: int | None) -> dict[str, Any] | None:
