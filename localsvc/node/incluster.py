@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
+from localsvc.model.clock import rfc3339_seconds
 from localsvc.model.incluster import ApiAccess, master_service_env
 from localsvc.model.satoken import TokenSubject, mint, signing_key, verify
+from localsvc.node.objectstore import ObjectStore
+from localsvc.node.store import key_of
 
 Obj = dict[str, Any]
 Accounts = Callable[[str, str], Obj | None]  # (namespace, name) -> the ServiceAccount stored
@@ -21,10 +23,7 @@ MINTED_KEPT = 4096  # tokens kept: every live pod's (each is asked for at every 
 def _issued_at(pod: Obj) -> int:
     """The pod's creation time: the same pod always gets the same token."""
     created = (pod.get("metadata") or {}).get("creationTimestamp")
-    try:
-        return int(datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp())
-    except ValueError:
-        return 0
+    return int(rfc3339_seconds(str(created or "")) or 0)
 
 
 class PodTokens:
@@ -70,11 +69,9 @@ class TokenCheck:
     Each call verifies the signature again (one HMAC and one JSON parse, ~20 us: nothing worth
     a cache) and looks the account and the pod up (dict lookups)."""
 
-    def __init__(self, environment_token: str, pod_uid: Callable[[str, str], str | None],
-                 service_accounts: Accounts):
+    def __init__(self, environment_token: str, objects: ObjectStore):
         self._key = signing_key(environment_token)
-        self._pod_uid = pod_uid  # (namespace, name) -> the live pod's uid, None when gone
-        self._accounts = service_accounts
+        self._objects = objects  # where the pods and ServiceAccounts are
 
     def subject(self, authorization: str) -> TokenSubject | None:
         scheme, _, token = authorization.partition(" ")
@@ -83,13 +80,18 @@ class TokenCheck:
         found = verify(self._key, token.strip())
         if found is None:
             return None
-        account = self._accounts(found.namespace, found.service_account)
-        if account is None or str((account.get("metadata") or {}).get("uid") or "") \
-                != found.service_account_uid:
+        account = self._objects.get(key_of("ServiceAccount", found.namespace,
+                                           found.service_account))
+        if _uid(account) != found.service_account_uid:
             return None
-        if found.pod and self._pod_uid(found.namespace, found.pod) != found.pod_uid:
+        if found.pod and _uid(self._objects.get(key_of("Pod", found.namespace, found.pod))) \
+                != found.pod_uid:
             return None
         return found
+
+
+def _uid(obj: Obj | None) -> str | None:
+    return None if obj is None else str((obj.get("metadata") or {}).get("uid") or "")
 
 
 __all__ = ["Accounts", "PodTokens", "TokenCheck", "in_cluster_access"]

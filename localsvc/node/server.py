@@ -42,11 +42,6 @@ def _internal_error(what: str, env: str, err: Exception) -> web.Response:
         f"in `docker logs localsvc-{env}-node`)")}, status=500)
 
 
-def _pod_uid(controller: Controller, namespace: str, name: str) -> str | None:
-    pod = controller.objects.get(f"Pod/{namespace}/{name}")
-    return str(pod["metadata"].get("uid")) if pod is not None else None
-
-
 def make_app(controller: Controller, token: str, env: str) -> web.Application:
     # Apply bodies are parsed and validated here, not on the event loop; one apply at a time
     # is validated, a second waits (each holds the GIL in turns, DNS answers in between).
@@ -55,9 +50,7 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
     # (no RBAC: full access, as the environment's token). The private /v1 routes (an apply
     # that prunes the whole environment, tunnels, restarts) are the localsvc CLI's: they take
     # the environment's token only, so a pod's token reaches no more than the Kubernetes API.
-    service_accounts = TokenCheck(
-        token, lambda namespace, name: _pod_uid(controller, namespace, name),
-        lambda namespace, name: controller.objects.get(f"ServiceAccount/{namespace}/{name}"))
+    service_accounts = TokenCheck(token, controller.objects)
 
     @web.middleware
     async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
