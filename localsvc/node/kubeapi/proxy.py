@@ -65,8 +65,10 @@ def _slot(app: web.Application) -> _ClientSlot:
     return app[_CLIENT]
 
 
-async def serve_pod(controller: Controller, request: web.Request,
-                    target: Target) -> web.StreamResponse:
+async def serve_pod(controller: Controller, request: web.Request, target: Target,
+                    _resolved: dict[str, Any] | None = None) -> web.StreamResponse:
+    """pods/NAME/proxy. The pod is looked up here (app.py resolves none for the proxies: the
+    name segment is `[SCHEME:]NAME[:PORT]`, not a name)."""
     raw_id = target.name or ""
     proxy_id = parse_pod_id(raw_id)
     namespace = target.namespace or ""
@@ -91,8 +93,9 @@ def _service_port(name: str) -> int | None:
         return None
 
 
-async def serve_service(controller: Controller, request: web.Request,
-                        target: Target) -> web.StreamResponse:
+async def serve_service(controller: Controller, request: web.Request, target: Target,
+                        _resolved: dict[str, Any] | None = None) -> web.StreamResponse:
+    """services/NAME/proxy. The Service and its Endpoints are looked up here, as for pods."""
     raw_id = target.name or ""
     proxy_id = parse_service_id(raw_id)
     namespace = target.namespace or ""
