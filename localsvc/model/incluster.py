@@ -89,6 +89,12 @@ def default_account_uid(env: str, namespace: str, recreated: int = 0) -> str:
     return str(uuid.uuid5(_ACCOUNT_UIDS, f"{env}/{namespace}/default{suffix}"))
 
 
+def current_default_account_uid(env: str, allocations: Mapping[str, Any],
+                                namespace: str) -> str:
+    """The uid the namespace's `default` ServiceAccount has now (after its deletions so far)."""
+    return default_account_uid(env, namespace, recreated_count(allocations, namespace))
+
+
 def recreated_count(allocations: Mapping[str, Any], namespace: str) -> int:
     """How many times the namespace's `default` ServiceAccount was deleted (the state's table)."""
     table = allocations.get(RECREATED_ACCOUNTS) or {}
@@ -201,7 +207,8 @@ def access_files(pod: Obj, access: ApiAccess) -> dict[str, bytes] | None:
 
 __all__ = ["ACCOUNT_LOOKUP", "API_PORT", "ApiAccess", "MOUNT_PATH", "RECREATED_ACCOUNTS",
            "SERVICE_KEY", "recreated_count",
-           "access_files", "account_field", "automounts", "default_account_uid",
+           "access_files", "account_field", "automounts", "current_default_account_uid",
+           "default_account_uid",
            "missing_account", "missing_account_problems",
            "kubernetes_objects", "kubernetes_service_info", "kubernetes_service_object",
            "master_service_env", "service_account_name", "volume_name"]

@@ -53,10 +53,12 @@ def node_object(node_ip: str, created: str, max_pods: int = 110) -> Obj:
     }
 
 
-def default_service_account(namespace: str, created: str) -> Obj:
+def default_service_account(namespace: str, created: str, uid: str) -> Obj:
+    """A namespace's `default` ServiceAccount, with the uid its pods' tokens carry (stable
+    across node restarts: model/incluster.default_account_uid)."""
     return {"apiVersion": "v1", "kind": "ServiceAccount",
             "metadata": {"name": "default", "namespace": namespace,
-                         "creationTimestamp": created}}
+                         "creationTimestamp": created, "uid": uid}}
 
 
 __all__ = ["NODE_NAME", "default_service_account", "node_object"]

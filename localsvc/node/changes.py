@@ -198,9 +198,8 @@ class ObjectChanges(ObjectViews):
                 "ServiceAccount", "default"):
             return p
         stored = copy.deepcopy(p.stored)
-        count = accounts.recreated_count(self.state.allocations, m.namespace)
-        stored["metadata"]["uid"] = accounts.default_account_uid(self.ctx.config.env,
-                                                                 m.namespace, count)
+        stored["metadata"]["uid"] = accounts.current_default_account_uid(
+            self.ctx.config.env, self.state.allocations, m.namespace)
         return replace(p, stored=stored, text=json.dumps(stored))
 
     def _commit(self, staged: Staged) -> list[Obj]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from localsvc.model import replicasets as rs
 from localsvc.model.endpoints import SERVICE_NAME_LABEL
-from localsvc.model.incluster import default_account_uid, recreated_count
+from localsvc.model.incluster import current_default_account_uid
 from localsvc.model.objects import api_version_of
 from localsvc.model.nodeobject import NODE_NAME, default_service_account, node_object
 from localsvc.model.snapshot import ServiceInfo, Snapshot
@@ -121,14 +121,6 @@ def _slice_owner(obj: Obj | None) -> tuple[str, str | None] | None:
 
 def _same(obj: Obj) -> Obj:
     return obj
-
-
-def _default_account(namespace: str, created: str, uid: str) -> Obj:
-    """A namespace's `default` ServiceAccount, with the uid its pods' tokens carry (stable
-    across node restarts: the tokens of running pods stay valid)."""
-    account = default_service_account(namespace, created)
-    account["metadata"]["uid"] = uid
-    return account
 
 
 class StorePublishing(ObjectViews):
@@ -255,10 +247,10 @@ class StorePublishing(ObjectViews):
             created = namespace["metadata"].get("creationTimestamp") or self.started
             key = key_of("ServiceAccount", name, "default")
             if key not in entries:
-                uid = default_account_uid(self.ctx.config.env, name,
-                                          recreated_count(self.state.allocations, name))
-                entries[key] = ((name, created, uid), partial(_default_account, name, created,
-                                                              uid))
+                uid = current_default_account_uid(self.ctx.config.env, self.state.allocations,
+                                                  name)
+                entries[key] = ((name, created, uid),
+                                partial(default_service_account, name, created, uid))
         return entries
 
     def _publish_endpoints_of(self, changed: list[ServiceInfo],
