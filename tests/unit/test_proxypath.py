@@ -12,7 +12,7 @@ import pytest
 
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.proxyhtml import (
-    MAX_DECODED, go_clean, is_html, rewrite_html, rewrite_html_body, rewrite_url)
+    MAX_DECODED, go_clean, go_join, is_html, rewrite_html, rewrite_html_body, rewrite_url)
 from localsvc.model.kubeapi.proxypath import (
     Location, ProxyId, dial_error, forwarded_uri, parse_pod_id, parse_service_id, pod_location,
     port_lookup_error, request_headers, response_headers, root_redirect, service_location,
@@ -76,6 +76,7 @@ def test_forwarded_uri_keeps_the_trailing_slash() -> None:
     assert forwarded_uri(PREFIX, "/a/b") == PREFIX + "/a/b"
     assert forwarded_uri(PREFIX, "/a/") == PREFIX + "/a/"
     assert forwarded_uri(PREFIX, "") == PREFIX + "/"
+    assert forwarded_uri(PREFIX, "//a/./b/../c") == PREFIX + "/a/c"  # Go's path.Clean
 
 
 # ---- a Service's endpoint -------------------------------------------------------------------
@@ -259,6 +260,14 @@ def test_rewrite_url_leaves_relative_and_foreign_links(url: str) -> None:
 def test_go_clean() -> None:
     assert go_clean("/a//b/./c/../d") == "/a/b/d"
     assert go_clean("/..") == "/"
+
+
+def test_go_join_cleans_and_keeps_the_trailing_slash() -> None:
+    assert go_join("/p", "/a/../b/") == "/p/b/"
+    assert go_join("/p", "/") == "/p/"
+    assert go_join("/p/", "a//b") == "/p/a/b"
+    assert go_join("/p", "") == "/p"
+    assert go_join("/p", "/../..") == "/"
 
 
 def test_rewrite_html_touches_only_url_attributes() -> None:

@@ -56,10 +56,8 @@ def rewrite_url(target: str, backend_host: str, request_host: str, path_prepend:
         scheme, host = "", ""
     if parts.path.startswith(path_prepend):
         return urlunsplit((scheme, host, parts.path, parts.query, parts.fragment))
-    path = go_clean(f"{path_prepend}/{parts.path}")
-    if parts.path.endswith("/") and not path.endswith("/"):
-        path += "/"
-    return urlunsplit((scheme, host, path, parts.query, parts.fragment))
+    return urlunsplit((scheme, host, go_join(path_prepend, parts.path), parts.query,
+                       parts.fragment))
 
 
 def go_clean(path: str) -> str:
@@ -74,6 +72,15 @@ def go_clean(path: str) -> str:
             continue
         out.append(part)
     return "/" + "/".join(out)
+
+
+def go_join(base: str, path: str) -> str:
+    """Go's path.Join(base, path) of an absolute `base`, with `path`'s trailing slash kept (the
+    API server's proxy keeps it: "/static/" stays a directory)."""
+    joined = go_clean(f"{base}/{path}")
+    if path.endswith("/") and not joined.endswith("/"):
+        joined += "/"
+    return joined
 
 
 def rewrite_html(text: str, rewrite: Callable[[str], str]) -> str:
@@ -197,5 +204,5 @@ def is_html(content_type: str) -> bool:
     return content_type.split(";", 1)[0].strip().lower() == "text/html"
 
 
-__all__ = ["URL_ATTRIBUTES", "go_clean", "is_html", "rewrite_html", "rewrite_html_body",
+__all__ = ["URL_ATTRIBUTES", "go_clean", "go_join", "is_html", "rewrite_html", "rewrite_html_body",
            "rewrite_url"]

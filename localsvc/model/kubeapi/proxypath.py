@@ -13,7 +13,6 @@ UpgradeAwareHandler and proxy Transport.
 from __future__ import annotations
 
 import ipaddress
-import posixpath
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 from localsvc.model.dialerror import connect_reason
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
+from localsvc.model.kubeapi.proxyhtml import go_join
 from localsvc.model.shown import show
 
 VALID_SCHEMES = ("", "http", "https")
@@ -205,10 +205,7 @@ def root_redirect(rest: str, method: str, raw_path: str, query: str) -> str | No
 
 def forwarded_uri(prefix: str, rest: str) -> str:
     """X-Forwarded-Uri: path.Join(prefix, rest), with the trailing slash kept."""
-    joined = posixpath.normpath(prefix + (rest or "/"))
-    if (rest or "/").endswith("/") and not joined.endswith("/"):
-        joined += "/"
-    return joined
+    return go_join(prefix, rest or "/")
 
 
 def request_headers(headers: Iterable[tuple[str, str]], client_ip: str) -> list[tuple[str, str]]:
