@@ -17,13 +17,13 @@ from typing import Any
 
 from localsvc.errors import Problem
 from localsvc.model.endpoints import endpoint_slices, endpoints_object, service_env
-from localsvc.model.load import Manifest
+from localsvc.model.load import Manifest, ObjectKey
 from localsvc.model.nodeconfig import IN_CLUSTER_API_PORT as API_PORT
 from localsvc.model.snapshot import Endpoint, ServiceInfo, ServicePort
 
 Obj = dict[str, Any]
 NAMESPACE, NAME = "default", "kubernetes"
-SERVICE_KEY = f"Service/{NAMESPACE}/{NAME}"
+SERVICE_KEY = ObjectKey("Service", NAMESPACE, NAME).id
 PORT_NAME = "https"
 MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 VOLUME_PREFIX = "kube-api-access-"
@@ -67,10 +67,10 @@ def kubernetes_objects(cluster_ip: str, node_ip: str, created: str) -> dict[str,
     endpoints = endpoints_object(info, created)
     endpoints["metadata"]["labels"] = {"endpointslice.kubernetes.io/skip-mirror": "true"}
     objects = {SERVICE_KEY: kubernetes_service_object(cluster_ip, created),
-               f"Endpoints/{NAMESPACE}/{NAME}": endpoints}
+               ObjectKey("Endpoints", NAMESPACE, NAME).id: endpoints}
     for piece in endpoint_slices(info, created)[:1]:  # one port, one address: one slice
         piece["metadata"]["name"] = NAME
-        objects[f"EndpointSlice/{NAMESPACE}/{NAME}"] = piece
+        objects[ObjectKey("EndpointSlice", NAMESPACE, NAME).id] = piece
     return objects
 
 
