@@ -35,6 +35,7 @@ from localsvc.model.nodeconfig import (
 from localsvc.runtime import labels as L
 from localsvc.runtime.engine import engine_socket_path
 from localsvc.runtime.nodeaddress import NodeAddress
+from localsvc.runtime.pods import pod_volume_prefix
 
 API_PORT = 8080
 STATE_DIR = DEFAULT_STATE_DIR
@@ -386,6 +387,6 @@ def _unlabelled_pod_volumes(client: docker.DockerClient, env: str) -> list[Any]:
     """Pod volumes of `env` that Docker made itself, without labels: a container created while
     its pod's volume was being removed (the pod deleted as it started) gets an empty volume of
     that name from the engine. Found by name; a labelled one is another environment's."""
-    prefix = L.resource_name(env, "vol", "")
-    return [v for v in client.volumes.list()
+    prefix = pod_volume_prefix(env)
+    return [v for v in client.volumes.list(filters={"name": prefix})  # Docker: a substring
             if v.name.startswith(prefix) and not (v.attrs.get("Labels") or {})]

@@ -61,6 +61,11 @@ def volume_name(pod: PodRef, volume: str) -> str:
     return L.resource_name(pod.env, "vol", pod.uid[:12], volume)
 
 
+def pod_volume_prefix(env: str) -> str:
+    """What the names of every pod volume of `env` start with (volume_name)."""
+    return L.resource_name(env, "vol", "")
+
+
 def find_pod_containers(client: docker.DockerClient, env: str, uid: str) -> list[Any]:
     return list(
         client.containers.list(
