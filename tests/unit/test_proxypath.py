@@ -345,6 +345,13 @@ def test_pod_ports_go_cannot_dial_are_503s_in_its_words() -> None:
     invalid = port_lookup_error("99999", None)
     assert invalid is not None and invalid["message"] == \
         "error trying to reach service: dial tcp: address 99999: invalid port"
+    # strconv.ParseInt's syntax: a sign is a number (out of range), a non-ASCII digit a name.
+    negative = port_lookup_error("-1", None)
+    assert negative is not None and negative["message"] == \
+        "error trying to reach service: dial tcp: address -1: invalid port"
+    arabic = port_lookup_error("\u0663", None)
+    assert arabic is not None and arabic["message"] == \
+        "error trying to reach service: dial tcp: lookup tcp/\u0663: unknown port"
 
 
 def test_rewrite_html_body_passes_bodies_that_do_not_decode() -> None:

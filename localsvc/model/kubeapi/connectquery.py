@@ -37,11 +37,18 @@ def query_int(query: Query, name: str) -> int | None:
     if not values:
         return None
     text = values[0]
-    if not _INTEGER.fullmatch(text):
+    number = integer_syntax(text)
+    if number is None:
         raise ApiError(st.bad_request(f'strconv.ParseInt: parsing "{text}": invalid syntax'))
-    if not -2**63 <= int(text) < 2**63:
+    if not -2**63 <= number < 2**63:
         raise ApiError(st.bad_request(f'strconv.ParseInt: parsing "{text}": value out of range'))
-    return int(text)
+    return number
+
+
+def integer_syntax(text: str) -> int | None:
+    """`text` as a number when it has strconv.ParseInt's base-10 syntax (an optional sign, ASCII
+    digits), else None. Its range is the caller's to judge."""
+    return int(text) if _INTEGER.fullmatch(text) else None
 
 
 def query_str(query: Query, name: str) -> str:
@@ -101,4 +108,4 @@ def bare_container_id(container_id: Any) -> str:
 
 
 __all__ = ["Query", "bare_container_id", "choose_container", "container_spec",
-           "container_status", "query_bool", "query_int", "query_str"]
+           "container_status", "integer_syntax", "query_bool", "query_int", "query_str"]

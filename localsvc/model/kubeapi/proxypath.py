@@ -21,6 +21,7 @@ from typing import Any
 from localsvc.model.dialerror import connect_reason
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
+from localsvc.model.kubeapi.connectquery import integer_syntax
 from localsvc.model.kubeapi.proxyhtml import go_join
 from localsvc.model.shown import show
 
@@ -115,12 +116,6 @@ def split_proxy_path(raw_path: str) -> tuple[str, str]:
     return prefix, raw_path[len(prefix):]
 
 
-def _port_number(port: str) -> int | None:
-    """strconv.ParseInt(port, 10, 64) accepting what it accepts (an optional sign, digits)."""
-    body = port[1:] if port[:1] in ("+", "-") else port
-    return int(port) if body.isascii() and body.isdigit() else None
-
-
 def service_location(service: Mapping[str, Any] | None, endpoints: Mapping[str, Any] | None,
                      proxy_id: ProxyId, raw_id: str,
                      rng: random.Random | None = None) -> Location:
@@ -129,7 +124,7 @@ def service_location(service: Mapping[str, Any] | None, endpoints: Mapping[str, 
     `service` and `endpoints` are the stored objects named proxy_id.name (None: absent)."""
     chooser = rng or random.Random()
     port_name = proxy_id.port
-    number = _port_number(port_name)
+    number = integer_syntax(port_name)
     if number is not None:
         if service is None:
             raise ApiError(st.not_found(st.GroupResource("services"), proxy_id.name))
@@ -260,7 +255,7 @@ def dial_error(location: Location, error: BaseException) -> str:
 def port_lookup_error(port: str, found: int | None) -> dict[str, Any] | None:
     """The 503 of a pod port Go's dialer cannot use, else None. `found`: the number
     /etc/services gives a named port (Go looks names up there: "http" is 80), None if none."""
-    number = _port_number(port)
+    number = integer_syntax(port)
     if number is None and found is None:
         return st.status(503, "ServiceUnavailable", "error trying to reach service: dial tcp: "
                                                     f"lookup tcp/{port}: unknown port")

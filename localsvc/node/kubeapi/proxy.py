@@ -40,7 +40,6 @@ from localsvc.node.store import key_of
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 30.0  # the API server's proxy dialer's timeout
-HTML_LIMIT = 16 * 1024 * 1024  # an HTML page larger than this passes without link rewriting
 CHUNK = 64 * 1024
 
 
@@ -166,12 +165,13 @@ async def _relay(request: web.Request, backend: aiohttp.ClientResponse, location
     if "Location" in headers:
         headers["Location"] = rewrite(headers["Location"])
     elif proxyhtml.is_html(headers.get("Content-Type", "")) and request.method != "HEAD":
-        already, whole = await _read_up_to(backend, HTML_LIMIT)
+        # A page larger than proxyhtml.MAX_DECODED passes without link rewriting.
+        already, whole = await _read_up_to(backend, proxyhtml.MAX_DECODED)
         page = b"".join(already)
         # Up to 16 MiB of scanning and re-compressing: off the event loop. A body that does
-        # not decode, or inflates past the limit, passes unchanged (None).
+        # not decode, or inflates past the same limit, passes unchanged (None).
         body = (await asyncio.to_thread(proxyhtml.rewrite_html_body, page,
-                                        headers.get("Content-Encoding", ""), rewrite, HTML_LIMIT)
+                                        headers.get("Content-Encoding", ""), rewrite)
                 if whole else None)
         if body is not None:
             headers.pop("Content-Length", None)
