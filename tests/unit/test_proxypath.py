@@ -314,7 +314,7 @@ def test_is_html() -> None:
 
 
 def test_the_node_keeps_one_client_session_per_app_and_closes_it() -> None:
-    """With add_client_session the session lives on the app; its cleanup closes it."""
+    """With add_client_session the app has its session from startup on; its cleanup closes it."""
     import asyncio
 
     from aiohttp import web
@@ -324,14 +324,15 @@ def test_the_node_keeps_one_client_session_per_app_and_closes_it() -> None:
     async def scenario() -> tuple[bool, bool, bool]:
         app = web.Application()
         proxy.add_client_session(app)
-        assert proxy.close_sessions in app.on_cleanup
-        first = proxy._session(app)
-        assert app[proxy._CLIENT].session is first
-        same = proxy._session(app) is first
-        await proxy.close_sessions(app)
-        again = proxy._session(app)
-        await proxy.close_sessions(app)
-        return same, first.closed, again is not first and again.closed
+        none_before_startup = proxy._CLIENT not in app
+        runner = web.AppRunner(app)
+        await runner.setup()  # the app's startup
+        try:
+            session = app[proxy._CLIENT]
+            open_while_running = not session.closed
+        finally:
+            await runner.cleanup()  # the app's cleanup
+        return none_before_startup, open_while_running, session.closed
 
     assert asyncio.run(scenario()) == (True, True, True)
 

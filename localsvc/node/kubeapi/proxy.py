@@ -7,9 +7,8 @@ the I/O: every method, the query kept, request and response bodies streamed chun
 (text/html excepted: it is read whole to rewrite its links, as the API server does), WebSocket
 upgrades relayed message by message. The caller's Authorization header never reaches the backend.
 
-One aiohttp ClientSession per node app, made on the first proxied request and kept on the app
-(`add_client_session(app)` makes room for it before the app starts and registers
-`close_sessions`, the on_cleanup hook that closes it).
+One aiohttp ClientSession per node app, made as the app starts and closed at its cleanup
+(`add_client_session(app)` registers the cleanup context that does both).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import asyncio
 import dataclasses
 import logging
 import socket
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -43,25 +42,31 @@ CONNECT_TIMEOUT = 30.0  # the API server's proxy dialer's timeout
 CHUNK = 64 * 1024
 
 
-
-class _ClientSlot:
-    """Where the app keeps its client session: the app's own state cannot change once it runs,
-    the slot's content can."""
-
-    session: aiohttp.ClientSession | None = None
-
-
-_CLIENT: web.AppKey[_ClientSlot] = web.AppKey("localsvc_proxy_client", _ClientSlot)
+_CLIENT: web.AppKey[aiohttp.ClientSession] = web.AppKey("localsvc_proxy_client",
+                                                        aiohttp.ClientSession)
 
 
 def add_client_session(app: web.Application) -> None:
-    """Make room on `app` for the proxy's client session, closed on the app's cleanup."""
-    app[_CLIENT] = _ClientSlot()
-    app.on_cleanup.append(close_sessions)
+    """Give `app` the proxy's client session: made at startup, closed at cleanup."""
+    app.cleanup_ctx.append(_client_session)
 
 
-def _slot(app: web.Application) -> _ClientSlot:
-    return app[_CLIENT]
+async def _client_session(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: the session (and its pooled connections) for as long as the app runs."""
+    session = aiohttp.ClientSession(
+        # Bodies pass as the backend encoded them; the caller decodes.
+        auto_decompress=False,
+        # Headers come from the caller only (no aiohttp User-Agent or Accept-Encoding).
+        skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+        # https backends: the API server does not verify pods' certificates either.
+        connector=aiohttp.TCPConnector(ssl=False, limit=0),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
+        trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
+    app[_CLIENT] = session
+    try:
+        yield
+    finally:
+        await session.close()
 
 
 async def serve_pod(controller: Controller, request: web.Request, target: Target,
@@ -103,31 +108,6 @@ async def serve_service(controller: Controller, request: web.Request, target: Ta
     return await _proxy(request, service_location(service, endpoints, proxy_id, raw_id))
 
 
-async def close_sessions(app: web.Application) -> None:
-    """on_cleanup hook: close the app's client session (and its pooled connections)."""
-    slot = _slot(app)
-    session, slot.session = slot.session, None
-    if session is not None:
-        await session.close()
-
-
-def _session(app: web.Application) -> aiohttp.ClientSession:
-    slot = _slot(app)
-    session = slot.session
-    if session is None or session.closed:
-        session = aiohttp.ClientSession(
-            # Bodies pass as the backend encoded them; the caller decodes.
-            auto_decompress=False,
-            # Headers come from the caller only (no aiohttp User-Agent or Accept-Encoding).
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
-            # https backends: the API server does not verify pods' certificates either.
-            connector=aiohttp.TCPConnector(ssl=False, limit=0),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
-            trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
-        slot.session = session
-    return session
-
-
 async def _proxy(request: web.Request, location: Location) -> web.StreamResponse:
     raw_path = request.rel_url.raw_path
     query = request.rel_url.raw_query_string
@@ -140,7 +120,7 @@ async def _proxy(request: web.Request, location: Location) -> web.StreamResponse
     url = location.url(rest or "/", query)
     if _is_websocket(request.headers):
         return await _websocket(request, location, url, headers)
-    session = _session(request.app)
+    session = request.app[_CLIENT]
     try:
         backend = await session.request(
             request.method, URL(url, encoded=True), headers=headers,
@@ -232,7 +212,7 @@ async def _websocket(request: web.Request, location: Location, url: str,
                  if p.strip()]
     ws_url = ("wss" if location.scheme == "https" else "ws") + url[len(location.scheme):]
     try:
-        backend = await _session(request.app).ws_connect(
+        backend = await request.app[_CLIENT].ws_connect(
             URL(ws_url, encoded=True), headers=headers, protocols=protocols,
             autoping=False, max_msg_size=0)
     except aiohttp.WSServerHandshakeError as err:
@@ -281,4 +261,4 @@ async def _pump(source: Any, sink: Any) -> None:
     await sink.close(code=source.close_code or aiohttp.WSCloseCode.OK)
 
 
-__all__ = ["add_client_session", "close_sessions", "serve_pod", "serve_service"]
+__all__ = ["add_client_session", "serve_pod", "serve_service"]
