@@ -31,6 +31,7 @@ Obj = dict[str, Any]
 
 DEFAULT_TTL_SECONDS = 3600.0  # kube-apiserver --event-ttl
 DEFAULT_LIMIT = 2000  # Events the node keeps at most (the oldest go first)
+EVENTS_V1_GROUP = "events.k8s.io"  # its Events are the store's core/v1 ones, fields renamed
 # client-go's EventCorrelator defaults (tools/record/events_cache.go)
 SPAM_BURST = 25  # reports a source may make about one object at once
 SPAM_REFILL_SECONDS = 300.0  # then one more per this many seconds (defaultSpamQPS 1/300)
@@ -393,5 +394,6 @@ def service_failures(services: Mapping[str, Mapping[str, Any]], lb_pending: Mapp
             failures[key] = ("FailedToPublishNodePort", why)
     return failures
 
-__all__ = ["Aggregator", "Correlator", "SpamFilter", "event_problems", "from_events_v1", "ObjectRef", "Occurrence", "as_events_v1", "back_off", "event_name",
-           "event_object", "reference_to", "scaled", "scheduled", "service_failures"]
+__all__ = ["Aggregator", "Correlator", "EVENTS_V1_GROUP", "ObjectRef", "Occurrence", "SpamFilter",
+           "as_events_v1", "back_off", "event_name", "event_object", "event_problems",
+           "from_events_v1", "reference_to", "scaled", "scheduled", "service_failures"]

@@ -19,7 +19,7 @@ from aiohttp import web
 from localsvc.errors import LocalsvcError
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
-from localsvc.model.events import as_events_v1
+from localsvc.model.events import EVENTS_V1_GROUP, as_events_v1
 from localsvc.model.kubeapi.fieldselect import FieldSelectorError, compile_selector
 from localsvc.model.kubeapi.listing import ListError, list_body, paginate
 from localsvc.model.kubeapi.resources import Resource
@@ -62,7 +62,7 @@ class Reads:
         scope = WatchFilter(resource.kind, namespace if resource.namespaced else None, matches,
                             resource.api_version)
         found = list(scope.current(self.store).values())
-        if resource.group == EVENTS_GROUP:
+        if resource.group == EVENTS_V1_GROUP:
             return [as_events_v1(obj) for obj in found]
         return found
 
@@ -157,12 +157,9 @@ class Reads:
         return response
 
 
-EVENTS_GROUP = "events.k8s.io"  # the store holds core/v1 Events; this group renames fields
-
-
 def with_type(resource: Resource, obj: Obj) -> Obj:
     """The object with its kind and apiVersion, as a get or a watch event carries them."""
-    if resource.group == EVENTS_GROUP and obj.get("apiVersion") != resource.api_version:
+    if resource.group == EVENTS_V1_GROUP and obj.get("apiVersion") != resource.api_version:
         return as_events_v1(obj)
     if obj.get("kind") == resource.kind and obj.get("apiVersion") == resource.api_version:
         return obj

@@ -208,7 +208,7 @@ class KubeWrites:
     def _event(self, resource: Resource, live: Obj | None, obj: Obj,
                options: WriteOptions) -> Written:
         """Create (`live` None) or replace an Event, through the node's recorder."""
-        events_v1 = resource.group == ev_group
+        events_v1 = resource.group == ev.EVENTS_V1_GROUP
         event = ev.from_events_v1(obj) if events_v1 else obj
         name = event["metadata"]["name"]
         if not event["metadata"].get("namespace"):
@@ -335,12 +335,9 @@ def _success(resource: Resource, live: Obj) -> Obj:
                       str(meta.get("uid", "")))
 
 
-ev_group = "events.k8s.io"  # its Events are stored in core/v1's shape
-
-
 def with_version(resource: Resource, obj: Obj) -> Obj:
     """A stored object as `resource`'s version shows it (what a patch is applied to)."""
-    return ev.as_events_v1(obj) if resource.group == ev_group else obj
+    return ev.as_events_v1(obj) if resource.group == ev.EVENTS_V1_GROUP else obj
 
 
 def as_stored(staged: Obj, live: Obj | None) -> Obj:
