@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from types import SimpleNamespace
-from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
-from localsvc.model.kubeapi.apierror import ApiError
-from localsvc.model.kubeapi.paths import Target
-from localsvc.node.kubeapi.connectcommon import pod_of
+from localsvc.node.kubeapi.connectcommon import offered_subprotocols, query_of
 from localsvc.node.longstreams import add_stream_tracking, track_stream
 
 
@@ -54,12 +50,13 @@ def test_a_tracked_stream_is_ended_by_the_apps_shutdown() -> None:
     assert asyncio.run(scenario()) < 5  # not aiohttp's shutdown timeout (30 s here)
 
 
-def test_pod_of_answers_the_pod_or_a_404_status() -> None:
-    pod: dict[str, Any] = {"kind": "Pod", "metadata": {"name": "web", "namespace": "default"}}
-    objects = {"Pod/default/web": pod}
-    controller: Any = SimpleNamespace(objects=SimpleNamespace(get=objects.get))
-    assert pod_of(controller, Target("", "v1", "pods", "default", "web", "log")) is pod
-    with pytest.raises(ApiError) as err:
-        pod_of(controller, Target("", "v1", "pods", "default", "gone", "log"))
-    assert err.value.status["code"] == 404
-    assert err.value.status["message"] == 'pods "gone" not found'
+def test_query_of_keeps_every_value_of_a_repeated_parameter() -> None:
+    request = make_mocked_request("GET", "/x?command=sh&command=-c&command=ls&stdout=1")
+    assert query_of(request) == {"command": ["sh", "-c", "ls"], "stdout": ["1"]}
+
+
+def test_offered_subprotocols_are_stripped_and_empties_dropped() -> None:
+    request = make_mocked_request("GET", "/x", headers={
+        "Sec-WebSocket-Protocol": "v5.channel.k8s.io, v4.channel.k8s.io,,"})
+    assert offered_subprotocols(request) == ["v5.channel.k8s.io", "v4.channel.k8s.io"]
+    assert offered_subprotocols(make_mocked_request("GET", "/x")) == []

@@ -35,9 +35,11 @@ log = logging.getLogger("localsvc.kubeapi")
 # Paths the API server answers without a token (system:public-info-viewer).
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 NOT_FOUND_MESSAGE = "the server could not find the requested resource"
-# A connect subresource's handler: the request and its parsed path in, any response out (a
-# stream, a WebSocket, a proxied answer).
-ConnectHandler = Callable[[Controller, web.Request, Target], Awaitable[web.StreamResponse]]
+# A connect subresource's handler: the request, its parsed path and the object it names (resolved
+# here for RESOLVED_CONNECTS, else None) in, any response out (a stream, a WebSocket, a proxied
+# answer).
+ConnectHandler = Callable[[Controller, web.Request, Target, dict[str, Any] | None],
+                          Awaitable[web.StreamResponse]]
 # The "connect" subresources (logs, exec, attach, port-forward, proxy), each in its own module.
 CONNECT_HANDLERS: dict[tuple[str, str], ConnectHandler] = {
     ("pods", "log"): podlogs.serve,
@@ -47,6 +49,10 @@ CONNECT_HANDLERS: dict[tuple[str, str], ConnectHandler] = {
     ("pods", "proxy"): proxy.serve_pod,
     ("services", "proxy"): proxy.serve_service,
 }
+# The connect subresources whose handler is given the live pod (404 NotFound when there is none);
+# the proxies look up their pod or service themselves.
+RESOLVED_CONNECTS = frozenset({("pods", "log"), ("pods", "exec"), ("pods", "attach"),
+                               ("pods", "portforward")})
 
 
 def is_kube_path(path: str) -> bool:
@@ -186,9 +192,12 @@ class KubeApi:
         sub = target.subresource
         if resource.subresource(sub.split("/", 1)[0]) is None:
             raise ApiError(st.status(404, "NotFound", NOT_FOUND_MESSAGE))
-        connect = CONNECT_HANDLERS.get((resource.plural, sub.split("/", 1)[0]))
+        which = (resource.plural, sub.split("/", 1)[0])
+        connect = CONNECT_HANDLERS.get(which)
         if connect is not None:
-            return await connect(self.controller, request, target)
+            named = (self.writes.existing(resource, target.namespace, name)
+                     if which in RESOLVED_CONNECTS else None)
+            return await connect(self.controller, request, target, named)
         live = self.writes.existing(resource, target.namespace, name)
         if sub == "status" and request.method == "GET":
             return json_response(with_type(resource, live))

@@ -1,25 +1,23 @@
-"""What the connect subresources (log, exec, attach, portforward, proxy) share: the pod a request
-names (their long-lived streams are tracked by node/longstreams.py)."""
+"""What the connect subresources (log, exec, attach, portforward, proxy) share: reading the
+request's query and its offered WebSocket subprotocols (the pod a request names is resolved by
+app.py; their long-lived streams are tracked by node/longstreams.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from aiohttp import web
 
-from localsvc.model.kubeapi import status as st
-from localsvc.model.kubeapi.apierror import ApiError
-from localsvc.model.kubeapi.paths import Target
-from localsvc.node.controller import Controller
-
-PODS = st.GroupResource("pods")
+from localsvc.model.kubeapi.connectquery import Query
 
 
-def pod_of(controller: Controller, target: Target) -> dict[str, Any]:
-    """The pod the path names, as the API serves it; 404 NotFound when there is none."""
-    name = target.name or ""
-    pod = controller.objects.get(f"Pod/{target.namespace or 'default'}/{name}")
-    if pod is None:
-        raise ApiError(st.not_found(PODS, name))
-    return pod
+def query_of(request: web.Request) -> Query:
+    """Every query parameter with all its values (options such as `command` repeat)."""
+    return {key: request.query.getall(key) for key in request.query.keys()}
 
 
-__all__ = ["PODS", "pod_of"]
+def offered_subprotocols(request: web.Request) -> list[str]:
+    """The subprotocols the client offers in Sec-WebSocket-Protocol, stripped, empties dropped."""
+    return [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+            if p.strip()]
+
+
+__all__ = ["offered_subprotocols", "query_of"]

@@ -20,14 +20,14 @@ from aiohttp import WSMsgType, web
 
 from localsvc.model.kubeapi import channels as ch
 from localsvc.model.kubeapi.apierror import ApiError
-from localsvc.model.kubeapi.connectquery import Query, choose_container
+from localsvc.model.kubeapi.connectquery import choose_container
 from localsvc.model.kubeapi.execoptions import (StreamOptions, StreamTarget, attach_options,
                                                 container_not_found, exec_options,
                                                 protocols_not_supported, running_target,
                                                 websocket_required)
 from localsvc.model.kubeapi.paths import Target
 from localsvc.node.controller import Controller
-from localsvc.node.kubeapi.connectcommon import pod_of
+from localsvc.node.kubeapi.connectcommon import offered_subprotocols, query_of
 from localsvc.node.longstreams import WS_CLOSE_SECONDS, track_stream
 from localsvc.node.kubeapi.dockerstream import DockerStream, DockerStreamError, open_stream
 from localsvc.runtime.execs import EXIT_CODE_WAIT, exit_code
@@ -39,25 +39,22 @@ MAX_MESSAGE = 4 * 1024 * 1024  # a client's stdin chunk (kubectl cp sends 32 KiB
 READ_CHUNK = 256 * 1024
 
 
-async def serve_exec(controller: Controller, request: web.Request,
-                     target: Target) -> web.StreamResponse:
-    options = exec_options(_query(request))
-    return await _serve(controller, request, target, options, "exec")
+async def serve_exec(controller: Controller, request: web.Request, target: Target,
+                     pod: dict[str, Any] | None) -> web.StreamResponse:
+    options = exec_options(query_of(request))
+    assert pod is not None  # app.py resolves a pod for its connect subresources
+    return await _serve(controller, request, pod, options, "exec")
 
 
-async def serve_attach(controller: Controller, request: web.Request,
-                       target: Target) -> web.StreamResponse:
-    options = attach_options(_query(request))
-    return await _serve(controller, request, target, options, "attach")
+async def serve_attach(controller: Controller, request: web.Request, target: Target,
+                       pod: dict[str, Any] | None) -> web.StreamResponse:
+    options = attach_options(query_of(request))
+    assert pod is not None  # app.py resolves a pod for its connect subresources
+    return await _serve(controller, request, pod, options, "attach")
 
 
-def _query(request: web.Request) -> Query:
-    return {key: request.query.getall(key) for key in request.query.keys()}
-
-
-async def _serve(controller: Controller, request: web.Request, target: Target,
+async def _serve(controller: Controller, request: web.Request, pod: dict[str, Any],
                  options: StreamOptions, kind: str) -> web.StreamResponse:
-    pod = pod_of(controller, target)
     container = choose_container(pod, options.container)
     ws = web.WebSocketResponse(protocols=ch.PROTOCOLS, heartbeat=None,
                                max_msg_size=MAX_MESSAGE, autoclose=False,
@@ -65,8 +62,7 @@ async def _serve(controller: Controller, request: web.Request, target: Target,
     ready = ws.can_prepare(request)
     if not ready.ok:
         raise ApiError(websocket_required(kind))
-    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
-               if p.strip()]
+    offered = offered_subprotocols(request)
     if offered and ready.protocol is None:
         raise ApiError(protocols_not_supported(offered, ch.PROTOCOLS))
     await ws.prepare(request)

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from aiohttp import web
 
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
-from localsvc.model.kubeapi.connectquery import Query, choose_container, container_spec
+from localsvc.model.kubeapi.connectquery import choose_container, container_spec
 from localsvc.model.kubeapi.logoptions import (
     ByteBudget,
     PodLogOptions,
@@ -32,7 +33,7 @@ from localsvc.model.kubeapi.logoptions import (
 from localsvc.model.kubeapi.paths import Target
 from localsvc.net.dockerlogframes import DockerLogDecoder
 from localsvc.node.controller import Controller
-from localsvc.node.kubeapi.connectcommon import pod_of
+from localsvc.node.kubeapi.connectcommon import query_of
 from localsvc.node.longstreams import track_stream
 from localsvc.node.kubeapi.dockerstream import DockerStream, DockerStreamError, open_get
 
@@ -42,20 +43,16 @@ READ_SIZE = 1 << 16
 CLIENT_CHECK_SECONDS = 1.0
 
 
-def _query(request: web.Request) -> Query:
-    return {key: request.query.getall(key) for key in request.query.keys()}
-
-
-async def serve(controller: Controller, request: web.Request,
-                target: Target) -> web.StreamResponse:
+async def serve(controller: Controller, request: web.Request, target: Target,
+                pod: dict[str, Any] | None) -> web.StreamResponse:
     if request.method != "GET":
         raise ApiError(st.status(405, "MethodNotAllowed",
                                  "the server does not allow this method on the requested "
                                  "resource"))
     name = target.name or ""
-    options = parse_options(_query(request))
+    options = parse_options(query_of(request))
     validate(options, name)
-    pod = pod_of(controller, target)
+    assert pod is not None  # app.py resolves a pod for its connect subresources
     container = choose_container(pod, options.container)
     container_id = docker_container_id(pod, container, options.previous)
     # A TTY container's log is raw bytes; any other's is framed by stream. The spec says which
