@@ -16,8 +16,10 @@ def connect_reason(error: BaseException) -> str:
     if isinstance(error, TimeoutError):
         return "i/o timeout"
     if isinstance(error, OSError):
-        words = error.strerror or (
-            os.strerror(error.errno) if isinstance(error.errno, int) and error.errno else "")
+        # The errno's words first: asyncio replaces strerror with its own ("Connect call
+        # failed ('10.0.0.5', 80)").
+        words = (os.strerror(error.errno) if isinstance(error.errno, int) and error.errno
+                 else error.strerror)
         if words:
             return f"connect: {words.lower()}"
         if isinstance(error, ConnectionRefusedError):

@@ -16,6 +16,9 @@ from localsvc.model.dialerror import connect_reason
     (OSError(errno.EHOSTUNREACH, None), "connect: no route to host"),
     (OSError(errno.EHOSTUNREACH, "No route to host"), "connect: no route to host"),
     (ConnectionRefusedError(), "connect: connection refused"),
+    # asyncio's own strerror: the errno says what Go says.
+    (ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed ('10.0.0.5', 80)"),
+     "connect: connection refused"),
     (TimeoutError(), "i/o timeout"),
     (TimeoutError(errno.ETIMEDOUT, "Connection timed out"), "i/o timeout"),
     (OSError("bad address"), "bad address"),
