@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from localsvc.model.kubeapi.channels import DockerDemuxer
 
-STDCOPY_HEADER = 8
-
 
 class BadLogStream(ValueError):
     """The bytes are not a chunked Docker log body."""
@@ -90,4 +88,4 @@ class DockerLogDecoder:
         return [payload for _, payload in frames]
 
 
-__all__ = ["BadLogStream", "DockerLogDecoder", "STDCOPY_HEADER"]
+__all__ = ["BadLogStream", "DockerLogDecoder"]

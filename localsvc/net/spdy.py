@@ -44,15 +44,12 @@ WINDOW_UPDATE = 9
 MAX_HEADER_BLOCK = 1 << 20
 
 # GOAWAY status codes.
-GOAWAY_OK = 0
 GOAWAY_PROTOCOL_ERROR = 1
 
 # RST_STREAM status codes.
 PROTOCOL_ERROR = 1
 INVALID_STREAM = 2
-REFUSED_STREAM = 3
 CANCEL = 5
-INTERNAL_ERROR = 6
 
 Headers = dict[str, list[str]]
 

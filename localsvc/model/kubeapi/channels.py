@@ -194,13 +194,3 @@ class DockerDemuxer:
             else:
                 runs.append((channel, [payload]))
         return [(channel, b"".join(parts)) for channel, parts in runs]
-
-    @property
-    def pending(self) -> int:
-        """Bytes of an incomplete frame still held."""
-        return len(self._buffer)
-
-
-def docker_frame(stream: int, data: bytes) -> bytes:
-    """One Docker frame (what the engine sends; used by tests and benchmarks)."""
-    return _DOCKER_HEADER.pack(stream, len(data)) + data

@@ -7,7 +7,7 @@ client, text/plain, chunked. Each write waits while the client's connection is f
 next read waits for it: a slow client slows the engine's connection, nothing buffers on the
 node. A followed log ends when the container ends (the engine ends the body), when limitBytes
 is reached, or when the client goes away; the engine's connection is closed then, and on the
-node's shutdown (connectcommon.track_stream cancels the handler).
+node's shutdown (longstreams.track_stream cancels the handler).
 """
 
 from __future__ import annotations
