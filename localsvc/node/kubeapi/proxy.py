@@ -33,6 +33,7 @@ from localsvc.model.kubeapi.proxypath import (
     request_headers, response_headers, root_redirect, service_location, split_proxy_path,
     unreachable)
 from localsvc.node.controller import Controller
+from localsvc.node.kubeapi.connectcommon import offered_subprotocols
 from localsvc.node.longstreams import WS_CLOSE_SECONDS, track_stream
 from localsvc.node.store import key_of
 
@@ -208,8 +209,7 @@ async def _websocket(request: web.Request, location: Location, url: str,
     for name in ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions",
                  "Sec-WebSocket-Protocol"):
         headers.pop(name, None)
-    protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
-                 if p.strip()]
+    protocols = offered_subprotocols(request)
     ws_url = ("wss" if location.scheme == "https" else "ws") + url[len(location.scheme):]
     try:
         backend = await request.app[_CLIENT].ws_connect(
