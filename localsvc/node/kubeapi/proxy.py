@@ -71,7 +71,7 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
 
 
 async def serve_pod(controller: Controller, request: web.Request, target: Target,
-                    _resolved: dict[str, Any] | None = None) -> web.StreamResponse:
+                    _resolved: dict[str, Any] | None) -> web.StreamResponse:
     """pods/NAME/proxy. The pod is looked up here (app.py resolves none for the proxies: the
     name segment is `[SCHEME:]NAME[:PORT]`, not a name)."""
     raw_id = target.name or ""
@@ -99,7 +99,7 @@ def _service_port(name: str) -> int | None:
 
 
 async def serve_service(controller: Controller, request: web.Request, target: Target,
-                        _resolved: dict[str, Any] | None = None) -> web.StreamResponse:
+                        _resolved: dict[str, Any] | None) -> web.StreamResponse:
     """services/NAME/proxy. The Service and its Endpoints are looked up here, as for pods."""
     raw_id = target.name or ""
     proxy_id = parse_service_id(raw_id)
