@@ -253,10 +253,16 @@ def create_container(
     return client.containers.get(created["Id"])
 
 
+def infra_containers(containers: list[Any]) -> list[Any]:
+    """The pod's infra container(s) among its containers (the one holding its network
+    namespace; a list, as a half-removed pod may show none)."""
+    return [c for c in containers if c.labels.get(L.ROLE) == L.ROLE_POD_INFRA]
+
+
 def remove_containers(containers: list[Any], grace_seconds: int) -> None:
     """Stop (SIGTERM, then SIGKILL after the grace period) and remove; app containers first."""
     apps = [c for c in containers if c.labels.get(L.ROLE) == L.ROLE_POD_CONTAINER]
-    infra = [c for c in containers if c.labels.get(L.ROLE) == L.ROLE_POD_INFRA]
+    infra = infra_containers(containers)
     for group in (apps, infra):
         # In parallel, as the kubelet does: a pod's grace period is not per container.
         with ThreadPoolExecutor(max_workers=max(1, len(group))) as pool:

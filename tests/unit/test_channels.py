@@ -72,6 +72,9 @@ def test_a_non_zero_exit_carries_its_code_as_kubectl_reads_it() -> None:
 def test_older_protocols_send_the_error_text_and_nothing_on_success() -> None:
     assert ch.error_payload(ch.V2, ch.success_status()) == b""
     failure = ch.internal_error_status("boom")
+    assert json.dumps(failure) == json.dumps({  # the error channel's JSON, key order included
+        "metadata": {}, "status": "Failure", "message": "Internal error occurred: boom",
+        "reason": "InternalError", "details": {"causes": [{"message": "boom"}]}, "code": 500})
     assert ch.error_payload(ch.V1, failure) == b"Internal error occurred: boom"
     assert json.loads(ch.error_payload(ch.V5, failure))["code"] == 500
 

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from localsvc.model.kubeapi import status as st
+
 STDIN, STDOUT, STDERR, ERROR, RESIZE = 0, 1, 2, 3, 4
 CLOSE_SIGNAL = 255  # v5: [255, channel] closes the client's side of `channel`
 
@@ -135,15 +137,10 @@ def exit_status(code: int, command: Sequence[str]) -> dict[str, Any]:
 
 
 def internal_error_status(error: str) -> dict[str, Any]:
-    """A failure that is not the command's code (apierrors.NewInternalError)."""
-    return {
-        "metadata": {},
-        "status": "Failure",
-        "message": f"Internal error occurred: {error}",
-        "reason": "InternalError",
-        "details": {"causes": [{"message": error}]},
-        "code": 500,
-    }
+    """A failure that is not the command's code (apierrors.NewInternalError), as the error
+    channel carries it: without kind and apiVersion (the Status's empty TypeMeta is omitted)."""
+    return {key: value for key, value in st.internal_error(error).items()
+            if key not in ("kind", "apiVersion")}
 
 
 def error_payload(protocol: str, status: dict[str, Any]) -> bytes:

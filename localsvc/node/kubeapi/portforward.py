@@ -32,8 +32,7 @@ from localsvc.node.kubeapi.connectcommon import offered_subprotocols
 from localsvc.node.longstreams import track_stream
 from localsvc.node.kubeapi.portforward_channels import (
     Channel, UpgradedChannel, WebSocketChannel, spdy_upgrade)
-from localsvc.runtime import labels as L
-from localsvc.runtime.pods import find_pod_containers
+from localsvc.runtime.pods import find_pod_containers, infra_containers
 from localsvc.tasks import spawn
 
 log = logging.getLogger("localsvc.portforward")
@@ -185,7 +184,7 @@ class Forwarding:
         """The Docker lookup behind `sandbox` (blocking: run in a thread)."""
         containers = find_pod_containers(self.controller.ctx.docker,
                                          self.controller.ctx.config.env, self.pod_uid)
-        infra = [c for c in containers if c.labels.get(L.ROLE) == L.ROLE_POD_INFRA]
+        infra = infra_containers(containers)
         if not infra:
             return self.pod_uid, ""
         settings = infra[0].attrs.get("NetworkSettings") or {}
