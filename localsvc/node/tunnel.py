@@ -14,11 +14,11 @@ import contextlib
 import ipaddress
 import logging
 import os
-import weakref
 
 from aiohttp import WSMsgType, web
 
 from localsvc.net.tunnelwire import CHUNK, CLOSE_CONNECT_FAILED, EOF_MESSAGE
+from localsvc.node.longstreams import track_stream
 from localsvc.tasks import spawn
 
 log = logging.getLogger("localsvc.tunnel")
@@ -26,16 +26,11 @@ log = logging.getLogger("localsvc.tunnel")
 CONNECT_TIMEOUT = 5.0
 _MAX_REASON = 123  # bytes a close frame's reason may hold (RFC 6455)
 
-_OPEN: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey(
-    "localsvc_tunnels", weakref.WeakSet
-)
-
 
 def add_tunnel_routes(app: web.Application) -> None:
-    """Add the tunnel endpoint to the node's API app, and close open tunnels on shutdown."""
-    app[_OPEN] = weakref.WeakSet()
+    """Add the tunnel endpoint to the node's API app. Each tunnel is a tracked long-lived stream
+    (node/longstreams.py: the app's add_stream_tracking ends them on shutdown)."""
     app.router.add_get("/v1/tunnel", _tunnel)
-    app.on_shutdown.append(_close_all)
 
 
 def parse_target(ip: str | None, port: str | None) -> tuple[str, int]:
@@ -59,7 +54,7 @@ async def _tunnel(request: web.Request) -> web.StreamResponse:
     ip, port = parse_target(request.query.get("ip"), request.query.get("port"))
     ws = web.WebSocketResponse(heartbeat=None, max_msg_size=4 * CHUNK)
     await ws.prepare(request)
-    request.app[_OPEN].add(ws)
+    track_stream(request)  # the node's shutdown closes the connection and cancels the tunnel
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), CONNECT_TIMEOUT)
     except (TimeoutError, OSError) as error:
@@ -100,13 +95,6 @@ async def _tcp_to_ws(reader: asyncio.StreamReader, ws: web.WebSocketResponse) ->
             await ws.send_bytes(data)
     except OSError:
         pass  # the target reset or the client vanished: the tunnel ends
-
-
-async def _close_all(app: web.Application) -> None:
-    sockets: weakref.WeakSet[web.WebSocketResponse] = app[_OPEN]
-    for ws in list(sockets):
-        with contextlib.suppress(Exception):
-            await ws.close(code=1001, message=b"node shutting down")
 
 
 def _describe(error: BaseException) -> str:

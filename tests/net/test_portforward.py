@@ -24,6 +24,7 @@ import pytest
 from aiohttp import web
 
 from localsvc.errors import LocalsvcError
+from localsvc.node.longstreams import add_stream_tracking
 from localsvc.node.tunnel import add_tunnel_routes
 from localsvc.runtime.nodeaddress import NodeAddress
 from localsvc.runtime.pki import Pki, Sans, ensure_pki
@@ -95,9 +96,11 @@ def _pki() -> Pki:
 
 @asynccontextmanager
 async def node_api() -> AsyncIterator[str]:
-    """The node's tunnel routes over HTTPS on 127.0.0.1; yields the URL (see `address`)."""
+    """The node's tunnel routes over HTTPS on 127.0.0.1, their shutdown as the node's server
+    ends them (longstreams); yields the URL (see `address`)."""
     app = web.Application(middlewares=[bearer_only])
     add_tunnel_routes(app)
+    add_stream_tracking(app)
     runner = web.AppRunner(app, shutdown_timeout=2)
     await runner.setup()
     site = web.TCPSite(runner, HOST, 0, ssl_context=_pki().ssl_server_context())
