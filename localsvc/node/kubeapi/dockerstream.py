@@ -20,9 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from localsvc.errors import EngineError
+from localsvc.runtime.engine import resolve_endpoint
+
 CONNECT_TIMEOUT = 10.0
 HEADER_LIMIT = 64 * 1024
-DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 class DockerStreamError(Exception):
@@ -72,24 +74,28 @@ async def _connect(host: str) -> tuple[asyncio.StreamReader, asyncio.StreamWrite
     raise DockerStreamError(f"DOCKER_HOST {host!r}: only unix:// and tcp:// engines are streamed")
 
 
-async def open_stream(api_version: str, path: str, body: dict[str, Any] | None = None,
-                      host: str | None = None) -> DockerStream:
+async def open_stream(api_version: str, path: str,
+                      body: dict[str, Any] | None = None) -> DockerStream:
     """POST `path` (e.g. /exec/ID/start) with the upgrade headers; the stream once upgraded."""
     payload = json.dumps(body).encode() if body is not None else b""
     return await _open(f"POST /v{api_version}{path}",
                        ["Connection: Upgrade", "Upgrade: tcp", "Content-Type: application/json",
-                        f"Content-Length: {len(payload)}"], payload, ("101", "200"), host)
+                        f"Content-Length: {len(payload)}"], payload, ("101", "200"))
 
 
-async def open_get(api_version: str, path: str, host: str | None = None) -> DockerStream:
+async def open_get(api_version: str, path: str) -> DockerStream:
     """GET `path` (e.g. /containers/ID/logs?follow=1): the answer's headers, its body to read.
     The engine closes the connection after the body (Connection: close)."""
-    return await _open(f"GET /v{api_version}{path}", ["Connection: close"], b"", ("200",), host)
+    return await _open(f"GET /v{api_version}{path}", ["Connection: close"], b"", ("200",))
 
 
-async def _open(request_line: str, headers: list[str], payload: bytes, accepted: tuple[str, ...],
-                host: str | None) -> DockerStream:
-    reader, writer = await _connect(host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST)
+async def _open(request_line: str, headers: list[str], payload: bytes,
+                accepted: tuple[str, ...]) -> DockerStream:
+    try:  # where the engine is, as the docker CLI would find it (DOCKER_HOST, else the socket)
+        host = resolve_endpoint(os.environ).host
+    except EngineError as err:
+        raise DockerStreamError(str(err)) from None
+    reader, writer = await _connect(host)
     request = "\r\n".join([f"{request_line} HTTP/1.1", "Host: docker", *headers, "", ""])
     path = request_line.split(" ", 1)[1]
     try:
