@@ -1,13 +1,12 @@
-"""Docker's streams (exec start, container attach, container logs) as asyncio connections.
+"""Docker's upgraded streams (exec start, container attach) as asyncio connections.
 
 docker-py's `exec_start(socket=True)` and `attach_socket` hand over a blocking socket whose HTTP
 reader may already hold the first bytes of the stream (a quick `echo` loses its output), and its
 log stream is a blocking iterator. This module speaks HTTP to the engine over its own asyncio
-connection instead: for an upgrade (`open_stream`), the request, the `101 UPGRADED` answer, then
-the raw stream, nothing read ahead lost; for a plain GET (`open_get`, a followed log), the
-answer's headers, then its body read from `reader` as it comes (chunked when `chunked`), so a
-slow reader slows the engine's connection instead of anything buffering. No blocking call on the
-event loop. Closing it ends the engine's side (an exec's stdin reads its EOF).
+connection instead: the upgrade request, the `101 UPGRADED` answer, then the raw stream, nothing
+read ahead lost (a log, a plain GET, is read with aiohttp's client: node/kubeapi/podlogs.py). No
+blocking call on the event loop. Closing it ends the engine's side (an exec's stdin reads its
+EOF).
 """
 
 from __future__ import annotations
@@ -16,8 +15,7 @@ import asyncio
 import json
 import os
 import urllib.parse
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from localsvc.errors import EngineError
@@ -39,12 +37,6 @@ class DockerStreamError(Exception):
 class DockerStream:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
-    headers: Mapping[str, str] = field(default_factory=dict)  # the answer's, names lower-case
-
-    @property
-    def chunked(self) -> bool:
-        """The body comes in HTTP chunks (a plain GET's answer of unknown length)."""
-        return self.headers.get("transfer-encoding", "").lower() == "chunked"
 
     async def send(self, data: bytes) -> None:
         self.writer.write(data)
@@ -83,12 +75,6 @@ async def open_stream(api_version: str, path: str,
                         f"Content-Length: {len(payload)}"], payload, ("101", "200"))
 
 
-async def open_get(api_version: str, path: str) -> DockerStream:
-    """GET `path` (e.g. /containers/ID/logs?follow=1): the answer's headers, its body to read.
-    The engine closes the connection after the body (Connection: close)."""
-    return await _open(f"GET /v{api_version}{path}", ["Connection: close"], b"", ("200",))
-
-
 async def _open(request_line: str, headers: list[str], payload: bytes,
                 accepted: tuple[str, ...]) -> DockerStream:
     try:  # where the engine is, as the docker CLI would find it (DOCKER_HOST, else the socket)
@@ -102,7 +88,7 @@ async def _open(request_line: str, headers: list[str], payload: bytes,
         writer.write(request.encode() + payload)
         await writer.drain()
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), CONNECT_TIMEOUT)
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        status_line = head.decode("latin-1").split("\r\n", 1)[0]
         parts = status_line.split(" ", 2)
         if len(parts) < 2 or parts[1] not in accepted:
             text = await _error_text(reader, head)
@@ -116,9 +102,7 @@ async def _open(request_line: str, headers: list[str], payload: bytes,
     except BaseException:  # refused, or cancelled (the node stops) while waiting: close it
         writer.close()
         raise
-    fields = (line.split(":", 1) for line in header_lines if ":" in line)
-    return DockerStream(reader, writer, {name.strip().lower(): value.strip()
-                                         for name, value in fields})
+    return DockerStream(reader, writer)
 
 
 async def _error_text(reader: asyncio.StreamReader, head: bytes) -> str:

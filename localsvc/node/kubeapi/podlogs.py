@@ -1,9 +1,9 @@
 """GET pods/NAME/log: a container's log as the API server and the kubelet serve it.
 
 The options, the container and the errors are decided in model/kubeapi/logoptions.py; this
-module asks the engine for the chosen container instance's log on its own asyncio connection
-(dockerstream.open_get), decodes each block it reads (net/dockerlogframes) and writes it to the
-client, text/plain, chunked. Each write waits while the client's connection is full, and the
+module asks the engine for the chosen container instance's log with aiohttp's client on the
+engine's socket, decodes each block it reads (net/dockerlogframes) and writes it to the client,
+text/plain, chunked. Each write waits while the client's connection is full, and the
 next read waits for it: a slow client slows the engine's connection, nothing buffers on the
 node. A followed log ends when the container ends (the engine ends the body), when limitBytes
 is reached, or when the client goes away; the engine's connection is closed then, and on the
@@ -13,12 +13,19 @@ node's shutdown (longstreams.track_stream cancels the handler).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import os
 import time
+import urllib.parse
+from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from localsvc.model.kubeapi import status as st
+from localsvc.errors import EngineError
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.connectquery import choose_container, container_spec
 from localsvc.model.kubeapi.logoptions import (
@@ -35,9 +42,11 @@ from localsvc.net.dockerlogframes import DockerLogDecoder
 from localsvc.node.controller import Controller
 from localsvc.node.kubeapi.connectcommon import query_of
 from localsvc.node.longstreams import track_stream
-from localsvc.node.kubeapi.dockerstream import DockerStream, DockerStreamError, open_get
+from localsvc.node.kubeapi.dockerstream import CONNECT_TIMEOUT, DockerStreamError
+from localsvc.runtime.engine import resolve_endpoint
 
 READ_SIZE = 1 << 16
+HEADER_LIMIT = 64 * 1024  # of an engine's error body
 # aiohttp tells the handler of a request without a body nothing when its client goes (unless
 # the runner cancels handlers); a followed log that Docker keeps quiet looks this often.
 CLIENT_CHECK_SECONDS = 1.0
@@ -61,33 +70,71 @@ async def serve(controller: Controller, request: web.Request, target: Target,
     if options.follow:
         track_stream(request)
     path = f"/containers/{container_id}/logs?{docker_log_query(options, time.time())}"
-    try:
-        stream = await open_get(controller.ctx.docker.api.api_version, path)
-    except DockerStreamError as err:
-        if err.status == 404:
-            raise ApiError(st.bad_request(
-                f'container "{container}" in pod "{name}" is not available')) from None
-        raise
-    response = web.StreamResponse(headers={"Content-Type": "text/plain"})
-    response.enable_chunked_encoding()
-    try:
-        await response.prepare(request)
-        await _copy(stream, DockerLogDecoder(stream.chunked, multiplexed=not tty), response,
-                    options, request)
-        await response.write_eof()
-    except ConnectionResetError:  # the client went away while we wrote
-        pass
-    finally:
-        await stream.close()
-    return response
+    async with _engine_session() as (session, base):
+        try:
+            engine = await session.get(f"{base}/v{controller.ctx.docker.api.api_version}{path}")
+        except (aiohttp.ClientError, OSError, TimeoutError) as err:
+            raise DockerStreamError(f"the engine's log {path}: {type(err).__name__}: {err}") \
+                from None
+        async with engine:
+            if engine.status == 404:
+                raise ApiError(st.bad_request(
+                    f'container "{container}" in pod "{name}" is not available'))
+            if engine.status != 200:
+                raise DockerStreamError(f"{engine.status} {engine.reason}: "
+                                        f"{await _error_text(engine)}", engine.status)
+            response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+            response.enable_chunked_encoding()
+            try:
+                await response.prepare(request)
+                await _copy(engine.content, DockerLogDecoder(multiplexed=not tty), response,
+                            options, request)
+                await response.write_eof()
+            except (ConnectionResetError, aiohttp.ClientPayloadError):
+                pass  # the client went away while we wrote, or the engine cut the body
+            return response
 
 
-async def _copy(stream: DockerStream, decoder: DockerLogDecoder, response: web.StreamResponse,
-                options: PodLogOptions, request: web.Request) -> None:
+@contextlib.asynccontextmanager
+async def _engine_session() -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
+    """A client session to the engine (its socket, as the docker CLI finds it) and the base URL
+    to ask it with; aiohttp reads the answer's headers and chunks, and reads the socket only as
+    the body is consumed (a slow client slows the engine's connection)."""
+    try:
+        host = resolve_endpoint(os.environ).host
+    except EngineError as err:
+        raise DockerStreamError(str(err)) from None
+    parsed = urllib.parse.urlparse(host)
+    if parsed.scheme == "unix":
+        connector: aiohttp.BaseConnector = aiohttp.UnixConnector(path=parsed.path)
+        base = "http://docker"
+    elif parsed.scheme in ("tcp", "http"):
+        connector = aiohttp.TCPConnector()
+        base = f"http://{parsed.hostname}:{parsed.port or 2375}"
+    else:
+        raise DockerStreamError(f"DOCKER_HOST {host!r}: only unix:// and tcp:// engines are "
+                                "streamed")
+    timeout = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT,
+                                    sock_connect=CONNECT_TIMEOUT)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout,
+                                     auto_decompress=False) as session:
+        yield session, base
+
+
+async def _error_text(engine: aiohttp.ClientResponse) -> str:
+    body = await asyncio.wait_for(engine.content.read(HEADER_LIMIT), 2.0)
+    try:
+        return str(json.loads(body).get("message", body.decode(errors="replace")))
+    except (ValueError, AttributeError):
+        return body.decode(errors="replace").strip()
+
+
+async def _copy(body: aiohttp.StreamReader, decoder: DockerLogDecoder,
+                response: web.StreamResponse, options: PodLogOptions,
+                request: web.Request) -> None:
     budget = ByteBudget(options.limit_bytes)
-    while not decoder.done:
-        data = await _read(stream, request) if options.follow else \
-            await stream.reader.read(READ_SIZE)
+    while True:
+        data = await _read(body, request) if options.follow else await body.read(READ_SIZE)
         if not data:
             return
         payloads = decoder.feed(data)
@@ -100,11 +147,11 @@ async def _copy(stream: DockerStream, decoder: DockerLogDecoder, response: web.S
             return
 
 
-async def _read(stream: DockerStream, request: web.Request) -> bytes:
+async def _read(body: aiohttp.StreamReader, request: web.Request) -> bytes:
     """The next block of a followed log; b"" at its end or once the client has gone."""
     while True:
         try:
-            return await asyncio.wait_for(stream.reader.read(READ_SIZE), CLIENT_CHECK_SECONDS)
+            return await asyncio.wait_for(body.read(READ_SIZE), CLIENT_CHECK_SECONDS)
         except TimeoutError:  # quiet: the read is cancelled with nothing lost
             transport = request.transport
             if transport is None or transport.is_closing():
