@@ -171,6 +171,15 @@ def test_errors_as_the_api_server_words_them(kubectl: Kubectl, ns: str) -> None:
                                                                        base + "?limitBytes=x")
 
 
+def test_options_are_checked_before_the_pod_is_looked_up(kubectl: Kubectl, ns: str) -> None:
+    """As the API server's LogREST: bad options are refused (Invalid) even for a pod that does
+    not exist; only good ones reach the pod's lookup (NotFound)."""
+    base = f"/api/v1/namespaces/{ns}/pods/nowhere/log"
+    assert ('PodLogOptions "nowhere" is invalid: tailLines: Invalid value: -1: must be greater '
+            "than or equal to 0") in raw_error(kubectl, base + "?tailLines=-1")
+    assert 'pods "nowhere" not found' in raw_error(kubectl, base + "?tailLines=1")
+
+
 DEPLOYMENT = f"""apiVersion: apps/v1
 kind: Deployment
 metadata: {{name: backend}}

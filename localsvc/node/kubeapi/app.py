@@ -27,6 +27,7 @@ from localsvc.model.kubeapi.resources import Resource, by_path
 from localsvc.model.nodeconfig import IN_CLUSTER_API_PORT
 from localsvc.node.controller import Controller
 from localsvc.node.kubeapi import podexec, podlogs, portforward, proxy
+from localsvc.node.kubeapi.connectcommon import LiveObject
 from localsvc.node.kubeapi.reads import Reads, json_response, with_type
 from localsvc.node.kubeapi.scale import scale_of, scaled_replicas
 from localsvc.node.kubeapi.writes import KubeWrites, WriteOptions, Written
@@ -35,10 +36,11 @@ log = logging.getLogger("localsvc.kubeapi")
 # Paths the API server answers without a token (system:public-info-viewer).
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 NOT_FOUND_MESSAGE = "the server could not find the requested resource"
-# A connect subresource's handler: the request, its parsed path and the object it names (resolved
-# here for RESOLVED_CONNECTS, else None) in, any response out (a stream, a WebSocket, a proxied
-# answer).
-ConnectHandler = Callable[[Controller, web.Request, Target, dict[str, Any] | None],
+# A connect subresource's handler: the request, its parsed path and a lookup of the object the
+# path names (connectcommon.LiveObject; the proxies, whose name segment is
+# `[SCHEME:]NAME[:PORT]`, look theirs up themselves) in, any response out (a stream, a
+# WebSocket, a proxied answer).
+ConnectHandler = Callable[[Controller, web.Request, Target, LiveObject],
                           Awaitable[web.StreamResponse]]
 # The "connect" subresources (logs, exec, attach, port-forward, proxy), each in its own module.
 CONNECT_HANDLERS: dict[tuple[str, str], ConnectHandler] = {
@@ -49,10 +51,6 @@ CONNECT_HANDLERS: dict[tuple[str, str], ConnectHandler] = {
     ("pods", "proxy"): proxy.serve_pod,
     ("services", "proxy"): proxy.serve_service,
 }
-# The connect subresources whose handler is given the live pod (404 NotFound when there is none);
-# the proxies look up their pod or service themselves.
-RESOLVED_CONNECTS = frozenset({("pods", "log"), ("pods", "exec"), ("pods", "attach"),
-                               ("pods", "portforward")})
 
 
 def is_kube_path(path: str) -> bool:
@@ -192,12 +190,10 @@ class KubeApi:
         sub = target.subresource
         if resource.subresource(sub.split("/", 1)[0]) is None:
             raise ApiError(st.status(404, "NotFound", NOT_FOUND_MESSAGE))
-        which = (resource.plural, sub.split("/", 1)[0])
-        connect = CONNECT_HANDLERS.get(which)
+        connect = CONNECT_HANDLERS.get((resource.plural, sub.split("/", 1)[0]))
         if connect is not None:
-            named = (self.writes.existing(resource, target.namespace, name)
-                     if which in RESOLVED_CONNECTS else None)
-            return await connect(self.controller, request, target, named)
+            return await connect(self.controller, request, target,
+                                 lambda: self.writes.existing(resource, target.namespace, name))
         live = self.writes.existing(resource, target.namespace, name)
         if sub == "status" and request.method == "GET":
             return json_response(with_type(resource, live))

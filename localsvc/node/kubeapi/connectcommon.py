@@ -1,12 +1,19 @@
 """What the connect subresources (log, exec, attach, portforward, proxy) share: reading the
-request's query and its offered WebSocket subprotocols (the pod a request names is resolved by
-app.py; their long-lived streams are tracked by node/longstreams.py)."""
+request's query and its offered WebSocket subprotocols, and the lookup of the object the path
+names that app.py hands them (their long-lived streams are tracked by node/longstreams.py)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
 from localsvc.model.kubeapi.connectquery import Query
+
+# The object the path names, looked up when called: 404 NotFound when there is none. Handlers
+# call it after checking their options, as the API server checks those first.
+LiveObject = Callable[[], dict[str, Any]]
 
 
 def query_of(request: web.Request) -> Query:
@@ -20,4 +27,4 @@ def offered_subprotocols(request: web.Request) -> list[str]:
             if p.strip()]
 
 
-__all__ = ["offered_subprotocols", "query_of"]
+__all__ = ["LiveObject", "offered_subprotocols", "query_of"]

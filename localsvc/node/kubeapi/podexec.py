@@ -27,7 +27,7 @@ from localsvc.model.kubeapi.execoptions import (StreamOptions, StreamTarget, att
                                                 websocket_required)
 from localsvc.model.kubeapi.paths import Target
 from localsvc.node.controller import Controller
-from localsvc.node.kubeapi.connectcommon import offered_subprotocols, query_of
+from localsvc.node.kubeapi.connectcommon import LiveObject, offered_subprotocols, query_of
 from localsvc.node.longstreams import WS_CLOSE_SECONDS, track_stream
 from localsvc.node.kubeapi.dockerstream import DockerStream, DockerStreamError, open_stream
 from localsvc.runtime.execs import EXIT_CODE_WAIT, exit_code
@@ -40,17 +40,15 @@ READ_CHUNK = 256 * 1024
 
 
 async def serve_exec(controller: Controller, request: web.Request, target: Target,
-                     pod: dict[str, Any] | None) -> web.StreamResponse:
+                     live_pod: LiveObject) -> web.StreamResponse:
     options = exec_options(query_of(request))
-    assert pod is not None  # app.py resolves a pod for its connect subresources
-    return await _serve(controller, request, pod, options, "exec")
+    return await _serve(controller, request, live_pod(), options, "exec")
 
 
 async def serve_attach(controller: Controller, request: web.Request, target: Target,
-                       pod: dict[str, Any] | None) -> web.StreamResponse:
+                       live_pod: LiveObject) -> web.StreamResponse:
     options = attach_options(query_of(request))
-    assert pod is not None  # app.py resolves a pod for its connect subresources
-    return await _serve(controller, request, pod, options, "attach")
+    return await _serve(controller, request, live_pod(), options, "attach")
 
 
 async def _serve(controller: Controller, request: web.Request, pod: dict[str, Any],

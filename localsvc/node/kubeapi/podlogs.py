@@ -19,7 +19,6 @@ import os
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -40,7 +39,7 @@ from localsvc.model.kubeapi.logoptions import (
 from localsvc.model.kubeapi.paths import Target
 from localsvc.net.dockerlogframes import DockerLogDecoder
 from localsvc.node.controller import Controller
-from localsvc.node.kubeapi.connectcommon import query_of
+from localsvc.node.kubeapi.connectcommon import LiveObject, query_of
 from localsvc.node.longstreams import track_stream
 from localsvc.node.kubeapi.dockerstream import CONNECT_TIMEOUT, DockerStreamError
 from localsvc.runtime.engine import resolve_endpoint
@@ -53,7 +52,7 @@ CLIENT_CHECK_SECONDS = 1.0
 
 
 async def serve(controller: Controller, request: web.Request, target: Target,
-                pod: dict[str, Any] | None) -> web.StreamResponse:
+                live_pod: LiveObject) -> web.StreamResponse:
     if request.method != "GET":
         raise ApiError(st.status(405, "MethodNotAllowed",
                                  "the server does not allow this method on the requested "
@@ -61,7 +60,7 @@ async def serve(controller: Controller, request: web.Request, target: Target,
     name = target.name or ""
     options = parse_options(query_of(request))
     validate(options, name)
-    assert pod is not None  # app.py resolves a pod for its connect subresources
+    pod = live_pod()
     container = choose_container(pod, options.container)
     container_id = docker_container_id(pod, container, options.previous)
     # A TTY container's log is raw bytes; any other's is framed by stream. The spec says which

@@ -28,7 +28,7 @@ from localsvc.model.kubeapi.paths import Target
 from localsvc.net import portforward_streams as pf
 from localsvc.net import spdy
 from localsvc.node.controller import Controller
-from localsvc.node.kubeapi.connectcommon import offered_subprotocols
+from localsvc.node.kubeapi.connectcommon import LiveObject, offered_subprotocols
 from localsvc.node.longstreams import track_stream
 from localsvc.node.kubeapi.portforward_channels import (
     Channel, UpgradedChannel, WebSocketChannel, spdy_upgrade)
@@ -48,8 +48,8 @@ GOAWAY_TIMEOUT = 5.0  # how long a GOAWAY may wait to reach a kubectl that stopp
 
 
 async def serve(controller: Controller, request: web.Request, target: Target,
-                pod: dict[str, Any] | None) -> web.StreamResponse:
-    assert pod is not None  # app.py resolves a pod for its connect subresources
+                live_pod: LiveObject) -> web.StreamResponse:
+    pod = live_pod()
     name = target.name or ""
     offered = offered_subprotocols(request)
     websocket = request.method == "GET" and pf.WEBSOCKET_PROTOCOL in offered

@@ -33,7 +33,7 @@ from localsvc.model.kubeapi.proxypath import (
     request_headers, response_headers, root_redirect, service_location, split_proxy_path,
     unreachable)
 from localsvc.node.controller import Controller
-from localsvc.node.kubeapi.connectcommon import offered_subprotocols
+from localsvc.node.kubeapi.connectcommon import LiveObject, offered_subprotocols
 from localsvc.node.longstreams import WS_CLOSE_SECONDS, track_stream
 from localsvc.node.store import key_of
 
@@ -71,9 +71,9 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
 
 
 async def serve_pod(controller: Controller, request: web.Request, target: Target,
-                    _resolved: dict[str, Any] | None) -> web.StreamResponse:
-    """pods/NAME/proxy. The pod is looked up here (app.py resolves none for the proxies: the
-    name segment is `[SCHEME:]NAME[:PORT]`, not a name)."""
+                    _live: LiveObject) -> web.StreamResponse:
+    """pods/NAME/proxy. The pod is looked up here (not through app.py's lookup: the name
+    segment is `[SCHEME:]NAME[:PORT]`, not a name)."""
     raw_id = target.name or ""
     proxy_id = parse_pod_id(raw_id)
     namespace = target.namespace or ""
@@ -99,7 +99,7 @@ def _service_port(name: str) -> int | None:
 
 
 async def serve_service(controller: Controller, request: web.Request, target: Target,
-                        _resolved: dict[str, Any] | None) -> web.StreamResponse:
+                        _live: LiveObject) -> web.StreamResponse:
     """services/NAME/proxy. The Service and its Endpoints are looked up here, as for pods."""
     raw_id = target.name or ""
     proxy_id = parse_service_id(raw_id)
