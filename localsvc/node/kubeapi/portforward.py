@@ -17,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from typing import Any
 
 from aiohttp import web
 
+from localsvc.model.dialerror import connect_reason
 from localsvc.model.kubeapi import status as st
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.paths import Target
@@ -220,7 +220,7 @@ class PodConnection:
             self.pending.clear()
             sandbox, netns = await self.forwarding.sandbox()
             message = pf.connect_error(port, sandbox, netns, self.forwarding.pod_ip,
-                                       _describe(error))
+                                       connect_reason(error))
             await self._end(streams.finish(self.pair, message))
             return
         self.writer = writer
@@ -279,13 +279,3 @@ class PodConnection:
             self.task.cancel()
         if self.writer is not None:
             self.writer.close()
-
-
-def _describe(error: BaseException) -> str:
-    """A connect failure worded as Go's net package words it ("connect: connection refused")."""
-    if isinstance(error, TimeoutError):
-        return "i/o timeout"
-    code = getattr(error, "errno", None)
-    if code:
-        return f"connect: {os.strerror(code).lower()}"
-    return str(error) or type(error).__name__
