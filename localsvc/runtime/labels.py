@@ -8,7 +8,7 @@ from __future__ import annotations
 
 PREFIX = "io.localsvc"
 ENV = f"{PREFIX}.env"
-ROLE = f"{PREFIX}.role"  # node | pod-infra | pod-container | pod-volume | state-volume | network
+ROLE = f"{PREFIX}.role"  # node | pod-infra | pod-container | pod-volume | claim-volume | state-volume | network
 NAMESPACE = f"{PREFIX}.namespace"
 NAME = f"{PREFIX}.name"  # the Kubernetes object's name (pod name for pod containers)
 KIND = f"{PREFIX}.kind"
@@ -17,6 +17,7 @@ CONTAINER = f"{PREFIX}.container"  # the container's name in the pod spec
 INIT = f"{PREFIX}.init"  # "true" for init containers
 ATTEMPT = f"{PREFIX}.attempt"  # 0 for the first run, +1 per restart (= restart count)
 SUBNET = f"{PREFIX}.subnet"
+CLAIM = f"{PREFIX}.claim"  # the PersistentVolumeClaim a claim volume holds the data of
 KEEP = f"{PREFIX}.keep"  # "true": long-lived environment (`up -d`)
 
 ROLE_NODE = "node"
@@ -24,6 +25,8 @@ ROLE_POD_INFRA = "pod-infra"
 ROLE_POD_CONTAINER = "pod-container"
 ROLE_POD_VOLUME = "pod-volume"
 ROLE_STATE_VOLUME = "state-volume"
+# A PersistentVolumeClaim's data (runtime/claims.py): outlives its pods, kept by `down`.
+ROLE_CLAIM_VOLUME = "claim-volume"
 ROLE_NETWORK = "network"
 
 

@@ -1,0 +1,42 @@
+"""The Docker volumes that hold PersistentVolumeClaims' data.
+
+A claim's volume is named by the claim (environment, namespace, claim name), not by its uid: after
+`localsvc down` kept it, the next `up` of the same environment makes a new claim object with a new
+uid, and it must find the same data, as a compose project's named volume does.
+"""
+
+from __future__ import annotations
+
+import docker
+import docker.errors
+
+from localsvc.runtime import labels as L
+
+
+def claim_volume_name(env: str, namespace: str, claim: str) -> str:
+    """The Docker volume of claim `namespace/claim` in `env`."""
+    return L.resource_name(env, "pvc", namespace, claim)
+
+
+def claim_labels(env: str, namespace: str, claim: str) -> dict[str, str]:
+    return L.base(env, L.ROLE_CLAIM_VOLUME, **{L.NAMESPACE: namespace, L.CLAIM: claim})
+
+
+def ensure_claim_volume(client: docker.DockerClient, env: str, namespace: str,
+                        claim: str) -> str:
+    """The claim's volume, created (labelled with the environment) when missing; its name."""
+    name = claim_volume_name(env, namespace, claim)
+    try:
+        client.volumes.get(name)
+    except docker.errors.NotFound:
+        client.volumes.create(name=name, labels=claim_labels(env, namespace, claim))
+    return name
+
+
+def claim_volumes(client: docker.DockerClient, env: str) -> list[docker.models.volumes.Volume]:
+    """Every claim volume of `env` (what `down` keeps and `down --volumes` removes)."""
+    return list(client.volumes.list(
+        filters={"label": [f"{L.ENV}={env}", f"{L.ROLE}={L.ROLE_CLAIM_VOLUME}"]}))
+
+
+__all__ = ["claim_labels", "claim_volume_name", "claim_volumes", "ensure_claim_volume"]
