@@ -1,8 +1,8 @@
 """Desired state against actual state: the node's one sync loop.
 
 Applied objects live in the State (persisted by the Store). `sync()` derives the pods that should
-exist (bare Pods, and each Deployment's pods via model.deployments) and keeps one PodWorker per
-pod; workers do the Docker work. API calls and Docker events only change the desired state or
+exist (bare Pods, and each workload's pods: Deployments via model.deployments, the other kinds
+through their WorkloadStep, node/workloads.py) and keeps one PodWorker per pod; workers do the Docker work. API calls and Docker events only change the desired state or
 wake something, then mark the controller dirty; the loop merges bursts into one sync.
 """
 
@@ -41,12 +41,14 @@ from localsvc.node.garbage import GC_PERIOD, collect_garbage
 from localsvc.node.incluster import in_cluster_access
 from localsvc.node.objectstore import ObjectStore, WatchEvent
 from localsvc.node.network import NetworkSync
+from localsvc.node.nodestatus import node_status
 from localsvc.node.podrecords import bare_pod
 from localsvc.node.podworker import PodWorker
 from localsvc.node.publish import ObjectPublisher, StorePublishing
 from localsvc.node.reconcile import ControllerEvents
 from localsvc.node.store import PodRecord, State, Store, key_of
 from localsvc.node.subscriber import StoreSubscriber
+from localsvc.node.workloads import WorkloadStep
 from localsvc.tasks import spawn
 from localsvc.node.views import object_key
 
@@ -100,6 +102,9 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
         self.forwarder_problems: list[Unserved] = []
         self._reported: set[Unserved] = set()
         self.init_deployment_tables()
+        self.workload_steps = [WorkloadStep("Deployment", self._sync_deployment,
+                                            self._forget_deleted_deployments,
+                                            self.rollouts_pending)]
         # The objects as the Kubernetes API serves them, each change a watch event (published
         # after every sync, see node/publish.py).
         self.objects = ObjectStore(self.state.resource_version, version_floor=_microseconds)
@@ -210,15 +215,16 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
         # controller made, not the applied ones, so an applied Pod is no store event yet.
         for obj in self.state.objects_of("Pod"):
             changed |= self._guarded(obj, self._sync_bare_pod, desired)
-        for obj in self.state.objects_of("Deployment"):
-            key = object_key(obj)
-            if plan.full or key in plan.deployments or key in self.rollouts_pending:
-                changed |= self._guarded(obj, self._sync_deployment, desired)
-        changed |= self._forget_deleted_deployments()
-        deployments = self.state.objects
+        for step in self.workload_steps:
+            for obj in self.state.objects_of(step.kind):
+                key = object_key(obj)
+                if plan.full or key in plan.owners or key in step.pending:
+                    changed |= self._guarded(obj, step.sync, desired)
+            changed |= step.forget()
+        workloads = self.state.objects
         for key, record in self.state.pods.items():
-            # The pods of a Deployment not reconciled now stay as they are while it exists.
-            if record.owner is not None and record.owner in deployments:
+            # The pods of a workload not reconciled now stay as they are while it exists.
+            if record.owner is not None and record.owner in workloads:
                 desired.add(key)
         for key, record in list(self.state.pods.items()):
             if key not in desired:
@@ -319,26 +325,7 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
 
     def status(self) -> Obj:
         """What the node is doing, for `localsvc status` and the benchmarks."""
-        network = self.network
-        dns = getattr(network, "dns", None) if network else None
-        return {
-            "env": self.ctx.config.env,
-            "pods": len(self.state.pods),
-            "terminating": len(self.terminating),
-            "services": len(self.snapshot.services),
-            # The network's own snapshot, derived from the store (the controller's makes the
-            # Endpoints and EndpointSlices it derives from).
-            "snapshotVersion": network.version if network else self.snapshot.version,
-            "dataplane": type(network.dataplane).__name__ if network else None,
-            "appliedVersion": network.applied_version if network else None,
-            "lastApplySeconds": network.last_apply_seconds if network else None,
-            "lastError": network.last_error if network else None,
-            "dns": dict(dns.stats.__dict__) if dns is not None else None,
-            "problems": [p.as_dict() for p in self.problems()],
-            "stateError": self.store.load_error or None,
-            "resourceVersion": str(self.objects.resource_version),
-            "lastSyncSeconds": self.last_sync_seconds,
-        }
+        return node_status(self)
 
     def service_env(self, namespace: str) -> dict[str, str]:
         return service_env(svc.service_links(self.snapshot, namespace))

@@ -1,10 +1,10 @@
 """Which of the controller's objects a sync reconciles: those the store's events name.
 
-The controller follows the object store like an informer: a Deployment event reconciles that
-Deployment's pods; a Pod event reconciles its owner Deployment (its readiness moves a rollout)
-or, for a bare Pod, that pod. A restart token (`localsvc` rebuilt an image: same template, new
-pods) is not part of the published object, so a changed token counts as an event of its
-Deployment. Everything is reconciled on the first list, after falling out of the store's window
+The controller follows the object store like an informer: an event of a workload (a Deployment,
+or any kind in WORKLOAD_KINDS) reconciles that workload's pods; a Pod event reconciles its owner
+workload (its readiness moves a rollout) or, for a bare Pod, that pod. A restart token
+(`localsvc` rebuilt an image: same template, new pods) is not part of the published object, so a
+changed token counts as an event of its workload. Everything is reconciled on the first list, after falling out of the store's window
 (TooOld: list again), and every RESYNC_PERIOD as a safety net (informers' resync). Pure: no I/O.
 """
 
@@ -18,7 +18,10 @@ from localsvc.node.objectstore import ObjectStore
 from localsvc.node.subscriber import StoreSubscriber
 
 RESYNC_PERIOD = 30.0  # seconds between full reconciles when no event asks for one
-KINDS = frozenset({"Deployment", "Pod"})
+# The kinds whose objects own pods the controller makes (each reconciled by its own step in the
+# Controller); their events and their pods' events reconcile them.
+WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"})
+KINDS = WORKLOAD_KINDS | {"Pod"}
 
 
 @dataclass(frozen=True)
@@ -26,29 +29,29 @@ class Reconcile:
     """What one sync reconciles."""
 
     full: bool  # every object (a list, or the periodic resync)
-    deployments: frozenset[str] = field(default_factory=frozenset)  # "Deployment/ns/name"
+    owners: frozenset[str] = field(default_factory=frozenset)  # "Deployment/ns/name", ...
     pods: frozenset[str] = field(default_factory=frozenset)  # "ns/name" of Pod events
 
     def __bool__(self) -> bool:
-        return self.full or bool(self.deployments) or bool(self.pods)
+        return self.full or bool(self.owners) or bool(self.pods)
 
 
 def affected(keys: frozenset[str], pod_owners: Mapping[str, str | None],
              restarted: frozenset[str]) -> Reconcile:
     """The objects that event `keys` ("Kind/namespace/name") and changed restart tokens touch:
-    a Pod's owner Deployment when it has one (from `pod_owners`, pod "ns/name" -> owner key)."""
-    deployments = set(restarted)
+    a Pod's owner workload when it has one (from `pod_owners`, pod "ns/name" -> owner key)."""
+    owners = set(restarted)
     pods = set()
     for key in keys:
         kind, _, rest = key.partition("/")
-        if kind == "Deployment":
-            deployments.add(key)
+        if kind in WORKLOAD_KINDS:
+            owners.add(key)
         elif kind == "Pod":
             owner = pod_owners.get(rest)
             if owner:
-                deployments.add(owner)
+                owners.add(owner)
             pods.add(rest)
-    return Reconcile(False, frozenset(deployments), frozenset(pods))
+    return Reconcile(False, frozenset(owners), frozenset(pods))
 
 
 class ControllerEvents:
@@ -91,4 +94,4 @@ class ControllerEvents:
         return plan
 
 
-__all__ = ["KINDS", "RESYNC_PERIOD", "ControllerEvents", "Reconcile", "affected"]
+__all__ = ["KINDS", "WORKLOAD_KINDS", "RESYNC_PERIOD", "ControllerEvents", "Reconcile", "affected"]

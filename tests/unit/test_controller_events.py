@@ -56,16 +56,16 @@ def test_a_deleted_deployment_is_an_event_too() -> None:
     store.put("Deployment/default/web", _obj("Deployment", "web"))
     events = _events(store, clock)
     store.delete("Deployment/default/web")
-    assert events.take(OWNERS, {}).deployments == {"Deployment/default/web"}
+    assert events.take(OWNERS, {}).owners == {"Deployment/default/web"}
 
 
 def test_a_changed_restart_token_reconciles_its_deployment() -> None:
     store, clock = ObjectStore(), Clock()
     events = _events(store, clock)
     restarts = {"Deployment/default/web": "t1", "Deployment/default/api": "t0"}
-    assert events.take(OWNERS, restarts).deployments == set(restarts)  # new tokens
+    assert events.take(OWNERS, restarts).owners == set(restarts)  # new tokens
     restarts = {**restarts, "Deployment/default/web": "t2"}
-    assert events.take(OWNERS, restarts).deployments == {"Deployment/default/web"}
+    assert events.take(OWNERS, restarts).owners == {"Deployment/default/web"}
     assert not events.take(OWNERS, restarts)
 
 
@@ -97,7 +97,7 @@ def test_collected_events_wait_for_the_next_take() -> None:
     store.put("Deployment/default/web", _obj("Deployment", "web"))
     assert events.collect()
     assert not events.collect()
-    assert events.take(OWNERS, {}).deployments == {"Deployment/default/web"}
+    assert events.take(OWNERS, {}).owners == {"Deployment/default/web"}
 
 
 def test_affected_names_no_object_for_other_kinds() -> None:
