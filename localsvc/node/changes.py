@@ -27,6 +27,7 @@ from localsvc.model.objects import now_iso, stamp, unchanged
 from localsvc.model.validate import MAX_REPLICAS, validate
 from localsvc.node import services as svc
 from localsvc.node.context import NodeContext
+from localsvc.node.madeobjects import made_by_controller as made
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import State, Store, key_of
 from localsvc.node.objectstore import ObjectStore
@@ -174,7 +175,7 @@ class ObjectChanges(ObjectViews):
             sources[p.key] = {"file": p.manifest.file, "line": p.manifest.line}
             results.append(result(p.key, action))
         if prune:
-            for key in [k for k in objects if k not in given]:
+            for key in [k for k in objects if k not in given and not made(sources.get(k))]:
                 objects.pop(key)
                 sources.pop(key, None)
                 results.append(result(key, "deleted"))

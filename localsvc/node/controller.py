@@ -40,6 +40,7 @@ from localsvc.node.forwarders import Forwarders
 from localsvc.node.garbage import GC_PERIOD, collect_garbage
 from localsvc.node.incluster import in_cluster_access
 from localsvc.node.objectstore import ObjectStore, WatchEvent
+from localsvc.node.madeobjects import MadeObjects
 from localsvc.node.network import NetworkSync
 from localsvc.node.nodestatus import node_status
 from localsvc.node.podrecords import bare_pod
@@ -67,7 +68,8 @@ def _microseconds() -> int:
     return time.time_ns() // 1000
 
 
-class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Finalizing):
+class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Finalizing,
+                 MadeObjects):
     # All four build on ObjectViews; DeploymentSync first: its Deployment status wins.
     def __init__(self, ctx: NodeContext, store: Store, network: NetworkSync | None = None):
         self.ctx = ctx

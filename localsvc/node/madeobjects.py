@@ -1,0 +1,50 @@
+"""Objects a controller of the node stores, as the API server stores what a controller creates:
+a StatefulSet's PersistentVolumeClaims, a CronJob's Jobs.
+
+They live in the State beside the applied objects (so the API, the store's events and the next
+node find them), marked in `sources` as made by a controller: `localsvc up`'s prune never
+deletes them (it deletes applied objects missing from the manifests); their owner's controller,
+the garbage collector's rules or the user do. A mixin of the Controller.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from localsvc.model.defaults import with_defaults
+from localsvc.model.objects import stamp
+from localsvc.node.store import State, Store
+from localsvc.node.views import object_key
+
+Obj = dict[str, Any]
+MADE_BY = "madeBy"  # sources[key][MADE_BY]: the controller that made the object
+
+
+def made_by_controller(source: Obj | None) -> bool:
+    """Whether a `sources` entry is a controller's object (never pruned by an apply)."""
+    return bool((source or {}).get(MADE_BY))
+
+
+class MadeObjects:
+    """Attributes are the Controller's."""
+
+    state: State
+    store: Store
+    generation: int
+
+    def store_made_object(self, obj: Obj, controller: str) -> str:
+        """Store `obj` (a full object: apiVersion, kind, metadata.name/namespace...) for
+        `controller` (e.g. "statefulset-controller"), defaulted and stamped (uid,
+        creationTimestamp, generation) as an apply stores it; its key. The caller's sync
+        reports the State changed (the loop saves it and publishes the object)."""
+        key = object_key(obj)
+        stored = stamp(with_defaults(obj), self.state.objects.get(key))
+        self.state.objects[key] = stored
+        self.state.sources[key] = {MADE_BY: controller}
+        self.store.remember(key, stored, json.dumps(stored))
+        self.generation += 1
+        return key
+
+
+__all__ = ["MADE_BY", "MadeObjects", "made_by_controller"]
