@@ -19,6 +19,7 @@ import docker
 from localsvc.host import containers, kubeobjects
 from localsvc.host.client import NodeClient
 from localsvc.errors import EnvironmentNotFound, LocalsvcError, ManifestError, NotFound, Timeout
+from localsvc.host.hostpaths import host_path_problems
 from localsvc.host.hostports import (
     check_node_port_range,
     host_port_conflicts,
@@ -185,6 +186,9 @@ class Environment:
                strict: bool = False, loaded: LoadResult | None = None) -> ApplyReport:
         if loaded is None:
             loaded = load_manifests(paths)  # before touching anything
+        missing_paths = host_path_problems(loaded.manifests)  # with a local engine
+        if missing_paths:
+            raise ManifestError(missing_paths)
         report = ApplyReport(skipped=skipped_lines(loaded))
         if strict:
             from localsvc.model.ignored import strict_report

@@ -39,7 +39,6 @@ def test_deployment_fields_ignored_and_used() -> None:
         "spec.template.spec.nodeSelector",
         "spec.template.spec.containers[0].resources.requests",
         "spec.template.spec.containers[0].lifecycle",
-        "spec.template.spec.volumes[0].configMap.defaultMode",
     ]
     assert strict_report([manifest])[0] == (
         "d.yaml:3: Deployment/web: metadata.finalizers: accepted but ignored by localsvc")
