@@ -269,7 +269,9 @@ def infra_containers(containers: list[Any]) -> list[Any]:
 
 def remove_containers(containers: list[Any], grace_seconds: int) -> None:
     """Stop (SIGTERM, then SIGKILL after the grace period) and remove; app containers first."""
-    apps = [c for c in containers if c.labels.get(L.ROLE) == L.ROLE_POD_CONTAINER]
+    # (A FileOrCreate helper left by a crash goes with the apps.)
+    apps = [c for c in containers
+            if c.labels.get(L.ROLE) in (L.ROLE_POD_CONTAINER, L.ROLE_POD_HELPER)]
     infra = infra_containers(containers)
     for group in (apps, infra):
         # In parallel, as the kubelet does: a pod's grace period is not per container.

@@ -6,8 +6,11 @@ it resolves on the engine's host).
 Docker 20.10 (API 1.41) has no subpath option for volumes: a subPath is bound from the volume's
 Mountpoint (`docker volume inspect`, a path on the engine's host, so this works with a local
 engine and Docker Desktop alike) or from the hostPath, after model/subpath.py has followed its
-symlinks and refused one that leaves the volume. Named volumes are mounted with `nocopy`: a
-Kubernetes volume starts empty, it never takes the image's files at its mountPath.
+symlinks and refused one that leaves the volume. (The kubelet binds the path through a file
+descriptor it opened while checking, so nothing can swap a directory for a symlink in between;
+Docker's API takes only paths, so here the resolved path is bound a moment after the check.)
+Named volumes are mounted with `nocopy`: a Kubernetes volume starts empty, it never takes the
+image's files at its mountPath.
 """
 
 from __future__ import annotations
