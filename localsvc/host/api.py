@@ -19,7 +19,7 @@ import docker
 from localsvc.host import containers, kubeobjects
 from localsvc.host.client import NodeClient
 from localsvc.errors import EnvironmentNotFound, LocalsvcError, ManifestError, NotFound, Timeout
-from localsvc.host.hostpaths import host_path_problems
+from localsvc.host.hostpaths import host_path_problems, host_path_warnings
 from localsvc.host.hostports import (
     check_node_port_range,
     host_port_conflicts,
@@ -190,6 +190,7 @@ class Environment:
         if missing_paths:
             raise ManifestError(missing_paths)
         report = ApplyReport(skipped=skipped_lines(loaded))
+        report.warnings += host_path_warnings(loaded.manifests)
         if strict:
             from localsvc.model.ignored import strict_report
 

@@ -51,4 +51,15 @@ def host_path_problems(manifests: Sequence[Manifest]) -> list[Problem]:
     return problems
 
 
-__all__ = ["host_path_problems", "local_kind"]
+def host_path_warnings(manifests: Sequence[Manifest]) -> list[str]:
+    """With a remote engine, where hostPaths are looked up (once per apply, not per volume)."""
+    if not engine_is_remote():
+        return []
+    for m in manifests:
+        for field, path, _ in hp.host_path_volumes(m.kind, m.obj):
+            return [f"{m.file}:{m.line_of(field)}: {m.kind}/{m.name}: {field}: {path} is "
+                    f"looked up on the Docker engine's host, and {hp.REMOTE_NOTE.split(': ')[1]}"]
+    return []
+
+
+__all__ = ["host_path_problems", "host_path_warnings", "local_kind"]

@@ -118,8 +118,8 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
 
 
 def host_path_volumes(kind: str, obj: dict[str, object]) -> list[tuple[str, str, str]]:
-    """(field path, path, type) of every hostPath volume with a type that the kubelet checks,
-    in a manifest of `kind` (what the CLI can check before sending, with a local engine)."""
+    """(field path, path, type) of every hostPath volume of a manifest of `kind` (what the CLI
+    checks before sending when the engine is local, and warns of when it is remote)."""
     spec: object = obj
     for key in POD_SPEC_PATHS.get(kind, ()):
         spec = spec.get(key) if isinstance(spec, dict) else None
@@ -131,7 +131,8 @@ def host_path_volumes(kind: str, obj: dict[str, object]) -> list[tuple[str, str,
         if not isinstance(source, dict):
             continue
         path, path_type = source.get("path"), source.get("type") or ""
-        if isinstance(path, str) and path.startswith("/") and path_type in _REQUIRED:
+        if isinstance(path, str) and path.startswith("/") and (path_type == ""
+                                                                or path_type in _REQUIRED):
             out.append((f"{prefix}.volumes[{i}].hostPath.path", path, str(path_type)))
     return out
 

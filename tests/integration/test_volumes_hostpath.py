@@ -5,6 +5,7 @@ the pod (kubectl, which the CLI's own check does not see) and a validation error
 from __future__ import annotations
 
 import json
+import socket
 import stat
 import sys
 import textwrap
@@ -37,19 +38,27 @@ def test_source_dir_edits_and_created_paths(kubectl: Kubectl, ns: str, tmp_path:
     (src / "app.py").write_text("print('v1')\n")
     made = tmp_path / "made"
     created = tmp_path / "created.conf"
+    listening = socket.socket(socket.AF_UNIX)  # Socket and CharDevice: checked as honestly
+    listening.bind(str(tmp_path / "app.sock"))
     manifest = write(tmp_path, "pod.yaml", _pod("dev", ns, textwrap.dedent(f"""\
         - {{name: src, hostPath: {{path: {src}, type: Directory}}}}
         - {{name: made, hostPath: {{path: {made}, type: DirectoryOrCreate}}}}
         - {{name: conf, hostPath: {{path: {created}, type: FileOrCreate}}}}
+        - {{name: sock, hostPath: {{path: {tmp_path / "app.sock"}, type: Socket}}}}
+        - {{name: devnull, hostPath: {{path: /dev/null, type: CharDevice}}}}
         """), textwrap.dedent("""\
         - {name: src, mountPath: /src}
         - {name: made, mountPath: /made}
         - {name: conf, mountPath: /etc/app.conf}
         - {name: src, mountPath: /ro, readOnly: true}
+        - {name: sock, mountPath: /run/app.sock}
+        - {name: devnull, mountPath: /host-null}
         """)))
-    kubectl.run("apply", "-f", str(manifest))
-    kubectl.run("wait", "-n", ns, "--for=condition=Ready", "pod/dev", "--timeout=60s")
+    with listening:
+        kubectl.run("apply", "-f", str(manifest))
+        kubectl.run("wait", "-n", ns, "--for=condition=Ready", "pod/dev", "--timeout=60s")
     env = kubectl.env
+    exec_out(env, "dev", "sh", "-c", "test -S /run/app.sock && test -c /host-null", namespace=ns)
     assert exec_out(env, "dev", "cat", "/src/app.py", namespace=ns) == "print('v1')\n"
     (src / "app.py").write_text("print('v2')\n")  # the dev loop: edited on the host
     assert exec_out(env, "dev", "cat", "/src/app.py", namespace=ns) == "print('v2')\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from localsvc.host.hostpaths import host_path_problems, local_kind
+from localsvc.host.hostpaths import host_path_problems, host_path_warnings, local_kind
 from localsvc.model import hostpath as hp
 from localsvc.model.load import load_text
 
@@ -76,13 +76,15 @@ def test_failure_names_volume_path_fix_and_where_it_is_looked_up() -> None:
 
 def test_host_path_volumes_of_each_workload_kind() -> None:
     volumes = [{"name": "a", "hostPath": {"path": "/a", "type": "Directory"}},
-               {"name": "b", "hostPath": {"path": "/b"}},  # no type: nothing to check
-               {"name": "c", "emptyDir": {}}]
+               {"name": "b", "hostPath": {"path": "/b"}},
+               {"name": "c", "emptyDir": {}},
+               {"name": "d", "hostPath": {"path": "/d", "type": "Nonsense"}}]  # validation's
     pod_spec = {"containers": [], "volumes": volumes}
     assert hp.host_path_volumes("Pod", {"spec": pod_spec}) == [
-        ("spec.volumes[0].hostPath.path", "/a", "Directory")]
-    assert hp.host_path_volumes("Deployment", {"spec": {"template": {"spec": pod_spec}}}) == [
-        ("spec.template.spec.volumes[0].hostPath.path", "/a", "Directory")]
+        ("spec.volumes[0].hostPath.path", "/a", "Directory"),
+        ("spec.volumes[1].hostPath.path", "/b", "")]
+    assert hp.host_path_volumes("Deployment", {"spec": {"template": {"spec": pod_spec}}})[0] == \
+        ("spec.template.spec.volumes[0].hostPath.path", "/a", "Directory")
     cron = {"spec": {"jobTemplate": {"spec": {"template": {"spec": pod_spec}}}}}
     assert hp.host_path_volumes("CronJob", cron)[0][0] == \
         "spec.jobTemplate.spec.template.spec.volumes[0].hostPath.path"
@@ -130,5 +132,10 @@ spec:
         "file or directory (type FileOrCreate, checked on this machine, whose files the local "
         "Docker engine mounts): create its parent directory",
     ]
+    assert host_path_warnings(manifests) == []
     monkeypatch.setenv("DOCKER_HOST", "tcp://build-box:2376")  # its files are elsewhere
     assert host_path_problems(manifests) == []
+    assert host_path_warnings(manifests) == [
+        f"p.yaml:8: Pod/p: spec.volumes[0].hostPath.path: {tmp_path}/missing is looked up on "
+        "the Docker engine's host, and a remote engine (DOCKER_HOST=tcp://... or ssh://...) "
+        "sees its own files, not this machine's"]

@@ -329,6 +329,13 @@ BAD = [
     ),
     pytest.param(
         pod(
+            "volumes:\n- name: src\n  hostPath: {path: '/a:b'}\ncontainers: [{name: c, image: busybox}]\n"
+        ),
+        "t.yaml:7: Pod/p: spec.volumes[0].hostPath.path: may not contain ':' with type \"\" in localsvc (got \"/a:b\"); use type Directory",
+        id="volume-hostpath-colon",
+    ),
+    pytest.param(
+        pod(
             "volumes:\n- name: src\n  hostPath: {type: Directory}\ncontainers: [{name: c, image: busybox}]\n"
         ),
         "t.yaml:7: Pod/p: spec.volumes[0].hostPath.path: required",

@@ -111,7 +111,12 @@ def check_host_path(check: Check, source: dict[str, Any], path: str) -> None:
             # The API server accepts it; Docker would take a relative name for a named volume.
             check.add(at("path"), f"must be an absolute path on the Docker engine's host "
                                   f"(got {show(host_path)})")
-    check.one_of(source.get("type"), at("type"), HOST_PATH_TYPES)
+    path_type = check.one_of(source.get("type"), at("type"), HOST_PATH_TYPES)
+    if host_path and ":" in host_path and path_type in ("", "DirectoryOrCreate", None):
+        # These are bound with Docker's "src:dst:mode" syntax (the one that creates a missing
+        # directory), which cannot carry a colon.
+        check.add(at("path"), f"may not contain ':' with type {show(path_type or '')} in "
+                              f"localsvc (got {show(host_path)}); use type Directory")
 
 
 def check_relative_path(check: Check, value: str, path: str) -> None:
