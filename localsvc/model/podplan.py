@@ -55,6 +55,9 @@ class ContainerPlan:
     init: bool
     tty: bool
     stdin: bool
+    # Why the container cannot be made though the pod can (a subPathExpr naming an unset
+    # variable): the kubelet reports it on that container at its start, not on the pod.
+    config_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -165,15 +168,16 @@ def _container_plan(
     volumes: Mapping[str, VolumePlan],
 ) -> ContainerPlan:
     limits = (container.get("resources") or {}).get("limits") or {}
-    mounts = [
-        MountPlan(
-            volume=m["name"],
-            path=m["mountPath"],
-            read_only=mount_read_only(m, volumes.get(m["name"])),
-            sub_path=mount_sub_path(m, env),
-        )
-        for m in container.get("volumeMounts") or []
-    ]
+    mounts = []
+    config_error = ""
+    for m in container.get("volumeMounts") or []:
+        try:
+            sub_path = mount_sub_path(m, env)
+        except ConfigError as err:
+            sub_path, config_error = "", config_error or str(err)
+        mounts.append(MountPlan(volume=m["name"], path=m["mountPath"],
+                                read_only=mount_read_only(m, volumes.get(m["name"])),
+                                sub_path=sub_path))
     command = container.get("command")
     args = container.get("args")
     return ContainerPlan(
@@ -191,6 +195,7 @@ def _container_plan(
         init=init,
         tty=bool(container.get("tty")),
         stdin=bool(container.get("stdin")),
+        config_error=config_error,
     )
 
 

@@ -342,12 +342,14 @@ class PodWorker:
         previous = c.container_id
         attempt = kubelet.next_attempt(c)
         try:
+            if plan.config_error:  # e.g. its subPathExpr names an unset variable
+                raise rt.VolumeError("", plan.config_error)
             container = await asyncio.to_thread(
                 rt.create_container, self.ctx.docker, self.ref, plan, self.state.infra_id,
                 attempt, pod_plan.grace_seconds, pod_plan,
             )
             await asyncio.to_thread(container.start)
-        except rt.VolumeError as err:  # a subPath that cannot be prepared
+        except rt.VolumeError as err:  # a subPath that cannot be made or prepared
             kubelet.create_failed(c, str(err), time.time(), "CreateContainerConfigError")
             self.events.failed(c.name, c.init, str(err))
             return

@@ -166,3 +166,35 @@ spec:
     assert waiting()["reason"] == "CreateContainerConfigError"
     assert kubectl.json("get", "pod", "db", "-n", ns, "-o", "json")["status"]["phase"] == \
         "Pending"
+
+
+def test_sub_path_expr_of_an_unset_variable_fails_its_container(kubectl: Kubectl, ns: str,
+                                                                tmp_path: Path) -> None:
+    pod = f"""apiVersion: v1
+kind: Pod
+metadata: {{name: expr, namespace: {ns}}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: app
+    image: {DEMO_IMAGE}
+    command: [sleep, "600"]
+    env: [{{name: IP, valueFrom: {{fieldRef: {{fieldPath: status.podIP}}}}}}]
+    volumeMounts:
+    - {{name: scratch, mountPath: /by-ip, subPathExpr: $(IP)}}
+    - {{name: scratch, mountPath: /nope, subPathExpr: $(UNSET)}}
+  volumes: [{{name: scratch, emptyDir: {{}}}}]
+"""
+    kubectl.run("apply", "-f", str(write(tmp_path, "expr.yaml", pod)))
+
+    def waiting() -> dict[str, str]:
+        obj = kubectl.json("get", "pod", "expr", "-n", ns, "-o", "json")
+        statuses = (obj.get("status") or {}).get("containerStatuses") or [{}]
+        return dict((statuses[0].get("state") or {}).get("waiting") or {})
+
+    message = wait_for(lambda: waiting().get("reason") == "CreateContainerConfigError"
+                       and waiting()["message"], timeout=30, what="the unset variable")
+    assert "missing value for UNSET" in message
+    events = kubectl.json("get", "events", "-n", ns, "-o", "json")["items"]
+    assert any(e["reason"] == "Failed" and "missing value for UNSET" in e["message"]
+               for e in events)

@@ -136,3 +136,21 @@ def test_plan_pod_mounts_with_sub_paths_and_claims() -> None:
                                          MountPlan("cfg", "/etc/a", True, "a")]
     with pytest.raises(ConfigError, match='persistentvolumeclaim "data" not found'):
         plan_pod(pod, configmaps, none)  # no claims at all
+
+
+def test_unexpandable_sub_path_expr_fails_only_its_container() -> None:
+    # status.podIP is known once the sandbox runs: the plan made before it must still let the
+    # sandbox be made; the container then starts with the IP in its environment.
+    pod = {"metadata": {"name": "p", "namespace": "default", "uid": "u"}, "spec": {
+        "containers": [
+            {"name": "c", "image": "x:1",
+             "env": [{"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+             "volumeMounts": [{"name": "v", "mountPath": "/v", "subPathExpr": "$(IP)"}]},
+            {"name": "other", "image": "x:1"}],
+        "volumes": [{"name": "v", "emptyDir": {}}]}}
+    before = plan_pod(pod, configmaps, none)
+    assert before.containers[0].config_error.endswith("missing value for IP")
+    assert before.containers[1].config_error == ""
+    after = plan_pod(pod, configmaps, none, pod_ip="10.1.0.5")
+    assert after.containers[0].config_error == ""
+    assert after.containers[0].mounts[0].sub_path == "10.1.0.5"
