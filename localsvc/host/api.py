@@ -16,10 +16,9 @@ from typing import Any
 
 import docker
 
-from localsvc.host import containers, kubeobjects
+from localsvc.host import containers, hostpaths, kubeobjects
 from localsvc.host.client import NodeClient
 from localsvc.errors import EnvironmentNotFound, LocalsvcError, ManifestError, NotFound, Timeout
-from localsvc.host.hostpaths import host_path_problems, host_path_warnings
 from localsvc.host.hostports import (
     check_node_port_range,
     host_port_conflicts,
@@ -186,11 +185,7 @@ class Environment:
                strict: bool = False, loaded: LoadResult | None = None) -> ApplyReport:
         if loaded is None:
             loaded = load_manifests(paths)  # before touching anything
-        missing_paths = host_path_problems(loaded.manifests)  # with a local engine
-        if missing_paths:
-            raise ManifestError(missing_paths)
-        report = ApplyReport(skipped=skipped_lines(loaded))
-        report.warnings += host_path_warnings(loaded.manifests)
+        report = ApplyReport([], skipped_lines(loaded), hostpaths.checked(loaded.manifests))
         if strict:
             from localsvc.model.ignored import strict_report
 

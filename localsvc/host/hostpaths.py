@@ -9,7 +9,7 @@ import os
 import stat
 from collections.abc import Sequence
 
-from localsvc.errors import Problem
+from localsvc.errors import ManifestError, Problem
 from localsvc.model import hostpath as hp
 from localsvc.model.load import Manifest
 from localsvc.runtime.engine import engine_is_remote
@@ -62,4 +62,13 @@ def host_path_warnings(manifests: Sequence[Manifest]) -> list[str]:
     return []
 
 
-__all__ = ["host_path_problems", "host_path_warnings", "local_kind"]
+def checked(manifests: Sequence[Manifest]) -> list[str]:
+    """Before an apply: raise ManifestError for hostPaths that fail here (local engine); the
+    warnings to show (remote engine)."""
+    problems = host_path_problems(manifests)
+    if problems:
+        raise ManifestError(problems)
+    return host_path_warnings(manifests)
+
+
+__all__ = ["checked", "host_path_problems", "host_path_warnings", "local_kind"]

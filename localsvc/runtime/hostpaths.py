@@ -95,7 +95,8 @@ def host_path_mount(volume: VolumePlan, target: str, read_only: bool) -> Any:
     return docker.types.Mount(target, volume.host_path, type="bind", read_only=read_only)
 
 
-def refused_source(plan_volumes: list[VolumePlan], err: docker.errors.APIError) -> VolumeError | None:
+def refused_source(plan_volumes: list[VolumePlan],
+                   err: docker.errors.APIError) -> VolumeError | None:
     """Docker's refusal of a missing bind source, as the failure of the volume it names."""
     text = str(err.explanation or err)
     marker = "bind source path does not exist: "
