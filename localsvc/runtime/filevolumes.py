@@ -38,6 +38,9 @@ for arg in "$@"; do
   esac
 done
 [ -z "$old" ] || [ "$old" = "$new" ] || rm -rf -- "$old"
+# Older timestamped directories too: a sandbox made again over the same volume, or an update
+# cut short, left them.
+for dir in ..[0-9]*; do [ ! -d "$dir" ] || [ "$dir" = "$new" ] || rm -rf -- "$dir"; done
 """
 
 
