@@ -16,7 +16,6 @@ import logging
 from typing import Any
 
 import docker
-import docker.errors
 
 from localsvc.model.atomicwriter import Written, check_paths, plan_write
 from localsvc.model.podplan import PodPlan
@@ -67,7 +66,7 @@ class PodVolumes:
                                 volume.name, problem)
                     continue
                 await asyncio.to_thread(filevolumes.update, api, infra_id, volume.name, update)
-            except (docker.errors.APIError, RuntimeError) as err:
+            except Exception as err:  # noqa: BLE001 - never in the way of the pod's own steps
                 # Tried again at the next step; the files stay as they were meanwhile.
                 log.warning("pod %s/%s: updating volume %s: %s", self.ref.namespace,
                             self.ref.name, volume.name, err)

@@ -15,6 +15,7 @@ image's files at its mountPath.
 
 from __future__ import annotations
 
+import tarfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,7 +63,7 @@ def container_mounts(api: Any, infra_id: str, container: ContainerPlan,
             continue
         try:
             source = prepare_sub_path(api, infra_id, volume, sources, m)
-        except (SubPathError, docker.errors.APIError) as err:
+        except (SubPathError, docker.errors.APIError, tarfile.TarError) as err:
             explanation = err.explanation if isinstance(err, docker.errors.APIError) else None
             raise VolumeError(m.volume, f'failed to prepare subPath for volumeMount "{m.volume}" '
                                         f'of container "{container.name}": '
