@@ -16,7 +16,7 @@ from typing import Any
 
 import docker
 
-from localsvc.host import containers, kubeobjects
+from localsvc.host import containers, hostpaths, kubeobjects
 from localsvc.host.client import NodeClient
 from localsvc.errors import EnvironmentNotFound, LocalsvcError, ManifestError, NotFound, Timeout
 from localsvc.host.hostports import (
@@ -185,7 +185,7 @@ class Environment:
                strict: bool = False, loaded: LoadResult | None = None) -> ApplyReport:
         if loaded is None:
             loaded = load_manifests(paths)  # before touching anything
-        report = ApplyReport(skipped=skipped_lines(loaded))
+        report = ApplyReport([], skipped_lines(loaded), hostpaths.checked(loaded.manifests))
         if strict:
             from localsvc.model.ignored import strict_report
 

@@ -36,16 +36,21 @@ CONTAINER: Tree = {
     "envFrom": [{"prefix": LEAF, "configMapRef": {"name": LEAF, "optional": LEAF},
                  "secretRef": {"name": LEAF, "optional": LEAF}}],
     "ports": [{"name": LEAF, "containerPort": LEAF, "protocol": LEAF}],
-    "volumeMounts": [{"name": LEAF, "mountPath": LEAF, "readOnly": LEAF}],
+    "volumeMounts": [{"name": LEAF, "mountPath": LEAF, "readOnly": LEAF, "subPath": LEAF,
+                      "subPathExpr": LEAF}],
     "resources": {"limits": {"cpu": LEAF, "memory": LEAF}},
     "readinessProbe": PROBE, "livenessProbe": PROBE, "startupProbe": PROBE,
 }
-ITEMS: list[Tree] = [{"key": LEAF, "path": LEAF}]
+ITEMS: list[Tree] = [{"key": LEAF, "path": LEAF, "mode": LEAF}]
 POD_SPEC: Tree = {
     "containers": [CONTAINER], "initContainers": [CONTAINER],
     "volumes": [{"name": LEAF, "emptyDir": ANY,
-                 "configMap": {"name": LEAF, "items": ITEMS, "optional": LEAF},
-                 "secret": {"secretName": LEAF, "items": ITEMS, "optional": LEAF}}],
+                 "configMap": {"name": LEAF, "items": ITEMS, "optional": LEAF,
+                               "defaultMode": LEAF},
+                 "secret": {"secretName": LEAF, "items": ITEMS, "optional": LEAF,
+                            "defaultMode": LEAF},
+                 "hostPath": {"path": LEAF, "type": LEAF},
+                 "persistentVolumeClaim": {"claimName": LEAF, "readOnly": LEAF}}],
     "restartPolicy": LEAF, "terminationGracePeriodSeconds": LEAF, "hostname": LEAF,
     "subdomain": LEAF, "dnsPolicy": LEAF, "enableServiceLinks": LEAF,
     "dnsConfig": {"nameservers": LEAF, "searches": LEAF, "options": LEAF},

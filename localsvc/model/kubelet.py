@@ -215,8 +215,11 @@ def image_pull_failed(c: ContainerState, message: str, now: float) -> None:
     c.retry_at = now + backoff_seconds(c.crash_level)
 
 
-def create_failed(c: ContainerState, message: str, now: float) -> None:
-    c.state, c.reason, c.message = "waiting", "CreateContainerError", message
+def create_failed(c: ContainerState, message: str, now: float,
+                  reason: str = "CreateContainerError") -> None:
+    """The container could not be made (CreateContainerConfigError: its mounts' subPath);
+    tried again after the crash back-off."""
+    c.state, c.reason, c.message = "waiting", reason, message
     c.crash_level += 1
     c.retry_at = now + backoff_seconds(c.crash_level)
 

@@ -8,31 +8,27 @@ CreateContainerConfigError, and retried later.
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from localsvc.model.incluster import MOUNT_PATH, ApiAccess, access_files, volume_name
+from localsvc.model.podvolumes import ConfigError as ConfigError  # (re-exported)
+from localsvc.model.podvolumes import Lookup as Lookup
+from localsvc.model.podvolumes import VolumePlan as VolumePlan
+from localsvc.model.podvolumes import (
+    mount_read_only,
+    mount_sub_path,
+    plan_volume,
+    source_data,
+)
 from localsvc.model.quantity import cpu_to_nano_cpus, memory_to_bytes
 
 Obj = dict[str, Any]
-Lookup = Callable[[str, str], Obj | None]  # (namespace, name) -> object or None
 
 INFRA_MOUNT_ROOT = "/localsvc/volumes"
 DOCKER_RESOLVER = "127.0.0.11"
-
-
-class ConfigError(Exception):
-    """A pod references configuration that does not exist (yet)."""
-
-
-@dataclass(frozen=True)
-class VolumePlan:
-    name: str
-    kind: str  # configMap | secret | emptyDir | projected (the service-account token's)
-    files: Mapping[str, bytes] = field(default_factory=dict)  # relative path -> content
 
 
 @dataclass(frozen=True)
@@ -40,6 +36,7 @@ class MountPlan:
     volume: str
     path: str
     read_only: bool
+    sub_path: str = ""  # relative to the volume, subPathExpr expanded
 
 
 @dataclass(frozen=True)
@@ -58,6 +55,9 @@ class ContainerPlan:
     init: bool
     tty: bool
     stdin: bool
+    # Why the container cannot be made though the pod can (a subPathExpr naming an unset
+    # variable): the kubelet reports it on that container at its start, not on the pod.
+    config_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,33 +97,6 @@ def expand(text: str, env: Mapping[str, str]) -> str:
     return _VAR_REF.sub(sub, text)
 
 
-def _data_of(obj: Obj, kind: str) -> dict[str, bytes]:
-    """Every key of a ConfigMap (data, binaryData) or Secret (data, stringData) as bytes."""
-    out: dict[str, bytes] = {}
-    if kind == "ConfigMap":
-        for key, value in (obj.get("data") or {}).items():
-            out[key] = str(value).encode()
-        for key, value in (obj.get("binaryData") or {}).items():
-            out[key] = base64.b64decode(value)
-    else:
-        for key, value in (obj.get("data") or {}).items():
-            out[key] = base64.b64decode(value)
-        for key, value in (obj.get("stringData") or {}).items():
-            out[key] = str(value).encode()
-    return out
-
-
-def _source(
-    kind: str, namespace: str, name: str, lookup: Lookup, optional: bool
-) -> dict[str, bytes] | None:
-    obj = lookup(namespace, name)
-    if obj is None:
-        if optional:
-            return None
-        raise ConfigError(f'{kind.lower()} "{name}" not found')
-    return _data_of(obj, kind)
-
-
 def _field_value(path: str, pod: Obj, pod_ip: str, node_ip: str) -> str:
     meta = pod.get("metadata") or {}
     values = {
@@ -154,10 +127,10 @@ def container_env(
         prefix = source.get("prefix") or ""
         if "configMapRef" in source:
             ref = source["configMapRef"]
-            data = _source("ConfigMap", namespace, ref["name"], configmaps, bool(ref.get("optional")))
+            data = source_data("ConfigMap", namespace, ref["name"], configmaps, bool(ref.get("optional")))
         else:
             ref = source["secretRef"]
-            data = _source("Secret", namespace, ref["name"], secrets, bool(ref.get("optional")))
+            data = source_data("Secret", namespace, ref["name"], secrets, bool(ref.get("optional")))
         for key, value in (data or {}).items():
             env[prefix + key] = value.decode(errors="replace")
     for item in container.get("env") or []:
@@ -176,7 +149,7 @@ def container_env(
         )
         lookup = configmaps if kind == "ConfigMap" else secrets
         optional = bool(ref.get("optional"))
-        data = _source(kind, namespace, ref["name"], lookup, optional)
+        data = source_data(kind, namespace, ref["name"], lookup, optional)
         if data is None:
             continue
         if ref["key"] not in data:
@@ -187,50 +160,24 @@ def container_env(
     return env
 
 
-def _volume_files(volume: Obj, namespace: str, configmaps: Lookup, secrets: Lookup) -> VolumePlan:
-    name = volume["name"]
-    if "emptyDir" in volume:
-        return VolumePlan(name=name, kind="emptyDir")
-    if "configMap" in volume:
-        spec, kind, lookup = volume["configMap"], "ConfigMap", configmaps
-        ref_name = spec["name"]
-    else:
-        spec, kind, lookup = volume["secret"], "Secret", secrets
-        ref_name = spec["secretName"]
-    data = _source(kind, namespace, ref_name, lookup, bool(spec.get("optional"))) or {}
-    items = spec.get("items")
-    if items:
-        files = {}
-        for item in items:
-            if item["key"] not in data:
-                if spec.get("optional"):
-                    continue
-                raise ConfigError(
-                    f'configmap/secret "{ref_name}": key {item["key"]} (volume {name}) not found'
-                )
-            files[item["path"]] = data[item["key"]]
-    else:
-        files = dict(data)
-    return VolumePlan(name=name, kind="configMap" if kind == "ConfigMap" else "secret", files=files)
-
-
 def _container_plan(
     container: Obj,
     pod: Obj,
     init: bool,
     env: dict[str, str],
-    volume_kinds: Mapping[str, str],
+    volumes: Mapping[str, VolumePlan],
 ) -> ContainerPlan:
     limits = (container.get("resources") or {}).get("limits") or {}
-    mounts = [
-        MountPlan(
-            volume=m["name"],
-            path=m["mountPath"],
-            # Kubernetes mounts configMap and secret volumes read-only whatever the mount says.
-            read_only=bool(m.get("readOnly")) or volume_kinds.get(m["name"]) != "emptyDir",
-        )
-        for m in container.get("volumeMounts") or []
-    ]
+    mounts = []
+    config_error = ""
+    for m in container.get("volumeMounts") or []:
+        try:
+            sub_path = mount_sub_path(m, env)
+        except ConfigError as err:
+            sub_path, config_error = "", config_error or str(err)
+        mounts.append(MountPlan(volume=m["name"], path=m["mountPath"],
+                                read_only=mount_read_only(m, volumes.get(m["name"])),
+                                sub_path=sub_path))
     command = container.get("command")
     args = container.get("args")
     return ContainerPlan(
@@ -248,6 +195,7 @@ def _container_plan(
         init=init,
         tty=bool(container.get("tty")),
         stdin=bool(container.get("stdin")),
+        config_error=config_error,
     )
 
 
@@ -259,6 +207,7 @@ def plan_pod(
     node_ip: str = "",
     service_env: Mapping[str, str] | None = None,
     api_access: ApiAccess | None = None,
+    claims: Lookup = lambda namespace, name: None,
 ) -> PodPlan:
     """Resolve a pod object into what to run. Raises ConfigError for missing references.
 
@@ -266,24 +215,26 @@ def plan_pod(
     volumes) pass "" and are remade for the containers. `api_access`: the API from inside the
     pod (model/incluster.py): the master Service's variables in every container whatever
     enableServiceLinks says, and the service-account files unless automounting is off.
+    `claims`: the PersistentVolumeClaims (a pod naming a missing one waits for it).
     """
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
     namespace = meta.get("namespace", "default")
-    volumes = [_volume_files(v, namespace, configmaps, secrets) for v in spec.get("volumes") or []]
+    volumes = [plan_volume(v, namespace, configmaps, secrets, claims)
+               for v in spec.get("volumes") or []]
     links = dict(api_access.env) if api_access is not None else {}
     if spec.get("enableServiceLinks", True):
         links.update(service_env or {})
     token_volume = _token_volume(pod, api_access, {v.name for v in volumes})
     if token_volume is not None:
         volumes.append(token_volume)
-    kinds = {v.name: v.kind for v in volumes}
+    by_name = {v.name: v for v in volumes}
 
     def plans(key: str, init: bool) -> list[ContainerPlan]:
         out = []
         for c in spec.get(key) or []:
             env = container_env(c, pod, configmaps, secrets, pod_ip, node_ip, links)
-            plan = _container_plan(c, pod, init, env, kinds)
+            plan = _container_plan(c, pod, init, env, by_name)
             if token_volume is not None and all(m.path.rstrip("/") != MOUNT_PATH
                                                 for m in plan.mounts):
                 # As the ServiceAccount admission plugin: unless the container mounts

@@ -70,6 +70,10 @@ class PodEvents:
     def failed(self, container: str, init: bool, error: str) -> None:
         self._record(ev.WARNING, "Failed", f"Error: {error}", container, init)
 
+    def failed_mount(self, message: str) -> None:
+        """A volume could not be set up (the kubelet's FailedMount; `message` names it)."""
+        self._record(ev.WARNING, "FailedMount", message)
+
     def killing(self, container: str, probe: str = "") -> None:
         """Stopping a container: its `probe` ("liveness", "startup") failed, or the pod goes."""
         message = (f"Container {container} failed {probe} probe, will be restarted" if probe

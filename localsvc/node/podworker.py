@@ -26,7 +26,8 @@ from localsvc.model.kubelet_adopt import DiscardLeftovers, apply_adoption, decid
 from localsvc.model.podplan import ConfigError, ContainerPlan, PodPlan, plan_pod, resolv_conf
 from localsvc.node.context import NodeContext
 from localsvc.node.events import EventRecorder
-from localsvc.node.podevents import PodEvents, pull_error
+from localsvc.node.podevents import PodEvents
+from localsvc.node.podimages import ensure_image
 from localsvc.node.podstate import (
     ContainerState,
     PodState,
@@ -36,6 +37,7 @@ from localsvc.node.podstate import (
     pod_status,
 )
 from localsvc.node.podprobes import PodProbes
+from localsvc.node.podvolumes import PodVolumes
 from localsvc.node.store import PodRecord
 from localsvc.tasks import spawn
 from localsvc.runtime import labels as L
@@ -83,6 +85,7 @@ class PodWorker:
             self.state.containers[c["name"]] = state
             self.specs[c["name"]] = c
         self.events = PodEvents(recorder, record.namespace, record.name, record.uid)
+        self.volumes = PodVolumes(ctx.docker, self.ref)
         self.probes = PodProbes(ctx.docker.api, f"{record.namespace}/{record.name}",
                                 on_change, self.wake, self.events.unhealthy)
         self._wake = asyncio.Event()
@@ -208,6 +211,7 @@ class PodWorker:
                 node_ip=self.ctx.config.node_ip,
                 service_env=self.service_env(self.ref.namespace),
                 api_access=self.api_access,
+                claims=lambda ns, n: self.lookup("PersistentVolumeClaim", ns, n),
             )
         except ConfigError as err:
             return None, str(err)
@@ -231,6 +235,8 @@ class PodWorker:
         for _ in range(2):
             plan, error = self._plan()
             infra_running = await self._observe()
+            if plan is not None and infra_running and self.state.infra_id:
+                await self.volumes.sync(self.state.infra_id, plan)  # changed ConfigMaps...
             actions = kubelet.decide(self._spec(plan, error), self.state, infra_running,
                                      time.time())
             for action in actions:
@@ -267,7 +273,12 @@ class PodWorker:
                 cplan = next(c for c in [*plan.init_containers, *plan.containers]
                              if c.name == name)
                 target = (self.state.init if init else self.state.containers)[name]
-                await self._start(target, cplan, plan.grace_seconds)
+                await self._start(target, cplan, plan)
+            case kubelet.ConfigFailed(message):
+                for c in [*self.state.init.values(), *self.state.containers.values()]:
+                    if c.state == "waiting" and c.message != message:  # once per new reason
+                        self.events.failed(c.name, c.init, message)
+                kubelet.apply(action, self.state, self.ref.name, time.time())
             case kubelet.SyncProbes():
                 for c in self.state.containers.values():
                     self.probes.ensure(c, self.specs[c.name], self.state.pod_ip)
@@ -305,15 +316,18 @@ class PodWorker:
         )
         await asyncio.to_thread(rt.remove_containers, found, 0)
         kubelet.sandbox_lost(self.state)
+        self.volumes.forget()
         self._wake.set()
 
     async def _create_sandbox(self, plan: PodPlan) -> None:
+        resolv = resolv_conf(self.record.obj, self.dns_ip, self.ctx.config.cluster_domain)
         try:
-            await asyncio.to_thread(rt.create_volumes, self.ctx.docker, self.ref, plan)
-            resolv = resolv_conf(self.record.obj, self.dns_ip, self.ctx.config.cluster_domain)
-            infra = await asyncio.to_thread(
-                rt.create_infra, self.ctx.docker, self.ref, plan, self.ctx.config.image, resolv
-            )
+            infra = await self.volumes.create_sandbox(plan, self.ctx.config.image, resolv)
+        except rt.VolumeError as err:  # a hostPath failed its check: the containers wait
+            if any(c.message != str(err) for c in self.state.containers.values()):
+                self.events.failed_mount(str(err))
+            kubelet.config_failed(self.state, str(err))
+            return
         except docker.errors.APIError as err:
             kubelet.sandbox_failed(self.state, str(err))
             log.warning("pod %s/%s: sandbox: %s", self.ref.namespace, self.ref.name, err)
@@ -321,18 +335,24 @@ class PodWorker:
         kubelet.sandbox_created(self.state, infra.id, rt.pod_ip(infra, self.ref.network),
                                 time.time())
 
-    async def _start(self, c: ContainerState, plan: ContainerPlan, grace: int) -> None:
-        if not await self._ensure_image(c, plan):
+    async def _start(self, c: ContainerState, plan: ContainerPlan, pod_plan: PodPlan) -> None:
+        if not await ensure_image(self.ctx.docker, c, plan, self.events):
             return
         assert self.state.infra_id is not None
         previous = c.container_id
         attempt = kubelet.next_attempt(c)
         try:
+            if plan.config_error:  # e.g. its subPathExpr names an unset variable
+                raise rt.VolumeError("", plan.config_error)
             container = await asyncio.to_thread(
                 rt.create_container, self.ctx.docker, self.ref, plan, self.state.infra_id,
-                attempt, grace,
+                attempt, pod_plan.grace_seconds, pod_plan,
             )
             await asyncio.to_thread(container.start)
+        except rt.VolumeError as err:  # a subPath that cannot be made or prepared
+            kubelet.create_failed(c, str(err), time.time(), "CreateContainerConfigError")
+            self.events.failed(c.name, c.init, str(err))
+            return
         except docker.errors.APIError as err:
             kubelet.create_failed(c, str(err), time.time())
             self.events.failed(c.name, c.init, str(err.explanation or err))
@@ -342,25 +362,6 @@ class PodWorker:
         kubelet.started(c, container.id, attempt, time.time())
         if previous:
             await asyncio.to_thread(self._remove_older_than, c.name, attempt - 1)
-
-    async def _ensure_image(self, c: ContainerState, plan: ContainerPlan) -> bool:
-        """The image per its pull policy, with the kubelet's Pulling/Pulled/Failed events."""
-        loop = asyncio.get_running_loop()
-        began = time.monotonic()
-
-        def on_pull() -> None:  # in the pull's thread: recorded on the loop
-            loop.call_soon_threadsafe(self.events.pulling, c.name, c.init, plan.image)
-        try:
-            size = await asyncio.to_thread(rt.ensure_image, self.ctx.docker, plan.image,
-                                           plan.pull_policy, on_pull)
-        except rt.ImageMissing as err:
-            kubelet.image_pull_failed(c, str(err), time.time())
-            self.events.pull_failed(c.name, c.init, plan.image, plan.pull_policy == "Never",
-                                    pull_error(err))
-            return False
-        self.events.pulled(c.name, c.init, plan.image, size is not None,
-                           time.monotonic() - began, size or 0)
-        return True
 
     def _remove_older_than(self, name: str, keep_attempt: int) -> None:
         """Keep the latest exited container (for `logs --previous`), remove older ones."""

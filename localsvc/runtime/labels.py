@@ -28,6 +28,8 @@ ROLE_STATE_VOLUME = "state-volume"
 # A PersistentVolumeClaim's data (runtime/claims.py): outlives its pods, kept by `down`.
 ROLE_CLAIM_VOLUME = "claim-volume"
 ROLE_NETWORK = "network"
+# A short-lived container that creates a hostPath FileOrCreate file (runtime/hostpaths.py).
+ROLE_POD_HELPER = "pod-helper"
 
 
 def env_filter(env: str) -> dict[str, list[str]]:

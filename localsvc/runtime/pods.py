@@ -18,8 +18,14 @@ from typing import Any
 import docker
 import docker.errors
 
-from localsvc.model.podplan import INFRA_MOUNT_ROOT, ContainerPlan, PodPlan
+from localsvc.model.atomicwriter import Written
+from localsvc.model.podplan import ContainerPlan, PodPlan
+from localsvc.model.podvolumes import POD_OWNED_VOLUMES
+from localsvc.runtime import filevolumes, hostpaths
 from localsvc.runtime import labels as L
+from localsvc.runtime import podvolumes as pv
+from localsvc.runtime.claims import claim_volume_name, ensure_claim_volume
+from localsvc.runtime.hostpaths import VolumeError as VolumeError  # (re-exported)
 
 # The infra container only holds namespaces; a shell loop that exits on TERM is enough and lets
 # `docker stop` return at once. It first writes the pod's resolv.conf when one is given: every
@@ -110,8 +116,22 @@ def ensure_image(client: docker.DockerClient, image: str, pull_policy: str,
     return size if isinstance(size, int) else 0
 
 
+def volume_sources(pod: PodRef, plan: PodPlan) -> dict[str, str]:
+    """The Docker volume of each of the pod's volumes but hostPaths: its own (removed with the
+    pod) or, for a persistentVolumeClaim, the claim's (runtime/claims.py), which outlives it."""
+    return {v.name: claim_volume_name(pod.env, pod.namespace, v.claim)
+            if v.kind == "persistentVolumeClaim" else volume_name(pod, v.name)
+            for v in plan.volumes if v.kind != "hostPath"}
+
+
 def create_volumes(client: docker.DockerClient, pod: PodRef, plan: PodPlan) -> None:
     for volume in plan.volumes:
+        if volume.kind == "persistentVolumeClaim":
+            # Whoever comes first, the claim's binding or its pod, makes it (idempotent).
+            ensure_claim_volume(client, pod.env, pod.namespace, volume.claim)
+            continue
+        if volume.kind not in POD_OWNED_VOLUMES:
+            continue
         name = volume_name(pod, volume.name)
         try:
             client.volumes.get(name)
@@ -122,66 +142,52 @@ def create_volumes(client: docker.DockerClient, pod: PodRef, plan: PodPlan) -> N
             )
 
 
-def _tar_of(files: Mapping[str, bytes], mode: int) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        dirs: set[str] = set()
-        for path, content in sorted(files.items()):
-            parts = path.split("/")
-            for i in range(1, len(parts)):
-                d = "/".join(parts[:i])
-                if d not in dirs:
-                    dirs.add(d)
-                    info = tarfile.TarInfo(d)
-                    info.type = tarfile.DIRTYPE
-                    info.mode = 0o755
-                    tar.addfile(info)
-            info = tarfile.TarInfo(path)
-            info.size = len(content)
-            info.mode = mode
-            info.mtime = int(time.time())
-            tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
-
-
 def create_infra(client: docker.DockerClient, pod: PodRef, plan: PodPlan, image: str,
-                 resolv_conf: str | None = None) -> Any:
-    """Create and start the infra container; configMap/secret files are written into its
-    volumes before it starts, so the pod's containers see them from their first instruction."""
+                 resolv_conf: str | None = None) -> tuple[Any, dict[str, Written]]:
+    """Create and start the infra container, with every volume bound into it; hostPaths are
+    checked and configMap/secret files written before it starts, so the pod's containers see
+    them from their first instruction. The container and what each file volume holds; raises
+    VolumeError (nothing left behind) when a hostPath fails the kubelet's checks."""
     api = client.api
-    binds = {
-        volume_name(pod, v.name): {"bind": f"{INFRA_MOUNT_ROOT}/{v.name}", "mode": "rw"}
-        for v in plan.volumes
-    }
+    hostpaths.ensure_host_files(client, image, pod.labels(L.ROLE_POD_HELPER), plan.volumes)
+    binds, mounts = pv.split(pv.infra_mounts(plan.volumes, volume_sources(pod, plan)))
     host_config = api.create_host_config(
-        binds=binds, ipc_mode="shareable", init=False,
+        binds=binds, mounts=mounts, ipc_mode="shareable", init=False,
         # The developer's machine, by name, as Docker Desktop provides it (Linux engines too).
         extra_hosts={"host.docker.internal": "host-gateway"},
     )
     networking = api.create_networking_config({pod.network: api.create_endpoint_config()})
-    created = api.create_container(
-        image=image,
-        command=INFRA_COMMAND,
-        entrypoint=[],
-        name=pod.container_name("infra"),
-        hostname=plan.hostname,
-        domainname=plan.domain or "",
-        labels=pod.labels(L.ROLE_POD_INFRA),
-        environment={"LOCALSVC_RESOLV": resolv_conf} if resolv_conf else None,
-        host_config=host_config,
-        networking_config=networking,
-        stop_signal="SIGTERM",
-    )
+    try:
+        created = api.create_container(
+            image=image,
+            command=INFRA_COMMAND,
+            entrypoint=[],
+            name=pod.container_name("infra"),
+            hostname=plan.hostname,
+            domainname=plan.domain or "",
+            labels=pod.labels(L.ROLE_POD_INFRA),
+            environment={"LOCALSVC_RESOLV": resolv_conf} if resolv_conf else None,
+            host_config=host_config,
+            networking_config=networking,
+            stop_signal="SIGTERM",
+        )
+    except docker.errors.APIError as err:
+        refused = hostpaths.refused_source(plan.volumes, err)
+        if refused is not None:
+            raise refused from err
+        raise
     container = client.containers.get(created["Id"])
-    for volume in plan.volumes:
-        if volume.files:
-            mode = 0o644
-            container.put_archive(f"{INFRA_MOUNT_ROOT}/{volume.name}", _tar_of(volume.files, mode))
+    try:
+        hostpaths.check_host_paths(api, container.id, plan.volumes)
+        written = filevolumes.write_initial(api, container.id, plan.volumes)
+    except VolumeError:
+        container.remove(force=True)
+        raise
     container.start()
     if resolv_conf:
         _wait_for_file(container, "/etc/resolv.conf", resolv_conf.encode())
     container.reload()
-    return container
+    return container, written
 
 
 def _wait_for_file(container: Any, path: str, content: bytes, timeout: float = 3.0) -> None:
@@ -212,15 +218,17 @@ def create_container(
     infra_id: str,
     attempt: int,
     grace_seconds: int,
+    pod_plan: PodPlan,
 ) -> Any:
-    """Create (not start) one of the pod's containers in the infra container's namespaces."""
+    """Create (not start) one of the pod's containers in the infra container's namespaces;
+    VolumeError when a subPath of its mounts cannot be prepared."""
+    volumes = {v.name: v for v in pod_plan.volumes}
     api = client.api
-    binds = {
-        volume_name(pod, m.volume): {"bind": m.path, "mode": "ro" if m.read_only else "rw"}
-        for m in plan.mounts
-    }
+    binds, mounts = pv.split(pv.container_mounts(api, infra_id, plan, volumes,
+                                                 volume_sources(pod, pod_plan)))
     host_config = api.create_host_config(
         binds=binds,
+        mounts=mounts,
         network_mode=f"container:{infra_id}",
         ipc_mode=f"container:{infra_id}",
         nano_cpus=plan.nano_cpus,
@@ -261,7 +269,9 @@ def infra_containers(containers: list[Any]) -> list[Any]:
 
 def remove_containers(containers: list[Any], grace_seconds: int) -> None:
     """Stop (SIGTERM, then SIGKILL after the grace period) and remove; app containers first."""
-    apps = [c for c in containers if c.labels.get(L.ROLE) == L.ROLE_POD_CONTAINER]
+    # (A FileOrCreate helper left by a crash goes with the apps.)
+    apps = [c for c in containers
+            if c.labels.get(L.ROLE) in (L.ROLE_POD_CONTAINER, L.ROLE_POD_HELPER)]
     infra = infra_containers(containers)
     for group in (apps, infra):
         # In parallel, as the kubelet does: a pod's grace period is not per container.

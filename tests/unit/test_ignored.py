@@ -39,7 +39,6 @@ def test_deployment_fields_ignored_and_used() -> None:
         "spec.template.spec.nodeSelector",
         "spec.template.spec.containers[0].resources.requests",
         "spec.template.spec.containers[0].lifecycle",
-        "spec.template.spec.volumes[0].configMap.defaultMode",
     ]
     assert strict_report([manifest])[0] == (
         "d.yaml:3: Deployment/web: metadata.finalizers: accepted but ignored by localsvc")
@@ -62,3 +61,24 @@ def test_deployment_fields_ignored_and_used() -> None:
 ])
 def test_other_kinds(text: str, expected: list[str]) -> None:
     assert ignored_fields(load_text(text, "x.yaml").manifests[0]) == expected
+
+
+def test_volume_fields_localsvc_acts_on_are_not_listed() -> None:
+    text = """apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: c
+    image: x:1
+    volumeMounts:
+    - {name: src, mountPath: /src, subPath: app, readOnly: true}
+    - {name: data, mountPath: /data, subPathExpr: $(POD), mountPropagation: None}
+  volumes:
+  - {name: src, hostPath: {path: /home/me/src, type: Directory}}
+  - {name: data, persistentVolumeClaim: {claimName: data, readOnly: false}}
+  - {name: cfg, configMap: {name: c, defaultMode: 0400, items: [{key: k, path: k, mode: 0600}]}}
+  - {name: sec, secret: {secretName: s, defaultMode: 0400}}
+"""
+    manifest = load_text(text, "p.yaml").manifests[0]
+    assert ignored_fields(manifest) == ["spec.containers[0].volumeMounts[1].mountPropagation"]

@@ -343,7 +343,7 @@ def test_plan_pod_service_links(enable: bool | None, expected: dict[str, str]) -
         ({"name": "v", "configMap": {"name": "missing"}}, 'configmap "missing" not found'),
         ({"name": "v", "secret": {"secretName": "missing"}}, 'secret "missing" not found'),
         ({"name": "v", "configMap": {"name": "app-config", "items": [{"key": "nope", "path": "p"}]}},
-         'configmap/secret "app-config": key nope (volume v) not found'),
+         'configmap "app-config" (volume v) references non-existent config key: nope'),
     ],
 )
 def test_plan_pod_missing_volume_sources(volume: Obj, message: str) -> None:

@@ -12,7 +12,7 @@ import localsvc.node.podworker
 # Sync helpers of the worker that call Docker.
 BLOCKING_METHODS = {"_inspect", "_infra_running", "_remove_older_than"}
 # localsvc.runtime.pods functions that read data already fetched (no Docker call).
-PURE_RUNTIME = {"pod_ip", "PodRef"}
+PURE_RUNTIME = {"pod_ip", "PodRef", "VolumeError"}
 # Local names that hold docker-py objects (containers), whose methods call the engine.
 DOCKER_OBJECTS = {"container", "containers", "infra", "found"}
 
@@ -45,6 +45,11 @@ def _is_docker_call(func: ast.expr) -> bool:
 def test_the_pod_worker_hands_every_docker_call_to_a_thread() -> None:
     source = Path(localsvc.node.podworker.__file__).read_text()
     assert blocking_calls(source) == []
+
+
+def test_the_pod_workers_helpers_hand_every_docker_call_to_a_thread() -> None:
+    for module in (localsvc.node.podvolumes, localsvc.node.podimages):
+        assert blocking_calls(Path(module.__file__ or "").read_text()) == [], module.__name__
 
 
 def test_the_check_sees_a_blocking_call() -> None:

@@ -280,24 +280,80 @@ BAD = [
     ),
     pytest.param(
         pod(
-            "volumes: [{name: data, emptyDir: {}}]\ncontainers:\n- name: c\n  image: busybox\n  volumeMounts:\n  - name: data\n    mountPath: /data\n    subPath: x\n"
+            "volumes: [{name: data, emptyDir: {}}]\ncontainers:\n- name: c\n  image: busybox\n  volumeMounts:\n  - name: data\n    mountPath: /data\n    subPath: ../x\n"
         ),
-        "t.yaml:12: Pod/p: spec.containers[0].volumeMounts[0].subPath: subPath is not supported by localsvc (mount the whole volume or use items)",
-        id="mount-subpath",
+        "t.yaml:12: Pod/p: spec.containers[0].volumeMounts[0].subPath: must not contain '..' (got \"../x\")",
+        id="mount-subpath-backstep",
     ),
     pytest.param(
         pod(
-            "volumes:\n- name: docker\n  hostPath: {path: /var/run/docker.sock}\ncontainers: [{name: c, image: busybox}]\n"
+            "volumes: [{name: data, emptyDir: {}}]\ncontainers:\n- name: c\n  image: busybox\n  volumeMounts:\n  - name: data\n    mountPath: /data\n    subPath: /x\n"
         ),
-        "t.yaml:7: Pod/p: spec.volumes[0].hostPath: volume type hostPath is not supported by localsvc; supported: configMap, secret, emptyDir",
-        id="volume-hostpath",
+        "t.yaml:12: Pod/p: spec.containers[0].volumeMounts[0].subPath: must be a relative path (got \"/x\")",
+        id="mount-subpath-absolute",
     ),
     pytest.param(
         pod(
-            "volumes:\n- name: db\n  persistentVolumeClaim: {claimName: db}\ncontainers: [{name: c, image: busybox}]\n"
+            "volumes: [{name: data, emptyDir: {}}]\ncontainers:\n- name: c\n  image: busybox\n  volumeMounts:\n  - name: data\n    mountPath: /data\n    subPath: x\n    subPathExpr: $(POD)\n"
         ),
-        "t.yaml:7: Pod/p: spec.volumes[0].persistentVolumeClaim: volume type persistentVolumeClaim is not supported by localsvc; supported: configMap, secret, emptyDir",
-        id="volume-pvc",
+        "t.yaml:13: Pod/p: spec.containers[0].volumeMounts[0].subPathExpr: subPathExpr and subPath are mutually exclusive",
+        id="mount-subpath-and-expr",
+    ),
+    pytest.param(
+        pod(
+            "volumes: [{name: data, emptyDir: {}}]\ncontainers:\n- name: c\n  image: busybox\n  volumeMounts:\n  - name: data\n    mountPath: /data\n    subPathExpr: $(POD)/../x\n"
+        ),
+        "t.yaml:12: Pod/p: spec.containers[0].volumeMounts[0].subPathExpr: must not contain '..' (got \"$(POD)/../x\")",
+        id="mount-subpathexpr-backstep",
+    ),
+    pytest.param(
+        pod(
+            "volumes:\n- name: docker\n  hostPath: {path: /var/run/docker.sock, type: Sock}\ncontainers: [{name: c, image: busybox}]\n"
+        ),
+        't.yaml:7: Pod/p: spec.volumes[0].hostPath.type: must be one of "", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice", "BlockDevice" (got "Sock")',
+        id="volume-hostpath-type",
+    ),
+    pytest.param(
+        pod(
+            "volumes:\n- name: src\n  hostPath: {path: src}\ncontainers: [{name: c, image: busybox}]\n"
+        ),
+        "t.yaml:7: Pod/p: spec.volumes[0].hostPath.path: must be an absolute path on the Docker engine's host (got \"src\")",
+        id="volume-hostpath-relative",
+    ),
+    pytest.param(
+        pod(
+            "volumes:\n- name: src\n  hostPath: {path: /a/../b}\ncontainers: [{name: c, image: busybox}]\n"
+        ),
+        "t.yaml:7: Pod/p: spec.volumes[0].hostPath.path: must not contain '..' (got \"/a/../b\")",
+        id="volume-hostpath-backstep",
+    ),
+    pytest.param(
+        pod(
+            "volumes:\n- name: src\n  hostPath: {path: '/a:b'}\ncontainers: [{name: c, image: busybox}]\n"
+        ),
+        "t.yaml:7: Pod/p: spec.volumes[0].hostPath.path: may not contain ':' with type \"\" in localsvc (got \"/a:b\"); use type Directory",
+        id="volume-hostpath-colon",
+    ),
+    pytest.param(
+        pod(
+            "volumes:\n- name: src\n  hostPath: {type: Directory}\ncontainers: [{name: c, image: busybox}]\n"
+        ),
+        "t.yaml:7: Pod/p: spec.volumes[0].hostPath.path: required",
+        id="volume-hostpath-no-path",
+    ),
+    pytest.param(
+        pod(
+            "volumes:\n- name: db\n  persistentVolumeClaim: {readOnly: true}\ncontainers: [{name: c, image: busybox}]\n"
+        ),
+        "t.yaml:7: Pod/p: spec.volumes[0].persistentVolumeClaim.claimName: required",
+        id="volume-pvc-no-claim",
+    ),
+    pytest.param(
+        pod(
+            "volumes:\n- name: v\n  nfs: {server: a, path: /x}\ncontainers: [{name: c, image: busybox}]\n"
+        ),
+        "t.yaml:7: Pod/p: spec.volumes[0].nfs: volume type nfs is not supported by localsvc; supported: configMap, secret, emptyDir, hostPath, persistentVolumeClaim",
+        id="volume-nfs",
     ),
     pytest.param(
         pod(

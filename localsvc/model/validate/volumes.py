@@ -1,4 +1,5 @@
-"""Pod volumes (configMap, secret, emptyDir) and the containers' volumeMounts."""
+"""Pod volumes (configMap, secret, emptyDir, hostPath, persistentVolumeClaim) and the
+containers' volumeMounts (subPath, subPathExpr), as the API server validates them."""
 
 from __future__ import annotations
 
@@ -8,14 +9,13 @@ from typing import Any
 
 from localsvc.model import names
 from localsvc.model.load import child_path
+from localsvc.model.podvolumes import HOST_PATH_TYPES
 from localsvc.model.validate.check import Check, check_quantity, show
 
-SUPPORTED_VOLUMES = ("configMap", "secret", "emptyDir")
+SUPPORTED_VOLUMES = ("configMap", "secret", "emptyDir", "hostPath", "persistentVolumeClaim")
 
 
 _UNSUPPORTED_VOLUMES = (
-    "hostPath",
-    "persistentVolumeClaim",
     "projected",
     "downwardAPI",
     "nfs",
@@ -80,6 +80,14 @@ def check_volume_source(check: Check, volume: dict[str, Any], path: str) -> None
     kind = present[0]
     source_path = child_path(path, kind)
     source = check.mapping(volume[kind], source_path)
+    if kind == "hostPath":
+        check_host_path(check, source or {}, source_path)
+        return
+    if kind == "persistentVolumeClaim":
+        check.string((source or {}).get("claimName"), child_path(source_path, "claimName"),
+                     required=True)
+        check.boolean((source or {}).get("readOnly"), child_path(source_path, "readOnly"))
+        return
     if kind == "emptyDir":
         source = source or {}
         check.one_of(source.get("medium"), child_path(source_path, "medium"), ("", "Memory"))
@@ -91,6 +99,32 @@ def check_volume_source(check: Check, volume: dict[str, Any], path: str) -> None
         check_key_items(check, source.get("items"), child_path(source_path, "items"))
         check.integer(source.get("defaultMode"), child_path(source_path, "defaultMode"), 0, 0o777)
         check.boolean(source.get("optional"), child_path(source_path, "optional"))
+
+
+def check_host_path(check: Check, source: dict[str, Any], path: str) -> None:
+    at = partial(child_path, path)
+    host_path = check.string(source.get("path"), at("path"), required=True)
+    if host_path is not None:
+        if ".." in host_path.split("/"):
+            check.add(at("path"), f"must not contain '..' (got {show(host_path)})")
+        elif not host_path.startswith("/"):
+            # The API server accepts it; Docker would take a relative name for a named volume.
+            check.add(at("path"), f"must be an absolute path on the Docker engine's host "
+                                  f"(got {show(host_path)})")
+    path_type = check.one_of(source.get("type"), at("type"), HOST_PATH_TYPES)
+    if host_path and ":" in host_path and path_type in ("", "DirectoryOrCreate", None):
+        # These are bound with Docker's "src:dst:mode" syntax (the one that creates a missing
+        # directory), which cannot carry a colon.
+        check.add(at("path"), f"may not contain ':' with type {show(path_type or '')} in "
+                              f"localsvc (got {show(host_path)}); use type Directory")
+
+
+def check_relative_path(check: Check, value: str, path: str) -> None:
+    """The API server's validateLocalDescendingPath."""
+    if value.startswith("/"):
+        check.add(path, f"must be a relative path (got {show(value)})")
+    elif ".." in value.split("/"):
+        check.add(path, f"must not contain '..' (got {show(value)})")
 
 
 def check_key_items(check: Check, value: Any, path: str) -> None:
@@ -127,10 +161,12 @@ def check_mounts(check: Check, value: Any, path: str, volumes: set[str]) -> None
             elif mount_path in seen:
                 check.add(at("mountPath"), f"must be unique (also at {seen[mount_path]})")
             seen.setdefault(mount_path, at("mountPath"))
-        for key in ("subPath", "subPathExpr"):
-            if mount.get(key) not in (None, ""):
-                check.add(
-                    at(key),
-                    f"{key} is not supported by localsvc (mount the whole volume or use items)",
-                )
+        sub_path = check.string(mount.get("subPath"), at("subPath"))
+        if sub_path:
+            check_relative_path(check, sub_path, at("subPath"))
+        expr = check.string(mount.get("subPathExpr"), at("subPathExpr"))
+        if expr:
+            if sub_path:
+                check.add(at("subPathExpr"), "subPathExpr and subPath are mutually exclusive")
+            check_relative_path(check, expr, at("subPathExpr"))
         check.boolean(mount.get("readOnly"), at("readOnly"))

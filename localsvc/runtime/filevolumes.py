@@ -1,0 +1,125 @@
+"""configMap, secret and projected volumes written as the kubelet's atomic writer does, inside the
+pod's infra container (the plan is model/atomicwriter.py's).
+
+Before the infra container starts, one archive holds the whole layout (timestamped directory,
+`..data`, the visible links). An update of a running pod puts the new timestamped directory and
+then swaps `..data` with one rename(2) (`mv -T`) in the infra container, so a container reading
+the volume sees the old files or the new ones; the visible links and the old directory follow.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import secrets
+import tarfile
+import time
+from typing import Any
+
+from localsvc.model.atomicwriter import DATA_DIR, WritePlan, Written, plan_write
+from localsvc.model.atomicwriter import ts_dir_name
+from localsvc.model.podplan import INFRA_MOUNT_ROOT, VolumePlan
+from localsvc.model.podvolumes import FILE_VOLUMES
+from localsvc.runtime.hostpaths import path_stat
+
+# $1 the volume's directory, $2 the new timestamped directory, $3 the old one ("" = none), then
+# "+NAME" for each visible link to have and "-NAME" for each to remove.
+SWAP_SCRIPT = r"""set -e
+cd "$1"; new="$2"; old="$3"; shift 3
+rm -f -- ..data_tmp
+ln -s -- "$new" ..data_tmp
+mv -T -- ..data_tmp ..data
+for arg in "$@"; do
+  name="${arg#?}"
+  case "$arg" in
+    +*) [ "$(readlink -- "$name" 2>/dev/null)" = "..data/$name" ] ||
+          { rm -rf -- "$name"; ln -s -- "..data/$name" "$name"; } ;;
+    -*) rm -rf -- "$name" ;;
+  esac
+done
+[ -z "$old" ] || [ "$old" = "$new" ] || rm -rf -- "$old"
+# Older timestamped directories too: a sandbox made again over the same volume, or an update
+# cut short, left them.
+for dir in ..[0-9]*; do [ ! -d "$dir" ] || [ "$dir" = "$new" ] || rm -rf -- "$dir"; done
+"""
+
+
+def new_ts_dir() -> str:
+    # os.MkdirTemp's suffix is a random decimal number.
+    return ts_dir_name(time.time(), str(secrets.randbelow(10**9)))
+
+
+def _tar(plan: WritePlan, with_links: bool) -> bytes:
+    buffer = io.BytesIO()
+    now = int(time.time())
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        def add(name: str, kind: bytes, mode: int, content: bytes = b"", link: str = "") -> None:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.mtime, info.linkname = kind, mode, now, link
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content) if content else None)
+
+        add(plan.ts_dir, tarfile.DIRTYPE, 0o755)
+        dirs: set[str] = set()
+        for path, (content, mode) in sorted(plan.files.items()):
+            parent = posixpath.dirname(path)
+            while parent and parent not in dirs:
+                dirs.add(parent)
+                parent = posixpath.dirname(parent)
+        for d in sorted(dirs):
+            add(f"{plan.ts_dir}/{d}", tarfile.DIRTYPE, 0o755)
+        for path, (content, mode) in sorted(plan.files.items()):
+            add(f"{plan.ts_dir}/{path}", tarfile.REGTYPE, mode, content)
+        if with_links:
+            add(DATA_DIR, tarfile.SYMTYPE, 0o777, link=plan.ts_dir)
+            for name in plan.visible:
+                add(name, tarfile.SYMTYPE, 0o777, link=f"{DATA_DIR}/{name}")
+    return buffer.getvalue()
+
+
+def write_initial(api: Any, infra_id: str, volumes: list[VolumePlan]) -> dict[str, Written]:
+    """Every file volume's layout, into the infra container before it starts."""
+    written = {}
+    for volume in volumes:
+        if volume.kind not in FILE_VOLUMES:
+            continue
+        plan = plan_write(None, volume.payload(), new_ts_dir())
+        assert plan is not None
+        api.put_archive(infra_id, f"{INFRA_MOUNT_ROOT}/{volume.name}", _tar(plan, True))
+        written[volume.name] = Written(plan.ts_dir, plan.files)
+    return written
+
+
+def read_written(api: Any, infra_id: str, volume: str) -> Written:
+    """What a volume holds (a pod adopted from a previous node process)."""
+    base = f"{INFRA_MOUNT_ROOT}/{volume}"
+    stat = path_stat(api, infra_id, f"{base}/{DATA_DIR}")
+    if stat is None:
+        return Written("")  # empty, or laid out before the atomic writer: rewritten
+    ts_dir = posixpath.basename(str(stat.get("linkTarget") or ""))
+    stream, _ = api.get_archive(infra_id, f"{base}/{ts_dir}")
+    files: dict[str, tuple[bytes, int]] = {}
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        for member in tar.getmembers():
+            if member.isfile():
+                extracted = tar.extractfile(member)
+                content = extracted.read() if extracted is not None else b""
+                files[member.name.split("/", 1)[1]] = (content, member.mode & 0o7777)
+    return Written(ts_dir, files)
+
+
+def update(api: Any, infra_id: str, volume: str, plan: WritePlan) -> None:
+    """Perform `plan` in the running infra container. Raises RuntimeError when the swap fails."""
+    base = f"{INFRA_MOUNT_ROOT}/{volume}"
+    api.put_archive(infra_id, base, _tar(plan, False))
+    args = [f"+{n}" for n in plan.visible] + [f"-{n}" for n in plan.remove]
+    exec_id = api.exec_create(infra_id, ["/bin/sh", "-c", SWAP_SCRIPT, "sh", base, plan.ts_dir,
+                                         plan.old_dir, *args])["Id"]
+    output = api.exec_start(exec_id)
+    code = api.exec_inspect(exec_id).get("ExitCode")
+    if code != 0:
+        raise RuntimeError(f"updating volume {volume} failed ({code}): "
+                           f"{output.decode(errors='replace').strip()}")
+
+
+__all__ = ["SWAP_SCRIPT", "new_ts_dir", "read_written", "update", "write_initial"]
