@@ -7,8 +7,12 @@ cluster (the rules are model/claims.py):
   `pvc-<uid>` and status Bound; one that cannot be bound stays Pending, with an Event saying why;
 - the table of bindings (claim key -> uid, volume, mountpoint, when) is in the State, saved with
   it: a restarted node serves the same binding and only makes sure the volume is there;
-- a deleted claim that a pod still uses is served Terminating until no pod does; then (reclaim
-  policy Delete) its Docker volume is removed, and its binding forgotten once that succeeded.
+- a claim deleted (kubectl delete, localsvc delete, its namespace deleted) that a pod still
+  uses is served Terminating until no pod does; then (reclaim policy Delete) its Docker volume
+  is removed, and its binding forgotten once that succeeded;
+- a claim only left out of the manifests of the next `up` (pruned) keeps its data, as compose
+  keeps a volume a changed compose file no longer names: `down` lists it, `down --volumes`
+  removes it, and the claim applied again later finds it.
 A claim re-created under the name of one whose volume is being removed waits for the removal:
 it gets a new, empty volume, as a new claim does in a cluster.
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -28,6 +33,7 @@ import docker.errors
 from localsvc.model import claims as cl
 from localsvc.model import events as ev
 from localsvc.model.objects import now_iso
+from localsvc.node.changes import ObjectChanges
 from localsvc.node.context import NodeContext
 from localsvc.node.events import EventRecorder
 from localsvc.node.objectstore import ObjectStore, WatchEvent
@@ -79,8 +85,9 @@ def _remove(client: docker.DockerClient, volume: str) -> None:
         pass
 
 
-class ClaimBinding:
-    """Attributes other than the claim_* ones are the Controller's."""
+class ClaimBinding(ObjectChanges):
+    """ObjectChanges whose deletes mark claims for reclaim. Attributes other than the claim_*
+    ones are the Controller's."""
 
     ctx: NodeContext
     state: State
@@ -112,6 +119,16 @@ class ClaimBinding:
         return cl.Bound(str(entry["volume"]), str(entry.get("mountpoint", "")),
                         str(entry.get("since", "")))
 
+    def delete(self, keys: Sequence[str], grace: int | None = None,
+               orphan: bool = False) -> list[Obj]:
+        """Delete objects; the bound claims among them, or in a namespace among them, have
+        their data deleted once they are gone (saved with the delete: a restart still does)."""
+        namespaces = {key.split("/", 2)[2] for key in keys if key.startswith("Namespace//")}
+        for key, entry in list(self.claim_table.items()):
+            if key in keys or key.split("/", 2)[1] in namespaces:
+                self.claim_table[key] = {**entry, "reclaim": True}
+        return super().delete(keys, grace, orphan)
+
     # ---- the sync step ------------------------------------------------------------------------
 
     def _sync_claims(self) -> bool:
@@ -122,6 +139,10 @@ class ClaimBinding:
         for key, entry in list(self.claim_table.items()):
             claim = claims.get(key)
             if claim is not None and _uid(claim) == entry.get("uid"):
+                continue
+            if not entry.get("reclaim"):  # pruned, not deleted: the data stays for later
+                del self.claim_table[key]
+                self.claim_table_changed = True
                 continue
             if claim is None and tuple(key.split("/")[1:]) in used:
                 if key not in self.claim_terminating:  # as last served, marked deleted
