@@ -14,7 +14,7 @@ import pytest
 from localsvc.host.api import Environment
 from localsvc.runtime import labels as L
 from localsvc.runtime.claims import claim_volume_name
-from tests.integration.conftest import DEMO_IMAGE, labelled, localsvc, wait_for, write
+from tests.integration.conftest import DEMO_IMAGE, labelled, localsvc, unique_env, wait_for, write
 from tests.integration.kubectl_support import Kubectl, write_kubeconfig
 
 pytest_plugins = ["pytester"]
@@ -210,3 +210,24 @@ def test_environments_of_the_pytest_plugin_leave_no_volume(
     finally:
         if name:
             Environment(name).down(volumes=True)  # (only when the plugin did not)
+
+
+def test_ctrl_c_of_a_foreground_up_keeps_the_claims_data_and_says_so(
+        node_image: str, demo_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        docker_client: docker.DockerClient) -> None:
+    from tests.integration.test_devloop import Foreground
+
+    monkeypatch.setenv("LOCALSVC_NODE_IMAGE", node_image)
+    name = unique_env("fg")
+    write(tmp_path, "claim.yaml", claim())
+    try:
+        up = Foreground(name, tmp_path, "-f", "claim.yaml", "--no-watch")
+        up.wait_err("Ctrl-C stops it")
+        bound(Environment(name))
+        assert up.stop() == 0
+        volume = claim_volume_name(name, "default", "data")
+        assert f"kept for the next `up`: {volume}" in up.stderr()
+        assert volume_names(docker_client, name) == [volume]
+    finally:
+        Environment(name).down(volumes=True)
+    assert labelled(docker_client, name) == NOTHING
