@@ -110,6 +110,21 @@ def test_a_claim_is_bound_to_a_labelled_docker_volume_shown_by_get_and_kubectl(
     assert "field can not be less than previous value" in shrunk.stderr + shrunk.stdout
 
 
+def test_a_restarted_node_serves_the_same_binding_and_makes_no_second_volume(
+        env: Environment, tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    localsvc(env, "up", "-d", "-f", str(write(tmp_path, "claim.yaml", claim())))
+    before = bound(env)
+    volumes = volume_names(docker_client, env.name)
+    docker_client.containers.get(f"localsvc-{env.name}-node").restart(timeout=10)
+    env.ensure()
+    after = bound(env)
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert after["spec"]["volumeName"] == before["spec"]["volumeName"]
+    assert [pv["metadata"]["name"] for pv in env.get("pv", None, None)] == [
+        before["spec"]["volumeName"]]
+    assert volume_names(docker_client, env.name) == volumes
+
+
 def test_data_is_kept_by_down_found_again_by_up_and_removed_by_down_volumes(
         env: Environment, tmp_path: Path, docker_client: docker.DockerClient) -> None:
     manifest = str(write(tmp_path, "claim.yaml", claim()))

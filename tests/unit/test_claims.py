@@ -256,3 +256,11 @@ def test_rows_of_a_bound_claim_its_volume_and_the_class() -> None:
     assert cells("PersistentVolumeClaim", terminating)[1] == "Terminating"
     assert cells("StorageClass", cl.storage_class("2026-12-07T12:00:00Z")) == [
         "standard (default)", cl.PROVISIONER, "Delete", "Immediate", "true", "90s"]
+
+
+def test_strict_lists_the_claim_fields_localsvc_does_not_act_on() -> None:
+    from localsvc.model.ignored import ignored_fields
+
+    loaded = load_text(CLAIM + GOOD_SPEC + "  volumeAttributesClassName: gold\n"
+                       "  storageClassName: standard\n", "c.yaml")
+    assert ignored_fields(loaded.manifests[0]) == ["spec.volumeAttributesClassName"]
