@@ -154,7 +154,19 @@ class ClaimBinding(ObjectChanges):
                         partial(self._reclaimed, key, str(entry.get("uid"))))
         for key in [k for k in self.claim_terminating if k not in self.claim_table]:
             del self.claim_terminating[key]
-        for key, claim in claims.items():
+        # Docker volume names join namespace and claim with "-": ns `a-b` claim `c` and ns `a`
+        # claim `b-c` would share one. The claim bound first keeps it; the other waits.
+        owners = {str(entry["volume"]): key for key, entry in self.claim_table.items()}
+        for key, claim in sorted(claims.items(), key=lambda item: (
+                str(item[1]["metadata"].get("creationTimestamp", "")), item[0])):
+            _, namespace, name = key.split("/", 2)
+            owner = owners.setdefault(claim_volume_name(self.ctx.config.env, namespace, name),
+                                      key)
+            if owner != key:
+                self._report(claim, "FailedBinding", "its Docker volume would be the one of "
+                             f"{owner.split('/', 1)[1]} (their namespace and claim names "
+                             "joined with '-' are the same); rename one of them", True)
+                continue
             self._bind(key, claim)
         changed, self.claim_table_changed = self.claim_table_changed, False
         return changed

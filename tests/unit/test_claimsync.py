@@ -95,3 +95,20 @@ def test_delete_marks_the_claim_for_reclaim_and_prune_keeps_the_data(tmp_path: P
     other = bound_node(tmp_path / "other")
     other.apply([], prune=True)  # `up` without the claim
     assert KEY not in other.state.allocations[TABLE]  # forgotten, its volume left alone
+
+
+def test_two_claims_whose_volume_names_would_clash_do_not_share_data(tmp_path: Path) -> None:
+    node = controller(tmp_path)
+    first, second = claim(), claim()
+    first["metadata"] = {"name": "data", "namespace": "team-a"}
+    second["metadata"] = {"name": "a-data", "namespace": "team"}  # localsvc-unit-pvc-team-a-data
+    node.apply(manifests(first, second), prune=False)
+    key = "PersistentVolumeClaim/team-a/data"
+    node._provisioned(key, node.state.objects[key], ("localsvc-unit-pvc-team-a-data", "/m", False))
+    node._sync_claims()
+    node._publish()
+    assert node.objects.get(key)["status"]["phase"] == "Bound"
+    assert node.objects.get("PersistentVolumeClaim/team/a-data")["status"]["phase"] == "Pending"
+    reasons = {e["involvedObject"]["name"]: e["reason"]
+               for e in node.objects.list_objects("Event")[0]}
+    assert reasons == {"data": "ProvisioningSucceeded", "a-data": "FailedBinding"}
