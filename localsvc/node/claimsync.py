@@ -160,8 +160,8 @@ class ClaimBinding(ObjectChanges):
         for key, claim in sorted(claims.items(), key=lambda item: (
                 str(item[1]["metadata"].get("creationTimestamp", "")), item[0])):
             _, namespace, name = key.split("/", 2)
-            owner = owners.setdefault(claim_volume_name(self.ctx.config.env, namespace, name),
-                                      key)
+            volume = claim_volume_name(self.ctx.config.env, namespace, name)
+            owner = key if cl.binding_problem(claim, CLASSES) else owners.setdefault(volume, key)
             if owner != key:
                 self._report(claim, "FailedBinding", "its Docker volume would be the one of "
                              f"{owner.split('/', 1)[1]} (their namespace and claim names "
