@@ -70,11 +70,14 @@ def test_a_claim_is_loaded_not_skipped_and_a_good_one_has_no_problem() -> None:
      "spec.volumeMode: localsvc provides filesystem volumes only"),
     (GOOD_SPEC + "  storageClassName: Fast_SSD\n", "spec.storageClassName: "),
     (GOOD_SPEC + "  capacity: 1Gi\n", "spec.capacity"),
+    ("  accessModes: ReadWriteOnce\n  resources: {requests: {storage: 1Gi}}\n",
+     'spec.accessModes: must be a list (got "ReadWriteOnce")'),
 ])
 def test_bad_claims_name_the_field_and_line(spec: str, expected: str) -> None:
     found = problems(spec)
     assert any(expected in p for p in found), found
     assert all(p.startswith("c.yaml:") for p in found)
+    assert len(found) == 1, found
 
 
 def test_admission_defaults_the_class_and_the_protection_finalizer_once() -> None:

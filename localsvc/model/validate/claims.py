@@ -28,7 +28,7 @@ def check_claim(check: Check) -> None:
     if spec is None:
         return
     modes = check.items(spec.get("accessModes"), "spec.accessModes")
-    if not modes:
+    if not modes and spec.get("accessModes") in (None, []):
         check.add("spec.accessModes", "required: at least 1 access mode is required")
     for index, mode in enumerate(modes or []):
         path = child_path("spec.accessModes", index)
