@@ -267,3 +267,17 @@ def test_strict_lists_the_claim_fields_localsvc_does_not_act_on() -> None:
     loaded = load_text(CLAIM + GOOD_SPEC + "  volumeAttributesClassName: gold\n"
                        "  storageClassName: standard\n", "c.yaml")
     assert ignored_fields(loaded.manifests[0]) == ["spec.volumeAttributesClassName"]
+
+
+def test_storage_classes_and_volumes_users_apply_are_skipped_with_the_reason() -> None:
+    from localsvc.host.manifests import skipped_lines
+
+    loaded = load_text("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: fast}"
+                       "\nprovisioner: x\n---\napiVersion: v1\nkind: PersistentVolume\n"
+                       "metadata: {name: p}\nspec: {capacity: {storage: 1Gi}}\n", "s.yaml")
+    assert skipped_lines(loaded) == [
+        "s.yaml:1: StorageClass/fast: skipped: localsvc does not run kind StorageClass "
+        "(storage.k8s.io/v1); PersistentVolumeClaims use the node's default class `standard`, "
+        "a Docker volume per claim",
+        "s.yaml:6: PersistentVolume/p: skipped: localsvc does not run kind PersistentVolume (v1); "
+        "the node provisions a volume for every PersistentVolumeClaim"]
