@@ -246,3 +246,41 @@ def test_ctrl_c_of_a_foreground_up_keeps_the_claims_data_and_says_so(
     finally:
         Environment(name).down(volumes=True)
     assert labelled(docker_client, name) == NOTHING
+
+
+def test_the_reaper_removes_the_claims_data_of_a_killed_plugin_session(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, node_image: str,
+        demo_image: str, docker_client: docker.DockerClient) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (pytester.path / "k8s").mkdir()
+    (pytester.path / "k8s" / "claim.yaml").write_text(claim())
+    pytester.makeini("[pytest]\nlocalsvc_manifests = k8s/\nlocalsvc_wait = 60\n")
+    env_file = pytester.path / "env"
+    pytester.makepyfile(test_claim=PLUGIN_TEST + "    time.sleep(120)\n")
+    environ = dict(os.environ, LOCALSVC_NODE_IMAGE=node_image, ENV_FILE=str(env_file))
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                            cwd=pytester.path, start_new_session=True, env=environ,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    name = ""
+    try:
+        deadline = time.monotonic() + 120
+        while not name or volume_names(docker_client, name) != [
+                claim_volume_name(name, "default", "data"), f"localsvc-{name}-state"]:
+            assert proc.poll() is None and time.monotonic() < deadline, "no bound claim"
+            name = env_file.read_text() if env_file.exists() else ""
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    try:
+        wait_for(lambda: labelled(docker_client, name) == NOTHING, timeout=60, interval=1,
+                 what=f"the reaper to remove environment {name}, its claim's volume included")
+    finally:
+        Environment(name).down(volumes=True)  # (only when the reaper did not)
