@@ -140,6 +140,8 @@ def test_data_is_kept_by_down_found_again_by_up_and_removed_by_down_volumes(
     assert volume_names(docker_client, env.name) == [volume]
     assert labelled(docker_client, env.name) == {"containers": 0, "networks": 0, "volumes": 1}
     assert env.name not in localsvc(env, "ls", check=False).stdout  # data alone is no env
+    pruned = localsvc(env, "prune", "--min-age", "0", env.name)  # nor a crashed one's left-over
+    assert env.name not in pruned.stdout and volume_names(docker_client, env.name) == [volume]
 
     localsvc(env, "up", "-d", "-f", manifest)
     again = bound(env)
