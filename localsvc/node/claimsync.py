@@ -119,6 +119,19 @@ class ClaimBinding(ObjectChanges):
         return cl.Bound(str(entry["volume"]), str(entry.get("mountpoint", "")),
                         str(entry.get("since", "")))
 
+    def claim_waiting(self, namespace: str, name: str) -> str | None:
+        """Why a pod using claim `namespace/name` must wait, in the scheduler's words (None:
+        the claim is bound and its Docker volume exists), for the pod side's use."""
+        key = key_of(cl.KIND, namespace, name)
+        claim = self.state.objects.get(key)
+        if key in self.claim_terminating:
+            return f'persistentvolumeclaim "{name}" is being deleted'
+        if claim is None:
+            return f'persistentvolumeclaim "{name}" not found'
+        if self.claim_bound(key, claim) is None:
+            return "pod has unbound immediate PersistentVolumeClaims"
+        return None
+
     def delete(self, keys: Sequence[str], grace: int | None = None,
                orphan: bool = False) -> list[Obj]:
         """Delete objects; the bound claims among them, or in a namespace among them, have

@@ -112,3 +112,13 @@ def test_two_claims_whose_volume_names_would_clash_do_not_share_data(tmp_path: P
     reasons = {e["involvedObject"]["name"]: e["reason"]
                for e in node.objects.list_objects("Event")[0]}
     assert reasons == {"data": "ProvisioningSucceeded", "a-data": "FailedBinding"}
+
+
+def test_what_a_pod_using_a_claim_waits_for(tmp_path: Path) -> None:
+    node = controller(tmp_path)
+    assert node.claim_waiting("default", "data") == 'persistentvolumeclaim "data" not found'
+    node.apply(manifests(claim()), prune=False)
+    assert node.claim_waiting("default", "data") == \
+        "pod has unbound immediate PersistentVolumeClaims"
+    node._provisioned(KEY, node.state.objects[KEY], ("v", "/m", False))
+    assert node.claim_waiting("default", "data") is None
