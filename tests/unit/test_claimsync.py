@@ -92,6 +92,9 @@ def test_delete_marks_the_claim_for_reclaim_and_prune_keeps_the_data(tmp_path: P
     node = bound_node(tmp_path)
     node.delete([KEY])
     assert node.state.allocations[TABLE][KEY]["reclaim"] is True  # removed by its job
+    restarted = controller(tmp_path)  # before the job ran: the saved mark still says so
+    assert restarted.state.allocations[TABLE][KEY]["reclaim"] is True
+    assert restarted.objects.get(KEY) is None
     other = bound_node(tmp_path / "other")
     other.apply([], prune=True)  # `up` without the claim
     assert KEY not in other.state.allocations[TABLE]  # forgotten, its volume left alone
