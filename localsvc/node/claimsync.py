@@ -32,6 +32,7 @@ import docker.errors
 
 from localsvc.model import claims as cl
 from localsvc.model import events as ev
+from localsvc.model.clock import docker_time
 from localsvc.model.objects import now_iso
 from localsvc.node.changes import ObjectChanges
 from localsvc.node.context import NodeContext
@@ -64,18 +65,18 @@ def _unserved(key: str, entry: Obj) -> Obj:
         "name": name, "namespace": namespace, "uid": entry.get("uid", "")}, "spec": {}}
 
 
-def _ensure(client: docker.DockerClient, env: str, namespace: str, name: str) -> tuple[str, str,
-                                                                                        bool]:
-    """The claim's volume (made when missing): its name, Mountpoint, and whether it existed."""
+def _ensure(client: docker.DockerClient, env: str, namespace: str, name: str,
+            claim_created: str) -> tuple[str, str, bool]:
+    """The claim's volume (made when missing): its name, Mountpoint, and whether it is older
+    than the claim, so holds data from before (`down` kept it); made for this claim (by this
+    node, or by a pod that mounted it first) it is not."""
     volume = claim_volume_name(env, namespace, name)
-    try:
-        client.volumes.get(volume)
-        existed = True
-    except docker.errors.NotFound:
-        existed = False
     ensure_claim_volume(client, env, namespace, name)
-    mountpoint = str(client.volumes.get(volume).attrs.get("Mountpoint") or "")
-    return volume, mountpoint, existed
+    attrs = client.volumes.get(volume).attrs
+    made, claimed = docker_time(attrs.get("CreatedAt")), docker_time(claim_created)
+    # (creationTimestamp has whole seconds: a volume made in the claim's second is its own)
+    older = made is not None and claimed is not None and made < claimed
+    return volume, str(attrs.get("Mountpoint") or ""), older
 
 
 def _remove(client: docker.DockerClient, volume: str) -> None:
@@ -204,7 +205,8 @@ class ClaimBinding(ObjectChanges):
             return
         meta = claim["metadata"]
         self._start(key, "bind", partial(_ensure, self.ctx.docker, self.ctx.config.env,
-                                         str(meta.get("namespace", "default")), meta["name"]),
+                                         str(meta.get("namespace", "default")), meta["name"],
+                                         str(meta.get("creationTimestamp", ""))),
                     partial(self._provisioned, key, claim))
 
     def _start(self, key: str, what: str, work: Any, done: Any) -> None:
