@@ -252,16 +252,16 @@ class Environment:
         address = self._node_address()
         return kubeconfig_for(self.name, address.url, address.ca_pem, address.token)
 
-    def down(self) -> dict[str, int]:
-        """Remove every container, network and volume of the environment, and its context from
-        the kubeconfig files (`localsvc kubeconfig --write` put it there)."""
+    def down(self, volumes: bool = False) -> dict[str, int]:
+        """Remove every container, network and volume of the environment (its claims' data
+        only with `volumes`, as compose's `down -v`), and its kubeconfig context."""
         from localsvc.host.kubeconfig import remove_context
         from localsvc.model.kubeconfig import context_name
 
         for forward in self._forwards.values():
             forward.close()
         self._forwards.clear()
-        removed = envrt.destroy(self.docker, self.name)
+        removed = envrt.destroy(self.docker, self.name, volumes=volumes)
         remove_context(context_name(self.name))
         self._node = None
         if self._lease is not None:
@@ -313,8 +313,8 @@ class Environment:
     def __enter__(self) -> Environment:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.down()
+    def __exit__(self, *exc: object) -> None:  # the block owned it: its claims' data goes too
+        self.down(volumes=True)
 
     # ---- reading ------------------------------------------------------------------------------
 

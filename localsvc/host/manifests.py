@@ -33,10 +33,19 @@ def load_manifests(paths: Sequence[str | Path]) -> LoadResult:
     return loaded
 
 
+# Why some skipped kinds need no counterpart (their job is done another way).
+SKIP_REASONS = {
+    "StorageClass": "; PersistentVolumeClaims use the node's default class `standard`, a Docker "
+                    "volume per claim",
+    "PersistentVolume": "; the node provisions a volume for every PersistentVolumeClaim",
+}
+
+
 def skipped_lines(loaded: LoadResult) -> list[str]:
     return [
         f"{m.file}:{m.line}: {m.obj.get('kind')}/{(m.obj.get('metadata') or {}).get('name', '?')}: "
         f"skipped: localsvc does not run kind {m.obj.get('kind')} ({m.obj.get('apiVersion')})"
+        f"{SKIP_REASONS.get(str(m.obj.get('kind')), '')}"
         for m in loaded.skipped
     ]
 

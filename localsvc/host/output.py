@@ -73,7 +73,8 @@ def render(kind: str, items: list[Obj], fmt: str | None, all_namespaces: bool, *
     if show_labels:
         head.append("LABELS")
         rows = [[*r, _labels(o)] for o, r in zip(items, rows, strict=True)]
-    if all_namespaces and kind != "Namespace":
+    resource = by_kind_name(kind)
+    if all_namespaces and (resource is None or resource.namespaced):  # (not pv, sc, nodes)
         head = ["NAMESPACE", *head]
         rows = [[o["metadata"].get("namespace", ""), *r] for o, r in zip(items, rows, strict=True)]
     return table(rows if no_headers else [head, *rows])

@@ -129,9 +129,9 @@ def env_exists(env: Environment) -> bool:
 
 
 def down(env: Environment) -> None:
-    """Remove an environment and forget it; idempotent."""
+    """Remove an environment and forget it, its claims' data included; idempotent."""
     _live.pop(env.name, None)
-    env.down()
+    env.down(volumes=True)
 
 
 def down_all() -> None:

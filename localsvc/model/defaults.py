@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+from localsvc.model.claims import CLAIM_PROTECTION, DEFAULT_CLASS
 from localsvc.model.defaults_pod import (
     Obj, default_claim_spec, default_pod, default_pod_spec, default_resource_list)
 
@@ -139,7 +140,19 @@ def _namespace(obj: Obj) -> None:
 
 
 def _persistent_volume_claim(obj: Obj) -> None:
-    default_claim_spec(_struct(obj))
+    spec = _struct(obj)
+    default_claim_spec(spec)
+    # What the DefaultStorageClass and StorageObjectInUseProtection admission plugins add to
+    # every claim: the default class when none is named (null; "" means none), the finalizer
+    # that keeps a claim while a pod uses it.
+    if "storageClassName" not in spec or spec["storageClassName"] is None:
+        spec["storageClassName"] = DEFAULT_CLASS
+    meta = _struct(obj, "metadata")
+    finalizers = meta.get("finalizers")
+    if finalizers is None:
+        meta["finalizers"] = [CLAIM_PROTECTION]
+    elif isinstance(finalizers, list) and CLAIM_PROTECTION not in finalizers:
+        meta["finalizers"] = [*finalizers, CLAIM_PROTECTION]
 
 
 def _persistent_volume(obj: Obj) -> None:

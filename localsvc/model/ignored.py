@@ -84,6 +84,11 @@ KINDS: dict[str, Tree] = {
         "notReadyAddresses": [{"ip": LEAF, "hostname": LEAF}], "ports": PORTS}]},
     "EndpointSlice": {"metadata": METADATA, "addressType": LEAF, "ports": PORTS, "endpoints": [{
         "addresses": LEAF, "hostname": LEAF, "conditions": {"ready": LEAF}}]},
+    # volumeMode is Filesystem only; selector and dataSource leave a claim Pending (reported).
+    "PersistentVolumeClaim": {"metadata": METADATA, "spec": {
+        "accessModes": LEAF, "resources": {"requests": {"storage": LEAF}},
+        "storageClassName": LEAF, "volumeMode": LEAF, "volumeName": LEAF, "selector": LEAF,
+        "dataSource": LEAF, "dataSourceRef": LEAF}},
 }
 ALWAYS = {"apiVersion", "kind", "status"}  # status is the server's to fill; never an instruction
 

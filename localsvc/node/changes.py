@@ -25,6 +25,7 @@ from localsvc.model.load import Manifest, ObjectKey
 from localsvc.model.nodeports import allocate_node_ports, node_port_requests
 from localsvc.model.objects import now_iso, stamp, unchanged
 from localsvc.model.validate import MAX_REPLICAS, validate
+from localsvc.model.validate.claims import claim_update_problems
 from localsvc.node import services as svc
 from localsvc.node.context import NodeContext
 from localsvc.node.madeobjects import made_by_controller as made
@@ -149,10 +150,9 @@ class ObjectChanges(ObjectViews):
     def _stage(self, manifests: Sequence[Manifest], prune: bool, validated: bool,
                prepared: Sequence[Prepared] | None) -> Staged:
         """The State after the apply, on copies of the tables: self.state is not touched."""
-        if not validated:
-            problems = validate(manifests)
-            if problems:
-                raise ManifestError(problems)
+        problems = [] if validated else validate(manifests)  # then, against what is stored:
+        if problems := problems + claim_update_problems(manifests, self.state.objects):
+            raise ManifestError(problems)
         ips, ports = self._check_allocations(manifests, prune)
         objects, sources = dict(self.state.objects), dict(self.state.sources)
         results = []

@@ -30,6 +30,7 @@ from localsvc.model.storesnapshot import StoreSnapshot
 from localsvc.node import services as svc
 from localsvc.node import svclb
 from localsvc.node.changes import ObjectChanges
+from localsvc.node.claimsync import ClaimBinding
 from localsvc.node.deploymentsync import DeploymentSync
 from localsvc.node.finalizing import Finalizing
 from localsvc.node.context import NodeContext
@@ -68,9 +69,9 @@ def _microseconds() -> int:
     return time.time_ns() // 1000
 
 
-class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Finalizing,
-                 MadeObjects):
-    # All four build on ObjectViews; DeploymentSync first: its Deployment status wins.
+class Controller(ClaimBinding, DeploymentSync, ObjectChanges, Forwarders, StorePublishing,
+                 Finalizing, MadeObjects):
+    # Mixins first whose methods win: ClaimBinding's _publish_storage, DeploymentSync's status.
     def __init__(self, ctx: NodeContext, store: Store, network: NetworkSync | None = None):
         self.ctx = ctx
         self.store = store
@@ -107,6 +108,7 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
         self.workload_steps = [WorkloadStep("Deployment", self._sync_deployment,
                                             self._forget_deleted_deployments,
                                             self.rollouts_pending)]
+        self.init_claim_tables()
         # The objects as the Kubernetes API serves them, each change a watch event (published
         # after every sync, see node/publish.py).
         self.objects = ObjectStore(self.state.resource_version, version_floor=_microseconds)
@@ -239,6 +241,7 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
             if worker.done.is_set():
                 del self.terminating[uid]
         changed |= self._assign_load_balancers()
+        changed |= self._sync_claims()
         self.settle_finalizing()
         self.service_events.report(lambda key: self.state.get("Service", *key.split("/", 1)),
                                    self.lb_pending, self.svclb_errors)
@@ -310,8 +313,7 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
             fresh, self.unserved = svc.checked_snapshot(
                 self.state.objects, self.allocations, views,
                 self.ctx.config.cluster_domain, self.dns_ip, self.ctx.config.node_ip,
-                self.node_ports,
-            )
+                self.node_ports)
         except Exception:  # a bug, not an object: keep serving the previous snapshot
             log.exception("building the network snapshot failed; the previous one is served")
             return

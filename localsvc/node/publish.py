@@ -39,7 +39,7 @@ Entry = tuple[Any, Callable[[], Obj]]  # (fingerprint, render)
 # (Applied ServiceAccounts are published as stored too, in the group of the derived `default`
 # ones: see _account_entries.)
 DERIVED = frozenset({"Pod", "Service", "Endpoints", "EndpointSlice", "Namespace", "Node",
-                     "ServiceAccount", "ReplicaSet"})
+                     "ServiceAccount", "ReplicaSet", "PersistentVolumeClaim"})
 
 
 class ObjectPublisher:
@@ -196,7 +196,10 @@ class StorePublishing(ObjectViews):
             key_of("Node", "", NODE_NAME): ((node_ip, self.started),
                                             partial(node_object, node_ip, self.started))})
         events += self._publish_derived(found)
-        return events
+        return events + self._publish_storage()
+
+    def _publish_storage(self) -> list[WatchEvent]:
+        raise NotImplementedError  # node/claimsync.py's (claims, their volumes, classes)
 
     def _publish_kubernetes_service(self) -> list[WatchEvent]:
         """The `kubernetes` Service of default (the API server's in a cluster) with its

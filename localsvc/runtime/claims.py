@@ -14,8 +14,10 @@ from localsvc.runtime import labels as L
 
 
 def claim_volume_name(env: str, namespace: str, claim: str) -> str:
-    """The Docker volume of claim `namespace/claim` in `env`."""
-    return L.resource_name(env, "pvc", namespace, claim)
+    """The Docker volume of claim `namespace/claim` in `env`: `localsvc-ENV-pvc-NS.CLAIM`. A
+    namespace name has no dot (a DNS label), so no two claims share a name (with "-" between
+    them, `a-b/c` and `a/b-c` would)."""
+    return L.resource_name(env, "pvc", f"{namespace}.{claim}")
 
 
 def claim_labels(env: str, namespace: str, claim: str) -> dict[str, str]:

@@ -269,7 +269,8 @@ def list_envs(client: docker.DockerClient) -> list[EnvInfo]:
     for n in client.networks.list(filters={"label": [L.ENV]}):
         names.add(n.attrs["Labels"][L.ENV])
     for v in client.volumes.list(filters={"label": [L.ENV]}):
-        names.add((v.attrs.get("Labels") or {})[L.ENV])
+        if (v.attrs.get("Labels") or {}).get(L.ROLE) != L.ROLE_CLAIM_VOLUME:  # kept by `down`
+            names.add((v.attrs.get("Labels") or {})[L.ENV])
     infos = []
     for name in sorted(names):
         info = find(client, name)
@@ -339,8 +340,9 @@ def _remove_container(client: docker.DockerClient, container_id: str) -> int:
         raise
 
 
-def destroy(client: docker.DockerClient, env: str) -> dict[str, int]:
-    """Remove every container, network and volume labelled with the environment."""
+def destroy(client: docker.DockerClient, env: str, volumes: bool = False) -> dict[str, int]:
+    """Remove every container, network and volume labelled with the environment, but for the
+    volumes of its PersistentVolumeClaims unless `volumes` (compose's `down` and `down -v`)."""
     if not env:
         raise EnvironmentNotFound("an environment name is required")
     filters = L.env_filter(env)
@@ -375,6 +377,8 @@ def destroy(client: docker.DockerClient, env: str) -> dict[str, int]:
                     removed["containers"] += _remove_container(client, c["Id"])
                 time.sleep(0.3)
     for v in [*client.volumes.list(filters=filters), *_unlabelled_pod_volumes(client, env)]:
+        if not volumes and (v.attrs.get("Labels") or {}).get(L.ROLE) == L.ROLE_CLAIM_VOLUME:
+            continue
         try:
             v.remove(force=True)
             removed["volumes"] += 1

@@ -5,7 +5,8 @@ nothing of it has moved for a while: a network without a node may be an environm
 `localsvc up` is creating at this very moment (the node comes a second later), and a node that
 exited seconds ago may be restarting under its restart policy. So an environment is pruned only
 when its node is not active and the newest sign of life — the node's finish time or the creation
-of any of its objects — is older than PRUNE_AGE.
+of any of its objects — is older than PRUNE_AGE. The volumes of PersistentVolumeClaims are data
+`down` kept on purpose, not left-overs: prune keeps them, and they alone make no environment.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def env_states(client: docker.DockerClient) -> list[EnvState]:
     for n in api.networks(filters=label):
         seen((n.get("Labels") or {}).get(L.ENV), n.get("Created"))
     for v in api.volumes(filters=label).get("Volumes") or []:
-        seen((v.get("Labels") or {}).get(L.ENV), v.get("CreatedAt"))
+        if (v.get("Labels") or {}).get(L.ROLE) != L.ROLE_CLAIM_VOLUME:  # data `down` kept
+            seen((v.get("Labels") or {}).get(L.ENV), v.get("CreatedAt"))
     return [EnvState(env, status.get(env, "missing"), newest[env]) for env in sorted(newest)]
 
 

@@ -65,7 +65,7 @@ def env(node_image: str, demo_image: str) -> Iterator[Environment]:
     try:
         yield environment
     finally:
-        environment.down()
+        environment.down(volumes=True)
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

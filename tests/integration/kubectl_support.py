@@ -177,7 +177,7 @@ def shared_env(node_image: str, demo_image: str) -> Iterator[Environment]:
         environment.ensure()
         yield environment
     finally:
-        environment.down()
+        environment.down(volumes=True)
 
 
 @pytest.fixture(scope="module")

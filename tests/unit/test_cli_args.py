@@ -368,3 +368,9 @@ def test_up_takes_a_lan_host_address_from_localsvc_yaml_only_with_the_flag(
     assert project is not None and project.host_address == "0.0.0.0"
     # Commands other than `up` only need the environment's name: the file still names it.
     assert target_environment(cli.parse(["get", "pods"])) == "shop"
+
+
+def test_down_keeps_the_claims_data_unless_volumes_is_given_as_compose() -> None:
+    assert cli.parse(["down"]).volumes is False
+    assert cli.parse(["down", "-v"]).volumes is True
+    assert cli.parse(["down", "--all", "--volumes"]).volumes is True

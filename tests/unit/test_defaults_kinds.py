@@ -121,7 +121,11 @@ def test_secret_type_and_namespace_label_and_finalizer() -> None:
 
 
 def test_volumes_claims_and_storage_classes() -> None:
-    assert spec_of("PersistentVolumeClaim", "v1", {}) == {"volumeMode": "Filesystem"}
+    # Plus what the DefaultStorageClass and pvc-protection admission plugins add.
+    assert spec_of("PersistentVolumeClaim", "v1", {}) == {"volumeMode": "Filesystem",
+                                                         "storageClassName": "standard"}
+    assert spec_of("PersistentVolumeClaim", "v1", {"storageClassName": ""}) == {
+        "volumeMode": "Filesystem", "storageClassName": ""}
     assert spec_of("PersistentVolume", "v1", {"hostPath": {"path": "/d"}}) == {
         "hostPath": {"path": "/d", "type": ""}, "persistentVolumeReclaimPolicy": "Retain",
         "volumeMode": "Filesystem"}

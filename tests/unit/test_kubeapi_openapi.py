@@ -16,7 +16,8 @@ from localsvc.model.kubeapi.resources import RESOURCES
 
 CORE = "io.k8s.api.core.v1."
 APPS = "io.k8s.api.apps.v1."
-V3_PATHS = ["api/v1", "apis/apps/v1", "apis/discovery.k8s.io/v1", "apis/events.k8s.io/v1"]
+V3_PATHS = ["api/v1", "apis/apps/v1", "apis/discovery.k8s.io/v1", "apis/events.k8s.io/v1",
+            "apis/storage.k8s.io/v1"]
 NEXT_KINDS = {  # generated now, served by the next issues
     "apis/apps/v1": ["StatefulSet"], "apis/batch/v1": ["Job", "CronJob"],
     "api/v1": ["PersistentVolumeClaim", "PersistentVolume"],
@@ -190,7 +191,8 @@ def _patch_operation(document: dict[str, Any], kind: str) -> dict[str, Any]:
     raise AssertionError(f"no PATCH operation for {kind}")
 
 
-@pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: f"{r.group_version}/{r.plural}")
+@pytest.mark.parametrize("resource", [r for r in RESOURCES if "patch" in r.verbs],
+                         ids=lambda r: f"{r.group_version}/{r.plural}")
 def test_v3_paths_let_kubectl_leave_validation_and_dry_runs_to_the_server(resource: Any) -> None:
     document = v3(openapi.group_version_path(resource.group, resource.version))
     patch = _patch_operation(document, resource.kind)

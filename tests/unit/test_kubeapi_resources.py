@@ -24,7 +24,11 @@ SERVED = {
     ("discovery.k8s.io", "v1", "endpointslices"),
     ("apps", "v1", "deployments"), ("apps", "v1", "replicasets"),
     ("events.k8s.io", "v1", "events"),
+    # Issue 14's storage: claims, the volumes the node binds them to, its StorageClass.
+    ("", "v1", "persistentvolumeclaims"), ("", "v1", "persistentvolumes"),
+    ("storage.k8s.io", "v1", "storageclasses"),
 }
+READ_ONLY = {"persistentvolumes", "storageclasses"}  # only the node writes them
 
 
 def test_exactly_the_kinds_of_issue_12_are_served() -> None:
@@ -39,7 +43,8 @@ def test_each_resource_is_listed_once_by_path_and_by_kind() -> None:
 @pytest.mark.parametrize(("plural", "short"), [
     ("pods", ("po",)), ("services", ("svc",)), ("endpoints", ("ep",)), ("configmaps", ("cm",)),
     ("namespaces", ("ns",)), ("nodes", ("no",)), ("serviceaccounts", ("sa",)),
-    ("events", ("ev",)), ("secrets", ()),
+    ("events", ("ev",)), ("secrets", ()), ("persistentvolumeclaims", ("pvc",)),
+    ("persistentvolumes", ("pv",)),
 ])
 def test_core_short_names(plural: str, short: tuple[str, ...]) -> None:
     resource = by_path("", "v1", plural)
@@ -57,6 +62,7 @@ def test_named_group_short_names() -> None:
     assert short_names("apps/v1", "ReplicaSet") == ("rs",)
     assert short_names("events.k8s.io/v1", "Event") == ("ev",)
     assert short_names("discovery.k8s.io/v1", "EndpointSlice") == ()
+    assert short_names("storage.k8s.io/v1", "StorageClass") == ("sc",)
 
 
 def test_category_all_holds_the_workloads_and_services_only() -> None:
@@ -70,6 +76,8 @@ def test_verbs_every_resource_but_namespaces_has_all_eight() -> None:
         if resource.plural == "namespaces":
             assert resource.verbs == ("create", "delete", "get", "list", "patch", "update",
                                       "watch")
+        elif resource.plural in READ_ONLY:
+            assert resource.verbs == ("get", "list", "watch")
         else:
             assert resource.verbs == ALL_VERBS, resource.plural
 
@@ -117,7 +125,7 @@ def test_group_version_and_api_version() -> None:
 
 def test_scope() -> None:
     cluster = {r.plural for r in RESOURCES if not r.namespaced}
-    assert cluster == {"namespaces", "nodes"}
+    assert cluster == {"namespaces", "nodes", "persistentvolumes", "storageclasses"}
 
 
 def test_lookups_miss_cleanly() -> None:
@@ -137,7 +145,7 @@ def test_by_kind_name_prefers_the_first_group() -> None:
 
 
 def test_groups_in_priority_order_and_preferred_versions() -> None:
-    assert groups() == ("", "apps", "events.k8s.io", "discovery.k8s.io")
+    assert groups() == ("", "apps", "events.k8s.io", "storage.k8s.io", "discovery.k8s.io")
     assert all(preferred_version(group) == "v1" for group in groups())
     assert [r.plural for r in resources_of("apps", "v1")] == ["deployments", "replicasets"]
     assert resources_of("apps", "v2") == ()

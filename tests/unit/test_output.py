@@ -107,6 +107,11 @@ def test_render_all_namespaces_adds_namespace_column(fixed_now: None) -> None:
     namespaces = [{"metadata": {"name": "default", "creationTimestamp": T0},
                    "status": {"phase": "Active"}}]
     assert render("Namespace", namespaces, None, True) == "NAME      STATUS   AGE\ndefault   Active   90s"
+    # Cluster-scoped kinds have no NAMESPACE column, as with kubectl -A.
+    volume = {"metadata": {"name": "pvc-1", "creationTimestamp": T0},
+              "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"]}}
+    assert render("PersistentVolume", [volume], None, True).splitlines()[0].split()[:2] == [
+        "NAME", "CAPACITY"]
 
 
 def test_render_other_kinds(fixed_now: None) -> None:

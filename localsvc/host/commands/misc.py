@@ -100,9 +100,11 @@ def cmd_svclb() -> int:
 
 
 def cmd_reap(name: str) -> int:
-    """The reaper container of an environment whose owner died."""
+    """The reaper container of an environment whose owner died. Only environments whose owner
+    asked for their removal hold a lease (the pytest plugin, `Environment(reap=True)`): they
+    are throw-away, so their claims' data goes too (a foreground `up` holds none)."""
     from localsvc.runtime import environment as envrt
     from localsvc.runtime.engine import connect
 
-    envrt.destroy(connect(), name)
+    envrt.destroy(connect(), name, volumes=True)
     return 0

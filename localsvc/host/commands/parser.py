@@ -14,7 +14,8 @@ EPILOG = """examples:
   localsvc logs -f                               every pod's log, new pods included
   localsvc exec client -- python3 -c 'print(1)'  run a command in a pod
   cat app.yaml | localsvc apply -f -             manifests from standard input
-  localsvc down                                  remove everything the environment created
+  localsvc down                                  remove the environment (keeps claims' data)
+  localsvc down -v                               ... and the volumes of its claims' data
 
 Every command targets one environment: --env/-e NAME, else $LOCALSVC_ENV, else the
 `environment:` of the localsvc.yaml found from here up to the repository root (.git) or $HOME
@@ -22,7 +23,8 @@ Every command targets one environment: --env/-e NAME, else $LOCALSVC_ENV, else t
 (<dirname>-<6 hex digits of its path>)."""
 
 KINDS_HELP = ("pods|po, deployments|deploy, services|svc, endpoints|ep, endpointslices, "
-              "namespaces|ns, configmaps|cm, secrets; several joined by commas; all (pods, "
+              "namespaces|ns, configmaps|cm, secrets, persistentvolumeclaims|pvc, "
+              "persistentvolumes|pv, storageclasses|sc; several joined by commas; all (pods, "
               "services, deployments)")
 
 
@@ -106,8 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with -l or --all: in every namespace")
     p.set_defaults(func=get.cmd_delete)
 
-    p = add("down", "remove every container, network and volume of the environment")
+    p = add("down", "remove every container, network and volume of the environment, but the "
+            "volumes of its PersistentVolumeClaims (as docker compose down)")
     p.add_argument("--all", action="store_true", help="remove every localsvc environment on this engine")
+    p.add_argument("-v", "--volumes", action="store_true",
+                   help="remove the volumes of PersistentVolumeClaims too (their data)")
     p.set_defaults(func=project.cmd_down)
 
     add("status", "services with their ClusterIPs, host URLs and ready endpoints").set_defaults(

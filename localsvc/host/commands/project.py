@@ -102,26 +102,48 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    """Like `docker compose down`: everything goes but the volumes holding the claims' data,
+    which `--volumes` (-v) removes too; the kept ones are named, with how to remove them."""
+    from localsvc.runtime.claims import claim_volumes
+
     if args.all:
         from localsvc.runtime import environment as envrt
+        from localsvc.runtime import labels as L
         from localsvc.runtime.engine import connect
 
         from localsvc.host.kubeconfig import remove_context
         from localsvc.model.kubeconfig import context_name
 
         client = connect()
-        for info in envrt.list_envs(client):
-            removed = envrt.destroy(client, info.name)
-            remove_context(context_name(info.name))
-            print(f"environment {info.name} removed ({removed['containers']} containers)")
+        names = {info.name for info in envrt.list_envs(client)}
+        if args.volumes:  # environments `down` left nothing of but their claims' data
+            names |= {v.attrs["Labels"][L.ENV] for v in client.volumes.list(
+                filters={"label": [f"{L.ROLE}={L.ROLE_CLAIM_VOLUME}"]})}
+        for name in sorted(names):
+            removed = envrt.destroy(client, name, volumes=args.volumes)
+            remove_context(context_name(name))
+            print(f"environment {name} removed ({removed['containers']} containers)")
+            _report_kept(name, [v.name for v in claim_volumes(client, name)], "--all ")
         return 0
     env = environment(args)
-    removed = env.down()
-    if not any(removed.values()):
+    removed = env.down(volumes=args.volumes)
+    kept = [v.name for v in claim_volumes(env.docker, env.name)]
+    if not any(removed.values()) and not kept:
         say(f"environment {env.name} had nothing to remove")
     print(f"environment {env.name} removed: {removed['containers']} containers, "
           f"{removed['networks']} networks, {removed['volumes']} volumes")
+    _report_kept(env.name, kept, f"--env {env.name} ")
     return 0
+
+
+def _report_kept(env: str, kept: list[str], which: str) -> None:
+    if not kept:
+        return
+    print(f"kept {len(kept)} volume{'s' if len(kept) > 1 else ''} with the data of "
+          f"PersistentVolumeClaims (the next `up` of {env} binds the claims to them again):")
+    for name in sorted(kept):
+        print(f"  {name}")
+    print(f"remove them with `localsvc down {which}--volumes` (or `docker volume rm NAME`)")
 
 
 def cmd_prune(args: argparse.Namespace) -> int:

@@ -15,7 +15,8 @@ from localsvc.errors import LocalsvcError
 # What `get all` lists, in kubectl's order, among the kinds localsvc runs.
 ALL_KINDS = ("Pod", "Service", "Deployment")
 KNOWN = ("pods (po), deployments (deploy), services (svc), endpoints (ep), endpointslices, "
-         "namespaces (ns), configmaps (cm), secrets")
+         "namespaces (ns), configmaps (cm), secrets, persistentvolumeclaims (pvc), "
+         "persistentvolumes (pv), storageclasses (sc)")
 
 
 @dataclass(frozen=True)

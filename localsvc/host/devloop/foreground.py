@@ -169,9 +169,18 @@ class DevLoop:
             worker.join(0.1)
         if self.forced.is_set():
             self.env.down()
-            self.say("forced: everything removed")
+            self.say("forced: everything removed" + self._kept())
             return 1
         clean = result.get("clean", False)
-        self.say("stopped cleanly; nothing left behind" if clean else
+        self.say("stopped cleanly; nothing left behind" + self._kept() if clean else
                  "some pods did not stop within their grace period and were killed")
         return 0 if clean else 1
+
+    def _kept(self) -> str:
+        """The claims' volumes a stop keeps, as compose keeps named volumes (`down -v`)."""
+        from localsvc.runtime.claims import claim_volumes
+
+        kept = sorted(v.name for v in claim_volumes(self.env.docker, self.env.name))
+        return (f" but the data of PersistentVolumeClaims, kept for the next `up`: "
+                f"{', '.join(kept)} (`localsvc down --env {self.env.name} -v` removes it)"
+                if kept else "")

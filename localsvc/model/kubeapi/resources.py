@@ -17,6 +17,7 @@ ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "up
 # Namespaces have no deletecollection (the namespace controller owns their deletion).
 NO_COLLECTION_VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
 STATUS_VERBS = ("get", "patch", "update")
+READ_VERBS = ("get", "list", "watch")  # kinds only the node writes
 # Connect subresources: the verbs the API server maps from their HTTP methods.
 PROXY_VERBS = ("create", "delete", "get", "patch", "update")
 STREAM_VERBS = ("create", "get")
@@ -91,6 +92,11 @@ RESOURCES: tuple[Resource, ...] = (
              short_names=("ns",), subresource_details=(_status("Namespace"),)),
     Resource("", "v1", "nodes", "node", "Node", False, short_names=("no",),
              subresource_details=(_status("Node"),)),
+    Resource("", "v1", "persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim",
+             True, short_names=("pvc",), subresource_details=(_status("PersistentVolumeClaim"),)),
+    # The node provisions every volume: PersistentVolumes are read-only here.
+    Resource("", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", False,
+             READ_VERBS, short_names=("pv",)),
     Resource("", "v1", "pods", "pod", "Pod", True, short_names=("po",), categories=("all",),
              subresource_details=(
                  Subresource("attach", "PodAttachOptions", STREAM_VERBS),
@@ -116,11 +122,14 @@ RESOURCES: tuple[Resource, ...] = (
              subresource_details=(SCALE, _status("ReplicaSet"))),
     Resource("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", True),
     Resource("events.k8s.io", "v1", "events", "event", "Event", True, short_names=("ev",)),
+    # The node's own default class only (model/claims.py): read-only.
+    Resource("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", False,
+             READ_VERBS, short_names=("sc",)),
 )
 
 # The groups in the order the API server lists them (its group priorities): a short name or
 # plural two groups share ("events", "ev") resolves to the first, as kubectl does.
-GROUP_ORDER: tuple[str, ...] = ("", "apps", "events.k8s.io", "discovery.k8s.io")
+GROUP_ORDER: tuple[str, ...] = ("", "apps", "events.k8s.io", "storage.k8s.io", "discovery.k8s.io")
 
 
 def groups() -> tuple[str, ...]:

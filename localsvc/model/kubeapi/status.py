@@ -269,6 +269,8 @@ def field_error_from_problem(problem: Problem) -> FieldError:
         return FieldError("FieldValueRequired", problem.path, detail=detail)
     if message.startswith("duplicate"):
         return FieldError("FieldValueDuplicate", problem.path, detail=message)
+    if message.startswith("Forbidden: "):
+        return FieldError("FieldValueForbidden", problem.path, detail=message[len("Forbidden: "):])
     if message.startswith("must be one of") or "not supported" in message:
         return FieldError("FieldValueNotSupported", problem.path, detail=message)
     return FieldError("FieldValueInvalid", problem.path, detail=message)

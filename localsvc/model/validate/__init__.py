@@ -19,6 +19,7 @@ from localsvc.model.fields import unknown_fields
 from localsvc.model.load import Manifest
 from localsvc.model.objects import BUILTIN_NAMESPACES
 from localsvc.model.validate.check import Check
+from localsvc.model.validate.claims import check_claim
 from localsvc.model.validate.config import check_configmap, check_secret
 from localsvc.model.validate.deployments import MAX_REPLICAS, check_deployment
 from localsvc.model.validate.endpoints import check_endpoints, check_endpointslice
@@ -78,6 +79,7 @@ def check_object(check: Check) -> None:
         "ServiceAccount": check_service_account,
         "Endpoints": check_endpoints,
         "EndpointSlice": check_endpointslice,
+        "PersistentVolumeClaim": check_claim,
     }
     if kind in spec_checks:
         spec_checks[kind](check)

@@ -325,8 +325,9 @@ class KubeWrites:
         return {**live, "metadata": meta}
 
 
-# The registries that answer a DELETE with the deleted object (the others with a Status).
-RETURNS_OBJECT = frozenset({"Pod", "Service", "ServiceAccount"})
+# The registries that answer a DELETE with the deleted object (the others with a Status); a
+# claim always carries its pvc-protection finalizer, so its registry returns it, marked deleted.
+RETURNS_OBJECT = frozenset({"Pod", "Service", "ServiceAccount", "PersistentVolumeClaim"})
 
 
 def _success(resource: Resource, live: Obj) -> Obj:

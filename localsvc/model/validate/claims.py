@@ -1,0 +1,135 @@
+"""PersistentVolumeClaims: ValidatePersistentVolumeClaimSpec on create, and
+ValidatePersistentVolumeClaimUpdate against the stored claim, in the API server's words.
+
+Only filesystem volumes exist here (a Docker named volume), so `volumeMode: Block` is refused
+with the reason; everything else the API server accepts is accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from localsvc.errors import Problem
+from localsvc.model import names
+from localsvc.model.claims import DEFAULT_CLASS, KIND, binding_problem
+from localsvc.model.defaults import with_defaults
+from localsvc.model.load import Manifest, ObjectKey, child_path
+from localsvc.model.validate.check import Check, show
+
+ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
+IMMUTABLE = ("spec is immutable after creation except resources.requests and "
+             "volumeAttributesClassName for bound claims")
+STORAGE_PATH = "spec.resources.requests.storage"
+
+
+def check_claim(check: Check) -> None:
+    spec = check.mapping(check.m.obj.get("spec"), "spec", required=True)
+    if spec is None:
+        return
+    modes = check.items(spec.get("accessModes"), "spec.accessModes")
+    if not modes and spec.get("accessModes") in (None, []):
+        check.add("spec.accessModes", "required: at least 1 access mode is required")
+    for index, mode in enumerate(modes or []):
+        path = child_path("spec.accessModes", index)
+        check.one_of(mode, path, ACCESS_MODES, required=True)
+    if "ReadWriteOncePod" in (modes or []) and len(modes or []) > 1:
+        check.add("spec.accessModes", "may not use ReadWriteOncePod with other access modes")
+    _check_storage(check, spec)
+    class_name = check.string(spec.get("storageClassName"), "spec.storageClassName")
+    if class_name:
+        check.name(class_name, "spec.storageClassName", names.dns1123_subdomain_error)
+    mode = check.one_of(spec.get("volumeMode"), "spec.volumeMode", ("Block", "Filesystem"))
+    if mode == "Block":
+        check.add("spec.volumeMode", "localsvc provides filesystem volumes only (a Docker "
+                  "volume mounted in the pod); use volumeMode: Filesystem, or leave it out")
+    check.string(spec.get("volumeName"), "spec.volumeName")
+    check.string(spec.get("volumeAttributesClassName"), "spec.volumeAttributesClassName")
+    selector = check.mapping(spec.get("selector"), "spec.selector")
+    if selector is not None:
+        check.labels(selector.get("matchLabels"), "spec.selector.matchLabels")
+
+
+def _check_storage(check: Check, spec: dict[str, Any]) -> None:
+    resources = check.mapping(spec.get("resources"), "spec.resources") or {}
+    requests = check.mapping(resources.get("requests"), "spec.resources.requests") or {}
+    value = requests.get("storage")
+    if value is None:
+        check.add("spec.resources[storage]", "required: a claim asks for an amount of storage, "
+                  "e.g. resources: {requests: {storage: 1Gi}}", line_path="spec")
+        return
+    number = _quantity(value)
+    if number is None:
+        check.add(STORAGE_PATH, f"{names.QUANTITY_MSG} (got {show(value)})")
+    elif number <= 0:
+        check.add(STORAGE_PATH, f"must be greater than zero (got {show(value)})")
+
+
+def _quantity(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    return names.parse_quantity(str(value))
+
+
+def _storage(claim: Mapping[str, Any]) -> Any:
+    requests = ((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}
+    return _quantity(requests.get("storage")) if isinstance(requests, Mapping) else None
+
+
+def _comparable_spec(claim: Mapping[str, Any], volume_name: Any) -> dict[str, Any]:
+    spec = dict(claim.get("spec") or {})
+    spec["volumeName"] = volume_name
+    resources = dict(spec.get("resources") or {})
+    requests = dict(resources.get("requests") or {})
+    requests.pop("storage", None)
+    resources["requests"] = requests
+    spec["resources"] = resources
+    return spec
+
+
+def check_claim_update(check: Check, previous: Mapping[str, Any],
+                       wanted: Mapping[str, Any]) -> None:
+    """`wanted` (the manifest with the server's defaults) over the stored `previous`. A
+    spec.volumeName may be set once; one left out keeps the bound volume (localsvc's apply
+    replaces the object, where kubectl's three-way merge keeps the server's field)."""
+    old_volume = (previous.get("spec") or {}).get("volumeName") or ""
+    new_volume = (wanted.get("spec") or {}).get("volumeName") or ""
+    old_spec = _comparable_spec(previous, old_volume or new_volume)
+    new_spec = _comparable_spec(wanted, new_volume or old_volume)
+    changed = sorted(k for k in old_spec.keys() | new_spec.keys()
+                     if old_spec.get(k) != new_spec.get(k))
+    old_size, new_size = _storage(previous), _storage(wanted)
+    bound = binding_problem(previous, frozenset({DEFAULT_CLASS})) is None
+    if old_size != new_size and not bound:
+        changed.append("resources.requests.storage")
+    if changed:
+        fields = ", ".join(f"spec.{k}" for k in changed)
+        check.add("spec", f"Forbidden: {IMMUTABLE} (changed: {fields}); delete the claim and "
+                  "create it again to change them (its data is deleted with it)")
+    elif old_size is not None and new_size is not None and new_size < old_size:
+        check.add(STORAGE_PATH, "Forbidden: field can not be less than previous value "
+                  f"({(previous['spec']['resources']['requests']['storage'])})")
+
+
+def claim_update_problems(manifests: Sequence[Manifest],
+                          stored: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
+    """The problems of the claims of `manifests` that change a stored claim (an update)."""
+    problems: list[Problem] = []
+    for m in manifests:
+        if m.kind != KIND or not isinstance(m.obj.get("spec"), dict):
+            continue
+        try:
+            previous = stored.get(ObjectKey.of(m.obj).id)
+        except (KeyError, TypeError):
+            continue
+        if previous is not None:
+            check = Check(m)
+            try:
+                check_claim_update(check, previous, with_defaults(m.obj))
+            except (AttributeError, TypeError, ValueError):
+                continue  # a malformed claim: validation reports it
+            problems += check.problems
+    return problems
+
+
+__all__ = ["check_claim", "check_claim_update", "claim_update_problems"]
