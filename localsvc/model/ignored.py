@@ -52,6 +52,7 @@ POD_SPEC: Tree = {
     "serviceAccountName": LEAF, "automountServiceAccountToken": LEAF,
 }
 METADATA: Tree = {"name": LEAF, "namespace": LEAF, "labels": ANY, "annotations": ANY}
+INGRESS_BACKEND: Tree = {"service": {"name": LEAF, "port": {"name": LEAF, "number": LEAF}}}
 PORTS: list[Tree] = [{"name": LEAF, "port": LEAF, "protocol": LEAF}]
 KINDS: dict[str, Tree] = {
     "Namespace": {"metadata": METADATA},
@@ -79,6 +80,12 @@ KINDS: dict[str, Tree] = {
         "notReadyAddresses": [{"ip": LEAF, "hostname": LEAF}], "ports": PORTS}]},
     "EndpointSlice": {"metadata": METADATA, "addressType": LEAF, "ports": PORTS, "endpoints": [{
         "addresses": LEAF, "hostname": LEAF, "conditions": {"ready": LEAF}}]},
+    "Ingress": {"metadata": METADATA, "spec": {
+        "ingressClassName": LEAF, "defaultBackend": INGRESS_BACKEND,
+        "tls": [{"hosts": LEAF, "secretName": LEAF}],
+        "rules": [{"host": LEAF, "http": {"paths": [
+            {"path": LEAF, "pathType": LEAF, "backend": INGRESS_BACKEND}]}}]}},
+    "IngressClass": {"metadata": METADATA, "spec": {"controller": LEAF}},
 }
 ALWAYS = {"apiVersion", "kind", "status"}  # status is the server's to fill; never an instruction
 

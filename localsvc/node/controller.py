@@ -39,6 +39,7 @@ from localsvc.node.serviceevents import ServiceEvents
 from localsvc.node.forwarders import Forwarders
 from localsvc.node.garbage import GC_PERIOD, collect_garbage
 from localsvc.node.incluster import in_cluster_access
+from localsvc.node.ingresssync import IngressSync
 from localsvc.node.objectstore import ObjectStore, WatchEvent
 from localsvc.node.network import NetworkSync
 from localsvc.node.podrecords import bare_pod
@@ -65,8 +66,8 @@ def _microseconds() -> int:
     return time.time_ns() // 1000
 
 
-class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Finalizing):
-    # All four build on ObjectViews; DeploymentSync first: its Deployment status wins.
+class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Finalizing,
+                 IngressSync):  # all build on ObjectViews; DeploymentSync's status wins
     def __init__(self, ctx: NodeContext, store: Store, network: NetworkSync | None = None):
         self.ctx = ctx
         self.store = store
@@ -165,6 +166,7 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
                 self.sync()
                 gc_due = time.monotonic() >= next_gc
                 self._reconcile_forwarders(force=gc_due)
+                self._reconcile_ingress(force=gc_due)
                 if gc_due:
                     next_gc = time.monotonic() + GC_PERIOD
                     await collect_garbage(self.ctx.docker, self.ctx.config.env, lambda: {
@@ -337,7 +339,7 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
             "problems": [p.as_dict() for p in self.problems()],
             "stateError": self.store.load_error or None,
             "resourceVersion": str(self.objects.resource_version),
-            "lastSyncSeconds": self.last_sync_seconds,
+            "lastSyncSeconds": self.last_sync_seconds, "ingress": self.ingress_summary(),
         }
 
     def service_env(self, namespace: str) -> dict[str, str]:

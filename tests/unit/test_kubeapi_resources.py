@@ -24,6 +24,7 @@ SERVED = {
     ("discovery.k8s.io", "v1", "endpointslices"),
     ("apps", "v1", "deployments"), ("apps", "v1", "replicasets"),
     ("events.k8s.io", "v1", "events"),
+    ("networking.k8s.io", "v1", "ingresses"), ("networking.k8s.io", "v1", "ingressclasses"),
 }
 
 
@@ -117,7 +118,7 @@ def test_group_version_and_api_version() -> None:
 
 def test_scope() -> None:
     cluster = {r.plural for r in RESOURCES if not r.namespaced}
-    assert cluster == {"namespaces", "nodes"}
+    assert cluster == {"namespaces", "nodes", "ingressclasses"}
 
 
 def test_lookups_miss_cleanly() -> None:
@@ -137,7 +138,7 @@ def test_by_kind_name_prefers_the_first_group() -> None:
 
 
 def test_groups_in_priority_order_and_preferred_versions() -> None:
-    assert groups() == ("", "apps", "events.k8s.io", "discovery.k8s.io")
+    assert groups() == ("", "apps", "events.k8s.io", "networking.k8s.io", "discovery.k8s.io")
     assert all(preferred_version(group) == "v1" for group in groups())
     assert [r.plural for r in resources_of("apps", "v1")] == ["deployments", "replicasets"]
     assert resources_of("apps", "v2") == ()

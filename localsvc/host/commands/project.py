@@ -47,6 +47,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         ensure_project_image(env.docker, image, say)
     report = env.up(args.filename, wait=None, strict=args.strict, loaded=loaded)
     print_report(report)
+    if any(m.kind == "Ingress" for m in loaded.manifests):
+        from localsvc.host.ingressurl import up_notice
+
+        if note := up_notice(env):
+            say(note)
     if args.detach:
         env.wait_ready(args.wait)
         say(f"environment {env.name} is up; `localsvc get pods` to look, `localsvc down` to remove")

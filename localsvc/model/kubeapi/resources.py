@@ -116,11 +116,15 @@ RESOURCES: tuple[Resource, ...] = (
              subresource_details=(SCALE, _status("ReplicaSet"))),
     Resource("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", True),
     Resource("events.k8s.io", "v1", "events", "event", "Event", True, short_names=("ev",)),
+    Resource("networking.k8s.io", "v1", "ingressclasses", "ingressclass", "IngressClass", False),
+    Resource("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", True,
+             short_names=("ing",), subresource_details=(_status("Ingress"),)),
 )
 
 # The groups in the order the API server lists them (its group priorities): a short name or
 # plural two groups share ("events", "ev") resolves to the first, as kubectl does.
-GROUP_ORDER: tuple[str, ...] = ("", "apps", "events.k8s.io", "discovery.k8s.io")
+GROUP_ORDER: tuple[str, ...] = ("", "apps", "events.k8s.io", "networking.k8s.io",
+                                 "discovery.k8s.io")
 
 
 def groups() -> tuple[str, ...]:
