@@ -82,7 +82,10 @@ class IngressSync:
         if inputs != self._ingress_inputs:
             self._ingress_inputs = inputs
             served = self._served_ingresses()
-            self._ingress_served = frozenset(_key(o) for o in served)
+            keys = frozenset(_key(o) for o in served)
+            if keys != self._ingress_served:
+                self._ingress_served = keys
+                self.mark_dirty()  # their status (set, or left alone) is published next
             if served:
                 plan = self._ingress_plan(served)
                 self._report_ingress_problems(plan.problems)
