@@ -62,15 +62,16 @@ def ingress_ports_setting(environ: Mapping[str, str],
     """The ingress controller's host ports: given ones, else LOCALSVC_INGRESS_HTTP_PORT and
     LOCALSVC_INGRESS_HTTPS_PORT, else 80 and 443. Raises ValueError naming a bad setting."""
     out = []
-    for value, var, default in zip(given, (VAR_INGRESS_HTTP_PORT, VAR_INGRESS_HTTPS_PORT),
-                                   DEFAULT_INGRESS_PORTS):
+    for value, var, option, default in zip(
+            given, (VAR_INGRESS_HTTP_PORT, VAR_INGRESS_HTTPS_PORT),
+            ("--ingress-http-port", "--ingress-https-port"), DEFAULT_INGRESS_PORTS):
         text = str(value) if value is not None else environ.get(var, "").strip()
         if not text:
             out.append(default)
             continue
         if not text.isdigit() or int(text) > 65535:
-            raise ValueError(f"{var} must be a port number 0-65535 (0: any free port), got "
-                             f"{text!r}")
+            raise ValueError(f"{option if value is not None else var} must be a port number "
+                             f"0-65535 (0: any free port), got {text!r}")
         out.append(int(text))
     return out[0], out[1]
 

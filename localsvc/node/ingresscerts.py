@@ -6,12 +6,16 @@ self-signed certificate, served when no Secret covers the requested name (as ing
 from __future__ import annotations
 
 import datetime
+import logging
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+log = logging.getLogger("localsvc.ingress")
+DEFAULT_CERT_FILE = "ingress-default.pem"  # in the node's state directory
 DEFAULT_CERT_NAME = "localsvc ingress default certificate"
 DEFAULT_CERT_DAYS = 3650
 
@@ -47,3 +51,23 @@ def default_certificate_pem() -> bytes:
             + key.private_bytes(serialization.Encoding.PEM,
                                 serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()))
+
+
+def stored_default_certificate(state_dir: Path) -> bytes:
+    """The default certificate kept in the node's state directory (made once, so a restarted
+    node configures the same one and does not reload HAProxy for nothing)."""
+    path = state_dir / DEFAULT_CERT_FILE
+    try:
+        pem = path.read_bytes()
+        if b"-----BEGIN CERTIFICATE-----" in pem and b"PRIVATE KEY-----" in pem:
+            return pem
+    except OSError:
+        pass
+    pem = default_certificate_pem()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pem)
+        path.chmod(0o600)
+    except OSError as err:  # served anyway; the next node process makes another
+        log.warning("cannot keep the ingress default certificate in %s: %s", path, err)
+    return pem

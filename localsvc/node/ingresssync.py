@@ -23,7 +23,7 @@ from localsvc.model.snapshot import Snapshot
 from localsvc.node import ingressctl
 from localsvc.node.context import NodeContext
 from localsvc.node.events import EventRecorder
-from localsvc.node.ingresscerts import default_certificate_pem, pair_problem
+from localsvc.node.ingresscerts import pair_problem, stored_default_certificate
 from localsvc.node.objectstore import WatchEvent
 from localsvc.node.store import State, key_of
 from localsvc.tasks import spawn
@@ -90,7 +90,8 @@ class IngressSync:
                 plan = self._ingress_plan(served)
                 self._report_ingress_problems(plan.problems)
                 if self._ingress_default_pem is None:
-                    self._ingress_default_pem = default_certificate_pem()
+                    self._ingress_default_pem = stored_default_certificate(
+                        self.ctx.config.state_dir)
                 self._ingress_files = config_files(plan, self._ingress_default_pem)
             else:
                 self._report_ingress_problems(())

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from localsvc.host.api import Environment
-from tests.integration.conftest import free_port, unique_env
+from tests.integration.conftest import free_port, unique_env, wait_for
 
 TIMEOUT = 10.0
 # web and api: the demo app (answers "hello from <pod>"); slow: sleeps /slow/SECONDS first.
@@ -116,9 +116,10 @@ def backend_env(node_image: str, demo_image: str,
         env.down()
 
 
-def controller_ports(env: Environment) -> tuple[int, int]:
-    ports = (env.node().get("/v1/status") or {}).get("ingress", {}).get("ports")
-    assert ports, "the ingress controller does not run"
+def controller_ports(env: Environment, timeout: float = 30) -> tuple[int, int]:
+    """The controller's host ports, once it runs."""
+    ports = wait_for(lambda: (env.node().get("/v1/status") or {}).get("ingress", {}).get(
+        "ports"), timeout=timeout, what="the ingress controller")
     return int(ports[0]), int(ports[1])
 
 

@@ -85,6 +85,8 @@ def test_ingress_ports_setting() -> None:
     env = {"LOCALSVC_INGRESS_HTTP_PORT": "8080", "LOCALSVC_INGRESS_HTTPS_PORT": "0"}
     assert ingress_ports_setting(env) == (8080, 0)
     assert ingress_ports_setting(env, (9000, None)) == (9000, 0)
+    with pytest.raises(ValueError, match="--ingress-https-port must be a port number"):
+        ingress_ports_setting({}, (None, 70000))
     with pytest.raises(ValueError, match="LOCALSVC_INGRESS_HTTP_PORT must be a port number"):
         ingress_ports_setting({"LOCALSVC_INGRESS_HTTP_PORT": "http"})
     config = NodeConfig("e", "n", "10.0.0.0/16", "10.0.0.2", "i", "t", __import__(
