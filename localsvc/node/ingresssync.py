@@ -118,8 +118,8 @@ class IngressSync:
         changed = (outcome.published, outcome.error) != (self._ingress_published,
                                                          self._ingress_error)
         self._ingress_published, self._ingress_error = outcome.published, outcome.error
-        if changed:
-            self.mark_dirty()  # the Ingresses' status follows
+        if changed or (self.generation, self.snapshot.version) != self._ingress_inputs:
+            self.mark_dirty()  # the status follows; a change made meanwhile is taken now
 
     def _report_ingress_problems(self, problems: tuple[Problem, ...]) -> None:
         """A Warning event on the Ingress when a problem appears or its message changes."""
