@@ -56,7 +56,7 @@ class IngressSync:
     _ingress_published: ingressctl.Published | None = None
     _ingress_error: str = ""
     _ingress_served: frozenset[str] = frozenset()  # "namespace/name" of the Ingresses served
-    _ingress_reported: dict[str, tuple[str, str]] = {}
+    _ingress_reported: frozenset[Problem] = frozenset()
     _ingress_default_pem: bytes | None = None
 
     def _served_ingresses(self) -> list[Obj]:
@@ -123,10 +123,9 @@ class IngressSync:
 
     def _report_ingress_problems(self, problems: tuple[Problem, ...]) -> None:
         """A Warning event on the Ingress when a problem appears or its message changes."""
-        now: dict[str, tuple[str, str]] = {}
+        now = frozenset(problems)
         for problem in problems:
-            now.setdefault(problem.ingress, (problem.reason, problem.message))
-            if self._ingress_reported.get(problem.ingress) == (problem.reason, problem.message):
+            if problem in self._ingress_reported:
                 continue
             namespace, name = problem.ingress.split("/", 1)
             self.recorder.warning(ev.ObjectRef("Ingress", namespace, name,
