@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from localsvc.errors import LocalsvcError
+from localsvc.model.ingressclass import DEFAULT_CLASS, class_name, our_classes, serves
 from localsvc.model.ingressstatus import ingress_urls, needs_resolve
 
 Obj = dict[str, Any]
@@ -34,6 +35,17 @@ def fallback_note(summary: Obj) -> str | None:
 def ingress_url_lines(env: Any, name: str, namespace: str, wait: float = 10.0) -> list[str]:
     """The URLs of the Ingress, waiting up to `wait` seconds for the controller to serve it."""
     deadline = time.monotonic() + wait
+    ingress = env.get("ingress", name, namespace)[0]
+    classes = env.get("ingressclass", namespace=None)
+    ours, classless = our_classes(classes)
+    if not serves(ingress, ours, classless):
+        wanted = class_name(ingress)
+        owner = next((str((c.get("spec") or {}).get("controller")) for c in classes
+                      if (c.get("metadata") or {}).get("name") == wanted), None)
+        raise LocalsvcError(
+            f"ingress {name} has no address: localsvc's controller does not serve it (its class "
+            f"{wanted or '(default)'} " + (f"belongs to {owner})" if owner else "does not exist)")
+            + f"; serve it with `ingressClassName: {DEFAULT_CLASS}` or no class")
     while True:
         ingress = env.get("ingress", name, namespace)[0]
         urls = ingress_urls(ingress)
@@ -42,9 +54,8 @@ def ingress_url_lines(env: Any, name: str, namespace: str, wait: float = 10.0) -
         time.sleep(0.3)
     if not urls:
         raise LocalsvcError(
-            f"ingress {name} has no address: localsvc's controller does not serve it (its "
-            "class belongs to another controller) or has not started yet; see `localsvc "
-            f"describe ingress {name}` and `localsvc status`")
+            f"ingress {name} has no address yet: localsvc's ingress controller has not "
+            "started; see `localsvc status`")
     return urls
 
 
