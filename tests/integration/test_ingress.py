@@ -185,6 +185,48 @@ def test_tls_from_a_kubernetes_io_tls_secret_by_sni(backend_env: Environment,
     assert warnings[0]["type"] == "Warning"
 
 
+BAD_PATH = """apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: bad}
+spec:
+  rules:
+  - http:
+      paths: [{path: /, backend: {service: {name: web, port: {number: 80}}}}]
+"""
+RESOURCE_BACKEND = """apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: bucket}
+spec:
+  defaultBackend: {resource: {apiGroup: k8s.example.com, kind: StorageBucket, name: b}}
+"""
+
+
+def test_kubectl_writes_are_validated_and_applied(backend_env: Environment,
+                                                  tmp_path: Path) -> None:
+    env = backend_env
+    kubectl = Kubectl(env, write_kubeconfig(env, tmp_path / "kube"))
+    refused = kubectl.run("apply", "-f", "-", stdin=BAD_PATH, check=False)
+    assert refused.returncode != 0
+    assert ('The Ingress "bad" is invalid: spec.rules[0].http.paths[0].pathType: Required '
+            "value") in refused.stderr
+    refused = kubectl.run("apply", "-f", "-", stdin=RESOURCE_BACKEND, check=False)
+    assert refused.returncode != 0 and "resource backends are not supported" in refused.stderr
+    created = SHOP.replace("name: shop", "name: by-kubectl").replace(
+        "shop.localhost", "kubectl.localhost").replace("*.apps.localhost", "*.k.localhost")
+    kubectl.run("apply", "-f", "-", stdin=created)
+    http_port, _ = controller_ports(env)
+    # "/" -> web tells its routes from the default backend (api, set by an earlier test)
+    wait_for(lambda: answered(lambda: get(http_port, "kubectl.localhost", "/")) == "web",
+             timeout=15, what="the Ingress kubectl created")
+    assert served_by(get(http_port, "kubectl.localhost", "/exact")) == "api"
+    described = kubectl.out("describe", "ingress", "by-kubectl")
+    assert "kubectl.localhost" in described and "/api" in described
+    kubectl.run("delete", "ingress", "by-kubectl")
+    # Its routes go: the host now gets the default backend (or the 404), not web.
+    wait_for(lambda: served_by(get(http_port, "kubectl.localhost", "/")) != "web", timeout=15,
+             what="the deleted Ingress's routes gone")
+
+
 def test_down_removes_the_controller(backend_env: Environment) -> None:
     env = backend_env
     found = env.docker.containers.list(all=True, filters={"label": [
