@@ -159,21 +159,33 @@ def test_a_second_environment_falls_back_to_free_ports_and_says_so(
     assert controller(second) is None
 
 
-def test_default_ports_are_80_and_443_or_a_fallback_that_says_why(
+def test_default_ports_80_and_443_and_a_second_environment_falls_back(
         node_image: str, demo_image: str, tmp_path: Path) -> None:
-    env = Environment(unique_env("ing"), node_image=node_image)
+    """With nothing configured the first environment takes 127.0.0.1:80/443 (unless something
+    on this machine holds them: then it says why), the second one falls back."""
+    first = Environment(unique_env("ing"), node_image=node_image)
+    second = Environment(unique_env("ing"), node_image=node_image)
     manifest = tmp_path / "one.yaml"
     manifest.write_text(INGRESS.replace("web", "nothing"))
     try:
-        env.up([manifest], wait=30)
-        summary = wait_for(lambda: _summary_with_ports(env), timeout=30, what="the controller")
-        assert summary["wantedPorts"] == [80, 443]
-        if summary["ports"] != [80, 443]:  # 80/443 held by someone else here, or not allowed
-            assert "not available:" in summary["note"], summary
-        http_port = summary["ports"][0]
-        assert get(http_port, "x.localhost")[0] == 503  # the Service does not exist
+        first.up([manifest], wait=30)
+        one = wait_for(lambda: _summary_with_ports(first), timeout=30, what="the controller")
+        assert one["wantedPorts"] == [80, 443]
+        if one["ports"] != [80, 443]:  # held by someone else here, or not allowed
+            assert "not available:" in one["note"], one
+        second.up([manifest], wait=30)
+        two = wait_for(lambda: _summary_with_ports(second), timeout=30, what="the controller")
+        assert not set(two["ports"]) & set(one["ports"])
+        if one["ports"] == [80, 443]:
+            assert two["note"] == ("127.0.0.1:80 and 127.0.0.1:443 not available: another "
+                                   "container (another environment?) publishes it")
+        for summary in (one, two):  # each answers on its own port (no Service: 503)
+            port = summary["ports"][0]
+            wait_for(lambda: answered(lambda: get(port, "x.localhost")).startswith("503"),
+                     timeout=15, what=f"the controller on port {port}")
     finally:
-        env.down()
+        first.down()
+        second.down()
 
 
 def _summary_with_ports(env: Environment) -> Any:
