@@ -30,6 +30,10 @@ def _project_for_up(args: argparse.Namespace) -> Any:
         args.host_address = project.host_address
     if args.cluster_domain is None and project.cluster_domain:
         args.cluster_domain = project.cluster_domain
+    if args.ingress_http_port is None:
+        args.ingress_http_port = project.ingress_ports[0]
+    if args.ingress_https_port is None:
+        args.ingress_https_port = project.ingress_ports[1]
     return project
 
 
