@@ -14,7 +14,7 @@ import pytest
 
 from localsvc.errors import LocalsvcError
 from localsvc.host.api import Environment
-from tests.integration.conftest import localsvc, unique_env, wait_for
+from tests.integration.conftest import free_port, localsvc, unique_env, wait_for
 from tests.integration.ingress_support import (
     answered,
     backend_env,  # noqa: F401  (the module's environment)
@@ -196,3 +196,18 @@ def _summary_with_ports(env: Environment) -> Any:
 def test_bad_port_settings_are_refused_before_anything_is_created(node_image: str) -> None:
     with pytest.raises(LocalsvcError, match="--ingress-http-port must be a port number"):
         Environment(unique_env("ing"), node_image=node_image, ingress_ports=(70000, None))
+
+
+def test_localsvc_yaml_sets_the_ports(node_image: str, demo_image: str, tmp_path: Path) -> None:
+    env = Environment(unique_env("ing"), node_image=node_image)
+    http, https = free_port(40000, 49000), free_port(40000, 49000)
+    while https == http:
+        https = free_port(40000, 49000)
+    (tmp_path / "one.yaml").write_text(INGRESS)
+    (tmp_path / "localsvc.yaml").write_text(
+        f"manifests: [one.yaml]\ningressHttpPort: {http}\ningressHttpsPort: {https}\n")
+    try:
+        localsvc(env, "up", "-d", "--wait", "60", cwd=tmp_path)
+        assert controller_ports(env) == (http, https)
+    finally:
+        env.down()
