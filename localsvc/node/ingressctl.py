@@ -31,6 +31,8 @@ log = logging.getLogger("localsvc.ingress")
 ROLE_INGRESS = "ingress"
 NOTE_LABEL = f"{L.PREFIX}.ingress-note"
 DIGEST_FILE = "digest"  # under CONFIG_DIR: the digest of the files last written
+# A new configuration is first written here and checked (`haproxy -c`), then copied in place.
+CHECK_DIR = "/tmp/localsvc-ingress-check"
 EXEC_TIMEOUT = 20.0
 
 
@@ -60,9 +62,9 @@ def digest(files: dict[str, bytes]) -> str:
     return h.hexdigest()[:32]
 
 
-def _archive(files: dict[str, bytes]) -> bytes:
-    """A tar of the files under CONFIG_DIR's last component (extracted into its parent)."""
-    top = CONFIG_DIR.rstrip("/").rsplit("/", 1)[1]
+def _archive(files: dict[str, bytes], directory: str = CONFIG_DIR) -> bytes:
+    """A tar of the files under `directory`'s last component (extracted into its parent)."""
+    top = directory.rstrip("/").rsplit("/", 1)[1]
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         now = time.time()
@@ -74,8 +76,15 @@ def _archive(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def _parent() -> str:
-    return CONFIG_DIR.rstrip("/").rsplit("/", 1)[0] or "/"
+def _parent(directory: str = CONFIG_DIR) -> str:
+    return directory.rstrip("/").rsplit("/", 1)[0] or "/"
+
+
+def relocated(files: dict[str, bytes], directory: str) -> dict[str, bytes]:
+    """The files as they would be under `directory` (the paths in them that name CONFIG_DIR
+    name `directory`): what `haproxy -c` checks before the live files are replaced."""
+    return {path: data.replace(CONFIG_DIR.encode(), directory.encode())
+            if path.endswith((".cfg", ".txt")) else data for path, data in files.items()}
 
 
 def published(container: Any) -> Published:
@@ -165,14 +174,18 @@ def current_digest(container: Any) -> str | None:
 
 
 def configure(container: Any, files: dict[str, bytes]) -> str | None:
-    """Write the files and reload HAProxy; an error message when HAProxy refuses them (the
-    previous configuration then keeps serving)."""
-    if not container.put_archive(_parent(), _archive(files)):
+    """Check the files with `haproxy -c` in a scratch directory, then write them in place and
+    reload HAProxy; an error message when HAProxy refuses them (the live files and the running
+    configuration are then left as they were)."""
+    if not container.put_archive(_parent(CHECK_DIR),
+                                 _archive(relocated(files, CHECK_DIR), CHECK_DIR)):
         return "could not copy the configuration into the ingress controller"
-    result = container.exec_run(["haproxy", "-c", "-q", "-f", f"{CONFIG_DIR}/{CONFIG_FILE}"])
+    result = container.exec_run(["haproxy", "-c", "-q", "-f", f"{CHECK_DIR}/{CONFIG_FILE}"])
     if result.exit_code != 0:
         output = (result.output or b"").decode(errors="replace").strip()
         return f"HAProxy refused the generated configuration: {output[-2000:]}"
+    if not container.put_archive(_parent(), _archive(files)):
+        return "could not copy the configuration into the ingress controller"
     container.kill(signal="SIGUSR2")
     return None
 

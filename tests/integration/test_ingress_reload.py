@@ -14,6 +14,7 @@ import pytest
 
 from localsvc.errors import LocalsvcError
 from localsvc.host.api import Environment
+from localsvc.node import ingressctl
 from tests.integration.conftest import free_port, localsvc, unique_env, wait_for
 from tests.integration.ingress_support import (
     answered,
@@ -114,6 +115,25 @@ def _ports_or_none(env: Environment) -> Any:
         return (env.node().get("/v1/status") or {}).get("ingress", {}).get("ports")
     except Exception:  # the node is restarting
         return None
+
+
+def test_a_configuration_haproxy_refuses_is_never_put_in_place(backend_env: Environment) -> None:
+    """What the node does when HAProxy says no (a bug, or a certificate its OpenSSL rejects):
+    the live files stay, the running configuration keeps serving, and so does a restart."""
+    env = backend_env
+    http_port, _ = controller_ports(env)
+    container = controller(env)
+    before = ingressctl.current_digest(container)
+    loaded = reloads(env)
+    error = ingressctl.configure(container, {"haproxy.cfg": b"frontend broken\n    bind :80\n"
+                                                          b"    use_backend nowhere\n"})
+    assert error is not None and error.startswith("HAProxy refused the generated configuration")
+    assert ingressctl.current_digest(container) == before
+    assert reloads(env) == loaded
+    assert served_by(get(http_port, "live.localhost", "/")) == "web"
+    container.restart(timeout=10)
+    wait_for(lambda: answered(lambda: get(http_port, "live.localhost", "/")) == "web",
+             timeout=20, what="the restarted controller serving its live files")
 
 
 INGRESS = """
