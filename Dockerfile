@@ -16,12 +16,14 @@ ENV LANG=C.UTF-8 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
-# OS tools of the node: ip (iproute2), nft (nftables), ps (procps), venv support. apt runs only
-# for what the base lacks (the debootstrap base has all of it, python:*-slim has none of the tools).
+# OS tools of the node: ip (iproute2), nft (nftables), ps (procps), venv support, and HAProxy, the
+# proxy of the ingress controller container (node/ingressctl.py runs this image as it). apt runs
+# only for what the base lacks (python:*-slim has none of the tools).
 RUN set -eu; missing=""; \
     command -v ip >/dev/null 2>&1 || missing="$missing iproute2"; \
     command -v nft >/dev/null 2>&1 || missing="$missing nftables"; \
     command -v ps >/dev/null 2>&1 || missing="$missing procps"; \
+    command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy"; \
     python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$missing python3-venv"; \
     if [ -n "$missing" ]; then \
         apt-get update; \

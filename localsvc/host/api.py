@@ -20,6 +20,7 @@ from localsvc.host import containers, hostpaths, kubeobjects
 from localsvc.host.client import NodeClient
 from localsvc.errors import EnvironmentNotFound, LocalsvcError, ManifestError, NotFound, Timeout
 from localsvc.host.hostports import (
+    check_ingress_ports,
     check_node_port_range,
     host_port_conflicts,
     host_url as host_url,  # re-exported: the status table and older callers import it from here
@@ -36,9 +37,8 @@ from localsvc.model.names import sanitize_name
 from localsvc.model.network import plan_for
 from localsvc.model.objects import NAMESPACED, kind_of
 from localsvc.model.validate import undeclared_namespaces
-from localsvc.host.podstatus import pod_ready
+from localsvc.host.podstatus import pod_ready, pod_reason as pod_reason  # re-exported
 from localsvc.host.readiness import endpoints_cover_ready_pods, rolled_out, waiting_summary
-from localsvc.host.podstatus import pod_reason as pod_reason  # re-exported (Python API)
 from localsvc.runtime import environment as envrt
 from localsvc.runtime.engine import connect
 from localsvc.runtime.nodeaddress import NodeAddress
@@ -71,6 +71,7 @@ class Environment:
         host_dns_port: int | None = None,
         progress: Progress | None = None,
         reap: bool = False,
+        ingress_ports: tuple[int | None, int | None] = (None, None),
     ):
         self.reap = reap
         self._lease: Any = None
@@ -79,6 +80,7 @@ class Environment:
         self.host_dns_port = host_dns_port
         self._forwards: dict[tuple[str, str, int], Any] = {}
         self.node_port_range = check_node_port_range(node_port_range)
+        self.ingress_ports = check_ingress_ports(ingress_ports)  # None: LOCALSVC_INGRESS_*, 80/443
         if proxy_mode not in ("auto", "nftables", "userspace"):
             raise LocalsvcError(f"proxy mode must be auto, nftables or userspace (got {proxy_mode!r})")
         self.proxy_mode = proxy_mode
@@ -110,8 +112,7 @@ class Environment:
         return envrt.find(self.docker, self.name) is not None
 
     def node(self) -> NodeClient:
-        """The node's API client, kept for this object's lifetime: Docker is asked where the
-        node listens only the first time and when it stops answering."""
+        """The node's API client, kept (Docker is asked again when the node stops answering)."""
         if self._node is None:
             self._node = NodeClient(self._node_address(), refresh=self._node_address)
         return self._node
@@ -165,7 +166,7 @@ class Environment:
         self.progress(f"environment {self.name}: network {plan.subnet}, starting node")
         envrt.create_node(self.docker, self.name, plan, image, self.cluster_domain, keep,
                           self.proxy_mode, self.host_address, self.node_port_range,
-                          self.host_dns_port, token, api_port)
+                          self.host_dns_port, token, api_port, self.ingress_ports)
         return envrt.wait_healthy(self.docker, self.name)
 
     # ---- lifecycle ----------------------------------------------------------------------------
@@ -245,8 +246,7 @@ class Environment:
         return list(self.node().post("/v1/restart", {"image": image})["results"])
 
     def kubeconfig(self) -> dict[str, Any]:
-        """A kubeconfig for kubectl and the Kubernetes client libraries: cluster, user and
-        context all named `localsvc-<env>`, the environment's CA and token."""
+        """A kubeconfig for kubectl and client libraries: all named `localsvc-<env>`."""
         from localsvc.model.kubeconfig import kubeconfig_for
 
         address = self._node_address()

@@ -3,6 +3,7 @@ externalIPs this machine serves."""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Sequence
 from typing import Any
@@ -12,6 +13,7 @@ from localsvc.host.kubeobjects import list_objects
 from localsvc.errors import LocalsvcError, Problem
 from localsvc.model.externalips import local_external_ips
 from localsvc.model.load import Manifest
+from localsvc.model.nodeconfig import ingress_ports_setting
 from localsvc.net.sockets import listening_socket
 from localsvc.runtime.engine import engine_is_remote
 
@@ -76,6 +78,15 @@ def check_node_port_range(text: str) -> str:
     if not (low.isdigit() and high.isdigit() and 1 <= int(low) <= int(high) <= 65535):
         raise LocalsvcError(f"--node-port-range must look like 30000-32767 (got {text!r})")
     return f"{int(low)}-{int(high)}"
+
+
+def check_ingress_ports(given: tuple[int | None, int | None]) -> tuple[int, int]:
+    """The ingress controller's host ports: `given`, else LOCALSVC_INGRESS_HTTP_PORT and
+    LOCALSVC_INGRESS_HTTPS_PORT, else 80 and 443 (0: any free port)."""
+    try:
+        return ingress_ports_setting(os.environ, given)
+    except ValueError as err:
+        raise LocalsvcError(f"ingress ports: {err}") from err
 
 
 def host_url(svc: Obj, port: Obj, host_address: str, scheme: str = "http") -> str | None:

@@ -57,6 +57,7 @@ POD_SPEC: Tree = {
     "serviceAccountName": LEAF, "automountServiceAccountToken": LEAF,
 }
 METADATA: Tree = {"name": LEAF, "namespace": LEAF, "labels": ANY, "annotations": ANY}
+INGRESS_BACKEND: Tree = {"service": {"name": LEAF, "port": {"name": LEAF, "number": LEAF}}}
 PORTS: list[Tree] = [{"name": LEAF, "port": LEAF, "protocol": LEAF}]
 KINDS: dict[str, Tree] = {
     "Namespace": {"metadata": METADATA},
@@ -89,6 +90,12 @@ KINDS: dict[str, Tree] = {
         "accessModes": LEAF, "resources": {"requests": {"storage": LEAF}},
         "storageClassName": LEAF, "volumeMode": LEAF, "volumeName": LEAF, "selector": LEAF,
         "dataSource": LEAF, "dataSourceRef": LEAF}},
+    "Ingress": {"metadata": METADATA, "spec": {
+        "ingressClassName": LEAF, "defaultBackend": INGRESS_BACKEND,
+        "tls": [{"hosts": LEAF, "secretName": LEAF}],
+        "rules": [{"host": LEAF, "http": {"paths": [
+            {"path": LEAF, "pathType": LEAF, "backend": INGRESS_BACKEND}]}}]}},
+    "IngressClass": {"metadata": METADATA, "spec": {"controller": LEAF}},
 }
 ALWAYS = {"apiVersion", "kind", "status"}  # status is the server's to fill; never an instruction
 

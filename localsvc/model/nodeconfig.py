@@ -34,6 +34,11 @@ VAR_API_PORT = "LOCALSVC_API_PORT"
 VAR_PROXY_MODE = "LOCALSVC_PROXY_MODE"
 VAR_HOST_ADDRESS = "LOCALSVC_HOST_ADDRESS"
 VAR_NODE_PORT_RANGE = "LOCALSVC_NODE_PORT_RANGE"
+VAR_INGRESS_PORTS = "LOCALSVC_INGRESS_PORTS"  # "80,443": the ingress controller's host ports
+# The host's settings of those ports (read by `up` when it creates an environment).
+VAR_INGRESS_HTTP_PORT = "LOCALSVC_INGRESS_HTTP_PORT"
+VAR_INGRESS_HTTPS_PORT = "LOCALSVC_INGRESS_HTTPS_PORT"
+DEFAULT_INGRESS_PORTS = (80, 443)
 
 
 def parse_port_range(text: str) -> tuple[int, int]:
@@ -44,6 +49,31 @@ def parse_port_range(text: str) -> tuple[int, int]:
 
 def format_port_range(ports: tuple[int, int]) -> str:
     return f"{ports[0]}-{ports[1]}"
+
+
+def parse_ingress_ports(text: str) -> tuple[int, int]:
+    """"80,443" -> (80, 443); 0 stands for any free port."""
+    http, _, https = text.partition(",")
+    return int(http), int(https)
+
+
+def ingress_ports_setting(environ: Mapping[str, str],
+                          given: tuple[int | None, int | None] = (None, None)) -> tuple[int, int]:
+    """The ingress controller's host ports: given ones, else LOCALSVC_INGRESS_HTTP_PORT and
+    LOCALSVC_INGRESS_HTTPS_PORT, else 80 and 443. Raises ValueError naming a bad setting."""
+    out = []
+    for value, var, option, default in zip(
+            given, (VAR_INGRESS_HTTP_PORT, VAR_INGRESS_HTTPS_PORT),
+            ("--ingress-http-port", "--ingress-https-port"), DEFAULT_INGRESS_PORTS):
+        text = str(value) if value is not None else environ.get(var, "").strip()
+        if not text:
+            out.append(default)
+            continue
+        if not text.isdigit() or int(text) > 65535:
+            raise ValueError(f"{option if value is not None else var} must be a port number "
+                             f"0-65535 (0: any free port), got {text!r}")
+        out.append(int(text))
+    return out[0], out[1]
 
 
 @dataclass(frozen=True)
@@ -60,6 +90,7 @@ class NodeConfig:
     proxy_mode: str = "auto"  # auto | nftables | userspace
     host_address: str = "127.0.0.1"  # where NodePorts and LoadBalancers are published
     node_port_range: tuple[int, int] = DEFAULT_NODE_PORT_RANGE
+    ingress_ports: tuple[int, int] = DEFAULT_INGRESS_PORTS  # host HTTP, HTTPS (0: any free)
 
     def to_env(self) -> dict[str, str]:
         """The node container's environment variables that carry this configuration."""
@@ -76,6 +107,7 @@ class NodeConfig:
             VAR_PROXY_MODE: self.proxy_mode,
             VAR_HOST_ADDRESS: self.host_address,
             VAR_NODE_PORT_RANGE: format_port_range(self.node_port_range),
+            VAR_INGRESS_PORTS: f"{self.ingress_ports[0]},{self.ingress_ports[1]}",
         }
 
     @classmethod
@@ -96,6 +128,7 @@ class NodeConfig:
             host_address=e.get(VAR_HOST_ADDRESS, "127.0.0.1"),
             node_port_range=parse_port_range(
                 e.get(VAR_NODE_PORT_RANGE, format_port_range(DEFAULT_NODE_PORT_RANGE))),
+            ingress_ports=parse_ingress_ports(e.get(VAR_INGRESS_PORTS, "80,443")),
         )
 
     @classmethod

@@ -35,7 +35,8 @@ from localsvc.model.yamltext import (
 
 KIND = ""  # problems name the file and the field; there is no object kind
 
-TOP_KEYS = ("environment", "manifests", "hostAddress", "clusterDomain", "images")
+TOP_KEYS = ("environment", "manifests", "hostAddress", "clusterDomain", "images",
+            "ingressHttpPort", "ingressHttpsPort")
 IMAGE_KEYS = ("name", "context", "dockerfile", "args", "target", "sync")
 SYNC_KEYS = ("src", "dest")
 
@@ -208,7 +209,16 @@ class _Checker:
             self.add("clusterDomain", f"not a valid domain: {error}")
         manifests = self.manifests(data.get("manifests"))
         images = self.images(data.get("images"))
-        return Project(self.file, environment, manifests, host, domain, images)
+        ports = (self.port(data.get("ingressHttpPort"), "ingressHttpPort"),
+                 self.port(data.get("ingressHttpsPort"), "ingressHttpsPort"))
+        return Project(self.file, environment, manifests, host, domain, images, ports)
+
+    def port(self, value: Any, path: str) -> int | None:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or not 0 <= value <= 65535):
+            self.add(path, f"must be a port number 0-65535 (0: any free port), got {show(value)}")
+            return None
+        return value
 
     def host_address(self, host: str) -> None:
         try:

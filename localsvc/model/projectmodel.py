@@ -70,6 +70,8 @@ class Project:
     host_address: str | None
     cluster_domain: str | None
     images: tuple[ImageBuild, ...]
+    # The ingress controller's host ports (ingressHttpPort, ingressHttpsPort; 0: any free one).
+    ingress_ports: tuple[int | None, int | None] = (None, None)
 
     @property
     def directory(self) -> Path:

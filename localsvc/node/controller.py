@@ -40,6 +40,7 @@ from localsvc.node.serviceevents import ServiceEvents
 from localsvc.node.forwarders import Forwarders
 from localsvc.node.garbage import GC_PERIOD, collect_garbage
 from localsvc.node.incluster import in_cluster_access
+from localsvc.node.ingresssync import IngressSync
 from localsvc.node.objectstore import ObjectStore, WatchEvent
 from localsvc.node.madeobjects import MadeObjects
 from localsvc.node.network import NetworkSync
@@ -70,7 +71,7 @@ def _microseconds() -> int:
 
 
 class Controller(ClaimBinding, DeploymentSync, ObjectChanges, Forwarders, StorePublishing,
-                 Finalizing, MadeObjects):
+                 Finalizing, MadeObjects, IngressSync):
     # Mixins first whose methods win: ClaimBinding's _publish_storage, DeploymentSync's status.
     def __init__(self, ctx: NodeContext, store: Store, network: NetworkSync | None = None):
         self.ctx = ctx
@@ -174,6 +175,7 @@ class Controller(ClaimBinding, DeploymentSync, ObjectChanges, Forwarders, StoreP
                 self.sync()
                 gc_due = time.monotonic() >= next_gc
                 self._reconcile_forwarders(force=gc_due)
+                self._reconcile_ingress(force=gc_due)
                 if gc_due:
                     next_gc = time.monotonic() + GC_PERIOD
                     await collect_garbage(self.ctx.docker, self.ctx.config.env, lambda: {

@@ -30,6 +30,7 @@ def node_status(controller: Controller) -> Obj:
         "stateError": controller.store.load_error or None,
         "resourceVersion": str(controller.objects.resource_version),
         "lastSyncSeconds": controller.last_sync_seconds,
+        "ingress": controller.ingress_summary(),
     }
 
 

@@ -144,6 +144,8 @@ class StorePublishing(ObjectViews):
     _svclb_applied: dict[str, svclb.SvclbSpec] | None
     _derived_inputs: _Derived | None  # what Endpoints/EndpointSlices/Namespaces came from
     replicaset_counts: dict[str, dict[str, rs.PodCounts]]  # Deployment -> hash -> its pods
+    ingress_status: Callable[[Obj], Obj | None]  # node/ingresssync.py
+    _publish_ingress_class: Callable[[], list[WatchEvent]]
 
     def list_objects(self, kind: str, namespace: str | None) -> list[Obj]:
         """The objects of `kind` (in `namespace`) as the store holds them, each with the
@@ -196,6 +198,7 @@ class StorePublishing(ObjectViews):
             key_of("Node", "", NODE_NAME): ((node_ip, self.started),
                                             partial(node_object, node_ip, self.started))})
         events += self._publish_derived(found)
+        events += self._publish_ingress_class()
         return events + self._publish_storage()
 
     def _publish_storage(self) -> list[WatchEvent]:
@@ -323,6 +326,9 @@ class StorePublishing(ObjectViews):
                 meta = shown["metadata"] = dict(shown["metadata"])
                 meta["annotations"] = {**(meta.get("annotations") or {}), rs.REVISION: revision}
             return with_problems(shown, problems)
+        if obj.get("kind") == "Ingress" and (status := self.ingress_status(obj)) is not None:
+            return with_problems({**self._shown(obj, self._with_status), "status": status},
+                                 problems)
         if obj.get("kind") == "Secret" or problems:
             return with_problems(self._shown(obj, self._with_status), problems)
         # Stored objects are never changed in place and the store replaces the metadata it
@@ -348,6 +354,8 @@ class StorePublishing(ObjectViews):
                 return self._deployment_status(obj), self._deployment_revision(obj)
             except Exception:  # a malformed stored object: published as stored, with problems
                 return None
+        if obj.get("kind") == "Ingress":
+            return self.ingress_status(obj)
         return None
 
     def _pod_entries(self, found: dict[str, list[str]]) -> dict[str, Entry]:

@@ -26,6 +26,7 @@ from localsvc.errors import EngineError, EnvironmentNotFound, NodeError
 from localsvc.model.network import AddressPlan, choose_subnet, plan_for
 from localsvc.model import nodeconfig
 from localsvc.model.nodeconfig import (
+    DEFAULT_INGRESS_PORTS,
     CA_CERT_FILE,
     DEFAULT_STATE_DIR,
     PKI_DIR,
@@ -157,15 +158,18 @@ def create_node(
     host_dns_port: int | None = None,
     token: str | None = None,
     api_host_port: int | None = None,
+    ingress_ports: tuple[int, int] = DEFAULT_INGRESS_PORTS,
 ) -> None:
     """`token` and `api_host_port`: the API token and host port to keep (a node replaced by a
     newer image keeps its predecessor's, so the kubeconfigs written for the environment stay
-    valid); a new token and any free port otherwise."""
+    valid); a new token and any free port otherwise. `ingress_ports`: the ingress
+    controller's host HTTP and HTTPS ports (0: any free one)."""
     config = NodeConfig(
         env=env, network=network_name(env), subnet=str(plan.subnet), node_ip=plan.node_ip,
         image=image, token=token or secrets.token_urlsafe(24), state_dir=Path(STATE_DIR),
         cluster_domain=cluster_domain, api_port=API_PORT, proxy_mode=proxy_mode,
         host_address=host_address, node_port_range=parse_port_range(node_port_range),
+        ingress_ports=ingress_ports,
     )
     api = client.api
     try:

@@ -144,8 +144,8 @@ def test_get_form_errors(words: list[str], message: str) -> None:
 
 
 def test_unknown_kind_names_the_known_ones() -> None:
-    with pytest.raises(LocalsvcError, match='unknown resource type "ingress"; localsvc knows pods'):
-        parse_requests(["ingress"], "get")
+    with pytest.raises(LocalsvcError, match='unknown resource type "hpa"; localsvc knows pods'):
+        parse_requests(["hpa"], "get")
 
 
 def test_get_and_delete_flags() -> None:

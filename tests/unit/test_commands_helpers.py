@@ -41,8 +41,8 @@ def test_resource_types_as_kubectl_names_them(text: str, kind: str) -> None:
 
 def test_an_unknown_resource_type_lists_the_known_ones() -> None:
     with pytest.raises(LocalsvcError) as caught:
-        resolve_kind("ingress")
-    assert str(caught.value) == f'unknown resource type "ingress"; localsvc knows {KNOWN}'
+        resolve_kind("hpa")
+    assert str(caught.value) == f'unknown resource type "hpa"; localsvc knows {KNOWN}'
 
 
 def test_delete_groups_names_by_namespace_and_cluster_kinds_under_default() -> None:

@@ -78,3 +78,13 @@ def test_the_quarantined_state_comes_first_with_its_volume_then_each_problem() -
         "  Service/default/web: bad port",
         "  Endpoints/default/db: bad address",
     ]
+
+
+def test_the_ingress_controller_on_fallback_ports_is_said() -> None:
+    assert problems_text({"ingress": {"wantedPorts": [80, 443], "ports": [80, 443]}}) == ""
+    text = problems_text({"ingress": {"wantedPorts": [80, 443], "ports": [32001, 32002],
+                                      "note": "127.0.0.1:80 and 127.0.0.1:443 not available: "
+                                              "another program listens on it"}})
+    assert text == ("ingress controller: serving HTTP on port 32001 and HTTPS on port 32002 "
+                    "(127.0.0.1:80 and 127.0.0.1:443 not available: another program listens "
+                    "on it)")

@@ -34,8 +34,8 @@ def test_object_and_subresource_paths() -> None:
         "/api/v1/namespaces/default/configmaps/a%2Fb%3Fc"
     with pytest.raises(LocalsvcError, match="lives in a namespace"):
         object_path("Pod", None, "web")
-    with pytest.raises(LocalsvcError, match='serves no kind "Ingress"'):
-        collection_path("Ingress")
+    with pytest.raises(LocalsvcError, match='serves no kind "HorizontalPodAutoscaler"'):
+        collection_path("HorizontalPodAutoscaler")
 
 
 @pytest.mark.parametrize("kind", ["Pod", "Deployment", "Service", "Endpoints", "EndpointSlice",

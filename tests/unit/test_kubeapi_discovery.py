@@ -31,7 +31,8 @@ def test_api_group_list_has_every_named_group_with_its_preferred_version() -> No
     document = discovery.api_group_list()
     assert (document["kind"], document["apiVersion"]) == ("APIGroupList", "v1")
     assert [g["name"] for g in document["groups"]] == ["apps", "events.k8s.io",
-                                                       "storage.k8s.io", "discovery.k8s.io"]
+                                                       "networking.k8s.io", "storage.k8s.io",
+                                                       "discovery.k8s.io"]
     apps = document["groups"][0]
     assert apps["versions"] == [{"groupVersion": "apps/v1", "version": "v1"}]
     assert apps["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
@@ -117,7 +118,7 @@ def test_aggregated_discovery_of_api_has_the_core_group_only() -> None:
 def test_aggregated_discovery_of_apis_has_every_named_group() -> None:
     document = discovery.aggregated_discovery(legacy=False)
     assert [item["metadata"]["name"] for item in document["items"]] == [
-        "apps", "events.k8s.io", "storage.k8s.io", "discovery.k8s.io"]
+        "apps", "events.k8s.io", "networking.k8s.io", "storage.k8s.io", "discovery.k8s.io"]
 
 
 @pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: f"{r.group_version}/{r.plural}")

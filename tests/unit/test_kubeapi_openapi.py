@@ -17,11 +17,10 @@ from localsvc.model.kubeapi.resources import RESOURCES
 CORE = "io.k8s.api.core.v1."
 APPS = "io.k8s.api.apps.v1."
 V3_PATHS = ["api/v1", "apis/apps/v1", "apis/discovery.k8s.io/v1", "apis/events.k8s.io/v1",
-            "apis/storage.k8s.io/v1"]
+            "apis/storage.k8s.io/v1", "apis/networking.k8s.io/v1"]
 NEXT_KINDS = {  # generated now, served by the next issues
     "apis/apps/v1": ["StatefulSet"], "apis/batch/v1": ["Job", "CronJob"],
     "api/v1": ["PersistentVolumeClaim", "PersistentVolume"],
-    "apis/networking.k8s.io/v1": ["Ingress", "IngressClass"],
     "apis/storage.k8s.io/v1": ["StorageClass"],
 }
 

@@ -27,6 +27,7 @@ SERVED = {
     # Issue 14's storage: claims, the volumes the node binds them to, its StorageClass.
     ("", "v1", "persistentvolumeclaims"), ("", "v1", "persistentvolumes"),
     ("storage.k8s.io", "v1", "storageclasses"),
+    ("networking.k8s.io", "v1", "ingresses"), ("networking.k8s.io", "v1", "ingressclasses"),
 }
 READ_ONLY = {"persistentvolumes", "storageclasses"}  # only the node writes them
 
@@ -125,7 +126,8 @@ def test_group_version_and_api_version() -> None:
 
 def test_scope() -> None:
     cluster = {r.plural for r in RESOURCES if not r.namespaced}
-    assert cluster == {"namespaces", "nodes", "persistentvolumes", "storageclasses"}
+    assert cluster == {"namespaces", "nodes", "persistentvolumes", "storageclasses",
+                       "ingressclasses"}
 
 
 def test_lookups_miss_cleanly() -> None:
@@ -145,7 +147,8 @@ def test_by_kind_name_prefers_the_first_group() -> None:
 
 
 def test_groups_in_priority_order_and_preferred_versions() -> None:
-    assert groups() == ("", "apps", "events.k8s.io", "storage.k8s.io", "discovery.k8s.io")
+    assert groups() == ("", "apps", "events.k8s.io", "networking.k8s.io", "storage.k8s.io",
+                        "discovery.k8s.io")
     assert all(preferred_version(group) == "v1" for group in groups())
     assert [r.plural for r in resources_of("apps", "v1")] == ["deployments", "replicasets"]
     assert resources_of("apps", "v2") == ()

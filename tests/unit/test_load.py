@@ -232,8 +232,8 @@ def test_bad_documents(text: str, expected: str) -> None:
 def test_skipped_kinds_are_kept_apart() -> None:
     text = dedent(
         """\
-        apiVersion: networking.k8s.io/v1
-        kind: Ingress
+        apiVersion: autoscaling/v2
+        kind: HorizontalPodAutoscaler
         metadata: {name: web}
         ---
         apiVersion: apps/v1
@@ -252,7 +252,7 @@ def test_skipped_kinds_are_kept_apart() -> None:
     result = load_text(text, "extra.yaml")
     assert result.manifests == [] and result.problems == []
     assert [str(m.key) for m in result.skipped] == [
-        "Ingress/default/web",
+        "HorizontalPodAutoscaler/default/web",
         "StatefulSet/data/db",
         "Widget/default/w",
         "CustomResourceDefinition/widgets.example.com",

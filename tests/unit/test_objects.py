@@ -34,7 +34,7 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
         ("namespaces", "Namespace"), ("ns", "Namespace"),
         ("configmaps", "ConfigMap"), ("cm", "ConfigMap"), ("ConfigMap", "ConfigMap"),
         ("secrets", "Secret"), ("secret", "Secret"),
-        ("ingress", None), ("foo", None), ("", None), ("s", None),
+        ("ingress", "Ingress"), ("hpa", None), ("foo", None), ("", None), ("s", None),
     ],
 )
 def test_kind_of(text: str, kind: str | None) -> None:

@@ -113,7 +113,7 @@ BAD: list[tuple[str, list[tuple[int | None, str]]]] = [
                 1,
                 (
                     "colour: unknown key; the known keys are environment, manifests, hostAddress, "
-                    "clusterDomain, images"
+                    "clusterDomain, images, ingressHttpPort, ingressHttpsPort"
                 ),
             )
         ],
@@ -125,7 +125,8 @@ BAD: list[tuple[str, list[tuple[int | None, str]]]] = [
                 1,
                 (
                     "the file must be a mapping of settings "
-                    "(environment, manifests, hostAddress, clusterDomain, images), not a list"
+                    "(environment, manifests, hostAddress, clusterDomain, images, "
+                    "ingressHttpPort, ingressHttpsPort), not a list"
                 ),
             )
         ],
@@ -173,6 +174,9 @@ BAD: list[tuple[str, list[tuple[int | None, str]]]] = [
         ],
     ),
     ("manifests: k8s/\n", [(1, 'manifests: must be a list (got "k8s/"), e.g. [k8s/]')]),
+    ("ingressHttpPort: 70000\ningressHttpsPort: '443'\n", [
+        (1, "ingressHttpPort: must be a port number 0-65535 (0: any free port), got 70000"),
+        (2, 'ingressHttpsPort: must be a port number 0-65535 (0: any free port), got "443"')]),
     (
         "manifests:\n  - k8s/\n  - kates/\n",
         [(3, "manifests[1]: kates/ does not exist (relative to {file})")],
@@ -570,3 +574,9 @@ def test_default_environment_name_is_a_valid_short_label(
     assert result.rsplit("-", 1)[0] == stem
     assert len(result) <= 30
     assert dns1123_label_error(result) is None
+
+
+def test_ingress_ports(tree: Path) -> None:
+    project = _load(tree, "ingressHttpPort: 8080\ningressHttpsPort: 0\n")
+    assert project.ingress_ports == (8080, 0)
+    assert _load(tree, "environment: shop\n").ingress_ports == (None, None)

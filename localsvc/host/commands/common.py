@@ -65,6 +65,8 @@ def environment(args: argparse.Namespace) -> Environment:
         node_port_range=getattr(args, "node_port_range", "30000-32767"),
         host_dns_port=getattr(args, "host_dns", None),
         progress=say,
+        ingress_ports=(getattr(args, "ingress_http_port", None),
+                       getattr(args, "ingress_https_port", None)),
     )
 
 

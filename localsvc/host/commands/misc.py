@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 from localsvc.host.commands.common import UsageError, environment, error, say
 
@@ -24,8 +25,10 @@ def cmd_scale(args: argparse.Namespace) -> int:
 def cmd_url(args: argparse.Namespace) -> int:
     env = environment(args)
     kind, _, name = args.target.rpartition("/")
+    if kind in ("ing", "ingress", "ingresses"):
+        return _ingress_url(env, name, args.namespace)
     if kind not in ("", "svc", "service"):
-        raise UsageError("url takes svc/NAME, e.g. localsvc url svc/web 80")
+        raise UsageError("url takes svc/NAME or ingress/NAME, e.g. localsvc url svc/web 80")
     svc = env.get("svc", name, args.namespace)[0]
     stype = svc["spec"].get("type", "ClusterIP")
     if stype not in ("NodePort", "LoadBalancer"):
@@ -33,6 +36,19 @@ def cmd_url(args: argparse.Namespace) -> int:
               f"`localsvc port-forward svc/{name} PORT`, or make it a NodePort/LoadBalancer")
         return 1
     print(env.service_url(name, args.port, args.namespace, args.scheme))
+    return 0
+
+
+def _ingress_url(env: Any, name: str, namespace: str) -> int:
+    from localsvc.host import ingressurl
+
+    urls = ingressurl.ingress_url_lines(env, name, namespace)
+    print("\n".join(urls))
+    for line in ingressurl.resolve_hints(urls):
+        say(line)
+    note = ingressurl.fallback_note(ingressurl.controller_summary(env))
+    if note:
+        say(note)
     return 0
 
 

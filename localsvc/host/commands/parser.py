@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--proxy-mode", choices=["auto", "nftables", "userspace"], default="auto",
                    help="Service dataplane when the environment is created: kernel NAT programmed "
                    "with nftables (fast; the default when available) or an asyncio proxy")
+    p.add_argument("--ingress-http-port", type=int, default=None, metavar="PORT",
+                   help="host port of the ingress controller's HTTP when the environment is "
+                   "created (default $LOCALSVC_INGRESS_HTTP_PORT, else 80; 0: any free port); a "
+                   "port that cannot be bound falls back to a free one, and up says so")
+    p.add_argument("--ingress-https-port", type=int, default=None, metavar="PORT",
+                   help="the same for HTTPS (default $LOCALSVC_INGRESS_HTTPS_PORT, else 443)")
     p.set_defaults(func=project.cmd_up)
 
     p = add("apply", "create or update objects from manifests; other objects are left alone",
@@ -183,8 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "127.0.0.1)")
     p.set_defaults(func=podcmds.cmd_port_forward)
 
-    p = add("url", "print the host URL that reaches a NodePort or LoadBalancer Service", "ns")
-    p.add_argument("target", metavar="svc/NAME")
+    p = add("url", "print the host URL that reaches a NodePort or LoadBalancer Service, or the "
+            "URLs of an Ingress", "ns")
+    p.add_argument("target", metavar="svc/NAME|ingress/NAME")
     p.add_argument("port", nargs="?", help="service port number or name (default: the first)")
     p.add_argument("--scheme", default="http")
     p.set_defaults(func=misc.cmd_url)

@@ -30,6 +30,10 @@ def _project_for_up(args: argparse.Namespace) -> Any:
         args.host_address = project.host_address
     if args.cluster_domain is None and project.cluster_domain:
         args.cluster_domain = project.cluster_domain
+    if args.ingress_http_port is None:
+        args.ingress_http_port = project.ingress_ports[0]
+    if args.ingress_https_port is None:
+        args.ingress_https_port = project.ingress_ports[1]
     return project
 
 
@@ -47,6 +51,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         ensure_project_image(env.docker, image, say)
     report = env.up(args.filename, wait=None, strict=args.strict, loaded=loaded)
     print_report(report)
+    if any(m.kind == "Ingress" for m in loaded.manifests):
+        from localsvc.host.ingressurl import up_notice
+
+        if note := up_notice(env):
+            say(note)
     if args.detach:
         env.wait_ready(args.wait)
         say(f"environment {env.name} is up; `localsvc get pods` to look, `localsvc down` to remove")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from localsvc.host.api import Environment, host_url
+from localsvc.host.ingressurl import fallback_note
 from localsvc.host.output import table
 from localsvc.runtime.environment import state_volume_name
 
@@ -17,6 +18,9 @@ def problems_text(node_status: dict[str, Any]) -> str:
     if node_status.get("stateError"):
         volume = state_volume_name(str(node_status.get("env") or ""))
         lines.append(f"error: {node_status['stateError']} (volume {volume})")
+    ingress = fallback_note(node_status.get("ingress") or {})  # fallback ports, a refusal
+    if ingress:
+        lines.append(ingress)
     problems = node_status.get("problems") or []
     if problems:
         lines.append(f"{len(problems)} problem(s) with stored objects; these parts are skipped "

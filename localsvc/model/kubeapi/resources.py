@@ -125,11 +125,15 @@ RESOURCES: tuple[Resource, ...] = (
     # The node's own default class only (model/claims.py): read-only.
     Resource("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", False,
              READ_VERBS, short_names=("sc",)),
+    Resource("networking.k8s.io", "v1", "ingressclasses", "ingressclass", "IngressClass", False),
+    Resource("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", True,
+             short_names=("ing",), subresource_details=(_status("Ingress"),)),
 )
 
 # The groups in the order the API server lists them (its group priorities): a short name or
 # plural two groups share ("events", "ev") resolves to the first, as kubectl does.
-GROUP_ORDER: tuple[str, ...] = ("", "apps", "events.k8s.io", "storage.k8s.io", "discovery.k8s.io")
+GROUP_ORDER: tuple[str, ...] = ("", "apps", "events.k8s.io", "batch", "networking.k8s.io",
+                                 "storage.k8s.io", "discovery.k8s.io")
 
 
 def groups() -> tuple[str, ...]:

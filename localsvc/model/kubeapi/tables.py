@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from localsvc.model.kubeapi import podtable, storagetable
+from localsvc.model.kubeapi import ingresstable, podtable, storagetable
 from localsvc.model.kubeapi.tablecells import AGE, NAME, NONE, Column, age, dig, name_of, since
 from localsvc.model.kubeapi.tablecells import containers_and_images, format_labels, more_list
 from localsvc.model.kubeapi.tablecells import selector_string
@@ -273,6 +273,8 @@ _PRINTERS: dict[str, tuple[tuple[Column, ...], Printer]] = {
     "PersistentVolumeClaim": (storagetable.CLAIM_COLUMNS, storagetable.claim_row),
     "PersistentVolume": (storagetable.VOLUME_COLUMNS, storagetable.volume_row),
     "StorageClass": (storagetable.CLASS_COLUMNS, storagetable.class_row),
+    "Ingress": (ingresstable.INGRESS_COLUMNS, ingresstable.ingress_row),
+    "IngressClass": (ingresstable.INGRESS_CLASS_COLUMNS, ingresstable.ingress_class_row),
 }
 _DEFAULT = ((NAME, AGE), _default_row)
 

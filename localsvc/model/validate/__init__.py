@@ -24,6 +24,7 @@ from localsvc.model.validate.config import check_configmap, check_secret
 from localsvc.model.validate.deployments import MAX_REPLICAS, check_deployment
 from localsvc.model.validate.endpoints import check_endpoints, check_endpointslice
 from localsvc.model.validate.env import FIELD_PATHS
+from localsvc.model.validate.ingress import check_ingress, check_ingress_class
 from localsvc.model.validate.metadata import check_duplicate, check_metadata
 from localsvc.model.validate.pods import check_pod
 from localsvc.model.validate.probes import PROBE_HANDLERS
@@ -80,6 +81,8 @@ def check_object(check: Check) -> None:
         "Endpoints": check_endpoints,
         "EndpointSlice": check_endpointslice,
         "PersistentVolumeClaim": check_claim,
+        "Ingress": check_ingress,
+        "IngressClass": check_ingress_class,
     }
     if kind in spec_checks:
         spec_checks[kind](check)
