@@ -79,6 +79,16 @@ KINDS: dict[str, Tree] = {
         "notReadyAddresses": [{"ip": LEAF, "hostname": LEAF}], "ports": PORTS}]},
     "EndpointSlice": {"metadata": METADATA, "addressType": LEAF, "ports": PORTS, "endpoints": [{
         "addresses": LEAF, "hostname": LEAF, "conditions": {"ready": LEAF}}]},
+    # maxUnavailable needs a feature gate that is off by default in v1.32: listed as ignored.
+    "StatefulSet": {"metadata": METADATA, "spec": {
+        "replicas": LEAF, "serviceName": LEAF, "podManagementPolicy": LEAF,
+        "minReadySeconds": LEAF, "revisionHistoryLimit": LEAF,
+        "selector": {"matchLabels": ANY, "matchExpressions": LEAF},
+        "template": {"metadata": METADATA, "spec": POD_SPEC},
+        "updateStrategy": {"type": LEAF, "rollingUpdate": {"partition": LEAF}},
+        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": LEAF, "whenScaled": LEAF},
+        "volumeClaimTemplates": [{"metadata": METADATA, "spec": ANY}],
+    }},
 }
 ALWAYS = {"apiVersion", "kind", "status"}  # status is the server's to fill; never an instruction
 

@@ -36,6 +36,7 @@ SUPPORTED_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("v1", "ServiceAccount"),
         ("v1", "Endpoints"),
         ("discovery.k8s.io/v1", "EndpointSlice"),
+        ("apps/v1", "StatefulSet"),
     }
 )
 NAMESPACED: frozenset[str] = frozenset(kind for _, kind in SUPPORTED_KINDS) - {"Namespace"}

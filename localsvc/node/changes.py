@@ -24,7 +24,7 @@ from localsvc.model import incluster as accounts
 from localsvc.model.load import Manifest, ObjectKey
 from localsvc.model.nodeports import allocate_node_ports, node_port_requests
 from localsvc.model.objects import now_iso, stamp, unchanged
-from localsvc.model.validate import MAX_REPLICAS, validate
+from localsvc.model.validate import MAX_REPLICAS, statefulset_update_problems, validate
 from localsvc.node import services as svc
 from localsvc.node.context import NodeContext
 from localsvc.node.madeobjects import made_by_controller as made
@@ -162,6 +162,8 @@ class ObjectChanges(ObjectViews):
             if objects.get(p.key) is not p.previous:  # changed meanwhile: compare again
                 p = prepare([p.manifest], objects)[0]
             p = self._with_account_uid(p)
+            if refused := statefulset_update_problems(p.manifest, p.previous, p.stored):
+                raise ManifestError(refused)  # (nothing is changed yet)
             if p.stored is not None and p.manifest.kind == "Pod" and (p.previous or {}).get(
                     "metadata", {}).get("uid") != p.stored["metadata"]["uid"]:
                 new_pods.append(p.manifest)
@@ -296,7 +298,7 @@ class ObjectChanges(ObjectViews):
                 if key not in self.state.objects:
                     results.append(result(key, "deleted"))
                     continue
-            if orphan and key.startswith("Deployment/"):
+            if orphan and key.startswith(("Deployment/", "StatefulSet/")):
                 self._orphan_pods(key)
             if key not in self.state.objects:
                 results.append(result(key, "not found"))
@@ -312,14 +314,13 @@ class ObjectChanges(ObjectViews):
         self._changed_after_commit()
         return results
 
-    def scale(self, namespace: str, name: str, replicas: int) -> Obj:
+    def scale(self, namespace: str, name: str, replicas: int, kind: str = "Deployment") -> Obj:
         if not 0 <= replicas <= MAX_REPLICAS:  # the same limit as spec.replicas in a manifest
             raise LocalsvcError(f"replicas must be between 0 and {MAX_REPLICAS} in localsvc "
                                 f"(got {replicas}): every replica is a pod on this one engine")
-        key = key_of("Deployment", namespace, name)
-        obj = self.state.objects.get(key)
-        if obj is None:
-            raise NotFound(f'deployment "{name}" not found in namespace "{namespace}"')
+        key = key_of(kind, namespace, name)
+        if (obj := self.state.objects.get(key)) is None:
+            raise NotFound(f'{kind.lower()} "{name}" not found in namespace "{namespace}"')
         obj = copy.deepcopy(obj)  # stored objects are replaced, never changed in place
         obj["spec"]["replicas"] = replicas
         obj["metadata"]["generation"] = int(obj["metadata"].get("generation", 1)) + 1
@@ -395,6 +396,5 @@ class ObjectChanges(ObjectViews):
         self.publisher.forget(KUBERNETES_KEY)
 
     def _remove_object(self, key: str) -> Obj:
-        self.state.objects.pop(key, None)
-        self.state.sources.pop(key, None)
+        self.state.objects.pop(key, None), self.state.sources.pop(key, None)
         return result(key, "deleted")

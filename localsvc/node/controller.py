@@ -36,6 +36,7 @@ from localsvc.node.context import NodeContext
 from localsvc.node.dockerevents import start_watching
 from localsvc.node.events import EventRecorder
 from localsvc.node.serviceevents import ServiceEvents
+from localsvc.node.statefulsetsync import StatefulSetSync
 from localsvc.node.forwarders import Forwarders
 from localsvc.node.garbage import GC_PERIOD, collect_garbage
 from localsvc.node.incluster import in_cluster_access
@@ -68,8 +69,8 @@ def _microseconds() -> int:
     return time.time_ns() // 1000
 
 
-class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Finalizing,
-                 MadeObjects):
+class Controller(DeploymentSync, StatefulSetSync, ObjectChanges, Forwarders, StorePublishing,
+                 Finalizing, MadeObjects):
     # All four build on ObjectViews; DeploymentSync first: its Deployment status wins.
     def __init__(self, ctx: NodeContext, store: Store, network: NetworkSync | None = None):
         self.ctx = ctx
@@ -107,6 +108,7 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
         self.workload_steps = [WorkloadStep("Deployment", self._sync_deployment,
                                             self._forget_deleted_deployments,
                                             self.rollouts_pending)]
+        self.init_statefulset_tables()
         # The objects as the Kubernetes API serves them, each change a watch event (published
         # after every sync, see node/publish.py).
         self.objects = ObjectStore(self.state.resource_version, version_floor=_microseconds)

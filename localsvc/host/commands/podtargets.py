@@ -12,7 +12,7 @@ from localsvc.errors import LocalsvcError, NotFound
 from localsvc.model.labelselector import LabelSelector, from_kubernetes
 
 Obj = dict[str, Any]
-POD_OWNERS = ("Deployment", "Service")
+POD_OWNERS = ("Deployment", "Service", "StatefulSet")
 
 
 def split_target(text: str) -> tuple[str, str]:
