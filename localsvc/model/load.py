@@ -39,7 +39,9 @@ SUPPORTED_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("apps/v1", "StatefulSet"),
     }
 )
-NAMESPACED: frozenset[str] = frozenset(kind for _, kind in SUPPORTED_KINDS) - {"Namespace"}
+# (and the namespaced kinds node controllers make: a StatefulSet's revisions and claims)
+NAMESPACED: frozenset[str] = frozenset(kind for _, kind in SUPPORTED_KINDS) - {"Namespace"} | {
+    "ControllerRevision", "PersistentVolumeClaim"}
 _API_VERSION_OF: dict[str, str] = {kind: api for api, kind in SUPPORTED_KINDS}
 # Kinds without a namespace among those users commonly put next to their apps (all skipped).
 _CLUSTER_SCOPED: frozenset[str] = frozenset(

@@ -221,20 +221,21 @@ class StatefulSetSync(ObjectViews):
                         f"StatefulSet {meta['name']} success")
 
     def _claim_refs(self, obj: Obj, pod_name: str, condemned_pod_uid: str | None) -> list[Obj]:
-        """The ownerReferences a claim carries under the retention policy: the set's when
-        whenDeleted is Delete; its pod's while the pod is condemned and whenScaled is Delete."""
+        """The ownerReferences a claim carries under the retention policy
+        (updateClaimOwnerRefForSetAndPod): its pod's alone while the pod is condemned by a
+        scale-down and whenScaled is Delete, else the set's when whenDeleted is Delete."""
         policy = obj["spec"].get("persistentVolumeClaimRetentionPolicy") or {}
-        refs = []
-        if policy.get("whenDeleted") == "Delete":
-            refs.append(sts.set_owner_reference(obj, controller=False))
         if condemned_pod_uid and policy.get("whenScaled") == "Delete":
-            refs.append({"apiVersion": "v1", "kind": "Pod", "name": pod_name,
-                         "uid": condemned_pod_uid, "blockOwnerDeletion": True})
-        return refs
+            return [{"apiVersion": "v1", "kind": "Pod", "name": pod_name,
+                     "uid": condemned_pod_uid, "blockOwnerDeletion": True}]
+        if policy.get("whenDeleted") == "Delete":
+            return [sts.set_owner_reference(obj, controller=False)]
+        return []
 
     def _claim_owners(self, obj: Obj, replicas: int) -> bool:
-        """Keep each claim's ownerReferences as the retention policy says (the policy may
-        change; a pod is condemned by a scale-down)."""
+        """Keep the ownerReferences of each pod's claims as the retention policy says (the
+        policy may change; a pod is condemned by a scale-down). Claims of ordinals without a
+        pod are left as they are: a condemned pod's, owned by it, go with it."""
         meta = obj["metadata"]
         namespace, name = meta.get("namespace", "default"), meta["name"]
         pod_uids = {r.name: r.uid for r in self.state.pods.values() if r.namespace == namespace}
@@ -253,7 +254,9 @@ class StatefulSetSync(ObjectViews):
                         object_key(claim))):
                     continue
                 pod_name = sts.pod_name(name, ordinal)
-                condemned = pod_uids.get(pod_name) if ordinal >= replicas else None
+                if pod_name not in pod_uids:
+                    continue
+                condemned = pod_uids[pod_name] if ordinal >= replicas else None
                 refs = self._claim_refs(obj, pod_name, condemned)
                 if (cmeta.get("ownerReferences") or []) != refs:
                     updated = copy.deepcopy(claim)
@@ -272,7 +275,7 @@ class StatefulSetSync(ObjectViews):
         for table in (self._set_ready_since, self.statefulset_statuses):
             for key in [k for k in table if k not in self.state.objects]:
                 del table[key]
-        self.statefulsets_pending &= self.state.objects.keys()
+        self.statefulsets_pending.intersection_update(self.state.objects)  # the step's set
         return self._collect_owned_objects()
 
     def _collect_owned_objects(self) -> bool:
