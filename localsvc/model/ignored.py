@@ -82,6 +82,7 @@ KINDS: dict[str, Tree] = {
     # maxUnavailable needs a feature gate that is off by default in v1.32: listed as ignored.
     "StatefulSet": {"metadata": METADATA, "spec": {
         "replicas": LEAF, "serviceName": LEAF, "podManagementPolicy": LEAF,
+        "ordinals": {"start": LEAF},
         "minReadySeconds": LEAF, "revisionHistoryLimit": LEAF,
         "selector": {"matchLabels": ANY, "matchExpressions": LEAF},
         "template": {"metadata": METADATA, "spec": POD_SPEC},

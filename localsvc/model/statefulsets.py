@@ -1,7 +1,8 @@
 """What the StatefulSet controller does next, as pure rules (Kubernetes v1.32,
 pkg/controller/statefulset/stateful_set_control.go and stateful_set_utils.go).
 
-Pods are `<set>-<ordinal>` for ordinals 0..replicas-1. Each sync walks them as the controller
+Pods are `<set>-<ordinal>` for ordinals start..start+replicas-1 (`spec.ordinals.start`, 0 by
+default); the others are condemned. Each sync walks them as the controller
 does: under `OrderedReady` (monotonic) it creates the lowest missing pod and stops until that
 one is Running, Ready and available (minReadySeconds), and removes pods above `replicas` one at
 a time from the highest, only once every lower pod is healthy; under `Parallel` it does all of
@@ -56,7 +57,12 @@ class SetSpec:
     replicas: int
     parallel: bool = False  # podManagementPolicy Parallel
     on_delete: bool = False  # updateStrategy OnDelete
-    partition: int = 0
+    partition: int = 0  # counted from `start`, as the controller counts it
+    start: int = 0  # spec.ordinals.start
+
+    @property
+    def ordinals(self) -> range:
+        return range(self.start, self.start + self.replicas)
 
     @classmethod
     def of(cls, spec: Obj) -> SetSpec:
@@ -66,7 +72,8 @@ class SetSpec:
         return cls(replicas=1 if replicas is None else int(replicas),
                    parallel=spec.get("podManagementPolicy") == "Parallel",
                    on_delete=strategy.get("type") == "OnDelete",
-                   partition=int(rolling.get("partition") or 0))
+                   partition=int(rolling.get("partition") or 0),
+                   start=int((spec.get("ordinals") or {}).get("start") or 0))
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,7 @@ def _healthy(pod: SetPod) -> bool:
 def creation_revision(spec: SetSpec, ordinal: int, current: str, update: str) -> str:
     """The revision a new pod of `ordinal` gets: below the partition of a rolling update the
     current one, else the update revision (newVersionedStatefulSetPod)."""
-    if not spec.on_delete and ordinal < spec.partition:
+    if not spec.on_delete and ordinal < spec.start + spec.partition:
         return current
     return update
 
@@ -103,7 +110,7 @@ def plan_step(spec: SetSpec, pods: Mapping[int, SetPod], current: str, update: s
     monotonic = not spec.parallel
     create: list[tuple[int, str]] = []
     delete: list[int] = []
-    for ordinal in range(spec.replicas):
+    for ordinal in spec.ordinals:
         pod = pods.get(ordinal)
         if pod is None:
             create.append((ordinal, creation_revision(spec, ordinal, current, update)))
@@ -117,8 +124,8 @@ def plan_step(spec: SetSpec, pods: Mapping[int, SetPod], current: str, update: s
             blocked = not (pod.ready and pod.available)
         if blocked and monotonic:  # everything but a healthy, available pod blocks the next
             return Step(tuple(create), tuple(delete))
-    condemned = sorted((o for o in pods if o >= spec.replicas), reverse=True)
-    unhealthy = [o for o in range(spec.replicas) if o in pods and not _healthy(pods[o])]
+    condemned = sorted((o for o in pods if o not in spec.ordinals), reverse=True)
+    unhealthy = [o for o in spec.ordinals if o in pods and not _healthy(pods[o])]
     unhealthy += [o for o in condemned if not _healthy(pods[o])]
     first_unhealthy = unhealthy[0] if unhealthy else None
     for ordinal in condemned:
@@ -135,7 +142,7 @@ def plan_step(spec: SetSpec, pods: Mapping[int, SetPod], current: str, update: s
     if spec.on_delete:
         return Step(tuple(create), tuple(delete))
     created = {o for o, _ in create}
-    for ordinal in range(spec.replicas - 1, spec.partition - 1, -1):
+    for ordinal in range(spec.ordinals.stop - 1, spec.start + spec.partition - 1, -1):
         pod = pods.get(ordinal)
         if pod is None or ordinal in created or ordinal in delete:
             break  # a pod on its way up: wait for it

@@ -83,7 +83,7 @@ class StatefulSetSync(ObjectViews):
         for ordinal, revision in step.create:
             changed |= self._create_set_pod(obj, key, ordinal, names[revision])
         changed |= bool(step.delete or step.create)
-        changed |= self._claim_owners(obj, set_spec.replicas)
+        changed |= self._claim_owners(obj, set_spec.ordinals)
         owned = [k for k, r in self.state.pods.items() if r.owner == key]
         desired.update(owned)
         counted = [p for _, p, _ in self._set_pods(key, name, int(spec.get(
@@ -232,7 +232,7 @@ class StatefulSetSync(ObjectViews):
             return [sts.set_owner_reference(obj, controller=False)]
         return []
 
-    def _claim_owners(self, obj: Obj, replicas: int) -> bool:
+    def _claim_owners(self, obj: Obj, ordinals: range) -> bool:
         """Keep the ownerReferences of each pod's claims as the retention policy says (the
         policy may change; a pod is condemned by a scale-down). Claims of ordinals without a
         pod are left as they are: a condemned pod's, owned by it, go with it."""
@@ -256,7 +256,7 @@ class StatefulSetSync(ObjectViews):
                 pod_name = sts.pod_name(name, ordinal)
                 if pod_name not in pod_uids:
                     continue
-                condemned = pod_uids[pod_name] if ordinal >= replicas else None
+                condemned = pod_uids[pod_name] if ordinal not in ordinals else None
                 refs = self._claim_refs(obj, pod_name, condemned)
                 if (cmeta.get("ownerReferences") or []) != refs:
                     updated = copy.deepcopy(claim)

@@ -168,3 +168,17 @@ def test_history_keeps_live_revisions_and_the_newest_idle_ones() -> None:
     revisions = [{"metadata": {"name": f"web-{n}"}, "revision": n} for n in range(1, 6)]
     assert sts.revisions_to_prune(revisions, {"web-5", "web-1"}, 2) == ["web-2"]
     assert sts.revisions_to_prune(revisions, {"web-5"}, 10) == []
+
+
+def test_start_ordinal_shifts_the_pods_and_the_partition() -> None:
+    spec = SetSpec(replicas=2, start=5, partition=1)
+    assert list(spec.ordinals) == [5, 6]
+    assert plan_step(spec, {}, OLD, NEW) == Step(create=((5, OLD),))
+    assert plan_step(spec, {5: healthy(OLD)}, OLD, NEW) == Step(create=((6, NEW),))
+    # Pods outside [start, start+replicas) are condemned, the highest first.
+    assert plan_step(spec, {0: healthy(OLD), 5: healthy(OLD), 6: healthy(NEW)}, OLD, NEW) == \
+        Step(delete=(0,))
+    # The update stops at start + partition: web-5 keeps the old revision.
+    assert plan_step(spec, {5: healthy(OLD), 6: healthy(OLD)}, OLD, NEW) == Step(delete=(6,))
+    assert plan_step(spec, {5: healthy(OLD), 6: healthy(NEW)}, OLD, NEW) == Step()
+    assert SetSpec.of({"replicas": 2, "ordinals": {"start": 5}}).start == 5

@@ -34,6 +34,9 @@ def check_statefulset(check: Check) -> None:
                                    f"{replicas}): every replica is a pod on this one Docker engine")
     check.integer(spec.get("minReadySeconds"), "spec.minReadySeconds", low=0)
     check.integer(spec.get("revisionHistoryLimit"), "spec.revisionHistoryLimit", low=0)
+    ordinals = check.mapping(spec.get("ordinals"), "spec.ordinals")
+    if ordinals is not None:
+        check.integer(ordinals.get("start"), "spec.ordinals.start", low=0)
     check.name(spec.get("serviceName"), "spec.serviceName", names.dns1123_label_error,
                required=False)
     check.one_of(spec.get("podManagementPolicy"), "spec.podManagementPolicy",
