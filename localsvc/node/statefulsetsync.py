@@ -32,6 +32,7 @@ Obj = dict[str, Any]
 CONTROLLER = "statefulset-controller"
 STATUS_TABLE = "statefulsets"  # State.allocations[STATUS_TABLE]: key -> last status
 OWNED_KINDS = ("ControllerRevision", "PersistentVolumeClaim")  # collected when owners go
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
 class StatefulSetSync(ObjectViews):
@@ -115,6 +116,11 @@ class StatefulSetSync(ObjectViews):
         last one being the update revision (its current template)."""
         uid = obj["metadata"].get("uid")
         template = obj["spec"]["template"]
+        token = (self.state.allocations.get("restarts") or {}).get(object_key(obj))
+        if token:  # a rebuilt image: a new revision, as `kubectl rollout restart` makes one
+            meta = template.get("metadata") or {}
+            template = {**template, "metadata": {**meta, "annotations": {
+                **(meta.get("annotations") or {}), RESTARTED_AT: token}}}
         owned = [o for o in self.state.objects_of("ControllerRevision")
                  if any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])]
         found, number = sts.next_revision(owned, template)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import DEMO_IMAGE, exec_out, wait_for
+from localsvc.host.api import Environment
+from tests.integration.conftest import DEMO_IMAGE, exec_out, localsvc, wait_for, write
 from tests.integration.kubectl_support import Kubectl, kubectl, ns, shared_env  # noqa: F401
 
 Obj = dict[str, Any]
@@ -262,3 +264,25 @@ def test_retention_policy_delete_removes_claims(kubectl: Kubectl, ns: str) -> No
              "the scaled-away claim deleted")
     kubectl.run("delete", "sts", "db", "-n", ns)
     wait_for(lambda: not claims(kubectl, ns), 30, 0.3, "claims deleted with the set")
+
+
+def test_up_wait_waits_for_the_set_and_the_cli_knows_it(env: Environment, tmp_path: Path) -> None:
+    manifest = write(tmp_path, "web.yaml", web(replicas=2))
+    started = time.monotonic()
+    localsvc(env, "up", "-d", "--wait", "60", "-f", str(manifest), timeout=120)
+    # Ordered: web-1 started only once web-0 was Ready (2 s initial delay each).
+    assert time.monotonic() - started > 4
+    listed = {p["metadata"]["name"]: p for p in env.get("pods")}
+    assert set(listed) == {"web-0", "web-1"}
+    assert all(ready(p) for p in listed.values())
+    status = env.get("statefulsets", "web")[0]["status"]
+    assert status["readyReplicas"] == 2 and status["observedGeneration"] == 1
+    table = localsvc(env, "get", "sts").stdout.split("\n")
+    assert table[0].split() == ["NAME", "READY", "AGE"] and table[1].split()[:2] == ["web", "2/2"]
+    assert "statefulset.apps/web" in localsvc(env, "get", "all").stdout
+    assert localsvc(env, "scale", "sts/web", "--replicas", "1").stdout.strip() == \
+        "statefulset.apps/web scaled"
+    wait_for(lambda: {p["metadata"]["name"] for p in env.get("pods")} == {"web-0"}, 30, 0.3,
+             "web-1 removed")
+    logs = localsvc(env, "logs", "sts/web", "--tail", "5").stdout
+    assert "GET / HTTP/1.1" in logs  # the readiness probe's requests, served by web-0

@@ -181,3 +181,26 @@ def test_when_up_wait_calls_a_statefulset_ready() -> None:
     waiting = sets_waiting([ready_set(readyReplicas=0)])
     assert waiting_summary([], 2, [{"metadata": {"name": "web"}}, *waiting]) == \
         "waiting for deployments: web; statefulsets: db"
+
+
+def test_a_rebuilt_image_rolls_the_statefulsets_that_run_it(tmp_path: Path) -> None:
+    node = controller(tmp_path)
+    node.apply(manifests(statefulset(), statefulset_named("other", "redis")), prune=False)
+    node.sync()
+    results = node.restart_image("postgres")
+    assert [(r["kind"], r["name"], r["action"]) for r in results] == [
+        ("StatefulSet", "db", "restarted")]
+    node.sync()
+    revisions = sorted(node.state.objects_of("ControllerRevision"),
+                       key=lambda r: (r["metadata"]["name"].startswith("other"), r["revision"]))
+    assert [r["revision"] for r in revisions] == [1, 2, 1]
+    annotations = revisions[1]["data"]["spec"]["template"]["metadata"]["annotations"]
+    assert "kubectl.kubernetes.io/restartedAt" in annotations
+    status = node.statefulset_statuses["StatefulSet/default/db"]
+    assert status["updateRevision"] == revisions[1]["metadata"]["name"]
+
+
+def statefulset_named(name: str, image: str) -> Obj:
+    obj = statefulset(image=image)
+    obj["metadata"]["name"] = name
+    return obj
