@@ -19,6 +19,7 @@ from typing import Any
 
 from localsvc.model import events as ev
 from localsvc.model import statefulsets as sts
+from localsvc.model.labelselector import from_kubernetes
 from localsvc.model.objects import now_iso
 from localsvc.model.replicasets import history_limit
 from localsvc.node.events import EventRecorder
@@ -63,7 +64,9 @@ class StatefulSetSync(ObjectViews):
         key = object_key(obj)
         meta, spec = obj["metadata"], obj["spec"]
         namespace, name = meta.get("namespace", "default"), meta["name"]
-        changed, revisions = self._set_revisions(obj)
+        changed = self._adopt_orphans(obj, key)
+        revised, revisions = self._set_revisions(obj)
+        changed |= revised
         update = revisions[-1]
         previous = self.statefulset_statuses.get(key) or {}
         names = {r["metadata"]["name"]: r for r in revisions}
@@ -108,6 +111,31 @@ class StatefulSetSync(ObjectViews):
         else:
             self.statefulsets_pending.add(key)  # minReadySeconds passing moves it, no event
         return changed
+
+    def _adopt_orphans(self, obj: Obj, key: str) -> bool:
+        """Take the set's pods that no controller owns (left by `delete --cascade=orphan`,
+        e.g. to change a field an update may not), as the controller's ClaimPods does: bare
+        pods of the namespace named `<set>-<ordinal>` whose labels the selector matches."""
+        meta = obj["metadata"]
+        namespace, name = meta.get("namespace", "default"), meta["name"]
+        selector = from_kubernetes(obj["spec"].get("selector"))
+        adopted = False
+        for record in self.state.pods.values():
+            pod_meta = record.obj["metadata"]
+            if record.owner is not None or record.namespace != namespace or sts.ordinal_of(
+                    name, record.name) is None or not selector.matches(pod_meta.get("labels")):
+                continue
+            if any(r.get("controller") for r in pod_meta.get("ownerReferences") or []):
+                continue
+            # Replaced, never changed in place (workers hold the object).
+            record.obj = {**record.obj, "metadata": {
+                **pod_meta, "ownerReferences": [sts.set_owner_reference(obj)]}}
+            record.owner = key
+            record.template_hash = str((pod_meta.get("labels") or {}).get(
+                sts.REVISION_LABEL, ""))
+            self._remove_made(key_of("Pod", namespace, record.name))  # no longer a bare Pod
+            adopted = True
+        return adopted
 
     # ---- revisions ------------------------------------------------------------------------------
 

@@ -193,6 +193,30 @@ def test_scale_down_removes_the_highest_pod_first(kubectl: Kubectl, ns: str) -> 
     assert status["readyReplicas"] == 1
 
 
+def test_orphaned_pods_are_adopted_by_a_new_set(kubectl: Kubectl, ns: str) -> None:
+    """The way to change a field an update may not: delete the set keeping its pods, apply
+    the new one; it adopts the pods (no restart) and manages them from then on."""
+    kubectl.run("apply", "-n", ns, "-f", "-", stdin=web(replicas=2, policy="Parallel"))
+    before = wait_all_ready(kubectl, ns, {"web-0", "web-1"})
+    kubectl.run("delete", "sts", "web", "-n", ns, "--cascade=orphan")
+    time.sleep(1)
+    kept = pods(kubectl, ns)
+    assert {n: p["metadata"]["uid"] for n, p in kept.items()} == {
+        n: p["metadata"]["uid"] for n, p in before.items()}
+    assert all(not p["metadata"].get("ownerReferences") for p in kept.values())
+    kubectl.run("apply", "-n", ns, "-f", "-", stdin=web(replicas=2))  # OrderedReady now
+    uid = kubectl.json("get", "sts", "web", "-n", ns)["metadata"]["uid"]
+    def owned() -> dict[str, Obj] | None:
+        found = pods(kubectl, ns)
+        return found if all((p["metadata"].get("ownerReferences") or [{}])[0].get("uid") == uid
+                            for p in found.values()) else None
+    adopted = wait_for(owned, 20, 0.3, "pods adopted")
+    assert {n: p["metadata"]["uid"] for n, p in adopted.items()} == {
+        n: p["metadata"]["uid"] for n, p in before.items()}
+    kubectl.run("scale", "sts", "web", "-n", ns, "--replicas=1")
+    wait_for(lambda: set(pods(kubectl, ns)) == {"web-0"}, 30, 0.3, "web-1 removed")
+
+
 CLAIMS = """
 apiVersion: apps/v1
 kind: StatefulSet
