@@ -310,3 +310,14 @@ def test_up_wait_waits_for_the_set_and_the_cli_knows_it(env: Environment, tmp_pa
              "web-1 removed")
     logs = localsvc(env, "logs", "sts/web", "--tail", "5").stdout
     assert "GET / HTTP/1.1" in logs  # the readiness probe's requests, served by web-0
+    # A node restart adopts the pod and finds the set's revisions and status again.
+    before = env.get("statefulsets", "web")[0]
+    uid = env.get("pods", "web-0")[0]["metadata"]["uid"]
+    env.docker.containers.get(f"localsvc-{env.name}-node").restart(timeout=10)
+    env.ensure()
+    env.wait_ready(30)
+    assert env.get("pods", "web-0")[0]["metadata"]["uid"] == uid
+    after = env.get("statefulsets", "web")[0]
+    assert after["status"]["currentRevision"] == before["status"]["currentRevision"]
+    assert [r["metadata"]["name"] for r in env.get("controllerrevisions")] == [
+        before["status"]["currentRevision"]]
