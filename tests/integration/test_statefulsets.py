@@ -321,3 +321,8 @@ def test_up_wait_waits_for_the_set_and_the_cli_knows_it(env: Environment, tmp_pa
     assert after["status"]["currentRevision"] == before["status"]["currentRevision"]
     assert [r["metadata"]["name"] for r in env.get("controllerrevisions")] == [
         before["status"]["currentRevision"]]
+
+
+def test_explain_statefulset_fields(kubectl: Kubectl) -> None:
+    out = kubectl.out("explain", "statefulset.spec.persistentVolumeClaimRetentionPolicy")
+    assert "whenDeleted" in out and "whenScaled" in out
