@@ -51,6 +51,7 @@ class StatefulSetSync(ObjectViews):
         # StatefulSet key -> pod uid -> when a sync first saw it ready (minReadySeconds);
         # StatefulSets a clock may move (resynced every loop).
         self._set_ready_since: dict[str, dict[str, float]] = {}
+        self._collected_at: tuple[int, ...] | None = None  # what the last collection saw
         self.statefulsets_pending: set[str] = set()
         self.workload_steps.append(WorkloadStep("StatefulSet", self._sync_statefulset,
                                                 self._forget_statefulsets,
@@ -315,7 +316,13 @@ class StatefulSetSync(ObjectViews):
     def _collect_owned_objects(self) -> bool:
         """Remove the ControllerRevisions and claims a controller made whose every owner is gone
         (the garbage collector). A claim a pod still uses waits for the pod (the
-        kubernetes.io/pvc-protection finalizer)."""
+        kubernetes.io/pvc-protection finalizer). Only when the objects or the pods changed
+        since the last time: it walks every stored object."""
+        seen = (self.generation, len(self.state.pods), len(self.terminating),
+                sum(1 for w in self.terminating.values() if w.done.is_set()))
+        if seen == self._collected_at:
+            return False
+        self._collected_at = seen
         records = [*self.state.pods.values(),
                    *(w.record for w in self.terminating.values() if not w.done.is_set())]
         alive = {str(o["metadata"].get("uid")) for o in self.state.objects.values()}
