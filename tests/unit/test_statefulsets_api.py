@@ -204,3 +204,13 @@ def statefulset_named(name: str, image: str) -> Obj:
     obj = statefulset(image=image)
     obj["metadata"]["name"] = name
     return obj
+
+
+def test_strict_lists_what_a_statefulset_does_not_act_on() -> None:
+    from localsvc.model.ignored import ignored_fields
+
+    text = sts("serviceName: db\nupdateStrategy: {rollingUpdate: {partition: 1, "
+               "maxUnavailable: 2}}\npersistentVolumeClaimRetentionPolicy: {whenDeleted: "
+               "Delete}\nordinals: {start: 1}\n" + TEMPLATE)
+    (manifest,) = load_text(text, "t.yaml").manifests
+    assert ignored_fields(manifest) == ["spec.updateStrategy.rollingUpdate.maxUnavailable"]
