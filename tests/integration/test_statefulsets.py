@@ -2,8 +2,10 @@
 order (web-1 only once web-0 is Ready), each resolves as `web-N.web.NS.svc.cluster.local`
 through the governing headless Service, a deleted pod comes back under its name, a template
 change with partition 1 updates only web-1 and up (from the highest), `kubectl rollout status`
-follows it, a scale-down removes the highest pod first, and volumeClaimTemplates give each
-ordinal its claim, kept on scale-down unless the retention policy says Delete."""
+follows it, OnDelete replaces only the pods deleted, a scale-down removes the highest pod first,
+orphaned pods are adopted by a set applied again, volumeClaimTemplates give each ordinal its
+claim, kept on scale-down unless the retention policy says Delete, and `up --wait`, the CLI and
+a node restart know StatefulSets."""
 
 from __future__ import annotations
 
@@ -171,6 +173,25 @@ def test_partitioned_rolling_update_and_rollout_status(kubectl: Kubectl, ns: str
     assert "updates to statefulset spec for fields other than 'replicas', 'ordinals', " \
            "'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and " \
            "'minReadySeconds' are forbidden" in refused.stderr
+
+
+def test_on_delete_updates_only_the_pods_deleted(kubectl: Kubectl, ns: str) -> None:
+    kubectl.run("apply", "-n", ns, "-f", "-", stdin=web(replicas=2, policy="Parallel").replace(
+        "  serviceName: web\n", "  serviceName: web\n  updateStrategy: {type: OnDelete}\n"))
+    first = wait_all_ready(kubectl, ns, {"web-0", "web-1"})
+    kubectl.run("set", "env", "sts/web", "-n", ns, "VERSION=2")
+    new = wait_for(lambda: (s := kubectl.json("get", "sts", "web", "-n", ns)["status"])
+                   .get("observedGeneration") == 2 and s["updateRevision"], 20, 0.3, "observed")
+    time.sleep(3)  # a rolling update would have started by now
+    kept = pods(kubectl, ns)
+    assert {n: p["metadata"]["uid"] for n, p in kept.items()} == {
+        n: p["metadata"]["uid"] for n, p in first.items()}
+    kubectl.run("delete", "pod", "web-1", "-n", ns, "--wait=true", timeout=60,
+                request_timeout=None)
+    now = wait_all_ready(kubectl, ns, {"web-0", "web-1"})
+    assert now["web-1"]["metadata"]["labels"]["controller-revision-hash"] == new
+    assert now["web-0"]["metadata"]["labels"]["controller-revision-hash"] != new
+    assert now["web-0"]["metadata"]["uid"] == first["web-0"]["metadata"]["uid"]
 
 
 def test_scale_down_removes_the_highest_pod_first(kubectl: Kubectl, ns: str) -> None:
