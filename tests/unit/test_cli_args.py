@@ -230,6 +230,7 @@ def test_split_target() -> None:
     assert split_target("pod/web-1") == ("Pod", "web-1")
     assert split_target("deploy/web") == ("Deployment", "web")
     assert split_target("svc/web") == ("Service", "web")
+    assert split_target("sts/db") == ("StatefulSet", "db")
     with pytest.raises(LocalsvcError, match="pod commands take"):
         split_target("cm/x")
 
