@@ -212,6 +212,17 @@ def test_scale_down_removes_the_highest_pod_first(kubectl: Kubectl, ns: str) -> 
     status = wait_for(lambda: (s := kubectl.json("get", "sts", "web", "-n", ns)["status"])
                       .get("replicas") == 1 and s, 20, 0.3, "replicas 1")
     assert status["readyReplicas"] == 1
+    # A foreground delete returns once the pods are gone (web-0 takes ~2 s: TERM ignored).
+    kubectl.run("patch", "sts", "web", "-n", ns, "--type=merge", "-p", json.dumps({"spec": {
+        "template": {"spec": {"terminationGracePeriodSeconds": 2, "containers": [{
+            "name": "web", "image": DEMO_IMAGE, "command": ["sh", "-c", "trap '' TERM; "
+                                                          "python3 /app/demo.py serve --port 8080"],
+            "args": None}]}}}}))
+    wait_for(lambda: (s := kubectl.json("get", "sts", "web", "-n", ns)["status"]).get(
+        "updatedReplicas") == 1 and s.get("readyReplicas") == 1, 30, 0.3, "web-0 updated")
+    kubectl.run("delete", "sts", "web", "-n", ns, "--cascade=foreground", timeout=60,
+                request_timeout=None)
+    assert kubectl.json("get", "pods", "-n", ns)["items"] == []
 
 
 def test_orphaned_pods_are_adopted_by_a_new_set(kubectl: Kubectl, ns: str) -> None:
