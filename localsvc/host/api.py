@@ -16,7 +16,7 @@ from typing import Any
 
 import docker
 
-from localsvc.host import containers, hostpaths, kubeobjects
+from localsvc.host import containers, hostpaths, kubeobjects, readiness
 from localsvc.host.client import NodeClient
 from localsvc.errors import EnvironmentNotFound, LocalsvcError, ManifestError, NotFound, Timeout
 from localsvc.host.hostports import (
@@ -343,26 +343,26 @@ class Environment:
             raise NotFound(f'{resolved.lower()} "{name}" not found in any namespace')
         return found
 
-    def pod(self, name: str, namespace: str = "default") -> Obj:
-        # `pod/NAME` too, as `get pods -o name` prints it.
+    def pod(self, name: str, namespace: str = "default") -> Obj:  # or pod/NAME (get -o name)
         return self.get("pods", name.removeprefix("pod/").removeprefix("pods/"), namespace)[0]
 
-    def scale(self, deployment: str, replicas: int, namespace: str = "default") -> Obj:
+    def scale(self, deployment: str, replicas: int, namespace: str = "default",
+              kind: str = "Deployment") -> Obj:  # or kind="StatefulSet"
         if replicas < 0:
             raise LocalsvcError("--replicas must be 0 or more")
-        return kubeobjects.scale_deployment(self.node(), namespace, deployment, replicas)
+        return kubeobjects.scale_deployment(self.node(), namespace, deployment, replicas, kind)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
-        """Wait until every pod is Running and Ready (or Succeeded) and every Deployment has its
-        replicas; raise Timeout naming the pods that are not."""
+        """Wait until every pod is Running and Ready (or Succeeded) and every Deployment (and
+        StatefulSet) has its replicas; raise Timeout naming the pods that are not."""
         deadline = time.monotonic() + timeout
         last = ""
         while True:
             pods = [p for p in self.get("pods", namespace=None)
                     if not p["metadata"].get("deletionTimestamp")]
-            deployments = self.get("deployments", namespace=None)
             waiting = [p for p in pods if not pod_ready(p)]
-            short = [d for d in deployments if not rolled_out(d)]
+            short = [d for d in self.get("deployments", namespace=None) if not rolled_out(d)]
+            short += readiness.sets_waiting(self.get("statefulsets", namespace=None))
             if not waiting and not short and self._routed(pods):
                 return
             summary = waiting_summary(waiting, len(pods), short)

@@ -57,12 +57,13 @@ def delete_object(node: NodeClient, kind: str, namespace: str | None, name: str)
     return result(kind, namespace, name, "deleted")
 
 
-def scale_deployment(node: NodeClient, namespace: str, name: str, replicas: int) -> Obj:
-    """Set a Deployment's replicas through its scale subresource (a merge patch of
-    spec.replicas, as `kubectl scale` does)."""
-    path = object_path("Deployment", namespace, name, "scale")
+def scale_deployment(node: NodeClient, namespace: str, name: str, replicas: int,
+                     kind: str = "Deployment") -> Obj:
+    """Set a Deployment's (or StatefulSet's) replicas through its scale subresource (a merge
+    patch of spec.replicas, as `kubectl scale` does)."""
+    path = object_path(kind, namespace, name, "scale")
     try:
         node.patch(path, {"spec": {"replicas": replicas}}, MERGE_PATCH)
     except NotFound:
-        raise NotFound(f'deployment "{name}" not found in namespace "{namespace}"') from None
-    return result("Deployment", namespace, name, "scaled")
+        raise NotFound(f'{kind.lower()} "{name}" not found in namespace "{namespace}"') from None
+    return result(kind, namespace, name, "scaled")

@@ -21,6 +21,30 @@ def rolled_out(deployment: Obj) -> bool:
     return observed >= int(meta.get("generation") or 0) and deployment_complete(deployment)
 
 
+def statefulset_ready(statefulset: Obj) -> bool:
+    """The StatefulSet's controller has seen its latest spec and every replica is ready and,
+    for a rolling update, updated from the partition up (what `kubectl rollout status`
+    waits for)."""
+    meta, spec = statefulset.get("metadata") or {}, statefulset.get("spec") or {}
+    status = statefulset.get("status") or {}
+    if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
+        return False
+    replicas = int(spec.get("replicas", 1))
+    if int(status.get("readyReplicas") or 0) < replicas or int(status.get("replicas") or 0) \
+            != replicas:
+        return False
+    strategy = spec.get("updateStrategy") or {}
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+        return True
+    partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+    return int(status.get("updatedReplicas") or 0) >= replicas - partition
+
+
+def sets_waiting(statefulsets: list[Obj]) -> list[Obj]:
+    """The StatefulSets not ready yet, each with its kind (for waiting_summary)."""
+    return [{**s, "kind": "StatefulSet"} for s in statefulsets if not statefulset_ready(s)]
+
+
 def endpoints_cover_ready_pods(pods: list[Obj], endpoints: list[Obj],
                                services: list[Obj]) -> bool:
     """Every ready pod with an IP that a Service selects is a ready address of the Service's
@@ -45,8 +69,12 @@ def endpoints_cover_ready_pods(pods: list[Obj], endpoints: list[Obj],
 
 def waiting_summary(waiting: list[Obj], pod_count: int, short: list[Obj]) -> str:
     """What a wait reports: the pods not ready (five at most, with their STATUS), else the
-    Deployments not rolled out."""
+    workloads not rolled out (Deployments, StatefulSets: by their `kind`, Deployment if none)."""
     if waiting:
         return f"waiting for {len(waiting)}/{pod_count} pods: " + ", ".join(
             f"{p['metadata']['name']} ({pod_reason(p)})" for p in waiting[:5])
-    return "waiting for deployments: " + ", ".join(d["metadata"]["name"] for d in short)
+    groups: dict[str, list[str]] = {}
+    for workload in short:
+        kind = str(workload.get("kind") or "Deployment").lower()
+        groups.setdefault(f"{kind}s", []).append(workload["metadata"]["name"])
+    return "waiting for " + "; ".join(f"{k}: {', '.join(v)}" for k, v in groups.items())

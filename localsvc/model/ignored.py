@@ -96,6 +96,17 @@ KINDS: dict[str, Tree] = {
         "rules": [{"host": LEAF, "http": {"paths": [
             {"path": LEAF, "pathType": LEAF, "backend": INGRESS_BACKEND}]}}]}},
     "IngressClass": {"metadata": METADATA, "spec": {"controller": LEAF}},
+    # maxUnavailable needs a feature gate that is off by default in v1.32: listed as ignored.
+    "StatefulSet": {"metadata": METADATA, "spec": {
+        "replicas": LEAF, "serviceName": LEAF, "podManagementPolicy": LEAF,
+        "ordinals": {"start": LEAF},
+        "minReadySeconds": LEAF, "revisionHistoryLimit": LEAF,
+        "selector": {"matchLabels": ANY, "matchExpressions": LEAF},
+        "template": {"metadata": METADATA, "spec": POD_SPEC},
+        "updateStrategy": {"type": LEAF, "rollingUpdate": {"partition": LEAF}},
+        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": LEAF, "whenScaled": LEAF},
+        "volumeClaimTemplates": [{"metadata": METADATA, "spec": ANY}],
+    }},
 }
 ALWAYS = {"apiVersion", "kind", "status"}  # status is the server's to fill; never an instruction
 

@@ -39,10 +39,12 @@ SUPPORTED_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("v1", "PersistentVolumeClaim"),
         ("networking.k8s.io/v1", "Ingress"),
         ("networking.k8s.io/v1", "IngressClass"),
+        ("apps/v1", "StatefulSet"),
     }
 )
-NAMESPACED: frozenset[str] = frozenset(kind for _, kind in SUPPORTED_KINDS) - {"Namespace"} - {
-    "IngressClass"}
+# (and the namespaced kinds node controllers make: a StatefulSet's revisions)
+NAMESPACED: frozenset[str] = frozenset(kind for _, kind in SUPPORTED_KINDS) - {
+    "Namespace", "IngressClass"} | {"ControllerRevision"}
 _API_VERSION_OF: dict[str, str] = {kind: api for api, kind in SUPPORTED_KINDS}
 # Kinds without a namespace among those users commonly put next to their apps (all skipped).
 _CLUSTER_SCOPED: frozenset[str] = frozenset(

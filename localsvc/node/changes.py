@@ -24,7 +24,7 @@ from localsvc.model import incluster as accounts
 from localsvc.model.load import Manifest, ObjectKey
 from localsvc.model.nodeports import allocate_node_ports, node_port_requests
 from localsvc.model.objects import now_iso, stamp, unchanged
-from localsvc.model.validate import MAX_REPLICAS, validate
+from localsvc.model.validate import MAX_REPLICAS, statefulset_update_problems, validate
 from localsvc.model.validate.claims import claim_update_problems
 from localsvc.node import services as svc
 from localsvc.node.context import NodeContext
@@ -162,6 +162,8 @@ class ObjectChanges(ObjectViews):
             if objects.get(p.key) is not p.previous:  # changed meanwhile: compare again
                 p = prepare([p.manifest], objects)[0]
             p = self._with_account_uid(p)
+            if refused := statefulset_update_problems(p.manifest, p.previous, p.stored):
+                raise ManifestError(refused)  # (nothing is changed yet)
             if p.stored is not None and p.manifest.kind == "Pod" and (p.previous or {}).get(
                     "metadata", {}).get("uid") != p.stored["metadata"]["uid"]:
                 new_pods.append(p.manifest)
@@ -296,7 +298,7 @@ class ObjectChanges(ObjectViews):
                 if key not in self.state.objects:
                     results.append(result(key, "deleted"))
                     continue
-            if orphan and key.startswith("Deployment/"):
+            if orphan and key.startswith(("Deployment/", "StatefulSet/")):
                 self._orphan_pods(key)
             if key not in self.state.objects:
                 results.append(result(key, "not found"))
@@ -312,14 +314,13 @@ class ObjectChanges(ObjectViews):
         self._changed_after_commit()
         return results
 
-    def scale(self, namespace: str, name: str, replicas: int) -> Obj:
+    def scale(self, namespace: str, name: str, replicas: int, kind: str = "Deployment") -> Obj:
         if not 0 <= replicas <= MAX_REPLICAS:  # the same limit as spec.replicas in a manifest
             raise LocalsvcError(f"replicas must be between 0 and {MAX_REPLICAS} in localsvc "
                                 f"(got {replicas}): every replica is a pod on this one engine")
-        key = key_of("Deployment", namespace, name)
-        obj = self.state.objects.get(key)
-        if obj is None:
-            raise NotFound(f'deployment "{name}" not found in namespace "{namespace}"')
+        key = key_of(kind, namespace, name)
+        if (obj := self.state.objects.get(key)) is None:
+            raise NotFound(f'{kind.lower()} "{name}" not found in namespace "{namespace}"')
         obj = copy.deepcopy(obj)  # stored objects are replaced, never changed in place
         obj["spec"]["replicas"] = replicas
         obj["metadata"]["generation"] = int(obj["metadata"].get("generation", 1)) + 1
@@ -330,14 +331,14 @@ class ObjectChanges(ObjectViews):
         return result(key, "scaled")
 
     def restart_image(self, image: str) -> list[Obj]:
-        """Roll every Deployment and re-create every bare Pod that runs `image` (rebuilt)."""
+        """Roll every Deployment and StatefulSet, re-create every bare Pod that runs `image`."""
         results = []
         restarts = self.state.allocations.setdefault("restarts", {})
         for key, obj in list(self.state.objects.items()):
-            if obj["kind"] not in ("Deployment", "Pod"):
+            if obj["kind"] not in ("Deployment", "StatefulSet", "Pod"):
                 continue
             try:
-                spec = obj["spec"]["template"]["spec"] if obj["kind"] == "Deployment" \
+                spec = obj["spec"]["template"]["spec"] if obj["kind"] != "Pod" \
                     else obj["spec"]
                 images = {c.get("image") for c in [*(spec.get("containers") or []),
                                                    *(spec.get("initContainers") or [])]}
@@ -345,7 +346,7 @@ class ObjectChanges(ObjectViews):
                 continue  # a malformed stored object runs no image; its problem is reported
             if image not in images:
                 continue
-            if obj["kind"] == "Deployment":
+            if obj["kind"] != "Pod":  # a workload rolls its pods (a restart token, see views)
                 restarts[key] = now_iso() + f"#{time.time_ns()}"
             else:  # a new pod, as after delete+create (a new object: never changed in place)
                 obj = copy.deepcopy(obj)
@@ -395,6 +396,5 @@ class ObjectChanges(ObjectViews):
         self.publisher.forget(KUBERNETES_KEY)
 
     def _remove_object(self, key: str) -> Obj:
-        self.state.objects.pop(key, None)
-        self.state.sources.pop(key, None)
+        self.state.objects.pop(key, None), self.state.sources.pop(key, None)
         return result(key, "deleted")

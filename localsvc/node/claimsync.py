@@ -143,6 +143,14 @@ class ClaimBinding(ObjectChanges):
                 self.claim_table[key] = {**entry, "reclaim": True}
         return super().delete(keys, grace, orphan)
 
+    def reclaim_claim(self, key: str) -> None:
+        """A claim a controller deletes (a StatefulSet's retention policy says Delete): its data
+        goes once no pod uses it, as with a delete through the API (a prune keeps it)."""
+        entry = self.claim_table.get(key)
+        if entry is not None and not entry.get("reclaim"):
+            self.claim_table[key] = {**entry, "reclaim": True}
+            self.claim_table_changed = True
+
     # ---- the sync step ------------------------------------------------------------------------
 
     def _sync_claims(self) -> bool:

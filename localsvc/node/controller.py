@@ -37,6 +37,7 @@ from localsvc.node.context import NodeContext
 from localsvc.node.dockerevents import start_watching
 from localsvc.node.events import EventRecorder
 from localsvc.node.serviceevents import ServiceEvents
+from localsvc.node.statefulsetsync import StatefulSetSync
 from localsvc.node.forwarders import Forwarders
 from localsvc.node.garbage import GC_PERIOD, collect_garbage
 from localsvc.node.incluster import in_cluster_access
@@ -70,8 +71,8 @@ def _microseconds() -> int:
     return time.time_ns() // 1000
 
 
-class Controller(ClaimBinding, DeploymentSync, ObjectChanges, Forwarders, StorePublishing,
-                 Finalizing, MadeObjects, IngressSync):
+class Controller(ClaimBinding, DeploymentSync, StatefulSetSync, ObjectChanges, Forwarders,
+                 StorePublishing, Finalizing, MadeObjects, IngressSync):
     # Mixins first whose methods win: ClaimBinding's _publish_storage, DeploymentSync's status.
     def __init__(self, ctx: NodeContext, store: Store, network: NetworkSync | None = None):
         self.ctx = ctx
@@ -110,6 +111,7 @@ class Controller(ClaimBinding, DeploymentSync, ObjectChanges, Forwarders, StoreP
                                             self._forget_deleted_deployments,
                                             self.rollouts_pending)]
         self.init_claim_tables()
+        self.init_statefulset_tables()
         # The objects as the Kubernetes API serves them, each change a watch event (published
         # after every sync, see node/publish.py).
         self.objects = ObjectStore(self.state.resource_version, version_floor=_microseconds)

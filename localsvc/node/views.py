@@ -164,6 +164,9 @@ class ObjectViews:
             out = secret_for_output(out)
         elif out["kind"] == "Deployment":
             out["status"] = self._deployment_status(out)
+        elif out["kind"] == "StatefulSet":  # (node/statefulsetsync.py keeps it)
+            out["status"] = dict((self.state.allocations.get("statefulsets") or {}).get(
+                object_key(out)) or {})
         return out
 
     def _deployment_status(self, obj: Obj) -> Obj:

@@ -115,3 +115,13 @@ def test_what_a_pod_using_a_claim_waits_for(tmp_path: Path) -> None:
         "pod has unbound immediate PersistentVolumeClaims"
     node._provisioned(KEY, node.state.objects[KEY], ("v", "/m", False))
     assert node.claim_waiting("default", "data") is None
+
+
+def test_a_claim_a_statefulset_deletes_by_its_retention_policy_is_reclaimed(tmp_path: Path) -> None:
+    # The StatefulSet controller's garbage collection removes a claim whose owner is gone
+    # (whenDeleted/whenScaled: Delete): that is a delete, not a prune, so the data goes too.
+    node = bound_node(tmp_path)
+    node._remove_made(KEY)
+    assert KEY not in node.state.objects
+    assert node.state.allocations[TABLE][KEY]["reclaim"] is True
+    assert node._sync_claims() is True  # the mark is saved with the next write

@@ -119,7 +119,7 @@ def test_get_forms_parse() -> None:
     several = parse_requests(["po,svc,deploy"], "get")
     assert [r.kind for r in several.items] == ["Pod", "Service", "Deployment"] and several.show_kind
     everything = parse_requests(["all"], "get")
-    assert [r.kind for r in everything.items] == ["Pod", "Service", "Deployment"]
+    assert [r.kind for r in everything.items] == ["Pod", "Service", "Deployment", "StatefulSet"]
     assert everything.show_kind
     named = parse_requests(["deploy", "a", "b"], "get")
     assert named.items == (Request("Deployment", ("a", "b")),) and not named.show_kind
@@ -230,6 +230,7 @@ def test_split_target() -> None:
     assert split_target("pod/web-1") == ("Pod", "web-1")
     assert split_target("deploy/web") == ("Deployment", "web")
     assert split_target("svc/web") == ("Service", "web")
+    assert split_target("sts/db") == ("StatefulSet", "db")
     with pytest.raises(LocalsvcError, match="pod commands take"):
         split_target("cm/x")
 

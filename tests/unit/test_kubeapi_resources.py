@@ -28,6 +28,8 @@ SERVED = {
     ("", "v1", "persistentvolumeclaims"), ("", "v1", "persistentvolumes"),
     ("storage.k8s.io", "v1", "storageclasses"),
     ("networking.k8s.io", "v1", "ingresses"), ("networking.k8s.io", "v1", "ingressclasses"),
+    # issue 14: StatefulSets and their ControllerRevisions.
+    ("apps", "v1", "statefulsets"), ("apps", "v1", "controllerrevisions"),
 }
 READ_ONLY = {"persistentvolumes", "storageclasses"}  # only the node writes them
 
@@ -61,6 +63,9 @@ def short_names(api_version: str, kind: str) -> tuple[str, ...]:
 def test_named_group_short_names() -> None:
     assert short_names("apps/v1", "Deployment") == ("deploy",)
     assert short_names("apps/v1", "ReplicaSet") == ("rs",)
+    assert short_names("apps/v1", "StatefulSet") == ("sts",)
+    assert short_names("apps/v1", "ControllerRevision") == ()
+    assert short_names("v1", "PersistentVolumeClaim") == ("pvc",)
     assert short_names("events.k8s.io/v1", "Event") == ("ev",)
     assert short_names("discovery.k8s.io/v1", "EndpointSlice") == ()
     assert short_names("storage.k8s.io/v1", "StorageClass") == ("sc",)
@@ -68,7 +73,7 @@ def test_named_group_short_names() -> None:
 
 def test_category_all_holds_the_workloads_and_services_only() -> None:
     in_all = {r.plural for r in RESOURCES if "all" in r.categories}
-    assert in_all == {"pods", "services", "deployments", "replicasets"}
+    assert in_all == {"pods", "services", "deployments", "replicasets", "statefulsets"}
     assert all(r.categories in ((), ("all",)) for r in RESOURCES)
 
 
@@ -135,7 +140,7 @@ def test_lookups_miss_cleanly() -> None:
     assert by_path("apps", "v2", "deployments") is None
     assert by_kind("v1", "Deployment") is None  # the kind exists, not in that group
     assert by_kind("batch/v1", "Job") is None  # the next issue's
-    assert by_kind_name("StatefulSet") is None
+    assert by_kind_name("PodDisruptionBudget") is None
 
 
 def test_by_kind_name_prefers_the_first_group() -> None:
@@ -150,7 +155,8 @@ def test_groups_in_priority_order_and_preferred_versions() -> None:
     assert groups() == ("", "apps", "events.k8s.io", "networking.k8s.io", "storage.k8s.io",
                         "discovery.k8s.io")
     assert all(preferred_version(group) == "v1" for group in groups())
-    assert [r.plural for r in resources_of("apps", "v1")] == ["deployments", "replicasets"]
+    assert [r.plural for r in resources_of("apps", "v1")] == [
+        "controllerrevisions", "deployments", "replicasets", "statefulsets"]
     assert resources_of("apps", "v2") == ()
 
 

@@ -372,9 +372,9 @@ def test_event_rows_core_and_events_api() -> None:
 
 
 def test_other_kinds_get_name_and_age() -> None:
-    assert names("StatefulSet") == [("Name", 0), ("Age", 0)]
-    assert cells("StatefulSet", {"metadata": meta("db", 45)}) == ["db", "45s"]
-    assert cells("StatefulSet", {"metadata": {"name": "x"}}) == ["x", "<unknown>"]
+    assert names("PodDisruptionBudget") == [("Name", 0), ("Age", 0)]
+    assert cells("PodDisruptionBudget", {"metadata": meta("db", 45)}) == ["db", "45s"]
+    assert cells("PodDisruptionBudget", {"metadata": {"name": "x"}}) == ["x", "<unknown>"]
     assert tables.columns("Pod")[0].format == "name"
 
 

@@ -236,8 +236,8 @@ def test_skipped_kinds_are_kept_apart() -> None:
         kind: HorizontalPodAutoscaler
         metadata: {name: web}
         ---
-        apiVersion: apps/v1
-        kind: StatefulSet
+        apiVersion: policy/v1
+        kind: PodDisruptionBudget
         metadata: {name: db, namespace: data}
         ---
         apiVersion: example.com/v1
@@ -253,7 +253,7 @@ def test_skipped_kinds_are_kept_apart() -> None:
     assert result.manifests == [] and result.problems == []
     assert [str(m.key) for m in result.skipped] == [
         "HorizontalPodAutoscaler/default/web",
-        "StatefulSet/data/db",
+        "PodDisruptionBudget/data/db",
         "Widget/default/w",
         "CustomResourceDefinition/widgets.example.com",
     ]

@@ -14,11 +14,14 @@ SHELLS = ("bash", "zsh", "fish")
 
 def cmd_scale(args: argparse.Namespace) -> int:
     kind, _, name = args.target.partition("/")
-    if not name or kind not in ("deployment", "deployments", "deploy"):
-        raise UsageError("scale takes deployment/NAME, e.g. localsvc scale deployment/web --replicas 3")
+    kinds = {"deployment": "Deployment", "deployments": "Deployment", "deploy": "Deployment",
+             "statefulset": "StatefulSet", "statefulsets": "StatefulSet", "sts": "StatefulSet"}
+    if not name or kind not in kinds:
+        raise UsageError("scale takes deployment/NAME or statefulset/NAME, e.g. localsvc scale "
+                         "deployment/web --replicas 3")
     env = environment(args)
-    env.scale(name, args.replicas, args.namespace)
-    print(f"deployment.apps/{name} scaled")
+    env.scale(name, args.replicas, args.namespace, kinds[kind])
+    print(f"{kinds[kind].lower()}.apps/{name} scaled")
     return 0
 
 

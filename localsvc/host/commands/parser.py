@@ -173,8 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-t", "--tty", action="store_true", help="allocate a terminal")
     p.set_defaults(func=podcmds.cmd_exec, exec_command=[])
 
-    p = add("scale", "set a Deployment's replica count", "ns")
-    p.add_argument("target", metavar="deployment/NAME")
+    p = add("scale", "set a Deployment's or StatefulSet's replica count", "ns")
+    p.add_argument("target", metavar="deployment/NAME|statefulset/NAME")
     p.add_argument("--replicas", type=int, required=True)
     p.set_defaults(func=misc.cmd_scale)
 

@@ -13,10 +13,10 @@ from localsvc.host.commands.common import UsageError
 from localsvc.errors import LocalsvcError
 
 # What `get all` lists, in kubectl's order, among the kinds localsvc runs.
-ALL_KINDS = ("Pod", "Service", "Deployment")
+ALL_KINDS = ("Pod", "Service", "Deployment", "StatefulSet")
 KNOWN = ("pods (po), deployments (deploy), services (svc), endpoints (ep), endpointslices, "
          "namespaces (ns), configmaps (cm), secrets, persistentvolumeclaims (pvc), "
-         "persistentvolumes (pv), storageclasses (sc)")
+         "persistentvolumes (pv), storageclasses (sc), statefulsets (sts)")
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,26 @@ def _replicaset_row(rs: Mapping[str, Any], now: float) -> Row:
             _format_label_selector(dig(rs, "spec", "selector"))], []
 
 
+def _statefulset_row(sts: Mapping[str, Any], now: float) -> Row:
+    names, images = containers_and_images(dig(sts, "spec", "template", "spec", "containers"))
+    replicas = dig(sts, "spec", "replicas")
+    ready = _int(dig(sts, "status", "readyReplicas"))
+    return [name_of(sts), f"{ready}/{1 if replicas is None else _int(replicas)}", age(sts, now),
+            names, images], []
+
+
+def _controllerrevision_row(revision: Mapping[str, Any], now: float) -> Row:
+    owner = next((r for r in _items(dig(revision, "metadata", "ownerReferences"))
+                  if r.get("controller")), None)
+    controller = NONE
+    if owner is not None:
+        group = str(owner.get("apiVersion", "")).rpartition("/")[0]
+        kind = str(owner.get("kind", "")).lower()
+        controller = f"{kind}.{group}/{owner.get('name')}" if group else \
+            f"{kind}/{owner.get('name')}"
+    return [name_of(revision), controller, _int(revision.get("revision")), age(revision, now)], []
+
+
 def _format_label_selector(selector: Any) -> str:
     """metav1.FormatLabelSelector (the ReplicaSet printer's): "<none>" when empty."""
     text = selector_string(selector)
@@ -241,6 +261,12 @@ _PRINTERS: dict[str, tuple[tuple[Column, ...], Printer]] = {
                     _CONTAINERS, _IMAGES,
                     Column("Selector", priority=1, doc="ReplicaSetSpec.selector")),
                    _replicaset_row),
+    "StatefulSet": ((NAME, Column("Ready", text="Number of the pod with ready state"), AGE,
+                     _CONTAINERS, _IMAGES), _statefulset_row),
+    "ControllerRevision": ((NAME, Column("Controller", text="Controller of the object"),
+                            Column("Revision", text="Revision indicates the revision of the "
+                                   "state represented by Data."), AGE),
+                           _controllerrevision_row),
     "Endpoints": ((NAME, Column("Endpoints", doc="Endpoints.subsets"), AGE), _endpoints_row),
     "EndpointSlice": ((NAME, Column("AddressType", doc="EndpointSlice.addressType"),
                        Column("Ports", doc="EndpointSlice.ports"),

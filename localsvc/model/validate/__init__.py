@@ -30,6 +30,7 @@ from localsvc.model.validate.pods import check_pod
 from localsvc.model.validate.probes import PROBE_HANDLERS
 from localsvc.model.validate.serviceaccounts import check_service_account
 from localsvc.model.validate.services import check_service
+from localsvc.model.validate.statefulsets import check_statefulset, statefulset_update_problems
 from localsvc.model.validate.volumes import SUPPORTED_VOLUMES
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "MAX_REPLICAS",
     "PROBE_HANDLERS",
     "SUPPORTED_VOLUMES",
+    "statefulset_update_problems",
     "undeclared_namespaces",
     "validate",
 ]
@@ -83,6 +85,7 @@ def check_object(check: Check) -> None:
         "PersistentVolumeClaim": check_claim,
         "Ingress": check_ingress,
         "IngressClass": check_ingress_class,
+        "StatefulSet": check_statefulset,
     }
     if kind in spec_checks:
         spec_checks[kind](check)

@@ -205,7 +205,7 @@ class KubeApi:
                                        await request.read())
             if not _write_options(request).dry_run and replicas is not None:
                 try:
-                    self.controller.scale(target.namespace or "", name, replicas)
+                    self.controller.scale(target.namespace or "", name, replicas, resource.kind)
                 except Exception as err:  # the controller's limits, with its words
                     raise ApiError(st.invalid(resource.kind, resource.group, name, [
                         st.FieldError("FieldValueInvalid", "spec.replicas", replicas,

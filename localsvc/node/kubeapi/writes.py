@@ -310,7 +310,7 @@ class KubeWrites:
                                           "Background, Foreground, Orphan"))
         key = self.key(resource, namespace, name)
         kept = resource.kind == "Namespace" or (propagation == "Foreground"
-                                                and resource.kind == "Deployment")
+                                                and resource.kind in ("Deployment", "StatefulSet"))
         if dry_run:
             return live if kept or resource.kind in RETURNS_OBJECT else _success(resource, live)
         served = self.controller.keep_until_dependents_gone(key, live) if kept else None

@@ -1,0 +1,372 @@
+"""The StatefulSet controller's sync of one StatefulSet, a mixin of the Controller.
+
+Each sync: the ControllerRevision of the current template (stored as an object the controller
+made, so `kubectl rollout history sts` lists it and a restarted node finds it), one step of
+model/statefulsets.py over the pods by ordinal (creating each pod's PersistentVolumeClaims
+before the pod), the claims' ownerReferences per persistentVolumeClaimRetentionPolicy, and the
+status `kubectl rollout status` reads (kept in the State's allocations, so the current revision
+survives a node restart). Claims and revisions whose owners are gone are removed by
+`_collect_owned_objects`, as the garbage collector does.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from localsvc.model import events as ev
+from localsvc.model import statefulsets as sts
+from localsvc.model.labelselector import from_kubernetes
+from localsvc.model.objects import now_iso
+from localsvc.model.replicasets import history_limit
+from localsvc.node.events import EventRecorder
+from localsvc.node.madeobjects import made_by_controller
+from localsvc.node.podworker import PodWorker
+from localsvc.node.store import PodRecord, key_of
+from localsvc.node.views import ObjectViews, object_key
+from localsvc.node.workloads import WorkloadStep
+
+Obj = dict[str, Any]
+CONTROLLER = "statefulset-controller"
+STATUS_TABLE = "statefulsets"  # State.allocations[STATUS_TABLE]: key -> last status
+OWNED_KINDS = ("ControllerRevision", "PersistentVolumeClaim")  # collected when owners go
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+class StatefulSetSync(ObjectViews):
+    """Attributes other than its own tables are the Controller's."""
+
+    recorder: EventRecorder
+    generation: int
+    workload_steps: list[WorkloadStep]
+    store_made_object: Callable[[Obj, str], str]  # MadeObjects' (a stub here would shadow it)
+
+    def _retire(self, pod_key: str, grace: int | None = None) -> None:
+        raise NotImplementedError  # the Controller's
+
+    def reclaim_claim(self, key: str) -> None:
+        raise NotImplementedError  # node/claimsync.py's
+
+    def init_statefulset_tables(self) -> None:
+        # StatefulSet key -> pod uid -> when a sync first saw it ready (minReadySeconds);
+        # StatefulSets a clock may move (resynced every loop).
+        self._set_ready_since: dict[str, dict[str, float]] = {}
+        self._collected_at: tuple[int, ...] | None = None  # what the last collection saw
+        self.statefulsets_pending: set[str] = set()
+        self.workload_steps.append(WorkloadStep("StatefulSet", self._sync_statefulset,
+                                                self._forget_statefulsets,
+                                                self.statefulsets_pending))
+
+    @property
+    def statefulset_statuses(self) -> dict[str, Obj]:
+        return self.state.allocations.setdefault(STATUS_TABLE, {})
+
+    def _sync_statefulset(self, obj: Obj, desired: set[str]) -> bool:
+        key = object_key(obj)
+        meta, spec = obj["metadata"], obj["spec"]
+        namespace, name = meta.get("namespace", "default"), meta["name"]
+        changed = self._adopt_orphans(obj, key)
+        revised, revisions = self._set_revisions(obj)
+        changed |= revised
+        update = revisions[-1]
+        previous = self.statefulset_statuses.get(key) or {}
+        names = {r["metadata"]["name"]: r for r in revisions}
+        current = names.get(previous.get("currentRevision", "")) or update
+        current_name, update_name = current["metadata"]["name"], update["metadata"]["name"]
+        pods = self._set_pods(key, name, int(spec.get("minReadySeconds") or 0))
+        by_ordinal: dict[int, sts.SetPod] = {}
+        for ordinal, pod, terminating in pods:
+            if not terminating or ordinal not in by_ordinal:  # the live pod of a name wins
+                by_ordinal[ordinal] = pod
+        set_spec = sts.SetSpec.of(spec)
+        step = sts.plan_step(set_spec, by_ordinal, current_name, update_name)
+        for ordinal in step.delete:
+            pod_name = sts.pod_name(name, ordinal)
+            self._retire(f"{namespace}/{pod_name}")
+            self._set_event(obj, "SuccessfulDelete",
+                            f"delete Pod {pod_name} in StatefulSet {name} successful")
+        for ordinal, revision in step.create:
+            changed |= self._create_set_pod(obj, key, ordinal, names[revision])
+        changed |= bool(step.delete or step.create)
+        changed |= self._claim_owners(obj, set_spec.ordinals)
+        owned = [k for k, r in self.state.pods.items() if r.owner == key]
+        desired.update(owned)
+        counted = [p for _, p, _ in self._set_pods(key, name, int(spec.get(
+            "minReadySeconds") or 0))]
+        counts = sts.count_pods(counted, current_name, update_name)
+        rolling = not set_spec.on_delete
+        status = sts.set_status(counts, current_name, update_name, rolling,
+                                int(meta.get("generation") or 1), 0)
+        if status != previous:
+            self.statefulset_statuses[key] = status
+            changed = True
+        live = {status["currentRevision"], status["updateRevision"]} | {
+            p.revision for p in counted}
+        for doomed in sts.revisions_to_prune(revisions, live, history_limit(spec)):
+            self._remove_made(key_of("ControllerRevision", namespace, doomed))
+            changed = True
+        settled = counts.ready == counts.available == counts.replicas == set_spec.replicas \
+            and not step.create and not step.delete
+        if settled:
+            self.statefulsets_pending.discard(key)
+        else:
+            self.statefulsets_pending.add(key)  # minReadySeconds passing moves it, no event
+        return changed
+
+    def _adopt_orphans(self, obj: Obj, key: str) -> bool:
+        """Take the set's pods that no controller owns (left by `delete --cascade=orphan`,
+        e.g. to change a field an update may not), as the controller's ClaimPods does: bare
+        pods of the namespace named `<set>-<ordinal>` whose labels the selector matches."""
+        meta = obj["metadata"]
+        namespace, name = meta.get("namespace", "default"), meta["name"]
+        selector = from_kubernetes(obj["spec"].get("selector"))
+        adopted = False
+        for record in self.state.pods.values():
+            pod_meta = record.obj["metadata"]
+            if record.owner is not None or record.namespace != namespace or sts.ordinal_of(
+                    name, record.name) is None or not selector.matches(pod_meta.get("labels")):
+                continue
+            if any(r.get("controller") for r in pod_meta.get("ownerReferences") or []):
+                continue
+            # Replaced, never changed in place (workers hold the object).
+            record.obj = {**record.obj, "metadata": {
+                **pod_meta, "ownerReferences": [sts.set_owner_reference(obj)]}}
+            record.owner = key
+            record.template_hash = str((pod_meta.get("labels") or {}).get(
+                sts.REVISION_LABEL, ""))
+            self._remove_made(key_of("Pod", namespace, record.name))  # no longer a bare Pod
+            adopted = True
+        return adopted
+
+    # ---- revisions ------------------------------------------------------------------------------
+
+    def _set_revisions(self, obj: Obj) -> tuple[bool, list[Obj]]:
+        """Whether a revision was stored, and the set's ControllerRevisions, oldest first, the
+        last one being the update revision (its current template)."""
+        uid = obj["metadata"].get("uid")
+        template = obj["spec"]["template"]
+        token = (self.state.allocations.get("restarts") or {}).get(object_key(obj))
+        if token:  # a rebuilt image: a new revision, as `kubectl rollout restart` makes one
+            meta = template.get("metadata") or {}
+            template = {**template, "metadata": {**meta, "annotations": {
+                **(meta.get("annotations") or {}), RESTARTED_AT: token}}}
+        owned = [o for o in self.state.objects_of("ControllerRevision")
+                 if any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])]
+        found, number = sts.next_revision(owned, template)
+        changed = False
+        if found is None or int(found.get("revision") or 0) != number:
+            if found is None:
+                found = sts.revision_object(obj, template, sts.revision_hash(template), number)
+            else:
+                found = {**copy.deepcopy(found), "revision": number}
+            self.store_made_object(found, CONTROLLER)
+            changed = True
+            owned = [o for o in owned if o["metadata"]["name"] != found["metadata"]["name"]]
+            owned.append(found)
+        return changed, sorted(owned, key=lambda r: int(r.get("revision") or 0))
+
+    # ---- pods -----------------------------------------------------------------------------------
+
+    def _set_pods(self, key: str, name: str,
+                  min_ready: int) -> list[tuple[int, sts.SetPod, bool]]:
+        """(ordinal, pod, terminating) of every pod of the set, live and terminating."""
+        now = time.time()
+        before = self._set_ready_since.get(key, {})
+        since: dict[str, float] = {}
+        out = []
+        records: list[tuple[PodRecord, PodWorker | None, bool]] = [
+            (r, self.workers.get(r.uid), False) for r in self.state.pods.values()
+            if r.owner == key]
+        records += [(w.record, w, True) for w in self.terminating.values()
+                    if w.record.owner == key and not w.done.is_set()]
+        for record, worker, terminating in records:
+            ordinal = sts.ordinal_of(name, record.name)
+            if ordinal is None:
+                continue
+            ready = bool(worker and worker.state.ready) and not terminating
+            if ready:
+                since[record.uid] = before.get(record.uid, now)
+            phase = worker.state.phase if worker is not None else "Pending"
+            out.append((ordinal, sts.SetPod(
+                revision=record.template_hash, ready=ready,
+                available=ready and since[record.uid] + min_ready <= now,
+                terminating=terminating, finished=phase in ("Succeeded", "Failed")),
+                terminating))
+        self._set_ready_since[key] = since
+        return out
+
+    def _create_set_pod(self, obj: Obj, key: str, ordinal: int, revision: Obj) -> bool:
+        """The pod of `ordinal` at `revision`, after its claims (newStatefulSetPod)."""
+        meta, spec = obj["metadata"], obj["spec"]
+        namespace, name = meta.get("namespace", "default"), meta["name"]
+        pod_name = sts.pod_name(name, ordinal)
+        template = sts.template_of(revision)
+        tmeta = template.get("metadata") or {}
+        pod_spec = copy.deepcopy(template.get("spec") or {})
+        claims = {}
+        for claim_template in spec.get("volumeClaimTemplates") or []:
+            template_name = claim_template["metadata"]["name"]
+            claims[template_name] = sts.claim_name(template_name, name, ordinal)
+            self._ensure_claim(obj, claim_template, claims[template_name], pod_name)
+        volumes = [v for v in pod_spec.get("volumes") or [] if v.get("name") not in claims]
+        volumes += [{"name": t, "persistentVolumeClaim": {"claimName": c}}
+                    for t, c in claims.items()]
+        if volumes:
+            pod_spec["volumes"] = volumes
+        pod_spec["hostname"] = pod_name
+        if spec.get("serviceName"):
+            pod_spec["subdomain"] = spec["serviceName"]
+        now = time.time()
+        revision_name = revision["metadata"]["name"]
+        pod: Obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": pod_name, "namespace": namespace, "uid": str(uuid.uuid4()),
+            "creationTimestamp": now_iso(now), "generateName": f"{name}-",
+            "labels": {**(tmeta.get("labels") or {}), sts.REVISION_LABEL: revision_name,
+                       sts.POD_NAME_LABEL: pod_name, sts.POD_INDEX_LABEL: str(ordinal)},
+            "ownerReferences": [sts.set_owner_reference(obj)]}, "spec": pod_spec}
+        if tmeta.get("annotations"):
+            pod["metadata"]["annotations"] = dict(tmeta["annotations"])
+        self.state.pods[f"{namespace}/{pod_name}"] = PodRecord(
+            obj=pod, owner=key, template_hash=revision_name, created=now)
+        self._set_event(obj, "SuccessfulCreate",
+                        f"create Pod {pod_name} in StatefulSet {name} successful")
+        return True
+
+    # ---- claims ---------------------------------------------------------------------------------
+
+    def _ensure_claim(self, obj: Obj, claim_template: Obj, claim: str, pod_name: str) -> None:
+        """The claim `claim` from its template, unless it exists (a replaced pod gets it back)."""
+        meta = obj["metadata"]
+        namespace = meta.get("namespace", "default")
+        if key_of("PersistentVolumeClaim", namespace, claim) in self.state.objects:
+            return
+        tmeta = claim_template.get("metadata") or {}
+        selector = (obj["spec"].get("selector") or {}).get("matchLabels") or {}
+        made: Obj = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {
+            "name": claim, "namespace": namespace,
+            "labels": {**(tmeta.get("labels") or {}), **selector}},
+            "spec": copy.deepcopy(claim_template.get("spec") or {})}
+        if tmeta.get("annotations"):
+            made["metadata"]["annotations"] = dict(tmeta["annotations"])
+        refs = self._claim_refs(obj, pod_name, None)
+        if refs:
+            made["metadata"]["ownerReferences"] = refs
+        self.store_made_object(made, CONTROLLER)
+        self._set_event(obj, "SuccessfulCreate", f"create Claim {claim} Pod {pod_name} in "
+                        f"StatefulSet {meta['name']} success")
+
+    def _claim_refs(self, obj: Obj, pod_name: str, condemned_pod_uid: str | None) -> list[Obj]:
+        """The ownerReferences a claim carries under the retention policy
+        (updateClaimOwnerRefForSetAndPod): its pod's alone while the pod is condemned by a
+        scale-down and whenScaled is Delete, else the set's when whenDeleted is Delete."""
+        policy = obj["spec"].get("persistentVolumeClaimRetentionPolicy") or {}
+        if condemned_pod_uid and policy.get("whenScaled") == "Delete":
+            return [{"apiVersion": "v1", "kind": "Pod", "name": pod_name,
+                     "uid": condemned_pod_uid, "blockOwnerDeletion": True}]
+        if policy.get("whenDeleted") == "Delete":
+            return [sts.set_owner_reference(obj, controller=False)]
+        return []
+
+    def _claim_owners(self, obj: Obj, ordinals: range) -> bool:
+        """Keep the ownerReferences of each pod's claims as the retention policy says (the
+        policy may change; a pod is condemned by a scale-down). Claims of ordinals without a
+        pod are left as they are: a condemned pod's, owned by it, go with it."""
+        meta = obj["metadata"]
+        namespace, name = meta.get("namespace", "default"), meta["name"]
+        pod_uids = {r.name: r.uid for r in self.state.pods.values() if r.namespace == namespace}
+        pod_uids.update({w.record.name: w.record.uid for w in self.terminating.values()
+                         if w.record.namespace == namespace and not w.done.is_set()
+                         and w.record.name not in pod_uids})
+        changed = False
+        for claim_template in obj["spec"].get("volumeClaimTemplates") or []:
+            prefix = f"{claim_template['metadata']['name']}-"
+            for claim in self.state.objects_of("PersistentVolumeClaim"):
+                cmeta = claim["metadata"]
+                if cmeta.get("namespace") != namespace or not cmeta["name"].startswith(prefix):
+                    continue
+                ordinal = sts.ordinal_of(name, cmeta["name"][len(prefix):])
+                if ordinal is None or not made_by_controller(self.state.sources.get(
+                        object_key(claim))):
+                    continue
+                pod_name = sts.pod_name(name, ordinal)
+                if pod_name not in pod_uids:
+                    continue
+                condemned = pod_uids[pod_name] if ordinal not in ordinals else None
+                refs = self._claim_refs(obj, pod_name, condemned)
+                if (cmeta.get("ownerReferences") or []) != refs:
+                    updated = copy.deepcopy(claim)
+                    updated["metadata"]["ownerReferences"] = refs
+                    if not refs:
+                        del updated["metadata"]["ownerReferences"]
+                    self.store_made_object(updated, CONTROLLER)
+                    changed = True
+        return changed
+
+    # ---- what goes with the set -----------------------------------------------------------------
+
+    def _forget_statefulsets(self) -> bool:
+        """Drop the tables of StatefulSets no longer stored, and collect the claims and
+        revisions whose owners are gone."""
+        for table in (self._set_ready_since, self.statefulset_statuses):
+            for key in [k for k in table if k not in self.state.objects]:
+                del table[key]
+        self.statefulsets_pending.intersection_update(self.state.objects)  # the step's set
+        return self._collect_owned_objects()
+
+    def _collect_owned_objects(self) -> bool:
+        """Remove the ControllerRevisions and claims a controller made whose every owner is gone
+        (the garbage collector). A claim a pod still uses waits for the pod (the
+        kubernetes.io/pvc-protection finalizer). Only when the objects or the pods changed
+        since the last time: it walks every stored object."""
+        seen = (self.generation, len(self.state.pods), len(self.terminating),
+                sum(1 for w in self.terminating.values() if w.done.is_set()))
+        if seen == self._collected_at:
+            return False
+        self._collected_at = seen
+        records = [*self.state.pods.values(),
+                   *(w.record for w in self.terminating.values() if not w.done.is_set())]
+        alive = {str(o["metadata"].get("uid")) for o in self.state.objects.values()}
+        alive |= {r.uid for r in records}
+        changed = False
+        for key, obj in list(self.state.objects.items()):
+            refs = obj["metadata"].get("ownerReferences") or []
+            if obj.get("kind") not in OWNED_KINDS or not refs or not made_by_controller(
+                    self.state.sources.get(key)):
+                continue
+            if any(r.get("uid") in alive for r in refs):
+                continue
+            if obj["kind"] == "PersistentVolumeClaim" and self._claim_in_use(obj, records):
+                continue
+            self._remove_made(key)
+            changed = True
+        return changed
+
+    @staticmethod
+    def _claim_in_use(claim: Obj, records: list[PodRecord]) -> bool:
+        namespace, name = claim["metadata"].get("namespace"), claim["metadata"]["name"]
+        return any(r.namespace == namespace and any(
+            (v.get("persistentVolumeClaim") or {}).get("claimName") == name
+            for v in (r.obj.get("spec") or {}).get("volumes") or []) for r in records)
+
+    def _remove_made(self, key: str) -> None:
+        if key.startswith("PersistentVolumeClaim/"):  # deleted, not pruned: its data goes too
+            self.reclaim_claim(key)
+        self.state.objects.pop(key, None)
+        self.state.sources.pop(key, None)
+        self.generation += 1
+
+    def _set_event(self, obj: Obj, reason: str, message: str) -> None:
+        meta = obj["metadata"]
+        self.recorder.normal(ev.ObjectRef("StatefulSet", meta.get("namespace", "default"),
+                                          meta["name"], uid=str(meta.get("uid", "")),
+                                          api_version="apps/v1"), reason, message, CONTROLLER)
+
+    def _statefulset_status(self, obj: Obj) -> Obj:
+        """The status the controller's last sync of `obj` computed; none before it."""
+        return dict(self.statefulset_statuses.get(object_key(obj)) or {})
+
+
+__all__ = ["CONTROLLER", "StatefulSetSync"]
