@@ -51,7 +51,7 @@ class Database:
             raise AssertionError(f"postgres exited:\n{self.logs()}")
         probe = self.container.exec_run(["pg_isready", "-h", "127.0.0.1", "-U", "shop",
                                          "-d", "shopdb", "-t", "2"])
-        return probe.exit_code == 0
+        return bool(probe.exit_code == 0)
 
     def wait_ready(self) -> None:
         wait_for(self.ready, timeout=45, interval=0.3, what=f"pg_isready in {self.name}")
@@ -166,6 +166,10 @@ def test_password_from_a_file_and_other_commands_run_as_given(
 ) -> None:
     out = docker_client.containers.run(postgres_image, ["psql", "--version"], remove=True)
     assert out.decode().startswith("psql (PostgreSQL) 15.")
+    # python3 too (the base's): examples/whole-app's API is a Python script calling psql.
+    out = docker_client.containers.run(postgres_image, ["python3", "-c", "print('py')"],
+                                       remove=True)
+    assert out.decode() == "py\n"
     db = Database(docker_client, postgres_image,
                   {"POSTGRES_PASSWORD_FILE": f"{MOUNT}/password", "PGDATA": PGDATA})
     try:
