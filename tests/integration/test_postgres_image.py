@@ -188,3 +188,19 @@ def test_password_from_a_file_and_other_commands_run_as_given(
         assert check.decode().strip() == "7"
     finally:
         db.remove()
+
+
+def test_trust_runs_without_a_password(
+    docker_client: docker.DockerClient, postgres_image: str
+) -> None:
+    db = Database(docker_client, postgres_image,
+                  {"POSTGRES_HOST_AUTH_METHOD": "trust", "PGDATA": PGDATA})
+    try:
+        wait_for(lambda: db.container.exec_run(["pg_isready", "-h", "127.0.0.1"]).exit_code == 0,
+                 timeout=45, what="pg_isready")
+        out = docker_client.containers.run(
+            postgres_image, ["psql", "-h", db.address(), "-U", "postgres", "-Atc", "select 8"],
+            environment={"PGCONNECT_TIMEOUT": "5"}, remove=True)
+        assert out.decode().strip() == "8"
+    finally:
+        db.remove()

@@ -92,8 +92,12 @@ init_database() {
     check_password
     say "initializing $PGDATA for user $POSTGRES_USER"
     # shellcheck disable=SC2086  # POSTGRES_INITDB_ARGS is a list of arguments, as upstream
-    initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
-        $POSTGRES_INITDB_ARGS
+    if [ -n "$POSTGRES_PASSWORD" ]; then
+        initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
+            $POSTGRES_INITDB_ARGS
+    else  # only with POSTGRES_HOST_AUTH_METHOD=trust (check_password)
+        initdb --username="$POSTGRES_USER" $POSTGRES_INITDB_ARGS
+    fi
     # initdb trusts local connections (socket and loopback: probes, exec); every other host
     # must authenticate.
     printf '\nhost all all all %s\n' "$POSTGRES_HOST_AUTH_METHOD" >>"$PGDATA/pg_hba.conf"
