@@ -41,8 +41,11 @@ def test_whole_app_readme_commands_run_as_written(
         "LOCALSVC_ENV=shop\n", f"LOCALSVC_ENV={name}\n")
     assert script.count(name) == 3, script
     bindir = str(Path(sys.executable).parent)
+    # Free ingress ports, as parallel test runs should (the README's commands are unchanged:
+    # `localsvc url` prints the URLs with whichever ports the controller has).
     environ = dict(os.environ, PATH=bindir + os.pathsep + os.environ["PATH"], NO_COLOR="1",
-                   LOCALSVC_NODE_IMAGE=node_image)
+                   LOCALSVC_NODE_IMAGE=node_image, LOCALSVC_INGRESS_HTTP_PORT="0",
+                   LOCALSVC_INGRESS_HTTPS_PORT="0")
     environ.pop("LOCALSVC_ENV", None)
     try:
         result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT,
@@ -56,6 +59,9 @@ def test_whole_app_readme_commands_run_as_written(
         assert len(re.findall(r"\bapi-\S+ +1/1 +Running\b", out)) == 2, out
         assert re.search(r"\bweb-\S+ +1/1 +Running\b", out), out
         assert re.search(r"\bdata-db-0 +Bound\b", out), out
+        # `url ingress/shop`: one URL per path, in the Ingress's order (/api, then /).
+        assert re.search(r"^http://shop\.localhost:\d+/api\nhttp://shop\.localhost:\d+/\n",
+                         result.stdout, re.M), out
         # Through the Ingress: the page, the API reading the migrated table, a write.
         assert "<h1>Shop</h1>" in result.stdout, out
         seeded = '[{"id": 1, "name": "coffee"}, {"id": 2, "name": "bread"}]'
