@@ -116,9 +116,12 @@ init_database() {
 
 # The server as a child, so SIGTERM can become SIGINT (fast shutdown); exits with its status.
 run_server() {
+    local pid="" stop="" status=0
+    # Set before the start: a signal that comes in between is remembered, not lost.
+    trap 'stop=1; [ -z "$pid" ] || kill -INT "$pid" 2>/dev/null || true' TERM INT
     "$@" &
-    local pid=$! status=0
-    trap 'kill -INT "$pid" 2>/dev/null || true' TERM INT
+    pid=$!
+    [ -z "$stop" ] || kill -INT "$pid" 2>/dev/null || true
     while :; do
         status=0
         wait "$pid" || status=$?
