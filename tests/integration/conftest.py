@@ -134,3 +134,14 @@ def free_port(low: int = 30000, high: int = 32767, avoid: set[int] | None = None
         if port not in avoid and _bindable(port):
             return port
     raise AssertionError(f"no free port in {low}-{high} on 127.0.0.1")
+
+
+POSTGRES_CONTEXT = ROOT / "examples" / "images" / "postgres"
+POSTGRES_IMAGE = "localsvc-examples/postgres:15"
+
+
+@pytest.fixture(scope="session")
+def postgres_image(docker_client: docker.DockerClient) -> str:
+    """Debian's PostgreSQL 15 image (examples/images/postgres), rebuilt only when it changed."""
+    return ensure_context_image(docker_client, POSTGRES_CONTEXT, POSTGRES_IMAGE,
+                                lambda m: print(m, file=sys.stderr))

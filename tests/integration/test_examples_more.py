@@ -174,7 +174,11 @@ def test_cross_namespace_names_and_external_name_alias(env: Environment) -> None
 def test_from_compose_manifests_run_the_compose_application(env: Environment, tmp_path: Path) -> None:
     compose = yaml.safe_load((EXAMPLES / "from-compose" / "docker-compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"web", "api", "store"}
+    assert set(services) == {"web", "api", "store", "db"}
+    # The database's data is a named volume on both sides: compose's db-data, the StatefulSet's
+    # claim template (k8s/db.yaml), mounted at the same path.
+    assert compose["volumes"] == {"db-data": None}
+    assert services["db"]["volumes"] == ["db-data:/var/lib/postgresql/data"]
     assert services["web"]["depends_on"]["api"]["condition"] == "service_healthy"
     assert services["api"]["deploy"]["replicas"] == 2
     healthcheck = services["api"]["healthcheck"]["test"]
