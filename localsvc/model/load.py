@@ -36,6 +36,9 @@ SUPPORTED_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("v1", "ServiceAccount"),
         ("v1", "Endpoints"),
         ("discovery.k8s.io/v1", "EndpointSlice"),
+        ("batch/v1", "Job"),
+        ("batch/v1", "CronJob"),
+        ("apps/v1", "DaemonSet"),
     }
 )
 NAMESPACED: frozenset[str] = frozenset(kind for _, kind in SUPPORTED_KINDS) - {"Namespace"}

@@ -39,6 +39,7 @@ from localsvc.node.serviceevents import ServiceEvents
 from localsvc.node.forwarders import Forwarders
 from localsvc.node.garbage import GC_PERIOD, collect_garbage
 from localsvc.node.incluster import in_cluster_access
+from localsvc.node.jobsync import JobSync
 from localsvc.node.objectstore import ObjectStore, WatchEvent
 from localsvc.node.madeobjects import MadeObjects
 from localsvc.node.network import NetworkSync
@@ -69,7 +70,7 @@ def _microseconds() -> int:
 
 
 class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Finalizing,
-                 MadeObjects):
+                 MadeObjects, JobSync):
     # All four build on ObjectViews; DeploymentSync first: its Deployment status wins.
     def __init__(self, ctx: NodeContext, store: Store, network: NetworkSync | None = None):
         self.ctx = ctx
@@ -107,6 +108,8 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
         self.workload_steps = [WorkloadStep("Deployment", self._sync_deployment,
                                             self._forget_deleted_deployments,
                                             self.rollouts_pending)]
+        self.workload_statuses: dict[str, Obj] = {}  # workload key -> status its sync computed
+        self.init_job_tables()
         # The objects as the Kubernetes API serves them, each change a watch event (published
         # after every sync, see node/publish.py).
         self.objects = ObjectStore(self.state.resource_version, version_floor=_microseconds)

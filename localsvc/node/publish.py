@@ -29,7 +29,8 @@ from localsvc.node.objectstore import ObjectStore, WatchEvent
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, State, key_of
 from localsvc.node import svclb
-from localsvc.node.views import ObjectViews, problems_by_object, with_problems
+from localsvc.node.views import SYNCED_STATUS_KINDS, ObjectViews, object_key, problems_by_object
+from localsvc.node.views import with_problems
 
 log = logging.getLogger("localsvc.publish")
 Obj = dict[str, Any]
@@ -320,7 +321,7 @@ class StorePublishing(ObjectViews):
                 meta = shown["metadata"] = dict(shown["metadata"])
                 meta["annotations"] = {**(meta.get("annotations") or {}), rs.REVISION: revision}
             return with_problems(shown, problems)
-        if obj.get("kind") == "Secret" or problems:
+        if obj.get("kind") in SYNCED_STATUS_KINDS or obj.get("kind") == "Secret" or problems:
             return with_problems(self._shown(obj, self._with_status), problems)
         # Stored objects are never changed in place and the store replaces the metadata it
         # stamps: the object itself is shared, not copied (an apply of thousands of ConfigMaps
@@ -345,6 +346,8 @@ class StorePublishing(ObjectViews):
                 return self._deployment_status(obj), self._deployment_revision(obj)
             except Exception:  # a malformed stored object: published as stored, with problems
                 return None
+        if obj.get("kind") in SYNCED_STATUS_KINDS:
+            return self.workload_statuses.get(object_key(obj))
         return None
 
     def _pod_entries(self, found: dict[str, list[str]]) -> dict[str, Entry]:

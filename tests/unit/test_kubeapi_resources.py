@@ -24,6 +24,7 @@ SERVED = {
     ("discovery.k8s.io", "v1", "endpointslices"),
     ("apps", "v1", "deployments"), ("apps", "v1", "replicasets"),
     ("events.k8s.io", "v1", "events"),
+    ("apps", "v1", "daemonsets"), ("batch", "v1", "jobs"), ("batch", "v1", "cronjobs"),
 }
 
 
@@ -61,7 +62,8 @@ def test_named_group_short_names() -> None:
 
 def test_category_all_holds_the_workloads_and_services_only() -> None:
     in_all = {r.plural for r in RESOURCES if "all" in r.categories}
-    assert in_all == {"pods", "services", "deployments", "replicasets"}
+    assert in_all == {"pods", "services", "deployments", "replicasets", "daemonsets", "jobs",
+                      "cronjobs"}
     assert all(r.categories in ((), ("all",)) for r in RESOURCES)
 
 
@@ -124,7 +126,7 @@ def test_lookups_miss_cleanly() -> None:
     assert by_path("", "v1", "statefulsets") is None
     assert by_path("apps", "v2", "deployments") is None
     assert by_kind("v1", "Deployment") is None  # the kind exists, not in that group
-    assert by_kind("batch/v1", "Job") is None  # the next issue's
+    assert by_kind("batch/v1", "Ingress") is None  # the next issue's
     assert by_kind_name("StatefulSet") is None
 
 
@@ -137,9 +139,10 @@ def test_by_kind_name_prefers_the_first_group() -> None:
 
 
 def test_groups_in_priority_order_and_preferred_versions() -> None:
-    assert groups() == ("", "apps", "events.k8s.io", "discovery.k8s.io")
+    assert groups() == ("", "apps", "events.k8s.io", "batch", "discovery.k8s.io")
     assert all(preferred_version(group) == "v1" for group in groups())
-    assert [r.plural for r in resources_of("apps", "v1")] == ["deployments", "replicasets"]
+    assert [r.plural for r in resources_of("apps", "v1")] == ["daemonsets", "deployments",
+                                                             "replicasets"]
     assert resources_of("apps", "v2") == ()
 
 

@@ -13,9 +13,9 @@ from localsvc.host.commands.common import UsageError
 from localsvc.errors import LocalsvcError
 
 # What `get all` lists, in kubectl's order, among the kinds localsvc runs.
-ALL_KINDS = ("Pod", "Service", "Deployment")
+ALL_KINDS = ("Pod", "Service", "DaemonSet", "Deployment", "Job", "CronJob")
 KNOWN = ("pods (po), deployments (deploy), services (svc), endpoints (ep), endpointslices, "
-         "namespaces (ns), configmaps (cm), secrets")
+         "namespaces (ns), configmaps (cm), secrets, jobs, cronjobs (cj), daemonsets (ds)")
 
 
 @dataclass(frozen=True)

@@ -108,19 +108,26 @@ RESOURCES: tuple[Resource, ...] = (
                  Subresource("proxy", "ServiceProxyOptions", PROXY_VERBS),
                  _status("Service"),
              )),
+    Resource("apps", "v1", "daemonsets", "daemonset", "DaemonSet", True,
+             short_names=("ds",), categories=("all",),
+             subresource_details=(_status("DaemonSet"),)),
     Resource("apps", "v1", "deployments", "deployment", "Deployment", True,
              short_names=("deploy",), categories=("all",),
              subresource_details=(SCALE, _status("Deployment"))),
     Resource("apps", "v1", "replicasets", "replicaset", "ReplicaSet", True,
              short_names=("rs",), categories=("all",),
              subresource_details=(SCALE, _status("ReplicaSet"))),
+    Resource("batch", "v1", "cronjobs", "cronjob", "CronJob", True, short_names=("cj",),
+             categories=("all",), subresource_details=(_status("CronJob"),)),
+    Resource("batch", "v1", "jobs", "job", "Job", True, categories=("all",),
+             subresource_details=(_status("Job"),)),
     Resource("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", True),
     Resource("events.k8s.io", "v1", "events", "event", "Event", True, short_names=("ev",)),
 )
 
 # The groups in the order the API server lists them (its group priorities): a short name or
 # plural two groups share ("events", "ev") resolves to the first, as kubectl does.
-GROUP_ORDER: tuple[str, ...] = ("", "apps", "events.k8s.io", "discovery.k8s.io")
+GROUP_ORDER: tuple[str, ...] = ("", "apps", "events.k8s.io", "batch", "discovery.k8s.io")
 
 
 def groups() -> tuple[str, ...]:

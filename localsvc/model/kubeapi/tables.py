@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from localsvc.model.kubeapi import podtable
+from localsvc.model.kubeapi import batchtables, podtable
 from localsvc.model.kubeapi.tablecells import AGE, NAME, NONE, Column, age, dig, name_of, since
 from localsvc.model.kubeapi.tablecells import containers_and_images, format_labels, more_list
 from localsvc.model.kubeapi.tablecells import selector_string
@@ -270,6 +270,9 @@ _PRINTERS: dict[str, tuple[tuple[Column, ...], Printer]] = {
                Column("First Seen", priority=1, doc="Event.firstTimestamp"),
                Column("Count", priority=1, doc="Event.count"),
                Column("Name", priority=1, format="name", doc="ObjectMeta.name")), _event_row),
+    "Job": (batchtables.JOB_COLUMNS, batchtables.job_row),
+    "CronJob": (batchtables.CRONJOB_COLUMNS, batchtables.cronjob_row),
+    "DaemonSet": (batchtables.DAEMONSET_COLUMNS, batchtables.daemonset_row),
 }
 _DEFAULT = ((NAME, AGE), _default_row)
 

@@ -19,7 +19,9 @@ from localsvc.model.fields import unknown_fields
 from localsvc.model.load import Manifest
 from localsvc.model.objects import BUILTIN_NAMESPACES
 from localsvc.model.validate.check import Check
+from localsvc.model.validate.batch import check_cronjob, check_job
 from localsvc.model.validate.config import check_configmap, check_secret
+from localsvc.model.validate.daemonsets import check_daemonset
 from localsvc.model.validate.deployments import MAX_REPLICAS, check_deployment
 from localsvc.model.validate.endpoints import check_endpoints, check_endpointslice
 from localsvc.model.validate.env import FIELD_PATHS
@@ -78,6 +80,9 @@ def check_object(check: Check) -> None:
         "ServiceAccount": check_service_account,
         "Endpoints": check_endpoints,
         "EndpointSlice": check_endpointslice,
+        "Job": check_job,
+        "CronJob": check_cronjob,
+        "DaemonSet": check_daemonset,
     }
     if kind in spec_checks:
         spec_checks[kind](check)

@@ -50,7 +50,7 @@ def check_pod_spec(
             )
     policy = spec.get("restartPolicy")
     if len(restart_policies) == 1 and policy not in (None, restart_policies[0]):
-        check.add(at("restartPolicy"), f'must be "Always" for a Deployment (got {show(policy)})')
+        check.add(at("restartPolicy"), f'must be "Always" for a {check.m.kind} (got {show(policy)})')
     else:
         check.one_of(policy, at("restartPolicy"), restart_policies)
     check.integer(
