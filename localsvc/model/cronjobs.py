@@ -232,25 +232,27 @@ def plan_cronjob(spec: CronSpec, name: str, memory: CronMemory, children: Sequen
         memory.active = []
     step.create = scheduled
     memory.last_schedule = scheduled
+    memory.active.append(job_name(name, scheduled))
     return step
 
 
 def _track_active(step: CronStep, by_name: dict[str, ChildJob]) -> None:
-    """Finished Jobs leave the active list (the last success is remembered); Jobs gone too."""
+    """Finished Jobs leave the active list, Jobs gone too; the latest completion of any of its
+    Jobs is the last success. A running Job it did not start (kubectl create job --from) is
+    not adopted into the list, as the controller does not."""
     memory = step.memory
     for name in list(memory.active):
         child = by_name.get(name)
         if child is None:
             memory.active.remove(name)
-            continue
-        if child.finished is not None:
+            step.events.append(CronEvent("Normal", "MissingJob",
+                                         f"Active job went missing: {name}"))
+        elif child.finished is not None:
             memory.active.remove(name)
             step.events.append(CronEvent("Normal", "SawCompletedJob", f"Saw completed job: "
                                          f"{name}, condition: {child.finished}"))
     for child in by_name.values():
-        if child.finished is None and child.name not in memory.active:
-            memory.active.append(child.name)  # a Job it made before a restart, or by hand
-        if child.finished == "Complete" and child.completion_time is not None and (
+        if child.finished is not None and child.completion_time is not None and (
                 memory.last_successful is None or child.completion_time > memory.last_successful):
             memory.last_successful = child.completion_time
 

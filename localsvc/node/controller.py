@@ -39,6 +39,7 @@ from localsvc.node.serviceevents import ServiceEvents
 from localsvc.node.forwarders import Forwarders
 from localsvc.node.garbage import GC_PERIOD, collect_garbage
 from localsvc.node.incluster import in_cluster_access
+from localsvc.node.cronjobsync import CronJobSync
 from localsvc.node.daemonsync import DaemonSetSync
 from localsvc.node.jobsync import JobSync
 from localsvc.node.objectstore import ObjectStore, WatchEvent
@@ -71,7 +72,7 @@ def _microseconds() -> int:
 
 
 class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Finalizing,
-                 MadeObjects, JobSync, DaemonSetSync):
+                 MadeObjects, JobSync, DaemonSetSync, CronJobSync):
     # All four build on ObjectViews; DeploymentSync first: its Deployment status wins.
     def __init__(self, ctx: NodeContext, store: Store, network: NetworkSync | None = None):
         self.ctx = ctx
@@ -112,6 +113,7 @@ class Controller(DeploymentSync, ObjectChanges, Forwarders, StorePublishing, Fin
         self.workload_statuses: dict[str, Obj] = {}  # workload key -> status its sync computed
         self.init_job_tables()
         self.init_daemonset_tables()
+        self.init_cronjob_tables()
         # The objects as the Kubernetes API serves them, each change a watch event (published
         # after every sync, see node/publish.py).
         self.objects = ObjectStore(self.state.resource_version, version_floor=_microseconds)

@@ -108,7 +108,7 @@ class DaemonSetSync:
         for key in [k for k in self.workload_statuses
                     if k.startswith("DaemonSet/") and k not in self.state.objects]:
             del self.workload_statuses[key]
-        self.daemonsets_pending &= self.state.objects.keys()
+        self.daemonsets_pending.intersection_update(self.state.objects.keys())
         return False
 
 

@@ -165,7 +165,8 @@ class DeploymentSync(ObjectViews):
         for table in (self.replicaset_counts, self._ready_since, self._scaled_to):
             for key in [k for k in table if k not in self.state.objects]:
                 del table[key]
-        self.rollouts_pending &= self.state.objects.keys()
+        # In place: the WorkloadStep holds this set (`&=` with dict keys makes a new one).
+        self.rollouts_pending.intersection_update(self.state.objects.keys())
         return bool(gone)
 
 

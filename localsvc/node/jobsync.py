@@ -102,7 +102,7 @@ class JobSync:
         gone = [k for k in table if k not in self.state.objects]
         for key in gone:
             del table[key]
-        self.jobs_pending &= self.state.objects.keys()
+        self.jobs_pending.intersection_update(self.state.objects.keys())
         for key in [k for k in self.workload_statuses
                     if k.startswith("Job/") and k not in self.state.objects]:
             del self.workload_statuses[key]
