@@ -24,7 +24,7 @@ from localsvc.model import incluster as accounts
 from localsvc.model.load import Manifest, ObjectKey
 from localsvc.model.nodeports import allocate_node_ports, node_port_requests
 from localsvc.model.objects import now_iso, stamp, unchanged
-from localsvc.model.validate import MAX_REPLICAS, validate
+from localsvc.model.validate import MAX_REPLICAS, update_problems, validate
 from localsvc.node import services as svc
 from localsvc.node.context import NodeContext
 from localsvc.node.madeobjects import made_by_controller as made
@@ -155,13 +155,12 @@ class ObjectChanges(ObjectViews):
                 raise ManifestError(problems)
         ips, ports = self._check_allocations(manifests, prune)
         objects, sources = dict(self.state.objects), dict(self.state.sources)
-        results = []
-        given = set()
-        new_pods = []
+        results, given, new_pods, immutable = [], set(), [], []
         for p in prepared if prepared is not None else prepare(manifests, objects):
             if objects.get(p.key) is not p.previous:  # changed meanwhile: compare again
                 p = prepare([p.manifest], objects)[0]
             p = self._with_account_uid(p)
+            immutable += update_problems(p.manifest, p.previous, p.stored)
             if p.stored is not None and p.manifest.kind == "Pod" and (p.previous or {}).get(
                     "metadata", {}).get("uid") != p.stored["metadata"]["uid"]:
                 new_pods.append(p.manifest)
@@ -180,7 +179,7 @@ class ObjectChanges(ObjectViews):
                 sources.pop(key, None)
                 results.append(result(key, "deleted"))
         # As the ServiceAccount admission: a new pod's account exists (in this apply or stored).
-        if problems := accounts.missing_account_problems(
+        if problems := immutable + accounts.missing_account_problems(
                 new_pods, lambda ns, name: key_of("ServiceAccount", ns, name) in objects):
             raise ManifestError(problems)
         # The tables the check computed are those of the Services now stored.

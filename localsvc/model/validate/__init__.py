@@ -30,6 +30,7 @@ from localsvc.model.validate.pods import check_pod
 from localsvc.model.validate.probes import PROBE_HANDLERS
 from localsvc.model.validate.serviceaccounts import check_service_account
 from localsvc.model.validate.services import check_service
+from localsvc.model.validate.updates import update_problems
 from localsvc.model.validate.volumes import SUPPORTED_VOLUMES
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "PROBE_HANDLERS",
     "SUPPORTED_VOLUMES",
     "undeclared_namespaces",
+    "update_problems",
     "validate",
 ]
 
