@@ -78,6 +78,10 @@ def with_generated_selector(job: Obj, previous: Obj | None) -> Obj:
     spec.setdefault("selector", copy.deepcopy(selector))
     tmeta = template.setdefault("metadata", {})
     tmeta["labels"] = {**(tmeta.get("labels") or {}), **generated}
+    if not out["metadata"].get("labels"):
+        # SetDefaults_Job, which the API server also runs on every read of the stored Job:
+        # a Job without labels takes its template's, generated ones included.
+        out["metadata"]["labels"] = dict(tmeta["labels"])
     return out
 
 

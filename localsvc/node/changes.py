@@ -295,7 +295,7 @@ class ObjectChanges(ObjectViews):
                 if key not in self.state.objects:
                     results.append(result(key, "deleted"))
                     continue
-            if orphan and key.startswith("Deployment/"):
+            if orphan and key.startswith(("Deployment/", "Job/", "DaemonSet/")):
                 self._orphan_pods(key)
             if key not in self.state.objects:
                 results.append(result(key, "not found"))

@@ -162,6 +162,11 @@ def test_generated_selector_and_labels_and_kept_on_update() -> None:
     assert out["spec"]["template"]["metadata"]["labels"] == {
         "app": "m", "batch.kubernetes.io/controller-uid": "u1",
         "batch.kubernetes.io/job-name": "m", "controller-uid": "u1", "job-name": "m"}
+    # A Job without labels takes its template's (SetDefaults_Job on every read), not one with.
+    assert out["metadata"]["labels"] == out["spec"]["template"]["metadata"]["labels"]
+    labelled = jobs.with_generated_selector(
+        {**job, "metadata": {**job["metadata"], "labels": {"team": "db"}}}, None)
+    assert labelled["metadata"]["labels"] == {"team": "db"}
     assert "selector" not in job["spec"]  # not changed in place
     again = jobs.with_generated_selector({**job, "metadata": {"name": "m", "uid": "u1"}}, out)
     assert again["spec"] == out["spec"]
