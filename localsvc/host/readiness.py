@@ -23,6 +23,17 @@ def rolled_out(deployment: Obj) -> bool:
     return observed >= int(meta.get("generation") or 0) and deployment_complete(deployment)
 
 
+def daemonset_rolled_out(ds: Obj) -> bool:
+    """kubectl rollout status ds's rule: the latest spec observed, every node's pod updated
+    and available."""
+    meta, status = ds.get("metadata") or {}, ds.get("status") or {}
+    desired = int(status.get("desiredNumberScheduled") or 0)
+    return (int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
+            and "desiredNumberScheduled" in status
+            and int(status.get("updatedNumberScheduled") or 0) >= desired
+            and int(status.get("numberAvailable") or 0) >= desired)
+
+
 def endpoints_cover_ready_pods(pods: list[Obj], endpoints: list[Obj],
                                services: list[Obj]) -> bool:
     """Every ready pod with an IP that a Service selects is a ready address of the Service's
@@ -46,14 +57,16 @@ def endpoints_cover_ready_pods(pods: list[Obj], endpoints: list[Obj],
 
 
 def waiting_summary(waiting: list[Obj], pod_count: int, short: list[Obj],
-                    jobs: list[Obj] | None = None) -> str:
+                    jobs: list[Obj] | None = None, daemonsets: list[Obj] | None = None) -> str:
     """What a wait reports: the pods not ready (five at most, with their STATUS), else the
-    Deployments not rolled out, else the Jobs not complete."""
+    Deployments, else the DaemonSets not rolled out, else the Jobs not complete."""
     if waiting:
         return f"waiting for {len(waiting)}/{pod_count} pods: " + ", ".join(
             f"{p['metadata']['name']} ({pod_reason(p)})" for p in waiting[:5])
     if short:
         return "waiting for deployments: " + ", ".join(d["metadata"]["name"] for d in short)
+    if daemonsets:
+        return "waiting for daemonsets: " + ", ".join(d["metadata"]["name"] for d in daemonsets)
     return "waiting for jobs to complete: " + ", ".join(
         j["metadata"]["name"] for j in jobs or [])
 

@@ -1,5 +1,5 @@
 """`up --wait` / Environment.wait_ready: poll the environment's Kubernetes API until every pod
-is Ready (or Succeeded), every Deployment rolled out, every Job complete and the Services route
+is Ready (or Succeeded), every Deployment and DaemonSet rolled out, every Job complete and the Services route
 to the ready pods; a failed Job ends the wait at once with its reason and its pods' last log
 lines (the migration Job before the app). The rules are in host/readiness.py."""
 
@@ -11,6 +11,7 @@ from typing import Any
 from localsvc.errors import LocalsvcError, Timeout
 from localsvc.host.podstatus import pod_ready
 from localsvc.host.readiness import (
+    daemonset_rolled_out,
     endpoints_cover_ready_pods,
     failed_job_message,
     job_pods,
@@ -41,10 +42,12 @@ def wait_ready(env: Any, timeout: float) -> None:
         deployments = env.get("deployments", namespace=None)
         waiting = [p for p in pods if not pod_ready(p)]
         short = [d for d in deployments if not rolled_out(d)]
+        daemons = [d for d in env.get("daemonsets", namespace=None)
+                   if not daemonset_rolled_out(d)]
         running = [j.obj for j in jobs if j.outcome is None]
-        if not waiting and not short and not running and _routed(env, pods):
+        if not waiting and not short and not daemons and not running and _routed(env, pods):
             return
-        summary = waiting_summary(waiting, len(pods), short, running)
+        summary = waiting_summary(waiting, len(pods), short, running, daemons)
         if summary != last:
             env.progress(summary)
             last = summary

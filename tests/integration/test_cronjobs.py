@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from localsvc.host.api import Environment
-from tests.integration.conftest import DEMO_IMAGE, wait_for, write
+from tests.integration.conftest import DEMO_IMAGE, localsvc, wait_for, write
 from tests.integration.kubectl_support import Kubectl, write_kubeconfig
 
 Obj = dict[str, Any]
@@ -57,6 +57,8 @@ def test_every_minute_schedule_and_create_job_from(env: Environment, tmp_path: P
     assert (owner["kind"], owner["name"]) == ("CronJob", "tick")
     table = kubectl.run("get", "cronjobs", "--no-headers").stdout.split()
     assert table[:7] == ["tick", "*", "*", "*", "*", "*", "<none>"]  # the schedule's 5 words
+    assert localsvc(env, "get", "cj", "--no-headers").stdout.split()[:8] == [
+        "tick", "*", "*", "*", "*", "*", "<none>", "False"]
 
     # The schedule's own Job, at the start of the next minute.
     minute = int(applied // 60) + 1

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from localsvc.host.api import Environment
-from tests.integration.conftest import DEMO_IMAGE, wait_for, write
+from tests.integration.conftest import DEMO_IMAGE, localsvc, wait_for, write
 from tests.integration.kubectl_support import Kubectl, write_kubeconfig
 
 Obj = dict[str, Any]
@@ -81,5 +81,9 @@ def test_a_node_selector_that_does_not_match_runs_no_pod(env: Environment,
     linux = daemonset("linux", "1", "      nodeSelector: {kubernetes.io/os: linux}\n")
     env.up([write(tmp_path, "ds.yaml", elsewhere + "---" + linux)], wait=60)
     assert live_pods(env, "gpu") == [] and len(live_pods(env, "linux")) == 1
+    table = localsvc(env, "get", "ds", "--no-headers").stdout.splitlines()
+    assert [row.split()[:7] for row in table] == [
+        ["gpu", "0", "0", "0", "0", "0", "accelerator=gpu"],
+        ["linux", "1", "1", "1", "1", "1", "kubernetes.io/os=linux"]]
     status = env.get("daemonsets", "gpu")[0]["status"]
     assert (status["desiredNumberScheduled"], status["currentNumberScheduled"]) == (0, 0)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from localsvc.host.api import Environment
+from localsvc.runtime import environment as envrt
 from tests.integration.conftest import DEMO_IMAGE, localsvc, wait_for, write
 import pytest
 
@@ -85,6 +86,8 @@ def test_completions_with_parallelism_complete(env: Environment, tmp_path: Path,
     assert table[:3] == ["count", "Complete", "3/3"]
     pods_table = kubectl.run("get", "pods", "--no-headers").stdout
     assert pods_table.count("Completed") == 3
+    assert localsvc(env, "get", "jobs", "--no-headers").stdout.split()[:3] == [
+        "count", "Complete", "3/3"]
     logs = localsvc(env, "logs", "job/count").stdout
     assert "counted count-" in logs
     kubectl.run("wait", "--for=condition=complete", "job/count", "--timeout=5s")
@@ -131,3 +134,21 @@ def test_deadline_and_ttl(env: Environment, tmp_path: Path, kubectl: Kubectl) ->
     wait_for(lambda: not pods_of(env, "brief"), timeout=30, what="its pods to go")
     described = json.loads(kubectl.run("get", "job", "slow", "-o", "json").stdout)
     assert described["status"]["conditions"][-1]["type"] == "Failed"
+
+
+def test_a_completed_job_stays_complete_across_a_node_restart(env: Environment,
+                                                              tmp_path: Path) -> None:
+    env.up([write(tmp_path, "job.yaml", job("once", "echo once", "  completions: 2\n"))],
+           wait=60)
+    before = the_job(env, "once")
+    pods = sorted(p["metadata"]["uid"] for p in pods_of(env, "once"))
+    node = env.docker.containers.get(envrt.node_name(env.name))
+    node.stop(timeout=10)
+    node.start()
+    envrt.wait_healthy(env.docker, env.name, timeout=60)
+    after = wait_for(lambda: the_job(env, "once").get("status", {}).get("succeeded") and
+                     the_job(env, "once"), timeout=30, what="the Job's status after the restart")
+    assert after["status"]["succeeded"] == 2 and "Complete" in conditions(after)
+    assert after["status"]["completionTime"] == before["status"]["completionTime"]
+    assert sorted(p["metadata"]["uid"] for p in pods_of(env, "once")) == pods  # not run again
+    assert all(p["status"]["phase"] == "Succeeded" for p in pods_of(env, "once"))

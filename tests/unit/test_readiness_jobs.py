@@ -4,6 +4,7 @@ are, a CronJob's are not, and a failed Job's message carries its reason and pods
 from __future__ import annotations
 
 from localsvc.host.readiness import (
+    daemonset_rolled_out,
     failed_job_message,
     job_pods,
     waited_jobs,
@@ -47,3 +48,18 @@ def test_failed_job_message_names_reason_and_logs() -> None:
         "--- pod migrate-a, container db, last lines of its log:",
         "    connecting", "    relation exists"]
     assert "(none of its pods has logs)" in failed_job_message(job, [])
+
+
+def test_daemonsets_are_waited_for_until_rolled_out() -> None:
+    def ds(generation: int, **status: int) -> dict[str, object]:
+        return {"metadata": {"name": "agent", "generation": generation}, "status": status}
+
+    assert not daemonset_rolled_out({"metadata": {"name": "agent", "generation": 1}})
+    assert not daemonset_rolled_out(ds(2, observedGeneration=1, desiredNumberScheduled=1,
+                                       updatedNumberScheduled=1, numberAvailable=1))
+    assert not daemonset_rolled_out(ds(1, observedGeneration=1, desiredNumberScheduled=1,
+                                       updatedNumberScheduled=1, numberAvailable=0))
+    assert daemonset_rolled_out(ds(1, observedGeneration=1, desiredNumberScheduled=1,
+                                   updatedNumberScheduled=1, numberAvailable=1))
+    assert daemonset_rolled_out(ds(1, observedGeneration=1, desiredNumberScheduled=0))
+    assert waiting_summary([], 1, [], [], [ds(1)]) == "waiting for daemonsets: agent"
