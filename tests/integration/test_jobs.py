@@ -90,6 +90,7 @@ def test_completions_with_parallelism_complete(env: Environment, tmp_path: Path,
         "count", "Complete", "3/3"]
     logs = localsvc(env, "logs", "job/count").stdout
     assert "counted count-" in logs
+    assert "counted count-" in kubectl.run("logs", "job/count").stdout  # through the selector
     kubectl.run("wait", "--for=condition=complete", "job/count", "--timeout=5s")
     kubectl.run("delete", "job", "count")  # the pods go with it
     wait_for(lambda: not pods_of(env, "count"), timeout=30, what="the Job's pods to go")

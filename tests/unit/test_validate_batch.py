@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from localsvc.model.ignored import strict_report
 from localsvc.model.load import load_text
 from localsvc.model.validate import validate
 
@@ -122,3 +123,14 @@ def test_daemonset_rules() -> None:
     (on_delete,) = problems(daemonset("  updateStrategy: {type: OnDelete, rollingUpdate: "
                                       "{maxUnavailable: 1}}\n"))
     assert "may not be specified when strategy `type` is 'OnDelete'" in on_delete
+
+
+def test_strict_lists_what_is_accepted_but_not_run() -> None:
+    text = job("  podFailurePolicy: {rules: []}\n  backoffLimit: 2\n") + "---\n" + \
+        cronjob('  schedule: "0 * * * *"\n') + "---\n" + \
+        daemonset("  updateStrategy: {type: OnDelete}\n").replace(
+            "      restartPolicy: Always\n", "      restartPolicy: Always\n      tolerations: []\n")
+    loaded = load_text(text, "b.yaml")
+    report = strict_report(loaded.manifests)
+    assert [line.split(": ")[2] for line in report] == [
+        "spec.podFailurePolicy", "spec.template.spec.tolerations"]
