@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localsvc.model.clock import iso_time
+from localsvc.model.jobindex import format_indexes, next_indexes, parse_indexes
+from localsvc.model.jobselector import CONTROLLER_UID, JOB_NAME, with_generated_selector
 
 Obj = dict[str, Any]
 
@@ -26,11 +28,6 @@ POD_FAILURE_BACKOFF = 10.0  # DefaultJobPodFailureBackOff
 MAX_POD_FAILURE_BACKOFF = 360.0  # MaxJobPodFailureBackOff
 DEFAULT_BACKOFF_LIMIT = 6
 
-# Labels the job strategy puts on the template (and its selector) and the controller's pods.
-CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
-JOB_NAME = "batch.kubernetes.io/job-name"
-LEGACY_CONTROLLER_UID = "controller-uid"
-LEGACY_JOB_NAME = "job-name"
 
 COMPLETE, FAILED = "Complete", "Failed"
 SUCCESS_CRITERIA_MET, FAILURE_TARGET, SUSPENDED = "SuccessCriteriaMet", "FailureTarget", "Suspended"
@@ -47,44 +44,6 @@ def pod_failure_backoff(failures_after_success: int) -> float:
                POD_FAILURE_BACKOFF * 2.0 ** min(failures_after_success - 1, 32))
 
 
-def generated_labels(name: str, uid: str) -> dict[str, str]:
-    """The labels the job strategy adds to a Job's template (manualSelector false)."""
-    return {CONTROLLER_UID: uid, JOB_NAME: name, LEGACY_CONTROLLER_UID: uid, LEGACY_JOB_NAME: name}
-
-
-def with_generated_selector(job: Obj, previous: Obj | None) -> Obj:
-    """`job` (stored form, metadata.uid set) with the selector and template labels the API
-    server generates when manualSelector is not true. An update keeps those of `previous`:
-    a manifest applied again without them changes nothing (they are the server's)."""
-    spec = job.get("spec")
-    meta = job.get("metadata")
-    if not isinstance(spec, dict) or not isinstance(meta, dict) or spec.get("manualSelector"):
-        return job
-    template = spec.get("template")
-    if not isinstance(template, dict):
-        return job
-    out = copy.deepcopy(job)
-    spec, template = out["spec"], out["spec"]["template"]
-    old_spec = (previous or {}).get("spec") or {}
-    if previous is not None and isinstance(old_spec.get("selector"), dict):
-        old_labels = ((old_spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-        generated = {k: v for k, v in old_labels.items()
-                     if k in (CONTROLLER_UID, JOB_NAME, LEGACY_CONTROLLER_UID, LEGACY_JOB_NAME)}
-        selector = old_spec["selector"]
-    else:
-        uid = str(meta.get("uid") or "")
-        generated = generated_labels(str(meta.get("name", "")), uid)
-        selector = {"matchLabels": {CONTROLLER_UID: uid}}
-    spec.setdefault("selector", copy.deepcopy(selector))
-    tmeta = template.setdefault("metadata", {})
-    tmeta["labels"] = {**(tmeta.get("labels") or {}), **generated}
-    if not out["metadata"].get("labels"):
-        # SetDefaults_Job, which the API server also runs on every read of the stored Job:
-        # a Job without labels takes its template's, generated ones included.
-        out["metadata"]["labels"] = dict(tmeta["labels"])
-    return out
-
-
 @dataclass(frozen=True)
 class JobPod:
     """What the controller reads of one of the Job's pods."""
@@ -96,6 +55,7 @@ class JobPod:
     restarts: int = 0  # container restarts (init and app), what OnFailure counts
     finished_at: float | None = None  # when its last container ended (Succeeded/Failed)
     created: float = 0.0
+    index: int | None = None  # its completion index (Indexed Jobs)
 
     @property
     def active(self) -> bool:
@@ -117,13 +77,15 @@ class JobMemory:
     failures_after_success: int = 0
     last_failure: float | None = None
     conditions: list[Obj] = field(default_factory=list)
+    completed_indexes: str = ""  # Indexed Jobs: the succeeded indexes, "0-2,5"
 
     def to_json(self) -> Obj:
         return {"uid": self.uid, "startTime": self.start_time,
                 "completionTime": self.completion_time, "finishedAt": self.finished_at,
                 "succeeded": self.succeeded, "failed": self.failed, "counted": self.counted,
                 "failuresAfterSuccess": self.failures_after_success,
-                "lastFailure": self.last_failure, "conditions": self.conditions}
+                "lastFailure": self.last_failure, "conditions": self.conditions,
+                "completedIndexes": self.completed_indexes}
 
     @classmethod
     def from_json(cls, data: Any) -> JobMemory:
@@ -136,7 +98,8 @@ class JobMemory:
                    counted=dict(data.get("counted") or {}),
                    failures_after_success=int(data.get("failuresAfterSuccess") or 0),
                    last_failure=data.get("lastFailure"),
-                   conditions=list(data.get("conditions") or []))
+                   conditions=list(data.get("conditions") or []),
+                   completed_indexes=str(data.get("completedIndexes") or ""))
 
     def condition(self, kind: str) -> Obj | None:
         return next((c for c in self.conditions if c.get("type") == kind), None)
@@ -179,6 +142,7 @@ class JobStep:
 
     memory: JobMemory
     create: int = 0
+    indexes: list[int] = field(default_factory=list)  # Indexed: the index of each to create
     delete: list[str] = field(default_factory=list)
     events: list[JobEvent] = field(default_factory=list)
     delete_job: bool = False
@@ -194,6 +158,7 @@ class JobSpec:
     active_deadline: int | None = None
     ttl_after_finished: int | None = None
     suspend: bool = False
+    indexed: bool = False
 
     @classmethod
     def of(cls, spec: Obj) -> JobSpec:
@@ -209,7 +174,7 @@ class JobSpec:
                    DEFAULT_BACKOFF_LIMIT if backoff is None else int(backoff),
                    str(template.get("restartPolicy") or "Never"),
                    optional("activeDeadlineSeconds"), optional("ttlSecondsAfterFinished"),
-                   bool(spec.get("suspend")))
+                   bool(spec.get("suspend")), spec.get("completionMode") == "Indexed")
 
 
 def _count_finished(memory: JobMemory, pods: Sequence[JobPod]) -> None:
@@ -219,7 +184,12 @@ def _count_finished(memory: JobMemory, pods: Sequence[JobPod]) -> None:
                    key=lambda p: p.finished_at or 0.0)
     for pod in fresh:
         memory.counted[pod.uid] = pod.phase
-        if pod.phase == "Succeeded":
+        if pod.phase == "Succeeded" and pod.index is not None:  # each index counts once
+            done = parse_indexes(memory.completed_indexes) | {pod.index}
+            memory.completed_indexes = format_indexes(done)
+            memory.succeeded = len(done)
+            memory.failures_after_success = 0
+        elif pod.phase == "Succeeded":
             memory.succeeded += 1
             memory.failures_after_success = 0
         else:
@@ -353,6 +323,11 @@ def _scale(spec: JobSpec, memory: JobMemory, active: list[JobPod], step: JobStep
         step.wake_at = _earliest(step.wake_at, ready_at)
         return
     step.create = wanted - len(active)
+    if spec.indexed and spec.completions is not None:
+        step.indexes = next_indexes(spec.completions, parse_indexes(memory.completed_indexes),
+                                    {p.index for p in active if p.index is not None},
+                                    step.create)
+        step.create = len(step.indexes)
 
 
 def _earliest(current: float | None, candidate: float) -> float:
@@ -375,6 +350,8 @@ def job_status(memory: JobMemory, pods: Sequence[JobPod], terminating: int) -> O
         status["succeeded"] = memory.succeeded
     if memory.failed:
         status["failed"] = memory.failed
+    if memory.completed_indexes:
+        status["completedIndexes"] = memory.completed_indexes
     status["terminating"] = terminating
     status["uncountedTerminatedPods"] = {}
     status["ready"] = sum(1 for p in active if p.ready)

@@ -11,6 +11,7 @@ from collections.abc import Container
 from typing import Any
 
 from localsvc.model import deployments as dep
+from localsvc.model.jobindex import INDEX_KEY, index_of, indexed_pod_spec
 from localsvc.model.jobs import JobPod
 from localsvc.model.objects import now_iso
 from localsvc.node.podworker import PodWorker
@@ -28,14 +29,17 @@ def owner_reference(owner: Obj) -> Obj:
 
 
 def owned_pod(owner: Obj, owner_key: str, template: Obj, taken: Container[str],
-              extra_labels: dict[str, str] | None = None, template_hash: str = "") -> PodRecord:
+              extra_labels: dict[str, str] | None = None, template_hash: str = "",
+              index: int | None = None) -> PodRecord:
     """A new pod of `owner` from `template`, named `<owner>-<5 random>` (not among the
-    `namespace/name` keys in `taken`)."""
+    `namespace/name` keys in `taken`); with `index`, the pod of that index of an Indexed Job,
+    `<owner>-<index>-<5 random>`."""
     meta = owner["metadata"]
     tmeta = template.get("metadata") or {}
     namespace = meta.get("namespace", "default")
+    prefix = f"{meta['name']}-" if index is None else f"{meta['name']}-{index}-"
     while True:
-        name = f"{meta['name']}-{dep.random_suffix()}"
+        name = f"{prefix}{dep.random_suffix()}"
         if f"{namespace}/{name}" not in taken:
             break
     now = time.time()
@@ -47,13 +51,17 @@ def owned_pod(owner: Obj, owner_key: str, template: Obj, taken: Container[str],
             "namespace": namespace,
             "uid": str(uuid.uuid4()),
             "creationTimestamp": now_iso(now),
-            "generateName": f"{meta['name']}-",
+            "generateName": prefix,
             "labels": {**(tmeta.get("labels") or {}), **(extra_labels or {})},
             "annotations": dict(tmeta.get("annotations") or {}),
             "ownerReferences": [owner_reference(owner)],
         },
         "spec": copy.deepcopy(template.get("spec") or {}),
     }
+    if index is not None:
+        pod["metadata"]["annotations"][INDEX_KEY] = str(index)
+        pod["metadata"]["labels"][INDEX_KEY] = str(index)
+        pod["spec"] = indexed_pod_spec(pod["spec"], meta["name"], index)
     if not pod["metadata"]["annotations"]:
         del pod["metadata"]["annotations"]
     return PodRecord(obj=pod, owner=owner_key, template_hash=template_hash, created=now)
@@ -62,13 +70,14 @@ def owned_pod(owner: Obj, owner_key: str, template: Obj, taken: Container[str],
 def job_pod(record: PodRecord, worker: PodWorker | None) -> JobPod:
     """What the Job controller reads of a pod: its phase, readiness, restarts and end."""
     if worker is None:
-        return JobPod(record.name, record.uid, "Pending", created=record.created)
+        return JobPod(record.name, record.uid, "Pending", created=record.created,
+                      index=index_of(record.obj))
     state = worker.state
     containers = list(state.containers.values())
     restarts = sum(c.attempt for c in [*state.init.values(), *containers])
     ends = [c.finished_at for c in containers if c.finished_at]
     return JobPod(record.name, record.uid, state.phase, state.ready, restarts,
-                  max(ends) if ends else None, record.created)
+                  max(ends) if ends else None, record.created, index_of(record.obj))
 
 
 __all__ = ["job_pod", "owned_pod", "owner_reference"]

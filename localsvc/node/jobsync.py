@@ -69,8 +69,9 @@ class JobSync:
             self._retire(f"{namespace}/{name}")
             self.recorder.normal(ref, "SuccessfulDelete", f"Deleted pod: {name}", JOB_CONTROLLER)
         template = spec.get("template") or {}
-        for _ in range(step.create):
-            record = owned_pod(obj, key, template, self.state.pods)
+        for number in range(step.create):
+            index = step.indexes[number] if number < len(step.indexes) else None
+            record = owned_pod(obj, key, template, self.state.pods, index=index)
             self.state.pods[f"{record.namespace}/{record.name}"] = record
             self.recorder.normal(ref, "SuccessfulCreate", f"Created pod: {record.name}",
                                  JOB_CONTROLLER)

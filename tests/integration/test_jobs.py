@@ -153,3 +153,19 @@ def test_a_completed_job_stays_complete_across_a_node_restart(env: Environment,
     assert after["status"]["completionTime"] == before["status"]["completionTime"]
     assert sorted(p["metadata"]["uid"] for p in pods_of(env, "once")) == pods  # not run again
     assert all(p["status"]["phase"] == "Succeeded" for p in pods_of(env, "once"))
+
+
+def test_an_indexed_job_runs_each_index_once(env: Environment, tmp_path: Path) -> None:
+    manifest = job("shard", "echo shard $JOB_COMPLETION_INDEX of $HOSTNAME",
+                   "  completionMode: Indexed\n  completions: 3\n  parallelism: 2\n")
+    env.up([write(tmp_path, "job.yaml", manifest)], wait=60)
+    done = the_job(env, "shard")
+    assert done["status"]["completedIndexes"] == "0-2" and done["status"]["succeeded"] == 3
+    pods = pods_of(env, "shard")
+    assert sorted(p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+                  for p in pods) == ["0", "1", "2"]
+    for pod in pods:
+        index = pod["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"]
+        assert pod["metadata"]["name"].startswith(f"shard-{index}-")
+        logs = b"".join(env.logs(pod["metadata"]["name"], tail=5)).decode()
+        assert logs.strip() == f"shard {index} of shard-{index}"

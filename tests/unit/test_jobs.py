@@ -180,3 +180,36 @@ def test_job_finished_reads_the_terminal_condition() -> None:
     assert jobs.job_finished({"status": {"conditions": [
         {"type": "Failed", "status": "True"}]}}) == "Failed"
     assert jobs.job_finished({}) is None
+
+
+def test_indexed_jobs_run_each_index_once() -> None:
+    indexed = spec(completions=4, parallelism=2, completionMode="Indexed")
+    first = plan_job(indexed, JobMemory(), [], 0, T0)
+    assert (first.create, first.indexes) == (2, [0, 1])
+    pods = [JobPod("a", "ua", "Succeeded", finished_at=T0 + 1, index=0),
+            JobPod("b", "ub", "Running", True, index=1)]
+    second = plan_job(indexed, first.memory, pods, 0, T0 + 2)
+    assert second.indexes == [2] and second.memory.completed_indexes == "0"
+    again = [*pods, JobPod("c", "uc", "Succeeded", finished_at=T0 + 3, index=0)]  # a repeat
+    third = plan_job(indexed, second.memory, again, 0, T0 + 4)
+    assert third.memory.succeeded == 1  # an index counts once
+    done = [JobPod(n, f"u{n}", "Succeeded", finished_at=T0 + 5, index=i)
+            for i, n in enumerate("wxyz")]
+    final = plan_job(indexed, third.memory, done, 0, T0 + 6)
+    assert final.memory.completed_indexes == "0-3" and final.memory.has("Complete")
+    assert job_status(final.memory, done, 0)["completedIndexes"] == "0-3"
+
+
+def test_index_ranges_and_pod_specs() -> None:
+    from localsvc.model import jobindex
+
+    assert jobindex.format_indexes([5, 0, 1, 2, 7, 8]) == "0-2,5,7-8"
+    assert jobindex.parse_indexes("0-2,5,7-8") == {0, 1, 2, 5, 7, 8}
+    assert jobindex.next_indexes(5, {0, 2}, {1}, 3) == [3, 4]
+    pod_spec = jobindex.indexed_pod_spec({"containers": [{"name": "c", "env": [
+        {"name": "A", "value": "1"}]}]}, "work", 3)
+    assert pod_spec["hostname"] == "work-3"
+    assert pod_spec["containers"][0]["env"][1] == {"name": "JOB_COMPLETION_INDEX", "valueFrom": {
+        "fieldRef": {"apiVersion": "v1",
+                     "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}}
+    assert jobindex.index_of({"metadata": {"annotations": {jobindex.INDEX_KEY: "3"}}}) == 3

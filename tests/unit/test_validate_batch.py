@@ -72,9 +72,13 @@ def test_job_counts_and_deadlines() -> None:
         "spec.completions", "spec.backoffLimit", "spec.activeDeadlineSeconds"]
 
 
-def test_indexed_jobs_are_refused_clearly() -> None:
+def test_indexed_jobs_need_completions_and_per_index_limits_are_refused() -> None:
+    assert problems(job("  completionMode: Indexed\n  completions: 3\n")) == []
     (found,) = problems(job("  completionMode: Indexed\n"))
-    assert "Indexed Jobs are not supported by localsvc" in found and "NonIndexed" in found
+    assert "spec.completions: required when completionMode is Indexed" in found
+    (per_index,) = problems(job("  completionMode: Indexed\n  completions: 3\n"
+                                "  backoffLimitPerIndex: 1\n"))
+    assert "spec.backoffLimitPerIndex: not supported by localsvc" in per_index
 
 
 def test_a_selector_is_generated_unless_manual() -> None:

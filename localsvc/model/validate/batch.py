@@ -42,10 +42,13 @@ def check_job_spec(check: Check, spec: dict[str, Any], path: str) -> None:
     check.boolean(spec.get("manualSelector"), at("manualSelector"))
     mode = check.one_of(spec.get("completionMode"), at("completionMode"),
                         ("NonIndexed", "Indexed"))
-    if mode == "Indexed":
-        check.add(at("completionMode"), 'Indexed Jobs are not supported by localsvc: use '
-                                        '"NonIndexed" (the default), e.g. with completions and '
-                                        'parallelism, and hand out the work another way')
+    if mode == "Indexed" and spec.get("completions") is None:
+        check.add(at("completions"), "required when completionMode is Indexed: the number of "
+                                     "indexes (0 to completions-1)")
+    for per_index in ("backoffLimitPerIndex", "maxFailedIndexes"):
+        if spec.get(per_index) is not None:
+            check.add(at(per_index), "not supported by localsvc: leave it out (backoffLimit "
+                                     "counts the failures of every index together)")
     template = check.mapping(spec.get("template"), at("template"), required=True)
     labels: dict[str, str] = {}
     if template is not None:
