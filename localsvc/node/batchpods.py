@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import replace
 import uuid
 from collections.abc import Container
 from typing import Any
@@ -80,4 +81,13 @@ def job_pod(record: PodRecord, worker: PodWorker | None) -> JobPod:
                   max(ends) if ends else None, record.created, index_of(record.obj))
 
 
-__all__ = ["job_pod", "owned_pod", "owner_reference"]
+def deleted_job_pod(worker: PodWorker, now: float) -> JobPod:
+    """A Job's pod being deleted, as the Job controller counts it: finished, Failed unless it
+    had succeeded."""
+    seen = job_pod(worker.record, worker)
+    phase = "Succeeded" if seen.phase == "Succeeded" else "Failed"
+    return replace(seen, phase=phase, ready=False,
+                   finished_at=seen.finished_at or worker.deleting_since or now)
+
+
+__all__ = ["deleted_job_pod", "job_pod", "owned_pod", "owner_reference"]

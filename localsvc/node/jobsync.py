@@ -14,7 +14,7 @@ from typing import Any
 
 from localsvc.model import events as ev
 from localsvc.model import jobs
-from localsvc.node.batchpods import job_pod, owned_pod
+from localsvc.node.batchpods import deleted_job_pod, job_pod, owned_pod
 from localsvc.node.events import EventRecorder
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import State
@@ -60,9 +60,14 @@ class JobSync:
             memory = jobs.JobMemory(uid=str(meta.get("uid") or ""))
         owned = [r for r in self.state.pods.values() if r.owner == key]
         pods = [job_pod(r, self.workers.get(r.uid)) for r in owned]
-        terminating = sum(1 for w in self.terminating.values()
-                          if w.record.owner == key and not w.done.is_set())
-        step = jobs.plan_job(jobs.JobSpec.of(spec), memory, pods, terminating, time.time())
+        going = [w for w in self.terminating.values() if w.record.owner == key]
+        terminating = sum(1 for w in going if not w.done.is_set())
+        now = time.time()
+        if not spec.get("suspend") and not memory.condition(jobs.SUCCESS_CRITERIA_MET):
+            # A deleted pod that had not succeeded counts as failed, as the pods the
+            # controller tracks with its finalizer do (a suspended Job's do not).
+            pods += [deleted_job_pod(w, now) for w in going]
+        step = jobs.plan_job(jobs.JobSpec.of(spec), memory, pods, terminating, now)
         ref = ev.ObjectRef("Job", namespace, meta["name"], str(meta.get("uid") or ""),
                            api_version="batch/v1")
         for name in step.delete:
@@ -90,7 +95,9 @@ class JobSync:
             changed = True
         now_owned = [r for r in self.state.pods.values() if r.owner == key]
         self.workload_statuses[key] = jobs.job_status(
-            step.memory, [job_pod(r, self.workers.get(r.uid)) for r in now_owned], terminating)
+            step.memory, [job_pod(r, self.workers.get(r.uid)) for r in now_owned],
+            sum(1 for w in self.terminating.values()
+                if w.record.owner == key and not w.done.is_set()))
         if step.delete_job:  # ttlSecondsAfterFinished: the Job and (so) its pods go
             self._remove_object(key)
             self.jobs_pending.discard(key)

@@ -129,6 +129,7 @@ def test_deadline_and_ttl(env: Environment, tmp_path: Path, kubectl: Kubectl) ->
     assert conditions(failed)["Failed"]["reason"] == "DeadlineExceeded"
     assert conditions(failed)["Failed"]["message"] == "Job was active longer than specified deadline"
     assert not [p for p in pods_of(env, "slow")], "the active pod is deleted"
+    assert failed["status"]["failed"] == 1  # the deleted pod counts as failed
     wait_for(lambda: not env.get("jobs", namespace="default") or all(
         j["metadata"]["name"] != "brief" for j in env.get("jobs", namespace="default")),
         timeout=40, what="the TTL to delete the Job")
