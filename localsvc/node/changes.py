@@ -329,14 +329,15 @@ class ObjectChanges(ObjectViews):
         return result(key, "scaled")
 
     def restart_image(self, image: str) -> list[Obj]:
-        """Roll every Deployment and re-create every bare Pod that runs `image` (rebuilt)."""
+        """Roll every Deployment and DaemonSet and re-create every bare Pod that runs `image`
+        (rebuilt)."""
         results = []
         restarts = self.state.allocations.setdefault("restarts", {})
         for key, obj in list(self.state.objects.items()):
-            if obj["kind"] not in ("Deployment", "Pod"):
+            if obj["kind"] not in ("Deployment", "DaemonSet", "Pod"):
                 continue
             try:
-                spec = obj["spec"]["template"]["spec"] if obj["kind"] == "Deployment" \
+                spec = obj["spec"]["template"]["spec"] if obj["kind"] != "Pod" \
                     else obj["spec"]
                 images = {c.get("image") for c in [*(spec.get("containers") or []),
                                                    *(spec.get("initContainers") or [])]}
@@ -344,7 +345,7 @@ class ObjectChanges(ObjectViews):
                 continue  # a malformed stored object runs no image; its problem is reported
             if image not in images:
                 continue
-            if obj["kind"] == "Deployment":
+            if obj["kind"] != "Pod":  # a rollout, as `kubectl rollout restart` makes
                 restarts[key] = now_iso() + f"#{time.time_ns()}"
             else:  # a new pod, as after delete+create (a new object: never changed in place)
                 obj = copy.deepcopy(obj)

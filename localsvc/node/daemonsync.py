@@ -11,7 +11,6 @@ from typing import Any
 
 from localsvc.model import daemonsets as ds
 from localsvc.model import events as ev
-from localsvc.model.deployments import template_hash
 from localsvc.model.nodeobject import NODE_NAME, node_object
 from localsvc.node.batchpods import owned_pod
 from localsvc.node.events import EventRecorder
@@ -41,6 +40,9 @@ class DaemonSetSync:
     def _retire(self, pod_key: str, grace: int | None = None) -> None:
         raise NotImplementedError  # the Controller's
 
+    def _template_hash(self, dkey: str, template: Obj) -> str:
+        raise NotImplementedError  # ObjectViews'
+
     def init_daemonset_tables(self) -> None:
         self.daemonsets_pending: set[str] = set()  # rolling, or waiting for minReadySeconds
         self._daemon_ready_since: dict[str, float] = {}  # pod uid -> first seen ready
@@ -68,7 +70,7 @@ class DaemonSetSync:
         meta, spec = obj["metadata"], obj["spec"]
         namespace = meta.get("namespace", "default")
         template = spec.get("template") or {}
-        current = template_hash(template)
+        current = self._template_hash(key, template)  # with a rebuilt image's restart token
         fits = ds.schedulable(template.get("spec") or {}, self._node_labels, NODE_NAME)
         min_ready = int(spec.get("minReadySeconds") or 0)
         now = time.time()

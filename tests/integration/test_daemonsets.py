@@ -71,6 +71,13 @@ def test_one_pod_rolled_by_rollout_status(env: Environment, tmp_path: Path,
                       timeout=20, what="one pod")
     assert new["metadata"]["name"] != meta["name"]
     assert new["metadata"]["labels"]["pod-template-generation"] == "2"
+    # A rebuilt image rolls it, as it rolls a Deployment (the dev loop's restart).
+    assert env.restart_image(DEMO_IMAGE)[0]["action"] == "restarted"
+    wait_for(lambda: [p["metadata"]["name"] for p in live_pods(env, "agent")
+                      if p["status"].get("phase") == "Running"] not in ([], [new["metadata"]["name"]]),
+             timeout=30, what="a new pod")
+    again = kubectl.run("rollout", "status", "ds/agent", "--timeout=45s", request_timeout=None)
+    assert 'daemon set "agent" successfully rolled out' in again.stdout
     kubectl.run("delete", "ds", "agent")
     wait_for(lambda: not live_pods(env, "agent"), timeout=30, what="its pod to go")
 
