@@ -239,7 +239,8 @@ class Environment:
         return clean
 
     def restart_image(self, image: str) -> list[Obj]:
-        """Roll the Deployments and re-create the Pods that run `image` (after a rebuild)."""
+        """Roll the Deployments and DaemonSets and re-create the Pods that run `image` (after
+        a rebuild)."""
         return list(self.node().post("/v1/restart", {"image": image})["results"])
 
     def kubeconfig(self) -> dict[str, Any]:
