@@ -19,8 +19,6 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter  # type: ignore[import-untyped,unused-ignore]
-
 Obj = dict[str, Any]
 
 SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
@@ -28,6 +26,14 @@ MANY_MISSED = 100  # more missed start times than this are reported, not listed
 MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
           "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
           "@hourly": "0 * * * *"}
+
+
+def _croniter() -> Any:
+    """croniter, imported when a schedule is read: it costs ~35 ms, which every CLI command
+    importing the validation would pay."""
+    from croniter import croniter  # type: ignore[import-untyped,unused-ignore]
+
+    return croniter
 
 
 def _expression(schedule: str) -> str:
@@ -51,7 +57,7 @@ def schedule_error(schedule: str) -> str | None:
     if len(fields) != 5:
         return (f"expected exactly 5 fields, found {len(fields)}: {text} (minute hour "
                 "day-of-month month day-of-week, e.g. */5 * * * *)")
-    if not croniter.is_valid(expression):
+    if not _croniter().is_valid(expression):
         return f"invalid schedule: {text} (minute hour day-of-month month day-of-week)"
     return None
 
@@ -74,7 +80,7 @@ def zone_of(name: str | None) -> Any:
 def next_after(schedule: str, zone: str | None, moment: float) -> float:
     """The first start time of `schedule` after epoch seconds `moment` (in `zone`)."""
     start = datetime.fromtimestamp(moment, zone_of(zone))
-    return float(croniter(_expression(schedule), start).get_next(float))
+    return float(_croniter()(_expression(schedule), start).get_next(float))
 
 
 @dataclass(frozen=True)
