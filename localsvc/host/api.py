@@ -37,8 +37,7 @@ from localsvc.model.names import sanitize_name
 from localsvc.model.network import plan_for
 from localsvc.model.objects import NAMESPACED, kind_of
 from localsvc.model.validate import undeclared_namespaces
-from localsvc.host.podstatus import pod_ready, pod_reason as pod_reason  # re-exported
-from localsvc.host.readiness import endpoints_cover_ready_pods, rolled_out, waiting_summary
+from localsvc.host.podstatus import pod_reason as pod_reason  # re-exported (Python API)
 from localsvc.runtime import environment as envrt
 from localsvc.runtime.engine import connect
 from localsvc.runtime.nodeaddress import NodeAddress
@@ -242,7 +241,8 @@ class Environment:
         return clean
 
     def restart_image(self, image: str) -> list[Obj]:
-        """Roll the Deployments and re-create the Pods that run `image` (after a rebuild)."""
+        """Roll the Deployments and DaemonSets and re-create the Pods that run `image` (after
+        a rebuild)."""
         return list(self.node().post("/v1/restart", {"image": image})["results"])
 
     def kubeconfig(self) -> dict[str, Any]:
@@ -353,34 +353,12 @@ class Environment:
         return kubeobjects.scale_deployment(self.node(), namespace, deployment, replicas, kind)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
-        """Wait until every pod is Running and Ready (or Succeeded) and every Deployment (and
-        StatefulSet) has its replicas; raise Timeout naming the pods that are not."""
-        deadline = time.monotonic() + timeout
-        last = ""
-        while True:
-            pods = [p for p in self.get("pods", namespace=None)
-                    if not p["metadata"].get("deletionTimestamp")]
-            waiting = [p for p in pods if not pod_ready(p)]
-            short = [d for d in self.get("deployments", namespace=None) if not rolled_out(d)]
-            short += readiness.sets_waiting(self.get("statefulsets", namespace=None))
-            if not waiting and not short and self._routed(pods):
-                return
-            summary = waiting_summary(waiting, len(pods), short)
-            if summary != last:
-                self.progress(summary)
-                last = summary
-            if time.monotonic() > deadline:
-                raise Timeout(f"not ready after {timeout:.0f}s: " + summary.split(": ", 1)[1])
-            time.sleep(0.2)
+        """Wait until every pod is Running and Ready (or Succeeded), every Deployment and
+        StatefulSet has its replicas and every Job completed (host/waiting.py); raise Timeout
+        naming what is not, or LocalsvcError with its pods' logs when a Job failed."""
+        from localsvc.host.waiting import wait_ready
 
-    def _routed(self, pods: list[Obj]) -> bool:
-        """Ready pods are their Services' endpoints, and the node's dataplane applied that."""
-        endpoints = self.get("endpoints", namespace=None)
-        if not endpoints_cover_ready_pods(pods, endpoints, self.get("services", namespace=None)):
-            return False
-        status = self.node().get("/v1/status")  # after the endpoints: a newer state shows here
-        applied, latest = status.get("appliedVersion"), status.get("snapshotVersion")
-        return applied is None or latest is None or applied >= latest
+        wait_ready(self, timeout)
 
     # ---- containers ---------------------------------------------------------------------------
 

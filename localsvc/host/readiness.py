@@ -3,10 +3,12 @@ Kubernetes API (Environment.wait_ready reads them)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from localsvc.host.podstatus import deployment_complete, pod_ready, pod_reason
 from localsvc.model.endpoints import selector_matches
+from localsvc.model.jobs import job_finished
 
 Obj = dict[str, Any]
 
@@ -43,6 +45,15 @@ def statefulset_ready(statefulset: Obj) -> bool:
 def sets_waiting(statefulsets: list[Obj]) -> list[Obj]:
     """The StatefulSets not ready yet, each with its kind (for waiting_summary)."""
     return [{**s, "kind": "StatefulSet"} for s in statefulsets if not statefulset_ready(s)]
+def daemonset_rolled_out(ds: Obj) -> bool:
+    """kubectl rollout status ds's rule: the latest spec observed, every node's pod updated
+    and available."""
+    meta, status = ds.get("metadata") or {}, ds.get("status") or {}
+    desired = int(status.get("desiredNumberScheduled") or 0)
+    return (int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
+            and "desiredNumberScheduled" in status
+            and int(status.get("updatedNumberScheduled") or 0) >= desired
+            and int(status.get("numberAvailable") or 0) >= desired)
 
 
 def endpoints_cover_ready_pods(pods: list[Obj], endpoints: list[Obj],
@@ -67,14 +78,67 @@ def endpoints_cover_ready_pods(pods: list[Obj], endpoints: list[Obj],
     return True
 
 
-def waiting_summary(waiting: list[Obj], pod_count: int, short: list[Obj]) -> str:
+def waiting_summary(waiting: list[Obj], pod_count: int, short: list[Obj],
+                    jobs: list[Obj] | None = None, daemonsets: list[Obj] | None = None) -> str:
     """What a wait reports: the pods not ready (five at most, with their STATUS), else the
-    workloads not rolled out (Deployments, StatefulSets: by their `kind`, Deployment if none)."""
+    workloads not rolled out (Deployments, StatefulSets: by their `kind`, Deployment if none),
+    else the DaemonSets not rolled out, else the Jobs not complete."""
     if waiting:
         return f"waiting for {len(waiting)}/{pod_count} pods: " + ", ".join(
             f"{p['metadata']['name']} ({pod_reason(p)})" for p in waiting[:5])
-    groups: dict[str, list[str]] = {}
-    for workload in short:
-        kind = str(workload.get("kind") or "Deployment").lower()
-        groups.setdefault(f"{kind}s", []).append(workload["metadata"]["name"])
-    return "waiting for " + "; ".join(f"{k}: {', '.join(v)}" for k, v in groups.items())
+    if short:
+        groups: dict[str, list[str]] = {}
+        for workload in short:
+            kind = str(workload.get("kind") or "Deployment").lower()
+            groups.setdefault(f"{kind}s", []).append(workload["metadata"]["name"])
+        return "waiting for " + "; ".join(f"{k}: {', '.join(v)}" for k, v in groups.items())
+    if daemonsets:
+        return "waiting for daemonsets: " + ", ".join(d["metadata"]["name"] for d in daemonsets)
+    return "waiting for jobs to complete: " + ", ".join(
+        j["metadata"]["name"] for j in jobs or [])
+
+
+def _owner_kind(obj: Obj) -> str | None:
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return next((str(r.get("kind")) for r in refs if r.get("controller")), None)
+
+
+@dataclass(frozen=True)
+class WaitedJob:
+    obj: Obj
+    outcome: str | None  # "Complete", "Failed", or None while it runs
+
+
+def waited_jobs(jobs: list[Obj]) -> list[WaitedJob]:
+    """The Jobs a wait waits for: all but a CronJob's (a schedule is not waited for)."""
+    return [WaitedJob(j, job_finished(j)) for j in jobs if _owner_kind(j) != "CronJob"]
+
+
+def waited_pods(pods: list[Obj]) -> list[Obj]:
+    """The pods that must be Ready: a Job's pods are not (their Job is waited for instead: a
+    failed attempt is an Error pod while the Job retries)."""
+    return [p for p in pods if _owner_kind(p) != "Job"]
+
+
+def job_pods(job: Obj, pods: list[Obj]) -> list[Obj]:
+    """The pods of `job` (by its uid in their ownerReferences), oldest first."""
+    uid = job["metadata"].get("uid")
+    mine = [p for p in pods if any(r.get("uid") == uid for r in
+                                  p["metadata"].get("ownerReferences") or [])]
+    return sorted(mine, key=lambda p: p["metadata"].get("creationTimestamp") or "")
+
+
+def failed_job_message(job: Obj, logs: list[tuple[str, str, str]]) -> str:
+    """Why the wait failed: the Job, its Failed condition's reason and message, and the last
+    lines each of its pods' containers logged ((pod, container, text) in `logs`)."""
+    meta = job["metadata"]
+    failed: Obj = next((c for c in (job.get("status") or {}).get("conditions") or []
+                   if c.get("type") == "Failed"), {})
+    lines = [f"job/{meta['name']} (namespace {meta.get('namespace', 'default')}) failed: "
+             f"{failed.get('reason', 'Failed')}: {failed.get('message', '')}"]
+    for pod, container, text in logs:
+        lines.append(f"--- pod {pod}, container {container}, last lines of its log:")
+        lines += ["    " + line for line in text.rstrip("\n").splitlines()] or ["    (empty)"]
+    if not logs:
+        lines.append("(none of its pods has logs)")
+    return "\n".join(lines)

@@ -229,6 +229,17 @@ def _stateful_set(obj: Obj) -> None:
     _template_spec(spec)
 
 
+def _daemon_set(obj: Obj) -> None:
+    spec = _struct(obj)
+    strategy = _struct(spec, "updateStrategy")
+    _set_if_missing(strategy, "type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        _rolling_update(strategy, {"maxUnavailable": 1, "maxSurge": 0})
+    if spec.get("revisionHistoryLimit") is None:
+        spec["revisionHistoryLimit"] = 10
+    _template_spec(spec)
+
+
 # --- batch/v1 --------------------------------------------------------------------------------
 
 MAX_INT32 = 2**31 - 1
@@ -317,6 +328,7 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("apps", "Deployment"): _deployment,
     ("apps", "ReplicaSet"): _replica_set,
     ("apps", "StatefulSet"): _stateful_set,
+    ("apps", "DaemonSet"): _daemon_set,
     ("batch", "Job"): _job,
     ("batch", "CronJob"): _cron_job,
     ("discovery.k8s.io", "EndpointSlice"): _endpoint_slice,

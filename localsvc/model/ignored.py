@@ -59,6 +59,13 @@ POD_SPEC: Tree = {
 METADATA: Tree = {"name": LEAF, "namespace": LEAF, "labels": ANY, "annotations": ANY}
 INGRESS_BACKEND: Tree = {"service": {"name": LEAF, "port": {"name": LEAF, "number": LEAF}}}
 PORTS: list[Tree] = [{"name": LEAF, "port": LEAF, "protocol": LEAF}]
+JOB_SPEC: Tree = {
+    "completions": LEAF, "parallelism": LEAF, "backoffLimit": LEAF,
+    "activeDeadlineSeconds": LEAF, "ttlSecondsAfterFinished": LEAF, "suspend": LEAF,
+    "completionMode": LEAF, "manualSelector": LEAF,
+    "selector": {"matchLabels": ANY, "matchExpressions": LEAF},
+    "template": {"metadata": METADATA, "spec": POD_SPEC},
+}
 KINDS: dict[str, Tree] = {
     "Namespace": {"metadata": METADATA},
     "Pod": {"metadata": METADATA, "spec": POD_SPEC},
@@ -106,6 +113,22 @@ KINDS: dict[str, Tree] = {
         "updateStrategy": {"type": LEAF, "rollingUpdate": {"partition": LEAF}},
         "persistentVolumeClaimRetentionPolicy": {"whenDeleted": LEAF, "whenScaled": LEAF},
         "volumeClaimTemplates": [{"metadata": METADATA, "spec": ANY}],
+    }},
+    "Job": {"metadata": METADATA, "spec": JOB_SPEC},
+    "CronJob": {"metadata": METADATA, "spec": {
+        "schedule": LEAF, "timeZone": LEAF, "concurrencyPolicy": LEAF, "suspend": LEAF,
+        "startingDeadlineSeconds": LEAF, "successfulJobsHistoryLimit": LEAF,
+        "failedJobsHistoryLimit": LEAF,
+        "jobTemplate": {"metadata": METADATA, "spec": JOB_SPEC},
+    }},
+    "DaemonSet": {"metadata": METADATA, "spec": {
+        "selector": {"matchLabels": ANY, "matchExpressions": LEAF},
+        "template": {"metadata": METADATA, "spec": {
+            **POD_SPEC, "nodeSelector": ANY, "affinity": {"nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": LEAF}}}},
+        "updateStrategy": {"type": LEAF,
+                           "rollingUpdate": {"maxSurge": LEAF, "maxUnavailable": LEAF}},
+        "minReadySeconds": LEAF,
     }},
 }
 ALWAYS = {"apiVersion", "kind", "status"}  # status is the server's to fill; never an instruction

@@ -40,6 +40,9 @@ SUPPORTED_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("networking.k8s.io/v1", "Ingress"),
         ("networking.k8s.io/v1", "IngressClass"),
         ("apps/v1", "StatefulSet"),
+        ("batch/v1", "Job"),
+        ("batch/v1", "CronJob"),
+        ("apps/v1", "DaemonSet"),
     }
 )
 # (and the namespaced kinds node controllers make: a StatefulSet's revisions)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from localsvc.model.jobs import with_generated_selector
 from localsvc.model.kubeapi.resources import by_kind_name, resource_named
 
 from localsvc.model.clock import now_iso as now_iso  # re-exported: callers import it from here
@@ -71,6 +72,8 @@ def last_applied(obj: Obj) -> Any:
 def unchanged(previous: Obj, obj: Obj) -> bool:
     """Whether storing `obj` over `previous` changes nothing a client reads back: the user's
     fields and kubectl apply's record of them are equal (managedFields follow the writes)."""
+    if obj.get("kind") == "Job":  # the selector the server generated is no change
+        obj = with_generated_selector(obj, previous)
     return comparable(previous) == comparable(obj) and last_applied(previous) == last_applied(obj)
 
 
@@ -95,6 +98,11 @@ def stamp(obj: Obj, previous: Obj | None) -> Obj:
         old = previous["metadata"]
         meta["uid"] = old["uid"]
         meta["creationTimestamp"] = old["creationTimestamp"]
+    if out.get("kind") == "Job":  # the job strategy's generated selector and template labels
+        out = with_generated_selector(out, previous)
+        meta = out["metadata"]
+    if previous is not None:
+        old = previous["metadata"]
         spec_changed = comparable(previous).get("spec") != out.get("spec")
         if has_generation(out):
             meta["generation"] = int(old.get("generation", 1)) + (1 if spec_changed else 0)

@@ -99,6 +99,9 @@ def expand(text: str, env: Mapping[str, str]) -> str:
 
 def _field_value(path: str, pod: Obj, pod_ip: str, node_ip: str) -> str:
     meta = pod.get("metadata") or {}
+    for group in ("annotations", "labels"):  # metadata.annotations['KEY'] (an Indexed Job's)
+        if path.startswith(f"metadata.{group}['") and path.endswith("']"):
+            return str((meta.get(group) or {}).get(path[len(group) + 11:-2], ""))
     values = {
         "metadata.name": meta.get("name", ""),
         "metadata.namespace": meta.get("namespace", "default"),

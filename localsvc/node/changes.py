@@ -24,7 +24,7 @@ from localsvc.model import incluster as accounts
 from localsvc.model.load import Manifest, ObjectKey
 from localsvc.model.nodeports import allocate_node_ports, node_port_requests
 from localsvc.model.objects import now_iso, stamp, unchanged
-from localsvc.model.validate import MAX_REPLICAS, statefulset_update_problems, validate
+from localsvc.model.validate import MAX_REPLICAS, update_problems, validate
 from localsvc.model.validate.claims import claim_update_problems
 from localsvc.node import services as svc
 from localsvc.node.context import NodeContext
@@ -155,15 +155,12 @@ class ObjectChanges(ObjectViews):
             raise ManifestError(problems)
         ips, ports = self._check_allocations(manifests, prune)
         objects, sources = dict(self.state.objects), dict(self.state.sources)
-        results = []
-        given = set()
-        new_pods = []
+        results, given, new_pods, immutable = [], set(), [], []
         for p in prepared if prepared is not None else prepare(manifests, objects):
             if objects.get(p.key) is not p.previous:  # changed meanwhile: compare again
                 p = prepare([p.manifest], objects)[0]
             p = self._with_account_uid(p)
-            if refused := statefulset_update_problems(p.manifest, p.previous, p.stored):
-                raise ManifestError(refused)  # (nothing is changed yet)
+            immutable += update_problems(p.manifest, p.previous, p.stored)
             if p.stored is not None and p.manifest.kind == "Pod" and (p.previous or {}).get(
                     "metadata", {}).get("uid") != p.stored["metadata"]["uid"]:
                 new_pods.append(p.manifest)
@@ -182,7 +179,7 @@ class ObjectChanges(ObjectViews):
                 sources.pop(key, None)
                 results.append(result(key, "deleted"))
         # As the ServiceAccount admission: a new pod's account exists (in this apply or stored).
-        if problems := accounts.missing_account_problems(
+        if problems := immutable + accounts.missing_account_problems(
                 new_pods, lambda ns, name: key_of("ServiceAccount", ns, name) in objects):
             raise ManifestError(problems)
         # The tables the check computed are those of the Services now stored.
@@ -298,7 +295,7 @@ class ObjectChanges(ObjectViews):
                 if key not in self.state.objects:
                     results.append(result(key, "deleted"))
                     continue
-            if orphan and key.startswith(("Deployment/", "StatefulSet/")):
+            if orphan and key.startswith(("Deployment/", "StatefulSet/", "Job/", "DaemonSet/")):
                 self._orphan_pods(key)
             if key not in self.state.objects:
                 results.append(result(key, "not found"))
@@ -331,11 +328,12 @@ class ObjectChanges(ObjectViews):
         return result(key, "scaled")
 
     def restart_image(self, image: str) -> list[Obj]:
-        """Roll every Deployment and StatefulSet, re-create every bare Pod that runs `image`."""
+        """Roll every Deployment, StatefulSet and DaemonSet, re-create every bare Pod that runs
+        `image` (rebuilt)."""
         results = []
         restarts = self.state.allocations.setdefault("restarts", {})
         for key, obj in list(self.state.objects.items()):
-            if obj["kind"] not in ("Deployment", "StatefulSet", "Pod"):
+            if obj["kind"] not in ("Deployment", "StatefulSet", "DaemonSet", "Pod"):
                 continue
             try:
                 spec = obj["spec"]["template"]["spec"] if obj["kind"] != "Pod" \

@@ -42,6 +42,9 @@ from localsvc.node.forwarders import Forwarders
 from localsvc.node.garbage import GC_PERIOD, collect_garbage
 from localsvc.node.incluster import in_cluster_access
 from localsvc.node.ingresssync import IngressSync
+from localsvc.node.cronjobsync import CronJobSync
+from localsvc.node.daemonsync import DaemonSetSync
+from localsvc.node.jobsync import JobSync
 from localsvc.node.objectstore import ObjectStore, WatchEvent
 from localsvc.node.madeobjects import MadeObjects
 from localsvc.node.network import NetworkSync
@@ -72,7 +75,8 @@ def _microseconds() -> int:
 
 
 class Controller(ClaimBinding, DeploymentSync, StatefulSetSync, ObjectChanges, Forwarders,
-                 StorePublishing, Finalizing, MadeObjects, IngressSync):
+                 StorePublishing, Finalizing, MadeObjects, IngressSync, JobSync, DaemonSetSync,
+                 CronJobSync):
     # Mixins first whose methods win: ClaimBinding's _publish_storage, DeploymentSync's status.
     def __init__(self, ctx: NodeContext, store: Store, network: NetworkSync | None = None):
         self.ctx = ctx
@@ -106,12 +110,14 @@ class Controller(ClaimBinding, DeploymentSync, StatefulSetSync, ObjectChanges, F
         self.sync_problems: dict[str, Unserved] = {}  # object key -> why sync skipped it
         self.forwarder_problems: list[Unserved] = []
         self._reported: set[Unserved] = set()
+        self.workload_steps: list[WorkloadStep] = []  # each workload mixin's init adds its own
         self.init_deployment_tables()
-        self.workload_steps = [WorkloadStep("Deployment", self._sync_deployment,
-                                            self._forget_deleted_deployments,
-                                            self.rollouts_pending)]
         self.init_claim_tables()
         self.init_statefulset_tables()
+        self.workload_statuses: dict[str, Obj] = {}  # workload key -> status its sync computed
+        self.init_job_tables()
+        self.init_daemonset_tables()
+        self.init_cronjob_tables()
         # The objects as the Kubernetes API serves them, each change a watch event (published
         # after every sync, see node/publish.py).
         self.objects = ObjectStore(self.state.resource_version, version_floor=_microseconds)

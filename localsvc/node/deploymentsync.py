@@ -23,6 +23,7 @@ from localsvc.node.events import EventRecorder
 from localsvc.node.podrecords import deployment_pod, owner_uid, with_owner_uid
 from localsvc.node.store import DeploymentHistory
 from localsvc.node.views import ObjectViews, object_key
+from localsvc.node.workloads import WorkloadStep
 
 Obj = dict[str, Any]
 
@@ -42,6 +43,7 @@ class DeploymentSync(ObjectViews):
     """Attributes other than its own tables are the Controller's."""
 
     recorder: EventRecorder
+    workload_steps: list[WorkloadStep]
 
     def _retire(self, pod_key: str, grace: int | None = None) -> None:
         raise NotImplementedError  # the Controller's
@@ -56,6 +58,9 @@ class DeploymentSync(ObjectViews):
         # Deployment key -> pod-template-hash -> the replicas its ReplicaSet was last scaled to
         # (what ScalingReplicaSet events compare with; a node restart starts from the pods).
         self._scaled_to: dict[str, dict[str, int]] = {}
+        self.workload_steps.append(WorkloadStep("Deployment", self._sync_deployment,
+                                                self._forget_deleted_deployments,
+                                                self.rollouts_pending))
 
     def _sync_deployment(self, obj: Obj, desired: set[str]) -> bool:
         """One sync of the deployment controller: the ReplicaSet of the current template

@@ -29,7 +29,8 @@ from localsvc.node.objectstore import ObjectStore, WatchEvent
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, State, key_of
 from localsvc.node import svclb
-from localsvc.node.views import ObjectViews, object_key, problems_by_object, with_problems
+from localsvc.node.views import SYNCED_STATUS_KINDS, ObjectViews, object_key, problems_by_object
+from localsvc.node.views import with_problems
 
 log = logging.getLogger("localsvc.publish")
 Obj = dict[str, Any]
@@ -329,7 +330,8 @@ class StorePublishing(ObjectViews):
         if obj.get("kind") == "Ingress" and (status := self.ingress_status(obj)) is not None:
             return with_problems({**self._shown(obj, self._with_status), "status": status},
                                  problems)
-        if obj.get("kind") in ("Secret", "StatefulSet") or problems:
+        if obj.get("kind") in SYNCED_STATUS_KINDS or obj.get("kind") in (
+                "Secret", "StatefulSet") or problems:
             return with_problems(self._shown(obj, self._with_status), problems)
         # Stored objects are never changed in place and the store replaces the metadata it
         # stamps: the object itself is shared, not copied (an apply of thousands of ConfigMaps
@@ -358,6 +360,8 @@ class StorePublishing(ObjectViews):
             return self.ingress_status(obj)
         if obj.get("kind") == "StatefulSet":
             return (self.state.allocations.get("statefulsets") or {}).get(object_key(obj))
+        if obj.get("kind") in SYNCED_STATUS_KINDS:
+            return self.workload_statuses.get(object_key(obj))
         return None
 
     def _pod_entries(self, found: dict[str, list[str]]) -> dict[str, Entry]:

@@ -38,6 +38,8 @@ from localsvc.node.store import PodRecord, State
 
 log = logging.getLogger("localsvc.views")
 Obj = dict[str, Any]
+# Kinds whose status their controller's last sync computed (Controller.workload_statuses).
+SYNCED_STATUS_KINDS = frozenset({"Job", "CronJob", "DaemonSet"})
 
 
 class ObjectViews:
@@ -52,6 +54,7 @@ class ObjectViews:
     started: str
     dns_ip: str
     lb_pending: dict[str, str]
+    workload_statuses: dict[str, Obj]  # workload key -> the status its last sync computed
     svclb_errors: dict[str, str]
     _svclb_applied: dict[str, svclb.SvclbSpec] | None
 
@@ -167,6 +170,8 @@ class ObjectViews:
         elif out["kind"] == "StatefulSet":  # (node/statefulsetsync.py keeps it)
             out["status"] = dict((self.state.allocations.get("statefulsets") or {}).get(
                 object_key(out)) or {})
+        elif out["kind"] in SYNCED_STATUS_KINDS:
+            out["status"] = dict(self.workload_statuses.get(object_key(out)) or {})
         return out
 
     def _deployment_status(self, obj: Obj) -> Obj:

@@ -65,7 +65,7 @@ def test_kinds_without_defaults_and_status_are_left_as_written() -> None:
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
     account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a"}}
     unknown = {"apiVersion": "example.com/v1", "kind": "Pod", "spec": {}}
-    not_served = {"apiVersion": "apps/v1", "kind": "DaemonSet", "spec": {}}
+    not_served = {"apiVersion": "apps/v1", "kind": "ControllerRevision", "revision": 1}
     for obj in (config_map, account, unknown, not_served):
         assert with_defaults(obj) == obj
     running = pod({"containers": [container()]}) | {"status": {"phase": "Running"}}

@@ -30,7 +30,7 @@ def test_api_versions_names_the_core_version_and_the_server_address() -> None:
 def test_api_group_list_has_every_named_group_with_its_preferred_version() -> None:
     document = discovery.api_group_list()
     assert (document["kind"], document["apiVersion"]) == ("APIGroupList", "v1")
-    assert [g["name"] for g in document["groups"]] == ["apps", "events.k8s.io",
+    assert [g["name"] for g in document["groups"]] == ["apps", "events.k8s.io", "batch",
                                                        "networking.k8s.io", "storage.k8s.io",
                                                        "discovery.k8s.io"]
     apps = document["groups"][0]
@@ -40,7 +40,7 @@ def test_api_group_list_has_every_named_group_with_its_preferred_version() -> No
 
 def test_api_group_of_one_group() -> None:
     assert discovery.api_group("apps") == discovery.api_group_list()["groups"][0]
-    assert discovery.api_group("batch") is None
+    assert discovery.api_group("policy") is None
     assert discovery.api_group("") is None  # the core group is /api, not /apis/
 
 
@@ -92,7 +92,7 @@ def test_scale_subresource_names_its_own_group() -> None:
 
 def test_api_resource_list_of_an_unserved_group_version() -> None:
     assert discovery.api_resource_list("apps", "v1beta1") is None
-    assert discovery.api_resource_list("batch", "v1") is None
+    assert discovery.api_resource_list("policy", "v1") is None
 
 
 def _aggregated_resources(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -118,7 +118,8 @@ def test_aggregated_discovery_of_api_has_the_core_group_only() -> None:
 def test_aggregated_discovery_of_apis_has_every_named_group() -> None:
     document = discovery.aggregated_discovery(legacy=False)
     assert [item["metadata"]["name"] for item in document["items"]] == [
-        "apps", "events.k8s.io", "networking.k8s.io", "storage.k8s.io", "discovery.k8s.io"]
+        "apps", "events.k8s.io", "batch", "networking.k8s.io", "storage.k8s.io",
+        "discovery.k8s.io"]
 
 
 @pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: f"{r.group_version}/{r.plural}")

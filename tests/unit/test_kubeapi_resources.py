@@ -30,6 +30,7 @@ SERVED = {
     ("networking.k8s.io", "v1", "ingresses"), ("networking.k8s.io", "v1", "ingressclasses"),
     # issue 14: StatefulSets and their ControllerRevisions.
     ("apps", "v1", "statefulsets"), ("apps", "v1", "controllerrevisions"),
+    ("apps", "v1", "daemonsets"), ("batch", "v1", "jobs"), ("batch", "v1", "cronjobs"),
 }
 READ_ONLY = {"persistentvolumes", "storageclasses"}  # only the node writes them
 
@@ -73,7 +74,8 @@ def test_named_group_short_names() -> None:
 
 def test_category_all_holds_the_workloads_and_services_only() -> None:
     in_all = {r.plural for r in RESOURCES if "all" in r.categories}
-    assert in_all == {"pods", "services", "deployments", "replicasets", "statefulsets"}
+    assert in_all == {"pods", "services", "deployments", "replicasets", "statefulsets",
+                      "daemonsets", "jobs", "cronjobs"}
     assert all(r.categories in ((), ("all",)) for r in RESOURCES)
 
 
@@ -139,7 +141,7 @@ def test_lookups_miss_cleanly() -> None:
     assert by_path("", "v1", "statefulsets") is None
     assert by_path("apps", "v2", "deployments") is None
     assert by_kind("v1", "Deployment") is None  # the kind exists, not in that group
-    assert by_kind("batch/v1", "Job") is None  # the next issue's
+    assert by_kind("autoscaling/v2", "HorizontalPodAutoscaler") is None
     assert by_kind_name("PodDisruptionBudget") is None
 
 
@@ -152,11 +154,11 @@ def test_by_kind_name_prefers_the_first_group() -> None:
 
 
 def test_groups_in_priority_order_and_preferred_versions() -> None:
-    assert groups() == ("", "apps", "events.k8s.io", "networking.k8s.io", "storage.k8s.io",
-                        "discovery.k8s.io")
+    assert groups() == ("", "apps", "events.k8s.io", "batch", "networking.k8s.io",
+                        "storage.k8s.io", "discovery.k8s.io")
     assert all(preferred_version(group) == "v1" for group in groups())
     assert [r.plural for r in resources_of("apps", "v1")] == [
-        "controllerrevisions", "deployments", "replicasets", "statefulsets"]
+        "controllerrevisions", "daemonsets", "deployments", "replicasets", "statefulsets"]
     assert resources_of("apps", "v2") == ()
 
 

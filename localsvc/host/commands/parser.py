@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
             "without -d, stream logs and watch files until Ctrl-C. Reads localsvc.yaml (manifests, "
             "environment, images to build) when present", "files", "strict")
     p.add_argument("-d", "--detach", action="store_true",
-                   help="return once every pod is Running and Ready instead of streaming logs")
+                   help="return once every pod is Running and Ready and every Job complete "
+                        "(failing when a Job fails) instead of streaming logs")
     p.add_argument("--wait", type=float, default=120.0, metavar="SECONDS",
                    help="with -d: how long to wait for readiness (default 120)")
     p.add_argument("--keep", action="store_true", help="foreground: leave the environment running on Ctrl-C")

@@ -12,7 +12,7 @@ from localsvc.errors import LocalsvcError, NotFound
 from localsvc.model.labelselector import LabelSelector, from_kubernetes
 
 Obj = dict[str, Any]
-POD_OWNERS = ("Deployment", "Service", "StatefulSet")
+POD_OWNERS = ("Deployment", "Service", "StatefulSet", "Job", "DaemonSet")
 
 
 def split_target(text: str) -> tuple[str, str]:
@@ -23,14 +23,14 @@ def split_target(text: str) -> tuple[str, str]:
     kind = resolve_kind(kind_text)
     if kind != "Pod" and kind not in POD_OWNERS:
         raise LocalsvcError(f"{text}: pod commands take POD, pod/NAME, deployment/NAME, "
-                            "statefulset/NAME or service/NAME")
+                            "statefulset/NAME, service/NAME, job/NAME or daemonset/NAME")
     if not name:
         raise LocalsvcError(f"{text}: the name after the '/' is missing")
     return kind, name
 
 
 def owner_selector(kind: str, owner: Obj) -> LabelSelector | None:
-    """The pods a Deployment, StatefulSet or Service selects; None for a Service without a
+    """The pods a Deployment, StatefulSet, Job, DaemonSet or Service selects; None for a Service without a
     selector."""
     selector = owner["spec"].get("selector") or {}
     if kind == "Service":

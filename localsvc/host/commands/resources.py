@@ -13,10 +13,11 @@ from localsvc.host.commands.common import UsageError
 from localsvc.errors import LocalsvcError
 
 # What `get all` lists, in kubectl's order, among the kinds localsvc runs.
-ALL_KINDS = ("Pod", "Service", "Deployment", "StatefulSet")
+ALL_KINDS = ("Pod", "Service", "DaemonSet", "Deployment", "StatefulSet", "Job", "CronJob")
 KNOWN = ("pods (po), deployments (deploy), services (svc), endpoints (ep), endpointslices, "
          "namespaces (ns), configmaps (cm), secrets, persistentvolumeclaims (pvc), "
-         "persistentvolumes (pv), storageclasses (sc), statefulsets (sts)")
+         "persistentvolumes (pv), storageclasses (sc), statefulsets (sts), jobs, cronjobs (cj), "
+         "daemonsets (ds), ingresses (ing)")
 
 
 @dataclass(frozen=True)

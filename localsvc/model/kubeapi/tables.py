@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from localsvc.model.kubeapi import ingresstable, podtable, storagetable
+from localsvc.model.kubeapi import batchtables, ingresstable, podtable, storagetable
 from localsvc.model.kubeapi.tablecells import AGE, NAME, NONE, Column, age, dig, name_of, since
 from localsvc.model.kubeapi.tablecells import containers_and_images, format_labels, more_list
 from localsvc.model.kubeapi.tablecells import selector_string
@@ -301,6 +301,9 @@ _PRINTERS: dict[str, tuple[tuple[Column, ...], Printer]] = {
     "StorageClass": (storagetable.CLASS_COLUMNS, storagetable.class_row),
     "Ingress": (ingresstable.INGRESS_COLUMNS, ingresstable.ingress_row),
     "IngressClass": (ingresstable.INGRESS_CLASS_COLUMNS, ingresstable.ingress_class_row),
+    "Job": (batchtables.JOB_COLUMNS, batchtables.job_row),
+    "CronJob": (batchtables.CRONJOB_COLUMNS, batchtables.cronjob_row),
+    "DaemonSet": (batchtables.DAEMONSET_COLUMNS, batchtables.daemonset_row),
 }
 _DEFAULT = ((NAME, AGE), _default_row)
 

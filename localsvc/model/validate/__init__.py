@@ -20,7 +20,9 @@ from localsvc.model.load import Manifest
 from localsvc.model.objects import BUILTIN_NAMESPACES
 from localsvc.model.validate.check import Check
 from localsvc.model.validate.claims import check_claim
+from localsvc.model.validate.batch import check_cronjob, check_job
 from localsvc.model.validate.config import check_configmap, check_secret
+from localsvc.model.validate.daemonsets import check_daemonset
 from localsvc.model.validate.deployments import MAX_REPLICAS, check_deployment
 from localsvc.model.validate.endpoints import check_endpoints, check_endpointslice
 from localsvc.model.validate.env import FIELD_PATHS
@@ -31,6 +33,7 @@ from localsvc.model.validate.probes import PROBE_HANDLERS
 from localsvc.model.validate.serviceaccounts import check_service_account
 from localsvc.model.validate.services import check_service
 from localsvc.model.validate.statefulsets import check_statefulset, statefulset_update_problems
+from localsvc.model.validate.updates import update_problems
 from localsvc.model.validate.volumes import SUPPORTED_VOLUMES
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "SUPPORTED_VOLUMES",
     "statefulset_update_problems",
     "undeclared_namespaces",
+    "update_problems",
     "validate",
 ]
 
@@ -86,6 +90,9 @@ def check_object(check: Check) -> None:
         "Ingress": check_ingress,
         "IngressClass": check_ingress_class,
         "StatefulSet": check_statefulset,
+        "Job": check_job,
+        "CronJob": check_cronjob,
+        "DaemonSet": check_daemonset,
     }
     if kind in spec_checks:
         spec_checks[kind](check)

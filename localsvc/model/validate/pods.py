@@ -26,7 +26,7 @@ def check_pod(check: Check) -> None:
 
 def check_pod_spec(
     check: Check, spec: dict[str, Any], path: str, restart_policies: Sequence[str],
-    owner: str = "Deployment", claim_volumes: Sequence[str] = (),
+    claim_volumes: Sequence[str] = (),
 ) -> None:
     """`claim_volumes`: the volumes a StatefulSet's volumeClaimTemplates add to each pod."""
     at = partial(child_path, path)
@@ -52,7 +52,7 @@ def check_pod_spec(
             )
     policy = spec.get("restartPolicy")
     if len(restart_policies) == 1 and policy not in (None, restart_policies[0]):
-        check.add(at("restartPolicy"), f'must be "Always" for a {owner} (got {show(policy)})')
+        check.add(at("restartPolicy"), f'must be "Always" for a {check.m.kind} (got {show(policy)})')
     else:
         check.one_of(policy, at("restartPolicy"), restart_policies)
     check.integer(

@@ -60,8 +60,7 @@ def check_statefulset(check: Check) -> None:
         labels = check_metadata(check, template.get("metadata"), "spec.template.metadata", None)
         pod_spec = check.mapping(template.get("spec"), "spec.template.spec", required=True)
         if pod_spec is not None:
-            check_pod_spec(check, pod_spec, "spec.template.spec", ("Always",), "StatefulSet",
-                           claims)
+            check_pod_spec(check, pod_spec, "spec.template.spec", ("Always",), claims)
     if selector is not None:
         matches = check_selector(check, selector, "spec.selector")
         if matches is not None and template is not None and not matches(labels):

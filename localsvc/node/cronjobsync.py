@@ -1,0 +1,170 @@
+"""The CronJob controller's sync of one CronJob, a mixin of the Controller.
+
+Each loop (a CronJob is always pending: its schedule is a clock): read its Jobs (stored objects
+whose controller ownerReference is the CronJob), let model/cronjobs.py decide, create the Job of
+a due start time (`<cronjob>-<minutes since the epoch>`, owned by the CronJob, annotated with
+its scheduled time, stored with store_made_object so `up` never prunes it) or delete Jobs
+(Replace, history limits), and keep lastScheduleTime/lastSuccessfulTime and the active list in
+the persisted State (`allocations["cronJobs"]`). A deleted CronJob's Jobs go with it.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+from localsvc.model import cronjobs as cron
+from localsvc.model import events as ev
+from localsvc.model.clock import iso_time, rfc3339_seconds
+from localsvc.model.jobs import JobMemory, job_finished
+from localsvc.node.batchpods import owner_reference
+from localsvc.node.events import EventRecorder
+from localsvc.node.jobsync import MEMORY_TABLE as JOB_MEMORY
+from localsvc.node.store import State, key_of
+from localsvc.node.views import object_key
+from localsvc.node.workloads import WorkloadStep
+
+Obj = dict[str, Any]
+CRONJOB_CONTROLLER = "cronjob-controller"
+MEMORY_TABLE = "cronJobs"  # state.allocations[MEMORY_TABLE]: CronJob key -> CronMemory json
+
+
+def controller_of(obj: Obj) -> Obj | None:
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return next((r for r in refs if r.get("controller")), None)
+
+
+class CronJobSync:
+    """Attributes other than its own tables are the Controller's."""
+
+    state: State
+    recorder: EventRecorder
+    workload_steps: list[WorkloadStep]
+    workload_statuses: dict[str, Obj]
+
+    def _remove_object(self, key: str) -> Obj:
+        raise NotImplementedError  # ObjectChanges'
+
+    def store_made_object(self, obj: Obj, controller: str) -> str:
+        raise NotImplementedError  # MadeObjects'
+
+    def init_cronjob_tables(self) -> None:
+        self.cronjobs_pending: set[str] = set()  # every scheduling CronJob: a clock moves it
+        self.workload_steps.append(WorkloadStep("CronJob", self._sync_cronjob,
+                                                self._forget_cronjobs, self.cronjobs_pending))
+
+    def _cron_memories(self) -> dict[str, Any]:
+        return self.state.allocations.setdefault(MEMORY_TABLE, {})
+
+    def _children(self, cronjob: Obj) -> dict[str, Obj]:
+        """The CronJob's Jobs by name."""
+        uid = cronjob["metadata"].get("uid")
+        namespace = cronjob["metadata"].get("namespace", "default")
+        return {job["metadata"]["name"]: job for job in self.state.objects_of("Job")
+                if job["metadata"].get("namespace", "default") == namespace
+                and (controller_of(job) or {}).get("uid") == uid}
+
+    def _child(self, job: Obj) -> cron.ChildJob:
+        key = object_key(job)
+        memory = JobMemory.from_json(self.state.allocations.get(JOB_MEMORY, {}).get(key))
+        finished = job_finished({"status": {"conditions": memory.conditions}})
+        created = rfc3339_seconds(job["metadata"].get("creationTimestamp") or "") or 0.0
+        return cron.ChildJob(job["metadata"]["name"], finished, memory.completion_time,
+                             memory.start_time, created)
+
+    def _sync_cronjob(self, obj: Obj, desired: set[str]) -> bool:
+        key = object_key(obj)
+        meta, spec = obj["metadata"], obj["spec"]
+        namespace = meta.get("namespace", "default")
+        saved = self._cron_memories().get(key)
+        memory = cron.CronMemory.from_json(saved)
+        if memory.uid != meta.get("uid"):
+            memory = cron.CronMemory(uid=str(meta.get("uid") or ""))
+        children = self._children(obj)
+        created = rfc3339_seconds(meta.get("creationTimestamp") or "") or time.time()
+        cron_spec = cron.CronSpec.of(spec)
+        step = cron.plan_cronjob(cron_spec, meta["name"], memory,
+                                 [self._child(j) for j in children.values()], created,
+                                 time.time())
+        ref = ev.ObjectRef("CronJob", namespace, meta["name"], str(meta.get("uid") or ""),
+                           api_version="batch/v1")
+        for name in step.delete:
+            self._remove_object(key_of("Job", namespace, name))
+        if step.create is not None:
+            job = self._job_for(obj, step.create, cron_spec.time_zone)
+            self.store_made_object(job, CRONJOB_CONTROLLER)
+            step.events.append(cron.CronEvent("Normal", "SuccessfulCreate",
+                                              f"Created job {job['metadata']['name']}"))
+        for event in step.events:
+            self.recorder.record(ref, event.type, event.reason, event.message,
+                                 CRONJOB_CONTROLLER)
+        if cron_spec.suspend:
+            self.cronjobs_pending.discard(key)
+        else:
+            self.cronjobs_pending.add(key)
+        self.workload_statuses[key] = self._cron_status(step.memory, namespace)
+        fresh = step.memory.to_json()
+        changed = bool(step.delete) or step.create is not None
+        if fresh != saved:
+            self._cron_memories()[key] = fresh
+            changed = True
+        return changed
+
+    def _job_for(self, cronjob: Obj, scheduled: float, zone: str | None) -> Obj:
+        """The Job of the start time `scheduled` (getJobFromTemplate2)."""
+        meta = cronjob["metadata"]
+        template = cronjob["spec"].get("jobTemplate") or {}
+        tmeta = template.get("metadata") or {}
+        annotations = {**(tmeta.get("annotations") or {}),
+                       cron.SCHEDULED_TIMESTAMP: cron.scheduled_timestamp(scheduled, zone)}
+        job_meta: Obj = {"name": cron.job_name(meta["name"], scheduled),
+                         "namespace": meta.get("namespace", "default"),
+                         "annotations": annotations,
+                         "ownerReferences": [owner_reference(cronjob)]}
+        if tmeta.get("labels"):
+            job_meta["labels"] = dict(tmeta["labels"])
+        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": job_meta,
+                "spec": copy.deepcopy(template.get("spec") or {})}
+
+    def _cron_status(self, memory: cron.CronMemory, namespace: str) -> Obj:
+        status: Obj = {}
+        active = []
+        for name in memory.active:
+            job = self.state.objects.get(key_of("Job", namespace, name))
+            if job is not None:
+                active.append({"kind": "Job", "namespace": namespace, "name": name,
+                               "uid": job["metadata"].get("uid"), "apiVersion": "batch/v1",
+                               "resourceVersion": job["metadata"].get("resourceVersion")})
+        if active:
+            status["active"] = active
+        if memory.last_schedule is not None:
+            status["lastScheduleTime"] = iso_time(memory.last_schedule)
+        if memory.last_successful is not None:
+            status["lastSuccessfulTime"] = iso_time(memory.last_successful)
+        return status
+
+    def _forget_cronjobs(self) -> bool:
+        """Drop the memory of CronJobs no longer stored, and delete their Jobs (cascade)."""
+        table = self._cron_memories()
+        changed = False
+        for key in [k for k in table if k not in self.state.objects]:
+            del table[key]
+            changed = True
+        for job in self.state.objects_of("Job"):
+            owner = controller_of(job)
+            if owner is None or owner.get("kind") != "CronJob":
+                continue
+            namespace = job["metadata"].get("namespace", "default")
+            cronjob = self.state.objects.get(key_of("CronJob", namespace, str(owner.get("name"))))
+            if cronjob is None or cronjob["metadata"].get("uid") != owner.get("uid"):
+                self._remove_object(object_key(job))
+                changed = True
+        for key in [k for k in self.workload_statuses
+                    if k.startswith("CronJob/") and k not in self.state.objects]:
+            del self.workload_statuses[key]
+        self.cronjobs_pending.intersection_update(self.state.objects.keys())
+        return changed
+
+
+__all__ = ["CRONJOB_CONTROLLER", "CronJobSync"]
