@@ -16,9 +16,9 @@ from typing import Any
 
 import docker
 
-from localsvc.host import containers, hostpaths, kubeobjects, readiness
+from localsvc.host import containers, hostpaths, kubeobjects
 from localsvc.host.client import NodeClient
-from localsvc.errors import EnvironmentNotFound, LocalsvcError, ManifestError, NotFound, Timeout
+from localsvc.errors import EnvironmentNotFound, LocalsvcError, ManifestError, NotFound
 from localsvc.host.hostports import (
     check_ingress_ports,
     check_node_port_range,
