@@ -42,11 +42,17 @@ spec:
 """
 
 
-def _pod(env: Environment) -> str:
+def _running(env: Environment) -> str | None:
+    """The one running pod of the Deployment (None while it is being replaced)."""
     pods = [p for p in env.get("pods") if not p["metadata"].get("deletionTimestamp")
             and (p.get("status") or {}).get("phase") == "Running"]
-    assert len(pods) == 1, [p["metadata"]["name"] for p in pods]
-    return str(pods[0]["metadata"]["name"])
+    return str(pods[0]["metadata"]["name"]) if len(pods) == 1 else None
+
+
+def _pod(env: Environment) -> str:
+    name = _running(env)
+    assert name is not None, [p["metadata"]["name"] for p in env.get("pods")]
+    return name
 
 
 def _read(env: Environment) -> str:
@@ -63,7 +69,7 @@ def test_claim_data_outlives_containers_pods_the_node_and_new_templates(
 
     # The container restarts (killed): the kubelet starts it again on the same claim.
     container = env.pod(first)["status"]["containerStatuses"][0]["containerID"]
-    env.docker.containers.get(container).kill()
+    env.docker.containers.get(container.removeprefix("docker://")).kill()
     wait_for(lambda: env.pod(first)["status"]["containerStatuses"][0].get("restartCount", 0) >= 1
              and env.pod(first)["status"]["containerStatuses"][0].get("ready"),
              timeout=60, what="the restarted container")
@@ -71,7 +77,7 @@ def test_claim_data_outlives_containers_pods_the_node_and_new_templates(
 
     # The pod is deleted: its Deployment makes another one, which mounts the same data.
     env.delete_objects("pod", [first])
-    wait_for(lambda: _pod(env) != first, timeout=60, what="a new pod")
+    wait_for(lambda: _running(env) not in (None, first), timeout=60, what="a new pod")
     env.wait_ready(60)
     assert _read(env) == "kept"
 
@@ -86,7 +92,7 @@ def test_claim_data_outlives_containers_pods_the_node_and_new_templates(
     # `up` with changed manifests: a new pod template, a new pod, the same data.
     before = _pod(env)
     env.up([write(tmp_path, "b.yaml", _manifests("2"))], wait=90)
-    wait_for(lambda: _pod(env) != before, timeout=60, what="the new template's pod")
+    wait_for(lambda: _running(env) not in (None, before), timeout=60, what="the new template's pod")
     assert _read(env) == "kept"
     volumes = [v.name for v in env.docker.volumes.list(
         filters={"label": [f"io.localsvc.env={env.name}", "io.localsvc.role=claim-volume"]})]
