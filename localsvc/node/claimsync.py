@@ -45,7 +45,7 @@ from localsvc.node.objectstore import ObjectStore, WatchEvent
 from localsvc.node.podworker import PodWorker
 from localsvc.node.publish import ObjectPublisher
 from localsvc.node.store import State, key_of
-from localsvc.runtime.claims import claim_volume_name, ensure_claim_volume
+from localsvc.runtime.claims import ensure_claim_volume
 from localsvc.tasks import spawn
 
 log = logging.getLogger("localsvc.claims")
@@ -72,15 +72,13 @@ def _unserved(key: str, entry: Obj) -> Obj:
 def _ensure(client: docker.DockerClient, env: str, namespace: str, name: str,
             claim_created: str) -> tuple[str, str, bool]:
     """The claim's volume (made when missing): its name, Mountpoint, and whether it is older
-    than the claim, so holds data from before (`down` kept it); made for this claim (by this
-    node, or by a pod that mounted it first) it is not."""
-    volume = claim_volume_name(env, namespace, name)
-    ensure_claim_volume(client, env, namespace, name)
-    attrs = client.volumes.get(volume).attrs
+    than the claim, so holds data from before (`down` kept it); made for this claim it is not."""
+    volume = ensure_claim_volume(client, env, namespace, name)
+    attrs = volume.attrs
     made, claimed = docker_time(attrs.get("CreatedAt")), docker_time(claim_created)
     # (creationTimestamp has whole seconds: a volume made in the claim's second is its own)
     older = made is not None and claimed is not None and made < claimed
-    return volume, str(attrs.get("Mountpoint") or ""), older
+    return str(volume.name), str(attrs.get("Mountpoint") or ""), older
 
 
 def _remove(client: docker.DockerClient, volume: str) -> None:
