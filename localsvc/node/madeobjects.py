@@ -10,6 +10,7 @@ the garbage collector's rules or the user do. A mixin of the Controller.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from localsvc.model.defaults import with_defaults
@@ -19,6 +20,21 @@ from localsvc.node.views import object_key
 
 Obj = dict[str, Any]
 MADE_BY = "madeBy"  # sources[key][MADE_BY]: the controller that made the object
+
+
+def disowned(objects: Mapping[str, Obj], uid: str) -> dict[str, Obj]:
+    """The objects owner `uid` owns, without its ownerReference (new objects: stored ones are
+    replaced, never changed in place): `delete --cascade=orphan` of the owner keeps them."""
+    out: dict[str, Obj] = {}
+    for key, obj in objects.items():
+        refs = obj["metadata"].get("ownerReferences") or []
+        if not uid or not any(r.get("uid") == uid for r in refs):
+            continue
+        meta = {**obj["metadata"], "ownerReferences": [r for r in refs if r.get("uid") != uid]}
+        if not meta["ownerReferences"]:
+            del meta["ownerReferences"]
+        out[key] = {**obj, "metadata": meta}
+    return out
 
 
 def made_by_controller(source: Obj | None) -> bool:
@@ -47,4 +63,4 @@ class MadeObjects:
         return key
 
 
-__all__ = ["MADE_BY", "MadeObjects", "made_by_controller"]
+__all__ = ["MADE_BY", "MadeObjects", "disowned", "made_by_controller"]
