@@ -175,5 +175,5 @@ def mount_sub_path(mount: Obj, env: Mapping[str, str]) -> str:
 
 
 __all__ = ["ClaimVolume", "ConfigError", "DEFAULT_MODE", "FILE_VOLUMES", "HOST_PATH_TYPES",
-           "POD_OWNED_VOLUMES", "VolumePlan", "data_of", "mount_read_only", "mount_sub_path", "no_claims",
-           "plan_volume", "source_data"]
+           "POD_OWNED_VOLUMES", "VolumePlan", "data_of", "mount_read_only", "mount_sub_path",
+           "no_claims", "plan_volume", "source_data"]

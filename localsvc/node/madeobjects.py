@@ -10,7 +10,7 @@ the garbage collector's rules or the user do. A mixin of the Controller.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from localsvc.model.defaults import with_defaults
@@ -48,6 +48,7 @@ class MadeObjects:
     state: State
     store: Store
     generation: int
+    reclaim_claim: Callable[[str], None]  # node/claimsync.py's (a stub here could shadow it)
 
     def store_made_object(self, obj: Obj, controller: str) -> str:
         """Store `obj` (a full object: apiVersion, kind, metadata.name/namespace...) for
@@ -61,6 +62,16 @@ class MadeObjects:
         self.store.remember(key, stored, json.dumps(stored))
         self.generation += 1
         return key
+
+    def remove_made_object(self, key: str) -> None:
+        """Remove an object as its controller deletes it (one it made, a finished Job its TTL
+        ends, a revision, a collected claim): the one path, so the generation that keys the
+        sync's caches moves, and a claim's data goes too (deleted, not pruned)."""
+        if key.startswith("PersistentVolumeClaim/"):
+            self.reclaim_claim(key)
+        self.state.objects.pop(key, None)
+        self.state.sources.pop(key, None)
+        self.generation += 1
 
 
 __all__ = ["MADE_BY", "MadeObjects", "disowned", "made_by_controller"]
