@@ -15,6 +15,7 @@ from typing import Any
 
 from localsvc.model.incluster import MOUNT_PATH, ApiAccess, access_files, volume_name
 from localsvc.model.podvolumes import ConfigError as ConfigError  # (re-exported)
+from localsvc.model.podvolumes import ClaimVolume, no_claims
 from localsvc.model.podvolumes import Lookup as Lookup
 from localsvc.model.podvolumes import VolumePlan as VolumePlan
 from localsvc.model.podvolumes import (
@@ -210,7 +211,7 @@ def plan_pod(
     node_ip: str = "",
     service_env: Mapping[str, str] | None = None,
     api_access: ApiAccess | None = None,
-    claims: Lookup = lambda namespace, name: None,
+    claims: ClaimVolume = no_claims,
 ) -> PodPlan:
     """Resolve a pod object into what to run. Raises ConfigError for missing references.
 
@@ -218,7 +219,7 @@ def plan_pod(
     volumes) pass "" and are remade for the containers. `api_access`: the API from inside the
     pod (model/incluster.py): the master Service's variables in every container whatever
     enableServiceLinks says, and the service-account files unless automounting is off.
-    `claims`: the PersistentVolumeClaims (a pod naming a missing one waits for it).
+    `claims`: each bound claim's Docker volume (a pod naming one not bound waits for it).
     """
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}

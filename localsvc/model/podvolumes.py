@@ -17,6 +17,9 @@ from typing import Any
 
 Obj = dict[str, Any]
 Lookup = Callable[[str, str], Obj | None]  # (namespace, name) -> object or None
+# (namespace, claim) -> the Docker volume its binding recorded; raises ConfigError saying why a
+# pod using it waits (the claim missing, not bound yet, being deleted): the binder's answer.
+ClaimVolume = Callable[[str, str], str]
 
 DEFAULT_MODE = 0o644  # the API server's default for defaultMode (configMap, secret, projected)
 FILE_VOLUMES = ("configMap", "secret", "projected")  # written by the kubelet's atomic writer
@@ -40,6 +43,7 @@ class VolumePlan:
     host_path: str = ""  # hostPath: the path on the Docker engine's host
     host_path_type: str = ""
     claim: str = ""  # persistentVolumeClaim: the claim's name (its namespace is the pod's)
+    volume: str = ""  # persistentVolumeClaim: the Docker volume its binding recorded
     read_only: bool = False  # the source itself is read-only (persistentVolumeClaim.readOnly)
 
     def payload(self) -> dict[str, tuple[bytes, int]]:
@@ -75,20 +79,21 @@ def source_data(kind: str, namespace: str, name: str, lookup: Lookup,
     return data_of(obj, kind)
 
 
-def _claim_volume(name: str, source: Obj, namespace: str, claims: Lookup) -> VolumePlan:
+def no_claims(namespace: str, claim: str) -> str:
+    """A ClaimVolume where no claim exists (the scheduler's words)."""
+    raise ConfigError(f'persistentvolumeclaim "{claim}" not found')
+
+
+def _claim_volume(name: str, source: Obj, namespace: str, claims: ClaimVolume) -> VolumePlan:
     claim = str(source.get("claimName") or "")
-    obj = claims(namespace, claim)
-    # The scheduler's and the kubelet's words: the pod waits until the claim exists.
-    if obj is None:
-        raise ConfigError(f'persistentvolumeclaim "{claim}" not found')
-    if (obj.get("metadata") or {}).get("deletionTimestamp"):
-        raise ConfigError(f'persistentvolumeclaim "{claim}" is being deleted')
-    return VolumePlan(name=name, kind="persistentVolumeClaim", claim=claim,
+    # Only a bound claim is mounted, on the volume its binding made: the pod waits until then.
+    volume = claims(namespace, claim)
+    return VolumePlan(name=name, kind="persistentVolumeClaim", claim=claim, volume=volume,
                       read_only=bool(source.get("readOnly")))
 
 
 def plan_volume(volume: Obj, namespace: str, configmaps: Lookup, secrets: Lookup,
-                claims: Lookup) -> VolumePlan:
+                claims: ClaimVolume) -> VolumePlan:
     """One of the pod's volumes; ConfigError while what it names is missing."""
     name = volume["name"]
     if "hostPath" in volume:
@@ -169,6 +174,6 @@ def mount_sub_path(mount: Obj, env: Mapping[str, str]) -> str:
     return sub_path
 
 
-__all__ = ["ConfigError", "DEFAULT_MODE", "FILE_VOLUMES", "HOST_PATH_TYPES", "POD_OWNED_VOLUMES",
-           "VolumePlan", "data_of", "mount_read_only", "mount_sub_path", "plan_volume",
-           "source_data"]
+__all__ = ["ClaimVolume", "ConfigError", "DEFAULT_MODE", "FILE_VOLUMES", "HOST_PATH_TYPES",
+           "POD_OWNED_VOLUMES", "VolumePlan", "data_of", "mount_read_only", "mount_sub_path",
+           "no_claims", "plan_volume", "source_data"]

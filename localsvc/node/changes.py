@@ -28,6 +28,7 @@ from localsvc.model.validate import MAX_REPLICAS, update_problems, validate
 from localsvc.model.validate.claims import claim_update_problems
 from localsvc.node import services as svc
 from localsvc.node.context import NodeContext
+from localsvc.node.madeobjects import disowned
 from localsvc.node.madeobjects import made_by_controller as made
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import State, Store, key_of
@@ -271,8 +272,7 @@ class ObjectChanges(ObjectViews):
     def delete(self, keys: Sequence[str], grace: int | None = None,
                orphan: bool = False) -> list[Obj]:
         """Delete objects; `grace`: the pods' termination grace period (None: their own);
-        `orphan`: the pods of a deleted Deployment keep running, as bare Pods (the Kubernetes
-        API's propagationPolicy=Orphan)."""
+        `orphan`: what a deleted object owns stays (the API's propagationPolicy=Orphan)."""
         results = []
         for key in keys:
             if key == KUBERNETES_KEY:  # (never in the state: see Store.load)
@@ -295,8 +295,8 @@ class ObjectChanges(ObjectViews):
                 if key not in self.state.objects:
                     results.append(result(key, "deleted"))
                     continue
-            if orphan and key.startswith(("Deployment/", "StatefulSet/", "Job/", "DaemonSet/")):
-                self._orphan_pods(key)
+            if orphan:
+                self._orphan_dependents(key)
             if key not in self.state.objects:
                 results.append(result(key, "not found"))
                 continue
@@ -364,20 +364,22 @@ class ObjectChanges(ObjectViews):
             if (worker.record.namespace, worker.record.name) == (namespace, name):
                 worker.stop(grace)
 
-    def _orphan_pods(self, deployment_key: str) -> None:
-        """The Deployment's pods become bare Pods: stored as applied Pods with their own uid (so
-        the controller keeps their workers), without an owner."""
+    def _orphan_dependents(self, owner_key: str) -> None:
+        """What `owner_key` owns loses it as owner: stored objects (a StatefulSet's claims and
+        revisions, a CronJob's Jobs) its ownerReference, so no collector removes them; its
+        pods become bare Pods, stored with their own uid (their workers are kept)."""
+        owner = (self.state.objects.get(owner_key) or {}).get("metadata") or {}
+        self.state.objects.update(disowned(self.state.objects, str(owner.get("uid") or "")))
         for pod_key, record in self.state.pods.items():
-            if record.owner != deployment_key:
+            if record.owner != owner_key:
                 continue
             obj = copy.deepcopy(record.obj)
             obj["metadata"].pop("ownerReferences", None)
-            record.owner = None
-            record.obj = obj
+            record.owner, record.obj = None, obj
             self.state.objects[key_of("Pod", record.namespace, record.name)] = obj
             self.state.sources[key_of("Pod", record.namespace, record.name)] = {
                 "file": "", "line": None}
-            log.info("pod %s orphaned by the deletion of %s", pod_key, deployment_key)
+            log.info("pod %s orphaned by the deletion of %s", pod_key, owner_key)
 
     def _recreate_default_account(self, key: str) -> None:
         """Deleted, a namespace's `default` ServiceAccount comes back with a new uid, as the

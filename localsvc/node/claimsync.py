@@ -5,6 +5,9 @@ cluster (the rules are model/claims.py):
 - a claim of a known class gets its Docker volume (runtime/claims.py ensure_claim_volume, named
   by environment/namespace/claim, so a volume `down` kept is found again), a PersistentVolume
   `pvc-<uid>` and status Bound; one that cannot be bound stays Pending, with an Event saying why;
+- a pod mounts only the volume a binding recorded (claim_volume): its pods wait, in the
+  scheduler's words, while the claim is missing, Pending or being deleted; only this binder
+  makes claim volumes, so one made for a claim is reclaimed with it;
 - the table of bindings (claim key -> uid, volume, mountpoint, when) is in the State, saved with
   it: a restarted node serves the same binding and only makes sure the volume is there;
 - a claim deleted (kubectl delete, localsvc delete, its namespace deleted) that a pod still
@@ -33,6 +36,7 @@ import docker.errors
 from localsvc.model import claims as cl
 from localsvc.model import events as ev
 from localsvc.model.clock import docker_time
+from localsvc.model.podvolumes import ConfigError
 from localsvc.model.objects import now_iso
 from localsvc.node.changes import ObjectChanges
 from localsvc.node.context import NodeContext
@@ -41,7 +45,7 @@ from localsvc.node.objectstore import ObjectStore, WatchEvent
 from localsvc.node.podworker import PodWorker
 from localsvc.node.publish import ObjectPublisher
 from localsvc.node.store import State, key_of
-from localsvc.runtime.claims import claim_volume_name, ensure_claim_volume
+from localsvc.runtime.claims import ensure_claim_volume
 from localsvc.tasks import spawn
 
 log = logging.getLogger("localsvc.claims")
@@ -68,15 +72,13 @@ def _unserved(key: str, entry: Obj) -> Obj:
 def _ensure(client: docker.DockerClient, env: str, namespace: str, name: str,
             claim_created: str) -> tuple[str, str, bool]:
     """The claim's volume (made when missing): its name, Mountpoint, and whether it is older
-    than the claim, so holds data from before (`down` kept it); made for this claim (by this
-    node, or by a pod that mounted it first) it is not."""
-    volume = claim_volume_name(env, namespace, name)
-    ensure_claim_volume(client, env, namespace, name)
-    attrs = client.volumes.get(volume).attrs
+    than the claim, so holds data from before (`down` kept it); made for this claim it is not."""
+    volume = ensure_claim_volume(client, env, namespace, name)
+    attrs = volume.attrs
     made, claimed = docker_time(attrs.get("CreatedAt")), docker_time(claim_created)
     # (creationTimestamp has whole seconds: a volume made in the claim's second is its own)
     older = made is not None and claimed is not None and made < claimed
-    return volume, str(attrs.get("Mountpoint") or ""), older
+    return str(volume.name), str(attrs.get("Mountpoint") or ""), older
 
 
 def _remove(client: docker.DockerClient, volume: str) -> None:
@@ -96,6 +98,7 @@ class ClaimBinding(ObjectChanges):
     publisher: ObjectPublisher
     recorder: EventRecorder
     terminating: dict[str, PodWorker]
+    workers: dict[str, PodWorker]
     started: str
 
     def mark_dirty(self) -> None:
@@ -132,6 +135,16 @@ class ClaimBinding(ObjectChanges):
         if self.claim_bound(key, claim) is None:
             return "pod has unbound immediate PersistentVolumeClaims"
         return None
+
+    def claim_volume(self, namespace: str, name: str) -> str:
+        """The Docker volume a pod mounts for claim `namespace/name`: the one its binding made
+        (a pod never makes one); ConfigError with claim_waiting's reason while it must wait."""
+        why = self.claim_waiting(namespace, name)
+        key = key_of(cl.KIND, namespace, name)
+        bound = None if why else self.claim_bound(key, self.state.objects[key])
+        if bound is None:
+            raise ConfigError(why or "pod has unbound immediate PersistentVolumeClaims")
+        return bound.volume
 
     def delete(self, keys: Sequence[str], grace: int | None = None,
                orphan: bool = False) -> list[Obj]:
@@ -244,6 +257,8 @@ class ClaimBinding(ObjectChanges):
         self.claim_table[key] = {"uid": uid, "volume": volume, "mountpoint": mountpoint,
                                  "since": (entry or {}).get("since") or now_iso()}
         self.claim_table_changed = True
+        for worker in self.workers.values():  # its pods waiting for the binding start now
+            worker.wake()
         message = (f"Successfully provisioned volume {cl.pv_name(uid)} using {cl.PROVISIONER}"
                    + (f" (the existing Docker volume {volume}, with the data it holds)"
                       if existed else f" (Docker volume {volume})"))

@@ -370,7 +370,7 @@ class Controller(ClaimBinding, DeploymentSync, StatefulSetSync, ObjectChanges, F
 
     def _spawn_worker(self, record: PodRecord, purpose: str = "") -> PodWorker:
         worker = PodWorker(self.ctx, record, self.lookup, self.mark_dirty, self.service_env,
-                           self.dns_ip, self.recorder, self.api_access)
+                           self.dns_ip, self.recorder, self.api_access, self.claim_volume)
         spawn(worker.run(), name=f"pod {record.namespace}/{record.name}{purpose}")
         return worker
 

@@ -43,8 +43,8 @@ class CronJobSync:
     workload_steps: list[WorkloadStep]
     workload_statuses: dict[str, Obj]
 
-    def _remove_object(self, key: str) -> Obj:
-        raise NotImplementedError  # ObjectChanges'
+    def remove_made_object(self, key: str) -> None:
+        raise NotImplementedError  # MadeObjects'
 
     def store_made_object(self, obj: Obj, controller: str) -> str:
         raise NotImplementedError  # MadeObjects'
@@ -90,7 +90,7 @@ class CronJobSync:
         ref = ev.ObjectRef("CronJob", namespace, meta["name"], str(meta.get("uid") or ""),
                            api_version="batch/v1")
         for name in step.delete:
-            self._remove_object(key_of("Job", namespace, name))
+            self.remove_made_object(key_of("Job", namespace, name))
         if step.create is not None:
             job = self._job_for(obj, step.create, cron_spec.time_zone)
             self.store_made_object(job, CRONJOB_CONTROLLER)
@@ -158,7 +158,7 @@ class CronJobSync:
             namespace = job["metadata"].get("namespace", "default")
             cronjob = self.state.objects.get(key_of("CronJob", namespace, str(owner.get("name"))))
             if cronjob is None or cronjob["metadata"].get("uid") != owner.get("uid"):
-                self._remove_object(object_key(job))
+                self.remove_made_object(object_key(job))
                 changed = True
         for key in [k for k in self.workload_statuses
                     if k.startswith("CronJob/") and k not in self.state.objects]:

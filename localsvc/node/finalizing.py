@@ -68,7 +68,12 @@ class Finalizing:
         if kind == "Namespace":
             namespace = rest.partition("/")[2]
             return any(r.namespace == namespace for r in records)
-        return any(r.owner == key for r in records)
+        if any(r.owner == key for r in records):
+            return True
+        # Stored dependents (a CronJob's Jobs) name it by uid in their ownerReferences.
+        uid = (self.finalizing[key].get("metadata") or {}).get("uid")
+        return bool(uid) and any(r.get("uid") == uid for o in self.state.objects.values()
+                                 for r in (o.get("metadata") or {}).get("ownerReferences") or [])
 
 
 __all__ = ["FOREGROUND_FINALIZER", "Finalizing", "NAMESPACE_FINALIZER", "terminating"]

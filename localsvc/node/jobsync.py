@@ -39,8 +39,8 @@ class JobSync:
     def _retire(self, pod_key: str, grace: int | None = None) -> None:
         raise NotImplementedError  # the Controller's
 
-    def _remove_object(self, key: str) -> Obj:
-        raise NotImplementedError  # ObjectChanges'
+    def remove_made_object(self, key: str) -> None:
+        raise NotImplementedError  # MadeObjects'
 
     def init_job_tables(self) -> None:
         self.jobs_pending: set[str] = set()  # Jobs a clock moves (back-off, deadline, TTL)
@@ -99,7 +99,7 @@ class JobSync:
             sum(1 for w in self.terminating.values()
                 if w.record.owner == key and not w.done.is_set()))
         if step.delete_job:  # ttlSecondsAfterFinished: the Job and (so) its pods go
-            self._remove_object(key)
+            self.remove_made_object(key)
             self.jobs_pending.discard(key)
             changed = True
         return changed

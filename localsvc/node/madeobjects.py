@@ -10,6 +10,7 @@ the garbage collector's rules or the user do. A mixin of the Controller.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from localsvc.model.defaults import with_defaults
@@ -19,6 +20,21 @@ from localsvc.node.views import object_key
 
 Obj = dict[str, Any]
 MADE_BY = "madeBy"  # sources[key][MADE_BY]: the controller that made the object
+
+
+def disowned(objects: Mapping[str, Obj], uid: str) -> dict[str, Obj]:
+    """The objects owner `uid` owns, without its ownerReference (new objects: stored ones are
+    replaced, never changed in place): `delete --cascade=orphan` of the owner keeps them."""
+    out: dict[str, Obj] = {}
+    for key, obj in objects.items():
+        refs = obj["metadata"].get("ownerReferences") or []
+        if not uid or not any(r.get("uid") == uid for r in refs):
+            continue
+        meta = {**obj["metadata"], "ownerReferences": [r for r in refs if r.get("uid") != uid]}
+        if not meta["ownerReferences"]:
+            del meta["ownerReferences"]
+        out[key] = {**obj, "metadata": meta}
+    return out
 
 
 def made_by_controller(source: Obj | None) -> bool:
@@ -32,6 +48,7 @@ class MadeObjects:
     state: State
     store: Store
     generation: int
+    reclaim_claim: Callable[[str], None]  # node/claimsync.py's (a stub here could shadow it)
 
     def store_made_object(self, obj: Obj, controller: str) -> str:
         """Store `obj` (a full object: apiVersion, kind, metadata.name/namespace...) for
@@ -46,5 +63,15 @@ class MadeObjects:
         self.generation += 1
         return key
 
+    def remove_made_object(self, key: str) -> None:
+        """Remove an object as its controller deletes it (one it made, a finished Job its TTL
+        ends, a revision, a collected claim): the one path, so the generation that keys the
+        sync's caches moves, and a claim's data goes too (deleted, not pruned)."""
+        if key.startswith("PersistentVolumeClaim/"):
+            self.reclaim_claim(key)
+        self.state.objects.pop(key, None)
+        self.state.sources.pop(key, None)
+        self.generation += 1
 
-__all__ = ["MADE_BY", "MadeObjects", "made_by_controller"]
+
+__all__ = ["MADE_BY", "MadeObjects", "disowned", "made_by_controller"]

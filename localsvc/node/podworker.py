@@ -24,6 +24,7 @@ from localsvc.model.kubelet import KubeletSpec
 from localsvc.model.incluster import ApiAccess
 from localsvc.model.kubelet_adopt import DiscardLeftovers, apply_adoption, decide_adoption
 from localsvc.model.podplan import ConfigError, ContainerPlan, PodPlan, plan_pod, resolv_conf
+from localsvc.model.podvolumes import no_claims
 from localsvc.node.context import NodeContext
 from localsvc.node.events import EventRecorder
 from localsvc.node.podevents import PodEvents
@@ -59,6 +60,7 @@ class PodWorker:
         dns_ip: str = "",
         recorder: EventRecorder | None = None,
         api_access: ApiAccess | None = None,  # the node's one (node/incluster.py); None: none
+        claim_volume: Callable[[str, str], str] = no_claims,  # node/claimsync.py's
     ):
         self.ctx = ctx
         self.api_access = api_access
@@ -66,6 +68,8 @@ class PodWorker:
         self.service_env = service_env
         self.dns_ip = dns_ip
         self.lookup = lookup  # (kind, namespace, name) -> object, for ConfigMaps and Secrets
+        self.claim_volume = claim_volume  # a claim's bound volume; ConfigError: the pod waits
+        self.claim_volumes: dict[str, str] = {}  # claim -> the volume it got, kept for its life
         self.on_change = on_change
         self.state = PodState()
         self.ref = rt.PodRef(
@@ -171,9 +175,8 @@ class PodWorker:
             if c.state == "running":
                 self.events.killing(c.name)
         grace = self._stop_grace if self._stop_grace is not None else 0
-        containers = await asyncio.to_thread(
-            rt.find_pod_containers, self.ctx.docker, self.ref.env, self.ref.uid
-        )
+        containers = await asyncio.to_thread(rt.find_pod_containers, self.ctx.docker,
+                                             self.ref.env, self.ref.uid)
         await asyncio.to_thread(rt.remove_containers, containers, grace)
         await asyncio.to_thread(rt.remove_volumes, self.ctx.docker, self.ref.env, self.ref.uid)
 
@@ -182,9 +185,8 @@ class PodWorker:
     async def _adopt(self) -> bool:
         """Take over containers a previous node process created (same pod uid): performs what
         model.kubelet_adopt decides. Whether there were any."""
-        found = await asyncio.to_thread(
-            rt.find_pod_containers, self.ctx.docker, self.ref.env, self.ref.uid
-        )
+        found = await asyncio.to_thread(rt.find_pod_containers, self.ctx.docker, self.ref.env,
+                                        self.ref.uid)
         leftovers = [leftover for c in found
                      if (leftover := leftover_of(c, self.ref.network)) is not None]
         actions = decide_adoption(self.state, leftovers)
@@ -211,21 +213,24 @@ class PodWorker:
                 node_ip=self.ctx.config.node_ip,
                 service_env=self.service_env(self.ref.namespace),
                 api_access=self.api_access,
-                claims=lambda ns, n: self.lookup("PersistentVolumeClaim", ns, n),
+                claims=self._claim_volume,
             )
         except ConfigError as err:
             return None, str(err)
         return plan, ""
 
+    def _claim_volume(self, namespace: str, claim: str) -> str:
+        """Like a scheduled pod's, fixed once got: a claim deleted meanwhile stays its own."""
+        if claim not in self.claim_volumes:
+            self.claim_volumes[claim] = self.claim_volume(namespace, claim)
+        return self.claim_volumes[claim]
+
     def _spec(self, plan: PodPlan | None, error: str) -> KubeletSpec:
         if plan is None:
             return KubeletSpec("Always", tuple(self.state.init), tuple(self.state.containers),
                                config_error=error)
-        return KubeletSpec(
-            plan.restart_policy,
-            tuple(c.name for c in plan.init_containers),
-            tuple(c.name for c in plan.containers),
-        )
+        return KubeletSpec(plan.restart_policy, tuple(c.name for c in plan.init_containers),
+                           tuple(c.name for c in plan.containers))
 
     async def _step(self) -> None:
         if kubelet.finished(self.state):
@@ -311,9 +316,8 @@ class PodWorker:
     async def _restart_sandbox(self) -> None:
         log.info("pod %s/%s: infra container gone, recreating pod", self.ref.namespace,
                  self.ref.name)
-        found = await asyncio.to_thread(
-            rt.find_pod_containers, self.ctx.docker, self.ref.env, self.ref.uid
-        )
+        found = await asyncio.to_thread(rt.find_pod_containers, self.ctx.docker, self.ref.env,
+                                        self.ref.uid)
         await asyncio.to_thread(rt.remove_containers, found, 0)
         kubelet.sandbox_lost(self.state)
         self.volumes.forget()

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from localsvc.model import claims as cl
 from localsvc.model import events as ev
 from localsvc.model import statefulsets as sts
 from localsvc.model.labelselector import from_kubernetes
@@ -43,12 +44,10 @@ class StatefulSetSync(ObjectViews):
     generation: int
     workload_steps: list[WorkloadStep]
     store_made_object: Callable[[Obj, str], str]  # MadeObjects' (a stub here would shadow it)
+    remove_made_object: Callable[[str], None]  # MadeObjects'
 
     def _retire(self, pod_key: str, grace: int | None = None) -> None:
         raise NotImplementedError  # the Controller's
-
-    def reclaim_claim(self, key: str) -> None:
-        raise NotImplementedError  # node/claimsync.py's
 
     def init_statefulset_tables(self) -> None:
         # StatefulSet key -> pod uid -> when a sync first saw it ready (minReadySeconds);
@@ -106,7 +105,7 @@ class StatefulSetSync(ObjectViews):
         live = {status["currentRevision"], status["updateRevision"]} | {
             p.revision for p in counted}
         for doomed in sts.revisions_to_prune(revisions, live, history_limit(spec)):
-            self._remove_made(key_of("ControllerRevision", namespace, doomed))
+            self.remove_made_object(key_of("ControllerRevision", namespace, doomed))
             changed = True
         settled = counts.ready == counts.available == counts.replicas == set_spec.replicas \
             and not step.create and not step.delete
@@ -137,7 +136,7 @@ class StatefulSetSync(ObjectViews):
             record.owner = key
             record.template_hash = str((pod_meta.get("labels") or {}).get(
                 sts.REVISION_LABEL, ""))
-            self._remove_made(key_of("Pod", namespace, record.name))  # no longer a bare Pod
+            self.remove_made_object(key_of("Pod", namespace, record.name))  # no longer a bare Pod
             adopted = True
         return adopted
 
@@ -338,25 +337,13 @@ class StatefulSetSync(ObjectViews):
                 continue
             if any(r.get("uid") in alive for r in refs):
                 continue
-            if obj["kind"] == "PersistentVolumeClaim" and self._claim_in_use(obj, records):
+            if obj["kind"] == "PersistentVolumeClaim" and any(
+                    r.namespace == obj["metadata"].get("namespace")
+                    and obj["metadata"]["name"] in cl.claims_used_by(r.obj) for r in records):
                 continue
-            self._remove_made(key)
+            self.remove_made_object(key)
             changed = True
         return changed
-
-    @staticmethod
-    def _claim_in_use(claim: Obj, records: list[PodRecord]) -> bool:
-        namespace, name = claim["metadata"].get("namespace"), claim["metadata"]["name"]
-        return any(r.namespace == namespace and any(
-            (v.get("persistentVolumeClaim") or {}).get("claimName") == name
-            for v in (r.obj.get("spec") or {}).get("volumes") or []) for r in records)
-
-    def _remove_made(self, key: str) -> None:
-        if key.startswith("PersistentVolumeClaim/"):  # deleted, not pruned: its data goes too
-            self.reclaim_claim(key)
-        self.state.objects.pop(key, None)
-        self.state.sources.pop(key, None)
-        self.generation += 1
 
     def _set_event(self, obj: Obj, reason: str, message: str) -> None:
         meta = obj["metadata"]

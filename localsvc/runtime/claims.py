@@ -25,14 +25,13 @@ def claim_labels(env: str, namespace: str, claim: str) -> dict[str, str]:
 
 
 def ensure_claim_volume(client: docker.DockerClient, env: str, namespace: str,
-                        claim: str) -> str:
-    """The claim's volume, created (labelled with the environment) when missing; its name."""
+                        claim: str) -> docker.models.volumes.Volume:
+    """The claim's volume, created (labelled with the environment) when missing."""
     name = claim_volume_name(env, namespace, claim)
     try:
-        client.volumes.get(name)
+        return client.volumes.get(name)
     except docker.errors.NotFound:
-        client.volumes.create(name=name, labels=claim_labels(env, namespace, claim))
-    return name
+        return client.volumes.create(name=name, labels=claim_labels(env, namespace, claim))
 
 
 def claim_volumes(client: docker.DockerClient, env: str) -> list[docker.models.volumes.Volume]:

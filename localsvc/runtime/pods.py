@@ -24,7 +24,6 @@ from localsvc.model.podvolumes import POD_OWNED_VOLUMES
 from localsvc.runtime import filevolumes, hostpaths
 from localsvc.runtime import labels as L
 from localsvc.runtime import podvolumes as pv
-from localsvc.runtime.claims import claim_volume_name, ensure_claim_volume
 from localsvc.runtime.hostpaths import VolumeError as VolumeError  # (re-exported)
 
 # The infra container only holds namespaces; a shell loop that exits on TERM is enough and lets
@@ -118,18 +117,15 @@ def ensure_image(client: docker.DockerClient, image: str, pull_policy: str,
 
 def volume_sources(pod: PodRef, plan: PodPlan) -> dict[str, str]:
     """The Docker volume of each of the pod's volumes but hostPaths: its own (removed with the
-    pod) or, for a persistentVolumeClaim, the claim's (runtime/claims.py), which outlives it."""
-    return {v.name: claim_volume_name(pod.env, pod.namespace, v.claim)
-            if v.kind == "persistentVolumeClaim" else volume_name(pod, v.name)
+    pod) or, for a persistentVolumeClaim, the one its binding recorded (node/claimsync.py made
+    it), which outlives it."""
+    return {v.name: v.volume if v.kind == "persistentVolumeClaim" else volume_name(pod, v.name)
             for v in plan.volumes if v.kind != "hostPath"}
 
 
 def create_volumes(client: docker.DockerClient, pod: PodRef, plan: PodPlan) -> None:
     for volume in plan.volumes:
-        if volume.kind == "persistentVolumeClaim":
-            # Whoever comes first, the claim's binding or its pod, makes it (idempotent).
-            ensure_claim_volume(client, pod.env, pod.namespace, volume.claim)
-            continue
+        # (a claim's volume is made by its binding only: the pod waited for it to be bound)
         if volume.kind not in POD_OWNED_VOLUMES:
             continue
         name = volume_name(pod, volume.name)

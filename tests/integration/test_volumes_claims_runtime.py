@@ -1,7 +1,7 @@
 """A persistentVolumeClaim volume through the runtime, against the real engine (issue 14): the
-pod's containers mount the claim's Docker volume (runtime/claims.py), made when missing, with a
-subPath created inside it; removing the pod and its own volumes keeps the claim's data, which the
-next pod finds. (Through the node this needs the PersistentVolumeClaim kind, which the storage
+pod's containers mount the claim's Docker volume (runtime/claims.py), the one its binding made
+(the binder alone makes it: ensure_claim_volume here), with a subPath created inside it;
+removing the pod and its own volumes keeps the claim's data, which the next pod finds. (Through the node this needs the PersistentVolumeClaim kind, which the storage
 part adds; the pod's waiting for a missing claim is tested in test_volumes_config.py.)"""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from localsvc.model.podplan import ContainerPlan, MountPlan, PodPlan, VolumePlan
 from localsvc.runtime import labels as L
 from localsvc.runtime import pods as rt
-from localsvc.runtime.claims import claim_volume_name
+from localsvc.runtime.claims import claim_volume_name, ensure_claim_volume
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import DEMO_IMAGE, unique_env  # noqa: E402
@@ -39,7 +39,7 @@ def pod_network(docker_client: docker.DockerClient) -> Iterator[tuple[str, str]]
         network.remove()
 
 
-def _plan(name: str, script: str, read_only: bool = False) -> PodPlan:
+def _plan(env: str, name: str, script: str, read_only: bool = False) -> PodPlan:
     container = ContainerPlan(
         name="app", image=DEMO_IMAGE, pull_policy="IfNotPresent", command=["sh", "-c", script],
         args=None, working_dir=None, env={}, nano_cpus=None, mem_limit=None, ports=[],
@@ -49,6 +49,7 @@ def _plan(name: str, script: str, read_only: bool = False) -> PodPlan:
     return PodPlan(namespace="default", name=name, hostname=name, domain=None,
                    restart_policy="Never", grace_seconds=0, init_containers=[],
                    volumes=[VolumePlan("data", "persistentVolumeClaim", claim="db",
+                                       volume=claim_volume_name(env, "default", "db"),
                                        read_only=read_only)],
                    containers=[container])
 
@@ -69,8 +70,9 @@ def test_claim_volume_is_mounted_and_outlives_the_pod(docker_client: docker.Dock
                                                       pod_network: tuple[str, str]) -> None:
     env, network = pod_network
     first = rt.PodRef(env, "default", "db-0", uuid.uuid4().hex, network)
-    _run(docker_client, first, _plan("db-0", "echo row > /var/lib/data/table; echo l > /logs/a"),
-         node_image)
+    ensure_claim_volume(docker_client, env, "default", "db")  # the claim's binding made it
+    _run(docker_client, first,
+         _plan(env, "db-0", "echo row > /var/lib/data/table; echo l > /logs/a"), node_image)
     volume = docker_client.volumes.get(claim_volume_name(env, "default", "db"))
     assert volume.attrs["Labels"][L.ROLE] == L.ROLE_CLAIM_VOLUME
     assert volume.attrs["Labels"][L.CLAIM] == "db"
@@ -79,7 +81,7 @@ def test_claim_volume_is_mounted_and_outlives_the_pod(docker_client: docker.Dock
     rt.remove_volumes(docker_client, env, first.uid)
     second = rt.PodRef(env, "default", "db-0", uuid.uuid4().hex, network)
     out = _run(docker_client, second, _plan(
-        "db-0", "cat /var/lib/data/table /var/lib/data/logs/web-0/a; "
+        env, "db-0", "cat /var/lib/data/table /var/lib/data/logs/web-0/a; "
                 "touch /var/lib/data/x 2>&1 || echo refused", read_only=True), node_image)
     assert out.startswith("row\nl\n")
     assert "Read-only file system" in out and "refused" in out

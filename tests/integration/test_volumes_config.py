@@ -2,13 +2,15 @@
 engine (issue 14): a ConfigMap changed with `localsvc apply` or kubectl reaches the mounted file
 within seconds while a subPath mount keeps its content, as in Kubernetes; optional ConfigMaps
 appear and disappear; a subPath through a symlink out of the volume is refused; a pod naming a
-missing claim waits."""
+missing claim, or one not bound, waits."""
 
 from __future__ import annotations
 
 import sys
 import time
 from pathlib import Path
+
+from localsvc.runtime.claims import claim_volume_name
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import DEMO_IMAGE, exec_out, localsvc, wait_for, write  # noqa: E402
@@ -169,6 +171,48 @@ spec:
     assert waiting()["reason"] == "CreateContainerConfigError"
     assert kubectl.json("get", "pod", "db", "-n", ns, "-o", "json")["status"]["phase"] == \
         "Pending"
+
+
+def test_pod_on_a_claim_that_stays_pending_waits_and_gets_no_volume(kubectl: Kubectl, ns: str,
+                                                                    tmp_path: Path) -> None:
+    # A claim the binder cannot bind (an unknown class) keeps its pod waiting in the
+    # scheduler's words; the pod side makes no Docker volume for it (review of issue 14).
+    manifests = f"""apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: data, namespace: {ns}}}
+spec:
+  storageClassName: fast
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: 1Gi}}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: db, namespace: {ns}}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: app
+    image: {DEMO_IMAGE}
+    command: [sleep, "600"]
+    volumeMounts: [{{name: data, mountPath: /var/lib/data}}]
+  volumes: [{{name: data, persistentVolumeClaim: {{claimName: data}}}}]
+"""
+    kubectl.run("apply", "-f", str(write(tmp_path, "pending.yaml", manifests)))
+
+    def waiting() -> dict[str, str]:
+        obj = kubectl.json("get", "pod", "db", "-n", ns, "-o", "json")
+        statuses = (obj.get("status") or {}).get("containerStatuses") or [{}]
+        return dict((statuses[0].get("state") or {}).get("waiting") or {})
+
+    wait_for(lambda: waiting().get("message") == "pod has unbound immediate "
+             "PersistentVolumeClaims", timeout=30, what="the pod waiting for the binding")
+    time.sleep(1)  # (a step more: the pod still waits)
+    pod = kubectl.json("get", "pod", "db", "-n", ns, "-o", "json")
+    assert pod["status"]["phase"] == "Pending"
+    claim = kubectl.json("get", "pvc", "data", "-n", ns, "-o", "json")
+    assert claim["status"]["phase"] == "Pending"
+    volume = claim_volume_name(kubectl.env.name, ns, "data")
+    assert not kubectl.env.docker.volumes.list(filters={"name": volume})
 
 
 def test_sub_path_expr_of_an_unset_variable_fails_its_container(kubectl: Kubectl, ns: str,

@@ -121,7 +121,7 @@ def test_a_claim_a_statefulset_deletes_by_its_retention_policy_is_reclaimed(tmp_
     # The StatefulSet controller's garbage collection removes a claim whose owner is gone
     # (whenDeleted/whenScaled: Delete): that is a delete, not a prune, so the data goes too.
     node = bound_node(tmp_path)
-    node._remove_made(KEY)
+    node.remove_made_object(KEY)
     assert KEY not in node.state.objects
     assert node.state.allocations[TABLE][KEY]["reclaim"] is True
     assert node._sync_claims() is True  # the mark is saved with the next write

@@ -18,19 +18,20 @@ from localsvc.model.podvolumes import (
 
 Obj = dict[str, Any]
 CONFIGMAPS = {("default", "cfg"): {"data": {"a": "1", "b": "2"}}}
-CLAIMS: dict[tuple[str, str], Obj] = {
-    ("default", "data"): {"metadata": {"name": "data"}},
-    ("default", "going"): {"metadata": {"name": "going",
-                                        "deletionTimestamp": "2026-12-07T12:00:00Z"}},
-}
+BOUND = {("default", "data"): "localsvc-unit-pvc-default.data"}  # claim -> its binding's volume
+WAITING = {("default", "going"): 'persistentvolumeclaim "going" is being deleted',
+           ("default", "pending"): "pod has unbound immediate PersistentVolumeClaims"}
 
 
 def configmaps(namespace: str, name: str) -> Obj | None:
     return CONFIGMAPS.get((namespace, name))
 
 
-def claims(namespace: str, name: str) -> Obj | None:
-    return CLAIMS.get((namespace, name))
+def claims(namespace: str, name: str) -> str:
+    """As the node's binder answers: the bound volume, or why the pod waits."""
+    if (namespace, name) in BOUND:
+        return BOUND[(namespace, name)]
+    raise ConfigError(WAITING.get((namespace, name), f'persistentvolumeclaim "{name}" not found'))
 
 
 def none(namespace: str, name: str) -> Obj | None:
@@ -64,11 +65,14 @@ def test_claim_volume_and_waiting_for_a_missing_claim() -> None:
     volume = plan({"name": "d", "persistentVolumeClaim": {"claimName": "data",
                                                           "readOnly": True}})
     assert (volume.kind, volume.claim, volume.read_only) == ("persistentVolumeClaim", "data", True)
+    assert volume.volume == "localsvc-unit-pvc-default.data"  # the binding's, never made here
     with pytest.raises(ConfigError) as info:
         plan({"name": "d", "persistentVolumeClaim": {"claimName": "nope"}})
     assert str(info.value) == 'persistentvolumeclaim "nope" not found'
     with pytest.raises(ConfigError, match='persistentvolumeclaim "going" is being deleted'):
         plan({"name": "d", "persistentVolumeClaim": {"claimName": "going"}})
+    with pytest.raises(ConfigError, match="pod has unbound immediate PersistentVolumeClaims"):
+        plan({"name": "d", "persistentVolumeClaim": {"claimName": "pending"}})
 
 
 def test_host_path_volume() -> None:

@@ -25,44 +25,53 @@ STORAGE_PATH = "spec.resources.requests.storage"
 
 def check_claim(check: Check) -> None:
     spec = check.mapping(check.m.obj.get("spec"), "spec", required=True)
-    if spec is None:
-        return
-    modes = check.items(spec.get("accessModes"), "spec.accessModes")
+    if spec is not None:
+        check_claim_spec(check, spec, "spec")
+
+
+def check_claim_spec(check: Check, spec: dict[str, Any], path: str) -> None:
+    """A claim's spec at `path`: a claim's own, or a StatefulSet's volumeClaimTemplate's (the
+    node binds the claims made from it as it binds applied ones)."""
+    def at(field: str) -> str:
+        return child_path(path, field)
+
+    modes = check.items(spec.get("accessModes"), at("accessModes"))
     if not modes and spec.get("accessModes") in (None, []):
-        check.add("spec.accessModes", "required: at least 1 access mode is required")
+        check.add(at("accessModes"), "required: at least 1 access mode is required")
     for index, mode in enumerate(modes or []):
-        path = child_path("spec.accessModes", index)
-        check.one_of(mode, path, ACCESS_MODES, required=True)
+        check.one_of(mode, child_path(at("accessModes"), index), ACCESS_MODES, required=True)
     if "ReadWriteOncePod" in (modes or []) and len(modes or []) > 1:
-        check.add("spec.accessModes", "may not use ReadWriteOncePod with other access modes")
-    _check_storage(check, spec)
-    class_name = check.string(spec.get("storageClassName"), "spec.storageClassName")
+        check.add(at("accessModes"), "may not use ReadWriteOncePod with other access modes")
+    _check_storage(check, spec, path)
+    class_name = check.string(spec.get("storageClassName"), at("storageClassName"))
     if class_name:
-        check.name(class_name, "spec.storageClassName", names.dns1123_subdomain_error)
-    mode = check.one_of(spec.get("volumeMode"), "spec.volumeMode", ("Block", "Filesystem"))
+        check.name(class_name, at("storageClassName"), names.dns1123_subdomain_error)
+    mode = check.one_of(spec.get("volumeMode"), at("volumeMode"), ("Block", "Filesystem"))
     if mode == "Block":
-        check.add("spec.volumeMode", "localsvc provides filesystem volumes only (a Docker "
+        check.add(at("volumeMode"), "localsvc provides filesystem volumes only (a Docker "
                   "volume mounted in the pod); use volumeMode: Filesystem, or leave it out")
-    check.string(spec.get("volumeName"), "spec.volumeName")
-    check.string(spec.get("volumeAttributesClassName"), "spec.volumeAttributesClassName")
-    selector = check.mapping(spec.get("selector"), "spec.selector")
+    check.string(spec.get("volumeName"), at("volumeName"))
+    check.string(spec.get("volumeAttributesClassName"), at("volumeAttributesClassName"))
+    selector = check.mapping(spec.get("selector"), at("selector"))
     if selector is not None:
-        check.labels(selector.get("matchLabels"), "spec.selector.matchLabels")
+        check.labels(selector.get("matchLabels"), child_path(at("selector"), "matchLabels"))
 
 
-def _check_storage(check: Check, spec: dict[str, Any]) -> None:
-    resources = check.mapping(spec.get("resources"), "spec.resources") or {}
-    requests = check.mapping(resources.get("requests"), "spec.resources.requests") or {}
+def _check_storage(check: Check, spec: dict[str, Any], path: str) -> None:
+    resources = check.mapping(spec.get("resources"), child_path(path, "resources")) or {}
+    requests_path = child_path(child_path(path, "resources"), "requests")
+    requests = check.mapping(resources.get("requests"), requests_path) or {}
     value = requests.get("storage")
     if value is None:
-        check.add("spec.resources[storage]", "required: a claim asks for an amount of storage, "
-                  "e.g. resources: {requests: {storage: 1Gi}}", line_path="spec")
+        check.add(f"{path}.resources[storage]", "required: a claim asks for an amount of "
+                  "storage, e.g. resources: {requests: {storage: 1Gi}}", line_path=path)
         return
     number = _quantity(value)
+    storage_path = child_path(requests_path, "storage")
     if number is None:
-        check.add(STORAGE_PATH, f"{names.QUANTITY_MSG} (got {show(value)})")
+        check.add(storage_path, f"{names.QUANTITY_MSG} (got {show(value)})")
     elif number <= 0:
-        check.add(STORAGE_PATH, f"must be greater than zero (got {show(value)})")
+        check.add(storage_path, f"must be greater than zero (got {show(value)})")
 
 
 def _quantity(value: Any) -> Any:
@@ -132,4 +141,4 @@ def claim_update_problems(manifests: Sequence[Manifest],
     return problems
 
 
-__all__ = ["check_claim", "check_claim_update", "claim_update_problems"]
+__all__ = ["check_claim", "check_claim_spec", "check_claim_update", "claim_update_problems"]

@@ -11,6 +11,7 @@ from localsvc.model import names
 from localsvc.model.defaults import with_defaults
 from localsvc.model.load import Manifest, child_path
 from localsvc.model.validate.check import Check
+from localsvc.model.validate.claims import check_claim_spec
 from localsvc.model.validate.deployments import MAX_REPLICAS, check_int_or_percent
 from localsvc.model.validate.metadata import check_metadata
 from localsvc.model.validate.pods import check_pod_spec
@@ -102,7 +103,9 @@ def _check_claim_templates(check: Check, value: Any) -> list[str]:
         if name is not None:
             check.unique(name, name_path, seen, "volumeClaimTemplate name")
             out.append(name)
-        check.mapping(claim.get("spec"), child_path(item_path, "spec"))
+        spec = check.mapping(claim.get("spec"), child_path(item_path, "spec"), required=True)
+        if spec is not None:
+            check_claim_spec(check, spec, child_path(item_path, "spec"))
     return out
 
 

@@ -310,7 +310,7 @@ class KubeWrites:
                                           "Background, Foreground, Orphan"))
         key = self.key(resource, namespace, name)
         kept = resource.kind == "Namespace" or (propagation == "Foreground"
-                                                and resource.kind in ("Deployment", "StatefulSet"))
+                                                and resource.kind in FOREGROUND_KINDS)
         if dry_run:
             return live if kept or resource.kind in RETURNS_OBJECT else _success(resource, live)
         served = self.controller.keep_until_dependents_gone(key, live) if kept else None
@@ -324,6 +324,10 @@ class KubeWrites:
             meta["deletionGracePeriodSeconds"] = grace
         return {**live, "metadata": meta}
 
+
+# The kinds with dependents (pods, a CronJob's Jobs): deleted in the foreground, one is served,
+# marked deleted, until they are gone (node/finalizing.py); the others go at once.
+FOREGROUND_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"})
 
 # The registries that answer a DELETE with the deleted object (the others with a Status); a
 # claim always carries its pvc-protection finalizer, so its registry returns it, marked deleted.
