@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from localsvc.host.ingressurl import fallback_note, resolve_hints
+from localsvc.model.ingressroutes import tls_hosts
 from localsvc.model.ingressstatus import (
     host_matches,
     ingress_urls,
@@ -46,6 +47,15 @@ def test_urls_per_host_and_path_https_where_tls_covers_the_host() -> None:
     default_only = with_status(ingress("d", [], defaultBackend={}), 32000, 32001)
     assert ingress_urls(default_only) == ["http://127.0.0.1:32000/"]
     assert served_ports(default_only) == ("127.0.0.1", 32000, 32001)
+
+
+def test_a_tls_entry_without_hosts_secures_the_rule_hosts_as_the_certificates_do() -> None:
+    """Regression: `url` printed http for a tls entry naming no hosts, while the controller
+    serves the rule hosts over https with the entry's Secret (README, ingressroutes)."""
+    ing = ingress("shop", [rule("shop.localhost", path("/")), rule("api.localhost")],
+                  tls=[{"secretName": "t"}])
+    assert ingress_urls(with_status(ing)) == ["https://shop.localhost/", "https://api.localhost/"]
+    assert [hosts for _, hosts in tls_hosts(ing)] == [["api.localhost", "shop.localhost"]]
 
 
 def test_host_matching_and_resolving() -> None:
