@@ -131,3 +131,17 @@ def test_certificate_pairs() -> None:
     assert pair_problem(crt, other_key) == "tls.key is not the private key of tls.crt"
     assert str(pair_problem(b"junk", key)).startswith("tls.crt is not a PEM certificate")
     assert str(pair_problem(crt, b"junk")).startswith("tls.key is not an unencrypted PEM")
+
+
+def test_a_bad_ingress_port_setting_fails_only_where_a_node_is_created(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: Environment() checked LOCALSVC_INGRESS_HTTP_PORT, so a bad value broke every
+    command (ls, get, down); it is now checked when a node is created."""
+    from localsvc.errors import LocalsvcError
+    from localsvc.host.api import Environment
+
+    monkeypatch.setenv("LOCALSVC_INGRESS_HTTP_PORT", "http")
+    env = Environment("portcheck")
+    with pytest.raises(LocalsvcError, match="LOCALSVC_INGRESS_HTTP_PORT must be a port number"):
+        env.ingress_host_ports()
+    assert Environment("portcheck", ingress_ports=(8080, None)).ingress_host_ports() == (8080, 443)
