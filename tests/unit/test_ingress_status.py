@@ -145,3 +145,17 @@ def test_a_bad_ingress_port_setting_fails_only_where_a_node_is_created(
     with pytest.raises(LocalsvcError, match="LOCALSVC_INGRESS_HTTP_PORT must be a port number"):
         env.ingress_host_ports()
     assert Environment("portcheck", ingress_ports=(8080, None)).ingress_host_ports() == (8080, 443)
+
+
+def test_up_waits_for_the_controller_only_when_it_serves_an_ingress() -> None:
+    """Regression: `up` waited 8 s for a controller that never starts (only Ingresses of
+    another class): up_notice asks serves_any first."""
+    from localsvc.host.ingressurl import serves_any
+    from localsvc.model.ingressclass import ingress_classes
+
+    other = {"metadata": {"name": "other"}, "spec": {"controller": "example.com/other"}}
+    classes = ingress_classes([other], "2026-01-01T00:00:00Z")
+    elsewhere = ingress("elsewhere", [rule("e.localhost")], ingressClassName="other")
+    assert not serves_any([elsewhere], classes)
+    assert serves_any([elsewhere, ingress("shop", [rule("shop.localhost")])], classes)
+    assert serves_any([ingress("x", [], ingressClassName="localsvc")], classes)
