@@ -376,3 +376,18 @@ def test_down_keeps_the_claims_data_unless_volumes_is_given_as_compose() -> None
     assert cli.parse(["down"]).volumes is False
     assert cli.parse(["down", "-v"]).volumes is True
     assert cli.parse(["down", "--all", "--volumes"]).volumes is True
+
+
+def test_down_all_says_how_to_remove_kept_volumes_once() -> None:
+    """Regression: `down --all` printed the `--volumes` hint after every environment."""
+    from localsvc.host.commands.project import kept_lines, remove_hint
+
+    kept = {"a": ["localsvc-a-data"], "b": [], "c": ["localsvc-c-x", "localsvc-c-w"]}
+    text = "".join(line for env, names in kept.items() for line in kept_lines(env, names))
+    text += "".join(remove_hint(kept, "--all "))
+    assert text.count("remove them with") == 1
+    assert text.endswith("remove them with `localsvc down --all --volumes` (or `docker volume "
+                         "rm NAME`)\n")
+    assert "kept 2 volumes with the data of PersistentVolumeClaims (the next `up` of c binds " \
+           "the claims to them again):\n  localsvc-c-w\n  localsvc-c-x\n" in text
+    assert remove_hint({"b": []}, "--all ") == [] and kept_lines("b", []) == []
