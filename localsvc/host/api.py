@@ -353,11 +353,17 @@ class Environment:
     def pod(self, name: str, namespace: str = "default") -> Obj:  # or pod/NAME (get -o name)
         return self.get("pods", name.removeprefix("pod/").removeprefix("pods/"), namespace)[0]
 
-    def scale(self, deployment: str, replicas: int, namespace: str = "default",
-              kind: str = "Deployment") -> Obj:  # or kind="StatefulSet"
+    def scale(self, name: str | None = None, replicas: int | None = None,
+              namespace: str = "default", kind: str = "Deployment", *,
+              deployment: str | None = None) -> Obj:
+        """Set the replicas of the Deployment (kind="StatefulSet": of that StatefulSet)
+        `name`; `deployment=` is the name's former keyword, still accepted."""
+        name = name if name is not None else deployment
+        if name is None or replicas is None:
+            raise TypeError("scale() needs the workload's name and replicas")
         if replicas < 0:
             raise LocalsvcError("--replicas must be 0 or more")
-        return kubeobjects.scale_deployment(self.node(), namespace, deployment, replicas, kind)
+        return kubeobjects.scale_workload(self.node(), namespace, name, replicas, kind)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Wait until every pod is Running and Ready (or Succeeded), every Deployment and

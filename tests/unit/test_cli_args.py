@@ -119,8 +119,8 @@ def test_get_forms_parse() -> None:
     several = parse_requests(["po,svc,deploy"], "get")
     assert [r.kind for r in several.items] == ["Pod", "Service", "Deployment"] and several.show_kind
     everything = parse_requests(["all"], "get")
-    assert [r.kind for r in everything.items] == ["Pod", "Service", "DaemonSet", "Deployment",
-                                                  "StatefulSet", "Job", "CronJob"]
+    assert [r.kind for r in everything.items] == [  # kubectl's: category "all", API order
+        "Pod", "Service", "DaemonSet", "Deployment", "ReplicaSet", "StatefulSet", "CronJob", "Job"]
     assert everything.show_kind
     named = parse_requests(["deploy", "a", "b"], "get")
     assert named.items == (Request("Deployment", ("a", "b")),) and not named.show_kind
@@ -391,3 +391,23 @@ def test_down_all_says_how_to_remove_kept_volumes_once() -> None:
     assert "kept 2 volumes with the data of PersistentVolumeClaims (the next `up` of c binds " \
            "the claims to them again):\n  localsvc-c-w\n  localsvc-c-x\n" in text
     assert remove_hint({"b": []}, "--all ") == [] and kept_lines("b", []) == []
+
+
+def test_kind_lists_come_from_the_api_resource_table() -> None:
+    """Regression: get's help omitted sts/jobs/cj/ds/ing/pvc and said `all (pods, services,
+    deployments)`; scale and url had their own alias tables."""
+    from localsvc.host.commands.parser import KINDS_HELP
+    from localsvc.host.commands.resources import KNOWN, scalable_kind
+    from localsvc.model.kubeapi.resources import RESOURCES
+
+    for resource in RESOURCES:
+        assert resource.plural in KINDS_HELP and resource.plural in KNOWN
+        for short in resource.short_names:
+            assert f"{resource.plural}|{short}" in KINDS_HELP
+            assert f"{resource.plural} ({short})" in KNOWN
+    assert KINDS_HELP.endswith("all (pods, services, daemonsets, deployments, replicasets, "
+                               "statefulsets, cronjobs, jobs)")
+    assert [scalable_kind(k) for k in ("deploy", "sts", "statefulsets", "rs", "svc")] == [
+        "Deployment", "StatefulSet", "StatefulSet", None, None]
+    with pytest.raises(LocalsvcError, match='unknown resource type "dep"'):
+        scalable_kind("dep")
