@@ -376,4 +376,3 @@ def test_down_keeps_the_claims_data_unless_volumes_is_given_as_compose() -> None
     assert cli.parse(["down"]).volumes is False
     assert cli.parse(["down", "-v"]).volumes is True
     assert cli.parse(["down", "--all", "--volumes"]).volumes is True
-
