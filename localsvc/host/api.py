@@ -79,7 +79,9 @@ class Environment:
         self.host_dns_port = host_dns_port
         self._forwards: dict[tuple[str, str, int], Any] = {}
         self.node_port_range = check_node_port_range(node_port_range)
-        self.ingress_ports = check_ingress_ports(ingress_ports)  # None: LOCALSVC_INGRESS_*, 80/443
+        # Checked when a node is created (ingress_host_ports): a bad LOCALSVC_INGRESS_* must
+        # not break commands that never create one (ls, get, down).
+        self.ingress_ports = ingress_ports  # None: LOCALSVC_INGRESS_*, 80/443
         if proxy_mode not in ("auto", "nftables", "userspace"):
             raise LocalsvcError(f"proxy mode must be auto, nftables or userspace (got {proxy_mode!r})")
         self.proxy_mode = proxy_mode
@@ -89,6 +91,11 @@ class Environment:
         self.node_image = node_image
         self.progress: Progress = progress or (lambda message: None)
         self._docker: docker.DockerClient | None = None
+
+    def ingress_host_ports(self) -> tuple[int, int]:
+        """The ingress controller's host ports for a new node: the given ones, else
+        LOCALSVC_INGRESS_HTTP_PORT / _HTTPS_PORT, else 80 and 443; LocalsvcError when bad."""
+        return check_ingress_ports(self.ingress_ports)
 
     # ---- plumbing -----------------------------------------------------------------------------
 
@@ -165,7 +172,7 @@ class Environment:
         self.progress(f"environment {self.name}: network {plan.subnet}, starting node")
         envrt.create_node(self.docker, self.name, plan, image, self.cluster_domain, keep,
                           self.proxy_mode, self.host_address, self.node_port_range,
-                          self.host_dns_port, token, api_port, self.ingress_ports)
+                          self.host_dns_port, token, api_port, self.ingress_host_ports())
         return envrt.wait_healthy(self.docker, self.name)
 
     # ---- lifecycle ----------------------------------------------------------------------------
@@ -346,11 +353,17 @@ class Environment:
     def pod(self, name: str, namespace: str = "default") -> Obj:  # or pod/NAME (get -o name)
         return self.get("pods", name.removeprefix("pod/").removeprefix("pods/"), namespace)[0]
 
-    def scale(self, deployment: str, replicas: int, namespace: str = "default",
-              kind: str = "Deployment") -> Obj:  # or kind="StatefulSet"
+    def scale(self, name: str | None = None, replicas: int | None = None,
+              namespace: str = "default", kind: str = "Deployment", *,
+              deployment: str | None = None) -> Obj:
+        """Set the replicas of the Deployment (kind="StatefulSet": of that StatefulSet)
+        `name`; `deployment=` is the name's former keyword, still accepted."""
+        name = name if name is not None else deployment
+        if name is None or replicas is None:
+            raise TypeError("scale() needs the workload's name and replicas")
         if replicas < 0:
             raise LocalsvcError("--replicas must be 0 or more")
-        return kubeobjects.scale_deployment(self.node(), namespace, deployment, replicas, kind)
+        return kubeobjects.scale_workload(self.node(), namespace, name, replicas, kind)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Wait until every pod is Running and Ready (or Succeeded), every Deployment and

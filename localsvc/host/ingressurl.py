@@ -72,9 +72,18 @@ def resolve_hints(urls: list[str]) -> list[str]:
     return hints
 
 
+def serves_any(ingresses: list[Obj], classes: list[Obj]) -> bool:
+    """Whether localsvc's controller serves one of `ingresses` (else it never starts)."""
+    ours, classless = our_classes(classes)
+    return any(serves(ingress, ours, classless) for ingress in ingresses)
+
+
 def up_notice(env: Any, wait: float = 8.0) -> str | None:
     """After an `up` that applied Ingresses: a word when the controller is on fallback ports
-    (waits up to `wait` seconds for it to start)."""
+    (waits up to `wait` seconds for it to start; none when it serves none of them: Ingresses
+    of another class start no controller)."""
+    if not serves_any(env.get("ingress", namespace=None), env.get("ingressclass", namespace=None)):
+        return None
     deadline = time.monotonic() + wait
     summary = controller_summary(env)
     while not summary.get("ports") and not summary.get("error") and \

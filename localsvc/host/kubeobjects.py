@@ -57,7 +57,7 @@ def delete_object(node: NodeClient, kind: str, namespace: str | None, name: str)
     return result(kind, namespace, name, "deleted")
 
 
-def scale_deployment(node: NodeClient, namespace: str, name: str, replicas: int,
+def scale_workload(node: NodeClient, namespace: str, name: str, replicas: int,
                      kind: str = "Deployment") -> Obj:
     """Set a Deployment's (or StatefulSet's) replicas through its scale subresource (a merge
     patch of spec.replicas, as `kubectl scale` does)."""

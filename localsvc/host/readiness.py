@@ -45,6 +45,8 @@ def statefulset_ready(statefulset: Obj) -> bool:
 def sets_waiting(statefulsets: list[Obj]) -> list[Obj]:
     """The StatefulSets not ready yet, each with its kind (for waiting_summary)."""
     return [{**s, "kind": "StatefulSet"} for s in statefulsets if not statefulset_ready(s)]
+
+
 def daemonset_rolled_out(ds: Obj) -> bool:
     """kubectl rollout status ds's rule: the latest spec observed, every node's pod updated
     and available."""
@@ -82,7 +84,8 @@ def waiting_summary(waiting: list[Obj], pod_count: int, short: list[Obj],
                     jobs: list[Obj] | None = None, daemonsets: list[Obj] | None = None) -> str:
     """What a wait reports: the pods not ready (five at most, with their STATUS), else the
     workloads not rolled out (Deployments, StatefulSets: by their `kind`, Deployment if none),
-    else the DaemonSets not rolled out, else the Jobs not complete."""
+    else the DaemonSets not rolled out, else the Jobs not complete, else the routing (the
+    Services' endpoints and the node's dataplane)."""
     if waiting:
         return f"waiting for {len(waiting)}/{pod_count} pods: " + ", ".join(
             f"{p['metadata']['name']} ({pod_reason(p)})" for p in waiting[:5])
@@ -94,8 +97,9 @@ def waiting_summary(waiting: list[Obj], pod_count: int, short: list[Obj],
         return "waiting for " + "; ".join(f"{k}: {', '.join(v)}" for k, v in groups.items())
     if daemonsets:
         return "waiting for daemonsets: " + ", ".join(d["metadata"]["name"] for d in daemonsets)
-    return "waiting for jobs to complete: " + ", ".join(
-        j["metadata"]["name"] for j in jobs or [])
+    if jobs:
+        return "waiting for jobs to complete: " + ", ".join(j["metadata"]["name"] for j in jobs)
+    return "waiting for routing: the Services' endpoints and the node's dataplane"
 
 
 def _owner_kind(obj: Obj) -> str | None:

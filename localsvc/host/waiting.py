@@ -1,11 +1,12 @@
 """`up --wait` / Environment.wait_ready: poll the environment's Kubernetes API until every pod
-is Ready (or Succeeded), every Deployment, StatefulSet and DaemonSet rolled out, every Job complete and the Services route
-to the ready pods; a failed Job ends the wait at once with its reason and its pods' last log
-lines (the migration Job before the app). The rules are in host/readiness.py."""
+is Ready (or Succeeded), every Deployment, StatefulSet and DaemonSet rolled out, every Job
+complete and the Services route to the ready pods; a failed Job ends the wait at once with its
+reason and its pods' last log lines (the migration Job before the app). The rules are in host/readiness.py."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from localsvc.errors import LocalsvcError, Timeout
@@ -31,21 +32,20 @@ def wait_ready(env: Any, timeout: float) -> None:
     LocalsvcError when a Job failed."""
     deadline = time.monotonic() + timeout
     last = ""
+    lists = KindLists(lambda kind: list(env.get(kind, namespace=None)))
     while True:
         all_pods = [p for p in env.get("pods", namespace=None)
                     if not p["metadata"].get("deletionTimestamp")]
-        jobs = waited_jobs(env.get("jobs", namespace=None))
+        jobs = waited_jobs(lists.get("jobs"))
         for job in jobs:
             if job.outcome == "Failed":
                 raise LocalsvcError(failed_job_message(job.obj, _logs(env, job_pods(
                     job.obj, all_pods))))
         pods = waited_pods(all_pods)
-        deployments = env.get("deployments", namespace=None)
         waiting = [p for p in pods if not pod_ready(p)]
-        short = [d for d in deployments if not rolled_out(d)]
-        short += sets_waiting(env.get("statefulsets", namespace=None))
-        daemons = [d for d in env.get("daemonsets", namespace=None)
-                   if not daemonset_rolled_out(d)]
+        short = [d for d in lists.get("deployments") if not rolled_out(d)]
+        short += sets_waiting(lists.get("statefulsets"))
+        daemons = [d for d in lists.get("daemonsets") if not daemonset_rolled_out(d)]
         running = [j.obj for j in jobs if j.outcome is None]
         if not waiting and not short and not daemons and not running and _routed(env, pods):
             return
@@ -56,6 +56,27 @@ def wait_ready(env: Any, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise Timeout(f"not ready after {timeout:.0f}s: " + summary.split(": ", 1)[1])
         time.sleep(0.2)
+
+
+class KindLists:
+    """The workload lists a wait reads each round, without the kinds the environment had none
+    of at the first round: nothing is applied during a wait, and no controller creates
+    Deployments, StatefulSets, DaemonSets or waited-for Jobs (a CronJob's Jobs are not waited
+    for), so an empty kind stays empty and is not listed again every 0.2 s."""
+
+    def __init__(self, list_all: Callable[[str], list[Obj]]) -> None:
+        self.list_all = list_all  # a kind -> its objects in every namespace
+        self.absent: set[str] = set()
+        self.seen: set[str] = set()
+
+    def get(self, kind: str) -> list[Obj]:
+        if kind in self.absent:
+            return []
+        objs = self.list_all(kind)
+        if not objs and kind not in self.seen:
+            self.absent.add(kind)
+        self.seen.add(kind)
+        return objs
 
 
 def _routed(env: Any, pods: list[Obj]) -> bool:
@@ -85,4 +106,4 @@ def _logs(env: Any, pods: list[Obj]) -> list[tuple[str, str, str]]:
     return out
 
 
-__all__ = ["LOG_LINES", "wait_ready"]
+__all__ = ["LOG_LINES", "KindLists", "wait_ready"]

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localsvc.model.labelselector import GREATER, LESS, KUBERNETES_OPERATORS, Requirement
+from localsvc.model.statefulsets import REVISION_LABEL as REVISION_LABEL  # the same label
 
 Obj = dict[str, Any]
-REVISION_LABEL = "controller-revision-hash"
 GENERATION_LABEL = "pod-template-generation"
 _NODE_OPERATORS = {**KUBERNETES_OPERATORS, "Gt": GREATER, "Lt": LESS}
 

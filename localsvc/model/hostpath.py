@@ -104,7 +104,6 @@ def failure(volume: str, path_type: str, path: str, kind: str, error: str) -> st
 
 
 
-
 # Where each kind that runs pods keeps its pod spec (the workload kinds other parts add too).
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "Pod": ("spec",),

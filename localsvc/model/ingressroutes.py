@@ -196,6 +196,17 @@ def plan_ingresses(ingresses: Sequence[Obj], services: Mapping[tuple[str, str], 
     return IngressPlan(tuple(routes), default, certificates, tuple(dict.fromkeys(problems)))
 
 
+def tls_hosts(ingress: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], list[str]]]:
+    """Each tls entry of the Ingress with the hosts it covers: the hosts it names, else (as
+    ingress-nginx does) the hosts of the Ingress's rules. The certificate planner and the URLs
+    `localsvc url` prints (model/ingressstatus.py) both read them here, so they agree."""
+    spec = ingress.get("spec") or {}
+    rule_hosts = sorted({str(r.get("host")).lower() for r in spec.get("rules") or []
+                         if isinstance(r, Mapping) and r.get("host")})
+    return [(tls, [str(h).lower() for h in tls.get("hosts") or []] or list(rule_hosts))
+            for tls in spec.get("tls") or [] if isinstance(tls, Mapping)]
+
+
 def _certificates(ingresses: Sequence[Obj], secrets: Mapping[tuple[str, str], Obj],
                   cert_check: CertCheck | None, problems: list[Problem]) -> tuple[Certificate, ...]:
     """One certificate per Secret, serving the hosts its Ingresses' tls entries name (the rule
@@ -206,10 +217,7 @@ def _certificates(ingresses: Sequence[Obj], secrets: Mapping[tuple[str, str], Ob
     taken: set[str] = set()
     for ing in ingresses:
         namespace, name, _ = _meta(ing)
-        spec = ing.get("spec") or {}
-        for tls in spec.get("tls") or []:
-            hosts = [str(h).lower() for h in tls.get("hosts") or []] or sorted(
-                {str(r.get("host")).lower() for r in spec.get("rules") or [] if r.get("host")})
+        for tls, hosts in tls_hosts(ing):
             secret_name = tls.get("secretName")
             if not secret_name:
                 continue  # no Secret: the default certificate

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from localsvc.model.ingressroutes import tls_hosts
+
 Obj = dict[str, Any]
 DEFAULT_PORTS = (80, 443)
 
@@ -55,12 +57,13 @@ def ingress_urls(ingress: Mapping[str, Any]) -> list[str]:
         return []
     address, http, https = served
     spec = ingress.get("spec") or {}
-    tls_hosts = [str(h) for t in spec.get("tls") or [] for h in t.get("hosts") or []]
+    secured = [h for _, hosts in tls_hosts(ingress) for h in hosts]
     urls: list[str] = []
     for rule in spec.get("rules") or []:
         host = str(rule.get("host") or "")
         paths = [str(p.get("path") or "/") for p in (rule.get("http") or {}).get("paths") or []]
-        secure = bool(host) and any(host_matches(t, host) or t == host for t in tls_hosts)
+        secure = bool(host) and any(host_matches(t, host.lower()) or t == host.lower()
+                                    for t in secured)
         for path in paths or ["/"]:
             urls.append(_url(host or address, secure, https if secure else http, path))
     if not urls:

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from localsvc.model.jobs import with_generated_selector
+from localsvc.model.jobselector import with_generated_selector
 from localsvc.model.kubeapi.resources import by_kind_name, resource_named
 
 from localsvc.model.clock import now_iso as now_iso  # re-exported: callers import it from here
@@ -62,6 +62,16 @@ def comparable(obj: Obj) -> Obj:
     if out.get("kind") in NAMESPACED:
         meta.setdefault("namespace", "default")
     return out
+
+
+def owner_reference(owner: Mapping[str, Any], controller: bool = True) -> Obj:
+    """An ownerReferences entry pointing at `owner` (a Service, Job, CronJob, DaemonSet,
+    StatefulSet, Deployment, ReplicaSet): the controller one by default; without `controller`
+    the field is left out, as the StatefulSet controller's claim references have it."""
+    meta = owner.get("metadata") or {}
+    ref = {"apiVersion": owner.get("apiVersion") or "v1", "kind": owner["kind"],
+           "name": meta["name"], "uid": meta.get("uid", ""), "blockOwnerDeletion": True}
+    return {**ref, "controller": True} if controller else ref
 
 
 def last_applied(obj: Obj) -> Any:

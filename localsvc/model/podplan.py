@@ -18,6 +18,7 @@ from localsvc.model.podvolumes import ConfigError as ConfigError  # (re-exported
 from localsvc.model.podvolumes import ClaimVolume, no_claims
 from localsvc.model.podvolumes import Lookup as Lookup
 from localsvc.model.podvolumes import VolumePlan as VolumePlan
+from localsvc.model.podvolumes import VAR_REF
 from localsvc.model.podvolumes import (
     mount_read_only,
     mount_sub_path,
@@ -84,9 +85,6 @@ def default_pull_policy(image: str) -> str:
     return "IfNotPresent"
 
 
-_VAR_REF = re.compile(r"\$\(([-._a-zA-Z][-._a-zA-Z0-9]*)\)|\$\$")
-
-
 def expand(text: str, env: Mapping[str, str]) -> str:
     """Kubernetes `$(VAR)` expansion: known names replaced, unknown left as is, `$$` -> `$`."""
 
@@ -95,7 +93,7 @@ def expand(text: str, env: Mapping[str, str]) -> str:
             return "$"
         return env.get(match.group(1), match.group(0))
 
-    return _VAR_REF.sub(sub, text)
+    return VAR_REF.sub(sub, text)
 
 
 def _field_value(path: str, pod: Obj, pod_ip: str, node_ip: str) -> str:

@@ -143,7 +143,7 @@ def mount_read_only(mount: Obj, volume: VolumePlan | None) -> bool:
     return bool(mount.get("readOnly")) or volume.read_only or volume.kind in FILE_VOLUMES
 
 
-_VAR_REF = re.compile(r"\$\(([-._a-zA-Z][-._a-zA-Z0-9]*)\)|\$\$")
+VAR_REF = re.compile(r"\$\(([-._a-zA-Z][-._a-zA-Z0-9]*)\)|\$\$")
 
 
 def mount_sub_path(mount: Obj, env: Mapping[str, str]) -> str:
@@ -161,7 +161,7 @@ def mount_sub_path(mount: Obj, env: Mapping[str, str]) -> str:
                 missing.add(match.group(1))
             return value
 
-        sub_path = _VAR_REF.sub(sub, str(expr))
+        sub_path = VAR_REF.sub(sub, str(expr))
         if missing:
             raise ConfigError(f"volumeMount {mount.get('name')!r}: subPathExpr "
                               f"{expr!r}: missing value for {', '.join(sorted(missing))}")

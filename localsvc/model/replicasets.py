@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from localsvc.model.objects import owner_reference
+
 Obj = dict[str, Any]
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -212,9 +214,8 @@ def replicaset_object(deployment: Obj, rev: Revision, counts: PodCounts,
             "generation": generation,
             "labels": dict((rev.template.get("metadata") or {}).get("labels") or {}),
             "annotations": annotations,
-            "ownerReferences": [{
-                "apiVersion": "apps/v1", "kind": "Deployment", "name": meta["name"],
-                "uid": meta.get("uid", ""), "controller": True, "blockOwnerDeletion": True}],
+            "ownerReferences": [owner_reference(
+                {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta})],
         },
         "spec": rs_spec,
         "status": status,
@@ -227,8 +228,8 @@ def replicaset_name(deployment: str, hash_: str) -> str:
 
 def pod_owner_reference(deployment: str, hash_: str, uid: str) -> Obj:
     """The ownerReference a ReplicaSet's pod carries."""
-    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": replicaset_name(deployment, hash_),
-            "uid": uid, "controller": True, "blockOwnerDeletion": True}
+    return owner_reference({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {
+        "name": replicaset_name(deployment, hash_), "uid": uid}})
 
 
 __all__ = ["CHANGE_CAUSE", "DEFAULT_HISTORY_LIMIT", "HASH_LABEL", "MAX_REPLICAS",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localsvc.model.deployments import template_hash
+from localsvc.model.objects import owner_reference
 
 Obj = dict[str, Any]
 
@@ -213,10 +214,8 @@ def revision_name(set_name: str, hash_: str) -> str:
 
 
 def set_owner_reference(statefulset: Obj, controller: bool = True) -> Obj:
-    meta = statefulset["metadata"]
-    ref = {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": meta["name"],
-           "uid": meta.get("uid", ""), "blockOwnerDeletion": True}
-    return {**ref, "controller": True} if controller else ref
+    return owner_reference({**statefulset, "apiVersion": "apps/v1", "kind": "StatefulSet"},
+                           controller)
 
 
 def revision_object(statefulset: Obj, template: Obj, hash_: str, number: int) -> Obj:

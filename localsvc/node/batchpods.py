@@ -14,19 +14,11 @@ from typing import Any
 from localsvc.model import deployments as dep
 from localsvc.model.jobindex import INDEX_KEY, index_of, indexed_pod_spec
 from localsvc.model.jobs import JobPod
-from localsvc.model.objects import now_iso
+from localsvc.model.objects import now_iso, owner_reference
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord
 
 Obj = dict[str, Any]
-
-
-def owner_reference(owner: Obj) -> Obj:
-    """The controller ownerReference to `owner` (a Job, a DaemonSet...)."""
-    meta = owner["metadata"]
-    return {"apiVersion": owner.get("apiVersion") or "v1", "kind": owner["kind"],
-            "name": meta["name"], "uid": meta.get("uid", ""), "controller": True,
-            "blockOwnerDeletion": True}
 
 
 def owned_pod(owner: Obj, owner_key: str, template: Obj, taken: Container[str],

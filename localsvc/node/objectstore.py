@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from localsvc.model.clock import now_iso
 from localsvc.model.objects import has_generation
+from localsvc.model.objects import owner_reference as owner_reference  # re-exported
 
 Obj = dict[str, Any]
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
@@ -54,14 +55,6 @@ def _content(obj: Mapping[str, Any]) -> Obj:
     """`obj` without the metadata the store manages: what a change is compared on."""
     meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _MANAGED}
     return {**obj, "metadata": meta}
-
-
-def owner_reference(owner: Mapping[str, Any], controller: bool = True) -> Obj:
-    """An ownerReferences entry pointing at `owner` (e.g. an EndpointSlice's Service)."""
-    meta = owner.get("metadata") or {}
-    return {"apiVersion": owner.get("apiVersion", "v1"), "kind": owner["kind"],
-            "name": meta["name"], "uid": meta.get("uid", ""), "controller": controller,
-            "blockOwnerDeletion": True}
 
 
 class ObjectStore:

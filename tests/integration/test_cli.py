@@ -253,6 +253,38 @@ metadata: {{name: c{i}, namespace: {ns}, labels: {{batch: "{i % 2}"}}}}
     run(shared, "delete", "cm/c1", "ns/scratch")
 
 
+OTHER_CLASS_INGRESS = """
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: other}
+spec: {controller: example.com/other-controller}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: elsewhere}
+spec:
+  ingressClassName: other
+  rules:
+  - host: elsewhere.localhost
+    http:
+      paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]
+"""
+
+
+def test_up_does_not_wait_for_a_controller_that_serves_no_ingress(shared: Environment) -> None:
+    """Regression: with Ingresses of another class only, no ingress controller starts and `up`
+    waited 8 s for it."""
+    from localsvc.host.ingressurl import up_notice
+
+    run(shared, "apply", "-f", "-", stdin=OTHER_CLASS_INGRESS)
+    try:
+        started = time.monotonic()
+        assert up_notice(shared) is None
+        assert time.monotonic() - started < 3
+    finally:
+        run(shared, "delete", "ingress/elsewhere", "ingressclass/other")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -43,6 +43,11 @@ def test_kubectl_objects_are_read_scaled_and_deleted_by_the_cli(env: Environment
     missing = localsvc(env, "scale", "deployment/nope", "--replicas", "1", check=False)
     assert missing.returncode == 1
     assert 'deployment "nope" not found in namespace "default"' in missing.stderr
+    refused = localsvc(env, "scale", "po/web", "--replicas", "1", check=False)
+    assert refused.returncode != 0 and "scale takes deployment/NAME or statefulset/NAME" in \
+        refused.stderr
+    unknown = localsvc(env, "scale", "dep/web", "--replicas", "1", check=False)
+    assert unknown.returncode != 0 and 'unknown resource type "dep"' in unknown.stderr
 
     assert localsvc(env, "delete", "cm", "x").stdout.strip() == "configmap/x deleted"
     gone = kubectl("get", "configmap", "x", check=False)

@@ -119,8 +119,8 @@ def test_get_forms_parse() -> None:
     several = parse_requests(["po,svc,deploy"], "get")
     assert [r.kind for r in several.items] == ["Pod", "Service", "Deployment"] and several.show_kind
     everything = parse_requests(["all"], "get")
-    assert [r.kind for r in everything.items] == ["Pod", "Service", "DaemonSet", "Deployment",
-                                                  "StatefulSet", "Job", "CronJob"]
+    assert [r.kind for r in everything.items] == [  # kubectl's: category "all", API order
+        "Pod", "Service", "DaemonSet", "Deployment", "ReplicaSet", "StatefulSet", "CronJob", "Job"]
     assert everything.show_kind
     named = parse_requests(["deploy", "a", "b"], "get")
     assert named.items == (Request("Deployment", ("a", "b")),) and not named.show_kind

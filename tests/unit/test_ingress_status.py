@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from localsvc.host.ingressurl import fallback_note, resolve_hints
+from localsvc.model.ingressroutes import tls_hosts
 from localsvc.model.ingressstatus import (
     host_matches,
     ingress_urls,
@@ -46,6 +47,15 @@ def test_urls_per_host_and_path_https_where_tls_covers_the_host() -> None:
     default_only = with_status(ingress("d", [], defaultBackend={}), 32000, 32001)
     assert ingress_urls(default_only) == ["http://127.0.0.1:32000/"]
     assert served_ports(default_only) == ("127.0.0.1", 32000, 32001)
+
+
+def test_a_tls_entry_without_hosts_secures_the_rule_hosts_as_the_certificates_do() -> None:
+    """Regression: `url` printed http for a tls entry naming no hosts, while the controller
+    serves the rule hosts over https with the entry's Secret (README, ingressroutes)."""
+    ing = ingress("shop", [rule("shop.localhost", path("/")), rule("api.localhost")],
+                  tls=[{"secretName": "t"}])
+    assert ingress_urls(with_status(ing)) == ["https://shop.localhost/", "https://api.localhost/"]
+    assert [hosts for _, hosts in tls_hosts(ing)] == [["api.localhost", "shop.localhost"]]
 
 
 def test_host_matching_and_resolving() -> None:
@@ -121,3 +131,31 @@ def test_certificate_pairs() -> None:
     assert pair_problem(crt, other_key) == "tls.key is not the private key of tls.crt"
     assert str(pair_problem(b"junk", key)).startswith("tls.crt is not a PEM certificate")
     assert str(pair_problem(crt, b"junk")).startswith("tls.key is not an unencrypted PEM")
+
+
+def test_a_bad_ingress_port_setting_fails_only_where_a_node_is_created(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: Environment() checked LOCALSVC_INGRESS_HTTP_PORT, so a bad value broke every
+    command (ls, get, down); it is now checked when a node is created."""
+    from localsvc.errors import LocalsvcError
+    from localsvc.host.api import Environment
+
+    monkeypatch.setenv("LOCALSVC_INGRESS_HTTP_PORT", "http")
+    env = Environment("portcheck")
+    with pytest.raises(LocalsvcError, match="LOCALSVC_INGRESS_HTTP_PORT must be a port number"):
+        env.ingress_host_ports()
+    assert Environment("portcheck", ingress_ports=(8080, None)).ingress_host_ports() == (8080, 443)
+
+
+def test_up_waits_for_the_controller_only_when_it_serves_an_ingress() -> None:
+    """Regression: `up` waited 8 s for a controller that never starts (only Ingresses of
+    another class): up_notice asks serves_any first."""
+    from localsvc.host.ingressurl import serves_any
+    from localsvc.model.ingressclass import ingress_classes
+
+    other = {"metadata": {"name": "other"}, "spec": {"controller": "example.com/other"}}
+    classes = ingress_classes([other], "2026-01-01T00:00:00Z")
+    elsewhere = ingress("elsewhere", [rule("e.localhost")], ingressClassName="other")
+    assert not serves_any([elsewhere], classes)
+    assert serves_any([elsewhere, ingress("shop", [rule("shop.localhost")])], classes)
+    assert serves_any([ingress("x", [], ingressClassName="localsvc")], classes)

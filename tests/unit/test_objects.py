@@ -184,3 +184,21 @@ def test_secret_for_output(secret: Obj, data: dict[str, str], type_: str) -> Non
     assert out["data"] == data
     assert out["type"] == type_
     assert secret == original
+
+
+def test_one_owner_reference_for_every_controller() -> None:
+    from localsvc.model import replicasets, statefulsets
+    from localsvc.model.objects import owner_reference
+    from localsvc.node import batchpods, objectstore
+
+    assert objectstore.owner_reference is owner_reference is batchpods.owner_reference
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "m", "uid": "u1"}}
+    assert owner_reference(job) == {"apiVersion": "batch/v1", "kind": "Job", "name": "m",
+                                    "uid": "u1", "controller": True, "blockOwnerDeletion": True}
+    sts = {"kind": "StatefulSet", "metadata": {"name": "db", "uid": "u2"}}
+    assert statefulsets.set_owner_reference(sts, controller=False) == {
+        "apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db", "uid": "u2",
+        "blockOwnerDeletion": True}  # a claim's reference: no `controller` field
+    assert replicasets.pod_owner_reference("web", "abc", "u3") == owner_reference(
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+         "metadata": {"name": "web-abc", "uid": "u3"}})

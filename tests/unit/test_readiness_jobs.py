@@ -63,3 +63,32 @@ def test_daemonsets_are_waited_for_until_rolled_out() -> None:
                                    updatedNumberScheduled=1, numberAvailable=1))
     assert daemonset_rolled_out(ds(1, observedGeneration=1, desiredNumberScheduled=0))
     assert waiting_summary([], 1, [], [], [ds(1)]) == "waiting for daemonsets: agent"
+
+
+def test_only_routing_pending_is_reported_as_routing() -> None:
+    """Regression: with only the Services' endpoints / the dataplane pending, the wait said
+    "waiting for jobs to complete: " with no Job (and its Timeout carried that)."""
+    text = waiting_summary([], 2, [], [], [])
+    assert text == "waiting for routing: the Services' endpoints and the node's dataplane"
+    assert waiting_summary([], 2, []) == text
+
+
+def test_a_wait_lists_again_only_the_kinds_the_environment_has() -> None:
+    from localsvc.host.waiting import KindLists
+
+    asked: list[str] = []
+    objects = {"deployments": [{"metadata": {"name": "web"}}]}
+
+    def list_all(kind: str) -> list[dict[str, object]]:
+        asked.append(kind)
+        return list(objects.get(kind, []))
+
+    lists = KindLists(list_all)
+    for _ in range(3):
+        assert [lists.get(k) for k in ("deployments", "jobs", "daemonsets")] == [
+            objects["deployments"], [], []]
+    assert asked == ["deployments", "jobs", "daemonsets", "deployments", "deployments"]
+    objects["deployments"] = []  # a kind that had objects is listed on: it may empty and refill
+    assert lists.get("deployments") == [] and asked[-1] == "deployments"
+    lists.get("deployments")
+    assert asked.count("deployments") == 5

@@ -13,24 +13,28 @@ SHELLS = ("bash", "zsh", "fish")
 
 
 def cmd_scale(args: argparse.Namespace) -> int:
-    kind, _, name = args.target.partition("/")
-    kinds = {"deployment": "Deployment", "deployments": "Deployment", "deploy": "Deployment",
-             "statefulset": "StatefulSet", "statefulsets": "StatefulSet", "sts": "StatefulSet"}
-    if not name or kind not in kinds:
+    from localsvc.host.commands.resources import scalable_kind
+
+    text, _, name = args.target.partition("/")
+    kind = scalable_kind(text) if text and name else None
+    if kind is None:
         raise UsageError("scale takes deployment/NAME or statefulset/NAME, e.g. localsvc scale "
                          "deployment/web --replicas 3")
     env = environment(args)
-    env.scale(name, args.replicas, args.namespace, kinds[kind])
-    print(f"{kinds[kind].lower()}.apps/{name} scaled")
+    env.scale(name, args.replicas, args.namespace, kind)
+    print(f"{kind.lower()}.apps/{name} scaled")
     return 0
 
 
 def cmd_url(args: argparse.Namespace) -> int:
     env = environment(args)
-    kind, _, name = args.target.rpartition("/")
-    if kind in ("ing", "ingress", "ingresses"):
+    from localsvc.host.commands.resources import resolve_kind
+
+    text, _, name = args.target.rpartition("/")
+    kind = resolve_kind(text) if text else "Service"
+    if kind == "Ingress":
         return _ingress_url(env, name, args.namespace)
-    if kind not in ("", "svc", "service"):
+    if kind != "Service":
         raise UsageError("url takes svc/NAME or ingress/NAME, e.g. localsvc url svc/web 80")
     svc = env.get("svc", name, args.namespace)[0]
     stype = svc["spec"].get("type", "ClusterIP")

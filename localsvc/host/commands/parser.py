@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from localsvc.host.commands import get, logs, misc, podcmds, project
+from localsvc.host.commands.resources import ALL_KINDS, known_kinds
+from localsvc.model.kubeapi.resources import RESOURCES
 
 EPILOG = """examples:
   localsvc up -f examples/backend-service -d     start the example, wait until it is Ready
@@ -22,10 +24,8 @@ Every command targets one environment: --env/-e NAME, else $LOCALSVC_ENV, else t
 (else a name made from that file's directory), else a name made from the current directory
 (<dirname>-<6 hex digits of its path>)."""
 
-KINDS_HELP = ("pods|po, deployments|deploy, services|svc, endpoints|ep, endpointslices, "
-              "namespaces|ns, configmaps|cm, secrets, persistentvolumeclaims|pvc, "
-              "persistentvolumes|pv, storageclasses|sc; several joined by commas; all (pods, "
-              "services, deployments)")
+KINDS_HELP = (f"{known_kinds('|{}')}; several joined by commas; all ("
+              + ", ".join(r.plural for r in RESOURCES if r.kind in ALL_KINDS) + ")")
 
 
 def _parents() -> dict[str, argparse.ArgumentParser]:

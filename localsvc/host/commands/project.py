@@ -128,11 +128,14 @@ def cmd_down(args: argparse.Namespace) -> int:
         if args.volumes:  # environments `down` left nothing of but their claims' data
             names |= {v.attrs["Labels"][L.ENV] for v in client.volumes.list(
                 filters={"label": [f"{L.ROLE}={L.ROLE_CLAIM_VOLUME}"]})}
+        kept_by_env: dict[str, list[str]] = {}
         for name in sorted(names):
             removed = envrt.destroy(client, name, volumes=args.volumes)
             remove_context(context_name(name))
             print(f"environment {name} removed ({removed['containers']} containers)")
-            _report_kept(name, [v.name for v in claim_volumes(client, name)], "--all ")
+            kept_by_env[name] = [v.name for v in claim_volumes(client, name)]
+            print("".join(kept_lines(name, kept_by_env[name])), end="")
+        print("".join(remove_hint(kept_by_env, "--all ")), end="")
         return 0
     env = environment(args)
     removed = env.down(volumes=args.volumes)
@@ -141,18 +144,25 @@ def cmd_down(args: argparse.Namespace) -> int:
         say(f"environment {env.name} had nothing to remove")
     print(f"environment {env.name} removed: {removed['containers']} containers, "
           f"{removed['networks']} networks, {removed['volumes']} volumes")
-    _report_kept(env.name, kept, f"--env {env.name} ")
+    lines = kept_lines(env.name, kept) + remove_hint({env.name: kept}, f"--env {env.name} ")
+    print("".join(lines), end="")
     return 0
 
 
-def _report_kept(env: str, kept: list[str], which: str) -> None:
+def kept_lines(env: str, kept: list[str]) -> list[str]:
+    """What `down` says of the claim volumes it kept of `env` (each line ends with a newline)."""
     if not kept:
-        return
-    print(f"kept {len(kept)} volume{'s' if len(kept) > 1 else ''} with the data of "
-          f"PersistentVolumeClaims (the next `up` of {env} binds the claims to them again):")
-    for name in sorted(kept):
-        print(f"  {name}")
-    print(f"remove them with `localsvc down {which}--volumes` (or `docker volume rm NAME`)")
+        return []
+    return [f"kept {len(kept)} volume{'s' if len(kept) > 1 else ''} with the data of "
+            f"PersistentVolumeClaims (the next `up` of {env} binds the claims to them again):\n"
+            ] + [f"  {name}\n" for name in sorted(kept)]
+
+
+def remove_hint(kept_by_env: dict[str, list[str]], which: str) -> list[str]:
+    """How to remove the kept volumes: once, however many environments `down` removed."""
+    if not any(kept_by_env.values()):
+        return []
+    return [f"remove them with `localsvc down {which}--volumes` (or `docker volume rm NAME`)\n"]
 
 
 def cmd_prune(args: argparse.Namespace) -> int:

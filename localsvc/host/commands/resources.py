@@ -12,12 +12,30 @@ from dataclasses import dataclass
 from localsvc.host.commands.common import UsageError
 from localsvc.errors import LocalsvcError
 
-# What `get all` lists, in kubectl's order, among the kinds localsvc runs.
-ALL_KINDS = ("Pod", "Service", "DaemonSet", "Deployment", "StatefulSet", "Job", "CronJob")
-KNOWN = ("pods (po), deployments (deploy), services (svc), endpoints (ep), endpointslices, "
-         "namespaces (ns), configmaps (cm), secrets, persistentvolumeclaims (pvc), "
-         "persistentvolumes (pv), storageclasses (sc), statefulsets (sts), jobs, cronjobs (cj), "
-         "daemonsets (ds), ingresses (ing)")
+from localsvc.model.kubeapi.resources import RESOURCES, Resource, by_kind_name
+
+
+def _served() -> list[Resource]:
+    """Each resource the API serves once (events are served by two groups)."""
+    seen: dict[str, Resource] = {}
+    for resource in RESOURCES:
+        seen.setdefault(resource.plural, resource)
+    return list(seen.values())
+
+
+def known_kinds(short_sep: str = " ({})") -> str:
+    """The resource types commands accept, from the API's resource table (model/kubeapi/
+    resources.py), those of `get all` first: "pods (po), ..." (or "pods|po" with
+    short_sep="|{}")."""
+    served = sorted(_served(), key=lambda r: "all" not in r.categories)  # stable: API order
+    return ", ".join(r.plural + "".join(short_sep.format(s) for s in r.short_names)
+                     for r in served)
+
+
+# What `get all` lists: the resources of the "all" category, in the API's discovery order (as
+# kubectl expands it).
+ALL_KINDS = tuple(r.kind for r in _served() if "all" in r.categories)
+KNOWN = known_kinds()
 
 
 @dataclass(frozen=True)
@@ -47,6 +65,16 @@ def resolve_kind(text: str) -> str:
     if kind is None:
         raise LocalsvcError(f'unknown resource type "{text}"; localsvc knows {KNOWN}')
     return kind
+
+
+def scalable_kind(text: str) -> str | None:
+    """The kind `text` names when `scale` applies to it (a scale subresource; not ReplicaSets:
+    localsvc's are its Deployments' own, whose controller sets their replicas); None otherwise.
+    LocalsvcError for an unknown type."""
+    kind = resolve_kind(text)
+    resource = by_kind_name(kind)
+    scalable = resource is not None and resource.subresource("scale") is not None
+    return kind if scalable and kind != "ReplicaSet" else None
 
 
 def parse_requests(words: Sequence[str], command: str) -> Requests:

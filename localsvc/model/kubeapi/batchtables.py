@@ -8,23 +8,10 @@ from typing import Any
 
 from localsvc.model.kubeapi.tablecells import AGE, NAME, NONE, Column, age, dig, human_duration
 from localsvc.model.kubeapi.tablecells import containers_and_images, format_labels, name_of
-from localsvc.model.kubeapi.tablecells import selector_string, since, timestamp
+from localsvc.model.kubeapi.tablecells import since, timestamp
+from localsvc.model.kubeapi.tablecells import CONTAINERS, IMAGES, as_int, format_label_selector
 
 Row = tuple[list[Any], list[dict[str, str]]]
-_CONTAINERS = Column("Containers", priority=1, text="Names of each container in the template.")
-_IMAGES = Column("Images", priority=1, text="Images referenced by each container in the template.")
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _label_selector(selector: Any) -> str:
-    """metav1.FormatLabelSelector: "<none>" when empty."""
-    text = selector_string(selector)
-    return {"": NONE, "<invalid>": "<error>"}.get(text, text)
-
-
 def _true(obj: Mapping[str, Any], kind: str) -> bool:
     return any(isinstance(c, Mapping) and c.get("type") == kind and c.get("status") == "True"
                for c in dig(obj, "status", "conditions") or [])
@@ -37,12 +24,12 @@ def job_row(job: Mapping[str, Any], now: float) -> Row:
         ("Terminating", deleting), ("Suspended", _true(job, "Suspended")),
         ("FailureTarget", _true(job, "FailureTarget")),
         ("SuccessCriteriaMet", _true(job, "SuccessCriteriaMet"))) if met), "Running")
-    succeeded = _int(dig(job, "status", "succeeded"))
+    succeeded = as_int(dig(job, "status", "succeeded"))
     completions, parallelism = dig(job, "spec", "completions"), dig(job, "spec", "parallelism")
     if completions is not None:
-        done = f"{succeeded}/{_int(completions)}"
-    elif _int(parallelism) > 1:
-        done = f"{succeeded}/1 of {_int(parallelism)}"
+        done = f"{succeeded}/{as_int(completions)}"
+    elif as_int(parallelism) > 1:
+        done = f"{succeeded}/1 of {as_int(parallelism)}"
     else:
         done = f"{succeeded}/1"
     start = timestamp(dig(job, "status", "startTime"))
@@ -51,7 +38,7 @@ def job_row(job: Mapping[str, Any], now: float) -> Row:
         else human_duration(end - start)
     names, images = containers_and_images(dig(job, "spec", "template", "spec", "containers"))
     return [name_of(job), status, done, took, age(job, now), names, images,
-            _label_selector(dig(job, "spec", "selector"))], []
+            format_label_selector(dig(job, "spec", "selector"))], []
 
 
 def cronjob_row(cronjob: Mapping[str, Any], now: float) -> Row:
@@ -64,29 +51,29 @@ def cronjob_row(cronjob: Mapping[str, Any], now: float) -> Row:
             "<unset>" if suspend is None else ("True" if suspend else "False"),
             len(dig(cronjob, "status", "active") or []),
             since(last, now) if last else NONE, age(cronjob, now), names, images,
-            _label_selector(template.get("selector"))], []
+            format_label_selector(template.get("selector"))], []
 
 
 def daemonset_row(ds: Mapping[str, Any], now: float) -> Row:
     status = ds.get("status") or {}
     names, images = containers_and_images(dig(ds, "spec", "template", "spec", "containers"))
-    return [name_of(ds), _int(status.get("desiredNumberScheduled")),
-            _int(status.get("currentNumberScheduled")), _int(status.get("numberReady")),
-            _int(status.get("updatedNumberScheduled")), _int(status.get("numberAvailable")),
+    return [name_of(ds), as_int(status.get("desiredNumberScheduled")),
+            as_int(status.get("currentNumberScheduled")), as_int(status.get("numberReady")),
+            as_int(status.get("updatedNumberScheduled")), as_int(status.get("numberAvailable")),
             format_labels(dig(ds, "spec", "template", "spec", "nodeSelector")), age(ds, now),
-            names, images, _label_selector(dig(ds, "spec", "selector"))], []
+            names, images, format_label_selector(dig(ds, "spec", "selector"))], []
 
 
 JOB_COLUMNS = (NAME, Column("Status", text="Status of the job."),
                Column("Completions", doc="JobStatus.succeeded"),
                Column("Duration", text="Time required to complete the job."), AGE,
-               _CONTAINERS, _IMAGES, Column("Selector", priority=1, doc="JobSpec.selector"))
+               CONTAINERS, IMAGES, Column("Selector", priority=1, doc="JobSpec.selector"))
 CRONJOB_COLUMNS = (NAME, Column("Schedule", doc="CronJobSpec.schedule"),
                    Column("Timezone", doc="CronJobSpec.timeZone"),
                    Column("Suspend", doc="CronJobSpec.suspend"),
                    Column("Active", doc="CronJobStatus.active"),
                    Column("Last Schedule", doc="CronJobStatus.lastScheduleTime"), AGE,
-                   _CONTAINERS, _IMAGES, Column("Selector", priority=1, doc="JobSpec.selector"))
+                   CONTAINERS, IMAGES, Column("Selector", priority=1, doc="JobSpec.selector"))
 DAEMONSET_COLUMNS = (NAME,
                      Column("Desired", "integer", doc="DaemonSetStatus.desiredNumberScheduled"),
                      Column("Current", "integer", doc="DaemonSetStatus.currentNumberScheduled"),
@@ -94,7 +81,7 @@ DAEMONSET_COLUMNS = (NAME,
                      Column("Up-to-date", "integer", doc="DaemonSetStatus.updatedNumberScheduled"),
                      Column("Available", "integer", doc="DaemonSetStatus.numberAvailable"),
                      Column("Node Selector", doc="PodSpec.nodeSelector"), AGE,
-                     _CONTAINERS, _IMAGES,
+                     CONTAINERS, IMAGES,
                      Column("Selector", priority=1, doc="DaemonSetSpec.selector"))
 
 __all__ = ["CRONJOB_COLUMNS", "DAEMONSET_COLUMNS", "JOB_COLUMNS", "cronjob_row",

@@ -9,13 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from localsvc.model.kubeapi.tablecells import AGE, NAME, NONE, Column, age, dig, name_of
+from localsvc.model.kubeapi.tablecells import AGE, NAME, NONE, Column, age, dig, mapping_items
+from localsvc.model.kubeapi.tablecells import name_of
 
 MAX_HOSTS = 3  # formatHosts: the first three, then "+ N more..."
-
-
-def _items(value: Any) -> list[Mapping[str, Any]]:
-    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
 
 
 def format_hosts(rules: list[Mapping[str, Any]]) -> str:
@@ -35,10 +32,10 @@ def format_hosts(rules: list[Mapping[str, Any]]) -> str:
 def ingress_row(ing: Mapping[str, Any], now: float) -> tuple[list[Any], list[dict[str, str]]]:
     spec = ing.get("spec") or {}
     addresses = sorted({str(i.get("ip") or i.get("hostname")) for i in
-                        _items(dig(ing, "status", "loadBalancer", "ingress"))
+                        mapping_items(dig(ing, "status", "loadBalancer", "ingress"))
                         if i.get("ip") or i.get("hostname")})
     return [name_of(ing), str(spec.get("ingressClassName") or NONE),
-            format_hosts(_items(spec.get("rules"))), ",".join(addresses),
+            format_hosts(mapping_items(spec.get("rules"))), ",".join(addresses),
             "80, 443" if spec.get("tls") else "80", age(ing, now)], []
 
 

@@ -163,3 +163,25 @@ def more_list(items: list[str], count: int, limit: int = 3, empty: str = "") -> 
     if count > limit:
         return f"{text} + {count - limit} more..."
     return text or empty
+
+
+# Shared by the workload printers (tables.py, batchtables.py, ingresstable.py).
+CONTAINERS = Column("Containers", priority=1, text="Names of each container in the template.")
+IMAGES = Column("Images", priority=1, text="Images referenced by each container in the template.")
+
+
+def as_int(value: Any) -> int:
+    """A count field: the int, else 0 (missing, or not an int)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def mapping_items(value: Any) -> list[Mapping[str, Any]]:
+    """The mappings of a list field ([] when it is not a list)."""
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def format_label_selector(selector: Any) -> str:
+    """metav1.FormatLabelSelector (the ReplicaSet, Job, DaemonSet printers'): "<none>" when
+    empty."""
+    text = selector_string(selector)
+    return {"": NONE, "<invalid>": "<error>"}.get(text, text)

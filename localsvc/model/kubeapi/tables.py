@@ -17,21 +17,11 @@ from localsvc.model.kubeapi import batchtables, ingresstable, podtable, storaget
 from localsvc.model.kubeapi.tablecells import AGE, NAME, NONE, Column, age, dig, name_of, since
 from localsvc.model.kubeapi.tablecells import containers_and_images, format_labels, more_list
 from localsvc.model.kubeapi.tablecells import selector_string
+from localsvc.model.kubeapi.tablecells import CONTAINERS, IMAGES, as_int, format_label_selector
+from localsvc.model.kubeapi.tablecells import mapping_items
 
 Row = tuple[list[Any], list[dict[str, str]]]
 Printer = Callable[[Mapping[str, Any], float], Row]
-
-_CONTAINERS = Column("Containers", priority=1, text="Names of each container in the template.")
-_IMAGES = Column("Images", priority=1, text="Images referenced by each container in the template.")
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _items(value: Any) -> list[Mapping[str, Any]]:
-    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
-
 
 # -- Service
 
@@ -40,9 +30,9 @@ def _service_row(svc: Mapping[str, Any], now: float) -> Row:
     kind = str(spec.get("type") or "ClusterIP")
     cluster_ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
     ports = ",".join(
-        f"{p.get('port')}:{p['nodePort']}/{p.get('protocol', 'TCP')}" if _int(p.get("nodePort"))
+        f"{p.get('port')}:{p['nodePort']}/{p.get('protocol', 'TCP')}" if as_int(p.get("nodePort"))
         else f"{p.get('port')}/{p.get('protocol', 'TCP')}"
-        for p in _items(spec.get("ports")))
+        for p in mapping_items(spec.get("ports")))
     return [name_of(svc), kind, cluster_ips[0] if cluster_ips else NONE,
             _external_ip(svc, kind), ports or NONE, age(svc, now),
             format_labels(spec.get("selector"))], []
@@ -54,7 +44,7 @@ def _external_ip(svc: Mapping[str, Any], kind: str) -> str:
         return ",".join(external) or NONE
     if kind == "LoadBalancer":
         ingress = sorted({str(i.get("ip") or i.get("hostname")) for i in
-                          _items(dig(svc, "status", "loadBalancer", "ingress"))
+                          mapping_items(dig(svc, "status", "loadBalancer", "ingress"))
                           if i.get("ip") or i.get("hostname")})
         return ",".join(ingress + external) or "<pending>"
     if kind == "ExternalName":
@@ -70,8 +60,8 @@ def _deployment_row(deploy: Mapping[str, Any], now: float) -> Row:
     names, images = containers_and_images(template)
     replicas = dig(deploy, "spec", "replicas")
     return [name_of(deploy),
-            f"{_int(status.get('readyReplicas'))}/{1 if replicas is None else _int(replicas)}",
-            _int(status.get("updatedReplicas")), _int(status.get("availableReplicas")),
+            f"{as_int(status.get('readyReplicas'))}/{1 if replicas is None else as_int(replicas)}",
+            as_int(status.get("updatedReplicas")), as_int(status.get("availableReplicas")),
             age(deploy, now), names, images, selector_string(dig(deploy, "spec", "selector"))], []
 
 
@@ -79,21 +69,21 @@ def _replicaset_row(rs: Mapping[str, Any], now: float) -> Row:
     status = rs.get("status") or {}
     names, images = containers_and_images(dig(rs, "spec", "template", "spec", "containers"))
     replicas = dig(rs, "spec", "replicas")
-    return [name_of(rs), 1 if replicas is None else _int(replicas), _int(status.get("replicas")),
-            _int(status.get("readyReplicas")), age(rs, now), names, images,
-            _format_label_selector(dig(rs, "spec", "selector"))], []
+    return [name_of(rs), 1 if replicas is None else as_int(replicas), as_int(status.get("replicas")),
+            as_int(status.get("readyReplicas")), age(rs, now), names, images,
+            format_label_selector(dig(rs, "spec", "selector"))], []
 
 
 def _statefulset_row(sts: Mapping[str, Any], now: float) -> Row:
     names, images = containers_and_images(dig(sts, "spec", "template", "spec", "containers"))
     replicas = dig(sts, "spec", "replicas")
-    ready = _int(dig(sts, "status", "readyReplicas"))
-    return [name_of(sts), f"{ready}/{1 if replicas is None else _int(replicas)}", age(sts, now),
+    ready = as_int(dig(sts, "status", "readyReplicas"))
+    return [name_of(sts), f"{ready}/{1 if replicas is None else as_int(replicas)}", age(sts, now),
             names, images], []
 
 
 def _controllerrevision_row(revision: Mapping[str, Any], now: float) -> Row:
-    owner = next((r for r in _items(dig(revision, "metadata", "ownerReferences"))
+    owner = next((r for r in mapping_items(dig(revision, "metadata", "ownerReferences"))
                   if r.get("controller")), None)
     controller = NONE
     if owner is not None:
@@ -101,24 +91,18 @@ def _controllerrevision_row(revision: Mapping[str, Any], now: float) -> Row:
         kind = str(owner.get("kind", "")).lower()
         controller = f"{kind}.{group}/{owner.get('name')}" if group else \
             f"{kind}/{owner.get('name')}"
-    return [name_of(revision), controller, _int(revision.get("revision")), age(revision, now)], []
-
-
-def _format_label_selector(selector: Any) -> str:
-    """metav1.FormatLabelSelector (the ReplicaSet printer's): "<none>" when empty."""
-    text = selector_string(selector)
-    return {"": NONE, "<invalid>": "<error>"}.get(text, text)
+    return [name_of(revision), controller, as_int(revision.get("revision")), age(revision, now)], []
 
 
 # -- endpoints
 
 def _endpoints_row(endpoints: Mapping[str, Any], now: float) -> Row:
-    subsets = _items(endpoints.get("subsets"))
+    subsets = mapping_items(endpoints.get("subsets"))
     shown: list[str] = []
     count = 0
     for subset in subsets:
-        addresses = [str(a.get("ip", "")) for a in _items(subset.get("addresses"))]
-        ports = _items(subset.get("ports"))
+        addresses = [str(a.get("ip", "")) for a in mapping_items(subset.get("addresses"))]
+        ports = mapping_items(subset.get("ports"))
         if not ports:  # a headless Service without ports lists bare addresses
             count += len(addresses)
             shown += addresses
@@ -135,12 +119,12 @@ def _host_port(ip: str, port: Any) -> str:
 
 
 def _endpointslice_row(eps: Mapping[str, Any], now: float) -> Row:
-    ports = _items(eps.get("ports"))
+    ports = mapping_items(eps.get("ports"))
     port_names = [str(p["port"]) if p.get("port") is not None
                   else str(p["name"]) if p.get("name") is not None else "*" for p in ports]
-    addresses = [str(a) for e in _items(eps.get("endpoints")) for a in e.get("addresses") or []]
+    addresses = [str(a) for e in mapping_items(eps.get("endpoints")) for a in e.get("addresses") or []]
     endpoints = (more_list(addresses, len(addresses), empty="<unset>")
-                 if _items(eps.get("endpoints")) else "<unset>")
+                 if mapping_items(eps.get("endpoints")) else "<unset>")
     return [name_of(eps), str(eps.get("addressType", "")),
             more_list(port_names, len(port_names), empty="<unset>"), endpoints, age(eps, now)], []
 
@@ -153,7 +137,7 @@ def _namespace_row(ns: Mapping[str, Any], now: float) -> Row:
 
 def _node_row(node: Mapping[str, Any], now: float) -> Row:
     status = node.get("status") or {}
-    ready = next((c for c in _items(status.get("conditions")) if c.get("type") == "Ready"), None)
+    ready = next((c for c in mapping_items(status.get("conditions")) if c.get("type") == "Ready"), None)
     states = ["Unknown"] if ready is None else [
         "Ready" if ready.get("status") == "True" else "NotReady"]
     if dig(node, "spec", "unschedulable"):
@@ -177,7 +161,7 @@ def _node_roles(node: Mapping[str, Any]) -> str:
 
 
 def _node_address(status: Mapping[str, Any], kind: str) -> str:
-    return next((str(a.get("address")) for a in _items(status.get("addresses"))
+    return next((str(a.get("address")) for a in mapping_items(status.get("addresses"))
                  if a.get("type") == kind), NONE)
 
 
@@ -202,10 +186,10 @@ def _event_row(event: Mapping[str, Any], now: float) -> Row:
     first = (since(e.get("firstTimestamp"), now) if e.get("firstTimestamp")
              else since(e.get("eventTime"), now))
     last = since(e.get("lastTimestamp"), now) if e.get("lastTimestamp") else first
-    count = _int(e.get("count"))
+    count = as_int(e.get("count"))
     series = e.get("series")
     if isinstance(series, Mapping):
-        last, count = since(series.get("lastObservedTime"), now), _int(series.get("count"))
+        last, count = since(series.get("lastObservedTime"), now), as_int(series.get("count"))
     elif count == 0:
         count = 1  # a singleton event of the new API has no count
     involved = e.get("involvedObject") or {}
@@ -252,17 +236,17 @@ _PRINTERS: dict[str, tuple[tuple[Column, ...], Printer]] = {
     "Deployment": ((NAME, Column("Ready", text="Number of the pod with ready state"),
                     Column("Up-to-date", doc="DeploymentStatus.updatedReplicas"),
                     Column("Available", doc="DeploymentStatus.availableReplicas"), AGE,
-                    _CONTAINERS, _IMAGES,
+                    CONTAINERS, IMAGES,
                     Column("Selector", priority=1, doc="DeploymentSpec.selector")),
                    _deployment_row),
     "ReplicaSet": ((NAME, Column("Desired", "integer", doc="ReplicaSetSpec.replicas"),
                     Column("Current", "integer", doc="ReplicaSetStatus.replicas"),
                     Column("Ready", "integer", doc="ReplicaSetStatus.readyReplicas"), AGE,
-                    _CONTAINERS, _IMAGES,
+                    CONTAINERS, IMAGES,
                     Column("Selector", priority=1, doc="ReplicaSetSpec.selector")),
                    _replicaset_row),
     "StatefulSet": ((NAME, Column("Ready", text="Number of the pod with ready state"), AGE,
-                     _CONTAINERS, _IMAGES), _statefulset_row),
+                     CONTAINERS, IMAGES), _statefulset_row),
     "ControllerRevision": ((NAME, Column("Controller", text="Controller of the object"),
                             Column("Revision", text="Revision indicates the revision of the "
                                    "state represented by Data."), AGE),

@@ -11,8 +11,7 @@ from localsvc.model.validate.check import Check
 from localsvc.model.jobs import CONTROLLER_UID
 from localsvc.model.validate.deployments import MAX_REPLICAS
 from localsvc.model.validate.metadata import check_metadata
-from localsvc.model.validate.pods import check_pod_spec
-from localsvc.model.validate.selectors import check_selector, describe_labels, describe_selector
+from localsvc.model.validate.podtemplate import check_pod_template, check_selector_matches
 
 JOB_RESTART_POLICIES = ("OnFailure", "Never")
 
@@ -49,16 +48,10 @@ def check_job_spec(check: Check, spec: dict[str, Any], path: str) -> None:
         if spec.get(per_index) is not None:
             check.add(at(per_index), "not supported by localsvc: leave it out (backoffLimit "
                                      "counts the failures of every index together)")
-    template = check.mapping(spec.get("template"), at("template"), required=True)
-    labels: dict[str, str] = {}
-    if template is not None:
-        labels = check_metadata(check, template.get("metadata"), at("template.metadata"), None)
-        pod_spec = check.mapping(template.get("spec"), at("template.spec"), required=True)
-        if pod_spec is not None:
-            check_pod_spec(check, pod_spec, at("template.spec"), JOB_RESTART_POLICIES)
-            if pod_spec.get("restartPolicy") is None:
-                check.add(at("template.spec.restartPolicy"),
-                          'required: a Job\'s pods need restartPolicy "OnFailure" or "Never"')
+    template = check_pod_template(check, spec, path, JOB_RESTART_POLICIES)
+    if template.pod_spec is not None and template.pod_spec.get("restartPolicy") is None:
+        check.add(at("template.spec.restartPolicy"),
+                  'required: a Job\'s pods need restartPolicy "OnFailure" or "Never"')
     selector = check.mapping(spec.get("selector"), at("selector"))
     if selector is None:
         if spec.get("manualSelector") is True:
@@ -73,11 +66,7 @@ def check_job_spec(check: Check, spec: dict[str, Any], path: str) -> None:
         check.add(at("selector"), "`selector` not auto-generated: leave the selector out (it is "
                                   "generated from the Job's uid), or set manualSelector: true")
         return
-    matches = check_selector(check, selector, at("selector"))
-    if matches is not None and template is not None and not matches(labels):
-        check.add(at("template.metadata.labels"),
-                  f"`selector` does not match template `labels` (selector: "
-                  f"{describe_selector(selector)}; labels: {describe_labels(labels)})")
+    check_selector_matches(check, selector, template, path)
 
 
 def check_cronjob(check: Check) -> None:

@@ -13,9 +13,7 @@ from localsvc.model.load import Manifest, child_path
 from localsvc.model.validate.check import Check
 from localsvc.model.validate.claims import check_claim_spec
 from localsvc.model.validate.deployments import MAX_REPLICAS, check_int_or_percent
-from localsvc.model.validate.metadata import check_metadata
-from localsvc.model.validate.pods import check_pod_spec
-from localsvc.model.validate.selectors import check_selector, describe_labels, describe_selector
+from localsvc.model.validate.podtemplate import check_selected_template
 
 # The spec fields an update may change (ValidateStatefulSetUpdate); the others are fixed.
 MUTABLE = ("replicas", "ordinals", "template", "updateStrategy",
@@ -51,23 +49,7 @@ def check_statefulset(check: Check) -> None:
                          f"spec.persistentVolumeClaimRetentionPolicy.{field}",
                          ("Retain", "Delete"))
     claims = _check_claim_templates(check, spec.get("volumeClaimTemplates"))
-    selector = check.mapping(spec.get("selector"), "spec.selector")
-    if selector is None and spec.get("selector") is None:
-        check.add("spec.selector", "required: the labels of the pods this StatefulSet owns, "
-                                   "e.g. matchLabels: {app: db}")
-    template = check.mapping(spec.get("template"), "spec.template", required=True)
-    labels: dict[str, str] = {}
-    if template is not None:
-        labels = check_metadata(check, template.get("metadata"), "spec.template.metadata", None)
-        pod_spec = check.mapping(template.get("spec"), "spec.template.spec", required=True)
-        if pod_spec is not None:
-            check_pod_spec(check, pod_spec, "spec.template.spec", ("Always",), claims)
-    if selector is not None:
-        matches = check_selector(check, selector, "spec.selector")
-        if matches is not None and template is not None and not matches(labels):
-            check.add("spec.template.metadata.labels",
-                      f"`selector` does not match template `labels` (selector: "
-                      f"{describe_selector(selector)}; labels: {describe_labels(labels)})")
+    check_selected_template(check, spec, "StatefulSet", "{app: db}", claims)
 
 
 def _check_update_strategy(check: Check, value: Any, path: str) -> None:
