@@ -230,8 +230,8 @@ class Controller(ClaimBinding, DeploymentSync, StatefulSetSync, ObjectChanges, F
         for obj in self.state.objects_of("Pod"):
             changed |= self._guarded(obj, self._sync_bare_pod, desired)
         for step in self.workload_steps:
-            for obj in self.state.objects_of(step.kind):
-                key = object_key(obj)
+            # A copy of the kind's index: a step may store or remove objects (a CronJob's Job).
+            for key, obj in list(self.state.objects_by_kind(step.kind).items()):
                 if plan.full or key in plan.owners or key in step.pending:
                     changed |= self._guarded(obj, step.sync, desired)
             changed |= step.forget()
