@@ -19,7 +19,7 @@ from localsvc.node.events import EventRecorder
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import State
 from localsvc.node.views import object_key
-from localsvc.node.workloads import WorkloadStep
+from localsvc.node.workloads import WorkloadStep, keep_stored, set_wake
 
 Obj = dict[str, Any]
 JOB_CONTROLLER = "job-controller"
@@ -43,7 +43,8 @@ class JobSync:
         raise NotImplementedError  # ObjectChanges'
 
     def init_job_tables(self) -> None:
-        self.jobs_pending: set[str] = set()  # Jobs a clock moves (back-off, deadline, TTL)
+        # Job key -> when a clock moves it next (back-off, deadline, TTL; epoch seconds)
+        self.jobs_pending: dict[str, float] = {}
         self.workload_steps.append(WorkloadStep("Job", self._sync_job, self._forget_jobs,
                                                 self.jobs_pending))
 
@@ -85,10 +86,7 @@ class JobSync:
         desired.update(f"{r.namespace}/{r.name}" for r in self.state.pods.values()
                        if r.owner == key)
         changed = bool(step.delete or step.create)
-        if step.wake_at is not None:
-            self.jobs_pending.add(key)
-        else:
-            self.jobs_pending.discard(key)
+        set_wake(self.jobs_pending, key, step.wake_at)  # not every loop until then
         fresh = step.memory.to_json()
         if fresh != saved:
             self._job_memories()[key] = fresh
@@ -100,7 +98,7 @@ class JobSync:
                 if w.record.owner == key and not w.done.is_set()))
         if step.delete_job:  # ttlSecondsAfterFinished: the Job and (so) its pods go
             self._remove_object(key)
-            self.jobs_pending.discard(key)
+            self.jobs_pending.pop(key, None)
             changed = True
         return changed
 
@@ -110,7 +108,7 @@ class JobSync:
         gone = [k for k in table if k not in self.state.objects]
         for key in gone:
             del table[key]
-        self.jobs_pending.intersection_update(self.state.objects.keys())
+        keep_stored(self.jobs_pending, self.state.objects)
         for key in [k for k in self.workload_statuses
                     if k.startswith("Job/") and k not in self.state.objects]:
             del self.workload_statuses[key]
