@@ -17,7 +17,7 @@ from localsvc.model import jobs
 from localsvc.node.batchpods import deleted_job_pod, job_pod, owned_pod
 from localsvc.node.events import EventRecorder
 from localsvc.node.podworker import PodWorker
-from localsvc.node.store import State
+from localsvc.node.store import PodRecord, State
 from localsvc.node.views import object_key
 from localsvc.node.workloads import WorkloadStep, keep_stored, set_wake
 
@@ -71,6 +71,7 @@ class JobSync:
         step = jobs.plan_job(jobs.JobSpec.of(spec), memory, pods, terminating, now)
         ref = ev.ObjectRef("Job", namespace, meta["name"], str(meta.get("uid") or ""),
                            api_version="batch/v1")
+        created: list[PodRecord] = []
         for name in step.delete:
             self._retire(f"{namespace}/{name}")
             self.recorder.normal(ref, "SuccessfulDelete", f"Deleted pod: {name}", JOB_CONTROLLER)
@@ -79,19 +80,21 @@ class JobSync:
             index = step.indexes[number] if number < len(step.indexes) else None
             record = owned_pod(obj, key, template, self.state.pods, index=index)
             self.state.pods[f"{record.namespace}/{record.name}"] = record
+            created.append(record)
             self.recorder.normal(ref, "SuccessfulCreate", f"Created pod: {record.name}",
                                  JOB_CONTROLLER)
         for event in step.events:
             self.recorder.record(ref, event.type, event.reason, event.message, JOB_CONTROLLER)
-        desired.update(f"{r.namespace}/{r.name}" for r in self.state.pods.values()
-                       if r.owner == key)
+        # Its pods now, without another scan of every pod: those kept, and those created.
+        deleted = set(step.delete)
+        now_owned = [r for r in owned if r.name not in deleted] + created
+        desired.update(f"{r.namespace}/{r.name}" for r in now_owned)
         changed = bool(step.delete or step.create)
         set_wake(self.jobs_pending, key, step.wake_at)  # not every loop until then
         fresh = step.memory.to_json()
         if fresh != saved:
             self._job_memories()[key] = fresh
             changed = True
-        now_owned = [r for r in self.state.pods.values() if r.owner == key]
         self.workload_statuses[key] = jobs.job_status(
             step.memory, [job_pod(r, self.workers.get(r.uid)) for r in now_owned],
             sum(1 for w in self.terminating.values()

@@ -94,8 +94,9 @@ class StatefulSetSync(ObjectViews):
         changed |= self._claim_owners(obj, set_spec.ordinals)
         owned = [k for k, r in self.state.pods.items() if r.owner == key]
         desired.update(owned)
-        counted = [p for _, p, _ in self._set_pods(key, name, int(spec.get(
-            "minReadySeconds") or 0))]
+        if step.delete or step.create:  # the pods as they are now
+            pods = self._set_pods(key, name, int(spec.get("minReadySeconds") or 0))
+        counted = [p for _, p, _ in pods]
         counts = sts.count_pods(counted, current_name, update_name)
         rolling = not set_spec.on_delete
         status = sts.set_status(counts, current_name, update_name, rolling,

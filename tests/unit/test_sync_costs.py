@@ -1,6 +1,6 @@
 """What keeps a sync cheap with thousands of stored objects: the State's index by kind (kept in
 step by every change of the objects table), the claims' early-out with no claims, and the
-memoised check of an Ingress TLS pair."""
+memoised check of an Ingress TLS pair; the CronJobs' cascade looks at Jobs only after a change."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+import pytest
 
+from localsvc.node import cronjobsync
 from localsvc.node.ingresscerts import pair_problem
 from localsvc.node.objecttable import ObjectTable
 from localsvc.node.store import PodRecord, State
@@ -145,3 +147,30 @@ def test_a_tls_pair_is_checked_once() -> None:
     assert time.perf_counter() - started < 0.05  # one RSA-2048 check alone takes ~0.1 s
     other_crt, _ = rsa_pair()
     assert pair_problem(other_crt, key) == "tls.key is not the private key of tls.crt"
+
+
+def test_the_cronjob_cascade_scans_jobs_only_after_a_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    node = controller(tmp_path)
+    node.apply(manifests(*[{"apiVersion": "batch/v1", "kind": "Job",
+                            "metadata": {"name": f"j{i}", "namespace": "default"},
+                            "spec": {"suspend": True, "template": {"spec": {
+                                "restartPolicy": "Never",
+                                "containers": [{"name": "c", "image": "x"}]}}}}
+                           for i in range(50)]), prune=False)
+    read: list[str] = []
+    real = cronjobsync.controller_of
+
+    def counting(job: Obj) -> Obj | None:
+        read.append(job["metadata"]["name"])
+        return real(job)
+
+    monkeypatch.setattr(cronjobsync, "controller_of", counting)
+    for _ in range(3):  # the sync of the apply looked already
+        node._forget_cronjobs()
+    assert read == []  # (every sync parsed every Job's ownerReferences)
+    node.delete(["Job/default/j0"])  # a change (its sync looks again)
+    assert sorted(set(read)) == sorted(f"j{i}" for i in range(1, 50))
+    read.clear()
+    node._forget_cronjobs()
+    assert read == []
