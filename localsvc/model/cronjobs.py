@@ -87,20 +87,24 @@ def next_after(schedule: str, zone: str | None, moment: float) -> float:
 class MostRecent:
     time: float | None  # the start time to run now (None: none is due)
     missed: int  # how many start times were missed (roughly, as the controller counts)
+    following: float  # the first start time after now: when the controller wakes next
 
 
 def most_recent_schedule(schedule: str, zone: str | None, earliest: float, now: float,
                          starting_deadline: int | None) -> MostRecent:
     """mostRecentScheduleTime: the latest start time in (earliest, now], starting no earlier
-    than `starting_deadline` seconds ago; and how many were missed."""
+    than `starting_deadline` seconds ago; how many were missed; and the first start time
+    after now (from the times computed anyway: each costs a croniter)."""
     if starting_deadline is not None:
         earliest = max(earliest, now - starting_deadline)
+    if earliest > now:  # a last schedule in the future (the clock went back)
+        return MostRecent(None, 0, next_after(schedule, zone, now))
     t1 = next_after(schedule, zone, earliest)
-    if now < t1:
-        return MostRecent(None, 0)
+    if now < t1:  # earliest <= now < t1: t1 is also the first after now
+        return MostRecent(None, 0, t1)
     t2 = next_after(schedule, zone, t1)
     if now < t2:
-        return MostRecent(t1, 1)
+        return MostRecent(t1, 1, t2)
     between = round(t2 - t1)
     missed = int((now - t1) // between) + 1
     moment = t1 + (missed - 2) * between
@@ -109,7 +113,7 @@ def most_recent_schedule(schedule: str, zone: str | None, earliest: float, now: 
     while candidate <= now:
         latest = candidate
         candidate = next_after(schedule, zone, candidate)
-    return MostRecent(latest, missed)
+    return MostRecent(latest, missed, candidate)
 
 
 def job_name(cronjob: str, scheduled: float) -> str:
@@ -169,7 +173,7 @@ class CronStep:
     create: float | None = None  # the scheduled time of a Job to create now
     delete: list[str] = field(default_factory=list)  # Jobs to delete (Replace, history)
     events: list[CronEvent] = field(default_factory=list)
-    wake_at: float | None = None  # the next start time
+    wake_at: float | None = None  # the next start time (None: suspended)
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,7 @@ def plan_cronjob(spec: CronSpec, name: str, memory: CronMemory, children: Sequen
     earliest = memory.last_schedule if memory.last_schedule is not None else created
     recent = most_recent_schedule(spec.schedule, spec.time_zone, earliest, now,
                                   spec.starting_deadline)
-    step.wake_at = next_after(spec.schedule, spec.time_zone, now)
+    step.wake_at = recent.following
     if recent.missed > MANY_MISSED:
         step.events.append(CronEvent(
             "Warning", "TooManyMissedTimes", "too many missed start times. Set or decrease "

@@ -168,8 +168,11 @@ class ClaimBinding(ObjectChanges):
 
     def _sync_claims(self) -> bool:
         """Bind, protect and reclaim; whether the saved bindings changed (to be saved)."""
-        claims = {key: obj for key, obj in self.state.objects.items()
-                  if key.startswith(cl.KIND + "/")}
+        claims = dict(self.state.objects_by_kind(cl.KIND))  # (binding may store objects)
+        if not claims and not self.claim_table and not self.claim_terminating:
+            # Nothing to bind, protect or reclaim: skip the scan of every pod's volumes.
+            changed, self.claim_table_changed = self.claim_table_changed, False
+            return changed
         used = self._claims_in_use()
         for key, entry in list(self.claim_table.items()):
             claim = claims.get(key)
@@ -292,9 +295,7 @@ class ClaimBinding(ObjectChanges):
         the default StorageClass."""
         claims: dict[str, Any] = {}
         volumes: dict[str, Any] = {}
-        for key, claim in self.state.objects.items():
-            if not key.startswith(cl.KIND + "/"):
-                continue
+        for key, claim in self.state.objects_by_kind(cl.KIND).items():
             bound = self.claim_bound(key, claim)
             claims[key] = ((claim, bound), partial(cl.claim_view, claim, bound))
             if bound is not None:

@@ -55,7 +55,7 @@ from localsvc.node.publish import ObjectPublisher, StorePublishing
 from localsvc.node.reconcile import ControllerEvents
 from localsvc.node.store import PodRecord, State, Store, key_of
 from localsvc.node.subscriber import StoreSubscriber
-from localsvc.node.workloads import WorkloadStep
+from localsvc.node.workloads import WorkloadStep, wait_seconds
 from localsvc.tasks import spawn
 from localsvc.node.views import object_key
 
@@ -191,7 +191,8 @@ class Controller(ClaimBinding, DeploymentSync, StatefulSetSync, ObjectChanges, F
             except Exception:
                 log.exception("sync failed; retrying")
             try:
-                await asyncio.wait_for(self._dirty.wait(), timeout=SYNC_PERIOD)
+                await asyncio.wait_for(self._dirty.wait(), timeout=wait_seconds(
+                    self.workload_steps, SYNC_PERIOD))
             except TimeoutError:
                 pass
             self._dirty.clear()
@@ -223,16 +224,16 @@ class Controller(ClaimBinding, DeploymentSync, StatefulSetSync, ObjectChanges, F
                   for w in self.terminating.values()}
         owners.update((k, r.owner) for k, r in self.state.pods.items())
         plan = self.events.take(owners, (self.state.allocations.get("restarts") or {}))
+        woken = plan.owners | self.cronjobs_of(plan.owners)  # a Job's events move its CronJob
         changed = False
         desired: set[str] = set()
         # Bare Pods are compared by uid (a dict lookup each): the store holds the pods the
         # controller made, not the applied ones, so an applied Pod is no store event yet.
         for obj in self.state.objects_of("Pod"):
             changed |= self._guarded(obj, self._sync_bare_pod, desired)
-        for step in self.workload_steps:
-            for obj in self.state.objects_of(step.kind):
-                key = object_key(obj)
-                if plan.full or key in plan.owners or key in step.pending:
+        for step in self.workload_steps:  # (a copy of the index: steps store and remove objects)
+            for key, obj in list(self.state.objects_by_kind(step.kind).items()):
+                if plan.full or key in woken or step.due(key):
                     changed |= self._guarded(obj, step.sync, desired)
             changed |= step.forget()
         workloads = self.state.objects

@@ -1,6 +1,7 @@
 """The CronJob controller's sync of one CronJob, a mixin of the Controller.
 
-Each loop (a CronJob is always pending: its schedule is a clock): read its Jobs (stored objects
+When its next start time comes (its wake time), or an event of it or of one of its Jobs
+names it (a Job finishing moves its status and a Forbid policy): read its Jobs (stored objects
 whose controller ownerReference is the CronJob), let model/cronjobs.py decide, create the Job of
 a due start time (`<cronjob>-<minutes since the epoch>`, owned by the CronJob, annotated with
 its scheduled time, stored with store_made_object so `up` never prunes it) or delete Jobs
@@ -23,7 +24,7 @@ from localsvc.node.events import EventRecorder
 from localsvc.node.jobsync import MEMORY_TABLE as JOB_MEMORY
 from localsvc.node.store import State, key_of
 from localsvc.node.views import object_key
-from localsvc.node.workloads import WorkloadStep
+from localsvc.node.workloads import WorkloadStep, keep_stored, set_wake
 
 Obj = dict[str, Any]
 CRONJOB_CONTROLLER = "cronjob-controller"
@@ -42,6 +43,7 @@ class CronJobSync:
     recorder: EventRecorder
     workload_steps: list[WorkloadStep]
     workload_statuses: dict[str, Obj]
+    generation: int
 
     def remove_made_object(self, key: str) -> None:
         raise NotImplementedError  # MadeObjects'
@@ -50,7 +52,10 @@ class CronJobSync:
         raise NotImplementedError  # MadeObjects'
 
     def init_cronjob_tables(self) -> None:
-        self.cronjobs_pending: set[str] = set()  # every scheduling CronJob: a clock moves it
+        # CronJob key -> its next start time (epoch seconds); absent while suspended
+        self.cronjobs_pending: dict[str, float] = {}
+        self.cronjob_of_job: dict[str, str] = {}  # Job key -> its CronJob's key (from its sync)
+        self._cascade_checked: int | None = None  # the generation _forget_cronjobs last saw
         self.workload_steps.append(WorkloadStep("CronJob", self._sync_cronjob,
                                                 self._forget_cronjobs, self.cronjobs_pending))
 
@@ -61,7 +66,7 @@ class CronJobSync:
         """The CronJob's Jobs by name."""
         uid = cronjob["metadata"].get("uid")
         namespace = cronjob["metadata"].get("namespace", "default")
-        return {job["metadata"]["name"]: job for job in self.state.objects_of("Job")
+        return {job["metadata"]["name"]: job for job in self.state.objects_by_kind("Job").values()
                 if job["metadata"].get("namespace", "default") == namespace
                 and (controller_of(job) or {}).get("uid") == uid}
 
@@ -82,6 +87,7 @@ class CronJobSync:
         if memory.uid != meta.get("uid"):
             memory = cron.CronMemory(uid=str(meta.get("uid") or ""))
         children = self._children(obj)
+        self.cronjob_of_job.update((key_of("Job", namespace, name), key) for name in children)
         created = rfc3339_seconds(meta.get("creationTimestamp") or "") or time.time()
         cron_spec = cron.CronSpec.of(spec)
         step = cron.plan_cronjob(cron_spec, meta["name"], memory,
@@ -99,10 +105,10 @@ class CronJobSync:
         for event in step.events:
             self.recorder.record(ref, event.type, event.reason, event.message,
                                  CRONJOB_CONTROLLER)
-        if cron_spec.suspend:
-            self.cronjobs_pending.discard(key)
-        else:
-            self.cronjobs_pending.add(key)
+        if step.create is not None:  # its Job now: known before the Job's first event
+            self.cronjob_of_job[key_of("Job", namespace, cron.job_name(meta["name"],
+                                                                        step.create))] = key
+        set_wake(self.cronjobs_pending, key, step.wake_at)  # not on every loop
         self.workload_statuses[key] = self._cron_status(step.memory, namespace)
         fresh = step.memory.to_json()
         changed = bool(step.delete) or step.create is not None
@@ -144,6 +150,10 @@ class CronJobSync:
             status["lastSuccessfulTime"] = iso_time(memory.last_successful)
         return status
 
+    def cronjobs_of(self, keys: frozenset[str]) -> set[str]:
+        """The CronJobs of the Jobs among `keys` (events of a Job move its CronJob)."""
+        return {self.cronjob_of_job[k] for k in keys if k in self.cronjob_of_job}
+
     def _forget_cronjobs(self) -> bool:
         """Drop the memory of CronJobs no longer stored, and delete their Jobs (cascade)."""
         table = self._cron_memories()
@@ -151,6 +161,13 @@ class CronJobSync:
         for key in [k for k in table if k not in self.state.objects]:
             del table[key]
             changed = True
+        for key in [k for k, owner in self.cronjob_of_job.items()
+                    if k not in self.state.objects or owner not in self.state.objects]:
+            del self.cronjob_of_job[key]
+        if self._cascade_checked == self.generation:
+            # The stored objects are those of the last check: no orphaned Job to find.
+            return self._forget_cronjob_tables(changed)
+        self._cascade_checked = self.generation
         for job in self.state.objects_of("Job"):
             owner = controller_of(job)
             if owner is None or owner.get("kind") != "CronJob":
@@ -160,10 +177,13 @@ class CronJobSync:
             if cronjob is None or cronjob["metadata"].get("uid") != owner.get("uid"):
                 self.remove_made_object(object_key(job))
                 changed = True
+        return self._forget_cronjob_tables(changed)
+
+    def _forget_cronjob_tables(self, changed: bool) -> bool:
         for key in [k for k in self.workload_statuses
                     if k.startswith("CronJob/") and k not in self.state.objects]:
             del self.workload_statuses[key]
-        self.cronjobs_pending.intersection_update(self.state.objects.keys())
+        keep_stored(self.cronjobs_pending, self.state.objects)
         return changed
 
 

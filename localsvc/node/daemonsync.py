@@ -17,7 +17,7 @@ from localsvc.node.events import EventRecorder
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import State
 from localsvc.node.views import object_key
-from localsvc.node.workloads import WorkloadStep
+from localsvc.node.workloads import WorkloadStep, keep_stored, wake_every_loop
 
 Obj = dict[str, Any]
 DAEMONSET_CONTROLLER = "daemonset-controller"
@@ -44,7 +44,9 @@ class DaemonSetSync:
         raise NotImplementedError  # ObjectViews'
 
     def init_daemonset_tables(self) -> None:
-        self.daemonsets_pending: set[str] = set()  # rolling, or waiting for minReadySeconds
+        # DaemonSet key -> next sync with no event: every loop while rolling or waiting for
+        # minReadySeconds
+        self.daemonsets_pending: dict[str, float] = {}
         self._daemon_ready_since: dict[str, float] = {}  # pod uid -> first seen ready
         self._node_labels = node_labels()
         self.workload_steps.append(WorkloadStep("DaemonSet", self._sync_daemonset,
@@ -98,9 +100,9 @@ class DaemonSetSync:
             status["numberAvailable"] == status["desiredNumberScheduled"]
             == status["updatedNumberScheduled"])
         if settled or (spec.get("updateStrategy") or {}).get("type") == "OnDelete":
-            self.daemonsets_pending.discard(key)
+            self.daemonsets_pending.pop(key, None)
         else:
-            self.daemonsets_pending.add(key)
+            wake_every_loop(self.daemonsets_pending, key)
         return bool(step.create or step.delete)
 
     def _forget_daemonsets(self) -> bool:
@@ -110,7 +112,7 @@ class DaemonSetSync:
         for key in [k for k in self.workload_statuses
                     if k.startswith("DaemonSet/") and k not in self.state.objects]:
             del self.workload_statuses[key]
-        self.daemonsets_pending.intersection_update(self.state.objects.keys())
+        keep_stored(self.daemonsets_pending, self.state.objects)
         return False
 
 

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from localsvc.model import deployments as dep
 from localsvc.model import events as ev
 from localsvc.model import replicasets as rs
+from localsvc.model.clock import rfc3339_seconds
 from localsvc.model.objects import now_iso
 from localsvc.model.views import rollout_status
 from localsvc.node.events import EventRecorder
 from localsvc.node.podrecords import deployment_pod, owner_uid, with_owner_uid
 from localsvc.node.store import DeploymentHistory
 from localsvc.node.views import ObjectViews, object_key
-from localsvc.node.workloads import WorkloadStep
+from localsvc.node.workloads import WorkloadStep, keep_stored, set_wake
 
 Obj = dict[str, Any]
 
@@ -39,6 +41,24 @@ def _rollout_pending(status: Obj, spec: Obj) -> bool:
 
 
 
+def rollout_wake(status: Obj, spec: Obj, ready_since: Iterable[float], now: float) -> float | None:
+    """When a clock moves a pending rollout next with no event: the first ready pod passing
+    minReadySeconds, or the progress deadline (Progressing's lastUpdateTime + the deadline);
+    None when the rollout is not pending (pod events move it, readiness and restarts)."""
+    if not _rollout_pending(status, spec):
+        return None
+    min_ready = int(spec.get("minReadySeconds") or 0)
+    wakes = [since + min_ready for since in ready_since if since + min_ready > now]
+    deadline = spec.get("progressDeadlineSeconds")
+    progressing = next((c for c in status.get("conditions") or []
+                        if c.get("type") == "Progressing"), None)
+    if deadline is not None and int(deadline) != 2**31 - 1 and progressing is not None:
+        updated = rfc3339_seconds(str(progressing.get("lastUpdateTime") or ""))
+        # A condition time is whole seconds: wake just after the deadline has passed.
+        wakes.append(now if updated is None else max(now, updated + int(deadline) + 1))
+    return min(wakes, default=None)
+
+
 class DeploymentSync(ObjectViews):
     """Attributes other than its own tables are the Controller's."""
 
@@ -50,10 +70,10 @@ class DeploymentSync(ObjectViews):
 
     def init_deployment_tables(self) -> None:
         # Deployment key -> pod-template-hash -> its pods (what the ReplicaSets publish);
-        # Deployments whose rollout a clock may move (resynced each loop); Deployment key ->
+        # Deployments whose rollout a clock moves (synced when it comes); Deployment key ->
         # pod uid -> when a sync first saw the pod ready.
         self.replicaset_counts: dict[str, dict[str, rs.PodCounts]] = {}
-        self.rollouts_pending: set[str] = set()
+        self.rollouts_pending: dict[str, float] = {}  # key -> next sync with no event
         self._ready_since: dict[str, dict[str, float]] = {}
         # Deployment key -> pod-template-hash -> the replicas its ReplicaSet was last scaled to
         # (what ScalingReplicaSet events compare with; a node restart starts from the pods).
@@ -109,10 +129,9 @@ class DeploymentSync(ObjectViews):
         status = rollout_status(obj, rs.replicaset_name(meta["name"], current), new, old,
                                 before.status, outcome == "created", time.time())
         self.replicaset_counts[dkey] = counts
-        if _rollout_pending(status, spec):  # minReadySeconds and the deadline need a clock
-            self.rollouts_pending.add(dkey)
-        else:
-            self.rollouts_pending.discard(dkey)
+        # minReadySeconds and the deadline need a clock (not a sync on every loop)
+        set_wake(self.rollouts_pending, dkey, rollout_wake(
+            status, spec, self._ready_since.get(dkey, {}).values(), time.time()))
         history = DeploymentHistory(revisions, status)
         if history != before:
             self.state.deployments[dkey] = history
@@ -171,7 +190,7 @@ class DeploymentSync(ObjectViews):
             for key in [k for k in table if k not in self.state.objects]:
                 del table[key]
         # In place: the Controller's WorkloadStep holds this set (`&=` with dict keys rebinds).
-        self.rollouts_pending.intersection_update(self.state.objects.keys())
+        keep_stored(self.rollouts_pending, self.state.objects)
         return bool(gone)
 
 

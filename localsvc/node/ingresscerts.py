@@ -6,6 +6,7 @@ self-signed certificate, served when no Secret covers the requested name (as ing
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 from pathlib import Path
 
@@ -20,6 +21,10 @@ DEFAULT_CERT_NAME = "localsvc ingress default certificate"
 DEFAULT_CERT_DAYS = 3650
 
 
+# Checking an RSA pair costs ~0.1 s (loading the key checks it) and the ingress plan asks again
+# on every apply and readiness flip: a pair's answer never changes, so each is computed once.
+# Bounded: a Secret rotated many times leaves at most this many old answers behind.
+@functools.lru_cache(maxsize=256)
 def pair_problem(crt: bytes, key: bytes) -> str | None:
     """Why tls.crt and tls.key cannot be served together; None when they can."""
     try:

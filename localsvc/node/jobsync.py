@@ -17,9 +17,9 @@ from localsvc.model import jobs
 from localsvc.node.batchpods import deleted_job_pod, job_pod, owned_pod
 from localsvc.node.events import EventRecorder
 from localsvc.node.podworker import PodWorker
-from localsvc.node.store import State
+from localsvc.node.store import PodRecord, State
 from localsvc.node.views import object_key
-from localsvc.node.workloads import WorkloadStep
+from localsvc.node.workloads import WorkloadStep, keep_stored, set_wake
 
 Obj = dict[str, Any]
 JOB_CONTROLLER = "job-controller"
@@ -43,7 +43,8 @@ class JobSync:
         raise NotImplementedError  # MadeObjects'
 
     def init_job_tables(self) -> None:
-        self.jobs_pending: set[str] = set()  # Jobs a clock moves (back-off, deadline, TTL)
+        # Job key -> when a clock moves it next (back-off, deadline, TTL; epoch seconds)
+        self.jobs_pending: dict[str, float] = {}
         self.workload_steps.append(WorkloadStep("Job", self._sync_job, self._forget_jobs,
                                                 self.jobs_pending))
 
@@ -70,6 +71,7 @@ class JobSync:
         step = jobs.plan_job(jobs.JobSpec.of(spec), memory, pods, terminating, now)
         ref = ev.ObjectRef("Job", namespace, meta["name"], str(meta.get("uid") or ""),
                            api_version="batch/v1")
+        created: list[PodRecord] = []
         for name in step.delete:
             self._retire(f"{namespace}/{name}")
             self.recorder.normal(ref, "SuccessfulDelete", f"Deleted pod: {name}", JOB_CONTROLLER)
@@ -78,29 +80,28 @@ class JobSync:
             index = step.indexes[number] if number < len(step.indexes) else None
             record = owned_pod(obj, key, template, self.state.pods, index=index)
             self.state.pods[f"{record.namespace}/{record.name}"] = record
+            created.append(record)
             self.recorder.normal(ref, "SuccessfulCreate", f"Created pod: {record.name}",
                                  JOB_CONTROLLER)
         for event in step.events:
             self.recorder.record(ref, event.type, event.reason, event.message, JOB_CONTROLLER)
-        desired.update(f"{r.namespace}/{r.name}" for r in self.state.pods.values()
-                       if r.owner == key)
+        # Its pods now, without another scan of every pod: those kept, and those created.
+        deleted = set(step.delete)
+        now_owned = [r for r in owned if r.name not in deleted] + created
+        desired.update(f"{r.namespace}/{r.name}" for r in now_owned)
         changed = bool(step.delete or step.create)
-        if step.wake_at is not None:
-            self.jobs_pending.add(key)
-        else:
-            self.jobs_pending.discard(key)
+        set_wake(self.jobs_pending, key, step.wake_at)  # not every loop until then
         fresh = step.memory.to_json()
         if fresh != saved:
             self._job_memories()[key] = fresh
             changed = True
-        now_owned = [r for r in self.state.pods.values() if r.owner == key]
         self.workload_statuses[key] = jobs.job_status(
             step.memory, [job_pod(r, self.workers.get(r.uid)) for r in now_owned],
             sum(1 for w in self.terminating.values()
                 if w.record.owner == key and not w.done.is_set()))
         if step.delete_job:  # ttlSecondsAfterFinished: the Job and (so) its pods go
             self.remove_made_object(key)
-            self.jobs_pending.discard(key)
+            self.jobs_pending.pop(key, None)
             changed = True
         return changed
 
@@ -110,7 +111,7 @@ class JobSync:
         gone = [k for k in table if k not in self.state.objects]
         for key in gone:
             del table[key]
-        self.jobs_pending.intersection_update(self.state.objects.keys())
+        keep_stored(self.jobs_pending, self.state.objects)
         for key in [k for k in self.workload_statuses
                     if k.startswith("Job/") and k not in self.state.objects]:
             del self.workload_statuses[key]

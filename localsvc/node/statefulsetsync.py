@@ -28,7 +28,7 @@ from localsvc.node.madeobjects import made_by_controller
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, key_of
 from localsvc.node.views import ObjectViews, object_key
-from localsvc.node.workloads import WorkloadStep
+from localsvc.node.workloads import WorkloadStep, keep_stored, wake_every_loop
 
 Obj = dict[str, Any]
 CONTROLLER = "statefulset-controller"
@@ -54,7 +54,7 @@ class StatefulSetSync(ObjectViews):
         # StatefulSets a clock may move (resynced every loop).
         self._set_ready_since: dict[str, dict[str, float]] = {}
         self._collected_at: tuple[int, ...] | None = None  # what the last collection saw
-        self.statefulsets_pending: set[str] = set()
+        self.statefulsets_pending: dict[str, float] = {}  # key -> next sync with no event
         self.workload_steps.append(WorkloadStep("StatefulSet", self._sync_statefulset,
                                                 self._forget_statefulsets,
                                                 self.statefulsets_pending))
@@ -93,8 +93,9 @@ class StatefulSetSync(ObjectViews):
         changed |= self._claim_owners(obj, set_spec.ordinals)
         owned = [k for k, r in self.state.pods.items() if r.owner == key]
         desired.update(owned)
-        counted = [p for _, p, _ in self._set_pods(key, name, int(spec.get(
-            "minReadySeconds") or 0))]
+        if step.delete or step.create:  # the pods as they are now
+            pods = self._set_pods(key, name, int(spec.get("minReadySeconds") or 0))
+        counted = [p for _, p, _ in pods]
         counts = sts.count_pods(counted, current_name, update_name)
         rolling = not set_spec.on_delete
         status = sts.set_status(counts, current_name, update_name, rolling,
@@ -110,9 +111,9 @@ class StatefulSetSync(ObjectViews):
         settled = counts.ready == counts.available == counts.replicas == set_spec.replicas \
             and not step.create and not step.delete
         if settled:
-            self.statefulsets_pending.discard(key)
+            self.statefulsets_pending.pop(key, None)
         else:
-            self.statefulsets_pending.add(key)  # minReadySeconds passing moves it, no event
+            wake_every_loop(self.statefulsets_pending, key)  # minReadySeconds passing moves it, no event
         return changed
 
     def _adopt_orphans(self, obj: Obj, key: str) -> bool:
@@ -312,7 +313,7 @@ class StatefulSetSync(ObjectViews):
         for table in (self._set_ready_since, self.statefulset_statuses):
             for key in [k for k in table if k not in self.state.objects]:
                 del table[key]
-        self.statefulsets_pending.intersection_update(self.state.objects)  # the step's set
+        keep_stored(self.statefulsets_pending, self.state.objects)  # the step's table
         return self._collect_owned_objects()
 
     def _collect_owned_objects(self) -> bool:

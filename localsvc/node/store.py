@@ -16,6 +16,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from localsvc.model.incluster import NAME as KUBERNETES_NAME, NAMESPACE as KUBER
 from localsvc.model.incluster import SERVICE_KEY as KUBERNETES_KEY
 from localsvc.model.load import ObjectKey
 from localsvc.model.replicasets import Revision
+from localsvc.node.objecttable import ObjectTable
 
 Obj = dict[str, Any]
 log = logging.getLogger("localsvc.store")
@@ -97,7 +99,8 @@ class DeploymentHistory:
 
 @dataclass
 class State:
-    objects: dict[str, Obj] = field(default_factory=dict)  # key -> applied object
+    # key -> applied object; always an ObjectTable (indexed by kind), whatever is assigned
+    objects: dict[str, Obj] = field(default_factory=ObjectTable)
     sources: dict[str, Obj] = field(default_factory=dict)  # key -> {"file":..., "line":...}
     pods: dict[str, PodRecord] = field(default_factory=dict)  # "ns/name" -> record
     allocations: dict[str, Obj] = field(default_factory=dict)  # reserved for IP/port allocation
@@ -107,8 +110,19 @@ class State:
     # Deployment key -> its revisions and last status (absent in state files of before).
     deployments: dict[str, DeploymentHistory] = field(default_factory=dict)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "objects" and not isinstance(value, ObjectTable):
+            value = ObjectTable(value)
+        super().__setattr__(name, value)
+
+    def objects_by_kind(self, kind: str) -> Mapping[str, Obj]:
+        """key -> object of one kind (a view of the index: no scan of the other kinds)."""
+        objects = self.objects
+        assert isinstance(objects, ObjectTable)  # (__setattr__)
+        return objects.of_kind(kind)
+
     def objects_of(self, kind: str) -> list[Obj]:
-        return [o for k, o in self.objects.items() if k.startswith(kind + "/")]
+        return list(self.objects_by_kind(kind).values())
 
     def get(self, kind: str, namespace: str, name: str) -> Obj | None:
         return self.objects.get(key_of(kind, namespace, name))

@@ -3,14 +3,18 @@
 Each kind that owns pods the node makes (Deployment, and the kinds in reconcile.WORKLOAD_KINDS)
 has one step: `sync(obj, desired)` reconciles one object of the kind (adds the keys of the pods
 it keeps to `desired`; True when it changed the State), run when the store's events name the
-object, on a full reconcile, or while the object is in `pending` (a clock may move it with no
-event: minReadySeconds, a deadline, a schedule). `forget()` drops the tables of objects no longer
-stored (True when it changed the State). Each controller mixin appends its step in its init.
+object, on a full reconcile, or when its wake time in `pending` has come (a clock moves it with
+no event: minReadySeconds, a deadline, a back-off, a TTL, a schedule). Each sync of an object
+sets its next wake time (or none). `forget()` drops the tables of objects no longer stored
+(True when it changed the State). Each controller mixin appends its step in its init.
+
+Wake times are wall-clock epoch seconds (time.time()), the clock the models compute with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +26,44 @@ class WorkloadStep:
     kind: str
     sync: Callable[[Obj, set[str]], bool]
     forget: Callable[[], bool]
-    pending: set[str] = field(default_factory=set)  # object keys to sync on every loop
+    # object key -> when the loop syncs it next with no event (epoch seconds); kept in place
+    # (the mixin and the step share this dict)
+    pending: dict[str, float] = field(default_factory=dict)
+
+    def due(self, key: str) -> bool:
+        wake = self.pending.get(key)
+        return wake is not None and wake <= time.time()
 
 
-__all__ = ["WorkloadStep"]
+def set_wake(pending: dict[str, float], key: str, wake_at: float | None) -> None:
+    """The next time `key` is synced with no event; None: only events move it."""
+    if wake_at is None:
+        pending.pop(key, None)
+    else:
+        pending[key] = wake_at
+
+
+def wake_every_loop(pending: dict[str, float], key: str) -> None:
+    """Sync `key` on every loop (a clock moves it, when exactly is not computed)."""
+    pending[key] = time.time()
+
+
+def keep_stored(pending: dict[str, float], stored: Container[str]) -> None:
+    """Drop the wake times of objects no longer stored (in place)."""
+    for key in [k for k in pending if k not in stored]:
+        del pending[key]
+
+
+def earliest_wake(steps: Iterable[WorkloadStep]) -> float | None:
+    """When the loop must sync next at the latest for some step's clock; None: no clock."""
+    return min((wake for step in steps for wake in step.pending.values()), default=None)
+
+
+def wait_seconds(steps: Iterable[WorkloadStep], period: float) -> float:
+    """How long the sync loop may wait for a change: `period`, or less when a workload's clock
+    (a wake time in a step's `pending`) comes sooner."""
+    wake = earliest_wake(steps)
+    return period if wake is None else min(period, max(0.0, wake - time.time()))
+
+
+__all__ = ["WorkloadStep", "earliest_wake", "wait_seconds", "keep_stored", "set_wake", "wake_every_loop"]

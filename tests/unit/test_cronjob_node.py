@@ -1,6 +1,6 @@
 """The CronJob controller inside the node's Controller (no pods, no Docker calls): a due start
 time stores a Job made by the controller (named, owned, annotated, never pruned by `up`), the
-CronJob stays pending on every loop (its pending set is the step's, not a copy), its status is
+CronJob waits for its next start time (its pending table is the step's, not a copy), its status is
 published, and deleting the CronJob deletes its Jobs."""
 
 from __future__ import annotations
