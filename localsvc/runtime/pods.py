@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import tarfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
