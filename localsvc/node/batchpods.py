@@ -4,17 +4,14 @@ them; and what those controllers read back of a pod through its worker."""
 
 from __future__ import annotations
 
-import copy
-import time
 from dataclasses import replace
-import uuid
 from collections.abc import Container
 from typing import Any
 
-from localsvc.model import deployments as dep
 from localsvc.model.jobindex import INDEX_KEY, index_of, indexed_pod_spec
 from localsvc.model.jobs import JobPod
-from localsvc.model.objects import now_iso, owner_reference
+from localsvc.model.objects import owner_reference
+from localsvc.node.podrecords import new_pod, unique_name
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord
 
@@ -28,36 +25,16 @@ def owned_pod(owner: Obj, owner_key: str, template: Obj, taken: Container[str],
     `namespace/name` keys in `taken`); with `index`, the pod of that index of an Indexed Job,
     `<owner>-<index>-<5 random>`."""
     meta = owner["metadata"]
-    tmeta = template.get("metadata") or {}
     namespace = meta.get("namespace", "default")
     prefix = f"{meta['name']}-" if index is None else f"{meta['name']}-{index}-"
-    while True:
-        name = f"{prefix}{dep.random_suffix()}"
-        if f"{namespace}/{name}" not in taken:
-            break
-    now = time.time()
-    pod: Obj = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "uid": str(uuid.uuid4()),
-            "creationTimestamp": now_iso(now),
-            "generateName": prefix,
-            "labels": {**(tmeta.get("labels") or {}), **(extra_labels or {})},
-            "annotations": dict(tmeta.get("annotations") or {}),
-            "ownerReferences": [owner_reference(owner)],
-        },
-        "spec": copy.deepcopy(template.get("spec") or {}),
-    }
+    record = new_pod(namespace, unique_name(prefix, namespace, taken), prefix, template,
+                     dict(extra_labels or {}), owner_reference(owner), owner_key, template_hash)
     if index is not None:
-        pod["metadata"]["annotations"][INDEX_KEY] = str(index)
+        pod = record.obj
+        pod["metadata"].setdefault("annotations", {})[INDEX_KEY] = str(index)
         pod["metadata"]["labels"][INDEX_KEY] = str(index)
         pod["spec"] = indexed_pod_spec(pod["spec"], meta["name"], index)
-    if not pod["metadata"]["annotations"]:
-        del pod["metadata"]["annotations"]
-    return PodRecord(obj=pod, owner=owner_key, template_hash=template_hash, created=now)
+    return record
 
 
 def job_pod(record: PodRecord, worker: PodWorker | None) -> JobPod:

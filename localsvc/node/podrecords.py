@@ -17,37 +17,49 @@ from localsvc.node.store import PodRecord
 Obj = dict[str, Any]
 
 
+def unique_name(prefix: str, namespace: str, taken: Container[str]) -> str:
+    """`<prefix><5 random>` (generateName), not among the `namespace/name` keys in `taken`."""
+    while True:
+        name = f"{prefix}{dep.random_suffix()}"
+        if f"{namespace}/{name}" not in taken:
+            return name
+
+
+def new_pod(namespace: str, name: str, generate_name: str, template: Obj, labels: dict[str, str],
+            owner_ref: Obj, owner_key: str, template_hash: str = "",
+            spec: Obj | None = None) -> PodRecord:
+    """A pod a controller makes from its pod `template`: the template's labels plus `labels`,
+    its annotations, owned by `owner_ref` (the ownerReference) and recorded under `owner_key`
+    (the workload's table key); `spec`: the pod spec when the controller changed the
+    template's (a copy of the template's otherwise)."""
+    tmeta = template.get("metadata") or {}
+    now = time.time()
+    meta: Obj = {
+        "name": name,
+        "namespace": namespace,
+        "uid": str(uuid.uuid4()),
+        "creationTimestamp": now_iso(now),
+        "generateName": generate_name,
+        "labels": {**(tmeta.get("labels") or {}), **labels},
+        "ownerReferences": [owner_ref],
+    }
+    if tmeta.get("annotations"):
+        meta["annotations"] = dict(tmeta["annotations"])
+    pod: Obj = {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+                "spec": copy.deepcopy(template.get("spec") or {}) if spec is None else spec}
+    return PodRecord(obj=pod, owner=owner_key, template_hash=template_hash, created=now)
+
+
 def deployment_pod(deployment: Obj, dkey: str, hash_: str, taken: Container[str],
                    replicaset_uid: str = "") -> PodRecord:
     """A new pod of `deployment` for template hash `hash_`, its name not among the
     `namespace/name` keys in `taken`, owned by the ReplicaSet of that hash (uid
     `replicaset_uid`)."""
     meta = deployment["metadata"]
-    template = deployment["spec"]["template"]
-    tmeta = template.get("metadata") or {}
-    while True:
-        name = dep.pod_name(meta["name"], hash_, dep.random_suffix())
-        if f"{meta['namespace']}/{name}" not in taken:
-            break
-    now = time.time()
-    pod: Obj = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": name,
-            "namespace": meta["namespace"],
-            "uid": str(uuid.uuid4()),
-            "creationTimestamp": now_iso(now),
-            "generateName": f"{meta['name']}-{hash_}-",
-            "labels": {**(tmeta.get("labels") or {}), "pod-template-hash": hash_},
-            "annotations": dict(tmeta.get("annotations") or {}),
-            "ownerReferences": [pod_owner_reference(meta["name"], hash_, replicaset_uid)],
-        },
-        "spec": copy.deepcopy(template.get("spec") or {}),
-    }
-    if not pod["metadata"]["annotations"]:
-        del pod["metadata"]["annotations"]
-    return PodRecord(obj=pod, owner=dkey, template_hash=hash_, created=now)
+    prefix = f"{meta['name']}-{hash_}-"
+    return new_pod(meta["namespace"], unique_name(prefix, meta["namespace"], taken), prefix,
+                   deployment["spec"]["template"], {"pod-template-hash": hash_},
+                   pod_owner_reference(meta["name"], hash_, replicaset_uid), dkey, hash_)
 
 
 def owner_uid(record: PodRecord) -> str:
@@ -71,4 +83,4 @@ def bare_pod(obj: Obj) -> PodRecord:
     return PodRecord(obj=copy.deepcopy(obj), owner=None, created=time.time())
 
 
-__all__ = ["bare_pod", "deployment_pod", "owner_uid", "with_owner_uid"]
+__all__ = ["bare_pod", "deployment_pod", "new_pod", "owner_uid", "unique_name", "with_owner_uid"]

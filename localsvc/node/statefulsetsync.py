@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -21,10 +20,10 @@ from localsvc.model import claims as cl
 from localsvc.model import events as ev
 from localsvc.model import statefulsets as sts
 from localsvc.model.labelselector import from_kubernetes
-from localsvc.model.objects import now_iso
 from localsvc.model.replicasets import history_limit
 from localsvc.node.events import EventRecorder
 from localsvc.node.madeobjects import made_by_controller
+from localsvc.node.podrecords import new_pod
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, key_of
 from localsvc.node.views import ObjectViews, object_key
@@ -204,7 +203,6 @@ class StatefulSetSync(ObjectViews):
         namespace, name = meta.get("namespace", "default"), meta["name"]
         pod_name = sts.pod_name(name, ordinal)
         template = sts.template_of(revision)
-        tmeta = template.get("metadata") or {}
         pod_spec = copy.deepcopy(template.get("spec") or {})
         claims = {}
         for claim_template in spec.get("volumeClaimTemplates") or []:
@@ -219,18 +217,12 @@ class StatefulSetSync(ObjectViews):
         pod_spec["hostname"] = pod_name
         if spec.get("serviceName"):
             pod_spec["subdomain"] = spec["serviceName"]
-        now = time.time()
         revision_name = revision["metadata"]["name"]
-        pod: Obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {
-            "name": pod_name, "namespace": namespace, "uid": str(uuid.uuid4()),
-            "creationTimestamp": now_iso(now), "generateName": f"{name}-",
-            "labels": {**(tmeta.get("labels") or {}), sts.REVISION_LABEL: revision_name,
-                       sts.POD_NAME_LABEL: pod_name, sts.POD_INDEX_LABEL: str(ordinal)},
-            "ownerReferences": [sts.set_owner_reference(obj)]}, "spec": pod_spec}
-        if tmeta.get("annotations"):
-            pod["metadata"]["annotations"] = dict(tmeta["annotations"])
-        self.state.pods[f"{namespace}/{pod_name}"] = PodRecord(
-            obj=pod, owner=key, template_hash=revision_name, created=now)
+        self.state.pods[f"{namespace}/{pod_name}"] = new_pod(
+            namespace, pod_name, f"{name}-", template,
+            {sts.REVISION_LABEL: revision_name, sts.POD_NAME_LABEL: pod_name,
+             sts.POD_INDEX_LABEL: str(ordinal)},
+            sts.set_owner_reference(obj), key, revision_name, pod_spec)
         self._set_event(obj, "SuccessfulCreate",
                         f"create Pod {pod_name} in StatefulSet {name} successful")
         return True
