@@ -17,7 +17,6 @@ import hashlib
 import io
 import logging
 import tarfile
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +25,7 @@ import docker.errors
 
 from localsvc.model.haproxyconfig import CONFIG_DIR, CONFIG_FILE, HTTP_PORT, HTTPS_PORT
 from localsvc.runtime import labels as L
+from localsvc.runtime.tarballs import TarEntry, tar_of
 
 log = logging.getLogger("localsvc.ingress")
 ROLE_INGRESS = "ingress"
@@ -65,15 +65,8 @@ def digest(files: dict[str, bytes]) -> str:
 def _archive(files: dict[str, bytes], directory: str = CONFIG_DIR) -> bytes:
     """A tar of the files under `directory`'s last component (extracted into its parent)."""
     top = directory.rstrip("/").rsplit("/", 1)[1]
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        now = time.time()
-        for path, data in sorted({**files, DIGEST_FILE: digest(files).encode()}.items()):
-            info = tarfile.TarInfo(f"{top}/{path}")
-            info.size, info.mtime = len(data), now
-            info.mode = 0o600 if path.endswith(".pem") else 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return tar_of(TarEntry(f"{top}/{path}", 0o600 if path.endswith(".pem") else 0o644, data)
+                  for path, data in sorted({**files, DIGEST_FILE: digest(files).encode()}.items()))
 
 
 def _parent(directory: str = CONFIG_DIR) -> str:

@@ -21,6 +21,7 @@ from localsvc.model.atomicwriter import ts_dir_name
 from localsvc.model.podplan import INFRA_MOUNT_ROOT, VolumePlan
 from localsvc.model.podvolumes import FILE_VOLUMES
 from localsvc.runtime.hostpaths import path_stat
+from localsvc.runtime.tarballs import TarEntry, tar_of
 
 # $1 the volume's directory, $2 the new timestamped directory, $3 the old one ("" = none), then
 # "+NAME" for each visible link to have and "-NAME" for each to remove.
@@ -50,31 +51,22 @@ def new_ts_dir() -> str:
 
 
 def _tar(plan: WritePlan, with_links: bool) -> bytes:
-    buffer = io.BytesIO()
-    now = int(time.time())
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        def add(name: str, kind: bytes, mode: int, content: bytes = b"", link: str = "") -> None:
-            info = tarfile.TarInfo(name)
-            info.type, info.mode, info.mtime, info.linkname = kind, mode, now, link
-            info.size = len(content)
-            tar.addfile(info, io.BytesIO(content) if content else None)
-
-        add(plan.ts_dir, tarfile.DIRTYPE, 0o755)
-        dirs: set[str] = set()
-        for path, (content, mode) in sorted(plan.files.items()):
-            parent = posixpath.dirname(path)
-            while parent and parent not in dirs:
-                dirs.add(parent)
-                parent = posixpath.dirname(parent)
-        for d in sorted(dirs):
-            add(f"{plan.ts_dir}/{d}", tarfile.DIRTYPE, 0o755)
-        for path, (content, mode) in sorted(plan.files.items()):
-            add(f"{plan.ts_dir}/{path}", tarfile.REGTYPE, mode, content)
-        if with_links:
-            add(DATA_DIR, tarfile.SYMTYPE, 0o777, link=plan.ts_dir)
-            for name in plan.visible:
-                add(name, tarfile.SYMTYPE, 0o777, link=f"{DATA_DIR}/{name}")
-    return buffer.getvalue()
+    """The timestamped directory of `plan` with its files (and, `with_links`, `..data` and a
+    link per visible name through it)."""
+    dirs: set[str] = set()
+    for path in plan.files:
+        parent = posixpath.dirname(path)
+        while parent and parent not in dirs:
+            dirs.add(parent)
+            parent = posixpath.dirname(parent)
+    entries = [TarEntry(plan.ts_dir, 0o755, None)]
+    entries += [TarEntry(f"{plan.ts_dir}/{d}", 0o755, None) for d in sorted(dirs)]
+    entries += [TarEntry(f"{plan.ts_dir}/{path}", mode, content)
+                for path, (content, mode) in sorted(plan.files.items())]
+    if with_links:
+        entries.append(TarEntry(DATA_DIR, 0o777, link=plan.ts_dir))
+        entries += [TarEntry(name, 0o777, link=f"{DATA_DIR}/{name}") for name in plan.visible]
+    return tar_of(entries)
 
 
 def write_initial(api: Any, infra_id: str, volumes: list[VolumePlan]) -> dict[str, Written]:

@@ -14,7 +14,6 @@ import io
 import json
 import posixpath
 import tarfile
-import time
 from typing import Any
 
 import docker
@@ -24,6 +23,7 @@ import docker.types
 from localsvc.model import hostpath as hp
 from localsvc.model.podplan import INFRA_MOUNT_ROOT, VolumePlan
 from localsvc.model.subpath import Entry
+from localsvc.runtime.tarballs import TarEntry, tar_of
 
 HELPER_MOUNT = "/localsvc/parent"
 
@@ -67,23 +67,6 @@ def entry(api: Any, container_id: str, path: str) -> Entry:
     if mode & (1 << 27):  # Go's os.ModeSymlink
         return Entry("link", link_target(api, container_id, path))
     return Entry(hp.kind_of_go_mode(mode))
-
-
-def tar_of_entries(entries: list[tuple[str, int, bytes | None]]) -> bytes:
-    """A tar of (path, mode, content) entries; content None: a directory."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path, mode, content in entries:
-            info = tarfile.TarInfo(path)
-            info.mode = mode
-            info.mtime = int(time.time())
-            if content is None:
-                info.type = tarfile.DIRTYPE
-                tar.addfile(info)
-            else:
-                info.size = len(content)
-                tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
 
 
 def host_path_mount(volume: VolumePlan, target: str, read_only: bool) -> Any:
@@ -155,10 +138,10 @@ def _ensure_host_file(client: docker.DockerClient, image: str, labels: dict[str,
     try:
         stat = path_stat(api, created["Id"], f"{HELPER_MOUNT}/{base}")
         if stat is None:
-            api.put_archive(created["Id"], HELPER_MOUNT, tar_of_entries([(base, 0o644, b"")]))
+            api.put_archive(created["Id"], HELPER_MOUNT, tar_of([TarEntry(base, 0o644)]))
     finally:
         api.remove_container(created["Id"], force=True)
 
 
 __all__ = ["VolumeError", "check_host_paths", "ensure_host_files", "entry", "host_path_mount",
-           "link_target", "path_stat", "refused_source", "tar_of_entries"]
+           "link_target", "path_stat", "refused_source"]

@@ -26,7 +26,7 @@ import docker.types
 from localsvc.model.podplan import INFRA_MOUNT_ROOT, ContainerPlan, MountPlan, VolumePlan
 from localsvc.model.subpath import SubPathError, resolve
 from localsvc.runtime.hostpaths import VolumeError, entry, host_path_mount, path_stat
-from localsvc.runtime.hostpaths import tar_of_entries
+from localsvc.runtime.tarballs import TarEntry, tar_of
 
 Sources = Mapping[str, str]  # volume name -> its Docker volume (hostPath: unused)
 
@@ -92,7 +92,7 @@ def prepare_sub_path(api: Any, infra_id: str, volume: VolumePlan, sources: Sourc
         entries: list[tuple[str, int, bytes | None]] = [
             ("/".join(resolved.create[:i + 1]), mode, None) for i in range(len(resolved.create))]
         into = f"{base}/{resolved.existing}" if resolved.existing else base
-        api.put_archive(infra_id, into, tar_of_entries(entries))
+        api.put_archive(infra_id, into, tar_of(TarEntry(*entry) for entry in entries))
     return f"{root.rstrip('/')}/{resolved.path}" if resolved.path else root
 
 
