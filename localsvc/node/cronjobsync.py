@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from typing import Any
 
 from localsvc.model import cronjobs as cron
@@ -45,11 +46,9 @@ class CronJobSync:
     workload_statuses: dict[str, Obj]
     generation: int
 
-    def remove_made_object(self, key: str) -> None:
-        raise NotImplementedError  # MadeObjects'
+    remove_made_object: Callable[[str], None]  # MadeObjects' (a stub here would shadow it)
 
-    def store_made_object(self, obj: Obj, controller: str) -> str:
-        raise NotImplementedError  # MadeObjects'
+    store_made_object: Callable[[Obj, str], str]  # MadeObjects'
 
     def init_cronjob_tables(self) -> None:
         # CronJob key -> its next start time (epoch seconds); absent while suspended

@@ -7,6 +7,7 @@ and `kubectl rollout status ds` read."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from localsvc.model import daemonsets as ds
@@ -40,8 +41,7 @@ class DaemonSetSync:
     def _retire(self, pod_key: str, grace: int | None = None) -> None:
         raise NotImplementedError  # the Controller's
 
-    def _template_hash(self, dkey: str, template: Obj) -> str:
-        raise NotImplementedError  # ObjectViews'
+    _template_hash: Callable[[str, Obj], str]  # ObjectViews' (a stub here would shadow it)
 
     def init_daemonset_tables(self) -> None:
         # DaemonSet key -> next sync with no event: every loop while rolling or waiting for

@@ -10,6 +10,7 @@ until the Job goes; deleting the Job retires them (their owner is no longer stor
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from localsvc.model import events as ev
@@ -39,8 +40,7 @@ class JobSync:
     def _retire(self, pod_key: str, grace: int | None = None) -> None:
         raise NotImplementedError  # the Controller's
 
-    def remove_made_object(self, key: str) -> None:
-        raise NotImplementedError  # MadeObjects'
+    remove_made_object: Callable[[str], None]  # MadeObjects' (a stub here would shadow it)
 
     def init_job_tables(self) -> None:
         # Job key -> when a clock moves it next (back-off, deadline, TTL; epoch seconds)

@@ -130,6 +130,8 @@ class StorePublishing(ObjectViews):
 
     state: State
     snapshot: Snapshot
+    # node/claimsync.py's (claims, their volumes, classes); a stub here would shadow it
+    _publish_storage: Callable[[], list[WatchEvent]]
     workers: dict[str, PodWorker]
     terminating: dict[str, PodWorker]
     generation: int
@@ -202,8 +204,6 @@ class StorePublishing(ObjectViews):
         events += self._publish_ingress_class()
         return events + self._publish_storage()
 
-    def _publish_storage(self) -> list[WatchEvent]:
-        raise NotImplementedError  # node/claimsync.py's (claims, their volumes, classes)
 
     def _publish_kubernetes_service(self) -> list[WatchEvent]:
         """The `kubernetes` Service of default (the API server's in a cluster) with its
