@@ -25,7 +25,6 @@ from localsvc.model.load import Manifest, ObjectKey
 from localsvc.model.nodeports import allocate_node_ports, node_port_requests
 from localsvc.model.objects import now_iso, stamp, unchanged
 from localsvc.model.validate import MAX_REPLICAS, update_problems, validate
-from localsvc.model.validate.claims import claim_update_problems
 from localsvc.node import services as svc
 from localsvc.node.context import NodeContext
 from localsvc.node.madeobjects import disowned
@@ -151,8 +150,7 @@ class ObjectChanges(ObjectViews):
     def _stage(self, manifests: Sequence[Manifest], prune: bool, validated: bool,
                prepared: Sequence[Prepared] | None) -> Staged:
         """The State after the apply, on copies of the tables: self.state is not touched."""
-        problems = [] if validated else validate(manifests)  # then, against what is stored:
-        if problems := problems + claim_update_problems(manifests, self.state.objects):
+        if problems := [] if validated else validate(manifests):
             raise ManifestError(problems)
         ips, ports = self._check_allocations(manifests, prune)
         objects, sources = dict(self.state.objects), dict(self.state.sources)

@@ -16,7 +16,7 @@ from localsvc.model.kubeapi import tables
 from localsvc.model.kubeapi.status import field_error_from_problem
 from localsvc.model.load import Manifest, load_text
 from localsvc.model.validate import validate
-from localsvc.model.validate.claims import claim_update_problems
+from localsvc.model.validate import update_problems
 
 Obj = dict[str, Any]
 CLAIM = """\
@@ -166,8 +166,8 @@ def test_pods_use_claims_by_name_and_a_deleted_claim_in_use_is_terminating() -> 
 # ---- updates ----------------------------------------------------------------------------
 
 def update(previous: Obj, wanted: Obj) -> list[Problem]:
-    stored = {"PersistentVolumeClaim/default/data": with_defaults(previous)}
-    return claim_update_problems([Manifest(obj=wanted, file="c.yaml", line=1)], stored)
+    return update_problems(Manifest(obj=wanted, file="c.yaml", line=1), with_defaults(previous),
+                           with_defaults(wanted))
 
 
 def resized(obj: Obj, size: str) -> Obj:
@@ -212,7 +212,8 @@ def test_the_volume_name_is_set_once_and_kept_when_left_out() -> None:
 
 
 def test_creates_and_other_kinds_are_no_updates() -> None:
-    assert claim_update_problems([Manifest(obj=claim(), file="c.yaml", line=1)], {}) == []
+    assert update_problems(Manifest(obj=claim(), file="c.yaml", line=1), None,
+                           with_defaults(claim())) == []
     broken = claim()
     broken["spec"]["resources"] = "lots"  # validation reports it; no crash here
     assert update(claim(), broken) == []

@@ -7,14 +7,12 @@ with the reason; everything else the API server accepts is accepted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from localsvc.errors import Problem
 from localsvc.model import names
-from localsvc.model.claims import DEFAULT_CLASS, KIND, binding_problem
-from localsvc.model.defaults import with_defaults
-from localsvc.model.load import Manifest, ObjectKey, child_path
+from localsvc.model.claims import DEFAULT_CLASS, binding_problem
+from localsvc.model.load import child_path
 from localsvc.model.validate.check import Check, show
 
 ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
@@ -120,25 +118,4 @@ def check_claim_update(check: Check, previous: Mapping[str, Any],
                   f"({(previous['spec']['resources']['requests']['storage'])})")
 
 
-def claim_update_problems(manifests: Sequence[Manifest],
-                          stored: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
-    """The problems of the claims of `manifests` that change a stored claim (an update)."""
-    problems: list[Problem] = []
-    for m in manifests:
-        if m.kind != KIND or not isinstance(m.obj.get("spec"), dict):
-            continue
-        try:
-            previous = stored.get(ObjectKey.of(m.obj).id)
-        except (KeyError, TypeError):
-            continue
-        if previous is not None:
-            check = Check(m)
-            try:
-                check_claim_update(check, previous, with_defaults(m.obj))
-            except (AttributeError, TypeError, ValueError):
-                continue  # a malformed claim: validation reports it
-            problems += check.problems
-    return problems
-
-
-__all__ = ["check_claim", "check_claim_spec", "check_claim_update", "claim_update_problems"]
+__all__ = ["check_claim", "check_claim_spec", "check_claim_update"]
