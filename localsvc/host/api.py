@@ -82,6 +82,8 @@ class Environment:
         # Checked when a node is created (ingress_host_ports): a bad LOCALSVC_INGRESS_* must
         # not break commands that never create one (ls, get, down).
         self.ingress_ports = ingress_ports  # None: LOCALSVC_INGRESS_*, 80/443
+        if ingress_ports != (None, None):  # the caller's own are refused at once (the
+            check_ingress_ports(ingress_ports, environ={})  # variables: when a node is made)
         if proxy_mode not in ("auto", "nftables", "userspace"):
             raise LocalsvcError(f"proxy mode must be auto, nftables or userspace (got {proxy_mode!r})")
         self.proxy_mode = proxy_mode

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from localsvc.host.client import NodeClient
@@ -80,11 +80,12 @@ def check_node_port_range(text: str) -> str:
     return f"{int(low)}-{int(high)}"
 
 
-def check_ingress_ports(given: tuple[int | None, int | None]) -> tuple[int, int]:
+def check_ingress_ports(given: tuple[int | None, int | None],
+                        environ: Mapping[str, str] | None = None) -> tuple[int, int]:
     """The ingress controller's host ports: `given`, else LOCALSVC_INGRESS_HTTP_PORT and
-    LOCALSVC_INGRESS_HTTPS_PORT, else 80 and 443 (0: any free port)."""
+    LOCALSVC_INGRESS_HTTPS_PORT of `environ` (os.environ), else 80 and 443 (0: any free port)."""
     try:
-        return ingress_ports_setting(os.environ, given)
+        return ingress_ports_setting(os.environ if environ is None else environ, given)
     except ValueError as err:
         raise LocalsvcError(f"ingress ports: {err}") from err
 
