@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localsvc.model.clock import docker_time
-from localsvc.model.kubelet_state import ContainerState, PodState
+from localsvc.model.kubelet_state import ContainerState, PodState, phase_of
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,9 @@ def apply_adoption(action: AdoptAction, pod: PodState, now: float) -> None:
             target = pod.containers.get(name) or pod.init[name]
             target.attempt = attempt
             observe(target, container_id, state, now)
+            # The phase the containers give (served before the worker's first step): a pod
+            # whose containers ended stays Succeeded or Failed across a node restart.
+            pod.phase = phase_of(list(pod.containers.values()))
         case InitDone():
             pod.init_done = True
 

@@ -153,7 +153,8 @@ def test_a_completed_job_stays_complete_across_a_node_restart(env: Environment,
     assert after["status"]["succeeded"] == 2 and "Complete" in conditions(after)
     assert after["status"]["completionTime"] == before["status"]["completionTime"]
     assert sorted(p["metadata"]["uid"] for p in pods_of(env, "once")) == pods  # not run again
-    assert all(p["status"]["phase"] == "Succeeded" for p in pods_of(env, "once"))
+    phases = [(p["metadata"]["name"], p["status"]) for p in pods_of(env, "once")]
+    assert all(status["phase"] == "Succeeded" for _, status in phases), phases
 
 
 def test_an_indexed_job_runs_each_index_once(env: Environment, tmp_path: Path) -> None:

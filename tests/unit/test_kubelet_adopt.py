@@ -104,3 +104,18 @@ def test_docker_containers_are_read_by_their_labels() -> None:
     odd = leftover_of(_docker(L.ROLE_POD_CONTAINER, "exited", **{L.ATTEMPT: "x"}), "net")
     assert odd is not None and odd.attempt == 0
     assert leftover_of(_docker(L.ROLE_POD_VOLUME, "exited"), "net") is None
+
+
+def test_a_finished_pod_keeps_its_phase_across_a_node_restart() -> None:
+    # The API served a Job's Succeeded pod as Pending until the new worker's first step.
+    done = {"ExitCode": 0, "StartedAt": "2026-12-07T03:00:00Z",
+            "FinishedAt": "2026-12-07T03:00:05Z"}
+    state = pod()
+    adopted(state, [sandbox(), container("app", 0, done)])
+    assert state.phase == "Succeeded"
+    failed = pod()
+    adopted(failed, [sandbox(), container("app", 0, EXITED)])
+    assert failed.phase == "Failed"
+    running = pod()
+    adopted(running, [sandbox(), container("app", 0, RUNNING)])
+    assert running.phase == "Running"
