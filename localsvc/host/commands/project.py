@@ -51,13 +51,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         ensure_project_image(env.docker, image, say)
     report = env.up(args.filename, wait=None, strict=args.strict, loaded=loaded)
     print_report(report)
+    if args.detach:
+        env.wait_ready(args.wait)
     if any(m.kind == "Ingress" for m in loaded.manifests):
         from localsvc.host.ingressurl import up_notice
 
-        if note := up_notice(env):
+        # After the wait (the controller starts meanwhile; a loaded machine took over 8 s).
+        if note := up_notice(env, wait=30.0 if args.detach else 8.0):
             say(note)
     if args.detach:
-        env.wait_ready(args.wait)
         say(f"environment {env.name} is up; `localsvc get pods` to look, `localsvc down` to remove")
         say(kubectl_hint(env.name))
         return 0
