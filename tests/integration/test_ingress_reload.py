@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 
 from localsvc.errors import LocalsvcError
@@ -41,8 +42,11 @@ NEW_PATH = ("      - {path: /new, pathType: Exact, backend: {service: {name: api
 
 
 def controller(env: Environment) -> Any:
-    found = env.docker.containers.list(all=True, filters={"label": [
-        f"io.localsvc.env={env.name}", "io.localsvc.role=ingress"]})
+    filters = {"label": [f"io.localsvc.env={env.name}", "io.localsvc.role=ingress"]}
+    try:
+        found = env.docker.containers.list(all=True, filters=filters)
+    except docker.errors.NotFound:  # removed between the SDK's list and its inspect: gone
+        found = env.docker.containers.list(all=True, filters=filters)
     return found[0] if found else None
 
 
