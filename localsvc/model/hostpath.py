@@ -29,14 +29,16 @@ _GO_TYPE_BITS = (_GO_DIR | _GO_SYMLINK | _GO_DEVICE | _GO_NAMED_PIPE | _GO_SOCKE
 
 # What each type requires of an existing path, and the kubelet's words when it is not that.
 _REQUIRED = {
-    "Directory": (DIRECTORY, "is not a directory"),
     "DirectoryOrCreate": (DIRECTORY, "is not a directory"),
-    "File": (FILE, "is not a file"),
+    "Directory": (DIRECTORY, "is not a directory"),
     "FileOrCreate": (FILE, "is not a file"),
+    "File": (FILE, "is not a file"),
     "Socket": (SOCKET, "is not a socket file"),
     "CharDevice": (CHAR_DEVICE, "is not a character device"),
     "BlockDevice": (BLOCK_DEVICE, "is not a block device"),
 }
+# The hostPath types, in the API's order ("": no check).
+HOST_PATH_TYPES = ("", *_REQUIRED)
 REMOTE_NOTE = ("the path is looked up on the Docker engine's host: a remote engine "
                "(DOCKER_HOST=tcp://... or ssh://...) sees its own files, not this machine's")
 
@@ -136,6 +138,6 @@ def host_path_volumes(kind: str, obj: dict[str, object]) -> list[tuple[str, str,
     return out
 
 
-__all__ = ["BLOCK_DEVICE", "CHAR_DEVICE", "DIRECTORY", "Decision", "FILE", "MISSING", "OTHER",
+__all__ = ["BLOCK_DEVICE", "CHAR_DEVICE", "DIRECTORY", "Decision", "FILE", "HOST_PATH_TYPES", "MISSING", "OTHER",
            "POD_SPEC_PATHS", "REMOTE_NOTE", "SOCKET", "creates_directory", "decide", "failure",
            "fix_for", "host_path_volumes", "kind_of_go_mode"]

@@ -25,8 +25,6 @@ DEFAULT_MODE = 0o644  # the API server's default for defaultMode (configMap, sec
 FILE_VOLUMES = ("configMap", "secret", "projected")  # written by the kubelet's atomic writer
 # Kept in the pod's own Docker volume (removed with the pod): the rest are the user's data.
 POD_OWNED_VOLUMES = ("emptyDir", *FILE_VOLUMES)
-HOST_PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket",
-                   "CharDevice", "BlockDevice")
 
 
 class ConfigError(Exception):
@@ -174,6 +172,6 @@ def mount_sub_path(mount: Obj, env: Mapping[str, str]) -> str:
     return sub_path
 
 
-__all__ = ["ClaimVolume", "ConfigError", "DEFAULT_MODE", "FILE_VOLUMES", "HOST_PATH_TYPES",
+__all__ = ["ClaimVolume", "ConfigError", "DEFAULT_MODE", "FILE_VOLUMES",
            "POD_OWNED_VOLUMES", "VolumePlan", "data_of", "mount_read_only", "mount_sub_path",
            "no_claims", "plan_volume", "source_data"]

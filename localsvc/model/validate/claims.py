@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from localsvc.model import names
-from localsvc.model.claims import DEFAULT_CLASS, binding_problem
+from localsvc.model.claims import DEFAULT_CLASS, SHORT_MODES, binding_problem
 from localsvc.model.load import child_path
 from localsvc.model.validate.check import Check, show
 
-ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
+ACCESS_MODES = tuple(sorted(SHORT_MODES))  # as the API server lists them
 IMMUTABLE = ("spec is immutable after creation except resources.requests and "
              "volumeAttributesClassName for bound claims")
 STORAGE_PATH = "spec.resources.requests.storage"

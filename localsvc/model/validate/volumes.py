@@ -9,7 +9,7 @@ from typing import Any
 
 from localsvc.model import names
 from localsvc.model.load import child_path
-from localsvc.model.podvolumes import HOST_PATH_TYPES
+from localsvc.model.hostpath import HOST_PATH_TYPES
 from localsvc.model.validate.check import Check, check_quantity, show
 
 SUPPORTED_VOLUMES = ("configMap", "secret", "emptyDir", "hostPath", "persistentVolumeClaim")
