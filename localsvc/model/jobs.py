@@ -79,6 +79,11 @@ class JobMemory:
     conditions: list[Obj] = field(default_factory=list)
     completed_indexes: str = ""  # Indexed Jobs: the succeeded indexes, "0-2,5"
 
+    @property
+    def outcome(self) -> str | None:
+        """"Complete" or "Failed" once the Job finished (None while it runs)."""
+        return finished_condition(self.conditions)
+
     def to_json(self) -> Obj:
         return {"uid": self.uid, "startTime": self.start_time,
                 "completionTime": self.completion_time, "finishedAt": self.finished_at,
@@ -358,14 +363,19 @@ def job_status(memory: JobMemory, pods: Sequence[JobPod], terminating: int) -> O
     return status
 
 
-def job_finished(job: Obj) -> str | None:
-    """"Complete" or "Failed" when the Job's status says it finished (None while it runs)."""
-    for condition in (job.get("status") or {}).get("conditions") or []:
+def finished_condition(conditions: list[Obj]) -> str | None:
+    """"Complete" or "Failed" when `conditions` (a Job's) say it finished (None while it runs)."""
+    for condition in conditions:
         if condition.get("type") in (COMPLETE, FAILED) and condition.get("status") == "True":
             return str(condition["type"])
     return None
 
 
+def job_finished(job: Obj) -> str | None:
+    """"Complete" or "Failed" when the Job's status says it finished (None while it runs)."""
+    return finished_condition((job.get("status") or {}).get("conditions") or [])
+
+
 __all__ = ["COMPLETE", "CONTROLLER_UID", "FAILED", "JOB_NAME", "JobEvent", "JobMemory",
-           "JobPod", "JobSpec", "JobStep", "job_finished", "job_status", "plan_job",
+           "JobPod", "JobSpec", "JobStep", "finished_condition", "job_finished", "job_status", "plan_job",
            "pod_failure_backoff", "with_generated_selector"]

@@ -19,7 +19,7 @@ from typing import Any
 from localsvc.model import cronjobs as cron
 from localsvc.model import events as ev
 from localsvc.model.clock import iso_time, rfc3339_seconds
-from localsvc.model.jobs import JobMemory, job_finished
+from localsvc.model.jobs import JobMemory
 from localsvc.node.batchpods import owner_reference
 from localsvc.node.events import EventRecorder
 from localsvc.node.jobsync import MEMORY_TABLE as JOB_MEMORY
@@ -72,9 +72,8 @@ class CronJobSync:
     def _child(self, job: Obj) -> cron.ChildJob:
         key = object_key(job)
         memory = JobMemory.from_json(self.state.allocations.get(JOB_MEMORY, {}).get(key))
-        finished = job_finished({"status": {"conditions": memory.conditions}})
         created = rfc3339_seconds(job["metadata"].get("creationTimestamp") or "") or 0.0
-        return cron.ChildJob(job["metadata"]["name"], finished, memory.completion_time,
+        return cron.ChildJob(job["metadata"]["name"], memory.outcome, memory.completion_time,
                              memory.start_time, created)
 
     def _sync_cronjob(self, obj: Obj, desired: set[str]) -> bool:
