@@ -30,6 +30,7 @@ from localsvc.node.context import NodeContext
 from localsvc.node.madeobjects import disowned
 from localsvc.node.madeobjects import made_by_controller as made
 from localsvc.node.podworker import PodWorker
+from localsvc.node.reconcile import ROLLING_KINDS
 from localsvc.node.store import State, Store, key_of
 from localsvc.node.objectstore import ObjectStore
 from localsvc.node.views import ObjectViews, object_key
@@ -331,7 +332,7 @@ class ObjectChanges(ObjectViews):
         results = []
         restarts = self.state.allocations.setdefault("restarts", {})
         for key, obj in list(self.state.objects.items()):
-            if obj["kind"] not in ("Deployment", "StatefulSet", "DaemonSet", "Pod"):
+            if obj["kind"] not in ROLLING_KINDS and obj["kind"] != "Pod":
                 continue
             try:
                 spec = obj["spec"]["template"]["spec"] if obj["kind"] != "Pod" \

@@ -22,6 +22,8 @@ RESYNC_PERIOD = 30.0  # seconds between full reconciles when no event asks for o
 # Controller); their events and their pods' events reconcile them.
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"})
 KINDS = WORKLOAD_KINDS | {"Pod"}
+# The workloads whose pods run for good: a rebuilt image rolls them (`localsvc` restart tokens).
+ROLLING_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
 
 
 @dataclass(frozen=True)
@@ -94,4 +96,4 @@ class ControllerEvents:
         return plan
 
 
-__all__ = ["KINDS", "WORKLOAD_KINDS", "RESYNC_PERIOD", "ControllerEvents", "Reconcile", "affected"]
+__all__ = ["KINDS", "ROLLING_KINDS", "WORKLOAD_KINDS", "RESYNC_PERIOD", "ControllerEvents", "Reconcile", "affected"]

@@ -49,6 +49,7 @@ from localsvc.model.objects import now_iso
 from localsvc.model.validate import validate
 from localsvc.node.changes import prepare
 from localsvc.node.controller import Controller
+from localsvc.node.reconcile import WORKLOAD_KINDS
 from localsvc.node.store import key_of
 
 Obj = dict[str, Any]
@@ -325,9 +326,9 @@ class KubeWrites:
         return {**live, "metadata": meta}
 
 
-# The kinds with dependents (pods, a CronJob's Jobs): deleted in the foreground, one is served,
-# marked deleted, until they are gone (node/finalizing.py); the others go at once.
-FOREGROUND_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"})
+# The kinds with dependents (the workloads: pods, a CronJob's Jobs): deleted in the foreground,
+# one is served, marked deleted, until they are gone (node/finalizing.py); the others go at once.
+FOREGROUND_KINDS = WORKLOAD_KINDS
 
 # The registries that answer a DELETE with the deleted object (the others with a Status); a
 # claim always carries its pvc-protection finalizer, so its registry returns it, marked deleted.
