@@ -21,7 +21,6 @@ import base64
 import datetime
 import http.client
 import ssl
-import statistics
 import sys
 import tempfile
 import threading
@@ -34,7 +33,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEMO, bench_environment, wait_until  # noqa: E402
+from common import bench_environment, wait_until  # noqa: E402
+from httpways import Way, download_rate, files_manifest, median_get  # noqa: E402
 
 HOST = "bench.localhost"
 
@@ -58,28 +58,7 @@ def certificate() -> tuple[str, str]:
 
 def manifest(megabytes: int) -> str:
     crt, key = certificate()
-    script = (f"head -c {megabytes}M /dev/urandom > /srv/big && echo hello > /srv/small && "
-              "cd /srv && exec python3 -m http.server 80")
-    return f"""apiVersion: v1
-kind: Pod
-metadata: {{name: files, labels: {{app: files}}}}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: files
-    image: {DEMO}
-    imagePullPolicy: Never
-    command: ["sh", "-c", "mkdir -p /srv && {script}"]
-    readinessProbe: {{httpGet: {{path: /small, port: 80}}, periodSeconds: 1}}
----
-apiVersion: v1
-kind: Service
-metadata: {{name: files}}
-spec:
-  type: NodePort
-  selector: {{app: files}}
-  ports: [{{port: 80, targetPort: 80}}]
----
+    return files_manifest(megabytes, "NodePort") + f"""---
 apiVersion: v1
 kind: Secret
 metadata: {{name: bench-tls}}
@@ -96,40 +75,6 @@ spec:
     http:
       paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: files, port: {{number: 80}}}}}}}}]
 """
-
-
-class Way:
-    def __init__(self, name: str, port: int, tls: bool = False):
-        self.name, self.port, self.tls = name, port, tls
-
-    def connection(self) -> http.client.HTTPConnection:
-        if self.tls:
-            context = ssl._create_unverified_context()  # the bench's own self-signed certificate
-            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=60,
-                                               context=context)
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-
-    def get(self, connection: http.client.HTTPConnection, path: str) -> bytes:
-        connection.request("GET", path, headers={"Host": HOST})
-        response = connection.getresponse()
-        body = response.read()
-        if response.status != 200:
-            raise RuntimeError(f"{self.name}: GET {path} answered {response.status}")
-        return body
-
-
-def median_get(way: Way, requests: int) -> float:
-    connection = way.connection()
-    try:
-        way.get(connection, "/small")  # warm up (and the TLS handshake)
-        times = []
-        for _ in range(requests):
-            started = time.perf_counter()
-            way.get(connection, "/small")
-            times.append(time.perf_counter() - started)
-        return statistics.median(times)
-    finally:
-        connection.close()
 
 
 def throughput(way: Way, clients: int, seconds: float) -> float:
@@ -158,19 +103,6 @@ def throughput(way: Way, clients: int, seconds: float) -> float:
     if errors:
         raise RuntimeError(f"{way.name}: {errors[0]}")
     return sum(counts) / elapsed
-
-
-def download_rate(way: Way, megabytes: int) -> float:
-    connection = way.connection()
-    try:
-        started = time.perf_counter()
-        body = way.get(connection, "/big")
-        elapsed = time.perf_counter() - started
-    finally:
-        connection.close()
-    if len(body) != megabytes * 1024 * 1024:
-        raise RuntimeError(f"{way.name}: {len(body)} bytes instead of {megabytes} MiB")
-    return megabytes / elapsed
 
 
 def served(way: Way) -> bool:
@@ -211,8 +143,12 @@ def main() -> None:
 
             wait_until(controller_ports, 60, "the ingress controller")
             assert ports is not None
-            ways = [Way("NodePort", node_port), Way("Ingress (HTTP)", int(ports[0])),
-                    Way("Ingress (HTTPS)", int(ports[1]), tls=True)]
+            host = {"Host": HOST}
+            unverified = ssl._create_unverified_context()  # the bench's own certificate
+            ways = [Way("NodePort", "127.0.0.1", node_port, headers=host),
+                    Way("Ingress (HTTP)", "127.0.0.1", int(ports[0]), headers=host),
+                    Way("Ingress (HTTPS)", "127.0.0.1", int(ports[1]), context=unverified,
+                        headers=host)]
             for way in ways:
                 wait_until(lambda: served(way), 60, f"{way.name} to answer", interval=0.2)
             rows = {}
@@ -220,7 +156,7 @@ def main() -> None:
                   f"keep-alive clients for {args.seconds:.0f} s (requests/s); download of "
                   f"{args.megabytes} MiB (MB/s):")
             for way in ways:
-                latency = median_get(way, args.requests) * 1000
+                latency = median_get(way, "/small", args.requests) * 1000
                 rate = throughput(way, args.clients, args.seconds)
                 download = download_rate(way, args.megabytes)
                 rows[way.name] = (latency, rate, download)

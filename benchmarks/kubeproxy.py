@@ -19,103 +19,24 @@ from __future__ import annotations
 
 import argparse
 import base64
-import http.client
 import os
 import re
 import shutil
 import ssl
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEMO, bench_environment, write_kubeconfig  # noqa: E402
+from common import bench_environment, write_kubeconfig  # noqa: E402
+from httpways import Way, download_rate, files_manifest, median_get  # noqa: E402
 
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 PROXY_PATH = "/api/v1/namespaces/default/services/files:80/proxy"
-
-
-def manifest(megabytes: int) -> str:
-    script = (f"head -c {megabytes}M /dev/urandom > /srv/big && echo hello > /srv/small && "
-              "cd /srv && exec python3 -m http.server 80")
-    return f"""apiVersion: v1
-kind: Pod
-metadata: {{name: files, labels: {{app: files}}}}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: files
-    image: {DEMO}
-    imagePullPolicy: Never
-    command: ["sh", "-c", "mkdir -p /srv && {script}"]
-    readinessProbe: {{httpGet: {{path: /small, port: 80}}, periodSeconds: 1}}
----
-apiVersion: v1
-kind: Service
-metadata: {{name: files}}
-spec:
-  type: LoadBalancer
-  selector: {{app: files}}
-  ports: [{{port: 80, targetPort: 80}}]
-"""
-
-
-class Way:
-    """One way to the files: a connection factory and the path prefix of the pod's root."""
-
-    def __init__(self, name: str, host: str, port: int, prefix: str,
-                 context: ssl.SSLContext | None = None, token: str = ""):
-        self.name, self.host, self.port, self.prefix = name, host, port, prefix
-        self.context, self.token = context, token
-
-    def connection(self) -> http.client.HTTPConnection:
-        if self.context is not None:
-            return http.client.HTTPSConnection(self.host, self.port, timeout=60,
-                                               context=self.context)
-        return http.client.HTTPConnection(self.host, self.port, timeout=60)
-
-    def get(self, connection: http.client.HTTPConnection, path: str) -> bytes:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        connection.request("GET", self.prefix + path, headers=headers)
-        response = connection.getresponse()
-        body = response.read()
-        if response.status != 200:
-            raise RuntimeError(f"{self.name}: GET {path} answered {response.status}: "
-                               f"{body[:200]!r}")
-        return body
-
-
-def median_get(way: Way, path: str, requests: int) -> float:
-    connection = way.connection()
-    try:
-        way.get(connection, path)  # warm up
-        times = []
-        for _ in range(requests):
-            started = time.perf_counter()
-            way.get(connection, path)
-            times.append(time.perf_counter() - started)
-        return statistics.median(times)
-    finally:
-        connection.close()
-
-
-def download_rate(way: Way, megabytes: int) -> float:
-    connection = way.connection()
-    try:
-        started = time.perf_counter()
-        body = way.get(connection, "/big")
-        elapsed = time.perf_counter() - started
-    finally:
-        connection.close()
-    if len(body) != megabytes * 1024 * 1024:
-        raise RuntimeError(f"{way.name}: {len(body)} bytes instead of {megabytes} MiB")
-    return megabytes / elapsed
 
 
 def started_kubectl_proxy(kube_env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
@@ -137,7 +58,7 @@ def api_way(kubeconfig: dict[str, object]) -> Way:
     context = ssl.create_default_context(
         cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
     return Way("API services/proxy", server.hostname or "127.0.0.1", int(server.port or 443),
-                 PROXY_PATH, context, user["token"])
+               PROXY_PATH, context, {"Authorization": f"Bearer {user['token']}"})
 
 
 def main() -> None:
@@ -153,7 +74,7 @@ def main() -> None:
         try:
             env.ensure()
             objects = Path(tmp) / "files.yaml"
-            objects.write_text(manifest(args.megabytes))
+            objects.write_text(files_manifest(args.megabytes, "LoadBalancer"))
             env.apply([objects], wait=120)
             published = urlsplit(env.service_url("files"))
             kubeconfig = write_kubeconfig(env, Path(tmp) / "kubeconfig")
