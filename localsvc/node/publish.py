@@ -330,8 +330,7 @@ class StorePublishing(ObjectViews):
         if obj.get("kind") == "Ingress" and (status := self.ingress_status(obj)) is not None:
             return with_problems({**self._shown(obj, self._with_status), "status": status},
                                  problems)
-        if obj.get("kind") in SYNCED_STATUS_KINDS or obj.get("kind") in (
-                "Secret", "StatefulSet") or problems:
+        if obj.get("kind") in SYNCED_STATUS_KINDS or obj.get("kind") == "Secret" or problems:
             return with_problems(self._shown(obj, self._with_status), problems)
         # Stored objects are never changed in place and the store replaces the metadata it
         # stamps: the object itself is shared, not copied (an apply of thousands of ConfigMaps
@@ -358,8 +357,6 @@ class StorePublishing(ObjectViews):
                 return None
         if obj.get("kind") == "Ingress":
             return self.ingress_status(obj)
-        if obj.get("kind") == "StatefulSet":
-            return (self.state.allocations.get("statefulsets") or {}).get(object_key(obj))
         if obj.get("kind") in SYNCED_STATUS_KINDS:
             return self.workload_statuses.get(object_key(obj))
         return None

@@ -31,7 +31,9 @@ from localsvc.node.workloads import WorkloadStep, keep_stored, wake_every_loop
 
 Obj = dict[str, Any]
 CONTROLLER = "statefulset-controller"
-STATUS_TABLE = "statefulsets"  # State.allocations[STATUS_TABLE]: key -> last status
+# State.allocations[REVISION_TABLE]: key -> {"currentRevision": name}, what a restarted node
+# needs to go on with a rolling update (the status itself is recomputed by each sync).
+REVISION_TABLE = "statefulsets"
 OWNED_KINDS = ("ControllerRevision", "PersistentVolumeClaim")  # collected when owners go
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
@@ -44,6 +46,7 @@ class StatefulSetSync(ObjectViews):
     workload_steps: list[WorkloadStep]
     store_made_object: Callable[[Obj, str], str]  # MadeObjects' (a stub here would shadow it)
     remove_made_object: Callable[[str], None]  # MadeObjects'
+    workload_statuses: dict[str, Obj]
 
     def _retire(self, pod_key: str, grace: int | None = None) -> None:
         raise NotImplementedError  # the Controller's
@@ -59,8 +62,8 @@ class StatefulSetSync(ObjectViews):
                                                 self.statefulsets_pending))
 
     @property
-    def statefulset_statuses(self) -> dict[str, Obj]:
-        return self.state.allocations.setdefault(STATUS_TABLE, {})
+    def statefulset_revisions(self) -> dict[str, Obj]:
+        return self.state.allocations.setdefault(REVISION_TABLE, {})
 
     def _sync_statefulset(self, obj: Obj, desired: set[str]) -> bool:
         key = object_key(obj)
@@ -70,7 +73,7 @@ class StatefulSetSync(ObjectViews):
         revised, revisions = self._set_revisions(obj)
         changed |= revised
         update = revisions[-1]
-        previous = self.statefulset_statuses.get(key) or {}
+        previous = self.statefulset_revisions.get(key) or {}
         names = {r["metadata"]["name"]: r for r in revisions}
         current = names.get(previous.get("currentRevision", "")) or update
         current_name, update_name = current["metadata"]["name"], update["metadata"]["name"]
@@ -99,8 +102,10 @@ class StatefulSetSync(ObjectViews):
         rolling = not set_spec.on_delete
         status = sts.set_status(counts, current_name, update_name, rolling,
                                 int(meta.get("generation") or 1), 0)
-        if status != previous:
-            self.statefulset_statuses[key] = status
+        self.workload_statuses[key] = status
+        kept = {"currentRevision": status["currentRevision"]}
+        if previous != kept:  # saved only when the revision moves, not on readiness flips
+            self.statefulset_revisions[key] = kept
             changed = True
         live = {status["currentRevision"], status["updateRevision"]} | {
             p.revision for p in counted}
@@ -302,9 +307,12 @@ class StatefulSetSync(ObjectViews):
     def _forget_statefulsets(self) -> bool:
         """Drop the tables of StatefulSets no longer stored, and collect the claims and
         revisions whose owners are gone."""
-        for table in (self._set_ready_since, self.statefulset_statuses):
+        for table in (self._set_ready_since, self.statefulset_revisions):
             for key in [k for k in table if k not in self.state.objects]:
                 del table[key]
+        for key in [k for k in self.workload_statuses
+                    if k.startswith("StatefulSet/") and k not in self.state.objects]:
+            del self.workload_statuses[key]
         keep_stored(self.statefulsets_pending, self.state.objects)  # the step's table
         return self._collect_owned_objects()
 
@@ -343,10 +351,6 @@ class StatefulSetSync(ObjectViews):
         self.recorder.normal(ev.ObjectRef("StatefulSet", meta.get("namespace", "default"),
                                           meta["name"], uid=str(meta.get("uid", "")),
                                           api_version="apps/v1"), reason, message, CONTROLLER)
-
-    def _statefulset_status(self, obj: Obj) -> Obj:
-        """The status the controller's last sync of `obj` computed; none before it."""
-        return dict(self.statefulset_statuses.get(object_key(obj)) or {})
 
 
 __all__ = ["CONTROLLER", "StatefulSetSync"]

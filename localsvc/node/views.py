@@ -39,7 +39,7 @@ from localsvc.node.store import PodRecord, State
 log = logging.getLogger("localsvc.views")
 Obj = dict[str, Any]
 # Kinds whose status their controller's last sync computed (Controller.workload_statuses).
-SYNCED_STATUS_KINDS = frozenset({"Job", "CronJob", "DaemonSet"})
+SYNCED_STATUS_KINDS = frozenset({"Job", "CronJob", "DaemonSet", "StatefulSet"})
 
 
 class ObjectViews:
@@ -167,9 +167,6 @@ class ObjectViews:
             out = secret_for_output(out)
         elif out["kind"] == "Deployment":
             out["status"] = self._deployment_status(out)
-        elif out["kind"] == "StatefulSet":  # (node/statefulsetsync.py keeps it)
-            out["status"] = dict((self.state.allocations.get("statefulsets") or {}).get(
-                object_key(out)) or {})
         elif out["kind"] in SYNCED_STATUS_KINDS:
             out["status"] = dict(self.workload_statuses.get(object_key(out)) or {})
         return out

@@ -119,7 +119,7 @@ def test_revisions_are_stored_and_collected_with_their_set(tmp_path: Path) -> No
     node.sync()
     revisions = node.state.objects_of("ControllerRevision")
     assert [r["revision"] for r in revisions] == [1]
-    status = node.statefulset_statuses["StatefulSet/default/db"]
+    status = node.workload_statuses["StatefulSet/default/db"]
     assert status["currentRevision"] == status["updateRevision"] == \
         revisions[0]["metadata"]["name"]
     node.apply(manifests(statefulset(image="postgres:17")), prune=False)
@@ -196,7 +196,7 @@ def test_a_rebuilt_image_rolls_the_statefulsets_that_run_it(tmp_path: Path) -> N
     assert [r["revision"] for r in revisions] == [1, 2, 1]
     annotations = revisions[1]["data"]["spec"]["template"]["metadata"]["annotations"]
     assert "kubectl.kubernetes.io/restartedAt" in annotations
-    status = node.statefulset_statuses["StatefulSet/default/db"]
+    status = node.workload_statuses["StatefulSet/default/db"]
     assert status["updateRevision"] == revisions[1]["metadata"]["name"]
 
 
