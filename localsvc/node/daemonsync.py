@@ -18,7 +18,7 @@ from localsvc.node.events import EventRecorder
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import State
 from localsvc.node.views import object_key
-from localsvc.node.workloads import WorkloadStep, keep_stored, wake_every_loop
+from localsvc.node.workloads import WorkloadStep, available_wake, keep_stored, set_wake
 
 Obj = dict[str, Any]
 DAEMONSET_CONTROLLER = "daemonset-controller"
@@ -102,7 +102,9 @@ class DaemonSetSync:
         if settled or (spec.get("updateStrategy") or {}).get("type") == "OnDelete":
             self.daemonsets_pending.pop(key, None)
         else:
-            wake_every_loop(self.daemonsets_pending, key)
+            set_wake(self.daemonsets_pending, key, available_wake(  # minReadySeconds
+                [self._daemon_ready_since[r.uid] for r in self.state.pods.values()
+                 if r.owner == key and r.uid in self._daemon_ready_since], min_ready, now))
         return bool(step.create or step.delete)
 
     def _forget_daemonsets(self) -> bool:

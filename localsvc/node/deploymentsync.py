@@ -25,7 +25,7 @@ from localsvc.node.events import EventRecorder
 from localsvc.node.podrecords import deployment_pod, owner_uid, with_owner_uid
 from localsvc.node.store import DeploymentHistory
 from localsvc.node.views import ObjectViews, object_key
-from localsvc.node.workloads import WorkloadStep, keep_stored, set_wake
+from localsvc.node.workloads import WorkloadStep, available_wake, keep_stored, set_wake
 
 Obj = dict[str, Any]
 
@@ -47,8 +47,8 @@ def rollout_wake(status: Obj, spec: Obj, ready_since: Iterable[float], now: floa
     None when the rollout is not pending (pod events move it, readiness and restarts)."""
     if not _rollout_pending(status, spec):
         return None
-    min_ready = int(spec.get("minReadySeconds") or 0)
-    wakes = [since + min_ready for since in ready_since if since + min_ready > now]
+    available = available_wake(ready_since, int(spec.get("minReadySeconds") or 0), now)
+    wakes = [] if available is None else [available]
     deadline = spec.get("progressDeadlineSeconds")
     progressing = next((c for c in status.get("conditions") or []
                         if c.get("type") == "Progressing"), None)

@@ -27,7 +27,7 @@ from localsvc.node.podrecords import new_pod
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, key_of
 from localsvc.node.views import ObjectViews, object_key
-from localsvc.node.workloads import WorkloadStep, keep_stored, wake_every_loop
+from localsvc.node.workloads import WorkloadStep, available_wake, keep_stored, set_wake
 
 Obj = dict[str, Any]
 CONTROLLER = "statefulset-controller"
@@ -117,7 +117,9 @@ class StatefulSetSync(ObjectViews):
         if settled:
             self.statefulsets_pending.pop(key, None)
         else:
-            wake_every_loop(self.statefulsets_pending, key)  # minReadySeconds passing moves it, no event
+            min_ready = int(spec.get("minReadySeconds") or 0)  # the one clock-driven change
+            set_wake(self.statefulsets_pending, key, available_wake(
+                self._set_ready_since.get(key, {}).values(), min_ready, time.time()))
         return changed
 
     def _adopt_orphans(self, obj: Obj, key: str) -> bool:

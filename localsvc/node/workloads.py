@@ -43,9 +43,12 @@ def set_wake(pending: dict[str, float], key: str, wake_at: float | None) -> None
         pending[key] = wake_at
 
 
-def wake_every_loop(pending: dict[str, float], key: str) -> None:
-    """Sync `key` on every loop (a clock moves it, when exactly is not computed)."""
-    pending[key] = time.time()
+def available_wake(ready_since: Iterable[float], min_ready: int, now: float) -> float | None:
+    """When the next ready pod becomes available (ready for `min_ready` seconds, from the
+    times it was first seen ready): the only change of a rollout a clock makes; pods becoming
+    ready, going or coming are Pod events. None when no pod is waiting for that."""
+    return min((since + min_ready for since in ready_since if since + min_ready > now),
+               default=None)
 
 
 def keep_stored(pending: dict[str, float], stored: Container[str]) -> None:
@@ -66,4 +69,4 @@ def wait_seconds(steps: Iterable[WorkloadStep], period: float) -> float:
     return period if wake is None else min(period, max(0.0, wake - time.time()))
 
 
-__all__ = ["WorkloadStep", "earliest_wake", "wait_seconds", "keep_stored", "set_wake", "wake_every_loop"]
+__all__ = ["WorkloadStep", "earliest_wake", "wait_seconds", "keep_stored", "set_wake", "available_wake"]

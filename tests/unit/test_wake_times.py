@@ -179,3 +179,28 @@ def test_a_rollout_wakes_at_min_ready_or_its_deadline() -> None:
     assert rollout_wake(status, spec, [], now) == now  # past the deadline: now
     status["availableReplicas"] = 2
     assert rollout_wake(status, spec, [], now) is None  # complete: not pending
+
+
+STATEFULSET: Obj = {"apiVersion": "apps/v1", "kind": "StatefulSet",
+                    "metadata": {"name": "db", "namespace": "default"},
+                    "spec": {"replicas": 1, "serviceName": "db",
+                             "selector": {"matchLabels": {"app": "db"}},
+                             "template": {"metadata": {"labels": {"app": "db"}}, "spec": {
+                                 "containers": [{"name": "db", "image": "demo"}]}}}}
+DAEMONSET: Obj = {"apiVersion": "apps/v1", "kind": "DaemonSet",
+                  "metadata": {"name": "agent", "namespace": "default"},
+                  "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                           "template": {"metadata": {"labels": {"app": "agent"}}, "spec": {
+                               "containers": [{"name": "a", "image": "demo"}]}}}}
+
+
+@pytest.mark.parametrize("obj", [STATEFULSET, DAEMONSET], ids=["statefulset", "daemonset"])
+def test_a_rollout_waiting_for_a_pod_to_be_ready_does_not_spin_the_loop(
+        tmp_path: Path, obj: Obj) -> None:
+    # Its pod never gets ready (no worker here): pod events move it, not a clock. It was synced
+    # with a wake time of "now", so the node looped without waiting while it was unsettled.
+    node = controller(tmp_path)
+    node.apply(manifests(obj), prune=False)
+    settle(node)
+    assert len(node.state.pods) == 1
+    assert wait_seconds(node.workload_steps, 2.0) == 2.0
