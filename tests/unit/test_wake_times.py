@@ -5,6 +5,7 @@ and a Job's events wake its CronJob."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 from localsvc.model import cronjobs as cron
 from localsvc.model.clock import iso_time
+from localsvc.node import podworker
 from localsvc.node.deploymentsync import rollout_wake
 from localsvc.node.workloads import WorkloadStep, earliest_wake, wait_seconds
 from tests.unit.node_builders import controller, manifests
@@ -196,11 +198,20 @@ DAEMONSET: Obj = {"apiVersion": "apps/v1", "kind": "DaemonSet",
 
 @pytest.mark.parametrize("obj", [STATEFULSET, DAEMONSET], ids=["statefulset", "daemonset"])
 def test_a_rollout_waiting_for_a_pod_to_be_ready_does_not_spin_the_loop(
-        tmp_path: Path, obj: Obj) -> None:
-    # Its pod never gets ready (no worker here): pod events move it, not a clock. It was synced
-    # with a wake time of "now", so the node looped without waiting while it was unsettled.
-    node = controller(tmp_path)
-    node.apply(manifests(obj), prune=False)
-    settle(node)
-    assert len(node.state.pods) == 1
-    assert wait_seconds(node.workload_steps, 2.0) == 2.0
+        tmp_path: Path, obj: Obj, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its pod never gets ready (its worker only idles here): pod events move it, not a clock.
+    # It was synced with a wake time of "now", so the node looped without waiting while the
+    # set was unsettled.
+    async def idle(self: podworker.PodWorker) -> None:
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(podworker.PodWorker, "run", idle)
+
+    async def scenario() -> float:
+        node = controller(tmp_path)
+        node.apply(manifests(obj), prune=False)
+        settle(node)
+        assert len(node.state.pods) == 1
+        return wait_seconds(node.workload_steps, 2.0)
+
+    assert asyncio.run(scenario()) == 2.0
