@@ -55,7 +55,7 @@ from localsvc.node.publish import ObjectPublisher, StorePublishing
 from localsvc.node.reconcile import ControllerEvents
 from localsvc.node.store import PodRecord, State, Store, key_of
 from localsvc.node.subscriber import StoreSubscriber
-from localsvc.node.workloads import WorkloadStep, wait_seconds
+from localsvc.node.workloads import WorkloadStep, drop_finished, wait_seconds
 from localsvc.tasks import spawn
 from localsvc.node.views import object_key
 
@@ -219,12 +219,14 @@ class Controller(ClaimBinding, DeploymentSync, StatefulSetSync, ObjectChanges, F
             self.last_sync_seconds = time.perf_counter() - started
 
     def _sync(self) -> None:
+        gone_owners = drop_finished(self.terminating)  # woken now
         # A terminating pod's event names its owner too: a Deployment replaces a deleted pod.
         owners = {f"{w.record.namespace}/{w.record.name}": w.record.owner
                   for w in self.terminating.values()}
         owners.update((k, r.owner) for k, r in self.state.pods.items())
         plan = self.events.take(owners, (self.state.allocations.get("restarts") or {}))
-        woken = plan.owners | self.cronjobs_of(plan.owners)  # a Job's events move its CronJob
+        moved = plan.owners | gone_owners
+        woken = moved | self.cronjobs_of(moved)  # a Job's events move its CronJob
         changed = False
         desired: set[str] = set()
         # Bare Pods are compared by uid (a dict lookup each): the store holds the pods the
@@ -248,9 +250,6 @@ class Controller(ClaimBinding, DeploymentSync, StatefulSetSync, ObjectChanges, F
         for record in self.state.pods.values():
             if record.uid not in self.workers:
                 self._start_worker(record)
-        for uid, worker in list(self.terminating.items()):
-            if worker.done.is_set():
-                del self.terminating[uid]
         changed |= self._assign_load_balancers()
         changed |= self._sync_claims()
         self.settle_finalizing()

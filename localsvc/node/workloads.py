@@ -51,6 +51,14 @@ def available_wake(ready_since: Iterable[float], min_ready: int, now: float) -> 
                default=None)
 
 
+def drop_finished(terminating: dict[str, Any]) -> set[str]:
+    """Drops the stopping pod workers whose containers are gone (pod uid -> PodWorker) and
+    returns their pods' owners, which a sync must wake now: the pod's deletion, published by
+    that sync, is a Pod event that no longer names its owner (a set's scale-down waits for it)."""
+    finished = [uid for uid, worker in terminating.items() if worker.done.is_set()]
+    return {owner for uid in finished if (owner := terminating.pop(uid).record.owner)}
+
+
 def keep_stored(pending: dict[str, float], stored: Container[str]) -> None:
     """Drop the wake times of objects no longer stored (in place)."""
     for key in [k for k in pending if k not in stored]:
@@ -69,4 +77,5 @@ def wait_seconds(steps: Iterable[WorkloadStep], period: float) -> float:
     return period if wake is None else min(period, max(0.0, wake - time.time()))
 
 
-__all__ = ["WorkloadStep", "earliest_wake", "wait_seconds", "keep_stored", "set_wake", "available_wake"]
+__all__ = ["WorkloadStep", "earliest_wake", "wait_seconds", "keep_stored", "set_wake", "available_wake",
+           "drop_finished"]

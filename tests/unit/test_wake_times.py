@@ -215,3 +215,36 @@ def test_a_rollout_waiting_for_a_pod_to_be_ready_does_not_spin_the_loop(
         return wait_seconds(node.workload_steps, 2.0)
 
     assert asyncio.run(scenario()) == 2.0
+
+
+def test_a_set_pod_that_finishes_terminating_wakes_its_statefulset(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A scale-down deletes the highest pod and waits for it to be gone. The pod's deletion is
+    # published in the sync that drops its finished worker, so the next sync's Pod event named
+    # no owner: the set's status kept the gone pod (`replicas` 2) until the 30 s resync, and an
+    # OrderedReady scale-down or rolling update waited as long for its next step.
+    async def idle(self: podworker.PodWorker) -> None:
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(podworker.PodWorker, "run", idle)
+    parallel = {**STATEFULSET, "spec": {**STATEFULSET["spec"], "replicas": 2,
+                                        "podManagementPolicy": "Parallel"}}
+    key = "StatefulSet/default/db"
+
+    async def scenario() -> None:
+        node = controller(tmp_path)
+        node.apply(manifests(parallel), prune=False)
+        settle(node)
+        assert sorted(node.state.pods) == ["default/db-0", "default/db-1"]
+        scaled = {**parallel, "spec": {**parallel["spec"], "replicas": 1}}
+        node.apply(manifests(scaled), prune=False)
+        settle(node)
+        (stopping,) = node.terminating.values()
+        assert stopping.record.name == "db-1"
+        assert node.workload_statuses[key]["replicas"] == 2  # a terminating pod still counts
+        stopping.done.set()  # its containers are gone
+        settle(node)
+        assert not node.terminating
+        assert node.workload_statuses[key]["replicas"] == 1
+
+    asyncio.run(scenario())
