@@ -265,7 +265,7 @@ class ClaimBinding(ObjectChanges):
         message = (f"Successfully provisioned volume {cl.pv_name(uid)} using {cl.PROVISIONER}"
                    + (f" (the existing Docker volume {volume}, with the data it holds)"
                       if existed else f" (Docker volume {volume})"))
-        self.recorder.normal(self._ref(claim), "ProvisioningSucceeded", message, cl.CONTROLLER)
+        self.recorder.normal(ev.reference_to(claim), "ProvisioningSucceeded", message, cl.CONTROLLER)
 
     def _reclaimed(self, key: str, uid: str, _: Any) -> None:
         entry = self.claim_table.get(key)
@@ -279,14 +279,8 @@ class ClaimBinding(ObjectChanges):
         if not claim or self.claim_reported.get(uid) == (reason, message):
             return
         self.claim_reported[uid] = (reason, message)
-        self.recorder.record(self._ref(claim), ev.WARNING if warning else ev.NORMAL, reason,
+        self.recorder.record(ev.reference_to(claim), ev.WARNING if warning else ev.NORMAL, reason,
                              message, cl.CONTROLLER)
-
-    @staticmethod
-    def _ref(claim: Obj) -> ev.ObjectRef:
-        meta = claim.get("metadata") or {}
-        return ev.ObjectRef(cl.KIND, str(meta.get("namespace", "default")), str(meta["name"]),
-                            uid=str(meta.get("uid", "")))
 
     # ---- publishing ---------------------------------------------------------------------------
 

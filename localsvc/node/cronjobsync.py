@@ -91,8 +91,7 @@ class CronJobSync:
         step = cron.plan_cronjob(cron_spec, meta["name"], memory,
                                  [self._child(j) for j in children.values()], created,
                                  time.time())
-        ref = ev.ObjectRef("CronJob", namespace, meta["name"], str(meta.get("uid") or ""),
-                           api_version="batch/v1")
+        ref = ev.reference_to(obj)
         for name in step.delete:
             self.remove_made_object(key_of("Job", namespace, name))
         if step.create is not None:

@@ -78,8 +78,7 @@ class DaemonSetSync:
         now = time.time()
         pods = self._daemon_pods(key, min_ready, now)
         step = ds.plan_daemon(spec, current, pods, fits)
-        ref = ev.ObjectRef("DaemonSet", namespace, meta["name"], str(meta.get("uid") or ""),
-                           api_version="apps/v1")
+        ref = ev.reference_to(obj)
         for name in step.delete:
             self._retire(f"{namespace}/{name}")
             self.recorder.normal(ref, "SuccessfulDelete", f"Deleted pod: {name}",

@@ -69,8 +69,7 @@ class JobSync:
             # controller tracks with its finalizer do (a suspended Job's do not).
             pods += [deleted_job_pod(w, now) for w in going]
         step = jobs.plan_job(jobs.JobSpec.of(spec), memory, pods, terminating, now)
-        ref = ev.ObjectRef("Job", namespace, meta["name"], str(meta.get("uid") or ""),
-                           api_version="batch/v1")
+        ref = ev.reference_to(obj)
         created: list[PodRecord] = []
         for name in step.delete:
             self._retire(f"{namespace}/{name}")

@@ -349,10 +349,7 @@ class StatefulSetSync(ObjectViews):
         return changed
 
     def _set_event(self, obj: Obj, reason: str, message: str) -> None:
-        meta = obj["metadata"]
-        self.recorder.normal(ev.ObjectRef("StatefulSet", meta.get("namespace", "default"),
-                                          meta["name"], uid=str(meta.get("uid", "")),
-                                          api_version="apps/v1"), reason, message, CONTROLLER)
+        self.recorder.normal(ev.reference_to(obj), reason, message, CONTROLLER)
 
 
 __all__ = ["CONTROLLER", "StatefulSetSync"]
