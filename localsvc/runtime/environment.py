@@ -6,10 +6,8 @@ the environment's label, so `down` works after any crash. Blocking Docker SDK ca
 
 from __future__ import annotations
 
-import io
 import json
 import secrets
-import tarfile
 import time
 import urllib.error
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +35,7 @@ from localsvc.runtime import labels as L
 from localsvc.runtime.engine import engine_socket_path
 from localsvc.runtime.nodeaddress import NodeAddress
 from localsvc.runtime.pods import pod_volume_prefix
+from localsvc.runtime.tarballs import read_archive
 
 API_PORT = 8080
 STATE_DIR = DEFAULT_STATE_DIR
@@ -287,12 +286,11 @@ def read_node_ca(client: docker.DockerClient, env: str) -> bytes:
     through the Docker API: the node writes it before it serves. b"" while it is not there."""
     path = f"{STATE_DIR}/{PKI_DIR}/{CA_CERT_FILE}"
     try:
-        chunks, _ = client.api.get_archive(node_name(env), path)
+        entries = read_archive(client.api, node_name(env), path)
     except docker.errors.NotFound:
         return b""
-    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
-        member = archive.extractfile(CA_CERT_FILE)
-        return member.read() if member is not None else b""
+    found = [e.content for e in entries if e.path == CA_CERT_FILE and e.content is not None]
+    return found[0] if found else b""
 
 
 def with_ca(client: docker.DockerClient, info: EnvInfo) -> EnvInfo:
