@@ -20,7 +20,7 @@ from localsvc.model import cronjobs as cron
 from localsvc.model import events as ev
 from localsvc.model.clock import iso_time, rfc3339_seconds
 from localsvc.model.jobs import JobMemory
-from localsvc.node.batchpods import owner_reference
+from localsvc.model.objects import owner_reference
 from localsvc.node.events import EventRecorder
 from localsvc.node.jobsync import MEMORY_TABLE as JOB_MEMORY
 from localsvc.node.store import State, key_of

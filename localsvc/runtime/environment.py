@@ -32,6 +32,7 @@ from localsvc.model.nodeconfig import (
     parse_port_range,
 )
 from localsvc.runtime import labels as L
+from localsvc.runtime.claims import is_claim_volume
 from localsvc.runtime.engine import engine_socket_path
 from localsvc.runtime.nodeaddress import NodeAddress
 from localsvc.runtime.pods import pod_volume_prefix
@@ -272,7 +273,7 @@ def list_envs(client: docker.DockerClient) -> list[EnvInfo]:
     for n in client.networks.list(filters={"label": [L.ENV]}):
         names.add(n.attrs["Labels"][L.ENV])
     for v in client.volumes.list(filters={"label": [L.ENV]}):
-        if (v.attrs.get("Labels") or {}).get(L.ROLE) != L.ROLE_CLAIM_VOLUME:  # kept by `down`
+        if not is_claim_volume(v.attrs.get("Labels")):  # kept by `down`
             names.add((v.attrs.get("Labels") or {})[L.ENV])
     infos = []
     for name in sorted(names):
@@ -379,7 +380,7 @@ def destroy(client: docker.DockerClient, env: str, volumes: bool = False) -> dic
                     removed["containers"] += _remove_container(client, c["Id"])
                 time.sleep(0.3)
     for v in [*client.volumes.list(filters=filters), *_unlabelled_pod_volumes(client, env)]:
-        if not volumes and (v.attrs.get("Labels") or {}).get(L.ROLE) == L.ROLE_CLAIM_VOLUME:
+        if not volumes and is_claim_volume(v.attrs.get("Labels")):
             continue
         try:
             v.remove(force=True)

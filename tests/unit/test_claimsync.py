@@ -12,7 +12,8 @@ from localsvc.model import claims as cl
 from localsvc.node.claimsync import TABLE
 from localsvc.node.controller import Controller
 from localsvc.node.store import PodRecord
-from localsvc.runtime.claims import claim_volume_name
+from localsvc.runtime import labels as L
+from localsvc.runtime.claims import claim_labels, claim_volume_name, is_claim_volume
 from tests.unit.node_builders import controller, manifests
 
 KEY = "PersistentVolumeClaim/default/data"
@@ -105,6 +106,12 @@ def test_claims_whose_names_joined_with_a_dash_match_get_their_own_volumes() -> 
     # `team-a/data` and `team/a-data`: a "-" between namespace and claim made one name of both.
     assert claim_volume_name("unit", "team-a", "data") == "localsvc-unit-pvc-team-a.data"
     assert claim_volume_name("unit", "team", "a-data") == "localsvc-unit-pvc-team.a-data"
+
+
+def test_claim_volumes_are_told_by_their_labels() -> None:
+    assert is_claim_volume(claim_labels("e1", "default", "data"))
+    assert not is_claim_volume(L.base("e1", "pod-volume"))
+    assert not is_claim_volume(None)
 
 
 def test_what_a_pod_using_a_claim_waits_for(tmp_path: Path) -> None:
