@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from localsvc.model import claims as cl
 from localsvc.node.claimsync import TABLE
 from localsvc.node.controller import Controller
@@ -88,6 +90,25 @@ def test_a_deleted_claim_stays_terminating_while_a_pod_uses_it(tmp_path: Path) -
     assert KEY not in node.state.allocations[TABLE]
     node._publish()
     assert node.objects.get(f"PersistentVolume//pvc-{uid}") is None
+
+
+def test_pods_volumes_are_scanned_only_for_a_claim_marked_for_reclaim(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    node = bound_node(tmp_path)
+    scans: list[int] = []
+    scan = node._claims_in_use
+
+    def counted() -> set[tuple[str, str]]:
+        scans.append(1)
+        return scan()
+
+    monkeypatch.setattr(node, "_claims_in_use", counted)
+    node._sync_claims()
+    assert scans == []  # bound and stored: no pod's volumes looked at
+    node.state.allocations[TABLE][KEY] = {**node.state.allocations[TABLE][KEY], "reclaim": True}
+    del node.state.objects[KEY]
+    node._sync_claims()
+    assert scans == [1]
 
 
 def test_delete_marks_the_claim_for_reclaim_and_prune_keeps_the_data(tmp_path: Path) -> None:
