@@ -80,7 +80,9 @@ def relocated(files: dict[str, bytes], directory: str) -> dict[str, bytes]:
 
 
 def published(container: Any) -> Published:
-    container.reload()
+    """Where `container` publishes its ports, from its attributes as inspected (no reload:
+    find()'s list and create()'s get inspect it; a reload after configure() is a SIGUSR2,
+    which publishes nothing new)."""
     ports = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
 
     def host_port(port: int) -> int:
