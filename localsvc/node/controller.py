@@ -55,7 +55,7 @@ from localsvc.node.publish import ObjectPublisher, StorePublishing
 from localsvc.node.reconcile import ControllerEvents
 from localsvc.node.store import PodRecord, State, Store, key_of
 from localsvc.node.subscriber import StoreSubscriber
-from localsvc.node.workloads import WorkloadStep, wait_seconds
+from localsvc.node.workloads import WorkloadStep, forget_gone, wait_seconds
 from localsvc.tasks import spawn
 from localsvc.node.views import object_key
 
@@ -235,7 +235,7 @@ class Controller(ClaimBinding, DeploymentSync, StatefulSetSync, ObjectChanges, F
             for key, obj in list(self.state.objects_by_kind(step.kind).items()):
                 if plan.full or key in woken or step.due(key):
                     changed |= self._guarded(obj, step.sync, desired)
-            changed |= step.forget()
+            changed |= forget_gone(step, self.workload_statuses, self.state.objects)
         workloads = self.state.objects
         for key, record in self.state.pods.items():
             # The pods of a workload not reconciled now stay as they are while it exists.

@@ -25,7 +25,7 @@ from localsvc.node.events import EventRecorder
 from localsvc.node.jobsync import MEMORY_TABLE as JOB_MEMORY
 from localsvc.node.store import State, key_of
 from localsvc.node.views import object_key
-from localsvc.node.workloads import WorkloadStep, keep_stored, set_wake
+from localsvc.node.workloads import WorkloadStep, set_wake
 
 Obj = dict[str, Any]
 CRONJOB_CONTROLLER = "cronjob-controller"
@@ -163,7 +163,7 @@ class CronJobSync:
             del self.cronjob_of_job[key]
         if self._cascade_checked == self.generation:
             # The stored objects are those of the last check: no orphaned Job to find.
-            return self._forget_cronjob_tables(changed)
+            return changed
         self._cascade_checked = self.generation
         for job in self.state.objects_of("Job"):
             owner = controller_of(job)
@@ -174,13 +174,6 @@ class CronJobSync:
             if cronjob is None or cronjob["metadata"].get("uid") != owner.get("uid"):
                 self.remove_made_object(object_key(job))
                 changed = True
-        return self._forget_cronjob_tables(changed)
-
-    def _forget_cronjob_tables(self, changed: bool) -> bool:
-        for key in [k for k in self.workload_statuses
-                    if k.startswith("CronJob/") and k not in self.state.objects]:
-            del self.workload_statuses[key]
-        keep_stored(self.cronjobs_pending, self.state.objects)
         return changed
 
 

@@ -18,7 +18,7 @@ from localsvc.node.events import EventRecorder
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import State
 from localsvc.node.views import object_key
-from localsvc.node.workloads import WorkloadStep, available_wake, keep_stored, set_wake
+from localsvc.node.workloads import WorkloadStep, available_wake, set_wake
 
 Obj = dict[str, Any]
 DAEMONSET_CONTROLLER = "daemonset-controller"
@@ -110,10 +110,6 @@ class DaemonSetSync:
         alive = {r.uid for r in self.state.pods.values()}
         for uid in [u for u in self._daemon_ready_since if u not in alive]:
             del self._daemon_ready_since[uid]
-        for key in [k for k in self.workload_statuses
-                    if k.startswith("DaemonSet/") and k not in self.state.objects]:
-            del self.workload_statuses[key]
-        keep_stored(self.daemonsets_pending, self.state.objects)
         return False
 
 

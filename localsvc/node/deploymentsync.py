@@ -25,7 +25,7 @@ from localsvc.node.events import EventRecorder
 from localsvc.node.podrecords import deployment_pod, owner_uid, with_owner_uid
 from localsvc.node.store import DeploymentHistory
 from localsvc.node.views import ObjectViews, object_key
-from localsvc.node.workloads import WorkloadStep, available_wake, keep_stored, set_wake
+from localsvc.node.workloads import WorkloadStep, available_wake, set_wake
 
 Obj = dict[str, Any]
 
@@ -189,8 +189,6 @@ class DeploymentSync(ObjectViews):
         for table in (self.replicaset_counts, self._ready_since, self._scaled_to):
             for key in [k for k in table if k not in self.state.objects]:
                 del table[key]
-        # In place: the Controller's WorkloadStep holds this set (`&=` with dict keys rebinds).
-        keep_stored(self.rollouts_pending, self.state.objects)
         return bool(gone)
 
 

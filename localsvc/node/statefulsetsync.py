@@ -27,7 +27,7 @@ from localsvc.node.podrecords import new_pod
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, key_of
 from localsvc.node.views import ObjectViews, object_key
-from localsvc.node.workloads import WorkloadStep, available_wake, keep_stored, set_wake
+from localsvc.node.workloads import WorkloadStep, available_wake, set_wake
 
 Obj = dict[str, Any]
 CONTROLLER = "statefulset-controller"
@@ -312,10 +312,6 @@ class StatefulSetSync(ObjectViews):
         for table in (self._set_ready_since, self.statefulset_revisions):
             for key in [k for k in table if k not in self.state.objects]:
                 del table[key]
-        for key in [k for k in self.workload_statuses
-                    if k.startswith("StatefulSet/") and k not in self.state.objects]:
-            del self.workload_statuses[key]
-        keep_stored(self.statefulsets_pending, self.state.objects)  # the step's table
         return self._collect_owned_objects()
 
     def _collect_owned_objects(self) -> bool:

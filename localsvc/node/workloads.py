@@ -57,6 +57,17 @@ def keep_stored(pending: dict[str, float], stored: Container[str]) -> None:
         del pending[key]
 
 
+def forget_gone(step: WorkloadStep, statuses: dict[str, Any], stored: Container[str]) -> bool:
+    """`step`'s forget (its mixin's own tables), then what every step keeps alike: the wake
+    times and the statuses of its kind's objects no longer stored. Whether the State changed."""
+    changed = step.forget()
+    keep_stored(step.pending, stored)
+    prefix = f"{step.kind}/"
+    for key in [k for k in statuses if k.startswith(prefix) and k not in stored]:
+        del statuses[key]
+    return changed
+
+
 def earliest_wake(steps: Iterable[WorkloadStep]) -> float | None:
     """When the loop must sync next at the latest for some step's clock; None: no clock."""
     return min((wake for step in steps for wake in step.pending.values()), default=None)
@@ -69,4 +80,5 @@ def wait_seconds(steps: Iterable[WorkloadStep], period: float) -> float:
     return period if wake is None else min(period, max(0.0, wake - time.time()))
 
 
-__all__ = ["WorkloadStep", "earliest_wake", "wait_seconds", "keep_stored", "set_wake", "available_wake"]
+__all__ = ["WorkloadStep", "earliest_wake", "wait_seconds", "keep_stored", "set_wake", "available_wake",
+           "forget_gone"]
