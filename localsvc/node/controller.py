@@ -236,6 +236,7 @@ class Controller(ClaimBinding, DeploymentSync, StatefulSetSync, ObjectChanges, F
                 if plan.full or key in woken or step.due(key):
                     changed |= self._guarded(obj, step.sync, desired)
             changed |= forget_gone(step, self.workload_statuses, self.state.objects)
+        changed |= self.collect_orphans()  # dependents whose owners are gone (madeobjects.py)
         workloads = self.state.objects
         for key, record in self.state.pods.items():
             # The pods of a workload not reconciled now stay as they are while it exists.
@@ -251,8 +252,7 @@ class Controller(ClaimBinding, DeploymentSync, StatefulSetSync, ObjectChanges, F
         for uid, worker in list(self.terminating.items()):
             if worker.done.is_set():
                 del self.terminating[uid]
-        changed |= self._assign_load_balancers()
-        changed |= self._sync_claims()
+        changed |= self._assign_load_balancers() | self._sync_claims()  # (both run)
         self.settle_finalizing()
         self.service_events.report(lambda key: self.state.get("Service", *key.split("/", 1)),
                                    self.lb_pending, self.svclb_errors)

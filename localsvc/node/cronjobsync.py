@@ -54,7 +54,6 @@ class CronJobSync:
         # CronJob key -> its next start time (epoch seconds); absent while suspended
         self.cronjobs_pending: dict[str, float] = {}
         self.cronjob_of_job: dict[str, str] = {}  # Job key -> its CronJob's key (from its sync)
-        self._cascade_checked: int | None = None  # the generation _forget_cronjobs last saw
         self.workload_steps.append(WorkloadStep("CronJob", self._sync_cronjob,
                                                 self._forget_cronjobs, self.cronjobs_pending))
 
@@ -152,7 +151,8 @@ class CronJobSync:
         return {self.cronjob_of_job[k] for k in keys if k in self.cronjob_of_job}
 
     def _forget_cronjobs(self) -> bool:
-        """Drop the memory of CronJobs no longer stored, and delete their Jobs (cascade)."""
+        """Drop the memory of CronJobs no longer stored (their Jobs are the garbage collector's:
+        MadeObjects.collect_orphans)."""
         table = self._cron_memories()
         changed = False
         for key in [k for k in table if k not in self.state.objects]:
@@ -161,19 +161,6 @@ class CronJobSync:
         for key in [k for k, owner in self.cronjob_of_job.items()
                     if k not in self.state.objects or owner not in self.state.objects]:
             del self.cronjob_of_job[key]
-        if self._cascade_checked == self.generation:
-            # The stored objects are those of the last check: no orphaned Job to find.
-            return changed
-        self._cascade_checked = self.generation
-        for job in self.state.objects_of("Job"):
-            owner = controller_of(job)
-            if owner is None or owner.get("kind") != "CronJob":
-                continue
-            namespace = job["metadata"].get("namespace", "default")
-            cronjob = self.state.objects.get(key_of("CronJob", namespace, str(owner.get("name"))))
-            if cronjob is None or cronjob["metadata"].get("uid") != owner.get("uid"):
-                self.remove_made_object(object_key(job))
-                changed = True
         return changed
 
 
