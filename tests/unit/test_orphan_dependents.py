@@ -96,7 +96,7 @@ def test_one_collector_takes_made_dependents_of_gone_owners_and_leaves_applied_o
            "controller": True}
     job: Obj = {"apiVersion": "batch/v1", "kind": "Job",
                 "metadata": {"name": "made", "namespace": "default", "ownerReferences": [ref]},
-                "spec": {"template": {"spec": {"restartPolicy": "Never",
+                "spec": {"suspend": True, "template": {"spec": {"restartPolicy": "Never",
                                                "containers": [{"name": "c", "image": "x"}]}}}}
     revision: Obj = {"apiVersion": "apps/v1", "kind": "ControllerRevision",
                      "metadata": {"name": "r", "namespace": "default",
