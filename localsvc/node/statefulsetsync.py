@@ -26,7 +26,7 @@ from localsvc.node.podrecords import new_pod
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, key_of
 from localsvc.node.views import ObjectViews, object_key
-from localsvc.node.workloads import WorkloadStep, available_wake, set_wake
+from localsvc.node.workloads import ReadySince, WorkloadStep, available_wake, set_wake
 
 Obj = dict[str, Any]
 CONTROLLER = "statefulset-controller"
@@ -52,7 +52,7 @@ class StatefulSetSync(ObjectViews):
     def init_statefulset_tables(self) -> None:
         # StatefulSet key -> pod uid -> when a sync first saw it ready (minReadySeconds);
         # StatefulSets a clock may move (resynced every loop).
-        self._set_ready_since: dict[str, dict[str, float]] = {}
+        self._set_ready_since = ReadySince()
         self.statefulsets_pending: dict[str, float] = {}  # key -> next sync with no event
         self.workload_steps.append(WorkloadStep("StatefulSet", self._sync_statefulset,
                                                 self._forget_statefulsets,
@@ -177,28 +177,25 @@ class StatefulSetSync(ObjectViews):
                   min_ready: int) -> list[tuple[int, sts.SetPod, bool]]:
         """(ordinal, pod, terminating) of every pod of the set, live and terminating."""
         now = time.time()
-        before = self._set_ready_since.get(key, {})
-        since: dict[str, float] = {}
         out = []
         records: list[tuple[PodRecord, PodWorker | None, bool]] = [
             (r, self.workers.get(r.uid), False) for r in self.state.pods.values()
             if r.owner == key]
         records += [(w.record, w, True) for w in self.terminating.values()
                     if w.record.owner == key and not w.done.is_set()]
-        for record, worker, terminating in records:
-            ordinal = sts.ordinal_of(name, record.name)
-            if ordinal is None:
-                continue
-            ready = bool(worker and worker.state.ready) and not terminating
-            if ready:
-                since[record.uid] = before.get(record.uid, now)
+        pods = [(ordinal, record, worker, terminating,
+                 bool(worker and worker.state.ready) and not terminating)
+                for record, worker, terminating in records
+                if (ordinal := sts.ordinal_of(name, record.name)) is not None]
+        since = self._set_ready_since.count(key, [r.uid for _, r, _, _, ready in pods if ready],
+                                            now)
+        for ordinal, record, worker, terminating, ready in pods:
             phase = worker.state.phase if worker is not None else "Pending"
             out.append((ordinal, sts.SetPod(
                 revision=record.template_hash, ready=ready,
                 available=ready and since[record.uid] + min_ready <= now,
                 terminating=terminating, finished=phase in ("Succeeded", "Failed")),
                 terminating))
-        self._set_ready_since[key] = since
         return out
 
     def _create_set_pod(self, obj: Obj, key: str, ordinal: int, revision: Obj) -> bool:

@@ -51,6 +51,19 @@ def available_wake(ready_since: Iterable[float], min_ready: int, now: float) -> 
                default=None)
 
 
+class ReadySince(dict[str, dict[str, float]]):
+    """When each ready pod of a workload was first seen ready: workload key -> pod uid -> epoch
+    seconds (minReadySeconds counts from it). Each count keeps the workload's pods ready now,
+    with the time they were first seen (now for one newly ready); a workload no longer stored
+    is dropped as any table of its mixin."""
+
+    def count(self, owner: str, ready_uids: Iterable[str], now: float) -> dict[str, float]:
+        before = self.get(owner, {})
+        since = {uid: before.get(uid, now) for uid in ready_uids}
+        self[owner] = since
+        return since
+
+
 def keep_stored(pending: dict[str, float], stored: Container[str]) -> None:
     """Drop the wake times of objects no longer stored (in place)."""
     for key in [k for k in pending if k not in stored]:
@@ -80,5 +93,5 @@ def wait_seconds(steps: Iterable[WorkloadStep], period: float) -> float:
     return period if wake is None else min(period, max(0.0, wake - time.time()))
 
 
-__all__ = ["WorkloadStep", "earliest_wake", "wait_seconds", "keep_stored", "set_wake", "available_wake",
+__all__ = ["ReadySince", "WorkloadStep", "earliest_wake", "wait_seconds", "keep_stored", "set_wake", "available_wake",
            "forget_gone"]

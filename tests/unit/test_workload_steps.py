@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from localsvc.node.workloads import forget_gone
+from localsvc.node.workloads import ReadySince, forget_gone
 from tests.unit.node_builders import controller
 
 
@@ -32,3 +32,13 @@ def test_every_step_forgets_the_wake_times_and_statuses_of_its_gone_objects(
         forget_gone(step, node.workload_statuses, node.state.objects)
         assert not step.pending
     assert list(node.workload_statuses) == ["Pod/default/gone"]
+
+
+def test_ready_since_keeps_the_first_time_a_pod_was_seen_ready_per_workload() -> None:
+    table = ReadySince()
+    assert table.count("DaemonSet/default/a", ["p1"], 10.0) == {"p1": 10.0}
+    assert table.count("DaemonSet/default/a", ["p1", "p2"], 20.0) == {"p1": 10.0, "p2": 20.0}
+    table.count("StatefulSet/default/b", ["q1"], 20.0)  # another workload's pods: its own
+    assert table.count("DaemonSet/default/a", ["p2"], 30.0) == {"p2": 20.0}  # p1 not ready
+    assert table.count("DaemonSet/default/a", ["p1", "p2"], 40.0) == {"p1": 40.0, "p2": 20.0}
+    assert table["StatefulSet/default/b"] == {"q1": 20.0}
