@@ -59,4 +59,4 @@ def deleted_job_pod(worker: PodWorker, now: float) -> JobPod:
                    finished_at=seen.finished_at or worker.deleting_since or now)
 
 
-__all__ = ["deleted_job_pod", "job_pod", "owned_pod", "owner_reference"]
+__all__ = ["deleted_job_pod", "job_pod", "owned_pod"]

@@ -239,8 +239,7 @@ class ObjectChanges(ObjectViews):
                            prune: bool) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
         """The tables after this apply; address problems (outside the range, taken, changed)
         fail the whole apply before anything changed."""
-        after = {} if prune else {k: o for k, o in self.state.objects.items()
-                                  if k.startswith("Service/")}
+        after = {} if prune else dict(self.state.objects_by_kind("Service"))
         sources = dict(self.state.sources)
         given: dict[str, Manifest] = {}
         for m in manifests:
@@ -261,7 +260,7 @@ class ObjectChanges(ObjectViews):
 
     def _reallocate(self) -> None:
         """After a delete: free what the removed Services held."""
-        services = {k: o for k, o in self.state.objects.items() if k.startswith("Service/")}
+        services = dict(self.state.objects_by_kind("Service"))
         ips, ports, problems = self._allocate(services, self.state.sources, {})
         if problems:  # nothing new is asked for on delete; only a bug gets here
             log.error("allocation after delete: %s", "; ".join(map(str, problems)))
@@ -395,5 +394,6 @@ class ObjectChanges(ObjectViews):
         self.publisher.forget(KUBERNETES_KEY)
 
     def _remove_object(self, key: str) -> Obj:
-        self.state.objects.pop(key, None), self.state.sources.pop(key, None)
+        self.state.objects.pop(key, None)
+        self.state.sources.pop(key, None)
         return result(key, "deleted")

@@ -173,7 +173,7 @@ class ClaimBinding(ObjectChanges):
             # Nothing to bind, protect or reclaim: skip the scan of every pod's volumes.
             changed, self.claim_table_changed = self.claim_table_changed, False
             return changed
-        used = self._claims_in_use()
+        used: set[tuple[str, str]] | None = None  # (every pod's volumes: only when needed)
         for key, entry in list(self.claim_table.items()):
             claim = claims.get(key)
             if claim is not None and _uid(claim) == entry.get("uid"):
@@ -182,11 +182,13 @@ class ClaimBinding(ObjectChanges):
                 del self.claim_table[key]
                 self.claim_table_changed = True
                 continue
-            if claim is None and tuple(key.split("/")[1:]) in used:
-                if key not in self.claim_terminating:  # as last served, marked deleted
-                    served = self.objects.get(key) or _unserved(key, entry)
-                    self.claim_terminating[key] = cl.terminating_claim(served, now_iso())
-                continue
+            if claim is None:
+                used = self._claims_in_use() if used is None else used
+                if tuple(key.split("/")[1:]) in used:
+                    if key not in self.claim_terminating:  # as last served, marked deleted
+                        served = self.objects.get(key) or _unserved(key, entry)
+                        self.claim_terminating[key] = cl.terminating_claim(served, now_iso())
+                    continue
             self.claim_terminating.pop(key, None)
             self._start(key, "reclaim", partial(_remove, self.ctx.docker, str(entry["volume"])),
                         partial(self._reclaimed, key, str(entry.get("uid"))))
@@ -260,12 +262,15 @@ class ClaimBinding(ObjectChanges):
         self.claim_table[key] = {"uid": uid, "volume": volume, "mountpoint": mountpoint,
                                  "since": (entry or {}).get("since") or now_iso()}
         self.claim_table_changed = True
+        _, namespace, name = key.split("/", 2)
         for worker in self.workers.values():  # its pods waiting for the binding start now
-            worker.wake()
+            if worker.record.namespace == namespace and name in cl.claims_used_by(
+                    worker.record.obj):
+                worker.wake()
         message = (f"Successfully provisioned volume {cl.pv_name(uid)} using {cl.PROVISIONER}"
                    + (f" (the existing Docker volume {volume}, with the data it holds)"
                       if existed else f" (Docker volume {volume})"))
-        self.recorder.normal(self._ref(claim), "ProvisioningSucceeded", message, cl.CONTROLLER)
+        self.recorder.normal(ev.reference_to(claim), "ProvisioningSucceeded", message, cl.CONTROLLER)
 
     def _reclaimed(self, key: str, uid: str, _: Any) -> None:
         entry = self.claim_table.get(key)
@@ -279,14 +284,8 @@ class ClaimBinding(ObjectChanges):
         if not claim or self.claim_reported.get(uid) == (reason, message):
             return
         self.claim_reported[uid] = (reason, message)
-        self.recorder.record(self._ref(claim), ev.WARNING if warning else ev.NORMAL, reason,
+        self.recorder.record(ev.reference_to(claim), ev.WARNING if warning else ev.NORMAL, reason,
                              message, cl.CONTROLLER)
-
-    @staticmethod
-    def _ref(claim: Obj) -> ev.ObjectRef:
-        meta = claim.get("metadata") or {}
-        return ev.ObjectRef(cl.KIND, str(meta.get("namespace", "default")), str(meta["name"]),
-                            uid=str(meta.get("uid", "")))
 
     # ---- publishing ---------------------------------------------------------------------------
 

@@ -55,7 +55,7 @@ from localsvc.node.publish import ObjectPublisher, StorePublishing
 from localsvc.node.reconcile import ControllerEvents
 from localsvc.node.store import PodRecord, State, Store, key_of
 from localsvc.node.subscriber import StoreSubscriber
-from localsvc.node.workloads import WorkloadStep, drop_finished, wait_seconds
+from localsvc.node.workloads import WorkloadStep, drop_finished, forget_gone, wait_seconds
 from localsvc.tasks import spawn
 from localsvc.node.views import object_key
 
@@ -237,7 +237,8 @@ class Controller(ClaimBinding, DeploymentSync, StatefulSetSync, ObjectChanges, F
             for key, obj in list(self.state.objects_by_kind(step.kind).items()):
                 if plan.full or key in woken or step.due(key):
                     changed |= self._guarded(obj, step.sync, desired)
-            changed |= step.forget()
+            changed |= forget_gone(step, self.workload_statuses, self.state.objects)
+        changed |= self.collect_orphans()  # dependents whose owners are gone (madeobjects.py)
         workloads = self.state.objects
         for key, record in self.state.pods.items():
             # The pods of a workload not reconciled now stay as they are while it exists.
@@ -250,8 +251,7 @@ class Controller(ClaimBinding, DeploymentSync, StatefulSetSync, ObjectChanges, F
         for record in self.state.pods.values():
             if record.uid not in self.workers:
                 self._start_worker(record)
-        changed |= self._assign_load_balancers()
-        changed |= self._sync_claims()
+        changed |= self._assign_load_balancers() | self._sync_claims()  # (both run)
         self.settle_finalizing()
         self.service_events.report(lambda key: self.state.get("Service", *key.split("/", 1)),
                                    self.lb_pending, self.svclb_errors)

@@ -20,12 +20,12 @@ from localsvc.model import cronjobs as cron
 from localsvc.model import events as ev
 from localsvc.model.clock import iso_time, rfc3339_seconds
 from localsvc.model.jobs import JobMemory
-from localsvc.node.batchpods import owner_reference
+from localsvc.model.objects import owner_reference
 from localsvc.node.events import EventRecorder
 from localsvc.node.jobsync import MEMORY_TABLE as JOB_MEMORY
 from localsvc.node.store import State, key_of
 from localsvc.node.views import object_key
-from localsvc.node.workloads import WorkloadStep, keep_stored, set_wake
+from localsvc.node.workloads import WorkloadStep, set_wake
 
 Obj = dict[str, Any]
 CRONJOB_CONTROLLER = "cronjob-controller"
@@ -54,7 +54,6 @@ class CronJobSync:
         # CronJob key -> its next start time (epoch seconds); absent while suspended
         self.cronjobs_pending: dict[str, float] = {}
         self.cronjob_of_job: dict[str, str] = {}  # Job key -> its CronJob's key (from its sync)
-        self._cascade_checked: int | None = None  # the generation _forget_cronjobs last saw
         self.workload_steps.append(WorkloadStep("CronJob", self._sync_cronjob,
                                                 self._forget_cronjobs, self.cronjobs_pending))
 
@@ -91,8 +90,7 @@ class CronJobSync:
         step = cron.plan_cronjob(cron_spec, meta["name"], memory,
                                  [self._child(j) for j in children.values()], created,
                                  time.time())
-        ref = ev.ObjectRef("CronJob", namespace, meta["name"], str(meta.get("uid") or ""),
-                           api_version="batch/v1")
+        ref = ev.reference_to(obj)
         for name in step.delete:
             self.remove_made_object(key_of("Job", namespace, name))
         if step.create is not None:
@@ -153,7 +151,8 @@ class CronJobSync:
         return {self.cronjob_of_job[k] for k in keys if k in self.cronjob_of_job}
 
     def _forget_cronjobs(self) -> bool:
-        """Drop the memory of CronJobs no longer stored, and delete their Jobs (cascade)."""
+        """Drop the memory of CronJobs no longer stored (their Jobs are the garbage collector's:
+        MadeObjects.collect_orphans)."""
         table = self._cron_memories()
         changed = False
         for key in [k for k in table if k not in self.state.objects]:
@@ -162,26 +161,6 @@ class CronJobSync:
         for key in [k for k, owner in self.cronjob_of_job.items()
                     if k not in self.state.objects or owner not in self.state.objects]:
             del self.cronjob_of_job[key]
-        if self._cascade_checked == self.generation:
-            # The stored objects are those of the last check: no orphaned Job to find.
-            return self._forget_cronjob_tables(changed)
-        self._cascade_checked = self.generation
-        for job in self.state.objects_of("Job"):
-            owner = controller_of(job)
-            if owner is None or owner.get("kind") != "CronJob":
-                continue
-            namespace = job["metadata"].get("namespace", "default")
-            cronjob = self.state.objects.get(key_of("CronJob", namespace, str(owner.get("name"))))
-            if cronjob is None or cronjob["metadata"].get("uid") != owner.get("uid"):
-                self.remove_made_object(object_key(job))
-                changed = True
-        return self._forget_cronjob_tables(changed)
-
-    def _forget_cronjob_tables(self, changed: bool) -> bool:
-        for key in [k for k in self.workload_statuses
-                    if k.startswith("CronJob/") and k not in self.state.objects]:
-            del self.workload_statuses[key]
-        keep_stored(self.cronjobs_pending, self.state.objects)
         return changed
 
 

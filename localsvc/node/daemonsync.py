@@ -18,7 +18,7 @@ from localsvc.node.events import EventRecorder
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import State
 from localsvc.node.views import object_key
-from localsvc.node.workloads import WorkloadStep, available_wake, keep_stored, set_wake
+from localsvc.node.workloads import ReadySince, WorkloadStep, available_wake, set_wake
 
 Obj = dict[str, Any]
 DAEMONSET_CONTROLLER = "daemonset-controller"
@@ -47,25 +47,19 @@ class DaemonSetSync:
         # DaemonSet key -> next sync with no event: every loop while rolling or waiting for
         # minReadySeconds
         self.daemonsets_pending: dict[str, float] = {}
-        self._daemon_ready_since: dict[str, float] = {}  # pod uid -> first seen ready
+        self._daemon_ready_since = ReadySince()
         self._node_labels = node_labels()
         self.workload_steps.append(WorkloadStep("DaemonSet", self._sync_daemonset,
                                                 self._forget_daemonsets,
                                                 self.daemonsets_pending))
 
     def _daemon_pods(self, key: str, min_ready: int, now: float) -> list[ds.DaemonPod]:
-        pods = []
-        for record in [r for r in self.state.pods.values() if r.owner == key]:
-            worker = self.workers.get(record.uid)
-            ready = bool(worker and worker.state.ready)
-            if ready:
-                since = self._daemon_ready_since.setdefault(record.uid, now)
-            else:
-                self._daemon_ready_since.pop(record.uid, None)
-                since = now
-            pods.append(ds.DaemonPod(record.name, record.template_hash, ready,
-                                     ready and now - since >= min_ready, record.created))
-        return pods
+        owned = [(r, self.workers.get(r.uid)) for r in self.state.pods.values() if r.owner == key]
+        since = self._daemon_ready_since.count(
+            key, [r.uid for r, worker in owned if worker and worker.state.ready], now)
+        return [ds.DaemonPod(r.name, r.template_hash, r.uid in since,
+                             r.uid in since and now - since[r.uid] >= min_ready, r.created)
+                for r, _ in owned]
 
     def _sync_daemonset(self, obj: Obj, desired: set[str]) -> bool:
         key = object_key(obj)
@@ -78,8 +72,7 @@ class DaemonSetSync:
         now = time.time()
         pods = self._daemon_pods(key, min_ready, now)
         step = ds.plan_daemon(spec, current, pods, fits)
-        ref = ev.ObjectRef("DaemonSet", namespace, meta["name"], str(meta.get("uid") or ""),
-                           api_version="apps/v1")
+        ref = ev.reference_to(obj)
         for name in step.delete:
             self._retire(f"{namespace}/{name}")
             self.recorder.normal(ref, "SuccessfulDelete", f"Deleted pod: {name}",
@@ -103,18 +96,12 @@ class DaemonSetSync:
             self.daemonsets_pending.pop(key, None)
         else:
             set_wake(self.daemonsets_pending, key, available_wake(  # minReadySeconds
-                [self._daemon_ready_since[r.uid] for r in self.state.pods.values()
-                 if r.owner == key and r.uid in self._daemon_ready_since], min_ready, now))
+                self._daemon_ready_since.get(key, {}).values(), min_ready, now))
         return bool(step.create or step.delete)
 
     def _forget_daemonsets(self) -> bool:
-        alive = {r.uid for r in self.state.pods.values()}
-        for uid in [u for u in self._daemon_ready_since if u not in alive]:
-            del self._daemon_ready_since[uid]
-        for key in [k for k in self.workload_statuses
-                    if k.startswith("DaemonSet/") and k not in self.state.objects]:
-            del self.workload_statuses[key]
-        keep_stored(self.daemonsets_pending, self.state.objects)
+        for key in [k for k in self._daemon_ready_since if k not in self.state.objects]:
+            del self._daemon_ready_since[key]
         return False
 
 

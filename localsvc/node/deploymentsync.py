@@ -25,7 +25,7 @@ from localsvc.node.events import EventRecorder
 from localsvc.node.podrecords import deployment_pod, owner_uid, with_owner_uid
 from localsvc.node.store import DeploymentHistory
 from localsvc.node.views import ObjectViews, object_key
-from localsvc.node.workloads import WorkloadStep, available_wake, keep_stored, set_wake
+from localsvc.node.workloads import ReadySince, WorkloadStep, available_wake, set_wake
 
 Obj = dict[str, Any]
 
@@ -74,7 +74,7 @@ class DeploymentSync(ObjectViews):
         # pod uid -> when a sync first saw the pod ready.
         self.replicaset_counts: dict[str, dict[str, rs.PodCounts]] = {}
         self.rollouts_pending: dict[str, float] = {}  # key -> next sync with no event
-        self._ready_since: dict[str, dict[str, float]] = {}
+        self._ready_since = ReadySince()
         # Deployment key -> pod-template-hash -> the replicas its ReplicaSet was last scaled to
         # (what ScalingReplicaSet events compare with; a node restart starts from the pods).
         self._scaled_to: dict[str, dict[str, int]] = {}
@@ -176,9 +176,10 @@ class DeploymentSync(ObjectViews):
         once ready for `min_ready` seconds (from when a sync first saw it ready)."""
         owned = [(k, r) for k, r in self.state.pods.items() if r.owner == dkey]
         desired.update(k for k, _ in owned)
-        counts, self._ready_since[dkey] = rs.count_pods(
-            ((r.template_hash, r.uid, self._ready(r)) for _, r in owned),
-            self._ready_since.get(dkey, {}), min_ready, time.time())
+        pods = [(r.template_hash, r.uid, self._ready(r)) for _, r in owned]
+        now = time.time()
+        since = self._ready_since.count(dkey, (uid for _, uid, ready in pods if ready), now)
+        counts, _ = rs.count_pods(pods, since, min_ready, now)
         return counts
 
     def _forget_deleted_deployments(self) -> bool:
@@ -189,8 +190,6 @@ class DeploymentSync(ObjectViews):
         for table in (self.replicaset_counts, self._ready_since, self._scaled_to):
             for key in [k for k in table if k not in self.state.objects]:
                 del table[key]
-        # In place: the Controller's WorkloadStep holds this set (`&=` with dict keys rebinds).
-        keep_stored(self.rollouts_pending, self.state.objects)
         return bool(gone)
 
 

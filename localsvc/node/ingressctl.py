@@ -14,7 +14,6 @@ refuses (`haproxy -c`) is not loaded: the previous one keeps serving.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import tarfile
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import docker.errors
 
 from localsvc.model.haproxyconfig import CONFIG_DIR, CONFIG_FILE, HTTP_PORT, HTTPS_PORT
 from localsvc.runtime import labels as L
-from localsvc.runtime.tarballs import TarEntry, tar_of
+from localsvc.runtime.tarballs import TarEntry, read_archive, tar_of
 
 log = logging.getLogger("localsvc.ingress")
 ROLE_INGRESS = "ingress"
@@ -81,7 +80,9 @@ def relocated(files: dict[str, bytes], directory: str) -> dict[str, bytes]:
 
 
 def published(container: Any) -> Published:
-    container.reload()
+    """Where `container` publishes its ports, from its attributes as inspected (no reload:
+    find()'s list and create()'s get inspect it; a reload after configure() is a SIGUSR2,
+    which publishes nothing new)."""
     ports = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
 
     def host_port(port: int) -> int:
@@ -157,13 +158,11 @@ def create(client: docker.DockerClient, env: str, network: str, image: str, addr
 def current_digest(container: Any) -> str | None:
     """The digest of the configuration in the container (what the last write put there)."""
     try:
-        stream, _ = container.get_archive(f"{CONFIG_DIR}/{DIGEST_FILE}")
-        data = b"".join(stream)
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            member = tar.extractfile(DIGEST_FILE)
-            return member.read().decode().strip() if member is not None else None
-    except (docker.errors.APIError, tarfile.TarError, KeyError):
+        entries = read_archive(container.client.api, container.id, f"{CONFIG_DIR}/{DIGEST_FILE}")
+    except (docker.errors.APIError, tarfile.TarError):
         return None
+    found = [e.content for e in entries if e.path == DIGEST_FILE and e.content is not None]
+    return found[0].decode().strip() if found else None
 
 
 def configure(container: Any, files: dict[str, bytes]) -> str | None:

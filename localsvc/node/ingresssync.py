@@ -51,6 +51,7 @@ class IngressSync:
     mark_dirty: Callable[[], None]
     _ingress_inputs: tuple[int, int] | None = None
     _ingress_files: dict[str, bytes] | None = None
+    _ingress_digest: str = ""  # of _ingress_files ("" none), computed when they are
     _ingress_applied: str | None = None  # digest of the files the container has ("" none)
     _ingress_task: asyncio.Task[Any] | None = None
     _ingress_published: ingressctl.Published | None = None
@@ -93,11 +94,11 @@ class IngressSync:
                     self._ingress_default_pem = stored_default_certificate(
                         self.ctx.config.state_dir)
                 self._ingress_files = config_files(plan, self._ingress_default_pem)
+                self._ingress_digest = ingressctl.digest(self._ingress_files)
             else:
                 self._report_ingress_problems(())
-                self._ingress_files = None
-        files = self._ingress_files
-        wanted = ingressctl.digest(files) if files is not None else ""
+                self._ingress_files, self._ingress_digest = None, ""
+        files, wanted = self._ingress_files, self._ingress_digest
         if wanted == self._ingress_applied and not force:
             return
         self._ingress_applied = wanted

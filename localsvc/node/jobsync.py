@@ -20,7 +20,7 @@ from localsvc.node.events import EventRecorder
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, State
 from localsvc.node.views import object_key
-from localsvc.node.workloads import WorkloadStep, keep_stored, set_wake
+from localsvc.node.workloads import WorkloadStep, set_wake
 
 Obj = dict[str, Any]
 JOB_CONTROLLER = "job-controller"
@@ -69,8 +69,7 @@ class JobSync:
             # controller tracks with its finalizer do (a suspended Job's do not).
             pods += [deleted_job_pod(w, now) for w in going]
         step = jobs.plan_job(jobs.JobSpec.of(spec), memory, pods, terminating, now)
-        ref = ev.ObjectRef("Job", namespace, meta["name"], str(meta.get("uid") or ""),
-                           api_version="batch/v1")
+        ref = ev.reference_to(obj)
         created: list[PodRecord] = []
         for name in step.delete:
             self._retire(f"{namespace}/{name}")
@@ -111,10 +110,6 @@ class JobSync:
         gone = [k for k in table if k not in self.state.objects]
         for key in gone:
             del table[key]
-        keep_stored(self.jobs_pending, self.state.objects)
-        for key in [k for k in self.workload_statuses
-                    if k.startswith("Job/") and k not in self.state.objects]:
-            del self.workload_statuses[key]
         return bool(gone)
 
 

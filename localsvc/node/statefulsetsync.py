@@ -5,8 +5,8 @@ made, so `kubectl rollout history sts` lists it and a restarted node finds it), 
 model/statefulsets.py over the pods by ordinal (creating each pod's PersistentVolumeClaims
 before the pod), the claims' ownerReferences per persistentVolumeClaimRetentionPolicy, and the
 status `kubectl rollout status` reads (kept in the State's allocations, so the current revision
-survives a node restart). Claims and revisions whose owners are gone are removed by
-`_collect_owned_objects`, as the garbage collector does.
+survives a node restart). Claims and revisions whose owners are gone are removed by the
+garbage collector (node/madeobjects.py collect_orphans).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from localsvc.model import claims as cl
 from localsvc.model import events as ev
 from localsvc.model import statefulsets as sts
 from localsvc.model.labelselector import from_kubernetes
@@ -27,14 +26,13 @@ from localsvc.node.podrecords import new_pod
 from localsvc.node.podworker import PodWorker
 from localsvc.node.store import PodRecord, key_of
 from localsvc.node.views import ObjectViews, object_key
-from localsvc.node.workloads import WorkloadStep, available_wake, keep_stored, set_wake
+from localsvc.node.workloads import ReadySince, WorkloadStep, available_wake, set_wake
 
 Obj = dict[str, Any]
 CONTROLLER = "statefulset-controller"
 # State.allocations[REVISION_TABLE]: key -> {"currentRevision": name}, what a restarted node
 # needs to go on with a rolling update (the status itself is recomputed by each sync).
 REVISION_TABLE = "statefulsets"
-OWNED_KINDS = ("ControllerRevision", "PersistentVolumeClaim")  # collected when owners go
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
@@ -54,8 +52,7 @@ class StatefulSetSync(ObjectViews):
     def init_statefulset_tables(self) -> None:
         # StatefulSet key -> pod uid -> when a sync first saw it ready (minReadySeconds);
         # StatefulSets a clock may move (resynced every loop).
-        self._set_ready_since: dict[str, dict[str, float]] = {}
-        self._collected_at: tuple[int, ...] | None = None  # what the last collection saw
+        self._set_ready_since = ReadySince()
         self.statefulsets_pending: dict[str, float] = {}  # key -> next sync with no event
         self.workload_steps.append(WorkloadStep("StatefulSet", self._sync_statefulset,
                                                 self._forget_statefulsets,
@@ -180,28 +177,25 @@ class StatefulSetSync(ObjectViews):
                   min_ready: int) -> list[tuple[int, sts.SetPod, bool]]:
         """(ordinal, pod, terminating) of every pod of the set, live and terminating."""
         now = time.time()
-        before = self._set_ready_since.get(key, {})
-        since: dict[str, float] = {}
         out = []
         records: list[tuple[PodRecord, PodWorker | None, bool]] = [
             (r, self.workers.get(r.uid), False) for r in self.state.pods.values()
             if r.owner == key]
         records += [(w.record, w, True) for w in self.terminating.values()
                     if w.record.owner == key and not w.done.is_set()]
-        for record, worker, terminating in records:
-            ordinal = sts.ordinal_of(name, record.name)
-            if ordinal is None:
-                continue
-            ready = bool(worker and worker.state.ready) and not terminating
-            if ready:
-                since[record.uid] = before.get(record.uid, now)
+        pods = [(ordinal, record, worker, terminating,
+                 bool(worker and worker.state.ready) and not terminating)
+                for record, worker, terminating in records
+                if (ordinal := sts.ordinal_of(name, record.name)) is not None]
+        since = self._set_ready_since.count(key, [r.uid for _, r, _, _, ready in pods if ready],
+                                            now)
+        for ordinal, record, worker, terminating, ready in pods:
             phase = worker.state.phase if worker is not None else "Pending"
             out.append((ordinal, sts.SetPod(
                 revision=record.template_hash, ready=ready,
                 available=ready and since[record.uid] + min_ready <= now,
                 terminating=terminating, finished=phase in ("Succeeded", "Failed")),
                 terminating))
-        self._set_ready_since[key] = since
         return out
 
     def _create_set_pod(self, obj: Obj, key: str, ordinal: int, revision: Obj) -> bool:
@@ -307,52 +301,15 @@ class StatefulSetSync(ObjectViews):
     # ---- what goes with the set -----------------------------------------------------------------
 
     def _forget_statefulsets(self) -> bool:
-        """Drop the tables of StatefulSets no longer stored, and collect the claims and
-        revisions whose owners are gone."""
+        """Drop the tables of StatefulSets no longer stored (their claims and revisions are
+        the garbage collector's: MadeObjects.collect_orphans)."""
         for table in (self._set_ready_since, self.statefulset_revisions):
             for key in [k for k in table if k not in self.state.objects]:
                 del table[key]
-        for key in [k for k in self.workload_statuses
-                    if k.startswith("StatefulSet/") and k not in self.state.objects]:
-            del self.workload_statuses[key]
-        keep_stored(self.statefulsets_pending, self.state.objects)  # the step's table
-        return self._collect_owned_objects()
-
-    def _collect_owned_objects(self) -> bool:
-        """Remove the ControllerRevisions and claims a controller made whose every owner is gone
-        (the garbage collector). A claim a pod still uses waits for the pod (the
-        kubernetes.io/pvc-protection finalizer). Only when the objects or the pods changed
-        since the last time: it walks every stored object."""
-        seen = (self.generation, len(self.state.pods), len(self.terminating),
-                sum(1 for w in self.terminating.values() if w.done.is_set()))
-        if seen == self._collected_at:
-            return False
-        self._collected_at = seen
-        records = [*self.state.pods.values(),
-                   *(w.record for w in self.terminating.values() if not w.done.is_set())]
-        alive = {str(o["metadata"].get("uid")) for o in self.state.objects.values()}
-        alive |= {r.uid for r in records}
-        changed = False
-        for key, obj in list(self.state.objects.items()):
-            refs = obj["metadata"].get("ownerReferences") or []
-            if obj.get("kind") not in OWNED_KINDS or not refs or not made_by_controller(
-                    self.state.sources.get(key)):
-                continue
-            if any(r.get("uid") in alive for r in refs):
-                continue
-            if obj["kind"] == "PersistentVolumeClaim" and any(
-                    r.namespace == obj["metadata"].get("namespace")
-                    and obj["metadata"]["name"] in cl.claims_used_by(r.obj) for r in records):
-                continue
-            self.remove_made_object(key)
-            changed = True
-        return changed
+        return False
 
     def _set_event(self, obj: Obj, reason: str, message: str) -> None:
-        meta = obj["metadata"]
-        self.recorder.normal(ev.ObjectRef("StatefulSet", meta.get("namespace", "default"),
-                                          meta["name"], uid=str(meta.get("uid", "")),
-                                          api_version="apps/v1"), reason, message, CONTROLLER)
+        self.recorder.normal(ev.reference_to(obj), reason, message, CONTROLLER)
 
 
 __all__ = ["CONTROLLER", "StatefulSetSync"]

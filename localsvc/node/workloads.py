@@ -59,10 +59,34 @@ def drop_finished(terminating: dict[str, Any]) -> set[str]:
     return {owner for uid in finished if (owner := terminating.pop(uid).record.owner)}
 
 
+class ReadySince(dict[str, dict[str, float]]):
+    """When each ready pod of a workload was first seen ready: workload key -> pod uid -> epoch
+    seconds (minReadySeconds counts from it). Each count keeps the workload's pods ready now,
+    with the time they were first seen (now for one newly ready); a workload no longer stored
+    is dropped as any table of its mixin."""
+
+    def count(self, owner: str, ready_uids: Iterable[str], now: float) -> dict[str, float]:
+        before = self.get(owner, {})
+        since = {uid: before.get(uid, now) for uid in ready_uids}
+        self[owner] = since
+        return since
+
+
 def keep_stored(pending: dict[str, float], stored: Container[str]) -> None:
     """Drop the wake times of objects no longer stored (in place)."""
     for key in [k for k in pending if k not in stored]:
         del pending[key]
+
+
+def forget_gone(step: WorkloadStep, statuses: dict[str, Any], stored: Container[str]) -> bool:
+    """`step`'s forget (its mixin's own tables), then what every step keeps alike: the wake
+    times and the statuses of its kind's objects no longer stored. Whether the State changed."""
+    changed = step.forget()
+    keep_stored(step.pending, stored)
+    prefix = f"{step.kind}/"
+    for key in [k for k in statuses if k.startswith(prefix) and k not in stored]:
+        del statuses[key]
+    return changed
 
 
 def earliest_wake(steps: Iterable[WorkloadStep]) -> float | None:
@@ -77,5 +101,5 @@ def wait_seconds(steps: Iterable[WorkloadStep], period: float) -> float:
     return period if wake is None else min(period, max(0.0, wake - time.time()))
 
 
-__all__ = ["WorkloadStep", "earliest_wake", "wait_seconds", "keep_stored", "set_wake", "available_wake",
-           "drop_finished"]
+__all__ = ["ReadySince", "WorkloadStep", "available_wake", "drop_finished", "earliest_wake",
+           "forget_gone", "keep_stored", "set_wake", "wait_seconds"]

@@ -24,6 +24,11 @@ def claim_labels(env: str, namespace: str, claim: str) -> dict[str, str]:
     return L.base(env, L.ROLE_CLAIM_VOLUME, **{L.NAMESPACE: namespace, L.CLAIM: claim})
 
 
+def is_claim_volume(labels: dict[str, str] | None) -> bool:
+    """Whether a Docker volume with these labels holds a claim's data (kept by `down`)."""
+    return (labels or {}).get(L.ROLE) == L.ROLE_CLAIM_VOLUME
+
+
 def ensure_claim_volume(client: docker.DockerClient, env: str, namespace: str,
                         claim: str) -> docker.models.volumes.Volume:
     """The claim's volume, created (labelled with the environment) when missing."""
@@ -40,4 +45,5 @@ def claim_volumes(client: docker.DockerClient, env: str) -> list[docker.models.v
         filters={"label": [f"{L.ENV}={env}", f"{L.ROLE}={L.ROLE_CLAIM_VOLUME}"]}))
 
 
-__all__ = ["claim_labels", "claim_volume_name", "claim_volumes", "ensure_claim_volume"]
+__all__ = ["claim_labels", "claim_volume_name", "claim_volumes", "ensure_claim_volume",
+           "is_claim_volume"]

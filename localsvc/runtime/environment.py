@@ -6,10 +6,8 @@ the environment's label, so `down` works after any crash. Blocking Docker SDK ca
 
 from __future__ import annotations
 
-import io
 import json
 import secrets
-import tarfile
 import time
 import urllib.error
 from concurrent.futures import ThreadPoolExecutor
@@ -34,9 +32,11 @@ from localsvc.model.nodeconfig import (
     parse_port_range,
 )
 from localsvc.runtime import labels as L
+from localsvc.runtime.claims import is_claim_volume
 from localsvc.runtime.engine import engine_socket_path
 from localsvc.runtime.nodeaddress import NodeAddress
 from localsvc.runtime.pods import pod_volume_prefix
+from localsvc.runtime.tarballs import read_archive
 
 API_PORT = 8080
 STATE_DIR = DEFAULT_STATE_DIR
@@ -273,7 +273,7 @@ def list_envs(client: docker.DockerClient) -> list[EnvInfo]:
     for n in client.networks.list(filters={"label": [L.ENV]}):
         names.add(n.attrs["Labels"][L.ENV])
     for v in client.volumes.list(filters={"label": [L.ENV]}):
-        if (v.attrs.get("Labels") or {}).get(L.ROLE) != L.ROLE_CLAIM_VOLUME:  # kept by `down`
+        if not is_claim_volume(v.attrs.get("Labels")):  # kept by `down`
             names.add((v.attrs.get("Labels") or {})[L.ENV])
     infos = []
     for name in sorted(names):
@@ -287,12 +287,11 @@ def read_node_ca(client: docker.DockerClient, env: str) -> bytes:
     through the Docker API: the node writes it before it serves. b"" while it is not there."""
     path = f"{STATE_DIR}/{PKI_DIR}/{CA_CERT_FILE}"
     try:
-        chunks, _ = client.api.get_archive(node_name(env), path)
+        entries = read_archive(client.api, node_name(env), path)
     except docker.errors.NotFound:
         return b""
-    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
-        member = archive.extractfile(CA_CERT_FILE)
-        return member.read() if member is not None else b""
+    found = [e.content for e in entries if e.path == CA_CERT_FILE and e.content is not None]
+    return found[0] if found else b""
 
 
 def with_ca(client: docker.DockerClient, info: EnvInfo) -> EnvInfo:
@@ -381,7 +380,7 @@ def destroy(client: docker.DockerClient, env: str, volumes: bool = False) -> dic
                     removed["containers"] += _remove_container(client, c["Id"])
                 time.sleep(0.3)
     for v in [*client.volumes.list(filters=filters), *_unlabelled_pod_volumes(client, env)]:
-        if not volumes and (v.attrs.get("Labels") or {}).get(L.ROLE) == L.ROLE_CLAIM_VOLUME:
+        if not volumes and is_claim_volume(v.attrs.get("Labels")):
             continue
         try:
             v.remove(force=True)

@@ -9,10 +9,8 @@ the volume sees the old files or the new ones; the visible links and the old dir
 
 from __future__ import annotations
 
-import io
 import posixpath
 import secrets
-import tarfile
 import time
 from typing import Any
 
@@ -21,7 +19,7 @@ from localsvc.model.atomicwriter import ts_dir_name
 from localsvc.model.podplan import INFRA_MOUNT_ROOT, VolumePlan
 from localsvc.model.podvolumes import FILE_VOLUMES
 from localsvc.runtime.hostpaths import path_stat
-from localsvc.runtime.tarballs import TarEntry, tar_of
+from localsvc.runtime.tarballs import TarEntry, read_archive, tar_of
 
 # $1 the volume's directory, $2 the new timestamped directory, $3 the old one ("" = none), then
 # "+NAME" for each visible link to have and "-NAME" for each to remove.
@@ -89,14 +87,9 @@ def read_written(api: Any, infra_id: str, volume: str) -> Written:
     if stat is None:
         return Written("")  # empty, or laid out before the atomic writer: rewritten
     ts_dir = posixpath.basename(str(stat.get("linkTarget") or ""))
-    stream, _ = api.get_archive(infra_id, f"{base}/{ts_dir}")
-    files: dict[str, tuple[bytes, int]] = {}
-    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-        for member in tar.getmembers():
-            if member.isfile():
-                extracted = tar.extractfile(member)
-                content = extracted.read() if extracted is not None else b""
-                files[member.name.split("/", 1)[1]] = (content, member.mode & 0o7777)
+    files = {e.path.split("/", 1)[1]: (e.content, e.mode)
+             for e in read_archive(api, infra_id, f"{base}/{ts_dir}")
+             if e.content is not None and not e.link}
     return Written(ts_dir, files)
 
 

@@ -10,10 +10,8 @@ model/hostpath.py and model/subpath.py.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import posixpath
-import tarfile
 from typing import Any
 
 import docker
@@ -23,7 +21,7 @@ import docker.types
 from localsvc.model import hostpath as hp
 from localsvc.model.podplan import INFRA_MOUNT_ROOT, VolumePlan
 from localsvc.model.subpath import Entry
-from localsvc.runtime.tarballs import TarEntry, tar_of
+from localsvc.runtime.tarballs import TarEntry, read_archive, tar_of
 
 HELPER_MOUNT = "/localsvc/parent"
 
@@ -52,10 +50,8 @@ def path_stat(api: Any, container_id: str, path: str) -> dict[str, Any] | None:
 
 def link_target(api: Any, container_id: str, path: str) -> str:
     """A symlink's target as written (Docker's stat gives only its resolution)."""
-    stream, _ = api.get_archive(container_id, path)
-    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-        members = tar.getmembers()
-    return members[0].linkname if members and members[0].issym() else ""
+    entries = read_archive(api, container_id, path)
+    return entries[0].link if entries else ""
 
 
 def entry(api: Any, container_id: str, path: str) -> Entry:

@@ -7,7 +7,6 @@ can find and adopt it; nothing about a pod is kept only in memory.
 
 from __future__ import annotations
 
-import io
 import tarfile
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from localsvc.runtime import filevolumes, hostpaths
 from localsvc.runtime import labels as L
 from localsvc.runtime import podvolumes as pv
 from localsvc.runtime.hostpaths import VolumeError as VolumeError  # (re-exported)
+from localsvc.runtime.tarballs import read_archive
 
 # The infra container only holds namespaces; a shell loop that exits on TERM is enough and lets
 # `docker stop` return at once. It first writes the pod's resolv.conf when one is given: every
@@ -191,13 +191,10 @@ def _wait_for_file(container: Any, path: str, content: bytes, timeout: float = 3
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            stream, _ = container.get_archive(path)
-            data = b"".join(stream)
-            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-                member = tar.extractfile(tar.getmembers()[0])
-                if member is not None and member.read() == content:
-                    return
-        except (docker.errors.APIError, tarfile.TarError, IndexError):
+            entries = read_archive(container.client.api, container.id, path)
+            if entries and entries[0].content == content:
+                return
+        except (docker.errors.APIError, tarfile.TarError):
             pass
         time.sleep(0.01)
 

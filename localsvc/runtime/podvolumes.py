@@ -89,10 +89,10 @@ def prepare_sub_path(api: Any, infra_id: str, volume: VolumePlan, sources: Sourc
     if resolved.create:
         root_stat = path_stat(api, infra_id, base) or {}
         mode = int(root_stat.get("mode") or 0o755) & 0o7777
-        entries: list[tuple[str, int, bytes | None]] = [
-            ("/".join(resolved.create[:i + 1]), mode, None) for i in range(len(resolved.create))]
+        directories = [TarEntry("/".join(resolved.create[:i + 1]), mode, None)
+                       for i in range(len(resolved.create))]
         into = f"{base}/{resolved.existing}" if resolved.existing else base
-        api.put_archive(infra_id, into, tar_of(TarEntry(*entry) for entry in entries))
+        api.put_archive(infra_id, into, tar_of(directories))
     return f"{root.rstrip('/')}/{resolved.path}" if resolved.path else root
 
 

@@ -23,6 +23,7 @@ from localsvc.errors import LocalsvcError
 from localsvc.model.clock import docker_time as docker_time  # re-exported for its callers
 from localsvc.runtime import environment as envrt
 from localsvc.runtime import labels as L
+from localsvc.runtime.claims import is_claim_volume
 
 PRUNE_AGE = 60.0  # seconds the node must have been gone
 ACTIVE = ("running", "restarting", "paused", "removing")
@@ -78,7 +79,7 @@ def env_states(client: docker.DockerClient) -> list[EnvState]:
     for n in api.networks(filters=label):
         seen((n.get("Labels") or {}).get(L.ENV), n.get("Created"))
     for v in api.volumes(filters=label).get("Volumes") or []:
-        if (v.get("Labels") or {}).get(L.ROLE) != L.ROLE_CLAIM_VOLUME:  # data `down` kept
+        if not is_claim_volume(v.get("Labels")):  # data `down` kept
             seen((v.get("Labels") or {}).get(L.ENV), v.get("CreatedAt"))
     return [EnvState(env, status.get(env, "missing"), newest[env]) for env in sorted(newest)]
 

@@ -8,6 +8,7 @@ import tarfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -38,4 +39,24 @@ def tar_of(entries: Iterable[TarEntry]) -> bytes:
     return buffer.getvalue()
 
 
-__all__ = ["TarEntry", "tar_of"]
+def read_archive(api: Any, container_id: str, path: str) -> list[TarEntry]:
+    """`path` of a container (a file, a link or a whole directory) as Docker's get_archive gives
+    it: its entries, named as in the archive (the first is `path`'s base name). Raises what
+    get_archive raises (docker.errors.NotFound when the path is missing) and tarfile.TarError."""
+    stream, _ = api.get_archive(container_id, path)
+    entries = []
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        for member in tar.getmembers():
+            mode = member.mode & 0o7777
+            if member.issym():
+                entries.append(TarEntry(member.name, mode, b"", member.linkname))
+            elif member.isfile():
+                extracted = tar.extractfile(member)
+                content = extracted.read() if extracted is not None else b""
+                entries.append(TarEntry(member.name, mode, content))
+            else:
+                entries.append(TarEntry(member.name, mode, None))
+    return entries
+
+
+__all__ = ["TarEntry", "read_archive", "tar_of"]

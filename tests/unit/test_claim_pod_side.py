@@ -65,6 +65,23 @@ def test_a_bound_claims_pod_mounts_the_bindings_volume_and_is_woken(tmp_path: Pa
         ("persistentVolumeClaim", "the-bound-volume")]
 
 
+def test_a_binding_wakes_only_the_pods_using_that_claim(tmp_path: Path) -> None:
+    node = controller(tmp_path)
+    node.apply(manifests(claim()), prune=False)
+    user = worker_of(node)
+    other_ns = {**POD, "metadata": {**POD["metadata"], "namespace": "team", "uid": "u2"}}
+    no_claim = {"metadata": {**POD["metadata"], "name": "q", "uid": "u3"},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    others = [PodWorker(node.ctx, PodRecord(p), node.lookup, node.mark_dirty,
+                        claim_volume=node.claim_volume) for p in (other_ns, no_claim)]
+    for w in (user, *others):
+        node.workers[w.record.uid] = w
+        w._wake.clear()
+    node._provisioned(KEY, node.state.objects[KEY], ("the-bound-volume", "/m", False))
+    assert user._wake.is_set()
+    assert not any(w._wake.is_set() for w in others)  # another namespace's "data", no claim
+
+
 def test_a_claim_deleted_under_a_running_pod_keeps_its_volume_for_it(tmp_path: Path) -> None:
     node = controller(tmp_path)
     node.apply(manifests(claim()), prune=False)

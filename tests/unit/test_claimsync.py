@@ -8,11 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from localsvc.model import claims as cl
 from localsvc.node.claimsync import TABLE
 from localsvc.node.controller import Controller
 from localsvc.node.store import PodRecord
-from localsvc.runtime.claims import claim_volume_name
+from localsvc.runtime import labels as L
+from localsvc.runtime.claims import claim_labels, claim_volume_name, is_claim_volume
 from tests.unit.node_builders import controller, manifests
 
 KEY = "PersistentVolumeClaim/default/data"
@@ -89,6 +92,25 @@ def test_a_deleted_claim_stays_terminating_while_a_pod_uses_it(tmp_path: Path) -
     assert node.objects.get(f"PersistentVolume//pvc-{uid}") is None
 
 
+def test_pods_volumes_are_scanned_only_for_a_claim_marked_for_reclaim(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    node = bound_node(tmp_path)
+    scans: list[int] = []
+    scan = node._claims_in_use
+
+    def counted() -> set[tuple[str, str]]:
+        scans.append(1)
+        return scan()
+
+    monkeypatch.setattr(node, "_claims_in_use", counted)
+    node._sync_claims()
+    assert scans == []  # bound and stored: no pod's volumes looked at
+    node.state.allocations[TABLE][KEY] = {**node.state.allocations[TABLE][KEY], "reclaim": True}
+    del node.state.objects[KEY]
+    node._sync_claims()
+    assert scans == [1]
+
+
 def test_delete_marks_the_claim_for_reclaim_and_prune_keeps_the_data(tmp_path: Path) -> None:
     node = bound_node(tmp_path)
     node.delete([KEY])
@@ -105,6 +127,12 @@ def test_claims_whose_names_joined_with_a_dash_match_get_their_own_volumes() -> 
     # `team-a/data` and `team/a-data`: a "-" between namespace and claim made one name of both.
     assert claim_volume_name("unit", "team-a", "data") == "localsvc-unit-pvc-team-a.data"
     assert claim_volume_name("unit", "team", "a-data") == "localsvc-unit-pvc-team.a-data"
+
+
+def test_claim_volumes_are_told_by_their_labels() -> None:
+    assert is_claim_volume(claim_labels("e1", "default", "data"))
+    assert not is_claim_volume(L.base("e1", "pod-volume"))
+    assert not is_claim_volume(None)
 
 
 def test_what_a_pod_using_a_claim_waits_for(tmp_path: Path) -> None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from localsvc.node import ingressctl, ingresssync
 from localsvc.model.haproxyconfig import render
 from localsvc.model.ingressroutes import Problem
 from localsvc.node.ingressctl import Published
@@ -90,3 +93,37 @@ def test_each_problem_is_one_event(tmp_path: Path) -> None:
     node._report_ingress_problems(problems)  # back again: reported again
     assert sorted((e["reason"], e.get("count", 1)) for e in events()) == [
         ("InvalidTLSSecret", 2), ("ServiceNotFound", 1)]
+
+
+def test_the_files_digest_is_computed_only_when_the_inputs_changed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    node = controller(tmp_path)
+    node.apply(manifests(service("web"), named(ingress("shop", [rule("s.localhost", path("/"))]))),
+               prune=False)
+    node.sync()
+    digests: list[str] = []
+    passes: list[dict[str, bytes] | None] = []
+
+    def counted(files: dict[str, bytes]) -> str:
+        digests.append(real_digest(files))
+        return digests[-1]
+
+    class Finished:  # the container pass, as if it ran at once (no Docker here)
+        def done(self) -> bool:
+            return True
+
+    def start_pass(coroutine: Any, name: str) -> Finished:
+        coroutine.close()
+        passes.append(node._ingress_files)
+        return Finished()
+
+    real_digest = ingressctl.digest
+    monkeypatch.setattr(ingressctl, "digest", counted)
+    monkeypatch.setattr(ingresssync, "spawn", start_pass)
+    node._reconcile_ingress()
+    node._reconcile_ingress()
+    node._reconcile_ingress(force=True)  # the periodic pass: the kept digest, no new one
+    assert len(digests) == 1 and len(passes) == 2
+    node.generation += 1  # an input changed: files and digest again, same files, no new pass
+    node._reconcile_ingress()
+    assert len(digests) == 2 and len(passes) == 2

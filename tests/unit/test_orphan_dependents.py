@@ -46,7 +46,7 @@ def test_orphan_delete_of_a_statefulset_keeps_its_claims_and_revisions(tmp_path:
     assert not node.state.objects[CLAIM]["metadata"].get("ownerReferences")
     node.state.objects.pop("Pod/default/db-0")  # the pod goes later
     node.state.pods.pop("default/db-0")
-    node._forget_statefulsets()
+    node.collect_orphans()
     assert CLAIM in node.state.objects  # not garbage-collected...
     assert not node.claim_table[CLAIM].get("reclaim")  # ...its data stays
     assert all(k in node.state.objects for k in revisions)
@@ -59,7 +59,7 @@ def test_a_plain_delete_of_a_statefulset_still_collects_its_claims(tmp_path: Pat
     node._provisioned(CLAIM, node.state.objects[CLAIM], ("v", "/m", False))
     node.delete(["StatefulSet/default/db"])
     node.state.pods.pop("default/db-0", None)
-    node._forget_statefulsets()
+    node.collect_orphans()
     assert CLAIM not in node.state.objects
     assert node.claim_table[CLAIM].get("reclaim") is True
 
@@ -73,7 +73,7 @@ def test_orphan_delete_of_a_cronjob_keeps_its_jobs(tmp_path: Path,
     node._sync_cronjob(node.state.objects["CronJob/default/tick"], set())
     (job,) = node.state.objects_of("Job")
     node.delete(["CronJob/default/tick"], orphan=True)
-    node._forget_cronjobs()
+    node.collect_orphans()
     (kept,) = node.state.objects_of("Job")
     assert kept["metadata"]["name"] == job["metadata"]["name"]
     assert "ownerReferences" not in kept["metadata"]
@@ -87,3 +87,26 @@ def test_disowned_drops_only_that_owner_and_copies() -> None:
                          "metadata": {"name": "c", "ownerReferences": [{"uid": "pod"}]}}}
     assert len(obj["metadata"]["ownerReferences"]) == 2  # the stored object is not changed
     assert disowned({"k": obj}, "") == {}
+
+
+def test_one_collector_takes_made_dependents_of_gone_owners_and_leaves_applied_ones(
+        tmp_path: Path) -> None:
+    node = controller(tmp_path)
+    ref = {"apiVersion": "batch/v1", "kind": "CronJob", "name": "gone", "uid": "gone-uid",
+           "controller": True}
+    job: Obj = {"apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": "made", "namespace": "default", "ownerReferences": [ref]},
+                "spec": {"suspend": True, "template": {"spec": {"restartPolicy": "Never",
+                                               "containers": [{"name": "c", "image": "x"}]}}}}
+    revision: Obj = {"apiVersion": "apps/v1", "kind": "ControllerRevision",
+                     "metadata": {"name": "r", "namespace": "default",
+                                  "ownerReferences": [{**ref, "kind": "StatefulSet"}]},
+                     "revision": 1}
+    node.store_made_object(job, "cronjob-controller")
+    node.store_made_object(revision, "statefulset-controller")
+    applied = {**job, "metadata": {**job["metadata"], "name": "applied"}}
+    node.apply(manifests(applied), prune=False)
+    node.collect_orphans()
+    assert "Job/default/made" not in node.state.objects
+    assert "ControllerRevision/default/r" not in node.state.objects
+    assert "Job/default/applied" in node.state.objects

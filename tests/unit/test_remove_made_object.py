@@ -47,7 +47,7 @@ def test_a_cronjobs_jobs_removed_by_its_controller_bump_the_generation(
     node._sync_cronjob(node.state.objects["CronJob/default/tick"], set())
     (job,) = node.state.objects_of("Job")
     before = node.generation
-    node.state.objects.pop("CronJob/default/tick")  # gone: _forget_cronjobs collects its Jobs
-    node._forget_cronjobs()
+    node.state.objects.pop("CronJob/default/tick")  # gone: the collector takes its Jobs
+    node.collect_orphans()
     assert not node.state.objects_of("Job")
     assert node.generation > before

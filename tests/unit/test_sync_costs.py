@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 import pytest
 
-from localsvc.node import cronjobsync
+from localsvc.node import madeobjects
 from localsvc.node.ingresscerts import pair_problem
 from localsvc.node.objecttable import ObjectTable
 from localsvc.node.store import PodRecord, State
@@ -159,18 +159,18 @@ def test_the_cronjob_cascade_scans_jobs_only_after_a_change(
                                 "containers": [{"name": "c", "image": "x"}]}}}}
                            for i in range(50)]), prune=False)
     read: list[str] = []
-    real = cronjobsync.controller_of
+    real = madeobjects.owner_uids
 
-    def counting(job: Obj) -> Obj | None:
+    def counting(job: Obj) -> list[str]:
         read.append(job["metadata"]["name"])
         return real(job)
 
-    monkeypatch.setattr(cronjobsync, "controller_of", counting)
+    monkeypatch.setattr(madeobjects, "owner_uids", counting)
     for _ in range(3):  # the sync of the apply looked already
-        node._forget_cronjobs()
+        node.collect_orphans()
     assert read == []  # (every sync parsed every Job's ownerReferences)
     node.delete(["Job/default/j0"])  # a change (its sync looks again)
     assert sorted(set(read)) == sorted(f"j{i}" for i in range(1, 50))
     read.clear()
-    node._forget_cronjobs()
+    node.collect_orphans()
     assert read == []

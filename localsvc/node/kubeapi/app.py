@@ -80,6 +80,7 @@ class KubeApi:
         app.router.add_get("/openapi/v3/{path:.+}", self.openapi_v3)
         app.router.add_route("*", "/api/{tail:.+}", self.resource)
         app.router.add_route("*", "/apis/{tail:.+}", self.resource)
+        podlogs.add_engine_session(app)  # pods/NAME/log's, closed on cleanup
 
     # ---- discovery, OpenAPI, health -----------------------------------------------------------
 

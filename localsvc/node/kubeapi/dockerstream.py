@@ -6,7 +6,8 @@ log stream is a blocking iterator. This module speaks HTTP to the engine over it
 connection instead: the upgrade request, the `101 UPGRADED` answer, then the raw stream, nothing
 read ahead lost (a log, a plain GET, is read with aiohttp's client: node/kubeapi/podlogs.py). No
 blocking call on the event loop. Closing it ends the engine's side (an exec's stdin reads its
-EOF).
+EOF). Where the engine is (engine_endpoint, engine_connector) and what its error bodies say
+(engine_message) are decided here for both.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import os
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
+
+import aiohttp
 
 from localsvc.errors import EngineError
 from localsvc.runtime.engine import resolve_endpoint
@@ -55,15 +58,54 @@ class DockerStream:
             pass
 
 
-async def _connect(host: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+@dataclass(frozen=True)
+class EngineEndpoint:
+    """Where the engine listens: its unix socket `path`, else TCP `host`:`port`."""
+
+    path: str = ""
+    host: str = ""
+    port: int = 2375
+
+
+def engine_endpoint() -> EngineEndpoint:
+    """The engine as the docker CLI finds it (DOCKER_HOST, else the socket); DockerStreamError
+    when it cannot be found or is neither unix:// nor tcp://."""
+    try:
+        host = resolve_endpoint(os.environ).host
+    except EngineError as err:
+        raise DockerStreamError(str(err)) from None
     parsed = urllib.parse.urlparse(host)
     if parsed.scheme == "unix":
-        return await asyncio.wait_for(asyncio.open_unix_connection(parsed.path),
-                                      CONNECT_TIMEOUT)
+        return EngineEndpoint(path=parsed.path)
     if parsed.scheme in ("tcp", "http"):
-        return await asyncio.wait_for(
-            asyncio.open_connection(parsed.hostname, parsed.port or 2375), CONNECT_TIMEOUT)
+        return EngineEndpoint(host=parsed.hostname or "", port=parsed.port or 2375)
     raise DockerStreamError(f"DOCKER_HOST {host!r}: only unix:// and tcp:// engines are streamed")
+
+
+def engine_connector() -> tuple[aiohttp.BaseConnector, str]:
+    """An aiohttp connector to the engine and the base URL to ask it with. No limit on its
+    connections: each followed log holds one for as long as it runs."""
+    endpoint = engine_endpoint()
+    if endpoint.path:
+        return aiohttp.UnixConnector(path=endpoint.path, limit=0), "http://docker"
+    return aiohttp.TCPConnector(limit=0), f"http://{endpoint.host}:{endpoint.port}"
+
+
+def engine_message(body: bytes) -> str:
+    """The message of an engine's error body (JSON {"message": ...}, else the text)."""
+    try:
+        return str(json.loads(body).get("message", body.decode(errors="replace")))
+    except (ValueError, AttributeError):
+        return body.decode(errors="replace").strip()
+
+
+async def _connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    endpoint = engine_endpoint()
+    if endpoint.path:
+        return await asyncio.wait_for(asyncio.open_unix_connection(endpoint.path),
+                                      CONNECT_TIMEOUT)
+    return await asyncio.wait_for(asyncio.open_connection(endpoint.host, endpoint.port),
+                                  CONNECT_TIMEOUT)
 
 
 async def open_stream(api_version: str, path: str,
@@ -77,11 +119,7 @@ async def open_stream(api_version: str, path: str,
 
 async def _open(request_line: str, headers: list[str], payload: bytes,
                 accepted: tuple[str, ...]) -> DockerStream:
-    try:  # where the engine is, as the docker CLI would find it (DOCKER_HOST, else the socket)
-        host = resolve_endpoint(os.environ).host
-    except EngineError as err:
-        raise DockerStreamError(str(err)) from None
-    reader, writer = await _connect(host)
+    reader, writer = await _connect()
     request = "\r\n".join([f"{request_line} HTTP/1.1", "Host: docker", *headers, "", ""])
     path = request_line.split(" ", 1)[1]
     try:
@@ -111,7 +149,4 @@ async def _error_text(reader: asyncio.StreamReader, head: bytes) -> str:
         if line.lower().startswith(b"content-length:"):
             length = int(line.split(b":", 1)[1].strip() or 0)
     body = await asyncio.wait_for(reader.read(min(length or 4096, HEADER_LIMIT)), 2.0)
-    try:
-        return str(json.loads(body).get("message", body.decode(errors="replace")))
-    except (ValueError, AttributeError):
-        return body.decode(errors="replace").strip()
+    return engine_message(body)

@@ -7,24 +7,22 @@ text/plain, chunked. Each write waits while the client's connection is full, and
 next read waits for it: a slow client slows the engine's connection, nothing buffers on the
 node. A followed log ends when the container ends (the engine ends the body), when limitBytes
 is reached, or when the client goes away; the engine's connection is closed then, and on the
-node's shutdown (longstreams.track_stream cancels the handler).
+node's shutdown (longstreams.track_stream cancels the handler). The engine's client session is
+the app's (`add_engine_session(app)`: made at startup, closed at cleanup), its connections
+pooled across requests.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import os
 import time
-import urllib.parse
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
 
 from localsvc.model.kubeapi import status as st
-from localsvc.errors import EngineError
 from localsvc.model.kubeapi.apierror import ApiError
 from localsvc.model.kubeapi.connectquery import choose_container, container_spec
 from localsvc.model.kubeapi.logoptions import (
@@ -41,14 +39,52 @@ from localsvc.net.dockerlogframes import DockerLogDecoder
 from localsvc.node.controller import Controller
 from localsvc.node.kubeapi.connectcommon import LiveObject, query_of
 from localsvc.node.longstreams import track_stream
-from localsvc.node.kubeapi.dockerstream import CONNECT_TIMEOUT, DockerStreamError
-from localsvc.runtime.engine import resolve_endpoint
+from localsvc.node.kubeapi.dockerstream import (
+    CONNECT_TIMEOUT, DockerStreamError, engine_connector, engine_message)
 
 READ_SIZE = 1 << 16
 HEADER_LIMIT = 64 * 1024  # of an engine's error body
 # aiohttp tells the handler of a request without a body nothing when its client goes (unless
 # the runner cancels handlers); a followed log that Docker keeps quiet looks this often.
 CLIENT_CHECK_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class _EngineSession:
+    """The app's client session to the engine and the base URL to ask it with; or, when the
+    engine could not be found at startup, why (each log request answers with it)."""
+
+    session: aiohttp.ClientSession | None
+    base: str
+    problem: str = ""
+
+
+_ENGINE: web.AppKey[_EngineSession] = web.AppKey("localsvc_engine_session", _EngineSession)
+
+
+def add_engine_session(app: web.Application) -> None:
+    """Give `app` the logs' engine session: made at startup, closed at cleanup."""
+    app.cleanup_ctx.append(_engine_session)
+
+
+async def _engine_session(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: a session on the engine's socket (as the docker CLI finds it); aiohttp
+    reads an answer's headers and chunks, and reads the socket only as the body is consumed (a
+    slow client slows the engine's connection)."""
+    try:
+        connector, base = engine_connector()
+    except DockerStreamError as err:
+        app[_ENGINE] = _EngineSession(None, "", str(err))
+        yield
+        return
+    timeout = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT,
+                                    sock_connect=CONNECT_TIMEOUT)
+    session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
+    app[_ENGINE] = _EngineSession(session, base)
+    try:
+        yield
+    finally:
+        await session.close()
 
 
 async def serve(controller: Controller, request: web.Request, target: Target,
@@ -69,63 +105,33 @@ async def serve(controller: Controller, request: web.Request, target: Target,
     if options.follow:
         track_stream(request)
     path = f"/containers/{container_id}/logs?{docker_log_query(options, time.time())}"
-    async with _engine_session() as (session, base):
+    engine_session = request.app[_ENGINE]
+    if engine_session.session is None:
+        raise DockerStreamError(engine_session.problem)
+    url = f"{engine_session.base}/v{controller.ctx.docker.api.api_version}{path}"
+    try:
+        engine = await engine_session.session.get(url)
+    except (aiohttp.ClientError, OSError, TimeoutError) as err:
+        raise DockerStreamError(f"the engine's log {path}: {type(err).__name__}: {err}") \
+            from None
+    async with engine:
+        if engine.status == 404:
+            raise ApiError(st.bad_request(
+                f'container "{container}" in pod "{name}" is not available'))
+        if engine.status != 200:
+            body = await asyncio.wait_for(engine.content.read(HEADER_LIMIT), 2.0)
+            raise DockerStreamError(f"{engine.status} {engine.reason}: {engine_message(body)}",
+                                    engine.status)
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        response.enable_chunked_encoding()
         try:
-            engine = await session.get(f"{base}/v{controller.ctx.docker.api.api_version}{path}")
-        except (aiohttp.ClientError, OSError, TimeoutError) as err:
-            raise DockerStreamError(f"the engine's log {path}: {type(err).__name__}: {err}") \
-                from None
-        async with engine:
-            if engine.status == 404:
-                raise ApiError(st.bad_request(
-                    f'container "{container}" in pod "{name}" is not available'))
-            if engine.status != 200:
-                raise DockerStreamError(f"{engine.status} {engine.reason}: "
-                                        f"{await _error_text(engine)}", engine.status)
-            response = web.StreamResponse(headers={"Content-Type": "text/plain"})
-            response.enable_chunked_encoding()
-            try:
-                await response.prepare(request)
-                await _copy(engine.content, DockerLogDecoder(multiplexed=not tty), response,
-                            options, request)
-                await response.write_eof()
-            except (ConnectionResetError, aiohttp.ClientPayloadError):
-                pass  # the client went away while we wrote, or the engine cut the body
-            return response
-
-
-@contextlib.asynccontextmanager
-async def _engine_session() -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
-    """A client session to the engine (its socket, as the docker CLI finds it) and the base URL
-    to ask it with; aiohttp reads the answer's headers and chunks, and reads the socket only as
-    the body is consumed (a slow client slows the engine's connection)."""
-    try:
-        host = resolve_endpoint(os.environ).host
-    except EngineError as err:
-        raise DockerStreamError(str(err)) from None
-    parsed = urllib.parse.urlparse(host)
-    if parsed.scheme == "unix":
-        connector: aiohttp.BaseConnector = aiohttp.UnixConnector(path=parsed.path)
-        base = "http://docker"
-    elif parsed.scheme in ("tcp", "http"):
-        connector = aiohttp.TCPConnector()
-        base = f"http://{parsed.hostname}:{parsed.port or 2375}"
-    else:
-        raise DockerStreamError(f"DOCKER_HOST {host!r}: only unix:// and tcp:// engines are "
-                                "streamed")
-    timeout = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT,
-                                    sock_connect=CONNECT_TIMEOUT)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                     auto_decompress=False) as session:
-        yield session, base
-
-
-async def _error_text(engine: aiohttp.ClientResponse) -> str:
-    body = await asyncio.wait_for(engine.content.read(HEADER_LIMIT), 2.0)
-    try:
-        return str(json.loads(body).get("message", body.decode(errors="replace")))
-    except (ValueError, AttributeError):
-        return body.decode(errors="replace").strip()
+            await response.prepare(request)
+            await _copy(engine.content, DockerLogDecoder(multiplexed=not tty), response,
+                        options, request)
+            await response.write_eof()
+        except (ConnectionResetError, aiohttp.ClientPayloadError):
+            pass  # the client went away while we wrote, or the engine cut the body
+        return response
 
 
 async def _copy(body: aiohttp.StreamReader, decoder: DockerLogDecoder,
@@ -157,4 +163,4 @@ async def _read(body: aiohttp.StreamReader, request: web.Request) -> bytes:
                 return b""
 
 
-__all__ = ["serve"]
+__all__ = ["add_engine_session", "serve"]
