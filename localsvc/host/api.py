@@ -18,6 +18,7 @@ import docker
 
 from localsvc.host import containers, hostpaths, kubeobjects
 from localsvc.host.client import NodeClient
+from localsvc.host.kubepaths import resolve_kind
 from localsvc.errors import EnvironmentNotFound, LocalsvcError, ManifestError, NotFound
 from localsvc.host.hostports import (
     check_ingress_ports,
@@ -35,7 +36,7 @@ from localsvc.model.applywire import encode_apply
 from localsvc.model.load import LoadResult
 from localsvc.model.names import sanitize_name
 from localsvc.model.network import plan_for
-from localsvc.model.objects import NAMESPACED, kind_of
+from localsvc.model.objects import NAMESPACED
 from localsvc.model.validate import undeclared_namespaces
 from localsvc.host.podstatus import pod_reason as pod_reason  # re-exported (Python API)
 from localsvc.runtime import environment as envrt
@@ -227,7 +228,7 @@ class Environment:
                 for m in loaded.manifests]
 
     def delete_objects(self, kind: str, names: Sequence[str], namespace: str = "default") -> list[Obj]:
-        resolved = self._kind(kind)
+        resolved = resolve_kind(kind)
         node = self.node()
         return [kubeobjects.delete_object(node, resolved, namespace, name) for name in names]
 
@@ -327,23 +328,12 @@ class Environment:
 
     # ---- reading ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _kind(kind: str) -> str:
-        resolved = kind_of(kind)
-        if resolved is None:
-            raise LocalsvcError(
-                f'unknown resource type "{kind}"; localsvc knows pods (po), deployments (deploy), '
-                "services (svc), endpoints (ep), endpointslices, namespaces (ns), configmaps (cm), "
-                "secrets"
-            )
-        return resolved
-
     def get(self, kind: str, name: str | None = None, namespace: str | None = "default",
             selector: str | None = None) -> list[Obj]:
         """Objects, read from the environment's Kubernetes API, each with its kind and
         apiVersion, ordered by namespace and name; namespace None means all namespaces (with a
         name: that name in any of them); `selector`: a label selector, as `-l` takes it."""
-        resolved = self._kind(kind)
+        resolved = resolve_kind(kind)
         if name is not None and (namespace is not None or resolved not in NAMESPACED):
             return [kubeobjects.get_object(self.node(), resolved, namespace, name)]
         fields = None if name is None else f"metadata.name={name}"
