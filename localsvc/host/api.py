@@ -40,6 +40,7 @@ from localsvc.model.objects import NAMESPACED
 from localsvc.model.validate import undeclared_namespaces
 from localsvc.host.podstatus import pod_reason as pod_reason  # re-exported (Python API)
 from localsvc.runtime import environment as envrt
+from localsvc.runtime.claims import Removed
 from localsvc.runtime.engine import connect
 from localsvc.runtime.nodeaddress import NodeAddress
 
@@ -235,20 +236,24 @@ class Environment:
     def stop(self, timeout: float = 60.0) -> bool:
         """Delete every object so that pods get their grace period, then remove everything.
         Returns whether all pods ended within `timeout` (else they were killed)."""
-        clean = True
+        clean = self.drain(timeout)
+        self.down()
+        return clean
+
+    def drain(self, timeout: float = 60.0) -> bool:
+        """Delete every object so that pods get their grace period (stop's first half);
+        whether all pods ended within `timeout`."""
         try:
             node = self.node()
             node.post("/v1/apply", encode_apply([], prune=True))
             deadline = time.monotonic() + timeout
             while self.get("pods", namespace=None):
                 if time.monotonic() > deadline:
-                    clean = False
-                    break
+                    return False
                 time.sleep(0.2)
         except LocalsvcError:
-            clean = False
-        self.down()
-        return clean
+            return False
+        return True
 
     def restart_image(self, image: str) -> list[Obj]:
         """Roll the Deployments and DaemonSets and re-create the Pods that run `image` (after
@@ -262,9 +267,10 @@ class Environment:
         address = self._node_address()
         return kubeconfig_for(self.name, address.url, address.ca_pem, address.token)
 
-    def down(self, volumes: bool = False) -> dict[str, int]:
+    def down(self, volumes: bool = False) -> Removed:
         """Remove every container, network and volume of the environment (its claims' data
-        only with `volumes`, as compose's `down -v`), and its kubeconfig context."""
+        only with `volumes`, as compose's `down -v`), and its kubeconfig context; what went
+        (.counts) and the claims' volumes kept (.kept)."""
         from localsvc.host.kubeconfig import remove_context
         from localsvc.model.kubeconfig import context_name
 
