@@ -22,6 +22,13 @@ PACKAGE_VERSION = "1.37.0"  # kubernetes-validate
 KUBERNETES = "1.32.0"  # the Kubernetes version whose schemas localsvc serves and checks
 
 
+def definition_name(group: str, version: str, kind: str) -> str:
+    """The schemas' name of a kind: io.k8s.api.<package>.<version>.<Kind> ("core" for the
+    core group, the group's first label otherwise: apps, networking, discovery)."""
+    package = "core" if group == "" else group.removesuffix(".k8s.io").split(".")[0]
+    return f"io.k8s.api.{package}.{version}.{kind}"
+
+
 def download(package_version: str, into: Path) -> Path:
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",

@@ -18,6 +18,7 @@ import docker
 
 from localsvc.host import containers, hostpaths, kubeobjects
 from localsvc.host.client import NodeClient
+from localsvc.host.kubepaths import resolve_kind
 from localsvc.errors import EnvironmentNotFound, LocalsvcError, ManifestError, NotFound
 from localsvc.host.hostports import (
     check_ingress_ports,
@@ -35,10 +36,11 @@ from localsvc.model.applywire import encode_apply
 from localsvc.model.load import LoadResult
 from localsvc.model.names import sanitize_name
 from localsvc.model.network import plan_for
-from localsvc.model.objects import NAMESPACED, kind_of
+from localsvc.model.objects import NAMESPACED
 from localsvc.model.validate import undeclared_namespaces
 from localsvc.host.podstatus import pod_reason as pod_reason  # re-exported (Python API)
 from localsvc.runtime import environment as envrt
+from localsvc.runtime.claims import Removed
 from localsvc.runtime.engine import connect
 from localsvc.runtime.nodeaddress import NodeAddress
 
@@ -227,27 +229,31 @@ class Environment:
                 for m in loaded.manifests]
 
     def delete_objects(self, kind: str, names: Sequence[str], namespace: str = "default") -> list[Obj]:
-        resolved = self._kind(kind)
+        resolved = resolve_kind(kind)
         node = self.node()
         return [kubeobjects.delete_object(node, resolved, namespace, name) for name in names]
 
     def stop(self, timeout: float = 60.0) -> bool:
         """Delete every object so that pods get their grace period, then remove everything.
         Returns whether all pods ended within `timeout` (else they were killed)."""
-        clean = True
+        clean = self.drain(timeout)
+        self.down()
+        return clean
+
+    def drain(self, timeout: float = 60.0) -> bool:
+        """Delete every object so that pods get their grace period (stop's first half);
+        whether all pods ended within `timeout`."""
         try:
             node = self.node()
             node.post("/v1/apply", encode_apply([], prune=True))
             deadline = time.monotonic() + timeout
             while self.get("pods", namespace=None):
                 if time.monotonic() > deadline:
-                    clean = False
-                    break
+                    return False
                 time.sleep(0.2)
         except LocalsvcError:
-            clean = False
-        self.down()
-        return clean
+            return False
+        return True
 
     def restart_image(self, image: str) -> list[Obj]:
         """Roll the Deployments and DaemonSets and re-create the Pods that run `image` (after
@@ -261,9 +267,10 @@ class Environment:
         address = self._node_address()
         return kubeconfig_for(self.name, address.url, address.ca_pem, address.token)
 
-    def down(self, volumes: bool = False) -> dict[str, int]:
+    def down(self, volumes: bool = False) -> Removed:
         """Remove every container, network and volume of the environment (its claims' data
-        only with `volumes`, as compose's `down -v`), and its kubeconfig context."""
+        only with `volumes`, as compose's `down -v`), and its kubeconfig context; what went
+        (.counts) and the claims' volumes kept (.kept)."""
         from localsvc.host.kubeconfig import remove_context
         from localsvc.model.kubeconfig import context_name
 
@@ -327,23 +334,12 @@ class Environment:
 
     # ---- reading ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _kind(kind: str) -> str:
-        resolved = kind_of(kind)
-        if resolved is None:
-            raise LocalsvcError(
-                f'unknown resource type "{kind}"; localsvc knows pods (po), deployments (deploy), '
-                "services (svc), endpoints (ep), endpointslices, namespaces (ns), configmaps (cm), "
-                "secrets"
-            )
-        return resolved
-
     def get(self, kind: str, name: str | None = None, namespace: str | None = "default",
             selector: str | None = None) -> list[Obj]:
         """Objects, read from the environment's Kubernetes API, each with its kind and
         apiVersion, ordered by namespace and name; namespace None means all namespaces (with a
         name: that name in any of them); `selector`: a label selector, as `-l` takes it."""
-        resolved = self._kind(kind)
+        resolved = resolve_kind(kind)
         if name is not None and (namespace is not None or resolved not in NAMESPACED):
             return [kubeobjects.get_object(self.node(), resolved, namespace, name)]
         fields = None if name is None else f"metadata.name={name}"

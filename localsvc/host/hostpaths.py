@@ -58,7 +58,7 @@ def host_path_warnings(manifests: Sequence[Manifest]) -> list[str]:
     for m in manifests:
         for field, path, _ in hp.host_path_volumes(m.kind, m.obj):
             return [f"{m.file}:{m.line_of(field)}: {m.kind}/{m.name}: {field}: {path} is "
-                    f"looked up on the Docker engine's host, and {hp.REMOTE_NOTE.split(': ')[1]}"]
+                    f"looked up on the Docker engine's host, and {hp.REMOTE_ENGINE}"]
     return []
 
 

@@ -46,12 +46,10 @@ def ingress_url_lines(env: Any, name: str, namespace: str, wait: float = 10.0) -
             f"ingress {name} has no address: localsvc's controller does not serve it (its class "
             f"{wanted or '(default)'} " + (f"belongs to {owner})" if owner else "does not exist)")
             + f"; serve it with `ingressClassName: {DEFAULT_CLASS}` or no class")
-    while True:
-        ingress = env.get("ingress", name, namespace)[0]
-        urls = ingress_urls(ingress)
-        if urls or time.monotonic() >= deadline:
-            break
+    urls = ingress_urls(ingress)
+    while not urls and time.monotonic() < deadline:
         time.sleep(0.3)
+        urls = ingress_urls(env.get("ingress", name, namespace)[0])
     if not urls:
         raise LocalsvcError(
             f"ingress {name} has no address yet: localsvc's ingress controller has not "

@@ -3,7 +3,8 @@ a kind, namespace and name into a URL path (/api/v1/namespaces/N/pods/NAME,
 /apis/apps/v1/namespaces/N/deployments/NAME/scale). Pure.
 
 The kinds come from the API's own resource registry (model/kubeapi/resources.py), so the host
-asks for exactly the paths the node serves.
+asks for exactly the paths the node serves; resolve_kind turns what a user typed ("po",
+"deployments") into one, for the CLI and the Python API alike.
 """
 
 from __future__ import annotations
@@ -11,7 +12,40 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 from localsvc.errors import LocalsvcError
-from localsvc.model.kubeapi.resources import Resource, by_kind_name
+from localsvc.model.kubeapi.resources import RESOURCES, Resource, by_kind_name
+
+
+def served() -> list[Resource]:
+    """Each resource the API serves once (events are served by two groups)."""
+    seen: dict[str, Resource] = {}
+    for resource in RESOURCES:
+        seen.setdefault(resource.plural, resource)
+    return list(seen.values())
+
+
+def known_kinds(short_sep: str = " ({})") -> str:
+    """The resource types commands accept, from the API's resource table (model/kubeapi/
+    resources.py), those of `get all` first: "pods (po), ..." (or "pods|po" with
+    short_sep="|{}")."""
+    ordered = sorted(served(), key=lambda r: "all" not in r.categories)  # stable: API order
+    return ", ".join(r.plural + "".join(short_sep.format(s) for s in r.short_names)
+                     for r in ordered)
+
+
+KNOWN = known_kinds()
+
+
+def resolve_kind(text: str) -> str:
+    """The kind a resource type names ("po", "deployments", "Deployment"); LocalsvcError
+    naming the known types for an unknown one."""
+    # Imported here: localsvc.model.objects loads the YAML machinery (~50 ms), which the
+    # parser's import of the command modules (every --help and shell completion) need not pay.
+    from localsvc.model.objects import kind_of
+
+    kind = kind_of(text)
+    if kind is None:
+        raise LocalsvcError(f'unknown resource type "{text}"; localsvc knows {KNOWN}')
+    return kind
 
 
 def resource_of(kind: str) -> Resource:

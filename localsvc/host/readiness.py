@@ -42,11 +42,6 @@ def statefulset_ready(statefulset: Obj) -> bool:
     return int(status.get("updatedReplicas") or 0) >= replicas - partition
 
 
-def sets_waiting(statefulsets: list[Obj]) -> list[Obj]:
-    """The StatefulSets not ready yet, each with its kind (for waiting_summary)."""
-    return [{**s, "kind": "StatefulSet"} for s in statefulsets if not statefulset_ready(s)]
-
-
 def daemonset_rolled_out(ds: Obj) -> bool:
     """kubectl rollout status ds's rule: the latest spec observed, every node's pod updated
     and available."""
@@ -80,26 +75,31 @@ def endpoints_cover_ready_pods(pods: list[Obj], endpoints: list[Obj],
     return True
 
 
-def waiting_summary(waiting: list[Obj], pod_count: int, short: list[Obj],
-                    jobs: list[Obj] | None = None, daemonsets: list[Obj] | None = None) -> str:
-    """What a wait reports: the pods not ready (five at most, with their STATUS), else the
-    workloads not rolled out (Deployments, StatefulSets: by their `kind`, Deployment if none),
-    else the DaemonSets not rolled out, else the Jobs not complete, else the routing (the
-    Services' endpoints and the node's dataplane)."""
-    if waiting:
-        return f"waiting for {len(waiting)}/{pod_count} pods: " + ", ".join(
-            f"{p['metadata']['name']} ({pod_reason(p)})" for p in waiting[:5])
-    if short:
-        groups: dict[str, list[str]] = {}
-        for workload in short:
-            kind = str(workload.get("kind") or "Deployment").lower()
-            groups.setdefault(f"{kind}s", []).append(workload["metadata"]["name"])
-        return "waiting for " + "; ".join(f"{k}: {', '.join(v)}" for k, v in groups.items())
-    if daemonsets:
-        return "waiting for daemonsets: " + ", ".join(d["metadata"]["name"] for d in daemonsets)
-    if jobs:
-        return "waiting for jobs to complete: " + ", ".join(j["metadata"]["name"] for j in jobs)
-    return "waiting for routing: the Services' endpoints and the node's dataplane"
+def pods_summary(waiting: list[Obj], pod_count: int) -> str:
+    """The pods not ready (five at most, with their STATUS) of the `pod_count` waited for."""
+    return f"waiting for {len(waiting)}/{pod_count} pods: " + ", ".join(
+        f"{p['metadata']['name']} ({pod_reason(p)})" for p in waiting[:5])
+
+
+def workloads_summary(workloads: list[Obj]) -> str:
+    """The Deployments and StatefulSets not rolled out, grouped by their `kind` (every object
+    the host reads carries it)."""
+    groups: dict[str, list[str]] = {}
+    for workload in workloads:
+        groups.setdefault(f"{str(workload['kind']).lower()}s", []).append(
+            workload["metadata"]["name"])
+    return "waiting for " + "; ".join(f"{k}: {', '.join(v)}" for k, v in groups.items())
+
+
+def daemonsets_summary(daemonsets: list[Obj]) -> str:
+    return "waiting for daemonsets: " + ", ".join(d["metadata"]["name"] for d in daemonsets)
+
+
+def jobs_summary(jobs: list[Obj]) -> str:
+    return "waiting for jobs to complete: " + ", ".join(j["metadata"]["name"] for j in jobs)
+
+
+ROUTING_SUMMARY = "waiting for routing: the Services' endpoints and the node's dataplane"
 
 
 def _owner_kind(obj: Obj) -> str | None:

@@ -12,15 +12,20 @@ from typing import Any
 from localsvc.errors import LocalsvcError, Timeout
 from localsvc.host.podstatus import pod_ready
 from localsvc.host.readiness import (
+    ROUTING_SUMMARY,
+    WaitedJob,
     daemonset_rolled_out,
+    daemonsets_summary,
     endpoints_cover_ready_pods,
     failed_job_message,
     job_pods,
+    jobs_summary,
+    pods_summary,
     rolled_out,
-    sets_waiting,
+    statefulset_ready,
     waited_jobs,
     waited_pods,
-    waiting_summary,
+    workloads_summary,
 )
 
 Obj = dict[str, Any]
@@ -32,24 +37,21 @@ def wait_ready(env: Any, timeout: float) -> None:
     LocalsvcError when a Job failed."""
     deadline = time.monotonic() + timeout
     last = ""
-    lists = KindLists(lambda kind: list(env.get(kind, namespace=None)))
+    read_jobs = True
     while True:
-        all_pods = [p for p in env.get("pods", namespace=None)
-                    if not p["metadata"].get("deletionTimestamp")]
-        jobs = waited_jobs(lists.get("jobs"))
+        # Jobs first, so that a failed one ends the wait at once. Nothing is applied during a
+        # wait and no controller creates a waited-for Job (a CronJob's are not waited for):
+        # when the first round found none, later rounds do not list them every 0.2 s.
+        jobs = waited_jobs(_all(env, "jobs")) if read_jobs else []
+        read_jobs = bool(jobs)
         for job in jobs:
             if job.outcome == "Failed":
                 raise LocalsvcError(failed_job_message(job.obj, _logs(env, job_pods(
-                    job.obj, all_pods))))
-        pods = waited_pods(all_pods)
-        waiting = [p for p in pods if not pod_ready(p)]
-        short = [d for d in lists.get("deployments") if not rolled_out(d)]
-        short += sets_waiting(lists.get("statefulsets"))
-        daemons = [d for d in lists.get("daemonsets") if not daemonset_rolled_out(d)]
-        running = [j.obj for j in jobs if j.outcome is None]
-        if not waiting and not short and not daemons and not running and _routed(env, pods):
+                    job.obj, _live(_all(env, "pods"))))))
+        summary = first_waiting(lambda kind: _all(env, kind), jobs,
+                                lambda pods: _routed(env, pods))
+        if summary is None:
             return
-        summary = waiting_summary(waiting, len(pods), short, running, daemons)
         if summary != last:
             env.progress(summary)
             last = summary
@@ -58,25 +60,36 @@ def wait_ready(env: Any, timeout: float) -> None:
         time.sleep(0.2)
 
 
-class KindLists:
-    """The workload lists a wait reads each round, without the kinds the environment had none
-    of at the first round: nothing is applied during a wait, and no controller creates
-    Deployments, StatefulSets, DaemonSets or waited-for Jobs (a CronJob's Jobs are not waited
-    for), so an empty kind stays empty and is not listed again every 0.2 s."""
+def first_waiting(list_all: Callable[[str], list[Obj]], jobs: list[WaitedJob],
+                  routed: Callable[[list[Obj]], bool]) -> str | None:
+    """The summary of the first stage not ready, None when all are: the pods (but a Job's),
+    then the Deployments and StatefulSets, the DaemonSets, the running `jobs`, and the
+    routing to the pods (`routed`). A stage is read only when those before it are ready:
+    `list_all` lists a kind in every namespace."""
+    pods = waited_pods(_live(list_all("pods")))
+    waiting = [p for p in pods if not pod_ready(p)]
+    if waiting:
+        return pods_summary(waiting, len(pods))
+    short = [d for d in list_all("deployments") if not rolled_out(d)]
+    short += [s for s in list_all("statefulsets") if not statefulset_ready(s)]
+    if short:
+        return workloads_summary(short)
+    daemons = [d for d in list_all("daemonsets") if not daemonset_rolled_out(d)]
+    if daemons:
+        return daemonsets_summary(daemons)
+    running = [j.obj for j in jobs if j.outcome is None]
+    if running:
+        return jobs_summary(running)
+    return None if routed(pods) else ROUTING_SUMMARY
 
-    def __init__(self, list_all: Callable[[str], list[Obj]]) -> None:
-        self.list_all = list_all  # a kind -> its objects in every namespace
-        self.absent: set[str] = set()
-        self.seen: set[str] = set()
 
-    def get(self, kind: str) -> list[Obj]:
-        if kind in self.absent:
-            return []
-        objs = self.list_all(kind)
-        if not objs and kind not in self.seen:
-            self.absent.add(kind)
-        self.seen.add(kind)
-        return objs
+def _all(env: Any, kind: str) -> list[Obj]:
+    return list(env.get(kind, namespace=None))
+
+
+def _live(pods: list[Obj]) -> list[Obj]:
+    """Without the pods being deleted (their grace period is not waited for)."""
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
 
 def _routed(env: Any, pods: list[Obj]) -> bool:
@@ -106,4 +119,4 @@ def _logs(env: Any, pods: list[Obj]) -> list[tuple[str, str, str]]:
     return out
 
 
-__all__ = ["LOG_LINES", "KindLists", "wait_ready"]
+__all__ = ["LOG_LINES", "first_waiting", "wait_ready"]

@@ -34,8 +34,6 @@ STORAGE_PROVISIONER = ("volume.beta.kubernetes.io/storage-provisioner",
 DOCKER_VOLUME = "localsvc.io/docker-volume"  # on the PV: the Docker volume holding the data
 SHORT_MODES = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX",
                "ReadWriteOncePod": "RWOP"}
-# The keys the node adds to a claim it serves (the stored claim is the user's).
-BIND_ANNOTATIONS = (BIND_COMPLETED, BOUND_BY_CONTROLLER, *STORAGE_PROVISIONER)
 
 
 def storage_class(created: str) -> Obj:

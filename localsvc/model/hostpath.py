@@ -39,8 +39,9 @@ _REQUIRED = {
 }
 # The hostPath types, in the API's order ("": no check).
 HOST_PATH_TYPES = ("", *_REQUIRED)
-REMOTE_NOTE = ("the path is looked up on the Docker engine's host: a remote engine "
-               "(DOCKER_HOST=tcp://... or ssh://...) sees its own files, not this machine's")
+REMOTE_ENGINE = ("a remote engine (DOCKER_HOST=tcp://... or ssh://...) sees its own files, not "
+                 "this machine's")
+REMOTE_NOTE = f"the path is looked up on the Docker engine's host: {REMOTE_ENGINE}"
 
 
 def kind_of_go_mode(mode: int) -> str:
@@ -139,5 +140,5 @@ def host_path_volumes(kind: str, obj: dict[str, object]) -> list[tuple[str, str,
 
 
 __all__ = ["BLOCK_DEVICE", "CHAR_DEVICE", "DIRECTORY", "Decision", "FILE", "HOST_PATH_TYPES", "MISSING", "OTHER",
-           "POD_SPEC_PATHS", "REMOTE_NOTE", "SOCKET", "creates_directory", "decide", "failure",
+           "POD_SPEC_PATHS", "REMOTE_ENGINE", "REMOTE_NOTE", "SOCKET", "creates_directory", "decide", "failure",
            "fix_for", "host_path_volumes", "kind_of_go_mode"]

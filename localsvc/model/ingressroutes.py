@@ -16,11 +16,12 @@ Service, no such port, a headless Service) stays a route and answers 503, with a
 
 from __future__ import annotations
 
-import base64
 import binascii
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from localsvc.model.podvolumes import data_of
 
 Obj = dict[str, Any]
 TLS_TYPE = "kubernetes.io/tls"
@@ -239,41 +240,39 @@ def _certificates(ingresses: Sequence[Obj], secrets: Mapping[tuple[str, str], Ob
 def _pem(secret: Obj | None, key: str, cert_check: CertCheck | None, source: str,
          problems: list[Problem]) -> bytes | None:
     """The Secret's certificate and key as one PEM, or None and the reason as a problem."""
-    why = tls_secret_problem(secret, key)
-    pem = None
-    if why is None and secret is not None:
-        crt, private = tls_pair(secret)
-        why = cert_check(crt, private) if cert_check is not None else None
-        pem = crt.rstrip(b"\n") + b"\n" + private.rstrip(b"\n") + b"\n"
+    crt, private = tls_pair(secret)
+    why = _pair_problem(secret, key, crt, private)
+    if why is None and cert_check is not None:
+        why = cert_check(crt, private)
     if why is not None:
         problems.append(Problem(source, "InvalidTLSSecret",
                                 f"{why}; the hosts it should serve get the controller's default "
                                 "(self-signed) certificate"))
         return None
-    return pem
+    return crt.rstrip(b"\n") + b"\n" + private.rstrip(b"\n") + b"\n"
 
 
-def tls_pair(secret: Obj) -> tuple[bytes, bytes]:
-    """tls.crt and tls.key of a Secret (data is base64, stringData plain); b"" when missing."""
-    out: dict[str, bytes] = {}
-    for k, v in (secret.get("data") or {}).items():
-        try:
-            out[k] = base64.b64decode(str(v), validate=True)
-        except (binascii.Error, ValueError):
-            out[k] = b""
-    for k, v in (secret.get("stringData") or {}).items():
-        out[k] = str(v).encode()
-    return out.get("tls.crt", b""), out.get("tls.key", b"")
+def tls_pair(secret: Obj | None) -> tuple[bytes, bytes]:
+    """tls.crt and tls.key of a Secret (data is base64, stringData plain); b"" when missing
+    (or not base64: validation refuses that before it is stored)."""
+    try:
+        data = data_of(secret, "Secret") if secret is not None else {}
+    except (binascii.Error, ValueError):
+        data = {}
+    return data.get("tls.crt", b""), data.get("tls.key", b"")
 
 
 def tls_secret_problem(secret: Obj | None, key: str) -> str | None:
     """Why a Secret cannot serve TLS (None when its type and PEM blocks look right)."""
+    return _pair_problem(secret, key, *tls_pair(secret))
+
+
+def _pair_problem(secret: Obj | None, key: str, crt: bytes, private: bytes) -> str | None:
     if secret is None:
         return f'TLS secret "{key}" not found'
     kind = secret.get("type")
     if kind != TLS_TYPE:
         return f'secret "{key}" is of type {kind or "Opaque"!r}, not {TLS_TYPE!r}'
-    crt, private = tls_pair(secret)
     if b"-----BEGIN CERTIFICATE-----" not in crt:
         return f'secret "{key}": tls.crt holds no PEM certificate'
     if b"PRIVATE KEY-----" not in private:

@@ -62,8 +62,7 @@ def ingress_urls(ingress: Mapping[str, Any]) -> list[str]:
     for rule in spec.get("rules") or []:
         host = str(rule.get("host") or "")
         paths = [str(p.get("path") or "/") for p in (rule.get("http") or {}).get("paths") or []]
-        secure = bool(host) and any(host_matches(t, host.lower()) or t == host.lower()
-                                    for t in secured)
+        secure = bool(host) and any(host_matches(t, host.lower()) for t in secured)
         for path in paths or ["/"]:
             urls.append(_url(host or address, secure, https if secure else http, path))
     if not urls:

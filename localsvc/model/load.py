@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 from yaml.nodes import Node, ScalarNode
 
 from localsvc.errors import Problem
+from localsvc.model.kubeapi.resources import RESOURCES
 from localsvc.model.shown import show
 from localsvc.model.yamltext import MAX_TEXT_BYTES, NodeBuilder, YamlTextError, compose, decode
 from localsvc.model.yamltext import child_path as child_path  # re-exported: others import it here
@@ -45,9 +46,9 @@ SUPPORTED_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("apps/v1", "DaemonSet"),
     }
 )
-# (and the namespaced kinds node controllers make: a StatefulSet's revisions)
-NAMESPACED: frozenset[str] = frozenset(kind for _, kind in SUPPORTED_KINDS) - {
-    "Namespace", "IngressClass"} | {"ControllerRevision"}
+# Every kind the API serves in a namespace (also those only controllers make: ReplicaSets,
+# ControllerRevisions, Events), from the API's resource table.
+NAMESPACED: frozenset[str] = frozenset(r.kind for r in RESOURCES if r.namespaced)
 _API_VERSION_OF: dict[str, str] = {kind: api for api, kind in SUPPORTED_KINDS}
 # Kinds without a namespace among those users commonly put next to their apps (all skipped).
 _CLUSTER_SCOPED: frozenset[str] = frozenset(

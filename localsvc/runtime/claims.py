@@ -7,6 +7,8 @@ uid, and it must find the same data, as a compose project's named volume does.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import docker
 import docker.errors
 
@@ -45,5 +47,14 @@ def claim_volumes(client: docker.DockerClient, env: str) -> list[docker.models.v
         filters={"label": [f"{L.ENV}={env}", f"{L.ROLE}={L.ROLE_CLAIM_VOLUME}"]}))
 
 
-__all__ = ["claim_labels", "claim_volume_name", "claim_volumes", "ensure_claim_volume",
+@dataclass(frozen=True)
+class Removed:
+    """What runtime/environment.destroy removed, and the claims' volumes it kept (without
+    `volumes`), which `down` names."""
+
+    counts: dict[str, int]  # {"containers": N, "networks": N, "volumes": N}
+    kept: list[str]  # the kept volumes' names, sorted
+
+
+__all__ = ["Removed", "claim_labels", "claim_volume_name", "claim_volumes", "ensure_claim_volume",
            "is_claim_volume"]

@@ -31,7 +31,7 @@ from localsvc.model.nodeconfig import (
     NodeConfig,
     parse_port_range,
 )
-from localsvc.runtime import labels as L
+from localsvc.runtime import claims, labels as L
 from localsvc.runtime.claims import is_claim_volume
 from localsvc.runtime.engine import engine_socket_path
 from localsvc.runtime.nodeaddress import NodeAddress
@@ -343,16 +343,15 @@ def _remove_container(client: docker.DockerClient, container_id: str) -> int:
         raise
 
 
-def destroy(client: docker.DockerClient, env: str, volumes: bool = False) -> dict[str, int]:
+def destroy(client: docker.DockerClient, env: str, volumes: bool = False) -> claims.Removed:
     """Remove every container, network and volume labelled with the environment, but for the
     volumes of its PersistentVolumeClaims unless `volumes` (compose's `down` and `down -v`)."""
     if not env:
         raise EnvironmentNotFound("an environment name is required")
-    filters = L.env_filter(env)
+    filters, kept = L.env_filter(env), []
     removed = {"containers": 0, "networks": 0, "volumes": 0}
     # The node first, so that it does not recreate pods while they are being removed. A Docker
-    # call the node had in flight may still create a container after that: list again until
-    # none is left.
+    # call the node had in flight may still create a container after that: list again.
     for attempt in range(10):
         # The low-level list inspects nothing, so a container vanishing meanwhile is no error.
         containers = client.api.containers(all=True, filters=filters)
@@ -381,13 +380,14 @@ def destroy(client: docker.DockerClient, env: str, volumes: bool = False) -> dic
                 time.sleep(0.3)
     for v in [*client.volumes.list(filters=filters), *_unlabelled_pod_volumes(client, env)]:
         if not volumes and is_claim_volume(v.attrs.get("Labels")):
+            kept.append(v.name)
             continue
         try:
             v.remove(force=True)
             removed["volumes"] += 1
         except docker.errors.NotFound:
             pass
-    return removed
+    return claims.Removed(removed, sorted(kept))
 
 
 def _unlabelled_pod_volumes(client: docker.DockerClient, env: str) -> list[Any]:

@@ -14,7 +14,7 @@ import secrets
 import time
 from typing import Any
 
-from localsvc.model.atomicwriter import DATA_DIR, WritePlan, Written, plan_write
+from localsvc.model.atomicwriter import DATA_DIR, DATA_TMP, WritePlan, Written, plan_write
 from localsvc.model.atomicwriter import ts_dir_name
 from localsvc.model.podplan import INFRA_MOUNT_ROOT, VolumePlan
 from localsvc.model.podvolumes import FILE_VOLUMES
@@ -25,10 +25,10 @@ from localsvc.runtime.tarballs import TarEntry, read_archive, tar_of
 # "+NAME" for each visible link to have and "-NAME" for each to remove.
 SWAP_SCRIPT = r"""set -e
 cd "$1"; new="$2"; old="$3"; shift 3
-rm -f -- ..data_tmp
-ln -s -- "$new" ..data_tmp
-mv -T -- ..data_tmp ..data
-for arg in "$@"; do
+""" + f"""rm -f -- {DATA_TMP}
+ln -s -- "$new" {DATA_TMP}
+mv -T -- {DATA_TMP} {DATA_DIR}
+""" + r"""for arg in "$@"; do
   name="${arg#?}"
   case "$arg" in
     +*) [ "$(readlink -- "$name" 2>/dev/null)" = "..data/$name" ] ||

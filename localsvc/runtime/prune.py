@@ -104,5 +104,5 @@ def prune_orphans(client: docker.DockerClient, min_age: float = PRUNE_AGE,
             except (LocalsvcError, docker.errors.APIError) as err:
                 pruned.append(Pruned(state.name, state.node_status, {}, str(err)))
             else:
-                pruned.append(Pruned(state.name, state.node_status, removed))
+                pruned.append(Pruned(state.name, state.node_status, removed.counts))
     return pruned

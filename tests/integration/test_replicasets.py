@@ -249,6 +249,17 @@ def test_a_deleted_pod_of_a_deployment_is_replaced_at_once(env: Environment,
     assert time.monotonic() - started < 10
 
 
+def test_a_replicaset_is_found_by_name_in_any_namespace(env: Environment,
+                                                      tmp_path: Path) -> None:
+    """Regression: the host's list of namespaced kinds lacked ReplicaSet (and Event), so
+    get("rs", NAME, namespace=None) asked for it outside any namespace and raised."""
+    env.up([write(tmp_path, "v1.yaml", app("1", "first"))], wait=50)
+    name = env.get("rs")[0]["metadata"]["name"]
+    found = env.get("rs", name, namespace=None)
+    assert [(o["kind"], o["metadata"]["namespace"]) for o in found] == [
+        ("ReplicaSet", "default")]
+
+
 def test_kubectl_rollout_history_undo_restart_and_status(env: Environment,
                                                          tmp_path: Path) -> None:
     """The real kubectl through the environment's Kubernetes API: set env (revision 2),

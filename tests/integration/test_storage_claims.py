@@ -243,7 +243,8 @@ def test_ctrl_c_of_a_foreground_up_keeps_the_claims_data_and_says_so(
         bound(Environment(name))
         assert up.stop() == 0
         volume = claim_volume_name(name, "default", "data")
-        assert f"kept for the next `up`: {volume}" in up.stderr()
+        assert "stopped cleanly; kept 1 volume with the data of PersistentVolumeClaims" in \
+            up.stderr() and f"  {volume}\n" in up.stderr()  # the words of `down`
         assert volume_names(docker_client, name) == [volume]
     finally:
         Environment(name).down(volumes=True)

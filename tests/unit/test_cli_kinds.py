@@ -10,17 +10,20 @@ from localsvc.errors import LocalsvcError
 
 def test_down_all_says_how_to_remove_kept_volumes_once() -> None:
     """Regression: `down --all` printed the `--volumes` hint after every environment."""
-    from localsvc.host.commands.project import kept_lines, remove_hint
+    from localsvc.host.keptclaims import kept_note, remove_hint
 
     kept = {"a": ["localsvc-a-data"], "b": [], "c": ["localsvc-c-x", "localsvc-c-w"]}
-    text = "".join(line for env, names in kept.items() for line in kept_lines(env, names))
-    text += "".join(remove_hint(kept, "--all "))
+    text = "".join(kept_note(env, names, hint=False) for env, names in kept.items())
+    text += remove_hint(kept, "--all ")
     assert text.count("remove them with") == 1
     assert text.endswith("remove them with `localsvc down --all --volumes` (or `docker volume "
                          "rm NAME`)\n")
     assert "kept 2 volumes with the data of PersistentVolumeClaims (the next `up` of c binds " \
            "the claims to them again):\n  localsvc-c-w\n  localsvc-c-x\n" in text
-    assert remove_hint({"b": []}, "--all ") == [] and kept_lines("b", []) == []
+    assert remove_hint({"b": []}, "--all ") == "" and kept_note("b", []) == ""
+    assert kept_note("a", ["localsvc-a-data"]).endswith(
+        "  localsvc-a-data\nremove them with `localsvc down --env a --volumes` (or `docker "
+        "volume rm NAME`)\n")  # one environment's note (down, a stopped `up`) says how
 
 
 def test_kind_lists_come_from_the_api_resource_table() -> None:

@@ -134,10 +134,10 @@ def test_ready_pods_must_be_their_services_endpoints() -> None:
 
 
 def test_the_wait_names_pods_first_then_deployments() -> None:
-    from localsvc.host.readiness import waiting_summary
+    from localsvc.host.readiness import pods_summary, workloads_summary
 
     pods = [_pod(f"p{n}", f"10.0.0.{n}", False) for n in range(7)]
-    text = waiting_summary(pods, 9, [])
+    text = pods_summary(pods, 9)
     assert text.startswith("waiting for 7/9 pods: p0 (") and "p4 (" in text and "p5" not in text
-    assert waiting_summary([], 2, [{"metadata": {"name": "web"}}]) == \
+    assert workloads_summary([{"kind": "Deployment", "metadata": {"name": "web"}}]) == \
         "waiting for deployments: web"

@@ -379,11 +379,12 @@ def test_generator_v3_spelling() -> None:
 
 def test_generator_names_definitions_and_paths() -> None:
     generator = _generator()
-    assert generator.definition_name("", "v1", "Pod") == "io.k8s.api.core.v1.Pod"
-    assert generator.definition_name("apps", "v1", "Deployment") == "io.k8s.api.apps.v1.Deployment"
-    assert generator.definition_name("discovery.k8s.io", "v1", "EndpointSlice") == (
+    definition_name = generator.kubeschemas.definition_name  # shared with update-field-schemas
+    assert definition_name("", "v1", "Pod") == "io.k8s.api.core.v1.Pod"
+    assert definition_name("apps", "v1", "Deployment") == "io.k8s.api.apps.v1.Deployment"
+    assert definition_name("discovery.k8s.io", "v1", "EndpointSlice") == (
         "io.k8s.api.discovery.v1.EndpointSlice")
-    assert generator.definition_name("networking.k8s.io", "v1", "Ingress") == (
+    assert definition_name("networking.k8s.io", "v1", "Ingress") == (
         "io.k8s.api.networking.v1.Ingress")
     assert generator.gv_path("", "v1") == "api/v1"
     assert generator.gv_path("apps", "v1") == "apis/apps/v1"

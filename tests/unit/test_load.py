@@ -49,6 +49,8 @@ def test_supported_kinds_and_namespaced() -> None:
     assert ("discovery.k8s.io/v1", "EndpointSlice") in SUPPORTED_KINDS
     assert "Namespace" not in NAMESPACED
     assert {"Pod", "Service", "Endpoints"} <= NAMESPACED
+    assert {"ReplicaSet", "Event", "ControllerRevision"} <= NAMESPACED  # made by controllers
+    assert "IngressClass" not in NAMESPACED
 
 
 def test_multi_document_yaml_skips_empty_documents() -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from localsvc.host.readiness import (
     daemonset_rolled_out,
+    daemonsets_summary,
     failed_job_message,
     job_pods,
+    jobs_summary,
     waited_jobs,
     waited_pods,
-    waiting_summary,
 )
+from localsvc.host.waiting import first_waiting
 
 
 def owned(kind: str, uid: str, name: str, created: str = "") -> dict[str, object]:
@@ -29,7 +31,7 @@ def test_jobs_are_waited_for_but_not_their_pods_nor_cronjobs() -> None:
     pods = [owned("Job", "j1", "migrate-abcde"), owned("ReplicaSet", "r", "web-1"),
             {"metadata": {"name": "bare"}}]
     assert [p["metadata"]["name"] for p in waited_pods(pods)] == ["web-1", "bare"]
-    assert waiting_summary([], 2, [], [plain]) == "waiting for jobs to complete: migrate"
+    assert jobs_summary([plain]) == "waiting for jobs to complete: migrate"
 
 
 def test_failed_job_message_names_reason_and_logs() -> None:
@@ -62,33 +64,38 @@ def test_daemonsets_are_waited_for_until_rolled_out() -> None:
     assert daemonset_rolled_out(ds(1, observedGeneration=1, desiredNumberScheduled=1,
                                    updatedNumberScheduled=1, numberAvailable=1))
     assert daemonset_rolled_out(ds(1, observedGeneration=1, desiredNumberScheduled=0))
-    assert waiting_summary([], 1, [], [], [ds(1)]) == "waiting for daemonsets: agent"
+    assert daemonsets_summary([ds(1)]) == "waiting for daemonsets: agent"
 
 
 def test_only_routing_pending_is_reported_as_routing() -> None:
     """Regression: with only the Services' endpoints / the dataplane pending, the wait said
     "waiting for jobs to complete: " with no Job (and its Timeout carried that)."""
-    text = waiting_summary([], 2, [], [], [])
+    text = first_waiting(lambda kind: [], [], lambda pods: False)
     assert text == "waiting for routing: the Services' endpoints and the node's dataplane"
-    assert waiting_summary([], 2, []) == text
+    assert first_waiting(lambda kind: [], [], lambda pods: True) is None
 
 
-def test_a_wait_lists_again_only_the_kinds_the_environment_has() -> None:
-    from localsvc.host.waiting import KindLists
-
+def test_a_wait_reads_each_stage_only_when_those_before_it_are_ready() -> None:
     asked: list[str] = []
-    objects = {"deployments": [{"metadata": {"name": "web"}}]}
+    pod = {"metadata": {"name": "web-1"}, "status": {"phase": "Pending"}}
+    deployment = {"kind": "Deployment", "metadata": {"name": "web", "generation": 1},
+                  "status": {}}
+    objects: dict[str, list[dict[str, object]]] = {"pods": [pod], "deployments": [deployment]}
 
     def list_all(kind: str) -> list[dict[str, object]]:
         asked.append(kind)
         return list(objects.get(kind, []))
 
-    lists = KindLists(list_all)
-    for _ in range(3):
-        assert [lists.get(k) for k in ("deployments", "jobs", "daemonsets")] == [
-            objects["deployments"], [], []]
-    assert asked == ["deployments", "jobs", "daemonsets", "deployments", "deployments"]
-    objects["deployments"] = []  # a kind that had objects is listed on: it may empty and refill
-    assert lists.get("deployments") == [] and asked[-1] == "deployments"
-    lists.get("deployments")
-    assert asked.count("deployments") == 5
+    running = waited_jobs([{"metadata": {"name": "migrate", "uid": "j1"}, "status": {}}])
+    routes: list[int] = []
+    text = first_waiting(list_all, running, lambda pods: routes.append(len(pods)) is None)
+    assert text is not None and text.startswith("waiting for 1/1 pods: web-1 (")
+    assert asked == ["pods"] and routes == []
+    objects["pods"] = []
+    assert first_waiting(list_all, running, lambda pods: True) == \
+        "waiting for deployments: web"
+    assert asked[1:] == ["pods", "deployments", "statefulsets"]
+    objects["deployments"] = []
+    assert first_waiting(list_all, running, lambda pods: True) == \
+        "waiting for jobs to complete: migrate"
+    assert asked[4:] == ["pods", "deployments", "statefulsets", "daemonsets"] and routes == []

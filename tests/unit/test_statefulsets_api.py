@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from localsvc.errors import ManifestError
-from localsvc.host.readiness import sets_waiting, statefulset_ready, waiting_summary
+from localsvc.host.readiness import statefulset_ready, workloads_summary
 from localsvc.model.kubeapi.tables import table
 from localsvc.model.load import load_text
 from localsvc.model.validate import validate
@@ -178,8 +178,8 @@ def test_when_up_wait_calls_a_statefulset_ready() -> None:
     on_delete = copy.deepcopy(ready_set(updatedReplicas=0))
     on_delete["spec"]["updateStrategy"] = {"type": "OnDelete"}
     assert statefulset_ready(on_delete)
-    waiting = sets_waiting([ready_set(readyReplicas=0)])
-    assert waiting_summary([], 2, [{"metadata": {"name": "web"}}, *waiting]) == \
+    waiting = {"kind": "StatefulSet", **ready_set(readyReplicas=0)}
+    assert workloads_summary([{"kind": "Deployment", "metadata": {"name": "web"}}, waiting]) == \
         "waiting for deployments: web; statefulsets: db"
 
 

@@ -14,6 +14,7 @@ SHELLS = ("bash", "zsh", "fish")
 
 def cmd_scale(args: argparse.Namespace) -> int:
     from localsvc.host.commands.resources import scalable_kind
+    from localsvc.host.output import resource_name
 
     text, _, name = args.target.partition("/")
     kind = scalable_kind(text) if text and name else None
@@ -22,7 +23,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
                          "deployment/web --replicas 3")
     env = environment(args)
     env.scale(name, args.replicas, args.namespace, kind)
-    print(f"{kind.lower()}.apps/{name} scaled")
+    print(f"{resource_name(kind, name)} scaled")
     return 0
 
 

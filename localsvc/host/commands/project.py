@@ -115,7 +115,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     """Like `docker compose down`: everything goes but the volumes holding the claims' data,
     which `--volumes` (-v) removes too; the kept ones are named, with how to remove them."""
-    from localsvc.runtime.claims import claim_volumes
+    from localsvc.host.keptclaims import kept_note, remove_hint
 
     if args.all:
         from localsvc.runtime import environment as envrt
@@ -134,37 +134,19 @@ def cmd_down(args: argparse.Namespace) -> int:
         for name in sorted(names):
             removed = envrt.destroy(client, name, volumes=args.volumes)
             remove_context(context_name(name))
-            print(f"environment {name} removed ({removed['containers']} containers)")
-            kept_by_env[name] = [v.name for v in claim_volumes(client, name)]
-            print("".join(kept_lines(name, kept_by_env[name])), end="")
-        print("".join(remove_hint(kept_by_env, "--all ")), end="")
+            print(f"environment {name} removed ({removed.counts['containers']} containers)")
+            print(kept_note(name, removed.kept, hint=False), end="")
+            kept_by_env[name] = removed.kept
+        print(remove_hint(kept_by_env, "--all "), end="")
         return 0
     env = environment(args)
     removed = env.down(volumes=args.volumes)
-    kept = [v.name for v in claim_volumes(env.docker, env.name)]
-    if not any(removed.values()) and not kept:
+    if not any(removed.counts.values()) and not removed.kept:
         say(f"environment {env.name} had nothing to remove")
-    print(f"environment {env.name} removed: {removed['containers']} containers, "
-          f"{removed['networks']} networks, {removed['volumes']} volumes")
-    lines = kept_lines(env.name, kept) + remove_hint({env.name: kept}, f"--env {env.name} ")
-    print("".join(lines), end="")
+    print(f"environment {env.name} removed: {removed.counts['containers']} containers, "
+          f"{removed.counts['networks']} networks, {removed.counts['volumes']} volumes")
+    print(kept_note(env.name, removed.kept), end="")
     return 0
-
-
-def kept_lines(env: str, kept: list[str]) -> list[str]:
-    """What `down` says of the claim volumes it kept of `env` (each line ends with a newline)."""
-    if not kept:
-        return []
-    return [f"kept {len(kept)} volume{'s' if len(kept) > 1 else ''} with the data of "
-            f"PersistentVolumeClaims (the next `up` of {env} binds the claims to them again):\n"
-            ] + [f"  {name}\n" for name in sorted(kept)]
-
-
-def remove_hint(kept_by_env: dict[str, list[str]], which: str) -> list[str]:
-    """How to remove the kept volumes: once, however many environments `down` removed."""
-    if not any(kept_by_env.values()):
-        return []
-    return [f"remove them with `localsvc down {which}--volumes` (or `docker volume rm NAME`)\n"]
 
 
 def cmd_prune(args: argparse.Namespace) -> int:

@@ -10,32 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from localsvc.host.commands.common import UsageError
-from localsvc.errors import LocalsvcError
-
-from localsvc.model.kubeapi.resources import RESOURCES, Resource, by_kind_name
-
-
-def _served() -> list[Resource]:
-    """Each resource the API serves once (events are served by two groups)."""
-    seen: dict[str, Resource] = {}
-    for resource in RESOURCES:
-        seen.setdefault(resource.plural, resource)
-    return list(seen.values())
-
-
-def known_kinds(short_sep: str = " ({})") -> str:
-    """The resource types commands accept, from the API's resource table (model/kubeapi/
-    resources.py), those of `get all` first: "pods (po), ..." (or "pods|po" with
-    short_sep="|{}")."""
-    served = sorted(_served(), key=lambda r: "all" not in r.categories)  # stable: API order
-    return ", ".join(r.plural + "".join(short_sep.format(s) for s in r.short_names)
-                     for r in served)
+from localsvc.host.kubepaths import KNOWN as KNOWN  # re-exported: the CLI's messages name it
+from localsvc.host.kubepaths import known_kinds as known_kinds  # re-exported too
+from localsvc.host.kubepaths import resolve_kind as resolve_kind  # re-exported too
+from localsvc.host.kubepaths import served
+from localsvc.model.kubeapi.resources import by_kind_name
 
 
 # What `get all` lists: the resources of the "all" category, in the API's discovery order (as
 # kubectl expands it).
-ALL_KINDS = tuple(r.kind for r in _served() if "all" in r.categories)
-KNOWN = known_kinds()
+ALL_KINDS = tuple(r.kind for r in served() if "all" in r.categories)
 
 
 @dataclass(frozen=True)
@@ -54,17 +38,6 @@ class Requests:
     @property
     def named(self) -> bool:
         return any(r.names for r in self.items)
-
-
-def resolve_kind(text: str) -> str:
-    # Imported here: localsvc.model.objects loads the YAML machinery (~50 ms), which the
-    # parser's import of the command modules (every --help and shell completion) need not pay.
-    from localsvc.model.objects import kind_of
-
-    kind = kind_of(text)
-    if kind is None:
-        raise LocalsvcError(f'unknown resource type "{text}"; localsvc knows {KNOWN}')
-    return kind
 
 
 def scalable_kind(text: str) -> str | None:

@@ -28,6 +28,7 @@ from localsvc.host.devloop.builds import ensure_project_image
 from localsvc.host.devloop.changes import ChangePlan, plan_changes
 from localsvc.host.devloop.status import status_table
 from localsvc.host.devloop.sync import containers_running, sync_files
+from localsvc.host.keptclaims import kept_note
 from localsvc.errors import LocalsvcError, ManifestError
 from localsvc.host.logstream import LogStreamer
 from localsvc.model.project import Project
@@ -163,24 +164,17 @@ class DevLoop:
         self.say(f"stopping environment {self.env.name} (pods get their grace period; "
                  "Ctrl-C again to force) ...")
         result: dict[str, bool] = {}
-        worker = threading.Thread(target=lambda: result.update(clean=self.env.stop()), daemon=True)
+        worker = threading.Thread(target=lambda: result.update(clean=self.env.drain()),
+                                  daemon=True)
         worker.start()
         while worker.is_alive() and not self.forced.is_set():
             worker.join(0.1)
-        if self.forced.is_set():
-            self.env.down()
-            self.say("forced: everything removed" + self._kept())
+        forced = self.forced.is_set()  # (a Ctrl-C during the removal below changes nothing)
+        kept = kept_note(self.env.name, self.env.down().kept).rstrip("\n")
+        if forced:
+            self.say("forced: everything removed" + (f"; {kept}" if kept else ""))
             return 1
         clean = result.get("clean", False)
-        self.say("stopped cleanly; nothing left behind" + self._kept() if clean else
+        self.say(f"stopped cleanly; {kept or 'nothing left behind'}" if clean else
                  "some pods did not stop within their grace period and were killed")
         return 0 if clean else 1
-
-    def _kept(self) -> str:
-        """The claims' volumes a stop keeps, as compose keeps named volumes (`down -v`)."""
-        from localsvc.runtime.claims import claim_volumes
-
-        kept = sorted(v.name for v in claim_volumes(self.env.docker, self.env.name))
-        return (f" but the data of PersistentVolumeClaims, kept for the next `up`: "
-                f"{', '.join(kept)} (`localsvc down --env {self.env.name} -v` removes it)"
-                if kept else "")

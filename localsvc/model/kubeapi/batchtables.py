@@ -8,22 +8,17 @@ from typing import Any
 
 from localsvc.model.kubeapi.tablecells import AGE, NAME, NONE, Column, age, dig, human_duration
 from localsvc.model.kubeapi.tablecells import containers_and_images, format_labels, name_of
-from localsvc.model.kubeapi.tablecells import since, timestamp
+from localsvc.model.kubeapi.tablecells import condition_true, since, timestamp
 from localsvc.model.kubeapi.tablecells import CONTAINERS, IMAGES, as_int, format_label_selector
 
 Row = tuple[list[Any], list[dict[str, str]]]
-def _true(obj: Mapping[str, Any], kind: str) -> bool:
-    return any(isinstance(c, Mapping) and c.get("type") == kind and c.get("status") == "True"
-               for c in dig(obj, "status", "conditions") or [])
-
-
 def job_row(job: Mapping[str, Any], now: float) -> Row:
     deleting = bool(dig(job, "metadata", "deletionTimestamp"))
     status = next((shown for shown, met in (
-        ("Complete", _true(job, "Complete")), ("Failed", _true(job, "Failed")),
-        ("Terminating", deleting), ("Suspended", _true(job, "Suspended")),
-        ("FailureTarget", _true(job, "FailureTarget")),
-        ("SuccessCriteriaMet", _true(job, "SuccessCriteriaMet"))) if met), "Running")
+        ("Complete", condition_true(job, "Complete")), ("Failed", condition_true(job, "Failed")),
+        ("Terminating", deleting), ("Suspended", condition_true(job, "Suspended")),
+        ("FailureTarget", condition_true(job, "FailureTarget")),
+        ("SuccessCriteriaMet", condition_true(job, "SuccessCriteriaMet"))) if met), "Running")
     succeeded = as_int(dig(job, "status", "succeeded"))
     completions, parallelism = dig(job, "spec", "completions"), dig(job, "spec", "parallelism")
     if completions is not None:

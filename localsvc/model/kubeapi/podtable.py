@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from localsvc.model.kubeapi.tablecells import AGE, NAME, NONE, Column, age, dig, name_of, since
-from localsvc.model.kubeapi.tablecells import timestamp
+from localsvc.model.kubeapi.tablecells import condition_true, timestamp
 
 COLUMNS = (
     NAME,
@@ -38,11 +38,6 @@ FAILED_CONDITIONS = [{"type": "Completed", "status": "True", "reason": "Failed",
 def _list(value: Any) -> list[Mapping[str, Any]]:
     return [item for item in value or [] if isinstance(item, Mapping)] \
         if isinstance(value, list) else []
-
-
-def _condition_true(pod: Mapping[str, Any], kind: str) -> bool:
-    return any(c.get("type") == kind and c.get("status") == "True"
-               for c in _list(dig(pod, "status", "conditions")))
 
 
 def _terminated_reason(terminated: Mapping[str, Any], prefix: str = "") -> str:
@@ -111,7 +106,7 @@ def pod_row(pod: Mapping[str, Any], now: float) -> tuple[list[Any], list[dict[st
         initializing = True
         break
 
-    if not initializing or _condition_true(pod, "Initialized"):
+    if not initializing or condition_true(pod, "Initialized"):
         restarts = sidecar_restarts
         has_running = False
         for container in reversed(_list(status.get("containerStatuses"))):
@@ -126,7 +121,7 @@ def pod_row(pod: Mapping[str, Any], now: float) -> tuple[list[Any], list[dict[st
                 has_running = True
                 ready += 1
         if reason == "Completed" and has_running:
-            reason = "Running" if _condition_true(pod, "Ready") else "NotReady"
+            reason = "Running" if condition_true(pod, "Ready") else "NotReady"
 
     deleting = bool((pod.get("metadata") or {}).get("deletionTimestamp"))
     if deleting and status.get("reason") == "NodeLost":

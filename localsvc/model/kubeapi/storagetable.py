@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from localsvc.model.claims import DEFAULT_CLASS_ANNOTATION, access_modes_text
-from localsvc.model.kubeapi.tablecells import AGE, NAME, Column, age, name_of
+from localsvc.model.kubeapi.tablecells import AGE, NAME, Column, age, dig, name_of
 
 Row = tuple[list[Any], list[dict[str, str]]]
 UNSET = "<unset>"
@@ -43,9 +43,9 @@ def _map(value: Any) -> Mapping[str, Any]:
 
 
 def _phase(obj: Mapping[str, Any]) -> str:
-    if _map(obj.get("metadata")).get("deletionTimestamp"):
+    if dig(obj, "metadata", "deletionTimestamp"):
         return "Terminating"
-    return str(_map(obj.get("status")).get("phase") or "")
+    return str(dig(obj, "status", "phase") or "")
 
 
 def _text(value: Any, unset: str = UNSET) -> str:
@@ -57,7 +57,7 @@ def claim_row(claim: Mapping[str, Any], now: float) -> Row:
     volume = str(spec.get("volumeName") or "")
     capacity = modes = ""
     if volume:  # what the claim got, once bound, as the printer shows it
-        capacity = str(_map(status.get("capacity")).get("storage") or "0")
+        capacity = str(dig(status, "capacity", "storage") or "0")
         modes = access_modes_text(status.get("accessModes"))
     return [name_of(claim), _phase(claim), volume, capacity, modes,
             str(spec.get("storageClassName") or ""),
@@ -69,7 +69,7 @@ def volume_row(volume: Mapping[str, Any], now: float) -> Row:
     spec, status = _map(volume.get("spec")), _map(volume.get("status"))
     ref = _map(spec.get("claimRef"))
     claim = f"{ref.get('namespace', '')}/{ref.get('name', '')}" if ref else ""
-    return [name_of(volume), str(_map(spec.get("capacity")).get("storage") or "0"),
+    return [name_of(volume), str(dig(spec, "capacity", "storage") or "0"),
             access_modes_text(spec.get("accessModes")),
             str(spec.get("persistentVolumeReclaimPolicy") or ""), _phase(volume), claim,
             str(spec.get("storageClassName") or ""),
@@ -78,7 +78,7 @@ def volume_row(volume: Mapping[str, Any], now: float) -> Row:
 
 
 def class_row(storage_class: Mapping[str, Any], now: float) -> Row:
-    annotations = _map(_map(storage_class.get("metadata")).get("annotations"))
+    annotations = _map(dig(storage_class, "metadata", "annotations"))
     name = name_of(storage_class)
     if annotations.get(DEFAULT_CLASS_ANNOTATION) == "true":
         name += " (default)"

@@ -123,6 +123,14 @@ def dig(obj: Any, *path: str) -> Any:
     return obj
 
 
+def condition_true(obj: Any, kind: str) -> bool:
+    """Whether obj's status.conditions holds a `kind` condition with status "True"."""
+    conditions = dig(obj, "status", "conditions")
+    return isinstance(conditions, list) and any(
+        isinstance(c, Mapping) and c.get("type") == kind and c.get("status") == "True"
+        for c in conditions)
+
+
 def format_labels(labels: Any) -> str:
     """labels.FormatLabels: "a=1,b=2" sorted by key, "<none>" when empty."""
     if not isinstance(labels, Mapping) or not labels:

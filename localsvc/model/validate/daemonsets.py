@@ -12,7 +12,7 @@ def check_daemonset(check: Check) -> None:
         return
     check.integer(spec.get("minReadySeconds"), "spec.minReadySeconds", low=0)
     check.integer(spec.get("revisionHistoryLimit"), "spec.revisionHistoryLimit", low=0)
-    check_selected_template(check, spec, "DaemonSet", "{app: agent}")
+    check_selected_template(check, spec, "{app: agent}")
     strategy = check.mapping(spec.get("updateStrategy"), "spec.updateStrategy")
     if strategy is None:
         return

@@ -29,7 +29,7 @@ def check_deployment(check: Check) -> None:
     check.integer(spec.get("minReadySeconds"), "spec.minReadySeconds", low=0)
     check.integer(spec.get("revisionHistoryLimit"), "spec.revisionHistoryLimit", low=0)
     check.boolean(spec.get("paused"), "spec.paused")
-    check_selected_template(check, spec, "Deployment", "{app: web}")
+    check_selected_template(check, spec, "{app: web}")
     check_strategy(check, spec.get("strategy"), "spec.strategy")
 
 

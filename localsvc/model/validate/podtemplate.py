@@ -50,10 +50,11 @@ def check_selector_matches(check: Check, selector: Mapping[str, Any], template: 
                   f"{describe_labels(template.labels)})")
 
 
-def check_selected_template(check: Check, spec: Mapping[str, Any], owner: str, example: str,
+def check_selected_template(check: Check, spec: Mapping[str, Any], example: str,
                             claim_volumes: Sequence[str] = ()) -> None:
     """spec.selector (required), spec.template (restartPolicy Always) and that the one selects
     the other: the block Deployments, StatefulSets and DaemonSets share."""
+    owner = check.m.kind
     selector = check.mapping(spec.get("selector"), "spec.selector")
     if selector is None and spec.get("selector") is None:
         check.add("spec.selector", f"required: the labels of the pods this {owner} owns, "

@@ -8,7 +8,6 @@ from typing import Any
 
 from localsvc.errors import Problem
 from localsvc.model import names
-from localsvc.model.defaults import with_defaults
 from localsvc.model.load import Manifest, child_path
 from localsvc.model.validate.check import Check
 from localsvc.model.validate.claims import check_claim_spec
@@ -49,7 +48,7 @@ def check_statefulset(check: Check) -> None:
                          f"spec.persistentVolumeClaimRetentionPolicy.{field}",
                          ("Retain", "Delete"))
     claims = _check_claim_templates(check, spec.get("volumeClaimTemplates"))
-    check_selected_template(check, spec, "StatefulSet", "{app: db}", claims)
+    check_selected_template(check, spec, "{app: db}", claims)
 
 
 def _check_update_strategy(check: Check, value: Any, path: str) -> None:
@@ -94,15 +93,14 @@ def _check_claim_templates(check: Check, value: Any) -> list[str]:
 def statefulset_update_problems(manifest: Manifest, previous: dict[str, Any] | None,
                                 stored: dict[str, Any] | None) -> list[Problem]:
     """The API server's refusal of an update of a stored StatefulSet (`previous`) that changes
-    a spec field other than the MUTABLE ones (compared with the server's defaults filled in);
+    a spec field other than the MUTABLE ones in `stored` (what it stores, defaults filled in);
     none for a creation or an unchanged object (`stored` None)."""
     if previous is None or stored is None or manifest.kind != "StatefulSet" or \
             previous.get("kind") != "StatefulSet":
         return []
-    wanted = with_defaults(manifest.obj).get("spec") or {}
-    stored = previous.get("spec") or {}
-    if {k: v for k, v in wanted.items() if k not in MUTABLE} == \
-            {k: v for k, v in stored.items() if k not in MUTABLE}:
+    before, after = previous.get("spec") or {}, stored.get("spec") or {}  # defaults filled in
+    if {k: v for k, v in after.items() if k not in MUTABLE} == \
+            {k: v for k, v in before.items() if k not in MUTABLE}:
         return []
     return [Problem(manifest.file, manifest.line_of("spec"), "StatefulSet", manifest.name,
                     "spec", FORBIDDEN_UPDATE)]
