@@ -7,13 +7,11 @@ deletes them (it deletes applied objects missing from the manifests); their owne
 the garbage collector's rules or the user do. A mixin of the Controller.
 
 The garbage collector (collect_orphans, once per sync): a ControllerRevision, a
-PersistentVolumeClaim or a Job a controller made (a StatefulSet's revisions and claims, a
-CronJob's Jobs) whose owners (ownerReferences) are all gone is removed. An applied object
-naming a gone owner is left alone (a cluster's collector would remove it too; here an applied
-dependent holds a foreground-deleted owner until the user deletes it, as
-tests/unit/test_foreground_delete.py has it). A claim a pod still uses waits for the pod (the
-kubernetes.io/pvc-protection finalizer). `delete --cascade=orphan` drops the owner's
-references first (disowned): those are kept.
+PersistentVolumeClaim or a Job whose owners (ownerReferences) are all gone is removed, whoever
+made it, as a cluster's collector does: a StatefulSet's revisions and claims, a CronJob's Jobs,
+and a Job `kubectl create job --from=cronjob/X` created (an API write, owned by the CronJob).
+A claim a pod still uses waits for the pod (the kubernetes.io/pvc-protection finalizer).
+`delete --cascade=orphan` drops the owner's references first (disowned): those are kept.
 """
 
 from __future__ import annotations
@@ -108,7 +106,7 @@ class MadeObjects:
         for kind in COLLECTED_KINDS:
             for key, obj in list(self.state.objects_by_kind(kind).items()):
                 owners = owner_uids(obj)
-                if not owners or not made_by_controller(self.state.sources.get(key)):
+                if not owners:
                     continue
                 if alive is None:
                     alive = {str(o["metadata"].get("uid")) for o in self.state.objects.values()}

@@ -40,8 +40,10 @@ def test_a_foreground_delete_serves_the_object_until_its_dependents_are_gone(
     node._publish()  # (what the API reads; the node's loop publishes after each change)
     resource = by_kind_name(kind)
     assert resource is not None
-    node.state.objects["Job/default/child"] = {"kind": "Job", "metadata": {
-        "name": "child", "ownerReferences": [{"uid": uid}]}}  # e.g. a CronJob's Job
+    # A stored dependent the collector leaves (a ConfigMap: only revisions, claims and Jobs
+    # are collected, and those would go at once, in the delete's own sync).
+    node.state.objects["ConfigMap/default/child"] = {"kind": "ConfigMap", "metadata": {
+        "name": "child", "ownerReferences": [{"uid": uid}]}}
     served = asyncio.run(KubeWrites(node).delete(resource, "default", "x", None, "Foreground",
                                                  False))
     assert served["metadata"]["finalizers"] == ["foregroundDeletion"]
@@ -50,5 +52,5 @@ def test_a_foreground_delete_serves_the_object_until_its_dependents_are_gone(
     node.state.pods.clear()
     node.terminating.clear()
     assert not node.settle_finalizing()  # a stored dependent still holds it
-    del node.state.objects["Job/default/child"]
+    del node.state.objects["ConfigMap/default/child"]
     assert node.settle_finalizing() and key not in node.finalizing

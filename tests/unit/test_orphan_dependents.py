@@ -89,7 +89,7 @@ def test_disowned_drops_only_that_owner_and_copies() -> None:
     assert disowned({"k": obj}, "") == {}
 
 
-def test_one_collector_takes_made_dependents_of_gone_owners_and_leaves_applied_ones(
+def test_one_collector_takes_the_dependents_of_gone_owners_made_or_applied(
         tmp_path: Path) -> None:
     node = controller(tmp_path)
     ref = {"apiVersion": "batch/v1", "kind": "CronJob", "name": "gone", "uid": "gone-uid",
@@ -106,7 +106,12 @@ def test_one_collector_takes_made_dependents_of_gone_owners_and_leaves_applied_o
     node.store_made_object(revision, "statefulset-controller")
     applied = {**job, "metadata": {**job["metadata"], "name": "applied"}}
     node.apply(manifests(applied), prune=False)
+    unowned = {**job, "metadata": {"name": "unowned", "namespace": "default"}}
+    node.apply(manifests(unowned), prune=False)
     node.collect_orphans()
     assert "Job/default/made" not in node.state.objects
     assert "ControllerRevision/default/r" not in node.state.objects
-    assert "Job/default/applied" in node.state.objects
+    # An API-created dependent goes too (`kubectl create job --from=cronjob/X` makes one: it
+    # stayed after its CronJob's delete); an object with no owner stays.
+    assert "Job/default/applied" not in node.state.objects
+    assert "Job/default/unowned" in node.state.objects
