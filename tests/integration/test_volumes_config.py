@@ -7,6 +7,7 @@ missing claim, or one not bound, waits."""
 from __future__ import annotations
 
 import sys
+from functools import partial
 import time
 from pathlib import Path
 
@@ -60,6 +61,29 @@ metadata: {{name: sec, namespace: {ns}}}
 stringData: {{pw: s3cret}}
 ---
 {_config(ns, "v1")}"""
+
+
+def _claim_pod(ns: str) -> str:
+    """Pod `db` mounting claim `data` at /var/lib/data."""
+    return f"""apiVersion: v1
+kind: Pod
+metadata: {{name: db, namespace: {ns}}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: app
+    image: {DEMO_IMAGE}
+    command: [sleep, "600"]
+    volumeMounts: [{{name: data, mountPath: /var/lib/data}}]
+  volumes: [{{name: data, persistentVolumeClaim: {{claimName: data}}}}]
+"""
+
+
+def first_container_waiting(kubectl: Kubectl, ns: str, pod: str) -> dict[str, str]:
+    """The first container's `state.waiting` (reason, message) as kubectl gets it; {} if none."""
+    obj = kubectl.json("get", "pod", pod, "-n", ns, "-o", "json")
+    statuses = (obj.get("status") or {}).get("containerStatuses") or [{}]
+    return dict((statuses[0].get("state") or {}).get("waiting") or {})
 
 
 def test_subpaths_modes_and_live_updates(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
@@ -136,10 +160,7 @@ spec:
 """
     kubectl.run("apply", "-f", str(write(tmp_path, "escape.yaml", pod)))
 
-    def waiting() -> dict[str, str]:
-        obj = kubectl.json("get", "pod", "escape", "-n", ns, "-o", "json")
-        statuses = (obj.get("status") or {}).get("containerStatuses") or [{}]
-        return dict((statuses[0].get("state") or {}).get("waiting") or {})
+    waiting = partial(first_container_waiting, kubectl, ns, "escape")
 
     message = wait_for(lambda: waiting().get("reason") == "CreateContainerConfigError"
                        and waiting()["message"], timeout=30, what="the refusal")
@@ -148,23 +169,9 @@ spec:
 
 
 def test_pod_waits_for_its_claim(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
-    pod = f"""apiVersion: v1
-kind: Pod
-metadata: {{name: db, namespace: {ns}}}
-spec:
-  containers:
-  - name: app
-    image: {DEMO_IMAGE}
-    command: [sleep, "600"]
-    volumeMounts: [{{name: data, mountPath: /var/lib/data}}]
-  volumes: [{{name: data, persistentVolumeClaim: {{claimName: data}}}}]
-"""
-    kubectl.run("apply", "-f", str(write(tmp_path, "db.yaml", pod)))
+    kubectl.run("apply", "-f", str(write(tmp_path, "db.yaml", _claim_pod(ns))))
 
-    def waiting() -> dict[str, str]:
-        obj = kubectl.json("get", "pod", "db", "-n", ns, "-o", "json")
-        statuses = (obj.get("status") or {}).get("containerStatuses") or [{}]
-        return dict((statuses[0].get("state") or {}).get("waiting") or {})
+    waiting = partial(first_container_waiting, kubectl, ns, "db")
 
     wait_for(lambda: waiting().get("message") == 'persistentvolumeclaim "data" not found',
              timeout=30, what="the pod waiting for its claim")
@@ -185,24 +192,10 @@ spec:
   accessModes: [ReadWriteOnce]
   resources: {{requests: {{storage: 1Gi}}}}
 ---
-apiVersion: v1
-kind: Pod
-metadata: {{name: db, namespace: {ns}}}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: app
-    image: {DEMO_IMAGE}
-    command: [sleep, "600"]
-    volumeMounts: [{{name: data, mountPath: /var/lib/data}}]
-  volumes: [{{name: data, persistentVolumeClaim: {{claimName: data}}}}]
-"""
+""" + _claim_pod(ns)
     kubectl.run("apply", "-f", str(write(tmp_path, "pending.yaml", manifests)))
 
-    def waiting() -> dict[str, str]:
-        obj = kubectl.json("get", "pod", "db", "-n", ns, "-o", "json")
-        statuses = (obj.get("status") or {}).get("containerStatuses") or [{}]
-        return dict((statuses[0].get("state") or {}).get("waiting") or {})
+    waiting = partial(first_container_waiting, kubectl, ns, "db")
 
     wait_for(lambda: waiting().get("message") == "pod has unbound immediate "
              "PersistentVolumeClaims", timeout=30, what="the pod waiting for the binding")
@@ -234,10 +227,7 @@ spec:
 """
     kubectl.run("apply", "-f", str(write(tmp_path, "expr.yaml", pod)))
 
-    def waiting() -> dict[str, str]:
-        obj = kubectl.json("get", "pod", "expr", "-n", ns, "-o", "json")
-        statuses = (obj.get("status") or {}).get("containerStatuses") or [{}]
-        return dict((statuses[0].get("state") or {}).get("waiting") or {})
+    waiting = partial(first_container_waiting, kubectl, ns, "expr")
 
     message = wait_for(lambda: waiting().get("reason") == "CreateContainerConfigError"
                        and waiting()["message"], timeout=30, what="the unset variable")
