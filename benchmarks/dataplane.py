@@ -3,6 +3,11 @@ the kernel (nftables) and the userspace (asyncio) proxy, in one run; DNS queries
 endpoint change to take effect with 200 Services.
 
     python benchmarks/dataplane.py [--rounds 6] [--seconds 2]
+    python benchmarks/dataplane.py --only dns [--rounds 3] [--seconds 3]
+
+`--only dns` starts only the nftables environment and measures DNS: the cluster DNS against the
+same client aimed at a trivial UDP responder in the server pod (the direct path), with the
+target and the CPU each side spent per query.
 
 Prints a table of medians over the rounds and each path's ratio to the direct path. Builds its
 tool image (benchmarks/image: iperf3, sockperf, netbench.py) on the local Python base; creates
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -21,12 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from localsvc.host.api import Environment
+from localsvc.runtime.environment import node_name
 from localsvc.runtime.engine import connect
 from localsvc.runtime.images import ensure_context_image, ensure_node_image
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = "localsvc-bench/tools:1"
 SERVICES = 200
+DNS_TARGET = 20_000  # queries/s (issue 15)
+DNS_NAME = "bench.default.svc.cluster.local"
+DNS_OUTSTANDING = "16"
 
 
 def manifests(tmp: Path, extra_services: int) -> Path:
@@ -156,10 +166,64 @@ def endpoint_change(env: Environment) -> dict[str, float]:
             "node_apply_s": round(status["lastApplySeconds"], 4)}
 
 
+def node_cpu_seconds(env: Environment) -> tuple[float, float]:
+    """CPU seconds the node process (PID 1 of the node container) has used so far: user, system
+    (the kernel's share: socket calls and the network stack up to the client's veth)."""
+    node = env.docker.containers.get(node_name(env.name))
+    fields = node.exec_run(["cat", "/proc/1/stat"]).output.decode().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def dns_figures(env: Environment, rounds: int, seconds: float) -> None:
+    """Queries/s for a cluster name from the client pod, next to the same client against the
+    trivial responder on the server pod (netbench.py: blocking recvfrom/sendto, no parsing):
+    medians of `rounds`, alternating the two; then the previous asyncio client once each."""
+    dns_ip = env.get("svc", "kube-dns", "kube-system")[0]["spec"]["clusterIP"]
+    server_ip = env.pod("server")["status"]["podIP"]
+    direct_args = (server_ip, DNS_NAME, str(seconds), DNS_OUTSTANDING, "5053")
+    ours, direct, user_us, sys_us = [], [], [], []
+    before_stats = env.node().get("/v1/status")["dns"]
+    for _ in range(rounds):
+        user, system = node_cpu_seconds(env)
+        result = run_in(env, "client", "dns", dns_ip, DNS_NAME, str(seconds), DNS_OUTSTANDING)
+        user_after, system_after = node_cpu_seconds(env)
+        user_us.append((user_after - user) / (result["qps"] * seconds) * 1e6)
+        sys_us.append((system_after - system) / (result["qps"] * seconds) * 1e6)
+        if result["rcode"] != 0 or result["answers"] < 1:
+            raise RuntimeError(f"the DNS benchmark measured no answers: {result}")
+        ours.append(result)
+        direct.append(run_in(env, "client", "dns", *direct_args))
+    stats = env.node().get("/v1/status")["dns"]
+    old_ours = run_in(env, "client", "dnsasync", dns_ip, DNS_NAME, str(seconds), DNS_OUTSTANDING)
+    old_direct = run_in(env, "client", "dnsasync", *direct_args)
+    qps = statistics.median(r["qps"] for r in ours)
+    floor = statistics.median(r["qps"] for r in direct)
+    print(f"\nDNS: {DNS_NAME} from a pod, median of {rounds} x {seconds:g} s (netbench dns: one "
+          f"UDP socket, {DNS_OUTSTANDING} queries outstanding)")
+    print(f"  {'localsvc DNS (kube-dns ClusterIP)':44} {qps:>8,.0f} queries/s  client CPU "
+          f"{statistics.median(r['client_cpu'] for r in ours):.2f}  node CPU per query "
+          f"{statistics.median(user_us):.1f} us user + {statistics.median(sys_us):.1f} us system "
+          f"(incl. its idle work)")
+    print(f"  {'direct: trivial UDP responder (server pod)':44} {floor:>8,.0f} queries/s  client CPU "
+          f"{statistics.median(r['client_cpu'] for r in direct):.2f}")
+    verdict = "met" if qps >= DNS_TARGET else "NOT met"
+    print(f"  ratio {qps / floor:.2f} of the direct path; target >= {DNS_TARGET:,} queries/s: "
+          f"{verdict}")
+    hits = stats["cache_hits"] - before_stats["cache_hits"]
+    asked = stats["queries"] - before_stats["queries"]
+    print(f"  reply cache: {hits:,} hits of {asked:,} queries; timeouts "
+          f"{sum(r['timeouts'] for r in ours)} (ours) {sum(r['timeouts'] for r in direct)} (direct)")
+    print(f"  previous client (asyncio, one socket per outstanding query), 1 x {seconds:g} s: "
+          f"{old_ours['qps']:,} queries/s via localsvc DNS, {old_direct['qps']:,} against the "
+          f"trivial responder")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--only", choices=["dns"], help="measure only DNS (one environment)")
     args = parser.parse_args()
     client = connect()
     node_image = ensure_node_image(client, lambda m: print(m, file=sys.stderr))
@@ -167,12 +231,16 @@ def main() -> int:
     tmp = Path("/tmp") / f"localsvc-bench-{uuid.uuid4().hex[:6]}"
     tmp.mkdir()
     envs = {mode: Environment(f"bench-{mode[:3]}-{uuid.uuid4().hex[:4]}", node_image=node_image,
-                              proxy_mode=mode) for mode in ("nftables", "userspace")}
+                              proxy_mode=mode)
+            for mode in (("nftables",) if args.only == "dns" else ("nftables", "userspace"))}
     try:
         for mode, env in envs.items():
             print(f"starting {mode} environment with {SERVICES + 2} Services ...", file=sys.stderr)
             env.up([manifests(tmp, SERVICES)], wait=180)
         nft = envs["nftables"]
+        if args.only == "dns":
+            dns_figures(nft, args.rounds, args.seconds)
+            return 0
         server_ip = nft.pod("server")["status"]["podIP"]
         paths = {
             "direct": (nft, server_ip),
@@ -199,11 +267,7 @@ def main() -> int:
             print(f"{p:22} {m['bulk_gbit_s']:>9.2f} {ratio('bulk_gbit_s'):>6} "
                   f"{m['rtt_median_us']:>9.1f} {added:>6} {m['rtt_p99_us']:>11.1f} "
                   f"{m['conn_s_seq']:>9.0f} {ratio('conn_s_seq'):>6} {m['conn_s_32']:>9.0f} {ratio('conn_s_32'):>6}")
-        dns_ip = nft.get("svc", "kube-dns", "kube-system")[0]["spec"]["clusterIP"]
-        qps = [run_in(nft, "client", "dns", dns_ip, "bench.default.svc.cluster.local", "3", "16")["qps"]
-               for _ in range(3)]
-        print(f"\nDNS: {statistics.median(qps):.0f} queries/s (median of 3 x 3 s, 16 outstanding, "
-              f"cluster name, from a pod)")
+        dns_figures(nft, rounds=3, seconds=3.0)
         for mode, env in envs.items():
             changes = [endpoint_change(env) for _ in range(3)]
             print(f"endpoint change with {SERVICES + 2} Services ({mode}): end to end "

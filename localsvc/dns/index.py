@@ -67,14 +67,19 @@ class DnsIndex:
     # every Service that did not change (kube-proxy's change tracker, for DNS).
     services: Mapping[tuple[str, str], BuiltService] = field(
         default_factory=dict, compare=False, repr=False)
+    # Pod and PTR records by what they are made of ("pod", namespace, ip) / ("ptr", ip, target)
+    # -> (owner, record): the next build reuses the same objects, which keeps it cheap and lets
+    # `changed_names` compare most records by identity.
+    memo: Mapping[tuple[str, str, str], tuple[str, RR]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @staticmethod
     def build(snapshot: Snapshot, previous: DnsIndex | None = None) -> DnsIndex:
         """The index of `snapshot`; with `previous`, the records of each Service unchanged since
         it are reused, and only changed Services are built again."""
-        reuse = previous.services if previous is not None and previous.zone == _zone(snapshot) \
-            else {}
-        return _Builder(snapshot, reuse).finish()
+        if previous is None or previous.zone != _zone(snapshot):
+            return _Builder(snapshot).finish()
+        return _Builder(snapshot, previous.services, previous.memo).finish()
 
     def in_zone(self, name: str) -> bool:
         """Whether `name` (an index key) is the zone or below it."""
@@ -113,6 +118,20 @@ class DnsIndex:
         return {QTYPE.A: (RR(name + ".", QTYPE.A, ttl=TTL, rdata=A(ip)),)}
 
 
+def changed_names(old: DnsIndex, new: DnsIndex) -> set[str]:
+    """The names whose answers `new` may give differently from `old`: their records or the
+    additional records of their SRV answers differ, or they became (or stopped being) names that
+    exist without records. Records of reused Services are the same objects, so most compare by
+    identity; negative answers are not covered (they carry the SOA, whose serial is the
+    version: the reply cache drops them on every new index)."""
+    changed = {name for name in old.records.keys() | new.records.keys()
+               if old.records.get(name) != new.records.get(name)}
+    changed.update(name for name in old.additional.keys() | new.additional.keys()
+                   if old.additional.get(name) != new.additional.get(name))
+    changed.update(old.empty_names ^ new.empty_names)
+    return changed
+
+
 @dataclass(frozen=True)
 class BuiltService:
     """One Service's contribution to an index: its records, or why it has none."""
@@ -128,9 +147,12 @@ def _zone(snapshot: Snapshot) -> str:
 
 class _Builder:
     def __init__(self, snapshot: Snapshot,
-                 reuse: Mapping[tuple[str, str], BuiltService] | None = None) -> None:
+                 reuse: Mapping[tuple[str, str], BuiltService] | None = None,
+                 memo: Mapping[tuple[str, str, str], tuple[str, RR]] | None = None) -> None:
         self.zone = _zone(snapshot)
         self.reuse = reuse or {}
+        self.old_memo = memo or {}
+        self.memo: dict[tuple[str, str, str], tuple[str, RR]] = {}
         self.built: dict[tuple[str, str], BuiltService] = {}
         self.version = snapshot.version
         self.records: dict[str, dict[int, list[RR]]] = {}
@@ -162,15 +184,24 @@ class _Builder:
         for pod in snapshot.pods:
             self._pod(pod)
         for ip, target in self.ptr.items():
-            owner = _reverse(ip)
-            if owner is not None:
-                self._add(owner, RR(label(owner), QTYPE.PTR, ttl=TTL, rdata=PTR(label(target))))
+            made_of = ("ptr", ip, target)
+            found = self.old_memo.get(made_of)
+            if found is None:
+                owner = _reverse(ip)
+                if owner is None:
+                    continue
+                found = (owner, RR(label(owner), QTYPE.PTR, ttl=TTL, rdata=PTR(label(target))))
+            self.memo[made_of] = found
+            self._add(found[0], found[1], (found[0], QTYPE.PTR, target))
 
-    def _add(self, name: str, rr: RR) -> None:
-        seen = (name, rr.rtype, str(rr.rdata))
+    def _add(self, name: str, rr: RR, seen: tuple[str, int, str] | None = None) -> None:
+        """Add `rr` unless the same record is there; `seen` is its (name, type, value) when the
+        caller knows it (rendering the record to text is the costly part of a build)."""
+        if seen is None:
+            seen = (name, rr.rtype, str(rr.rdata))
         if seen not in self.seen:
             self.seen.add(seen)
-            self.records.setdefault(name, {}).setdefault(rr.rtype, []).append(rr)
+            self.records.setdefault(name, {}).setdefault(seen[1], []).append(rr)
 
     def _service(self, svc: ServiceInfo) -> None:
         """Add one Service's records, or none of them: a Service (or endpoint address) that
@@ -184,8 +215,8 @@ class _Builder:
         staged = built.records
         if staged is None:
             return
-        for name, rr in staged.records:
-            self._add(name, rr)
+        for name, rr, seen in staged.records:
+            self._add(name, rr, seen)
         self.additional.update(staged.additional)
         for ip, target in staged.ptr.items():
             self.ptr.setdefault(ip, target)
@@ -193,16 +224,27 @@ class _Builder:
             self.headless_ptr.setdefault(ip, target)
 
     def _pod(self, pod: PodInfo) -> None:
+        made_of = ("pod", pod.namespace, pod.ip)
+        found = self.old_memo.get(made_of)
+        if found is None:
+            found = self._pod_record(pod)
+            if found is None:
+                return
+        self.memo[made_of] = found
+        name, rr = found
+        self._add(name, rr, (name, rr.rtype, pod.ip))
+        self.ptr.setdefault(pod.ip, name + ".")
+
+    def _pod_record(self, pod: PodInfo) -> tuple[str, RR] | None:
         problem = ipv4_problem(pod.ip)
         if problem is None and not is_dns1123_label(pod.namespace):
             problem = f"namespace {pod.namespace!r} is not a DNS label"
         if problem:
             self.problems.append(Unserved(f"Pod/{pod.namespace}/{pod.name}",
                                           f"{problem}; no pod DNS record"))
-            return
+            return None
         name = f"{dashed(pod.ip)}.{key(pod.namespace)}.pod.{self.zone}"
-        self._add(name, _address_rr(name + ".", pod.ip))
-        self.ptr.setdefault(pod.ip, name + ".")
+        return name, _address_rr(name + ".", pod.ip)
 
     def finish(self) -> DnsIndex:
         empty: set[str] = set()
@@ -223,6 +265,7 @@ class _Builder:
             empty_names=frozenset(empty - self.records.keys()),
             problems=tuple(self.problems),
             services=self.built,
+            memo=self.memo,
         )
 
 
@@ -244,14 +287,14 @@ class _ServiceRecords:
 
     def __init__(self, zone: str) -> None:
         self.zone = zone
-        self.records: list[tuple[str, RR]] = []
+        self.records: list[tuple[str, RR, tuple[str, int, str]]] = []  # owner, record, key
         self.by_name: dict[str, dict[int, list[RR]]] = {}
         self.additional: dict[str, list[RR]] = {}
         self.ptr: dict[str, str] = {}
         self.headless_ptr: dict[str, str] = {}
 
     def _add(self, name: str, rr: RR) -> None:
-        self.records.append((name, rr))
+        self.records.append((name, rr, (name, rr.rtype, str(rr.rdata))))
         self.by_name.setdefault(name, {}).setdefault(rr.rtype, []).append(rr)
 
     def build(self, svc: ServiceInfo) -> None:

@@ -1,7 +1,8 @@
 """The cluster DNS server: answers from the latest index, forwards the rest, within budgets.
 
 Owns: the listeners (one UDP and one TCP socket per address, see `transport.py` for moving the
-bytes), the per-index cache of packed replies, and which queries go upstream (`upstream.py`)
+bytes), what goes into the reply cache (`cache.py`) and when it is invalidated (per changed
+name of each new index), and which queries go upstream (`upstream.py`)
 within the forwarding budget (in all and per source, `limits.py`). Every answer comes from
 `answer.py`; this module must never die of a packet: malformed input is counted and answered
 FORMERR (or dropped).
@@ -16,7 +17,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
-from dnslib import QTYPE, RR, A, DNSRecord
+from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 
 from localsvc.dns.answer import (
     answer,
@@ -27,19 +28,17 @@ from localsvc.dns.answer import (
     truncate_for_udp,
     udp_payload_limit,
 )
-from localsvc.dns.index import DnsIndex
+from localsvc.dns.cache import ReplyCache, echo_question, lowercase_question
+from localsvc.dns.index import DnsIndex, changed_names
 from localsvc.dns.limits import DnsLimits, DnsStats
 from localsvc.dns.transport import Send, TcpClients, UdpProtocol
 from localsvc.dns.upstream import Pending, UpstreamError, exchange, resolv_conf_upstreams
-from localsvc.dns.upstream import name_end as _name_end
 from localsvc.model.snapshot import Snapshot
 from localsvc.net.limits import SourceBudget
 from localsvc.net.sockets import BACKLOG, listening_socket
 from localsvc.tasks import spawn
 
 log = logging.getLogger("localsvc.dns")
-
-CACHE_MAX = 10_000  # packed replies kept per index version (about 2 MB)
 
 __all__ = ["DnsLimits", "DnsServer", "DnsStats", "UpstreamError", "resolv_conf_upstreams"]
 
@@ -71,7 +70,7 @@ class DnsServer:
         self._forwards = SourceBudget(limits.forward_max, limits.forward_max_per_source)
         self._tcp = TcpClients(self)
         self._index = DnsIndex.build(Snapshot())
-        self._cache: dict[tuple[bool, bytes, bytes, bytes], bytes] = {}
+        self._cache = ReplyCache()
         self._udp_transports: list[asyncio.DatagramTransport] = []
         self._tcp_servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[Any]] = set()  # forwarded queries under way
@@ -87,9 +86,14 @@ class DnsServer:
 
     def update(self, snapshot: Snapshot) -> None:
         """Answer from `snapshot` from now on (queries already forwarded are unaffected). The
-        records of every Service unchanged since the current index are reused, not rebuilt."""
-        self._index = DnsIndex.build(snapshot, previous=self._index)
-        self._cache = {}
+        records of every Service unchanged since the current index are reused, not rebuilt, and
+        only the cached replies of names whose records changed (and negative ones) are dropped."""
+        old = self._index
+        self._index = new = DnsIndex.build(snapshot, previous=old)
+        if new.zone != old.zone:
+            self._cache.clear()
+        else:
+            self._cache.invalidate(changed_names(old, new))
 
     async def start(self) -> None:
         for host in self.hosts:
@@ -144,20 +148,16 @@ class DnsServer:
         network; None when the message gets no reply at all."""
         self.stats.queries += 1
         # Hot path: a reply cached for the same message but for the ID and the case of the
-        # name; the cached reply gets this message's ID and question (same length) spliced in.
-        name_end = _name_end(data)
-        cache_key: tuple[bool, bytes, bytes, bytes] | None = None
-        if name_end is not None:
-            cache_key = (tcp, data[2:12], data[12:name_end].lower(), data[name_end:])
-            cached = self._cache.get(cache_key)
-            if cached is not None:
-                self.stats.cache_hits += 1
-                return data[:2] + cached[2:12] + data[12:name_end] + cached[name_end:]
+        # name, patched with this message's ID and name (cache.py); no parsing at all.
+        cached = self._cache.get(data, tcp)
+        if cached is not None:
+            self.stats.cache_hits += 1
+            return cached
         if len(data) < 12 or data[2] & 0x80:
             self.stats.malformed += 1
             return None  # no header to answer, or a response sent to us: never reply
-        try:
-            request = DNSRecord.parse(data)
+        try:  # the lowercase name: the same reply bytes for every case (echoed at the end)
+            request = DNSRecord.parse(lowercase_question(data))
         except Exception:  # noqa: BLE001 - dnslib raises many kinds of errors on garbage
             self.stats.malformed += 1
             return formerr_from_wire(data)
@@ -177,11 +177,11 @@ class DnsServer:
         if target is not None and request.q.qtype in (QTYPE.A, QTYPE.AAAA) and self.upstream:
             return Pending(data, request, reply, target)
         packed = bytes(reply.pack()) if tcp else truncate_for_udp(reply, udp_payload_limit(request))
-        if cache_key is not None and packed[12:name_end].lower() == cache_key[2]:
-            if len(self._cache) >= CACHE_MAX:
-                del self._cache[next(iter(self._cache))]  # the oldest entry
-            self._cache[cache_key] = packed
-        return packed
+        # Negative (also NODATA at the end of a CNAME chain): it holds the SOA, whose serial is
+        # the index version, and depends on names that have no records to compare.
+        negative = reply.header.rcode != RCODE.NOERROR or not reply.rr or bool(reply.auth)
+        self._cache.put(data, tcp, packed, _names_of(reply), negative)
+        return echo_question(packed, data)
 
     def _static_reply(self, request: DNSRecord) -> DNSRecord | None:
         """Names the node answers itself outside the zone (host.docker.internal on Linux
@@ -208,14 +208,19 @@ class DnsServer:
     def later(self, pending: Pending, tcp: bool, source: str, send: Send) -> None:
         """Finish `pending` in a task of its own, then pass the reply to `send(bytes)`; SERVFAIL
         at once when `source` (the client's address) has used up its share of the forwarding
-        budget or the budget is spent."""
+        budget or the budget is spent. Replies echo the case of the question as asked
+        (`pending.request` holds it in lowercase)."""
+
+        def echoed(reply: bytes) -> None:
+            send(echo_question(reply, pending.data))
+
         if not self._forwards.acquire(source):
             self.stats.servfail += 1
             self.stats.forward_refused += 1
-            send(servfail(pending.request))
+            echoed(servfail(pending.request))
             return
         task = spawn(
-            self._finish(pending, tcp, send), name=f"dns-query-{pending.request.header.id}"
+            self._finish(pending, tcp, echoed), name=f"dns-query-{pending.request.header.id}"
         )
         self._tasks.add(task)
 
@@ -262,3 +267,16 @@ class DnsServer:
 
     async def _exchange(self, query: bytes, tcp: bool, limit: int) -> bytes:
         return await exchange(query, self.upstream, self.timeout, tcp, limit)
+
+
+def _names_of(reply: DNSRecord) -> list[str]:
+    """The index names a reply was made from: its question and the owners of its records (the
+    CNAME chain and its target, SRV targets in the additional section); lowercase, without the
+    final dot."""
+    names = [qname_key(reply.q.qname)]
+    for rr in (*reply.rr, *reply.ar):
+        if rr.rtype != QTYPE.OPT:
+            names.append(qname_key(rr.rname))
+        if rr.rtype == QTYPE.CNAME:
+            names.append(qname_key(rr.rdata.label))
+    return names

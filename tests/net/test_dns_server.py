@@ -421,3 +421,14 @@ def test_throughput_of_cluster_names(capsys: pytest.CaptureFixture[str]) -> None
             f"({misses_cpu:,.0f} per server CPU-second)"
         )
     assert hits > 500 and misses > 200  # a sanity floor, not a benchmark
+
+
+def test_every_path_echoes_the_case_of_the_question(cluster: Running) -> None:
+    """Resolvers that randomise the case of names (0x20) drop replies that do not echo it: cluster
+    names (first asked, then from the cache), forwarded names and chased ExternalName CNAMEs."""
+    for name in (f"wEb.Default.SVC.{Z}", f"WEB.default.svc.{Z}", f"nOpE.default.svc.{Z}",
+                 "WwW.default.svc.Upstream.TEST", f"EXT.default.svc.{Z}"):
+        for _ in range(2):
+            reply = udp(cluster.addr, DNSRecord.question(name))
+            assert str(reply.q.qname) == name + ".", name
+    assert cluster.server.stats.cache_hits >= 3

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from localsvc.dns.index import DnsIndex
+from dnslib import QTYPE
+
+from localsvc.dns.index import DnsIndex, changed_names
 from localsvc.model.snapshot import Endpoint, PodInfo, ServiceInfo, Snapshot
 from tests.unit.node_builders import service_info
 
@@ -63,3 +65,26 @@ def test_another_cluster_domain_reuses_nothing() -> None:
                            previous=first)
     assert "a.default.svc.example.internal" in other.records
     assert other.services[("default", "a")] is not first.services[("default", "a")]
+
+
+def test_pod_and_ptr_records_of_unchanged_pods_are_reused() -> None:
+    a = service_info("a", "10.9.128.5")
+    pods = (PodInfo("default", "p", "10.9.0.7", "p", None),
+            PodInfo("other", "q", "10.9.0.8", "q", None))
+    first = DnsIndex.build(replace(_snapshot(a), pods=pods))
+    moved = (pods[0], replace(pods[1], ip="10.9.0.9"))
+    second_snapshot = replace(_snapshot(a, version=2), pods=moved)
+    second = DnsIndex.build(second_snapshot, previous=first)
+    kept, ptr = "10-9-0-7.default.pod.cluster.local", "7.0.9.10.in-addr.arpa"
+    assert second.records[kept][QTYPE.A][0] is first.records[kept][QTYPE.A][0]
+    assert second.records[ptr][QTYPE.PTR][0] is first.records[ptr][QTYPE.PTR][0]
+    assert "10-9-0-8.other.pod.cluster.local" not in second.records
+    assert "8.0.9.10.in-addr.arpa" not in second.records
+    assert str(second.records["9.0.9.10.in-addr.arpa"][QTYPE.PTR][0].rdata) == \
+        "10-9-0-9.other.pod.cluster.local."
+    assert _texts(second) == _texts(DnsIndex.build(second_snapshot))
+    assert changed_names(first, second) == {
+        "cluster.local",  # the SOA serial
+        "10-9-0-8.other.pod.cluster.local", "8.0.9.10.in-addr.arpa",
+        "10-9-0-9.other.pod.cluster.local", "9.0.9.10.in-addr.arpa",
+    }
