@@ -32,6 +32,10 @@ log = logging.getLogger("localsvc.dataplane")
 FULL_SYNC_SECONDS = 3600.0
 # An emptied chain is deleted in a later transaction, at least this long after (nftdiff.py).
 STALE_CHAIN_SECONDS = 1.0
+# A change of more service ports than this, and than a quarter of them, is rendered whole: one
+# table in block form loads faster than thousands of commands (1,000 Services of 6 ports all
+# getting their endpoint: 0.7 s full, 1.1 s partial, measured 2026-12-07).
+PARTIAL_PORTS_MIN = 200
 
 
 class DataplaneError(LocalsvcError):
@@ -177,7 +181,7 @@ class NftDataplane:
             return False
         due = [name for name, flushed in self._stale.items() if now - flushed >= STALE_CHAIN_SECONDS]
         tx = partial_transaction(self._programmed, model, self.table, due)
-        if tx is None:
+        if tx is None or tx.ports > max(PARTIAL_PORTS_MIN, len(model.ports) // 4):
             return False
         if tx.text:
             try:

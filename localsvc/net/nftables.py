@@ -2,7 +2,8 @@
 
 Owns the kernel-NAT form of the service proxy, modelled on kube-proxy's nftables mode: a
 `services` verdict map keyed on `daddr . l4proto . dport` jumps to one chain per service port,
-which spreads new connections at random over ready endpoints (ClientIP affinity checked first);
+which spreads new connections at random over ready endpoints (ClientIP affinity checked first;
+the spread is a `numgen` rule per endpoint rather than kube-proxy's anonymous map, see below);
 each endpoint chain DNATs and marks for masquerade. Service ports without a ready endpoint are
 rejected at once from filter chains (TCP reset / ICMP port unreachable). Each service port
 becomes a nftmodel.PortModel; the full render writes the whole model as one table that replaces
@@ -162,8 +163,14 @@ def _service_chain_rules(rule: PortRule) -> tuple[str, ...]:
     if rule.affinity_timeout:
         for b in rule.backends:
             lines.append(f"ip saddr @{affinity_set(rule, b)} goto {endpoint_chain(rule, b)}")
-    spread = ", ".join(f"{i} : goto {endpoint_chain(rule, b)}" for i, b in enumerate(rule.backends))
-    lines.append(f"numgen random mod {len(rule.backends)} vmap {{ {spread} }}")
+    # Endpoint i of the n left is taken with probability 1/(n-i) when no earlier one was: each
+    # is taken with 1/n, as kube-proxy's `numgen random mod n vmap {...}` does. No anonymous
+    # map per service port, though: with 6,000 of them, nft 1.0.6 loaded a table 6.5x slower
+    # (4.9 s against 0.76 s) and every partial sync dumped them all into its cache.
+    n = len(rule.backends)
+    for i, b in enumerate(rule.backends[:-1]):
+        lines.append(f"numgen random mod {n - i} == 0 goto {endpoint_chain(rule, b)}")
+    lines.append(f"goto {endpoint_chain(rule, rule.backends[-1])}")
     return tuple(lines)
 
 

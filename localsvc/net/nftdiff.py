@@ -45,6 +45,7 @@ class Transaction:
     flushed: frozenset[str]
     added: frozenset[str]
     deleted: frozenset[str]
+    ports: int = 0  # service ports changed, added or removed
 
 
 def _changed_ports(old: RulesetModel, new: RulesetModel) -> tuple[list[PortModel], list[PortModel]]:
@@ -119,8 +120,9 @@ def partial_transaction(
     lines += [f"delete set {target} {name}" for name in old_sets if name not in new_sets]
     deleted = sorted(set(delete_chains) - set(added))
     lines += [f"delete chain {target} {name}" for name in deleted]
+    ports = len(after) + len({p.label for p in before} - {p.label for p in after})
     return Transaction("".join(line + "\n" for line in lines), frozenset(flushed),
-                       frozenset(added), frozenset(deleted))
+                       frozenset(added), frozenset(deleted), ports)
 
 
 @dataclass(frozen=True)

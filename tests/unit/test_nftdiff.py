@@ -98,6 +98,13 @@ def test_nothing_changed_is_an_empty_transaction() -> None:
     assert tx is not None and tx.text == "" and not (tx.flushed | tx.added | tx.deleted)
 
 
+def test_changed_ports_are_counted() -> None:
+    for name, ports in (("endpoint-added", 1), ("service-removed", 1), ("cluster-ip-reused", 2),
+                        ("port-changed", 2)):
+        tx = partial_transaction(ruleset_model(CASES[name][0]), ruleset_model(CASES[name][1]))
+        assert tx is not None and tx.ports == ports, name
+
+
 def test_only_the_changed_service_is_written() -> None:
     old, new = CASES["endpoint-added"]
     text = transaction_text(old, new)
