@@ -2,17 +2,20 @@
 
 Owns the kernel-NAT form of the service proxy, modelled on kube-proxy's nftables mode: a
 `services` verdict map keyed on `daddr . l4proto . dport` jumps to one chain per service port,
-which spreads new connections at random over ready endpoints (ClientIP affinity checked first);
+which spreads new connections at random over ready endpoints (ClientIP affinity checked first;
+the spread is a `numgen` rule per endpoint rather than kube-proxy's anonymous map, see below);
 each endpoint chain DNATs and marks for masquerade. Service ports without a ready endpoint are
-rejected at once from filter chains (TCP reset / ICMP port unreachable). The output replaces the
-whole table in one `nft -f -` transaction. Applying it is dataplane.py's job, not this module's.
+rejected at once from filter chains (TCP reset / ICMP port unreachable). Each service port
+becomes a nftmodel.PortModel; the full render writes the whole model as one table that replaces
+the old one in one `nft -f -` transaction (startup, recovery), nftdiff.py writes only what
+changed. Applying either is dataplane.py's job, not this module's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from localsvc.model.snapshot import (
@@ -24,8 +27,14 @@ from localsvc.model.snapshot import (
     screen_service,
     service_ref,
 )
+from localsvc.net.nftmodel import (
+    AffinityState,
+    PortModel,
+    RulesetModel,
+    carry_over,
+    ruleset_text,
+)
 
-MASQ_MARK = "0x4000"
 _READABLE_MAX = 60  # chars of "ns/name/proto/port..." kept in a chain or set name after the hash
 
 
@@ -77,15 +86,21 @@ def checked_port_rules(snapshot: Snapshot) -> tuple[list[PortRule], list[Unserve
     rules: list[PortRule] = []
     problems: list[Unserved] = []
     for svc in proxied_services(snapshot):
-        kept, skipped = screen_service(svc)
+        kept, skipped = service_port_rules(svc)
+        rules += kept
         problems += skipped
-        if kept is None:
-            continue
-        try:
-            rules += _service_rules(kept)
-        except Exception as err:  # a value the screen did not foresee: skip this Service only
-            problems.append(Unserved(service_ref(svc), f"no proxy rules: {err!r}"))
     return rules, problems
+
+
+def service_port_rules(svc: ServiceInfo) -> tuple[list[PortRule], list[Unserved]]:
+    """The PortRules of one proxied Service (none when it cannot be served), and why not."""
+    kept, problems = screen_service(svc)
+    if kept is None:
+        return [], problems
+    try:
+        return _service_rules(kept), problems
+    except Exception as err:  # a value the screen did not foresee: skip this Service only
+        return [], [*problems, Unserved(service_ref(svc), f"no proxy rules: {err!r}")]
 
 
 def _service_rules(svc: ServiceInfo) -> list[PortRule]:
@@ -143,104 +158,28 @@ def _key(rule: PortRule) -> str:
     return f"{rule.cluster_ip} . {rule.protocol} . {rule.port.port}"
 
 
-def _elements(items: Iterable[str]) -> str:
-    body = ",\n\t\t\t".join(items)
-    return f"\t\telements = {{\n\t\t\t{body}\n\t\t}}\n" if body else ""
-
-
-# Masquerade keeps the client's source port where it can, as a direct connection would. With
-# `fully-random`, each new connection got a random node port; the server then met SYNs on the
-# TIME_WAIT sockets of earlier connections from the node's address whose timestamps looked older
-# (TcpExt PAWSTimewait), dropped them, and every such connection waited a 1 s SYN retransmit:
-# the new-connection rate collapsed from ~6,500/s to ~700/s within seconds. Measured 2026-11-26.
-_BASE_CHAINS = """\
-	chain nat-prerouting {
-		type nat hook prerouting priority dstnat; policy accept;
-		jump services
-	}
-
-	chain nat-output {
-		type nat hook output priority -100; policy accept;
-		jump services
-	}
-
-	chain nat-postrouting {
-		type nat hook postrouting priority srcnat; policy accept;
-		jump masquerading
-	}
-
-	chain filter-input {
-		type filter hook input priority -110; policy accept;
-		ct state new jump endpoints-check
-		ct state new jump cluster-ips-check
-	}
-
-	chain filter-forward {
-		type filter hook forward priority -110; policy accept;
-		ct state new jump endpoints-check
-		ct state new jump cluster-ips-check
-	}
-
-	chain filter-output {
-		type filter hook output priority -110; policy accept;
-		ct state new jump endpoints-check
-	}
-
-	chain filter-output-post-dnat {
-		type filter hook output priority -90; policy accept;
-		ct state new jump cluster-ips-check
-	}
-
-	chain services {
-		ip daddr . meta l4proto . th dport vmap @services
-	}
-
-	chain endpoints-check {
-		ip daddr . meta l4proto . th dport vmap @no-endpoint-services
-	}
-
-	chain cluster-ips-check {
-		ip daddr @cluster-ips goto reject-service
-	}
-
-	chain reject-service {
-		meta l4proto tcp reject with tcp reset
-		reject
-	}
-
-	chain mark-for-masquerade {
-		meta mark set meta mark | %(mark)s
-	}
-
-	chain masquerading {
-		meta mark & %(mark)s == 0 return
-		meta mark set meta mark ^ %(mark)s
-		masquerade
-	}
-"""
-
-
-def _service_chain_text(rule: PortRule) -> list[str]:
-    lines = [f"\tchain {service_chain(rule)} {{", "\t\tjump mark-for-masquerade"]
+def _service_chain_rules(rule: PortRule) -> tuple[str, ...]:
+    lines = ["jump mark-for-masquerade"]
     if rule.affinity_timeout:
         for b in rule.backends:
-            lines.append(f"\t\tip saddr @{affinity_set(rule, b)} goto {endpoint_chain(rule, b)}")
-    spread = ", ".join(f"{i} : goto {endpoint_chain(rule, b)}" for i, b in enumerate(rule.backends))
-    lines.append(f"\t\tnumgen random mod {len(rule.backends)} vmap {{ {spread} }}")
-    lines.append("\t}")
-    return lines
+            lines.append(f"ip saddr @{affinity_set(rule, b)} goto {endpoint_chain(rule, b)}")
+    # Endpoint i of the n left is taken with probability 1/(n-i) when no earlier one was: each
+    # is taken with 1/n, as kube-proxy's `numgen random mod n vmap {...}` does. No anonymous
+    # map per service port, though: with 6,000 of them, nft 1.0.6 loaded a table 6.5x slower
+    # (4.9 s against 0.76 s) and every partial sync dumped them all into its cache.
+    n = len(rule.backends)
+    for i, b in enumerate(rule.backends[:-1]):
+        lines.append(f"numgen random mod {n - i} == 0 goto {endpoint_chain(rule, b)}")
+    lines.append(f"goto {endpoint_chain(rule, rule.backends[-1])}")
+    return tuple(lines)
 
 
-def _endpoint_chain_text(rule: PortRule, b: Backend) -> list[str]:
-    lines = [f"\tchain {endpoint_chain(rule, b)} {{"]
+def _endpoint_chain_rules(rule: PortRule, b: Backend) -> tuple[str, ...]:
+    lines = []
     if rule.affinity_timeout:
-        lines.append(f"\t\tupdate @{affinity_set(rule, b)} {{ ip saddr }}")
-    lines.append(f"\t\tmeta l4proto {rule.protocol} dnat to {b.ip}:{b.port}")
-    lines.append("\t}")
-    return lines
-
-
-AffinityState = Mapping[str, Mapping[str, int]]  # affinity set name -> client IP -> seconds left
+        lines.append(f"update @{affinity_set(rule, b)} {{ ip saddr }}")
+    lines.append(f"meta l4proto {rule.protocol} dnat to {b.ip}:{b.port}")
+    return tuple(lines)
 
 
 def _node_port_keys(rule: PortRule, node_ip: str) -> list[str]:
@@ -248,6 +187,33 @@ def _node_port_keys(rule: PortRule, node_ip: str) -> list[str]:
     if not node_ip or not rule.port.node_port:
         return []
     return [f"{node_ip} . {rule.protocol} . {rule.port.node_port}"]
+
+
+def port_model(rule: PortRule, node_ip: str) -> PortModel:
+    """What one service port puts in the table: with ready endpoints, a `services` element
+    to its chain (which spreads over one chain per endpoint); without, a `no-endpoint-services`
+    element that rejects at once. Its NodePort on the node's address gets the same verdict."""
+    keys = [(_key(rule), ""), *((k, " nodePort") for k in _node_port_keys(rule, node_ip))]
+    if not rule.backends:
+        rejects = tuple((k, f' comment "{rule.label}{note}" : goto reject-service')
+                        for k, note in keys)
+        return PortModel(rule.label, rule.cluster_ip, (), rejects, (), ())
+    chain = service_chain(rule)
+    elements = tuple((k, f' comment "{rule.label}{note}" : goto {chain}') for k, note in keys)
+    sets: tuple[tuple[str, int], ...] = ()
+    if rule.affinity_timeout:
+        sets = tuple((affinity_set(rule, b), rule.affinity_timeout) for b in rule.backends)
+    chains = [(chain, _service_chain_rules(rule))]
+    chains += [(endpoint_chain(rule, b), _endpoint_chain_rules(rule, b)) for b in rule.backends]
+    return PortModel(rule.label, rule.cluster_ip, elements, (), sets, tuple(chains))
+
+
+def ruleset_model(snapshot: Snapshot, rules: list[PortRule] | None = None) -> RulesetModel:
+    """The table that programs `snapshot` (`rules`: its `port_rules`, when known already)."""
+    if rules is None:
+        rules = port_rules(snapshot)
+    ports = {r.label: port_model(r, snapshot.node_ip) for r in rules}
+    return RulesetModel(ports, frozenset({r.cluster_ip for r in rules} - {snapshot.dns_ip}))
 
 
 def render_ruleset(
@@ -263,69 +229,11 @@ def render_ruleset(
     `rules`: the snapshot's `port_rules`, when the caller has them already."""
     if rules is None:
         rules = port_rules(snapshot)
-    served = [r for r in rules if r.backends]
-    unserved = [r for r in rules if not r.backends]
-    checked_ips = sorted(
-        {r.cluster_ip for r in rules} - {snapshot.dns_ip}, key=ipaddress.IPv4Address
-    )
-
-    out = [f"table ip {table} {{}}", f"delete table ip {table}", f"table ip {table} {{"]
-    out.append("\tset cluster-ips {\n\t\ttype ipv4_addr\n" + _elements(checked_ips) + "\t}\n")
-    out.append(
-        "\tmap services {\n\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n"
-        + _elements(
-            [f'{_key(r)} comment "{r.label}" : goto {service_chain(r)}' for r in served]
-            + [f'{k} comment "{r.label} nodePort" : goto {service_chain(r)}'
-               for r in served for k in _node_port_keys(r, snapshot.node_ip)]
-        )
-        + "\t}\n"
-    )
-    out.append(
-        "\tmap no-endpoint-services {\n\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n"
-        + _elements(
-            [f'{_key(r)} comment "{r.label}" : goto reject-service' for r in unserved]
-            + [f'{k} comment "{r.label} nodePort" : goto reject-service'
-               for r in unserved for k in _node_port_keys(r, snapshot.node_ip)]
-        )
-        + "\t}\n"
-    )
-    out.append(_BASE_CHAINS % {"mark": MASQ_MARK})
-    for rule in served:
-        if rule.affinity_timeout:
-            for b in rule.backends:
-                out.append(
-                    f"\tset {affinity_set(rule, b)} {{\n\t\ttype ipv4_addr\n"
-                    f"\t\tflags dynamic,timeout\n\t\ttimeout {rule.affinity_timeout}s\n\t}}\n"
-                )
-        out.append("\n".join(_service_chain_text(rule)) + "\n")
-        for b in rule.backends:
-            out.append("\n".join(_endpoint_chain_text(rule, b)) + "\n")
-    text = "\n".join(out).rstrip("\n") + "\n}\n"
-    return text + _carry_over(rules, table, affinity or {})
+    model = ruleset_model(snapshot, rules)
+    return ruleset_text(model, table) + carry_over(model, table, affinity or {})
 
 
 def affinity_elements(snapshot: Snapshot, table: str, affinity: AffinityState) -> str:
     """The lines that re-add ClientIP pins to a freshly rendered table (what render_ruleset
     appends when given `affinity`), for a caller that already has the base text."""
-    return _carry_over(port_rules(snapshot), table, affinity)
-
-
-def _carry_over(rules: list[PortRule], table: str, affinity: AffinityState) -> str:
-    lines = []
-    for rule in rules:
-        if not (rule.affinity_timeout and rule.backends):
-            continue
-        for b in rule.backends:
-            name = affinity_set(rule, b)
-            pins = {
-                ip: min(left, rule.affinity_timeout)
-                for ip, left in affinity.get(name, {}).items()
-                if left > 0
-            }
-            if pins:
-                elements = ", ".join(
-                    f"{ip} timeout {rule.affinity_timeout}s expires {left}s"
-                    for ip, left in sorted(pins.items(), key=lambda p: ipaddress.IPv4Address(p[0]))
-                )
-                lines.append(f"add element ip {table} {name} {{ {elements} }}\n")
-    return "".join(lines)
+    return carry_over(ruleset_model(snapshot), table, affinity)

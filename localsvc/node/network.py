@@ -54,6 +54,9 @@ class NetworkSync:
         self._changes: StoreSubscriber | None = None
         self._derived: StoreSnapshot | None = None
         self.dns_updates = 0  # how often the DNS index was updated (status, tests)
+        # Where the last change's time went before the dataplane task (status, benchmarks).
+        self.last_derive_seconds = 0.0  # store events -> the new Snapshot
+        self.last_dns_seconds = 0.0  # the DNS index update
 
     @property
     def version(self) -> int | None:
@@ -88,6 +91,7 @@ class NetworkSync:
         if not changes:
             return
         store = self._store
+        started = time.perf_counter()
         if changes.relisted:
             self._derived.relist({key: obj for key in store.keys()
                                   if key.split("/", 1)[0] in NETWORK_KINDS
@@ -95,6 +99,7 @@ class NetworkSync:
         else:
             self._derived.apply({key: store.get(key) for key in changes.keys})
         fresh, _ = self._derived.snapshot()
+        self.last_derive_seconds = time.perf_counter() - started
         latest = self._latest
         if latest is not None and fresh.services == latest.services and fresh.pods == latest.pods:
             return  # e.g. a pod's phase changed, not its IP: nothing DNS or the rules hold
@@ -108,9 +113,11 @@ class NetworkSync:
     def _update_dns(self, snapshot: Snapshot) -> None:
         if self.dns is None:
             return
+        started = time.perf_counter()
         try:
             self.dns.update(snapshot)
             self.dns_updates += 1
+            self.last_dns_seconds = time.perf_counter() - started
         except Exception as err:  # keep answering from the previous index
             self.last_error = f"DNS index of snapshot {snapshot.version}: {err!r}"
             log.exception("building the DNS index failed; the previous one keeps answering")

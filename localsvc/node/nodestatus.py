@@ -25,6 +25,11 @@ def node_status(controller: Controller) -> Obj:
         "appliedVersion": network.applied_version if network else None,
         "lastApplySeconds": network.last_apply_seconds if network else None,
         "lastError": network.last_error if network else None,
+        # Per change: deriving the network snapshot, the DNS index update, and the nftables
+        # syncs (full or partial, net/dataplane.SyncStats).
+        "lastDeriveSeconds": network.last_derive_seconds if network else None,
+        "lastDnsSeconds": network.last_dns_seconds if network else None,
+        "dataplaneSyncs": _sync_stats(network.dataplane) if network else None,
         "dns": dict(dns.stats.__dict__) if dns is not None else None,
         "problems": [p.as_dict() for p in controller.problems()],
         "stateError": controller.store.load_error or None,
@@ -32,6 +37,11 @@ def node_status(controller: Controller) -> Obj:
         "lastSyncSeconds": controller.last_sync_seconds,
         "ingress": controller.ingress_summary(),
     }
+
+
+def _sync_stats(dataplane: Any) -> Obj | None:
+    stats = getattr(dataplane, "stats", None)
+    return dict(stats.as_dict()) if stats is not None else None
 
 
 __all__ = ["node_status"]

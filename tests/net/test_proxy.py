@@ -439,7 +439,8 @@ async def main():
             seen = stamp
             snap = load("/tmp/snapshot.json")
             await dp.apply(snap)
-            print("APPLIED", snap.version, flush=True)
+            kind = getattr(getattr(dp, "stats", None), "last_kind", "")
+            print("APPLIED", snap.version, kind, flush=True)
         await asyncio.sleep(0.1)
 
 asyncio.run(main())
@@ -639,5 +640,24 @@ def test_dataplane_in_containers(mode: str, loop_kind: str) -> None:
         addrs = docker("exec", "nfttest-node", "ip", "-4", "-o", "addr", "show", "dev", "eth0")
         assert "10.250.0.2/24" in addrs and "10.250.0.200/32" in addrs
         assert "10.250.0.201/" not in addrs
+
+        # endpoints back (an added one, a Service back from none): traffic follows again
+        apply(e2e_snapshot(4, both, ["10.250.0.11"], empty=False))
+        logs = wait_log("nfttest-node", "APPLIED 4")
+        assert set(probe("http", "10.250.0.200", 80, 20)) == {"b1", "b2"}
+        assert set(probe("http", "10.250.0.202", 80, 5)) == {"b1"}
+        if mode != "nftables":
+            return
+        # the first sync renders the table, the others change it
+        assert "APPLIED 1 full" in logs, logs
+        for version in (2, 3, 4):
+            assert f"APPLIED {version} partial" in logs, logs
+        # the table is not what the node holds (deleted behind its back): the partial sync
+        # fails and the full render takes over
+        docker("exec", "nfttest-node", "nft", "delete", "table", "ip", "localsvc")
+        apply(e2e_snapshot(5, ["10.250.0.11"], ["10.250.0.11"], empty=False))
+        logs = wait_log("nfttest-node", "APPLIED 5")
+        assert "APPLIED 5 full" in logs and "partial nftables sync failed" in logs, logs
+        assert set(probe("http", "10.250.0.200", 80, 10)) == {"b1"}
     finally:
         e2e_cleanup()

@@ -156,7 +156,10 @@ def test_render_is_deterministic_regardless_of_input_order() -> None:
 
 def test_three_endpoints_spread_and_skip_unready() -> None:
     text = render_ruleset(CASES["three-endpoints"])
-    assert "numgen random mod 3 vmap" in text
+    chain = text.split("chain svc-", 1)[1].split("\n\t}", 1)[0]
+    spread = [line.rsplit("goto ", 1)[0].strip() for line in chain.splitlines()[2:]]
+    # each of 3 endpoints with 1/3: the first 1/3, the second 1/2 of the rest, the last the rest
+    assert spread == ["numgen random mod 3 == 0", "numgen random mod 2 == 0", ""]
     assert "10.96.0.9" not in text
 
 
