@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import socket
 import statistics
 import subprocess
@@ -173,6 +174,7 @@ spec:
         for c in docker.containers.list(all=True, filters={"label": f"io.localsvc.bench={tag}"}):
             c.remove(force=True)
         env.down()
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -68,19 +68,19 @@ spec:
 {f"  loadBalancerSourceRanges: {ranges}" if ranges else ""}"""
 
 
-def http_get(port: int) -> str:
+def http_get(port: int, host: str = "127.0.0.1") -> str:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3) as r:
+        with urllib.request.urlopen(f"http://{host}:{port}/", timeout=3) as r:
             return str(r.read().decode())
     except OSError:
         return ""
 
 
-def udp_ask(port: int, timeout: float = 1.0) -> str:
-    """One datagram to 127.0.0.1:port; the echo's answer, or "" when none came."""
+def udp_ask(port: int, timeout: float = 1.0, host: str = "127.0.0.1") -> str:
+    """One datagram to host:port; the echo's answer, or "" when none came."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
-        s.connect(("127.0.0.1", port))
+        s.connect((host, port))
         try:
             s.send(b"ping")
             return s.recv(200).decode()
@@ -241,3 +241,17 @@ def test_a_svclb_refused_the_kernel_path_relays(env: Environment, node_image: st
     logs = container.logs().decode()
     assert "cannot forward in the kernel (nft failed" in logs, logs
     assert {8000, 5300} <= listening_ports(container)
+
+
+def test_a_local_external_ip_through_the_kernel(env: Environment, tmp_path: Path) -> None:
+    port = free_port(20000, 29999)
+    env.up([write(tmp_path, "app.yaml", multi() + "---" + service(
+        "multi", "ClusterIP", (port, None), (port, None)).replace(
+        "  ports:", "  externalIPs: [127.0.0.2]\n  ports:"))], wait=90)
+    assert "hello from multi-" in wait_for(lambda: http_get(port, "127.0.0.2"), timeout=15)
+    assert wait_for(lambda: udp_ask(port, host="127.0.0.2"), timeout=15).startswith("multi-")
+    forwarder = svclb(env, "multi")
+    assert "NET_ADMIN" in forwarder.attrs["HostConfig"]["CapAdd"]
+    cluster_ip = env.get("svc", "multi")[0]["spec"]["clusterIP"]
+    assert f"dnat to {cluster_ip}:{port}" in exec_text(forwarder, *TABLE_CMD)
+    assert not http_get(port)  # published on that address only
