@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 
 from localsvc.host.api import Environment
@@ -108,6 +109,14 @@ def listening_ports(container: Any) -> set[int]:
             if table.endswith("udp") or fields[3] == "0A":  # 0A: LISTEN
                 ports.add(int(fields[1].split(":")[1], 16))
     return ports
+
+
+def relay_ports(env: Environment, name: str) -> set[int]:
+    """The ports the Service's svclb listens on; none while it is not there yet."""
+    try:
+        return listening_ports(svclb(env, name))
+    except (docker.errors.NotFound, AssertionError):  # not created / not started yet
+        return set()
 
 
 def test_nodeport_and_load_balancer_tcp_and_udp_in_the_kernel(env: Environment,
@@ -213,7 +222,8 @@ def test_the_relay_where_the_node_proxies_in_userspace(node_image: str, demo_ima
         assert {np_http, np_udp} <= listening_ports(forwarder)  # the relay listens
         wait_for(lambda: env.get("svc", "office")[0]["status"]["loadBalancer"].get("ingress"),
                  timeout=15, what="office's ingress")
-        time.sleep(1)
+        wait_for(lambda: denied in relay_ports(env, "office"), timeout=15,
+                 what="office's relay to listen")
         assert not http_get(denied) and udp_ask(denied) == ""
         assert "NET_ADMIN" not in json.dumps(svclb(env, "office").attrs["HostConfig"])
     finally:
