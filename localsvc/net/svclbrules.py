@@ -6,9 +6,11 @@ text out; net/svclbrun.py loads it into the container's own network namespace.
 
 Source ranges keep the userspace relay's meaning (net/forwarder.py `_Sources`): a host client on
 127.0.0.1 reaches the container through Docker's proxy (or its loopback masquerade), so the svclb
-sees the bridge gateway as the source, and the gateway stands for 127.0.0.1. Other clients (a
-LAN client of a port published on 0.0.0.0, through Docker's DNAT; a pod) keep their own address.
-The svclb's network is IPv4: IPv6 ranges can match no client, as in the relay.
+sees the bridge gateway as the source, and the gateway stands for 127.0.0.1. Other clients keep
+their own address: a LAN client of a port published on 0.0.0.0 (Docker's DNAT), the host itself
+connecting to its LAN address (DNAT without masquerade: measured 2026-12-07, the container saw
+the host's 192.0.2.2), a pod. The svclb's network is IPv4: IPv6 ranges match no client, as in
+the relay.
 """
 
 from __future__ import annotations
