@@ -143,6 +143,9 @@ def test_nodeport_and_load_balancer_tcp_and_udp_in_the_kernel(env: Environment,
     assert f"dnat to {cluster_ip}:{lb_http}" in table and f"dnat to {cluster_ip}:{lb_udp}" in table
     # nothing listens in the svclb: the kernel carries the traffic
     assert not listening_ports(forwarder) & {np_http, np_udp, lb_http, lb_udp}
+    forwarder.stop(timeout=20)  # SIGTERM ends it (exit 0); SIGKILL after the timeout: 137
+    forwarder.reload()
+    assert forwarder.attrs["State"]["ExitCode"] == 0
 
 
 def test_source_ranges_in_the_kernel_tcp_and_udp(env: Environment, tmp_path: Path) -> None:
