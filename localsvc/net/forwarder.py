@@ -1,4 +1,5 @@
-"""The svclb forwarder (asyncio): the process inside each svclb container (`localsvc svclb`).
+"""The svclb forwarder (asyncio): the userspace relay of each svclb container (`localsvc svclb`)
+where the kernel cannot forward (net/svclbrun.py chooses).
 
 Owns the listeners of one NodePort/LoadBalancer Service: for each rule it listens on a port
 (which Docker publishes on the host) and relays every TCP connection or UDP flow to the
@@ -57,26 +58,30 @@ class ForwardRule:
 SPEC_VARIABLE = "LOCALSVC_SVCLB_SPEC"
 
 
-def rules_to_json(rules: Sequence[ForwardRule], host_alias: str = "") -> str:
+def rules_to_json(rules: Sequence[ForwardRule], host_alias: str = "", mode: str = "") -> str:
     """The `localsvc svclb` spec: {"rules": [...]} (read back by rules_from_json), with the
-    address that stands for the host (run_forwarder's host_alias) when there is one."""
+    address that stands for the host (run_forwarder's host_alias) when there is one, and the
+    forwarding asked for (net/svclbrun.py: "kernel"; none: the relay)."""
     data: dict[str, Any] = {
         "rules": [asdict(r) | {"source_ranges": list(r.source_ranges)} for r in rules]}
     if host_alias:
         data["host_alias"] = host_alias
+    if mode:
+        data["mode"] = mode
     return json.dumps(data, sort_keys=True)
 
 
 def rules_from_json(text: str) -> list[ForwardRule]:
     """The rules of a spec written by rules_to_json (a bare list of rules is accepted too)."""
-    data = _spec_object(text)
+    data = spec_object(text)
     items = data.get("rules")
     if not isinstance(items, list):
         raise LocalsvcError('svclb spec: "rules" must be a list of rules')
     return [_rule(item, i) for i, item in enumerate(items)]
 
 
-def _spec_object(text: str) -> dict[str, Any]:
+def spec_object(text: str) -> dict[str, Any]:
+    """The spec's JSON object (a bare list stands for its rules)."""
     try:
         data = json.loads(text)
     except ValueError as err:
@@ -354,7 +359,7 @@ async def run_forwarder(spec_json: str) -> None:
     SPEC is rules_to_json's object, optionally with "listen_host", "udp_idle_timeout" and
     "limits" (RelayLimits fields, see limits_from_spec).
     """
-    spec = _spec_object(spec_json)
+    spec = spec_object(spec_json)
     idle = spec.get("udp_idle_timeout")
     forwarder = Forwarder(
         rules_from_json(spec_json),

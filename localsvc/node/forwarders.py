@@ -13,9 +13,11 @@ from typing import Any
 
 from localsvc.model.nodeports import LBClaim, assign_lb_ports
 from localsvc.model.snapshot import Snapshot, Unserved
+from localsvc.net.dataplane import NftDataplane
 from localsvc.node import services as svc
 from localsvc.node import svclb
 from localsvc.node.context import NodeContext
+from localsvc.node.network import NetworkSync
 from localsvc.node.store import State
 from localsvc.node.subscriber import StoreSubscriber
 from localsvc.tasks import spawn
@@ -27,6 +29,7 @@ class Forwarders:
     """Attributes are the Controller's."""
 
     ctx: NodeContext
+    network: NetworkSync | None
     state: State
     snapshot: Snapshot
     gateway: str
@@ -79,21 +82,28 @@ class Forwarders:
         self._svclb_task = spawn(self._run_forwarder_reconcile(desired, only),
                                  name="svclb reconcile")
 
+    def _kernel_forwarding(self) -> bool:
+        """Whether the svclb containers forward in the kernel: where the node's service proxy
+        runs on nftables, the engine grants NET_ADMIN and nft works, so theirs will too (each
+        still falls back to its relay by itself when it cannot: net/svclbrun.py)."""
+        return self.network is not None and isinstance(self.network.dataplane, NftDataplane)
+
     def _desired_forwarders(self, services: dict[str, Obj]) -> dict[str, svclb.SvclbSpec]:
         """The forwarders wanted; a Service whose forwarder cannot be computed is skipped and
         reported, and the others still get theirs."""
         cfg = self.ctx.config
+        kernel = self._kernel_forwarding()
         try:
             self.forwarder_problems = []
             return svclb.desired_forwarders(self.snapshot, services, self.lb_owned,
-                                            cfg.host_address)
+                                            cfg.host_address, kernel)
         except Exception:  # find the Service(s) at fault, one at a time
             desired: dict[str, svclb.SvclbSpec] = {}
             for info in self.snapshot.services:
                 one = replace(self.snapshot, services=(info,))
                 try:
                     desired.update(svclb.desired_forwarders(one, services, self.lb_owned,
-                                                            cfg.host_address))
+                                                            cfg.host_address, kernel))
                 except Exception as err:
                     self.forwarder_problems.append(Unserved(
                         f"Service/{info.namespace}/{info.name}",

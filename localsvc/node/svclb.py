@@ -4,6 +4,11 @@ container each Service needs (pure), and making the running ones match (Docker, 
 One svclb container per Service (k3s ServiceLB's approach): it publishes the Service's host ports
 and forwards them to the ClusterIP. Docker can publish ports only when a container is created, so
 a changed Service gets a new forwarder; other Services' forwarders and the node are never touched.
+
+Where the node's own service proxy runs on nftables (so the engine grants NET_ADMIN and nft
+works), each svclb gets NET_ADMIN and IPv4 forwarding too, and DNATs in the kernel; elsewhere it
+gets neither and relays in userspace (net/svclbrun.py, which also falls back by itself). Only the
+node and svclb containers hold NET_ADMIN; none is privileged.
 """
 
 from __future__ import annotations
@@ -20,11 +25,20 @@ import docker.errors
 from localsvc.model.snapshot import Snapshot
 from localsvc.model.externalips import local_external_ips
 from localsvc.net.forwarder import SPEC_VARIABLE, ForwardRule, rules_to_json
+from localsvc.net.svclbrun import MODE_KERNEL
 from localsvc.runtime import labels as L
 
 log = logging.getLogger("localsvc.svclb")
 ROLE_SVCLB = "svclb"
 SPEC_HASH = f"{L.PREFIX}.spec-hash"
+# The kernel path: DNAT and masquerade in the svclb's own network namespace. No ICMP redirects:
+# a packet forwarded back out of eth0 would make the kernel tell the sender to go direct (it
+# sends them if either `all` or the interface allows them).
+KERNEL_SYSCTLS = {
+    "net.ipv4.ip_forward": "1",
+    "net.ipv4.conf.all.send_redirects": "0",
+    "net.ipv4.conf.eth0.send_redirects": "0",
+}
 
 
 @dataclass(frozen=True)
@@ -42,10 +56,11 @@ class SvclbSpec:
     rules: tuple[ForwardRule, ...]
     publish: tuple[Publish, ...]
     host_address: str
+    kernel: bool = False  # forward in the kernel (NET_ADMIN), else the userspace relay
 
     @property
     def digest(self) -> str:
-        text = repr((self.rules, self.publish, self.host_address))
+        text = repr((self.rules, self.publish, self.host_address, self.kernel))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -54,11 +69,12 @@ def desired_forwarders(
     services: Mapping[str, dict[str, Any]],
     lb_owned: set[str],
     host_address: str,
+    kernel: bool = False,
 ) -> dict[str, SvclbSpec]:
     """Service key -> forwarder spec, for every NodePort/LoadBalancer Service with a ClusterIP.
 
     `lb_owned`: LoadBalancer Services that hold all their host ports (the others are pending and
-    publish only their NodePorts)."""
+    publish only their NodePorts). `kernel`: the forwarders forward in the kernel."""
     out: dict[str, SvclbSpec] = {}
     for info in snapshot.services:
         key = f"{info.namespace}/{info.name}"
@@ -93,12 +109,13 @@ def desired_forwarders(
                                          info.cluster_ip, port.port))
                 publish.append(Publish(listen, port.protocol, port.port, ip))
         if rules:
-            out[key] = SvclbSpec(info.namespace, info.name, tuple(rules), tuple(publish), host_address)
+            out[key] = SvclbSpec(info.namespace, info.name, tuple(rules), tuple(publish),
+                                 host_address, kernel)
     return out
 
 
 def spec_json(spec: SvclbSpec, gateway: str) -> str:
-    return rules_to_json(spec.rules, host_alias=gateway)
+    return rules_to_json(spec.rules, host_alias=gateway, mode=MODE_KERNEL if spec.kernel else "")
 
 
 def container_name(env: str, spec: SvclbSpec) -> str:
@@ -119,8 +136,10 @@ def create_forwarder(client: docker.DockerClient, env: str, network: str, image:
     bindings = {f"{p.container_port}/{p.protocol.lower()}": (p.host_ip or spec.host_address,
                                                              p.host_port)
                 for p in spec.publish}
+    kernel: dict[str, Any] = {"cap_add": ["NET_ADMIN"], "sysctls": KERNEL_SYSCTLS} \
+        if spec.kernel else {}
     host_config = api.create_host_config(port_bindings=bindings,
-                                         restart_policy={"Name": "unless-stopped"})
+                                         restart_policy={"Name": "unless-stopped"}, **kernel)
     networking = api.create_networking_config({network: api.create_endpoint_config()})
     name = container_name(env, spec)
     created = api.create_container(

@@ -116,10 +116,11 @@ def cmd_svclb() -> int:
     import asyncio
     import logging
 
-    from localsvc.net.forwarder import SPEC_VARIABLE, run_forwarder
+    from localsvc.net.forwarder import SPEC_VARIABLE
+    from localsvc.net.svclbrun import run_svclb
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(run_forwarder(os.environ[SPEC_VARIABLE]))
+    asyncio.run(run_svclb(os.environ[SPEC_VARIABLE]))
     return 0
 
 
