@@ -237,9 +237,10 @@ class PodWorker:
             return
         # Twice at most: a new sandbox gives the pod its IP, which env vars may use
         # (status.podIP), so the plan is made again before the containers start.
+        fresh = False  # the sandbox was made and started just now: no need to look again
         for _ in range(2):
             plan, error = self._plan()
-            infra_running = await self._observe()
+            infra_running = fresh or await self._observe()
             if plan is not None and infra_running and self.state.infra_id:
                 await self.volumes.sync(self.state.infra_id, plan)  # changed ConfigMaps...
             actions = kubelet.decide(self._spec(plan, error), self.state, infra_running,
@@ -248,6 +249,7 @@ class PodWorker:
                 await self._perform(action, plan)
             if not (actions == [kubelet.CreateSandbox()] and self.state.infra_id):
                 return
+            fresh = True
 
     async def _observe(self) -> bool:
         """Read the sandbox and the running containers from Docker (in threads); whether the
@@ -383,8 +385,6 @@ class PodWorker:
             return self.ctx.docker.containers.get(container_id)
         except docker.errors.NotFound:
             return None
-
-    # ---- probes -------------------------------------------------------------------------------
 
     async def _kill(self, container_id: str, reason: str, grace: int) -> None:
         log.info("pod %s/%s: %s; restarting the container", self.ref.namespace, self.ref.name,

@@ -172,26 +172,27 @@ def create_infra(client: docker.DockerClient, pod: PodRef, plan: PodPlan, image:
         if refused is not None:
             raise refused from err
         raise
-    container = client.containers.get(created["Id"])
+    infra_id = created["Id"]
     try:
-        hostpaths.check_host_paths(api, container.id, plan.volumes)
-        written = filevolumes.write_initial(api, container.id, plan.volumes)
+        hostpaths.check_host_paths(api, infra_id, plan.volumes)
+        written = filevolumes.write_initial(api, infra_id, plan.volumes)
     except VolumeError:
-        container.remove(force=True)
+        api.remove_container(infra_id, force=True)
         raise
-    container.start()
+    api.start(infra_id)
     if resolv_conf:
-        _wait_for_file(container, "/etc/resolv.conf", resolv_conf.encode())
-    container.reload()
-    return container, written
+        _wait_for_file(api, infra_id, "/etc/resolv.conf", resolv_conf.encode())
+    # Inspected once, started: the pod's IP is given at start.
+    return client.containers.get(infra_id), written
 
 
-def _wait_for_file(container: Any, path: str, content: bytes, timeout: float = 3.0) -> None:
+def _wait_for_file(api: Any, container_id: str, path: str, content: bytes,
+                   timeout: float = 3.0) -> None:
     """Wait until the infra container has written `path` (app containers must not start first)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            entries = read_archive(container.client.api, container.id, path)
+            entries = read_archive(api, container_id, path)
             if entries and entries[0].content == content:
                 return
         except (docker.errors.APIError, tarfile.TarError):
