@@ -139,11 +139,16 @@ def create_volumes(client: docker.DockerClient, pod: PodRef, plan: PodPlan) -> N
 
 
 def create_infra(client: docker.DockerClient, pod: PodRef, plan: PodPlan, image: str,
-                 resolv_conf: str | None = None) -> tuple[Any, dict[str, Written]]:
+                 resolv_conf: str | None = None,
+                 alongside: Callable[[str], list[str]] | None = None,
+                 ) -> tuple[Any, dict[str, Written]]:
     """Create and start the infra container, with every volume bound into it; hostPaths are
     checked and configMap/secret files written before it starts, so the pod's containers see
     them from their first instruction. The container and what each file volume holds; raises
-    VolumeError (nothing left behind) when a hostPath fails the kubelet's checks."""
+    VolumeError (nothing left behind) when a hostPath fails the kubelet's checks.
+    `alongside(infra_id)`: run in a thread of its own once the infra container exists, while it
+    is prepared and started (the pod's containers created meanwhile: the ids it returns go too
+    when the infra container fails)."""
     api = client.api
     hostpaths.ensure_host_files(client, image, pod.labels(L.ROLE_POD_HELPER), plan.volumes)
     binds, mounts = pv.split(pv.infra_mounts(plan.volumes, volume_sources(pod, plan)))
@@ -173,17 +178,27 @@ def create_infra(client: docker.DockerClient, pod: PodRef, plan: PodPlan, image:
             raise refused from err
         raise
     infra_id = created["Id"]
-    try:
-        hostpaths.check_host_paths(api, infra_id, plan.volumes)
-        written = filevolumes.write_initial(api, infra_id, plan.volumes)
-    except VolumeError:
-        api.remove_container(infra_id, force=True)
-        raise
-    api.start(infra_id)
-    if resolv_conf:
-        _wait_for_file(api, infra_id, "/etc/resolv.conf", resolv_conf.encode())
-    # Inspected once, started: the pod's IP is given at start.
-    return client.containers.get(infra_id), written
+    with ThreadPoolExecutor(max_workers=1) as side:
+        made = side.submit(alongside, infra_id) if alongside is not None else None
+        try:
+            hostpaths.check_host_paths(api, infra_id, plan.volumes)
+            written = filevolumes.write_initial(api, infra_id, plan.volumes)
+        except VolumeError:
+            _remove_ids(api, [infra_id, *(made.result() if made is not None else [])])
+            raise
+        api.start(infra_id)
+        if resolv_conf:
+            _wait_for_file(api, infra_id, "/etc/resolv.conf", resolv_conf.encode())
+        # Inspected once, started: the pod's IP is given at start.
+        return client.containers.get(infra_id), written
+
+
+def _remove_ids(api: Any, ids: list[str]) -> None:
+    for container_id in reversed(ids):  # the pod's containers before the infra container
+        try:
+            api.remove_container(container_id, force=True)
+        except docker.errors.NotFound:
+            pass
 
 
 def _wait_for_file(api: Any, container_id: str, path: str, content: bytes,
@@ -253,6 +268,20 @@ def create_container(
         **kwargs,
     )
     return client.containers.get(created["Id"])
+
+
+def remove_older_than(client: docker.DockerClient, pod: PodRef, name: str,
+                      keep_attempt: int) -> None:
+    """Of container `name`'s attempts, keep `keep_attempt` and later ones (the latest exited
+    one stays for `logs --previous`), remove older ones."""
+    for container in find_pod_containers(client, pod.env, pod.uid):
+        if container.labels.get(L.CONTAINER) != name:
+            continue
+        if int(container.labels.get(L.ATTEMPT, "0")) < keep_attempt:
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
 
 
 def infra_containers(containers: list[Any]) -> list[Any]:
