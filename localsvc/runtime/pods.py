@@ -128,14 +128,11 @@ def create_volumes(client: docker.DockerClient, pod: PodRef, plan: PodPlan) -> N
         # (a claim's volume is made by its binding only: the pod waited for it to be bound)
         if volume.kind not in POD_OWNED_VOLUMES:
             continue
-        name = volume_name(pod, volume.name)
-        try:
-            client.volumes.get(name)
-        except docker.errors.NotFound:
-            client.volumes.create(
-                name=name,
-                labels=pod.labels(L.ROLE_POD_VOLUME, **{L.CONTAINER: volume.name}),
-            )
+        # One call: Docker's create returns the volume of that name when it exists already.
+        client.api.create_volume(
+            name=volume_name(pod, volume.name),
+            labels=pod.labels(L.ROLE_POD_VOLUME, **{L.CONTAINER: volume.name}),
+        )
 
 
 def create_infra(client: docker.DockerClient, pod: PodRef, plan: PodPlan, image: str,
