@@ -1,23 +1,30 @@
-"""Start-up cost of an environment: `localsvc up -d` of examples/backend-service (images present)
-against starting the same four app containers directly with the Docker SDK, `localsvc down`, and
-the node container's resident memory at rest.
+"""Start-up cost of an environment: `localsvc up -d` of examples/backend-service (images present),
+with its readiness probes and without them, against starting the same four app containers
+directly with the Docker SDK (one by one, and in parallel), `localsvc down`, and the node
+container's resident memory at rest.
 
     python benchmarks/startup.py [--runs 5]
 
-Prints medians and the ratio to the direct path. Creates and removes its own environments.
+Prints medians, the ratios to the direct paths and the issue's targets (issue 15). Creates and
+removes its own environments.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import docker
+import yaml
 
 from localsvc.host.api import Environment
 from localsvc.runtime.engine import connect
@@ -26,29 +33,56 @@ from localsvc.runtime.images import ensure_context_image, ensure_node_image
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "backend-service"
 DEMO = "localsvc-examples/demo:1"
+PROBES = ("readinessProbe", "livenessProbe", "startupProbe")
+AT_REST = 3.0  # seconds after `up -d` before the node's memory is read
 
 
 def cli(env: str, *args: str) -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "localsvc", "--env", env, *args], check=True,
-                   capture_output=True)
+                   capture_output=True, timeout=300)
     return time.perf_counter() - started
 
 
-def direct(client: docker.DockerClient) -> float:
-    """The same containers without localsvc: a network, 3 backends, 1 client, started."""
+def without_probes(source: Path, target: Path) -> Path:
+    """The example's manifests with every probe removed, written under `target`."""
+    for path in sorted(source.glob("*.yaml")):
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        for doc in docs:
+            spec = doc.get("spec") or {}
+            pod_spec = (spec.get("template") or {}).get("spec") or spec
+            for container in pod_spec.get("containers") or []:
+                for probe in PROBES:
+                    container.pop(probe, None)
+        (target / path.name).write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return target
+
+
+def _run_direct(client: docker.DockerClient, label: str, name: str, args: list[str]) -> None:
+    client.containers.run(DEMO, args, name=f"{label}-{name}", detach=True, network=label,
+                          labels={"io.localsvc.bench": label})
+
+
+def direct(client: docker.DockerClient, parallel: bool) -> float:
+    """The same containers without localsvc: a network, 3 backends, 1 client, started one
+    after the other or all at once."""
     label = f"localsvc-bench-direct-{uuid.uuid4().hex[:6]}"
+    runs = [(f"b{i}", ["serve", "--port", "80"]) for i in range(3)]
+    runs.append(("c", ["client", f"http://{label}-b0/"]))
     started = time.perf_counter()
     net = client.networks.create(label, labels={"io.localsvc.bench": label})
-    for i in range(3):
-        client.containers.run(DEMO, ["serve", "--port", "80"], name=f"{label}-b{i}", detach=True,
-                              network=label, labels={"io.localsvc.bench": label})
-    client.containers.run(DEMO, ["client", f"http://{label}-b0/"], name=f"{label}-c", detach=True,
-                          network=label, labels={"io.localsvc.bench": label})
-    elapsed = time.perf_counter() - started
-    for c in client.containers.list(all=True, filters={"label": f"io.localsvc.bench={label}"}):
-        c.remove(force=True)
-    net.remove()
+    try:
+        if parallel:
+            with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+                list(pool.map(lambda run: _run_direct(client, label, *run), runs))
+        else:
+            for run in runs:
+                _run_direct(client, label, *run)
+        elapsed = time.perf_counter() - started
+    finally:
+        for c in client.containers.list(all=True, filters={"label": f"io.localsvc.bench={label}"}):
+            c.remove(force=True)
+        net.remove()
     return elapsed
 
 
@@ -59,32 +93,68 @@ def node_rss_mib(env: str, client: docker.DockerClient) -> float:
     return kib / 1024
 
 
+def one_env(client: docker.DockerClient, manifests: Path, rest: bool
+            ) -> tuple[float, float, float | None]:
+    """`up -d` of `manifests` in a new environment, then `down`: their times, and the node's
+    memory after AT_REST seconds when `rest`."""
+    env = f"bench-up-{uuid.uuid4().hex[:6]}"
+    try:
+        up = cli(env, "up", "-d", "-f", str(manifests))
+        rss = None
+        if rest:
+            time.sleep(AT_REST)  # at rest: probes running, nothing changing
+            rss = node_rss_mib(env, client)
+        down = cli(env, "down")
+    finally:
+        Environment(env).down()
+    return up, down, rss
+
+
+def row(label: str, seconds: float, note: str = "") -> str:
+    return f"  {label:<52} {seconds:5.2f} s   {note}".rstrip()
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    # The CLI as a pip install has it, with its bytecode: an editable checkout run with
+    # PYTHONDONTWRITEBYTECODE=1 compiles every module it imports at every command (~0.15-0.3 s).
+    compileall.compile_dir(ROOT / "localsvc", quiet=1)
     client = connect()
     ensure_node_image(client, lambda m: print(m, file=sys.stderr))
-    ensure_context_image(client, ROOT / "examples/images/demo", DEMO, lambda m: print(m, file=sys.stderr))
-    ups, downs, rss, directs = [], [], [], []
-    for i in range(args.runs):
-        env = f"bench-up-{uuid.uuid4().hex[:6]}"
-        try:
-            ups.append(cli(env, "up", "-d", "-f", str(EXAMPLE)))
-            time.sleep(5)  # at rest: probes running, nothing changing
-            rss.append(node_rss_mib(env, client))
-            downs.append(cli(env, "down"))
-        finally:
-            Environment(env).down()
-        directs.append(direct(client))
-        print(f"run {i + 1}/{args.runs}: up -d {ups[-1]:.2f} s, down {downs[-1]:.2f} s, "
-              f"direct {directs[-1]:.2f} s", file=sys.stderr)
-    up, dn, d = statistics.median(ups), statistics.median(downs), statistics.median(directs)
-    print(f"\nexamples/backend-service (3 backends + client, images present), median of {args.runs}:")
-    print(f"  localsvc up -d (network, node, 4 pods, Ready):  {up:.2f} s")
-    print(f"  direct docker run of the 4 containers:           {d:.2f} s   (localsvc / direct = {up / d:.1f}x)")
-    print(f"  localsvc down:                                   {dn:.2f} s")
-    print(f"  node container resident memory at rest:         {statistics.median(rss):.0f} MiB")
+    ensure_context_image(client, ROOT / "examples/images/demo", DEMO,
+                         lambda m: print(m, file=sys.stderr))
+    series: dict[str, list[Any]] = {k: [] for k in ("up", "bare", "down", "rss", "seq", "par")}
+    with tempfile.TemporaryDirectory(prefix="localsvc-bench-") as tmp:
+        bare = without_probes(EXAMPLE, Path(tmp))
+        for i in range(args.runs):
+            up, down, rss = one_env(client, EXAMPLE, rest=True)
+            series["up"].append(up)
+            series["down"].append(down)
+            series["rss"].append(rss)
+            series["bare"].append(one_env(client, bare, rest=False)[0])
+            series["seq"].append(direct(client, parallel=False))
+            series["par"].append(direct(client, parallel=True))
+            print(f"run {i + 1}/{args.runs}: up -d {up:.2f} s, without probes "
+                  f"{series['bare'][-1]:.2f} s, down {down:.2f} s, direct one by one "
+                  f"{series['seq'][-1]:.2f} s, in parallel {series['par'][-1]:.2f} s",
+                  file=sys.stderr)
+    m = {k: statistics.median(v) for k, v in series.items()}
+    overhead = m["bare"] - m["par"]
+    print(f"\nexamples/backend-service (3 backends + client, images present), "
+          f"median of {args.runs}:")
+    print(row("localsvc up -d (network, node, 4 pods, Ready):", m["up"],
+              f"(/ direct one by one = {m['up'] / m['seq']:.1f}x; target <= 2.0 s)"))
+    print(row("localsvc up -d, the same without probes:", m["bare"],
+              f"(/ direct in parallel = {m['bare'] / m['par']:.1f}x; target <= 1.5 s)"))
+    print(row("direct docker run of the 4 containers, one by one:", m["seq"]))
+    print(row("direct docker run of the 4 containers, in parallel:", m["par"]))
+    print(row("localsvc's own overhead (without probes - parallel):", overhead,
+              "(target <= 0.5 s)"))
+    print(row("localsvc down:", m["down"]))
+    print(f"  {'node container resident memory at rest:':<52} {m['rss']:5.0f} MiB")
     return 0
 
 

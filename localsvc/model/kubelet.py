@@ -224,6 +224,18 @@ def create_failed(c: ContainerState, message: str, now: float,
     c.retry_at = now + backoff_seconds(c.crash_level)
 
 
+def created_with_sandbox(spec: KubeletSpec, pod: PodState) -> tuple[str, ...]:
+    """The containers that may be created (not started) while the sandbox starts: those that
+    start right after it, the first attempt of each app container of a pod without init
+    containers. (Docker joins a container to the sandbox's namespaces at its own start.)"""
+    if spec.init or spec.config_error or pod.infra_id is not None:
+        return ()
+    firsts = [name for name in spec.containers
+              if (c := pod.containers.get(name)) is not None and c.container_id is None
+              and c.attempt == 0 and c.state == "waiting"]
+    return tuple(firsts) if len(firsts) == len(spec.containers) else ()
+
+
 def next_attempt(c: ContainerState) -> int:
     """The attempt number (restartCount) of `c`'s next container: a restart counts one."""
     return c.attempt + (1 if c.container_id else 0)

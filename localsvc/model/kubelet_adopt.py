@@ -87,6 +87,10 @@ def _latest(leftovers: Sequence[Leftover]) -> dict[str, Leftover]:
     return latest
 
 
+def _never_started(found: Leftover) -> bool:
+    return found.state.get("Status") == "created"
+
+
 def _known(pod: PodState, name: str) -> bool:
     return name in pod.containers or name in pod.init
 
@@ -99,7 +103,9 @@ def decide_adoption(pod: PodState, leftovers: Sequence[Leftover]) -> list[AdoptA
     if not sandboxes or not sandboxes[0].running:
         counted: dict[str, int] = {}
         for found in leftovers:
-            if not found.sandbox and _known(pod, found.name):
+            # One created but never started (made alongside its sandbox: node/podearly.py) never
+            # ran: no restart to count.
+            if not found.sandbox and _known(pod, found.name) and not _never_started(found):
                 counted[found.name] = max(counted.get(found.name, 0), found.attempt + 1)
         return [DiscardLeftovers(tuple(found.id for found in leftovers)),
                 *(CountLostAttempt(name, attempt) for name, attempt in counted.items())]

@@ -6,16 +6,17 @@ import asyncio
 import logging
 import os
 import signal
-import sys
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
 from localsvc.dns.server import DnsServer
-from localsvc.model.allocation import dns_ip, kubernetes_ip
+from localsvc.model.allocation import dns_ip
 from localsvc.model.network import plan_for
 from localsvc.net.dataplane import make_dataplane
 from localsvc.model.nodeconfig import CA_CERT_FILE, IN_CLUSTER_API_PORT, PKI_DIR, NodeConfig
+from localsvc.node.boot import pki_command
 from localsvc.node.context import NodeContext
 from localsvc.node.controller import Controller
 from localsvc.node.network import NetworkSync
@@ -27,7 +28,9 @@ from localsvc.runtime.engine import connect
 from localsvc.runtime.tls import ssl_server_context
 
 
-async def serve(config: NodeConfig) -> None:
+async def serve(config: NodeConfig, pki: subprocess.Popen[bytes] | None = None) -> None:
+    """Run the node until SIGTERM. `pki`: the certificates' child process, when the caller
+    started it already (node/boot.py), else started here."""
     loop = asyncio.get_running_loop()
     # Docker calls run in threads; pods start in parallel, so allow more than the default.
     loop.set_default_executor(ThreadPoolExecutor(max_workers=24, thread_name_prefix="docker"))
@@ -39,9 +42,8 @@ async def serve(config: NodeConfig) -> None:
     # carries the CA as it is then (a CA near expiry is replaced by the child).
     pki_dir = config.state_dir / PKI_DIR
     cluster_range = str(plan_for(config.subnet).cluster_ip_range)
-    pki = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "localsvc.runtime.pki", str(pki_dir), config.env,
-        config.node_ip, kubernetes_ip(cluster_range), config.cluster_domain)
+    if pki is None:
+        pki = subprocess.Popen(pki_command(config))
     docker_client = connect()
     dataplane = await make_dataplane(config.proxy_mode, "eth0", cluster_range)
     log.info("service proxy: %s", type(dataplane).__name__)
@@ -54,7 +56,7 @@ async def serve(config: NodeConfig) -> None:
         dns.static_hosts["host.docker.internal"] = plan_for(config.subnet).gateway
     await dns.start()
     network = NetworkSync(dataplane, dns)
-    if await pki.wait() != 0:
+    if await asyncio.to_thread(pki.wait) != 0:
         raise SystemExit(f"making the environment's certificates in {pki_dir} failed")
     ctx = NodeContext(config=config, docker=docker_client,
                       ca_crt=(pki_dir / CA_CERT_FILE).read_bytes())
@@ -85,7 +87,7 @@ async def serve(config: NodeConfig) -> None:
     logging.getLogger("localsvc.node").info("node stopping; pods keep running")
 
 
-def run_node() -> int:
+def run_node(config: NodeConfig | None = None, pki: subprocess.Popen[bytes] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         import uvloop  # faster event loop for the DNS server and the userspace proxy
@@ -93,7 +95,7 @@ def run_node() -> int:
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(serve(NodeConfig.from_environ()))
+    asyncio.run(serve(config or NodeConfig.from_environ(), pki))
     # Do not wait for Docker calls still running in threads (a pod being stopped with a long
     # grace period): the next node process finishes that work (adoption, garbage collection).
     logging.shutdown()

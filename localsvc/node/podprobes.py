@@ -16,12 +16,15 @@ from collections.abc import Callable
 from typing import Any
 
 from localsvc.model.kubelet import probe_failed
+from localsvc.model.kubelet_probes import noticed_at
 from localsvc.node.execprobe import ContainerExecProbes, ExecOutcome, node_runner
 from localsvc.node.podstate import ContainerState
 from localsvc.node.prober import ContainerProber, ProbeResult
 from localsvc.tasks import spawn
 
 PROBE_KINDS = ("readinessProbe", "livenessProbe", "startupProbe")
+# The kubelet's PLEG relists the runtime every second from its start on: the node process's.
+RELIST_START = time.time()
 
 
 def exec_result(outcome: ExecOutcome, command: list[str], timeout: float) -> ProbeResult:
@@ -49,6 +52,9 @@ class PodProbes:
         self.wake = wake  # the pod worker's: a container is marked to be killed
         self.on_unhealthy = on_unhealthy  # (container name, probe kind, output): it failed
         self._probers: dict[str, tuple[str, asyncio.Task[Any]]] = {}  # name -> (id, task)
+        # The kubelet makes a pod's probe workers, and starts their tickers, as it first syncs
+        # the pod, before its sandbox: every instance of its containers is probed on those ticks.
+        self.ticker_start = time.time()
 
     def ensure(self, c: ContainerState, spec: dict[str, Any], pod_ip: str) -> None:
         """Run the probes of `c` if it is running (once per container instance); stop them if
@@ -89,8 +95,10 @@ class PodProbes:
             if c.container_id == container_id:  # not a late verdict on an older instance
                 self.on_unhealthy(c.name, kind, output)
 
-        prober = ContainerProber(spec, pod_ip, c.started_at or time.time(), exec_fn, on_ready,
-                                 on_kill, on_failure)
+        started = c.started_at or time.time()
+        prober = ContainerProber(spec, pod_ip, started, exec_fn, on_ready, on_kill, on_failure,
+                                 ticker_start=self.ticker_start,
+                                 noticed_at=noticed_at(started, RELIST_START))
         task = spawn(prober.run(), name=f"probe {self.pod}/{c.name}")
         self._probers[c.name] = (container_id, task)
 

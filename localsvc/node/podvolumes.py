@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import docker
@@ -32,11 +33,13 @@ class PodVolumes:
         self.ref = ref
         self.written: dict[str, Written] = {}  # file volume -> what its directory holds
 
-    async def create_sandbox(self, plan: PodPlan, image: str, resolv: str | None) -> Any:
-        """The pod's volumes and infra container. Raises rt.VolumeError or APIError."""
+    async def create_sandbox(self, plan: PodPlan, image: str, resolv: str | None,
+                             alongside: Callable[[str], list[str]] | None = None) -> Any:
+        """The pod's volumes and infra container (`alongside`: see rt.create_infra). Raises
+        rt.VolumeError or APIError."""
         await asyncio.to_thread(rt.create_volumes, self.client, self.ref, plan)
         infra, written = await asyncio.to_thread(rt.create_infra, self.client, self.ref, plan,
-                                                 image, resolv)
+                                                 image, resolv, alongside)
         self.written = written
         return infra
 

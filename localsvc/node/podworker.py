@@ -28,6 +28,7 @@ from localsvc.model.podvolumes import no_claims
 from localsvc.node.context import NodeContext
 from localsvc.node.events import EventRecorder
 from localsvc.node.podevents import PodEvents
+from localsvc.node.podearly import EarlyContainers
 from localsvc.node.podimages import ensure_image
 from localsvc.node.podstate import (
     ContainerState,
@@ -90,6 +91,7 @@ class PodWorker:
             self.specs[c["name"]] = c
         self.events = PodEvents(recorder, record.namespace, record.name, record.uid)
         self.volumes = PodVolumes(ctx.docker, self.ref)
+        self.early = EarlyContainers(ctx.docker, self.ref)  # made as the sandbox starts
         self.probes = PodProbes(ctx.docker.api, f"{record.namespace}/{record.name}",
                                 on_change, self.wake, self.events.unhealthy)
         self._wake = asyncio.Event()
@@ -237,9 +239,10 @@ class PodWorker:
             return
         # Twice at most: a new sandbox gives the pod its IP, which env vars may use
         # (status.podIP), so the plan is made again before the containers start.
+        fresh = False  # the sandbox was made and started just now: no need to look again
         for _ in range(2):
             plan, error = self._plan()
-            infra_running = await self._observe()
+            infra_running = fresh or await self._observe()
             if plan is not None and infra_running and self.state.infra_id:
                 await self.volumes.sync(self.state.infra_id, plan)  # changed ConfigMaps...
             actions = kubelet.decide(self._spec(plan, error), self.state, infra_running,
@@ -248,6 +251,7 @@ class PodWorker:
                 await self._perform(action, plan)
             if not (actions == [kubelet.CreateSandbox()] and self.state.infra_id):
                 return
+            fresh = True
 
     async def _observe(self) -> bool:
         """Read the sandbox and the running containers from Docker (in threads); whether the
@@ -325,14 +329,18 @@ class PodWorker:
 
     async def _create_sandbox(self, plan: PodPlan) -> None:
         resolv = resolv_conf(self.record.obj, self.dns_ip, self.ctx.config.cluster_domain)
+        early = self.early.creator(kubelet.created_with_sandbox(self._spec(plan, ""),
+                                                                self.state), plan)
         try:
-            infra = await self.volumes.create_sandbox(plan, self.ctx.config.image, resolv)
+            infra = await self.volumes.create_sandbox(plan, self.ctx.config.image, resolv, early)
         except rt.VolumeError as err:  # a hostPath failed its check: the containers wait
+            await self.early.discard()
             if any(c.message != str(err) for c in self.state.containers.values()):
                 self.events.failed_mount(str(err))
             kubelet.config_failed(self.state, str(err))
             return
         except docker.errors.APIError as err:
+            await self.early.discard()
             kubelet.sandbox_failed(self.state, str(err))
             log.warning("pod %s/%s: sandbox: %s", self.ref.namespace, self.ref.name, err)
             return
@@ -348,10 +356,9 @@ class PodWorker:
         try:
             if plan.config_error:  # e.g. its subPathExpr names an unset variable
                 raise rt.VolumeError("", plan.config_error)
-            container = await asyncio.to_thread(
+            container = await self.early.take(plan, attempt) or await asyncio.to_thread(
                 rt.create_container, self.ctx.docker, self.ref, plan, self.state.infra_id,
-                attempt, pod_plan.grace_seconds, pod_plan,
-            )
+                attempt, pod_plan.grace_seconds, pod_plan)
             await asyncio.to_thread(container.start)
         except rt.VolumeError as err:  # a subPath that cannot be made or prepared
             kubelet.create_failed(c, str(err), time.time(), "CreateContainerConfigError")
@@ -365,26 +372,14 @@ class PodWorker:
         self.events.started(c.name, c.init)
         kubelet.started(c, container.id, attempt, time.time())
         if previous:
-            await asyncio.to_thread(self._remove_older_than, c.name, attempt - 1)
-
-    def _remove_older_than(self, name: str, keep_attempt: int) -> None:
-        """Keep the latest exited container (for `logs --previous`), remove older ones."""
-        for container in rt.find_pod_containers(self.ctx.docker, self.ref.env, self.ref.uid):
-            if container.labels.get(L.CONTAINER) != name:
-                continue
-            if int(container.labels.get(L.ATTEMPT, "0")) < keep_attempt:
-                try:
-                    container.remove(force=True)
-                except docker.errors.NotFound:
-                    pass
+            await asyncio.to_thread(rt.remove_older_than, self.ctx.docker, self.ref, c.name,
+                                    attempt - 1)
 
     def _inspect(self, container_id: str) -> Any | None:
         try:
             return self.ctx.docker.containers.get(container_id)
         except docker.errors.NotFound:
             return None
-
-    # ---- probes -------------------------------------------------------------------------------
 
     async def _kill(self, container_id: str, reason: str, grace: int) -> None:
         log.info("pod %s/%s: %s; restarting the container", self.ref.namespace, self.ref.name,

@@ -17,9 +17,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from localsvc.model.kubelet_probes import ProbeClock
 from localsvc.model.ports import container_port
 
 log = logging.getLogger("localsvc.prober")
+_now = time.time  # the probe schedule's clock (tests replace it)
 Obj = dict[str, Any]
 
 
@@ -124,7 +126,11 @@ async def probe_once(probe: Obj, container: Obj, ip: str, exec_fn: ExecFn) -> Pr
 
 
 class ContainerProber:
-    """Runs one container's probes until cancelled.
+    """Runs one container's probes until cancelled, timed as the kubelet's probe workers
+    (localsvc.model.kubelet_probes): on the ticks of a ticker started with the pod
+    (`ticker_start`), plus the readiness probe the kubelet triggers once it has noticed the
+    container's start (`noticed_at`), when a startup probe passes and when readiness turns not
+    ready. None for either: the container's start.
 
     Readiness starts False (True when there is no readiness probe); nothing but the startup probe
     runs until it has passed. A liveness or startup probe failing `failureThreshold` times in a
@@ -141,10 +147,15 @@ class ContainerProber:
         on_ready: Callable[[bool, str], None],
         on_kill: Callable[[str, str], None],
         on_failure: Callable[[str, str], None] = lambda kind, output: None,
+        *,
+        ticker_start: float | None = None,
+        noticed_at: float | None = None,
     ):
         self.container = container
         self.ip = ip
         self.started_at = started_at
+        self.ticker_start = started_at if ticker_start is None else ticker_start
+        self.noticed_at = started_at if noticed_at is None else noticed_at
         self.exec_fn = exec_fn
         self.on_ready = on_ready
         self.on_kill = on_kill
@@ -156,32 +167,40 @@ class ContainerProber:
         startup = self.container.get("startupProbe")
         if startup and not await self._loop(startup, "startup", until_success=True):
             return
+        # The readiness probe runs when triggered: at the noticed start, or as the startup
+        # probe passed (the pod syncs with its container started and not ready).
+        triggered = self.noticed_at if not startup else _now()
         tasks = []
         if self.container.get("readinessProbe"):
-            tasks.append(self._loop(self.container["readinessProbe"], "readiness"))
+            tasks.append(self._loop(self.container["readinessProbe"], "readiness",
+                                    triggered_at=triggered))
         if self.container.get("livenessProbe"):
             tasks.append(self._loop(self.container["livenessProbe"], "liveness"))
         if tasks:
             await asyncio.gather(*tasks)
 
-    async def _loop(self, probe: Obj, kind: str, until_success: bool = False) -> bool:
+    async def _loop(self, probe: Obj, kind: str, until_success: bool = False,
+                    triggered_at: float | None = None) -> bool:
         settings = ProbeSettings.of(probe)
-        # A probe of a container that started long ago (adopted after a node restart) runs now.
-        delay = self.started_at + settings.initial_delay - time.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        clock = ProbeClock(self.ticker_start, settings.period, settings.initial_delay,
+                           self.started_at)
+        # Only readiness is triggered; the others wait for their worker's next tick. (A
+        # container adopted long after its start: its initial delay is long over.)
+        at = (clock.first_probe(triggered_at) if triggered_at is not None
+              else clock.tick_after(_now()))
         successes = failures = 0
         state: bool | None = None
         while True:
-            began = time.monotonic()
+            await asyncio.sleep(max(0.0, at - _now()))
             ok, message, output = await probe_once(probe, self.container, self.ip, self.exec_fn)
+            # A tick missed while probing is delivered at once (Go's ticker keeps one).
+            at = max(clock.next_probe(at), _now())
             if ok is None:
                 # No result: counts neither way, so a busy node never restarts a container.
                 # A readiness probe not yet reported says why the container is not ready.
                 if kind == "readiness" and state is None:
                     state = False
                     self.on_ready(False, f"Readiness probe not run: {message}")
-                await asyncio.sleep(max(0.0, settings.period - (time.monotonic() - began)))
                 continue
             if ok:
                 successes, failures = successes + 1, 0
@@ -195,6 +214,8 @@ class ContainerProber:
                 elif not ok and state is not False and (
                     failures >= settings.failure_threshold or state is None
                 ):
+                    if state is True:  # a changed verdict syncs the pod: probe again now
+                        at = _now()
                     state = False
                     self.on_ready(False, f"Readiness probe failed: {message}")
             elif ok and kind == "startup":
@@ -204,4 +225,3 @@ class ContainerProber:
                          failures, message)
                 self.on_kill(kind, f"{kind.capitalize()} probe failed: {message}")
                 return False
-            await asyncio.sleep(max(0.0, settings.period - (time.monotonic() - began)))

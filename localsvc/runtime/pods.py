@@ -128,22 +128,24 @@ def create_volumes(client: docker.DockerClient, pod: PodRef, plan: PodPlan) -> N
         # (a claim's volume is made by its binding only: the pod waited for it to be bound)
         if volume.kind not in POD_OWNED_VOLUMES:
             continue
-        name = volume_name(pod, volume.name)
-        try:
-            client.volumes.get(name)
-        except docker.errors.NotFound:
-            client.volumes.create(
-                name=name,
-                labels=pod.labels(L.ROLE_POD_VOLUME, **{L.CONTAINER: volume.name}),
-            )
+        # One call: Docker's create returns the volume of that name when it exists already.
+        client.api.create_volume(
+            name=volume_name(pod, volume.name),
+            labels=pod.labels(L.ROLE_POD_VOLUME, **{L.CONTAINER: volume.name}),
+        )
 
 
 def create_infra(client: docker.DockerClient, pod: PodRef, plan: PodPlan, image: str,
-                 resolv_conf: str | None = None) -> tuple[Any, dict[str, Written]]:
+                 resolv_conf: str | None = None,
+                 alongside: Callable[[str], list[str]] | None = None,
+                 ) -> tuple[Any, dict[str, Written]]:
     """Create and start the infra container, with every volume bound into it; hostPaths are
     checked and configMap/secret files written before it starts, so the pod's containers see
     them from their first instruction. The container and what each file volume holds; raises
-    VolumeError (nothing left behind) when a hostPath fails the kubelet's checks."""
+    VolumeError (nothing left behind) when a hostPath fails the kubelet's checks.
+    `alongside(infra_id)`: run in a thread of its own once the infra container exists, while it
+    is prepared and started (the pod's containers created meanwhile: the ids it returns go too
+    when the infra container fails)."""
     api = client.api
     hostpaths.ensure_host_files(client, image, pod.labels(L.ROLE_POD_HELPER), plan.volumes)
     binds, mounts = pv.split(pv.infra_mounts(plan.volumes, volume_sources(pod, plan)))
@@ -172,26 +174,37 @@ def create_infra(client: docker.DockerClient, pod: PodRef, plan: PodPlan, image:
         if refused is not None:
             raise refused from err
         raise
-    container = client.containers.get(created["Id"])
-    try:
-        hostpaths.check_host_paths(api, container.id, plan.volumes)
-        written = filevolumes.write_initial(api, container.id, plan.volumes)
-    except VolumeError:
-        container.remove(force=True)
-        raise
-    container.start()
-    if resolv_conf:
-        _wait_for_file(container, "/etc/resolv.conf", resolv_conf.encode())
-    container.reload()
-    return container, written
+    infra_id = created["Id"]
+    with ThreadPoolExecutor(max_workers=1) as side:
+        made = side.submit(alongside, infra_id) if alongside is not None else None
+        try:
+            hostpaths.check_host_paths(api, infra_id, plan.volumes)
+            written = filevolumes.write_initial(api, infra_id, plan.volumes)
+        except VolumeError:
+            _remove_ids(api, [infra_id, *(made.result() if made is not None else [])])
+            raise
+        api.start(infra_id)
+        if resolv_conf:
+            _wait_for_file(api, infra_id, "/etc/resolv.conf", resolv_conf.encode())
+        # Inspected once, started: the pod's IP is given at start.
+        return client.containers.get(infra_id), written
 
 
-def _wait_for_file(container: Any, path: str, content: bytes, timeout: float = 3.0) -> None:
+def _remove_ids(api: Any, ids: list[str]) -> None:
+    for container_id in reversed(ids):  # the pod's containers before the infra container
+        try:
+            api.remove_container(container_id, force=True)
+        except docker.errors.NotFound:
+            pass
+
+
+def _wait_for_file(api: Any, container_id: str, path: str, content: bytes,
+                   timeout: float = 3.0) -> None:
     """Wait until the infra container has written `path` (app containers must not start first)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            entries = read_archive(container.client.api, container.id, path)
+            entries = read_archive(api, container_id, path)
             if entries and entries[0].content == content:
                 return
         except (docker.errors.APIError, tarfile.TarError):
@@ -252,6 +265,20 @@ def create_container(
         **kwargs,
     )
     return client.containers.get(created["Id"])
+
+
+def remove_older_than(client: docker.DockerClient, pod: PodRef, name: str,
+                      keep_attempt: int) -> None:
+    """Of container `name`'s attempts, keep `keep_attempt` and later ones (the latest exited
+    one stays for `logs --previous`), remove older ones."""
+    for container in find_pod_containers(client, pod.env, pod.uid):
+        if container.labels.get(L.CONTAINER) != name:
+            continue
+        if int(container.labels.get(L.ATTEMPT, "0")) < keep_attempt:
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
 
 
 def infra_containers(containers: list[Any]) -> list[Any]:

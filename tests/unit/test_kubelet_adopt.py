@@ -84,6 +84,19 @@ def test_a_lost_sandbox_discards_everything_and_counts_a_restart_per_container()
     assert state.infra_id is None and not state.init_done
 
 
+def test_a_container_created_with_a_sandbox_that_never_started_counts_no_restart() -> None:
+    """The node went while a new pod's sandbox started, its containers created alongside it
+    (node/podearly.py): none of them ran, so the pod starts over at attempt 0."""
+    created = {"Status": "created", "ExitCode": 0, "StartedAt": "0001-01-01T00:00:00Z"}
+    infra = Leftover("infra", True, "", 0, False, created)
+    actions = adopted(pod(), [infra, container("app", 0, created)])
+    assert actions == [DiscardLeftovers(("infra", "app-0"))]
+    state = pod()
+    adopted(state, [sandbox(running=False), container("app", 0, created),
+                    container("app", 1)])  # an earlier attempt that did run still counts
+    assert state.containers["app"].attempt == 2
+
+
 def test_containers_without_their_sandbox_are_discarded_too() -> None:
     actions = decide_adoption(pod(), [container("app", 0, RUNNING)])
     assert actions == [DiscardLeftovers(("app-0",)), CountLostAttempt("app", 1)]

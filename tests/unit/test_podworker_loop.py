@@ -7,10 +7,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import localsvc.node.podearly
 import localsvc.node.podworker
 
 # Sync helpers of the worker that call Docker.
-BLOCKING_METHODS = {"_inspect", "_infra_running", "_remove_older_than"}
+BLOCKING_METHODS = {"_inspect", "_infra_running"}
 # localsvc.runtime.pods functions that read data already fetched (no Docker call).
 PURE_RUNTIME = {"pod_ip", "PodRef", "VolumeError"}
 # Local names that hold docker-py objects (containers), whose methods call the engine.
@@ -48,7 +49,7 @@ def test_the_pod_worker_hands_every_docker_call_to_a_thread() -> None:
 
 
 def test_the_pod_workers_helpers_hand_every_docker_call_to_a_thread() -> None:
-    for module in (localsvc.node.podvolumes, localsvc.node.podimages):
+    for module in (localsvc.node.podvolumes, localsvc.node.podimages, localsvc.node.podearly):
         assert blocking_calls(Path(module.__file__ or "").read_text()) == [], module.__name__
 
 

@@ -309,7 +309,8 @@ def probe_of(kind: str, **settings: Any) -> Obj:
 
 @pytest.fixture
 def fast_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """asyncio.sleep that only yields, recording the delays asked for."""
+    """asyncio.sleep that only yields, recording the delays asked for; the prober's clock moves
+    on by each of them, as if it had slept."""
     asked: list[float] = []
     real_sleep = asyncio.sleep
 
@@ -318,6 +319,7 @@ def fast_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         return await real_sleep(0, result)
 
     monkeypatch.setattr(asyncio, "sleep", sleep)
+    monkeypatch.setattr(prober, "_now", lambda: time.time() + sum(asked))
     return asked
 
 

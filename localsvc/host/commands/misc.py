@@ -107,9 +107,9 @@ def cmd_images(args: argparse.Namespace) -> int:
 
 
 def cmd_node() -> int:
-    from localsvc.node.main import run_node
+    from localsvc.node.boot import main
 
-    return run_node()
+    return main()
 
 
 def cmd_svclb() -> int:
