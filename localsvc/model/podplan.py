@@ -113,6 +113,16 @@ def _field_value(path: str, pod: Obj, pod_ip: str, node_ip: str) -> str:
     return str(values.get(path, ""))
 
 
+POD_IP_FIELDS = frozenset({"status.podIP", "status.podIPs"})
+
+
+def uses_pod_ip(container: Obj) -> bool:
+    """Whether `container`'s environment holds the pod's IP (a fieldRef to status.podIP(s)):
+    its plan is only final once the sandbox has that IP."""
+    return any(((e.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+               in POD_IP_FIELDS for e in container.get("env") or [])
+
+
 def container_env(
     container: Obj,
     pod: Obj,

@@ -329,8 +329,9 @@ class PodWorker:
 
     async def _create_sandbox(self, plan: PodPlan) -> None:
         resolv = resolv_conf(self.record.obj, self.dns_ip, self.ctx.config.cluster_domain)
+        await self.early.discard()  # (any made for a sandbox since lost)
         early = self.early.creator(kubelet.created_with_sandbox(self._spec(plan, ""),
-                                                                self.state), plan)
+                                                                self.state), plan, self.record.obj)
         try:
             infra = await self.volumes.create_sandbox(plan, self.ctx.config.image, resolv, early)
         except rt.VolumeError as err:  # a hostPath failed its check: the containers wait
@@ -356,9 +357,10 @@ class PodWorker:
         try:
             if plan.config_error:  # e.g. its subPathExpr names an unset variable
                 raise rt.VolumeError("", plan.config_error)
-            container = await self.early.take(plan, attempt) or await asyncio.to_thread(
-                rt.create_container, self.ctx.docker, self.ref, plan, self.state.infra_id,
-                attempt, pod_plan.grace_seconds, pod_plan)
+            infra_id = self.state.infra_id
+            container = await self.early.take(plan, attempt, infra_id) or await asyncio.to_thread(
+                rt.create_container, self.ctx.docker, self.ref, plan, infra_id, attempt,
+                pod_plan.grace_seconds, pod_plan)
             await asyncio.to_thread(container.start)
         except rt.VolumeError as err:  # a subPath that cannot be made or prepared
             kubelet.create_failed(c, str(err), time.time(), "CreateContainerConfigError")
