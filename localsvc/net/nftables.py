@@ -232,8 +232,3 @@ def render_ruleset(
     model = ruleset_model(snapshot, rules)
     return ruleset_text(model, table) + carry_over(model, table, affinity or {})
 
-
-def affinity_elements(snapshot: Snapshot, table: str, affinity: AffinityState) -> str:
-    """The lines that re-add ClientIP pins to a freshly rendered table (what render_ruleset
-    appends when given `affinity`), for a caller that already has the base text."""
-    return carry_over(ruleset_model(snapshot), table, affinity)

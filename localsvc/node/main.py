@@ -16,7 +16,6 @@ from localsvc.model.allocation import dns_ip
 from localsvc.model.network import plan_for
 from localsvc.net.dataplane import make_dataplane
 from localsvc.model.nodeconfig import CA_CERT_FILE, IN_CLUSTER_API_PORT, PKI_DIR, NodeConfig
-from localsvc.node.boot import pki_command
 from localsvc.node.context import NodeContext
 from localsvc.node.controller import Controller
 from localsvc.node.network import NetworkSync
@@ -28,7 +27,7 @@ from localsvc.runtime.engine import connect
 from localsvc.runtime.tls import ssl_server_context
 
 
-async def serve(config: NodeConfig, pki: subprocess.Popen[bytes] | None = None) -> None:
+async def serve(config: NodeConfig, pki: subprocess.Popen[bytes]) -> None:
     """Run the node until SIGTERM. `pki`: the certificates' child process, when the caller
     started it already (node/boot.py), else started here."""
     loop = asyncio.get_running_loop()
@@ -42,8 +41,6 @@ async def serve(config: NodeConfig, pki: subprocess.Popen[bytes] | None = None) 
     # carries the CA as it is then (a CA near expiry is replaced by the child).
     pki_dir = config.state_dir / PKI_DIR
     cluster_range = str(plan_for(config.subnet).cluster_ip_range)
-    if pki is None:
-        pki = subprocess.Popen(pki_command(config))
     docker_client = connect()
     dataplane = await make_dataplane(config.proxy_mode, "eth0", cluster_range)
     log.info("service proxy: %s", type(dataplane).__name__)
@@ -87,7 +84,8 @@ async def serve(config: NodeConfig, pki: subprocess.Popen[bytes] | None = None) 
     logging.getLogger("localsvc.node").info("node stopping; pods keep running")
 
 
-def run_node(config: NodeConfig | None = None, pki: subprocess.Popen[bytes] | None = None) -> int:
+def run_node(config: NodeConfig, pki: subprocess.Popen[bytes]) -> int:
+    """Serve the node (node/boot.py started the certificates' child `pki` already)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         import uvloop  # faster event loop for the DNS server and the userspace proxy
@@ -95,7 +93,7 @@ def run_node(config: NodeConfig | None = None, pki: subprocess.Popen[bytes] | No
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(serve(config or NodeConfig.from_environ(), pki))
+    asyncio.run(serve(config, pki))
     # Do not wait for Docker calls still running in threads (a pod being stopped with a long
     # grace period): the next node process finishes that work (adoption, garbage collection).
     logging.shutdown()
