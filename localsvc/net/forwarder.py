@@ -368,16 +368,23 @@ async def run_forwarder(spec_json: str) -> None:
         host_alias=str(spec.get("host_alias") or "") or None,
         limits=limits_from_spec(spec.get("limits")),
     )
+    try:
+        await forwarder.start()
+        await until_stopped()
+        log.info("svclb: stopping")
+    finally:
+        await forwarder.stop()
+
+
+async def until_stopped() -> None:
+    """Wait for SIGTERM or SIGINT (the svclb container's stop)."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT)
     for sig in signals:
         loop.add_signal_handler(sig, stopping.set)
     try:
-        await forwarder.start()
         await stopping.wait()
-        log.info("svclb: stopping")
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
-        await forwarder.stop()

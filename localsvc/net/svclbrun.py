@@ -15,12 +15,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
 from localsvc.errors import LocalsvcError
-from localsvc.net.forwarder import ForwardRule, rules_from_json, run_forwarder, spec_object
+from localsvc.net.forwarder import (
+    ForwardRule,
+    rules_from_json,
+    run_forwarder,
+    spec_object,
+    until_stopped,
+)
 from localsvc.net.svclbrules import render_svclb_ruleset
 
 log = logging.getLogger("localsvc.svclb")
@@ -52,19 +57,6 @@ def program_kernel(rules: list[ForwardRule], host_alias: str | None,
     return None
 
 
-async def _until_stopped() -> None:
-    loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-    signals = (signal.SIGTERM, signal.SIGINT)
-    for sig in signals:
-        loop.add_signal_handler(sig, stopping.set)
-    try:
-        await stopping.wait()
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
-
-
 async def run_svclb(spec_json: str) -> None:
     """Forward until SIGTERM or SIGINT. SPEC is forwarder.rules_to_json's object."""
     spec = spec_object(spec_json)
@@ -79,7 +71,7 @@ async def run_svclb(spec_json: str) -> None:
             for rule in rules:
                 log.info("svclb: kernel forwarding (nftables) %s%s", rule,
                          f" from {', '.join(rule.source_ranges)}" if rule.source_ranges else "")
-            await _until_stopped()
+            await until_stopped()
             log.info("svclb: stopping")
             return
         log.warning("svclb: cannot forward in the kernel (%s): relaying in userspace", why)
