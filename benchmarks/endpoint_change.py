@@ -27,13 +27,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dataplane import BENCH, ROOT, manifests  # noqa: E402
+from dataplane import bench_images, manifests  # noqa: E402
 from nft_sync import report, run_inside  # noqa: E402
 
 from localsvc.host.api import Environment  # noqa: E402
-from localsvc.runtime.engine import connect  # noqa: E402
 from localsvc.runtime.environment import node_name  # noqa: E402
-from localsvc.runtime.images import ensure_context_image, ensure_node_image  # noqa: E402
 
 # In the client pod: seconds until a connection to argv[1]:5003 is refused (argv[2] == "refused")
 # or accepted (argv[2] == "accepted"), trying every 10 ms, at most 20 s.
@@ -99,10 +97,7 @@ def main() -> int:
     parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--changes", type=int, default=5)
     args = parser.parse_args()
-    client = connect()
-    node_image = ensure_node_image(client, lambda m: print(m, file=sys.stderr))
-    ensure_context_image(client, ROOT / "benchmarks/image", BENCH,
-                         lambda m: print(m, file=sys.stderr))
+    node_image = bench_images()
     tmp = Path("/tmp") / f"localsvc-bench-{uuid.uuid4().hex[:6]}"
     tmp.mkdir()
     env = Environment(f"bench-ep-{uuid.uuid4().hex[:4]}", node_image=node_image,

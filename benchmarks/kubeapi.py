@@ -47,20 +47,21 @@ TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 PER_DEPLOYMENT = 100
 
 
+def sleeping_deployment(name: str, replicas: int, labels: dict[str, str]) -> dict[str, Any]:
+    """A Deployment of `replicas` small pods: a shell sleeping, no probe, no port."""
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {
+                         "terminationGracePeriodSeconds": 0,
+                         "containers": [{"name": "sleep", "image": DEMO,
+                                         "imagePullPolicy": "Never",
+                                         "command": ["sleep", "infinity"]}]}}}}
+
+
 def sleeping_deployments(pods: int) -> list[dict[str, Any]]:
-    out = []
-    for n in range((pods + PER_DEPLOYMENT - 1) // PER_DEPLOYMENT):
-        count = min(PER_DEPLOYMENT, pods - n * PER_DEPLOYMENT)
-        labels = {"app": f"sleeper{n}"}
-        out.append({"apiVersion": "apps/v1", "kind": "Deployment",
-                    "metadata": {"name": f"sleeper{n}"},
-                    "spec": {"replicas": count, "selector": {"matchLabels": labels},
-                             "template": {"metadata": {"labels": labels}, "spec": {
-                                 "terminationGracePeriodSeconds": 0,
-                                 "containers": [{"name": "sleep", "image": DEMO,
-                                                 "imagePullPolicy": "Never",
-                                                 "command": ["sleep", "infinity"]}]}}}})
-    return out
+    return [sleeping_deployment(f"sleeper{n}", min(PER_DEPLOYMENT, pods - n * PER_DEPLOYMENT),
+                                {"app": f"sleeper{n}"})
+            for n in range((pods + PER_DEPLOYMENT - 1) // PER_DEPLOYMENT)]
 
 
 def timed(action: Any, runs: int) -> tuple[float, Any]:

@@ -33,15 +33,14 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_kubeconfig  # noqa: E402
-from dataplane import BENCH, ROOT, dns_figures, manifests  # noqa: E402
+from dataplane import ROOT, bench_images, dns_figures, manifests  # noqa: E402
 from endpoint_change import flip, median  # noqa: E402
-from kubeapi import node_rss_mib, timed  # noqa: E402
+from kubeapi import DEMO, node_rss_mib, sleeping_deployment, timed  # noqa: E402
 
 from localsvc.host.api import Environment  # noqa: E402
 from localsvc.runtime.engine import connect  # noqa: E402
-from localsvc.runtime.images import ensure_context_image, ensure_node_image  # noqa: E402
+from localsvc.runtime.images import ensure_context_image  # noqa: E402
 
-DEMO = "localsvc-examples/demo:1"
 REAL_PODS = 3  # server, client, flip
 REAL_SERVICES = 2  # bench, flip
 DIRECT_PARALLEL = 8
@@ -53,14 +52,7 @@ def sleepers(services: int, pods: int) -> list[dict[str, Any]]:
     for n in range(services):
         replicas = pods // services + (1 if n < pods % services else 0)
         labels = {"app": f"sleeper-{n}"}
-        out.append({"apiVersion": "apps/v1", "kind": "Deployment",
-                    "metadata": {"name": f"sleeper-{n}"},
-                    "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                             "template": {"metadata": {"labels": labels}, "spec": {
-                                 "terminationGracePeriodSeconds": 0,
-                                 "containers": [{"name": "sleep", "image": DEMO,
-                                                 "imagePullPolicy": "Never",
-                                                 "command": ["sleep", "infinity"]}]}}}})
+        out.append(sleeping_deployment(f"sleeper-{n}", replicas, labels))
         out.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"sleeper-{n}"},
                     "spec": {"selector": labels, "ports": [{"port": 80}]}})
     return out
@@ -100,11 +92,8 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=5)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    client = connect()
-    node_image = ensure_node_image(client, lambda m: print(m, file=sys.stderr))
-    ensure_context_image(client, ROOT / "benchmarks/image", BENCH,
-                         lambda m: print(m, file=sys.stderr))
-    ensure_context_image(client, ROOT / "examples/images/demo", DEMO,
+    node_image = bench_images()
+    ensure_context_image(connect(), ROOT / "examples/images/demo", DEMO,
                          lambda m: print(m, file=sys.stderr))
     env = Environment(f"bench-scale-{uuid.uuid4().hex[:4]}", node_image=node_image,
                       proxy_mode="nftables")
