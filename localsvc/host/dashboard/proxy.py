@@ -110,6 +110,10 @@ class NodeProxy:
         if "Content-Encoding" in upstream.headers:  # passed through undecoded
             response.headers["Content-Encoding"] = upstream.headers["Content-Encoding"]
         response.headers["X-Content-Type-Options"] = "nosniff"
+        # An answer opened as a page (a pod's HTML through a service's /proxy path) runs in a
+        # sandbox of its own origin, never as the dashboard with its session.
+        response.headers["Content-Security-Policy"] = ("sandbox; default-src 'none'; "
+                                                       "frame-ancestors 'none'")
         await response.prepare(request)
         # iter_any: each chunk as soon as it arrives (one watch event is one chunk), not a
         # buffer's worth.

@@ -66,17 +66,18 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Host, Origin and CSRF checks before any route (access.py says why)."""
     site: Site = request.app[SITE_KEY]
     if not access.host_allowed(request.headers.get("Host"), site.port):
-        response: web.StreamResponse = page(
-            403, "wrong host", f"this dashboard answers at http://127.0.0.1:{site.port}/ only")
-    elif problem := access.csrf_problem(request.method, request.headers.get("Origin"),
-                                        request.headers.get(access.CSRF_HEADER), site.port):
-        response = status_response(403, "Forbidden", problem)
-    else:
-        response = await handler(request)
+        return page(403, "wrong host",
+                    f"this dashboard answers at http://127.0.0.1:{site.port}/ only")
+    if problem := access.csrf_problem(request.method, request.headers.get("Origin"),
+                                      request.headers.get(access.CSRF_HEADER), site.port):
+        return status_response(403, "Forbidden", problem)
+    return await handler(request)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer, streamed ones too (on_response_prepare)."""
     for name, value in SECURITY_HEADERS.items():
-        if not response.prepared:
-            response.headers.setdefault(name, value)
-    return response
+        response.headers.setdefault(name, value)
 
 
 def _signed_in(request: web.Request) -> bool:
@@ -131,6 +132,7 @@ def make_app(site: Site, node: NodeProxy) -> web.Application:
         await node.close()
 
     app.on_cleanup.append(close_proxy)
+    app.on_response_prepare.append(security_headers)
     app.router.add_get("/login", login)
     app.router.add_get("/", index)
     app.router.add_get("/localsvc/info", info)
