@@ -286,7 +286,7 @@ data: {a: "1"}
 """
 
 
-def test_up_serves_the_dashboard_in_the_foreground_and_hints_with_d(
+def test_up_serves_the_dashboard_in_the_foreground_hints_with_d_and_no_ui_is_quiet(
         node_image: str, tmp_path: Path) -> None:
     name = unique_env("dui")
     (tmp_path / "app.yaml").write_text(CONFIG)
@@ -298,6 +298,20 @@ def test_up_serves_the_dashboard_in_the_foreground_and_hints_with_d(
                                   timeout=180)
         assert detached.returncode == 0, detached.stderr
         assert "dashboard: localsvc ui" in detached.stderr
+        quiet = tmp_path / "quiet.err"
+        with quiet.open("w") as stderr:
+            without = subprocess.Popen(
+                [sys.executable, "-m", "localsvc", "up", "-f", "app.yaml", "--no-ui", "--keep"],
+                cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=stderr, env=environ)
+        try:
+            wait_for(lambda: "Ctrl-C stops it" in quiet.read_text(), timeout=60, what="running")
+            without.send_signal(signal.SIGINT)
+            assert without.wait(timeout=30) == 0, quiet.read_text()
+        finally:
+            if without.poll() is None:
+                without.kill()
+                without.wait(timeout=10)
+        assert "dashboard" not in quiet.read_text()
         err = tmp_path / "up.err"
         with err.open("w") as stderr:
             up = subprocess.Popen([sys.executable, "-m", "localsvc", "up", "-f", "app.yaml"],

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -136,3 +138,61 @@ def test_stop_frees_the_port(dashboard: Dashboard) -> None:
     dashboard.stop()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", port))  # bindable again: nothing listens there
+
+
+class CuttingNode:
+    """A stand-in for a node that breaks off a watch mid-answer (a node restarting): one event
+    line, then the connection closes without the chunked body's end."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.seen: list[bytes] = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def serve(self) -> None:
+        connection, _ = self.sock.accept()
+        with connection:
+            connection.settimeout(10)
+            self.seen.append(connection.recv(65536))
+            line = b'{"type":"ADDED","object":{}}\n'
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                               b"Transfer-Encoding: chunked\r\n\r\n"
+                               + f"{len(line):x}\r\n".encode() + line + b"\r\n")
+            time.sleep(0.3)
+
+
+def test_a_cut_off_answer_is_cut_off_for_the_browser_too(caplog: pytest.LogCaptureFixture) -> None:
+    node = CuttingNode()
+    served = Dashboard(Site(env="unit", context="localsvc-unit"),
+                       NodeProxy(NodeAddress(node.url, "secret-token")))
+    served.start()
+    link = served.login_url()
+
+    async def scenario() -> tuple[bytes, BaseException | None]:
+        async with aiohttp.ClientSession(timeout=TIMEOUT,
+                                         cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+            await fetch(browser, "GET", link)
+            async with browser.get(served.url + "api/v1/pods?watch=1") as response:
+                first = await response.content.readline()
+                try:
+                    await response.content.read()
+                except aiohttp.ClientPayloadError as err:
+                    return first, err
+                return first, None
+
+    try:
+        first, error = run(scenario())
+    finally:
+        served.stop()
+    assert first == b'{"type":"ADDED","object":{}}\n'
+    assert isinstance(error, aiohttp.ClientPayloadError)  # not a cleanly ended answer
+    request = node.seen[0].decode()
+    assert request.startswith("GET /api/v1/pods?watch=1 HTTP/1.1\r\n")
+    assert "Authorization: Bearer secret-token" in request and "Cookie" not in request
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]

@@ -117,8 +117,16 @@ class NodeProxy:
         await response.prepare(request)
         # iter_any: each chunk as soon as it arrives (one watch event is one chunk), not a
         # buffer's worth.
-        async for chunk in upstream.content.iter_any():
-            await response.write(chunk)
+        try:
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError):
+            # The node broke off (it restarted, its environment went): the browser's answer is
+            # cut off as well, never ended cleanly, so that the page sees a failed stream (and
+            # resumes its watch) rather than a complete one, as kubectl proxy does.
+            if request.transport is not None:
+                request.transport.close()
+            return response
         await response.write_eof()
         return response
 
