@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -196,3 +197,33 @@ def test_a_cut_off_answer_is_cut_off_for_the_browser_too(caplog: pytest.LogCaptu
     assert request.startswith("GET /api/v1/pods?watch=1 HTTP/1.1\r\n")
     assert "Authorization: Bearer secret-token" in request and "Cookie" not in request
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_assets_are_served_with_their_types_without_a_session(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<!doctype html><html></html>")
+    (tmp_path / "js").mkdir()
+    files = {"app.js": "text/javascript", "js/map.mjs": "text/javascript",
+             "style.css": "text/css", "icon.svg": "image/svg+xml"}
+    for name in files:
+        (tmp_path / name).write_text("x")
+    node = NodeProxy(NodeAddress(f"http://127.0.0.1:{closed_port()}", "secret-token"))
+    served = Dashboard(Site(env="unit", context="localsvc-unit", static=tmp_path), node)
+    served.start()
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as browser:
+            for name, content_type in files.items():
+                status, headers, text = await fetch(browser, "GET", f"{served.url}static/{name}")
+                assert status == 200 and text == "x", name
+                assert headers["Content-Type"].split(";")[0] == content_type, name
+                assert headers["X-Content-Type-Options"] == "nosniff"
+            for path in ("static/", "static/missing.js", "static/../index.html",
+                         "static/%2e%2e/index.html", "static//etc/passwd",
+                         "static/%2Fetc%2Fpasswd"):
+                status, _, _ = await fetch(browser, "GET", served.url + path)
+                assert status in (403, 404), path
+
+    try:
+        run(scenario())
+    finally:
+        served.stop()
