@@ -9,7 +9,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +67,10 @@ def test_a_taken_port_is_a_clear_error(dashboard: Dashboard) -> None:
 
 
 async def fetch(session: aiohttp.ClientSession, method: str, url: str,
-                **kwargs: Any) -> tuple[int, dict[str, str], str]:
+                **kwargs: Any) -> tuple[int, Mapping[str, str], str]:
+    """Status, headers (case-insensitive) and text of one answer."""
     async with session.request(method, url, allow_redirects=False, **kwargs) as response:
-        return response.status, dict(response.headers), await response.text()
+        return response.status, response.headers.copy(), await response.text()
 
 
 def run(coroutine: Any) -> Any:
@@ -217,6 +218,7 @@ def test_assets_are_served_with_their_types_without_a_session(tmp_path: Path) ->
                 assert status == 200 and text == "x", name
                 assert headers["Content-Type"].split(";")[0] == content_type, name
                 assert headers["X-Content-Type-Options"] == "nosniff"
+                assert headers["Cache-Control"] == "no-cache" and headers["ETag"]
             for path in ("static/", "static/missing.js", "static/../index.html",
                          "static/%2e%2e/index.html", "static//etc/passwd",
                          "static/%2Fetc%2Fpasswd"):

@@ -118,8 +118,11 @@ async def asset(request: web.Request) -> web.StreamResponse:
     target = (root / request.match_info["path"]).resolve()
     if not target.is_relative_to(root) or not target.is_file():
         return page(404, "not found", f"{request.path}: no such file of the dashboard")
-    content_type = ASSET_TYPES.get(target.suffix)
-    return web.FileResponse(target, headers={"Content-Type": content_type} if content_type else None)
+    # no-cache: revalidated each time (ETag), so a localsvc upgrade never mixes old and new files.
+    headers = {"Cache-Control": "no-cache"}
+    if content_type := ASSET_TYPES.get(target.suffix):
+        headers["Content-Type"] = content_type
+    return web.FileResponse(target, headers=headers)
 
 
 async def info(request: web.Request) -> web.StreamResponse:
