@@ -24,6 +24,7 @@ import pytest
 
 from localsvc.host.api import Environment
 from localsvc.host.dashboard.runner import Dashboard, for_environment
+from localsvc.runtime.environment import node_name
 from tests.integration.conftest import DEMO_IMAGE, labelled, unique_env, wait_for
 from tests.integration.kubectl_support import (  # noqa: F401  (fixtures used by name)
     Kubectl, kubectl, ns, shared_env)
@@ -298,6 +299,12 @@ def test_up_serves_the_dashboard_in_the_foreground_hints_with_d_and_no_ui_is_qui
                                   timeout=180)
         assert detached.returncode == 0, detached.stderr
         assert "dashboard: localsvc ui" in detached.stderr
+        # A stopped node: `ui` says so and how to start it again.
+        Environment(name).docker.containers.get(node_name(name)).stop(timeout=5)
+        stopped = ui(env_name=name)
+        assert stopped.returncode == 1 and stopped.stdout == ""
+        assert f'the node of environment "{name}" is exited' in stopped.stderr
+        assert "run `localsvc up` again" in stopped.stderr
         quiet = tmp_path / "quiet.err"
         with quiet.open("w") as stderr:
             without = subprocess.Popen(
