@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -149,6 +150,37 @@ def test_a_watch_streams_what_kubectl_creates(dashboard: Dashboard, kubectl: Kub
             while dashboard.node.open_streams and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             assert dashboard.node.open_streams == 0
+            return latency
+
+    latency = run(scenario())
+    assert latency < 1.0, latency
+
+
+def test_a_watch_over_a_websocket_streams_what_kubectl_creates(dashboard: Dashboard,
+                                                                kubectl: Kubectl, ns: str) -> None:
+    """The same watch through /localsvc/stream (browsers hold only six HTTP/1.1 connections per
+    host; WebSockets do not count against them)."""
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        async with browser(dashboard.login_url()) as session:
+            path = f"/api/v1/namespaces/{ns}/configmaps?watch=1&timeoutSeconds=60"
+            url = f"{dashboard.url}localsvc/stream?path={quote(path)}"
+            async with session.ws_connect(url, origin=dashboard.url.rstrip("/")) as ws:
+                assert json.loads(await ws.receive_str(timeout=10)) == {"status": 200}
+                await asyncio.sleep(0.3)  # the watch is registered on the node
+                await loop.run_in_executor(None, lambda: kubectl.run(
+                    "create", "configmap", "socketed", "-n", ns, "--from-literal=a=1"))
+                created = time.monotonic()
+                while True:
+                    event = json.loads(await ws.receive_str(timeout=5))
+                    if event["type"] == "ADDED" and event["object"]["metadata"]["name"] == "socketed":
+                        latency = time.monotonic() - created
+                        break
+                assert dashboard.node.open_streams == 1
+            deadline = time.monotonic() + 5
+            while dashboard.node.open_streams and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert dashboard.node.open_streams == 0  # the page's close ended the node's watch
             return latency
 
     latency = run(scenario())

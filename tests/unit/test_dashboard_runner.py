@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -229,3 +230,95 @@ def test_assets_are_served_with_their_types_without_a_session(tmp_path: Path) ->
         run(scenario())
     finally:
         served.stop()
+
+
+class LinesNode:
+    """A stand-in node answering a watch with a 200 KB line sent in pieces, a short line, then
+    (with `cut`) breaking off, or ending cleanly."""
+
+    def __init__(self, cut: bool) -> None:
+        self.cut = cut
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def serve(self) -> None:
+        connection, _ = self.sock.accept()
+        with connection:
+            connection.settimeout(10)
+            connection.recv(65536)
+            long = b'{"type":"ADDED","object":{"data":"' + b"x" * 200_000 + b'"}}\n'
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                               b"Transfer-Encoding: chunked\r\n\r\n")
+            for piece in (long[:70_000], long[70_000:] + b'{"type":"DELETED"}\n'):
+                connection.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                time.sleep(0.05)
+            if not self.cut:
+                connection.sendall(b"0\r\n\r\n")
+            time.sleep(0.3)
+
+
+@pytest.mark.parametrize("cut,code", [(False, 1000), (True, 1011)])
+def test_a_stream_over_a_websocket_sends_whole_lines(cut: bool, code: int) -> None:
+    node = LinesNode(cut)
+    served = Dashboard(Site(env="unit", context="localsvc-unit"),
+                       NodeProxy(NodeAddress(node.url, "secret-token")))
+    served.start()
+    link = served.login_url()
+
+    async def scenario() -> tuple[list[str], int | None]:
+        async with aiohttp.ClientSession(timeout=TIMEOUT,
+                                         cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+            await fetch(browser, "GET", link)
+            url = served.url + "localsvc/stream?path=" + quote("/api/v1/pods?watch=1")
+            async with browser.ws_connect(url, max_msg_size=0) as ws:
+                messages = [message.data async for message in ws]
+                return messages, ws.close_code
+
+    try:
+        messages, close_code = run(scenario())
+    finally:
+        served.stop()
+    assert messages[0] == '{"status": 200}'
+    assert len(messages[1]) == len('{"type":"ADDED","object":{"data":""}}') + 200_000
+    assert json.loads(messages[1])["object"]["data"] == "x" * 200_000
+    assert messages[2:] == ['{"type":"DELETED"}']
+    assert close_code == code
+
+
+def test_a_websocket_stream_needs_a_session_its_origin_and_an_allowed_path(
+        dashboard: Dashboard) -> None:
+    stream = dashboard.url + "localsvc/stream?path="
+    own = dashboard.url.rstrip("/")
+
+    async def refused(browser: aiohttp.ClientSession, url: str, **kwargs: Any) -> int:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
+            async with browser.ws_connect(url, **kwargs):
+                pass
+        return caught.value.status
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession(timeout=TIMEOUT,
+                                         cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+            assert await refused(browser, stream + quote("/api/v1/pods?watch=1"),
+                                 origin=own) == 401
+            await fetch(browser, "GET", dashboard.login_url())
+            for path in ("/v1/apply", "/api/../v1/apply", "", "/nothing"):
+                assert await refused(browser, stream + quote(path), origin=own) == 404, path
+            assert await refused(browser, stream + quote("/api/v1/pods?watch=1"),
+                                 origin="http://evil.example") == 403
+            # Signed in, allowed path, the node not there: status 502 said, then 1011.
+            async with browser.ws_connect(stream + quote("/api/v1/pods?watch=1"),
+                                          origin=own) as ws:
+                messages = [message.data async for message in ws]
+                assert messages[0] == '{"status": 502}'
+                assert "cannot reach the environment's API" in messages[1]
+                assert "secret-token" not in "".join(messages)
+            assert ws.close_code == 1011
+
+    run(scenario())

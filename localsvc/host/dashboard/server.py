@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from localsvc.host.dashboard import access
+from localsvc.host.dashboard import access, wsstream
 from localsvc.host.dashboard.proxy import NodeProxy, status_response
 from localsvc.version import __version__
 
@@ -131,6 +131,16 @@ async def info(request: web.Request) -> web.StreamResponse:
     return web.json_response(request.app[SITE_KEY].info())
 
 
+async def websocket_stream(request: web.Request) -> web.StreamResponse:
+    """A proxied GET over a WebSocket (wsstream.py says why)."""
+    path = request.query.get("path", "")
+    if not access.proxied("GET", path):
+        return status_response(404, "NotFound", f"{path!r}: not a path the dashboard proxies")
+    if not _signed_in(request):
+        return status_response(401, "Unauthorized", "not signed in: " + UI_HINT)
+    return await wsstream.stream(request, request.app[PROXY_KEY], path)
+
+
 async def proxy(request: web.Request) -> web.StreamResponse:
     """The Kubernetes API and GET /v1/connections, to the node; 404 for anything else."""
     if not access.proxied(request.method, request.rel_url.raw_path):
@@ -154,6 +164,7 @@ def make_app(site: Site, node: NodeProxy) -> web.Application:
     app.router.add_get("/login", login)
     app.router.add_get("/", index)
     app.router.add_get("/localsvc/info", info)
+    app.router.add_get("/localsvc/stream", websocket_stream)
     app.router.add_get("/static/{path:.+}", asset)
     app.router.add_route("*", "/{tail:.*}", proxy)
     return app
