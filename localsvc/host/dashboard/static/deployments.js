@@ -20,7 +20,9 @@ export function deploymentList(root, app) {
       h("div", {}, h("strong", { class: "mono" }, name), h("span", { class: "muted" }, ` · ${ns} `), status),
       h("div", { class: "dep-actions" }, input, apply, restart, copyHolder));
     let dirty = false;
-    input.addEventListener("input", () => { dirty = true; });
+    // Once touched (focus, typing, WebDriver's clear), updates leave the number alone until
+    // it is applied.
+    for (const type of ["focus", "input", "change"]) input.addEventListener(type, () => { dirty = true; });
     apply.addEventListener("click", async () => {
       const n = Number.parseInt(input.value, 10);
       if (!Number.isInteger(n) || n < 0) {
