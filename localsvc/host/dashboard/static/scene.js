@@ -5,7 +5,8 @@
 // Service, its endpoints (one per address), the pods behind them. A pod behind two Services is
 // drawn once and linked twice. Pods behind no Service follow in a grid.
 
-import { hostUrls, podPhase, podReady, podRestarts, portText, serviceEndpoints } from "./objects.js";
+import { hostUrls, podPhase, podReady, podRestarts, podStatusText, portText, serviceEndpoints }
+  from "./objects.js";
 
 export const WIDTH = 860;
 export const COL = {
@@ -42,7 +43,7 @@ function podBox(pod, x, y, w) {
     namespace: pod.metadata.namespace, name: pod.metadata.name, phase: podPhase(pod), ready,
     restarts, x, y, w, h: POD_H,
     lines: [pod.metadata.name,
-      `${podPhase(pod)} · ${ready ? "✓ ready" : "✗ not ready"}${restarts ? ` · ↻ ${restarts}` : ""}`],
+      `${podStatusText(pod)} · ${ready ? "✓ ready" : "✗ not ready"}${restarts ? ` · ↻ ${restarts}` : ""}`],
   };
 }
 
