@@ -135,8 +135,12 @@ function watch(name, path, map, onChange) {
       onChange(obj);
       schedule();
     },
-    state(value) {
+    state(value, err) {
       if (!value) wasDown = true;
+      // A signed-out browser (the server restarted, the session went): say what to do.
+      $("#banner").textContent = err && err.status === 401
+        ? "⚠ signed out: run `localsvc ui` for a new login link"
+        : "⚠ reconnecting to the environment… (the page resumes the watches when it answers)";
       setConnected(name, value);
     },
   });

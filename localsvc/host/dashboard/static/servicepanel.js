@@ -41,6 +41,10 @@ export function openServicePanel(root, app, ns, name) {
         await streamLines("/v1/connections?watch=1", (line) => {
           if (!line.trim()) return;
           const sample = JSON.parse(line);
+          if (sample.kind !== "ConnectionCounts") { // the node could not read them this second
+            rate.textContent = `counts unavailable: ${sample.message || "unknown error"}`;
+            return;
+          }
           result = rates(previous, sample);
           previous = sample;
           rate.textContent = rateText(result, svcKey);
