@@ -64,7 +64,9 @@ export function deploymentList(root, app) {
   }
 
   return function render() {
-    const deps = [...app.state.deployments.values()].sort((a, b) => key(a).localeCompare(key(b)));
+    const first = app.state.info.namespace; // the default namespace's first, as on the map
+    const order = (d) => `${d.metadata.namespace === first ? "0" : "1"}${key(d)}`;
+    const deps = [...app.state.deployments.values()].sort((a, b) => order(a).localeCompare(order(b)));
     const wanted = new Set(deps.map(key));
     for (const k of [...rows.keys()]) {
       if (!wanted.has(k)) { rows.get(k).el.remove(); rows.delete(k); }

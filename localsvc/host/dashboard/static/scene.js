@@ -47,6 +47,14 @@ function podBox(pod, x, y, w) {
   };
 }
 
+// An ExternalName naming a Service of this environment (NAME.NS.svc[.cluster domain]): "NS/NAME".
+function clusterService(target, services) {
+  const m = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(\..*)?\.?$/.exec(target);
+  if (!m) return null;
+  const found = services.find((o) => o.metadata.name === m[1] && o.metadata.namespace === m[2]);
+  return found ? `${m[2]}/${m[1]}` : null;
+}
+
 // namespaces: ordered with `first` (the default namespace) first, then by name.
 function namespaceOrder(names, first) {
   return [...names].sort((a, b) => (a === first ? -1 : b === first ? 1 : a.localeCompare(b)));
@@ -82,8 +90,11 @@ export function buildScene({ services, slices, pods }, { hostAddress = "127.0.0.
       let rows = 1;
       if (type === "ExternalName") {
         const target = (svc.spec || {}).externalName || "";
-        const ext = { service: svcKey, target, lines: ["external name", `→ ${target}`],
+        const inside = clusterService(target, services);
+        const ext = { service: svcKey, target,
+          lines: ["external name", `→ ${target}`, ...(inside ? [`(the Service ${inside} here)`] : [])],
           x: COL.endpoint.x, y, w: COL.endpoint.w + COL.pod.w + 24, h: 10 + LINE * 2 };
+        ext.h = 10 + LINE * ext.lines.length;
         scene.externals.push(ext);
         scene.links.push({ kind: "external", x1: box.x + box.w, y1: mid(ext), x2: ext.x, y2: mid(ext) });
       } else {
@@ -113,7 +124,7 @@ export function buildScene({ services, slices, pods }, { hostAddress = "127.0.0.
         });
       }
       y += Math.max(box.h, rows * ROW - (ROW - POD_H),
-        ...scene.hostpaths.filter((h) => h.service === svcKey).map((h) => h.h)) + GAP;
+        ...[...scene.hostpaths, ...scene.externals].filter((b) => b.service === svcKey).map((b) => b.h)) + GAP;
     }
     const rest = nsPods.filter((p) => !placed.has(p.metadata.name));
     if (rest.length) {
