@@ -106,11 +106,13 @@ function deploymentsSoon() {
   depTimer = setTimeout(() => { depTimer = 0; refreshDeployments(); }, 150);
 }
 
-function setConnected(name, value) {
-  connected.set(name, value);
+// data-connected="true" once the initial lists are in and every watch runs; the banner shows
+// while one is down (also before the first list, when the environment does not answer).
+function setConnected(name, value, failed = false) {
+  if (name) connected.set(name, value);
   const all = ready && [...connected.values()].every(Boolean);
   document.body.dataset.connected = String(all);
-  $("#banner").hidden = all || !ready;
+  if (failed || ready) $("#banner").hidden = all;
   if (!all && ready) app.notify("reconnecting…", true);
   else if (all && $("#status").textContent.startsWith("reconnecting")) app.notify("live");
   if (all) refreshAfterReconnect();
@@ -141,7 +143,7 @@ function watch(name, path, map, onChange) {
       $("#banner").textContent = err && err.status === 401
         ? "⚠ signed out: run `localsvc ui` for a new login link"
         : "⚠ reconnecting to the environment… (the page resumes the watches when it answers)";
-      setConnected(name, value);
+      setConnected(name, value, !value);
     },
   });
 }
@@ -162,7 +164,7 @@ async function main() {
   trackAll();
   app.notify("live");
   render();
-  setConnected("events", connected.get("events"));
+  setConnected(null);
 }
 
 main().catch((err) => app.notify(`✗ ${err.message}`, true));
