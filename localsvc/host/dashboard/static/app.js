@@ -151,6 +151,10 @@ function watch(name, path, map, onChange) {
 async function main() {
   state.info = await info();
   $("#env-name").textContent = state.info.env ? `environment ${state.info.env}` : "";
+  if (state.info.env) document.title = `localsvc · ${state.info.env}`;
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && panel) app.closePanel();
+  });
   const afterEndpoints = () => { if (ready) trackAll(); };
   const watchers = [
     watch("services", "/api/v1/services", state.services, afterEndpoints),
