@@ -1,6 +1,9 @@
 // The page's only way to the environment: the Kubernetes API (list + watch, logs, patch,
-// delete) through the dashboard server, plus the node's /v1/connections. Streams are fetch +
-// ReadableStream of JSON lines; a closed fetch (AbortController) closes the upstream request.
+// delete) through the dashboard server, plus the node's /v1/connections. Streams (watches,
+// followed logs, counts) come over the server's WebSocket, one line per message: a browser holds
+// only six HTTP/1.1 connections per host and queues every further request (a scale PATCH) behind
+// open fetch streams. Where that route is missing (`kubectl proxy`) they are fetch +
+// ReadableStream. Closing either (AbortController) closes the upstream request.
 
 const WRITE_HEADERS = { "X-Localsvc-Dashboard": "1" };
 
@@ -29,17 +32,70 @@ export async function getJSON(path, signal) {
 const DEFAULT_INFO = { env: "", namespace: "default", hostAddress: "127.0.0.1", context: "",
   devloop: false, version: "" };
 
+let overSocket = false; // the dashboard server's /localsvc/stream answers
+
 // The server's /localsvc/info; defaults where it is missing (e.g. under `kubectl proxy`).
 export async function info() {
   try {
-    return { ...DEFAULT_INFO, ...(await getJSON("/localsvc/info")) };
+    const served = await getJSON("/localsvc/info");
+    overSocket = true;
+    return { ...DEFAULT_INFO, ...served };
   } catch {
     return { ...DEFAULT_INFO };
   }
 }
 
-// Calls onLine(text) for each line of a streaming response until it ends or `signal` aborts.
-export async function streamLines(path, onLine, signal, onOpen) {
+// Calls onLine(text) for each line of a streaming response until it ends or `signal` aborts;
+// onOpen() once the answer's status is known to be a success.
+export function streamLines(path, onLine, signal, onOpen) {
+  return overSocket ? socketLines(path, onLine, signal, onOpen)
+    : fetchLines(path, onLine, signal, onOpen);
+}
+
+// A stream over /localsvc/stream: first {"status": N}, then a message per line; closed with 1000
+// when the answer ended. A socket that closes before its status (a refused handshake: signed
+// out, server gone) rejects with status 0, and the watcher relists to learn why.
+function socketLines(path, onLine, signal, onOpen) {
+  return new Promise((resolve, reject) => {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${scheme}//${location.host}/localsvc/stream?path=${encodeURIComponent(path)}`);
+    let status = 0;
+    let failure = null;
+    let settled = false;
+    const finish = (err) => {
+      if (settled) return;
+      settled = true;
+      if (signal) signal.removeEventListener("abort", onAbort);
+      if (ws.readyState <= WebSocket.OPEN) ws.close();
+      if (err) reject(err); else resolve();
+    };
+    const onAbort = () => finish(new DOMException("aborted", "AbortError"));
+    if (signal) {
+      if (signal.aborted) { onAbort(); return; }
+      signal.addEventListener("abort", onAbort);
+    }
+    ws.onmessage = (message) => {
+      if (settled) return;
+      if (!status) {
+        status = JSON.parse(message.data).status || 500;
+        if (status < 400 && onOpen) onOpen();
+        return;
+      }
+      if (status >= 400) { // the answer is a Status: its message says what went wrong
+        try { failure = JSON.parse(message.data).message; } catch { failure = message.data; }
+        return;
+      }
+      try { onLine(message.data); } catch (err) { finish(err); }
+    };
+    ws.onclose = (event) => {
+      if (status >= 400) finish(new HttpError(status, failure || `${status}`));
+      else if (status && event.code === 1000) finish(null);
+      else finish(new HttpError(0, status ? "the stream broke off" : "the stream was refused"));
+    };
+  });
+}
+
+async function fetchLines(path, onLine, signal, onOpen) {
   const res = await fetch(path, { credentials: "same-origin", signal });
   if (!res.ok) throw await failure(res);
   if (onOpen) onOpen();
@@ -123,7 +179,8 @@ export class Watcher {
         delay = 250; // a watch the server ended on time: resume at once
       } catch (err) {
         if (this.abort.signal.aborted) return;
-        if (err instanceof HttpError && (err.status === 410 || err.status === 404)) this.rv = null;
+        // 410 Gone: too old to resume; 0: a refused stream, whose cause the list then shows.
+        if (err instanceof HttpError && [0, 404, 410].includes(err.status)) this.rv = null;
         this.handlers.state(false, err);
         await sleep(delay);
         delay = Math.min(delay * 2, 4000);

@@ -1,11 +1,9 @@
-// The dashboard page: list + watch of Services, EndpointSlices, pods and Events through the
-// dashboard server, drawn as a map (scene.js + map.js) with panels beside it.
-//
-// Four watches only: a browser opens at most 6 HTTP/1.1 connections per host, and the open
-// panel's stream (logs, or connection counts) plus the actions need the rest. Deployments are
-// therefore re-read (one GET) when their pods change or after an action, not watched.
+// The dashboard page: list + watch of Services, EndpointSlices, pods, Deployments and Events
+// through the dashboard server, drawn as a map (scene.js + map.js) with panels beside it. The
+// watches are WebSocket streams (api.js says why), so they leave the browser's six HTTP
+// connections per host to the actions.
 
-import { Watcher, getJSON, info } from "./api.js";
+import { Watcher, info } from "./api.js";
 import { renderActivity } from "./activity.js";
 import { deploymentList } from "./deployments.js";
 import { newHistory, track } from "./history.js";
@@ -43,7 +41,6 @@ const app = {
     el.textContent = text;
     el.classList.toggle("failed", failed);
   },
-  refreshDeployments: () => refreshDeployments(),
 };
 
 let frame = 0;
@@ -85,27 +82,6 @@ function trackAll() {
   }
 }
 
-let depTimer = 0;
-let depBusy = false;
-async function refreshDeployments() {
-  if (depBusy) { // one request at a time; ask again when it is back
-    depTimer = depTimer || setTimeout(() => { depTimer = 0; refreshDeployments(); }, 200);
-    return;
-  }
-  depBusy = true;
-  try {
-    const list = await getJSON("/apis/apps/v1/deployments");
-    state.deployments = new Map((list.items || []).map((d) => [key(d), d]));
-    schedule();
-  } catch { /* the next pod change asks again */ } finally {
-    depBusy = false;
-  }
-}
-function deploymentsSoon() {
-  clearTimeout(depTimer);
-  depTimer = setTimeout(() => { depTimer = 0; refreshDeployments(); }, 150);
-}
-
 // data-connected="true" once the initial lists are in and every watch runs; the banner shows
 // while one is down (also before the first list, when the environment does not answer).
 function setConnected(name, value, failed = false) {
@@ -115,12 +91,6 @@ function setConnected(name, value, failed = false) {
   if (failed || ready) $("#banner").hidden = all;
   if (!all && ready) app.notify("reconnecting…", true);
   else if (all && $("#status").textContent.startsWith("reconnecting")) app.notify("live");
-  if (all) refreshAfterReconnect();
-}
-
-let wasDown = false;
-function refreshAfterReconnect() {
-  if (wasDown) { wasDown = false; refreshDeployments(); }
 }
 
 function watch(name, path, map, onChange) {
@@ -138,7 +108,6 @@ function watch(name, path, map, onChange) {
       schedule();
     },
     state(value, err) {
-      if (!value) wasDown = true;
       // A signed-out browser (the server restarted, the session went): say what to do.
       $("#banner").textContent = err && err.status === 401
         ? "⚠ signed out: run `localsvc ui` for a new login link"
@@ -159,11 +128,12 @@ async function main() {
   const watchers = [
     watch("services", "/api/v1/services", state.services, afterEndpoints),
     watch("endpointslices", "/apis/discovery.k8s.io/v1/endpointslices", state.slices, afterEndpoints),
-    watch("pods", "/api/v1/pods", state.pods, () => { afterEndpoints(); deploymentsSoon(); }),
+    watch("pods", "/api/v1/pods", state.pods, afterEndpoints),
+    watch("deployments", "/apis/apps/v1/deployments", state.deployments, () => {}),
     watch("events", "/api/v1/events", state.events, () => {}),
   ];
   renderDeployments = deploymentList($("#deployment-list"), app);
-  await Promise.all([...watchers.map((w) => w.start()), refreshDeployments()]);
+  await Promise.all(watchers.map((w) => w.start()));
   ready = true;
   trackAll();
   app.notify("live");

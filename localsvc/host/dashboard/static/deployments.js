@@ -33,7 +33,6 @@ export function deploymentList(root, app) {
         await scaleDeployment(ns, name, n);
         dirty = false;
         app.notify(`✓ scaled deployment/${name} to ${n}`);
-        app.refreshDeployments();
       } catch (err) {
         app.notify(`✗ scale failed: ${err.message}`, true);
       }
@@ -42,7 +41,6 @@ export function deploymentList(root, app) {
       try {
         await restartDeployment(ns, name);
         app.notify(`✓ restarting deployment/${name}`);
-        app.refreshDeployments();
       } catch (err) {
         app.notify(`✗ restart failed: ${err.message}`, true);
       }
