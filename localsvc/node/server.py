@@ -1,7 +1,8 @@
 """The node's HTTPS API (aiohttp): the Kubernetes API (node/kubeapi/) and the private /v1 routes
 for what Kubernetes has no verb for (an all-or-nothing apply of a set with prune, the node's
-status, image restarts, DNS queries, leases, tunnels, connection counts); a bearer token on every call but the
-health checks and /version. Objects are read, deleted and scaled through the Kubernetes API only.
+status, image restarts, DNS queries, leases, tunnels, connection counts); a bearer token on
+every call but the health checks and /version. Objects are read, deleted and scaled through
+the Kubernetes API only.
 
 Published on the host's 127.0.0.1 only (the host side chooses the binding). Handlers translate
 requests into Controller calls and LocalsvcErrors into status codes; no logic of their own.
