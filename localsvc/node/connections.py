@@ -26,6 +26,11 @@ log = logging.getLogger("localsvc.connections")
 WATCH_INTERVAL = 1.0
 # Readings younger than this are shared: several watchers cost one `nft` run a second.
 _FRESH_SECONDS = 0.5
+# A watch reads again only after this many times the last read's duration: with thousands of
+# service ports on a busy machine one `nft` run may take most of a second (1.4 s at 6,000 ports
+# with a load of 23 on 2 cores, benchmarks/conn_counts.py), and a dashboard left open must not
+# keep a core busy. Its lines then repeat the last reading (same "time").
+_READ_SHARE = 4.0
 
 
 class ConnectionFeed:
@@ -37,6 +42,7 @@ class ConnectionFeed:
         self._rules: tuple[int, list[PortRule]] = (-1, [])  # by snapshot version
         self._body: dict[str, Any] | None = None
         self._read_at = 0.0
+        self.read_seconds = 0.0  # how long the last reading took
         self._lock = asyncio.Lock()
 
     @property
@@ -70,6 +76,7 @@ class ConnectionFeed:
             now = time.monotonic()
             if self._body is None or now - self._read_at > max_age:
                 totals = self._totals.observe(await self._readings())
+                self.read_seconds = time.monotonic() - now
                 self._body = connection_counts(self._port_rules(), totals, time.time(),
                                                self.counting)
                 self._read_at = now
@@ -88,7 +95,8 @@ def add_connection_routes(app: web.Application, network: NetworkSync | None) -> 
         await response.prepare(request)
         while True:
             try:
-                line = json.dumps(await feed.body(_FRESH_SECONDS)) + "\n"
+                max_age = max(_FRESH_SECONDS, _READ_SHARE * feed.read_seconds)
+                line = json.dumps(await feed.body(max_age)) + "\n"
             except Exception as err:  # say it on the stream; the next second tries again
                 log.warning("reading connection counts failed: %r", err)
                 line = json.dumps({"kind": "Status", "status": "Failure",
