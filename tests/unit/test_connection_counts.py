@@ -4,13 +4,17 @@ body, totals that never go down when a kernel counter starts again."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from localsvc.model.snapshot import Endpoint, ServiceInfo, ServicePort, Snapshot
 from localsvc.net.connections import Totals, connection_counts, parse_map_counters
+from localsvc.net.dataplane import UserspaceDataplane
 from localsvc.net.nftables import port_rules, ruleset_model
 from localsvc.net.nftdiff import partial_transaction
 from localsvc.net.nftmodel import ruleset_text
+from localsvc.node.connections import ConnectionFeed
+from localsvc.node.network import NetworkSync
 
 
 def snapshot(*endpoints: str, node_port: int | None = 30080) -> Snapshot:
@@ -112,3 +116,25 @@ def test_totals_never_go_down_when_a_counter_starts_again() -> None:
 def test_totals_start_at_the_first_reading() -> None:
     assert Totals().observe({}) == {}
     assert Totals().observe({"a": 0}) == {"a": 0}
+
+
+def test_node_feed_reads_the_userspace_proxy_counts() -> None:
+    """node/connections.ConnectionFeed over a userspace dataplane (nothing programmed: its
+    counts are the proxy's own books): every proxied port of the latest snapshot, fresh
+    readings on demand, the last one shared within `max_age`."""
+    async def main() -> None:
+        dataplane = UserspaceDataplane("eth0", "10.96.0.0/16")
+        network = NetworkSync(dataplane, None)
+        feed = ConnectionFeed(network)
+        assert (await feed.body())["services"] == []  # no snapshot yet
+        network.update(snapshot("10.0.0.5"))
+        dataplane.proxy.accepted["default/web/tcp/http"] += 3
+        body = await feed.body()
+        assert body["counting"] == "userspace"
+        assert [(s["name"], s["port"], s["connections"]) for s in body["services"]] == [
+            ("idle", 443, 0), ("web", 80, 3), ("web", 53, 0)]
+        dataplane.proxy.accepted["default/web/tcp/http"] += 1
+        assert await feed.body(max_age=60) is body  # shared within max_age
+        assert (await feed.body())["services"][1]["connections"] == 4
+
+    asyncio.run(main())
