@@ -7,7 +7,8 @@ benchmarks/nft_sync.py's (N Services of 6 ports with one endpoint). Prints the m
 - one read of every count, as /v1/connections does it each second: `nft -j list map` of the
   `services` map plus parsing it (net/connections.py), against `nft -j list table` (what
   counters in the service chains would have to read) and an `nft` that lists nothing;
-- the full render's `nft -f` with the map's `counter` statement and without it (same run).
+- the full render's `nft -f` with the map's `counter` statement and without it (same run), and
+  a partial sync (one endpoint off or on again) on either table.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def measure(services: int, port_count: int, rounds: int) -> dict[str, object]:
     from localsvc.model.snapshot import Endpoint, ServiceInfo, ServicePort, Snapshot
     from localsvc.net.connections import parse_map_counters
     from localsvc.net.nftables import ruleset_model
+    from localsvc.net.nftdiff import partial_transaction
     from localsvc.net.nftmodel import ruleset_text
 
     ports = tuple(ServicePort(name, "TCP", port) for name, port in PORTS[:port_count])
@@ -47,14 +49,27 @@ def measure(services: int, port_count: int, rounds: int) -> dict[str, object]:
     snapshot = Snapshot(node_ip="198.19.0.2", services=tuple(
         ServiceInfo("default", f"filler-{i}", "ClusterIP", f"198.18.{i // 250}.{i % 250 + 1}",
                     ports, (replace(server),)) for i in range(services)))
-    counted = ruleset_text(ruleset_model(snapshot), TABLE)
+    model = ruleset_model(snapshot)
+    counted = ruleset_text(model, TABLE)
     uncounted = counted.replace("\t\tcounter\n", "", 1)
     assert uncounted != counted
+    # One endpoint off and on again: the first Service without its endpoint, and back.
+    first = snapshot.services[0]
+    flipped = ruleset_model(replace(snapshot, services=(
+        replace(first, endpoints=(replace(server, ready=False),)), *snapshot.services[1:])))
+    off, on = partial_transaction(model, flipped, TABLE), partial_transaction(flipped, model, TABLE)
+    assert off is not None and on is not None
     load_with, load_without, read_map, read_table, noop = [], [], [], [], []
+    partial_with: list[float] = []
+    partial_without: list[float] = []
     try:
         for _ in range(3):
             load_without.append(_timed(["nft", "-f", "-"], uncounted)[0])
+            for tx in (off, on):
+                partial_without.append(_timed(["nft", "-f", "-"], tx.text)[0])
             load_with.append(_timed(["nft", "-f", "-"], counted)[0])
+            for tx in (off, on):
+                partial_with.append(_timed(["nft", "-f", "-"], tx.text)[0])
         labels = 0
         for _ in range(rounds):
             started = time.perf_counter()
@@ -72,7 +87,9 @@ def measure(services: int, port_count: int, rounds: int) -> dict[str, object]:
 
     return {"services": services, "service_ports": labels, "read_map_ms": ms(read_map),
             "read_table_ms": ms(read_table), "noop_ms": ms(noop),
-            "load_with_counter_ms": ms(load_with), "load_without_counter_ms": ms(load_without)}
+            "load_with_counter_ms": ms(load_with), "load_without_counter_ms": ms(load_without),
+            "partial_with_counter_ms": ms(partial_with),
+            "partial_without_counter_ms": ms(partial_without)}
 
 
 def report(f: dict[str, object]) -> str:
@@ -84,6 +101,8 @@ def report(f: dict[str, object]) -> str:
         f"  nft -j list tables (process start):         {f['noop_ms']:8.1f} ms",
         f"  full render nft -f with the map counter:    {f['load_with_counter_ms']:8.1f} ms"
         f"  (without: {f['load_without_counter_ms']:.1f} ms)",
+        f"  partial sync, one endpoint, map counter:    {f['partial_with_counter_ms']:8.1f} ms"
+        f"  (without: {f['partial_without_counter_ms']:.1f} ms)",
     ])
 
 
