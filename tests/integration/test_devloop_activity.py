@@ -30,7 +30,8 @@ def test_manifest_edit_is_recorded_as_events(env_name: str, tmp_path: Path) -> N
         kubectl = Kubectl(Environment(env_name), write_kubeconfig(Environment(env_name), tmp_path))
         assert devloop_events(kubectl) == []  # the first apply is `up`'s own, not a step
 
-        manifest.write_text(WEB.replace("replicas: 2", "replicas: 1").replace("port: 81,", "port: 82,"))
+        one = WEB.replace("replicas: 2", "replicas: 1")
+        manifest.write_text(one.replace("port: 81,", "port: 82,"))
         up.wait_err("service/extra configured")
         events = wait_for(lambda: [e for e in devloop_events(kubectl)
                                    if e["reason"] == "Applied"], timeout=10, what="Applied")

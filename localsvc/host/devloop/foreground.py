@@ -57,7 +57,8 @@ class DevLoop:
         plan = plan_changes(changed, self.manifests, self.project)
         relevant = [p for p in changed if self._relevant(p)]
         if relevant:
-            self.activity.record(act.FILE_CHANGED, f"changed: {act.files_named(relevant, Path.cwd())}")
+            self.activity.record(act.FILE_CHANGED,
+                                 f"changed: {act.files_named(relevant, Path.cwd())}")
         if plan.project_file:
             self.say("localsvc.yaml changed: restart `localsvc up` to use it")
         for image, rule, files in plan.syncs:
@@ -121,9 +122,9 @@ class DevLoop:
             self.say(f"{r['kind'].lower()}/{r['name']} {r['action']}")
         if not changed:
             self.say("manifests saved; nothing changed")
-        self.activity.record(act.APPLIED, f"applied {what} in {took()}: " + (", ".join(
-            f"{r['kind'].lower()}/{r['name']} {r['action']}" for r in changed) or "nothing changed"),
-            act.touched(changed))
+        steps = ", ".join(f"{r['kind'].lower()}/{r['name']} {r['action']}" for r in changed)
+        self.activity.record(act.APPLIED, f"applied {what} in {took()}: "
+                             + (steps or "nothing changed"), act.touched(changed))
 
     def roots(self) -> list[Path]:
         """Directories to watch. A file is watched through its directory: editors save by
@@ -215,4 +216,3 @@ class DevLoop:
         self.say(f"stopped cleanly; {kept or 'nothing left behind'}" if clean else
                  "some pods did not stop within their grace period and were killed")
         return 0 if clean else 1
-
