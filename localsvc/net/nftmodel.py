@@ -122,9 +122,19 @@ def _elements(items: Iterable[str]) -> str:
     return f"\t\telements = {{\n\t\t\t{body}\n\t\t}}\n" if body else ""
 
 
+def counter_statement(name: str) -> str:
+    """The `counter` line of the `services` map: every element (a service port's ClusterIP or
+    NodePort key) then counts the packets that look it up. The map is read in NAT chains, which
+    see only a connection's first packet, so each count is the port's new connections
+    (net/connections.py reads them all with one `nft -j list map`). It sits on the map's
+    elements, not in a service chain, so rewriting a chain when endpoints change (partial syncs)
+    keeps the count; `add element` in partial syncs inherits it."""
+    return "\t\tcounter\n" if name == SERVICES_MAP else ""
+
+
 def _map_text(name: str, elements: list[str]) -> str:
     return (f"\tmap {name} {{\n\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n"
-            + _elements(elements) + "\t}\n")
+            + counter_statement(name) + _elements(elements) + "\t}\n")
 
 
 def set_declaration(name: str, timeout: int) -> str:

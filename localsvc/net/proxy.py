@@ -17,6 +17,7 @@ import logging
 import random
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -150,10 +151,12 @@ class _TcpListener(_Listener, TcpOwner[Backend]):
     async def _serve(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         name = f"proxy-connect {self.key}"
-        self.server = await loop.create_server(
-            lambda: TcpRelay(self, self.proxy.connect_timeout, name).client, sock=sock,
-            backlog=BACKLOG,
-        )
+
+        def accepted() -> asyncio.Protocol:  # called once per connection accepted
+            self.proxy.accepted[self.rule.label] += 1
+            return TcpRelay(self, self.proxy.connect_timeout, name).client
+
+        self.server = await loop.create_server(accepted, sock=sock, backlog=BACKLOG)
 
     def upstreams(self, client_host: str) -> list[Backend]:
         return self.candidates(client_host)
@@ -201,6 +204,8 @@ class _UdpListener(_Listener, UdpRelay[Backend]):
         self.start_sweeping()
 
     def choose(self, client_host: str) -> Backend | None:
+        """Called for each new flow only: counted as a connection (as conntrack counts one)."""
+        self.proxy.accepted[self.rule.label] += 1
         candidates = self.candidates(client_host)
         if not candidates:
             return None
@@ -247,6 +252,9 @@ class UserspaceProxy:
         self.listeners: dict[ListenerKey, _Listener] = {}
         self.failures: dict[ListenerKey, str] = {}  # listeners that could not start, and why
         self.relays: set[TcpRelay[Backend]] = set()  # established TCP connections
+        # Connections (UDP: flows) accepted per service port label since the proxy started,
+        # ClusterIP and NodePort listeners together (the node's /v1/connections).
+        self.accepted: Counter[str] = Counter()
 
     def update(self, snapshot: Snapshot, rules: list[PortRule] | None = None) -> None:
         """Make the listeners match the snapshot (`rules`: its `port_rules`, when the caller has

@@ -64,6 +64,11 @@ class NetworkSync:
         `applied_version` reaches it); None before the first."""
         return self._latest.version if self._latest is not None else None
 
+    @property
+    def latest(self) -> Snapshot | None:
+        """The latest snapshot taken: what the dataplane programs, or is about to."""
+        return self._latest
+
     def subscribe(self, store: ObjectStore, derived: StoreSnapshot) -> None:
         """Follow `store`: its events are what changed, `derived` turns them into snapshots."""
         self._store = store

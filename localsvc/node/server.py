@@ -1,7 +1,8 @@
 """The node's HTTPS API (aiohttp): the Kubernetes API (node/kubeapi/) and the private /v1 routes
 for what Kubernetes has no verb for (an all-or-nothing apply of a set with prune, the node's
-status, image restarts, DNS queries, leases, tunnels); a bearer token on every call but the
-health checks and /version. Objects are read, deleted and scaled through the Kubernetes API only.
+status, image restarts, DNS queries, leases, tunnels, connection counts); a bearer token on
+every call but the health checks and /version. Objects are read, deleted and scaled through
+the Kubernetes API only.
 
 Published on the host's 127.0.0.1 only (the host side chooses the binding). Handlers translate
 requests into Controller calls and LocalsvcErrors into status codes; no logic of their own.
@@ -22,6 +23,7 @@ from localsvc.errors import LocalsvcError, ManifestError, NotFound
 from localsvc.model.load import Manifest
 from localsvc.node.applybody import parse_apply
 from localsvc.node.changes import Prepared, prepare
+from localsvc.node.connections import add_connection_routes
 from localsvc.model.kubeapi.status import unauthorized
 from localsvc.node.controller import Controller
 from localsvc.node.incluster import TokenCheck
@@ -139,6 +141,7 @@ def make_app(controller: Controller, token: str, env: str) -> web.Application:
     app.router.add_post("/v1/restart", restart)
     app.router.add_get("/v1/dns", dns)
     add_tunnel_routes(app)
+    add_connection_routes(app, controller.network)  # new connections per Service port
     proxy.add_client_session(app)  # the services/pods proxy's, closed on cleanup
     add_stream_tracking(app)  # watches, followed logs, exec, port-forwards: ended on shutdown
     app.router.add_get("/healthz", healthz)

@@ -138,6 +138,11 @@ def test_foreground_up_watch_and_clean_stop(env_name: str, tmp_path: Path) -> No
     assert labelled(env.docker, env_name) == {"containers": 0, "networks": 0, "volumes": 0}
 
 
+def devloop_events(env: Environment, reason: str) -> list[dict[str, object]]:
+    return [e for e in env.get("events", namespace=None)
+            if e.get("reportingComponent") == "localsvc-devloop" and e["reason"] == reason]
+
+
 def get(url: str) -> str:
     try:
         with urllib.request.urlopen(url, timeout=3) as r:
@@ -171,6 +176,11 @@ def test_source_edit_rebuilds_and_rolls_only_that_image(env_name: str, tmp_path:
              what="the rebuilt app to answer")
     rebuild_seconds = time.monotonic() - started
     assert f"rebuilt {image}" in up.stderr()
+    # The step is an Event too (host/devloop/activity.py): its duration, the Deployment rolled.
+    rebuilt = wait_for(lambda: devloop_events(env, "Rebuilt"), timeout=10, what="Rebuilt")
+    assert re.fullmatch(rf"rebuilt {image} in \d+\.\d s; rolling deployment/app",
+                        rebuilt[0]["message"]), rebuilt[0]["message"]
+    assert rebuilt[0]["involvedObject"]["kind"] == "Deployment"
     env.wait_ready(60)
     current = pod_containers(env)
     assert {k: v for k, v in current.items() if k.startswith("other-")} == others
@@ -182,6 +192,10 @@ def test_source_edit_rebuilds_and_rolls_only_that_image(env_name: str, tmp_path:
     index = project / "app" / "static" / "index.html"
     index.write_text("<h1>synced</h1>\n")
     up.wait_err("synced 1 file(s)")
+    synced = wait_for(lambda: devloop_events(env, "Synced"), timeout=10, what="Synced")
+    assert re.fullmatch(rf"synced app/static/index\.html into \d+ container\(s\) of {image} "
+                        r"in \d+\.\d s", synced[0]["message"]), synced[0]["message"]
+    assert synced[0]["involvedObject"]["kind"] == "Pod"
     assert "synced" in get(f"http://127.0.0.1:{port}/static/index.html")
     assert {k: v for k, v in pod_containers(env).items() if k.startswith("app-")} == app_now
     assert up.stop() == 0

@@ -16,6 +16,7 @@ import signal
 import sys
 import termios
 import threading
+import time
 import tty
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,8 +26,9 @@ import watchfiles
 
 from localsvc.host.api import Environment, load_manifests
 from localsvc.host.dashboard.runner import start_for_devloop
+from localsvc.host.devloop import activity as act
 from localsvc.host.devloop.builds import ensure_project_image
-from localsvc.host.devloop.changes import ChangePlan, plan_changes
+from localsvc.host.devloop.changes import ChangePlan, is_manifest, plan_changes
 from localsvc.host.devloop.status import status_table
 from localsvc.host.devloop.sync import containers_running, sync_files
 from localsvc.host.keptclaims import kept_note
@@ -48,47 +50,83 @@ class DevLoop:
         self.watch = watch
         self.stop_event = threading.Event()
         self.forced = threading.Event()
+        # Each step below is also an Event (the dashboard's activity panel, kubectl get events).
+        self.activity = act.ActivityRecorder(lambda path, body: env.node().post(path, body), say)
 
     # ---- reacting to changes ----------------------------------------------------------------
 
     def handle(self, changed: set[Path]) -> ChangePlan:
         plan = plan_changes(changed, self.manifests, self.project)
+        relevant = [p for p in changed if self._relevant(p)]
+        if relevant:
+            self.activity.record(act.FILE_CHANGED,
+                                 f"changed: {act.files_named(relevant, Path.cwd())}")
         if plan.project_file:
             self.say("localsvc.yaml changed: restart `localsvc up` to use it")
         for image, rule, files in plan.syncs:
+            started = time.monotonic()
             pods = self.env.get("pods", namespace=None)
             targets = containers_running(pods, image.name)
             copies = sync_files(self.env.docker, targets, rule, files)
             self.say(f"synced {len(files)} file(s) into {len(targets)} container(s) of {image.name} "
                      f"({copies} copies)")
+            self.activity.record(act.SYNCED, (
+                f"synced {act.files_named(files, Path.cwd())} into {len(targets)} container(s) "
+                f"of {image.name} in {act.seconds(time.monotonic() - started)}"),
+                act.pod_of(pods, targets))
         for image in plan.rebuilds:
+            started = time.monotonic()
             try:
                 if ensure_project_image(self.env.docker, image, self.say):
                     results = self.env.restart_image(image.name)
-                    self.say(f"rebuilt {image.name}; rolling " + (", ".join(
-                        f"{r['kind'].lower()}/{r['name']}" for r in results) or "no pods"))
+                    rolling = ", ".join(f"{r['kind'].lower()}/{r['name']}" for r in results)
+                    self.say(f"rebuilt {image.name}; rolling " + (rolling or "no pods"))
+                    self.activity.record(act.REBUILT, (
+                        f"rebuilt {image.name} in {act.seconds(time.monotonic() - started)}; "
+                        f"rolling {rolling or 'no pods'}"), act.touched(results))
             except LocalsvcError as err:
                 self.say(f"build of {image.name} failed; running pods are unchanged:\n{err}")
+                self.activity.record(act.BUILD_FAILED, (
+                    f"build of {image.name} failed after {act.seconds(time.monotonic() - started)}"
+                    f"; running pods are unchanged: {err}"))
         if plan.reapply:
-            self.reapply()
+            self.reapply([p for p in relevant if is_manifest(p, self.manifests)])
         return plan
 
-    def reapply(self) -> None:
+    def _relevant(self, path: Path) -> bool:
+        """A changed path the loop acts on: a manifest, localsvc.yaml, an image's file."""
+        if is_manifest(path, self.manifests):
+            return True
+        return self.project is not None and (path.resolve() == self.project.path.resolve()
+                                             or self.project.image_for(path) is not None)
+
+    def reapply(self, changed_files: Sequence[Path] = ()) -> None:
+        started = time.monotonic()
+        what = act.files_named(changed_files or self.manifests, Path.cwd())
+
+        def took() -> str:
+            return act.seconds(time.monotonic() - started)
+
         try:
             load_manifests(self.manifests)
         except ManifestError as err:
             self.say(f"{err}")
+            self.activity.record(act.APPLY_FAILED, f"{what} not applied ({took()}): {err}")
             return
         try:
             report = self.env.up(self.manifests, wait=None)
         except LocalsvcError as err:
             self.say(f"apply failed: {err}")
+            self.activity.record(act.APPLY_FAILED, f"apply of {what} failed after {took()}: {err}")
             return
         changed = [r for r in report.results if r["action"] != "unchanged"]
         for r in changed:
             self.say(f"{r['kind'].lower()}/{r['name']} {r['action']}")
         if not changed:
             self.say("manifests saved; nothing changed")
+        steps = ", ".join(f"{r['kind'].lower()}/{r['name']} {r['action']}" for r in changed)
+        self.activity.record(act.APPLIED, f"applied {what} in {took()}: "
+                             + (steps or "nothing changed"), act.touched(changed))
 
     def roots(self) -> list[Path]:
         """Directories to watch. A file is watched through its directory: editors save by
