@@ -48,6 +48,8 @@ export function openServicePanel(root, app, ns, name) {
             rate.textContent = `counts unavailable: ${sample.message || "unknown error"}`;
             return;
           }
+          // A slow node repeats its last reading (same time): nothing new to show.
+          if (previous && sample.time === previous.time) return;
           result = rates(previous, sample);
           previous = sample;
           rate.textContent = rateText(result, svcKey);
