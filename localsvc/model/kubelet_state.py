@@ -72,6 +72,25 @@ class ContainerState:
         return out
 
 
+class TransitionTimes:
+    """When each of a pod's conditions last changed status: the kubelet keeps a condition's
+    lastTransitionTime while its status stays and stamps the moment it flips
+    (updateLastTransitionTime in pkg/kubelet/kubelet_pods.go). Tools read it as "ready since"
+    (`kubectl describe`, the dashboard's endpoint history)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[str, str | None]] = {}
+
+    def stamp(self, conditions: list[dict[str, Any]], now: float) -> None:
+        for condition in conditions:
+            if "lastTransitionTime" in condition:
+                continue  # PodScheduled: the pod's creation
+            seen = self._seen.get(condition["type"])
+            if seen is None or seen[0] != condition["status"]:
+                seen = self._seen[condition["type"]] = (condition["status"], iso_time(now))
+            condition["lastTransitionTime"] = seen[1]
+
+
 @dataclass
 class PodState:
     phase: str = "Pending"
@@ -83,6 +102,8 @@ class PodState:
     init_done: bool = False
     init: dict[str, ContainerState] = field(default_factory=dict)
     containers: dict[str, ContainerState] = field(default_factory=dict)
+    transitions: TransitionTimes = field(default_factory=TransitionTimes, compare=False,
+                                         repr=False)
 
     @property
     def ready(self) -> bool:
@@ -114,8 +135,10 @@ def phase_of(containers: list[ContainerState]) -> str:
     return "Pending"
 
 
-def pod_status(s: PodState, stopping: bool, created: float | None, node_ip: str) -> dict[str, Any]:
-    """The pod's `status` as the kubelet reports it."""
+def pod_status(s: PodState, stopping: bool, created: float | None, node_ip: str,
+               now: float | None = None) -> dict[str, Any]:
+    """The pod's `status` as the kubelet reports it; with `now`, conditions that changed status
+    since the last call are stamped with it (s.transitions keeps the times)."""
     ready = s.ready and not stopping
     not_ready = not_ready_reason(s) if not ready else {}
     conditions = [
@@ -124,6 +147,8 @@ def pod_status(s: PodState, stopping: bool, created: float | None, node_ip: str)
         {"type": "ContainersReady", "status": "True" if ready else "False", **not_ready},
         {"type": "Ready", "status": "True" if ready else "False", **not_ready},
     ]
+    if now is not None:
+        s.transitions.stamp(conditions, now)
     status: dict[str, Any] = {
         "phase": s.phase,
         "conditions": conditions,

@@ -394,4 +394,5 @@ class PodWorker:
     # ---- status as Kubernetes shows it ------------------------------------------------------
 
     def k8s_status(self) -> dict[str, Any]:
-        return pod_status(self.state, self.stopping, self.record.created, self.ctx.config.node_ip)
+        return pod_status(self.state, self.stopping, self.record.created, self.ctx.config.node_ip,
+                          time.time())

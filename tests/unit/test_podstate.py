@@ -36,6 +36,25 @@ def ready_condition(status: dict[str, object]) -> dict[str, str]:
     return next(c for c in conditions if c["type"] == "Ready")
 
 
+# ---- conditions' lastTransitionTime -----------------------------------------------------------
+
+
+def test_conditions_keep_their_transition_time_until_their_status_flips() -> None:
+    """The kubelet's updateLastTransitionTime: a condition's time is when its status last
+    changed, not when the status was last computed."""
+    p = pod(running("a", ready=False, probe_message="HTTP probe failed with statuscode: 503"))
+    first = pod_status(p, stopping=False, created=0, node_ip="10.0.0.2", now=1_000)
+    assert ready_condition(first)["lastTransitionTime"] == "1970-01-01T00:16:40Z"
+    p.containers["a"].probe_message = "HTTP probe failed with statuscode: 500"  # same status
+    again = pod_status(p, stopping=False, created=0, node_ip="10.0.0.2", now=1_005)
+    assert ready_condition(again)["lastTransitionTime"] == "1970-01-01T00:16:40Z"
+    p.containers["a"].ready = True  # flips
+    ready = pod_status(p, stopping=False, created=0, node_ip="10.0.0.2", now=1_010)
+    assert ready_condition(ready)["lastTransitionTime"] == "1970-01-01T00:16:50Z"
+    initialized = next(c for c in ready["conditions"] if c["type"] == "Initialized")
+    assert initialized["lastTransitionTime"] == "1970-01-01T00:16:40Z"  # never flipped
+
+
 # ---- the Ready condition -----------------------------------------------------------------------
 
 
