@@ -141,7 +141,7 @@ def pod_status(s: PodState, stopping: bool, created: float | None, node_ip: str,
     since the last call are stamped with it (s.transitions keeps the times)."""
     ready = s.ready and not stopping
     not_ready = not_ready_reason(s) if not ready else {}
-    conditions = [
+    conditions: list[dict[str, Any]] = [
         {"type": "PodScheduled", "status": "True", "lastTransitionTime": iso_time(created)},
         {"type": "Initialized", "status": "True" if s.init_done else "False"},
         {"type": "ContainersReady", "status": "True" if ready else "False", **not_ready},
