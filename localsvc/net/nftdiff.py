@@ -26,12 +26,15 @@ from localsvc.model.snapshot import ServiceInfo, Snapshot, Unserved, ipv4_proble
 from localsvc.net.nftables import PortRule, port_model, proxied_services, service_port_rules
 from localsvc.net.nftmodel import (
     CLUSTER_IPS_SET,
+    ENDPOINTS_MAP,
     NO_ENDPOINT_MAP,
     SERVICES_MAP,
     PortModel,
     RulesetModel,
     chains_of,
     elements_of,
+    spread_chain,
+    spreads_of,
 )
 
 
@@ -80,6 +83,10 @@ def partial_transaction(
     target = f"ip {table}"
     before, after = _changed_ports(old, new)
     old_chains, new_chains = chains_of(before), chains_of(after)
+    # The shared spread chains belong to the table, not to a port: those no port used before
+    # are added, those no port uses now are emptied (as a port's own chains are).
+    old_chains.update(spread_chain(n) for n in old.spreads - new.spreads)
+    new_chains.update(spread_chain(n) for n in new.spreads - old.spreads)
     old_sets = {name: t for p in before for name, t in p.sets}
     new_sets = {name: t for p in after for name, t in p.sets}
     if any(old_sets.get(name, t) != t for name, t in new_sets.items()):
@@ -101,7 +108,8 @@ def partial_transaction(
         lines += [f"add rule {target} {name} {rule}" for rule in rules]
     # Elements: every delete before any add, so a key may move between ports and maps.
     maps = [(m, elements_of(before, field), elements_of(after, field))
-            for m, field in ((SERVICES_MAP, "services"), (NO_ENDPOINT_MAP, "no_endpoint"))]
+            for m, field in ((SERVICES_MAP, "services"), (NO_ENDPOINT_MAP, "no_endpoint"),
+                             (ENDPOINTS_MAP, "endpoints"))]
     for name, had, has in maps:
         lines += [f"delete element {target} {name} {{ {key} }}"
                   for key, rest in had.items() if has.get(key) != rest]
@@ -179,7 +187,8 @@ class RulesetCompiler:
                 addresses.add(entry.address)
         self._services = cache
         cluster_ips = frozenset({p.cluster_ip for p in ports.values()} - {snapshot.dns_ip})
-        return Compiled(RulesetModel(ports, cluster_ips), rules, problems, frozenset(addresses))
+        model = RulesetModel(ports, cluster_ips, spreads_of(ports.values()))
+        return Compiled(model, rules, problems, frozenset(addresses))
 
 
 __all__ = ["Compiled", "RulesetCompiler", "Transaction", "partial_transaction"]
