@@ -147,9 +147,10 @@ class Compiled:
 class _Service:
     info: ServiceInfo
     rules: list[PortRule]
-    ports: list[PortModel]
+    ports: dict[str, PortModel]  # by label
     problems: list[Unserved]
     address: str | None  # its ClusterIP, when that is an IPv4 address the node can hold
+    spreads: frozenset[int]  # the spread chains its ports use
 
 
 class RulesetCompiler:
@@ -171,23 +172,28 @@ class RulesetCompiler:
         ports: dict[str, PortModel] = {}
         problems: list[Unserved] = []
         addresses = {snapshot.dns_ip} if snapshot.dns_ip else set()
+        held: set[str] = set()  # the ClusterIPs of the ports (the `cluster-ips` set)
+        spreads: set[int] = set()
         for svc in proxied_services(snapshot):
             key = (svc.namespace, svc.name)
             entry = self._services.get(key)
             if entry is None or not (entry.info is svc or entry.info == svc):
                 kept, skipped = service_port_rules(svc)
                 address = svc.cluster_ip if ipv4_problem(svc.cluster_ip) is None else None
-                entry = _Service(svc, kept, [port_model(r, snapshot.node_ip) for r in kept],
-                                 skipped, address)
+                models = {r.label: port_model(r, snapshot.node_ip) for r in kept}
+                entry = _Service(svc, kept, models, skipped, address,
+                                 spreads_of(models.values()))
             cache[key] = entry
             rules += entry.rules
-            ports.update((p.label, p) for p in entry.ports)
+            ports.update(entry.ports)  # (per Service, not per port: a sync is O(Services))
             problems += entry.problems
             if entry.address:
                 addresses.add(entry.address)
+            if entry.rules:  # every port of a Service has its ClusterIP
+                held.add(entry.rules[0].cluster_ip)
+            spreads.update(entry.spreads)
         self._services = cache
-        cluster_ips = frozenset({p.cluster_ip for p in ports.values()} - {snapshot.dns_ip})
-        model = RulesetModel(ports, cluster_ips, spreads_of(ports.values()))
+        model = RulesetModel(ports, frozenset(held - {snapshot.dns_ip}), frozenset(spreads))
         return Compiled(model, rules, problems, frozenset(addresses))
 
 
