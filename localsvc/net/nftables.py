@@ -2,7 +2,8 @@
 
 Owns the kernel-NAT form of the service proxy, modelled on kube-proxy's nftables mode: a
 `services` verdict map keyed on `daddr . l4proto . dport` sends each service port's new
-connections to the chain `spread-<n>` shared by all ports of n ready endpoints, which DNATs to
+connections to the chain `spread`, whose `spreads` map (same key) sends them to the chain
+`spread-<n>` shared by all ports of n ready endpoints, which DNATs to
 endpoint `numgen random mod n` of the port, looked up in the `endpoints` map (one element per
 endpoint), and marks for masquerade. So an endpoint change adds and deletes map elements only,
 and the table holds a few chains whatever its size (nft 1.0.6 reads every chain before each
@@ -193,11 +194,11 @@ def _node_port_keys(rule: PortRule, node_ip: str) -> list[str]:
 
 
 def port_model(rule: PortRule, node_ip: str) -> PortModel:
-    """What one service port puts in the table: with ready endpoints, a `services` element
-    to the `spread-<n>` chain and one `endpoints` element per endpoint (with ClientIP affinity:
-    to its own chain, which spreads over one chain per endpoint); without, a
-    `no-endpoint-services` element that rejects at once. Its NodePort on the node's address gets
-    the same verdict (and endpoints)."""
+    """What one service port puts in the table: with ready endpoints, a `services` element to
+    `spread`, a `spreads` element to `spread-<n>` and one `endpoints` element per endpoint (with
+    ClientIP affinity: a `services` element to its own chain, which spreads over one chain per
+    endpoint); without, a `no-endpoint-services` element that rejects at once. Its NodePort on
+    the node's address gets the same elements."""
     keys = [(_key(rule), ""), *((k, " nodePort") for k in _node_port_keys(rule, node_ip))]
     if not rule.backends:
         rejects = tuple((k, f' comment "{rule.label}{note}" : goto reject-service')
@@ -205,11 +206,11 @@ def port_model(rule: PortRule, node_ip: str) -> PortModel:
         return PortModel(rule.label, rule.cluster_ip, (), rejects, (), ())
     if not rule.affinity_timeout:
         n = len(rule.backends)
-        elements = tuple((k, f' comment "{rule.label}{note}" : goto spread-{n}')
-                         for k, note in keys)
+        elements = tuple((k, f' comment "{rule.label}{note}" : goto spread') for k, note in keys)
         endpoints = tuple((f"{k} . {i}", f" : {b.ip} . {b.port}")
                           for k, _ in keys for i, b in enumerate(rule.backends))
-        return PortModel(rule.label, rule.cluster_ip, elements, (), (), (), endpoints, n)
+        counts = tuple((k, f" : goto spread-{n}") for k, _ in keys)
+        return PortModel(rule.label, rule.cluster_ip, elements, (), (), (), endpoints, n, counts)
     chain = service_chain(rule)
     elements = tuple((k, f' comment "{rule.label}{note}" : goto {chain}') for k, note in keys)
     sets = tuple((affinity_set(rule, b), rule.affinity_timeout) for b in rule.backends)

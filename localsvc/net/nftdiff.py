@@ -29,6 +29,7 @@ from localsvc.net.nftmodel import (
     ENDPOINTS_MAP,
     NO_ENDPOINT_MAP,
     SERVICES_MAP,
+    SPREADS_MAP,
     PortModel,
     RulesetModel,
     chains_of,
@@ -109,7 +110,7 @@ def partial_transaction(
     # Elements: every delete before any add, so a key may move between ports and maps.
     maps = [(m, elements_of(before, field), elements_of(after, field))
             for m, field in ((SERVICES_MAP, "services"), (NO_ENDPOINT_MAP, "no_endpoint"),
-                             (ENDPOINTS_MAP, "endpoints"))]
+                             (SPREADS_MAP, "counts"), (ENDPOINTS_MAP, "endpoints"))]
     for name, had, has in maps:
         lines += [f"delete element {target} {name} {{ {key} }}"
                   for key, rest in had.items() if has.get(key) != rest]

@@ -32,6 +32,7 @@ class PortModel:
     chains: tuple[Chain, ...]
     endpoints: tuple[Element, ...] = ()  # `endpoints` map elements: (`<key> . <i>`, ` : ip . port`)
     spread: int = 0  # endpoints spread by the shared chain `spread-<n>` (0: own chains or none)
+    counts: tuple[Element, ...] = ()  # `spreads` map elements: (`<key>`, ` : goto spread-<n>`)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,10 @@ _BASE_CHAINS = """\
 		ip daddr . meta l4proto . th dport vmap @services
 	}
 
+	chain spread {
+		ip daddr . meta l4proto . th dport vmap @spreads
+	}
+
 	chain endpoints-check {
 		ip daddr . meta l4proto . th dport vmap @no-endpoint-services
 	}
@@ -125,6 +130,10 @@ SERVICES_MAP = "services"
 NO_ENDPOINT_MAP = "no-endpoint-services"
 CLUSTER_IPS_SET = "cluster-ips"
 ENDPOINTS_MAP = "endpoints"
+# A service port without ClientIP affinity: its `services` element is always `goto spread`, whose
+# `spreads` map sends it on to `spread-<n>` for its n endpoints. So a change of n rewrites a
+# `spreads` element, and the `services` element (and the connection counter on it) stays.
+SPREADS_MAP = "spreads"
 # The endpoints of every service port without ClientIP affinity, as map elements keyed by the
 # service port and the endpoint's index: `<ClusterIP> . tcp . 80 . 1 : 10.96.0.6 . 8080`. The
 # key's port is declared as `tcp dport` but serves every protocol (the kernel sees 2 bytes): nft
@@ -178,6 +187,9 @@ def ruleset_text(model: RulesetModel, table: str) -> str:
         elements: list[Element] = [e for p in ports for e in getattr(p, field)[:1]]
         elements += [e for p in ports for e in getattr(p, field)[1:]]
         out.append(_map_text(name, [key + rest for key, rest in elements]))
+    counts: list[Element] = [e for p in ports for e in p.counts[:1]]
+    counts += [e for p in ports for e in p.counts[1:]]
+    out.append(_map_text(SPREADS_MAP, [key + rest for key, rest in counts]))
     endpoints = [key + rest for p in ports for key, rest in p.endpoints]
     out.append(f"\tmap {ENDPOINTS_MAP} {{\n\t\t{ENDPOINTS_TYPE}\n" + _elements(endpoints) + "\t}\n")
     out.append(_BASE_CHAINS % {"mark": MASQ_MARK})
@@ -219,7 +231,8 @@ def chains_of(ports: Iterable[PortModel]) -> dict[str, tuple[str, ...]]:
 
 
 def elements_of(ports: Iterable[PortModel], field: str) -> dict[str, str]:
-    """The elements `field` (services, no_endpoint, endpoints) of `ports`, key -> the rest."""
+    """The elements `field` (services, no_endpoint, counts, endpoints) of `ports`, key -> the
+    rest."""
     return {key: rest for p in ports for key, rest in getattr(p, field)}
 
 

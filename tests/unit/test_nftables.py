@@ -157,7 +157,8 @@ def test_render_is_deterministic_regardless_of_input_order() -> None:
 def test_three_endpoints_spread_and_skip_unready() -> None:
     text = render_ruleset(CASES["three-endpoints"])
     # each of 3 endpoints with 1/3: the port goes to the chain of 3, which picks index 0-2
-    assert 'comment "default/web/tcp/80" : goto spread-3' in text
+    assert 'comment "default/web/tcp/80" : goto spread\n' in text
+    assert "10.96.128.20 . tcp . 80 : goto spread-3\n" in text
     chain = text.split("chain spread-3 {\n", 1)[1].split("\n\t}", 1)[0]
     assert "dnat ip to ip daddr . meta l4proto . tcp dport . numgen random mod 3 " \
         "map @endpoints" in chain
