@@ -6,7 +6,8 @@ Runs in a throwaway container of the node image (NET_ADMIN, no network): a table
 benchmarks/dataplane.py's (N Services of 6 ports with one endpoint, plus one `flip` Service),
 then one endpoint flipping off and on `--changes` times (`--ports`: fewer ports per Service). Prints, per sync kind, the median time of
 the Python part (model, text) and of `nft -f` (process start, the kernel's cache dump, the
-transaction), and the cost of an `nft -f` that does nothing. benchmarks/endpoint_change.py runs
+transaction), each also as CPU time (on a loaded machine the wall time is mostly waiting for a
+core), and the cost of an `nft -f` that does nothing. benchmarks/endpoint_change.py runs
 the same measurement inside the node of its environment (`--inside`, in the node's own network
 namespace, on a scratch table of addresses no one uses).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -27,13 +29,22 @@ PORTS = (("sink", 5001), ("echo", 5002), ("close", 5003), ("iperf", 5201), ("soc
          ("conn", 5004))
 
 
+CPU: list[float] = []  # the CPU seconds (user + system) of each `nft -f`, in call order
+
+
 def _nft(text: str) -> float:
+    """The wall seconds of `nft -f` of `text`; its CPU seconds go to CPU (on a loaded machine
+    the wall time is mostly waiting for a core; the CPU time is what the sync itself costs)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(["nft", "-f", "-"], input=text, capture_output=True, text=True,
                             timeout=120, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"nft -f failed: {result.stderr.strip()[:2000]}")
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return wall
 
 
 def measure(services: int, changes: int, port_count: int = len(PORTS)) -> dict[str, object]:
@@ -55,6 +66,9 @@ def measure(services: int, changes: int, port_count: int = len(PORTS)) -> dict[s
     flip_off = replace(flip_on, services=(service("flip", services, False), *fillers))
     compiler = RulesetCompiler()
     full_python, full_nft, partial_python, partial_nft = [], [], [], []
+    full_cpu: list[float] = []
+    partial_cpu: list[float] = []
+    partial_python_cpu: list[float] = []
     try:
         for _ in range(3):  # the full render, as at startup and after an error
             started = time.perf_counter()
@@ -62,18 +76,22 @@ def measure(services: int, changes: int, port_count: int = len(PORTS)) -> dict[s
             text = ruleset_text(model, TABLE)
             full_python.append(time.perf_counter() - started)
             full_nft.append(_nft(text))
+            full_cpu.append(CPU[-1])
         model = compiler.compile(flip_on).model  # what the table holds, as the node's compiler has it
         for i in range(changes * 2):
             snapshot = flip_off if i % 2 == 0 else flip_on
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             new = compiler.compile(snapshot).model
             tx = partial_transaction(model, new, TABLE)
             assert tx is not None and tx.text
             partial_python.append(time.perf_counter() - started)
+            partial_python_cpu.append(time.process_time() - cpu)
             partial_nft.append(_nft(tx.text))
+            partial_cpu.append(CPU[-1])
             model = new
         noop = [_nft(f"add table ip {TABLE}\n") for _ in range(5)]
-        chains = sum(len(p.chains) for p in model.ports.values())
+        noop_cpu = CPU[-5:]
+        chains = sum(len(p.chains) for p in model.ports.values()) + len(model.spreads)
     finally:
         subprocess.run(["nft", "delete", "table", "ip", TABLE], capture_output=True, timeout=60,
                        check=False)
@@ -84,7 +102,10 @@ def measure(services: int, changes: int, port_count: int = len(PORTS)) -> dict[s
     return {"services": services + 1, "service_ports": len(model.ports), "chains": chains,
             "full_python_ms": ms(full_python), "full_nft_ms": ms(full_nft),
             "partial_python_ms": ms(partial_python), "partial_nft_ms": ms(partial_nft),
-            "noop_nft_ms": ms(noop), "partial_bytes": len(tx.text), "full_bytes": len(text)}
+            "noop_nft_ms": ms(noop), "full_nft_cpu_ms": ms(full_cpu),
+            "partial_nft_cpu_ms": ms(partial_cpu), "noop_nft_cpu_ms": ms(noop_cpu),
+            "partial_python_cpu_ms": ms(partial_python_cpu),
+            "partial_bytes": len(tx.text), "full_bytes": len(text)}
 
 
 def report(figures: dict[str, object]) -> str:
@@ -94,11 +115,15 @@ def report(figures: dict[str, object]) -> str:
         f"nftables sync with {figures['services']} Services ({figures['service_ports']} service "
         f"ports, {figures['chains']} chains), median:",
         f"  full render (startup, recovery): {full:8.1f} ms  (Python {f['full_python_ms']:.1f} ms, "
-        f"nft -f {f['full_nft_ms']:.1f} ms, {f['full_bytes'] / 1e6:.1f} MB)",
+        f"nft -f {f['full_nft_ms']:.1f} ms, CPU {f.get('full_nft_cpu_ms', 0):.1f} ms, "
+        f"{f['full_bytes'] / 1e6:.1f} MB)",
         f"  partial sync, one endpoint:      {partial:8.1f} ms  (Python {f['partial_python_ms']:.2f} "
-        f"ms, nft -f {f['partial_nft_ms']:.1f} ms, {figures['partial_bytes']} bytes)"
+        f"ms, CPU {f.get('partial_python_cpu_ms', 0):.2f} ms, nft -f {f['partial_nft_ms']:.1f} ms, "
+        f"CPU {f.get('partial_nft_cpu_ms', 0):.1f} ms, "
+        f"{figures['partial_bytes']} bytes)"
         f"  ratio {partial / full:.3f}; target <= 20 ms",
-        f"  nft -f doing nothing:            {f['noop_nft_ms']:8.1f} ms  (process start + cache)",
+        f"  nft -f doing nothing:            {f['noop_nft_ms']:8.1f} ms  (process start + cache, "
+        f"CPU {f.get('noop_nft_cpu_ms', 0):.1f} ms)",
     ])
 
 

@@ -3,55 +3,59 @@
 Owns: turning a Snapshot into the resource records of the Kubernetes DNS specification (schema
 1.1.0): Service A/AAAA/CNAME/SRV, headless per-endpoint names, pod names, PTR, dns-version, SOA,
 and which names exist without records (empty non-terminals). Pure: no I/O, no sockets; built
-once per Snapshot, then only read; a build from the previous index rebuilds only the Services
-that changed. Answering queries is `answer.py`'s job.
+once per Snapshot, then only read. A build from the previous index is incremental (kube-proxy's
+change tracker, for DNS): it copies the previous index's tables and changes only the names of
+the Services and pods that changed (records.py builds each apart), so an endpoint change costs
+that Service's names, not the zone's; it also knows which names it changed (`changed_names`).
+Answering queries is `answer.py`'s job.
 """
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Mapping
+import weakref
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from dnslib import AAAA, CNAME, NS, PTR, QTYPE, RR, SOA, SRV, TXT, A, DNSLabel
+from dnslib import NS, PTR, QTYPE, RR, SOA, TXT, A
 
-from localsvc.model.names import is_dns1123_label
-from localsvc.model.snapshot import (
-    PodInfo,
-    ServiceInfo,
-    Snapshot,
-    Unserved,
-    ipv4_problem,
-    screen_service,
-    service_ref,
+from localsvc.dns.records import (
+    TTL,
+    BuiltPod,
+    BuiltService,
+    Records,
+    address_rr,
+    build_pod,
+    build_service,
+    dashed,
+    key,
+    label,
+    reverse,
 )
+from localsvc.model.snapshot import Snapshot, Unserved
 
 SCHEMA_VERSION = "1.1.0"
-TTL = 5  # CoreDNS's default TTL for kubernetes records
 SOA_TIMERS = (7200, 1800, 86400, 30)  # refresh, retry, expire, minimum (negative TTL)
 
-Records = Mapping[int, tuple[RR, ...]]
+# PTR precedence when several objects claim one address: a ClusterIP, then a headless
+# endpoint's hostname, then a pod name; among equals the least target, whatever the order.
+_CLUSTER_IP, _HEADLESS, _POD = 0, 1, 2
+Claim = tuple[int, str]  # (precedence, PTR target)
 
 
-def key(name: str) -> str:
-    """The index key of a domain name: lowercase, without the trailing dot."""
-    return name.lower().rstrip(".")
+@dataclass(frozen=True)
+class _Tables:
+    """What an incremental build starts from: each object's build and the counts that tell
+    when a shared name comes or goes."""
+
+    services: Mapping[tuple[str, str], BuiltService]
+    pods: Mapping[tuple[str, str], BuiltPod]
+    pod_names: Mapping[str, int]  # pod record owner -> pods holding it (one namespace, one IP)
+    claims: Mapping[str, Mapping[Claim, int]]  # address -> PTR claims -> how many objects
+    below: Mapping[str, int]  # a name in the zone -> owners with records below it
 
 
-def dashed(ip: str) -> str:
-    """`10.1.2.3` -> `10-1-2-3` (IPv6: colons become dashes, as CoreDNS does)."""
-    return ip.replace(".", "-").replace(":", "-")
-
-
-def label(name: str) -> DNSLabel:
-    """A DNSLabel of an ASCII name, without dnslib's IDNA pass (a third of an index build)."""
-    return DNSLabel([part.encode() for part in name.rstrip(".").split(".")])
-
-
-def _address_rr(owner: str, ip: str) -> RR:
-    if ":" in ip:
-        return RR(label(owner), QTYPE.AAAA, ttl=TTL, rdata=AAAA(ip))
-    return RR(label(owner), QTYPE.A, ttl=TTL, rdata=A(ip))
+_EMPTY = _Tables({}, {}, {}, {}, {})
 
 
 @dataclass(frozen=True)
@@ -64,22 +68,24 @@ class DnsIndex:
     empty_names: frozenset[str]  # names in the zone that exist without records of their own
     problems: tuple[Unserved, ...] = ()  # what the snapshot held that got no records, and why
     # (namespace, name) -> the Service and its records as built: the next build reuses them for
-    # every Service that did not change (kube-proxy's change tracker, for DNS).
+    # every Service that did not change.
     services: Mapping[tuple[str, str], BuiltService] = field(
         default_factory=dict, compare=False, repr=False)
-    # Pod and PTR records by what they are made of ("pod", namespace, ip) / ("ptr", ip, target)
-    # -> (owner, record): the next build reuses the same objects, which keeps it cheap and lets
-    # `changed_names` compare most records by identity.
-    memo: Mapping[tuple[str, str, str], tuple[str, RR]] = field(
-        default_factory=dict, compare=False, repr=False)
+    tables: _Tables = field(default=_EMPTY, compare=False, repr=False)
+    # The index this one was built from (weakly: a chain of indexes is not kept alive) and the
+    # names whose answers differ from it.
+    base: weakref.ref[DnsIndex] | None = field(default=None, compare=False, repr=False)
+    changed: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @staticmethod
     def build(snapshot: Snapshot, previous: DnsIndex | None = None) -> DnsIndex:
-        """The index of `snapshot`; with `previous`, the records of each Service unchanged since
-        it are reused, and only changed Services are built again."""
-        if previous is None or previous.zone != _zone(snapshot):
-            return _Builder(snapshot).finish()
-        return _Builder(snapshot, previous.services, previous.memo).finish()
+        """The index of `snapshot`; with `previous` (same zone and DNS address), built from it
+        by changing only the names of the Services and pods that differ."""
+        zone = key(snapshot.cluster_domain or "cluster.local")
+        if previous is None or previous.zone != zone or \
+                previous.records.get(f"ns.dns.{zone}") != _dns_records(snapshot, zone):
+            return _Composer(zone, None).finish(snapshot)
+        return _Composer(zone, previous).finish(snapshot)
 
     def in_zone(self, name: str) -> bool:
         """Whether `name` (an index key) is the zone or below it."""
@@ -118,12 +124,15 @@ class DnsIndex:
         return {QTYPE.A: (RR(name + ".", QTYPE.A, ttl=TTL, rdata=A(ip)),)}
 
 
+
 def changed_names(old: DnsIndex, new: DnsIndex) -> set[str]:
     """The names whose answers `new` may give differently from `old`: their records or the
     additional records of their SRV answers differ, or they became (or stopped being) names that
-    exist without records. Records of reused Services are the same objects, so most compare by
-    identity; negative answers are not covered (they carry the SOA, whose serial is the
+    exist without records. When `new` was built from `old`, the names its build changed; else
+    compared whole. Negative answers are not covered (they carry the SOA, whose serial is the
     version: the reply cache drops them on every new index)."""
+    if new.base is not None and new.base() is old:
+        return set(new.changed)
     changed = {name for name in old.records.keys() | new.records.keys()
                if old.records.get(name) != new.records.get(name)}
     changed.update(name for name in old.additional.keys() | new.additional.keys()
@@ -132,226 +141,185 @@ def changed_names(old: DnsIndex, new: DnsIndex) -> set[str]:
     return changed
 
 
-@dataclass(frozen=True)
-class BuiltService:
-    """One Service's contribution to an index: its records, or why it has none."""
-
-    info: ServiceInfo
-    records: _ServiceRecords | None
-    problems: tuple[Unserved, ...]
-
-
-def _zone(snapshot: Snapshot) -> str:
-    return key(snapshot.cluster_domain or "cluster.local")
-
-
-class _Builder:
-    def __init__(self, snapshot: Snapshot,
-                 reuse: Mapping[tuple[str, str], BuiltService] | None = None,
-                 memo: Mapping[tuple[str, str, str], tuple[str, RR]] | None = None) -> None:
-        self.zone = _zone(snapshot)
-        self.reuse = reuse or {}
-        self.old_memo = memo or {}
-        self.memo: dict[tuple[str, str, str], tuple[str, RR]] = {}
-        self.built: dict[tuple[str, str], BuiltService] = {}
-        self.version = snapshot.version
-        self.records: dict[str, dict[int, list[RR]]] = {}
-        self.additional: dict[str, list[RR]] = {}
-        self.seen: set[tuple[str, int, str]] = set()
-        z = self.zone
-        self.soa = RR(
-            z + ".",
-            QTYPE.SOA,
-            ttl=TTL,
-            rdata=SOA(f"ns.dns.{z}.", f"hostmaster.{z}.", (snapshot.version, *SOA_TIMERS)),
-        )
-        self._add(z, self.soa)
-        self._add(z, RR(z + ".", QTYPE.NS, ttl=TTL, rdata=NS(f"ns.dns.{z}.")))
-        if snapshot.dns_ip:
-            self._add(f"ns.dns.{z}", _address_rr(f"ns.dns.{z}.", snapshot.dns_ip))
-        self._add(
-            f"dns-version.{z}",
-            RR(f"dns-version.{z}.", QTYPE.TXT, ttl=TTL, rdata=TXT(SCHEMA_VERSION)),
-        )
-        # PTR precedence: ClusterIP, then headless endpoint hostname, then pod name.
-        self.ptr: dict[str, str] = {}
-        self.headless_ptr: dict[str, str] = {}
-        self.problems: list[Unserved] = []
-        for svc in snapshot.services:
-            self._service(svc)
-        for ip, target in self.headless_ptr.items():
-            self.ptr.setdefault(ip, target)
-        for pod in snapshot.pods:
-            self._pod(pod)
-        for ip, target in self.ptr.items():
-            made_of = ("ptr", ip, target)
-            found = self.old_memo.get(made_of)
-            if found is None:
-                owner = _reverse(ip)
-                if owner is None:
-                    continue
-                found = (owner, RR(label(owner), QTYPE.PTR, ttl=TTL, rdata=PTR(label(target))))
-            self.memo[made_of] = found
-            self._add(found[0], found[1], (found[0], QTYPE.PTR, target))
-
-    def _add(self, name: str, rr: RR, seen: tuple[str, int, str] | None = None) -> None:
-        """Add `rr` unless the same record is there; `seen` is its (name, type, value) when the
-        caller knows it (rendering the record to text is the costly part of a build)."""
-        if seen is None:
-            seen = (name, rr.rtype, str(rr.rdata))
-        if seen not in self.seen:
-            self.seen.add(seen)
-            self.records.setdefault(name, {}).setdefault(seen[1], []).append(rr)
-
-    def _service(self, svc: ServiceInfo) -> None:
-        """Add one Service's records, or none of them: a Service (or endpoint address) that
-        cannot be served is skipped and reported, and every other name keeps answering."""
-        ident = (svc.namespace, svc.name)
-        built = self.reuse.get(ident)
-        if built is None or built.info != svc:
-            built = _build_service(svc, self.zone)
-        self.built[ident] = built
-        self.problems += built.problems
-        staged = built.records
-        if staged is None:
-            return
-        for name, rr, seen in staged.records:
-            self._add(name, rr, seen)
-        self.additional.update(staged.additional)
-        for ip, target in staged.ptr.items():
-            self.ptr.setdefault(ip, target)
-        for ip, target in staged.headless_ptr.items():
-            self.headless_ptr.setdefault(ip, target)
-
-    def _pod(self, pod: PodInfo) -> None:
-        made_of = ("pod", pod.namespace, pod.ip)
-        found = self.old_memo.get(made_of)
-        if found is None:
-            found = self._pod_record(pod)
-            if found is None:
-                return
-        self.memo[made_of] = found
-        name, rr = found
-        self._add(name, rr, (name, rr.rtype, pod.ip))
-        self.ptr.setdefault(pod.ip, name + ".")
-
-    def _pod_record(self, pod: PodInfo) -> tuple[str, RR] | None:
-        problem = ipv4_problem(pod.ip)
-        if problem is None and not is_dns1123_label(pod.namespace):
-            problem = f"namespace {pod.namespace!r} is not a DNS label"
-        if problem:
-            self.problems.append(Unserved(f"Pod/{pod.namespace}/{pod.name}",
-                                          f"{problem}; no pod DNS record"))
-            return None
-        name = f"{dashed(pod.ip)}.{key(pod.namespace)}.pod.{self.zone}"
-        return name, _address_rr(name + ".", pod.ip)
-
-    def finish(self) -> DnsIndex:
-        empty: set[str] = set()
-        suffix = "." + self.zone
-        for name in self.records:
-            while name.endswith(suffix):
-                name = name.split(".", 1)[1]
-                if name not in self.records:
-                    empty.add(name)
-        empty.add(f"svc.{self.zone}")
-        empty.add(f"pod.{self.zone}")
-        return DnsIndex(
-            zone=self.zone,
-            version=self.version,
-            soa=self.soa,
-            records={n: {t: tuple(rrs) for t, rrs in by.items()} for n, by in self.records.items()},
-            additional={n: tuple(_dedup(rrs)) for n, rrs in self.additional.items()},
-            empty_names=frozenset(empty - self.records.keys()),
-            problems=tuple(self.problems),
-            services=self.built,
-            memo=self.memo,
-        )
-
-
-def _build_service(svc: ServiceInfo, zone: str) -> BuiltService:
-    kept, skipped = screen_service(svc)
-    if kept is None:
-        return BuiltService(svc, None, tuple(skipped))
-    staged = _ServiceRecords(zone)
-    try:
-        staged.build(kept)
-    except Exception as err:  # a bad value the screen did not foresee: skip this Service only
-        return BuiltService(svc, None, (*skipped, Unserved(service_ref(svc),
-                                                           f"no DNS records: {err!r}")))
-    return BuiltService(svc, staged, tuple(skipped))
-
-
-class _ServiceRecords:
-    """The records of one Service, built apart so that a failure adds none of them."""
-
-    def __init__(self, zone: str) -> None:
-        self.zone = zone
-        self.records: list[tuple[str, RR, tuple[str, int, str]]] = []  # owner, record, key
-        self.by_name: dict[str, dict[int, list[RR]]] = {}
-        self.additional: dict[str, list[RR]] = {}
-        self.ptr: dict[str, str] = {}
-        self.headless_ptr: dict[str, str] = {}
-
-    def _add(self, name: str, rr: RR) -> None:
-        self.records.append((name, rr, (name, rr.rtype, str(rr.rdata))))
-        self.by_name.setdefault(name, {}).setdefault(rr.rtype, []).append(rr)
-
-    def build(self, svc: ServiceInfo) -> None:
-        base = f"{key(svc.name)}.{key(svc.namespace)}.svc.{self.zone}"
-        if svc.type == "ExternalName":
-            if svc.external_name:
-                target = key(svc.external_name) + "."
-                self._add(base, RR(base + ".", QTYPE.CNAME, ttl=TTL, rdata=CNAME(target)))
-            return
-        if svc.cluster_ip is not None:
-            self._add(base, _address_rr(base + ".", svc.cluster_ip))
-            self.ptr.setdefault(svc.cluster_ip, base + ".")
-            for port in svc.ports:
-                if port.name:
-                    owner = f"_{key(port.name)}._{port.protocol.lower()}.{base}"
-                    srv = SRV(priority=0, weight=100, port=port.port, target=label(base))
-                    self._add(owner, RR(label(owner), QTYPE.SRV, ttl=TTL, rdata=srv))
-                    self.additional[owner] = list(
-                        self.by_name[base].get(_qtype(svc.cluster_ip), [])
-                    )
-            return
-        self._headless(svc, base)
-
-    def _headless(self, svc: ServiceInfo, base: str) -> None:
-        # No ready endpoint: no records at all, so the Service name is NXDOMAIN (spec 2.4.1).
-        ready = svc.ready_endpoints()
-        for ep in ready:
-            self._add(base, _address_rr(base + ".", ep.ip))
-            self._add(f"{dashed(ep.ip)}.{base}", _address_rr(f"{dashed(ep.ip)}.{base}.", ep.ip))
-            if ep.hostname:
-                host = f"{key(ep.hostname)}.{base}"
-                self._add(host, _address_rr(host + ".", ep.ip))
-                self.headless_ptr.setdefault(ep.ip, host + ".")
-        for port in svc.ports:
-            if not port.name:
-                continue
-            owner = f"_{key(port.name)}._{port.protocol.lower()}.{base}"
-            serving = [ep for ep in ready if port.name in ep.ports]
-            weight = max(1, 100 // max(1, len(serving)))
-            for ep in serving:
-                target = f"{key(ep.hostname) if ep.hostname else dashed(ep.ip)}.{base}"
-                srv = SRV(priority=0, weight=weight, port=ep.ports[port.name], target=label(target))
-                self._add(owner, RR(label(owner), QTYPE.SRV, ttl=TTL, rdata=srv))
-                extra = self.additional.setdefault(owner, [])
-                extra.extend(self.by_name[target][_qtype(ep.ip)])
-
-
-def _qtype(ip: str) -> int:
-    return int(QTYPE.AAAA if ":" in ip else QTYPE.A)
-
-
-def _dedup(rrs: list[RR]) -> list[RR]:
-    return list({id(rr): rr for rr in rrs}.values())
-
-
-def _reverse(ip: str) -> str | None:
-    try:
-        return ipaddress.ip_address(ip).reverse_pointer
-    except ValueError:
+def _dns_records(snapshot: Snapshot, zone: str) -> Records | None:
+    """The records of `ns.dns.<zone>` (the DNS address), as the index holds them."""
+    if not snapshot.dns_ip:
         return None
+    return {QTYPE.A: (address_rr(f"ns.dns.{zone}.", snapshot.dns_ip),)}
+
+
+class _Composer:
+    """One build: the previous index's tables copied, then each changed object's names taken
+    out and put in again (all of them when there is no previous index)."""
+
+    def __init__(self, zone: str, previous: DnsIndex | None) -> None:
+        self.zone = zone
+        self.previous = previous
+        old = previous.tables if previous is not None else _EMPTY
+        self.old = old
+        self.records: dict[str, Records] = dict(previous.records) if previous else {}
+        self.additional: dict[str, tuple[RR, ...]] = dict(previous.additional) if previous else {}
+        self.pod_names = dict(old.pod_names)
+        self.claims: dict[str, Mapping[Claim, int]] = dict(old.claims)
+        self.below = dict(old.below)
+        self.changed: set[str] = set()
+        self.touched_ips: set[str] = set()
+
+    def finish(self, snapshot: Snapshot) -> DnsIndex:
+        z = self.zone
+        soa = RR(z + ".", QTYPE.SOA, ttl=TTL,
+                 rdata=SOA(f"ns.dns.{z}.", f"hostmaster.{z}.", (snapshot.version, *SOA_TIMERS)))
+        self._put(z, {QTYPE.SOA: (soa,), QTYPE.NS: (RR(z + ".", QTYPE.NS, ttl=TTL,
+                                                        rdata=NS(f"ns.dns.{z}.")),)})
+        if self.previous is None:
+            dns = _dns_records(snapshot, z)
+            if dns:
+                self._put(f"ns.dns.{z}", dns)
+            self._put(f"dns-version.{z}", {QTYPE.TXT: (RR(
+                f"dns-version.{z}.", QTYPE.TXT, ttl=TTL, rdata=TXT(SCHEMA_VERSION)),)})
+        services = self._services(snapshot)
+        pods = self._pods(snapshot)
+        for ip in self.touched_ips:
+            self._ptr(ip)
+        problems = [p for built in services.values() for p in built.problems]
+        problems += [p for built in pods.values() for p in built.problems]
+        empty = {n for n, count in self.below.items() if count > 0 and n not in self.records}
+        empty.update(n for n in (f"svc.{z}", f"pod.{z}") if n not in self.records)
+        frozen = frozenset(empty)
+        if self.previous is not None:  # names taken out and put back as they were: unchanged
+            was = self.previous
+            self.changed = {n for n in self.changed if was.records.get(n) != self.records.get(n)
+                            or was.additional.get(n) != self.additional.get(n)}
+            self.changed.update(was.empty_names ^ frozen)
+        tables = _Tables(services, pods, self.pod_names, self.claims, self.below)
+        return DnsIndex(
+            zone=z, version=snapshot.version, soa=soa, records=self.records,
+            additional=self.additional, empty_names=frozen, problems=tuple(problems),
+            services=services, tables=tables,
+            base=weakref.ref(self.previous) if self.previous is not None else None,
+            changed=frozenset(self.changed))
+
+    def _services(self, snapshot: Snapshot) -> dict[tuple[str, str], BuiltService]:
+        old = self.old.services
+        built: dict[tuple[str, str], BuiltService] = {}
+        for svc in snapshot.services:
+            ident = (svc.namespace, svc.name)
+            was = old.get(ident)
+            if was is not None and (was.info is svc or was.info == svc) and ident not in built:
+                built[ident] = was
+                continue
+            gone = built.get(ident, was)  # a name twice in the snapshot: the last one counts
+            built[ident] = now = build_service(svc, self.zone)
+            self._service(gone, now)
+        for ident, was in old.items():
+            if ident not in built:
+                self._service(was, None)
+        return built
+
+    def _service(self, was: BuiltService | None, now: BuiltService | None) -> None:
+        """Replace one Service's names (`was`: as the index holds them; None: a new Service;
+        `now` None: a deleted one), changing only the names whose records differ."""
+        before = was.records if was is not None else None
+        after = now.records if now is not None else None
+        old_names = before.names() if before is not None else {}
+        new_names = after.names() if after is not None else {}
+        for name in old_names.keys() | new_names.keys():
+            if old_names.get(name) != new_names.get(name):
+                self._put(name, new_names.get(name))
+        old_extra = before.additional_records() if before is not None else {}
+        new_extra = after.additional_records() if after is not None else {}
+        for owner in old_extra.keys() | new_extra.keys():
+            extra = new_extra.get(owner)
+            if old_extra.get(owner) != extra:
+                self.changed.add(owner)
+                if extra is None:
+                    self.additional.pop(owner, None)
+                else:
+                    self.additional[owner] = extra
+        for staged, sign in ((before, -1), (after, +1)):
+            if staged is not None:
+                self._claim(((ip, (_CLUSTER_IP, t)) for ip, t in staged.ptr.items()), sign)
+                self._claim(((ip, (_HEADLESS, t)) for ip, t in staged.headless_ptr.items()), sign)
+
+    def _pods(self, snapshot: Snapshot) -> dict[tuple[str, str], BuiltPod]:
+        old = self.old.pods
+        built: dict[tuple[str, str], BuiltPod] = {}
+        for pod in snapshot.pods:
+            ident = (pod.namespace, pod.name)
+            was = old.get(ident)
+            if was is not None and (was.info is pod or was.info == pod) and ident not in built:
+                built[ident] = was
+                continue
+            gone = built.get(ident, was)
+            if gone is not None:
+                self._pod(gone, -1)
+            built[ident] = now = build_pod(pod, self.zone, gone)
+            self._pod(now, +1)
+        for ident, was in old.items():
+            if ident not in built:
+                self._pod(was, -1)
+        return built
+
+    def _pod(self, built: BuiltPod, sign: int) -> None:
+        if built.record is None:
+            return
+        name, rr = built.record
+        count = self.pod_names.get(name, 0) + sign
+        if count:
+            self.pod_names[name] = count
+        else:
+            del self.pod_names[name]
+        if count == 0 or (count == 1 and sign > 0):  # the first pod of it came, the last went
+            self._put(name, {rr.rtype: (rr,)} if count else None)
+        self._claim([(built.info.ip, (_POD, name + "."))], sign)
+
+    def _claim(self, claims: Iterable[tuple[str, Claim]], sign: int) -> None:
+        for ip, claim in claims:
+            counts = Counter(self.claims.get(ip, {}))
+            counts[claim] += sign
+            if counts[claim] <= 0:
+                del counts[claim]
+            if counts:
+                self.claims[ip] = counts
+            else:
+                self.claims.pop(ip, None)
+            self.touched_ips.add(ip)
+
+    def _ptr(self, ip: str) -> None:
+        owner = reverse(ip)
+        if owner is None:
+            return
+        claims = self.claims.get(ip)
+        if not claims:
+            self._put(owner, None)
+            return
+        target = min(claims)[1]
+        was = self.records.get(owner)
+        if was is not None and str(was[QTYPE.PTR][0].rdata) == target:
+            return
+        self._put(owner, {QTYPE.PTR: (RR(label(owner), QTYPE.PTR, ttl=TTL,
+                                         rdata=PTR(label(target))),)})
+
+    def _put(self, name: str, records: Records | None) -> None:
+        """Set (or, with None, remove) the records of `name`, counting it below its parents."""
+        had = name in self.records
+        if self.records.get(name) == records:
+            return
+        if records is None:
+            self.records.pop(name, None)
+        else:
+            self.records[name] = records
+        self.changed.add(name)
+        if had == (records is not None):
+            return
+        suffix = "." + self.zone
+        step = 1 if records is not None else -1
+        parent = name
+        while parent.endswith(suffix):
+            parent = parent.split(".", 1)[1]
+            self.below[parent] = self.below.get(parent, 0) + step
+            if not self.below[parent]:
+                del self.below[parent]
+
+
+__all__ = ["DnsIndex", "Records", "changed_names", "dashed", "key", "label"]

@@ -1,14 +1,19 @@
 """Render a Snapshot into one nftables ruleset (pure: no I/O, no subprocess, no clock).
 
 Owns the kernel-NAT form of the service proxy, modelled on kube-proxy's nftables mode: a
-`services` verdict map keyed on `daddr . l4proto . dport` jumps to one chain per service port,
-which spreads new connections at random over ready endpoints (ClientIP affinity checked first;
-the spread is a `numgen` rule per endpoint rather than kube-proxy's anonymous map, see below);
-each endpoint chain DNATs and marks for masquerade. Service ports without a ready endpoint are
-rejected at once from filter chains (TCP reset / ICMP port unreachable). Each service port
-becomes a nftmodel.PortModel; the full render writes the whole model as one table that replaces
-the old one in one `nft -f -` transaction (startup, recovery), nftdiff.py writes only what
-changed. Applying either is dataplane.py's job, not this module's.
+`services` verdict map keyed on `daddr . l4proto . dport` sends each service port's new
+connections to the chain `spread`, whose `spreads` map (same key) sends them to the chain
+`spread-<n>` shared by all ports of n ready endpoints, which DNATs to
+endpoint `numgen random mod n` of the port, looked up in the `endpoints` map (one element per
+endpoint), and marks for masquerade. So an endpoint change adds and deletes map elements only,
+and the table holds a few chains whatever its size (nft 1.0.6 reads every chain before each
+transaction: see nftmodel.spread_chain). A port with ClientIP affinity keeps its own chain and
+one chain and affinity set per endpoint (affinity checked first, then a `numgen` rule per
+endpoint). Service ports without a ready endpoint are rejected at once from filter chains (TCP
+reset / ICMP port unreachable). Each service port becomes a nftmodel.PortModel; the full render
+writes the whole model as one table that replaces the old one in one `nft -f -` transaction
+(startup, recovery), nftdiff.py writes only what changed. Applying either is dataplane.py's
+job, not this module's.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from localsvc.net.nftmodel import (
     RulesetModel,
     carry_over,
     ruleset_text,
+    spreads_of,
 )
 
 _READABLE_MAX = 60  # chars of "ns/name/proto/port..." kept in a chain or set name after the hash
@@ -159,10 +165,10 @@ def _key(rule: PortRule) -> str:
 
 
 def _service_chain_rules(rule: PortRule) -> tuple[str, ...]:
+    """A ClientIP-affinity port's chain: a pinned client goes to its endpoint, others spread."""
     lines = ["jump mark-for-masquerade"]
-    if rule.affinity_timeout:
-        for b in rule.backends:
-            lines.append(f"ip saddr @{affinity_set(rule, b)} goto {endpoint_chain(rule, b)}")
+    for b in rule.backends:
+        lines.append(f"ip saddr @{affinity_set(rule, b)} goto {endpoint_chain(rule, b)}")
     # Endpoint i of the n left is taken with probability 1/(n-i) when no earlier one was: each
     # is taken with 1/n, as kube-proxy's `numgen random mod n vmap {...}` does. No anonymous
     # map per service port, though: with 6,000 of them, nft 1.0.6 loaded a table 6.5x slower
@@ -175,9 +181,7 @@ def _service_chain_rules(rule: PortRule) -> tuple[str, ...]:
 
 
 def _endpoint_chain_rules(rule: PortRule, b: Backend) -> tuple[str, ...]:
-    lines = []
-    if rule.affinity_timeout:
-        lines.append(f"update @{affinity_set(rule, b)} {{ ip saddr }}")
+    lines = [f"update @{affinity_set(rule, b)} {{ ip saddr }}"]
     lines.append(f"meta l4proto {rule.protocol} dnat to {b.ip}:{b.port}")
     return tuple(lines)
 
@@ -190,19 +194,26 @@ def _node_port_keys(rule: PortRule, node_ip: str) -> list[str]:
 
 
 def port_model(rule: PortRule, node_ip: str) -> PortModel:
-    """What one service port puts in the table: with ready endpoints, a `services` element
-    to its chain (which spreads over one chain per endpoint); without, a `no-endpoint-services`
-    element that rejects at once. Its NodePort on the node's address gets the same verdict."""
+    """What one service port puts in the table: with ready endpoints, a `services` element to
+    `spread`, a `spreads` element to `spread-<n>` and one `endpoints` element per endpoint (with
+    ClientIP affinity: a `services` element to its own chain, which spreads over one chain per
+    endpoint); without, a `no-endpoint-services` element that rejects at once. Its NodePort on
+    the node's address gets the same elements."""
     keys = [(_key(rule), ""), *((k, " nodePort") for k in _node_port_keys(rule, node_ip))]
     if not rule.backends:
         rejects = tuple((k, f' comment "{rule.label}{note}" : goto reject-service')
                         for k, note in keys)
         return PortModel(rule.label, rule.cluster_ip, (), rejects, (), ())
+    if not rule.affinity_timeout:
+        n = len(rule.backends)
+        elements = tuple((k, f' comment "{rule.label}{note}" : goto spread') for k, note in keys)
+        endpoints = tuple((f"{k} . {i}", f" : {b.ip} . {b.port}")
+                          for k, _ in keys for i, b in enumerate(rule.backends))
+        counts = tuple((k, f" : goto spread-{n}") for k, _ in keys)
+        return PortModel(rule.label, rule.cluster_ip, elements, (), (), (), endpoints, n, counts)
     chain = service_chain(rule)
     elements = tuple((k, f' comment "{rule.label}{note}" : goto {chain}') for k, note in keys)
-    sets: tuple[tuple[str, int], ...] = ()
-    if rule.affinity_timeout:
-        sets = tuple((affinity_set(rule, b), rule.affinity_timeout) for b in rule.backends)
+    sets = tuple((affinity_set(rule, b), rule.affinity_timeout) for b in rule.backends)
     chains = [(chain, _service_chain_rules(rule))]
     chains += [(endpoint_chain(rule, b), _endpoint_chain_rules(rule, b)) for b in rule.backends]
     return PortModel(rule.label, rule.cluster_ip, elements, (), sets, tuple(chains))
@@ -213,7 +224,8 @@ def ruleset_model(snapshot: Snapshot, rules: list[PortRule] | None = None) -> Ru
     if rules is None:
         rules = port_rules(snapshot)
     ports = {r.label: port_model(r, snapshot.node_ip) for r in rules}
-    return RulesetModel(ports, frozenset({r.cluster_ip for r in rules} - {snapshot.dns_ip}))
+    return RulesetModel(ports, frozenset({r.cluster_ip for r in rules} - {snapshot.dns_ip}),
+                        spreads_of(ports.values()))
 
 
 def render_ruleset(

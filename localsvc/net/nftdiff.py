@@ -26,12 +26,16 @@ from localsvc.model.snapshot import ServiceInfo, Snapshot, Unserved, ipv4_proble
 from localsvc.net.nftables import PortRule, port_model, proxied_services, service_port_rules
 from localsvc.net.nftmodel import (
     CLUSTER_IPS_SET,
+    ENDPOINTS_MAP,
     NO_ENDPOINT_MAP,
     SERVICES_MAP,
+    SPREADS_MAP,
     PortModel,
     RulesetModel,
     chains_of,
     elements_of,
+    spread_chain,
+    spreads_of,
 )
 
 
@@ -80,6 +84,10 @@ def partial_transaction(
     target = f"ip {table}"
     before, after = _changed_ports(old, new)
     old_chains, new_chains = chains_of(before), chains_of(after)
+    # The shared spread chains belong to the table, not to a port: those no port used before
+    # are added, those no port uses now are emptied (as a port's own chains are).
+    old_chains.update(spread_chain(n) for n in old.spreads - new.spreads)
+    new_chains.update(spread_chain(n) for n in new.spreads - old.spreads)
     old_sets = {name: t for p in before for name, t in p.sets}
     new_sets = {name: t for p in after for name, t in p.sets}
     if any(old_sets.get(name, t) != t for name, t in new_sets.items()):
@@ -101,7 +109,8 @@ def partial_transaction(
         lines += [f"add rule {target} {name} {rule}" for rule in rules]
     # Elements: every delete before any add, so a key may move between ports and maps.
     maps = [(m, elements_of(before, field), elements_of(after, field))
-            for m, field in ((SERVICES_MAP, "services"), (NO_ENDPOINT_MAP, "no_endpoint"))]
+            for m, field in ((SERVICES_MAP, "services"), (NO_ENDPOINT_MAP, "no_endpoint"),
+                             (SPREADS_MAP, "counts"), (ENDPOINTS_MAP, "endpoints"))]
     for name, had, has in maps:
         lines += [f"delete element {target} {name} {{ {key} }}"
                   for key, rest in had.items() if has.get(key) != rest]
@@ -139,9 +148,10 @@ class Compiled:
 class _Service:
     info: ServiceInfo
     rules: list[PortRule]
-    ports: list[PortModel]
+    ports: dict[str, PortModel]  # by label
     problems: list[Unserved]
     address: str | None  # its ClusterIP, when that is an IPv4 address the node can hold
+    spreads: frozenset[int]  # the spread chains its ports use
 
 
 class RulesetCompiler:
@@ -163,23 +173,29 @@ class RulesetCompiler:
         ports: dict[str, PortModel] = {}
         problems: list[Unserved] = []
         addresses = {snapshot.dns_ip} if snapshot.dns_ip else set()
+        held: set[str] = set()  # the ClusterIPs of the ports (the `cluster-ips` set)
+        spreads: set[int] = set()
         for svc in proxied_services(snapshot):
             key = (svc.namespace, svc.name)
             entry = self._services.get(key)
             if entry is None or not (entry.info is svc or entry.info == svc):
                 kept, skipped = service_port_rules(svc)
                 address = svc.cluster_ip if ipv4_problem(svc.cluster_ip) is None else None
-                entry = _Service(svc, kept, [port_model(r, snapshot.node_ip) for r in kept],
-                                 skipped, address)
+                models = {r.label: port_model(r, snapshot.node_ip) for r in kept}
+                entry = _Service(svc, kept, models, skipped, address,
+                                 spreads_of(models.values()))
             cache[key] = entry
             rules += entry.rules
-            ports.update((p.label, p) for p in entry.ports)
+            ports.update(entry.ports)  # (per Service, not per port: a sync is O(Services))
             problems += entry.problems
             if entry.address:
                 addresses.add(entry.address)
+            if entry.rules:  # every port of a Service has its ClusterIP
+                held.add(entry.rules[0].cluster_ip)
+            spreads.update(entry.spreads)
         self._services = cache
-        cluster_ips = frozenset({p.cluster_ip for p in ports.values()} - {snapshot.dns_ip})
-        return Compiled(RulesetModel(ports, cluster_ips), rules, problems, frozenset(addresses))
+        model = RulesetModel(ports, frozenset(held - {snapshot.dns_ip}), frozenset(spreads))
+        return Compiled(model, rules, problems, frozenset(addresses))
 
 
 __all__ = ["Compiled", "RulesetCompiler", "Transaction", "partial_transaction"]

@@ -30,15 +30,25 @@ class PortModel:
     no_endpoint: tuple[Element, ...]  # the same order, for ports rejected at once
     sets: tuple[tuple[str, int], ...]  # ClientIP affinity sets: (name, timeout seconds)
     chains: tuple[Chain, ...]
+    endpoints: tuple[Element, ...] = ()  # `endpoints` map elements: (`<key> . <i>`, ` : ip . port`)
+    spread: int = 0  # endpoints spread by the shared chain `spread-<n>` (0: own chains or none)
+    counts: tuple[Element, ...] = ()  # `spreads` map elements: (`<key>`, ` : goto spread-<n>`)
 
 
 @dataclass(frozen=True)
 class RulesetModel:
     """The whole table: every service port (by label, in render order) and the ClusterIPs
-    rejected when no rule took them (`cluster-ips`: every proxied ClusterIP but the DNS one)."""
+    rejected when no rule took them (`cluster-ips`: every proxied ClusterIP but the DNS one),
+    and the endpoint counts whose shared `spread-<n>` chain the ports use."""
 
     ports: Mapping[str, PortModel]
     cluster_ips: frozenset[str]
+    spreads: frozenset[int] = frozenset()
+
+
+def spreads_of(ports: Iterable[PortModel]) -> frozenset[int]:
+    """The `spread-<n>` chains that `ports` jump to."""
+    return frozenset({p.spread for p in ports if p.spread})
 
 
 # Masquerade keeps the client's source port where it can, as a direct connection would. With
@@ -88,6 +98,10 @@ _BASE_CHAINS = """\
 		ip daddr . meta l4proto . th dport vmap @services
 	}
 
+	chain spread {
+		ip daddr . meta l4proto . th dport vmap @spreads
+	}
+
 	chain endpoints-check {
 		ip daddr . meta l4proto . th dport vmap @no-endpoint-services
 	}
@@ -115,6 +129,32 @@ _BASE_CHAINS = """\
 SERVICES_MAP = "services"
 NO_ENDPOINT_MAP = "no-endpoint-services"
 CLUSTER_IPS_SET = "cluster-ips"
+ENDPOINTS_MAP = "endpoints"
+# A service port without ClientIP affinity: its `services` element is always `goto spread`, whose
+# `spreads` map sends it on to `spread-<n>` for its n endpoints. So a change of n rewrites a
+# `spreads` element, and the `services` element (and the connection counter on it) stays.
+SPREADS_MAP = "spreads"
+# The endpoints of every service port without ClientIP affinity, as map elements keyed by the
+# service port and the endpoint's index: `<ClusterIP> . tcp . 80 . 1 : 10.96.0.6 . 8080`. The
+# key's port is declared as `tcp dport` but serves every protocol (the kernel sees 2 bytes): nft
+# 1.0.6 rejects a later `add rule` looking up a map declared with `th dport` ("conflicting
+# protocols specified: tcp vs. th"), though a whole table with both loads.
+ENDPOINTS_TYPE = ("typeof ip daddr . meta l4proto . tcp dport . numgen random mod 1 : "
+                  "ip daddr . tcp dport")
+# Each protocol a Service may use (`<proto> dport` matches the protocol first).
+_PROTOCOLS = ("tcp", "udp", "sctp")
+
+
+def spread_chain(n: int) -> Chain:
+    """The chain shared by every service port of `n` endpoints (no ClientIP affinity): each new
+    connection goes to endpoint `numgen random mod n` of its service port, looked up in the
+    `endpoints` map (kube-proxy's `numgen random mod n vmap`, with the endpoints as elements of
+    one map rather than a chain each). nft 1.0.6 reads every chain of the namespace before each
+    transaction that adds a rule or an element (~8 µs a chain), so the table keeps few chains:
+    an endpoint change adds and deletes elements only."""
+    pick = f"numgen random mod {n} map @{ENDPOINTS_MAP}"
+    return (f"spread-{n}", ("jump mark-for-masquerade", *(
+        f"dnat ip to ip daddr . meta l4proto . {p} dport . {pick}" for p in _PROTOCOLS)))
 
 
 def _elements(items: Iterable[str]) -> str:
@@ -157,7 +197,14 @@ def ruleset_text(model: RulesetModel, table: str) -> str:
         elements: list[Element] = [e for p in ports for e in getattr(p, field)[:1]]
         elements += [e for p in ports for e in getattr(p, field)[1:]]
         out.append(_map_text(name, [key + rest for key, rest in elements]))
+    counts: list[Element] = [e for p in ports for e in p.counts[:1]]
+    counts += [e for p in ports for e in p.counts[1:]]
+    out.append(_map_text(SPREADS_MAP, [key + rest for key, rest in counts]))
+    endpoints = [key + rest for p in ports for key, rest in p.endpoints]
+    out.append(f"\tmap {ENDPOINTS_MAP} {{\n\t\t{ENDPOINTS_TYPE}\n" + _elements(endpoints) + "\t}\n")
     out.append(_BASE_CHAINS % {"mark": MASQ_MARK})
+    for n in sorted(model.spreads):
+        out.append(chain_text(*spread_chain(n)))
     for port in ports:
         for name, timeout in port.sets:
             out.append(f"\tset {name} {set_declaration(name, timeout)}\n")
@@ -194,7 +241,10 @@ def chains_of(ports: Iterable[PortModel]) -> dict[str, tuple[str, ...]]:
 
 
 def elements_of(ports: Iterable[PortModel], field: str) -> dict[str, str]:
+    """The elements `field` (services, no_endpoint, counts, endpoints) of `ports`, key -> the
+    rest."""
     return {key: rest for p in ports for key, rest in getattr(p, field)}
 
 
-__all__ = ["MASQ_MARK", "AffinityState", "PortModel", "RulesetModel", "carry_over", "ruleset_text"]
+__all__ = ["MASQ_MARK", "AffinityState", "PortModel", "RulesetModel", "carry_over", "ruleset_text",
+           "spread_chain", "spreads_of"]

@@ -622,6 +622,8 @@ def test_dataplane_in_containers(mode: str, loop_kind: str) -> None:
         assert all(float(r.split()[-1][:-1]) < 1 for r in refused), refused
         # traffic that starts in the node itself (output path)
         assert set(probe("http", "10.250.0.200", 80, 10, container="nfttest-node")) <= {"b1", "b2"}
+        # hairpin: an endpoint reaching its own Service gets itself too (masqueraded replies)
+        assert set(probe("http", "10.250.0.200", 80, 20, container="nfttest-b1")) == {"b1", "b2"}
 
         # another Service changes: the sticky client stays pinned across the sync
         apply(e2e_snapshot(2, ["10.250.0.12"], both))

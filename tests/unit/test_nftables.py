@@ -156,24 +156,38 @@ def test_render_is_deterministic_regardless_of_input_order() -> None:
 
 def test_three_endpoints_spread_and_skip_unready() -> None:
     text = render_ruleset(CASES["three-endpoints"])
+    # each of 3 endpoints with 1/3: the port goes to the chain of 3, which picks index 0-2
+    assert 'comment "default/web/tcp/80" : goto spread\n' in text
+    assert "10.96.128.20 . tcp . 80 : goto spread-3\n" in text
+    chain = text.split("chain spread-3 {\n", 1)[1].split("\n\t}", 1)[0]
+    assert "dnat ip to ip daddr . meta l4proto . tcp dport . numgen random mod 3 " \
+        "map @endpoints" in chain
+    for i, ip in enumerate(["10.96.0.5", "10.96.0.6", "10.96.0.7"]):
+        assert f"10.96.128.20 . tcp . 80 . {i} : {ip} . 8080" in text
+    assert "10.96.128.20 . tcp . 80 . 3" not in text and "10.96.0.9" not in text
+    assert "chain svc-" not in text and "chain ep-" not in text
+
+
+def test_affinity_keeps_a_chain_per_endpoint() -> None:
+    text = render_ruleset(CASES["affinity"])
     chain = text.split("chain svc-", 1)[1].split("\n\t}", 1)[0]
-    spread = [line.rsplit("goto ", 1)[0].strip() for line in chain.splitlines()[2:]]
-    # each of 3 endpoints with 1/3: the first 1/3, the second 1/2 of the rest, the last the rest
-    assert spread == ["numgen random mod 3 == 0", "numgen random mod 2 == 0", ""]
-    assert "10.96.0.9" not in text
+    spread = [line.rsplit("goto ", 1)[0].strip() for line in chain.splitlines()[1:]]
+    # pinned clients first; then each of 2 endpoints with 1/2: the first 1/2, the last the rest
+    assert spread[-2:] == ["numgen random mod 2 == 0", ""]
+    assert "chain spread-" not in text
 
 
 def test_named_ports_resolve_per_endpoint() -> None:
     text = render_ruleset(CASES["multi-port"])
-    assert "meta l4proto tcp dnat to 10.96.0.12:9090" in text
-    assert "meta l4proto udp dnat to 10.96.0.12:1053" in text
-    assert "meta l4proto udp dnat to 10.96.0.13" not in text  # pod without the named port
+    assert "10.96.128.30 . tcp . 80 . 1 : 10.96.0.12 . 9090" in text
+    assert "10.96.128.30 . udp . 53 . 1 : 10.96.0.12 . 1053" in text
+    assert "10.96.128.30 . udp . 53 . 2 :" not in text  # pod without the named port
 
 
 def test_no_ready_endpoint_rejects() -> None:
     text = render_ruleset(CASES["no-endpoints"])
     assert '10.96.128.50 . tcp . 80 comment "default/down/tcp/web" : goto reject-service' in text
-    assert "dnat to" not in text
+    assert " : goto spread-" not in text and "chain spread-" not in text
 
 
 def test_headless_and_externalname_get_no_rules() -> None:
@@ -312,7 +326,7 @@ def test_unservable_service_gets_no_rules_and_a_problem(case: str) -> None:
     assert [p.object for p in problems] == [f"Service/default/{bad.name}"]
     text = render_ruleset(Snapshot(services=(GOOD, bad)))
     assert text == render_ruleset(Snapshot(services=(GOOD,)))
-    assert "dnat to 10.96.0.31:8080" in text
+    assert " : 10.96.0.31 . 8080" in text
 
 
 @pytest.mark.parametrize("case", sorted(BAD_ADDRESSES))

@@ -112,8 +112,23 @@ def test_only_the_changed_service_is_written() -> None:
     assert "delete chain" not in text and "delete table" not in text
 
 
+def test_endpoint_change_is_elements_only() -> None:
+    api = web("10.96.0.8", "10.96.0.9", name="api", cluster_ip="10.96.128.21")
+    # db keeps spread-1 and api spread-2 in use: web's move between them needs no chain
+    text = transaction_text(snap(api, web("10.96.0.5", "10.96.0.6")), snap(api, web("10.96.0.6")))
+    assert text == (
+        "delete element ip localsvc spreads { 10.96.128.20 . tcp . 80 }\n"
+        "delete element ip localsvc endpoints { 10.96.128.20 . tcp . 80 . 0 }\n"
+        "delete element ip localsvc endpoints { 10.96.128.20 . tcp . 80 . 1 }\n"
+        "add element ip localsvc spreads { 10.96.128.20 . tcp . 80 : goto spread-1 }\n"
+        "add element ip localsvc endpoints { 10.96.128.20 . tcp . 80 . 0 : 10.96.0.6 . 8080 }\n")
+    # the services element (and a counter on it) stays
+
+
 def test_emptied_chains_are_flushed_now_and_deleted_later() -> None:
     old, new = CASES["endpoint-removed"]
+    old, new = (replace(s, services=(s.services[0], replace(s.services[1], affinity_timeout=60)))
+                for s in (old, new))
     tx = partial_transaction(ruleset_model(old), ruleset_model(new))
     assert tx is not None
     (gone,) = tx.flushed
@@ -125,6 +140,17 @@ def test_emptied_chains_are_flushed_now_and_deleted_later() -> None:
     back = partial_transaction(ruleset_model(new), ruleset_model(old), delete_chains=[gone])
     assert back is not None and gone in back.added and not back.deleted
     assert "delete chain" not in back.text and f"add chain ip localsvc {gone}\n" in back.text
+
+
+def test_unused_spread_chain_is_flushed_and_a_new_one_added() -> None:
+    old, new = CASES["endpoint-added"]  # web goes from 2 to 3 endpoints; db has 1
+    tx = partial_transaction(ruleset_model(old), ruleset_model(new))
+    assert tx is not None and tx.flushed == {"spread-2"} and tx.added == {"spread-3"}
+    assert tx.text.index("add chain ip localsvc spread-3") < tx.text.index("goto spread-3")
+    assert "services" not in tx.text
+    assert tx.text.index("goto spread-3") < tx.text.index("flush chain ip localsvc spread-2")
+    still = partial_transaction(ruleset_model(new), ruleset_model(snap(web("10.96.0.5"))))
+    assert still is not None and "chain ip localsvc spread-1" not in still.text  # db uses it
 
 
 def test_affinity_timeout_change_needs_the_full_render() -> None:
@@ -225,7 +251,7 @@ class Table:
         for block in re.finditer(r"\t(chain|set|map) (\S+) \{\n(.*?)\n\t\}", body, re.S):
             kind, name, inside = block.groups()
             lines = [line.strip() for line in inside.splitlines()]
-            if kind == "chain" and name.startswith(("svc-", "ep-")):  # not the base chains
+            if kind == "chain" and name.startswith(("svc-", "ep-", "spread-")):  # not base chains
                 table.chains[name] = lines
             elif name.startswith("aff-"):
                 table.sets[name] = _declaration(inside)
@@ -265,7 +291,7 @@ class Table:
                 assert ref in self.chains or ref == "reject-service" \
                     or ref == "mark-for-masquerade", f"{line}: no chain {ref}"
             for ref in SET_REF.findall(tail):
-                assert ref in self.sets, f"{line}: no set {ref}"
+                assert ref in self.sets or ref == "endpoints", f"{line}: no set {ref}"
             self.chains[name].append(tail)
         elif (verb, what) == ("add", "set"):
             assert name not in self.sets, line
@@ -286,7 +312,7 @@ class Table:
                 else:
                     assert items.get(key, value) == value, f"{line}: {key} holds another verdict"
                     for ref in REF.findall(value):
-                        assert ref in self.chains or ref == "reject-service", line
+                        assert ref in self.chains or ref in ("reject-service", "spread"), line
                     items[key] = value
         else:
             raise AssertionError(f"unexpected command {line!r}")
@@ -306,5 +332,5 @@ def _declaration(text: str) -> str:
 
 def _split(item: str) -> tuple[str, str]:
     """`key comment "..." : verdict` -> (key, the rest); a plain set member is its own key."""
-    found = re.match(r"(\S+ \. \S+ \. \S+)(.*)$", item)
+    found = re.match(r"(\S+ \. \S+ \. \S+(?: \. \d+)?)(.*)$", item)
     return (found.group(1), found.group(2)) if found else (item, "")
