@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from localsvc.host.commands import get, logs, misc, podcmds, project
+from localsvc.host.commands import get, logs, misc, podcmds, project, ui
 from localsvc.host.commands.resources import ALL_KINDS, known_kinds
 from localsvc.model.kubeapi.resources import RESOURCES
 
@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="foreground: leave the environment running on Ctrl-C")
     p.add_argument("--no-watch", action="store_true",
                    help="foreground: do not re-apply manifests or rebuild images when files change")
+    p.add_argument("--no-ui", action="store_true",
+                   help="foreground: do not serve the dashboard (default: served on 127.0.0.1, "
+                   "its one-time login link printed; $LOCALSVC_UI_PORT chooses the port); with "
+                   "-d: no `localsvc ui` hint")
     p.add_argument("--subnet", help="the environment network's subnet, e.g. 10.210.0.0/16 (default: a free one)")
     p.add_argument("--cluster-domain", default=None, help="DNS cluster domain (default cluster.local)")
     p.add_argument("--host-address", default=None, metavar="IP",
@@ -212,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-switch", action="store_true",
                    help="with --write: leave the current context as it is")
     p.set_defaults(func=project.cmd_kubeconfig)
+
+    p = sub.add_parser("ui", help=ui.HELP, description=ui.DESCRIPTION, parents=[p_["common"]],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    ui.add_arguments(p)
+    p.set_defaults(func=ui.cmd_ui)
 
     add("ls", "list the environments on this Docker engine").set_defaults(func=project.cmd_ls)
     add("version", "print localsvc's version").set_defaults(func=misc.cmd_version)

@@ -62,10 +62,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.detach:
         say(f"environment {env.name} is up; `localsvc get pods` to look, `localsvc down` to remove")
         say(kubectl_hint(env.name))
+        if not args.no_ui:
+            say("dashboard: localsvc ui (serves it and opens the browser)")
         return 0
     from localsvc.host.devloop.foreground import DevLoop
 
-    loop = DevLoop(env, [Path(p) for p in args.filename], project, say, watch=not args.no_watch)
+    loop = DevLoop(env, [Path(p) for p in args.filename], project, say, watch=not args.no_watch,
+                   ui=not args.no_ui)
     return loop.run(keep=args.keep)
 
 

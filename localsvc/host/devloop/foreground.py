@@ -24,6 +24,7 @@ from typing import Any
 import watchfiles
 
 from localsvc.host.api import Environment, load_manifests
+from localsvc.host.dashboard.runner import start_for_devloop
 from localsvc.host.devloop.builds import ensure_project_image
 from localsvc.host.devloop.changes import ChangePlan, plan_changes
 from localsvc.host.devloop.status import status_table
@@ -38,8 +39,9 @@ Say = Callable[[str], None]
 
 class DevLoop:
     def __init__(self, env: Environment, manifests: Sequence[Path], project: Project | None,
-                 say: Say, watch: bool = True):
+                 say: Say, watch: bool = True, ui: bool = False):
         self.env = env
+        self.ui = ui  # serve the dashboard while the loop runs
         self.manifests = [Path(p) for p in manifests]
         self.project = project
         self.say = say
@@ -117,6 +119,7 @@ class DevLoop:
         threading.Thread(target=streamer.run, name="logs", daemon=True).start()
         if self.watch:
             threading.Thread(target=self._watch, name="watch", daemon=True).start()
+        dashboard = start_for_devloop(self.env, self.say) if self.ui else None
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
         def on_signal(signum: int, frame: Any) -> None:
@@ -137,6 +140,8 @@ class DevLoop:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         streamer.stop()  # and wait for its Warning-event follower
+        if dashboard is not None:
+            dashboard.stop()
         if keep:
             self.say(f"leaving environment {self.env.name} running (--keep)")
             return 0
