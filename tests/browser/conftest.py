@@ -1,0 +1,134 @@
+"""Fixtures of the browser tests: one headless Chromium for the session, one environment with
+examples/backend-service (and the ExternalName Service of examples/service-types) for the
+module, its dashboard served from this process (localsvc/host/dashboard's runner, as a
+foreground `localsvc up` serves it) and signed in through a one-time login link, as
+`localsvc ui` opens it. A failing test leaves a screenshot in test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from localsvc.host.api import Environment
+from localsvc.host.dashboard.runner import Dashboard, for_environment
+from tests.browser import pagesupport as ps
+from tests.integration.conftest import (  # noqa: F401  (fixtures, found here by pytest)
+    demo_image,
+    docker_client,
+    node_image,
+    unique_env,
+)
+from tests.integration.kubectl_support import Kubectl, write_kubeconfig
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+BACKEND_EXAMPLE = ROOT / "examples" / "backend-service"
+SERVICE_TYPES = ROOT / "examples" / "service-types" / "services.yaml"
+
+_browser: WebDriver | None = None  # for the failure hook, whatever fixtures a test asked for
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[WebDriver]:
+    global _browser
+    driver = ps.start_chromium()
+    _browser = driver
+    try:
+        yield driver
+    finally:
+        _browser = None
+        driver.quit()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                               call: pytest.CallInfo[None]) -> Iterator[Any]:
+    """On a failure in a browser test's setup or body: the browser's picture of that moment,
+    as test-artifacts/screenshots/<test>.png (CI keeps the directory as an artifact)."""
+    outcome: Any = yield
+    report: pytest.TestReport = outcome.get_result()
+    if (not report.failed or report.when not in ("setup", "call") or _browser is None
+            or "tests/browser" not in str(item.fspath)):
+        return
+    path = ps.save_screenshot(_browser, SCREENSHOTS / f"{ps.file_name(item.name)}.png")
+    message = f"screenshot: {path}" if path else "screenshot: none (the browser did not answer)"
+    report.sections.append(("browser", message))
+    print(f"\n{item.nodeid}: {message}", file=sys.__stderr__, flush=True)
+
+
+def external_name_services() -> str:
+    """The ExternalName Service(s) of examples/service-types: only these, so that the
+    example's fixed host ports (30080, 8080) are not taken from other tests."""
+    docs = [d for d in yaml.safe_load_all(SERVICE_TYPES.read_text()) if d]
+    chosen = [d for d in docs if d.get("spec", {}).get("type") == "ExternalName"]
+    assert chosen, f"{SERVICE_TYPES} has no ExternalName Service"
+    return str(yaml.safe_dump_all(chosen))
+
+
+@pytest.fixture(scope="module")
+def dash_env(node_image: str, demo_image: str) -> Iterator[Environment]:  # noqa: F811
+    environment = Environment(unique_env("b"), node_image=node_image)
+    try:
+        environment.up([BACKEND_EXAMPLE], wait=120)
+        yield environment
+    finally:
+        environment.down(volumes=True)
+
+
+@pytest.fixture(scope="module")
+def kubectl(dash_env: Environment, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
+    kube = Kubectl(dash_env, write_kubeconfig(dash_env, tmp_path_factory.mktemp("kube")))
+    kube.run("apply", "-f", "-", stdin=external_name_services())
+    return kube
+
+
+@dataclass
+class Signed:
+    """The dashboard and the browser signed in to it (the session cookie set)."""
+
+    dashboard: Dashboard
+    browser: WebDriver
+    login_url: str  # used: a second visit must be refused
+
+    @property
+    def base(self) -> str:
+        return self.dashboard.url.rstrip("/")
+
+    def open(self) -> WebDriver:
+        """The page, freshly loaded, its lists and watches running."""
+        self.browser.get(self.base + "/")
+        ps.wait_connected(self.browser)
+        return self.browser
+
+
+@pytest.fixture(scope="module")
+def dashboard(dash_env: Environment, kubectl: Kubectl, browser: WebDriver) -> Iterator[Signed]:
+    server = for_environment(dash_env)
+    server.start()
+    try:
+        login = server.login_url()
+        browser.delete_all_cookies()
+        browser.get(login)  # 303 to / with the session cookie, as `localsvc ui` opens it
+        ps.wait_connected(browser)
+        yield Signed(server, browser, login)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def page(dashboard: Signed) -> WebDriver:
+    return dashboard.open()
