@@ -1,6 +1,6 @@
 """Fixtures of the browser tests: one headless Chromium for the session, one environment with
-examples/backend-service (and the ExternalName Service of examples/service-types) for the
-module, its dashboard served from this process (localsvc/host/dashboard's runner, as a
+examples/backend-service (plus the ExternalName Service of examples/service-types and a
+NodePort Service of the backends) for the module, its dashboard served from this process (localsvc/host/dashboard's runner, as a
 foreground `localsvc up` serves it) and signed in through a one-time login link, as
 `localsvc ui` opens it. A failing test leaves a screenshot in test-artifacts/screenshots/."""
 
@@ -89,10 +89,22 @@ def dash_env(node_image: str, demo_image: str) -> Iterator[Environment]:  # noqa
         environment.down(volumes=True)
 
 
+# The backends on a node port the environment allocates (a fixed one could be taken by another
+# test run on this machine): the map's host -> NodePort path and the panel's host URL.
+NODE_PORT_SERVICE = """apiVersion: v1
+kind: Service
+metadata: {name: backend-nodeport}
+spec:
+  type: NodePort
+  selector: {app: backend}
+  ports: [{port: 80, targetPort: 80}]
+"""
+
+
 @pytest.fixture(scope="module")
 def kubectl(dash_env: Environment, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
     kube = Kubectl(dash_env, write_kubeconfig(dash_env, tmp_path_factory.mktemp("kube")))
-    kube.run("apply", "-f", "-", stdin=external_name_services())
+    kube.run("apply", "-f", "-", stdin=external_name_services() + "---\n" + NODE_PORT_SERVICE)
     return kube
 
 
@@ -126,6 +138,7 @@ def dashboard(dash_env: Environment, kubectl: Kubectl, browser: WebDriver) -> It
         ps.wait_connected(browser)
         yield Signed(server, browser, login)
     finally:
+        browser.get("about:blank")  # the page's watches end first: the server stops at once
         server.stop()
 
 

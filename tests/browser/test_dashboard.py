@@ -6,7 +6,10 @@ each one that changes the Deployment puts it back (three ready replicas) before 
 
 from __future__ import annotations
 
+import json
+import shlex
 import time
+import urllib.request
 import uuid
 
 from selenium.webdriver.common.by import By
@@ -74,6 +77,75 @@ def test_external_name_target_on_the_map(page: WebDriver, kubectl: Kubectl) -> N
              5, f'g[data-testid="external"] naming {target}')
 
 
+def clipboard(driver: WebDriver) -> str:
+    script = ("const done = arguments[arguments.length - 1];"
+              "navigator.clipboard.readText().then(done, (err) => done('no clipboard: ' + err))")
+    return str(driver.execute_async_script(script))
+
+
+def test_service_panel_history_host_url_and_a_command_that_works(
+        dashboard: Signed, page: WebDriver, kubectl: Kubectl) -> None:
+    pods = wait_three_ready(page, kubectl)
+    ps.click(page, ps.service_sel("default", "backend-service"))
+    panel = "#service-panel "
+    ps.until(lambda: ps.one(page, "#service-panel").is_displayed(), 5, "#service-panel shown")
+    ps.until(lambda: all(p in ps.text_of(page, panel + ps.testid("endpoint-history"))
+                         for p in pods), 5, f"endpoint-history naming {pods}")
+    assert ps.all_of(page, panel + ps.testid("conn-rate"))
+    # The copy button puts on the clipboard a command that works as it is.
+    page.execute_cdp_cmd("Browser.grantPermissions", {
+        "origin": dashboard.base, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    buttons = ps.all_of(page, panel + ps.testid("copy-command"))
+    slices = [b for b in buttons if "endpointslices" in (b.get_attribute("data-command") or "")]
+    assert slices, [b.get_attribute("data-command") for b in buttons]
+    slices[0].click()
+    copied = ps.until(lambda: clipboard(page).startswith("kubectl") and clipboard(page), 5,
+                      "the command on the clipboard")
+    context = kubectl.out("config", "current-context").strip()
+    expected = (f"kubectl --context {context} get endpointslices -n default"
+                f" -l kubernetes.io/service-name=backend-service")
+    assert copied == expected
+    listed = kubectl.out(*shlex.split(copied)[1:])
+    assert "backend-service-" in listed, listed
+    # The NodePort Service: the host path on the map, the panel's link, answered from here.
+    node_port = kubectl.out("get", "service", "backend-nodeport",
+                            "-o", "jsonpath={.spec.ports[0].nodePort}")
+    host = f"127.0.0.1:{node_port}"
+    hostpath = 'svg#map g[data-testid="hostpath"][data-service="default/backend-nodeport"]'
+    ps.until(lambda: host in ps.text_of(page, hostpath), 5, f"{hostpath} naming {host}")
+    ps.click(page, ps.service_sel("default", "backend-nodeport"))
+    link = ps.until(lambda: [a for a in ps.all_of(page, panel + ps.testid("open-url"))
+                             if host in (a.get_attribute("href") or "")], 5, f"open-url to {host}")
+    assert link[0].get_attribute("target") == "_blank"
+    with urllib.request.urlopen(link[0].get_attribute("href"), timeout=10) as answer:
+        assert answer.read().decode().startswith("hello from backend-")
+
+
+def test_activity_shows_the_dev_loops_events_newest_first(page: WebDriver,
+                                                         kubectl: Kubectl) -> None:
+    # As a foreground `localsvc up` records its steps (the dashboard contract): Events of the
+    # component localsvc-devloop, made here through the API as kubectl would.
+    marker = uuid.uuid4().hex[:8]
+    for step, (reason, kind) in enumerate([("Rebuilt", "Normal"), ("ApplyFailed", "Warning")]):
+        event = {"apiVersion": "v1", "kind": "Event",
+                 "metadata": {"name": f"devloop-{marker}-{step}", "namespace": "default"},
+                 "involvedObject": {"apiVersion": "v1", "kind": "Namespace", "name": "default"},
+                 "reason": reason, "type": kind, "message": f"step {step} of {marker}",
+                 "source": {"component": "localsvc-devloop"},
+                 "reportingComponent": "localsvc-devloop", "reportingInstance": "test",
+                 "firstTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 "lastTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        kubectl.run("create", "-f", "-", stdin=json.dumps(event))
+        time.sleep(1.1)  # event times are whole seconds: the second is the newer one
+
+    def items() -> list[str]:
+        found = ps.all_of(page, f"#activity {ps.testid('activity-item')}")
+        return [t for e in found if marker in (t := e.get_attribute("textContent") or "")]
+    shown = ps.until(lambda: len(items()) == 2 and items(), 5, f"two activity items of {marker}")
+    assert f"step 1 of {marker}" in shown[0] and "ApplyFailed" in shown[0], shown
+    assert f"step 0 of {marker}" in shown[1] and "Rebuilt" in shown[1], shown
+
+
 def test_unready_pod_turns_its_endpoint_not_ready_within_2s(
         page: WebDriver, kubectl: Kubectl, dash_env: Environment) -> None:
     pod = wait_three_ready(page, kubectl)[0]
@@ -97,6 +169,11 @@ def test_unready_pod_turns_its_endpoint_not_ready_within_2s(
     marker = ps.text_of(page, not_ready)
     assert "not ready" in marker.lower(), f"no text marker on the not-ready endpoint: {marker!r}"
     assert len(ready_endpoints(page)) == 2
+    # The pod's panel says why: the readiness probe's last result with its output.
+    ps.click(page, ps.pod_sel("default", pod))
+    ps.until(lambda: "statuscode: 503" in ps.text_of(page, "#pod-panel " + ps.testid("pod-probes")),
+             10, "the failed probe's output in pod-probes")
+    assert "not ready" in ps.text_of(page, "#pod-panel " + ps.testid("pod-ready")).lower()
     assert container.exec_run(["rm", "/tmp/unready"]).exit_code == 0
     wait_three_ready(page, kubectl)
 
