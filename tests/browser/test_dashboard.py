@@ -205,10 +205,7 @@ def test_logs_panel_shows_a_line_printed_after_the_page_opened(
     ps.until(lambda: pod in ps.text_of(page, "#pod-panel"), 5, f"#pod-panel about {pod}")
     ps.until(lambda: ps.text_of(page, panel + ps.testid("pod-ready")), 5, "pod-ready filled in")
     # The demo server logs each request: this path appears in its log only from now on.
-    path = f"/browser-{uuid.uuid4().hex[:10]}"
-    container = dash_env.docker.containers.get(dash_env.container_id(pod))
-    fetch = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:80{path}').read()"
-    assert container.exec_run(["python3", "-c", fetch]).exit_code == 0
+    path = request_marker(dash_env, pod)
     logs = panel + ps.testid("logs")
     ps.until(lambda: path in ps.text_of(page, logs), 10, f"{path} in the logs panel")
     # Search filters the lines: the readiness probe's requests go, the new line stays.
@@ -220,6 +217,40 @@ def test_logs_panel_shows_a_line_printed_after_the_page_opened(
     assert path in ps.text_of(page, logs)
     follow = ps.one(page, panel + ps.testid("log-follow"))
     assert follow.is_selected(), "follow is on by default"
+    assert "Running" in ps.text_of(page, panel + ps.testid("pod-phase"))
+
+
+def request_marker(dash_env: Environment, pod: str) -> str:
+    """A request to the pod's own server: its access log prints the path, a line that was in
+    no log before."""
+    path = f"/browser-{uuid.uuid4().hex[:10]}"
+    container = dash_env.docker.containers.get(dash_env.container_id(pod))
+    fetch = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:80{path}').read()"
+    assert container.exec_run(["python3", "-c", fetch]).exit_code == 0
+    return path
+
+
+def test_restarts_and_the_previous_containers_log(page: WebDriver, kubectl: Kubectl,
+                                                   dash_env: Environment) -> None:
+    pod = wait_three_ready(page, kubectl)[0]
+    path = request_marker(dash_env, pod)
+    container = dash_env.docker.containers.get(dash_env.container_id(pod))
+    # The server exits on SIGTERM; the kubelet starts the container again (restartPolicy Always).
+    container.exec_run(["python3", "-c", "import os, signal; os.kill(1, signal.SIGTERM)"])
+    restarts = "jsonpath={.status.containerStatuses[0].restartCount}"
+    ps.until(lambda: kubectl.out("get", "pod", pod, "-o", restarts) == "1", 30,
+             f"kubectl to count a restart of {pod}", interval=0.5)
+    ps.click(page, ps.pod_sel("default", pod))
+    panel = "#pod-panel "
+    ps.until(lambda: "1" in ps.text_of(page, panel + ps.testid("pod-restarts")), 10,
+             "pod-restarts showing 1")
+    logs = panel + ps.testid("logs")
+    ps.until(lambda: "serving HTTP on port 80" in ps.text_of(page, logs), 10,
+             "the new container's first line")
+    assert path not in ps.text_of(page, logs), "the new container's log has the old line"
+    ps.click(page, panel + ps.testid("log-previous"))
+    ps.until(lambda: path in ps.text_of(page, logs), 10, f"{path} in the previous container's log")
+    wait_three_ready(page, kubectl)
 
 
 def test_scale_from_the_page_changes_the_deployment(page: WebDriver, kubectl: Kubectl) -> None:
