@@ -112,7 +112,7 @@ def kubectl(dash_env: Environment, tmp_path_factory: pytest.TempPathFactory) -> 
 class Signed:
     """The dashboard and the browser signed in to it (the session cookie set)."""
 
-    dashboard: Dashboard
+    dashboard: Dashboard  # the server serving now
     browser: WebDriver
     login_url: str  # used: a second visit must be refused
 
@@ -131,15 +131,15 @@ class Signed:
 def dashboard(dash_env: Environment, kubectl: Kubectl, browser: WebDriver) -> Iterator[Signed]:
     server = for_environment(dash_env)
     server.start()
+    signed = Signed(server, browser, server.login_url())
     try:
-        login = server.login_url()
         browser.delete_all_cookies()
-        browser.get(login)  # 303 to / with the session cookie, as `localsvc ui` opens it
+        browser.get(signed.login_url)  # 303 to / with the session cookie, as `localsvc ui` does
         ps.wait_connected(browser)
-        yield Signed(server, browser, login)
+        yield signed
     finally:
         browser.get("about:blank")  # the page's watches end first: the server stops at once
-        server.stop()
+        signed.dashboard.stop()  # a test may have replaced it
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from localsvc.host.api import Environment
+from localsvc.host.dashboard.proxy import NodeProxy
+from localsvc.host.dashboard.runner import Dashboard
 from tests.browser import pagesupport as ps
 from tests.browser.conftest import ARTIFACTS, Signed
 from tests.integration.kubectl_support import Kubectl
@@ -294,6 +296,32 @@ def test_rollout_restart_from_the_page(page: WebDriver, kubectl: Kubectl) -> Non
                 request_timeout=None, timeout=60)
     after = wait_three_ready(page, kubectl)
     assert not set(before) & set(after), (before, after)
+
+
+def test_the_page_reconnects_and_catches_up_with_what_changed_meanwhile(
+        dashboard: Signed, page: WebDriver, kubectl: Kubectl, dash_env: Environment) -> None:
+    wait_three_ready(page, kubectl)
+    old = dashboard.dashboard
+    old.stop()  # as when `localsvc ui` is stopped and started again on its port
+    ps.until(lambda: ps.all_of(page, 'body[data-connected="false"]'), 10,
+             'body[data-connected="false"] once the server went')
+    ps.until(lambda: "reconnecting" in page.find_element(By.TAG_NAME, "body").text, 5,
+             "a visible reconnecting banner")
+    try:
+        kubectl.run("scale", "deployment/backend", "--replicas=2")  # while nothing serves the page
+        ps.until(lambda: len(backend_pods(kubectl)) == 2, 30, "kubectl to see 2 backend pods",
+                 interval=0.3)
+        # The same site (its sessions: the browser's cookie stays valid) on the same port.
+        node = dash_env.node()
+        dashboard.dashboard = Dashboard(old.site, NodeProxy(node.address, refresh=node.refresh),
+                                        port=old.port)
+        dashboard.dashboard.start()
+        ps.until(lambda: ps.all_of(page, 'body[data-connected="true"]'), 30,
+                 'body[data-connected="true"] again, without a reload')
+        ps.until(lambda: len(ready_endpoints(page)) == 2, 10, "the map showing 2 endpoints")
+    finally:
+        kubectl.run("scale", "deployment/backend", "--replicas=3")
+    wait_three_ready(page, kubectl)
 
 
 def test_without_a_session_the_page_says_to_run_localsvc_ui(dashboard: Signed) -> None:
