@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 import yaml
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -19,8 +20,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from localsvc.host.api import Environment
 from localsvc.host.dashboard.runner import Dashboard, for_environment
 from tests.browser import pagesupport as ps
+from localsvc.runtime.images import ensure_context_image
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found here by pytest)
-    demo_image,
+    DEMO_CONTEXT,
+    DEMO_IMAGE,
     docker_client,
     node_image,
     unique_env,
@@ -79,11 +82,31 @@ def external_name_services() -> str:
     return str(yaml.safe_dump_all(chosen))
 
 
+# The demo image of this checkout under a tag of the browser tests' own: the unready test needs
+# its /tmp/unready switch, and on a machine shared by several checkouts another one's setup
+# may point localsvc-examples/demo:1 at its own (older) build at any moment.
+BROWSER_DEMO_IMAGE = "localsvc-examples/demo:browser"
+
+
 @pytest.fixture(scope="module")
-def dash_env(node_image: str, demo_image: str) -> Iterator[Environment]:  # noqa: F811
+def backend_example(docker_client: docker.DockerClient,  # noqa: F811
+                    tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/backend-service as it is, but for the demo image's tag."""
+    ensure_context_image(docker_client, DEMO_CONTEXT, BROWSER_DEMO_IMAGE,
+                         lambda m: print(m, file=sys.stderr))
+    directory = tmp_path_factory.mktemp("backend-service")
+    for manifest in sorted(BACKEND_EXAMPLE.glob("*.yaml")):
+        text = manifest.read_text()
+        assert DEMO_IMAGE in text, f"{manifest} no longer uses {DEMO_IMAGE}"
+        (directory / manifest.name).write_text(text.replace(DEMO_IMAGE, BROWSER_DEMO_IMAGE))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def dash_env(node_image: str, backend_example: Path) -> Iterator[Environment]:  # noqa: F811
     environment = Environment(unique_env("b"), node_image=node_image)
     try:
-        environment.up([BACKEND_EXAMPLE], wait=120)
+        environment.up([backend_example], wait=120)
         yield environment
     finally:
         environment.down(volumes=True)
