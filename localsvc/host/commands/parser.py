@@ -14,6 +14,7 @@ EPILOG = """examples:
   localsvc get all -l app=web                    pods, services and deployments labelled app=web
   localsvc logs client -f                        follow a pod's log (across restarts)
   localsvc logs -f                               every pod's log, new pods included
+  localsvc ui                                    the dashboard in the browser (one-time login link)
   localsvc exec client -- python3 -c 'print(1)'  run a command in a pod
   cat app.yaml | localsvc apply -f -             manifests from standard input
   localsvc down                                  remove the environment (keeps claims' data)

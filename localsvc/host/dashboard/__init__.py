@@ -3,5 +3,6 @@ foreground `localsvc up`), which reads and writes the environment through its Ku
 
 access.py holds the rules (one-time login codes, sessions, the Host/Origin/CSRF checks, which
 paths reach the node), server.py the aiohttp application, proxy.py the streaming proxy to the
-node, runner.py the serving (a background thread or the foreground), static/ the page itself.
+node, wsstream.py the same streams over a WebSocket, runner.py the serving (a background thread
+or the foreground), static/ the page itself.
 """

@@ -68,12 +68,10 @@ class NodeProxy:
         headers = {name: request.headers[name] for name in REQUEST_HEADERS
                    if name in request.headers}
         try:
-            upstream = await self._send(request.method, request.rel_url.raw_path_qs, headers,
-                                        body)
+            upstream = await self.send(request.method, request.rel_url.raw_path_qs, headers,
+                                       body)
         except (aiohttp.ClientError, OSError) as err:
-            return status_response(502, "ServiceUnavailable",
-                                   f"cannot reach the environment's API at {self.address.url}: "
-                                   f"{err}; is the environment up? (`localsvc ls`)")
+            return status_response(502, "ServiceUnavailable", self.unreachable(err))
         self.open_streams += 1
         try:
             return await self._relay(request, upstream)
@@ -81,8 +79,13 @@ class NodeProxy:
             self.open_streams -= 1
             upstream.close()  # unread answers (a watch the page left) close the connection
 
-    async def _send(self, method: str, path_qs: str, headers: dict[str, str],
-                    body: bytes) -> aiohttp.ClientResponse:
+    def unreachable(self, err: BaseException) -> str:
+        return (f"cannot reach the environment's API at {self.address.url}: {err}; is the "
+                "environment up? (`localsvc ls`)")
+
+    async def send(self, method: str, path_qs: str, headers: dict[str, str],
+                   body: bytes = b"") -> aiohttp.ClientResponse:
+        """The node's answer, its body unread (the caller closes it)."""
         try:
             return await self._send_once(method, path_qs, headers, body)
         except aiohttp.ClientConnectorError:
@@ -110,11 +113,23 @@ class NodeProxy:
         if "Content-Encoding" in upstream.headers:  # passed through undecoded
             response.headers["Content-Encoding"] = upstream.headers["Content-Encoding"]
         response.headers["X-Content-Type-Options"] = "nosniff"
+        # An answer opened as a page (a pod's HTML through a service's /proxy path) runs in a
+        # sandbox of its own origin, never as the dashboard with its session.
+        response.headers["Content-Security-Policy"] = ("sandbox; default-src 'none'; "
+                                                       "frame-ancestors 'none'")
         await response.prepare(request)
         # iter_any: each chunk as soon as it arrives (one watch event is one chunk), not a
         # buffer's worth.
-        async for chunk in upstream.content.iter_any():
-            await response.write(chunk)
+        try:
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError):
+            # The node broke off (it restarted, its environment went): the browser's answer is
+            # cut off as well, never ended cleanly, so that the page sees a failed stream (and
+            # resumes its watch) rather than a complete one, as kubectl proxy does.
+            if request.transport is not None:
+                request.transport.close()
+            return response
         await response.write_eof()
         return response
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from localsvc.host.dashboard import access
+from localsvc.host.dashboard import access, wsstream
 from localsvc.host.dashboard.proxy import NodeProxy, status_response
 from localsvc.version import __version__
 
@@ -21,7 +21,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Every answer: never framed by another page (the buttons change things: clickjacking), and no
 # Referer carrying this server's URLs elsewhere.
 SECURITY_HEADERS = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'",
-                    "Referrer-Policy": "no-referrer"}
+                    "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+# The page's file types, whatever a MIME table says (Python 3.11's knows no .mjs, and browsers
+# run an ES module only when it is served as JavaScript).
+ASSET_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
+               ".html": "text/html", ".svg": "image/svg+xml", ".json": "application/json",
+               ".map": "application/json", ".png": "image/png", ".woff2": "font/woff2"}
 
 
 def static_dir() -> Path:
@@ -66,17 +71,18 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Host, Origin and CSRF checks before any route (access.py says why)."""
     site: Site = request.app[SITE_KEY]
     if not access.host_allowed(request.headers.get("Host"), site.port):
-        response: web.StreamResponse = page(
-            403, "wrong host", f"this dashboard answers at http://127.0.0.1:{site.port}/ only")
-    elif problem := access.csrf_problem(request.method, request.headers.get("Origin"),
-                                        request.headers.get(access.CSRF_HEADER), site.port):
-        response = status_response(403, "Forbidden", problem)
-    else:
-        response = await handler(request)
+        return page(403, "wrong host",
+                    f"this dashboard answers at http://127.0.0.1:{site.port}/ only")
+    if problem := access.csrf_problem(request.method, request.headers.get("Origin"),
+                                      request.headers.get(access.CSRF_HEADER), site.port):
+        return status_response(403, "Forbidden", problem)
+    return await handler(request)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer, streamed ones too (on_response_prepare)."""
     for name, value in SECURITY_HEADERS.items():
-        if not response.prepared:
-            response.headers.setdefault(name, value)
-    return response
+        response.headers.setdefault(name, value)
 
 
 def _signed_in(request: web.Request) -> bool:
@@ -106,10 +112,33 @@ async def index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(index_file, headers={"Cache-Control": "no-store"})
 
 
+async def asset(request: web.Request) -> web.StreamResponse:
+    """A file of static/ (no session needed: nothing secret in them); nothing outside it."""
+    root = request.app[SITE_KEY].static.resolve()
+    target = (root / request.match_info["path"]).resolve()
+    if not target.is_relative_to(root) or not target.is_file():
+        return page(404, "not found", f"{request.path}: no such file of the dashboard")
+    # no-cache: revalidated each time (ETag), so a localsvc upgrade never mixes old and new files.
+    headers = {"Cache-Control": "no-cache"}
+    if content_type := ASSET_TYPES.get(target.suffix):
+        headers["Content-Type"] = content_type
+    return web.FileResponse(target, headers=headers)
+
+
 async def info(request: web.Request) -> web.StreamResponse:
     if not _signed_in(request):
         return status_response(401, "Unauthorized", "not signed in: " + UI_HINT)
     return web.json_response(request.app[SITE_KEY].info())
+
+
+async def websocket_stream(request: web.Request) -> web.StreamResponse:
+    """A proxied GET over a WebSocket (wsstream.py says why)."""
+    path = request.query.get("path", "")
+    if not access.proxied("GET", path):
+        return status_response(404, "NotFound", f"{path!r}: not a path the dashboard proxies")
+    if not _signed_in(request):
+        return status_response(401, "Unauthorized", "not signed in: " + UI_HINT)
+    return await wsstream.stream(request, request.app[PROXY_KEY], path)
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
@@ -131,11 +160,12 @@ def make_app(site: Site, node: NodeProxy) -> web.Application:
         await node.close()
 
     app.on_cleanup.append(close_proxy)
+    app.on_response_prepare.append(security_headers)
     app.router.add_get("/login", login)
     app.router.add_get("/", index)
     app.router.add_get("/localsvc/info", info)
-    if site.static.is_dir():
-        app.router.add_static("/static", site.static)
+    app.router.add_get("/localsvc/stream", websocket_stream)
+    app.router.add_get("/static/{path:.+}", asset)
     app.router.add_route("*", "/{tail:.*}", proxy)
     return app
 
