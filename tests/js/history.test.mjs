@@ -17,6 +17,15 @@ test("first sight: a ready endpoint joined when its pod turned Ready; a not-read
   ]);
 });
 
+test("first sight without a Ready transition time: present when the page opened", () => {
+  const h = newHistory();
+  const p = pod("a");
+  delete p.status.conditions[0].lastTransitionTime;
+  track(h, "default/web", [ep("a", true), ep("", true, "10.0.0.9")], podMap(p), 5000);
+  assert.deepEqual(entries(h, "default/web").map((e) => [e.time, e.id, e.change]), [
+    [5000, "a", "joined (before the page opened)"], [5000, "10.0.0.9", "joined (before the page opened)"]]);
+});
+
 test("later changes: not ready, ready, left and joined, newest first, only what changed", () => {
   const h = newHistory();
   const pods = podMap(pod("a"), pod("b"));

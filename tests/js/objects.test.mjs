@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { hostUrl, hostUrls, podPhase, podReady, podRestarts, portText, serviceEndpoints }
+import { hostUrl, hostUrls, podPhase, podReady, podRestarts, podStatusText, portText, serviceEndpoints }
   from "../../localsvc/host/dashboard/static/objects.js";
 import { pod, service, slice } from "./fixtures.mjs";
 
@@ -39,8 +39,10 @@ test("pod readiness, phase and restarts", () => {
   assert.equal(podReady(p), false);
   assert.equal(podRestarts(p), 4);
   assert.equal(podPhase(p), "Running");
+  assert.equal(podStatusText(p), "Running");
   p.metadata.deletionTimestamp = "2026-01-01T10:00:00Z";
-  assert.equal(podPhase(p), "Terminating");
+  assert.equal(podPhase(p), "Running"); // data-phase stays status.phase
+  assert.equal(podStatusText(p), "Terminating");
   assert.equal(podReady(pod("b")), true);
 });
 

@@ -75,3 +75,14 @@ test("the default namespace comes first, then by name", () => {
     slices: [], pods: [] }, { namespace: "dev" });
   assert.deepEqual(scene.regions.map((r) => r.namespace), ["dev", "alpha", "zeta"]);
 });
+
+test("an ExternalName naming a Service of the environment says which", () => {
+  const scene = buildScene({ services: [
+    service("database", { ns: "api", type: "ExternalName", externalName: "db.data.svc.cluster.local" }),
+    service("elsewhere", { ns: "api", type: "ExternalName", externalName: "db.example.com" }),
+    service("db", { ns: "data" })], slices: [], pods: [] });
+  const ext = (name) => scene.externals.find((x) => x.service === `api/${name}`);
+  assert.deepEqual(ext("database").lines, ["external name", "→ db.data.svc.cluster.local", "(the Service data/db here)"]);
+  assert.deepEqual(ext("elsewhere").lines, ["external name", "→ db.example.com"]);
+  assert.ok(ext("database").h > ext("elsewhere").h);
+});

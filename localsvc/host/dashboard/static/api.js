@@ -58,6 +58,11 @@ export async function streamLines(path, onLine, signal, onOpen) {
       }
     }
     if (buffer) onLine(buffer);
+  } catch (err) {
+    // A line the caller refused (a watch's ERROR event): close this response, or its
+    // connection stays taken (a browser has 6 per host).
+    await reader.cancel().catch(() => {});
+    throw err;
   } finally {
     reader.releaseLock();
   }
@@ -119,7 +124,7 @@ export class Watcher {
       } catch (err) {
         if (this.abort.signal.aborted) return;
         if (err instanceof HttpError && (err.status === 410 || err.status === 404)) this.rv = null;
-        this.handlers.state(false);
+        this.handlers.state(false, err);
         await sleep(delay);
         delay = Math.min(delay * 2, 4000);
       }

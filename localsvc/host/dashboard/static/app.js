@@ -106,11 +106,13 @@ function deploymentsSoon() {
   depTimer = setTimeout(() => { depTimer = 0; refreshDeployments(); }, 150);
 }
 
-function setConnected(name, value) {
-  connected.set(name, value);
+// data-connected="true" once the initial lists are in and every watch runs; the banner shows
+// while one is down (also before the first list, when the environment does not answer).
+function setConnected(name, value, failed = false) {
+  if (name) connected.set(name, value);
   const all = ready && [...connected.values()].every(Boolean);
   document.body.dataset.connected = String(all);
-  $("#banner").hidden = all || !ready;
+  if (failed || ready) $("#banner").hidden = all;
   if (!all && ready) app.notify("reconnecting…", true);
   else if (all && $("#status").textContent.startsWith("reconnecting")) app.notify("live");
   if (all) refreshAfterReconnect();
@@ -135,9 +137,13 @@ function watch(name, path, map, onChange) {
       onChange(obj);
       schedule();
     },
-    state(value) {
+    state(value, err) {
       if (!value) wasDown = true;
-      setConnected(name, value);
+      // A signed-out browser (the server restarted, the session went): say what to do.
+      $("#banner").textContent = err && err.status === 401
+        ? "⚠ signed out: run `localsvc ui` for a new login link"
+        : "⚠ reconnecting to the environment… (the page resumes the watches when it answers)";
+      setConnected(name, value, !value);
     },
   });
 }
@@ -145,6 +151,10 @@ function watch(name, path, map, onChange) {
 async function main() {
   state.info = await info();
   $("#env-name").textContent = state.info.env ? `environment ${state.info.env}` : "";
+  if (state.info.env) document.title = `localsvc · ${state.info.env}`;
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && panel) app.closePanel();
+  });
   const afterEndpoints = () => { if (ready) trackAll(); };
   const watchers = [
     watch("services", "/api/v1/services", state.services, afterEndpoints),
@@ -158,7 +168,7 @@ async function main() {
   trackAll();
   app.notify("live");
   render();
-  setConnected("events", connected.get("events"));
+  setConnected(null);
 }
 
 main().catch((err) => app.notify(`✗ ${err.message}`, true));

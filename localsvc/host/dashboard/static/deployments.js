@@ -20,7 +20,9 @@ export function deploymentList(root, app) {
       h("div", {}, h("strong", { class: "mono" }, name), h("span", { class: "muted" }, ` · ${ns} `), status),
       h("div", { class: "dep-actions" }, input, apply, restart, copyHolder));
     let dirty = false;
-    input.addEventListener("input", () => { dirty = true; });
+    // Once touched (focus, typing, WebDriver's clear), updates leave the number alone until
+    // it is applied.
+    for (const type of ["focus", "input", "change"]) input.addEventListener(type, () => { dirty = true; });
     apply.addEventListener("click", async () => {
       const n = Number.parseInt(input.value, 10);
       if (!Number.isInteger(n) || n < 0) {
@@ -62,7 +64,9 @@ export function deploymentList(root, app) {
   }
 
   return function render() {
-    const deps = [...app.state.deployments.values()].sort((a, b) => key(a).localeCompare(key(b)));
+    const first = app.state.info.namespace; // the default namespace's first, as on the map
+    const order = (d) => `${d.metadata.namespace === first ? "0" : "1"}${key(d)}`;
+    const deps = [...app.state.deployments.values()].sort((a, b) => order(a).localeCompare(order(b)));
     const wanted = new Set(deps.map(key));
     for (const k of [...rows.keys()]) {
       if (!wanted.has(k)) { rows.get(k).el.remove(); rows.delete(k); }

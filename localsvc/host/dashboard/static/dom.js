@@ -25,7 +25,9 @@ export async function copyText(text) {
     return true;
   } catch {
     // Not a secure context or no permission: the old way still copies.
-    const area = h("textarea", { style: "position:fixed;left:-9999px" }, text);
+    const area = h("textarea", {}, text);
+    area.style.position = "fixed";
+    area.style.left = "-9999px";
     document.body.append(area);
     area.select();
     const ok = document.execCommand("copy");

@@ -11,14 +11,17 @@ export function newHistory() {
 const endpointId = (ep) => ep.pod || ep.address;
 
 // On the first sight of a Service its endpoints "joined" when their pod last turned Ready (the
-// Ready condition's lastTransitionTime), as far as the API knows; a not-ready one is "seen".
+// Ready condition's lastTransitionTime), as far as the API knows.
 function firstSight(endpoints, pods, ns, now) {
   return endpoints.map((ep) => {
     const pod = ep.pod ? pods.get(`${ns}/${ep.pod}`) : undefined;
     const ready = pod && ((pod.status || {}).conditions || []).find((c) => c.type === "Ready");
     const since = ready && ready.lastTransitionTime ? Date.parse(ready.lastTransitionTime) : null;
-    return { time: ep.ready && since ? since : now, id: endpointId(ep),
-      change: ep.ready ? "joined" : "joined (not ready)" };
+    if (!ep.ready) return { time: now, id: endpointId(ep), change: "joined (not ready)" };
+    // Without the condition's time (a selector-less endpoint, or a node that does not set it)
+    // all the page knows is that it was there when the page opened.
+    return since ? { time: since, id: endpointId(ep), change: "joined" }
+      : { time: now, id: endpointId(ep), change: "joined (before the page opened)" };
   }).sort((a, b) => b.time - a.time);
 }
 

@@ -76,7 +76,40 @@ export function drawMap(svg, scene, { onService, onPod, selected }) {
   if (!scene.regions.length) {
     parts.push(s("text", { x: 20, y: 40, class: "label muted" }, "No Services or pods yet: `localsvc apply -f …`"));
   }
-  svg.replaceChildren(...parts);
+  svg.replaceChildren(...keepUnchanged(svg, parts));
+}
+
+// An element keeps its DOM node while its object is on the map; a change rewrites its
+// attributes and content in place. Focus, hover and the browser tests' element references
+// survive updates (a replaced node would be "stale" to WebDriver).
+const previous = new WeakMap(); // svg -> Map(key -> element)
+
+function elementKey(el) {
+  const d = el.dataset || {};
+  return d.testid ? [d.testid, d.namespace, d.name, d.service, d.pod].join("|") : null;
+}
+
+function keepUnchanged(svg, parts) {
+  const before = previous.get(svg) || new Map();
+  const now = new Map();
+  const result = parts.map((el) => {
+    const k = elementKey(el);
+    if (k === null) return el;
+    const old = before.get(k);
+    if (!old) {
+      now.set(k, el);
+      return el;
+    }
+    if (old.outerHTML !== el.outerHTML) {
+      for (const name of old.getAttributeNames()) if (!el.hasAttribute(name)) old.removeAttribute(name);
+      for (const name of el.getAttributeNames()) old.setAttribute(name, el.getAttribute(name));
+      old.replaceChildren(...el.childNodes);
+    }
+    now.set(k, old);
+    return old;
+  });
+  previous.set(svg, now);
+  return result;
 }
 
 // Long pod names (deployment-hash-suffix) keep their tail, which tells replicas apart.

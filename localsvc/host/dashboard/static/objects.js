@@ -12,9 +12,14 @@ export function podReady(pod) {
   return Boolean(ready && ready.status === "True");
 }
 
+// status.phase, as the API says it (data-phase, the panel's phase).
 export function podPhase(pod) {
-  if (pod.metadata.deletionTimestamp) return "Terminating";
   return (pod.status || {}).phase || "Pending";
+}
+
+// What kubectl's STATUS column would lead with: Terminating once deleted, else the phase.
+export function podStatusText(pod) {
+  return pod.metadata.deletionTimestamp ? "Terminating" : podPhase(pod);
 }
 
 export function podRestarts(pod) {

@@ -27,6 +27,7 @@ export function openPodPanel(root, app, ns, name) {
   const logs = h("pre", { "data-testid": "logs", class: "logs", tabindex: "0", "aria-label": "logs" });
   const logNote = h("span", { class: "muted log-note" });
   const gone = h("p", { class: "warning", hidden: true }, "✗ this pod is gone");
+  const terminating = h("p", { class: "warning", hidden: true }, "⌛ terminating (deleted, its containers are stopping)");
   const commands = h("div");
   const del = h("button", { type: "button", class: "danger", "data-testid": "delete-pod" }, "🗑 delete pod");
 
@@ -34,7 +35,7 @@ export function openPodPanel(root, app, ns, name) {
     h("div", { class: "panel-head" },
       h("h2", {}, "Pod ", h("span", { class: "mono" }, name), h("span", { class: "muted" }, ` · ${ns}`)),
       h("button", { type: "button", class: "close", "aria-label": "close", onclick: () => app.closePanel() }, "✕")),
-    gone,
+    gone, terminating,
     h("dl", { class: "facts" }, h("dt", {}, "phase"), phase, h("dt", {}, "ready"), ready,
       h("dt", {}, "restarts"), restarts),
     h("h3", {}, "Probes"), probes,
@@ -98,6 +99,7 @@ export function openPodPanel(root, app, ns, name) {
     gone.hidden = Boolean(p);
     if (!p) return;
     phase.textContent = podPhase(p);
+    terminating.hidden = !p.metadata.deletionTimestamp;
     const r = condition(p, "Ready");
     ready.textContent = `${podReady(p) ? "✓ ready" : "✗ not ready"}${r && r.lastTransitionTime ? ` since ${clock(Date.parse(r.lastTransitionTime))}` : ""}${r && r.reason ? ` (${r.reason})` : ""}`;
     restarts.textContent = String(podRestarts(p));

@@ -5,7 +5,8 @@
 // Service, its endpoints (one per address), the pods behind them. A pod behind two Services is
 // drawn once and linked twice. Pods behind no Service follow in a grid.
 
-import { hostUrls, podPhase, podReady, podRestarts, portText, serviceEndpoints } from "./objects.js";
+import { hostUrls, podPhase, podReady, podRestarts, podStatusText, portText, serviceEndpoints }
+  from "./objects.js";
 
 export const WIDTH = 860;
 export const COL = {
@@ -42,8 +43,16 @@ function podBox(pod, x, y, w) {
     namespace: pod.metadata.namespace, name: pod.metadata.name, phase: podPhase(pod), ready,
     restarts, x, y, w, h: POD_H,
     lines: [pod.metadata.name,
-      `${podPhase(pod)} · ${ready ? "✓ ready" : "✗ not ready"}${restarts ? ` · ↻ ${restarts}` : ""}`],
+      `${podStatusText(pod)} · ${ready ? "✓ ready" : "✗ not ready"}${restarts ? ` · ↻ ${restarts}` : ""}`],
   };
+}
+
+// An ExternalName naming a Service of this environment (NAME.NS.svc[.cluster domain]): "NS/NAME".
+function clusterService(target, services) {
+  const m = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(\..*)?\.?$/.exec(target);
+  if (!m) return null;
+  const found = services.find((o) => o.metadata.name === m[1] && o.metadata.namespace === m[2]);
+  return found ? `${m[2]}/${m[1]}` : null;
 }
 
 // namespaces: ordered with `first` (the default namespace) first, then by name.
@@ -81,8 +90,11 @@ export function buildScene({ services, slices, pods }, { hostAddress = "127.0.0.
       let rows = 1;
       if (type === "ExternalName") {
         const target = (svc.spec || {}).externalName || "";
-        const ext = { service: svcKey, target, lines: ["external name", `→ ${target}`],
+        const inside = clusterService(target, services);
+        const ext = { service: svcKey, target,
+          lines: ["external name", `→ ${target}`, ...(inside ? [`(the Service ${inside} here)`] : [])],
           x: COL.endpoint.x, y, w: COL.endpoint.w + COL.pod.w + 24, h: 10 + LINE * 2 };
+        ext.h = 10 + LINE * ext.lines.length;
         scene.externals.push(ext);
         scene.links.push({ kind: "external", x1: box.x + box.w, y1: mid(ext), x2: ext.x, y2: mid(ext) });
       } else {
@@ -112,7 +124,7 @@ export function buildScene({ services, slices, pods }, { hostAddress = "127.0.0.
         });
       }
       y += Math.max(box.h, rows * ROW - (ROW - POD_H),
-        ...scene.hostpaths.filter((h) => h.service === svcKey).map((h) => h.h)) + GAP;
+        ...[...scene.hostpaths, ...scene.externals].filter((b) => b.service === svcKey).map((b) => b.h)) + GAP;
     }
     const rest = nsPods.filter((p) => !placed.has(p.metadata.name));
     if (rest.length) {

@@ -8,6 +8,9 @@ import { entries } from "./history.js";
 import { clock, hostUrls, portText, serviceEndpoints } from "./objects.js";
 import { rateText, rates } from "./rates.js";
 
+// Each change also has its own sign: the list is readable without its colours.
+const ICONS = { joined: "＋", left: "−", ready: "✓", "not ready": "✗" };
+
 export function openServicePanel(root, app, ns, name) {
   const svcKey = `${ns}/${name}`;
   const service = () => app.state.services.get(svcKey);
@@ -41,6 +44,10 @@ export function openServicePanel(root, app, ns, name) {
         await streamLines("/v1/connections?watch=1", (line) => {
           if (!line.trim()) return;
           const sample = JSON.parse(line);
+          if (sample.kind !== "ConnectionCounts") { // the node could not read them this second
+            rate.textContent = `counts unavailable: ${sample.message || "unknown error"}`;
+            return;
+          }
           result = rates(previous, sample);
           previous = sample;
           rate.textContent = rateText(result, svcKey);
@@ -83,7 +90,8 @@ export function openServicePanel(root, app, ns, name) {
       : [h("li", { class: "muted" }, type === "ExternalName" ? "none: DNS answers with a CNAME" : "no endpoints")]));
     const hist = entries(app.state.history, svcKey);
     history.replaceChildren(...(hist.length ? hist.map((e) => h("li", { class: e.change.includes("not") || e.change === "left" ? "bad" : "ok" },
-      h("span", { class: "time" }, clock(e.time)), " ", h("span", { class: "mono" }, e.id), " ", e.change))
+      h("span", { class: "time" }, clock(e.time)), " ", ICONS[e.change.split(" (")[0]] || "", " ",
+      h("span", { class: "mono" }, e.id), " ", e.change))
       : [h("li", { class: "muted" }, "no endpoints seen since the page opened")]));
     commands.replaceChildren(commandList(serviceCommands(app.state.info, ns, name, urls.length > 0)));
     if (result) rate.textContent = rateText(result, svcKey);
