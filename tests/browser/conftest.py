@@ -1,8 +1,9 @@
 """Fixtures of the browser tests: one headless Chromium for the session, one environment with
 examples/backend-service (plus the ExternalName Service of examples/service-types and a
-NodePort Service of the backends) for the module, its dashboard served from this process (localsvc/host/dashboard's runner, as a
-foreground `localsvc up` serves it) and signed in through a one-time login link, as
-`localsvc ui` opens it. A failing test leaves a screenshot in test-artifacts/screenshots/."""
+NodePort Service of the backends) for the module, its dashboard served from this process
+(localsvc/host/dashboard's runner, as a foreground `localsvc up` serves it) and signed in
+through a one-time login link, as `localsvc ui` opens it. A failing test leaves a screenshot
+in test-artifacts/screenshots/."""
 
 from __future__ import annotations
 

@@ -299,7 +299,8 @@ def test_delete_pod_from_the_page(page: WebDriver, kubectl: Kubectl) -> None:
 def test_rollout_restart_from_the_page(page: WebDriver, kubectl: Kubectl) -> None:
     before = wait_three_ready(page, kubectl)
     ps.click(page, f"{ps.deployment_sel('default', 'backend')} {ps.testid('restart')}")
-    annotation = "jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}"
+    annotation = ("jsonpath={.spec.template.metadata.annotations"
+                  ".kubectl\\.kubernetes\\.io/restartedAt}")
     ps.until(lambda: kubectl.out("get", "deployment", "backend", "-o", annotation), 10,
              "kubectl to see the restartedAt annotation", interval=0.3)
     kubectl.run("rollout", "status", "deployment/backend", "--timeout=50s",
