@@ -71,6 +71,7 @@ def pytest_runtest_makereport(item: pytest.Item,
     path = ps.save_screenshot(_browser, SCREENSHOTS / f"{ps.file_name(item.name)}.png")
     message = f"screenshot: {path}" if path else "screenshot: none (the browser did not answer)"
     report.sections.append(("browser", message))
+    report.sections.append(("browser console", ps.console(_browser)))
     print(f"\n{item.nodeid}: {message}", file=sys.__stderr__, flush=True)
 
 
@@ -144,11 +145,29 @@ class Signed:
     def base(self) -> str:
         return self.dashboard.url.rstrip("/")
 
-    def open(self) -> WebDriver:
-        """The page, freshly loaded, its lists and watches running."""
-        self.browser.get(self.base + "/")
-        ps.wait_connected(self.browser)
-        return self.browser
+    def open(self, load: bool = True) -> WebDriver:
+        """The page, freshly loaded (`load`: else the one the browser is on), its lists and
+        watches running."""
+        for attempt in range(3):
+            if load or attempt:
+                self.browser.get(self.base + "/")
+            try:
+                ps.wait_connected(self.browser)
+                return self.browser
+            except AssertionError as err:  # what the page said, and what the server relays
+                console = ps.console(self.browser)
+                failure = (f"{err}\npage status: {ps.text_of(self.browser, '#status')!r}; "
+                           f"streams the server relays from the node: "
+                           f"{self.dashboard.node.open_streams}\nconsole:\n{console}")
+                # Chromium aborts every request in flight when the machine's network interfaces
+                # change (ERR_NETWORK_CHANGED), and Docker adds and removes them for each pod and
+                # environment: a page whose own modules were aborted then never starts. A person
+                # reloads; so does the test, twice at most, and says so.
+                if "ERR_NETWORK_CHANGED" not in console:
+                    raise AssertionError(failure) from None
+                print(f"reloading the page: Chromium aborted its loading\n{console}",
+                      file=sys.__stderr__, flush=True)
+        raise AssertionError(failure)
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +178,7 @@ def dashboard(dash_env: Environment, kubectl: Kubectl, browser: WebDriver) -> It
     try:
         browser.delete_all_cookies()
         browser.get(signed.login_url)  # 303 to / with the session cookie, as `localsvc ui` does
-        ps.wait_connected(browser)
+        signed.open(load=False)
         yield signed
     finally:
         browser.get("about:blank")  # the page's watches end first: the server stops at once

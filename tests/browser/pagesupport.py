@@ -44,6 +44,8 @@ def start_chromium() -> WebDriver:
     for flag in ("--no-first-run", "--disable-background-networking", "--disable-sync",
                  "--disable-component-update", "--disable-default-apps", "--mute-audio"):
         options.add_argument(flag)
+    # The page's console (errors, failed requests), kept for a failing test's report.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # An explicit driver path: selenium then never looks for (or downloads) a driver itself.
     service = Service(executable_path=CHROMEDRIVER)
     driver = webdriver.Chrome(options=options, service=service)
@@ -147,6 +149,15 @@ def save_screenshot(driver: WebDriver, path: Path) -> Path | None:
         return path if driver.save_screenshot(str(path)) else None
     except WebDriverException:  # a browser that died cannot take one; the failure says why
         return None
+
+
+def console(driver: WebDriver) -> str:
+    """The page's console messages since the last call (the driver hands each out once)."""
+    try:
+        entries = driver.execute("getLog", {"type": "browser"})["value"]  # Chromium's get_log
+    except WebDriverException:
+        return "(the browser did not answer)"
+    return "\n".join(f"{e.get('level')} {e.get('message')}" for e in entries) or "(empty)"
 
 
 def file_name(test_name: str) -> str:
