@@ -1,6 +1,7 @@
 """A tiny multi-purpose demo app for localsvc's examples and tests (standard library only).
 
   demo.py serve [--port 80]          HTTP: GET / answers "hello from <pod> (<ip>)"; /healthz
+                                     answers 503 while the file /tmp/unready exists
   demo.py client URL [--interval 1]  fetch URL forever, print each answer (or the error)
   demo.py tcp-echo [--port 7]        echo every TCP connection back
   demo.py udp-echo [--port 7]        echo every UDP datagram back, prefixed with the pod name
@@ -21,6 +22,7 @@ import time
 import urllib.request
 
 POD = os.environ.get("POD_NAME") or socket.gethostname()
+UNREADY_FILE = "/tmp/unready"
 
 
 def _exit_on_term() -> None:
@@ -29,12 +31,18 @@ def _exit_on_term() -> None:
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
+        status = 200
         if self.path == "/healthz":
-            body = b"ok\n"
+            # A switch to make this pod unready on demand (`touch /tmp/unready` inside it), as
+            # the browser tests and a demo of readiness do; removing the file makes it ready.
+            if os.path.exists(UNREADY_FILE):
+                status, body = 503, b"unready: /tmp/unready exists\n"
+            else:
+                body = b"ok\n"
         else:
             ip = self.connection.getsockname()[0]
             body = f"hello from {POD} ({ip})\n".encode()
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
