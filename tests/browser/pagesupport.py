@@ -6,8 +6,6 @@ arrived (the zero of the "within 2 s" measurement)."""
 from __future__ import annotations
 
 import re
-import subprocess
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -196,38 +194,20 @@ def appeared_at(driver: WebDriver, key: str) -> float | None:
 
 
 class ReadyWatch:
-    """`kubectl get pod NAME -w`, printing the pod's Ready condition at each change; each line
-    is kept with the time (unix seconds) it arrived."""
+    """`kubectl get pod NAME -w`, printing the pod's Ready condition at each change; the time
+    each line arrived is kept (kubectl_support's Stream)."""
 
     def __init__(self, kubectl: Kubectl, pod: str, namespace: str = "default") -> None:
         jsonpath = '{.status.conditions[?(@.type=="Ready")].status}{"\\n"}'
-        self.process = subprocess.Popen(
-            kubectl.args(("get", "pod", pod, "-n", namespace, "-w", "-o", f"jsonpath={jsonpath}"),
-                         request_timeout=None),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=kubectl.environ())
-        self.lines: list[tuple[float, str]] = []
-        self._thread = threading.Thread(target=self._pump, daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append((time.time(), line.strip()))
+        self.stream = kubectl.stream("get", "pod", pod, "-n", namespace, "-w", "-o",
+                                     f"jsonpath={jsonpath}", request_timeout=None)
 
     def first(self, status: str, timeout: float) -> float:
         """When the API first reported Ready=status."""
         def seen() -> float | None:
-            return next((at for at, value in list(self.lines) if value == status), None)
+            return next((at for at, line in list(self.stream.arrivals)
+                         if line.strip() == status), None)
         return float(until(seen, timeout, f"kubectl's watch to show Ready={status}"))
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        for pipe in (self.process.stdout, self.process.stderr):
-            if pipe is not None:
-                pipe.close()
+        self.stream.stop()

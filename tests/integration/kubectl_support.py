@@ -85,7 +85,8 @@ class Kubectl:
     def json(self, *args: str) -> Any:
         return json.loads(self.out(*args, "-o", "json"))
 
-    def stream(self, *args: str, request_timeout: str = "40s", **extra_env: str) -> Stream:
+    def stream(self, *args: str, request_timeout: str | None = "40s",
+               **extra_env: str) -> Stream:
         """A long-running kubectl (get -w, port-forward); its stdout lines arrive on a queue;
         `extra_env` adds to its environment (KUBECTL_PORT_FORWARD_WEBSOCKETS=false...)."""
         process = subprocess.Popen(self.args(args, request_timeout), stdout=subprocess.PIPE,
@@ -118,11 +119,13 @@ class Stream:
         self.process = process
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
+        self.arrivals: list[tuple[float, str]] = []  # (unix time it arrived, line)
         threading.Thread(target=self._pump, daemon=True).start()
 
     def _pump(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
+            self.arrivals.append((time.time(), line.rstrip("\n")))
             self.lines.put(line.rstrip("\n"))
 
     def until(self, predicate: Any, timeout: float, what: str) -> list[str]:
