@@ -14,6 +14,7 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp import web
 
+from localsvc.model.kubeapi.status import status
 from localsvc.runtime.nodeaddress import NodeAddress
 
 # Request headers passed on: what the Kubernetes API reads (the patch type, the answer format:
@@ -27,9 +28,7 @@ READ_SIZE = 64 * 1024
 
 def status_body(code: int, reason: str, message: str) -> bytes:
     """A metav1.Status, the shape every Kubernetes client (and the page) reads errors in."""
-    return json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {},
-                       "status": "Failure", "message": message, "reason": reason,
-                       "code": code}).encode()
+    return json.dumps(status(code, reason, message)).encode()
 
 
 def status_response(code: int, reason: str, message: str) -> web.Response:

@@ -21,7 +21,7 @@ import json
 import aiohttp
 from aiohttp import web
 
-from localsvc.host.dashboard.proxy import NodeProxy
+from localsvc.host.dashboard.proxy import NodeProxy, status_body
 
 HEARTBEAT = 30.0  # seconds between pings: a socket whose page is gone is noticed
 BROKEN = 1011  # WebSocket close code: an unexpected condition on the server's side
@@ -33,9 +33,7 @@ async def relay_lines(node: NodeProxy, path: str, ws: web.WebSocketResponse) -> 
         upstream = await node.send("GET", path, {"Accept": "application/json"})
     except (aiohttp.ClientError, OSError) as err:
         await ws.send_str(json.dumps({"status": 502}))
-        await ws.send_str(json.dumps({"kind": "Status", "status": "Failure", "code": 502,
-                                      "reason": "ServiceUnavailable",
-                                      "message": node.unreachable(err)}))
+        await ws.send_str(status_body(502, "ServiceUnavailable", node.unreachable(err)).decode())
         return BROKEN
     node.open_streams += 1
     try:
