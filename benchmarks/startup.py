@@ -3,6 +3,13 @@ with its readiness probes and without them, against starting the same four app c
 directly with the Docker SDK (one by one, and in parallel), `localsvc down`, and the node
 container's resident memory at rest.
 
+It also measures the floor of localsvc's design straight from Docker: a container of the node
+image that imports the node (the node's start before it can serve), then the 4 pods as 4
+sandboxes started in parallel, each with its app container joined to its namespaces (9
+containers in three waves, where the direct path starts 4 in one). What `up -d` without probes
+takes beyond that floor is the rest of localsvc's own path (the CLI, the API round trips, the
+node's set-up, Ready reported through the endpoints and the dataplane).
+
     python benchmarks/startup.py [--runs 5]
 
 Prints medians, the ratios to the direct paths and the issue's targets (issue 15). Creates and
@@ -86,6 +93,43 @@ def direct(client: docker.DockerClient, parallel: bool) -> float:
     return elapsed
 
 
+def floor(client: docker.DockerClient, node_image: str) -> float:
+    """Docker's part of `up -d` without probes, without localsvc: a network; a container of the
+    node image importing the node; then, in parallel, 4 sandboxes of the node image on the
+    network, each followed by its app container in the sandbox's namespaces."""
+    label = f"localsvc-bench-floor-{uuid.uuid4().hex[:6]}"
+    labels = {"io.localsvc.bench": label}
+    runs = [(f"b{i}", ["serve", "--port", "80"]) for i in range(3)]
+    runs.append(("c", ["client", f"http://{label}-b0/"]))
+
+    def pod(name: str, args: list[str]) -> None:
+        sandbox = client.containers.run(
+            node_image, ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"],
+            entrypoint=[], name=f"{label}-{name}-infra", detach=True, network=label,
+            ipc_mode="shareable", extra_hosts={"host.docker.internal": "host-gateway"},
+            labels=labels)
+        client.containers.run(DEMO, args, name=f"{label}-{name}", detach=True, labels=labels,
+                              network_mode=f"container:{sandbox.id}",
+                              ipc_mode=f"container:{sandbox.id}")
+
+    started = time.perf_counter()
+    net = client.networks.create(label, labels=labels)
+    try:
+        node = client.containers.run(node_image, ["python", "-c", "import localsvc.node.main"],
+                                     entrypoint=[], name=f"{label}-node", detach=True,
+                                     network=label, labels=labels)
+        if node.wait(timeout=120)["StatusCode"] != 0:
+            raise SystemExit(f"the node image's imports failed: {node.logs().decode()}")
+        with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+            list(pool.map(lambda run: pod(*run), runs))
+        elapsed = time.perf_counter() - started
+    finally:
+        for c in client.containers.list(all=True, filters={"label": f"io.localsvc.bench={label}"}):
+            c.remove(force=True)
+        net.remove()
+    return elapsed
+
+
 def node_rss_mib(env: str, client: docker.DockerClient) -> float:
     node = client.containers.get(f"localsvc-{env}-node")
     status = node.exec_run(["cat", "/proc/1/status"]).output.decode()
@@ -123,10 +167,11 @@ def main() -> int:
     # PYTHONDONTWRITEBYTECODE=1 compiles every module it imports at every command (~0.15-0.3 s).
     compileall.compile_dir(ROOT / "localsvc", quiet=1)
     client = connect()
-    ensure_node_image(client, lambda m: print(m, file=sys.stderr))
+    node_image = ensure_node_image(client, lambda m: print(m, file=sys.stderr))
     ensure_context_image(client, ROOT / "examples/images/demo", DEMO,
                          lambda m: print(m, file=sys.stderr))
-    series: dict[str, list[Any]] = {k: [] for k in ("up", "bare", "down", "rss", "seq", "par")}
+    series: dict[str, list[Any]] = {k: [] for k in ("up", "bare", "down", "rss", "seq", "par",
+                                                          "floor")}
     with tempfile.TemporaryDirectory(prefix="localsvc-bench-") as tmp:
         bare = without_probes(EXAMPLE, Path(tmp))
         for i in range(args.runs):
@@ -137,10 +182,11 @@ def main() -> int:
             series["bare"].append(one_env(client, bare, rest=False)[0])
             series["seq"].append(direct(client, parallel=False))
             series["par"].append(direct(client, parallel=True))
+            series["floor"].append(floor(client, node_image))
             print(f"run {i + 1}/{args.runs}: up -d {up:.2f} s, without probes "
                   f"{series['bare'][-1]:.2f} s, down {down:.2f} s, direct one by one "
-                  f"{series['seq'][-1]:.2f} s, in parallel {series['par'][-1]:.2f} s",
-                  file=sys.stderr)
+                  f"{series['seq'][-1]:.2f} s, in parallel {series['par'][-1]:.2f} s, "
+                  f"floor {series['floor'][-1]:.2f} s", file=sys.stderr)
     m = {k: statistics.median(v) for k, v in series.items()}
     overhead = m["bare"] - m["par"]
     print(f"\nexamples/backend-service (3 backends + client, images present), "
@@ -153,6 +199,9 @@ def main() -> int:
     print(row("direct docker run of the 4 containers, in parallel:", m["par"]))
     print(row("localsvc's own overhead (without probes - parallel):", overhead,
               "(target <= 0.5 s)"))
+    print(row("floor: node image start + imports, 4 sandboxes + apps:", m["floor"],
+              f"(Docker's part of the design: {m['floor'] - m['par']:+.2f} s over parallel)"))
+    print(row("localsvc's path beyond that floor (without probes):", m["bare"] - m["floor"]))
     print(row("localsvc down:", m["down"]))
     print(f"  {'node container resident memory at rest:':<52} {m['rss']:5.0f} MiB")
     return 0
