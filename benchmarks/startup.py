@@ -115,10 +115,13 @@ def floor(client: docker.DockerClient, node_image: str) -> float:
     started = time.perf_counter()
     net = client.networks.create(label, labels=labels)
     try:
-        node = client.containers.run(node_image, ["python", "-c", "import localsvc.node.main"],
-                                     entrypoint=[], name=f"{label}-node", detach=True,
-                                     network=label, labels=labels)
-        if node.wait(timeout=120)["StatusCode"] != 0:
+        # It stays up, as the node does: a container exiting would release its network
+        # endpoint while the sandboxes join that network.
+        node = client.containers.run(
+            node_image, ["python", "-c", "import localsvc.node.main, time; "
+                         "print('imported', flush=True); time.sleep(600)"],
+            entrypoint=[], name=f"{label}-node", detach=True, network=label, labels=labels)
+        if not any(b"imported" in line for line in node.logs(stream=True, follow=True)):
             raise SystemExit(f"the node image's imports failed: {node.logs().decode()}")
         with ThreadPoolExecutor(max_workers=len(runs)) as pool:
             list(pool.map(lambda run: pod(*run), runs))
