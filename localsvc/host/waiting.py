@@ -1,4 +1,4 @@
-"""`up --wait` / Environment.wait_ready: read the environment's Kubernetes API until every pod
+"""`up --wait` / Environment.wait_ready: poll the environment's Kubernetes API until every pod
 is Ready (or Succeeded), every Deployment, StatefulSet and DaemonSet rolled out, every Job
 complete and the Services route to the ready pods; a failed Job ends the wait at once with its
 reason and its pods' last log lines (the migration Job before the app). The rules are in host/readiness.py."""
@@ -30,28 +30,18 @@ from localsvc.host.readiness import (
 
 Obj = dict[str, Any]
 LOG_LINES = 20  # the last lines of each container of a failed Job's pods
-POLL_SECONDS = 0.2  # between rounds when no watched object changed
-ROUTING_POLL_SECONDS = 0.05  # the endpoints are there: the dataplane applies them in ms
 
 
 def wait_ready(env: Any, timeout: float) -> None:
     """Wait until `env` (an Environment) is ready; Timeout naming what is not, or
-    LocalsvcError when a Job failed. A round runs as soon as a pod or an Endpoints object
-    changed (host/waitwake.py), else every POLL_SECONDS."""
-    from localsvc.host.waitwake import ChangeWaker
-
-    with ChangeWaker(env.node()) as waker:
-        _wait_ready(env, timeout, waker)
-
-
-def _wait_ready(env: Any, timeout: float, waker: Any) -> None:
+    LocalsvcError when a Job failed."""
     deadline = time.monotonic() + timeout
     last = ""
     read_jobs = True
     while True:
         # Jobs first, so that a failed one ends the wait at once. Nothing is applied during a
         # wait and no controller creates a waited-for Job (a CronJob's are not waited for):
-        # when the first round found none, later rounds do not list them every round.
+        # when the first round found none, later rounds do not list them every 0.2 s.
         jobs = waited_jobs(_all(env, "jobs")) if read_jobs else []
         read_jobs = bool(jobs)
         for job in jobs:
@@ -67,8 +57,7 @@ def _wait_ready(env: Any, timeout: float, waker: Any) -> None:
             last = summary
         if time.monotonic() > deadline:
             raise Timeout(f"not ready after {timeout:.0f}s: " + summary.split(": ", 1)[1])
-        # The dataplane applying the endpoints changes no object: polled, briefly.
-        waker.wait(ROUTING_POLL_SECONDS if summary == ROUTING_SUMMARY else POLL_SECONDS)
+        time.sleep(0.2)
 
 
 def first_waiting(list_all: Callable[[str], list[Obj]], jobs: list[WaitedJob],
