@@ -203,8 +203,11 @@ class Environment:
             report.warnings += strict_report(loaded.manifests)
         self.ensure()
         node = self.node()  # the client ensure() just made: no further Docker lookup
-        existing = {o["metadata"]["name"] for o in kubeobjects.list_objects(node, "Namespace")}
-        for namespace in undeclared_namespaces(loaded.manifests):
+        undeclared = undeclared_namespaces(loaded.manifests)
+        # Listed only when needed: a request saved on the way to the first pod.
+        existing = {o["metadata"]["name"] for o in kubeobjects.list_objects(node, "Namespace")
+                    } if undeclared else set()
+        for namespace in undeclared:
             if namespace not in existing:
                 report.warnings.append(
                     f'namespace "{namespace}" is used but not declared; localsvc creates it, '

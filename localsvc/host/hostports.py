@@ -37,27 +37,32 @@ def ignored_external_ips(manifests: Sequence[Manifest], host_address: str) -> li
 
 def host_port_conflicts(manifests: Sequence[Manifest], node: NodeClient,
                         host_address: str) -> list[Problem]:
-    """Explicit nodePorts that some other program already holds on the host address."""
+    """Explicit nodePorts that some other program already holds on the host address. The
+    environment's Services are listed only when a manifest asks for one (a request saved on
+    every `up` that does not)."""
     if engine_is_remote():  # DOCKER_HOST or the current docker context
         return []  # ports are published on another machine; Docker reports conflicts there
+    asked = [(m, i, port) for m in manifests
+             if m.kind == "Service" and (m.obj.get("spec") or {}).get("type") in (
+                 "NodePort", "LoadBalancer")
+             for i, port in enumerate(m.obj["spec"].get("ports") or [])
+             if isinstance(port.get("nodePort"), int)]
+    if not asked:
+        return []
     held = set()
     for svc in list_objects(node, "Service"):
         for port in svc["spec"].get("ports") or []:
             if port.get("nodePort"):
                 held.add(int(port["nodePort"]))
     problems = []
-    for m in manifests:
-        if m.kind != "Service" or (m.obj.get("spec") or {}).get("type") not in (
-                "NodePort", "LoadBalancer"):
-            continue
-        for i, port in enumerate(m.obj["spec"].get("ports") or []):
-            wanted = port.get("nodePort")
-            if isinstance(wanted, int) and wanted not in held and \
-                    not host_port_free(host_address, wanted, port.get("protocol") or "TCP"):
-                path = f"spec.ports[{i}].nodePort"
-                problems.append(Problem(m.file, m.line_of(path), "Service", m.name, path,
-                                        f"port {wanted} is already in use on the host by "
-                                        "another program; stop it or choose another nodePort"))
+    for m, i, port in asked:
+        wanted = port["nodePort"]
+        if wanted not in held and \
+                not host_port_free(host_address, wanted, port.get("protocol") or "TCP"):
+            path = f"spec.ports[{i}].nodePort"
+            problems.append(Problem(m.file, m.line_of(path), "Service", m.name, path,
+                                    f"port {wanted} is already in use on the host by "
+                                    "another program; stop it or choose another nodePort"))
     return problems
 
 

@@ -16,7 +16,9 @@ Read from kubernetes v1.32 pkg/kubelet/prober (worker.go, prober_manager.go) and
   int32(...Seconds()) truncates) does nothing: the first real probe is the first tick or
   trigger once the delay is over.
 
-Times are seconds on the caller's clock.
+Times are seconds on the caller's clock: the node schedules probes on the monotonic clock, so
+that a wall clock set back or forward (NTP, a laptop's sleep) neither stalls nor bunches them;
+`schedule_time` moves a wall-clock moment (a container's start as Docker says it) onto it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ from dataclasses import dataclass
 
 # pkg/kubelet/kubelet.go genericPlegRelistPeriod.
 RELIST_PERIOD = 1.0
+
+
+def schedule_time(wall_time: float, wall_now: float, schedule_now: float) -> float:
+    """`wall_time` (a past moment on the wall clock) on the schedule's clock, whose time is
+    `schedule_now` as the wall clock says `wall_now`: as long ago as the wall clock says, never
+    in the future (the wall clock was set back since)."""
+    return schedule_now - max(0.0, wall_now - wall_time)
 
 
 def next_tick(ticker_start: float, period: float, after: float) -> float:

@@ -42,12 +42,15 @@ async def serve(config: NodeConfig, pki: subprocess.Popen[bytes]) -> None:
     pki_dir = config.state_dir / PKI_DIR
     cluster_range = str(plan_for(config.subnet).cluster_ip_range)
     docker_client = connect()
+    # `docker info` (~20 ms, for the Docker Desktop check below) asked while the dataplane is
+    # set up: both precede serving.
+    engine_info = asyncio.ensure_future(asyncio.to_thread(docker_client.info))
     dataplane = await make_dataplane(config.proxy_mode, "eth0", cluster_range)
     log.info("service proxy: %s", type(dataplane).__name__)
     # Port 53 on the node's IP and on kube-dns's ClusterIP, each bound on its own so that
     # replies leave from the address the pod asked.
     dns = DnsServer([config.node_ip, dns_ip(cluster_range)], 53)
-    if "Docker Desktop" not in str(docker_client.info().get("OperatingSystem", "")):
+    if "Docker Desktop" not in str((await engine_info).get("OperatingSystem", "")):
         # Linux engines: host.docker.internal is the host's address on the bridge (Docker
         # Desktop's resolver knows the name itself).
         dns.static_hosts["host.docker.internal"] = plan_for(config.subnet).gateway

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from localsvc.model.kubelet import probe_failed
-from localsvc.model.kubelet_probes import noticed_at
+from localsvc.model.kubelet_probes import noticed_at, schedule_time
 from localsvc.node.execprobe import ContainerExecProbes, ExecOutcome, node_runner
 from localsvc.node.podstate import ContainerState
 from localsvc.node.prober import ContainerProber, ProbeResult
@@ -24,7 +24,8 @@ from localsvc.tasks import spawn
 
 PROBE_KINDS = ("readinessProbe", "livenessProbe", "startupProbe")
 # The kubelet's PLEG relists the runtime every second from its start on: the node process's.
-RELIST_START = time.time()
+# Probe schedules are on the monotonic clock (node/prober.py's _now), as Go's tickers are.
+RELIST_START = time.monotonic()
 
 
 def exec_result(outcome: ExecOutcome, command: list[str], timeout: float) -> ProbeResult:
@@ -54,7 +55,7 @@ class PodProbes:
         self._probers: dict[str, tuple[str, asyncio.Task[Any]]] = {}  # name -> (id, task)
         # The kubelet makes a pod's probe workers, and starts their tickers, as it first syncs
         # the pod, before its sandbox: every instance of its containers is probed on those ticks.
-        self.ticker_start = time.time()
+        self.ticker_start = time.monotonic()
 
     def ensure(self, c: ContainerState, spec: dict[str, Any], pod_ip: str) -> None:
         """Run the probes of `c` if it is running (once per container instance); stop them if
@@ -95,7 +96,10 @@ class PodProbes:
             if c.container_id == container_id:  # not a late verdict on an older instance
                 self.on_unhealthy(c.name, kind, output)
 
-        started = c.started_at or time.time()
+        # Its start (wall clock: the node's, or Docker's for an adopted container) on the
+        # schedule's clock.
+        started = (time.monotonic() if c.started_at is None
+                   else schedule_time(c.started_at, time.time(), time.monotonic()))
         prober = ContainerProber(spec, pod_ip, started, exec_fn, on_ready, on_kill, on_failure,
                                  ticker_start=self.ticker_start,
                                  noticed_at=noticed_at(started, RELIST_START))

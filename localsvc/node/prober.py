@@ -21,7 +21,9 @@ from localsvc.model.kubelet_probes import ProbeClock
 from localsvc.model.ports import container_port
 
 log = logging.getLogger("localsvc.prober")
-_now = time.time  # the probe schedule's clock (tests replace it)
+# The probe schedule's clock (tests replace it): monotonic, so that a wall clock set back or
+# forward neither stalls the probes nor runs them all at once.
+_now = time.monotonic
 Obj = dict[str, Any]
 
 
@@ -130,7 +132,7 @@ class ContainerProber:
     (localsvc.model.kubelet_probes): on the ticks of a ticker started with the pod
     (`ticker_start`), plus the readiness probe the kubelet triggers once it has noticed the
     container's start (`noticed_at`), when a startup probe passes and when readiness turns not
-    ready. None for either: the container's start.
+    ready. None for either: the container's start. All three on _now's clock (monotonic).
 
     Readiness starts False (True when there is no readiness probe); nothing but the startup probe
     runs until it has passed. A liveness or startup probe failing `failureThreshold` times in a

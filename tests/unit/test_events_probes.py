@@ -50,7 +50,7 @@ def run_prober(container: dict[str, Any], answers: list[ProbeResult | Exception]
         return answer
 
     async def main() -> None:
-        prober = ContainerProber(container, "127.0.0.1", time.time(), exec_fn,
+        prober = ContainerProber(container, "127.0.0.1", time.monotonic(), exec_fn,
                                  lambda ready, message: None,
                                  lambda kind, why: kills.append((kind, why)),
                                  lambda kind, output: failures.append((kind, output)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,45 @@ def test_an_ipv6_host_address_is_checked_as_ipv6() -> None:
         assert not host_port_free("::1", port, "TCP")
     # Regression: the check bound an IPv4 socket, so every IPv6 port looked busy.
     assert host_port_free("::1", port, "TCP")
+
+
+def closed_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    sock.close()
+    return port
+
+
+SERVICE = """apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 80%s}]
+"""
+
+
+@pytest.mark.parametrize("node_port, asks_the_node", [("", False), (", nodePort: 30999", True)])
+def test_the_services_are_listed_only_for_an_explicit_node_port(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, node_port: str,
+        asks_the_node: bool) -> None:
+    """`up` of manifests without an explicit nodePort makes no request for the check: here
+    the node's address is a closed loopback port, so a request fails."""
+    from localsvc.errors import NodeError
+    from localsvc.host.client import NodeClient
+    from localsvc.host.hostports import host_port_conflicts
+    from localsvc.host.manifests import load_manifests
+    from localsvc.runtime.nodeaddress import NodeAddress
+
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setenv("DOCKER_CONTEXT", "default")
+    (tmp_path / "svc.yaml").write_text(SERVICE % node_port)
+    manifests = load_manifests([tmp_path / "svc.yaml"]).manifests
+    node = NodeClient(NodeAddress(f"http://127.0.0.1:{closed_port()}", "token"), timeout=5)
+    if asks_the_node:
+        with pytest.raises(NodeError):
+            host_port_conflicts(manifests, node, "127.0.0.1")
+    else:
+        assert host_port_conflicts(manifests, node, "127.0.0.1") == []

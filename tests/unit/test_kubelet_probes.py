@@ -104,3 +104,18 @@ def test_without_a_trigger_the_ticks_alone_time_the_probes() -> None:
     """Liveness and startup probes are never triggered: their first run is a tick."""
     clock = ProbeClock(ticker_start=T0, period=3.0, initial_delay=0, started_at=T0 + 1.0)
     assert clock.tick_after(T0 + 1.0) == pytest.approx(T0 + 3.0)
+
+
+@pytest.mark.parametrize(
+    "wall_time, wall_now, expected",
+    [
+        (1_000.0, 1_000.0, 500.0),  # now
+        (997.5, 1_000.0, 497.5),  # 2.5 s ago on both clocks
+        (4_600.0, 1_000.0, 500.0),  # the wall clock was set back an hour since: not in the future
+    ],
+)
+def test_schedule_time_puts_a_wall_clock_moment_on_the_schedules_clock(
+        wall_time: float, wall_now: float, expected: float) -> None:
+    from localsvc.model.kubelet_probes import schedule_time
+
+    assert schedule_time(wall_time, wall_now, schedule_now=500.0) == expected

@@ -4,9 +4,12 @@ serving certificate in the state directory."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from localsvc.model.allocation import kubernetes_ip
 from localsvc.model.network import plan_for
@@ -43,3 +46,30 @@ def test_the_node_loads_without_cryptography() -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def ca_count() -> int:
+    import ssl
+
+    return int(ssl.create_default_context().cert_store_stats()["x509_ca"])
+
+
+def test_the_heavy_imports_skip_the_ca_bundle_and_later_contexts_load_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from localsvc.node.boot import without_ca_bundle
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    usual = ca_count()
+    with without_ca_bundle():
+        assert ca_count() == 0
+    assert "SSL_CERT_FILE" not in os.environ
+    assert ca_count() == usual
+
+
+def test_a_set_ca_file_is_restored(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from localsvc.node.boot import without_ca_bundle
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "mine.pem"))
+    with without_ca_bundle():
+        assert os.environ["SSL_CERT_FILE"] == os.devnull
+    assert os.environ["SSL_CERT_FILE"] == str(tmp_path / "mine.pem")
