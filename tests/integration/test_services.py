@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from localsvc.host.api import Environment
+from localsvc.runtime.environment import node_name
 from tests.integration.conftest import DEMO_IMAGE, localsvc, unique_env, wait_for, write
 
 
@@ -135,6 +136,18 @@ except ConnectionRefusedError:
 """)
     verdict, seconds = out.split()
     assert verdict == "refused" and float(seconds) < 1.0
+
+
+def test_node_interface_has_gro_on_in_kernel_mode(app: Environment) -> None:
+    """The nftables node turns GRO on on its veth (net/nic.py); the userspace one leaves
+    Docker's default, whatever it is."""
+    node = app.docker.containers.get(node_name(app.name))
+    result = node.exec_run(["python3", "-c",
+                            "from localsvc.net.nic import gro_enabled; print(gro_enabled('eth0'))"])
+    assert result.exit_code == 0, result.output
+    assert result.output.decode().strip() in (("True",) if app.proxy_mode == "nftables"
+                                              else ("True", "False"))
+    assert fetch_many(app, "http://web/", 3)  # and ClusterIP traffic flows through it
 
 
 def test_clusterip_is_stable_across_apply_and_node_restart(app: Environment, tmp_path: Path) -> None:
