@@ -150,6 +150,16 @@ def test_node_interface_has_gro_on_in_kernel_mode(app: Environment) -> None:
     assert fetch_many(app, "http://web/", 3)  # and ClusterIP traffic flows through it
 
 
+def test_a_pod_reaches_its_own_service(env: Environment, tmp_path: Path) -> None:
+    """Hairpin: the only endpoint of a Service is the client itself (the node's masquerade
+    makes the reply come back through the node, as it must)."""
+    env.up([write(tmp_path, "solo.yaml", "\n---".join([backend("solo", replicas=1),
+                                                       service("solo", "solo")]))], wait=120)
+    pod = next(p["metadata"]["name"] for p in env.get("pods")
+               if p["metadata"]["name"].startswith("solo-"))
+    assert fetch_many(env, "http://solo/", 3, pod=pod) == Counter({pod: 3})
+
+
 def test_clusterip_is_stable_across_apply_and_node_restart(app: Environment, tmp_path: Path) -> None:
     before = app.get("svc", "web")[0]["spec"]["clusterIP"]
     app.docker.containers.get(f"localsvc-{app.name}-node").restart(timeout=5)
