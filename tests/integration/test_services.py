@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from localsvc.host.api import Environment
-from localsvc.runtime.environment import node_name
 from tests.integration.conftest import DEMO_IMAGE, localsvc, unique_env, wait_for, write
 
 
@@ -136,28 +135,6 @@ except ConnectionRefusedError:
 """)
     verdict, seconds = out.split()
     assert verdict == "refused" and float(seconds) < 1.0
-
-
-def test_node_interface_has_gro_on_in_kernel_mode(app: Environment) -> None:
-    """The nftables node turns GRO on on its veth (net/nic.py); the userspace one leaves
-    Docker's default, whatever it is."""
-    node = app.docker.containers.get(node_name(app.name))
-    result = node.exec_run(["python3", "-c",
-                            "from localsvc.net.nic import gro_enabled; print(gro_enabled('eth0'))"])
-    assert result.exit_code == 0, result.output
-    assert result.output.decode().strip() in (("True",) if app.proxy_mode == "nftables"
-                                              else ("True", "False"))
-    assert fetch_many(app, "http://web/", 3)  # and ClusterIP traffic flows through it
-
-
-def test_a_pod_reaches_its_own_service(env: Environment, tmp_path: Path) -> None:
-    """Hairpin: the only endpoint of a Service is the client itself (the node's masquerade
-    makes the reply come back through the node, as it must)."""
-    env.up([write(tmp_path, "solo.yaml", "\n---".join([backend("solo", replicas=1),
-                                                       service("solo", "solo")]))], wait=120)
-    pod = next(p["metadata"]["name"] for p in env.get("pods")
-               if p["metadata"]["name"].startswith("solo-"))
-    assert fetch_many(env, "http://solo/", 3, pod=pod) == Counter({pod: 3})
 
 
 def test_clusterip_is_stable_across_apply_and_node_restart(app: Environment, tmp_path: Path) -> None:
