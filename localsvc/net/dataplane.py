@@ -23,7 +23,6 @@ from localsvc.model.snapshot import Snapshot, Unserved
 from localsvc.net.nftables import checked_port_rules, cluster_ips
 from localsvc.net.nftdiff import RulesetCompiler, partial_transaction
 from localsvc.net.nftmodel import RulesetModel, carry_over, has_affinity, ruleset_text
-from localsvc.net.nic import enable_gro
 from localsvc.net.proxy import UserspaceProxy
 
 log = logging.getLogger("localsvc.dataplane")
@@ -286,8 +285,6 @@ async def make_dataplane(mode: str, interface: str, cluster_range: str) -> Datap
         mode = "nftables" if kernel else "userspace"
         log.info("service proxy: %s", mode)
     if mode == "nftables":
-        # Forwarded ClusterIP traffic crosses this interface twice (nic.py says why GRO).
-        log.info("GRO on %s: %s", interface, "on" if enable_gro(interface) else "unavailable")
         return NftDataplane(interface, cluster_range)
     if mode == "userspace":
         return UserspaceDataplane(interface, cluster_range)
