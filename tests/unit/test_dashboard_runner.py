@@ -143,9 +143,9 @@ def test_stop_frees_the_port(dashboard: Dashboard) -> None:
         probe.bind(("127.0.0.1", port))  # bindable again: nothing listens there
 
 
-class CuttingNode:
-    """A stand-in for a node that breaks off a watch mid-answer (a node restarting): one event
-    line, then the connection closes without the chunked body's end."""
+class StubNode:
+    """A stand-in node on a loopback port: takes one request (kept in `seen`) and answers it
+    with `answer`, on its own thread."""
 
     def __init__(self) -> None:
         self.sock = socket.socket()
@@ -163,11 +163,22 @@ class CuttingNode:
         with connection:
             connection.settimeout(10)
             self.seen.append(connection.recv(65536))
-            line = b'{"type":"ADDED","object":{}}\n'
-            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                               b"Transfer-Encoding: chunked\r\n\r\n"
-                               + f"{len(line):x}\r\n".encode() + line + b"\r\n")
-            time.sleep(0.3)
+            self.answer(connection)
+
+    def answer(self, connection: socket.socket) -> None:
+        raise NotImplementedError
+
+
+class CuttingNode(StubNode):
+    """A node that breaks off a watch mid-answer (a node restarting): one event line, then the
+    connection closes without the chunked body's end."""
+
+    def answer(self, connection: socket.socket) -> None:
+        line = b'{"type":"ADDED","object":{}}\n'
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                           b"Transfer-Encoding: chunked\r\n\r\n"
+                           + f"{len(line):x}\r\n".encode() + line + b"\r\n")
+        time.sleep(0.3)
 
 
 def test_a_cut_off_answer_is_cut_off_for_the_browser_too(caplog: pytest.LogCaptureFixture) -> None:
@@ -232,35 +243,24 @@ def test_assets_are_served_with_their_types_without_a_session(tmp_path: Path) ->
         served.stop()
 
 
-class LinesNode:
-    """A stand-in node answering a watch with a 200 KB line sent in pieces, a short line, then
-    (with `cut`) breaking off, or ending cleanly."""
+class LinesNode(StubNode):
+    """A node answering a watch with a 200 KB line sent in pieces, a short line, then (with
+    `cut`) breaking off, or ending cleanly."""
 
     def __init__(self, cut: bool) -> None:
         self.cut = cut
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        threading.Thread(target=self.serve, daemon=True).start()
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def serve(self) -> None:
-        connection, _ = self.sock.accept()
-        with connection:
-            connection.settimeout(10)
-            connection.recv(65536)
-            long = b'{"type":"ADDED","object":{"data":"' + b"x" * 200_000 + b'"}}\n'
-            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                               b"Transfer-Encoding: chunked\r\n\r\n")
-            for piece in (long[:70_000], long[70_000:] + b'{"type":"DELETED"}\n'):
-                connection.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
-                time.sleep(0.05)
-            if not self.cut:
-                connection.sendall(b"0\r\n\r\n")
-            time.sleep(0.3)
+    def answer(self, connection: socket.socket) -> None:
+        long = b'{"type":"ADDED","object":{"data":"' + b"x" * 200_000 + b'"}}\n'
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                           b"Transfer-Encoding: chunked\r\n\r\n")
+        for piece in (long[:70_000], long[70_000:] + b'{"type":"DELETED"}\n'):
+            connection.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            time.sleep(0.05)
+        if not self.cut:
+            connection.sendall(b"0\r\n\r\n")
+        time.sleep(0.3)
 
 
 @pytest.mark.parametrize("cut,code", [(False, 1000), (True, 1011)])
