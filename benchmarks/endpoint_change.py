@@ -87,6 +87,19 @@ def flip(env: Environment, ready: bool) -> dict[str, Any]:
     return out
 
 
+def flip_cycles(env: Environment,
+                changes: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`changes` times: the endpoint removed, then back (each flip's figures), the environment
+    Ready again after each pair."""
+    off: list[dict[str, Any]] = []
+    on: list[dict[str, Any]] = []
+    for _ in range(changes):
+        off.append(flip(env, ready=False))
+        on.append(flip(env, ready=True))
+        env.wait_ready(60)
+    return off, on
+
+
 def median(changes: list[dict[str, Any]], key: str) -> float:
     return float(statistics.median(c[key] for c in changes))
 
@@ -107,12 +120,7 @@ def main() -> int:
         started = time.perf_counter()
         env.up([without_service_links(manifests(tmp, args.services))], wait=900)
         print(f"up with {total} Services: {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        off: list[dict[str, Any]] = []
-        on: list[dict[str, Any]] = []
-        for _ in range(args.changes):
-            off.append(flip(env, ready=False))
-            on.append(flip(env, ready=True))
-            env.wait_ready(60)
+        off, on = flip_cycles(env, args.changes)
         kinds = sorted({c["kind"] for c in off + on})
         print(f"\nendpoint change with {total} Services (nftables), median of {args.changes} "
               f"each way (sync kinds: {', '.join(kinds)}):")

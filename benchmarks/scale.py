@@ -34,7 +34,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_kubeconfig  # noqa: E402
 from dataplane import ROOT, bench_images, dns_figures, manifests  # noqa: E402
-from endpoint_change import flip, median  # noqa: E402
+from endpoint_change import flip_cycles, median  # noqa: E402
 from kubeapi import DEMO, node_rss_mib, sleeping_deployment, timed  # noqa: E402
 
 from localsvc.host.api import Environment  # noqa: E402
@@ -110,12 +110,7 @@ def main() -> int:
             kubeconfig = write_kubeconfig(env, Path(tmp) / "kubeconfig")
             time.sleep(5)
             rss = node_rss_mib(env.name)
-            off: list[dict[str, Any]] = []
-            on: list[dict[str, Any]] = []
-            for _ in range(args.changes):
-                off.append(flip(env, ready=False))
-                on.append(flip(env, ready=True))
-                env.wait_ready(60)
+            off, on = flip_cycles(env, args.changes)
             localsvc_s, _ = timed(lambda: wall(sys.executable, "-m", "localsvc", "--env",
                                                env.name, "get", "pods"), args.runs)
             kubectl_s, _ = timed(lambda: wall("kubectl", "--kubeconfig", str(kubeconfig),
